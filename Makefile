@@ -1,0 +1,100 @@
+# Palabre: one flat Makefile over pkg-config.
+#   make            build/palabre
+#   make run        install missing packages, build, start on http://127.0.0.1:8080
+#   make test       install test dependencies, build, run every suite
+#   make asan       the same suites on an AddressSanitizer + UBSan build
+#   make bench      benchmarks (figures go to docs/benchmarks.md)
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (clang)
+
+BUILD   ?= build
+SAN     ?=
+CC      ?= cc
+PKGS    := libwebsockets jansson sqlite3 nice libsrtp2 openssl opus vpx glib-2.0 inih libjwt
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -MMD -MP \
+           -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+CFLAGS  += -DPAL_VERSION='"$(VERSION)"'
+
+# Every .c under signaling/, media/, mixer/ is part of the core library, except
+# main.c which holds the palabre entry point.
+CORE_SRC  := $(filter-out signaling/main.c,$(wildcard signaling/*.c media/*.c mixer/*.c))
+CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC  := $(wildcard tests/unit/*/test_*.c)
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz-replay/%,$(FUZZ_SRC))
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/%,$(BENCH_SRC))
+# bench/load.c is the ops tool: it is built as palabre-load.
+BENCH_BIN := $(subst $(BUILD)/load,$(BUILD)/palabre-load,$(BENCH_BIN))
+
+.SECONDARY:
+.PHONY: all deps test-deps run test test-run asan bench fuzz clean format
+all: $(BUILD)/palabre $(BENCH_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libpalabre.a: $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/palabre: $(BUILD)/obj/signaling/main.o $(BUILD)/libpalabre.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libpalabre.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/fuzz-replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay.o $(BUILD)/libpalabre.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/palabre-load: $(BUILD)/obj/bench/load.o $(BUILD)/libpalabre.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench_%: $(BUILD)/obj/bench/bench_%.o $(BUILD)/libpalabre.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@scripts/install-deps.sh build
+
+test-deps: deps
+	@scripts/install-deps.sh test
+
+run: deps $(BUILD)/palabre
+	@mkdir -p var
+	@echo "Palabre: open http://127.0.0.1:8080/ in your browser (Ctrl-C stops the server)"
+	exec $(BUILD)/palabre --listen 127.0.0.1:8080 --data-dir ./var
+
+test: test-deps
+	$(MAKE) test-run
+
+test-run: $(BUILD)/palabre $(UNIT_BIN) $(FUZZ_REPLAY) $(BENCH_BIN)
+	@BUILD=$(BUILD) tests/run.sh
+
+asan: test-deps
+	$(MAKE) BUILD=build-asan SAN=1 CFLAGS="-O1 -g" test-run
+
+bench: deps all
+	@bench/run.sh
+
+# libFuzzer needs clang; targets live in tests/fuzz/fuzz_<name>.c.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+format:
+	clang-format -i $(wildcard */*.c */*.h include/palabre/*.h tests/*/*/*.c bench/*.c)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what is missing, and nothing else: Debian packages for the build
+# ("build") or for the test suites ("test"). Idempotent; needs root for apt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_pkgs=(build-essential pkg-config libwebsockets-dev libjansson-dev libsqlite3-dev
+            libnice-dev libsrtp2-dev libssl-dev libopus-dev libvpx-dev libglib2.0-dev
+            libinih-dev libjwt-dev libcmocka-dev)
+test_pkgs=(chromium nftables iproute2 sqlite3 nodejs npm clang valgrind util-linux procps)
+
+want=("${build_pkgs[@]}")
+[ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# Node and npm may come from elsewhere than Debian; accept any working ones.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+    missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ "${1:-build}" = test ]; then
+    # npm packages for the browser and protocol tests, pinned in package-lock.json.
+    if [ ! -d tests/node_modules ] || [ tests/package.json -nt tests/node_modules ]; then
+        (cd tests && npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
+                     npm install --no-audit --no-fund --loglevel=error)
+        touch tests/node_modules
+    fi
+fi
