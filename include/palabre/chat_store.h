@@ -1,0 +1,65 @@
+/* Durable chat: SQLite in WAL mode with synchronous=FULL.
+ *
+ * A message is acknowledged only after its transaction is committed. Sends
+ * are queued with pal_chat_store_submit() and committed together by
+ * pal_chat_store_flush() (group commit: one fsync for every send that arrived
+ * in one turn of the signaling loop); each submit's callback runs after the
+ * commit with the stored message, or with an error.
+ *
+ * A send carries a client message id: a retry of (room, from, client_msg_id)
+ * is stored once and answered with the first message's server id.
+ *
+ * Thread: the signaling thread only. */
+#ifndef PALABRE_CHAT_STORE_H
+#define PALABRE_CHAT_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct pal_chat_store;
+
+struct pal_chat_message {
+    int64_t id;        /* server id, grows strictly */
+    int64_t ts_ms;     /* wall clock at commit, ms since the epoch */
+    const char *room;
+    const char *from;  /* participant id */
+    const char *name;  /* display name at send time */
+    const char *text;
+    const char *client_msg_id;
+};
+
+/* Opens (and creates) DIR/palabre.db. Returns NULL on error, with a log line. */
+struct pal_chat_store *pal_chat_store_open(const char *data_dir);
+/* Flushes pending sends, then closes. */
+void pal_chat_store_close(struct pal_chat_store *cs);
+
+/* Called after the commit. err is 0, or negative on storage failure (msg is
+ * then NULL). duplicate: this was a retry of an already stored message. The
+ * strings in msg are valid during the call only. */
+typedef void (*pal_chat_stored_fn)(void *ud, int err, const struct pal_chat_message *msg,
+                                   bool duplicate);
+
+/* Queues a send; strings are copied. Validation of text is the caller's. */
+int pal_chat_store_submit(struct pal_chat_store *cs, const char *room, const char *from,
+                          const char *name, const char *text, const char *client_msg_id,
+                          pal_chat_stored_fn done, void *ud);
+/* Commits every queued send in one transaction and runs their callbacks.
+ * Returns the number of sends committed, or a negative error. */
+int pal_chat_store_flush(struct pal_chat_store *cs);
+/* Number of sends waiting for flush. */
+int pal_chat_store_pending(const struct pal_chat_store *cs);
+
+/* History of a room in ascending id order. Exactly one of before_id/after_id
+ * may be > 0 (0 means unset). Without a cursor: the newest `limit` messages.
+ * before_id: the `limit` messages just before it; after_id: the `limit` just
+ * after it. *has_more tells whether more exist beyond the page in the
+ * direction of travel. fn is called once per message, in order. */
+typedef void (*pal_chat_row_fn)(void *ud, const struct pal_chat_message *msg);
+int pal_chat_store_history(struct pal_chat_store *cs, const char *room, int64_t before_id,
+                           int64_t after_id, int limit, pal_chat_row_fn fn, void *ud,
+                           bool *has_more);
+/* The last message id of a room, or 0. */
+int64_t pal_chat_store_last_id(struct pal_chat_store *cs, const char *room);
+
+
+#endif

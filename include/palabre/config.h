@@ -1,0 +1,45 @@
+/* Server configuration: embedded defaults, then an INI file (libinih), then
+ * command-line flags. Every key is documented in docs/operations.md.
+ *
+ * Owner: signaling/config.c. */
+#ifndef PALABRE_CONFIG_H
+#define PALABRE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PAL_MAX_ORIGINS 16
+
+struct pal_config {
+    /* [server] */
+    char listen_addr[64];   /* listen = 127.0.0.1:8080 */
+    int listen_port;
+    char data_dir[512];     /* data_dir = ./var */
+    char web_root[512];     /* web_root = (signaling/web next to the binary's source tree) */
+    int log_level;          /* log_level = info (enum pal_log_level) */
+    char allowed_origins[PAL_MAX_ORIGINS][256]; /* allowed_origins = (same origin) */
+    int n_allowed_origins;
+    /* [limits] */
+    size_t max_message_bytes;      /* 65536 */
+    int messages_per_second;       /* 50, per connection */
+    int max_participants_per_room; /* 100 */
+    int max_rooms;                 /* 1000 */
+    int outbound_queue_messages;   /* 1024 per connection: above it the client is cut off */
+    int resume_seconds;            /* 30 */
+    /* [media] */
+    int media_workers;             /* 0 = number of cores */
+    int port_min, port_max;        /* UDP range, 0 = any */
+    char interfaces[256];          /* comma-separated names, empty = all */
+    char public_ip[64];            /* announced address for 1:1 NAT, empty = none */
+};
+
+/* Fills *cfg with the embedded defaults. */
+void pal_config_defaults(struct pal_config *cfg);
+/* Reads an INI file over *cfg. On error returns -EINVAL and writes
+ * "FILE:LINE: key 'k': reason" into err. */
+int pal_config_load(struct pal_config *cfg, const char *path, char *err, size_t errlen);
+/* Sets one key ("section.key" or "key") from a string, as the file would. */
+int pal_config_set(struct pal_config *cfg, const char *section, const char *key, const char *value,
+                   char *err, size_t errlen);
+
+#endif
