@@ -19,8 +19,9 @@ enum pal_demux_kind pal_demux_classify(const uint8_t *buf, size_t len)
     if (b >= 128 && b <= 191) {
         if (len < 8 || len > PAL_RTP_MAX_PACKET)
             return PAL_DEMUX_UNKNOWN;
-        uint8_t pt = buf[1] & 0x7F;
-        if (pt >= 64 && pt <= 95) /* 192..223 with the marker bit */
+        /* The whole second byte: RTP payload types 64..95 with the marker
+         * bit set collide, which is why RFC 5761 forbids them with mux. */
+        if (buf[1] >= 192 && buf[1] <= 223)
             return PAL_DEMUX_RTCP;
         return len >= PAL_RTP_HEADER_MIN ? PAL_DEMUX_RTP : PAL_DEMUX_UNKNOWN;
     }
