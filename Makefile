@@ -10,16 +10,18 @@ BUILD   ?= build
 SAN     ?=
 CC      ?= cc
 PKGS    := libwebsockets jansson sqlite3 nice libsrtp2 openssl opus vpx glib-2.0 inih libjwt
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -MMD -MP \
+# OPT is the optimisation level; CFLAGS/LDFLAGS given on the command line are
+# added to ours (override), never replace them.
+OPT     ?= -O2 -g
+override CFLAGS  += $(OPT) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -MMD -MP \
            -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+override LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 ifeq ($(SAN),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+override CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+override LDFLAGS += -fsanitize=address,undefined
 endif
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
-CFLAGS  += -DPAL_VERSION='"$(VERSION)"'
+override CFLAGS  += -DPAL_VERSION='"$(VERSION)"'
 
 # Every .c under signaling/, media/, mixer/ is part of the core library, except
 # main.c which holds the palabre entry point.
@@ -81,7 +83,7 @@ test-run: $(BUILD)/palabre $(UNIT_BIN) $(FUZZ_REPLAY) $(BENCH_BIN)
 	@BUILD=$(BUILD) tests/run.sh
 
 asan: test-deps
-	$(MAKE) BUILD=build-asan SAN=1 CFLAGS="-O1 -g" test-run
+	$(MAKE) BUILD=build-asan SAN=1 OPT="-O1 -g" test-run
 
 bench: deps all
 	@bench/run.sh
