@@ -19,7 +19,7 @@
  * excluding the publisher-side protect that makes the input packets.
  * malloc/calloc/realloc are interposed and counted while forwarding.
  *
- *   build/bench_forward [--subs 1,10,50] [--forwards 300000] [--no-udp]
+ *   build/bench_forward [--subs 1,10,50] [--forwards 200000] [--no-udp]
  *   build/bench_forward --callgrind      (small run for valgrind --tool=callgrind)
  */
 #include <arpa/inet.h>
@@ -118,7 +118,8 @@ static void die(const char *what)
     exit(1);
 }
 
-static void room_init(struct room *r, enum pal_srtp_profile prof, int n_subs, int fd, int port)
+static void room_init(struct room *r, enum pal_srtp_profile prof, enum pal_srtp_engine eng,
+                      int n_subs, int fd, int port)
 {
     memset(r, 0, sizeof(*r));
     struct pal_srtp_keys k, mirror;
@@ -135,7 +136,7 @@ static void room_init(struct room *r, enum pal_srtp_profile prof, int n_subs, in
         struct sub *s = &r->subs[i];
         struct pal_srtp_keys sk;
         random_keys(&sk, prof);
-        if (pal_srtp_create(&sk, &s->srtp) ||
+        if (pal_srtp_create_engine(&sk, eng, &s->srtp) ||
             pal_rtx_buffer_create(512, SLOT, PAL_RTX_VIDEO_MAX_AGE_MS, &s->rtx))
             die("subscriber create");
         s->ssrc = 0x10000000u + (uint32_t)i;
@@ -256,13 +257,13 @@ struct result {
     unsigned long long packets, forwards, allocs;
 };
 
-static struct result run_pass(enum pal_srtp_profile prof, int n_subs, enum pass pass,
-                              long forwards, int fd, int port)
+static struct result run_pass(enum pal_srtp_profile prof, enum pal_srtp_engine eng, int n_subs,
+                              enum pass pass, long forwards, int fd, int port)
 {
     static struct room r;
     static uint8_t in[CHUNK][SLOT];
     static size_t in_len[CHUNK];
-    room_init(&r, prof, n_subs, fd, port);
+    room_init(&r, prof, eng, n_subs, fd, port);
     long packets = forwards / (pass == P_INGRESS ? 1 : n_subs);
     if (packets < 2 * CHUNK)
         packets = 2 * CHUNK;
@@ -314,7 +315,7 @@ int main(int argc, char **argv)
 {
     int subs[8] = {1, 10, 50};
     int n_subs_list = 3;
-    long forwards = 300000;
+    long forwards = 200000;
     int udp = 1, callgrind = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--subs") && i + 1 < argc)
@@ -353,10 +354,13 @@ int main(int argc, char **argv)
 
     if (callgrind) {
         /* valgrind --tool=callgrind --toggle-collect=forward_packet */
-        run_pass(PAL_SRTP_AEAD_AES_128_GCM, 10, P_UDP, 20000, fd, port);
-        run_pass(PAL_SRTP_AES128_CM_SHA1_80, 10, P_UDP, 20000, fd, port);
-        printf("callgrind run done: GCM and CM, 10 subscribers, %llu allocations while "
-               "forwarding\n", n_alloc);
+        for (int e = 0; e < 2; e++) {
+            run_pass(PAL_SRTP_AEAD_AES_128_GCM, (enum pal_srtp_engine)e, 10, P_UDP, 20000, fd,
+                     port);
+            run_pass(PAL_SRTP_AES128_CM_SHA1_80, (enum pal_srtp_engine)e, 10, P_UDP, 20000, fd,
+                     port);
+        }
+        printf("callgrind run done: GCM and CM, EVP and libsrtp engines, 10 subscribers\n");
         return 0;
     }
 
@@ -365,11 +369,14 @@ int main(int argc, char **argv)
            " µs per forwarded packet (= per packet per subscriber)\n", PKT_LEN);
     printf("# ingress = unprotect+parse / N; header = rewrite + rtx store; send: mem sink or "
            "sendmmsg(%d) to 127.0.0.1\n\n", BATCH);
-    printf("| profile | subs | ingress/N | header | srtp protect | send mem | send udp |"
+    printf("| profile | protect by | subs | ingress/N | header | srtp protect | send mem | send udp |"
            " total mem | total udp | fwd pkt/s/core (udp) | mallocs/fwd |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     enum pal_srtp_profile profs[2] = {PAL_SRTP_AEAD_AES_128_GCM, PAL_SRTP_AES128_CM_SHA1_80};
-    for (int pi = 0; pi < 2; pi++) {
+    const char *eng_name[2] = {"OpenSSL EVP", "libsrtp (NSS)"};
+    for (int combo = 0; combo < 4; combo++) {
+        int pi = combo / 2;
+        enum pal_srtp_engine eng = (enum pal_srtp_engine)(combo % 2);
         for (int si = 0; si < n_subs_list; si++) {
             int ns = subs[si];
             struct result res[N_PASS];
@@ -380,7 +387,7 @@ int main(int argc, char **argv)
                     memset(&res[pass], 0, sizeof(res[pass]));
                     continue;
                 }
-                res[pass] = run_pass(profs[pi], ns, (enum pass)pass, forwards, fd, port);
+                res[pass] = run_pass(profs[pi], eng, ns, (enum pass)pass, forwards, fd, port);
                 /* per forwarded packet; ingress is per published packet / N */
                 double per = pass == P_INGRESS ? (double)res[pass].packets * ns
                                                : (double)res[pass].forwards;
@@ -397,8 +404,8 @@ int main(int argc, char **argv)
                 snprintf(rate, sizeof(rate), "%.0fk", 1e3 / us[P_UDP]);
             }
             enum pass last = udp ? P_UDP : P_MEM;
-            printf("| %s | %d | %.3f | %.3f | %.3f | %.3f | %s | %.3f | %s | %s | %.2f |\n",
-                   pal_srtp_profile_name(profs[pi]), ns, us[P_INGRESS], hdr, srtp, smem, udp_s,
+            printf("| %s | %s | %d | %.3f | %.3f | %.3f | %.3f | %s | %.3f | %s | %s | %.2f |\n",
+                   pal_srtp_profile_name(profs[pi]), eng_name[eng], ns, us[P_INGRESS], hdr, srtp, smem, udp_s,
                    us[P_MEM], tot_udp, rate,
                    (double)res[last].allocs / (double)res[last].forwards);
             fflush(stdout);

@@ -11,8 +11,9 @@
  * Retransmissions: protect accepts a sequence number already sent
  * (allow_repeat_tx), so NACK answers can be re-protected.
  *
- * Debian's libsrtp2 uses NSS: AES_CM_128_HMAC_SHA1_80 costs several times
- * AEAD_AES_128_GCM there (docs/benchmarks.md "## Forwarding").
+ * Debian's libsrtp2 uses NSS, which is slow and allocates per packet, so
+ * outgoing RTP is protected over OpenSSL EVP by default (pal_srtp_engine;
+ * docs/benchmarks.md "## Forwarding" has the figures).
  *
  * Thread: a pal_srtp belongs to one thread (its room's worker). create and
  * destroy may run on any thread. pal_srtp_init is called once by create. */
@@ -52,8 +53,18 @@ struct pal_srtp;
 int pal_srtp_profile_sizes(enum pal_srtp_profile p, size_t *key_len, size_t *salt_len);
 const char *pal_srtp_profile_name(enum pal_srtp_profile p);
 
+/* Who protects outgoing RTP. Unprotect and SRTCP always use libsrtp. */
+enum pal_srtp_engine {
+    /* RTP protect over OpenSSL EVP (media/srtp_evp.c): several times cheaper
+     * than Debian's NSS-backed libsrtp2 and allocation-free. */
+    PAL_SRTP_ENGINE_DEFAULT = 0,
+    PAL_SRTP_ENGINE_LIBSRTP, /* everything through libsrtp (comparison, fallback) */
+};
+
 /* Returns 0, -EINVAL (bad profile or sizes) or -ENOMEM. */
 int pal_srtp_create(const struct pal_srtp_keys *keys, struct pal_srtp **out);
+int pal_srtp_create_engine(const struct pal_srtp_keys *keys, enum pal_srtp_engine engine,
+                           struct pal_srtp **out);
 void pal_srtp_destroy(struct pal_srtp *s);
 enum pal_srtp_profile pal_srtp_profile(const struct pal_srtp *s);
 

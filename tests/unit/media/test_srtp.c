@@ -136,6 +136,112 @@ static void protect_needs_room_and_allows_retransmission(void **state)
     pal_srtp_destroy(s);
 }
 
+/* The OpenSSL EVP protect path and libsrtp give the same bytes for every
+ * profile, across a sequence wrap (ROC 0 -> 1), with interleaved SSRCs and a
+ * retransmission; libsrtp unprotects all of them. */
+static void evp_engine_matches_libsrtp_across_wrap(void **state)
+{
+    const enum pal_srtp_profile profiles[] = {PAL_SRTP_AES128_CM_SHA1_80,
+                                              PAL_SRTP_AES128_CM_SHA1_32,
+                                              PAL_SRTP_AEAD_AES_128_GCM,
+                                              PAL_SRTP_AEAD_AES_256_GCM};
+    for (size_t pi = 0; pi < 4; pi++) {
+        struct pal_srtp_keys k;
+        memset(&k, 0, sizeof(k));
+        size_t kl, sl;
+        assert_int_equal(pal_srtp_profile_sizes(profiles[pi], &kl, &sl), 0);
+        k.profile = profiles[pi];
+        k.key_len = (uint8_t)kl;
+        k.salt_len = (uint8_t)sl;
+        for (size_t i = 0; i < kl; i++)
+            k.local_key[i] = k.remote_key[i] = (uint8_t)(i * 7 + pi);
+        for (size_t i = 0; i < sl; i++)
+            k.local_salt[i] = k.remote_salt[i] = (uint8_t)(0xa0 + i);
+        struct pal_srtp *evp, *lib, *rx, *rx_evp;
+        assert_int_equal(pal_srtp_create_engine(&k, PAL_SRTP_ENGINE_DEFAULT, &evp), 0);
+        assert_int_equal(pal_srtp_create_engine(&k, PAL_SRTP_ENGINE_LIBSRTP, &lib), 0);
+        assert_int_equal(pal_srtp_create_engine(&k, PAL_SRTP_ENGINE_LIBSRTP, &rx), 0);
+        assert_int_equal(pal_srtp_create_engine(&k, PAL_SRTP_ENGINE_DEFAULT, &rx_evp), 0);
+        for (uint32_t i = 0; i < 300; i++) {
+            uint32_t ssrc = 0x1000 + (i % 3); /* 3 streams, 100 packets each */
+            uint16_t seq = (uint16_t)(65480 + i / 3);
+            if (i == 150) /* a retransmission of an earlier packet */
+                seq = (uint16_t)(65480 + 10), ssrc = 0x1000;
+            uint8_t a[256], b[256];
+            /* header with one CSRC and an extension block, then payload */
+            const uint8_t hdr[] = {0x91, 96, (uint8_t)(seq >> 8), (uint8_t)seq, 0, 0, 1, 0,
+                                   (uint8_t)(ssrc >> 24), (uint8_t)(ssrc >> 16),
+                                   (uint8_t)(ssrc >> 8), (uint8_t)ssrc, 0, 0, 0, 7,
+                                   0xBE, 0xDE, 0, 1, 0x10, 0x42, 0, 0};
+            memcpy(a, hdr, sizeof(hdr));
+            for (size_t j = sizeof(hdr); j < 200; j++)
+                a[j] = (uint8_t)(i + j);
+            memcpy(b, a, 200);
+            size_t na, nb, nr;
+            assert_int_equal(pal_srtp_protect(evp, a, 200, sizeof(a), &na), 0);
+            assert_int_equal(pal_srtp_protect(lib, b, 200, sizeof(b), &nb), 0);
+            assert_int_equal(na, nb);
+            assert_memory_equal(a, b, na);
+            /* EVP unprotect of libsrtp's output (b), libsrtp unprotect of EVP's (a) */
+            if (i != 150) {
+                assert_int_equal(pal_srtp_unprotect(rx_evp, b, nb, &nr), 0);
+                assert_int_equal(nr, 200);
+                assert_int_equal(b[sizeof(hdr)], (uint8_t)(i + sizeof(hdr)));
+                assert_int_equal(pal_srtp_unprotect(rx, a, na, &nr), 0);
+                assert_int_equal(nr, 200);
+            } else {
+                assert_int_equal(pal_srtp_unprotect(rx_evp, b, nb, &nr), -EALREADY);
+            }
+        }
+        pal_srtp_destroy(evp);
+        pal_srtp_destroy(lib);
+        pal_srtp_destroy(rx);
+        pal_srtp_destroy(rx_evp);
+    }
+}
+
+/* Inbound replay window: reordering inside it is fine, old or repeated
+ * packets are refused, a forged first packet does not create state. */
+static void evp_unprotect_window(void **state)
+{
+    struct pal_srtp *tx = make(PAL_SRTP_AEAD_AES_128_GCM, gcm_key);
+    struct pal_srtp *rx = make(PAL_SRTP_AEAD_AES_128_GCM, gcm_key);
+    static uint8_t pkts[3000][64];
+    size_t lens[3000], n;
+    for (int i = 0; i < 3000; i++) {
+        uint16_t seq = (uint16_t)(64000 + i); /* wraps at i = 1536 */
+        uint8_t *b = pkts[i];
+        memcpy(b, rtp_plain, sizeof(rtp_plain));
+        b[2] = (uint8_t)(seq >> 8);
+        b[3] = (uint8_t)seq;
+        assert_int_equal(pal_srtp_protect(tx, b, sizeof(rtp_plain), 64, &lens[i]), 0);
+    }
+    uint8_t forged[64];
+    memcpy(forged, pkts[5], lens[5]);
+    forged[30] ^= 1;
+    assert_int_equal(pal_srtp_unprotect(rx, forged, lens[5], &n), -EBADMSG);
+    uint8_t c[64];
+    /* in order except pairs swapped; every 100th replayed */
+    for (int i = 0; i < 3000; i += 2) {
+        for (int j = 1; j >= 0; j--) {
+            memcpy(c, pkts[i + j], lens[i + j]);
+            assert_int_equal(pal_srtp_unprotect(rx, c, lens[i + j], &n), 0);
+            assert_int_equal(n, sizeof(rtp_plain));
+            assert_memory_equal(c + 12, rtp_plain + 12, sizeof(rtp_plain) - 12);
+        }
+        if (i % 100 == 0) {
+            memcpy(c, pkts[i], lens[i]);
+            assert_int_equal(pal_srtp_unprotect(rx, c, lens[i], &n), -EALREADY);
+        }
+    }
+    /* Older than the window (1024 packets) */
+    memcpy(c, pkts[1000], lens[1000]);
+    assert_int_equal(pal_srtp_unprotect(rx, c, lens[1000], &n), -EALREADY);
+    assert_int_equal(pal_srtp_unprotect(rx, c, 10, &n), -EINVAL);
+    pal_srtp_destroy(tx);
+    pal_srtp_destroy(rx);
+}
+
 static void bad_keys_are_refused(void **state)
 {
     struct pal_srtp_keys k;
@@ -159,6 +265,8 @@ int main(void)
         cmocka_unit_test(gcm_128_reference_packets),
         cmocka_unit_test(tampered_packet_fails_authentication),
         cmocka_unit_test(protect_needs_room_and_allows_retransmission),
+        cmocka_unit_test(evp_engine_matches_libsrtp_across_wrap),
+        cmocka_unit_test(evp_unprotect_window),
         cmocka_unit_test(bad_keys_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
