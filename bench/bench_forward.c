@@ -12,15 +12,23 @@
  *   P1 header    P0 + per-subscriber rewrite + rtx ring store
  *   P2 srtp      P1 + per-subscriber protect
  *   P3 mem sink  P2 + queue into mmsghdr batches, flushed to an in-memory sink
- *   P4 sendmmsg  P2 + sendmmsg(32) on one UDP socket to 127.0.0.1 (run it in
- *                a private netns: bench/forward.sh does)
+ *   P4 sendmmsg  P2 + sendmmsg(32) on one UDP socket to 127.0.0.1, where a
+ *                sink socket that is never read drops them (the sender also
+ *                pays loopback's receive path)
+ *   P5 veth      P2 + sendmmsg(32) to --veth-dest, a neighbour behind a veth
+ *                whose peer is down: the kernel send side only, dropped at
+ *                the driver (bench/forward.sh sets it up in a private netns)
  *
  * Time is the thread CPU time (CLOCK_THREAD_CPUTIME_ID) spent forwarding,
- * excluding the publisher-side protect that makes the input packets.
+ * excluding the publisher-side protect that makes the input packets; each
+ * pass runs 3 times interleaved with the others and the lowest is kept.
+ * Both SRTP engines run side by side: OpenSSL EVP (media/srtp_evp.c, the
+ * default) and Debian's libsrtp2 (NSS), for AEAD_AES_128_GCM and
+ * AES_CM_128_HMAC_SHA1_80.
  * malloc/calloc/realloc are interposed and counted while forwarding.
  *
- *   build/bench_forward [--subs 1,10,50] [--forwards 200000] [--no-udp]
- *   build/bench_forward --callgrind      (small run for valgrind --tool=callgrind)
+ *   build/bench_forward [--subs 1,10,50] [--forwards 100000] [--no-udp]
+ *   build/bench_forward --callgrind gcm-evp   (small run for valgrind --tool=callgrind)
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -67,8 +75,9 @@ void *realloc(void *p, size_t n)
 #define BURST 8   /* received packets handled before a flush */
 #define CHUNK 512 /* input packets prepared (untimed) between timed runs */
 #define MAX_SUBS 256
+#define REPEAT 3
 
-enum pass { P_INGRESS, P_HEADER, P_SRTP, P_MEM, P_UDP, N_PASS };
+enum pass { P_INGRESS, P_HEADER, P_SRTP, P_MEM, P_UDP, P_VETH, N_PASS };
 
 struct sub {
     struct pal_srtp *srtp;
@@ -118,8 +127,10 @@ static void die(const char *what)
     exit(1);
 }
 
+static struct in_addr veth_dest;
+
 static void room_init(struct room *r, enum pal_srtp_profile prof, enum pal_srtp_engine eng,
-                      int n_subs, int fd, int port)
+                      int n_subs, int fd, int port, enum pass pass)
 {
     memset(r, 0, sizeof(*r));
     struct pal_srtp_keys k, mirror;
@@ -129,7 +140,7 @@ static void room_init(struct room *r, enum pal_srtp_profile prof, enum pal_srtp_
     memcpy(mirror.local_salt, k.remote_salt, sizeof(k.local_salt));
     memcpy(mirror.remote_key, k.local_key, sizeof(k.local_key));
     memcpy(mirror.remote_salt, k.local_salt, sizeof(k.local_salt));
-    if (pal_srtp_create(&k, &r->pub_in) || pal_srtp_create(&mirror, &r->pub_out))
+    if (pal_srtp_create_engine(&k, eng, &r->pub_in) || pal_srtp_create(&mirror, &r->pub_out))
         die("srtp create");
     r->n_subs = n_subs;
     for (int i = 0; i < n_subs; i++) {
@@ -145,6 +156,8 @@ static void room_init(struct room *r, enum pal_srtp_profile prof, enum pal_srtp_
         s->addr.sin_family = AF_INET;
         s->addr.sin_port = htons((uint16_t)port);
         s->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (pass == P_VETH)
+            s->addr.sin_addr = veth_dest;
     }
     pal_rtp_ext_map_identity(&r->map);
     r->map.map[3] = 5; /* transport-cc id differs on the subscribe PC */
@@ -191,7 +204,7 @@ static void flush(struct room *r, enum pass pass)
 {
     if (r->nb == 0)
         return;
-    if (pass == P_UDP) {
+    if (pass == P_UDP || pass == P_VETH) {
         int done = 0;
         while (done < r->nb) {
             int k = sendmmsg(r->fd, r->msgs + done, (unsigned)(r->nb - done), 0);
@@ -210,7 +223,7 @@ static void flush(struct room *r, enum pass pass)
 }
 
 /* The forwarding path under test. */
-__attribute__((noinline)) static void forward_packet(struct room *r, uint8_t *pkt, size_t len,
+__attribute__((noipa)) static void forward_packet(struct room *r, uint8_t *pkt, size_t len,
                                                      enum pass pass, int64_t now_ms)
 {
     size_t n;
@@ -263,7 +276,7 @@ static struct result run_pass(enum pal_srtp_profile prof, enum pal_srtp_engine e
     static struct room r;
     static uint8_t in[CHUNK][SLOT];
     static size_t in_len[CHUNK];
-    room_init(&r, prof, eng, n_subs, fd, port);
+    room_init(&r, prof, eng, n_subs, fd, port, pass);
     long packets = forwards / (pass == P_INGRESS ? 1 : n_subs);
     if (packets < 2 * CHUNK)
         packets = 2 * CHUNK;
@@ -315,8 +328,9 @@ int main(int argc, char **argv)
 {
     int subs[8] = {1, 10, 50};
     int n_subs_list = 3;
-    long forwards = 200000;
-    int udp = 1, callgrind = 0;
+    long forwards = 100000;
+    int udp = 1, veth = 0;
+    const char *callgrind = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--subs") && i + 1 < argc)
             n_subs_list = parse_list(argv[++i], subs, 8);
@@ -324,11 +338,16 @@ int main(int argc, char **argv)
             forwards = atol(argv[++i]);
         else if (!strcmp(argv[i], "--no-udp"))
             udp = 0;
-        else if (!strcmp(argv[i], "--callgrind"))
-            callgrind = 1;
+        else if (!strcmp(argv[i], "--veth-dest") && i + 1 < argc) {
+            if (inet_pton(AF_INET, argv[++i], &veth_dest) != 1)
+                die("--veth-dest: an IPv4 address");
+            veth = 1;
+        } else if (!strcmp(argv[i], "--callgrind") && i + 1 < argc)
+            callgrind = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--subs 1,10,50] [--forwards N] [--no-udp] [--callgrind]\n",
-                    argv[0]);
+            fprintf(stderr, "usage: %s [--subs 1,10,50] [--forwards N] [--no-udp] [--veth-dest IP]\n"
+                    "       %s --callgrind gcm-evp|gcm-libsrtp|cm-evp|cm-libsrtp\n",
+                    argv[0], argv[0]);
             return 2;
         }
     }
@@ -353,25 +372,28 @@ int main(int argc, char **argv)
     }
 
     if (callgrind) {
-        /* valgrind --tool=callgrind --toggle-collect=forward_packet */
-        for (int e = 0; e < 2; e++) {
-            run_pass(PAL_SRTP_AEAD_AES_128_GCM, (enum pal_srtp_engine)e, 10, P_UDP, 20000, fd,
-                     port);
-            run_pass(PAL_SRTP_AES128_CM_SHA1_80, (enum pal_srtp_engine)e, 10, P_UDP, 20000, fd,
-                     port);
-        }
-        printf("callgrind run done: GCM and CM, EVP and libsrtp engines, 10 subscribers\n");
+        /* valgrind --tool=callgrind --toggle-collect=forward_packet: only the
+         * forwarding path is counted (10 subscribers, sendmmsg to lo). */
+        enum pal_srtp_profile prof = strncmp(callgrind, "gcm", 3) ? PAL_SRTP_AES128_CM_SHA1_80
+                                                                  : PAL_SRTP_AEAD_AES_128_GCM;
+        enum pal_srtp_engine eng =
+            strstr(callgrind, "libsrtp") ? PAL_SRTP_ENGINE_LIBSRTP : PAL_SRTP_ENGINE_DEFAULT;
+        struct result r = run_pass(prof, eng, 10, P_UDP, 10 * 2 * CHUNK, fd, port);
+        printf("callgrind %s: %llu published packets, %llu forwarded, %llu mallocs\n", callgrind,
+               r.packets, r.forwards, r.allocs);
         return 0;
     }
 
     printf("# libsrtp: %s\n", pal_srtp_backend());
     printf("# %d-byte RTP packets, 1 publisher -> N subscribers, thread CPU time,"
            " µs per forwarded packet (= per packet per subscriber)\n", PKT_LEN);
-    printf("# ingress = unprotect+parse / N; header = rewrite + rtx store; send: mem sink or "
-           "sendmmsg(%d) to 127.0.0.1\n\n", BATCH);
-    printf("| profile | protect by | subs | ingress/N | header | srtp protect | send mem | send udp |"
-           " total mem | total udp | fwd pkt/s/core (udp) | mallocs/fwd |\n");
-    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf("# ingress = unprotect+parse / N; header = rewrite + rtx store; send: in-memory sink, "
+           "sendmmsg(%d) to 127.0.0.1 (lo), sendmmsg(%d) out of a veth (send side only)\n\n",
+           BATCH, BATCH);
+    printf("| profile | protect by | subs | ingress/N | header | srtp protect | send mem |"
+           " send lo | send veth | total mem | total lo | total veth | fwd/s/core (veth) |"
+           " mallocs/fwd |\n");
+    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     enum pal_srtp_profile profs[2] = {PAL_SRTP_AEAD_AES_128_GCM, PAL_SRTP_AES128_CM_SHA1_80};
     const char *eng_name[2] = {"OpenSSL EVP", "libsrtp (NSS)"};
     for (int combo = 0; combo < 4; combo++) {
@@ -381,33 +403,52 @@ int main(int argc, char **argv)
             int ns = subs[si];
             struct result res[N_PASS];
             double us[N_PASS];
-            for (int pass = 0; pass < N_PASS; pass++) {
-                if (pass == P_UDP && !udp) {
-                    us[pass] = 0;
-                    memset(&res[pass], 0, sizeof(res[pass]));
-                    continue;
+            memset(res, 0, sizeof(res));
+            for (int pass = 0; pass < N_PASS; pass++)
+                us[pass] = 1e9;
+            /* Passes interleaved, REPEAT rounds, the lowest of each kept: the
+             * differences between passes are then less exposed to noise from
+             * other processes on the machine. */
+            for (int rep = 0; rep < REPEAT; rep++) {
+                for (int pass = 0; pass < N_PASS; pass++) {
+                    if ((pass == P_UDP && !udp) || (pass == P_VETH && !veth)) {
+                        us[pass] = 0;
+                        continue;
+                    }
+                    struct result one =
+                        run_pass(profs[pi], eng, ns, (enum pass)pass, forwards, fd, port);
+                    /* per forwarded packet; ingress is per published packet / N */
+                    double per = pass == P_INGRESS ? (double)one.packets * ns
+                                                   : (double)one.forwards;
+                    double v = one.secs * 1e6 / per;
+                    if (v < us[pass])
+                        us[pass] = v;
+                    res[pass].allocs += one.allocs;
+                    res[pass].forwards += one.forwards;
                 }
-                res[pass] = run_pass(profs[pi], eng, ns, (enum pass)pass, forwards, fd, port);
-                /* per forwarded packet; ingress is per published packet / N */
-                double per = pass == P_INGRESS ? (double)res[pass].packets * ns
-                                               : (double)res[pass].forwards;
-                us[pass] = res[pass].secs * 1e6 / per;
             }
             double hdr = us[P_HEADER] - us[P_INGRESS];
             double srtp = us[P_SRTP] - us[P_HEADER];
             double smem = us[P_MEM] - us[P_SRTP];
-            double sudp = udp ? us[P_UDP] - us[P_SRTP] : 0;
-            char udp_s[32] = "n/a", tot_udp[32] = "n/a", rate[32] = "n/a";
-            if (udp) {
-                snprintf(udp_s, sizeof(udp_s), "%.3f", sudp);
-                snprintf(tot_udp, sizeof(tot_udp), "%.3f", us[P_UDP]);
-                snprintf(rate, sizeof(rate), "%.0fk", 1e3 / us[P_UDP]);
+            char cell[4][32];
+            snprintf(cell[0], 32, udp ? "%.3f" : "n/a", us[P_UDP] - us[P_SRTP]);
+            snprintf(cell[1], 32, veth ? "%.3f" : "n/a", us[P_VETH] - us[P_SRTP]);
+            snprintf(cell[2], 32, udp ? "%.3f" : "n/a", us[P_UDP]);
+            snprintf(cell[3], 32, veth ? "%.3f" : "n/a", us[P_VETH]);
+            char rate[32] = "n/a";
+            if (veth)
+                snprintf(rate, sizeof(rate), "%.0fk", 1e3 / us[P_VETH]);
+            /* allocations over every timed forwarding pass */
+            unsigned long long allocs = 0, fwd = 0;
+            for (int pass = P_HEADER; pass < N_PASS; pass++) {
+                allocs += res[pass].allocs;
+                fwd += res[pass].forwards;
             }
-            enum pass last = udp ? P_UDP : P_MEM;
-            printf("| %s | %s | %d | %.3f | %.3f | %.3f | %.3f | %s | %.3f | %s | %s | %.2f |\n",
-                   pal_srtp_profile_name(profs[pi]), eng_name[eng], ns, us[P_INGRESS], hdr, srtp, smem, udp_s,
-                   us[P_MEM], tot_udp, rate,
-                   (double)res[last].allocs / (double)res[last].forwards);
+            printf("| %s | %s | %d | %.3f | %.3f | %.3f | %.3f | %s | %s | %.3f | %s | %s | %s |"
+                   " %.2f |\n",
+                   pal_srtp_profile_name(profs[pi]), eng_name[eng], ns, us[P_INGRESS], hdr, srtp,
+                   smem, cell[0], cell[1], us[P_MEM], cell[2], cell[3], rate,
+                   fwd ? (double)allocs / (double)fwd : 0.0);
             fflush(stdout);
         }
     }

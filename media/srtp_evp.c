@@ -1,11 +1,15 @@
 /* Outbound SRTP over OpenSSL EVP (see srtp_evp.h for why it exists). */
+/* HMAC-SHA1 runs on the low-level SHA1 API (deprecated in OpenSSL 3 but
+ * kept): the precomputed inner/outer states are plain structs copied per
+ * packet, where EVP_MAC_init allocates twice per packet. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "srtp_evp.h"
 
 #include "palabre/wire.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +27,8 @@ struct roc_entry {
 struct pal_srtp_evp {
     /* owned */
     EVP_CIPHER_CTX *cipher; /* AES-CTR (CM) or AES-GCM, keyed once, one direction */
-    EVP_MAC_CTX *mac;       /* HMAC-SHA1 (CM only), keyed once */
+    /* HMAC-SHA1 (CM only): SHA1 states after absorbing key^ipad / key^opad */
+    SHA_CTX hmac_inner, hmac_outer;
     struct roc_entry *rocs;
     /* state */
     enum pal_srtp_profile profile;
@@ -95,14 +100,19 @@ int pal_srtp_evp_create(enum pal_srtp_profile p, const uint8_t *key, size_t key_
     if (rc == 0 && !EVP_CipherInit_ex(e->cipher, enc, NULL, skey, NULL, (inbound && gcm) ? 0 : 1))
         rc = -EIO;
     if (rc == 0 && !gcm) {
-        EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-        e->mac = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
-        EVP_MAC_free(hmac);
-        OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA1", 0),
-            OSSL_PARAM_construct_end()};
-        if (!e->mac || !EVP_MAC_init(e->mac, sauth, sizeof(sauth), params))
+        /* RFC 2104 with a 20-byte key: pad to the 64-byte block */
+        uint8_t ipad[64], opad[64];
+        memset(ipad, 0x36, sizeof(ipad));
+        memset(opad, 0x5c, sizeof(opad));
+        for (size_t i = 0; i < sizeof(sauth); i++) {
+            ipad[i] ^= sauth[i];
+            opad[i] ^= sauth[i];
+        }
+        if (!SHA1_Init(&e->hmac_inner) || !SHA1_Update(&e->hmac_inner, ipad, 64) ||
+            !SHA1_Init(&e->hmac_outer) || !SHA1_Update(&e->hmac_outer, opad, 64))
             rc = -EIO;
+        memset(ipad, 0, sizeof(ipad));
+        memset(opad, 0, sizeof(opad));
     }
     memset(skey, 0, sizeof(skey));
     memset(sauth, 0, sizeof(sauth));
@@ -119,7 +129,8 @@ void pal_srtp_evp_destroy(struct pal_srtp_evp *e)
     if (!e)
         return;
     EVP_CIPHER_CTX_free(e->cipher);
-    EVP_MAC_CTX_free(e->mac);
+    OPENSSL_cleanse(&e->hmac_inner, sizeof(e->hmac_inner));
+    OPENSSL_cleanse(&e->hmac_outer, sizeof(e->hmac_outer));
     free(e->rocs);
     free(e);
 }
@@ -243,13 +254,14 @@ static int crypt_payload(struct pal_srtp_evp *e, uint8_t *buf, size_t hdr, int p
 static int cm_tag(struct pal_srtp_evp *e, const uint8_t *buf, size_t len, uint32_t roc,
                   uint8_t tag[20])
 {
-    uint8_t roc_be[4];
-    size_t tl;
+    uint8_t roc_be[4], inner[SHA_DIGEST_LENGTH];
     pal_wr32(roc_be, roc);
-    return EVP_MAC_init(e->mac, NULL, 0, NULL) && EVP_MAC_update(e->mac, buf, len) &&
-                   EVP_MAC_update(e->mac, roc_be, 4) && EVP_MAC_final(e->mac, tag, &tl, 20)
-               ? 0
-               : -EIO;
+    SHA_CTX c = e->hmac_inner;
+    int ok = SHA1_Update(&c, buf, len) && SHA1_Update(&c, roc_be, 4) && SHA1_Final(inner, &c);
+    c = e->hmac_outer;
+    ok = ok && SHA1_Update(&c, inner, sizeof(inner)) && SHA1_Final(tag, &c);
+    OPENSSL_cleanse(&c, sizeof(c));
+    return ok ? 0 : -EIO;
 }
 
 int pal_srtp_evp_protect(struct pal_srtp_evp *e, uint8_t *buf, size_t len, size_t cap,

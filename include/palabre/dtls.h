@@ -17,7 +17,8 @@
  *
  * Threads: pal_dtls_cert is made once at start and then read-only (share it
  * across workers). A pal_dtls belongs to one thread (its room's worker);
- * callbacks run on that thread, inside feed/start/handle_timeout. */
+ * callbacks run on that thread, inside feed/start/handle_timeout/close; do
+ * not destroy the pal_dtls from inside its own callback (defer it). */
 #ifndef PALABRE_DTLS_H
 #define PALABRE_DTLS_H
 
