@@ -56,21 +56,20 @@ static int kdf(const EVP_CIPHER *ctr, const uint8_t *mkey, const uint8_t salt[14
     return ok ? 0 : -EIO;
 }
 
-int pal_srtp_evp_create(enum pal_srtp_profile p, const uint8_t *key, size_t key_len,
-                        const uint8_t *salt, size_t salt_len, bool inbound,
-                        struct pal_srtp_evp **out)
+/* Checks sizes and allocates an unkeyed context for profile p. */
+static int alloc_for(enum pal_srtp_profile p, size_t key_len, bool inbound,
+                     struct pal_srtp_evp **out, const EVP_CIPHER **ctr, const EVP_CIPHER **enc)
 {
-    const EVP_CIPHER *ctr, *enc;
     bool gcm = p == PAL_SRTP_AEAD_AES_128_GCM || p == PAL_SRTP_AEAD_AES_256_GCM;
     if (p == PAL_SRTP_AES128_CM_SHA1_80 || p == PAL_SRTP_AES128_CM_SHA1_32) {
-        if (key_len != 16 || salt_len != 14)
+        if (key_len != 16)
             return -EINVAL;
-        ctr = enc = EVP_aes_128_ctr();
+        *ctr = *enc = EVP_aes_128_ctr();
     } else if (gcm) {
-        if (key_len != (p == PAL_SRTP_AEAD_AES_128_GCM ? 16u : 32u) || salt_len != 12)
+        if (key_len != (p == PAL_SRTP_AEAD_AES_128_GCM ? 16u : 32u))
             return -EINVAL;
-        ctr = key_len == 16 ? EVP_aes_128_ctr() : EVP_aes_256_ctr();
-        enc = key_len == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
+        *ctr = key_len == 16 ? EVP_aes_128_ctr() : EVP_aes_256_ctr();
+        *enc = key_len == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
     } else {
         return -EINVAL;
     }
@@ -84,38 +83,83 @@ int pal_srtp_evp_create(enum pal_srtp_profile p, const uint8_t *key, size_t key_
     e->roc_mask = 15;
     e->rocs = calloc(e->roc_mask + 1, sizeof(*e->rocs));
     e->cipher = EVP_CIPHER_CTX_new();
-    int rc = (e->rocs && e->cipher) ? 0 : -ENOMEM;
+    if (!e->rocs || !e->cipher) {
+        pal_srtp_evp_destroy(e);
+        return -ENOMEM;
+    }
+    *out = e;
+    return 0;
+}
 
+/* Keys the cipher context with the session key and, for CM, precomputes
+ * the HMAC-SHA1 inner and outer states from the 20-byte session auth key. */
+static int session_init(struct pal_srtp_evp *e, const EVP_CIPHER *enc, const uint8_t *skey,
+                        const uint8_t *sauth)
+{
+    /* CTR decrypts with the encrypt operation; GCM needs the decrypt side. */
+    if (!EVP_CipherInit_ex(e->cipher, enc, NULL, skey, NULL, (e->inbound && e->gcm) ? 0 : 1))
+        return -EIO;
+    if (e->gcm)
+        return 0;
+    /* RFC 2104 with a 20-byte key: pad to the 64-byte block */
+    uint8_t ipad[64], opad[64];
+    memset(ipad, 0x36, sizeof(ipad));
+    memset(opad, 0x5c, sizeof(opad));
+    for (size_t i = 0; i < 20; i++) {
+        ipad[i] ^= sauth[i];
+        opad[i] ^= sauth[i];
+    }
+    int ok = SHA1_Init(&e->hmac_inner) && SHA1_Update(&e->hmac_inner, ipad, 64) &&
+             SHA1_Init(&e->hmac_outer) && SHA1_Update(&e->hmac_outer, opad, 64);
+    OPENSSL_cleanse(ipad, sizeof(ipad));
+    OPENSSL_cleanse(opad, sizeof(opad));
+    return ok ? 0 : -EIO;
+}
+
+int pal_srtp_evp_create(enum pal_srtp_profile p, const uint8_t *key, size_t key_len,
+                        const uint8_t *salt, size_t salt_len, bool inbound,
+                        struct pal_srtp_evp **out)
+{
+    const EVP_CIPHER *ctr, *enc;
+    struct pal_srtp_evp *e;
+    bool gcm = p == PAL_SRTP_AEAD_AES_128_GCM || p == PAL_SRTP_AEAD_AES_256_GCM;
+    if (salt_len != (gcm ? 12u : 14u))
+        return -EINVAL;
+    int rc = alloc_for(p, key_len, inbound, &e, &ctr, &enc);
+    if (rc)
+        return rc;
     /* libsrtp pads a 12-byte GCM master salt with zeros to 14 for the KDF. */
     uint8_t msalt[14] = {0};
     memcpy(msalt, salt, salt_len);
     uint8_t skey[32], sauth[20];
+    rc = kdf(ctr, key, msalt, 0x00, skey, key_len);
     if (rc == 0)
-        rc = kdf(ctr, key, msalt, 0x00, skey, key_len);
-    if (rc == 0)
-        rc = kdf(ctr, key, msalt, 0x02, e->salt, gcm ? 12 : 14);
+        rc = kdf(ctr, key, msalt, 0x02, e->salt, salt_len);
     if (rc == 0 && !gcm)
         rc = kdf(ctr, key, msalt, 0x01, sauth, sizeof(sauth));
-    /* CTR decrypts with the encrypt operation; GCM needs the decrypt side. */
-    if (rc == 0 && !EVP_CipherInit_ex(e->cipher, enc, NULL, skey, NULL, (inbound && gcm) ? 0 : 1))
-        rc = -EIO;
-    if (rc == 0 && !gcm) {
-        /* RFC 2104 with a 20-byte key: pad to the 64-byte block */
-        uint8_t ipad[64], opad[64];
-        memset(ipad, 0x36, sizeof(ipad));
-        memset(opad, 0x5c, sizeof(opad));
-        for (size_t i = 0; i < sizeof(sauth); i++) {
-            ipad[i] ^= sauth[i];
-            opad[i] ^= sauth[i];
-        }
-        if (!SHA1_Init(&e->hmac_inner) || !SHA1_Update(&e->hmac_inner, ipad, 64) ||
-            !SHA1_Init(&e->hmac_outer) || !SHA1_Update(&e->hmac_outer, opad, 64))
-            rc = -EIO;
-        memset(ipad, 0, sizeof(ipad));
-        memset(opad, 0, sizeof(opad));
+    if (rc == 0)
+        rc = session_init(e, enc, skey, sauth);
+    OPENSSL_cleanse(skey, sizeof(skey));
+    OPENSSL_cleanse(sauth, sizeof(sauth));
+    if (rc) {
+        pal_srtp_evp_destroy(e);
+        return rc;
     }
-    memset(skey, 0, sizeof(skey));
-    memset(sauth, 0, sizeof(sauth));
+    *out = e;
+    return 0;
+}
+
+int pal_srtp_evp_create_session(enum pal_srtp_profile p, const uint8_t *skey, size_t key_len,
+                                const uint8_t *ssalt, const uint8_t *sauth, bool inbound,
+                                struct pal_srtp_evp **out)
+{
+    const EVP_CIPHER *ctr, *enc;
+    struct pal_srtp_evp *e;
+    int rc = alloc_for(p, key_len, inbound, &e, &ctr, &enc);
+    if (rc)
+        return rc;
+    memcpy(e->salt, ssalt, e->gcm ? 12 : 14);
+    rc = session_init(e, enc, skey, sauth);
     if (rc) {
         pal_srtp_evp_destroy(e);
         return rc;

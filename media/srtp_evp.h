@@ -23,6 +23,12 @@ int pal_srtp_evp_create(enum pal_srtp_profile p, const uint8_t *key, size_t key_
                         const uint8_t *salt, size_t salt_len, bool inbound,
                         struct pal_srtp_evp **out);
 void pal_srtp_evp_destroy(struct pal_srtp_evp *e);
+/* With session keys directly (no key derivation): for the RFC 7714
+ * section 16 test vectors. ssalt: 12 (GCM) or 14 bytes; sauth: 20 bytes
+ * (CM) or NULL (GCM). */
+int pal_srtp_evp_create_session(enum pal_srtp_profile p, const uint8_t *skey, size_t key_len,
+                                const uint8_t *ssalt, const uint8_t *sauth, bool inbound,
+                                struct pal_srtp_evp **out);
 /* Same contract as pal_srtp_protect. */
 int pal_srtp_evp_protect(struct pal_srtp_evp *e, uint8_t *buf, size_t len, size_t cap,
                          size_t *out_len);

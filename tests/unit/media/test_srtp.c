@@ -1,6 +1,7 @@
 /* SRTP against published reference packets: libsrtp's srtp_driver
  * srtp_validate (AES_CM_128_HMAC_SHA1_80) and srtp_validate_gcm
- * (AEAD_AES_128_GCM with the RFC 7714 example master key and salt). */
+ * (AEAD_AES_128_GCM with the RFC 7714 example master key and salt), both
+ * through key derivation; RFC 7714 section 16.1.1 with session keys. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 #include <string.h>
 
 #include "palabre/srtp.h"
+/* internal: the EVP engine with session keys, for RFC 7714's vectors */
+#include "../../../media/srtp_evp.h"
 
 static const uint8_t cm_key[30] = {0xe1, 0xf9, 0x7a, 0x0d, 0x3e, 0x01, 0x8b, 0xe0, 0xd6, 0x4f,
                                    0xa3, 0x2c, 0x06, 0xde, 0x41, 0x39, 0x0e, 0xc6, 0x75, 0xad,
@@ -242,6 +245,68 @@ static void evp_unprotect_window(void **state)
     pal_srtp_destroy(rx);
 }
 
+static uint8_t hexval(char c)
+{
+    return (uint8_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+}
+
+/* "8040 f17b ..." -> bytes; returns the count. */
+static size_t from_hex(const char *s, uint8_t *out)
+{
+    size_t n = 0;
+    for (; *s; s++) {
+        if (*s == ' ')
+            continue;
+        out[n++] = (uint8_t)(hexval(s[0]) << 4 | hexval(s[1]));
+        s++;
+    }
+    return n;
+}
+
+/* RFC 7714 section 16.1.1 (AEAD_AES_128_GCM, session key and salt given
+ * directly, SSRC 0x5501a0b2, SEQ 0xf17b, ROC 0): encryption, then
+ * decryption, and a flipped bit fails. */
+static void rfc7714_section16_gcm_vector(void **state)
+{
+    uint8_t key[16], salt[12], plain[64], cipher[80], buf[128];
+    from_hex("000102030405060708090a0b0c0d0e0f", key);
+    from_hex("517569642070726f2071756f", salt);
+    size_t pl = from_hex("8040f17b 8041f8d3 5501a0b2 47616c6c 69612065 7374206f 6d6e6973 20646976"
+                         " 69736120 696e2070 61727465 73207472 6573",
+                         plain);
+    size_t cl = from_hex("8040f17b 8041f8d3 5501a0b2 f24de3a3 fb34de6c acba861c 9d7e4bca be633bd5"
+                         " 0d294e6f 42a5f47a 51c7d19b 36de3adf 8833899d 7f27beb1 6a9152cf 765ee439"
+                         " 0cce",
+                         cipher);
+    assert_int_equal(pl, 50);
+    assert_int_equal(cl, 66);
+    struct pal_srtp_evp *tx, *rx;
+    assert_int_equal(pal_srtp_evp_create_session(PAL_SRTP_AEAD_AES_128_GCM, key, 16, salt, NULL,
+                                                 false, &tx),
+                     0);
+    assert_int_equal(pal_srtp_evp_create_session(PAL_SRTP_AEAD_AES_128_GCM, key, 16, salt, NULL,
+                                                 true, &rx),
+                     0);
+    size_t n;
+    memcpy(buf, plain, pl);
+    assert_int_equal(pal_srtp_evp_protect(tx, buf, pl, sizeof(buf), &n), 0);
+    assert_int_equal(n, cl);
+    assert_memory_equal(buf, cipher, cl);
+    assert_int_equal(pal_srtp_evp_unprotect(rx, buf, n, &n), 0);
+    assert_int_equal(n, pl);
+    assert_memory_equal(buf, plain, pl);
+    memcpy(buf, cipher, cl);
+    buf[cl - 1] ^= 1;
+    struct pal_srtp_evp *rx2;
+    assert_int_equal(pal_srtp_evp_create_session(PAL_SRTP_AEAD_AES_128_GCM, key, 16, salt, NULL,
+                                                 true, &rx2),
+                     0);
+    assert_int_equal(pal_srtp_evp_unprotect(rx2, buf, cl, &n), -EBADMSG);
+    pal_srtp_evp_destroy(tx);
+    pal_srtp_evp_destroy(rx);
+    pal_srtp_evp_destroy(rx2);
+}
+
 static void bad_keys_are_refused(void **state)
 {
     struct pal_srtp_keys k;
@@ -267,6 +332,7 @@ int main(void)
         cmocka_unit_test(protect_needs_room_and_allows_retransmission),
         cmocka_unit_test(evp_engine_matches_libsrtp_across_wrap),
         cmocka_unit_test(evp_unprotect_window),
+        cmocka_unit_test(rfc7714_section16_gcm_vector),
         cmocka_unit_test(bad_keys_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
