@@ -375,6 +375,29 @@ static void window_mark(struct roc_entry *r, int64_t delta)
     r->seen[k / 64] |= 1ull << (k % 64);
 }
 
+/* Authenticates then decrypts in place with the given ROC: 0, -EBADMSG or
+ * -EIO. On -EBADMSG the buffer is as it came (GCM decrypts before it can
+ * check the tag, so the keystream is applied once more to restore it). */
+static int open_packet(struct pal_srtp_evp *e, uint8_t *buf, size_t hdr, size_t body,
+                       uint32_t ssrc, uint32_t roc, uint16_t seq)
+{
+    int outl, plen = (int)(body - hdr);
+    if (e->gcm) {
+        if (crypt_payload(e, buf, hdr, plen, ssrc, roc, seq) ||
+            !EVP_CIPHER_CTX_ctrl(e->cipher, EVP_CTRL_GCM_SET_TAG, 16, buf + body))
+            return -EIO;
+        if (EVP_DecryptFinal_ex(e->cipher, buf + body, &outl) > 0)
+            return 0;
+        return crypt_payload(e, buf, hdr, plen, ssrc, roc, seq) ? -EIO : -EBADMSG;
+    }
+    uint8_t tag[20];
+    if (cm_tag(e, buf, body, roc, tag))
+        return -EIO;
+    if (CRYPTO_memcmp(tag, buf + body, e->tag_len) != 0)
+        return -EBADMSG;
+    return crypt_payload(e, buf, hdr, plen, ssrc, roc, seq);
+}
+
 int pal_srtp_evp_unprotect(struct pal_srtp_evp *e, uint8_t *buf, size_t len, size_t *out_len)
 {
     size_t hdr = header_len(buf, len);
@@ -395,33 +418,31 @@ int pal_srtp_evp_unprotect(struct pal_srtp_evp *e, uint8_t *buf, size_t len, siz
     if (!fresh && window_seen(r, delta))
         return -EALREADY;
     size_t body = len - e->tag_len;
-    int outl, plen = (int)(body - hdr);
-    if (e->gcm) {
-        if (crypt_payload(e, buf, hdr, plen, ssrc, roc, seq) ||
-            !EVP_CIPHER_CTX_ctrl(e->cipher, EVP_CTRL_GCM_SET_TAG, 16, buf + body))
-            return -EIO;
-        if (EVP_DecryptFinal_ex(e->cipher, buf + body, &outl) <= 0)
-            goto auth_failed;
-    } else {
-        uint8_t tag[20];
-        if (cm_tag(e, buf, body, roc, tag))
-            return -EIO;
-        if (CRYPTO_memcmp(tag, buf + body, e->tag_len) != 0)
-            goto auth_failed;
-        if (crypt_payload(e, buf, hdr, plen, ssrc, roc, seq))
-            return -EIO;
+    int rc = open_packet(e, buf, hdr, body, ssrc, roc, seq);
+    if (rc == -EBADMSG && fresh) {
+        /* The sender may have wrapped before its first packet reached us
+         * (sequence numbers started near 65535 and the first ones were
+         * lost): try ROC 1 for the first packet of a stream. */
+        roc = 1;
+        rc = open_packet(e, buf, hdr, body, ssrc, roc, seq);
     }
-    window_mark(r, fresh ? 0 : delta);
+    if (rc) {
+        if (fresh) { /* a forged packet must not create the stream's state */
+            r->used = false;
+            e->roc_count--;
+        }
+        return rc;
+    }
+    if (fresh) {
+        r->roc = roc;
+        r->s_l = seq;
+        delta = 0;
+    }
+    window_mark(r, delta);
     if (delta > 0) {
         r->roc = roc;
         r->s_l = seq;
     }
     *out_len = body;
     return 0;
-auth_failed:
-    if (fresh) { /* do not let a forged packet create the stream's state */
-        r->used = false;
-        e->roc_count--;
-    }
-    return -EBADMSG;
 }
