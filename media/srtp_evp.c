@@ -188,19 +188,26 @@ static struct roc_entry *roc_slot(struct pal_srtp_evp *e, uint32_t ssrc)
 }
 
 /* Finds or adds the SSRC (the table doubles at half load: allocation only
- * when a new SSRC appears). */
-static struct roc_entry *roc_get(struct pal_srtp_evp *e, uint32_t ssrc, bool *fresh)
+ * when a new SSRC appears, at most MAX_SSRCS of them: an authenticated peer
+ * sending ever new SSRCs cannot grow it without bound; a forged packet does
+ * not keep its entry). Returns 0, -ENOSPC or -ENOMEM. */
+#define MAX_SSRCS 1024
+
+static int roc_get(struct pal_srtp_evp *e, uint32_t ssrc, bool *fresh, struct roc_entry **out)
 {
     struct roc_entry *r = roc_slot(e, ssrc);
     *fresh = !r->used;
+    *out = r;
     if (r->used)
-        return r;
+        return 0;
+    if (e->roc_count >= MAX_SSRCS)
+        return -ENOSPC;
     if (2 * (e->roc_count + 1) > e->roc_mask + 1) {
         unsigned old_n = e->roc_mask + 1;
         struct roc_entry *old = e->rocs;
         struct roc_entry *nt = calloc(2 * old_n, sizeof(*nt));
         if (!nt)
-            return NULL;
+            return -ENOMEM;
         e->rocs = nt;
         e->roc_mask = 2 * old_n - 1;
         for (unsigned i = 0; i < old_n; i++)
@@ -212,7 +219,8 @@ static struct roc_entry *roc_get(struct pal_srtp_evp *e, uint32_t ssrc, bool *fr
     r->used = true;
     r->ssrc = ssrc;
     e->roc_count++;
-    return r;
+    *out = r;
+    return 0;
 }
 
 /* RFC 3711 3.3.1 / Appendix A: the ROC a packet with seq most likely has. */
@@ -319,9 +327,10 @@ int pal_srtp_evp_protect(struct pal_srtp_evp *e, uint8_t *buf, size_t len, size_
     uint16_t seq = pal_rd16(buf + 2);
     uint32_t ssrc = pal_rd32(buf + 8);
     bool fresh;
-    struct roc_entry *r = roc_get(e, ssrc, &fresh);
-    if (!r)
-        return -ENOMEM;
+    struct roc_entry *r;
+    int err = roc_get(e, ssrc, &fresh, &r);
+    if (err)
+        return err;
     uint32_t roc = roc_for(r, seq, fresh);
     int outl, plen = (int)(len - hdr);
     if (e->gcm) {
@@ -406,9 +415,10 @@ int pal_srtp_evp_unprotect(struct pal_srtp_evp *e, uint8_t *buf, size_t len, siz
     uint16_t seq = pal_rd16(buf + 2);
     uint32_t ssrc = pal_rd32(buf + 8);
     bool fresh;
-    struct roc_entry *r = roc_get(e, ssrc, &fresh);
-    if (!r)
-        return -ENOMEM;
+    struct roc_entry *r;
+    int err = roc_get(e, ssrc, &fresh, &r);
+    if (err)
+        return err;
     if (fresh) {
         r->roc = 0;
         r->s_l = seq;

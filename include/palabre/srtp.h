@@ -4,9 +4,9 @@
  * outbound context (our keys) and the inbound context (the peer's keys),
  * both keyed for any SSRC. Protect works in place in a caller buffer that
  * has PAL_SRTP_MAX_TRAILER spare bytes after the packet; nothing is
- * allocated per packet (libsrtp clones its stream template once per new
- * SSRC: check the SSRC against the negotiated ones BEFORE unprotecting, or a
- * peer sending random SSRCs makes it allocate).
+ * allocated per packet (state is added once per new SSRC, at most 1024 per
+ * direction, then protect/unprotect of a new SSRC fail with -ENOSPC; still,
+ * check the SSRC against the negotiated ones BEFORE unprotecting).
  *
  * Retransmissions: protect accepts a sequence number already sent
  * (allow_repeat_tx), so NACK answers can be re-protected.
@@ -69,11 +69,12 @@ void pal_srtp_destroy(struct pal_srtp *s);
 enum pal_srtp_profile pal_srtp_profile(const struct pal_srtp *s);
 
 /* In place: buf holds len bytes of RTP and has cap >= len + trailer;
- * *out_len receives the protected length. Returns 0, -ENOSPC, -EINVAL
- * (not RTP) or -EIO (libsrtp error). */
+ * *out_len receives the protected length. Returns 0, -ENOSPC (no room for
+ * the trailer, or a 1025th SSRC), -EINVAL (not RTP) or -EIO. */
 int pal_srtp_protect(struct pal_srtp *s, uint8_t *buf, size_t len, size_t cap, size_t *out_len);
 /* In place; returns 0, -EINVAL (malformed), -EBADMSG (authentication
- * failed), -EALREADY (replayed) or -EIO. */
+ * failed), -EALREADY (replayed or older than the 1024-packet window),
+ * -ENOSPC (a 1025th SSRC) or -EIO. */
 int pal_srtp_unprotect(struct pal_srtp *s, uint8_t *buf, size_t len, size_t *out_len);
 int pal_srtp_protect_rtcp(struct pal_srtp *s, uint8_t *buf, size_t len, size_t cap,
                           size_t *out_len);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "palabre/srtp.h"
+#include "palabre/wire.h"
 /* internal: the EVP engine with session keys, for RFC 7714's vectors */
 #include "../../../media/srtp_evp.h"
 
@@ -273,6 +274,25 @@ static void first_packet_after_sender_wrap(void **state)
     }
 }
 
+/* At most 1024 SSRCs per direction: the next new one is refused, known
+ * ones keep working. */
+static void ssrc_table_is_bounded(void **state)
+{
+    struct pal_srtp *tx = make(PAL_SRTP_AEAD_AES_128_GCM, gcm_key);
+    uint8_t b[64];
+    size_t n;
+    for (uint32_t i = 0; i <= 1024; i++) {
+        memcpy(b, rtp_plain, sizeof(rtp_plain));
+        pal_wr32(b + 8, 0x10000 + i);
+        assert_int_equal(pal_srtp_protect(tx, b, sizeof(rtp_plain), sizeof(b), &n),
+                         i < 1024 ? 0 : -ENOSPC);
+    }
+    memcpy(b, rtp_plain, sizeof(rtp_plain));
+    pal_wr32(b + 8, 0x10000 + 7);
+    assert_int_equal(pal_srtp_protect(tx, b, sizeof(rtp_plain), sizeof(b), &n), 0);
+    pal_srtp_destroy(tx);
+}
+
 static uint8_t hexval(char c)
 {
     return (uint8_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
@@ -362,6 +382,7 @@ int main(void)
         cmocka_unit_test(evp_unprotect_window),
         cmocka_unit_test(rfc7714_section16_gcm_vector),
         cmocka_unit_test(first_packet_after_sender_wrap),
+        cmocka_unit_test(ssrc_table_is_bounded),
         cmocka_unit_test(bad_keys_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
