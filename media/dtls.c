@@ -38,6 +38,7 @@ struct pal_dtls {
     struct pal_dtls_listener l;
     enum pal_dtls_role role;
     enum pal_dtls_state state;
+    unsigned retransmits, max_retransmits;
     bool have_remote_fp;
     bool fp_verified;
     uint8_t remote_fp[32];
@@ -284,6 +285,7 @@ int pal_dtls_create(const struct pal_dtls_cert *cert, enum pal_dtls_role role,
     d->l = *l;
     d->role = role;
     d->state = PAL_DTLS_NEW;
+    d->max_retransmits = PAL_DTLS_MAX_RETRANSMITS;
     if (remote_fingerprint && pal_dtls_set_remote_fingerprint(d, remote_fingerprint)) {
         free(d);
         return -EINVAL;
@@ -457,12 +459,25 @@ int pal_dtls_handle_timeout(struct pal_dtls *d)
 {
     if (d->state != PAL_DTLS_CONNECTING)
         return d->state == PAL_DTLS_FAILED ? -EIO : 0;
-    if (DTLSv1_handle_timeout(d->ssl) < 0) {
-        snprintf(d->error, sizeof(d->error), "DTLS handshake timed out");
+    struct timeval tv;
+    bool expired = DTLSv1_get_timeout(d->ssl, &tv) == 1 && tv.tv_sec == 0 && tv.tv_usec == 0;
+    int r = 0;
+    if (expired && d->retransmits >= d->max_retransmits)
+        r = -1; /* give up rather than send the flight once more */
+    else if ((r = DTLSv1_handle_timeout(d->ssl)) > 0)
+        d->retransmits++;
+    if (r < 0) {
+        snprintf(d->error, sizeof(d->error),
+                 "DTLS handshake timed out (no answer after %u retransmissions)", d->retransmits);
         fail(d, "DTLS handshake timed out");
         return -EIO;
     }
     return 0;
+}
+
+void pal_dtls_set_max_retransmits(struct pal_dtls *d, unsigned n)
+{
+    d->max_retransmits = n;
 }
 
 void pal_dtls_close(struct pal_dtls *d)

@@ -1,6 +1,8 @@
 /* SRTP sessions over libsrtp2 (see palabre/srtp.h). */
 #include "palabre/srtp.h"
 
+#include "srtp_evp.h"
+
 #include <link.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +14,8 @@ struct pal_srtp {
     /* owned */
     srtp_t out; /* our keys, any outbound SSRC */
     srtp_t in;  /* peer's keys, any inbound SSRC */
+    struct pal_srtp_evp *evp_out; /* RTP protect, NULL with PAL_SRTP_ENGINE_LIBSRTP */
+    struct pal_srtp_evp *evp_in;  /* RTP unprotect, idem */
     /* state */
     enum pal_srtp_profile profile;
 };
@@ -109,6 +113,12 @@ static int make_session(srtp_t *out, enum pal_srtp_profile p, const uint8_t *key
 
 int pal_srtp_create(const struct pal_srtp_keys *keys, struct pal_srtp **out)
 {
+    return pal_srtp_create_engine(keys, PAL_SRTP_ENGINE_DEFAULT, out);
+}
+
+int pal_srtp_create_engine(const struct pal_srtp_keys *keys, enum pal_srtp_engine engine,
+                           struct pal_srtp **out)
+{
     size_t kl, sl;
     if (pal_srtp_profile_sizes(keys->profile, &kl, &sl) || keys->key_len != kl ||
         keys->salt_len != sl)
@@ -125,6 +135,12 @@ int pal_srtp_create(const struct pal_srtp_keys *keys, struct pal_srtp **out)
     if (rc == 0)
         rc = make_session(&s->in, keys->profile, keys->remote_key, kl, keys->remote_salt, sl,
                           ssrc_any_inbound);
+    if (rc == 0 && engine == PAL_SRTP_ENGINE_DEFAULT)
+        rc = pal_srtp_evp_create(keys->profile, keys->local_key, kl, keys->local_salt, sl, false,
+                                 &s->evp_out);
+    if (rc == 0 && engine == PAL_SRTP_ENGINE_DEFAULT)
+        rc = pal_srtp_evp_create(keys->profile, keys->remote_key, kl, keys->remote_salt, sl, true,
+                                 &s->evp_in);
     if (rc) {
         pal_srtp_destroy(s);
         return rc;
@@ -141,6 +157,8 @@ void pal_srtp_destroy(struct pal_srtp *s)
         srtp_dealloc(s->out);
     if (s->in)
         srtp_dealloc(s->in);
+    pal_srtp_evp_destroy(s->evp_out);
+    pal_srtp_evp_destroy(s->evp_in);
     free(s);
 }
 
@@ -175,6 +193,8 @@ int pal_srtp_protect(struct pal_srtp *s, uint8_t *buf, size_t len, size_t cap, s
         return -EINVAL;
     if (cap < len + PAL_SRTP_MAX_TRAILER)
         return -ENOSPC;
+    if (s->evp_out)
+        return pal_srtp_evp_protect(s->evp_out, buf, len, cap, out_len);
     int n = (int)len;
     int rc = map_status(srtp_protect(s->out, buf, &n));
     if (rc == 0)
@@ -186,6 +206,8 @@ int pal_srtp_unprotect(struct pal_srtp *s, uint8_t *buf, size_t len, size_t *out
 {
     if (len < 12 || len > 0xFFFF)
         return -EINVAL;
+    if (s->evp_in)
+        return pal_srtp_evp_unprotect(s->evp_in, buf, len, out_len);
     int n = (int)len;
     int rc = map_status(srtp_unprotect(s->in, buf, &n));
     if (rc == 0)

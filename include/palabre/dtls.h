@@ -17,7 +17,8 @@
  *
  * Threads: pal_dtls_cert is made once at start and then read-only (share it
  * across workers). A pal_dtls belongs to one thread (its room's worker);
- * callbacks run on that thread, inside feed/start/handle_timeout. */
+ * callbacks run on that thread, inside feed/start/handle_timeout/close; do
+ * not destroy the pal_dtls from inside its own callback (defer it). */
 #ifndef PALABRE_DTLS_H
 #define PALABRE_DTLS_H
 
@@ -85,8 +86,11 @@ int pal_dtls_feed(struct pal_dtls *d, const uint8_t *data, size_t len);
  * timer is running. */
 int64_t pal_dtls_timeout_ms(struct pal_dtls *d);
 /* Retransmits the last flight if its timer expired. Returns 0 or -EIO
- * (too many retransmissions: failed). */
+ * (too many retransmissions: failed, on_dtls_failed called). Timers: 400 ms,
+ * doubling up to 6.4 s; PAL_DTLS_MAX_RETRANSMITS gives up after ~25 s. */
 int pal_dtls_handle_timeout(struct pal_dtls *d);
+#define PAL_DTLS_MAX_RETRANSMITS 7
+void pal_dtls_set_max_retransmits(struct pal_dtls *d, unsigned n);
 /* Sends close_notify. */
 void pal_dtls_close(struct pal_dtls *d);
 

@@ -4,15 +4,16 @@
  * outbound context (our keys) and the inbound context (the peer's keys),
  * both keyed for any SSRC. Protect works in place in a caller buffer that
  * has PAL_SRTP_MAX_TRAILER spare bytes after the packet; nothing is
- * allocated per packet (libsrtp clones its stream template once per new
- * SSRC: check the SSRC against the negotiated ones BEFORE unprotecting, or a
- * peer sending random SSRCs makes it allocate).
+ * allocated per packet (state is added once per new SSRC, at most 1024 per
+ * direction, then protect/unprotect of a new SSRC fail with -ENOSPC; still,
+ * check the SSRC against the negotiated ones BEFORE unprotecting).
  *
  * Retransmissions: protect accepts a sequence number already sent
  * (allow_repeat_tx), so NACK answers can be re-protected.
  *
- * Debian's libsrtp2 uses NSS: AES_CM_128_HMAC_SHA1_80 costs several times
- * AEAD_AES_128_GCM there (docs/benchmarks.md "## Forwarding").
+ * Debian's libsrtp2 uses NSS, which is slow and allocates per packet, so
+ * outgoing RTP is protected over OpenSSL EVP by default (pal_srtp_engine;
+ * docs/benchmarks.md "## Forwarding" has the figures).
  *
  * Thread: a pal_srtp belongs to one thread (its room's worker). create and
  * destroy may run on any thread. pal_srtp_init is called once by create. */
@@ -52,17 +53,28 @@ struct pal_srtp;
 int pal_srtp_profile_sizes(enum pal_srtp_profile p, size_t *key_len, size_t *salt_len);
 const char *pal_srtp_profile_name(enum pal_srtp_profile p);
 
+/* Who protects outgoing RTP. Unprotect and SRTCP always use libsrtp. */
+enum pal_srtp_engine {
+    /* RTP protect over OpenSSL EVP (media/srtp_evp.c): several times cheaper
+     * than Debian's NSS-backed libsrtp2 and allocation-free. */
+    PAL_SRTP_ENGINE_DEFAULT = 0,
+    PAL_SRTP_ENGINE_LIBSRTP, /* everything through libsrtp (comparison, fallback) */
+};
+
 /* Returns 0, -EINVAL (bad profile or sizes) or -ENOMEM. */
 int pal_srtp_create(const struct pal_srtp_keys *keys, struct pal_srtp **out);
+int pal_srtp_create_engine(const struct pal_srtp_keys *keys, enum pal_srtp_engine engine,
+                           struct pal_srtp **out);
 void pal_srtp_destroy(struct pal_srtp *s);
 enum pal_srtp_profile pal_srtp_profile(const struct pal_srtp *s);
 
 /* In place: buf holds len bytes of RTP and has cap >= len + trailer;
- * *out_len receives the protected length. Returns 0, -ENOSPC, -EINVAL
- * (not RTP) or -EIO (libsrtp error). */
+ * *out_len receives the protected length. Returns 0, -ENOSPC (no room for
+ * the trailer, or a 1025th SSRC), -EINVAL (not RTP) or -EIO. */
 int pal_srtp_protect(struct pal_srtp *s, uint8_t *buf, size_t len, size_t cap, size_t *out_len);
 /* In place; returns 0, -EINVAL (malformed), -EBADMSG (authentication
- * failed), -EALREADY (replayed) or -EIO. */
+ * failed), -EALREADY (replayed or older than the 1024-packet window),
+ * -ENOSPC (a 1025th SSRC) or -EIO. */
 int pal_srtp_unprotect(struct pal_srtp *s, uint8_t *buf, size_t len, size_t *out_len);
 int pal_srtp_protect_rtcp(struct pal_srtp *s, uint8_t *buf, size_t len, size_t cap,
                           size_t *out_len);

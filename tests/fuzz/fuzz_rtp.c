@@ -1,18 +1,61 @@
-/* RTP parser, in-place setters and the per-consumer rewrite. */
+/* RTP parser, in-place setters and the per-consumer rewrite; SRTP
+ * unprotect (both engines) of the raw input, and a protect/unprotect round
+ * trip of what parsed. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "palabre/rtp.h"
 #include "palabre/srtp.h"
 
+static struct pal_srtp *srtp[4];
+
+static void free_srtp(void)
+{
+    for (int i = 0; i < 4; i++)
+        pal_srtp_destroy(srtp[i]);
+}
+
+static void make_srtp(void)
+{
+    for (int i = 0; i < 4; i++) {
+        struct pal_srtp_keys k;
+        memset(&k, 0x42, sizeof(k));
+        k.profile = i < 2 ? PAL_SRTP_AEAD_AES_128_GCM : PAL_SRTP_AES128_CM_SHA1_80;
+        k.key_len = 16;
+        k.salt_len = i < 2 ? 12 : 14;
+        if (pal_srtp_create_engine(&k, (enum pal_srtp_engine)(i % 2), &srtp[i]))
+            abort();
+    }
+    atexit(free_srtp);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    if (!srtp[0])
+        make_srtp();
     if (size > 2 * PAL_RTP_MAX_PACKET)
         return 0;
     uint8_t *buf = malloc(size ? size : 1);
     memcpy(buf, data, size);
     struct pal_rtp_packet p;
     struct pal_wire_err err;
+    {
+        uint8_t tmp[2 * PAL_RTP_MAX_PACKET + PAL_SRTP_MAX_TRAILER];
+        size_t n;
+        for (int i = 0; i < 4; i++) {
+            memcpy(tmp, data, size);
+            if (pal_srtp_unprotect(srtp[i], tmp, size, &n) == 0 && n > size)
+                abort();
+        }
+        memcpy(tmp, data, size);
+        /* What protect accepts, the same keys' unprotect must give back. */
+        if (size <= 2 * PAL_RTP_MAX_PACKET && pal_srtp_protect(srtp[0], tmp, size, sizeof(tmp), &n) == 0) {
+            size_t back;
+            if (pal_srtp_unprotect(srtp[0], tmp, n, &back) == 0 &&
+                (back != size || memcmp(tmp, data, size)))
+                abort();
+        }
+    }
     if (pal_rtp_parse(&p, buf, size, &err) == 0) {
         if ((size_t)p.header_len + p.payload_len + p.padding_len != size)
             abort();

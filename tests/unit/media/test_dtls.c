@@ -226,6 +226,29 @@ static void lost_flight_is_retransmitted_on_timeout(void **state)
     pal_dtls_cert_destroy(sc);
 }
 
+static void silent_peer_times_out(void **state)
+{
+    struct pal_dtls_cert *cc;
+    assert_int_equal(pal_dtls_cert_create(&cc), 0);
+    static struct endpoint c;
+    make_endpoint(&c, cc, PAL_DTLS_CLIENT, pal_dtls_cert_fingerprint(cc));
+    pal_dtls_set_max_retransmits(c.dtls, 1);
+    pal_dtls_start(c.dtls);
+    /* Nobody answers: one retransmission at ~400 ms, failure at ~1.2 s. */
+    for (int i = 0; i < 400 && !c.failed; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        pal_dtls_handle_timeout(c.dtls);
+    }
+    assert_int_equal(c.failed, 1);
+    assert_int_equal(c.n, 2); /* ClientHello and one retransmission */
+    assert_non_null(strstr(c.reason, "timed out"));
+    assert_int_equal(pal_dtls_state(c.dtls), PAL_DTLS_FAILED);
+    assert_int_equal(pal_dtls_handle_timeout(c.dtls), -EIO);
+    pal_dtls_destroy(c.dtls);
+    pal_dtls_cert_destroy(cc);
+}
+
 static void bad_arguments(void **state)
 {
     struct pal_dtls_cert *cc;
@@ -255,6 +278,7 @@ int main(void)
         cmocka_unit_test(handshake_gives_same_keys_and_gcm),
         cmocka_unit_test(fingerprint_mismatch_fails_clearly),
         cmocka_unit_test(lost_flight_is_retransmitted_on_timeout),
+        cmocka_unit_test(silent_peer_times_out),
         cmocka_unit_test(bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
