@@ -25,7 +25,7 @@ WINDOW=${WINDOW:-2}
 PORT=${PORT:-8090}
 
 if [ -z "${PAL_BENCH_NETNS:-}" ]; then
-    [ -x "$BUILD/palabre" ] && [ -x "$BUILD/bench_ws" ] || make -s "$BUILD/palabre" "$BUILD/bench_ws"
+    make -s "$BUILD/palabre" "$BUILD/bench_ws" "$BUILD/bench_chat_store"
     exec unshare --net -- env PAL_BENCH_NETNS=1 bash "$0" "$@"
 fi
 ip link set lo up
@@ -67,6 +67,8 @@ run() { # name, bench_ws arguments...
 }
 
 echo "bench/chat.sh on $(nproc) cores, $(date -u +%FT%TZ), palabre $(git describe --always --dirty)"
+echo "\$ $BUILD/bench_chat_store 1000      (group commit: sends per flush, side by side)"
+"$BUILD/bench_chat_store" 1000 | tee "$work/store.out" | sed 's/^/    /'
 run idle
 run latency --rate "$LAT_RATE"
 run fanout --window "$WINDOW"
