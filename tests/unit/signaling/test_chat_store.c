@@ -495,6 +495,17 @@ static void open_refuses_bad_places(void **state)
                      SQLITE_OK);
     sqlite3_close(db);
     assert_null(pal_chat_store_open(f->dir));
+
+    /* Nor is a file that is not a database: no start over it. */
+    FILE *junk = fopen(path, "w");
+    assert_non_null(junk);
+    for (int i = 0; i < 512; i++)
+        fputs("not a database ", junk);
+    fclose(junk);
+    assert_null(pal_chat_store_open(f->dir));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 512 * 15); /* left as it was */
 }
 
 int main(void)
