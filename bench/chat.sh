@@ -14,6 +14,11 @@
 #
 #   bench/chat.sh                      CLIENTS=2000 ROOMS=200 BENCH_SECONDS=5
 #   CLIENTS=200 ROOMS=20 bench/chat.sh (quick)
+#   PALABRE_BIN_B=/other/palabre bench/chat.sh
+#       also runs the fan-out scenario ROUNDS times alternating the two
+#       binaries (A = PALABRE_BIN or build/palabre), and prints B/A per round:
+#       on a shared machine, only such side-by-side ratios mean much.
+#       ONLY_AB=1 skips the other scenarios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -23,13 +28,14 @@ SECS=${BENCH_SECONDS:-5}
 LAT_RATE=${LAT_RATE:-1111}
 WINDOW=${WINDOW:-2}
 PORT=${PORT:-8090}
+PALABRE=${PALABRE_BIN:-$BUILD/palabre}
 
 if [ -z "${PAL_BENCH_NETNS:-}" ]; then
     make -s "$BUILD/palabre" "$BUILD/bench_ws" "$BUILD/bench_chat_store"
     exec unshare --net -- env PAL_BENCH_NETNS=1 bash "$0" "$@"
 fi
 ip link set lo up
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)" # 2 fds per client pair on this side and the server's
 work=$(mktemp -d /tmp/pal-bench-chat.XXXXXX)
 server_pid=
 cleanup() {
@@ -40,7 +46,7 @@ trap cleanup EXIT
 
 start_server() { # fresh data directory each time
     rm -rf "$work/data" && mkdir -p "$work/data"
-    "$BUILD/palabre" --listen "127.0.0.1:$PORT" --data-dir "$work/data" --log-level warn \
+    "${1:-$PALABRE}" --listen "127.0.0.1:$PORT" --data-dir "$work/data" --log-level warn \
         >"$work/server.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 100); do
@@ -56,9 +62,9 @@ stop_server() {
 val() { # key file: the value of key=value in a bench_ws output
     grep -o "\b$1=[^ ]*" "$2" | head -1 | cut -d= -f2
 }
-run() { # name, bench_ws arguments...
+run() { # name, bench_ws arguments...  (SERVER_BIN: which palabre)
     local name=$1; shift
-    start_server
+    start_server "${SERVER_BIN:-}"
     local cmd=("$BUILD/bench_ws" --port "$PORT" --clients "$CLIENTS" --rooms "$ROOMS"
                --pid "$server_pid" --seconds "$SECS" "$@")
     echo "\$ ${cmd[*]}" | sed "s|--pid [0-9]*|--pid \$SERVER_PID|"
@@ -67,6 +73,7 @@ run() { # name, bench_ws arguments...
 }
 
 echo "bench/chat.sh on $(nproc) cores, $(date -u +%FT%TZ), palabre $(git describe --always --dirty)"
+if [ -z "${ONLY_AB:-}" ]; then
 echo "\$ $BUILD/bench_chat_store 1000      (group commit: sends per flush, side by side)"
 "$BUILD/bench_chat_store" 1000 | tee "$work/store.out" | sed 's/^/    /'
 run idle
@@ -90,3 +97,19 @@ printf '| %-52s | %-26s | %s |\n' "fan-out run: server CPU, us per delivery" \
 printf '| %-52s | %-26s | %s |\n' "fan-out run: load client CPU" "$(val client_cpu_pct "$work/fanout.out")%" ""
 printf '| %-52s | %-26s | %s |\n' "fan-out run: delivery latency p50 / p99" \
     "$(val p50 "$work/fanout.out") / $(val p99 "$work/fanout.out") us" ""
+fi
+
+if [ -n "${PALABRE_BIN_B:-}" ]; then
+    echo
+    echo "A = $PALABRE"
+    echo "B = $PALABRE_BIN_B"
+    for r in $(seq "${ROUNDS:-3}"); do
+        SERVER_BIN=$PALABRE run "a$r" --window "$WINDOW" >/dev/null
+        SERVER_BIN=$PALABRE_BIN_B run "b$r" --window "$WINDOW" >/dev/null
+        a=$(val delivered_per_s "$work/a$r.out"); b=$(val delivered_per_s "$work/b$r.out")
+        printf 'round %d: deliveries/s A %s, B %s, B/A %s; server us/delivery A %s, B %s\n' "$r" \
+            "$a" "$b" "$(awk "BEGIN{printf \"%.2f\", $b/$a}")" \
+            "$(val server_cpu_us_per_delivery "$work/a$r.out")" \
+            "$(val server_cpu_us_per_delivery "$work/b$r.out")"
+    done
+fi
