@@ -17,12 +17,6 @@
  * the stored row; the same client_msg_id with other content is refused with
  * -EEXIST (clients must make the id unique: 128 random bits).
  *
- * Commits run on the calling thread, or, once pal_chat_store_set_wake() was
- * called, on a writer thread of this module: the signaling loop then keeps
- * serving sockets during the fsync, and the sends that arrive meanwhile form
- * the next, larger, batch. History reads use a second connection (WAL lets it
- * read while the writer commits).
- *
  * Thread: the signaling thread only (see chat_store.h). */
 #include "palabre/chat_store.h"
 
@@ -30,7 +24,6 @@
 #include "palabre/log.h"
 
 #include <limits.h>
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,31 +93,13 @@ static const char *const migrations[] = {
     "CREATE INDEX messages_room_id ON messages(room, id);",
 };
 
-/* Statements from ST_PAGE_OLDER on read; the others write. */
-#define FIRST_READ_STMT ST_PAGE_OLDER
-
-enum job_state { JOB_NONE, JOB_QUEUED, JOB_DONE };
-
 struct pal_chat_store {
-    /* borrowed */
-    pal_chat_wake_fn wake;
-    void *wake_ud;
     /* owned */
-    sqlite3 *db;  /* writes: the signaling thread's, or the writer thread's once started */
-    sqlite3 *rdb; /* reads: the signaling thread's */
+    sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     struct pending *pending;
-    pthread_t writer;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
     /* state */
     int n_pending, cap_pending;
-    bool writer_started;
-    /* under mu: the batch handed to the writer thread */
-    enum job_state job_state;
-    struct pending *job;
-    int job_n, job_rc;
-    bool quit;
 };
 
 static int sqlite_to_errno(int rc)
@@ -150,12 +125,6 @@ static int sqlite_to_errno(int rc)
     default:
         return -EIO;
     }
-}
-
-static int fail_on(sqlite3 *db, int rc, const char *what)
-{
-    PAL_ERROR(MOD, NULL, NULL, "%s: %s (sqlite %d)", what, sqlite3_errmsg(db), rc);
-    return sqlite_to_errno(rc);
 }
 
 static int fail(struct pal_chat_store *cs, int rc, const char *what)
@@ -236,11 +205,8 @@ static void store_free(struct pal_chat_store *cs)
 {
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(cs->st[i]);
-    sqlite3_close(cs->rdb);
     sqlite3_close(cs->db);
     free(cs->pending);
-    pthread_cond_destroy(&cs->cv);
-    pthread_mutex_destroy(&cs->mu);
     free(cs);
 }
 
@@ -253,8 +219,6 @@ struct pal_chat_store *pal_chat_store_open(const char *data_dir)
     struct pal_chat_store *cs = calloc(1, sizeof(*cs));
     if (!cs)
         return NULL;
-    pthread_mutex_init(&cs->mu, NULL);
-    pthread_cond_init(&cs->cv, NULL);
     char path[PATH_MAX];
     if (snprintf(path, sizeof(path), "%s/palabre.db", data_dir) >= (int)sizeof(path)) {
         PAL_ERROR(MOD, NULL, NULL, "data directory path too long");
@@ -287,18 +251,11 @@ struct pal_chat_store *pal_chat_store_open(const char *data_dir)
         store_free(cs);
         return NULL;
     }
-    rc = sqlite3_open_v2(path, &cs->rdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        fail_on(cs->rdb, rc, "opening the read connection");
-        store_free(cs);
-        return NULL;
-    }
-    sqlite3_busy_timeout(cs->rdb, BUSY_TIMEOUT_MS);
     for (int i = 0; i < ST_COUNT; i++) {
-        sqlite3 *db = i >= FIRST_READ_STMT ? cs->rdb : cs->db;
-        rc = sqlite3_prepare_v3(db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &cs->st[i], NULL);
+        rc = sqlite3_prepare_v3(cs->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &cs->st[i],
+                                NULL);
         if (rc != SQLITE_OK) {
-            fail_on(db, rc, stmt_sql[i]);
+            fail(cs, rc, stmt_sql[i]);
             store_free(cs);
             return NULL;
         }
@@ -306,6 +263,19 @@ struct pal_chat_store *pal_chat_store_open(const char *data_dir)
     PAL_INFO(MOD, NULL, NULL, "chat store %s open (schema %d)", path,
              (int)PAL_ARRAY_LEN(migrations));
     return cs;
+}
+
+void pal_chat_store_close(struct pal_chat_store *cs)
+{
+    if (!cs)
+        return;
+    pal_chat_store_flush(cs);
+    store_free(cs);
+}
+
+int pal_chat_store_pending(const struct pal_chat_store *cs)
+{
+    return cs->n_pending;
 }
 
 int pal_chat_store_submit(struct pal_chat_store *cs, const char *room, const char *from,
@@ -403,10 +373,16 @@ static int store_one(struct pal_chat_store *cs, struct pending *p, int64_t ts)
     return 0;
 }
 
-/* BEGIN IMMEDIATE, each send, COMMIT; on any failure ROLLBACK. Touches only
- * cs->db and the batch: runs on the writer thread when there is one. */
-static int commit_batch(struct pal_chat_store *cs, struct pending *batch, int n)
+int pal_chat_store_flush(struct pal_chat_store *cs)
 {
+    if (cs->n_pending == 0)
+        return 0;
+    /* Detach the batch: callbacks may submit again. */
+    struct pending *batch = cs->pending;
+    int n = cs->n_pending;
+    cs->pending = NULL;
+    cs->n_pending = cs->cap_pending = 0;
+
     int64_t ts = pal_wall_ms();
     int rc = run(cs, ST_BEGIN);
     for (int i = 0; !rc && i < n; i++)
@@ -419,12 +395,6 @@ static int commit_batch(struct pal_chat_store *cs, struct pending *batch, int n)
             run(cs, ST_ROLLBACK);
         PAL_ERROR(MOD, NULL, NULL, "chat batch of %d not stored: %s", n, strerror(-rc));
     }
-    return rc;
-}
-
-/* Runs the callbacks of a committed (or failed) batch, then frees it. */
-static int deliver(struct pending *batch, int n, int rc)
-{
     for (int i = 0; i < n; i++) {
         struct pending *p = &batch[i];
         int err = rc ? rc : p->err;
@@ -437,113 +407,6 @@ static int deliver(struct pending *batch, int n, int rc)
     }
     free(batch);
     return rc ? rc : n;
-}
-
-static void *writer_main(void *arg)
-{
-    struct pal_chat_store *cs = arg;
-    pthread_mutex_lock(&cs->mu);
-    for (;;) {
-        while (cs->job_state != JOB_QUEUED && !cs->quit)
-            pthread_cond_wait(&cs->cv, &cs->mu);
-        if (cs->job_state != JOB_QUEUED)
-            break;
-        struct pending *job = cs->job;
-        int n = cs->job_n;
-        pthread_mutex_unlock(&cs->mu);
-        int rc = commit_batch(cs, job, n);
-        pthread_mutex_lock(&cs->mu);
-        cs->job_rc = rc;
-        cs->job_state = JOB_DONE;
-        pthread_mutex_unlock(&cs->mu);
-        cs->wake(cs->wake_ud);
-        pthread_mutex_lock(&cs->mu);
-    }
-    pthread_mutex_unlock(&cs->mu);
-    return NULL;
-}
-
-int pal_chat_store_set_wake(struct pal_chat_store *cs, pal_chat_wake_fn wake, void *ud)
-{
-    if (!cs || !wake || cs->writer_started)
-        return -EINVAL;
-    cs->wake = wake;
-    cs->wake_ud = ud;
-    int rc = pthread_create(&cs->writer, NULL, writer_main, cs);
-    if (rc) {
-        cs->wake = NULL;
-        return -rc;
-    }
-    cs->writer_started = true;
-    return 0;
-}
-
-int pal_chat_store_flush(struct pal_chat_store *cs)
-{
-    if (cs->writer_started) {
-        /* Deliver what the writer finished, then hand it what is queued. */
-        int delivered = 0;
-        pthread_mutex_lock(&cs->mu);
-        bool done = cs->job_state == JOB_DONE;
-        struct pending *job = cs->job;
-        int n = cs->job_n, rc = cs->job_rc;
-        if (done)
-            cs->job_state = JOB_NONE;
-        pthread_mutex_unlock(&cs->mu);
-        if (done)
-            delivered = deliver(job, n, rc);
-        pthread_mutex_lock(&cs->mu);
-        if (cs->job_state == JOB_NONE && cs->n_pending > 0) {
-            cs->job = cs->pending;
-            cs->job_n = cs->n_pending;
-            cs->job_state = JOB_QUEUED;
-            cs->pending = NULL;
-            cs->n_pending = cs->cap_pending = 0;
-            pthread_cond_signal(&cs->cv);
-        }
-        pthread_mutex_unlock(&cs->mu);
-        return delivered;
-    }
-    if (cs->n_pending == 0)
-        return 0;
-    /* Detach the batch: callbacks may submit again. */
-    struct pending *batch = cs->pending;
-    int n = cs->n_pending;
-    cs->pending = NULL;
-    cs->n_pending = cs->cap_pending = 0;
-    return deliver(batch, n, commit_batch(cs, batch, n));
-}
-
-void pal_chat_store_close(struct pal_chat_store *cs)
-{
-    if (!cs)
-        return;
-    if (cs->writer_started) {
-        /* The writer finishes a queued batch before it stops. */
-        pthread_mutex_lock(&cs->mu);
-        cs->quit = true;
-        pthread_cond_signal(&cs->cv);
-        pthread_mutex_unlock(&cs->mu);
-        pthread_join(cs->writer, NULL);
-        cs->writer_started = false;
-        if (cs->job_state == JOB_DONE)
-            deliver(cs->job, cs->job_n, cs->job_rc);
-        cs->job_state = JOB_NONE;
-    }
-    while (cs->n_pending > 0) /* callbacks may submit again */
-        pal_chat_store_flush(cs);
-    store_free(cs);
-}
-
-int pal_chat_store_pending(const struct pal_chat_store *cs)
-{
-    if (!cs->writer_started)
-        return cs->n_pending;
-    struct pal_chat_store *m = (struct pal_chat_store *)cs; /* the lock only */
-    pthread_mutex_lock(&m->mu);
-    int n = cs->n_pending + (cs->job_state != JOB_NONE ? cs->job_n : 0);
-    pthread_mutex_unlock(&m->mu);
-    return n;
 }
 
 static void emit_rows(sqlite3_stmt *st, const char *room, pal_chat_row_fn fn, void *ud,
@@ -579,7 +442,7 @@ static int exists(struct pal_chat_store *cs, enum stmt s, const char *room, int6
     int rc = sqlite3_step(st);
     *out = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : fail_on(cs->rdb, rc, stmt_sql[s]);
+    return rc == SQLITE_ROW ? 0 : fail(cs, rc, stmt_sql[s]);
 }
 
 int pal_chat_store_history(struct pal_chat_store *cs, const char *room, int64_t before_id,
@@ -601,7 +464,7 @@ int pal_chat_store_history(struct pal_chat_store *cs, const char *room, int64_t 
     int rc;
     emit_rows(st, room, fn, ud, &lo, &hi, &rc);
     if (rc != SQLITE_DONE)
-        return fail_on(cs->rdb, rc, "reading chat history");
+        return fail(cs, rc, "reading chat history");
     if (lo == 0)
         return 0; /* nothing beyond the cursor, so nothing further either */
     int err = newer ? exists(cs, ST_EXISTS_NEWER, room, hi, &more)

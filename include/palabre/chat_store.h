@@ -54,21 +54,8 @@ int pal_chat_store_submit(struct pal_chat_store *cs, const char *room, const cha
 /* Commits every queued send in one transaction and runs their callbacks.
  * Returns the number of sends committed, or a negative error. */
 int pal_chat_store_flush(struct pal_chat_store *cs);
-/* Number of sends waiting for flush (queued, being committed, or committed
- * and waiting for their callbacks). */
+/* Number of sends waiting for flush. */
 int pal_chat_store_pending(const struct pal_chat_store *cs);
-
-/* Optional: commit on a writer thread so that the fsync does not block the
- * signaling loop. After this call flush() does not wait: it runs the
- * callbacks of the batch the writer has finished, if any, hands the queued
- * sends to the writer if it is idle, and returns the number of callbacks it
- * ran. After each commit the writer thread calls wake(ud), and nothing else:
- * wake must make the signaling thread call flush() soon (lws_cancel_service(),
- * then flush on LWS_CALLBACK_EVENT_WAIT_CANCELLED). Callbacks still run on the
- * signaling thread, after the commit. close() waits for the writer. Call once,
- * before the first submit. */
-typedef void (*pal_chat_wake_fn)(void *ud);
-int pal_chat_store_set_wake(struct pal_chat_store *cs, pal_chat_wake_fn wake, void *ud);
 
 #define PAL_CHAT_HISTORY_MAX 200
 

@@ -15,8 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -510,102 +508,6 @@ static void open_refuses_bad_places(void **state)
     assert_int_equal(st.st_size, 512 * 15); /* left as it was */
 }
 
-/* Writer-thread mode: the wake function only signals an eventfd, as
- * lws_cancel_service() would; the test's "loop" then calls flush(). */
-static void wake_eventfd(void *ud)
-{
-    uint64_t one = 1;
-    assert_int_equal(write(*(int *)ud, &one, sizeof(one)), sizeof(one));
-}
-
-/* Waits for wakes and flushes until every outcome has its callback. */
-static void loop_until_called(struct fixture *f, int efd, struct outcome *o, int n)
-{
-    for (int spins = 0; spins < 1000; spins++) {
-        int called = 0;
-        for (int i = 0; i < n; i++)
-            called += o[i].calls;
-        if (called == n)
-            return;
-        struct pollfd pfd = {.fd = efd, .events = POLLIN};
-        if (poll(&pfd, 1, 100) == 1) {
-            uint64_t v;
-            assert_int_equal(read(efd, &v, sizeof(v)), sizeof(v));
-        }
-        pal_chat_store_flush(f->cs);
-    }
-    fail_msg("callbacks never ran");
-}
-
-static void writer_thread_commits_then_calls_back(void **state)
-{
-    struct fixture *f = *state;
-    int efd = eventfd(0, EFD_CLOEXEC);
-    assert_true(efd >= 0);
-    assert_int_equal(pal_chat_store_set_wake(f->cs, wake_eventfd, &efd), 0);
-    assert_int_equal(pal_chat_store_set_wake(f->cs, wake_eventfd, &efd), -EINVAL);
-    struct outcome o[4] = {0};
-    send1(f, "demo", "p_a", "un", "c1", &o[0]);
-    send1(f, "demo", "p_a", "deux", "c2", &o[1]);
-    send1(f, "demo", "p_b", "un", "c1", &o[2]); /* a retry, same batch */
-    assert_int_equal(pal_chat_store_flush(f->cs), 0); /* handed over, nothing acknowledged */
-    assert_int_equal(o[0].calls, 0);
-    assert_int_equal(pal_chat_store_pending(f->cs), 3);
-    send1(f, "demo", "p_a", "trois", "c3", &o[3]); /* queued while the writer commits */
-    loop_until_called(f, efd, o, 4);
-    assert_int_equal(pal_chat_store_pending(f->cs), 0);
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(o[i].err, 0);
-    assert_true(o[2].duplicate);
-    assert_int_equal(o[2].id, o[0].id);
-    assert_true(o[3].id > o[1].id);
-    bool more;
-    struct page p = history(f, "demo", 0, 0, 50, &more);
-    assert_int_equal(p.n, 3);
-    assert_string_equal(p.texts[2], "trois");
-    close(efd);
-}
-
-static void writer_thread_close_commits_everything(void **state)
-{
-    struct fixture *f = *state;
-    int efd = eventfd(0, EFD_CLOEXEC);
-    assert_int_equal(pal_chat_store_set_wake(f->cs, wake_eventfd, &efd), 0);
-    struct outcome o[2] = {0};
-    send1(f, "demo", "p_a", "un", "c1", &o[0]);
-    pal_chat_store_flush(f->cs);            /* with the writer */
-    send1(f, "demo", "p_a", "deux", "c2", &o[1]); /* still queued */
-    reopen(f);                              /* close() waits, delivers, commits the rest */
-    assert_int_equal(o[0].calls, 1);
-    assert_int_equal(o[0].err, 0);
-    assert_int_equal(o[1].calls, 1);
-    assert_int_equal(o[1].err, 0);
-    assert_int_equal(history(f, "demo", 0, 0, 50, NULL).n, 2);
-    close(efd);
-}
-
-static void writer_thread_failure_stores_nothing(void **state)
-{
-    struct fixture *f = *state;
-    int efd = eventfd(0, EFD_CLOEXEC);
-    assert_int_equal(pal_chat_store_set_wake(f->cs, wake_eventfd, &efd), 0);
-    char path[128];
-    snprintf(path, sizeof(path), "%s/palabre.db", f->dir);
-    sqlite3 *other;
-    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-    struct outcome o[2] = {0};
-    send1(f, "demo", "p_a", "un", "c1", &o[0]);
-    send1(f, "demo", "p_a", "deux", "c2", &o[1]);
-    loop_until_called(f, efd, o, 2);
-    assert_int_equal(o[0].err, -EBUSY);
-    assert_int_equal(o[1].err, -EBUSY);
-    assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(other);
-    assert_int_equal(pal_chat_store_last_id(f->cs, "demo"), 0);
-    close(efd);
-}
-
 int main(void)
 {
     pal_log_set_level(PAL_LOG_OFF);
@@ -623,9 +525,6 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(callbacks_may_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(open_refuses_bad_places, setup, teardown),
-        cmocka_unit_test_setup_teardown(writer_thread_commits_then_calls_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(writer_thread_close_commits_everything, setup, teardown),
-        cmocka_unit_test_setup_teardown(writer_thread_failure_stores_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
