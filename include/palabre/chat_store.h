@@ -6,8 +6,13 @@
  * in one turn of the signaling loop); each submit's callback runs after the
  * commit with the stored message, or with an error.
  *
- * A send carries a client message id: a retry of (room, from, client_msg_id)
- * is stored once and answered with the first message's server id.
+ * A send carries a client message id, unique per room: clients make it from
+ * 128 random bits. A retry of (room, client_msg_id) with the same name and
+ * text is stored once and answered with the first message (duplicate=true),
+ * even when it comes from another participant id: after a server restart a
+ * client rejoins with a new participant id and resends what was not
+ * acknowledged. The same (room, client_msg_id) with another name or text is
+ * refused with -EEXIST.
  *
  * Thread: the signaling thread only. */
 #ifndef PALABRE_CHAT_STORE_H
@@ -33,9 +38,12 @@ struct pal_chat_store *pal_chat_store_open(const char *data_dir);
 /* Flushes pending sends, then closes. */
 void pal_chat_store_close(struct pal_chat_store *cs);
 
-/* Called after the commit. err is 0, or negative on storage failure (msg is
- * then NULL). duplicate: this was a retry of an already stored message. The
- * strings in msg are valid during the call only. */
+/* Called after the commit. err is 0; -EEXIST when the client_msg_id is
+ * already used in the room by a different message; or another negative code
+ * on storage failure (the whole batch then failed: nothing was stored). msg
+ * is NULL when err != 0. duplicate: this was a retry of an already stored
+ * message, and msg is that first message (its from may differ). The strings
+ * in msg are valid during the call only. */
 typedef void (*pal_chat_stored_fn)(void *ud, int err, const struct pal_chat_message *msg,
                                    bool duplicate);
 
@@ -49,8 +57,11 @@ int pal_chat_store_flush(struct pal_chat_store *cs);
 /* Number of sends waiting for flush. */
 int pal_chat_store_pending(const struct pal_chat_store *cs);
 
-/* History of a room in ascending id order. Exactly one of before_id/after_id
- * may be > 0 (0 means unset). Without a cursor: the newest `limit` messages.
+#define PAL_CHAT_HISTORY_MAX 200
+
+/* History of a room in ascending id order. limit: 1 to PAL_CHAT_HISTORY_MAX,
+ * else -EINVAL. At most one of before_id/after_id may be > 0 (0 means unset;
+ * both set or a negative one: -EINVAL). Without a cursor: the newest `limit` messages.
  * before_id: the `limit` messages just before it; after_id: the `limit` just
  * after it. *has_more tells whether more exist beyond the page in the
  * direction of travel. fn is called once per message, in order. */
@@ -60,6 +71,5 @@ int pal_chat_store_history(struct pal_chat_store *cs, const char *room, int64_t 
                            bool *has_more);
 /* The last message id of a room, or 0. */
 int64_t pal_chat_store_last_id(struct pal_chat_store *cs, const char *room);
-
 
 #endif
