@@ -24,6 +24,7 @@
 #define MAX_WAKE_HOOKS 16
 #define SWEEP_US (500 * LWS_US_PER_MS)
 #define SHUTDOWN_GRACE_MS 3000
+#define SHUTDOWN_NOTICE_MS 300
 
 json_t *pal_participant_json(const struct pal_participant *p);
 
@@ -302,6 +303,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             pal_session_on_receive(pss->s, in, len, lws_frame_is_binary(wsi),
                                    lws_is_final_fragment(wsi));
         return 0;
+    case LWS_CALLBACK_TIMER:
+        if (pss->s)
+            pal_session_on_timer(pss->s);
+        return 0;
     case LWS_CALLBACK_RECEIVE_PONG:
         if (pss->s)
             pal_session_seen(pss->s);
@@ -397,7 +402,9 @@ fail:
 
 int pal_server_listen(struct pal_server *srv)
 {
-    lws_set_log_level(LLL_ERR, lws_log_emit);
+    /* PALABRE_LWS_LOG: an lws log bitmask (debugging lws itself) */
+    const char *lvl = getenv("PALABRE_LWS_LOG");
+    lws_set_log_level(lvl ? atoi(lvl) : LLL_ERR, lws_log_emit);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     info.port = srv->cfg.listen_port;
@@ -436,12 +443,17 @@ int pal_server_run(struct pal_server *srv)
     if (srv->chat && pal_chat_store_pending(srv->chat) > 0)
         pal_chat_store_flush(srv->chat);
     srv->stopping = true;
-    for (struct pal_session *s = srv->sessions; s; s = pal_session_next(s)) {
+    for (struct pal_session *s = srv->sessions; s; s = pal_session_next(s))
         pal_session_send(s, json_pack("{s:s, s:s}", "type", "server_shutdown", "reason",
                                       "server stopping"));
-        pal_session_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
-    }
     lws_sul_schedule(srv->ctx, 0, &srv->sul_tick, shutdown_tick, 50 * LWS_US_PER_MS);
+    /* a short notice: requests still arriving are answered shutting_down */
+    int64_t notice_end = pal_now_ms() + SHUTDOWN_NOTICE_MS;
+    while (srv->sessions && pal_now_ms() < notice_end)
+        if (lws_service(srv->ctx, 0) < 0)
+            break;
+    for (struct pal_session *s = srv->sessions; s; s = pal_session_next(s))
+        pal_session_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
     int64_t deadline = pal_now_ms() + SHUTDOWN_GRACE_MS;
     while (srv->sessions && pal_now_ms() < deadline)
         if (lws_service(srv->ctx, 0) < 0)

@@ -42,6 +42,7 @@ struct pal_session {
     int64_t tokens_at_us;
     int64_t last_seen_ms;
     int close_code;
+    int pending_close; /* closes when the linger timer fires */
     char close_reason[40];
     bool virtual_;   /* created without network */
     bool orphan;     /* connection gone, participant waiting */
@@ -168,6 +169,32 @@ void pal_session_close(struct pal_session *s, int code, const char *reason)
     snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
     if (s->wsi)
         lws_callback_on_writable(s->wsi);
+}
+
+/* Policy closes (flood, oversize): input is dropped at once, the close
+ * frame goes out after a short linger so that what the client already sent
+ * is read and discarded; closing on unread input would make the kernel send
+ * an RST, and the client would lose the error message. */
+#define LINGER_US (150 * 1000)
+static void close_lingering(struct pal_session *s, int code, const char *reason)
+{
+    if (s->close_code || s->pending_close)
+        return;
+    snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
+    if (!s->wsi) {
+        s->close_code = code;
+        return;
+    }
+    s->pending_close = code;
+    lws_set_timer_usecs(s->wsi, LINGER_US);
+}
+
+void pal_session_on_timer(struct pal_session *s)
+{
+    if (s->pending_close && !s->close_code) {
+        s->close_code = s->pending_close;
+        lws_callback_on_writable(s->wsi);
+    }
 }
 
 int pal_session_close_code(const struct pal_session *s)
@@ -303,7 +330,7 @@ static bool rate_ok(struct pal_session *s)
 void pal_session_on_receive(struct pal_session *s, const void *in, size_t len, bool binary,
                             bool final)
 {
-    if (s->close_code || s->orphan)
+    if (s->close_code || s->pending_close || s->orphan)
         return; /* closing: nothing more is read */
     s->last_seen_ms = pal_now_ms();
     if (!s->in_message) {
@@ -317,7 +344,7 @@ void pal_session_on_receive(struct pal_session *s, const void *in, size_t len, b
         PAL_WARN("session", pal_session_room(s), pal_session_participant_id(s),
                  "message above %zu bytes: closing", max);
         pal_session_reply_error(s, NULL, "too_large", NULL, "message above %zu bytes", max);
-        pal_session_close(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
+        close_lingering(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
         s->msg_dropped = true;
         free(s->rx);
         s->rx = NULL;
@@ -355,7 +382,7 @@ void pal_session_on_receive(struct pal_session *s, const void *in, size_t len, b
                  pal_server_config(s->srv)->messages_per_second);
         pal_session_reply_error(s, NULL, "rate_limited", NULL, "more than %d messages per second",
                                 pal_server_config(s->srv)->messages_per_second);
-        pal_session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "rate limit");
+        close_lingering(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "rate limit");
         free(s->rx);
         s->rx = NULL;
         s->rx_len = s->rx_cap = 0;

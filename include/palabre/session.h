@@ -39,6 +39,8 @@ void pal_session_on_closed(struct pal_session *s);
 
 /* Closes after the queued messages are written, with this close code. */
 void pal_session_close(struct pal_session *s, int code, const char *reason);
+/* LWS_CALLBACK_TIMER: the linger before a policy close ended. */
+void pal_session_on_timer(struct pal_session *s);
 /* Drops the connection now (slow client, taken over). */
 void pal_session_kill(struct pal_session *s);
 
