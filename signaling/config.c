@@ -274,14 +274,14 @@ void pal_config_resolve_web_root(struct pal_config *cfg)
             char real[PATH_MAX];
             if (realpath(cand, real) && is_dir_with_index(real) &&
                 strlen(real) < sizeof(cfg->web_root)) {
-                snprintf(cfg->web_root, sizeof(cfg->web_root), "%s", real);
+                memcpy(cfg->web_root, real, strlen(real) + 1);
                 return;
             }
         }
     }
     char real[PATH_MAX];
     if (realpath("signaling/web", real) && strlen(real) < sizeof(cfg->web_root)) {
-        snprintf(cfg->web_root, sizeof(cfg->web_root), "%s", real);
+        memcpy(cfg->web_root, real, strlen(real) + 1);
         return;
     }
     snprintf(cfg->web_root, sizeof(cfg->web_root), "signaling/web");

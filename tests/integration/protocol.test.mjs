@@ -380,3 +380,31 @@ test('CLI: --help, --version, bad config key and value name key and line', async
   assert.match(r.stderr, /listen/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('a vanished client (no close, no pong) is detected and removed: participant_left timeout', async () => {
+  // A raw TCP client does the WebSocket handshake, joins, then goes silent
+  // without closing: the server's ping goes unanswered, the connection is
+  // dropped, and the participant leaves when its resume window ends.
+  const net = await import('node:net');
+  const srv = await startPalabre({ config: { limits: { resume_seconds: 5 } } });
+  try {
+    const a = await joined(srv, 'vanish', 'Alice');
+    const sock = net.connect(srv.port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    await new Promise((r) => sock.once('data', r)); // 101 Switching Protocols
+    const payload = Buffer.from(JSON.stringify({ type: 'join', id: 1, room: 'vanish', name: 'Ghost' }));
+    const mask = Buffer.from([1, 2, 3, 4]);
+    const frame = Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask,
+      Buffer.from(payload.map((b, i) => b ^ mask[i % 4]))]);
+    sock.write(frame);
+    const ev = await a.c.event('participant_joined');
+    sock.on('data', () => {}); // read, never answer (no pong)
+    const left = await a.c.event('participant_left', { timeout: 45000 });
+    assert.equal(left.participant_id, ev.participant.id);
+    assert.equal(left.reason, 'timeout');
+    sock.destroy();
+    await a.c.close();
+  } finally { await srv.stop(); }
+});

@@ -9,8 +9,10 @@
 //     file passed with --config. args: extra CLI flags.
 //     srv.port, srv.url ('http://127.0.0.1:PORT'), srv.wsUrl ('ws://.../ws'),
 //     srv.dataDir, srv.proc (ChildProcess), srv.output() (stdout+stderr so far),
-//     await srv.stop(signal = 'SIGTERM') → { code, signal } (also removes the dir
-//     unless keepDir), srv.kill() (SIGKILL, no wait).
+//     await srv.stop(signal = 'SIGTERM', { check = true }) → { code, signal }; also
+//     removes the dir unless keepDir; with check, a SIGTERM stop that does not
+//     exit 0 (crash, sanitizer report) throws with the server's output.
+//     srv.kill() (SIGKILL, no wait).
 //     wrap: a command prefix that must end by exec'ing its arguments (the
 //     binary and its flags), e.g. a mount namespace wrapper.
 //
@@ -91,10 +93,13 @@ export async function startPalabre({ config, args = [], env = {}, logLevel = 'in
   const srv = {
     port, url, wsUrl: `ws://127.0.0.1:${port}/ws`, dataDir, dir, proc, exited,
     output: () => output,
-    async stop(signal = 'SIGTERM') {
+    async stop(signal = 'SIGTERM', { check = true } = {}) {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       const r = await exited;
       if (!keepDir) fs.rmSync(dir, { recursive: true, force: true });
+      // a clean stop exits 0; anything else (a sanitizer report, a crash) fails the test
+      if (check && signal === 'SIGTERM' && r.code !== 0)
+        throw new Error(`palabre exited with ${r.code} (${r.signal}) on SIGTERM:\n${output}`);
       return r;
     },
     kill() { if (proc.exitCode === null) proc.kill('SIGKILL'); },

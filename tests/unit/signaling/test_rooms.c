@@ -136,7 +136,7 @@ static void test_iteration(void **state)
 {
     struct pal_rooms *r = pal_rooms_create(100, 100, 30);
     struct pal_participant *p;
-    char name[8];
+    char name[16];
     for (int i = 0; i < 50; i++) {
         snprintf(name, sizeof(name), "n%d", i);
         assert_int_equal(pal_rooms_join(r, i % 2 ? "odd" : "even", name, PAL_ROLE_AGENT, &p), 0);
