@@ -408,3 +408,23 @@ test('a vanished client (no close, no pong) is detected and removed: participant
     await a.c.close();
   } finally { await srv.stop(); }
 });
+
+test('resume while the old connection still looks alive: the old one is dropped, the id kept', async () => {
+  const srv = await startPalabre();
+  try {
+    const a = await joined(srv, 'take', 'Alice');
+    const b = await joined(srv, 'take', 'Bob');
+    await a.c.event('participant_joined');
+    const b2 = await connect(srv.wsUrl);
+    const data = await b2.call('join', { room: 'take', name: 'Bob', resume_token: b.data.resume_token });
+    assert.equal(data.resumed, true);
+    assert.equal(data.participant.id, b.id);
+    await b.c.closed; // the server dropped the old connection
+    await b2.call('set_state', { mic: true });
+    const up = await a.c.event('participant_updated');
+    assert.equal(up.participant.id, b.id);
+    await a.c.call('ping');
+    assert.deepEqual(a.c.events.map((e) => e.type), ['participant_joined', 'participant_updated']);
+    await a.c.close(); await b2.close();
+  } finally { await srv.stop(); }
+});

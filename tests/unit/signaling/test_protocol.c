@@ -340,6 +340,19 @@ static void test_rate_limit_and_size(void **state)
     pal_session_on_closed(s);
 }
 
+static void test_outbound_queue_is_bounded(void **state)
+{
+    struct pal_session *s = pal_session_create(srv, NULL, NULL);
+    int limit = pal_server_config(srv)->outbound_queue_messages;
+    for (int i = 0; i < limit; i++)
+        assert_int_equal(pal_session_send(s, json_pack("{s:i}", "n", i)), 0);
+    assert_int_equal(pal_session_send(s, json_pack("{s:i}", "n", limit)), -ENOBUFS);
+    json_t *first = next_out(s);
+    assert_int_equal(json_integer_value(json_object_get(first, "n")), 0);
+    json_decref(first);
+    pal_session_on_closed(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_join_chat_leave),
         cmocka_unit_test(test_room_full),
         cmocka_unit_test(test_rate_limit_and_size),
+        cmocka_unit_test(test_outbound_queue_is_bounded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
