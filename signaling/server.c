@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <libwebsockets.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -48,7 +49,7 @@ struct pal_server {
     lws_sorted_usec_list_t sul_flush, sul_sweep, sul_tick;
     /* state */
     struct pal_session *sessions; /* connected sessions */
-    volatile sig_atomic_t stop_requested;
+    atomic_int stop_requested; /* set by a signal handler or another thread */
     bool stopping;
     bool flush_armed;
 };
