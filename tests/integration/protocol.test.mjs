@@ -325,7 +325,7 @@ test('SIGTERM: server_shutdown, shutting_down, close 1001, exit code 0', async (
   assert.equal(r.code, 0);
 });
 
-test('storage_error when the disk is full; nothing is stored', async () => {
+test('storage_error when the disk is full; nothing is stored', async (t) => {
   // The data dir is a 200 KiB tmpfs in the server's own mount namespace
   // (nothing outside it is touched): the chat fills it, SQLite reports
   // SQLITE_FULL, the send gets storage_error.
@@ -338,7 +338,7 @@ test('storage_error when the disk is full; nothing is stored', async () => {
         'mkdir -p "$d" && mount -t tmpfs -o size=200k tmpfs "$d" && exec "$@"', 'sh'],
     });
   } catch (e) {
-    if (/mount|unshare|permission/i.test(String(e))) { test.skip?.('no mount namespace'); return; }
+    if (/mount|unshare|permission/i.test(String(e))) { t.skip(`no mount namespace: ${e.message}`); return; }
     throw e;
   }
   try {
