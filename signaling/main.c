@@ -1,8 +1,110 @@
-/* Placeholder entry point; the signaling server replaces it. */
+/* palabre: the meeting server. Parses the command line and the config file,
+ * then runs the signaling server until SIGTERM/SIGINT. */
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "palabre/common.h"
-int main(void)
+#include "palabre/config.h"
+#include "palabre/log.h"
+#include "palabre/server.h"
+
+static struct pal_server *g_srv;
+
+static void on_signal(int sig)
 {
-    printf("palabre %s\n", PAL_VERSION);
-    return 0;
+    (void)sig;
+    if (g_srv)
+        pal_server_request_stop(g_srv);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: palabre [--listen ADDR:PORT] [--data-dir DIR] [--config FILE]\n"
+            "               [--log-level debug|info|warn|error|off]\n"
+            "       palabre --help | --version\n"
+            "\n"
+            "Palabre meeting server: HTTP + WebSocket signaling, browser client, chat.\n"
+            "\n"
+            "  --listen ADDR:PORT   address and port to listen on (default 127.0.0.1:8080)\n"
+            "  --data-dir DIR       data directory, created if missing (default ./var)\n"
+            "  --config FILE        INI configuration file ([server] [limits] [media])\n"
+            "  --log-level LEVEL    debug, info, warn, error or off (default info)\n"
+            "  --help               this help\n"
+            "  --version            print the version\n"
+            "\n"
+            "Flags override the configuration file. Keys: docs/operations.md.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},   {"data-dir", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'c'},   {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *listen = NULL, *data_dir = NULL, *config = NULL, *log_level = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': listen = optarg; break;
+        case 'd': data_dir = optarg; break;
+        case 'c': config = optarg; break;
+        case 'L': log_level = optarg; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("palabre %s\n", PAL_VERSION); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "palabre: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    struct pal_config cfg;
+    char err[600];
+    pal_config_defaults(&cfg);
+    if (config && pal_config_load(&cfg, config, err, sizeof(err))) {
+        fprintf(stderr, "palabre: %s\n", err);
+        return 1;
+    }
+    const struct {
+        const char *key, *value;
+    } flags[] = {{"server.listen", listen},
+                 {"server.data_dir", data_dir},
+                 {"server.log_level", log_level}};
+    for (size_t i = 0; i < PAL_ARRAY_LEN(flags); i++) {
+        if (flags[i].value && pal_config_set(&cfg, NULL, flags[i].key, flags[i].value, err,
+                                             sizeof(err))) {
+            fprintf(stderr, "palabre: --%s: %s\n", flags[i].key + 7, err);
+            return 1;
+        }
+    }
+    pal_config_resolve_web_root(&cfg);
+    pal_log_set_level((enum pal_log_level)cfg.log_level);
+
+    signal(SIGPIPE, SIG_IGN);
+    struct pal_server *srv = pal_server_create(&cfg);
+    if (!srv)
+        return 1;
+    if (pal_server_listen(srv)) {
+        pal_server_destroy(srv);
+        return 1;
+    }
+    g_srv = srv;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    int rc = pal_server_run(srv);
+    g_srv = NULL;
+    pal_server_destroy(srv);
+    PAL_INFO("server", NULL, NULL, "stopped");
+    return rc;
 }

@@ -1,0 +1,37 @@
+/* Static files of the browser client, /healthz, and the Origin check of the
+ * WebSocket upgrade.
+ *
+ * Thread: the signaling thread only. Owner: signaling/http.c. */
+#ifndef PALABRE_HTTP_H
+#define PALABRE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "palabre/config.h"
+
+struct lws;
+
+/* What a GET path maps to. */
+enum pal_http_route { PAL_HTTP_FILE, PAL_HTTP_HEALTHZ, PAL_HTTP_NOT_FOUND };
+
+/* Maps a URL path to a file under web_root (out, outlen): "/" and "/r/<room>"
+ * are index.html, other paths are files under web_root; ".." segments,
+ * backslashes and hidden files are refused (PAL_HTTP_NOT_FOUND). */
+enum pal_http_route pal_http_route(const char *web_root, const char *path, char *out, size_t outlen);
+/* MIME type by extension, NULL when the type is not served. */
+const char *pal_http_mime(const char *path);
+/* allowed_origins empty: the Origin's host[:port] must equal host (the Host
+ * header). Otherwise origin must be one of them (exact, e.g.
+ * "https://meet.example.fr"). */
+bool pal_http_origin_allowed(const struct pal_config *cfg, const char *origin, const char *host);
+
+/* lws glue: LWS_CALLBACK_HTTP. Returns the callback's return value. */
+int pal_http_serve(struct lws *wsi, const struct pal_config *cfg, const char *path,
+                   bool *healthz_pending);
+/* LWS_CALLBACK_HTTP_WRITEABLE for /healthz. */
+int pal_http_write_healthz(struct lws *wsi);
+/* Adds the security headers (CSP, nosniff, referrer policy). */
+int pal_http_add_security_headers(struct lws *wsi, unsigned char **p, unsigned char *end);
+
+#endif

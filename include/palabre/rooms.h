@@ -1,0 +1,81 @@
+/* Rooms and their participants, behind one small interface so that room
+ * ownership can later move to Redis. Pure bookkeeping: no I/O, no JSON; time
+ * is passed in (now_ms, monotonic) so tests drive the resume window without
+ * sleeping.
+ *
+ * A room is created by the first join and destroyed when its last
+ * participant is gone (left, or disconnected past the resume window).
+ *
+ * Thread: the signaling thread only (or a test). Owner: signaling/rooms.c. */
+#ifndef PALABRE_ROOMS_H
+#define PALABRE_ROOMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PAL_ROOM_MAX 64        /* room name: 1 to 64 of [a-z0-9-] */
+#define PAL_PARTICIPANT_ID_LEN 14 /* "p_" + 12 hex */
+#define PAL_RESUME_TOKEN_LEN 64   /* 32 random bytes, hex */
+
+enum pal_role { PAL_ROLE_HOST, PAL_ROLE_AGENT, PAL_ROLE_GUEST };
+
+struct pal_participant {
+    /* borrowed */
+    void *owner; /* the session (signaling): set and read by the caller */
+    /* owned */
+    char id[PAL_PARTICIPANT_ID_LEN + 1];
+    char room[PAL_ROOM_MAX + 1];
+    char *name;
+    char resume_token[PAL_RESUME_TOKEN_LEN + 1];
+    /* state */
+    enum pal_role role;
+    bool mic, camera, screen;
+    bool disconnected;
+    int64_t expires_ms; /* when disconnected: end of the resume window */
+};
+
+struct pal_rooms;
+
+struct pal_rooms *pal_rooms_create(int max_rooms, int max_participants_per_room,
+                                   int resume_seconds);
+/* Frees every room and participant (no callbacks). */
+void pal_rooms_destroy(struct pal_rooms *r);
+
+const char *pal_role_name(enum pal_role role);
+/* "agent" or "guest" (what a client may ask for); -EINVAL otherwise. */
+int pal_role_parse(const char *name, enum pal_role *out);
+
+/* Adds a participant to room (creating it). requested is the client's role;
+ * the first participant of a new room becomes host. Returns 0, -EUSERS when
+ * the room is full, -EMFILE when creating the room would pass max_rooms,
+ * -ENOMEM. */
+int pal_rooms_join(struct pal_rooms *r, const char *room, const char *name, enum pal_role requested,
+                   struct pal_participant **out);
+/* Finds the participant of room holding token, connected or within its
+ * resume window; marks it connected again. Returns 0 or -ENOENT. */
+int pal_rooms_resume(struct pal_rooms *r, const char *room, const char *token, int64_t now_ms,
+                     struct pal_participant **out);
+/* The connection dropped: the participant waits resume_seconds from
+ * last_seen_ms (the last time the client was heard from). */
+void pal_rooms_disconnect(struct pal_rooms *r, struct pal_participant *p, int64_t last_seen_ms);
+/* Removes and frees p; destroys its room when nobody is left. */
+void pal_rooms_remove(struct pal_rooms *r, struct pal_participant *p);
+
+/* Calls fn for each disconnected participant whose window ended at now_ms;
+ * fn must remove it (pal_rooms_remove). Returns how many expired. */
+typedef void (*pal_rooms_participant_fn)(struct pal_participant *p, void *ud);
+int pal_rooms_expire(struct pal_rooms *r, int64_t now_ms, pal_rooms_participant_fn fn, void *ud);
+
+/* Iteration over one room (fn must not add or remove participants), or
+ * every participant of every room (fn may remove the one it is given). */
+void pal_rooms_each_in_room(struct pal_rooms *r, const char *room, pal_rooms_participant_fn fn,
+                            void *ud);
+void pal_rooms_each(struct pal_rooms *r, pal_rooms_participant_fn fn, void *ud);
+
+struct pal_participant *pal_rooms_find_participant(struct pal_rooms *r, const char *id);
+int pal_rooms_count(const struct pal_rooms *r);
+/* Participants in room (connected or waiting), 0 when it does not exist. */
+int pal_rooms_room_size(struct pal_rooms *r, const char *room);
+
+#endif

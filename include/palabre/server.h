@@ -1,0 +1,70 @@
+/* The signaling server's own interface (main.c, tests, fuzz), beyond what
+ * signaling.h offers to other modules.
+ *
+ * A server can exist without a network (pal_server_create only): sessions
+ * created with a NULL wsi then queue their output for the caller to read,
+ * which is how the unit tests and the fuzz target drive the real handlers.
+ *
+ * Thread: the signaling thread, except pal_server_request_stop (any thread,
+ * and async-signal-safe). Owner: signaling/server.c. */
+#ifndef PALABRE_SERVER_H
+#define PALABRE_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "palabre/config.h"
+#include "palabre/signaling.h"
+
+struct pal_rooms;
+struct pal_chat_store;
+struct pal_participant;
+
+/* Copies cfg; opens the chat store in cfg->data_dir (created if missing).
+ * Returns NULL with a log line on error. */
+struct pal_server *pal_server_create(const struct pal_config *cfg);
+/* Closes every session (participants leave), flushes and closes the chat
+ * store, destroys the lws context. */
+void pal_server_destroy(struct pal_server *srv);
+
+/* Creates the lws context listening on cfg->listen_addr:listen_port. */
+int pal_server_listen(struct pal_server *srv);
+/* Runs the service loop until a stop is requested, then shuts down
+ * gracefully (server_shutdown to every client, close 1001). Returns 0. */
+int pal_server_run(struct pal_server *srv);
+void pal_server_request_stop(struct pal_server *srv);
+
+/* What the service loop does each turn: chat group commit, expired resume
+ * windows (now_ms, monotonic). Tests and the fuzz target call it directly. */
+void pal_server_tick(struct pal_server *srv, int64_t now_ms);
+
+/* ---- for session.c and handlers.c ---- */
+struct pal_rooms *pal_server_rooms(struct pal_server *srv);
+struct pal_chat_store *pal_server_chat(struct pal_server *srv);
+bool pal_server_stopping(const struct pal_server *srv);
+/* Arms the group-commit timer (a chat send was queued). */
+void pal_server_schedule_flush(struct pal_server *srv);
+
+struct pal_handler_entry {
+    const char *type;
+    pal_request_fn fn;
+    bool needs_room;
+    void *ud;
+};
+const struct pal_handler_entry *pal_server_find_handler(struct pal_server *srv, const char *type);
+
+/* Participant life: broadcast, then listeners. */
+void pal_server_participant_joined(struct pal_server *srv, struct pal_session *s);
+/* Broadcasts participant_left {reason}, runs listeners, removes the
+ * participant; an orphan session (no connection) is destroyed with it. */
+void pal_server_participant_gone(struct pal_server *srv, struct pal_session *s,
+                                 const char *reason);
+
+/* Head of the list of sessions that have a connection (session.c links). */
+struct pal_session **pal_server_sessions(struct pal_server *srv);
+
+/* Finds signaling/web next to the binary (/proc/self/exe/../../signaling/web)
+ * or under the working directory, unless cfg->web_root is set. */
+void pal_config_resolve_web_root(struct pal_config *cfg);
+
+#endif

@@ -1,0 +1,67 @@
+/* One WebSocket connection and, once joined, its participant.
+ *
+ * A session whose connection drops while joined becomes an orphan (no wsi)
+ * and waits the resume window with its participant; a join with the resume
+ * token moves the participant to the new connection's session.
+ *
+ * Thread: the signaling thread only. Owner: signaling/session.c. */
+#ifndef PALABRE_SESSION_H
+#define PALABRE_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "palabre/signaling.h"
+
+struct lws;
+struct pal_participant;
+
+/* wsi NULL: a session without network (tests, fuzz): output stays queued
+ * for pal_session_pop_output. slot: where the lws per-session data keeps the
+ * session pointer (cleared if the session is taken over); may be NULL. */
+struct pal_session *pal_session_create(struct pal_server *srv, struct lws *wsi,
+                                       struct pal_session **slot);
+void pal_session_destroy(struct pal_session *s);
+
+/* One received chunk (lws RECEIVE). final: the last chunk of the message.
+ * Reassembles, enforces size and rate limits, dispatches. */
+void pal_session_on_receive(struct pal_session *s, const void *in, size_t len, bool binary,
+                            bool final);
+/* Traffic proof (pong). */
+void pal_session_seen(struct pal_session *s);
+/* LWS_CALLBACK_SERVER_WRITEABLE: writes one queued message. Returns -1 to
+ * close the connection (after a requested close). */
+int pal_session_on_writeable(struct pal_session *s);
+/* The connection is gone (LWS_CALLBACK_CLOSED): a joined participant waits
+ * for resume (the session becomes an orphan), otherwise s is destroyed. */
+void pal_session_on_closed(struct pal_session *s);
+
+/* Closes after the queued messages are written, with this close code. */
+void pal_session_close(struct pal_session *s, int code, const char *reason);
+/* LWS_CALLBACK_TIMER: the linger before a policy close ended. */
+void pal_session_on_timer(struct pal_session *s);
+/* Drops the connection now (slow client, taken over). */
+void pal_session_kill(struct pal_session *s);
+
+bool pal_session_connected(const struct pal_session *s);
+struct pal_participant *pal_session_participant(const struct pal_session *s);
+void pal_session_set_participant(struct pal_session *s, struct pal_participant *p);
+
+/* Queues already serialized JSON text (one serialization per broadcast). */
+int pal_session_send_text(struct pal_session *s, const char *text, size_t len);
+
+/* Sessions without network: the oldest queued message as a NUL-terminated
+ * string (caller frees), or NULL. */
+char *pal_session_pop_output(struct pal_session *s);
+/* The close code requested (0 if none). */
+int pal_session_close_code(const struct pal_session *s);
+
+/* handlers.c: parses one complete text message and runs its handler. */
+void pal_handlers_dispatch(struct pal_session *s, const char *buf, size_t len);
+/* handlers.c: registers join, leave, set_state, ping, chat_send, chat_history. */
+int pal_handlers_register_builtin(struct pal_server *srv);
+/* The connected sessions of a server, for iteration (pal_server_sessions). */
+struct pal_session *pal_session_next(struct pal_session *s);
+
+#endif

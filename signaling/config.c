@@ -1,0 +1,288 @@
+/* Server configuration: embedded defaults, an INI file read with libinih,
+ * then flags (main.c calls pal_config_set for each). Every key is described
+ * in docs/operations.md. */
+#include "palabre/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "palabre/log.h"
+
+void pal_config_defaults(struct pal_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen_addr, sizeof(cfg->listen_addr), "127.0.0.1");
+    cfg->listen_port = 8080;
+    snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./var");
+    cfg->web_root[0] = '\0'; /* resolved by pal_config_resolve_web_root() */
+    cfg->log_level = PAL_LOG_INFO;
+    cfg->n_allowed_origins = 0; /* same origin */
+    cfg->max_message_bytes = 65536;
+    cfg->messages_per_second = 50;
+    cfg->max_participants_per_room = 100;
+    cfg->max_rooms = 1000;
+    cfg->outbound_queue_messages = 1024;
+    cfg->resume_seconds = 30;
+    cfg->media_workers = 0;
+    cfg->port_min = 0;
+    cfg->port_max = 0;
+}
+
+static int parse_int(const char *value, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end != '\0' || v < min || v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int set_string(char *dst, size_t cap, const char *value, char *err, size_t errlen,
+                      const char *key)
+{
+    if (strlen(value) >= cap) {
+        snprintf(err, errlen, "key '%s': longer than %zu bytes", key, cap - 1);
+        return -EINVAL;
+    }
+    snprintf(dst, cap, "%s", value);
+    return 0;
+}
+
+/* "ADDR:PORT" or ":PORT" or "PORT" */
+static int set_listen(struct pal_config *cfg, const char *value, char *err, size_t errlen)
+{
+    const char *colon = strrchr(value, ':');
+    const char *port = colon ? colon + 1 : value;
+    long p;
+    if (parse_int(port, 1, 65535, &p)) {
+        snprintf(err, errlen, "key 'listen': expected ADDR:PORT with a port 1-65535, got '%s'", value);
+        return -EINVAL;
+    }
+    if (colon) {
+        size_t n = (size_t)(colon - value);
+        if (n >= sizeof(cfg->listen_addr)) {
+            snprintf(err, errlen, "key 'listen': address too long");
+            return -EINVAL;
+        }
+        if (n > 0) {
+            memcpy(cfg->listen_addr, value, n);
+            cfg->listen_addr[n] = '\0';
+        }
+    }
+    cfg->listen_port = (int)p;
+    return 0;
+}
+
+static int set_origins(struct pal_config *cfg, const char *value, char *err, size_t errlen)
+{
+    cfg->n_allowed_origins = 0;
+    const char *p = value;
+    while (*p) {
+        while (*p == ',' || isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            break;
+        const char *e = p;
+        while (*e && *e != ',' && !isspace((unsigned char)*e))
+            e++;
+        size_t n = (size_t)(e - p);
+        if (cfg->n_allowed_origins >= PAL_MAX_ORIGINS) {
+            snprintf(err, errlen, "key 'allowed_origins': more than %d origins", PAL_MAX_ORIGINS);
+            return -EINVAL;
+        }
+        if (n >= sizeof(cfg->allowed_origins[0])) {
+            snprintf(err, errlen, "key 'allowed_origins': origin too long");
+            return -EINVAL;
+        }
+        memcpy(cfg->allowed_origins[cfg->n_allowed_origins], p, n);
+        cfg->allowed_origins[cfg->n_allowed_origins][n] = '\0';
+        cfg->n_allowed_origins++;
+        p = e;
+    }
+    return 0;
+}
+
+enum key_kind { K_INT, K_SIZE, K_STR, K_SPECIAL };
+
+struct key_def {
+    const char *section, *name;
+    enum key_kind kind;
+    size_t offset, size;
+    long min, max;
+};
+
+#define OFF(f) offsetof(struct pal_config, f)
+#define SZ(f) sizeof(((struct pal_config *)0)->f)
+static const struct key_def keys[] = {
+    {"server", "listen", K_SPECIAL, 0, 0, 0, 0},
+    {"server", "data_dir", K_STR, OFF(data_dir), SZ(data_dir), 0, 0},
+    {"server", "web_root", K_STR, OFF(web_root), SZ(web_root), 0, 0},
+    {"server", "log_level", K_SPECIAL, 0, 0, 0, 0},
+    {"server", "allowed_origins", K_SPECIAL, 0, 0, 0, 0},
+    {"limits", "max_message_bytes", K_SIZE, OFF(max_message_bytes), 0, 256, 16 * 1024 * 1024},
+    {"limits", "messages_per_second", K_INT, OFF(messages_per_second), 0, 1, 100000},
+    {"limits", "max_participants_per_room", K_INT, OFF(max_participants_per_room), 0, 1, 100000},
+    {"limits", "max_rooms", K_INT, OFF(max_rooms), 0, 1, 1000000},
+    {"limits", "outbound_queue_messages", K_INT, OFF(outbound_queue_messages), 0, 1, 1000000},
+    {"limits", "resume_seconds", K_INT, OFF(resume_seconds), 0, 0, 3600},
+    {"media", "media_workers", K_INT, OFF(media_workers), 0, 0, 256},
+    {"media", "port_min", K_INT, OFF(port_min), 0, 0, 65535},
+    {"media", "port_max", K_INT, OFF(port_max), 0, 0, 65535},
+    {"media", "interfaces", K_STR, OFF(interfaces), SZ(interfaces), 0, 0},
+    {"media", "public_ip", K_STR, OFF(public_ip), SZ(public_ip), 0, 0},
+};
+
+int pal_config_set(struct pal_config *cfg, const char *section, const char *key, const char *value,
+                   char *err, size_t errlen)
+{
+    char sec_buf[32];
+    if (!section || !*section) {
+        const char *dot = strchr(key, '.');
+        if (dot && (size_t)(dot - key) < sizeof(sec_buf)) {
+            memcpy(sec_buf, key, (size_t)(dot - key));
+            sec_buf[dot - key] = '\0';
+            section = sec_buf;
+            key = dot + 1;
+        } else {
+            section = NULL;
+        }
+    }
+    const struct key_def *k = NULL;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strcmp(keys[i].name, key) == 0 && (!section || strcmp(keys[i].section, section) == 0)) {
+            k = &keys[i];
+            break;
+        }
+    }
+    if (!k) {
+        if (section)
+            snprintf(err, errlen, "key '%s': unknown key in section [%s]", key, section);
+        else
+            snprintf(err, errlen, "key '%s': unknown key", key);
+        return -EINVAL;
+    }
+    char *base = (char *)cfg;
+    long v;
+    switch (k->kind) {
+    case K_INT:
+    case K_SIZE:
+        if (parse_int(value, k->min, k->max, &v)) {
+            snprintf(err, errlen, "key '%s': expected an integer from %ld to %ld, got '%s'", key,
+                     k->min, k->max, value);
+            return -EINVAL;
+        }
+        if (k->kind == K_INT)
+            *(int *)(base + k->offset) = (int)v;
+        else
+            *(size_t *)(base + k->offset) = (size_t)v;
+        return 0;
+    case K_STR:
+        return set_string(base + k->offset, k->size, value, err, errlen, key);
+    case K_SPECIAL:
+        break;
+    }
+    if (strcmp(key, "listen") == 0)
+        return set_listen(cfg, value, err, errlen);
+    if (strcmp(key, "allowed_origins") == 0)
+        return set_origins(cfg, value, err, errlen);
+    /* log_level */
+    enum pal_log_level lvl;
+    if (pal_log_level_parse(value, &lvl)) {
+        snprintf(err, errlen, "key 'log_level': expected debug, info, warn, error or off, got '%s'",
+                 value);
+        return -EINVAL;
+    }
+    cfg->log_level = (int)lvl;
+    return 0;
+}
+
+struct load_ctx {
+    struct pal_config *cfg;
+    char msg[400];
+};
+
+static int ini_cb(void *user, const char *section, const char *name, const char *value)
+{
+    struct load_ctx *lc = user;
+    if (lc->msg[0])
+        return 1; /* keep the first error */
+    if (!section || !*section) {
+        snprintf(lc->msg, sizeof(lc->msg), "key '%s': outside of a [section]", name);
+        return 0;
+    }
+    if (pal_config_set(lc->cfg, section, name, value, lc->msg, sizeof(lc->msg)))
+        return 0;
+    return 1;
+}
+
+int pal_config_load(struct pal_config *cfg, const char *path, char *err, size_t errlen)
+{
+    struct load_ctx lc = {.cfg = cfg};
+    int rc = ini_parse(path, ini_cb, &lc);
+    if (rc == -1) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -EINVAL;
+    }
+    if (rc == -2) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -ENOMEM;
+    }
+    if (rc > 0) {
+        if (lc.msg[0])
+            snprintf(err, errlen, "%s:%d: %s", path, rc, lc.msg);
+        else
+            snprintf(err, errlen, "%s:%d: syntax error", path, rc);
+        return -EINVAL;
+    }
+    if (cfg->port_min > cfg->port_max) {
+        snprintf(err, errlen, "%s: key 'port_min': greater than port_max", path);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static bool is_dir_with_index(const char *dir)
+{
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof(p), "%s/index.html", dir) >= (int)sizeof(p))
+        return false;
+    return access(p, R_OK) == 0;
+}
+
+void pal_config_resolve_web_root(struct pal_config *cfg)
+{
+    if (cfg->web_root[0])
+        return;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            char cand[PATH_MAX + 32];
+            snprintf(cand, sizeof(cand), "%s/../signaling/web", exe);
+            char real[PATH_MAX];
+            if (realpath(cand, real) && is_dir_with_index(real) &&
+                strlen(real) < sizeof(cfg->web_root)) {
+                memcpy(cfg->web_root, real, strlen(real) + 1);
+                return;
+            }
+        }
+    }
+    char real[PATH_MAX];
+    if (realpath("signaling/web", real) && strlen(real) < sizeof(cfg->web_root)) {
+        memcpy(cfg->web_root, real, strlen(real) + 1);
+        return;
+    }
+    snprintf(cfg->web_root, sizeof(cfg->web_root), "signaling/web");
+}

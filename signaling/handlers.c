@@ -1,0 +1,332 @@
+/* One function per request of docs/protocol.md. Each validates its fields
+ * with the *_or_reply helpers (which answer the error themselves) and
+ * answers exactly once. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "palabre/chat_store.h"
+#include "palabre/common.h"
+#include "palabre/log.h"
+#include "palabre/protocol.h"
+#include "palabre/rooms.h"
+#include "palabre/server.h"
+#include "palabre/session.h"
+
+json_t *pal_participant_json(const struct pal_participant *p)
+{
+    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b}", "id", p->id, "name", p->name, "role",
+                     pal_role_name(p->role), "mic", p->mic, "camera", p->camera, "screen",
+                     p->screen);
+}
+
+static json_t *message_json(const struct pal_chat_message *m)
+{
+    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:s}", "id", (json_int_t)m->id, "room",
+                     m->room, "from", m->from, "name", m->name, "text", m->text, "ts",
+                     (json_int_t)m->ts_ms, "client_msg_id", m->client_msg_id);
+}
+
+void pal_handlers_dispatch(struct pal_session *s, const char *buf, size_t len)
+{
+    json_error_t jerr;
+    json_t *req = json_loadb(buf, len, 0, &jerr);
+    if (!req) {
+        pal_session_reply_error(s, NULL, "bad_json", NULL, "not valid JSON: %s (at %d)", jerr.text,
+                                jerr.position);
+        return;
+    }
+    if (!json_is_object(req)) {
+        pal_session_reply_error(s, NULL, "bad_json", NULL, "not a JSON object");
+        json_decref(req);
+        return;
+    }
+    json_t *id;
+    if (pal_request_id_or_reply(s, req, &id))
+        goto out;
+    json_t *type = json_object_get(req, "type");
+    if (!type) {
+        pal_session_reply_error(s, id, "missing_field", "type", "type: required");
+        goto out;
+    }
+    if (!json_is_string(type)) {
+        pal_session_reply_error(s, id, "bad_field", "type", "type: expected a string");
+        goto out;
+    }
+    struct pal_server *srv = pal_session_server(s);
+    const struct pal_handler_entry *h = pal_server_find_handler(srv, json_string_value(type));
+    if (!h) {
+        pal_session_reply_error(s, id, "unknown_type", "type", "unknown type '%.64s'",
+                                json_string_value(type));
+        goto out;
+    }
+    if (pal_server_stopping(srv)) {
+        pal_session_reply_error(s, id, "shutting_down", NULL, "the server is stopping");
+        goto out;
+    }
+    if (h->needs_room && !pal_session_participant(s)) {
+        pal_session_reply_error(s, id, "not_joined", NULL, "join a room first");
+        goto out;
+    }
+    h->fn(s, id, req, h->ud);
+out:
+    json_decref(req);
+}
+
+/* ---- join -------------------------------------------------------------- */
+
+struct others_ctx {
+    json_t *arr;
+    const struct pal_participant *self;
+};
+
+static void add_other(struct pal_participant *p, void *ud)
+{
+    struct others_ctx *oc = ud;
+    if (p != oc->self)
+        json_array_append_new(oc->arr, pal_participant_json(p));
+}
+
+static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud)
+{
+    struct pal_server *srv = pal_session_server(s);
+    struct pal_rooms *rooms = pal_server_rooms(srv);
+    if (pal_session_participant(s)) {
+        pal_session_reply_error(s, id, "already_joined", NULL, "already in room '%s'",
+                                pal_session_room(s));
+        return;
+    }
+    const char *room = pal_room_or_reply(s, id, req, "room");
+    if (!room)
+        return;
+    const char *name = pal_string_or_reply(s, id, req, "name", 1, 64, true);
+    if (!name)
+        return;
+    enum pal_role role = PAL_ROLE_AGENT;
+    if (json_object_get(req, "role")) {
+        const char *r = pal_string_or_reply(s, id, req, "role", 1, 16, true);
+        if (!r)
+            return;
+        if (pal_role_parse(r, &role)) {
+            pal_session_reply_error(s, id, "bad_field", "role", "role: agent or guest");
+            return;
+        }
+    }
+    const char *token = NULL;
+    if (json_object_get(req, "resume_token")) {
+        token = pal_string_or_reply(s, id, req, "resume_token", 1, 128, true);
+        if (!token)
+            return;
+    }
+    bool mic = false, camera = false;
+    if (json_object_get(req, "mic") && !pal_bool_or_reply(s, id, req, "mic", true, &mic))
+        return;
+    if (json_object_get(req, "camera") && !pal_bool_or_reply(s, id, req, "camera", true, &camera))
+        return;
+
+    struct pal_participant *p;
+    bool resumed = false;
+    if (token) {
+        if (pal_rooms_resume(rooms, room, token, pal_now_ms(), &p)) {
+            pal_session_reply_error(s, id, "resume_failed", "resume_token",
+                                    "unknown or expired resume token: join again without it");
+            return;
+        }
+        struct pal_session *old = p->owner;
+        if (old && old != s) {
+            /* The previous connection may still look alive (its loss not yet
+             * detected): it is dropped, the participant moves here. */
+            pal_session_set_participant(old, NULL);
+            pal_session_kill(old);
+            if (!pal_session_connected(old))
+                pal_session_destroy(old);
+        }
+        pal_session_set_participant(s, p);
+        resumed = true;
+        PAL_INFO("rooms", room, p->id, "resumed");
+    } else {
+        int rc = pal_rooms_join(rooms, room, name, role, &p);
+        if (rc == -EUSERS) {
+            pal_session_reply_error(s, id, "room_full", "room", "room '%s' is full (%d participants)",
+                                    room, pal_server_config(srv)->max_participants_per_room);
+            return;
+        }
+        if (rc == -EMFILE) {
+            pal_session_reply_error(s, id, "too_many_rooms", "room",
+                                    "the server already has %d rooms",
+                                    pal_server_config(srv)->max_rooms);
+            return;
+        }
+        if (rc) {
+            pal_session_reply_error(s, id, "storage_error", NULL, "cannot join: %s", strerror(-rc));
+            return;
+        }
+        p->mic = mic;
+        p->camera = camera;
+        pal_session_set_participant(s, p);
+        PAL_INFO("rooms", room, p->id, "joined as %s", pal_role_name(p->role));
+    }
+    struct others_ctx oc = {json_array(), p};
+    pal_rooms_each_in_room(rooms, room, add_other, &oc);
+    int64_t last = pal_chat_store_last_id(pal_server_chat(srv), room);
+    pal_session_reply_ok(s, id,
+                         json_pack("{s:s, s:o, s:o, s:s, s:b, s:o}", "room", room, "participant",
+                                   pal_participant_json(p), "participants", oc.arr,
+                                   "resume_token", p->resume_token, "resumed", resumed,
+                                   "last_message_id",
+                                   last > 0 ? json_integer(last) : json_null()));
+    if (!resumed)
+        pal_server_participant_joined(srv, s);
+}
+
+/* ---- leave, set_state, ping --------------------------------------------- */
+
+static void handle_leave(struct pal_session *s, json_t *id, json_t *req, void *ud)
+{
+    pal_session_reply_ok(s, id, NULL);
+    pal_server_participant_gone(pal_session_server(s), s, "left");
+}
+
+static void handle_set_state(struct pal_session *s, json_t *id, json_t *req, void *ud)
+{
+    struct pal_participant *p = pal_session_participant(s);
+    static const char *const fields[] = {"mic", "camera", "screen"};
+    bool vals[3], have[3], any = false;
+    for (int i = 0; i < 3; i++) {
+        have[i] = json_object_get(req, fields[i]) != NULL;
+        if (have[i] && !pal_bool_or_reply(s, id, req, fields[i], true, &vals[i]))
+            return;
+        any |= have[i];
+    }
+    if (!any) {
+        pal_session_reply_error(s, id, "missing_field", "mic", "mic and/or camera: required");
+        return;
+    }
+    if (have[0])
+        p->mic = vals[0];
+    if (have[1])
+        p->camera = vals[1];
+    if (have[2])
+        p->screen = vals[2];
+    pal_session_reply_ok(s, id, json_pack("{s:o}", "participant", pal_participant_json(p)));
+    pal_server_broadcast(pal_session_server(s), p->room, s,
+                         json_pack("{s:s, s:o}", "type", "participant_updated", "participant",
+                                   pal_participant_json(p)));
+}
+
+static void handle_ping(struct pal_session *s, json_t *id, json_t *req, void *ud)
+{
+    pal_session_reply_ok(s, id, json_pack("{s:I}", "time", (json_int_t)pal_wall_ms()));
+}
+
+/* ---- chat --------------------------------------------------------------- */
+
+struct chat_pending {
+    struct pal_server *srv;
+    json_t *id;
+    char pid[PAL_PARTICIPANT_ID_LEN + 1];
+};
+
+/* Runs after the commit (pal_chat_store_flush): only now is the send
+ * acknowledged and shown to the room. */
+static void chat_stored(void *ud, int err, const struct pal_chat_message *msg, bool duplicate)
+{
+    struct chat_pending *cp = ud;
+    struct pal_participant *p = pal_rooms_find_participant(pal_server_rooms(cp->srv), cp->pid);
+    struct pal_session *s = p ? p->owner : NULL;
+    if (err) {
+        PAL_ERROR("chat", p ? p->room : NULL, cp->pid, "chat message not stored: %s",
+                  strerror(-err));
+        if (s)
+            pal_session_reply_error(s, cp->id, "storage_error", NULL,
+                                    "the message could not be stored; nothing was stored");
+    } else {
+        if (s)
+            pal_session_reply_ok(s, cp->id, json_pack("{s:o}", "message", message_json(msg)));
+        if (!duplicate)
+            pal_server_broadcast(cp->srv, msg->room, s,
+                                 json_pack("{s:s, s:o}", "type", "chat_message", "message",
+                                           message_json(msg)));
+    }
+    json_decref(cp->id);
+    free(cp);
+}
+
+static void handle_chat_send(struct pal_session *s, json_t *id, json_t *req, void *ud)
+{
+    const char *text = pal_text_or_reply(s, id, req, "text", PAL_CHAT_TEXT_MAX);
+    if (!text)
+        return;
+    const char *cmid = pal_string_or_reply(s, id, req, "client_msg_id", 1, PAL_ID_MAX, true);
+    if (!cmid)
+        return;
+    struct pal_server *srv = pal_session_server(s);
+    struct pal_chat_store *cs = pal_server_chat(srv);
+    struct chat_pending *cp = calloc(1, sizeof(*cp));
+    if (!cs || !cp) {
+        free(cp);
+        pal_session_reply_error(s, id, "storage_error", NULL, "chat storage unavailable");
+        return;
+    }
+    cp->srv = srv;
+    cp->id = json_incref(id);
+    snprintf(cp->pid, sizeof(cp->pid), "%s", pal_session_participant_id(s));
+    int rc = pal_chat_store_submit(cs, pal_session_room(s), cp->pid, pal_session_name(s), text, cmid,
+                                   chat_stored, cp);
+    if (rc) {
+        json_decref(cp->id);
+        free(cp);
+        pal_session_reply_error(s, id, "storage_error", NULL, "cannot queue the message: %s",
+                                strerror(-rc));
+        return;
+    }
+    pal_server_schedule_flush(srv);
+}
+
+static void add_row(void *ud, const struct pal_chat_message *msg)
+{
+    json_array_append_new(ud, message_json(msg));
+}
+
+static void handle_chat_history(struct pal_session *s, json_t *id, json_t *req, void *ud)
+{
+    json_int_t before = 0, after = 0, limit = 50;
+    if (json_object_get(req, "before") &&
+        !pal_int_or_reply(s, id, req, "before", 1, INT64_MAX, true, &before))
+        return;
+    if (json_object_get(req, "after") &&
+        !pal_int_or_reply(s, id, req, "after", 1, INT64_MAX, true, &after))
+        return;
+    if (before && after) {
+        pal_session_reply_error(s, id, "bad_field", "after", "before and after: not both");
+        return;
+    }
+    if (json_object_get(req, "limit") &&
+        !pal_int_or_reply(s, id, req, "limit", 1, 200, true, &limit))
+        return;
+    struct pal_chat_store *cs = pal_server_chat(pal_session_server(s));
+    json_t *arr = json_array();
+    bool has_more = false;
+    int rc = cs ? pal_chat_store_history(cs, pal_session_room(s), before, after, (int)limit,
+                                         add_row, arr, &has_more)
+                : -EIO;
+    if (rc < 0) {
+        json_decref(arr);
+        pal_session_reply_error(s, id, "storage_error", NULL, "cannot read the history: %s",
+                                strerror(-rc));
+        return;
+    }
+    pal_session_reply_ok(s, id, json_pack("{s:o, s:b}", "messages", arr, "has_more", has_more));
+}
+
+int pal_handlers_register_builtin(struct pal_server *srv)
+{
+    int rc = 0;
+    rc |= pal_server_register_handler(srv, "join", handle_join, false, NULL);
+    rc |= pal_server_register_handler(srv, "leave", handle_leave, true, NULL);
+    rc |= pal_server_register_handler(srv, "set_state", handle_set_state, true, NULL);
+    rc |= pal_server_register_handler(srv, "ping", handle_ping, false, NULL);
+    rc |= pal_server_register_handler(srv, "chat_send", handle_chat_send, true, NULL);
+    rc |= pal_server_register_handler(srv, "chat_history", handle_chat_history, true, NULL);
+    return rc ? -ENOMEM : 0;
+}

@@ -1,0 +1,160 @@
+/* Static file serving for the browser client (signaling/web), /healthz, and
+ * the Origin check. Files are sent by lws_serve_http_file. */
+#include "palabre/http.h"
+
+#include <libwebsockets.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "palabre/log.h"
+
+static const char CSP[] = "default-src 'self'; connect-src 'self' ws: wss:; "
+                          "media-src 'self' blob: mediastream:; img-src 'self' data: blob:";
+
+const char *pal_http_mime(const char *path)
+{
+    static const struct {
+        const char *ext, *mime;
+    } types[] = {
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".json", "application/json"},
+        {".woff2", "font/woff2"},
+        {".ico", "image/x-icon"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".webmanifest", "application/manifest+json"},
+    };
+    const char *dot = strrchr(path, '.');
+    const char *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash))
+        return NULL;
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcasecmp(dot, types[i].ext) == 0)
+            return types[i].mime;
+    return NULL;
+}
+
+enum pal_http_route pal_http_route(const char *web_root, const char *path, char *out, size_t outlen)
+{
+    if (strcmp(path, "/healthz") == 0)
+        return PAL_HTTP_HEALTHZ;
+    if (path[0] != '/')
+        return PAL_HTTP_NOT_FOUND;
+    const char *rel = path + 1;
+    if (strcmp(path, "/") == 0 || strncmp(path, "/r/", 3) == 0)
+        rel = "index.html";
+    if (!*rel || strchr(rel, '\\') || strstr(rel, "//"))
+        return PAL_HTTP_NOT_FOUND;
+    /* refuse any segment that starts with '.' (covers "..", ".git", ".env") */
+    for (const char *seg = rel; seg; seg = strchr(seg, '/')) {
+        if (*seg == '/')
+            seg++;
+        if (*seg == '.' || *seg == '\0')
+            return PAL_HTTP_NOT_FOUND;
+    }
+    if (snprintf(out, outlen, "%s/%s", web_root, rel) >= (int)outlen)
+        return PAL_HTTP_NOT_FOUND;
+    struct stat st;
+    if (stat(out, &st) || !S_ISREG(st.st_mode) || !pal_http_mime(out))
+        return PAL_HTTP_NOT_FOUND;
+    /* symlinks pointing outside web_root are refused too */
+    char real_root[PATH_MAX], real_file[PATH_MAX];
+    if (!realpath(web_root, real_root) || !realpath(out, real_file))
+        return PAL_HTTP_NOT_FOUND;
+    size_t n = strlen(real_root);
+    if (strncmp(real_file, real_root, n) != 0 || real_file[n] != '/')
+        return PAL_HTTP_NOT_FOUND;
+    return PAL_HTTP_FILE;
+}
+
+/* "scheme://host[:port]" → "host[:port]" */
+static const char *origin_hostport(const char *origin)
+{
+    const char *p = strstr(origin, "://");
+    return p ? p + 3 : NULL;
+}
+
+bool pal_http_origin_allowed(const struct pal_config *cfg, const char *origin, const char *host)
+{
+    if (cfg->n_allowed_origins == 0) {
+        const char *hp = origin_hostport(origin);
+        if (!hp || !host || !*host)
+            return false;
+        size_t n = strlen(hp);
+        if (n && hp[n - 1] == '/')
+            n--;
+        return strlen(host) == n && strncasecmp(hp, host, n) == 0;
+    }
+    for (int i = 0; i < cfg->n_allowed_origins; i++) {
+        if (strcmp(cfg->allowed_origins[i], "*") == 0 ||
+            strcasecmp(cfg->allowed_origins[i], origin) == 0)
+            return true;
+    }
+    return false;
+}
+
+int pal_http_add_security_headers(struct lws *wsi, unsigned char **p, unsigned char *end)
+{
+    if (lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
+                                    (const unsigned char *)CSP, (int)strlen(CSP), p, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+                                    (const unsigned char *)"nosniff", 7, p, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"referrer-policy:",
+                                    (const unsigned char *)"no-referrer", 11, p, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-cache", 8, p, end))
+        return -1;
+    return 0;
+}
+
+static int transaction_done(struct lws *wsi)
+{
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int pal_http_serve(struct lws *wsi, const struct pal_config *cfg, const char *path,
+                   bool *healthz_pending)
+{
+    char file[PATH_MAX];
+    enum pal_http_route route = pal_http_route(cfg->web_root, path, file, sizeof(file));
+    unsigned char buf[LWS_PRE + 1024], *start = &buf[LWS_PRE], *p = start,
+                                        *end = &buf[sizeof(buf) - 1];
+    if (route == PAL_HTTP_HEALTHZ) {
+        if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/plain", 2, &p, end) ||
+            pal_http_add_security_headers(wsi, &p, end) ||
+            lws_finalize_write_http_header(wsi, start, &p, end))
+            return -1;
+        *healthz_pending = true;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (route == PAL_HTTP_NOT_FOUND) {
+        PAL_DEBUG("http", NULL, NULL, "404 %s", path);
+        if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
+            return -1;
+        return transaction_done(wsi);
+    }
+    if (pal_http_add_security_headers(wsi, &p, end))
+        return -1;
+    int n = lws_serve_http_file(wsi, file, pal_http_mime(file), (const char *)start,
+                                (int)(p - start));
+    if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
+        return -1;
+    return 0;
+}
+
+int pal_http_write_healthz(struct lws *wsi)
+{
+    unsigned char buf[LWS_PRE + 8];
+    memcpy(buf + LWS_PRE, "ok", 2);
+    if (lws_write(wsi, buf + LWS_PRE, 2, LWS_WRITE_HTTP_FINAL) != 2)
+        return -1;
+    return transaction_done(wsi);
+}

@@ -1,0 +1,497 @@
+/* The signaling server: one lws_context serving HTTP (the browser client,
+ * /healthz) and the WebSocket at /ws on one port; the rooms; the request
+ * handler table; participant listeners and wake hooks (signaling.h).
+ *
+ * Timers (lws_sul): the chat group commit, armed 1 ms after the first send
+ * of a loop turn, and a 500 ms sweep of expired resume windows. */
+#include "palabre/server.h"
+
+#include <errno.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "palabre/chat_store.h"
+#include "palabre/common.h"
+#include "palabre/http.h"
+#include "palabre/log.h"
+#include "palabre/rooms.h"
+#include "palabre/session.h"
+
+#define MAX_LISTENERS 16
+#define MAX_WAKE_HOOKS 16
+#define SWEEP_US (500 * LWS_US_PER_MS)
+#define SHUTDOWN_GRACE_MS 3000
+#define SHUTDOWN_NOTICE_MS 300
+
+json_t *pal_participant_json(const struct pal_participant *p);
+
+struct wake_hook {
+    pal_wake_fn fn;
+    void *ud;
+};
+
+struct pal_server {
+    /* owned */
+    struct pal_config cfg;
+    struct lws_context *ctx;
+    struct pal_rooms *rooms;
+    struct pal_chat_store *chat;
+    struct pal_handler_entry *handlers;
+    int n_handlers, cap_handlers;
+    struct pal_participant_listener listeners[MAX_LISTENERS];
+    int n_listeners;
+    struct wake_hook wake[MAX_WAKE_HOOKS];
+    int n_wake;
+    lws_sorted_usec_list_t sul_flush, sul_sweep, sul_tick;
+    /* state */
+    struct pal_session *sessions; /* connected sessions */
+    atomic_int stop_requested; /* set by a signal handler or another thread */
+    bool stopping;
+    bool flush_armed;
+};
+
+/* lws per-connection data: kept tiny (an idle connection costs lws's own
+ * wsi and rx buffer, this, and the pal_session). */
+struct pss {
+    struct pal_session *s;
+    bool healthz;
+};
+
+/* ---- accessors ----------------------------------------------------------- */
+
+const struct pal_config *pal_server_config(const struct pal_server *srv)
+{
+    return &srv->cfg;
+}
+struct pal_rooms *pal_server_rooms(struct pal_server *srv)
+{
+    return srv->rooms;
+}
+struct pal_chat_store *pal_server_chat(struct pal_server *srv)
+{
+    return srv->chat;
+}
+bool pal_server_stopping(const struct pal_server *srv)
+{
+    return srv->stopping;
+}
+struct pal_session **pal_server_sessions(struct pal_server *srv)
+{
+    return &srv->sessions;
+}
+
+struct pal_session *pal_server_find_participant(struct pal_server *srv, const char *participant_id)
+{
+    struct pal_participant *p = pal_rooms_find_participant(srv->rooms, participant_id);
+    return p ? p->owner : NULL;
+}
+
+/* ---- registration -------------------------------------------------------- */
+
+const struct pal_handler_entry *pal_server_find_handler(struct pal_server *srv, const char *type)
+{
+    for (int i = 0; i < srv->n_handlers; i++)
+        if (strcmp(srv->handlers[i].type, type) == 0)
+            return &srv->handlers[i];
+    return NULL;
+}
+
+int pal_server_register_handler(struct pal_server *srv, const char *type, pal_request_fn fn,
+                                bool needs_room, void *ud)
+{
+    if (pal_server_find_handler(srv, type))
+        return -EEXIST;
+    if (srv->n_handlers == srv->cap_handlers) {
+        int cap = srv->cap_handlers ? srv->cap_handlers * 2 : 16;
+        struct pal_handler_entry *h = realloc(srv->handlers, (size_t)cap * sizeof(*h));
+        if (!h)
+            return -ENOMEM;
+        srv->handlers = h;
+        srv->cap_handlers = cap;
+    }
+    char *t = strdup(type);
+    if (!t)
+        return -ENOMEM;
+    srv->handlers[srv->n_handlers++] = (struct pal_handler_entry){t, fn, needs_room, ud};
+    return 0;
+}
+
+int pal_server_add_participant_listener(struct pal_server *srv,
+                                        const struct pal_participant_listener *l)
+{
+    if (srv->n_listeners >= MAX_LISTENERS)
+        return -ENOSPC;
+    srv->listeners[srv->n_listeners++] = *l;
+    return 0;
+}
+
+int pal_server_add_wake_hook(struct pal_server *srv, pal_wake_fn fn, void *ud)
+{
+    if (srv->n_wake >= MAX_WAKE_HOOKS)
+        return -ENOSPC;
+    srv->wake[srv->n_wake++] = (struct wake_hook){fn, ud};
+    return 0;
+}
+
+void pal_server_wake(struct pal_server *srv)
+{
+    if (srv->ctx)
+        lws_cancel_service(srv->ctx);
+}
+
+void pal_server_request_stop(struct pal_server *srv)
+{
+    srv->stop_requested = 1;
+    if (srv->ctx)
+        lws_cancel_service(srv->ctx);
+}
+
+/* ---- rooms and participants ------------------------------------------------ */
+
+struct bcast {
+    const char *text;
+    size_t len;
+    const struct pal_session *except;
+};
+
+static void bcast_one(struct pal_participant *p, void *ud)
+{
+    struct bcast *b = ud;
+    if (p->owner && p->owner != b->except && !p->disconnected)
+        pal_session_send_text(p->owner, b->text, b->len);
+}
+
+void pal_server_broadcast(struct pal_server *srv, const char *room, const struct pal_session *except,
+                          json_t *msg)
+{
+    if (!msg)
+        return;
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    if (!text)
+        return;
+    struct bcast b = {text, strlen(text), except};
+    pal_rooms_each_in_room(srv->rooms, room, bcast_one, &b);
+    free(text);
+}
+
+void pal_server_participant_joined(struct pal_server *srv, struct pal_session *s)
+{
+    struct pal_participant *p = pal_session_participant(s);
+    pal_server_broadcast(srv, p->room, s,
+                         json_pack("{s:s, s:o}", "type", "participant_joined", "participant",
+                                   pal_participant_json(p)));
+    for (int i = 0; i < srv->n_listeners; i++)
+        if (srv->listeners[i].on_participant_joined)
+            srv->listeners[i].on_participant_joined(s, srv->listeners[i].ud);
+}
+
+void pal_server_participant_gone(struct pal_server *srv, struct pal_session *s, const char *reason)
+{
+    struct pal_participant *p = pal_session_participant(s);
+    if (!p)
+        return;
+    PAL_INFO("rooms", p->room, p->id, "left (%s)", reason);
+    pal_server_broadcast(srv, p->room, s,
+                         json_pack("{s:s, s:s, s:s}", "type", "participant_left", "participant_id",
+                                   p->id, "reason", reason));
+    for (int i = 0; i < srv->n_listeners; i++)
+        if (srv->listeners[i].on_participant_left)
+            srv->listeners[i].on_participant_left(s, srv->listeners[i].ud);
+    pal_session_set_participant(s, NULL);
+    pal_rooms_remove(srv->rooms, p);
+    if (!pal_session_connected(s))
+        pal_session_destroy(s);
+}
+
+static void expire_cb(struct pal_participant *p, void *ud)
+{
+    struct pal_server *srv = ud;
+    if (p->owner) {
+        pal_server_participant_gone(srv, p->owner, "timeout");
+    } else {
+        pal_rooms_remove(srv->rooms, p);
+    }
+}
+
+void pal_server_tick(struct pal_server *srv, int64_t now_ms)
+{
+    if (srv->chat && pal_chat_store_pending(srv->chat) > 0)
+        pal_chat_store_flush(srv->chat);
+    pal_rooms_expire(srv->rooms, now_ms, expire_cb, srv);
+}
+
+static void flush_cb(lws_sorted_usec_list_t *sul)
+{
+    struct pal_server *srv = lws_container_of(sul, struct pal_server, sul_flush);
+    srv->flush_armed = false;
+    if (srv->chat && pal_chat_store_pending(srv->chat) > 0)
+        pal_chat_store_flush(srv->chat);
+}
+
+void pal_server_schedule_flush(struct pal_server *srv)
+{
+    if (!srv->ctx || srv->flush_armed)
+        return;
+    srv->flush_armed = true;
+    lws_sul_schedule(srv->ctx, 0, &srv->sul_flush, flush_cb, 1 * LWS_US_PER_MS);
+}
+
+static void sweep_cb(lws_sorted_usec_list_t *sul)
+{
+    struct pal_server *srv = lws_container_of(sul, struct pal_server, sul_sweep);
+    pal_rooms_expire(srv->rooms, pal_now_ms(), expire_cb, srv);
+    lws_sul_schedule(srv->ctx, 0, &srv->sul_sweep, sweep_cb, SWEEP_US);
+}
+
+/* ---- lws callback ---------------------------------------------------------- */
+
+static int check_upgrade(struct pal_server *srv, struct lws *wsi)
+{
+    char uri[128] = "", origin[256] = "", host[256] = "";
+    lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+    int olen = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
+    lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST);
+    if (strcmp(uri, "/ws") != 0) {
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+        return 1;
+    }
+    if (srv->stopping) {
+        lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, NULL);
+        return 1;
+    }
+    if (olen > 0 && !pal_http_origin_allowed(&srv->cfg, origin, host)) {
+        PAL_WARN("http", NULL, NULL, "WebSocket upgrade refused: origin '%s' (host '%s')", origin,
+                 host);
+        lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
+        return 1;
+    }
+    return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    struct pss *pss = user;
+    struct lws_context *ctx = lws_get_context(wsi);
+    struct pal_server *srv = ctx ? lws_context_user(ctx) : NULL;
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return pal_http_serve(wsi, &srv->cfg, in, &pss->healthz);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (pss && pss->healthz) {
+            pss->healthz = false;
+            return pal_http_write_healthz(wsi);
+        }
+        break;
+    case LWS_CALLBACK_ADD_HEADERS:
+        break;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return check_upgrade(srv, wsi);
+    case LWS_CALLBACK_ESTABLISHED:
+        pss->s = pal_session_create(srv, wsi, &pss->s);
+        if (!pss->s)
+            return -1;
+        PAL_DEBUG("session", NULL, NULL, "connected");
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        if (pss->s)
+            pal_session_on_receive(pss->s, in, len, lws_frame_is_binary(wsi),
+                                   lws_is_final_fragment(wsi));
+        return 0;
+    case LWS_CALLBACK_TIMER:
+        if (pss->s)
+            pal_session_on_timer(pss->s);
+        return 0;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (pss->s)
+            pal_session_seen(pss->s);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!pss->s)
+            return -1;
+        return pal_session_on_writeable(pss->s);
+    case LWS_CALLBACK_CLOSED:
+        if (pss->s) {
+            struct pal_session *s = pss->s;
+            pss->s = NULL;
+            pal_session_on_closed(s);
+        }
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (!srv)
+            return 0;
+        for (int i = 0; i < srv->n_wake; i++)
+            srv->wake[i].fn(srv, srv->wake[i].ud);
+        if (srv->chat && pal_chat_store_pending(srv->chat) > 0)
+            pal_chat_store_flush(srv->chat);
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+    {"palabre", callback, sizeof(struct pss), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* A vanished client: pinged after 10 s of silence, dropped after 20 s; its
+ * resume window counts from the last time it was heard, so it is gone for
+ * good within resume_seconds (30) of vanishing. */
+static const lws_retry_bo_t retry = {
+    .secs_since_valid_ping = 10,
+    .secs_since_valid_hangup = 20,
+};
+
+static void lws_log_emit(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    pal_log(level == LLL_ERR ? PAL_LOG_ERROR : PAL_LOG_WARN, "lws", NULL, NULL, "%.*s", (int)n,
+            line);
+}
+
+/* ---- life ------------------------------------------------------------------- */
+
+static int mkdir_p(const char *path)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0750) && errno != EEXIST)
+                return -errno;
+            *p = '/';
+        }
+    }
+    if (mkdir(buf, 0750) && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+struct pal_server *pal_server_create(const struct pal_config *cfg)
+{
+    struct pal_server *srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return NULL;
+    srv->cfg = *cfg;
+    int rc = mkdir_p(cfg->data_dir);
+    if (rc) {
+        PAL_ERROR("server", NULL, NULL, "cannot create data dir %s: %s", cfg->data_dir,
+                  strerror(-rc));
+        goto fail;
+    }
+    srv->rooms = pal_rooms_create(cfg->max_rooms, cfg->max_participants_per_room,
+                                  cfg->resume_seconds);
+    srv->chat = pal_chat_store_open(cfg->data_dir);
+    if (!srv->rooms || !srv->chat || pal_handlers_register_builtin(srv))
+        goto fail;
+    return srv;
+fail:
+    pal_server_destroy(srv);
+    return NULL;
+}
+
+int pal_server_listen(struct pal_server *srv)
+{
+    /* PALABRE_LWS_LOG: an lws log bitmask (debugging lws itself) */
+    const char *lvl = getenv("PALABRE_LWS_LOG");
+    lws_set_log_level(lvl ? atoi(lvl) : LLL_ERR, lws_log_emit);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = srv->cfg.listen_port;
+    info.iface = srv->cfg.listen_addr[0] ? srv->cfg.listen_addr : NULL;
+    info.protocols = protocols;
+    info.user = srv;
+    info.server_string = "palabre";
+    info.retry_and_idle_policy = &retry;
+    if (info.iface && !strchr(info.iface, ':'))
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    srv->ctx = lws_create_context(&info);
+    if (!srv->ctx) {
+        PAL_ERROR("server", NULL, NULL, "cannot listen on %s:%d", srv->cfg.listen_addr,
+                  srv->cfg.listen_port);
+        return -EADDRINUSE;
+    }
+    lws_sul_schedule(srv->ctx, 0, &srv->sul_sweep, sweep_cb, SWEEP_US);
+    PAL_INFO("server", NULL, NULL, "listening on http://%s:%d/ (web root %s, data %s)",
+             srv->cfg.listen_addr, srv->cfg.listen_port, srv->cfg.web_root, srv->cfg.data_dir);
+    return 0;
+}
+
+static void shutdown_tick(lws_sorted_usec_list_t *sul)
+{
+    struct pal_server *srv = lws_container_of(sul, struct pal_server, sul_tick);
+    lws_sul_schedule(srv->ctx, 0, &srv->sul_tick, shutdown_tick, 50 * LWS_US_PER_MS);
+}
+
+int pal_server_run(struct pal_server *srv)
+{
+    while (!srv->stop_requested)
+        if (lws_service(srv->ctx, 0) < 0)
+            break;
+    PAL_INFO("server", NULL, NULL, "stopping: closing every connection");
+    /* commit what is queued before refusing new requests */
+    if (srv->chat && pal_chat_store_pending(srv->chat) > 0)
+        pal_chat_store_flush(srv->chat);
+    srv->stopping = true;
+    for (struct pal_session *s = srv->sessions; s; s = pal_session_next(s))
+        pal_session_send(s, json_pack("{s:s, s:s}", "type", "server_shutdown", "reason",
+                                      "server stopping"));
+    lws_sul_schedule(srv->ctx, 0, &srv->sul_tick, shutdown_tick, 50 * LWS_US_PER_MS);
+    /* a short notice: requests still arriving are answered shutting_down */
+    int64_t notice_end = pal_now_ms() + SHUTDOWN_NOTICE_MS;
+    while (srv->sessions && pal_now_ms() < notice_end)
+        if (lws_service(srv->ctx, 0) < 0)
+            break;
+    for (struct pal_session *s = srv->sessions; s; s = pal_session_next(s))
+        pal_session_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+    int64_t deadline = pal_now_ms() + SHUTDOWN_GRACE_MS;
+    while (srv->sessions && pal_now_ms() < deadline)
+        if (lws_service(srv->ctx, 0) < 0)
+            break;
+    return 0;
+}
+
+static void gone_at_stop(struct pal_participant *p, void *ud)
+{
+    struct pal_server *srv = ud;
+    if (p->owner)
+        pal_server_participant_gone(srv, p->owner, "left");
+    else
+        pal_rooms_remove(srv->rooms, p);
+}
+
+void pal_server_destroy(struct pal_server *srv)
+{
+    if (!srv)
+        return;
+    srv->stopping = true;
+    if (srv->chat && pal_chat_store_pending(srv->chat) > 0)
+        pal_chat_store_flush(srv->chat);
+    if (srv->ctx) {
+        lws_context_destroy(srv->ctx); /* CLOSED for every connection */
+        srv->ctx = NULL;
+    }
+    /* sessions without network (tests), then orphans waiting for resume */
+    while (srv->sessions)
+        pal_session_on_closed(srv->sessions);
+    if (srv->rooms)
+        pal_rooms_each(srv->rooms, gone_at_stop, srv);
+    if (srv->chat)
+        pal_chat_store_close(srv->chat);
+    pal_rooms_destroy(srv->rooms);
+    for (int i = 0; i < srv->n_handlers; i++)
+        free((char *)srv->handlers[i].type);
+    free(srv->handlers);
+    free(srv);
+}

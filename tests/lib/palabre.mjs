@@ -1,0 +1,201 @@
+// Shared helpers for node suites (integration, e2e, bench). API:
+//
+//   import { startPalabre, connect, runPalabre } from '../lib/palabre.mjs';
+//
+//   const srv = await startPalabre({ config, args, env, logLevel });
+//     Starts $PALABRE_BIN on 127.0.0.1:<free port> with a fresh temp data dir
+//     and waits until GET /healthz answers. config: an INI string, or an object
+//     { server: { key: value }, limits: {...}, media: {...} } written to a temp
+//     file passed with --config. args: extra CLI flags.
+//     srv.port, srv.url ('http://127.0.0.1:PORT'), srv.wsUrl ('ws://.../ws'),
+//     srv.dataDir, srv.proc (ChildProcess), srv.output() (stdout+stderr so far),
+//     await srv.stop(signal = 'SIGTERM', { check = true }) → { code, signal }; also
+//     removes the dir unless keepDir; with check, a SIGTERM stop that does not
+//     exit 0 (crash, sanitizer report) throws with the server's output.
+//     srv.kill() (SIGKILL, no wait).
+//     wrap: a command prefix that must end by exec'ing its arguments (the
+//     binary and its flags), e.g. a mount namespace wrapper.
+//
+//   const c = await connect(srv.wsUrl, { origin, headers });
+//     A JSON WebSocket client (npm `ws`).
+//     await c.request(type, fields)  → the whole response object ({ok, data|error})
+//                                      ids are assigned automatically.
+//     await c.call(type, fields)     → response.data; throws if ok is false.
+//     c.send(obj) / c.sendRaw(stringOrBuffer)   no waiting.
+//     await c.nextResponse()         → the next response (for raw sends).
+//     await c.event(type, { timeout, filter }) → the next server event of that
+//                                      type (events received before the call are
+//                                      kept and returned first).
+//     c.events                       → every event received, in order.
+//     await c.closed                 → { code, reason } once the socket closes.
+//     c.close()                      → closes and waits.
+//
+//   const { code, stdout, stderr } = await runPalabre(args, { timeout });
+//     Runs the binary to completion (for --help, --version, bad config).
+//
+// Defaults keep tests on 127.0.0.1 only; timeouts default to 5 s.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+
+export const BIN = process.env.PALABRE_BIN ||
+  path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../build/palabre');
+export const ROOT = process.env.PALABRE_ROOT ||
+  path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function iniText(config) {
+  if (typeof config === 'string') return config;
+  let out = '';
+  for (const [section, keys] of Object.entries(config)) {
+    out += `[${section}]\n`;
+    for (const [k, v] of Object.entries(keys)) out += `${k} = ${v}\n`;
+  }
+  return out;
+}
+
+export async function startPalabre({ config, args = [], env = {}, logLevel = 'info', keepDir = false,
+  timeout = 5000, wrap = [] } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-test-'));
+  const dataDir = path.join(dir, 'data');
+  const port = await freePort();
+  const argv = ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', logLevel];
+  if (config) {
+    const f = path.join(dir, 'palabre.ini');
+    fs.writeFileSync(f, iniText(config));
+    argv.push('--config', f);
+  }
+  argv.push(...args);
+  const cmd = wrap.length ? wrap[0] : BIN;
+  if (wrap.length) argv.unshift(...wrap.slice(1), BIN);
+  const proc = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout.on('data', (d) => { output += d; });
+  proc.stderr.on('data', (d) => { output += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const url = `http://127.0.0.1:${port}`;
+  const srv = {
+    port, url, wsUrl: `ws://127.0.0.1:${port}/ws`, dataDir, dir, proc, exited,
+    output: () => output,
+    async stop(signal = 'SIGTERM', { check = true } = {}) {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const r = await exited;
+      if (!keepDir) fs.rmSync(dir, { recursive: true, force: true });
+      // a clean stop exits 0; anything else (a sanitizer report, a crash) fails the test
+      if (check && signal === 'SIGTERM' && r.code !== 0)
+        throw new Error(`palabre exited with ${r.code} (${r.signal}) on SIGTERM:\n${output}`);
+      return r;
+    },
+    kill() { if (proc.exitCode === null) proc.kill('SIGKILL'); },
+  };
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`palabre exited (${proc.exitCode}): ${output}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) { srv.kill(); throw new Error(`palabre did not listen: ${output}`); }
+    await sleep(25);
+  }
+  return srv;
+}
+
+export async function runPalabre(args, { timeout = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    proc.stdout.on('data', (d) => { stdout += d; });
+    proc.stderr.on('data', (d) => { stderr += d; });
+    const t = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error('timeout')); }, timeout);
+    proc.on('exit', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
+  });
+}
+
+function waiter(list, pred, timeout, what) {
+  return new Promise((resolve, reject) => {
+    const i = list.items.findIndex(pred);
+    if (i >= 0) { resolve(list.items.splice(i, 1)[0]); return; }
+    const w = { pred, resolve };
+    const t = setTimeout(() => {
+      list.waiters.splice(list.waiters.indexOf(w), 1);
+      reject(new Error(`timeout waiting for ${what}`));
+    }, timeout);
+    w.resolve = (v) => { clearTimeout(t); resolve(v); };
+    list.waiters.push(w);
+  });
+}
+
+function deliver(list, item) {
+  const i = list.waiters.findIndex((w) => w.pred(item));
+  if (i >= 0) list.waiters.splice(i, 1)[0].resolve(item);
+  else list.items.push(item);
+}
+
+export async function connect(wsUrl, { origin, headers = {}, timeout = 5000 } = {}) {
+  const ws = new WebSocket(wsUrl, { headers: { ...headers, ...(origin ? { Origin: origin } : {}) } });
+  const responses = { items: [], waiters: [] };
+  const events = { items: [], waiters: [] };
+  let nextId = 1;
+  const c = {
+    ws, events: [],
+    closed: new Promise((resolve) => ws.on('close', (code, reason) =>
+      resolve({ code, reason: reason.toString() }))),
+    send(obj) { ws.send(JSON.stringify(obj)); },
+    sendRaw(data) { ws.send(data); },
+    nextResponse(pred = () => true, t = timeout) {
+      return waiter(responses, pred, t, 'a response');
+    },
+    async request(type, fields = {}) {
+      const id = nextId++;
+      ws.send(JSON.stringify({ type, id, ...fields }));
+      return waiter(responses, (r) => r.id === id, timeout, `response to ${type} #${id}`);
+    },
+    async call(type, fields = {}) {
+      const r = await c.request(type, fields);
+      if (!r.ok) throw new Error(`${type} failed: ${JSON.stringify(r.error)}`);
+      return r.data;
+    },
+    event(type, { timeout: t = timeout, filter = () => true } = {}) {
+      return waiter(events, (e) => e.type === type && filter(e), t, `event ${type}`);
+    },
+    async close() {
+      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close();
+      return c.closed;
+    },
+  };
+  ws.on('message', (data, isBinary) => {
+    let msg;
+    try { msg = JSON.parse(data.toString()); } catch { return; }
+    if (msg.type === 'response') deliver(responses, msg);
+    else { c.events.push(msg); deliver(events, msg); }
+  });
+  await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('ws connect timeout')), timeout);
+    ws.once('open', () => { clearTimeout(t); resolve(); });
+    ws.once('unexpected-response', (req, res) => {
+      clearTimeout(t);
+      const e = new Error(`HTTP ${res.statusCode}`);
+      e.statusCode = res.statusCode;
+      reject(e);
+    });
+    ws.once('error', (e) => { clearTimeout(t); reject(e); });
+  });
+  return c;
+}
