@@ -10,6 +10,9 @@ import { lang, t, formatTime } from './i18n.js';
 const ROOM_RE = /^[a-z0-9-]{1,64}$/;
 const NAME_KEY = 'palabre.name';
 const HISTORY_PAGE = 200;
+// sessionStorage (this tab only): {name, resumeToken} while in a room, so that a
+// reload goes back in at once as the same participant.
+const inRoomKey = (room) => `palabre.room.${room}`;
 
 // -------------------------------------------------------------------- DOM helpers
 
@@ -51,6 +54,17 @@ function field({ id, label, hint, input }) {
       if (msg) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
     },
   };
+}
+
+function readInRoom(room) {
+  try { return JSON.parse(sessionStorage.getItem(inRoomKey(room)) || 'null'); } catch { return null; }
+}
+
+function writeInRoom(room, value) {
+  try {
+    if (value) sessionStorage.setItem(inRoomKey(room), JSON.stringify(value));
+    else sessionStorage.removeItem(inRoomKey(room));
+  } catch { /* storage unavailable: a reload shows the pre-join screen */ }
 }
 
 function savedName() {
@@ -140,6 +154,11 @@ async function preJoinScreen(room, params) {
     session.join(autoName);
     return;
   }
+  const back = readInRoom(room);
+  if (back && validName(back.name)) {
+    session.join(back.name, back.resumeToken);
+    return;
+  }
   const createMedia = await loadMedia();
   if (createMedia) session.attachMedia(createMedia, mediaBox);
 }
@@ -202,6 +221,7 @@ function createSession(room) {
     s.joined = true;
     s.self = data.participant;
     s.resumeToken = data.resume_token;
+    writeInRoom(room, { name: s.name, resumeToken: s.resumeToken });
     s.others = new Map((data.participants || []).map((p) => [p.id, p]));
     if (first) roomScreen();
     renderParticipants();
@@ -366,6 +386,7 @@ function createSession(room) {
 
   async function leave() {
     s.left = true;
+    writeInRoom(room, null);
     try { await conn.request('leave'); } catch { /* gone anyway */ }
     conn.stop();
     s.media?.stop?.();
@@ -398,9 +419,10 @@ function createSession(room) {
 
   return {
     get joined() { return s.joined; },
-    join(name) {
+    join(name, resumeToken = null) {
       if (s.joined || s.name) return;
       s.name = name;
+      s.resumeToken = resumeToken;
       setConnState('connecting');
       conn.start();
     },
