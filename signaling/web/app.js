@@ -119,7 +119,11 @@ function homeScreen(notice) {
 async function loadMedia() {
   try {
     const mod = await import('./media.js');
-    return typeof mod.createMedia === 'function' ? mod.createMedia : null;
+    if (typeof mod.createMedia !== 'function') return null;
+    if (!document.querySelector('link[href="/media.css"]')) {
+      document.head.append(h('link', { rel: 'stylesheet', href: '/media.css' }));
+    }
+    return mod.createMedia;
   } catch {
     return null;
   }
