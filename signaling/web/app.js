@@ -9,6 +9,7 @@ import { lang, t, formatTime } from './i18n.js';
 
 const ROOM_RE = /^[a-z0-9-]{1,64}$/;
 const NAME_KEY = 'palabre.name';
+const FIRST_PAGE = 50; // latest messages shown on join; earlier ones on demand
 const HISTORY_PAGE = 200;
 // sessionStorage (this tab only): {name, resumeToken} while in a room, so that a
 // reload goes back in at once as the same participant.
@@ -240,8 +241,9 @@ function createSession(room) {
   // First join: the latest page. After a reconnect: everything after the last id seen.
   async function syncHistory(first) {
     if (first && !s.lastId) {
-      const d = await conn.request('chat_history', { limit: HISTORY_PAGE });
+      const d = await conn.request('chat_history', { limit: FIRST_PAGE });
       for (const m of d.messages) addMessage(m);
+      s.ui.older.hidden = !d.has_more;
       return;
     }
     for (;;) {
@@ -288,7 +290,7 @@ function createSession(room) {
   }
 
   // Inserts a message in id order, once (dedupe by the server's id).
-  function addMessage(m) {
+  function addMessage(m, scroll = true) {
     if (!s.ui || s.messages.has(m.id)) return;
     // our own message acknowledged through history or an event: not pending any more
     const idx = s.outbox.findIndex((o) => o.client_msg_id === m.client_msg_id && m.from === s.self?.id);
@@ -303,7 +305,7 @@ function createSession(room) {
     }
     list.insertBefore(li, before);
     updateEmpty();
-    scrollLog();
+    if (scroll) scrollLog();
   }
 
   function messageItem(m, pending) {
@@ -315,6 +317,17 @@ function createSession(room) {
     if (!pending) li.dataset.id = String(m.id);
     if (pending) li.append(h('p', { class: 'msg__status' }, t('chat.pending')));
     return li;
+  }
+
+  // The "earlier messages" button: one page before the oldest message shown.
+  async function loadOlder() {
+    const first = s.ui.list.querySelector('.msg[data-id]');
+    if (!first) return;
+    try {
+      const d = await conn.request('chat_history', { before: Number(first.dataset.id), limit: HISTORY_PAGE });
+      for (const m of d.messages) addMessage(m, false);
+      s.ui.older.hidden = !d.has_more;
+    } catch { /* offline: the button stays */ }
   }
 
   function updateEmpty() { s.ui.empty.hidden = s.ui.list.children.length > 0; }
@@ -344,7 +357,9 @@ function createSession(room) {
   function roomScreen() {
     const list = h('ol', { class: 'chat__list' });
     const empty = h('p', { class: 'chat__empty' }, t('chat.empty'));
-    const log = h('div', { class: 'chat__log', role: 'log', 'aria-label': t('chat.log'), tabindex: '0' }, empty, list);
+    const older = h('button', { type: 'button', class: 'btn btn--secondary btn--small', hidden: true }, t('chat.older'));
+    older.addEventListener('click', () => loadOlder());
+    const log = h('div', { class: 'chat__log', role: 'log', 'aria-label': t('chat.log'), tabindex: '0' }, older, empty, list);
     const input = h('textarea', { id: 'chat-input', name: 'message', rows: '2', maxlength: '4000',
       'aria-describedby': 'chat-hint' });
     const form = h('form', { class: 'chat__form' },
@@ -378,12 +393,12 @@ function createSession(room) {
         h('div', { class: 'room__body' },
           h('section', { class: 'room__video', 'aria-labelledby': 'video-title' },
             h('h2', { id: 'video-title', class: 'sr-only' }, t('room.video')), videoEmpty, grid),
-          h('aside', { class: 'room__side', 'aria-label': t('chat.title') },
+          h('aside', { class: 'room__side', 'aria-label': t('room.side') },
             h('section', { class: 'panel', 'aria-labelledby': 'people-title' }, count, people),
             h('section', { class: 'panel chat', 'aria-labelledby': 'chat-title' },
               h('h2', { id: 'chat-title' }, t('chat.title')), log, form)))));
     s.ui = {
-      list, log, empty, people, count, grid, controls,
+      list, log, empty, people, older, count, grid, controls,
       alert(msg) { alertBox.textContent = msg; alertBox.hidden = false; },
     };
   }

@@ -190,6 +190,22 @@ async function wsClient(url) {
   };
 }
 
+test('history: the latest 50 on join, earlier ones with "Afficher les messages précédents"', async () => {
+  const c = await wsClient(srv.url);
+  await c.call('join', { room: 'archives', name: 'Greffe' });
+  for (let i = 1; i <= 60; i++) await c.call('chat_send', { text: `point ${i}`, client_msg_id: `a-${i}` });
+  await c.close();
+  const p = await open();
+  await p.page.goto(`${srv.url}/r/archives?name=Henri&autojoin=1`);
+  await connected(p.page);
+  await waitFor(async () => (await chatTexts(p.page)).length === 50, 'first page');
+  assert.equal((await chatTexts(p.page))[0], 'point 11');
+  await p.page.getByRole('button', { name: 'Afficher les messages précédents' }).click();
+  await waitFor(async () => (await chatTexts(p.page)).length === 60, 'earlier page');
+  assert.deepEqual(await chatTexts(p.page), Array.from({ length: 60 }, (_, i) => `point ${i + 1}`));
+  assert.equal(await p.page.getByRole('button', { name: 'Afficher les messages précédents' }).count(), 0);
+});
+
 test('reconnect: server killed and restarted → reconnecting, then connected, missed messages in order once, pending message delivered', async () => {
   const own = await startServer();
   try {
