@@ -11,6 +11,8 @@ const ROOM_RE = /^[a-z0-9-]{1,64}$/;
 const NAME_KEY = 'palabre.name';
 const FIRST_PAGE = 50; // latest messages shown on join; earlier ones on demand
 const HISTORY_PAGE = 200;
+// chat_send errors after which the message stays pending and is sent again
+const RETRY_CODES = new Set(['offline', 'timeout', 'storage_error', 'not_joined', 'rate_limited', 'shutting_down']);
 // sessionStorage (this tab only): {name, resumeToken} while in a room, so that a
 // reload goes back in at once as the same participant.
 const inRoomKey = (room) => `palabre.room.${room}`;
@@ -262,12 +264,11 @@ function createSession(room) {
         const item = s.outbox[0];
         try {
           const d = await conn.request('chat_send', { text: item.text, client_msg_id: item.client_msg_id });
-          s.outbox.shift();
-          item.li.remove();
+          dropFromOutbox(item);
           addMessage(d.message);
         } catch (e) {
-          if (e.code === 'offline' || e.code === 'timeout' || e.code === 'storage_error' || e.code === 'not_joined') break;
-          s.outbox.shift(); // refused for good (bad text): say so, do not retry
+          if (RETRY_CODES.has(e.code)) break;
+          s.outbox.splice(s.outbox.indexOf(item), 1); // refused for good (bad text): say so, do not retry
           item.li.classList.remove('msg--pending');
           item.li.classList.add('msg--failed');
           item.li.querySelector('.msg__status').textContent = t('chat.failed', { msg: e.message || e.code });
@@ -276,6 +277,12 @@ function createSession(room) {
     } finally {
       s.flushing = false;
     }
+  }
+
+  function dropFromOutbox(item) {
+    const i = s.outbox.indexOf(item);
+    if (i >= 0) s.outbox.splice(i, 1);
+    item.li.remove();
   }
 
   function send(text) {
@@ -292,9 +299,10 @@ function createSession(room) {
   // Inserts a message in id order, once (dedupe by the server's id).
   function addMessage(m, scroll = true) {
     if (!s.ui || s.messages.has(m.id)) return;
-    // our own message acknowledged through history or an event: not pending any more
-    const idx = s.outbox.findIndex((o) => o.client_msg_id === m.client_msg_id && m.from === s.self?.id);
-    if (idx >= 0 && m.client_msg_id) { s.outbox[idx].li.remove(); s.outbox.splice(idx, 1); }
+    // our own message stored before an acknowledgement was lost (seen again in the
+    // history after a reconnect): not pending any more. client_msg_id is a random UUID.
+    const mine = m.client_msg_id && s.outbox.find((o) => o.client_msg_id === m.client_msg_id);
+    if (mine) dropFromOutbox(mine);
     const li = messageItem(m, false);
     s.messages.set(m.id, li);
     if (m.id > s.lastId) s.lastId = m.id;
