@@ -70,6 +70,8 @@ test('home: French by default, invalid name refused, the form navigates to /r/<r
   await input.press('Enter');
   await p.page.waitForURL(`${srv.url}/r/conseil-municipal`);
   await p.page.getByRole('heading', { level: 1, name: 'Rejoindre la réunion « conseil-municipal »' }).waitFor();
+  await p.page.goto(`${srv.url}/r/Salle_B`); // not a valid room name: the home page says so
+  assert.match(await p.page.getByRole('alert').textContent(), /« Salle_B » ne correspond pas à une réunion valide/);
   assertClean(p);
 });
 
