@@ -235,15 +235,19 @@ function createSession(room) {
     setConnState('connected');
     try {
       await syncHistory(first);
-    } catch { return; } // the socket went away: done again on reopen
+    } catch (e) { // the socket went away: done again on reopen
+      if (!RETRY_CODES.has(e.code)) console.error('chat_history', e);
+      return;
+    }
     flushOutbox();
     if (first) startMedia();
   }
 
-  // First join: the latest page. After a reconnect: everything after the last id seen.
+  // First join (or nothing seen yet): the latest page. After a reconnect:
+  // everything after the last id seen, page by page.
   async function syncHistory(first) {
-    if (first && !s.lastId) {
-      const d = await conn.request('chat_history', { limit: FIRST_PAGE });
+    if (!s.lastId) {
+      const d = await conn.request('chat_history', { limit: first ? FIRST_PAGE : HISTORY_PAGE });
       for (const m of d.messages) addMessage(m);
       s.ui.older.hidden = !d.has_more;
       return;

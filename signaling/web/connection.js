@@ -84,10 +84,6 @@ export function createConnection({ url, onOpen = () => {}, onDown = () => {} }) 
       failPending();
       if (sock) sock.close(1000);
     },
-    // Drops the socket as a network failure would (the client reconnects).
-    drop() {
-      if (ws) ws.close(4000, 'dropped');
-    },
     get isOpen() { return !!ws && ws.readyState === WebSocket.OPEN; },
     on(type, handler) {
       if (!handlers.has(type)) handlers.set(type, []);
