@@ -1,0 +1,484 @@
+// Palabre browser client: home (choose a meeting), pre-join (name; camera and
+// microphone when media.js is present), room (participants, video area, chat).
+// One page; the screen follows location: "/" or "/r/<room>[?name=..&autojoin=1]".
+//
+// Media plugs in through media.js (createMedia(ctx), see loadMedia below); this
+// file only gives it containers, the connection and the participant list.
+import { createConnection } from './connection.js';
+import { lang, t, formatTime } from './i18n.js';
+
+const ROOM_RE = /^[a-z0-9-]{1,64}$/;
+const NAME_KEY = 'palabre.name';
+const FIRST_PAGE = 50; // latest messages shown on join; earlier ones on demand
+const HISTORY_PAGE = 200;
+// chat_send errors after which the message stays pending and is sent again
+const RETRY_CODES = new Set(['offline', 'timeout', 'storage_error', 'not_joined', 'rate_limited', 'shutting_down']);
+// sessionStorage (this tab only): {name, resumeToken} while in a room, so that a
+// reload goes back in at once as the same participant.
+const inRoomKey = (room) => `palabre.room.${room}`;
+
+// -------------------------------------------------------------------- DOM helpers
+
+function h(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === false || v == null) continue;
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children) if (c != null) e.append(c); // strings become text nodes
+  return e;
+}
+
+const main = () => document.getElementById('main');
+
+function show(title, ...content) {
+  document.title = `${title} — Palabre`;
+  main().replaceChildren(...content);
+  const h1 = main().querySelector('h1');
+  if (h1) { h1.tabIndex = -1; h1.focus({ preventScroll: true }); }
+}
+
+function field({ id, label, hint, input }) {
+  const hintId = `${id}-hint`;
+  const errId = `${id}-error`;
+  input.id = id;
+  input.setAttribute('aria-describedby', `${hintId} ${errId}`);
+  const err = h('p', { class: 'field__error', id: errId, hidden: true });
+  const wrap = h('div', { class: 'field' },
+    h('label', { class: 'field__label', for: id }, label),
+    hint ? h('p', { class: 'field__hint', id: hintId }, hint) : null, input, err);
+  return {
+    wrap,
+    setError(msg) {
+      err.textContent = msg || '';
+      err.hidden = !msg;
+      wrap.classList.toggle('field--error', !!msg);
+      if (msg) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
+    },
+  };
+}
+
+function readInRoom(room) {
+  try { return JSON.parse(sessionStorage.getItem(inRoomKey(room)) || 'null'); } catch { return null; }
+}
+
+function writeInRoom(room, value) {
+  try {
+    if (value) sessionStorage.setItem(inRoomKey(room), JSON.stringify(value));
+    else sessionStorage.removeItem(inRoomKey(room));
+  } catch { /* storage unavailable: a reload shows the pre-join screen */ }
+}
+
+function savedName() {
+  try { return localStorage.getItem(NAME_KEY) || ''; } catch { return ''; }
+}
+
+function saveName(name) {
+  try { localStorage.setItem(NAME_KEY, name); } catch { /* private mode: not remembered */ }
+}
+
+function validName(name) {
+  const n = [...name].length;
+  return n >= 1 && n <= 64 && !/[\u0000-\u001f\u007f]/.test(name);
+}
+
+// -------------------------------------------------------------------- connection state
+
+const statusEl = () => document.getElementById('conn-status');
+
+function setConnState(state) {
+  const el = statusEl();
+  el.hidden = false;
+  el.dataset.state = state;
+  el.textContent = t(`conn.${state}`);
+}
+
+// -------------------------------------------------------------------- home
+
+function homeScreen(notice) {
+  const input = h('input', { type: 'text', name: 'room', autocomplete: 'off', spellcheck: 'false',
+    autocapitalize: 'none', maxlength: '64', required: true });
+  const f = field({ id: 'room-name', label: t('home.label'), hint: t('home.hint'), input });
+  const form = h('form', { class: 'card form', novalidate: true }, f.wrap,
+    h('button', { type: 'submit', class: 'btn btn--primary' }, t('home.submit')));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const room = input.value.trim();
+    if (!ROOM_RE.test(room)) { f.setError(t('home.invalid')); input.focus(); return; }
+    location.assign(`/r/${room}`);
+  });
+  show(t('home.title'),
+    h('div', { class: 'container narrow' },
+      h('h1', {}, t('home.title')),
+      notice ? h('p', { class: 'notice notice--error', role: 'alert' }, notice) : null,
+      h('p', { class: 'lead' }, t('home.intro')),
+      form));
+}
+
+// -------------------------------------------------------------------- media hook
+
+// media.js (the media issue) is optional: without it the client is chat-only.
+async function loadMedia() {
+  try {
+    const mod = await import('./media.js');
+    if (typeof mod.createMedia !== 'function') return null;
+    if (!document.querySelector('link[href="/media.css"]')) {
+      document.head.append(h('link', { rel: 'stylesheet', href: '/media.css' }));
+    }
+    return mod.createMedia;
+  } catch {
+    return null;
+  }
+}
+
+// -------------------------------------------------------------------- pre-join
+
+async function preJoinScreen(room, params) {
+  const input = h('input', { type: 'text', name: 'name', autocomplete: 'name', maxlength: '64', required: true });
+  input.value = params.get('name') || savedName();
+  const f = field({ id: 'display-name', label: t('prejoin.name'), hint: t('prejoin.nameHint'), input });
+  const mediaBox = h('div', { class: 'prejoin__media', id: 'prejoin-media' });
+  const form = h('form', { class: 'card form', novalidate: true }, f.wrap,
+    h('button', { type: 'submit', class: 'btn btn--primary' }, t('prejoin.join')));
+  const session = createSession(room);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const name = input.value.trim();
+    if (!validName(name)) { f.setError(t('prejoin.nameInvalid')); input.focus(); return; }
+    saveName(name);
+    session.join(name);
+  });
+  show(t('prejoin.title', { room }),
+    h('div', { class: 'container narrow' },
+      h('h1', {}, t('prejoin.title', { room })),
+      h('section', { class: 'prejoin', 'aria-label': t('prejoin.media') }, mediaBox),
+      form,
+      h('p', {}, h('a', { href: '/' }, t('prejoin.back')))));
+  const autoName = (params.get('name') || '').trim();
+  if (params.get('autojoin') === '1' && validName(autoName)) {
+    saveName(autoName);
+    session.join(autoName);
+    return;
+  }
+  const back = readInRoom(room);
+  if (back && validName(back.name)) {
+    session.join(back.name, back.resumeToken);
+    return;
+  }
+  const createMedia = await loadMedia();
+  if (createMedia) session.attachMedia(createMedia, mediaBox);
+}
+
+// -------------------------------------------------------------------- room session
+
+function createSession(room) {
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  const s = {
+    joined: false, left: false, name: '', self: null, resumeToken: null,
+    others: new Map(), // id → participant
+    messages: new Map(), // server id → li
+    lastId: 0,
+    outbox: [], // {client_msg_id, text, li} not yet acknowledged, in order
+    flushing: false,
+    media: null,
+    // the video grid and media controls exist before the room screen so that
+    // media.js, created at pre-join for the preview, keeps them when the room opens
+    grid: h('div', { class: 'video-grid', id: 'video-grid' }),
+    controls: h('div', { class: 'room__controls' }),
+    ui: null,
+  };
+  const conn = createConnection({ url, onOpen: () => enter(), onDown: () => setConnState('reconnecting') });
+
+  conn.on('participant_joined', ({ participant }) => {
+    if (s.self && participant.id === s.self.id) return;
+    s.others.set(participant.id, participant); renderParticipants();
+  });
+  conn.on('participant_updated', ({ participant }) => {
+    if (s.self && participant.id === s.self.id) s.self = participant;
+    else s.others.set(participant.id, participant);
+    renderParticipants();
+  });
+  conn.on('participant_left', ({ participant_id: id }) => { s.others.delete(id); renderParticipants(); });
+  conn.on('chat_message', ({ message }) => addMessage(message));
+  conn.on('server_shutdown', () => setConnState('reconnecting'));
+
+  // (Re)join once the socket is open: resume if we can, then catch up on chat.
+  async function enter() {
+    let data;
+    try {
+      const fields = { room, name: s.name };
+      if (s.resumeToken) fields.resume_token = s.resumeToken;
+      try {
+        data = await conn.request('join', fields);
+      } catch (e) {
+        if (e.code !== 'resume_failed') throw e;
+        s.resumeToken = null;
+        data = await conn.request('join', { room, name: s.name });
+      }
+    } catch (e) {
+      if (e.code === 'offline' || e.code === 'timeout' || e.code === 'shutting_down') return; // retried on reopen
+      conn.stop();
+      setConnState('disconnected');
+      const msg = t('error.join', { msg: t(`error.${e.code}`) !== `error.${e.code}` ? t(`error.${e.code}`) : e.message });
+      if (s.ui) s.ui.alert(msg); else showJoinError(msg);
+      return;
+    }
+    const first = !s.joined;
+    s.joined = true;
+    s.self = data.participant;
+    s.resumeToken = data.resume_token;
+    writeInRoom(room, { name: s.name, resumeToken: s.resumeToken });
+    s.others = new Map((data.participants || []).map((p) => [p.id, p]));
+    if (first) roomScreen();
+    renderParticipants();
+    setConnState('connected');
+    try {
+      await syncHistory(first);
+    } catch (e) { // the socket went away: done again on reopen
+      if (!RETRY_CODES.has(e.code)) console.error('chat_history', e);
+      return;
+    }
+    flushOutbox();
+    if (first) startMedia();
+  }
+
+  // First join (or nothing seen yet): the latest page. After a reconnect:
+  // everything after the last id seen, page by page.
+  async function syncHistory(first) {
+    if (!s.lastId) {
+      const d = await conn.request('chat_history', { limit: first ? FIRST_PAGE : HISTORY_PAGE });
+      for (const m of d.messages) addMessage(m);
+      s.ui.older.hidden = !d.has_more;
+      return;
+    }
+    for (;;) {
+      const d = await conn.request('chat_history', { after: s.lastId, limit: HISTORY_PAGE });
+      for (const m of d.messages) addMessage(m);
+      if (!d.has_more || !d.messages.length) return;
+    }
+  }
+
+  // Sends the outbox in order; stops at the first failure (retried after reconnect).
+  async function flushOutbox() {
+    if (s.flushing) return;
+    s.flushing = true;
+    try {
+      while (s.outbox.length && conn.isOpen) {
+        const item = s.outbox[0];
+        try {
+          const d = await conn.request('chat_send', { text: item.text, client_msg_id: item.client_msg_id });
+          dropFromOutbox(item);
+          addMessage(d.message);
+        } catch (e) {
+          if (RETRY_CODES.has(e.code)) break;
+          s.outbox.splice(s.outbox.indexOf(item), 1); // refused for good (bad text): say so, do not retry
+          item.li.classList.remove('msg--pending');
+          item.li.classList.add('msg--failed');
+          item.li.querySelector('.msg__status').textContent = t('chat.failed', { msg: e.message || e.code });
+        }
+      }
+    } finally {
+      s.flushing = false;
+    }
+  }
+
+  function dropFromOutbox(item) {
+    const i = s.outbox.indexOf(item);
+    if (i >= 0) s.outbox.splice(i, 1);
+    item.li.remove();
+  }
+
+  function send(text) {
+    const item = { client_msg_id: crypto.randomUUID(), text };
+    item.li = messageItem({ name: s.name, text, ts: Date.now() }, true);
+    item.li.dataset.clientMsgId = item.client_msg_id;
+    s.outbox.push(item);
+    s.ui.list.append(item.li);
+    updateEmpty();
+    scrollLog();
+    flushOutbox();
+  }
+
+  // Inserts a message in id order, once (dedupe by the server's id).
+  function addMessage(m, scroll = true) {
+    if (!s.ui || s.messages.has(m.id)) return;
+    // our own message stored before an acknowledgement was lost (seen again in the
+    // history after a reconnect): not pending any more. client_msg_id is a random UUID.
+    const mine = m.client_msg_id && s.outbox.find((o) => o.client_msg_id === m.client_msg_id);
+    if (mine) dropFromOutbox(mine);
+    const li = messageItem(m, false);
+    s.messages.set(m.id, li);
+    if (m.id > s.lastId) s.lastId = m.id;
+    const list = s.ui.list;
+    let before = list.querySelector('.msg--pending, .msg--failed');
+    for (const other of list.querySelectorAll('.msg[data-id]')) {
+      if (Number(other.dataset.id) > m.id) { before = other; break; }
+    }
+    list.insertBefore(li, before);
+    updateEmpty();
+    if (scroll) scrollLog();
+  }
+
+  function messageItem(m, pending) {
+    const text = h('p', { class: 'msg__text' });
+    text.textContent = m.text; // never HTML
+    const head = h('p', { class: 'msg__head' }, h('span', { class: 'msg__author' }, m.name || '?'), ' ',
+      h('time', { class: 'msg__time', datetime: new Date(m.ts).toISOString() }, formatTime(m.ts)));
+    const li = h('li', { class: pending ? 'msg msg--pending' : 'msg' }, head, text);
+    if (!pending) li.dataset.id = String(m.id);
+    if (pending) li.append(h('p', { class: 'msg__status' }, t('chat.pending')));
+    return li;
+  }
+
+  // The "earlier messages" button: one page before the oldest message shown.
+  async function loadOlder() {
+    const first = s.ui.list.querySelector('.msg[data-id]');
+    if (!first) return;
+    try {
+      const d = await conn.request('chat_history', { before: Number(first.dataset.id), limit: HISTORY_PAGE });
+      for (const m of d.messages) addMessage(m, false);
+      s.ui.older.hidden = !d.has_more;
+    } catch { /* offline: the button stays */ }
+  }
+
+  function updateEmpty() { s.ui.empty.hidden = s.ui.list.children.length > 0; }
+  function scrollLog() { s.ui.log.scrollTop = s.ui.log.scrollHeight; }
+
+  function renderParticipants() {
+    if (!s.ui) return;
+    const all = [s.self, ...s.others.values()].filter(Boolean);
+    s.ui.count.textContent = t('room.participants', { n: all.length });
+    s.ui.people.replaceChildren(...all.map((p) => {
+      const me = p.id === s.self.id;
+      return h('li', { class: 'person', 'data-participant-id': p.id },
+        h('span', { class: 'person__name' }, p.name, me ? ` ${t('room.you')}` : ''),
+        h('span', { class: `person__role role--${p.role}` }, t(`role.${p.role}`)),
+        h('span', { class: 'person__state' },
+          `${p.mic ? t('state.micOn') : t('state.micOff')}, ${p.camera ? t('state.camOn') : t('state.camOff')}`));
+    }));
+    s.media?.refresh?.();
+  }
+
+  function showJoinError(msg) {
+    const old = main().querySelector('.notice--error');
+    if (old) old.remove();
+    main().querySelector('h1')?.after(h('p', { class: 'notice notice--error', role: 'alert' }, msg));
+  }
+
+  function roomScreen() {
+    const list = h('ol', { class: 'chat__list' });
+    const empty = h('p', { class: 'chat__empty' }, t('chat.empty'));
+    const older = h('button', { type: 'button', class: 'btn btn--secondary btn--small', hidden: true }, t('chat.older'));
+    older.addEventListener('click', () => loadOlder());
+    const log = h('div', { class: 'chat__log', role: 'log', 'aria-label': t('chat.log'), tabindex: '0' }, older, empty, list);
+    const input = h('textarea', { id: 'chat-input', name: 'message', rows: '2', maxlength: '4000',
+      'aria-describedby': 'chat-hint' });
+    const form = h('form', { class: 'chat__form' },
+      h('label', { for: 'chat-input', class: 'field__label' }, t('chat.input')),
+      h('p', { id: 'chat-hint', class: 'field__hint' }, t('chat.hint')),
+      h('div', { class: 'chat__row' }, input, h('button', { type: 'submit', class: 'btn btn--primary' }, t('chat.send'))));
+    const submit = () => {
+      const text = input.value.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').trim();
+      if (!text) return;
+      input.value = '';
+      send(text);
+    };
+    form.addEventListener('submit', (e) => { e.preventDefault(); submit(); });
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
+    });
+    const people = h('ul', { class: 'people' });
+    const count = h('h2', { id: 'people-title' });
+    const { grid, controls } = s;
+    const videoEmpty = h('p', { class: 'video-empty' }, t('room.videoEmpty'));
+    // the empty state follows the grid's content (tiles come from media.js)
+    new MutationObserver(() => { videoEmpty.hidden = grid.children.length > 0; })
+      .observe(grid, { childList: true });
+    const alertBox = h('p', { class: 'notice notice--error', role: 'alert', hidden: true });
+    const leaveBtn = h('button', { type: 'button', class: 'btn btn--danger', id: 'leave' }, t('room.leave'));
+    leaveBtn.addEventListener('click', leave);
+    show(t('room.title', { room }),
+      h('div', { class: 'room' },
+        h('div', { class: 'room__bar' }, h('h1', {}, t('room.title', { room })), controls, leaveBtn),
+        alertBox,
+        h('div', { class: 'room__body' },
+          h('section', { class: 'room__video', 'aria-labelledby': 'video-title' },
+            h('h2', { id: 'video-title', class: 'sr-only' }, t('room.video')), videoEmpty, grid),
+          h('aside', { class: 'room__side', 'aria-label': t('room.side') },
+            h('section', { class: 'panel', 'aria-labelledby': 'people-title' }, count, people),
+            h('section', { class: 'panel chat', 'aria-labelledby': 'chat-title' },
+              h('h2', { id: 'chat-title' }, t('chat.title')), log, form)))));
+    s.ui = {
+      list, log, empty, people, older, count, grid, controls,
+      alert(msg) { alertBox.textContent = msg; alertBox.hidden = false; },
+    };
+  }
+
+  async function leave() {
+    s.left = true;
+    writeInRoom(room, null);
+    try { await conn.request('leave'); } catch { /* gone anyway */ }
+    conn.stop();
+    s.media?.stop?.();
+    setConnState('disconnected');
+    const again = h('a', { href: location.pathname, class: 'btn btn--primary' }, t('left.rejoin'));
+    show(t('left.title'), h('div', { class: 'container narrow' }, h('h1', {}, t('left.title')),
+      h('p', { class: 'actions' }, again, ' ', h('a', { href: '/', class: 'btn btn--secondary' }, t('left.home')))));
+  }
+
+  function mediaCtx(extra) {
+    return {
+      request: (type, fields) => conn.request(type, fields),
+      onEvent: (type, handler) => conn.on(type, handler),
+      participants: () => [...s.others.values()],
+      selfId: () => s.self?.id,
+      selfName: () => s.self?.name || s.name,
+      t: (key, vars) => t(key, vars),
+      ...extra,
+    };
+  }
+
+  async function startMedia() {
+    if (!s.media) {
+      const createMedia = await loadMedia();
+      if (!createMedia || s.left) return;
+      s.media = createMedia(mediaCtx({ videoArea: s.grid, controls: s.controls }));
+    }
+    s.media.start({ selfId: s.self.id, selfName: s.self.name }).catch(console.error);
+  }
+
+  return {
+    get joined() { return s.joined; },
+    join(name, resumeToken = null) {
+      if (s.joined || s.name) return;
+      s.name = name;
+      s.resumeToken = resumeToken;
+      setConnState('connecting');
+      conn.start();
+    },
+    // Pre-join: media.js shows the preview and device choice in box.
+    attachMedia(createMedia, box) {
+      if (s.media || s.name) return;
+      s.media = createMedia(mediaCtx({ videoArea: s.grid, controls: s.controls, preJoinContainer: box }));
+      s.media.preview().catch(console.error);
+    },
+  };
+}
+
+// -------------------------------------------------------------------- routing
+
+function route() {
+  document.documentElement.lang = lang;
+  document.getElementById('skip-link').textContent = t('skip');
+  document.getElementById('tagline').textContent = t('tagline');
+  document.getElementById('footer-text').textContent = t('footer');
+  const m = location.pathname.match(/^\/r\/([^/]*)\/?$/);
+  if (!m) { homeScreen(); return; }
+  let room;
+  try { room = decodeURIComponent(m[1]); } catch { room = m[1]; }
+  if (!ROOM_RE.test(room)) { homeScreen(t('home.badRoom', { room })); return; }
+  preJoinScreen(room, new URLSearchParams(location.search));
+}
+
+route();

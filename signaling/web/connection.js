@@ -1,0 +1,107 @@
+// The signaling WebSocket (docs/protocol.md): request/response by id, events by
+// type, and reconnection by itself with exponential backoff and jitter.
+//
+//   const conn = createConnection({ url, onOpen, onDown });
+//   conn.on('chat_message', handler);      // several handlers per type
+//   const data = await conn.request('ping'); // rejects with {code, message}
+//   conn.start(); conn.stop();
+//
+// onOpen() runs on every (re)open, onDown() when an open socket is lost and a
+// reconnection is scheduled. Pending requests are rejected with code "offline".
+
+const BACKOFF_MIN_MS = 300;
+const BACKOFF_MAX_MS = 5000;
+const REQUEST_TIMEOUT_MS = 15000;
+
+export function createConnection({ url, onOpen = () => {}, onDown = () => {} }) {
+  const handlers = new Map(); // type → [handler]
+  const pending = new Map(); // id → {resolve, reject, timer}
+  let ws = null;
+  let nextId = 1;
+  let attempt = 0;
+  let retryTimer = null;
+  let stopped = true;
+
+  function open() {
+    retryTimer = null;
+    const sock = new WebSocket(url);
+    ws = sock;
+    sock.addEventListener('open', () => {
+      if (sock !== ws) return;
+      attempt = 0;
+      onOpen();
+    });
+    sock.addEventListener('message', (e) => {
+      if (sock !== ws || typeof e.data !== 'string') return;
+      let msg;
+      try { msg = JSON.parse(e.data); } catch { return; }
+      if (msg.type === 'response') {
+        const p = pending.get(msg.id);
+        if (!p) return;
+        pending.delete(msg.id);
+        clearTimeout(p.timer);
+        if (msg.ok) p.resolve(msg.data || {});
+        else p.reject(msg.error || { code: 'unknown', message: 'error' });
+        return;
+      }
+      for (const h of handlers.get(msg.type) || []) {
+        try { h(msg); } catch (err) { console.error(err); }
+      }
+    });
+    sock.addEventListener('close', () => {
+      if (sock !== ws) return;
+      ws = null;
+      failPending();
+      if (stopped) return;
+      // 300 ms, 600 ms, 1.2 s ... up to 5 s, with ±30 % jitter so clients spread out
+      const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
+      attempt++;
+      retryTimer = setTimeout(open, base * (0.7 + Math.random() * 0.6));
+      onDown();
+    });
+  }
+
+  function failPending() {
+    for (const p of pending.values()) {
+      clearTimeout(p.timer);
+      p.reject({ code: 'offline', message: 'connection lost' });
+    }
+    pending.clear();
+  }
+
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      open();
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(retryTimer);
+      retryTimer = null;
+      const sock = ws;
+      ws = null;
+      failPending();
+      if (sock) sock.close(1000);
+    },
+    get isOpen() { return !!ws && ws.readyState === WebSocket.OPEN; },
+    on(type, handler) {
+      if (!handlers.has(type)) handlers.set(type, []);
+      handlers.get(type).push(handler);
+    },
+    request(type, fields = {}) {
+      if (!ws || ws.readyState !== WebSocket.OPEN) {
+        return Promise.reject({ code: 'offline', message: 'not connected' });
+      }
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject({ code: 'timeout', message: 'no response' });
+        }, REQUEST_TIMEOUT_MS);
+        pending.set(id, { resolve, reject, timer });
+        ws.send(JSON.stringify({ ...fields, type, id }));
+      });
+    },
+  };
+}
