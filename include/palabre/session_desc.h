@@ -39,7 +39,7 @@
 #define PAL_SDP_MAX_MEDIA 32        /* m-lines per description */
 #define PAL_SDP_MAX_CODECS 40       /* payload types per m-line (Chrome 156 video: 23) */
 #define PAL_SDP_MAX_EXTMAPS 16      /* a=extmap per m-line */
-#define PAL_SDP_MAX_CANDIDATES 16   /* a=candidate per m-line */
+#define PAL_SDP_MAX_CANDIDATES 32   /* a=candidate per m-line (Firefox 68, 5 interfaces: 20) */
 #define PAL_SDP_MAX_SSRCS 8         /* distinct SSRCs per m-line */
 #define PAL_SDP_MAX_SSRC_GROUPS 4   /* a=ssrc-group per m-line */
 #define PAL_SDP_MAX_GROUP_SSRCS 4   /* SSRCs in one ssrc-group (SIM: 3) */
