@@ -364,3 +364,63 @@ int pal_sdp_check_answer(const struct pal_session_desc *offer,
     }
     return 0;
 }
+
+int pal_sdp_negotiated(const struct pal_session_desc *offer, const struct pal_session_desc *answer,
+                       struct pal_sdp_stream *out, size_t cap, struct pal_sdp_error *err)
+{
+    if (answer->n_media != offer->n_media)
+        return fail(err, "answer has %u m-lines, the offer %u", answer->n_media, offer->n_media);
+    size_t n = 0;
+    for (unsigned i = 0; i < offer->n_media; i++) {
+        const struct pal_sdp_media *om = &offer->media[i], *am = &answer->media[i];
+        if (strcmp(om->mid, am->mid))
+            return fail(err, "m-line %u: answer mid '%s', offer mid '%s'", i, am->mid, om->mid);
+        if ((am->port == 0 && !am->bundle_only) || !am->n_codecs || !am->codecs[0].name[0] ||
+            (am->kind != PAL_SDP_KIND_AUDIO && am->kind != PAL_SDP_KIND_VIDEO))
+            continue;
+        if (n == cap) {
+            fail(err, "more than %zu accepted m-lines", cap);
+            return -ENOSPC;
+        }
+        struct pal_sdp_stream *s = &out[n++];
+        memset(s, 0, sizeof(*s));
+        const struct pal_sdp_codec *c = &am->codecs[0];
+        s->media_index = (int)i;
+        s->kind = am->kind;
+        strcpy(s->mid, am->mid);
+        s->direction = am->direction;
+        s->pt = c->pt;
+        s->rtx_pt = c->rtx_pt;
+        strcpy(s->codec, c->name);
+        s->clock_rate = c->clock_rate;
+        s->fb = c->fb;
+        s->ext_mid = pal_sdp_find_extmap(am, PAL_SDP_EXT_MID);
+        s->ext_audio_level = pal_sdp_find_extmap(am, PAL_SDP_EXT_AUDIO_LEVEL);
+        s->ext_transport_cc = pal_sdp_find_extmap(am, PAL_SDP_EXT_TRANSPORT_CC);
+        s->ext_abs_send_time = pal_sdp_find_extmap(am, PAL_SDP_EXT_ABS_SEND_TIME);
+        s->n_rids = om->n_rids;
+        const struct pal_sdp_ssrc *primary = om->n_ssrcs ? &om->ssrcs[0] : NULL;
+        for (unsigned g = 0; g < om->n_ssrc_groups; g++) {
+            const struct pal_sdp_ssrc_group *grp = &om->ssrc_groups[g];
+            if (!strcmp(grp->semantics, "FID") && grp->n_ssrcs == 2 && !s->rtx_ssrc) {
+                s->rtx_ssrc = grp->ssrcs[1];
+                for (unsigned k = 0; k < om->n_ssrcs; k++)
+                    if (om->ssrcs[k].ssrc == grp->ssrcs[0])
+                        primary = &om->ssrcs[k];
+            }
+        }
+        if (primary) {
+            s->ssrc = primary->ssrc;
+            strcpy(s->cname, primary->cname);
+            strcpy(s->stream_id, primary->msid_stream);
+            strcpy(s->track_id, primary->msid_track);
+        }
+        if (s->rtx_pt < 0) /* rtx not negotiated: the offerer will not send it */
+            s->rtx_ssrc = 0;
+        if (om->msid_stream[0]) {
+            strcpy(s->stream_id, om->msid_stream);
+            strcpy(s->track_id, om->msid_track);
+        }
+    }
+    return (int)n;
+}

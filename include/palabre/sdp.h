@@ -147,4 +147,35 @@ int pal_sdp_build_offer(const struct pal_sdp_track *tracks, size_t n,
 int pal_sdp_check_answer(const struct pal_session_desc *offer,
                          const struct pal_session_desc *answer, struct pal_sdp_error *err);
 
+/* What the media core needs about one accepted m-line once offer and answer
+ * are both known. In Palabre only the offerer sends (the browser on a publish
+ * PC, the server on a subscribe PC), so the SSRCs, cname and msid come from
+ * the offer, and the payload type, rtcp-fb and header extension ids from the
+ * answer (the negotiated subset). */
+struct pal_sdp_stream {
+    int media_index;
+    enum pal_sdp_kind kind;                 /* AUDIO or VIDEO */
+    char mid[PAL_SDP_MID_LEN];
+    enum pal_sdp_direction direction;       /* the answer's */
+    uint8_t pt;                             /* negotiated payload type */
+    int16_t rtx_pt;                         /* negotiated rtx payload type, -1 if none */
+    char codec[PAL_SDP_NAME_LEN];           /* "opus", "VP8" */
+    uint32_t clock_rate;
+    uint32_t fb;                            /* enum pal_sdp_fb bits */
+    uint8_t ext_mid, ext_audio_level, ext_transport_cc, ext_abs_send_time; /* 0 = none */
+    uint32_t ssrc;                          /* offerer's primary SSRC, 0 if not signalled */
+    uint32_t rtx_ssrc;                      /* from a=ssrc-group:FID, 0 if none */
+    char cname[PAL_SDP_TOKEN_LEN];
+    char stream_id[PAL_SDP_TOKEN_LEN];      /* msid: a=msid, else a=ssrc msid */
+    char track_id[PAL_SDP_TOKEN_LEN];
+    uint8_t n_rids;                         /* simulcast layers offered (a=rid), 0 = none */
+};
+
+/* Fills out[] with one entry per m-line accepted in answer (port != 0 and a
+ * codec), in m-line order. Returns the count, or -EINVAL (err says why) when
+ * answer does not match offer (m-line count or mids), or -ENOSPC when cap is
+ * too small. */
+int pal_sdp_negotiated(const struct pal_session_desc *offer, const struct pal_session_desc *answer,
+                       struct pal_sdp_stream *out, size_t cap, struct pal_sdp_error *err);
+
 #endif

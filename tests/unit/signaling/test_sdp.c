@@ -320,6 +320,27 @@ static void answer_to_chrome(void **state)
     assert_non_null(strstr(text, "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"));
     assert_null(strstr(text, "ice-lite"));
     free(text);
+
+    /* What the media core gets: answer's parameters, offer's SSRCs. */
+    struct pal_sdp_stream st[2];
+    struct pal_sdp_error err;
+    assert_int_equal(pal_sdp_negotiated(offer, ans, st, 2, &err), 2);
+    assert_int_equal(st[0].kind, PAL_SDP_KIND_AUDIO);
+    assert_int_equal(st[0].pt, 111);
+    assert_int_equal(st[0].ssrc, offer->media[0].ssrcs[0].ssrc);
+    assert_int_equal(st[0].ext_audio_level, 1);
+    assert_int_equal(st[0].ext_abs_send_time, 0);
+    assert_string_equal(st[0].stream_id, offer->media[0].msid_stream);
+    assert_int_equal(st[1].pt, 96);
+    assert_string_equal(st[1].codec, "VP8");
+    assert_int_equal(st[1].ssrc, offer->media[1].ssrc_groups[0].ssrcs[0]);
+    assert_int_equal(st[1].rtx_ssrc, 0); /* rtx not accepted */
+    assert_int_equal(st[1].rtx_pt, -1);
+    assert_int_equal(st[1].ext_mid, 4);
+    assert_int_equal(st[1].ext_transport_cc, 3);
+    assert_int_equal(pal_sdp_negotiated(offer, ans, st, 1, &err), -ENOSPC);
+    strcpy(ans->media[1].mid, "9");
+    assert_int_equal(pal_sdp_negotiated(offer, ans, st, 2, &err), -EINVAL);
     free(ans);
     free(offer);
 }
@@ -457,6 +478,13 @@ static void subscribe_offer(void **state)
         ans->media[i].direction = PAL_SDP_DIR_RECVONLY;
     }
     assert_int_equal(pal_sdp_check_answer(offer, ans, &err), 0);
+    struct pal_sdp_stream st[3];
+    assert_int_equal(pal_sdp_negotiated(offer, ans, st, 3, &err), 2); /* slot "2" is inactive */
+    assert_int_equal(st[1].ssrc, 2222);
+    assert_int_equal(st[1].rtx_ssrc, 3333);
+    assert_int_equal(st[1].rtx_pt, 97);
+    assert_string_equal(st[1].track_id, "v-alice");
+    assert_string_equal(st[1].cname, "alice");
     ans->media[1].transport.setup = PAL_SDP_SETUP_PASSIVE;
     assert_int_equal(pal_sdp_check_answer(offer, ans, &err), -EINVAL);
     assert_non_null(strstr(err.message, "setup must be active"));
