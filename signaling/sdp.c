@@ -53,8 +53,7 @@ static int next_token(const char **p, char *out, size_t cap)
         n++;
     *p = s + n;
     if (n == 0) {
-        if (cap)
-            out[0] = 0;
+        memset(out, 0, cap);
         return 0;
     }
     if (n >= cap)

@@ -122,6 +122,35 @@ static void fixtures_round_trip(void **state)
     }
 }
 
+/* Attributes repeated with a shorter value (found by fuzz_sdp): the struct
+ * must not keep bytes of the longer one, so re-parsing gives the same bytes. */
+static void repeated_attributes_round_trip(void **state)
+{
+    static const char text[] =
+        "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+        "a=mid:longer-mid\r\na=mid:m\r\n"
+        "a=ice-options:trickle renomination\r\na=ice-options:x\r\n"
+        "a=ssrc:1 msid:stream-long track-long\r\na=ssrc:1 msid:s\r\n"
+        "a=ssrc:1 cname:a-long-cname\r\na=ssrc:1 cname:c\r\n"
+        "a=fmtp:111 minptime=10;useinbandfec=1\r\na=fmtp:111 stereo=1\r\n";
+    struct pal_sdp_error err;
+    struct pal_session_desc *a = parse_str(text, &err);
+    assert_non_null(a);
+    assert_string_equal(a->media[0].mid, "m");
+    assert_false(a->media[0].transport.ice_trickle);
+    assert_string_equal(a->media[0].ssrcs[0].msid_track, "");
+    assert_int_equal(a->media[0].codecs[0].opus_useinbandfec, -1);
+    assert_int_equal(a->media[0].codecs[0].opus_stereo, 1);
+    char *out = pal_sdp_write_alloc(a, &err);
+    struct pal_session_desc *b = parse_str(out, &err);
+    assert_non_null(b);
+    assert_memory_equal(a, b, sizeof(*a));
+    free(out);
+    free(a);
+    free(b);
+}
+
 static void crlf_and_lf_parse_alike(void **state)
 {
     size_t len;
@@ -672,6 +701,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fixtures_round_trip),
+        cmocka_unit_test(repeated_attributes_round_trip),
         cmocka_unit_test(crlf_and_lf_parse_alike),
         cmocka_unit_test(chrome_offer_fields),
         cmocka_unit_test(chrome_simulcast_fields),

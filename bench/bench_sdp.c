@@ -1,0 +1,83 @@
+/* bench_sdp: repeats one SDP operation on the Chromium fixture, for
+ * instruction counts under callgrind (bench/sdp.sh).
+ *   build/bench_sdp <parse|parse-min|answer|write|offer> <iterations> [fixture]
+ * parse-min parses a 5-line description: it shows the fixed cost of zeroing
+ * the ~1 MB struct against the cost of reading a real offer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "palabre/sdp.h"
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    *len = fread(buf, 1, (size_t)n, f);
+    buf[*len] = 0;
+    fclose(f);
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s <parse|parse-min|answer|write|offer> <iterations> [fixture]\n", argv[0]);
+        return 2;
+    }
+    const char *op = argv[1];
+    int iters = atoi(argv[2]);
+    size_t len;
+    char *text = slurp(argc > 3 ? argv[3] : "tests/fixtures/sdp/chrome-offer.sdp", &len);
+    if (!text) {
+        perror("fixture");
+        return 1;
+    }
+    static const char min[] = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
+    static struct pal_session_desc offer, out;
+    struct pal_sdp_error err;
+    if (pal_sdp_parse(text, len, &offer, &err)) {
+        fprintf(stderr, "%s\n", err.message);
+        return 1;
+    }
+    struct pal_sdp_local local;
+    memset(&local, 0, sizeof(local));
+    strcpy(local.ice_ufrag, "bench");
+    strcpy(local.ice_pwd, "benchbenchbenchbenchbench");
+    pal_sdp_fingerprint_parse("sha-256 00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:17:18:19:1A:1B:1C:1D:1E:1F",
+                              &local.fingerprint);
+    strcpy(local.origin_sess_id, "1");
+    struct pal_sdp_track tracks[2] = {
+        {.kind = PAL_SDP_KIND_AUDIO, .mid = "0", .active = true, .ssrc = 1, .cname = "c", .stream_id = "s", .track_id = "a"},
+        {.kind = PAL_SDP_KIND_VIDEO, .mid = "1", .active = true, .ssrc = 2, .cname = "c", .stream_id = "s", .track_id = "v"},
+    };
+    char buf[16384];
+    int rc = 0;
+    for (int i = 0; i < iters && rc >= 0; i++) {
+        if (!strcmp(op, "parse"))
+            rc = pal_sdp_parse(text, len, &out, &err);
+        else if (!strcmp(op, "parse-min"))
+            rc = pal_sdp_parse(min, sizeof(min) - 1, &out, &err);
+        else if (!strcmp(op, "answer"))
+            rc = pal_sdp_build_answer(&offer, &local, &out, &err);
+        else if (!strcmp(op, "write"))
+            rc = pal_sdp_write(&offer, buf, sizeof(buf), &err);
+        else if (!strcmp(op, "offer"))
+            rc = pal_sdp_build_offer(tracks, 2, &local, &out, &err);
+        else {
+            fprintf(stderr, "unknown op %s\n", op);
+            return 2;
+        }
+    }
+    if (rc < 0) {
+        fprintf(stderr, "%s: %s\n", op, err.message);
+        return 1;
+    }
+    free(text);
+    return 0;
+}
