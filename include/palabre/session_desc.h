@@ -7,8 +7,11 @@
  * description can be copied with memcpy and handed to another thread inside a
  * command struct.
  *
- * Size: a pal_session_desc is large (a few hundred KiB, see sizeof); allocate
- * it on the heap (calloc), never on a thread's stack.
+ * Size: a pal_session_desc is large (about 940 KiB with the bounds below);
+ * allocate it on the heap (calloc), never on a thread's stack, and do not keep
+ * one per peer: keep what pal_sdp_negotiated() (sdp.h) extracts, or the
+ * written text, and free the struct. Parsing or building one costs about
+ * 1 M instructions, most of it zeroing the struct (bench/sdp.sh).
  *
  * Conventions
  * - Strings are NUL-terminated; "" means absent.
