@@ -2,7 +2,13 @@
  * instruction counts under callgrind (bench/sdp.sh).
  *   build/bench_sdp <parse|parse-min|answer|write|offer> <iterations> [fixture]
  * parse-min parses a 5-line description: it shows the fixed cost of zeroing
- * the ~1 MB struct against the cost of reading a real offer. */
+ * the ~1 MB struct against the cost of reading a real offer.
+ *
+ * Text modes, used by tests/integration/sdp_chrome.test.mjs to check what
+ * Palabre writes against a real browser:
+ *   build/bench_sdp answer-text <offer-file>   prints the server's answer
+ *   build/bench_sdp offer-text                 prints a subscribe offer (2 tracks)
+ *   build/bench_sdp check-answer <answer-file> checks a browser's answer to it */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +30,72 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
+static void local_init(struct pal_sdp_local *local)
+{
+    memset(local, 0, sizeof(*local));
+    strcpy(local->ice_ufrag, "bench");
+    strcpy(local->ice_pwd, "benchbenchbenchbenchbench");
+    pal_sdp_fingerprint_parse("sha-256 00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13:"
+                              "14:15:16:17:18:19:1A:1B:1C:1D:1E:1F",
+                              &local->fingerprint);
+    strcpy(local->origin_sess_id, "1");
+    pal_sdp_candidate_parse("candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host",
+                            &local->candidates[0], NULL);
+    local->n_candidates = 1;
+    local->end_of_candidates = true;
+}
+
+static const struct pal_sdp_track tracks[2] = {
+    {.kind = PAL_SDP_KIND_AUDIO, .mid = "0", .active = true, .ssrc = 1, .cname = "c",
+     .stream_id = "s", .track_id = "a"},
+    {.kind = PAL_SDP_KIND_VIDEO, .mid = "1", .active = true, .ssrc = 2, .cname = "c",
+     .stream_id = "s", .track_id = "v"},
+};
+
+/* The text modes: 0 on success, 1 with the reason on stderr. */
+static int text_mode(const char *op, const char *file)
+{
+    static struct pal_session_desc in, out;
+    struct pal_sdp_local local;
+    struct pal_sdp_error err = {0};
+    local_init(&local);
+    size_t len = 0;
+    char *text = file ? slurp(file, &len) : NULL;
+    if (file && !text) {
+        perror(file);
+        return 1;
+    }
+    int rc;
+    if (!strcmp(op, "answer-text"))
+        rc = pal_sdp_parse(text, len, &in, &err) || pal_sdp_build_answer(&in, &local, &out, &err);
+    else if (!strcmp(op, "offer-text"))
+        rc = pal_sdp_build_offer(tracks, 2, &local, &out, &err);
+    else
+        rc = pal_sdp_build_offer(tracks, 2, &local, &out, &err) ||
+             pal_sdp_parse(text, len, &in, &err) || pal_sdp_check_answer(&out, &in, &err);
+    free(text);
+    if (rc) {
+        fprintf(stderr, "%s: %s\n", op, err.message);
+        return 1;
+    }
+    if (!strcmp(op, "check-answer"))
+        return 0;
+    char *sdp = pal_sdp_write_alloc(&out, &err);
+    if (!sdp) {
+        fprintf(stderr, "%s: %s\n", op, err.message);
+        return 1;
+    }
+    fputs(sdp, stdout);
+    free(sdp);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && (!strcmp(argv[1], "answer-text") || !strcmp(argv[1], "check-answer")) && argc == 3)
+        return text_mode(argv[1], argv[2]);
+    if (argc == 2 && !strcmp(argv[1], "offer-text"))
+        return text_mode(argv[1], NULL);
     if (argc < 3) {
         fprintf(stderr, "usage: %s <parse|parse-min|answer|write|offer> <iterations> [fixture]\n", argv[0]);
         return 2;
@@ -46,16 +116,7 @@ int main(int argc, char **argv)
         return 1;
     }
     struct pal_sdp_local local;
-    memset(&local, 0, sizeof(local));
-    strcpy(local.ice_ufrag, "bench");
-    strcpy(local.ice_pwd, "benchbenchbenchbenchbench");
-    pal_sdp_fingerprint_parse("sha-256 00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:17:18:19:1A:1B:1C:1D:1E:1F",
-                              &local.fingerprint);
-    strcpy(local.origin_sess_id, "1");
-    struct pal_sdp_track tracks[2] = {
-        {.kind = PAL_SDP_KIND_AUDIO, .mid = "0", .active = true, .ssrc = 1, .cname = "c", .stream_id = "s", .track_id = "a"},
-        {.kind = PAL_SDP_KIND_VIDEO, .mid = "1", .active = true, .ssrc = 2, .cname = "c", .stream_id = "s", .track_id = "v"},
-    };
+    local_init(&local);
     char buf[16384];
     int rc = 0;
     for (int i = 0; i < iters && rc >= 0; i++) {

@@ -75,6 +75,7 @@ static const char *const fixtures[] = {
     "chrome-offer-simulcast.sdp",
     "firefox99-offer.sdp",
     "firefox68-offer-audio.sdp",
+    "chrome-answer-subscribe.sdp",
 };
 
 static void local_init(struct pal_sdp_local *l)
@@ -236,6 +237,24 @@ static void chrome_offer_fields(void **state)
     /* a=rtcp and a=rtcp-xr are kept raw */
     assert_int_equal(v->n_other_attrs, 2);
     assert_string_equal(v->other_attrs[0], "rtcp:9 IN IP4 0.0.0.0");
+    free(d);
+}
+
+/* Chromium's answer to a Palabre subscribe offer (2 tracks, bench_sdp offer-text). */
+static void chrome_answer_fields(void **state)
+{
+    struct pal_session_desc *d = parse_fixture("chrome-answer-subscribe.sdp");
+    assert_int_equal(d->n_media, 2);
+    for (int i = 0; i < 2; i++) {
+        struct pal_sdp_transport t;
+        pal_sdp_effective_transport(d, i, &t);
+        assert_int_equal(t.setup, PAL_SDP_SETUP_ACTIVE);
+        assert_int_equal(d->media[i].direction, PAL_SDP_DIR_RECVONLY);
+        assert_int_equal(d->media[i].n_ssrcs, 0);
+    }
+    assert_int_equal(d->media[0].codecs[0].pt, PAL_SDP_SUB_PT_OPUS);
+    assert_int_equal(d->media[1].codecs[0].pt, PAL_SDP_SUB_PT_VP8);
+    assert_int_equal(pal_sdp_find_extmap(&d->media[1], PAL_SDP_EXT_MID), PAL_SDP_SUB_EXT_MID);
     free(d);
 }
 
@@ -704,6 +723,7 @@ int main(void)
         cmocka_unit_test(repeated_attributes_round_trip),
         cmocka_unit_test(crlf_and_lf_parse_alike),
         cmocka_unit_test(chrome_offer_fields),
+        cmocka_unit_test(chrome_answer_fields),
         cmocka_unit_test(chrome_simulcast_fields),
         cmocka_unit_test(firefox_offer_fields),
         cmocka_unit_test(answer_to_chrome),
