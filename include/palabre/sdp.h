@@ -47,7 +47,10 @@ char *pal_sdp_write_alloc(const struct pal_session_desc *d, struct pal_sdp_error
 
 /* Parses one candidate as carried by ice_candidate messages:
  * "candidate:1 1 udp 2122260223 192.0.2.1 54400 typ host generation 0"
- * ("a=" prefix and trailing CR/LF accepted). Returns 0 or -EINVAL. */
+ * ("a=" prefix and trailing CR/LF accepted). Returns 0 or -EINVAL.
+ * A browser signals the end of gathering with an empty candidate string:
+ * test for "" before calling (it is -EINVAL here). Addresses ending in
+ * ".local" are mDNS names that libnice cannot resolve. */
 int pal_sdp_candidate_parse(const char *text, struct pal_sdp_candidate *out,
                             struct pal_sdp_error *err);
 /* Writes "candidate:..." (no "a=", no line ending), NUL-terminated. Returns
