@@ -1059,6 +1059,10 @@ int pal_sdp_parse(const char *text, size_t len, struct pal_session_desc *out,
             rc = parse_media(&P, v);
             break;
         case 'a':
+            /* Trailing blanks mean nothing; trimmed here so that an unknown
+             * attribute kept raw reads back as the same attribute. */
+            while (n > 2 && is_ws(line[n - 1]))
+                line[--n] = 0;
             rc = parse_attribute(&P, v);
             break;
         default: /* t= b= i= u= e= p= z= k= r=: not needed */

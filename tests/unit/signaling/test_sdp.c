@@ -134,7 +134,8 @@ static void repeated_attributes_round_trip(void **state)
         "a=ice-options:trickle renomination\r\na=ice-options:x\r\n"
         "a=ssrc:1 msid:stream-long track-long\r\na=ssrc:1 msid:s\r\n"
         "a=ssrc:1 cname:a-long-cname\r\na=ssrc:1 cname:c\r\n"
-        "a=fmtp:111 minptime=10;useinbandfec=1\r\na=fmtp:111 stereo=1\r\n";
+        "a=fmtp:111 minptime=10;useinbandfec=1\r\na=fmtp:111 stereo=1\r\n"
+        "a=recvonly\t \r\na=x-unknown:1 \r\n"; /* trailing blanks: a known attribute */
     struct pal_sdp_error err;
     struct pal_session_desc *a = parse_str(text, &err);
     assert_non_null(a);
@@ -143,6 +144,9 @@ static void repeated_attributes_round_trip(void **state)
     assert_string_equal(a->media[0].ssrcs[0].msid_track, "");
     assert_int_equal(a->media[0].codecs[0].opus_useinbandfec, -1);
     assert_int_equal(a->media[0].codecs[0].opus_stereo, 1);
+    assert_int_equal(a->media[0].direction, PAL_SDP_DIR_RECVONLY);
+    assert_int_equal(a->media[0].n_other_attrs, 1);
+    assert_string_equal(a->media[0].other_attrs[0], "x-unknown:1");
     char *out = pal_sdp_write_alloc(a, &err);
     struct pal_session_desc *b = parse_str(out, &err);
     assert_non_null(b);
