@@ -7,7 +7,7 @@
  * Text modes, used by tests/integration/sdp_chrome.test.mjs to check what
  * Palabre writes against a real browser:
  *   build/bench_sdp answer-text <offer-file>   prints the server's answer
- *   build/bench_sdp offer-text                 prints a subscribe offer (2 tracks)
+ *   build/bench_sdp offer-text                 prints a subscribe offer (2 tracks, 1 idle slot)
  *   build/bench_sdp check-answer <answer-file> checks a browser's answer to it */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,11 +45,12 @@ static void local_init(struct pal_sdp_local *local)
     local->end_of_candidates = true;
 }
 
-static const struct pal_sdp_track tracks[2] = {
+static const struct pal_sdp_track tracks[3] = {
     {.kind = PAL_SDP_KIND_AUDIO, .mid = "0", .active = true, .ssrc = 1, .cname = "c",
      .stream_id = "s", .track_id = "a"},
     {.kind = PAL_SDP_KIND_VIDEO, .mid = "1", .active = true, .ssrc = 2, .cname = "c",
      .stream_id = "s", .track_id = "v"},
+    {.kind = PAL_SDP_KIND_VIDEO, .mid = "2", .active = false}, /* an idle slot */
 };
 
 /* The text modes: 0 on success, 1 with the reason on stderr. */
@@ -69,9 +70,9 @@ static int text_mode(const char *op, const char *file)
     if (!strcmp(op, "answer-text"))
         rc = pal_sdp_parse(text, len, &in, &err) || pal_sdp_build_answer(&in, &local, &out, &err);
     else if (!strcmp(op, "offer-text"))
-        rc = pal_sdp_build_offer(tracks, 2, &local, &out, &err);
+        rc = pal_sdp_build_offer(tracks, 3, &local, &out, &err);
     else
-        rc = pal_sdp_build_offer(tracks, 2, &local, &out, &err) ||
+        rc = pal_sdp_build_offer(tracks, 3, &local, &out, &err) ||
              pal_sdp_parse(text, len, &in, &err) || pal_sdp_check_answer(&out, &in, &err);
     free(text);
     if (rc) {
@@ -129,7 +130,7 @@ int main(int argc, char **argv)
         else if (!strcmp(op, "write"))
             rc = pal_sdp_write(&offer, buf, sizeof(buf), &err);
         else if (!strcmp(op, "offer"))
-            rc = pal_sdp_build_offer(tracks, 2, &local, &out, &err);
+            rc = pal_sdp_build_offer(tracks, 3, &local, &out, &err);
         else {
             fprintf(stderr, "unknown op %s\n", op);
             return 2;

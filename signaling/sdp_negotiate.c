@@ -242,7 +242,6 @@ int pal_sdp_build_offer(const struct pal_sdp_track *tracks, size_t n,
     int rc = session_init(offer, local, err);
     if (rc)
         return rc;
-    bool first = true;
     for (size_t i = 0; i < n && !rc; i++) {
         const struct pal_sdp_track *tr = &tracks[i];
         struct pal_sdp_media *m = &offer->media[i];
@@ -275,20 +274,20 @@ int pal_sdp_build_offer(const struct pal_sdp_track *tracks, size_t n,
             codec_set(&m->codecs[0], PAL_SDP_SUB_PT_VP8, "VP8", 90000, 0, "",
                       PAL_SDP_FB_NACK | PAL_SDP_FB_NACK_PLI | PAL_SDP_FB_CCM_FIR |
                           PAL_SDP_FB_TRANSPORT_CC);
-        if (!tr->active) {
-            m->port = 0;
-            m->direction = PAL_SDP_DIR_INACTIVE;
-            continue;
-        }
         m->port = 9;
-        m->direction = PAL_SDP_DIR_SENDONLY;
+        m->direction = tr->active ? PAL_SDP_DIR_SENDONLY : PAL_SDP_DIR_INACTIVE;
         transport_init(&m->transport, local, PAL_SDP_SETUP_ACTPASS);
+        strcpy(offer->bundle_mids[offer->n_bundle_mids++], tr->mid);
+        if (i == 0)
+            add_candidates(m, local);
         if (audio)
             extmap_add(m, PAL_SDP_SUB_EXT_AUDIO_LEVEL, PAL_SDP_EXT_AUDIO_LEVEL,
                        PAL_SDP_URI_AUDIO_LEVEL);
         extmap_add(m, PAL_SDP_SUB_EXT_TRANSPORT_CC, PAL_SDP_EXT_TRANSPORT_CC,
                    PAL_SDP_URI_TRANSPORT_CC);
         extmap_add(m, PAL_SDP_SUB_EXT_MID, PAL_SDP_EXT_MID, PAL_SDP_URI_MID);
+        if (!tr->active)
+            continue;
         if (!audio && tr->rtx_ssrc) {
             codec_set(&m->codecs[1], PAL_SDP_SUB_PT_VP8 + 1, "rtx", 90000, 0, "apt=96", 0);
             m->codecs[1].apt = PAL_SDP_SUB_PT_VP8;
@@ -311,14 +310,8 @@ int pal_sdp_build_offer(const struct pal_sdp_track *tracks, size_t n,
             snprintf(s->msid_stream, sizeof(s->msid_stream), "%s", stream);
             snprintf(s->msid_track, sizeof(s->msid_track), "%s", tr->track_id);
         }
-        if (first)
-            add_candidates(m, local);
-        first = false;
-        strcpy(offer->bundle_mids[offer->n_bundle_mids++], tr->mid);
     }
     offer->n_media = (uint8_t)n;
-    if (!rc && first)
-        rc = fail(err, "offer has no active track");
     /* Names given by the caller (cname, msid) must be writable tokens. */
     if (!rc && pal_sdp_size(offer) < 0) {
         struct pal_sdp_error werr;
@@ -375,7 +368,8 @@ int pal_sdp_negotiated(const struct pal_session_desc *offer, const struct pal_se
         const struct pal_sdp_media *om = &offer->media[i], *am = &answer->media[i];
         if (strcmp(om->mid, am->mid))
             return fail(err, "m-line %u: answer mid '%s', offer mid '%s'", i, am->mid, om->mid);
-        if ((am->port == 0 && !am->bundle_only) || !am->n_codecs || !am->codecs[0].name[0] ||
+        if ((am->port == 0 && !am->bundle_only) || am->direction == PAL_SDP_DIR_INACTIVE ||
+            !am->n_codecs || !am->codecs[0].name[0] ||
             (am->kind != PAL_SDP_KIND_AUDIO && am->kind != PAL_SDP_KIND_VIDEO))
             continue;
         if (n == cap) {

@@ -107,7 +107,8 @@ struct pal_sdp_local {
  * kind, port 0, not in the BUNDLE group.
  * Returns 0, or -EINVAL (err says why) when the offer has no BUNDLE group, no
  * ICE credentials, no sha-256 fingerprint, a setup other than actpass/active,
- * or no m-line can be accepted. *answer is fully overwritten. */
+ * or no m-line can be accepted, or local lacks ICE credentials, a sha-256
+ * fingerprint or a decimal origin_sess_id. *answer is fully overwritten. */
 int pal_sdp_build_answer(const struct pal_session_desc *offer, const struct pal_sdp_local *local,
                          struct pal_session_desc *answer, struct pal_sdp_error *err);
 
@@ -124,9 +125,10 @@ int pal_sdp_build_answer(const struct pal_session_desc *offer, const struct pal_
 struct pal_sdp_track {
     enum pal_sdp_kind kind;                 /* AUDIO or VIDEO */
     char mid[PAL_SDP_MID_LEN];              /* stable across renegotiations */
-    bool active;                            /* false: port 0 / inactive slot (track gone) */
+    bool active;                            /* false: an idle slot (track gone), inactive */
     uint32_t ssrc;                          /* what the server sends with */
-    uint32_t rtx_ssrc;                      /* 0: no rtx (Palabre does not offer rtx yet) */
+    uint32_t rtx_ssrc;                      /* video: non-zero offers rtx (PT 97, apt 96) and
+                                               a=ssrc-group:FID ssrc rtx_ssrc; 0: no rtx */
     char cname[PAL_SDP_TOKEN_LEN];
     char stream_id[PAL_SDP_TOKEN_LEN];      /* msid stream (the publisher's participant) */
     char track_id[PAL_SDP_TOKEN_LEN];       /* msid track */
@@ -135,10 +137,14 @@ struct pal_sdp_track {
 /* Builds the offer for a subscribe PeerConnection: one sendonly m-line per
  * track (in the given order, which must keep earlier m-lines in place across
  * renegotiations), with ssrc, cname, msid; opus PT 111 / VP8 PT 96; all active
- * mids in one BUNDLE group; setup actpass; trickle. Inactive tracks are
- * written with port 0 and direction inactive (JSEP: a removed track's slot).
+ * mids in one BUNDLE group; setup actpass; trickle. Idle slots (active
+ * false) stay in the BUNDLE group with direction inactive and no ssrc/msid:
+ * not rejected (port 0 would let the browser drop the transport when every
+ * slot is idle), so a later offer can reuse the slot, same mid, for a new track.
  * Returns 0, or -EINVAL for n == 0, n > PAL_SDP_MAX_MEDIA, a kind other than
- * audio/video, an empty, overlong or duplicate mid, or no active track. */
+ * audio/video, an empty, overlong or duplicate mid, names that are not
+ * tokens (cname, stream and track ids), or local parameters without ICE
+ * credentials, a sha-256 fingerprint or a decimal origin_sess_id. */
 int pal_sdp_build_offer(const struct pal_sdp_track *tracks, size_t n,
                         const struct pal_sdp_local *local, struct pal_session_desc *offer,
                         struct pal_sdp_error *err);
@@ -174,8 +180,8 @@ struct pal_sdp_stream {
     uint8_t n_rids;                         /* simulcast layers offered (a=rid), 0 = none */
 };
 
-/* Fills out[] with one entry per m-line accepted in answer (port != 0 and a
- * codec), in m-line order. Returns the count, or -EINVAL (err says why) when
+/* Fills out[] with one entry per m-line accepted in answer (port != 0, a
+ * codec, direction not inactive: media flows), in m-line order. Returns the count, or -EINVAL (err says why) when
  * answer does not match offer (m-line count or mids), or -ENOSPC when cap is
  * too small. */
 int pal_sdp_negotiated(const struct pal_session_desc *offer, const struct pal_session_desc *answer,

@@ -508,13 +508,17 @@ static void subscribe_offer(void **state)
     if (pal_sdp_parse(text, strlen(text), back, &err))
         fail_msg("offer re-parse: %s\n%s", err.message, text);
     assert_memory_equal(offer, back, sizeof(*offer));
-    assert_non_null(strstr(text, "a=group:BUNDLE 0 1\r\n"));
+    assert_non_null(strstr(text, "a=group:BUNDLE 0 1 2\r\n"));
     assert_non_null(strstr(text, "a=setup:actpass\r\n"));
     assert_non_null(strstr(text, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"));
     assert_non_null(strstr(text, "a=ssrc:1111 cname:alice\r\n"));
     assert_non_null(strstr(text, "a=ssrc:2222 msid:p-alice v-alice\r\n"));
     assert_non_null(strstr(text, "a=ssrc-group:FID 2222 3333\r\n"));
-    assert_non_null(strstr(text, "m=video 0 UDP/TLS/RTP/SAVPF 96\r\n"));
+    assert_null(strstr(text, " 0 UDP/TLS")); /* the idle slot is not rejected */
+    assert_int_equal(back->media[2].n_ssrcs, 0);
+    assert_string_equal(back->media[2].msid_stream, "");
+    assert_int_equal(back->media[0].n_candidates, 1);
+    assert_int_equal(back->media[1].n_candidates, 0);
     assert_non_null(strstr(text, "a=msid:p-alice a-alice\r\n"));
     assert_int_equal(back->media[0].direction, PAL_SDP_DIR_SENDONLY);
     assert_int_equal(back->media[2].direction, PAL_SDP_DIR_INACTIVE);
@@ -525,9 +529,9 @@ static void subscribe_offer(void **state)
     /* A browser's answer: same m-lines, setup active. */
     struct pal_session_desc *ans = desc_new();
     memcpy(ans, offer, sizeof(*ans));
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         ans->media[i].transport.setup = PAL_SDP_SETUP_ACTIVE;
-        ans->media[i].direction = PAL_SDP_DIR_RECVONLY;
+        ans->media[i].direction = i < 2 ? PAL_SDP_DIR_RECVONLY : PAL_SDP_DIR_INACTIVE;
     }
     assert_int_equal(pal_sdp_check_answer(offer, ans, &err), 0);
     struct pal_sdp_stream st[3];
