@@ -7,8 +7,11 @@
  * Text modes, used by tests/integration/sdp_chrome.test.mjs to check what
  * Palabre writes against a real browser:
  *   build/bench_sdp answer-text <offer-file>   prints the server's answer
- *   build/bench_sdp offer-text                 prints a subscribe offer (2 tracks, 1 idle slot)
- *   build/bench_sdp check-answer <answer-file> checks a browser's answer to it */
+ *   build/bench_sdp offer-text [reuse]         prints a subscribe offer (2 tracks, 1 idle
+ *                                              slot; with reuse: version 2, the slot
+ *                                              carries a new video track)
+ *   build/bench_sdp check-answer <answer-file> [reuse]  checks a browser's answer to it */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +48,7 @@ static void local_init(struct pal_sdp_local *local)
     local->end_of_candidates = true;
 }
 
-static const struct pal_sdp_track tracks[3] = {
+static struct pal_sdp_track tracks[3] = {
     {.kind = PAL_SDP_KIND_AUDIO, .mid = "0", .active = true, .ssrc = 1, .cname = "c",
      .stream_id = "s", .track_id = "a"},
     {.kind = PAL_SDP_KIND_VIDEO, .mid = "1", .active = true, .ssrc = 2, .cname = "c",
@@ -54,12 +57,18 @@ static const struct pal_sdp_track tracks[3] = {
 };
 
 /* The text modes: 0 on success, 1 with the reason on stderr. */
-static int text_mode(const char *op, const char *file)
+static int text_mode(const char *op, const char *file, bool reuse)
 {
     static struct pal_session_desc in, out;
     struct pal_sdp_local local;
     struct pal_sdp_error err = {0};
     local_init(&local);
+    if (reuse) {
+        local.origin_sess_version = 2;
+        tracks[2] = (struct pal_sdp_track){.kind = PAL_SDP_KIND_VIDEO, .mid = "2", .active = true,
+                                           .ssrc = 4, .cname = "c2", .stream_id = "s2",
+                                           .track_id = "v2"};
+    }
     size_t len = 0;
     char *text = file ? slurp(file, &len) : NULL;
     if (file && !text) {
@@ -93,10 +102,11 @@ static int text_mode(const char *op, const char *file)
 
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && (!strcmp(argv[1], "answer-text") || !strcmp(argv[1], "check-answer")) && argc == 3)
-        return text_mode(argv[1], argv[2]);
-    if (argc == 2 && !strcmp(argv[1], "offer-text"))
-        return text_mode(argv[1], NULL);
+    bool reuse = argc >= 3 && !strcmp(argv[argc - 1], "reuse");
+    if (argc >= 2 && !strcmp(argv[1], "offer-text"))
+        return text_mode(argv[1], NULL, reuse);
+    if (argc >= 3 && (!strcmp(argv[1], "answer-text") || !strcmp(argv[1], "check-answer")))
+        return text_mode(argv[1], argv[2], reuse);
     if (argc < 3) {
         fprintf(stderr, "usage: %s <parse|parse-min|answer|write|offer> <iterations> [fixture]\n", argv[0]);
         return 2;

@@ -266,12 +266,17 @@ int pal_sdp_build_offer(const struct pal_sdp_track *tracks, size_t n,
         strcpy(m->conn_addr, "0.0.0.0");
         m->rtcp_mux = true;
         m->rtcp_rsize = true;
+        if (tr->pt > 127) {
+            rc = fail(err, "track %zu: payload type %u above 127", i, tr->pt);
+            break;
+        }
+        uint8_t pt = tr->pt ? tr->pt : audio ? PAL_SDP_SUB_PT_OPUS : PAL_SDP_SUB_PT_VP8;
         m->n_codecs = 1;
         if (audio)
-            codec_set(&m->codecs[0], PAL_SDP_SUB_PT_OPUS, "opus", 48000, 2, PAL_SDP_OPUS_FMTP,
+            codec_set(&m->codecs[0], pt, "opus", 48000, 2, PAL_SDP_OPUS_FMTP,
                       PAL_SDP_FB_TRANSPORT_CC);
         else
-            codec_set(&m->codecs[0], PAL_SDP_SUB_PT_VP8, "VP8", 90000, 0, "",
+            codec_set(&m->codecs[0], pt, "VP8", 90000, 0, "",
                       PAL_SDP_FB_NACK | PAL_SDP_FB_NACK_PLI | PAL_SDP_FB_CCM_FIR |
                           PAL_SDP_FB_TRANSPORT_CC);
         m->port = 9;
@@ -289,9 +294,12 @@ int pal_sdp_build_offer(const struct pal_sdp_track *tracks, size_t n,
         if (!tr->active)
             continue;
         if (!audio && tr->rtx_ssrc) {
-            codec_set(&m->codecs[1], PAL_SDP_SUB_PT_VP8 + 1, "rtx", 90000, 0, "apt=96", 0);
-            m->codecs[1].apt = PAL_SDP_SUB_PT_VP8;
-            m->codecs[0].rtx_pt = PAL_SDP_SUB_PT_VP8 + 1;
+            uint8_t rtx = pt < 127 ? pt + 1 : pt - 1;
+            char apt[16];
+            snprintf(apt, sizeof(apt), "apt=%u", pt);
+            codec_set(&m->codecs[1], rtx, "rtx", 90000, 0, apt, 0);
+            m->codecs[1].apt = pt;
+            m->codecs[0].rtx_pt = rtx;
             m->n_codecs = 2;
             m->n_ssrc_groups = 1;
             strcpy(m->ssrc_groups[0].semantics, "FID");

@@ -124,11 +124,12 @@ int pal_sdp_build_answer(const struct pal_session_desc *offer, const struct pal_
 /* One m-line of a subscribe offer: a forwarded track, or a recycled slot. */
 struct pal_sdp_track {
     enum pal_sdp_kind kind;                 /* AUDIO or VIDEO */
+    uint8_t pt;                             /* payload type; 0 = PAL_SDP_SUB_PT_OPUS / _VP8 */
     char mid[PAL_SDP_MID_LEN];              /* stable across renegotiations */
     bool active;                            /* false: an idle slot (track gone), inactive */
     uint32_t ssrc;                          /* what the server sends with */
-    uint32_t rtx_ssrc;                      /* video: non-zero offers rtx (PT 97, apt 96) and
-                                               a=ssrc-group:FID ssrc rtx_ssrc; 0: no rtx */
+    uint32_t rtx_ssrc;                      /* video: non-zero offers rtx (PT pt+1, or pt-1
+                                               for 127) and a=ssrc-group:FID; 0: no rtx */
     char cname[PAL_SDP_TOKEN_LEN];
     char stream_id[PAL_SDP_TOKEN_LEN];      /* msid stream (the publisher's participant) */
     char track_id[PAL_SDP_TOKEN_LEN];       /* msid track */
@@ -136,13 +137,13 @@ struct pal_sdp_track {
 
 /* Builds the offer for a subscribe PeerConnection: one sendonly m-line per
  * track (in the given order, which must keep earlier m-lines in place across
- * renegotiations), with ssrc, cname, msid; opus PT 111 / VP8 PT 96; all active
- * mids in one BUNDLE group; setup actpass; trickle. Idle slots (active
+ * renegotiations), with ssrc, cname, msid; opus / VP8 with the track's pt
+ * (default 111 / 96, Chrome's); all mids in one BUNDLE group; setup actpass; trickle. Idle slots (active
  * false) stay in the BUNDLE group with direction inactive and no ssrc/msid:
  * not rejected (port 0 would let the browser drop the transport when every
  * slot is idle), so a later offer can reuse the slot, same mid, for a new track.
  * Returns 0, or -EINVAL for n == 0, n > PAL_SDP_MAX_MEDIA, a kind other than
- * audio/video, an empty, overlong or duplicate mid, names that are not
+ * audio/video, a pt above 127, an empty, overlong or duplicate mid, names that are not
  * tokens (cname, stream and track ids), or local parameters without ICE
  * credentials, a sha-256 fingerprint or a decimal origin_sess_id. */
 int pal_sdp_build_offer(const struct pal_sdp_track *tracks, size_t n,

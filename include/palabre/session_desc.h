@@ -7,11 +7,11 @@
  * description can be copied with memcpy and handed to another thread inside a
  * command struct.
  *
- * Size: a pal_session_desc is large (about 940 KiB with the bounds below);
+ * Size: a pal_session_desc is large (about 1.9 MiB with the bounds below);
  * allocate it on the heap (calloc), never on a thread's stack, and do not keep
  * one per peer: keep what pal_sdp_negotiated() (sdp.h) extracts, or the
  * written text, and free the struct. Parsing or building one costs about
- * 1 M instructions, most of it zeroing the struct (bench/sdp.sh).
+ * 2 M instructions, most of it zeroing the struct (bench/sdp.sh).
  *
  * Conventions
  * - Strings are NUL-terminated; "" means absent.
@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 /* ---- bounds ------------------------------------------------------------ */
-#define PAL_SDP_MAX_MEDIA 32        /* m-lines per description */
+#define PAL_SDP_MAX_MEDIA 64        /* m-lines per description (subscribe PCs: recycle idle slots) */
 #define PAL_SDP_MAX_CODECS 40       /* payload types per m-line (Chrome 156 video: 23) */
 #define PAL_SDP_MAX_EXTMAPS 16      /* a=extmap per m-line */
 #define PAL_SDP_MAX_CANDIDATES 32   /* a=candidate per m-line (Firefox 68, 5 interfaces: 20) */

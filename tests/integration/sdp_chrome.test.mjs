@@ -71,9 +71,8 @@ test('Chromium accepts a subscribe offer and its answer passes pal_sdp_check_ans
     pc.ontrack = (e) => tracks.push({ kind: e.track.kind, stream: e.streams[0]?.id, mid: e.transceiver.mid });
     await pc.setRemoteDescription({ type: 'offer', sdp });
     await pc.setLocalDescription(await pc.createAnswer());
-    const answer = pc.localDescription.sdp;
-    pc.close();
-    return { answer, tracks };
+    window.sub = { pc, tracks };
+    return { answer: pc.localDescription.sdp, tracks: [...tracks] };
   }, offer);
   assert.deepEqual(got.tracks, [
     { kind: 'audio', stream: 's', mid: '0' },
@@ -82,4 +81,21 @@ test('Chromium accepts a subscribe offer and its answer passes pal_sdp_check_ans
   writeFileSync(join(dir, 'answer.sdp'), got.answer);
   sdpTool('check-answer', join(dir, 'answer.sdp')); // throws on a non-zero exit
   assert.match(got.answer, /a=setup:active/);
+});
+
+test('Chromium takes a new track in a recycled idle slot (same mid) on re-offer', async () => {
+  const offer = sdpTool('offer-text', 'reuse');
+  const got = await page.evaluate(async (sdp) => {
+    const { pc, tracks } = window.sub;
+    await pc.setRemoteDescription({ type: 'offer', sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    const answer = pc.localDescription.sdp;
+    pc.close();
+    return { answer, tracks };
+  }, offer);
+  assert.deepEqual(got.tracks.at(-1), { kind: 'video', stream: 's2', mid: '2' });
+  assert.equal(got.tracks.length, 3);
+  writeFileSync(join(dir, 'answer2.sdp'), got.answer);
+  sdpTool('check-answer', join(dir, 'answer2.sdp'), 'reuse');
+  assert.match(got.answer, /a=mid:2\r\n(.*\r\n)*?a=recvonly/);
 });

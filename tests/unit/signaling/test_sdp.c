@@ -497,7 +497,8 @@ static void subscribe_offer(void **state)
     tracks[1] = (struct pal_sdp_track){.kind = PAL_SDP_KIND_VIDEO, .mid = "1", .active = true,
                                        .ssrc = 2222, .rtx_ssrc = 3333, .cname = "alice",
                                        .stream_id = "p-alice", .track_id = "v-alice"};
-    tracks[2] = (struct pal_sdp_track){.kind = PAL_SDP_KIND_VIDEO, .mid = "2", .active = false};
+    tracks[2] = (struct pal_sdp_track){.kind = PAL_SDP_KIND_VIDEO, .mid = "2", .active = false,
+                                       .pt = 120};
     struct pal_session_desc *offer = desc_new();
     struct pal_sdp_error err;
     if (pal_sdp_build_offer(tracks, 3, &local, offer, &err))
@@ -516,6 +517,7 @@ static void subscribe_offer(void **state)
     assert_non_null(strstr(text, "a=ssrc-group:FID 2222 3333\r\n"));
     assert_null(strstr(text, " 0 UDP/TLS")); /* the idle slot is not rejected */
     assert_int_equal(back->media[2].n_ssrcs, 0);
+    assert_int_equal(back->media[2].codecs[0].pt, 120); /* a Firefox publisher's VP8 PT */
     assert_string_equal(back->media[2].msid_stream, "");
     assert_int_equal(back->media[0].n_candidates, 1);
     assert_int_equal(back->media[1].n_candidates, 0);
@@ -624,7 +626,10 @@ static void parse_errors(void **state)
     strcpy(many, HEAD);
     for (int i = 0; i <= PAL_SDP_MAX_MEDIA; i++)
         strcat(many, "m=audio 9 RTP/AVP 0\r\n");
-    expect_error(many, strlen(many), "line 37: too many m= lines (max 32)");
+    char msg[64];
+    snprintf(msg, sizeof(msg), "line %d: too many m= lines (max %d)", 5 + PAL_SDP_MAX_MEDIA,
+             PAL_SDP_MAX_MEDIA);
+    expect_error(many, strlen(many), msg);
 
     /* An overlong line */
     size_t n = strlen(HEAD) + 6 + PAL_SDP_MAX_LINE;
