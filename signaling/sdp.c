@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -984,11 +985,19 @@ static int finish(struct parser *P)
     return 0;
 }
 
+/* Zeroes the session fields; m-lines are zeroed one by one as they are
+ * added, since zeroing all PAL_SDP_MAX_MEDIA of them (1.9 MB) would cost
+ * most of a parse (docs/benchmarks.md). */
+static void desc_clear(struct pal_session_desc *d)
+{
+    memset(d, 0, offsetof(struct pal_session_desc, media));
+}
+
 int pal_sdp_parse(const char *text, size_t len, struct pal_session_desc *out,
                   struct pal_sdp_error *err)
 {
     struct parser P = {.d = out, .err = err};
-    memset(out, 0, sizeof(*out));
+    desc_clear(out);
     if (err) {
         err->line = 0;
         err->message[0] = 0;
@@ -1079,7 +1088,7 @@ int pal_sdp_parse(const char *text, size_t len, struct pal_session_desc *out,
     rc = finish(&P);
 out:
     if (rc)
-        memset(out, 0, sizeof(*out));
+        desc_clear(out);
     return rc;
 }
 
@@ -1424,6 +1433,13 @@ void pal_sdp_effective_transport(const struct pal_session_desc *d, int media_ind
         out->fingerprint = t->fingerprint;
     if (t->setup != PAL_SDP_SETUP_NONE)
         out->setup = t->setup;
+}
+
+bool pal_sdp_equal(const struct pal_session_desc *a, const struct pal_session_desc *b)
+{
+    return a->n_media == b->n_media && a->n_media <= PAL_SDP_MAX_MEDIA &&
+           !memcmp(a, b, offsetof(struct pal_session_desc, media)) &&
+           !memcmp(a->media, b->media, a->n_media * sizeof(a->media[0]));
 }
 
 int pal_sdp_find_mid(const struct pal_session_desc *d, const char *mid)

@@ -4,6 +4,7 @@
  * Declared in palabre/sdp.h; the choices are documented there. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -38,7 +39,7 @@ static bool is_decimal(const char *s)
 static int session_init(struct pal_session_desc *d, const struct pal_sdp_local *local,
                         struct pal_sdp_error *err)
 {
-    memset(d, 0, sizeof(*d));
+    memset(d, 0, offsetof(struct pal_session_desc, media)); /* m-lines: as they are built */
     if (!local->ice_ufrag[0] || !local->ice_pwd[0])
         return fail(err, "local ICE credentials missing");
     if (strcmp(local->fingerprint.algorithm, "sha-256") || local->fingerprint.len != 32)
@@ -163,7 +164,7 @@ int pal_sdp_build_answer(const struct pal_session_desc *offer, const struct pal_
     if (rc)
         return rc;
     if (!offer->has_bundle) {
-        memset(answer, 0, sizeof(*answer));
+        answer->n_media = 0;
         return fail(err, "offer has no BUNDLE group (Palabre needs bundlePolicy max-bundle)");
     }
     answer->n_media = offer->n_media;
@@ -186,7 +187,7 @@ int pal_sdp_build_answer(const struct pal_session_desc *offer, const struct pal_
             rc = fail(err, "m-line %u (mid %s): setup must be actpass or active (Palabre is the DTLS server)",
                       i, om->mid);
         if (rc) {
-            memset(answer, 0, sizeof(*answer));
+            answer->n_media = 0;
             return rc;
         }
         memset(am, 0, sizeof(*am));
@@ -220,7 +221,7 @@ int pal_sdp_build_answer(const struct pal_session_desc *offer, const struct pal_
         first = false;
     }
     if (first) {
-        memset(answer, 0, sizeof(*answer));
+        answer->n_media = 0;
         return fail(err, "no m-line can be accepted: Palabre receives opus/48000/2 audio and "
                          "VP8/90000 video, bundled, with rtcp-mux");
     }
@@ -245,6 +246,7 @@ int pal_sdp_build_offer(const struct pal_sdp_track *tracks, size_t n,
     for (size_t i = 0; i < n && !rc; i++) {
         const struct pal_sdp_track *tr = &tracks[i];
         struct pal_sdp_media *m = &offer->media[i];
+        memset(m, 0, sizeof(*m));
         bool audio = tr->kind == PAL_SDP_KIND_AUDIO;
         if (!audio && tr->kind != PAL_SDP_KIND_VIDEO) {
             rc = fail(err, "track %zu: kind must be audio or video", i);
@@ -328,7 +330,7 @@ int pal_sdp_build_offer(const struct pal_sdp_track *tracks, size_t n,
                   werr.message);
     }
     if (rc)
-        memset(offer, 0, sizeof(*offer));
+        offer->n_media = 0;
     return rc;
 }
 

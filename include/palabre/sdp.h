@@ -26,8 +26,10 @@ struct pal_sdp_error {
 /* ---- text <-> struct ---------------------------------------------------- */
 
 /* Parses len bytes of SDP (CRLF or LF line endings; need not be
- * NUL-terminated) into *out, which is fully overwritten. Returns 0, or
- * -EINVAL with err filled (err may be NULL). On error *out is zeroed. */
+ * NUL-terminated) into *out: the session fields and media[0..n_media) are
+ * fully written (zero where absent); entries beyond n_media are left as they
+ * were. Returns 0, or -EINVAL with err filled (err may be NULL); on error the
+ * session fields are zeroed and n_media is 0. */
 int pal_sdp_parse(const char *text, size_t len, struct pal_session_desc *out,
                   struct pal_sdp_error *err);
 
@@ -63,6 +65,10 @@ int pal_sdp_candidate_write(const struct pal_sdp_candidate *c, char *buf, size_t
  * media level if present there, else from the session level. */
 void pal_sdp_effective_transport(const struct pal_session_desc *d, int media_index,
                                  struct pal_sdp_transport *out);
+/* Same session fields and same m-lines (bytewise, media[0..n_media) only).
+ * Descriptions from pal_sdp_parse and the builders compare reliably; for
+ * structs filled by hand, zero them first. */
+bool pal_sdp_equal(const struct pal_session_desc *a, const struct pal_session_desc *b);
 /* Index of the m-line with this mid, or -1. */
 int pal_sdp_find_mid(const struct pal_session_desc *d, const char *mid);
 /* First codec with this name (case-insensitive) and clock rate (0 = any), or NULL. */
@@ -108,7 +114,8 @@ struct pal_sdp_local {
  * Returns 0, or -EINVAL (err says why) when the offer has no BUNDLE group, no
  * ICE credentials, no sha-256 fingerprint, a setup other than actpass/active,
  * or no m-line can be accepted, or local lacks ICE credentials, a sha-256
- * fingerprint or a decimal origin_sess_id. *answer is fully overwritten. */
+ * fingerprint or a decimal origin_sess_id. *answer is written as by
+ * pal_sdp_parse (n_media = 0 on error). */
 int pal_sdp_build_answer(const struct pal_session_desc *offer, const struct pal_sdp_local *local,
                          struct pal_session_desc *answer, struct pal_sdp_error *err);
 

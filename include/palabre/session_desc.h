@@ -10,12 +10,14 @@
  * Size: a pal_session_desc is large (about 1.9 MiB with the bounds below);
  * allocate it on the heap (calloc), never on a thread's stack, and do not keep
  * one per peer: keep what pal_sdp_negotiated() (sdp.h) extracts, or the
- * written text, and free the struct. Parsing or building one costs about
- * 2 M instructions, most of it zeroing the struct (bench/sdp.sh).
+ * written text, and free the struct.
  *
  * Conventions
  * - Strings are NUL-terminated; "" means absent.
- * - Counts (n_*) say how many leading array entries are valid.
+ * - Counts (n_*) say how many leading array entries are valid. Parser and
+ *   builders zero every field they write, padding included, but do not touch
+ *   media[] entries beyond n_media (zeroing them would dominate the cost);
+ *   compare descriptions with pal_sdp_equal (sdp.h), not memcmp.
  * - Values a parser finds too long for a field, or more items than an array
  *   holds, make the parse fail with a clear error; nothing is truncated.
  * - Attributes that Palabre does not interpret are accepted; the first

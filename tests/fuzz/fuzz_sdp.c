@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct pal_sdp_error err;
     if (pal_sdp_parse(text, strlen(text), &b, &err))
         abort(); /* written text does not parse */
-    if (memcmp(&a, &b, sizeof(a)))
+    if (!pal_sdp_equal(&a, &b))
         abort(); /* round trip changed the description */
     char *again = pal_sdp_write_alloc(&b, NULL);
     if (!again || strcmp(text, again))
