@@ -9,6 +9,8 @@
  * first packet never goes below zero. */
 #define EXT_BASE ((uint64_t)1 << 32)
 #define IDLE_AFTER_UNDERRUNS 5
+/* This many late packets in a row mean the sender restarted its sequence. */
+#define RESTART_AFTER_LATE 8
 
 struct slot {
     bool used;
@@ -33,6 +35,8 @@ struct pal_jitter {
     uint64_t highest; /* highest extended seq pushed */
     uint32_t count;   /* used slots */
     uint32_t underrun_run;
+    uint32_t late_run;
+    bool have_last; /* last_arrival_ms/last_ts valid for the jitter estimate */
     int64_t last_arrival_ms;
     uint32_t last_ts;
     double jitter_ms;
@@ -86,7 +90,7 @@ static void clear_range(struct pal_jitter *jb, uint64_t from, uint64_t to, uint6
 
 static void update_jitter(struct pal_jitter *jb, uint32_t ts, int64_t arrival_ms)
 {
-    if (jb->st.received > 1) {
+    if (jb->have_last) {
         /* RFC 3550 A.8: D = (Rj - Ri) - (Sj - Si), J += (|D| - J) / 16 */
         double d = (double)(arrival_ms - jb->last_arrival_ms) -
                    (double)pal_ts_diff(ts, jb->last_ts) * 1000.0 / jb->cfg.clock_rate;
@@ -94,6 +98,7 @@ static void update_jitter(struct pal_jitter *jb, uint32_t ts, int64_t arrival_ms
             d = -d;
         jb->jitter_ms += (d - jb->jitter_ms) / 16.0;
     }
+    jb->have_last = true;
     jb->last_arrival_ms = arrival_ms;
     jb->last_ts = ts;
     if (jb->cfg.frame_ms) {
@@ -114,6 +119,9 @@ static void reset(struct pal_jitter *jb, uint64_t ext)
     jb->playing = false;
     jb->popped_any = false;
     jb->underrun_run = 0;
+    jb->have_last = false; /* a new stream: a new jitter estimate */
+    jb->jitter_ms = 0;
+    jb->target_ms = jb->cfg.min_delay_ms;
 }
 
 int pal_jitter_push(struct pal_jitter *jb, uint16_t seq, uint32_t timestamp, bool marker,
@@ -131,15 +139,18 @@ int pal_jitter_push(struct pal_jitter *jb, uint16_t seq, uint32_t timestamp, boo
     }
     if (ext < jb->next) {
         bool can_extend = !jb->popped_any && jb->highest - ext < jb->cfg.capacity;
-        if (!can_extend) {
+        if (!can_extend && ++jb->late_run < RESTART_AFTER_LATE) {
             jb->st.late++;
             return -ESTALE;
         }
+        if (!can_extend) /* the sender restarted far back (or jumped over half the space) */
+            reset(jb, ext);
         jb->next = ext;
-    } else if (!jb->playing && jb->count == 0 && ext > jb->next) {
-        /* Idle or buffering with nothing stored: start from this packet. */
+    } else if (jb->cfg.frame_ms && !jb->playing && jb->count == 0 && ext > jb->next) {
+        /* Audio idle or buffering with nothing stored: start from this packet. */
         jb->next = ext;
     }
+    jb->late_run = 0;
     if (ext - jb->next >= jb->cfg.capacity) {
         if (ext > jb->highest && ext - jb->highest >= jb->cfg.capacity) {
             reset(jb, ext); /* the stream jumped (restart): follow it */
@@ -207,10 +218,10 @@ int pal_jitter_pop_frame(struct pal_jitter *jb, struct pal_jitter_packet *out)
         jb->playing = true;
         jb->underrun_run = 0;
     }
-    /* Deeper than max_delay_ms: drop the oldest frames down to the target. */
+    /* Deeper than max_delay_ms (plus the frame due now): drop the oldest. */
     uint32_t max_frames = jb->cfg.max_delay_ms / f;
     if (jb->count > 0 && jb->highest - jb->next + 1 > max_frames + 1) {
-        uint64_t new_next = jb->highest + 1 - target;
+        uint64_t new_next = jb->highest + 1 - max_frames;
         clear_range(jb, jb->next, new_next, &jb->st.overflow_dropped);
         jb->next = new_next;
     }
