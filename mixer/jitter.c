@@ -11,6 +11,8 @@
 #define IDLE_AFTER_UNDERRUNS 5
 /* This many late packets in a row mean the sender restarted its sequence. */
 #define RESTART_AFTER_LATE 8
+/* After a loss, one extra frame of depth for this many frames (5 s). */
+#define LOSS_BOOST_FRAMES 250
 
 struct slot {
     bool used;
@@ -36,6 +38,8 @@ struct pal_jitter {
     uint32_t count;   /* used slots */
     uint32_t underrun_run;
     uint32_t late_run;
+    uint32_t loss_boost; /* ticks left with one extra frame of depth */
+    uint32_t stretch_budget; /* frames to add to the depth by concealment */
     bool have_last; /* last_arrival_ms/last_ts valid for the jitter estimate */
     int64_t last_arrival_ms;
     uint32_t last_ts;
@@ -88,6 +92,8 @@ static void clear_range(struct pal_jitter *jb, uint64_t from, uint64_t to, uint6
     }
 }
 
+static void update_target(struct pal_jitter *jb);
+
 static void update_jitter(struct pal_jitter *jb, uint32_t ts, int64_t arrival_ms)
 {
     if (jb->have_last) {
@@ -101,11 +107,21 @@ static void update_jitter(struct pal_jitter *jb, uint32_t ts, int64_t arrival_ms
     jb->have_last = true;
     jb->last_arrival_ms = arrival_ms;
     jb->last_ts = ts;
+    update_target(jb);
+}
+
+static void update_target(struct pal_jitter *jb)
+{
     if (jb->cfg.frame_ms) {
         uint32_t f = jb->cfg.frame_ms;
         uint32_t want = f + (uint32_t)(2.0 * jb->jitter_ms);
-        want = (want + f - 1) / f * f;
-        jb->target_ms = PAL_MAX(jb->cfg.min_delay_ms, PAL_MIN(jb->cfg.max_delay_ms, want));
+        if (jb->loss_boost > 0)
+            want += f; /* recent loss: one more frame so FEC can arrive in time */
+        want = (want + f / 2) / f * f; /* nearest whole frame */
+        uint32_t t = PAL_MAX(jb->cfg.min_delay_ms, PAL_MIN(jb->cfg.max_delay_ms, want));
+        if (t > jb->target_ms && jb->playing)
+            jb->stretch_budget += (t - jb->target_ms) / f;
+        jb->target_ms = t;
     }
 }
 
@@ -122,6 +138,8 @@ static void reset(struct pal_jitter *jb, uint64_t ext)
     jb->have_last = false; /* a new stream: a new jitter estimate */
     jb->jitter_ms = 0;
     jb->target_ms = jb->cfg.min_delay_ms;
+    jb->loss_boost = 0;
+    jb->stretch_budget = 0;
 }
 
 int pal_jitter_push(struct pal_jitter *jb, uint16_t seq, uint32_t timestamp, bool marker,
@@ -217,6 +235,7 @@ int pal_jitter_pop_frame(struct pal_jitter *jb, struct pal_jitter_packet *out)
             return PAL_JITTER_EMPTY;
         jb->playing = true;
         jb->underrun_run = 0;
+        jb->stretch_budget = 0;
     }
     /* Deeper than max_delay_ms (plus the frame due now): drop the oldest. */
     uint32_t max_frames = jb->cfg.max_delay_ms / f;
@@ -225,11 +244,24 @@ int pal_jitter_pop_frame(struct pal_jitter *jb, struct pal_jitter_packet *out)
         clear_range(jb, jb->next, new_next, &jb->st.overflow_dropped);
         jb->next = new_next;
     }
+    if (jb->loss_boost > 0 && --jb->loss_boost == 0)
+        update_target(jb);
     struct slot *sl = slot_at(jb, jb->next);
+    if (sl && jb->stretch_budget > 0) {
+        /* The target grew while playing: play one concealed frame without
+         * consuming, which deepens the buffer by one frame. */
+        jb->stretch_budget--;
+        jb->st.stretched++;
+        return PAL_JITTER_LOST;
+    }
     if (sl) {
         take(jb, sl, out);
         jb->underrun_run = 0;
         return PAL_JITTER_FRAME;
+    }
+    if (jb->loss_boost == 0) {
+        jb->loss_boost = LOSS_BOOST_FRAMES;
+        update_target(jb);
     }
     if (jb->count == 0) {
         jb->st.underruns++;

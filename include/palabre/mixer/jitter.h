@@ -12,7 +12,11 @@
  *
  * Depth (audio): playout starts once `target` frames are buffered. The target
  * adapts between min_delay_ms and max_delay_ms: frame_ms + 2 x the RFC 3550
- * interarrival jitter, rounded up to whole frames. A buffer deeper than
+ * interarrival jitter, rounded to whole frames, plus one frame for 5 s
+ * after a loss (so that the next packet, carrying FEC, is there in time).
+ * When the target grows during playout, one concealed frame per added frame
+ * is played without consuming a packet (a stretch, reported as LOST with no
+ * next packet), which deepens the buffer. A buffer deeper than
  * max_delay_ms drops its oldest frames; after 5 consecutive underruns the
  * input goes idle and rebuffers to the current target.
  *
@@ -54,7 +58,7 @@ enum pal_jitter_result {
 };
 
 struct pal_jitter_stats {
-    uint64_t received, duplicates, late, lost, overflow_dropped, underruns;
+    uint64_t received, duplicates, late, lost, overflow_dropped, underruns, stretched;
     uint32_t target_ms;   /* current audio target depth */
     double jitter_ms;     /* RFC 3550 interarrival jitter estimate */
 };

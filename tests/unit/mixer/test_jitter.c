@@ -54,8 +54,12 @@ static void in_order(void **state)
     assert_int_equal(pop_seq(jb, &s), PAL_JITTER_EMPTY);
     assert_int_equal(pop_seq(jb, &s), PAL_JITTER_EMPTY);
     /* A new talk spurt starts from its first packet. */
+    /* Losses deepen the target by one frame: 40 ms are buffered first. */
     assert_int_equal(push(jb, 200, (200 - 100) * 20), 0);
+    assert_int_equal(pop_seq(jb, &s), PAL_JITTER_EMPTY);
+    assert_int_equal(push(jb, 201, (201 - 100) * 20), 0);
     expect_frame(jb, 200);
+    expect_frame(jb, 201);
     pal_jitter_destroy(jb);
 }
 
@@ -88,10 +92,13 @@ static void loss_gives_fec_packet_then_late_is_refused(void **state)
     expect_frame(jb, 1);
     push(jb, 2, 20);
     expect_frame(jb, 2);
-    push(jb, 4, 60); /* 3 is lost */
+    push(jb, 4, 80); /* 3 is lost */
     int s;
     assert_int_equal(pop_seq(jb, &s), PAL_JITTER_LOST);
     assert_int_equal(s, 4); /* the next packet, for Opus FEC */
+    /* The loss raised the target to 40 ms: one stretch frame deepens it. */
+    assert_int_equal(pop_seq(jb, &s), PAL_JITTER_LOST);
+    assert_int_equal(s, -1);
     expect_frame(jb, 4);   /* and it is still played */
     assert_int_equal(push(jb, 3, 100), -ESTALE);
     push(jb, 5, 100);
@@ -100,6 +107,8 @@ static void loss_gives_fec_packet_then_late_is_refused(void **state)
     pal_jitter_get_stats(jb, &st);
     assert_int_equal(st.lost, 1);
     assert_int_equal(st.late, 1);
+    assert_int_equal(st.stretched, 1);
+    assert_int_equal(st.target_ms, 40);
     pal_jitter_destroy(jb);
 }
 
