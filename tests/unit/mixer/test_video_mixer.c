@@ -228,6 +228,7 @@ static void colours_in_their_tiles(void **state)
         expect_colour(&v, Q[i], cs[i]);
     /* A participant leaves: three tiles remain in the 2x2 grid, the last is empty. */
     assert_int_equal(pal_mixer_remove_input(m, 2), 0);
+    pub_free(&p[1]);
     p[1] = p[3];
     run(m, p, 3, 6, &now);
     expect_colour(&v, Q[0], RED);
