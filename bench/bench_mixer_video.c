@@ -10,20 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "palabre/mixer/image.h"
+#include "palabre/mixer/cpu_clock.h"
 #include "palabre/mixer/video_mixer.h"
 #include "palabre/mixer/vp8_codec.h"
 #include "palabre/mixer/vp8_packetizer.h"
 #include "palabre/rtp.h"
-
-static uint64_t cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 struct pkt {
     uint16_t len;
@@ -128,9 +121,9 @@ int main(int argc, char **argv)
         pal_video_mixer_add_input(vm, (uint32_t)i + 1, (uint32_t)i + 1);
     pal_video_mixer_add_output(vm, 1, 42);
 
-    uint64_t t0 = cpu_ns(), push_ns = 0;
+    uint64_t t0 = pal_mixer_cpu_ns(), push_ns = 0;
     for (int f = 0; f < frames; f++) {
-        uint64_t a = cpu_ns();
+        uint64_t a = pal_mixer_cpu_ns();
         for (int i = 0; i < inputs; i++)
             for (size_t k = st[i].frame_start[f]; k < st[i].frame_start[f + 1]; k++) {
                 struct pal_rtp_packet p;
@@ -138,10 +131,10 @@ int main(int argc, char **argv)
                 pal_video_mixer_push(vm, (uint32_t)i + 1, p.seq, p.timestamp, p.marker,
                                      pal_rtp_payload(&p), p.payload_len, f * 33);
             }
-        push_ns += cpu_ns() - a;
+        push_ns += pal_mixer_cpu_ns() - a;
         pal_video_mixer_tick(vm, f * 33 + 5);
     }
-    uint64_t total = cpu_ns() - t0;
+    uint64_t total = pal_mixer_cpu_ns() - t0;
     struct pal_video_mixer_stats vs;
     pal_video_mixer_get_stats(vm, &vs);
     double per_ms = total / 1e6 / frames;

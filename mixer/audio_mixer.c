@@ -1,12 +1,12 @@
 /* Audio mixing. See palabre/mixer/audio_mixer.h. */
 #include "palabre/mixer/audio_mixer.h"
+#include "palabre/mixer/cpu_clock.h"
 #include "palabre/mixer/jitter.h"
 #include "palabre/rtp.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define N PAL_OPUS_FRAME
 #define SPEAK_DBOV (-50.0)
@@ -28,6 +28,9 @@ struct input {
     bool speaking;  /* this tick: has_frame and level above threshold (or hangover) */
     int hangover;
     double level_db; /* smoothed, for the active speaker */
+    bool level_known;      /* packets carry RFC 6464 levels */
+    int64_t loud_until_ms; /* arrival of the last loud packet + hangover */
+    bool skipped;          /* packets were dropped undecoded: reset before decoding */
     int16_t pcm[N];
 };
 
@@ -58,13 +61,6 @@ struct pal_audio_mixer {
     uint8_t rtp[PAL_RTP_HEADER_MIN + PAL_OPUS_MAX_PACKET];
     struct pal_audio_mixer_stats st;
 };
-
-static uint64_t cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 int pal_audio_mixer_create(const struct pal_audio_mixer_config *c,
                            const struct pal_audio_mixer_listener *l,
@@ -251,11 +247,38 @@ int pal_audio_mixer_push(struct pal_audio_mixer *am, uint32_t input_id, uint16_t
     return pal_jitter_push(in->jb, seq, timestamp, false, payload, len, arrival_ms);
 }
 
-static void input_step(struct pal_audio_mixer *am, struct input *in)
+int pal_audio_mixer_note_level(struct pal_audio_mixer *am, uint32_t input_id, int level,
+                               int64_t arrival_ms)
+{
+    struct input *in = find_input(am, input_id, NULL);
+    if (!in)
+        return -ENOENT;
+    in->level_known = true;
+    if (-level > SPEAK_DBOV)
+        in->loud_until_ms = arrival_ms + HANGOVER_TICKS * 20;
+    return 0;
+}
+
+static void input_step(struct pal_audio_mixer *am, struct input *in, int64_t now_ms)
 {
     struct pal_jitter_packet p;
     int r = pal_jitter_pop_frame(in->jb, &p);
     in->has_frame = false;
+    if (in->level_known && now_ms > in->loud_until_ms) {
+        /* Quiet by its own account for a while: not worth a decode. */
+        if (r != PAL_JITTER_EMPTY) {
+            am->st.skipped_quiet++;
+            in->skipped = true;
+        }
+        in->hangover = 0;
+        in->speaking = false;
+        in->level_db += (-127.0 - in->level_db) * 0.2;
+        return;
+    }
+    if (in->skipped && r != PAL_JITTER_EMPTY) {
+        pal_opus_decoder_reset(in->dec);
+        in->skipped = false;
+    }
     if (r == PAL_JITTER_FRAME) {
         if (pal_opus_decode(in->dec, p.payload, p.len, in->pcm) == N) {
             in->has_frame = true;
@@ -338,11 +361,11 @@ static void emit(struct pal_audio_mixer *am, struct output *o, const uint8_t *pa
 
 int pal_audio_mixer_tick(struct pal_audio_mixer *am, int64_t now_ms)
 {
-    uint64_t t0 = cpu_ns();
+    uint64_t t0 = pal_mixer_cpu_ns();
     am->st.ticks++;
     for (size_t i = 0; i < am->n_in; i++)
-        input_step(am, am->in[i]);
-    uint64_t t1 = cpu_ns();
+        input_step(am, am->in[i], now_ms);
+    uint64_t t1 = pal_mixer_cpu_ns();
     am->st.ns_decode += t1 - t0;
 
     memset(am->mix, 0, sizeof(am->mix));
@@ -352,7 +375,7 @@ int pal_audio_mixer_tick(struct pal_audio_mixer *am, int64_t now_ms)
             for (int k = 0; k < N; k++)
                 am->mix[k] += in->pcm[k];
     }
-    uint64_t t2 = cpu_ns();
+    uint64_t t2 = pal_mixer_cpu_ns();
     am->st.ns_mix += t2 - t1;
 
     int shared_len = -1; /* encoded lazily, once per tick */
@@ -362,14 +385,14 @@ int pal_audio_mixer_tick(struct pal_audio_mixer *am, int64_t now_ms)
         bool own = false;
         for (size_t i = 0; i < am->n_in && o->participant; i++)
             own |= am->in[i]->speaking && am->in[i]->participant == o->participant;
-        uint64_t a = cpu_ns();
+        uint64_t a = pal_mixer_cpu_ns();
         uint64_t mix_ns = 0;
         const uint8_t *payload;
         int len;
         if (!own) {
             if (shared_len < 0) {
                 limit(&am->shared_lim, am->mix, am->pcm);
-                uint64_t b = cpu_ns();
+                uint64_t b = pal_mixer_cpu_ns();
                 mix_ns = b - a;
                 shared_len = pal_opus_encode(am->shared_enc, am->pcm, am->pkt, sizeof(am->pkt));
                 am->st.encodes++;
@@ -389,13 +412,13 @@ int pal_audio_mixer_tick(struct pal_audio_mixer *am, int64_t now_ms)
             }
             int16_t pcm[N];
             limit(&o->lim, tmp, pcm);
-            uint64_t b = cpu_ns();
+            uint64_t b = pal_mixer_cpu_ns();
             mix_ns = b - a;
             len = pal_opus_encode(o->enc, pcm, am->own_pkt, sizeof(am->own_pkt));
             payload = am->own_pkt;
             am->st.encodes++;
         }
-        uint64_t c = cpu_ns();
+        uint64_t c = pal_mixer_cpu_ns();
         am->st.ns_mix += mix_ns;
         am->st.ns_encode += c - a - mix_ns;
         if (len > 0) {
@@ -404,9 +427,8 @@ int pal_audio_mixer_tick(struct pal_audio_mixer *am, int64_t now_ms)
             o->seq++;
         }
         o->timestamp += N;
-        am->st.ns_packetize += cpu_ns() - c;
+        am->st.ns_packetize += pal_mixer_cpu_ns() - c;
     }
-    (void)now_ms;
     return emitted;
 }
 

@@ -16,6 +16,7 @@ struct pal_mixer {
     struct pal_video_mixer *video;
     /* state */
     uint32_t forced_speaker;
+    uint8_t audio_level_ext; /* 0: none */
 };
 
 void pal_mixer_config_default(struct pal_mixer_config *c)
@@ -171,6 +172,12 @@ int pal_mixer_push_rtp(struct pal_mixer *m, uint32_t input_id, const uint8_t *pk
     if (!pkt || pal_rtp_parse(&p, (uint8_t *)pkt, len, NULL) != 0)
         return -EINVAL;
     const uint8_t *payload = pal_rtp_payload(&p);
+    if (audio && m->audio_level_ext) {
+        size_t el;
+        const uint8_t *e = pal_rtp_ext_find(&p, m->audio_level_ext, &el);
+        if (e && el >= 1) /* |V| level |: level in -dBov */
+            pal_audio_mixer_note_level(m->audio, input_id, e[0] & 0x7F, arrival_ms);
+    }
     if (audio)
         return pal_audio_mixer_push(m->audio, input_id, p.seq, p.timestamp, payload,
                                     p.payload_len, arrival_ms);
@@ -206,4 +213,34 @@ void pal_mixer_set_active_speaker(struct pal_mixer *m, uint32_t participant_id)
     m->forced_speaker = participant_id;
     if (participant_id)
         pal_video_mixer_set_speaker(m->video, participant_id);
+}
+
+int pal_mixer_set_audio_level_ext(struct pal_mixer *m, unsigned id)
+{
+    if (id > 255)
+        return -EINVAL;
+    m->audio_level_ext = (uint8_t)id;
+    return 0;
+}
+
+void pal_mixer_get_stats(const struct pal_mixer *m, struct pal_mixer_stats *st)
+{
+    struct pal_audio_mixer_stats a;
+    struct pal_video_mixer_stats v;
+    pal_audio_mixer_get_stats(m->audio, &a);
+    pal_video_mixer_get_stats(m->video, &v);
+    *st = (struct pal_mixer_stats){
+        .audio_decoded = a.decoded,
+        .audio_concealed = a.concealed,
+        .audio_fec_used = a.fec_used,
+        .audio_skipped_quiet = a.skipped_quiet,
+        .audio_encodes = a.encodes,
+        .audio_packets_out = a.packets_out,
+        .video_frames_decoded = v.frames_decoded,
+        .video_decode_errors = v.decode_errors,
+        .video_keyframe_requests = v.keyframe_requests,
+        .video_frames_encoded = v.frames_encoded,
+        .video_keyframes_encoded = v.keyframes_encoded,
+        .video_packets_out = v.packets_out,
+    };
 }

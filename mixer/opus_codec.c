@@ -45,6 +45,11 @@ int pal_opus_decode(struct pal_opus_decoder *d, const uint8_t *pkt, size_t len, 
     return n == PAL_OPUS_FRAME ? n : -EBADMSG;
 }
 
+void pal_opus_decoder_reset(struct pal_opus_decoder *d)
+{
+    opus_decoder_ctl(d->dec, OPUS_RESET_STATE);
+}
+
 int pal_opus_decode_lost(struct pal_opus_decoder *d, const uint8_t *next, size_t next_len,
                          int16_t *pcm)
 {

@@ -1,5 +1,6 @@
 /* Video composition. See palabre/mixer/video_mixer.h. */
 #include "palabre/mixer/video_mixer.h"
+#include "palabre/mixer/cpu_clock.h"
 #include "palabre/keyframe.h"
 #include "palabre/mixer/jitter.h"
 #include "palabre/mixer/vp8_depacketizer.h"
@@ -8,7 +9,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_VISIBLE 9
 #define PLACEHOLDER_Y 40
@@ -62,13 +62,6 @@ struct pal_video_mixer {
     int emitted;
     struct pal_video_mixer_stats st;
 };
-
-static uint64_t cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 int pal_video_mixer_create(const struct pal_video_mixer_config *c,
                            const struct pal_video_mixer_listener *l,
@@ -402,7 +395,7 @@ static void compose(struct pal_video_mixer *vm)
 static void on_encoded(void *ctx, const uint8_t *frame, size_t len, bool key)
 {
     struct pal_video_mixer *vm = ctx;
-    uint64_t t = cpu_ns();
+    uint64_t t = pal_mixer_cpu_ns();
     vm->st.frames_encoded++;
     if (key)
         vm->st.keyframes_encoded++;
@@ -431,12 +424,12 @@ static void on_encoded(void *ctx, const uint8_t *frame, size_t len, bool key)
             vm->emitted++;
         }
     }
-    vm->st.ns_packetize += cpu_ns() - t;
+    vm->st.ns_packetize += pal_mixer_cpu_ns() - t;
 }
 
 int pal_video_mixer_tick(struct pal_video_mixer *vm, int64_t now_ms)
 {
-    uint64_t t0 = cpu_ns();
+    uint64_t t0 = pal_mixer_cpu_ns();
     vm->now_ms = now_ms;
     vm->st.ticks++;
     for (size_t i = 0; i < vm->n_in; i++) {
@@ -451,10 +444,10 @@ int pal_video_mixer_tick(struct pal_video_mixer *vm, int64_t now_ms)
                 vm->l.on_keyframe_needed(vm->l.ctx, in->id);
         }
     }
-    uint64_t t1 = cpu_ns();
+    uint64_t t1 = pal_mixer_cpu_ns();
     vm->st.ns_decode += t1 - t0;
     compose(vm);
-    uint64_t t2 = cpu_ns();
+    uint64_t t2 = pal_mixer_cpu_ns();
     vm->st.ns_compose += t2 - t1;
     if (vm->n_out == 0)
         return 0;
@@ -472,7 +465,7 @@ int pal_video_mixer_tick(struct pal_video_mixer *vm, int64_t now_ms)
     vm->force_keyframe = false;
     uint64_t before_pk = vm->st.ns_packetize;
     int rc = pal_vp8_encode(vm->enc, &vm->canvas, vm->pts++, kf, on_encoded, vm);
-    vm->st.ns_encode += cpu_ns() - t2 - (vm->st.ns_packetize - before_pk);
+    vm->st.ns_encode += pal_mixer_cpu_ns() - t2 - (vm->st.ns_packetize - before_pk);
     if (rc != 0)
         return rc;
     return vm->emitted;

@@ -92,6 +92,20 @@ int pal_mixer_push_rtp(struct pal_mixer *m, uint32_t input_id, const uint8_t *pk
 int pal_mixer_tick_audio(struct pal_mixer *m, int64_t now_ms);
 int pal_mixer_tick_video(struct pal_mixer *m, int64_t now_ms);
 
+/* The header extension id (RFC 8285) of the publishers' audio level
+ * (RFC 6464, urn:ietf:params:rtp-hdrext:ssrc-audio-level), as negotiated; 0
+ * (the default) ignores it. With it, quiet inputs are not decoded at all.
+ * Returns 0 or -EINVAL (id > 255). */
+int pal_mixer_set_audio_level_ext(struct pal_mixer *m, unsigned id);
+
+struct pal_mixer_stats {
+    uint64_t audio_decoded, audio_concealed, audio_fec_used, audio_skipped_quiet, audio_encodes,
+        audio_packets_out;
+    uint64_t video_frames_decoded, video_decode_errors, video_keyframe_requests,
+        video_frames_encoded, video_keyframes_encoded, video_packets_out;
+};
+void pal_mixer_get_stats(const struct pal_mixer *m, struct pal_mixer_stats *st);
+
 /* A subscriber of a video output lost the picture (PLI/FIR). 0 or -ENOENT. */
 int pal_mixer_request_keyframe(struct pal_mixer *m, uint32_t output_id);
 /* Forces the participant shown large when over 9 video inputs; 0 goes back

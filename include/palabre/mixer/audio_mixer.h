@@ -12,6 +12,11 @@
  * attack, ~0.4 s release) followed by a soft knee above 0.9 full scale, so the
  * int16 output saturates smoothly and never wraps around.
  *
+ * When the publisher's packets carry their audio level (RFC 6464, passed with
+ * pal_audio_mixer_note_level), an input quieter than -50 dBov for 500 ms is
+ * not decoded at all: its packets are popped and dropped, and its decoder is
+ * reset when it speaks again. Open but quiet microphones then cost nothing.
+ *
  * Thread: one owner thread; listener calls happen inside pal_audio_mixer_tick. */
 #ifndef PALABRE_MIXER_AUDIO_MIXER_H
 #define PALABRE_MIXER_AUDIO_MIXER_H
@@ -34,7 +39,7 @@ struct pal_audio_mixer_listener {
 
 /* Cumulative cost split, nanoseconds of CLOCK_THREAD_CPUTIME_ID. */
 struct pal_audio_mixer_stats {
-    uint64_t ticks, decoded, concealed, fec_used, encodes, packets_out;
+    uint64_t ticks, decoded, concealed, fec_used, skipped_quiet, encodes, packets_out;
     uint64_t ns_decode, ns_mix, ns_encode, ns_packetize;
 };
 
@@ -60,6 +65,11 @@ size_t pal_audio_mixer_output_count(const struct pal_audio_mixer *am);
 int pal_audio_mixer_push(struct pal_audio_mixer *am, uint32_t input_id, uint16_t seq,
                          uint32_t timestamp, const uint8_t *payload, size_t len,
                          int64_t arrival_ms);
+
+/* The RFC 6464 level of a packet of this input: level is -dBov (0 loudest,
+ * 127 silence). Returns 0 or -ENOENT. */
+int pal_audio_mixer_note_level(struct pal_audio_mixer *am, uint32_t input_id, int level,
+                               int64_t arrival_ms);
 
 /* One 20 ms step: pops, decodes, mixes, encodes, emits one packet per
  * output. Returns the number of packets emitted. */

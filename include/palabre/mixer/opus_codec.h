@@ -22,6 +22,8 @@ void pal_opus_decoder_destroy(struct pal_opus_decoder *d);
 /* Decodes one packet into pcm (PAL_OPUS_FRAME samples; a shorter or longer
  * packet is rejected). Returns samples (960) or -EBADMSG. */
 int pal_opus_decode(struct pal_opus_decoder *d, const uint8_t *pkt, size_t len, int16_t *pcm);
+/* Forgets the stream (a decoder resuming after skipped packets starts clean). */
+void pal_opus_decoder_reset(struct pal_opus_decoder *d);
 /* Conceals one lost frame: with the next packet, its in-band FEC
  * (decode_fec=1); without, packet loss concealment. Returns 960 or -EBADMSG. */
 int pal_opus_decode_lost(struct pal_opus_decoder *d, const uint8_t *next, size_t next_len,

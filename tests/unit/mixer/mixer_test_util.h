@@ -40,4 +40,20 @@ static inline size_t make_rtp(uint8_t *out, size_t cap, uint8_t pt, uint16_t seq
     return n;
 }
 
+/* The same with an RFC 6464 audio level extension (id 1, level in -dBov). */
+static inline size_t make_rtp_level(uint8_t *out, size_t cap, uint16_t seq, uint32_t ts,
+                                    uint32_t ssrc, uint8_t level, const uint8_t *payload,
+                                    size_t len)
+{
+    struct pal_rtp_header h = {.payload_type = 111, .seq = seq, .timestamp = ts, .ssrc = ssrc,
+                               .n_ext = 1};
+    h.ext[0].id = 1;
+    h.ext[0].len = 1;
+    h.ext[0].data[0] = level;
+    size_t n = 0;
+    if (pal_rtp_write(&h, payload, len, out, cap, &n) != 0)
+        return 0;
+    return n;
+}
+
 #endif

@@ -280,6 +280,50 @@ static void shared_encode_and_fec(void **state)
     pal_audio_mixer_destroy(am);
 }
 
+static void quiet_inputs_with_audio_level_are_not_decoded(void **state)
+{
+    struct room r = {0};
+    struct pal_mixer *m = new_mixer(&r);
+    assert_int_equal(pal_mixer_set_audio_level_ext(m, 1), 0);
+    assert_int_equal(pal_mixer_set_audio_level_ext(m, 256), -EINVAL);
+    struct publisher pubs[2];
+    publisher_init(&pubs[0], 440, 6000, 1);
+    publisher_init(&pubs[1], 880, 20, 2); /* an open microphone in a quiet room */
+    pal_mixer_add_input(m, 1, 1, PAL_MIXER_AUDIO);
+    pal_mixer_add_input(m, 2, 2, PAL_MIXER_AUDIO);
+    pal_mixer_add_output(m, 24, 0, PAL_MIXER_AUDIO, 2003);
+    room_add_rx(&r, 24, 2003);
+    for (int t = 0; t < 2 * TICKS; t++) {
+        if (t == TICKS) { /* the quiet one starts to speak */
+            pubs[1].amp = 6000;
+            r.rx[0].n = 0;
+        }
+        for (int i = 0; i < 2; i++) {
+            uint8_t payload[PAL_OPUS_MAX_PACKET], pkt[1500];
+            int n = publisher_frame(&pubs[i], payload, sizeof(payload));
+            uint8_t level = pubs[i].amp > 1000 ? 10 : 100;
+            size_t len = make_rtp_level(pkt, sizeof(pkt), pubs[i].seq++, pubs[i].ts,
+                                        pubs[i].ssrc, level, payload, (size_t)n);
+            pubs[i].ts += PAL_OPUS_FRAME;
+            assert_int_equal(pal_mixer_push_rtp(m, (uint32_t)i + 1, pkt, len, t * 20), 0);
+        }
+        pal_mixer_tick_audio(m, t * 20 + 5);
+        if (t == TICKS - 1) {
+            struct pal_mixer_stats st;
+            pal_mixer_get_stats(m, &st);
+            assert_true(st.audio_skipped_quiet >= TICKS - 2); /* input 2 never decoded */
+            assert_true(st.audio_decoded <= TICKS + 2);
+        }
+    }
+    /* Once it speaks, it is decoded again and heard. */
+    assert_true(tone(&r.rx[0], 880) > 1e5);
+    assert_true(tone(&r.rx[0], 440) > 1e5);
+    for (int i = 0; i < 2; i++)
+        pal_opus_encoder_destroy(pubs[i].enc);
+    pal_mixer_destroy(m);
+    room_free(&r);
+}
+
 static void bad_rtp_and_lifecycle(void **state)
 {
     struct room r = {0};
@@ -318,6 +362,7 @@ int main(void)
         cmocka_unit_test(each_hears_the_others_not_itself),
         cmocka_unit_test(loud_inputs_never_wrap),
         cmocka_unit_test(shared_encode_and_fec),
+        cmocka_unit_test(quiet_inputs_with_audio_level_are_not_decoded),
         cmocka_unit_test(bad_rtp_and_lifecycle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
