@@ -51,7 +51,9 @@ cg() { # name, tick function, units, functions regex, command...
         "$@" >/dev/null 2>"$out/$name.log"
     callgrind_annotate --inclusive=yes "$out/$name" 2>/dev/null |
         grep -E "^ *[0-9,]+ \([ 0-9.]+%\) +(PROGRAM TOTALS|[^ ]*:($re) )" | grep -v '^\s*$' |
-        awk -v u="$units" '{n=$1; gsub(",","",n); printf "  %14s instr  %6.1f M per %s  %s %s\n", $1, n/1e6/u, "'"$name"'", $2, $3}'
+        awk -v u="$units" -v w="$name" '{n=$1; gsub(",","",n); f=$0;
+            sub(/^ *[0-9,]+ \([ 0-9.]+%\) +/, "", f); sub(/ \[.*$/, "", f);
+            printf "  %14s instr  %7.2f M per %s  %s\n", $1, n/1e6/u, w, f}'
 }
 echo "### callgrind, audio: 200 participants, 3 speaking, 250 ticks (per tick)"
 cg tick pal_audio_mixer_tick 250 \
