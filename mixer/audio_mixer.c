@@ -48,6 +48,7 @@ struct pal_audio_mixer {
     struct pal_audio_mixer_listener l;
     /* owned */
     struct input **in;
+    struct input **spk; /* this tick's speaking inputs (cap_in slots) */
     struct output **out;
     struct pal_opus_encoder *shared_enc;
     /* state */
@@ -105,6 +106,7 @@ void pal_audio_mixer_destroy(struct pal_audio_mixer *am)
     for (size_t i = 0; i < am->n_out; i++)
         output_free(am->out[i]);
     free(am->in);
+    free(am->spk);
     free(am->out);
     pal_opus_encoder_destroy(am->shared_enc);
     free(am);
@@ -153,6 +155,10 @@ int pal_audio_mixer_add_input(struct pal_audio_mixer *am, uint32_t input_id,
         return -EEXIST;
     if (grow((void ***)&am->in, am->n_in, &am->cap_in) != 0)
         return -ENOMEM;
+    struct input **spk = realloc(am->spk, am->cap_in * sizeof(*spk));
+    if (!spk)
+        return -ENOMEM;
+    am->spk = spk;
     struct input *in = calloc(1, sizeof(*in));
     if (!in)
         return -ENOMEM;
@@ -378,23 +384,35 @@ int pal_audio_mixer_tick(struct pal_audio_mixer *am, int64_t now_ms)
     uint64_t t2 = pal_mixer_cpu_ns();
     am->st.ns_mix += t2 - t1;
 
+    /* The speaking inputs, so that each output checks a short list. */
+    size_t n_spk = 0;
+    for (size_t i = 0; i < am->n_in; i++)
+        if (am->in[i]->speaking)
+            am->spk[n_spk++] = am->in[i];
+
+    /* Only encodes (one shared, one per speaking listener) are timed one by
+     * one: reading a thread CPU clock per output would cost more than the
+     * RTP header it measures. */
+    uint64_t loop_start = pal_mixer_cpu_ns(), coded_ns = 0;
     int shared_len = -1; /* encoded lazily, once per tick */
     int emitted = 0;
     for (size_t j = 0; j < am->n_out; j++) {
         struct output *o = am->out[j];
         bool own = false;
-        for (size_t i = 0; i < am->n_in && o->participant; i++)
-            own |= am->in[i]->speaking && am->in[i]->participant == o->participant;
-        uint64_t a = pal_mixer_cpu_ns();
-        uint64_t mix_ns = 0;
+        for (size_t i = 0; i < n_spk && o->participant; i++)
+            own |= am->spk[i]->participant == o->participant;
         const uint8_t *payload;
         int len;
         if (!own) {
             if (shared_len < 0) {
+                uint64_t a = pal_mixer_cpu_ns();
                 limit(&am->shared_lim, am->mix, am->pcm);
                 uint64_t b = pal_mixer_cpu_ns();
-                mix_ns = b - a;
                 shared_len = pal_opus_encode(am->shared_enc, am->pcm, am->pkt, sizeof(am->pkt));
+                uint64_t c = pal_mixer_cpu_ns();
+                am->st.ns_mix += b - a;
+                am->st.ns_encode += c - b;
+                coded_ns += c - a;
                 am->st.encodes++;
             }
             payload = am->pkt;
@@ -402,33 +420,32 @@ int pal_audio_mixer_tick(struct pal_audio_mixer *am, int64_t now_ms)
         } else {
             if (!o->enc && pal_opus_encoder_create(&am->cfg.opus, &o->enc) != 0)
                 continue;
+            uint64_t a = pal_mixer_cpu_ns();
             int32_t tmp[N];
             memcpy(tmp, am->mix, sizeof(tmp));
-            for (size_t i = 0; i < am->n_in; i++) {
-                const struct input *in = am->in[i];
-                if (in->speaking && in->participant == o->participant)
+            for (size_t i = 0; i < n_spk; i++)
+                if (am->spk[i]->participant == o->participant)
                     for (int k = 0; k < N; k++)
-                        tmp[k] -= in->pcm[k];
-            }
+                        tmp[k] -= am->spk[i]->pcm[k];
             int16_t pcm[N];
             limit(&o->lim, tmp, pcm);
             uint64_t b = pal_mixer_cpu_ns();
-            mix_ns = b - a;
             len = pal_opus_encode(o->enc, pcm, am->own_pkt, sizeof(am->own_pkt));
+            uint64_t c = pal_mixer_cpu_ns();
+            am->st.ns_mix += b - a;
+            am->st.ns_encode += c - b;
+            coded_ns += c - a;
             payload = am->own_pkt;
             am->st.encodes++;
         }
-        uint64_t c = pal_mixer_cpu_ns();
-        am->st.ns_mix += mix_ns;
-        am->st.ns_encode += c - a - mix_ns;
         if (len > 0) {
             emit(am, o, payload, (size_t)len);
             emitted++;
             o->seq++;
         }
         o->timestamp += N;
-        am->st.ns_packetize += pal_mixer_cpu_ns() - c;
     }
+    am->st.ns_packetize += pal_mixer_cpu_ns() - loop_start - coded_ns;
     return emitted;
 }
 
