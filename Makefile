@@ -16,6 +16,8 @@ OPT     ?= -O2 -g
 override CFLAGS  += $(OPT) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -MMD -MP \
            -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 override LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+# libyuv (Debian libyuv-dev, no pkg-config file): the mixer's picture scaling.
+override LDLIBS  += -lyuv
 ifeq ($(SAN),1)
 override CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 override LDFLAGS += -fsanitize=address,undefined

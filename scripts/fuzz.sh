@@ -12,7 +12,7 @@ for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c); target=${name#fuzz_}
     bin=build/fuzz/$name
     clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -D_GNU_SOURCE -DPAL_VERSION='"fuzz"' \
-        $(pkg-config --cflags $pkgs) "$src" $core -o "$bin" $(pkg-config --libs $pkgs) -lpthread -lm
+        $(pkg-config --cflags $pkgs) "$src" $core -o "$bin" $(pkg-config --libs $pkgs) -lyuv -lpthread -lm
     mkdir -p "tests/fuzz/corpus/$target" "tests/fuzz/crashes/$target"
     echo "== $name for ${secs}s"
     "$bin" -max_total_time="$secs" -artifact_prefix="tests/fuzz/crashes/$target/" \
