@@ -180,3 +180,114 @@ export async function startPageServer() {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((r) => server.close(r)) };
 }
+
+// ---- browser peers driven through the bridge (ctx: {bridge, browser, pages, fingerprint, room}) ----
+
+// Trickle both ways between a page's RTCPeerConnection (window[pcVar]) and the bridge.
+export function trickle(ctx, page, pid, pc, pcVar) {
+  const { bridge, room: ROOM } = ctx;
+  const off = bridge.on((ev) => {
+    if (ev.ev !== 'candidate' || ev.pid !== pid || ev.pc !== pc) return;
+    page.evaluate(([v, c]) => window[v].addIceCandidate({ candidate: c, sdpMLineIndex: 0 }),
+      [pcVar, formatCandidate(ev.candidate)]).catch(() => {});
+  });
+  // replay what came before the page was ready
+  for (const ev of bridge.events.filter((e) => e.ev === 'candidate' && e.pid === pid && e.pc === pc)) {
+    page.evaluate(([v, c]) => window[v].addIceCandidate({ candidate: c, sdpMLineIndex: 0 }),
+      [pcVar, formatCandidate(ev.candidate)]).catch(() => {});
+  }
+  const timer = setInterval(async () => {
+    let cands;
+    try { cands = await page.evaluate((v) => window[v + 'Cands'].splice(0), pcVar); } catch { return; }
+    for (const c of cands) {
+      if (c === null) { bridge.send({ cmd: 'candidate', room: ROOM, pid, pc, candidate: null }); continue; }
+      if (!c) continue;
+      const parsed = parseCandidate(c);
+      if (parsed.transport !== 'udp' || parsed.addr.endsWith('.local')) continue;
+      bridge.send({ cmd: 'candidate', room: ROOM, pid, pc, candidate: parsed });
+    }
+  }, 30);
+  return () => { off(); clearInterval(timer); };
+}
+
+export async function publish(ctx, pid, { lieAboutFingerprint = false } = {}) {
+  const { bridge, browser, pages, fingerprint, room: ROOM } = ctx;
+  const page = await browser.newPage();
+  await page.goto(pages.url);
+  const offerSdp = await page.evaluate(async () => {
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    window.pub = pc;
+    window.pubCands = [];
+    pc.onicecandidate = (e) => window.pubCands.push(e.candidate ? e.candidate.candidate : null);
+    const s = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
+    for (const t of s.getTracks()) pc.addTransceiver(t, { direction: 'sendonly', streams: [s] });
+    await pc.setLocalDescription(await pc.createOffer());
+    return pc.localDescription.sdp;
+  });
+  const offer = parseSdp(offerSdp);
+  const tracks = publishTracks(offer);
+  const ice = iceParams();
+  let fp = offer.media[0].fingerprint;
+  if (lieAboutFingerprint) fp = fp.replace(/^../, fp.startsWith('00') ? '11' : '00');
+  bridge.send({ cmd: 'publish', room: ROOM, pid, local: ice,
+    remote: { ufrag: offer.media[0].ufrag, pwd: offer.media[0].pwd }, fingerprint: fp, role: 'server', tracks });
+  await page.evaluate((sdp) => window.pub.setRemoteDescription({ type: 'answer', sdp }),
+    buildPublishAnswer(offer, ice, fingerprint));
+  const stop = trickle(ctx, page, pid, 'publish', 'pub');
+  return { page, tracks, stop };
+}
+
+export async function subscribe(ctx, pid, publisher, publisherTracks) {
+  const { bridge, browser, pages, fingerprint, room: ROOM } = ctx;
+  const page = await browser.newPage();
+  await page.goto(pages.url);
+  const ice = iceParams();
+  bridge.send({ cmd: 'subscribe_open', room: ROOM, pid, pc: 'subscribe', local: ice });
+  const offered = publisherTracks.map((t, i) => ({
+    mid: String(i), kind: t.kind, pt: t.kind === 'audio' ? 111 : 96, ssrc: 0x10000 + i,
+    msid: `${publisher} ${t.track_id || t.kind}`, ext_audio_level: t.kind === 'audio' ? 1 : 0,
+  }));
+  for (const [i, t] of offered.entries()) {
+    bridge.send({ cmd: 'consumer_add', room: ROOM, pid, producer: publisher,
+      producer_mid: publisherTracks[i].mid, track: t });
+  }
+  const answerSdp = await page.evaluate(async (sdp) => {
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    window.sub = pc;
+    window.subCands = [];
+    pc.onicecandidate = (e) => window.subCands.push(e.candidate ? e.candidate.candidate : null);
+    await pc.setRemoteDescription({ type: 'offer', sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    return pc.localDescription.sdp;
+  }, buildSubscribeOffer(offered, ice, fingerprint));
+  const answer = parseSdp(answerSdp);
+  const a = answer.media[0];
+  bridge.send({ cmd: 'subscribe_remote', room: ROOM, pid, pc: 'subscribe', remote: { ufrag: a.ufrag, pwd: a.pwd },
+    fingerprint: a.fingerprint, role: a.setup === 'active' ? 'server' : 'client' });
+  const stop = trickle(ctx, page, pid, 'subscribe', 'sub');
+  return { page, stop };
+}
+
+export async function inboundStats(page) {
+  return page.evaluate(async () => {
+    const out = { framesDecoded: 0, audioPackets: 0, videoPackets: 0 };
+    (await window.sub.getStats()).forEach((r) => {
+      if (r.type !== 'inbound-rtp') return;
+      if (r.kind === 'video') { out.framesDecoded += r.framesDecoded || 0; out.videoPackets += r.packetsReceived || 0; }
+      if (r.kind === 'audio') out.audioPackets += r.packetsReceived || 0;
+    });
+    return out;
+  });
+}
+
+export async function until(fn, ms, what) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timeout: ${what}`);
+}
+
