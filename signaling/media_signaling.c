@@ -493,9 +493,19 @@ static struct part *part_or_reply(struct pal_session *s, json_t *id)
 static const char *sdp_or_reply(struct pal_session *s, json_t *id, json_t *req,
                                 struct sdp_facts *f)
 {
-    const char *sdp = pal_string_or_reply(s, id, req, "sdp", 1, SDP_MAX, true);
-    if (!sdp)
+    /* Not pal_string_or_reply: SDP lines end with CR LF (control characters). */
+    json_t *v = json_object_get(req, "sdp");
+    const char *sdp = json_string_value(v);
+    if (!v) {
+        pal_session_reply_error(s, id, "missing_field", "sdp", "sdp is required");
         return NULL;
+    }
+    if (!sdp || json_string_length(v) == 0 || json_string_length(v) > SDP_MAX ||
+        strlen(sdp) != json_string_length(v)) {
+        pal_session_reply_error(s, id, "bad_field", "sdp",
+                                "sdp: a string of 1 to %d bytes without NUL", SDP_MAX);
+        return NULL;
+    }
     char msg[160];
     int rc = media_sdp_parse(sdp, f, msg, sizeof(msg));
     if (rc) {
