@@ -9,6 +9,7 @@
 #include "palabre/common.h"
 #include "palabre/config.h"
 #include "palabre/log.h"
+#include "palabre/media_signaling.h"
 #include "palabre/server.h"
 
 static struct pal_server *g_srv;
@@ -92,7 +93,7 @@ int main(int argc, char **argv)
     struct pal_server *srv = pal_server_create(&cfg);
     if (!srv)
         return 1;
-    if (pal_server_listen(srv)) {
+    if (pal_server_listen(srv) || pal_media_signaling_init(srv)) {
         pal_server_destroy(srv);
         return 1;
     }
@@ -104,6 +105,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     int rc = pal_server_run(srv);
     g_srv = NULL;
+    pal_media_signaling_shutdown();
     pal_server_destroy(srv);
     PAL_INFO("server", NULL, NULL, "stopped");
     return rc;

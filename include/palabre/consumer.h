@@ -1,0 +1,82 @@
+/* A consumer: one published track forwarded to one subscriber's subscribe
+ * PeerConnection. It rewrites what must change for that subscriber (SSRC,
+ * sequence number, timestamp, payload type, extension ids), keeps what it
+ * sent in a retransmission ring to answer NACKs, holds video back until a
+ * keyframe when it starts, and writes its RTCP sender reports.
+ *
+ * No allocation per packet: the rewrite goes into a caller scratch buffer
+ * (the copy SRTP needs anyway) and the ring slots are preallocated.
+ *
+ * Thread: the room's worker (create/destroy too). */
+#ifndef PALABRE_CONSUMER_H
+#define PALABRE_CONSUMER_H
+
+#include "palabre/common.h"
+#include "palabre/media.h"
+#include "palabre/rtp.h"
+
+struct pal_rtx_buffer;
+struct pal_producer;
+
+/* The send side of a PeerConnection (its transport, or a test double).
+ * buf holds len plaintext bytes and has cap >= len + PAL_SRTP_MAX_TRAILER:
+ * the sink protects in place and sends. Returns 0 or a negative errno. */
+struct pal_media_sink {
+    void *ctx;
+    int (*send_rtp)(void *ctx, uint8_t *buf, size_t len, size_t cap);
+    int (*send_rtcp)(void *ctx, uint8_t *buf, size_t len, size_t cap);
+    bool ready; /* DTLS done: packets may flow */
+};
+
+/* Scratch buffers handed to forward/retransmit must be at least this big. */
+#define PAL_MEDIA_SCRATCH (PAL_RTP_MAX_PACKET + PAL_SRTP_MAX_TRAILER)
+
+struct pal_consumer {
+    /* borrowed */
+    struct pal_producer *producer;     /* NULL while the producer is absent */
+    const struct pal_media_sink *sink; /* the subscriber's subscribe PC */
+    /* owned */
+    struct pal_rtx_buffer *rtx;
+    /* state */
+    char subscriber[PAL_MEDIA_ID_MAX];
+    char producer_pid[PAL_MEDIA_ID_MAX];
+    char producer_mid[PAL_MEDIA_MID_MAX];
+    struct pal_media_track track; /* as offered to the subscriber */
+    struct pal_rtp_ext_map ext_map;
+    bool started;         /* a first packet went out: offsets are fixed */
+    bool wait_keyframe;   /* video: drop until a keyframe starts */
+    uint16_t seq_offset;  /* out = in + offset */
+    uint32_t ts_offset;
+    uint16_t first_seq;   /* our first sequence number (< 2^15) */
+    uint32_t first_ts;
+    uint16_t last_seq;    /* last sent (out numbering) */
+    uint32_t last_ts;
+    int64_t last_ts_wall_us; /* wall clock when last_ts was sent (for SR) */
+    uint64_t packets, octets, retransmitted, nack_misses;
+};
+
+/* sink: borrowed, must outlive the consumer. Returns 0, -EINVAL, -ENOMEM. */
+int pal_consumer_create(const char *subscriber, const char *producer_pid, const char *producer_mid,
+                        const struct pal_media_track *track, const struct pal_media_sink *sink,
+                        struct pal_consumer **out);
+void pal_consumer_destroy(struct pal_consumer *c);
+
+/* Links to its producer (computes the extension id map) or unlinks (NULL).
+ * Linking again restarts the stream (new offsets, wait for a keyframe). */
+void pal_consumer_set_producer(struct pal_consumer *c, struct pal_producer *p);
+
+/* Forwards one received packet. keyframe: the packet starts a VP8 keyframe.
+ * Returns 0 (sent), 1 (held back: not ready or waiting for a keyframe) or a
+ * negative errno from the sink. */
+int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pkt, bool keyframe,
+                         uint8_t *scratch, size_t cap, int64_t now_ms, int64_t wall_us);
+/* Resends seq (out numbering) from the ring. Returns 0, -ENOENT (not kept
+ * any more) or a sink error. */
+int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scratch, size_t cap,
+                            int64_t now_ms);
+/* Writes an RTCP SR for this stream. Returns 0, -EAGAIN (nothing sent yet)
+ * or -ENOSPC. */
+int pal_consumer_write_sr(const struct pal_consumer *c, int64_t wall_us, uint8_t *out, size_t cap,
+                          size_t *len);
+
+#endif

@@ -1,0 +1,59 @@
+/* ICE for one PeerConnection: a libnice agent (full ICE, RFC 8445; trickle,
+ * RFC 8838; consent freshness, RFC 7675) with one stream of one component
+ * (BUNDLE + rtcp-mux), created on its media worker's GMainContext so every
+ * callback runs on that worker.
+ *
+ * Local candidates go out through on_ice_candidate (trickled to the browser
+ * by signaling); remote ones come in with pal_ice_add_remote_candidate().
+ * Gathering uses the configured interfaces (all if none), the UDP port range,
+ * and 127.0.0.1 when asked (libnice skips loopback). With an announced
+ * public address (1:1 NAT), host candidates are announced with it.
+ *
+ * A peer that vanishes stops answering consent checks: libnice then fails
+ * the component (about 30 s) and on_ice_failed is called.
+ *
+ * Thread: the owning worker only (create and destroy too). Callbacks never
+ * run inside pal_ice_destroy. */
+#ifndef PALABRE_ICE_H
+#define PALABRE_ICE_H
+
+#include <glib.h>
+
+#include "palabre/common.h"
+#include "palabre/media.h"
+
+struct pal_ice;
+
+struct pal_ice_listener {
+    void *ctx;
+    void (*on_ice_candidate)(void *ctx, const struct pal_media_candidate *c);
+    void (*on_ice_gathering_done)(void *ctx);
+    /* A pair is selected: data may flow (called once per (re)connection). */
+    void (*on_ice_connected)(void *ctx);
+    void (*on_ice_failed)(void *ctx, const char *reason);
+    /* One datagram (not STUN); buf may be modified in place. */
+    void (*on_ice_recv)(void *ctx, uint8_t *buf, size_t len);
+};
+
+/* controlling: RFC 8445 roles, the offerer controls (subscribe PC). l is
+ * copied. Starts gathering. Returns 0, -EINVAL or -EIO. */
+int pal_ice_create(GMainContext *ctx, const struct pal_media_config *cfg, bool controlling,
+                   const struct pal_media_ice_params *local, const struct pal_ice_listener *l,
+                   struct pal_ice **out);
+void pal_ice_destroy(struct pal_ice *ice);
+
+/* Remote ufrag/pwd. Returns 0, -EINVAL. */
+int pal_ice_set_remote(struct pal_ice *ice, const struct pal_media_ice_params *remote);
+bool pal_ice_remote_is(const struct pal_ice *ice, const struct pal_media_ice_params *remote);
+/* Returns 0, -EINVAL (bad address), -EPROTONOSUPPORT (TCP, .local names: ignored). */
+int pal_ice_add_remote_candidate(struct pal_ice *ice, const struct pal_media_candidate *c);
+void pal_ice_remote_gathering_done(struct pal_ice *ice);
+/* ICE restart with new credentials on both sides; local candidates are
+ * announced again. Returns 0 or -EIO. */
+int pal_ice_restart(struct pal_ice *ice, const struct pal_media_ice_params *local,
+                    const struct pal_media_ice_params *remote);
+
+/* Sends one datagram on the selected pair. Returns 0, -ENOTCONN or -EIO. */
+int pal_ice_send(struct pal_ice *ice, const uint8_t *buf, size_t len);
+
+#endif

@@ -1,0 +1,211 @@
+/* The interface between signaling and the media core (the SFU).
+ *
+ * Signaling turns SDP into the plain structs below (media never sees SDP
+ * text or JSON), posts commands with pal_media_post(), and drains events with
+ * pal_media_poll_event() when its wake function is called. Commands and
+ * events are copied through bounded queues (palabre/queue.h): they carry
+ * room names and participant ids, never pointers.
+ *
+ * A room is pinned to one media worker for its life (by a hash of its name):
+ * every command of a room goes to that worker, in order; a slow room never
+ * blocks another worker's rooms.
+ *
+ * Threads: pal_media_create/_destroy/_post/_poll_event on the signaling
+ * thread; the wake function is called from media workers. */
+#ifndef PALABRE_MEDIA_H
+#define PALABRE_MEDIA_H
+
+#include "palabre/common.h"
+#include "palabre/dtls.h"
+#include "palabre/srtp.h"
+
+#define PAL_MEDIA_ID_MAX 65    /* room names and participant ids, NUL included */
+#define PAL_MEDIA_MID_MAX 32
+#define PAL_MEDIA_UFRAG_MAX 64 /* RFC 8839 allows 256; browsers use 4..32 */
+#define PAL_MEDIA_PWD_MAX 128
+#define PAL_MEDIA_MAX_TRACKS 8 /* per publish PeerConnection */
+#define PAL_MEDIA_ADDR_MAX 64
+
+enum pal_media_pc { PAL_MEDIA_PC_PUBLISH = 0, PAL_MEDIA_PC_SUBSCRIBE = 1 };
+enum pal_media_kind { PAL_MEDIA_AUDIO = 0, PAL_MEDIA_VIDEO = 1 };
+
+const char *pal_media_pc_name(enum pal_media_pc pc);
+
+struct pal_media_ice_params {
+    char ufrag[PAL_MEDIA_UFRAG_MAX];
+    char pwd[PAL_MEDIA_PWD_MAX];
+};
+
+/* The other side's DTLS parameters, from its SDP. */
+struct pal_media_dtls_params {
+    char fingerprint[PAL_DTLS_FINGERPRINT_LEN]; /* sha-256 value "AB:CD:..." */
+    enum pal_dtls_role our_role;                /* from a=setup: ours, not theirs */
+};
+
+/* One ICE candidate (RFC 8839 grammar, as fields). */
+enum pal_media_cand_type {
+    PAL_MEDIA_CAND_HOST,
+    PAL_MEDIA_CAND_SRFLX,
+    PAL_MEDIA_CAND_PRFLX,
+    PAL_MEDIA_CAND_RELAY,
+};
+struct pal_media_candidate {
+    char foundation[33];
+    uint8_t component; /* 1 (rtcp-mux) */
+    bool tcp;          /* only UDP is used; TCP candidates are ignored */
+    uint32_t priority;
+    char addr[PAL_MEDIA_ADDR_MAX]; /* numeric IPv4/IPv6 (".local" names are ignored) */
+    uint16_t port;
+    enum pal_media_cand_type type;
+    char raddr[PAL_MEDIA_ADDR_MAX];
+    uint16_t rport;
+};
+
+/* One published track (an m-line of the publish offer), or one forwarded
+ * track of a subscribe offer. Extension ids are those negotiated on that
+ * PeerConnection; 0 = not negotiated. */
+struct pal_media_track {
+    char mid[PAL_MEDIA_MID_MAX];
+    char track_id[PAL_MEDIA_ID_MAX]; /* msid track id ("screen-..." for a screen share) */
+    enum pal_media_kind kind;
+    uint8_t payload_type; /* Opus or VP8 */
+    uint32_t clock_rate;  /* 48000 / 90000 */
+    uint32_t ssrc;        /* publish: from a=ssrc (0 = learn it from the mid extension) */
+    uint8_t ext_mid;
+    uint8_t ext_audio_level;
+    uint8_t ext_twcc;
+    uint8_t ext_abs_send_time;
+};
+
+enum pal_media_cmd_type {
+    /* The participant enters the room's media (creates the room on first use). */
+    PAL_MEDIA_CMD_PARTICIPANT_ADD,
+    /* Frees every media resource of the participant (last one: the room). */
+    PAL_MEDIA_CMD_PARTICIPANT_REMOVE,
+    /* Publish offer accepted: creates (or, renegotiating, updates) the
+     * publish transport and its producers. u.publish. */
+    PAL_MEDIA_CMD_PUBLISH,
+    /* A track of the publish PC is gone (m-line inactive or removed). u.track.mid */
+    PAL_MEDIA_CMD_UNPUBLISH,
+    /* Subscribe offer sent: creates the subscribe transport (if new) with
+     * these local credentials. u.subscribe */
+    PAL_MEDIA_CMD_SUBSCRIBE_OPEN,
+    /* Subscribe answer received: remote ICE and DTLS. u.subscribe */
+    PAL_MEDIA_CMD_SUBSCRIBE_REMOTE,
+    /* Forwards producer (u.consumer.producer, producer_mid) to the
+     * participant's subscribe PC as u.consumer.track. */
+    PAL_MEDIA_CMD_CONSUMER_ADD,
+    /* Stops forwarding u.consumer.track.mid. */
+    PAL_MEDIA_CMD_CONSUMER_REMOVE,
+    /* A trickled remote candidate (pc), or end of candidates (u.candidate_end). */
+    PAL_MEDIA_CMD_REMOTE_CANDIDATE,
+};
+
+struct pal_media_cmd {
+    enum pal_media_cmd_type type;
+    char room[PAL_MEDIA_ID_MAX];
+    char participant[PAL_MEDIA_ID_MAX];
+    enum pal_media_pc pc;
+    union {
+        struct {
+            struct pal_media_ice_params local;  /* ours (answer) */
+            struct pal_media_ice_params remote; /* theirs (offer) */
+            struct pal_media_dtls_params dtls;
+            uint8_t n_tracks;
+            struct pal_media_track tracks[PAL_MEDIA_MAX_TRACKS];
+        } publish;
+        struct {
+            struct pal_media_ice_params local;
+            struct pal_media_ice_params remote; /* SUBSCRIBE_REMOTE only */
+            struct pal_media_dtls_params dtls;  /* SUBSCRIBE_REMOTE only */
+        } subscribe;
+        struct pal_media_track track;
+        struct {
+            char producer[PAL_MEDIA_ID_MAX];
+            char producer_mid[PAL_MEDIA_MID_MAX];
+            struct pal_media_track track; /* as offered: our SSRC, PT, ext ids */
+        } consumer;
+        struct {
+            struct pal_media_candidate cand;
+            bool end; /* end of candidates: cand unused */
+        } remote_candidate;
+    } u;
+};
+
+enum pal_media_event_type {
+    PAL_MEDIA_EV_LOCAL_CANDIDATE,  /* u.candidate (pc) */
+    PAL_MEDIA_EV_GATHERING_DONE,   /* end of our candidates (pc) */
+    PAL_MEDIA_EV_CONNECTED,        /* ICE + DTLS done; u.connected (pc) */
+    PAL_MEDIA_EV_FAILED,           /* ICE failed, consent lost or DTLS failed: u.failed (pc) */
+    PAL_MEDIA_EV_ACTIVE_SPEAKER,   /* participant = the loudest speaker of room */
+    PAL_MEDIA_EV_KEYFRAME_REQUEST, /* stats only: a PLI/FIR was sent to participant */
+};
+
+enum pal_media_fail_code {
+    PAL_MEDIA_FAIL_ICE,  /* connectivity checks failed or consent lost */
+    PAL_MEDIA_FAIL_DTLS, /* handshake failed, e.g. fingerprint mismatch */
+};
+
+struct pal_media_event {
+    enum pal_media_event_type type;
+    char room[PAL_MEDIA_ID_MAX];
+    char participant[PAL_MEDIA_ID_MAX];
+    enum pal_media_pc pc;
+    union {
+        struct pal_media_candidate candidate;
+        struct {
+            enum pal_srtp_profile profile;
+        } connected;
+        struct {
+            enum pal_media_fail_code code;
+            char reason[160];
+        } failed;
+    } u;
+};
+
+struct pal_media_config {
+    int workers;        /* 0 = number of cores */
+    int port_min;       /* UDP port range for ICE, 0 = any */
+    int port_max;
+    char interfaces[256]; /* comma-separated interface names, empty = all */
+    char public_ip[64];   /* announced address for 1:1 NAT, empty = none */
+    bool add_loopback;    /* also gather on 127.0.0.1 (libnice skips loopback) */
+};
+
+struct pal_media;
+
+/* Called from a media worker after it queued events (no lock held).
+ * Typically pal_server_wake(). */
+typedef void (*pal_media_wake_fn)(void *ud);
+
+/* Makes the DTLS certificate and starts the workers. Returns 0, -EINVAL,
+ * -ENOMEM or -EIO. */
+int pal_media_create(const struct pal_media_config *cfg, pal_media_wake_fn wake, void *wake_ud,
+                     struct pal_media **out);
+/* Stops the workers and frees every room. */
+void pal_media_destroy(struct pal_media *m);
+
+/* The SHA-256 fingerprint of our certificate, for a=fingerprint. */
+const char *pal_media_fingerprint(const struct pal_media *m);
+int pal_media_worker_count(const struct pal_media *m);
+/* Which worker owns room (stable for the process life). */
+int pal_media_worker_of(const struct pal_media *m, const char *room);
+
+/* Queues cmd for its room's worker. Returns 0 or -ENOBUFS (worker queue full). */
+int pal_media_post(struct pal_media *m, const struct pal_media_cmd *cmd);
+/* Pops one event. Returns 1, or 0 when there is none. */
+int pal_media_poll_event(struct pal_media *m, struct pal_media_event *ev);
+
+/* Counters summed over the workers (any thread; approximate). */
+struct pal_media_stats {
+    uint64_t rooms;
+    uint64_t transports;
+    uint64_t rtp_in, rtp_out;
+    uint64_t rtcp_in, rtcp_out;
+    uint64_t nack_in, retransmitted;
+    uint64_t pli_out;
+    uint64_t dropped_in; /* undecryptable, unknown SSRC, malformed */
+};
+void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out);
+
+#endif

@@ -1,0 +1,96 @@
+/* The router of one room: its participants (peers), each with a publish and
+ * a subscribe PeerConnection (seen here only as sinks), their producers and
+ * consumers. Fans out every received packet of a producer to its consumers,
+ * answers NACKs from the consumers' rings, asks publishers for keyframes
+ * (throttled and coalesced) when a subscriber starts or asks, sends RTCP
+ * SR/RR, NACK and transport-cc feedback to publishers, and reports the
+ * active speaker from the RFC 6464 audio levels.
+ *
+ * The room never sees a socket, a key or SDP: the transports hand it
+ * decrypted packets and it hands them plaintext packets to protect and send
+ * (struct pal_media_sink), so it runs in unit tests with in-memory sinks.
+ *
+ * Thread: a room is pinned to one media worker; every function runs there. */
+#ifndef PALABRE_ROOM_H
+#define PALABRE_ROOM_H
+
+#include "palabre/common.h"
+#include "palabre/consumer.h"
+#include "palabre/media.h"
+#include "palabre/rtp.h"
+
+struct pal_room;
+struct pal_room_peer;
+
+struct pal_room_listener {
+    void *ctx;
+    /* The loudest participant changed (after hysteresis). */
+    void (*on_room_active_speaker)(void *ctx, const char *room, const char *participant);
+    /* A PLI/FIR was sent to the publisher (stats; may be NULL). */
+    void (*on_room_keyframe_request)(void *ctx, const char *room, const char *participant);
+};
+
+struct pal_room_stats {
+    uint64_t rtp_in, rtp_out, dropped_in;
+    uint64_t rtcp_in, rtcp_out;
+    uint64_t nack_in, retransmitted, nack_out;
+    uint64_t pli_in, pli_out;
+};
+
+/* l is copied. Returns 0, -EINVAL or -ENOMEM. */
+int pal_room_create(const char *name, const struct pal_room_listener *l, struct pal_room **out);
+/* Frees every peer, producer and consumer. */
+void pal_room_destroy(struct pal_room *r);
+const char *pal_room_name(const struct pal_room *r);
+size_t pal_room_peer_count(const struct pal_room *r);
+void pal_room_get_stats(const struct pal_room *r, struct pal_room_stats *out);
+
+/* Returns 0 (also if present), -EINVAL or -ENOMEM. */
+int pal_room_peer_add(struct pal_room *r, const char *participant, struct pal_room_peer **out);
+struct pal_room_peer *pal_room_peer_find(struct pal_room *r, const char *participant);
+const char *pal_room_peer_id(const struct pal_room_peer *p);
+/* Frees the peer's producers (their consumers in other peers stay, idle,
+ * until removed), its consumers and the peer. -ENOENT if unknown. */
+int pal_room_peer_remove(struct pal_room *r, const char *participant);
+
+/* The sink of one of the peer's PeerConnections (copied into the peer;
+ * NULL detaches it). Packets flow once pal_room_sink_ready() is called. */
+void pal_room_set_sink(struct pal_room_peer *p, enum pal_media_pc pc,
+                       const struct pal_media_sink *sink);
+/* DTLS is done on that PC. For the subscribe PC: asks a keyframe of every
+ * video track the peer consumes. */
+void pal_room_sink_ready(struct pal_room *r, struct pal_room_peer *p, enum pal_media_pc pc,
+                         int64_t now_ms);
+
+/* Adds (or replaces, same mid) a published track. Consumers waiting for
+ * (participant, mid) are linked to it. Returns 0, -EINVAL, -ENOMEM. */
+int pal_room_producer_add(struct pal_room *r, struct pal_room_peer *p,
+                          const struct pal_media_track *t, int64_t now_ms);
+int pal_room_producer_remove(struct pal_room *r, struct pal_room_peer *p, const char *mid);
+size_t pal_room_producer_count(const struct pal_room_peer *p);
+
+/* Forwards (producer_pid, producer_mid) to subscriber p as track t (our
+ * SSRC, PT and extension ids in p's subscribe PC). The producer may come
+ * later. Replaces a consumer with the same mid. Returns 0, -EINVAL, -ENOMEM. */
+int pal_room_consumer_add(struct pal_room *r, struct pal_room_peer *p, const char *producer_pid,
+                          const char *producer_mid, const struct pal_media_track *t,
+                          int64_t now_ms);
+int pal_room_consumer_remove(struct pal_room *r, struct pal_room_peer *p, const char *mid);
+size_t pal_room_consumer_count(const struct pal_room_peer *p);
+
+/* Before SRTP decryption: is ssrc one of p's producers? (Learns the SSRC of
+ * a track announced without a=ssrc from its mid extension.) A packet that
+ * fails this must be dropped before libsrtp sees it. */
+bool pal_room_accept_rtp(struct pal_room *r, struct pal_room_peer *p,
+                         const struct pal_rtp_packet *hdr);
+/* A decrypted RTP packet from p's publish PC (buf is modified). */
+void pal_room_on_rtp(struct pal_room *r, struct pal_room_peer *p, uint8_t *buf, size_t len,
+                     int64_t now_ms);
+/* A decrypted RTCP compound from one of p's PCs. */
+void pal_room_on_rtcp(struct pal_room *r, struct pal_room_peer *p, enum pal_media_pc pc,
+                      const uint8_t *buf, size_t len, int64_t now_ms);
+/* Timers: NACK and PLI to publishers, SR/RR, transport-cc, active speaker.
+ * Call every ~20 ms. */
+void pal_room_tick(struct pal_room *r, int64_t now_ms);
+
+#endif

@@ -1,0 +1,142 @@
+/* One track forwarded to one subscriber. See palabre/consumer.h. */
+#include "palabre/consumer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "palabre/producer.h"
+#include "palabre/rtcp.h"
+#include "palabre/rtx_buffer.h"
+#include "palabre/srtp.h"
+
+int pal_consumer_create(const char *subscriber, const char *producer_pid, const char *producer_mid,
+                        const struct pal_media_track *track, const struct pal_media_sink *sink,
+                        struct pal_consumer **out)
+{
+    *out = NULL;
+    if (!subscriber || !producer_pid || !producer_mid || !track || !sink ||
+        strlen(subscriber) >= PAL_MEDIA_ID_MAX || strlen(producer_pid) >= PAL_MEDIA_ID_MAX ||
+        strlen(producer_mid) >= PAL_MEDIA_MID_MAX || track->ssrc == 0)
+        return -EINVAL;
+    struct pal_consumer *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    bool video = track->kind == PAL_MEDIA_VIDEO;
+    int rc = pal_rtx_buffer_create(video ? 512 : 128, PAL_MEDIA_SCRATCH,
+                                   video ? PAL_RTX_VIDEO_MAX_AGE_MS : PAL_RTX_AUDIO_MAX_AGE_MS,
+                                   &c->rtx);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    snprintf(c->subscriber, sizeof(c->subscriber), "%s", subscriber);
+    snprintf(c->producer_pid, sizeof(c->producer_pid), "%s", producer_pid);
+    snprintf(c->producer_mid, sizeof(c->producer_mid), "%s", producer_mid);
+    c->track = *track;
+    c->sink = sink;
+    /* Start below 2^15 (libsrtp ROC guess, see reliability.md). */
+    uint32_t r[2] = {0, 0};
+    pal_random_bytes(r, sizeof(r));
+    c->first_seq = (uint16_t)(r[0] & 0x7fff);
+    c->first_ts = r[1];
+    *out = c;
+    return 0;
+}
+
+void pal_consumer_destroy(struct pal_consumer *c)
+{
+    if (!c)
+        return;
+    pal_rtx_buffer_destroy(c->rtx);
+    free(c);
+}
+
+void pal_consumer_set_producer(struct pal_consumer *c, struct pal_producer *p)
+{
+    c->producer = p;
+    /* Keep only the extensions both sides negotiated and the subscriber
+     * can use as they are: the audio level. mid and transport-cc belong to
+     * the publisher's transport and would be wrong on ours. */
+    memset(&c->ext_map, 0, sizeof(c->ext_map));
+    if (p && p->track.ext_audio_level && p->track.ext_audio_level < 16 &&
+        c->track.ext_audio_level)
+        c->ext_map.map[p->track.ext_audio_level] = c->track.ext_audio_level;
+    if (c->started) {
+        /* Continue our numbering after a producer change. */
+        c->first_seq = (uint16_t)(c->last_seq + 1);
+        c->first_ts = c->last_ts + 3000;
+    }
+    c->started = false;
+    c->wait_keyframe = c->track.kind == PAL_MEDIA_VIDEO;
+    pal_rtx_buffer_clear(c->rtx);
+}
+
+int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pkt, bool keyframe,
+                         uint8_t *scratch, size_t cap, int64_t now_ms, int64_t wall_us)
+{
+    if (!c->sink->ready)
+        return 1;
+    if (c->wait_keyframe) {
+        if (!keyframe)
+            return 1;
+        c->wait_keyframe = false;
+    }
+    if (!c->started) {
+        c->seq_offset = (uint16_t)(c->first_seq - pkt->seq);
+        c->ts_offset = c->first_ts - pkt->timestamp;
+        c->started = true;
+    }
+    struct pal_rtp_rewrite rw = {
+        .ssrc = c->track.ssrc,
+        .seq = (uint16_t)(pkt->seq + c->seq_offset),
+        .timestamp = pkt->timestamp + c->ts_offset,
+        .payload_type = c->track.payload_type,
+        .ext_map = &c->ext_map,
+    };
+    size_t len;
+    int rc = pal_rtp_rewrite_into(pkt, &rw, scratch, cap, &len);
+    if (rc)
+        return rc;
+    if (!c->packets || pal_seq_newer(rw.seq, c->last_seq)) {
+        c->last_seq = rw.seq;
+        c->last_ts = rw.timestamp;
+        c->last_ts_wall_us = wall_us;
+    }
+    pal_rtx_buffer_store(c->rtx, rw.seq, scratch, len, now_ms);
+    c->packets++;
+    c->octets += pkt->payload_len;
+    return c->sink->send_rtp(c->sink->ctx, scratch, len, cap);
+}
+
+int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scratch, size_t cap,
+                            int64_t now_ms)
+{
+    const uint8_t *pkt;
+    size_t len;
+    if (!c->sink->ready || pal_rtx_buffer_get(c->rtx, seq, now_ms, &pkt, &len) != 0 ||
+        len + PAL_SRTP_MAX_TRAILER > cap) {
+        c->nack_misses++;
+        return -ENOENT;
+    }
+    memcpy(scratch, pkt, len);
+    c->retransmitted++;
+    return c->sink->send_rtp(c->sink->ctx, scratch, len, cap);
+}
+
+int pal_consumer_write_sr(const struct pal_consumer *c, int64_t wall_us, uint8_t *out, size_t cap,
+                          size_t *len)
+{
+    if (!c->packets)
+        return -EAGAIN;
+    uint32_t rate = c->track.clock_rate ? c->track.clock_rate : 90000;
+    int64_t since_us = wall_us - c->last_ts_wall_us;
+    struct pal_rtcp_sr_info sr = {
+        .ssrc = c->track.ssrc,
+        .ntp = pal_ntp_from_wall_us(wall_us),
+        .rtp_ts = c->last_ts + (uint32_t)(since_us * (int64_t)rate / 1000000),
+        .packet_count = (uint32_t)c->packets,
+        .octet_count = (uint32_t)c->octets,
+    };
+    return pal_rtcp_write_sr(out, cap, len, &sr, NULL, 0);
+}

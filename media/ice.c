@@ -1,0 +1,314 @@
+/* libnice glue. See palabre/ice.h. */
+#include "palabre/ice.h"
+
+#include <agent.h>
+#include <gio/gio.h>
+#include <interfaces.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "palabre/log.h"
+
+struct pal_ice {
+    /* borrowed */
+    GMainContext *ctx;
+    /* owned */
+    NiceAgent *agent;
+    GSocket *direct; /* the selected pair's UDP socket (not relayed), or NULL */
+    /* state */
+    struct sockaddr_storage peer; /* the selected remote candidate */
+    socklen_t peer_len;
+    struct pal_ice_listener l;
+    struct pal_media_config cfg;
+    guint stream;
+    bool connected;
+    bool failed;
+    struct pal_media_ice_params remote;
+};
+
+static void to_candidate(const struct pal_ice *ice, const NiceCandidate *nc,
+                         struct pal_media_candidate *c)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->foundation, sizeof(c->foundation), "%s", nc->foundation);
+    c->component = (uint8_t)nc->component_id;
+    c->tcp = nc->transport != NICE_CANDIDATE_TRANSPORT_UDP;
+    c->priority = nc->priority;
+    char a[NICE_ADDRESS_STRING_LEN];
+    nice_address_to_string(&nc->addr, a);
+    snprintf(c->addr, sizeof(c->addr), "%s", a);
+    c->port = (uint16_t)nice_address_get_port(&nc->addr);
+    switch (nc->type) {
+    case NICE_CANDIDATE_TYPE_HOST: c->type = PAL_MEDIA_CAND_HOST; break;
+    case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE: c->type = PAL_MEDIA_CAND_SRFLX; break;
+    case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE: c->type = PAL_MEDIA_CAND_PRFLX; break;
+    default: c->type = PAL_MEDIA_CAND_RELAY; break;
+    }
+    if (c->type != PAL_MEDIA_CAND_HOST) {
+        nice_address_to_string(&nc->base_addr, a);
+        snprintf(c->raddr, sizeof(c->raddr), "%s", a);
+        c->rport = (uint16_t)nice_address_get_port(&nc->base_addr);
+    }
+    /* 1:1 NAT: announce the public address instead of the private one. */
+    if (ice->cfg.public_ip[0] && c->type == PAL_MEDIA_CAND_HOST &&
+        strcmp(c->addr, "127.0.0.1") != 0 && strcmp(c->addr, "::1") != 0)
+        snprintf(c->addr, sizeof(c->addr), "%s", ice->cfg.public_ip);
+}
+
+static void on_new_candidate(NiceAgent *agent, NiceCandidate *nc, gpointer ud)
+{
+    (void)agent;
+    struct pal_ice *ice = ud;
+    if (nc->transport != NICE_CANDIDATE_TRANSPORT_UDP || !ice->l.on_ice_candidate)
+        return;
+    struct pal_media_candidate c;
+    to_candidate(ice, nc, &c);
+    ice->l.on_ice_candidate(ice->l.ctx, &c);
+}
+
+static void on_gathering_done(NiceAgent *agent, guint stream, gpointer ud)
+{
+    (void)agent;
+    (void)stream;
+    struct pal_ice *ice = ud;
+    if (ice->l.on_ice_gathering_done)
+        ice->l.on_ice_gathering_done(ice->l.ctx);
+}
+
+static void on_state(NiceAgent *agent, guint stream, guint comp, guint state, gpointer ud)
+{
+    (void)agent;
+    (void)stream;
+    (void)comp;
+    struct pal_ice *ice = ud;
+    PAL_DEBUG("ice", NULL, NULL, "component state %s", nice_component_state_to_string(state));
+    if ((state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) &&
+        !ice->connected) {
+        ice->connected = true;
+        ice->failed = false;
+        if (ice->l.on_ice_connected)
+            ice->l.on_ice_connected(ice->l.ctx);
+    } else if (state == NICE_COMPONENT_STATE_FAILED && !ice->failed) {
+        const char *why = ice->connected ? "consent lost" : "connectivity checks failed";
+        ice->failed = true;
+        ice->connected = false;
+        if (ice->l.on_ice_failed)
+            ice->l.on_ice_failed(ice->l.ctx, why);
+    }
+}
+
+/* Media bypasses nice_agent_send (its lock and indirection cost ~0.55 us per
+ * packet, reference/performance.md 3.2) with a plain sendto on the selected
+ * pair's socket. Relayed pairs keep going through libnice (TURN framing). */
+static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCandidate *local,
+                             NiceCandidate *remote, gpointer ud)
+{
+    struct pal_ice *ice = ud;
+    if (ice->direct) {
+        g_object_unref(ice->direct);
+        ice->direct = NULL;
+    }
+    if (local->type == NICE_CANDIDATE_TYPE_RELAYED || local->transport != NICE_CANDIDATE_TRANSPORT_UDP)
+        return;
+    memset(&ice->peer, 0, sizeof(ice->peer));
+    nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)&ice->peer);
+    ice->peer_len = ice->peer.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                    : sizeof(struct sockaddr_in);
+    ice->direct = nice_agent_get_selected_socket(agent, stream, comp);
+}
+
+static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf,
+                    gpointer ud)
+{
+    (void)agent;
+    (void)stream;
+    (void)comp;
+    struct pal_ice *ice = ud;
+    if (ice->l.on_ice_recv)
+        ice->l.on_ice_recv(ice->l.ctx, (uint8_t *)buf, len);
+}
+
+static void add_local_addresses(struct pal_ice *ice)
+{
+    NiceAddress addr;
+    bool any = false;
+    if (ice->cfg.interfaces[0]) {
+        char list[sizeof(ice->cfg.interfaces)];
+        snprintf(list, sizeof(list), "%s", ice->cfg.interfaces);
+        char *save = NULL;
+        for (char *name = strtok_r(list, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
+            gchar *ip = nice_interfaces_get_ip_for_interface(name);
+            if (ip && nice_address_set_from_string(&addr, ip)) {
+                nice_agent_add_local_address(ice->agent, &addr);
+                any = true;
+            } else {
+                PAL_WARN("ice", NULL, NULL, "interface %s has no usable address", name);
+            }
+            g_free(ip);
+        }
+    }
+    if (!ice->cfg.add_loopback)
+        return;
+    /* libnice skips loopback; once an address is added explicitly it stops
+     * discovering the others, so add them too when no list was given. */
+    if (!any && !ice->cfg.interfaces[0]) {
+        GList *ips = nice_interfaces_get_local_ips(FALSE);
+        for (GList *i = ips; i; i = i->next) {
+            if (nice_address_set_from_string(&addr, i->data))
+                nice_agent_add_local_address(ice->agent, &addr);
+        }
+        g_list_free_full(ips, g_free);
+    }
+    if (nice_address_set_from_string(&addr, "127.0.0.1"))
+        nice_agent_add_local_address(ice->agent, &addr);
+}
+
+int pal_ice_create(GMainContext *ctx, const struct pal_media_config *cfg, bool controlling,
+                   const struct pal_media_ice_params *local, const struct pal_ice_listener *l,
+                   struct pal_ice **out)
+{
+    *out = NULL;
+    if (!local || !local->ufrag[0] || !local->pwd[0])
+        return -EINVAL;
+    struct pal_ice *ice = calloc(1, sizeof(*ice));
+    if (!ice)
+        return -ENOMEM;
+    ice->ctx = ctx;
+    ice->l = *l;
+    ice->cfg = *cfg;
+    ice->agent = nice_agent_new_full(ctx, NICE_COMPATIBILITY_RFC5245,
+                                     NICE_AGENT_OPTION_ICE_TRICKLE |
+                                         NICE_AGENT_OPTION_CONSENT_FRESHNESS |
+                                         NICE_AGENT_OPTION_REGULAR_NOMINATION);
+    if (!ice->agent) {
+        free(ice);
+        return -EIO;
+    }
+    g_object_set(ice->agent, "controlling-mode", controlling, "upnp", FALSE, "keepalive-conncheck",
+                 TRUE, NULL);
+    add_local_addresses(ice);
+    g_signal_connect(ice->agent, "new-candidate-full", G_CALLBACK(on_new_candidate), ice);
+    g_signal_connect(ice->agent, "candidate-gathering-done", G_CALLBACK(on_gathering_done), ice);
+    g_signal_connect(ice->agent, "component-state-changed", G_CALLBACK(on_state), ice);
+    g_signal_connect(ice->agent, "new-selected-pair-full", G_CALLBACK(on_selected_pair), ice);
+    ice->stream = nice_agent_add_stream(ice->agent, 1);
+    if (!ice->stream) {
+        pal_ice_destroy(ice);
+        return -EIO;
+    }
+    if (cfg->port_min > 0 && cfg->port_max >= cfg->port_min)
+        nice_agent_set_port_range(ice->agent, ice->stream, 1, (guint)cfg->port_min,
+                                  (guint)cfg->port_max);
+    nice_agent_set_local_credentials(ice->agent, ice->stream, local->ufrag, local->pwd);
+    nice_agent_attach_recv(ice->agent, ice->stream, 1, ctx, on_recv, ice);
+    if (!nice_agent_gather_candidates(ice->agent, ice->stream)) {
+        pal_ice_destroy(ice);
+        return -EIO;
+    }
+    *out = ice;
+    return 0;
+}
+
+void pal_ice_destroy(struct pal_ice *ice)
+{
+    if (!ice)
+        return;
+    if (ice->direct)
+        g_object_unref(ice->direct);
+    if (ice->agent) {
+        g_signal_handlers_disconnect_by_data(ice->agent, ice);
+        if (ice->stream) {
+            nice_agent_attach_recv(ice->agent, ice->stream, 1, ice->ctx, NULL, NULL);
+            nice_agent_remove_stream(ice->agent, ice->stream);
+        }
+        g_object_unref(ice->agent);
+    }
+    free(ice);
+}
+
+int pal_ice_set_remote(struct pal_ice *ice, const struct pal_media_ice_params *remote)
+{
+    if (!remote->ufrag[0] || !remote->pwd[0])
+        return -EINVAL;
+    ice->remote = *remote;
+    return nice_agent_set_remote_credentials(ice->agent, ice->stream, remote->ufrag, remote->pwd)
+               ? 0
+               : -EINVAL;
+}
+
+bool pal_ice_remote_is(const struct pal_ice *ice, const struct pal_media_ice_params *remote)
+{
+    return strcmp(ice->remote.ufrag, remote->ufrag) == 0 &&
+           strcmp(ice->remote.pwd, remote->pwd) == 0;
+}
+
+int pal_ice_add_remote_candidate(struct pal_ice *ice, const struct pal_media_candidate *c)
+{
+    if (c->tcp)
+        return -EPROTONOSUPPORT;
+    NiceAddress addr;
+    if (!nice_address_set_from_string(&addr, c->addr))
+        return strstr(c->addr, ".local") ? -EPROTONOSUPPORT : -EINVAL;
+    nice_address_set_port(&addr, c->port);
+    NiceCandidateType t = c->type == PAL_MEDIA_CAND_HOST    ? NICE_CANDIDATE_TYPE_HOST
+                          : c->type == PAL_MEDIA_CAND_SRFLX ? NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE
+                          : c->type == PAL_MEDIA_CAND_PRFLX ? NICE_CANDIDATE_TYPE_PEER_REFLEXIVE
+                                                            : NICE_CANDIDATE_TYPE_RELAYED;
+    NiceCandidate *nc = nice_candidate_new(t);
+    nc->transport = NICE_CANDIDATE_TRANSPORT_UDP;
+    nc->addr = addr;
+    nc->priority = c->priority;
+    nc->stream_id = ice->stream;
+    nc->component_id = 1;
+    snprintf(nc->foundation, sizeof(nc->foundation), "%s", c->foundation);
+    if (c->raddr[0] && nice_address_set_from_string(&nc->base_addr, c->raddr))
+        nice_address_set_port(&nc->base_addr, c->rport);
+    GSList *list = g_slist_append(NULL, nc);
+    int n = nice_agent_set_remote_candidates(ice->agent, ice->stream, 1, list);
+    g_slist_free(list);
+    nice_candidate_free(nc);
+    return n >= 0 ? 0 : -EINVAL;
+}
+
+void pal_ice_remote_gathering_done(struct pal_ice *ice)
+{
+    nice_agent_peer_candidate_gathering_done(ice->agent, ice->stream);
+}
+
+int pal_ice_restart(struct pal_ice *ice, const struct pal_media_ice_params *local,
+                    const struct pal_media_ice_params *remote)
+{
+    if (!nice_agent_restart_stream(ice->agent, ice->stream))
+        return -EIO;
+    if (ice->direct) {
+        g_object_unref(ice->direct);
+        ice->direct = NULL;
+    }
+    ice->connected = false;
+    ice->failed = false;
+    nice_agent_set_local_credentials(ice->agent, ice->stream, local->ufrag, local->pwd);
+    if (remote && remote->ufrag[0])
+        pal_ice_set_remote(ice, remote);
+    GSList *cands = nice_agent_get_local_candidates(ice->agent, ice->stream, 1);
+    for (GSList *i = cands; i; i = i->next)
+        on_new_candidate(ice->agent, i->data, ice);
+    g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
+    on_gathering_done(ice->agent, ice->stream, ice);
+    return 0;
+}
+
+int pal_ice_send(struct pal_ice *ice, const uint8_t *buf, size_t len)
+{
+    if (ice->direct && ice->connected) {
+        ssize_t w = sendto(g_socket_get_fd(ice->direct), buf, len, MSG_DONTWAIT,
+                           (const struct sockaddr *)&ice->peer, ice->peer_len);
+        return w == (ssize_t)len ? 0 : -EIO;
+    }
+    int n = nice_agent_send(ice->agent, ice->stream, 1, (guint)len, (const gchar *)buf);
+    if (n < 0)
+        return ice->connected ? -EIO : -ENOTCONN;
+    return 0;
+}

@@ -1,0 +1,420 @@
+/* The media engine: N worker threads, each with its own GMainContext and
+ * GMainLoop, owning whole rooms (pinned by a hash of the room name).
+ * Commands reach a worker through its bounded queue plus an eventfd; events
+ * go back to signaling through one shared bounded queue plus the wake
+ * function. See palabre/media.h. */
+#include "palabre/media.h"
+
+#include <glib-unix.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "palabre/log.h"
+#include "palabre/peer.h"
+#include "palabre/queue.h"
+#include "palabre/room.h"
+
+#define CMD_QUEUE 4096
+#define EVENT_QUEUE 16384
+#define TICK_MS 20
+#define MAX_WORKERS 64
+
+struct wroom {
+    struct pal_room *room;
+    GHashTable *peers; /* participant id -> struct pal_peer * (owned) */
+};
+
+struct worker {
+    /* borrowed */
+    struct pal_media *m;
+    /* owned */
+    GMainContext *ctx;
+    GMainLoop *loop;
+    struct pal_queue *cmds;
+    GHashTable *rooms; /* name -> struct wroom * (owned) */
+    int efd;
+    /* state */
+    int index;
+    pthread_t thread;
+    struct pal_peer_env env;
+    volatile int stopping;
+    pthread_mutex_t stats_lock;
+    struct pal_media_stats stats;
+};
+
+struct pal_media {
+    /* owned */
+    struct worker *workers;
+    struct pal_queue *events;
+    struct pal_dtls_cert *cert;
+    /* state */
+    int n_workers;
+    struct pal_media_config cfg;
+    pal_media_wake_fn wake;
+    void *wake_ud;
+};
+
+const char *pal_media_pc_name(enum pal_media_pc pc)
+{
+    return pc == PAL_MEDIA_PC_SUBSCRIBE ? "subscribe" : "publish";
+}
+
+/* ---- events (worker -> signaling) ------------------------------------------ */
+
+static void emit_event(void *ud, const struct pal_media_event *ev)
+{
+    struct worker *w = ud;
+    int rc = pal_queue_push(w->m->events, ev);
+    if (rc < 0)
+        PAL_WARN("media", ev->room, ev->participant, "event queue full: event %d dropped",
+                 ev->type);
+    else if (rc == 1 && w->m->wake)
+        w->m->wake(w->m->wake_ud);
+}
+
+static void on_room_active_speaker(void *ctx, const char *room, const char *participant)
+{
+    struct worker *w = ctx;
+    struct pal_media_event ev = {.type = PAL_MEDIA_EV_ACTIVE_SPEAKER};
+    snprintf(ev.room, sizeof(ev.room), "%s", room);
+    snprintf(ev.participant, sizeof(ev.participant), "%s", participant);
+    emit_event(w, &ev);
+}
+
+/* ---- rooms on a worker ---------------------------------------------------- */
+
+static void wroom_free(gpointer data)
+{
+    struct wroom *wr = data;
+    g_hash_table_destroy(wr->peers); /* destroys the peers first */
+    pal_room_destroy(wr->room);
+    free(wr);
+}
+
+static struct wroom *wroom_get(struct worker *w, const char *name, bool create)
+{
+    struct wroom *wr = g_hash_table_lookup(w->rooms, name);
+    if (wr || !create)
+        return wr;
+    wr = calloc(1, sizeof(*wr));
+    if (!wr)
+        return NULL;
+    struct pal_room_listener l = {.ctx = w, .on_room_active_speaker = on_room_active_speaker};
+    if (pal_room_create(name, &l, &wr->room)) {
+        free(wr);
+        return NULL;
+    }
+    wr->peers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                      (GDestroyNotify)pal_peer_destroy);
+    g_hash_table_insert(w->rooms, g_strdup(name), wr);
+    PAL_INFO("media", name, NULL, "room opened on media worker %d", w->index);
+    return wr;
+}
+
+static struct pal_peer *peer_get(struct worker *w, const struct pal_media_cmd *c, bool create)
+{
+    struct wroom *wr = wroom_get(w, c->room, create);
+    if (!wr)
+        return NULL;
+    struct pal_peer *p = g_hash_table_lookup(wr->peers, c->participant);
+    if (p || !create)
+        return p;
+    if (pal_peer_create(&w->env, wr->room, c->participant, &p))
+        return NULL;
+    g_hash_table_insert(wr->peers, g_strdup(c->participant), p);
+    return p;
+}
+
+static void participant_remove(struct worker *w, const struct pal_media_cmd *c)
+{
+    struct wroom *wr = wroom_get(w, c->room, false);
+    if (!wr)
+        return;
+    g_hash_table_remove(wr->peers, c->participant);
+    if (g_hash_table_size(wr->peers) == 0) {
+        PAL_INFO("media", c->room, NULL, "room closed on media worker %d", w->index);
+        g_hash_table_remove(w->rooms, c->room);
+    }
+}
+
+static void fail_event(struct worker *w, const struct pal_media_cmd *c, const char *what, int rc)
+{
+    struct pal_media_event ev = {.type = PAL_MEDIA_EV_FAILED, .pc = c->pc};
+    snprintf(ev.room, sizeof(ev.room), "%s", c->room);
+    snprintf(ev.participant, sizeof(ev.participant), "%s", c->participant);
+    ev.u.failed.code = PAL_MEDIA_FAIL_ICE;
+    snprintf(ev.u.failed.reason, sizeof(ev.u.failed.reason), "%s: %s", what, strerror(-rc));
+    emit_event(w, &ev);
+}
+
+static void run_command(struct worker *w, const struct pal_media_cmd *c)
+{
+    if (c->type == PAL_MEDIA_CMD_PARTICIPANT_REMOVE) {
+        participant_remove(w, c);
+        return;
+    }
+    struct pal_peer *p = peer_get(w, c, c->type == PAL_MEDIA_CMD_PARTICIPANT_ADD ||
+                                            c->type == PAL_MEDIA_CMD_PUBLISH ||
+                                            c->type == PAL_MEDIA_CMD_SUBSCRIBE_OPEN);
+    if (!p) {
+        PAL_DEBUG("media", c->room, c->participant, "command %d for an unknown participant",
+                  c->type);
+        return;
+    }
+    int rc = 0;
+    const char *what = "";
+    switch (c->type) {
+    case PAL_MEDIA_CMD_PARTICIPANT_ADD:
+        break;
+    case PAL_MEDIA_CMD_PUBLISH:
+        what = "publish";
+        rc = pal_peer_publish(p, c);
+        break;
+    case PAL_MEDIA_CMD_UNPUBLISH:
+        pal_peer_unpublish(p, c->u.track.mid);
+        break;
+    case PAL_MEDIA_CMD_SUBSCRIBE_OPEN:
+        what = "subscribe";
+        rc = pal_peer_subscribe_open(p, &c->u.subscribe.local);
+        break;
+    case PAL_MEDIA_CMD_SUBSCRIBE_REMOTE:
+        what = "subscribe answer";
+        rc = pal_peer_subscribe_remote(p, &c->u.subscribe.remote, &c->u.subscribe.dtls);
+        break;
+    case PAL_MEDIA_CMD_CONSUMER_ADD:
+        rc = pal_peer_consumer_add(p, c->u.consumer.producer, c->u.consumer.producer_mid,
+                                   &c->u.consumer.track);
+        if (rc)
+            PAL_WARN("media", c->room, c->participant, "consumer %s: %d",
+                     c->u.consumer.track.mid, rc);
+        rc = 0;
+        break;
+    case PAL_MEDIA_CMD_CONSUMER_REMOVE:
+        pal_peer_consumer_remove(p, c->u.consumer.track.mid);
+        break;
+    case PAL_MEDIA_CMD_REMOTE_CANDIDATE:
+        pal_peer_remote_candidate(p, c->pc, &c->u.remote_candidate.cand,
+                                  c->u.remote_candidate.end);
+        break;
+    default:
+        break;
+    }
+    if (rc)
+        fail_event(w, c, what, rc);
+}
+
+static gboolean on_commands(gint fd, GIOCondition cond, gpointer ud)
+{
+    (void)cond;
+    struct worker *w = ud;
+    uint64_t v;
+    if (read(fd, &v, sizeof(v)) < 0) {
+        /* EAGAIN: nothing to read, still drain */
+    }
+    struct pal_media_cmd c;
+    while (pal_queue_pop(w->cmds, &c) == 1)
+        run_command(w, &c);
+    if (w->stopping) {
+        g_hash_table_remove_all(w->rooms);
+        g_main_loop_quit(w->loop);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_tick(gpointer ud)
+{
+    struct worker *w = ud;
+    int64_t now = pal_now_ms();
+    struct pal_media_stats st = {0};
+    GHashTableIter it;
+    gpointer key, val;
+    g_hash_table_iter_init(&it, w->rooms);
+    while (g_hash_table_iter_next(&it, &key, &val)) {
+        struct wroom *wr = val;
+        GHashTableIter pi;
+        gpointer pk, pv;
+        g_hash_table_iter_init(&pi, wr->peers);
+        while (g_hash_table_iter_next(&pi, &pk, &pv))
+            pal_peer_reap(pv);
+        pal_room_tick(wr->room, now);
+        struct pal_room_stats rs;
+        pal_room_get_stats(wr->room, &rs);
+        st.rooms++;
+        st.transports += 2 * g_hash_table_size(wr->peers);
+        st.rtp_in += rs.rtp_in;
+        st.rtp_out += rs.rtp_out;
+        st.rtcp_in += rs.rtcp_in;
+        st.rtcp_out += rs.rtcp_out;
+        st.nack_in += rs.nack_in;
+        st.retransmitted += rs.retransmitted;
+        st.pli_out += rs.pli_out;
+        st.dropped_in += rs.dropped_in;
+    }
+    pthread_mutex_lock(&w->stats_lock);
+    w->stats = st;
+    pthread_mutex_unlock(&w->stats_lock);
+    return G_SOURCE_CONTINUE;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    g_main_context_push_thread_default(w->ctx);
+    GSource *cmd_src = g_unix_fd_source_new(w->efd, G_IO_IN);
+    g_source_set_callback(cmd_src, (GSourceFunc)(void (*)(void))on_commands, w, NULL);
+    g_source_attach(cmd_src, w->ctx);
+    GSource *tick = g_timeout_source_new(TICK_MS);
+    g_source_set_callback(tick, on_tick, w, NULL);
+    g_source_attach(tick, w->ctx);
+    g_main_loop_run(w->loop);
+    g_source_destroy(tick);
+    g_source_unref(tick);
+    g_source_destroy(cmd_src);
+    g_source_unref(cmd_src);
+    g_hash_table_remove_all(w->rooms);
+    /* let libnice finish closing its sockets */
+    while (g_main_context_iteration(w->ctx, FALSE))
+        ;
+    g_main_context_pop_thread_default(w->ctx);
+    return NULL;
+}
+
+/* ---- engine ---------------------------------------------------------------- */
+
+int pal_media_create(const struct pal_media_config *cfg, pal_media_wake_fn wake, void *wake_ud,
+                     struct pal_media **out)
+{
+    *out = NULL;
+    int n = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    if (n > MAX_WORKERS)
+        return -EINVAL;
+    struct pal_media *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    m->cfg = *cfg;
+    m->wake = wake;
+    m->wake_ud = wake_ud;
+    int rc = pal_dtls_cert_create(&m->cert);
+    if (rc == 0)
+        rc = pal_queue_create(EVENT_QUEUE, sizeof(struct pal_media_event), &m->events);
+    if (rc == 0 && !(m->workers = calloc((size_t)n, sizeof(*m->workers))))
+        rc = -ENOMEM;
+    if (rc) {
+        pal_queue_destroy(m->events);
+        pal_dtls_cert_destroy(m->cert);
+        free(m);
+        return rc;
+    }
+    for (int i = 0; i < n; i++) {
+        struct worker *w = &m->workers[i];
+        w->m = m;
+        w->index = i;
+        w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        w->ctx = g_main_context_new();
+        w->loop = g_main_loop_new(w->ctx, FALSE);
+        w->rooms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, wroom_free);
+        pthread_mutex_init(&w->stats_lock, NULL);
+        w->env = (struct pal_peer_env){.ctx = w->ctx, .cfg = &m->cfg, .cert = m->cert,
+                                       .emit = emit_event, .emit_ud = w};
+        if (w->efd < 0 || pal_queue_create(CMD_QUEUE, sizeof(struct pal_media_cmd), &w->cmds) ||
+            pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            m->n_workers = i + 1;
+            w->thread = 0;
+            pal_media_destroy(m);
+            return -EIO;
+        }
+        m->n_workers = i + 1;
+    }
+    PAL_INFO("media", NULL, NULL, "%d media workers, DTLS fingerprint sha-256 %s", n,
+             pal_dtls_cert_fingerprint(m->cert));
+    *out = m;
+    return 0;
+}
+
+void pal_media_destroy(struct pal_media *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->n_workers; i++) {
+        struct worker *w = &m->workers[i];
+        if (w->thread) {
+            w->stopping = 1;
+            uint64_t one = 1;
+            if (write(w->efd, &one, sizeof(one)) < 0)
+                PAL_WARN("media", NULL, NULL, "worker %d: cannot wake", i);
+            pthread_join(w->thread, NULL);
+        }
+        g_hash_table_destroy(w->rooms);
+        g_main_loop_unref(w->loop);
+        g_main_context_unref(w->ctx);
+        pal_queue_destroy(w->cmds);
+        if (w->efd >= 0)
+            close(w->efd);
+        pthread_mutex_destroy(&w->stats_lock);
+    }
+    free(m->workers);
+    pal_queue_destroy(m->events);
+    pal_dtls_cert_destroy(m->cert);
+    free(m);
+}
+
+const char *pal_media_fingerprint(const struct pal_media *m)
+{
+    return pal_dtls_cert_fingerprint(m->cert);
+}
+
+int pal_media_worker_count(const struct pal_media *m)
+{
+    return m->n_workers;
+}
+
+int pal_media_worker_of(const struct pal_media *m, const char *room)
+{
+    return (int)(g_str_hash(room) % (guint)m->n_workers);
+}
+
+int pal_media_post(struct pal_media *m, const struct pal_media_cmd *cmd)
+{
+    struct worker *w = &m->workers[pal_media_worker_of(m, cmd->room)];
+    int rc = pal_queue_push(w->cmds, cmd);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        uint64_t one = 1;
+        if (write(w->efd, &one, sizeof(one)) < 0)
+            return -EIO;
+    }
+    return 0;
+}
+
+int pal_media_poll_event(struct pal_media *m, struct pal_media_event *ev)
+{
+    return pal_queue_pop(m->events, ev);
+}
+
+void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < m->n_workers; i++) {
+        struct worker *w = &m->workers[i];
+        pthread_mutex_lock(&w->stats_lock);
+        struct pal_media_stats s = w->stats;
+        pthread_mutex_unlock(&w->stats_lock);
+        out->rooms += s.rooms;
+        out->transports += s.transports;
+        out->rtp_in += s.rtp_in;
+        out->rtp_out += s.rtp_out;
+        out->rtcp_in += s.rtcp_in;
+        out->rtcp_out += s.rtcp_out;
+        out->nack_in += s.nack_in;
+        out->retransmitted += s.retransmitted;
+        out->pli_out += s.pli_out;
+        out->dropped_in += s.dropped_in;
+    }
+}

@@ -1,0 +1,329 @@
+/* signaling/media_signaling.c against a stand-in signaling server (the
+ * functions of palabre/signaling.h it uses are defined here and record what
+ * would go to each session), with the real media engine behind it.
+ * A Chromium publish offer (captured from Chromium 156) gets a usable
+ * answer; the other participant gets a subscribe offer carrying the
+ * publisher's tracks; bad SDP, stale answers and bad candidates get the
+ * protocol's error codes; local candidates reach the browser as
+ * ice_candidate events; leaving renegotiates the others; shutdown frees
+ * everything (LeakSanitizer in the ASan build). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "palabre/config.h"
+#include "palabre/media_signaling.h"
+#include "palabre/signaling.h"
+
+/* ---- stand-in server ----------------------------------------------------- */
+
+#define MAX_HANDLERS 8
+#define MAX_MSGS 256
+
+struct pal_session {
+    char pid[32], room[32];
+    json_t *msgs[MAX_MSGS];
+    int n_msgs;
+};
+struct pal_server {
+    struct pal_config cfg;
+    struct { char type[32]; pal_request_fn fn; void *ud; } handlers[MAX_HANDLERS];
+    int n_handlers;
+    struct pal_participant_listener listener;
+    pal_wake_fn hook;
+    void *hook_ud;
+    volatile int woken;
+    struct pal_session *sessions[4];
+    int n_sessions;
+};
+
+static struct pal_server srv;
+static struct pal_session alice = {.pid = "p_alice", .room = "demo"};
+static struct pal_session bob = {.pid = "p_bob", .room = "demo"};
+
+const char *pal_session_participant_id(const struct pal_session *s) { return s->pid; }
+const char *pal_session_room(const struct pal_session *s) { return s->room; }
+const struct pal_config *pal_server_config(const struct pal_server *sv) { return &sv->cfg; }
+
+int pal_session_send(struct pal_session *s, json_t *msg)
+{
+    if (s->n_msgs == MAX_MSGS) {
+        json_decref(msg);
+        return -ENOBUFS;
+    }
+    s->msgs[s->n_msgs++] = msg;
+    return 0;
+}
+void pal_session_reply_ok(struct pal_session *s, json_t *id, json_t *data)
+{
+    pal_session_send(s, json_pack("{s:s,s:O,s:b,s:o}", "type", "response", "id", id, "ok", 1,
+                                  "data", data ? data : json_object()));
+}
+void pal_session_reply_error(struct pal_session *s, json_t *id, const char *code,
+                             const char *field, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    pal_session_send(s, json_pack("{s:s,s:O,s:b,s:{s:s,s:s?,s:s}}", "type", "response", "id", id,
+                                  "ok", 0, "error", "code", code, "field", field, "message", msg));
+}
+struct pal_session *pal_server_find_participant(struct pal_server *sv, const char *pid)
+{
+    for (int i = 0; i < sv->n_sessions; i++)
+        if (!strcmp(sv->sessions[i]->pid, pid))
+            return sv->sessions[i];
+    return NULL;
+}
+void pal_server_broadcast(struct pal_server *sv, const char *room, const struct pal_session *except,
+                          json_t *msg)
+{
+    for (int i = 0; i < sv->n_sessions; i++)
+        if (sv->sessions[i] != except && !strcmp(sv->sessions[i]->room, room))
+            pal_session_send(sv->sessions[i], json_incref(msg));
+    json_decref(msg);
+}
+int pal_server_register_handler(struct pal_server *sv, const char *type, pal_request_fn fn,
+                                bool needs_room, void *ud)
+{
+    (void)needs_room;
+    assert_true(sv->n_handlers < MAX_HANDLERS);
+    snprintf(sv->handlers[sv->n_handlers].type, 32, "%s", type);
+    sv->handlers[sv->n_handlers].fn = fn;
+    sv->handlers[sv->n_handlers++].ud = ud;
+    return 0;
+}
+int pal_server_add_participant_listener(struct pal_server *sv,
+                                        const struct pal_participant_listener *l)
+{
+    sv->listener = *l;
+    return 0;
+}
+int pal_server_add_wake_hook(struct pal_server *sv, pal_wake_fn fn, void *ud)
+{
+    sv->hook = fn;
+    sv->hook_ud = ud;
+    return 0;
+}
+void pal_server_wake(struct pal_server *sv) { __atomic_store_n(&sv->woken, 1, __ATOMIC_SEQ_CST); }
+
+const char *pal_string_or_reply(struct pal_session *s, json_t *id, json_t *req, const char *field,
+                                size_t min_chars, size_t max_chars, bool required)
+{
+    json_t *v = json_object_get(req, field);
+    if (!v) {
+        if (required)
+            pal_session_reply_error(s, id, "missing_field", field, "%s is required", field);
+        return NULL;
+    }
+    const char *str = json_string_value(v);
+    if (!str || strlen(str) < min_chars || strlen(str) > max_chars) {
+        pal_session_reply_error(s, id, "bad_field", field, "%s: bad string", field);
+        return NULL;
+    }
+    return str;
+}
+bool pal_int_or_reply(struct pal_session *s, json_t *id, json_t *req, const char *field,
+                      json_int_t min, json_int_t max, bool required, json_int_t *out)
+{
+    json_t *v = json_object_get(req, field);
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        if (v || required)
+            pal_session_reply_error(s, id, v ? "bad_field" : "missing_field", field, "%s", field);
+        return false;
+    }
+    *out = json_integer_value(v);
+    return true;
+}
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static json_t *request(struct pal_session *s, const char *type, json_t *req)
+{
+    json_object_set_new(req, "type", json_string(type));
+    json_object_set_new(req, "id", json_integer(7));
+    for (int i = 0; i < srv.n_handlers; i++) {
+        if (!strcmp(srv.handlers[i].type, type)) {
+            int before = s->n_msgs;
+            srv.handlers[i].fn(s, json_object_get(req, "id"), req, srv.handlers[i].ud);
+            json_decref(req);
+            for (int k = before; k < s->n_msgs; k++)
+                if (!strcmp(json_string_value(json_object_get(s->msgs[k], "type")), "response"))
+                    return s->msgs[k];
+            fail_msg("no response to %s", type);
+        }
+    }
+    fail_msg("no handler for %s", type);
+    return NULL;
+}
+
+static const char *error_code(json_t *resp)
+{
+    return json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
+}
+
+static json_t *last_of(struct pal_session *s, const char *type)
+{
+    for (int k = s->n_msgs - 1; k >= 0; k--)
+        if (!strcmp(json_string_value(json_object_get(s->msgs[k], "type")), type))
+            return s->msgs[k];
+    return NULL;
+}
+
+static int count_of(struct pal_session *s, const char *type)
+{
+    int n = 0;
+    for (int k = 0; k < s->n_msgs; k++)
+        n += !strcmp(json_string_value(json_object_get(s->msgs[k], "type")), type);
+    return n;
+}
+
+static char *read_offer(void)
+{
+    const char *root = getenv("PALABRE_ROOT");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/tests/unit/signaling/chrome156_publish_offer.sdp",
+             root ? root : ".");
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[65536];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void pump_until(struct pal_session *s, const char *type, int min)
+{
+    for (int i = 0; i < 2000 && count_of(s, type) < min; i++) {
+        if (__atomic_exchange_n(&srv.woken, 0, __ATOMIC_SEQ_CST))
+            srv.hook(&srv, srv.hook_ud);
+        usleep(2000);
+    }
+    assert_true(count_of(s, type) >= min);
+}
+
+/* ---- the test -------------------------------------------------------------------- */
+
+static void test_publish_subscribe_signaling(void **state)
+{
+    (void)state;
+    memset(&srv, 0, sizeof(srv));
+    snprintf(srv.cfg.listen_addr, sizeof(srv.cfg.listen_addr), "127.0.0.1");
+    srv.cfg.media_workers = 1;
+    srv.sessions[srv.n_sessions++] = &alice;
+    srv.sessions[srv.n_sessions++] = &bob;
+    assert_int_equal(pal_media_signaling_init(&srv), 0);
+    srv.listener.on_participant_joined(&alice, srv.listener.ud);
+    srv.listener.on_participant_joined(&bob, srv.listener.ud);
+    assert_int_equal(count_of(&bob, "subscribe_offer"), 0); /* nothing published yet */
+
+    /* bad SDP */
+    json_t *r = request(&alice, "publish", json_pack("{s:s}", "sdp", "hello"));
+    assert_string_equal(error_code(r), "sdp_invalid");
+    r = request(&alice, "publish",
+                json_pack("{s:s}", "sdp",
+                          "v=0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\n"
+                          "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\na=mid:0\r\n"
+                          "a=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\n"));
+    assert_string_equal(error_code(r), "sdp_unsupported"); /* no fingerprint */
+    r = request(&alice, "publish", json_object());
+    assert_string_equal(error_code(r), "missing_field");
+
+    /* Chromium's offer */
+    r = request(&alice, "publish", json_pack("{s:s}", "sdp", read_offer()));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    const char *answer = json_string_value(json_object_get(json_object_get(r, "data"), "sdp"));
+    assert_non_null(answer);
+    assert_non_null(strstr(answer, "a=setup:passive"));
+    assert_non_null(strstr(answer, "a=recvonly"));
+    assert_non_null(strstr(answer, "a=rtpmap:111 opus/48000/2"));
+    assert_non_null(strstr(answer, "a=rtpmap:96 VP8/90000"));
+    assert_non_null(strstr(answer, "a=group:BUNDLE 0 1"));
+    assert_non_null(strstr(answer, "a=fingerprint:sha-256 "));
+    assert_non_null(strstr(answer, "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level"));
+
+    /* bob is offered alice's two tracks */
+    json_t *offer = last_of(&bob, "subscribe_offer");
+    assert_non_null(offer);
+    assert_int_equal(json_integer_value(json_object_get(offer, "version")), 1);
+    const char *osdp = json_string_value(json_object_get(offer, "sdp"));
+    assert_non_null(strstr(osdp, "a=msid:p_alice c7c42e49-13ce-4f11-bdd9-4b6b80f618ad"));
+    assert_non_null(strstr(osdp, "a=msid:p_alice 2a9caeae-f1eb-47d3-8ef2-04c2365aead9"));
+    assert_non_null(strstr(osdp, "a=setup:actpass"));
+    assert_int_equal(count_of(&alice, "subscribe_offer"), 0); /* not her own tracks */
+
+    /* the server's candidates reach alice (trickle) */
+    pump_until(&alice, "ice_candidate", 2);
+    json_t *cand = json_object_get(last_of(&alice, "ice_candidate"), "candidate");
+    assert_true(json_is_null(cand) || strstr(json_string_value(json_object_get(cand, "candidate")),
+                                             "candidate:") != NULL);
+
+    /* candidates from the browser */
+    r = request(&alice, "ice_candidate",
+                json_pack("{s:s,s:{s:s,s:s,s:i}}", "pc", "publish", "candidate", "candidate",
+                          "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host", "sdpMid",
+                          "0", "sdpMLineIndex", 0));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    r = request(&alice, "ice_candidate",
+                json_pack("{s:s,s:{s:s}}", "pc", "publish", "candidate", "candidate", "garbage"));
+    assert_string_equal(error_code(r), "bad_field");
+    r = request(&alice, "ice_candidate", json_pack("{s:s,s:n}", "pc", "sideways", "candidate"));
+    assert_string_equal(error_code(r), "bad_field");
+    r = request(&alice, "ice_candidate", json_pack("{s:s,s:n}", "pc", "publish", "candidate"));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+
+    /* bob answers an old version: refused; the right one: accepted */
+    char bob_answer[2048];
+    snprintf(bob_answer, sizeof(bob_answer),
+             "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
+             "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=ice-ufrag:bobu\r\na=ice-pwd:bobpassword0123456789012\r\n"
+             "a=fingerprint:sha-256 %s\r\na=setup:active\r\na=mid:0\r\na=recvonly\r\na=rtcp-mux\r\n"
+             "a=rtpmap:111 opus/48000/2\r\n"
+             "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=recvonly\r\na=rtcp-mux\r\n"
+             "a=rtpmap:96 VP8/90000\r\n",
+             "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99");
+    r = request(&bob, "subscribe_answer", json_pack("{s:s,s:i}", "sdp", bob_answer, "version", 0));
+    assert_string_equal(error_code(r), "version_mismatch");
+    r = request(&bob, "subscribe_answer", json_pack("{s:s,s:i}", "sdp", bob_answer, "version", 1));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    pump_until(&bob, "ice_candidate", 1);
+
+    /* alice leaves: bob gets a new offer with her tracks inactive */
+    srv.listener.on_participant_left(&alice, srv.listener.ud);
+    offer = last_of(&bob, "subscribe_offer");
+    assert_int_equal(json_integer_value(json_object_get(offer, "version")), 2);
+    osdp = json_string_value(json_object_get(offer, "sdp"));
+    assert_null(strstr(osdp, "a=sendonly"));
+    assert_non_null(strstr(osdp, "a=inactive"));
+
+    /* subscribe_restart: a new offer with new ICE credentials */
+    r = request(&bob, "subscribe_restart", json_object());
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    json_t *again = last_of(&bob, "subscribe_offer");
+    assert_int_equal(json_integer_value(json_object_get(again, "version")), 3);
+
+    srv.listener.on_participant_left(&bob, srv.listener.ud);
+    pal_media_signaling_shutdown();
+    for (int k = 0; k < alice.n_msgs; k++)
+        json_decref(alice.msgs[k]);
+    for (int k = 0; k < bob.n_msgs; k++)
+        json_decref(bob.msgs[k]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_publish_subscribe_signaling),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
