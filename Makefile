@@ -40,7 +40,7 @@ all: $(BUILD)/palabre $(BENCH_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@$(if $(V),,echo "  CC      $<";)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libpalabre.a: $(CORE_OBJ)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,40 @@
+/* Retransmission ring for one outgoing stream (one consumer's SSRC).
+ *
+ * Power-of-two slots indexed by sequence number (seq & mask), each slot a
+ * preallocated buffer: storing copies the packet, nothing is allocated per
+ * packet. Lookups are wrap-safe (the slot remembers its full seq) and
+ * time-bounded: a packet older than max_age_ms is not returned (video:
+ * 2000 ms, audio: 1000 ms). Store the packet as it was sent to that consumer
+ * (after rewrite; either protected, to resend the bytes as they are, or
+ * plaintext, to protect again: pal_srtp allows repeated sequence numbers).
+ *
+ * Thread: one owner thread (the room's worker). */
+#ifndef PALABRE_RTX_BUFFER_H
+#define PALABRE_RTX_BUFFER_H
+
+#include "palabre/common.h"
+
+#define PAL_RTX_VIDEO_MAX_AGE_MS 2000
+#define PAL_RTX_AUDIO_MAX_AGE_MS 1000
+
+struct pal_rtx_buffer;
+
+/* slots: power of two (e.g. 512 for video, 128 for audio);
+ * slot_size: largest packet kept (e.g. PAL_RTP_MAX_PACKET + PAL_SRTP_MAX_TRAILER).
+ * Returns 0, -EINVAL or -ENOMEM. */
+int pal_rtx_buffer_create(unsigned slots, size_t slot_size, uint32_t max_age_ms,
+                          struct pal_rtx_buffer **out);
+void pal_rtx_buffer_destroy(struct pal_rtx_buffer *b);
+
+/* Copies pkt into the slot of seq (replacing what was there). A packet
+ * longer than slot_size is refused with -EMSGSIZE. */
+int pal_rtx_buffer_store(struct pal_rtx_buffer *b, uint16_t seq, const uint8_t *pkt, size_t len,
+                         int64_t now_ms);
+/* The stored packet for seq, borrowed until the next store. Returns 0 or
+ * -ENOENT (never stored, overwritten by a later seq, or older than max age). */
+int pal_rtx_buffer_get(struct pal_rtx_buffer *b, uint16_t seq, int64_t now_ms,
+                       const uint8_t **pkt, size_t *len);
+/* Forgets everything (e.g. SSRC change). */
+void pal_rtx_buffer_clear(struct pal_rtx_buffer *b);
+
+#endif

@@ -1,0 +1,75 @@
+/* SRTP / SRTCP sessions (RFC 3711, RFC 7714) over libsrtp2.
+ *
+ * One pal_srtp holds the two directions of one DTLS-SRTP association: the
+ * outbound context (our keys) and the inbound context (the peer's keys),
+ * both keyed for any SSRC. Protect works in place in a caller buffer that
+ * has PAL_SRTP_MAX_TRAILER spare bytes after the packet; nothing is
+ * allocated per packet (libsrtp clones its stream template once per new
+ * SSRC: check the SSRC against the negotiated ones BEFORE unprotecting, or a
+ * peer sending random SSRCs makes it allocate).
+ *
+ * Retransmissions: protect accepts a sequence number already sent
+ * (allow_repeat_tx), so NACK answers can be re-protected.
+ *
+ * Debian's libsrtp2 uses NSS: AES_CM_128_HMAC_SHA1_80 costs several times
+ * AEAD_AES_128_GCM there (docs/benchmarks.md "## Forwarding").
+ *
+ * Thread: a pal_srtp belongs to one thread (its room's worker). create and
+ * destroy may run on any thread. pal_srtp_init is called once by create. */
+#ifndef PALABRE_SRTP_H
+#define PALABRE_SRTP_H
+
+#include "palabre/common.h"
+
+/* Values are the DTLS-SRTP protection profile ids (RFC 5764, RFC 7714). */
+enum pal_srtp_profile {
+    PAL_SRTP_NONE = 0,
+    PAL_SRTP_AES128_CM_SHA1_80 = 0x0001,
+    PAL_SRTP_AES128_CM_SHA1_32 = 0x0002,
+    PAL_SRTP_AEAD_AES_128_GCM = 0x0007,
+    PAL_SRTP_AEAD_AES_256_GCM = 0x0008,
+};
+
+/* Room needed after an RTP/RTCP packet for protect (tag, SRTCP index). */
+#define PAL_SRTP_MAX_TRAILER 32
+#define PAL_SRTP_MAX_KEY 32
+#define PAL_SRTP_MAX_SALT 14
+
+/* Master keys of one association, already split by direction. */
+struct pal_srtp_keys {
+    enum pal_srtp_profile profile;
+    uint8_t key_len;  /* 16 or 32 */
+    uint8_t salt_len; /* 14 (CM) or 12 (GCM) */
+    uint8_t local_key[PAL_SRTP_MAX_KEY];
+    uint8_t local_salt[PAL_SRTP_MAX_SALT];
+    uint8_t remote_key[PAL_SRTP_MAX_KEY];
+    uint8_t remote_salt[PAL_SRTP_MAX_SALT];
+};
+
+struct pal_srtp;
+
+/* Key and salt sizes of a profile; -EINVAL for an unknown profile. */
+int pal_srtp_profile_sizes(enum pal_srtp_profile p, size_t *key_len, size_t *salt_len);
+const char *pal_srtp_profile_name(enum pal_srtp_profile p);
+
+/* Returns 0, -EINVAL (bad profile or sizes) or -ENOMEM. */
+int pal_srtp_create(const struct pal_srtp_keys *keys, struct pal_srtp **out);
+void pal_srtp_destroy(struct pal_srtp *s);
+enum pal_srtp_profile pal_srtp_profile(const struct pal_srtp *s);
+
+/* In place: buf holds len bytes of RTP and has cap >= len + trailer;
+ * *out_len receives the protected length. Returns 0, -ENOSPC, -EINVAL
+ * (not RTP) or -EIO (libsrtp error). */
+int pal_srtp_protect(struct pal_srtp *s, uint8_t *buf, size_t len, size_t cap, size_t *out_len);
+/* In place; returns 0, -EINVAL (malformed), -EBADMSG (authentication
+ * failed), -EALREADY (replayed) or -EIO. */
+int pal_srtp_unprotect(struct pal_srtp *s, uint8_t *buf, size_t len, size_t *out_len);
+int pal_srtp_protect_rtcp(struct pal_srtp *s, uint8_t *buf, size_t len, size_t cap,
+                          size_t *out_len);
+int pal_srtp_unprotect_rtcp(struct pal_srtp *s, uint8_t *buf, size_t len, size_t *out_len);
+
+/* libsrtp's crypto backend as reported by its version string / linkage, e.g.
+ * "libsrtp2 2.5.0 (nss)". Static string. */
+const char *pal_srtp_backend(void);
+
+#endif

@@ -1,0 +1,106 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "palabre/vp8.h"
+
+static void minimal_descriptor_keyframe(void **state)
+{
+    /* S=1 PID=0, no X; VP8 key frame header 640x360 */
+    const uint8_t p[] = {0x10, 0x50, 0x2a, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01, 0xff};
+    struct pal_vp8_desc d;
+    assert_int_equal(pal_vp8_parse(p, sizeof(p), &d, NULL), 0);
+    assert_true(d.start_of_partition);
+    assert_false(d.has_picture_id);
+    assert_int_equal(d.desc_len, 1);
+    assert_true(d.is_frame_start);
+    assert_true(d.is_keyframe);
+    assert_int_equal(d.width, 640);
+    assert_int_equal(d.height, 360);
+}
+
+static void interframe_and_continuation(void **state)
+{
+    const uint8_t inter[] = {0x10, 0x31, 0x00, 0x00};
+    struct pal_vp8_desc d;
+    assert_int_equal(pal_vp8_parse(inter, sizeof(inter), &d, NULL), 0);
+    assert_true(d.is_frame_start);
+    assert_false(d.is_keyframe);
+    /* S=0: a middle packet: never a keyframe start even if the byte is even */
+    const uint8_t mid[] = {0x00, 0x00, 0x00};
+    assert_int_equal(pal_vp8_parse(mid, sizeof(mid), &d, NULL), 0);
+    assert_false(d.is_frame_start);
+    assert_false(d.is_keyframe);
+    /* S=1 but partition 1: not the frame start */
+    const uint8_t part1[] = {0x11, 0x00};
+    assert_int_equal(pal_vp8_parse(part1, sizeof(part1), &d, NULL), 0);
+    assert_false(d.is_frame_start);
+}
+
+static void full_extension_fields(void **state)
+{
+    /* X=1 N=1 S=1; I L T K; M=1 picture id 0x1234; TL0PICIDX 7; TID 2 Y KEYIDX 5 */
+    uint8_t p[] = {0xB0, 0xF0, 0x92, 0x34, 0x07, 0xA5, 0x00, 0x00};
+    struct pal_vp8_desc d;
+    assert_int_equal(pal_vp8_parse(p, sizeof(p), &d, NULL), 0);
+    assert_true(d.non_reference);
+    assert_true(d.has_picture_id);
+    assert_int_equal(d.picture_id_bits, 15);
+    assert_int_equal(d.picture_id, 0x1234);
+    assert_true(d.has_tl0picidx);
+    assert_int_equal(d.tl0picidx, 7);
+    assert_true(d.has_tid);
+    assert_int_equal(d.tid, 2);
+    assert_true(d.layer_sync);
+    assert_true(d.has_keyidx);
+    assert_int_equal(d.keyidx, 5);
+    assert_int_equal(d.desc_len, 6);
+    assert_true(d.is_keyframe);
+    assert_int_equal(pal_vp8_set_picture_id(p, &d, 0x7ABC), 0);
+    assert_int_equal(pal_vp8_parse(p, sizeof(p), &d, NULL), 0);
+    assert_int_equal(d.picture_id, 0x7ABC);
+    /* 7-bit picture id */
+    uint8_t q[] = {0x90, 0x80, 0x05, 0x01};
+    assert_int_equal(pal_vp8_parse(q, sizeof(q), &d, NULL), 0);
+    assert_int_equal(d.picture_id_bits, 7);
+    assert_int_equal(d.picture_id, 5);
+    assert_int_equal(pal_vp8_set_picture_id(q, &d, 0x1FF), 0);
+    assert_int_equal(q[2], 0x7F);
+    const uint8_t none[] = {0x10, 0x00};
+    assert_int_equal(pal_vp8_parse(none, sizeof(none), &d, NULL), 0);
+    assert_int_equal(pal_vp8_set_picture_id((uint8_t *)q, &d, 1), -EINVAL);
+}
+
+static void truncated_descriptors(void **state)
+{
+    struct pal_vp8_desc d;
+    struct pal_wire_err err;
+    assert_int_equal(pal_vp8_parse(NULL, 0, &d, &err), -EINVAL);
+    const uint8_t x_only[] = {0x80};
+    assert_int_equal(pal_vp8_parse(x_only, 1, &d, &err), -EINVAL);
+    assert_string_equal(err.msg, "vp8: extension byte: needed 2 bytes, had 1");
+    /* pion/rtp #254: 0x81 0x81 0x94: truncated 15-bit picture id */
+    const uint8_t pion[] = {0x81, 0x81, 0x94};
+    assert_int_equal(pal_vp8_parse(pion, sizeof(pion), &d, &err), -EINVAL);
+    assert_string_equal(err.msg, "vp8: 15-bit picture id: needed 4 bytes, had 3");
+    const uint8_t no_data[] = {0x90, 0x80, 0x05};
+    assert_int_equal(pal_vp8_parse(no_data, sizeof(no_data), &d, &err), -EINVAL);
+    assert_string_equal(err.msg, "vp8: payload: needed 4 bytes, had 3");
+    const uint8_t no_tl0[] = {0x90, 0x40};
+    assert_int_equal(pal_vp8_parse(no_tl0, sizeof(no_tl0), &d, &err), -EINVAL);
+    const uint8_t no_tid[] = {0x90, 0x20};
+    assert_int_equal(pal_vp8_parse(no_tid, sizeof(no_tid), &d, &err), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(minimal_descriptor_keyframe),
+        cmocka_unit_test(interframe_and_continuation),
+        cmocka_unit_test(full_extension_fields),
+        cmocka_unit_test(truncated_descriptors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
