@@ -570,7 +570,7 @@ export function createMedia(ctx) {
       tile.setAttribute('aria-label', status ? `${shown}, ${status}` : shown);
       setStream(tile.querySelector('video'), cameraOn ? r.video : null);
       if (!p.self) setStream(tile.querySelector('audio'), r.audio || null);
-      if (r.screen) {
+      if (r.screen && p.screen !== false) {
         const st = tileFor(p.id, true);
         wanted.add(st);
         st.dataset.camera = 'on';
@@ -781,6 +781,7 @@ export function createMedia(ctx) {
       get selfId() { return selfId(); },
       get errors() { return state.errors; },
       remoteStats: getRemoteStats,
+      request: ctx.request, // lets a test leave the room as the app would
       media: api,
     };
   }

@@ -204,3 +204,23 @@ test('an offer whose fingerprint does not match the certificate gets dtls_failed
   assert.equal(seen?.audio?.packetsReceived || 0, 0);
   await leaveAll();
 });
+
+test('a screen share is its own tile for the others and goes when it stops', async (t) => {
+  if (skip) return t.skip(skip);
+  const room = 'media-screen';
+  const a = await participant(room, 'Alice');
+  const b = await participant(room, 'Bruno');
+  await waitDecoding(b, [a], { audio: false });
+  const share = a.page.getByRole('button', { name: /écran|screen/i });
+  await share.click();
+  await a.page.waitForFunction(() => document.querySelector('.media-btn-screen').getAttribute('aria-pressed') === 'true',
+    null, { timeout: 10000 });
+  const screenTile = b.page.locator(`.media-tile[data-tile="${a.id}:screen"]`);
+  await screenTile.waitFor({ timeout: 30000 });
+  await until(async () => (await b.stats())[a.id]?.screen?.framesDecoded > 0, 30000, 'Bruno decodes Alice\'s screen');
+  // the camera tile is still there, separate from the screen tile
+  assert.equal(await b.page.locator(`.media-tile[data-participant-id="${a.id}"]`).count(), 2);
+  await share.click();
+  await screenTile.waitFor({ state: 'detached', timeout: 10000 });
+  await leaveAll();
+});

@@ -95,7 +95,7 @@ async function wsSession(base) {
 export async function missingPrerequisite(base) {
   const html = await (await fetch(`${base}/r/probe`)).text();
   const scripts = [...html.matchAll(/<script[^>]*src="([^"]+)"/g)].map((m) => new URL(m[1], `${base}/r/probe`).href);
-  let wired = false;
+  let wired = /createMedia|media\.js/.test(html);
   for (const src of scripts) {
     const js = await (await fetch(src)).text();
     if (/createMedia|media\.js/.test(js)) wired = true;
@@ -125,7 +125,12 @@ export async function join(browser, base, room, name, { initScript } = {}) {
   return {
     name, id, page, context,
     stats: () => page.evaluate(() => window.__palabre.remoteStats()),
-    async leave() { await context.close(); },
+    // leaves as the client does (`leave`, then the page goes); closing the page
+    // alone would keep the participant for the resume window
+    async leave() {
+      await page.evaluate(() => window.__palabre.request('leave', {})).catch(() => {});
+      await context.close();
+    },
   };
 }
 
