@@ -166,6 +166,10 @@ test('with 5% random loss video keeps decoding: NACKs sent and answered, no free
   }
   const received = v1.packetsReceived - v0.packetsReceived;
   const lost = v1.packetsLost - v0.packetsLost;
+  console.log(`# loss window: ${droppedPackets()} UDP packets dropped; Bruno: ${received} video packets, ` +
+    `${lost} lost, ${v1.nackCount - v0.nackCount} NACKs, ${v1.framesDecoded - v0.framesDecoded} frames, ` +
+    `freezes ${(v1.totalFreezesDuration - v0.totalFreezesDuration).toFixed(2)} s; Alice: ` +
+    `${p1.nackCount - p0.nackCount} NACKs received, ${p1.retransmittedPacketsSent - p0.retransmittedPacketsSent} retransmitted`);
   // Bruno's NACKs are answered by the server's retransmissions: far fewer holes than 5%
   assert.ok(lost < (received + lost) * 0.025, `lost ${lost} of ${received + lost} despite NACKs`);
   assert.ok(v1.nackCount > v0.nackCount, 'Bruno sent NACKs');
