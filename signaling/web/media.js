@@ -168,7 +168,7 @@ export function createMedia(ctx) {
     started: false, stopped: false, announceJoins: false,
     chain: Promise.resolve(), // serialises negotiations on the publish PC
     subChain: Promise.resolve(),
-    restartTimers: {}, restarts: {},
+    restartTimers: {}, restarts: {}, restartCount: {},
     errors: [], alertKind: null,
     statsTimer: null,
   };
@@ -361,8 +361,9 @@ export function createMedia(ctx) {
 
   function newPc(name) {
     const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
-    pc.addEventListener('icecandidate', (e) => sendCandidate(name, e.candidate));
-    pc.addEventListener('iceconnectionstatechange', () => onIceState(name, pc));
+    const current = () => pc === (name === 'publish' ? state.pub : state.sub); // not a replaced one
+    pc.addEventListener('icecandidate', (e) => current() && sendCandidate(name, e.candidate));
+    pc.addEventListener('iceconnectionstatechange', () => current() && onIceState(name, pc));
     return pc;
   }
 
@@ -399,6 +400,7 @@ export function createMedia(ctx) {
     const delay = n === 1 ? 0 : Math.min(30000, 1000 * 2 ** (n - 2));
     state.restartTimers[name] = setTimeout(() => {
       if (state.stopped) return;
+      state.restartCount[name] = (state.restartCount[name] || 0) + 1;
       if (name === 'publish') negotiatePublish({ iceRestart: true });
       else ctx.request('subscribe_restart', {}).catch((e) => recordError({ pc: 'subscribe', ...e }));
     }, delay);
@@ -443,6 +445,38 @@ export function createMedia(ctx) {
       state.pubTx[kind] = pc.addTransceiver(track || kind, { direction: 'sendonly', streams: [stream] });
     }
     if (!state.camera) state.pubTx.video.sender.replaceTrack(null);
+    if (state.screenTrack) {
+      state.pubTx.screen = pc.addTransceiver(state.screenTrack, { direction: 'sendonly', streams: [stream] });
+    }
+  }
+
+  // The server reports that it gave up on one of our PCs (media_error): its side
+  // is gone, DTLS included, so an ICE restart cannot revive it. Build a new PC
+  // (new DTLS handshake), after the same growing delay as ICE restarts.
+  function rebuild(name) {
+    const n = state.restarts[name] = (state.restarts[name] || 0) + 1;
+    const delay = n === 1 ? 0 : Math.min(30000, 1000 * 2 ** (n - 2));
+    clearTimeout(state.restartTimers[name]);
+    state.restartTimers[name] = setTimeout(() => {
+      if (state.stopped || !state.started) return;
+      state.restartCount[name] = (state.restartCount[name] || 0) + 1;
+      if (name === 'publish') {
+        state.pub?.close();
+        state.pubReady = false;
+        state.pubPendingCands = [];
+        state.pubRemoteCands = [];
+        state.pubTx = { audio: null, video: null, screen: null };
+        setupPublish();
+        negotiatePublish();
+      } else {
+        state.subChain = state.subChain.then(() => {
+          state.sub?.close();
+          state.sub = null; // the next subscribe_offer opens a new one
+          state.subRemoteCands = [];
+          return ctx.request('subscribe_restart', {});
+        }).catch((e) => recordError({ pc: 'subscribe', ...e }));
+      }
+    }, delay);
   }
 
   // --------------------------------------------------------------- subscribe PC
@@ -612,6 +646,7 @@ export function createMedia(ctx) {
   ctx.onEvent('media_error', (ev) => {
     recordError(ev);
     showError(tr('media.errConnect', { code: ev.code }));
+    if (state.started && (ev.pc === 'publish' || ev.pc === 'subscribe')) rebuild(ev.pc);
   });
   ctx.onEvent('participant_joined', ({ participant }) => {
     state.latest.set(participant.id, participant);
@@ -780,6 +815,7 @@ export function createMedia(ctx) {
       get pcs() { return { publish: state.pub, subscribe: state.sub }; },
       get selfId() { return selfId(); },
       get errors() { return state.errors; },
+      get iceRestarts() { return { ...state.restartCount }; },
       remoteStats: getRemoteStats,
       request: ctx.request, // lets a test leave the room as the app would
       media: api,

@@ -228,3 +228,29 @@ test('a screen share is its own tile for the others and goes when it stops', asy
   await screenTile.waitFor({ state: 'detached', timeout: 10000 });
   await leaveAll();
 });
+
+test('after a network cut the client restarts ICE on both PCs and media comes back', async (t) => {
+  if (skip) return t.skip(skip);
+  const room = 'media-restart';
+  const a = await participant(room, 'Alice');
+  const b = await participant(room, 'Bruno');
+  await waitDecoding(b, [a], { audio: false });
+  const ports = [...await serverPorts(a.page), ...await serverPorts(b.page)];
+  addUdpLoss(ports, 100); // every media packet from or to the server is dropped
+  try {
+    await b.page.waitForFunction(() => window.__palabre.iceRestarts.publish >= 1 && window.__palabre.iceRestarts.subscribe >= 1,
+      null, { timeout: 30000, polling: 100 });
+  } finally {
+    clearLoss();
+  }
+  const before = (await b.stats())[a.id].video.framesDecoded;
+  const state = (p) => p.page.evaluate(() => JSON.stringify({
+    errors: window.__palabre.errors, restarts: window.__palabre.iceRestarts,
+    ice: [window.__palabre.pcs.publish.iceConnectionState, window.__palabre.pcs.subscribe?.iceConnectionState] }));
+  await until(async () => (await b.stats())[a.id]?.video?.framesDecoded > before + 10, 30000, 'frames after the restart')
+    .catch(async (e) => { throw new Error(`${e.message}; Alice ${await state(a)}; Bruno ${await state(b)}`); });
+  await until(() => b.page.evaluate(() => ['connected', 'completed'].includes(window.__palabre.pcs.publish.iceConnectionState)),
+    30000, 'Bruno\'s publish PC connected again');
+  await waitDecoding(a, [b], { audio: false });
+  await leaveAll();
+});

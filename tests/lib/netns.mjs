@@ -21,12 +21,13 @@ export function inPrivateNetns() {
 export function addUdpLoss(ports, percent) {
   if (!inPrivateNetns()) throw new Error('refusing to change nftables outside a private network namespace');
   const set = [...new Set(ports)].join(', ');
+  const when = percent >= 100 ? '' : `numgen random mod 100 < ${percent} `;
   clearLoss();
   nft(`table inet ${TABLE} {
   chain in {
     type filter hook input priority 0; policy accept;
-    udp sport { ${set} } numgen random mod 100 < ${percent} counter drop
-    udp dport { ${set} } numgen random mod 100 < ${percent} counter drop
+    udp sport { ${set} } ${when}counter drop
+    udp dport { ${set} } ${when}counter drop
   }
 }
 `);
