@@ -364,6 +364,9 @@ export function createMedia(ctx) {
     const current = () => pc === (name === 'publish' ? state.pub : state.sub); // not a replaced one
     pc.addEventListener('icecandidate', (e) => current() && sendCandidate(name, e.candidate));
     pc.addEventListener('iceconnectionstatechange', () => current() && onIceState(name, pc));
+    pc.addEventListener('connectionstatechange', () => {
+      if (current() && pc.connectionState === 'connected') state.restarts[name] = 0; // ICE and DTLS up
+    });
     return pc;
   }
 
@@ -383,7 +386,7 @@ export function createMedia(ctx) {
     const s = pc.iceConnectionState;
     clearTimeout(state.restartTimers[name]);
     if (state.stopped) return;
-    if (s === 'connected' || s === 'completed') { state.restarts[name] = 0; showError('', 'reconnecting'); return; }
+    if (s === 'connected' || s === 'completed') { showError('', 'reconnecting'); return; }
     if (s === 'failed') restartIce(name);
     else if (s === 'disconnected') {
       state.restartTimers[name] = setTimeout(() => {
@@ -695,6 +698,8 @@ export function createMedia(ctx) {
   }
 
   async function setCamera(on) {
+    state.camera = !!on; // the button answers at once; corrected below if no camera
+    updateButtons();
     if (on) {
       const s = await getLocal(['video']);
       const track = s.getVideoTracks()[0] || null;

@@ -99,7 +99,8 @@ test('a late joiner decodes at once, a leaver\'s tile goes, camera off shows the
   const camBtn = d.page.getByRole('button', { name: /caméra|camera/i });
   assert.equal(await camBtn.getAttribute('aria-pressed'), 'false');
   await camBtn.click();
-  assert.equal(await camBtn.getAttribute('aria-pressed'), 'true');
+  await d.page.waitForFunction(() => document.querySelector('.media-btn-camera').getAttribute('aria-pressed') === 'true',
+    null, { timeout: 5000 });
   const dTile = tile(a, d);
   await a.page.waitForFunction((id) => document.querySelector(`.media-tile[data-tile="${id}"]`)?.dataset.camera === 'off',
     d.id, { timeout: 10000, polling: 100 });
@@ -110,7 +111,8 @@ test('a late joiner decodes at once, a leaver\'s tile goes, camera off shows the
   const before = (await a.stats())[d.id]?.video?.framesDecoded || 0;
   await camBtn.focus();
   await d.page.keyboard.press('Enter');
-  assert.equal(await camBtn.getAttribute('aria-pressed'), 'false');
+  await d.page.waitForFunction(() => document.querySelector('.media-btn-camera').getAttribute('aria-pressed') === 'false',
+    null, { timeout: 5000 });
   await a.page.waitForFunction((id) => document.querySelector(`.media-tile[data-tile="${id}"]`)?.dataset.camera === 'on',
     d.id, { timeout: 10000, polling: 100 });
   await until(async () => (await a.stats())[d.id].video.framesDecoded > before + 5, 20000, 'Denise\'s frames resume');
@@ -152,21 +154,23 @@ test('with 5% random loss video keeps decoding: NACKs sent and answered, no free
   const v0 = (await b.stats())[a.id].video;
   const p0 = await publishVideoStats(a.page);
   addUdpLoss(ports, 5);
-  let v1, p1;
+  let v1, p1, dropped = 0;
   try {
     // measure until enough happened (not for a fixed time)
     await until(async () => {
+      const errors = await b.page.evaluate(() => window.__palabre.errors);
+      if (errors.length) throw new Error(`Bruno's media failed under 5% loss: ${JSON.stringify(errors)}`);
       v1 = (await b.stats())[a.id].video;
       p1 = await publishVideoStats(a.page);
       return v1.framesDecoded - v0.framesDecoded >= 150 && v1.nackCount - v0.nackCount >= 5 &&
-        droppedPackets() >= 50 && p1.nackCount > p0.nackCount;
+        (dropped = droppedPackets()) >= 50 && p1.nackCount > p0.nackCount;
     }, 60000, 'NACKs under loss');
   } finally {
     clearLoss();
   }
   const received = v1.packetsReceived - v0.packetsReceived;
   const lost = v1.packetsLost - v0.packetsLost;
-  console.log(`# loss window: ${droppedPackets()} UDP packets dropped; Bruno: ${received} video packets, ` +
+  console.log(`# loss window: ${dropped} UDP packets dropped; Bruno: ${received} video packets, ` +
     `${lost} lost, ${v1.nackCount - v0.nackCount} NACKs, ${v1.framesDecoded - v0.framesDecoded} frames, ` +
     `freezes ${(v1.totalFreezesDuration - v0.totalFreezesDuration).toFixed(2)} s; Alice: ` +
     `${p1.nackCount - p0.nackCount} NACKs received, ${p1.retransmittedPacketsSent - p0.retransmittedPacketsSent} retransmitted`);
