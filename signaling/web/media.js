@@ -148,6 +148,7 @@ export function createMedia(ctx) {
     if (!s || s === key) s = STRINGS[lang][key] || STRINGS.fr[key] || key;
     return s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? ''));
   };
+  // selfId/selfName: functions, values, or given later to start({selfId, selfName})
   const selfId = () => (typeof ctx.selfId === 'function' ? ctx.selfId() : ctx.selfId);
   const selfName = () => (typeof ctx.selfName === 'function' ? ctx.selfName() : ctx.selfName) || '';
   const hooks = () => window.__palabreHooks || {};
@@ -670,7 +671,10 @@ export function createMedia(ctx) {
 
   // --------------------------------------------------------------- actions
 
-  async function start() {
+  // After the join response. opts: {selfId, selfName} if ctx did not give them.
+  async function start(opts = {}) {
+    if (opts.selfId) ctx.selfId = opts.selfId;
+    if (opts.selfName) ctx.selfName = opts.selfName;
     if (state.started) return;
     state.started = true;
     state.stopped = false;

@@ -144,6 +144,9 @@ export async function waitDecoding(viewer, from, { audio = true, ms = 30000, fra
     return from.every((p) => {
       const s = st[p.id];
       const b = base[p.id] || {};
+      // a new subscribe PC (ICE/DTLS recovery) counts from 0 again
+      if (s?.video && b.video && s.video.framesDecoded < b.video.framesDecoded) b.video = null;
+      if (s?.audio && b.audio && s.audio.packetsReceived < b.audio.packetsReceived) b.audio = null;
       if (!s?.video || s.video.framesDecoded - (b.video?.framesDecoded || 0) < frames) return false;
       if (!audio) return true;
       if (!s.audio || s.audio.packetsReceived - (b.audio?.packetsReceived || 0) < 10) return false;
