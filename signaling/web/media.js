@@ -13,6 +13,14 @@
 // offer's a=msid (stream id = participant id, track id `screen-...` = screen share).
 // Trickle ICE both ways with `ice_candidate`. No STUN/TURN server from another host.
 //
+// Wiring in app.js (index.html also links /media.css):
+//   import { createMedia } from './media.js';
+//   const media = createMedia({ request, onEvent, videoArea: $('#video'), participants: () => list,
+//     selfId: () => me?.id, selfName: () => me?.name, t, preJoinContainer: $('#prejoin-media') });
+//   media.preview();                                   // pre-join screen shown
+//   join({ ..., mic: media.state.mic, camera: media.state.camera }) then media.start();
+//   media.stop();                                      // leave, kicked, server_shutdown
+//
 // Tests read window.__palabre (pcs, selfId, stats per participant, errors) and may
 // set window.__palabreHooks = { publishOffer(sdp) → sdp } before the page loads to
 // alter the offer text sent to the server (fingerprint mismatch test).
@@ -130,7 +138,8 @@ export function markScreenTrack(sdp, mid) {
 /**
  * ctx = {
  *   request(type, fields) → Promise<data>, rejects with {code, message}
- *   onEvent(type, handler)  — several handlers per type must be allowed
+ *   onEvent(type, handler)  — several handlers per type must be allowed; optional:
+ *                             without it the app calls media.handleEvent(msg) for each event
  *   videoArea               — the grid container element
  *   participants()          — current list of {id, name, mic, camera, screen} (others)
  *   selfId                  — own participant id (string, or a function returning it)
@@ -631,8 +640,20 @@ export function createMedia(ctx) {
 
   // --------------------------------------------------------------- events
 
-  ctx.onEvent('subscribe_offer', onSubscribeOffer);
-  ctx.onEvent('ice_candidate', ({ pc, candidate }) => {
+  // Server events: through ctx.onEvent (several handlers per type), or, without
+  // it, the app passes every event to media.handleEvent(msg).
+  const handlers = new Map();
+  const on = (type, h) => {
+    handlers.set(type, h);
+    if (ctx.onEvent) ctx.onEvent(type, h);
+  };
+  function handleEvent(msg) {
+    const h = msg && handlers.get(msg.type);
+    if (h) h(msg);
+  }
+
+  on('subscribe_offer', onSubscribeOffer);
+  on('ice_candidate', ({ pc, candidate }) => {
     if (pc === 'publish') {
       if (state.pub && state.pub.remoteDescription) addRemoteCandidate(state.pub, candidate);
       else state.pubRemoteCands.push(candidate);
@@ -641,26 +662,26 @@ export function createMedia(ctx) {
       else state.subRemoteCands.push(candidate);
     }
   });
-  ctx.onEvent('active_speaker', ({ participant_id: id }) => {
+  on('active_speaker', ({ participant_id: id }) => {
     state.activeSpeaker = id;
     for (const tile of grid.querySelectorAll('.media-tile')) {
       tile.classList.toggle('media-speaking', tile.dataset.participantId === id && !tile.dataset.screen);
     }
   });
-  ctx.onEvent('media_error', (ev) => {
+  on('media_error', (ev) => {
     recordError(ev);
     showError(tr('media.errConnect', { code: ev.code }));
     if (state.started && (ev.pc === 'publish' || ev.pc === 'subscribe')) rebuild(ev.pc);
   });
-  ctx.onEvent('participant_joined', ({ participant }) => {
+  on('participant_joined', ({ participant }) => {
     state.latest.set(participant.id, participant);
     render();
   });
-  ctx.onEvent('participant_updated', ({ participant }) => {
+  on('participant_updated', ({ participant }) => {
     state.latest.set(participant.id, { ...(state.latest.get(participant.id) || {}), ...participant });
     render();
   });
-  ctx.onEvent('participant_left', ({ participant_id: id }) => {
+  on('participant_left', ({ participant_id: id }) => {
     const p = state.latest.get(id) || (ctx.participants?.() || []).find((q) => q.id === id) || { id };
     state.latest.set(id, { ...p, gone: true });
     state.known.delete(id);
@@ -833,7 +854,7 @@ export function createMedia(ctx) {
 
   const api = {
     preview, start, stop, setMic, setCamera, startScreenShare, stopScreenShare,
-    getRemoteStats, onRemoteStats,
+    getRemoteStats, onRemoteStats, handleEvent,
     refresh: render,
     get state() { return { mic: state.mic, camera: state.camera, screen: state.screen }; },
     get localStream() { return state.local; },

@@ -154,13 +154,17 @@ test('with 5% random loss video keeps decoding: NACKs sent and answered, no free
   const v0 = (await b.stats())[a.id].video;
   const p0 = await publishVideoStats(a.page);
   addUdpLoss(ports, 5);
-  let v1, p1, dropped = 0;
+  // Chrome reports freezes as a count and a total; sampled often, the growth of
+  // the total between two samples bounds the longest single freeze.
+  let v1, p1, dropped = 0, longest = 0, prev = v0;
   try {
     // measure until enough happened (not for a fixed time)
     await until(async () => {
       const errors = await b.page.evaluate(() => window.__palabre.errors);
       if (errors.length) throw new Error(`Bruno's media failed under 5% loss: ${JSON.stringify(errors)}`);
       v1 = (await b.stats())[a.id].video;
+      longest = Math.max(longest, v1.totalFreezesDuration - prev.totalFreezesDuration);
+      prev = v1;
       p1 = await publishVideoStats(a.page);
       return v1.framesDecoded - v0.framesDecoded >= 150 && v1.nackCount - v0.nackCount >= 5 &&
         (dropped = droppedPackets()) >= 50 && p1.nackCount > p0.nackCount;
@@ -172,7 +176,7 @@ test('with 5% random loss video keeps decoding: NACKs sent and answered, no free
   const lost = v1.packetsLost - v0.packetsLost;
   console.log(`# loss window: ${dropped} UDP packets dropped; Bruno: ${received} video packets, ` +
     `${lost} lost, ${v1.nackCount - v0.nackCount} NACKs, ${v1.framesDecoded - v0.framesDecoded} frames, ` +
-    `freezes ${(v1.totalFreezesDuration - v0.totalFreezesDuration).toFixed(2)} s; Alice: ` +
+    `freezes ${(v1.totalFreezesDuration - v0.totalFreezesDuration).toFixed(2)} s (longest <= ${longest.toFixed(2)} s); Alice: ` +
     `${p1.nackCount - p0.nackCount} NACKs received, ${p1.retransmittedPacketsSent - p0.retransmittedPacketsSent} retransmitted`);
   // Bruno's NACKs are answered by the server's retransmissions: far fewer holes than 5%
   assert.ok(lost < (received + lost) * 0.025, `lost ${lost} of ${received + lost} despite NACKs`);
@@ -180,9 +184,8 @@ test('with 5% random loss video keeps decoding: NACKs sent and answered, no free
   // the server NACKs Alice's lost packets and she retransmits them
   assert.ok(p1.nackCount > p0.nackCount, 'server sent NACKs to the publisher');
   assert.ok(p1.retransmittedPacketsSent > p0.retransmittedPacketsSent, 'publisher answered NACKs');
-  // no freeze longer than a second (the total of all freezes stays under 1 s)
-  assert.ok(v1.totalFreezesDuration - v0.totalFreezesDuration < 1,
-    `froze ${(v1.totalFreezesDuration - v0.totalFreezesDuration).toFixed(2)} s`);
+  // no freeze longer than a second
+  assert.ok(longest < 1, `a freeze of up to ${longest.toFixed(2)} s`);
   await leaveAll();
 });
 
