@@ -1,0 +1,190 @@
+// Helpers for the browser media tests (tests/e2e/media.test.mjs) and the
+// join-time benchmark (bench/join_time.mjs): start palabre on 127.0.0.1 with a
+// temporary data directory, open Chromium participants on /r/<room>, read the
+// subscribe PC's statistics through window.__palabre (signaling/web/media.js).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+
+export const CHROMIUM_ARGS = [
+  '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
+  // several participants share one browser: keep background pages running at full speed
+  '--disable-renderer-backgrounding', '--disable-background-timer-throttling',
+  '--disable-backgrounding-occluded-windows',
+];
+
+export async function freePort() {
+  const srv = createServer();
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+export async function until(fn, ms, what) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`timeout after ${ms} ms: ${what}`);
+}
+
+// Starts $PALABRE_BIN on a free 127.0.0.1 port with a fresh data directory.
+export async function startPalabre() {
+  const bin = process.env.PALABRE_BIN || path.resolve('build/palabre');
+  const root = process.env.PALABRE_ROOT || process.cwd();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'palabre-media-'));
+  const port = await freePort();
+  const child = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+    cwd: root, stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise((r) => child.once('exit', (code, sig) => r({ code, sig })));
+  const base = `http://127.0.0.1:${port}`;
+  await until(async () => {
+    if (child.exitCode !== null) {
+      throw Object.assign(new Error(`palabre exited with ${child.exitCode} before listening`), { exitCode: child.exitCode });
+    }
+    try { return (await fetch(`${base}/`)).status < 500; } catch { return false; }
+  }, 15000, 'palabre listening');
+  return {
+    base, port, dataDir, child,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// One request over a fresh WebSocket (used to probe what the server supports).
+async function wsSession(base) {
+  const ws = new WebSocket(`${base.replace('http', 'ws')}/ws`, { origin: base });
+  await new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); });
+  let id = 0;
+  const pending = new Map();
+  ws.on('message', (buf) => {
+    const m = JSON.parse(buf.toString());
+    if (m.type === 'response' && pending.has(m.id)) { pending.get(m.id)(m); pending.delete(m.id); }
+  });
+  return {
+    req(type, fields = {}) {
+      const mid = ++id;
+      ws.send(JSON.stringify({ type, id: mid, ...fields }));
+      return new Promise((r, rej) => {
+        pending.set(mid, r);
+        setTimeout(() => rej(new Error(`no response to ${type}`)), 5000);
+      });
+    },
+    close() { ws.close(); },
+  };
+}
+
+// Why the media e2e tests cannot run against this build, or null when they can:
+// the client must load media.js and the server must know the media requests.
+export async function missingPrerequisite(base) {
+  const html = await (await fetch(`${base}/r/probe`)).text();
+  const scripts = [...html.matchAll(/<script[^>]*src="([^"]+)"/g)].map((m) => new URL(m[1], `${base}/r/probe`).href);
+  let wired = /createMedia|media\.js/.test(html);
+  for (const src of scripts) {
+    const js = await (await fetch(src)).text();
+    if (/createMedia|media\.js/.test(js)) wired = true;
+  }
+  if (!wired) return 'the client served at /r/<room> does not load media.js yet';
+  let s;
+  try { s = await wsSession(base); } catch (e) { return `no WebSocket signaling: ${e.message}`; }
+  try {
+    const j = await s.req('join', { room: 'probe', name: 'probe' });
+    if (!j.ok) return `join refused: ${j.error?.code}`;
+    const p = await s.req('publish', { sdp: 'v=0\r\n' });
+    if (!p.ok && p.error?.code === 'unknown_type') return 'the server does not handle publish yet';
+  } finally { s.close(); }
+  return null;
+}
+
+// A participant: its own browser context (own fake devices, own storage).
+export async function join(browser, base, room, name, { initScript } = {}) {
+  const context = await browser.newContext();
+  if (initScript) await context.addInitScript(initScript);
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.log(`# [${name}] page error: ${e.message}`));
+  await page.goto(`${base}/r/${room}?name=${encodeURIComponent(name)}&autojoin=1`);
+  await page.waitForFunction(() => window.__palabre?.selfId && window.__palabre?.pcs?.publish,
+    null, { timeout: 30000, polling: 100 });
+  const id = await page.evaluate(() => window.__palabre.selfId);
+  return {
+    name, id, page, context,
+    stats: () => page.evaluate(() => window.__palabre.remoteStats()),
+    // leaves as the client does (`leave`, then the page goes); closing the page
+    // alone would keep the participant for the resume window
+    async leave() {
+      await page.evaluate(() => window.__palabre.request('leave', {})).catch(() => {});
+      await context.close();
+    },
+  };
+}
+
+// Waits until `viewer` decodes video from every participant in `from` and, with
+// audio, receives their audio with a non-zero level at least once.
+export async function waitDecoding(viewer, from, { audio = true, ms = 30000, frames = 5 } = {}) {
+  const base = await viewer.stats();
+  const level = {};
+  return until(async () => {
+    const st = await viewer.stats();
+    return from.every((p) => {
+      const s = st[p.id];
+      const b = base[p.id] || {};
+      // a new subscribe PC (ICE/DTLS recovery) counts from 0 again
+      if (s?.video && b.video && s.video.framesDecoded < b.video.framesDecoded) b.video = null;
+      if (s?.audio && b.audio && s.audio.packetsReceived < b.audio.packetsReceived) b.audio = null;
+      if (!s?.video || s.video.framesDecoded - (b.video?.framesDecoded || 0) < frames) return false;
+      if (!audio) return true;
+      if (!s.audio || s.audio.packetsReceived - (b.audio?.packetsReceived || 0) < 10) return false;
+      if (s.audio.audioLevel > 0) level[p.id] = true;
+      return level[p.id] && s.audio.totalAudioEnergy > 0;
+    }) && st;
+  }, ms, `${viewer.name} decodes ${from.map((p) => p.name).join(', ')}`);
+}
+
+// The server's UDP ports used by a page's two peer connections (selected pairs).
+export async function serverPorts(page) {
+  return page.evaluate(async () => {
+    const ports = [];
+    for (const pc of Object.values(window.__palabre.pcs)) {
+      if (!pc) continue;
+      const st = await pc.getStats();
+      st.forEach((r) => {
+        if (r.type !== 'transport' || !r.selectedCandidatePairId) return;
+        const pair = st.get(r.selectedCandidatePairId);
+        const remote = pair && st.get(pair.remoteCandidateId);
+        if (remote?.port) ports.push(remote.port);
+      });
+    }
+    return ports;
+  });
+}
+
+// Outbound video counters of a page's publish PC.
+export async function publishVideoStats(page) {
+  return page.evaluate(async () => {
+    const out = { nackCount: 0, retransmittedPacketsSent: 0, packetsSent: 0, pliCount: 0 };
+    (await window.__palabre.pcs.publish.getStats()).forEach((r) => {
+      if (r.type !== 'outbound-rtp' || r.kind !== 'video') return;
+      out.nackCount += r.nackCount || 0;
+      out.retransmittedPacketsSent += r.retransmittedPacketsSent || 0;
+      out.packetsSent += r.packetsSent || 0;
+      out.pliCount += r.pliCount || 0;
+    });
+    return out;
+  });
+}
