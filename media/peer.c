@@ -116,6 +116,9 @@ static int open_pc(struct pal_peer *p, enum pal_media_pc pc,
     };
     struct pal_transport_listener l = base;
     l.ctx = s;
+    l.log_room = pal_room_name(p->room);
+    l.log_participant = p->id;
+    l.log_pc = pal_media_pc_name(pc);
     s->peer = p;
     s->pc = pc;
     s->dead = false;

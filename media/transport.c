@@ -80,7 +80,8 @@ static void on_dtls_send(void *ctx, const uint8_t *data, size_t len)
     int rc = t->ice_connected ? pal_ice_send(t->ice, data, len) : -ENOTCONN;
     if (rc == -ENOTCONN && t->n_held < PENDING_MAX)
         t->held[t->n_held++] = g_bytes_new(data, len);
-    PAL_DEBUG("transport", NULL, NULL, "DTLS out %zu bytes (%d)", len, rc);
+    PAL_DEBUG("transport", t->l.log_room, t->l.log_participant, "%s DTLS out %zu bytes (%d)",
+              t->l.log_pc, len, rc);
 }
 
 static void on_dtls_connected(void *ctx, const struct pal_srtp_keys *keys)
@@ -130,6 +131,8 @@ static void on_ice_connected(void *ctx)
 {
     struct pal_transport *t = ctx;
     t->ice_connected = true;
+    PAL_DEBUG("transport", t->l.log_room, t->l.log_participant, "%s ICE connected, %zu held DTLS records sent",
+              t->l.log_pc, t->n_held);
     for (size_t i = 0; i < t->n_held; i++) {
         gsize len;
         const uint8_t *d = g_bytes_get_data(t->held[i], &len);
@@ -152,7 +155,8 @@ static void on_ice_recv(void *ctx, uint8_t *buf, size_t len)
     struct pal_transport *t = ctx;
     switch (pal_demux_classify(buf, len)) {
     case PAL_DEMUX_DTLS:
-        PAL_DEBUG("transport", NULL, NULL, "DTLS in %zu bytes (type %u)", len, buf[0]);
+        PAL_DEBUG("transport", t->l.log_room, t->l.log_participant, "%s DTLS in %zu bytes (type %u)",
+                  t->l.log_pc, len, buf[0]);
         if (!t->dtls)
             return;
         if (!t->dtls_started) { /* DTLS may beat our ICE "connected" event */
@@ -277,7 +281,7 @@ int pal_transport_set_remote(struct pal_transport *t, const struct pal_media_ice
     }
     if (pal_ice_remote_is(t->ice, remote))
         return 0;
-    PAL_INFO("transport", NULL, NULL, "ICE restart");
+    PAL_INFO("transport", t->l.log_room, t->l.log_participant, "%s ICE restart", t->l.log_pc);
     t->ice_connected = false;
     t->failed = false;
     return local ? pal_ice_restart(t->ice, local, remote) : pal_ice_set_remote(t->ice, remote);

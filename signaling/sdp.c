@@ -1414,13 +1414,8 @@ char *pal_sdp_write_alloc(const struct pal_session_desc *d, struct pal_sdp_error
 
 /* ---- helpers -------------------------------------------------------------- */
 
-void pal_sdp_effective_transport(const struct pal_session_desc *d, int media_index,
-                                 struct pal_sdp_transport *out)
+static void transport_overlay(struct pal_sdp_transport *out, const struct pal_sdp_transport *t)
 {
-    *out = d->transport;
-    if (media_index < 0 || media_index >= d->n_media)
-        return;
-    const struct pal_sdp_transport *t = &d->media[media_index].transport;
     if (t->ice_ufrag[0])
         strcpy(out->ice_ufrag, t->ice_ufrag);
     if (t->ice_pwd[0])
@@ -1433,6 +1428,32 @@ void pal_sdp_effective_transport(const struct pal_session_desc *d, int media_ind
         out->fingerprint = t->fingerprint;
     if (t->setup != PAL_SDP_SETUP_NONE)
         out->setup = t->setup;
+}
+
+static bool in_bundle(const struct pal_session_desc *d, const char *mid)
+{
+    for (unsigned i = 0; i < d->n_bundle_mids; i++)
+        if (!strcmp(d->bundle_mids[i], mid))
+            return true;
+    return false;
+}
+
+/* Session level, then (RFC 8843) the BUNDLE group's tagged m-section for a
+ * bundled one, then the m-section's own attributes: an answerer may leave the
+ * transport attributes out of every bundled m-section but the tagged one. */
+void pal_sdp_effective_transport(const struct pal_session_desc *d, int media_index,
+                                 struct pal_sdp_transport *out)
+{
+    *out = d->transport;
+    if (media_index < 0 || media_index >= d->n_media)
+        return;
+    const struct pal_sdp_media *m = &d->media[media_index];
+    if (d->has_bundle && d->n_bundle_mids && in_bundle(d, m->mid)) {
+        int tagged = pal_sdp_find_mid(d, d->bundle_mids[0]);
+        if (tagged >= 0 && tagged != media_index)
+            transport_overlay(out, &d->media[tagged].transport);
+    }
+    transport_overlay(out, &m->transport);
 }
 
 bool pal_sdp_equal(const struct pal_session_desc *a, const struct pal_session_desc *b)

@@ -25,6 +25,8 @@ struct pal_transport;
 
 struct pal_transport_listener {
     void *ctx;
+    /* For log lines: whose transport this is (borrowed, outlive the transport). */
+    const char *log_room, *log_participant, *log_pc;
     void (*on_transport_candidate)(void *ctx, const struct pal_media_candidate *c);
     void (*on_transport_gathering_done)(void *ctx);
     void (*on_transport_connected)(void *ctx, enum pal_srtp_profile profile);

@@ -182,12 +182,15 @@ function createSession(room) {
     outbox: [], // {client_msg_id, text, li} not yet acknowledged, in order
     flushing: false,
     media: null,
-    // the video grid and media controls exist before the room screen so that
-    // media.js, created at pre-join for the preview, keeps them when the room opens
+    // the video grid (in its own box: media.js puts its status and alert
+    // regions next to it) and the media controls exist before the room screen
+    // so that media.js, created before the join, keeps them when the room opens
     grid: h('div', { class: 'video-grid', id: 'video-grid' }),
+    videoBox: null,
     controls: h('div', { class: 'room__controls' }),
     ui: null,
   };
+  s.videoBox = h('div', { class: 'room__video-box' }, s.grid);
   const conn = createConnection({ url, onOpen: () => enter(), onDown: () => setConnState('reconnecting') });
 
   conn.on('participant_joined', ({ participant }) => {
@@ -404,7 +407,7 @@ function createSession(room) {
         alertBox,
         h('div', { class: 'room__body' },
           h('section', { class: 'room__video', 'aria-labelledby': 'video-title' },
-            h('h2', { id: 'video-title', class: 'sr-only' }, t('room.video')), videoEmpty, grid),
+            h('h2', { id: 'video-title', class: 'sr-only' }, t('room.video')), videoEmpty, s.videoBox),
           h('aside', { class: 'room__side', 'aria-label': t('room.side') },
             h('section', { class: 'panel', 'aria-labelledby': 'people-title' }, count, people),
             h('section', { class: 'panel chat', 'aria-labelledby': 'chat-title' },
@@ -439,12 +442,16 @@ function createSession(room) {
     };
   }
 
+  async function ensureMedia() {
+    if (s.media) return;
+    const createMedia = await loadMedia();
+    if (!createMedia || s.left || s.media) return;
+    s.media = createMedia(mediaCtx({ videoArea: s.grid, controls: s.controls }));
+  }
+
   async function startMedia() {
-    if (!s.media) {
-      const createMedia = await loadMedia();
-      if (!createMedia || s.left) return;
-      s.media = createMedia(mediaCtx({ videoArea: s.grid, controls: s.controls }));
-    }
+    await ensureMedia();
+    if (!s.media || s.left) return;
     s.media.start({ selfId: s.self.id, selfName: s.self.name }).catch(console.error);
   }
 
@@ -455,7 +462,9 @@ function createSession(room) {
       s.name = name;
       s.resumeToken = resumeToken;
       setConnState('connecting');
-      conn.start();
+      // media.js must listen before the join is sent: the server's first
+      // subscribe_offer follows the join response at once.
+      ensureMedia().finally(() => conn.start());
     },
     // Pre-join: media.js shows the preview and device choice in box.
     attachMedia(createMedia, box) {

@@ -118,6 +118,14 @@ export async function join(browser, base, room, name, { initScript } = {}) {
   if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   page.on('pageerror', (e) => console.log(`# [${name}] page error: ${e.message}`));
+  // PALABRE_E2E_CONSOLE=1: the page's console too (debugging a failing run)
+  if (process.env.PALABRE_E2E_CONSOLE) {
+    page.on('console', (m) => console.log(`# [${name}] ${m.type()}: ${m.text()}`));
+    page.on('websocket', (ws) => {
+      ws.on('framesent', (f) => console.log(`# [${name}] ws> ${String(f.payload).slice(0, 160).replace(/\s+/g, ' ')}`));
+      ws.on('framereceived', (f) => console.log(`# [${name}] ws< ${String(f.payload).slice(0, 160).replace(/\s+/g, ' ')}`));
+    });
+  }
   await page.goto(`${base}/r/${room}?name=${encodeURIComponent(name)}&autojoin=1`);
   await page.waitForFunction(() => window.__palabre?.selfId && window.__palabre?.pcs?.publish,
     null, { timeout: 30000, polling: 100 });

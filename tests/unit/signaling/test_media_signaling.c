@@ -232,7 +232,8 @@ static void test_publish_subscribe_signaling(void **state)
     assert_string_equal(error_code(r), "sdp_invalid");
     r = request(&alice, "publish",
                 json_pack("{s:s}", "sdp",
-                          "v=0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\n"
+                          "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+                          "a=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\n"
                           "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\na=mid:0\r\n"
                           "a=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\n"));
     assert_string_equal(error_code(r), "sdp_unsupported"); /* no fingerprint */
