@@ -205,13 +205,7 @@ function historyFromClient() {
   });
 }
 
-// Until the signaling server is merged, build/palabre is a placeholder
-// without --data-dir: say so instead of failing. (Remove once main has it.)
-const hasServer = execFileSync(BIN, ['--help'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-  .includes('--data-dir');
-
-test('acknowledged chat messages survive kill -9, retries are stored once, in order',
-  { skip: hasServer ? false : 'this palabre has no signaling server (placeholder main.c)' }, async (t) => {
+test('acknowledged chat messages survive kill -9, retries are stored once, in order', async (t) => {
   const seed = Number(process.env.DURABILITY_SEED ?? (Date.now() % 1000000));
   const rand = prng(seed);
   // Kill after these numbers of acknowledged messages (of 2 x PER_CLIENT).
