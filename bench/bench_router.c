@@ -1,13 +1,21 @@
 /* Forwarding cost of the router: one publisher's 1200-byte VP8 packets fanned
- * out to N subscribers, each through a real SRTP protect (the sink encrypts
- * in place and drops the packet instead of sending it: socket costs are
- * libnice's and the kernel's, measured in reference/performance.md).
+ * out to N subscribers through the real room (palabre/room.h), each through a
+ * real SRTP protect. The sink then either drops the packet, or (--send) does
+ * what the server's transport does once ICE has selected a pair: one sendto
+ * per packet on a UDP socket (here to a 127.0.0.1 socket that is never read,
+ * so the kernel drops it after the loopback receive path).
  *
- *   bench_router <gcm|cm|none> <subscribers> <packets>   (none: router only)
+ *   bench_router <gcm|cm|none> <subscribers> <packets> [--send]
  *
- * bench/router.sh runs it under callgrind (--toggle-collect=forward_loop)
- * for instruction counts per forwarded packet and checks that the loop calls
- * no allocator. */
+ * Prints the forwarding thread's CPU time per forwarded packet. bench/router.sh
+ * runs it side by side for every profile, and under callgrind
+ * (--toggle-collect=forward_loop) for instruction counts per forwarded packet
+ * and a check that the loop calls no allocator. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +26,8 @@
 
 struct sink_ctx {
     struct pal_srtp *srtp;
+    int fd; /* -1: drop */
+    struct sockaddr_in to;
     uint64_t bytes, packets;
 };
 
@@ -27,6 +37,8 @@ static int sink_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
     size_t out = len;
     if (s->srtp && pal_srtp_protect(s->srtp, buf, len, cap, &out))
         return -EIO;
+    if (s->fd >= 0)
+        sendto(s->fd, buf, out, MSG_DONTWAIT, (const struct sockaddr *)&s->to, sizeof(s->to));
     s->bytes += out;
     s->packets++;
     return 0;
@@ -85,13 +97,28 @@ __attribute__((noinline)) void forward_loop(struct pal_room *r, struct pal_room_
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: bench_router <gcm|cm|none> <subscribers> <packets>\n");
+        fprintf(stderr, "usage: bench_router <gcm|cm|none> <subscribers> <packets> [--send]\n");
         return 2;
     }
     bool plain = strcmp(argv[1], "none") == 0; /* router only, no encryption */
     enum pal_srtp_profile prof =
         strcmp(argv[1], "cm") == 0 ? PAL_SRTP_AES128_CM_SHA1_80 : PAL_SRTP_AEAD_AES_128_GCM;
     int nsub = atoi(argv[2]), npk = atoi(argv[3]);
+    bool send = argc > 4 && strcmp(argv[4], "--send") == 0;
+    /* --send: a drain socket on 127.0.0.1 that is never read (its small
+     * receive buffer overflows, the kernel drops), one sending socket per
+     * subscriber as libnice has one per PeerConnection */
+    struct sockaddr_in drain = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int drain_fd = -1;
+    if (send) {
+        drain_fd = socket(AF_INET, SOCK_DGRAM, 0);
+        socklen_t dl = sizeof(drain);
+        if (drain_fd < 0 || bind(drain_fd, (struct sockaddr *)&drain, sizeof(drain)) ||
+            getsockname(drain_fd, (struct sockaddr *)&drain, &dl)) {
+            perror("drain socket");
+            return 1;
+        }
+    }
     struct pal_room *r;
     pal_room_create("bench", NULL, &r);
     struct pal_room_peer *pub;
@@ -106,6 +133,8 @@ int main(int argc, char **argv)
         struct pal_room_peer *p;
         pal_room_peer_add(r, id, &p);
         sinks[i].srtp = plain ? NULL : make_srtp(prof);
+        sinks[i].fd = send ? socket(AF_INET, SOCK_DGRAM, 0) : -1;
+        sinks[i].to = drain;
         struct pal_media_sink s = {.ctx = &sinks[i], .send_rtp = sink_rtp, .send_rtcp = sink_rtcp};
         pal_room_set_sink(p, PAL_MEDIA_PC_SUBSCRIBE, &s);
         struct pal_media_track t = v;
@@ -126,6 +155,8 @@ int main(int argc, char **argv)
     /* sequence numbers must advance: patch them per round */
     uint16_t seq = 2;
     int done = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     while (done < npk) {
         int n = PAL_MIN(64, npk - done);
         for (int i = 0; i < n; i++)
@@ -133,13 +164,22 @@ int main(int argc, char **argv)
         forward_loop(r, pub, pkts, lens, n);
         done += n;
     }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    double us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
     uint64_t fwd = 0;
     for (int i = 0; i < nsub; i++)
         fwd += sinks[i].packets;
-    printf("profile %s, %d subscribers, %d packets in, %llu forwarded\n",
-           plain ? "none" : pal_srtp_profile_name(prof), nsub, npk, (unsigned long long)fwd);
-    for (int i = 0; i < nsub; i++)
+    printf("profile %s%s, %d subscribers, %d packets in, %llu forwarded, %.3f us CPU per "
+           "forwarded packet\n",
+           plain ? "none" : pal_srtp_profile_name(prof), send ? " + sendto" : "", nsub, npk,
+           (unsigned long long)fwd, fwd ? us / (double)fwd : 0.0);
+    for (int i = 0; i < nsub; i++) {
         pal_srtp_destroy(sinks[i].srtp);
+        if (sinks[i].fd >= 0)
+            close(sinks[i].fd);
+    }
+    if (drain_fd >= 0)
+        close(drain_fd);
     free(sinks);
     pal_room_destroy(r);
     return 0;
