@@ -23,6 +23,7 @@ void pal_config_defaults(struct pal_config *cfg)
     snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./var");
     cfg->web_root[0] = '\0'; /* resolved by pal_config_resolve_web_root() */
     cfg->log_level = PAL_LOG_INFO;
+    cfg->metrics = PAL_METRICS_LOOPBACK;
     cfg->n_allowed_origins = 0; /* same origin */
     cfg->max_message_bytes = 65536;
     cfg->messages_per_second = 50;
@@ -128,6 +129,7 @@ static const struct key_def keys[] = {
     {"server", "web_root", K_STR, OFF(web_root), SZ(web_root), 0, 0},
     {"server", "log_level", K_SPECIAL, 0, 0, 0, 0},
     {"server", "allowed_origins", K_SPECIAL, 0, 0, 0, 0},
+    {"server", "metrics", K_SPECIAL, 0, 0, 0, 0},
     {"limits", "max_message_bytes", K_SIZE, OFF(max_message_bytes), 0, 256, 16 * 1024 * 1024},
     {"limits", "messages_per_second", K_INT, OFF(messages_per_second), 0, 1, 100000},
     {"limits", "max_participants_per_room", K_INT, OFF(max_participants_per_room), 0, 1, 100000},
@@ -194,6 +196,16 @@ int pal_config_set(struct pal_config *cfg, const char *section, const char *key,
         return set_listen(cfg, value, err, errlen);
     if (strcmp(key, "allowed_origins") == 0)
         return set_origins(cfg, value, err, errlen);
+    if (strcmp(key, "metrics") == 0) {
+        static const char *const names[] = {"off", "loopback", "on"};
+        for (int i = 0; i < 3; i++)
+            if (strcmp(value, names[i]) == 0) {
+                cfg->metrics = i;
+                return 0;
+            }
+        snprintf(err, errlen, "key 'metrics': expected off, loopback or on, got '%s'", value);
+        return -EINVAL;
+    }
     /* log_level */
     enum pal_log_level lvl;
     if (pal_log_level_parse(value, &lvl)) {

@@ -5,11 +5,15 @@
 #include <libwebsockets.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 
 #include "palabre/log.h"
+#include "palabre/metrics.h"
+#include "palabre/server.h"
+#include "palabre/signaling.h"
 
 static const char CSP[] = "default-src 'self'; connect-src 'self' ws: wss:; "
                           "media-src 'self' blob: mediastream:; img-src 'self' data: blob:";
@@ -45,6 +49,8 @@ enum pal_http_route pal_http_route(const char *web_root, const char *path, char 
 {
     if (strcmp(path, "/healthz") == 0)
         return PAL_HTTP_HEALTHZ;
+    if (strcmp(path, "/metrics") == 0)
+        return PAL_HTTP_METRICS;
     if (path[0] != '/')
         return PAL_HTTP_NOT_FOUND;
     const char *rel = path + 1;
@@ -119,19 +125,39 @@ static int transaction_done(struct lws *wsi)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-int pal_http_serve(struct lws *wsi, const struct pal_config *cfg, const char *path,
-                   bool *healthz_pending)
+/* [server] metrics: off, loopback only (the default) or anyone. */
+static bool metrics_allowed(struct lws *wsi, const struct pal_config *cfg)
 {
+    if (cfg->metrics == PAL_METRICS_ON)
+        return true;
+    if (cfg->metrics == PAL_METRICS_OFF)
+        return false;
+    char peer[64];
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    return strcmp(peer, "127.0.0.1") == 0 || strcmp(peer, "::1") == 0 ||
+           strcmp(peer, "::ffff:127.0.0.1") == 0;
+}
+
+int pal_http_serve(struct lws *wsi, struct pal_server *srv, const char *path, char **body)
+{
+    const struct pal_config *cfg = pal_server_config(srv);
     char file[PATH_MAX];
     enum pal_http_route route = pal_http_route(cfg->web_root, path, file, sizeof(file));
     unsigned char buf[LWS_PRE + 1024], *start = &buf[LWS_PRE], *p = start,
                                         *end = &buf[sizeof(buf) - 1];
-    if (route == PAL_HTTP_HEALTHZ) {
-        if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/plain", 2, &p, end) ||
+    if (route == PAL_HTTP_METRICS && !metrics_allowed(wsi, cfg))
+        route = PAL_HTTP_NOT_FOUND;
+    if (route == PAL_HTTP_HEALTHZ || route == PAL_HTTP_METRICS) {
+        free(*body);
+        *body = route == PAL_HTTP_HEALTHZ ? strdup("ok") : pal_metrics_render(srv);
+        if (!*body)
+            return -1;
+        const char *type = route == PAL_HTTP_HEALTHZ ? "text/plain"
+                                                     : "text/plain; version=0.0.4; charset=utf-8";
+        if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, type, strlen(*body), &p, end) ||
             pal_http_add_security_headers(wsi, &p, end) ||
             lws_finalize_write_http_header(wsi, start, &p, end))
             return -1;
-        *healthz_pending = true;
         lws_callback_on_writable(wsi);
         return 0;
     }
@@ -150,11 +176,18 @@ int pal_http_serve(struct lws *wsi, const struct pal_config *cfg, const char *pa
     return 0;
 }
 
-int pal_http_write_healthz(struct lws *wsi)
+int pal_http_write_body(struct lws *wsi, char **body)
 {
-    unsigned char buf[LWS_PRE + 8];
-    memcpy(buf + LWS_PRE, "ok", 2);
-    if (lws_write(wsi, buf + LWS_PRE, 2, LWS_WRITE_HTTP_FINAL) != 2)
-        return -1;
-    return transaction_done(wsi);
+    size_t n = strlen(*body);
+    unsigned char *buf = malloc(LWS_PRE + n);
+    int rc = -1;
+    if (buf) {
+        memcpy(buf + LWS_PRE, *body, n);
+        if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) == (int)n)
+            rc = transaction_done(wsi);
+        free(buf);
+    }
+    free(*body);
+    *body = NULL;
+    return rc;
 }

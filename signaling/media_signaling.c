@@ -742,3 +742,11 @@ void pal_media_signaling_shutdown(void)
     free(g.parts);
     memset(&g, 0, sizeof(g));
 }
+
+int pal_media_signaling_stats(struct pal_media_stats *out)
+{
+    if (!g.media)
+        return -ENODEV;
+    pal_media_get_stats(g.media, out);
+    return 0;
+}

@@ -1,5 +1,5 @@
 /* The signaling server: one lws_context serving HTTP (the browser client,
- * /healthz) and the WebSocket at /ws on one port; the rooms; the request
+ * /healthz, /metrics) and the WebSocket at /ws on one port; the rooms; the request
  * handler table; participant listeners and wake hooks (signaling.h).
  *
  * Timers (lws_sul): the chat group commit, armed 1 ms after the first send
@@ -58,7 +58,7 @@ struct pal_server {
  * wsi and rx buffer, this, and the pal_session). */
 struct pss {
     struct pal_session *s;
-    bool healthz;
+    char *http_body; /* /healthz or /metrics answer waiting for WRITEABLE */
 };
 
 /* ---- accessors ----------------------------------------------------------- */
@@ -282,11 +282,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
     switch (reason) {
     case LWS_CALLBACK_HTTP:
-        return pal_http_serve(wsi, &srv->cfg, in, &pss->healthz);
+        return pal_http_serve(wsi, srv, in, &pss->http_body);
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        if (pss && pss->healthz) {
-            pss->healthz = false;
-            return pal_http_write_healthz(wsi);
+        if (pss && pss->http_body)
+            return pal_http_write_body(wsi, &pss->http_body);
+        break;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (pss) {
+            free(pss->http_body);
+            pss->http_body = NULL;
         }
         break;
     case LWS_CALLBACK_ADD_HEADERS:

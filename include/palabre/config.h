@@ -10,6 +10,9 @@
 
 #define PAL_MAX_ORIGINS 16
 
+/* Who may read /metrics. */
+enum pal_metrics_access { PAL_METRICS_OFF, PAL_METRICS_LOOPBACK, PAL_METRICS_ON };
+
 struct pal_config {
     /* [server] */
     char listen_addr[64];   /* listen = 127.0.0.1:8080 */
@@ -19,6 +22,7 @@ struct pal_config {
     int log_level;          /* log_level = info (enum pal_log_level) */
     char allowed_origins[PAL_MAX_ORIGINS][256]; /* allowed_origins = (same origin) */
     int n_allowed_origins;
+    int metrics;            /* metrics = loopback (enum pal_metrics_access) */
     /* [limits] */
     size_t max_message_bytes;      /* 65536 */
     int messages_per_second;       /* 50, per connection */

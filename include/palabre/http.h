@@ -1,4 +1,4 @@
-/* Static files of the browser client, /healthz, and the Origin check of the
+/* Static files of the browser client, /healthz, /metrics, and the Origin check of the
  * WebSocket upgrade.
  *
  * Thread: the signaling thread only. Owner: signaling/http.c. */
@@ -13,7 +13,7 @@
 struct lws;
 
 /* What a GET path maps to. */
-enum pal_http_route { PAL_HTTP_FILE, PAL_HTTP_HEALTHZ, PAL_HTTP_NOT_FOUND };
+enum pal_http_route { PAL_HTTP_FILE, PAL_HTTP_HEALTHZ, PAL_HTTP_METRICS, PAL_HTTP_NOT_FOUND };
 
 /* Maps a URL path to a file under web_root (out, outlen): "/" and "/r/<room>"
  * are index.html, other paths are files under web_root; ".." segments,
@@ -26,11 +26,13 @@ const char *pal_http_mime(const char *path);
  * "https://meet.example.fr"). */
 bool pal_http_origin_allowed(const struct pal_config *cfg, const char *origin, const char *host);
 
-/* lws glue: LWS_CALLBACK_HTTP. Returns the callback's return value. */
-int pal_http_serve(struct lws *wsi, const struct pal_config *cfg, const char *path,
-                   bool *healthz_pending);
-/* LWS_CALLBACK_HTTP_WRITEABLE for /healthz. */
-int pal_http_write_healthz(struct lws *wsi);
+/* lws glue: LWS_CALLBACK_HTTP. Small generated answers (/healthz,
+ * /metrics) are left in *body (malloc'd) for pal_http_write_body. Returns
+ * the callback's return value. */
+struct pal_server;
+int pal_http_serve(struct lws *wsi, struct pal_server *srv, const char *path, char **body);
+/* LWS_CALLBACK_HTTP_WRITEABLE: writes and frees *body. */
+int pal_http_write_body(struct lws *wsi, char **body);
 /* Adds the security headers (CSP, nosniff, referrer policy). */
 int pal_http_add_security_headers(struct lws *wsi, unsigned char **p, unsigned char *end);
 

@@ -15,6 +15,9 @@ struct pal_server;
 
 /* Returns 0 or a negative errno (media workers or certificate failed). */
 int pal_media_signaling_init(struct pal_server *srv);
+/* Counters summed over the media workers; -ENODEV before init. */
+struct pal_media_stats;
+int pal_media_signaling_stats(struct pal_media_stats *out);
 /* Stops the media workers and frees every media resource. */
 void pal_media_signaling_shutdown(void);
 
