@@ -2,34 +2,22 @@
 // file in a private network namespace with only lo), Debian's Chromium with fake
 // camera and microphone, the client's media.js. Assertions read getStats() of
 // the subscribe PC (frames decoded, packets and audio level per participant).
-//
-// If the build under test cannot do media yet (the client does not load media.js,
-// or the server does not know `publish`), every test is skipped with the reason.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { chromium } from 'playwright-core';
 import {
-  CHROMIUM_ARGS, startPalabre, missingPrerequisite, join, waitDecoding, until,
+  CHROMIUM_ARGS, startPalabre, join, waitDecoding, until,
   serverPorts, publishVideoStats,
 } from '../lib/media_e2e.mjs';
 import { addUdpLoss, clearLoss, droppedPackets } from '../lib/netns.mjs';
 
-let server, browser, skip = null;
+let server, browser;
 const open = [];
 
 before(async () => {
-  try {
-    server = await startPalabre();
-  } catch (e) {
-    if (e.exitCode !== 0) throw e;
-    skip = 'this palabre build serves no HTTP yet (placeholder entry point)';
-    console.log(`# media e2e skipped: ${skip}`);
-    return;
-  }
-  skip = await missingPrerequisite(server.base);
-  if (skip) console.log(`# media e2e skipped: ${skip}`);
-  else browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  server = await startPalabre();
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 });
 
 after(async () => {
@@ -52,7 +40,6 @@ async function leaveAll() {
 const tile = (viewer, p) => viewer.page.locator(`.media-tile[data-tile="${p.id}"]`);
 
 test('three participants each decode the two others\' video and hear their audio', async (t) => {
-  if (skip) return t.skip(skip);
   const room = 'media-three';
   const a = await participant(room, 'Alice Martin');
   const b = await participant(room, 'Bruno');
@@ -75,7 +62,6 @@ test('three participants each decode the two others\' video and hear their audio
 });
 
 test('a late joiner decodes at once, a leaver\'s tile goes, camera off shows the placeholder and on resumes', async (t) => {
-  if (skip) return t.skip(skip);
   const room = 'media-late';
   const a = await participant(room, 'Alice');
   const b = await participant(room, 'Bruno');
@@ -144,7 +130,6 @@ test('nftables in this namespace drops about 5% of UDP on lo', async () => {
 });
 
 test('with 5% random loss video keeps decoding: NACKs sent and answered, no freeze of 1 s', async (t) => {
-  if (skip) return t.skip(skip);
   const room = 'media-loss';
   const a = await participant(room, 'Alice');
   const b = await participant(room, 'Bruno');
@@ -190,7 +175,6 @@ test('with 5% random loss video keeps decoding: NACKs sent and answered, no free
 });
 
 test('an offer whose fingerprint does not match the certificate gets dtls_failed and no media', async (t) => {
-  if (skip) return t.skip(skip);
   const room = 'media-fingerprint';
   const a = await participant(room, 'Alice');
   // Eve's page sends the server a different fingerprint than its certificate's
@@ -217,7 +201,6 @@ test('an offer whose fingerprint does not match the certificate gets dtls_failed
 });
 
 test('a screen share is its own tile for the others and goes when it stops', async (t) => {
-  if (skip) return t.skip(skip);
   const room = 'media-screen';
   const a = await participant(room, 'Alice');
   const b = await participant(room, 'Bruno');
@@ -237,7 +220,6 @@ test('a screen share is its own tile for the others and goes when it stops', asy
 });
 
 test('after a network cut the client restarts ICE on both PCs and media comes back', async (t) => {
-  if (skip) return t.skip(skip);
   const room = 'media-restart';
   const a = await participant(room, 'Alice');
   const b = await participant(room, 'Bruno');
