@@ -85,7 +85,7 @@ test-run: $(BUILD)/palabre $(UNIT_BIN) $(FUZZ_REPLAY) $(BENCH_BIN)
 	@BUILD=$(BUILD) tests/run.sh
 
 asan: test-deps
-	$(MAKE) BUILD=build-asan SAN=1 OPT="-O1 -g" test-run
+	PALABRE_TIME_SCALE=3 $(MAKE) BUILD=build-asan SAN=1 OPT="-O1 -g" test-run
 
 bench: deps all
 	@bench/run.sh

@@ -178,16 +178,18 @@ int pal_http_serve(struct lws *wsi, struct pal_server *srv, const char *path, ch
 
 int pal_http_write_body(struct lws *wsi, char **body)
 {
-    size_t n = strlen(*body);
+    /* Take it first: completing the transaction may close the connection,
+     * whose callback frees what is still pending. */
+    char *text = *body;
+    *body = NULL;
+    size_t n = strlen(text);
     unsigned char *buf = malloc(LWS_PRE + n);
-    int rc = -1;
+    bool written = false;
     if (buf) {
-        memcpy(buf + LWS_PRE, *body, n);
-        if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) == (int)n)
-            rc = transaction_done(wsi);
+        memcpy(buf + LWS_PRE, text, n);
+        written = lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) == (int)n;
         free(buf);
     }
-    free(*body);
-    *body = NULL;
-    return rc;
+    free(text);
+    return written ? transaction_done(wsi) : -1;
 }

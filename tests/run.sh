@@ -9,6 +9,11 @@
 # interface is lo, so that they never touch another address and never clash
 # with each other or with a server started by `make run`.
 #
+# Browser suites (tests/e2e/) drive several headless Chromiums on a 2-core
+# machine; one that fails is run once more and the closing line counts the
+# second run, while the first run's failures stay printed (marked "flaky") and
+# its log stays in $BUILD/test-logs/<suite>.first.log.
+#
 #   tests/run.sh [filter]     only suites whose path contains filter
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -18,18 +23,29 @@ filter=${1:-}
 passed=0 failed=0
 logdir="$BUILD/test-logs"; mkdir -p "$logdir"
 
+count() { # log, rc → sets p and f
+    local log=$1 rc=$2
+    p=$(grep -cE '^ok [0-9]+' "$log")
+    f=$(grep -cE '^not ok [0-9]+' "$log")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "  (exit code $rc)" >>"$log"; fi
+    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; echo "  (no test ran)" >>"$log"; fi
+}
+
 run_suite() { # name, command...
     local name=$1; shift
     [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && return
     local log="$logdir/$(echo "$name" | tr '/ ' '__').log"
     local t0=$SECONDS
     "$@" >"$log" 2>&1 </dev/null
-    local rc=$?
     local p f
-    p=$(grep -cE '^ok [0-9]+' "$log")
-    f=$(grep -cE '^not ok [0-9]+' "$log")
-    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "  (exit code $rc)" >>"$log"; fi
-    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; echo "  (no test ran)" >>"$log"; fi
+    count "$log" $?
+    if [ "$f" -gt 0 ] && [[ "$name" == e2e/* ]]; then
+        echo "$name: flaky? $f failed on the first run, running it once more:"
+        grep -E '^not ok|^  error' "$log" | head -10 | sed 's/^/    first run: /'
+        mv "$log" "${log%.log}.first.log"
+        "$@" >"$log" 2>&1 </dev/null
+        count "$log" $?
+    fi
     passed=$((passed + p)); failed=$((failed + f))
     printf '%-48s %4d passed, %d failed  (%ds)\n' "$name" "$p" "$f" $((SECONDS - t0))
     if [ "$f" -gt 0 ]; then

@@ -8,7 +8,7 @@ import dgram from 'node:dgram';
 import { chromium } from 'playwright-core';
 import {
   CHROMIUM_ARGS, startPalabre, join, waitDecoding, until,
-  serverPorts, publishVideoStats,
+  serverPorts, publishVideoStats, TIME_SCALE, recordConnectTimes, firstFrameDelay,
 } from '../lib/media_e2e.mjs';
 import { addUdpLoss, clearLoss, droppedPackets } from '../lib/netns.mjs';
 
@@ -68,15 +68,19 @@ test('a late joiner decodes at once, a leaver\'s tile goes, camera off shows the
   await waitDecoding(a, [b], { audio: false });
   await waitDecoding(b, [a], { audio: false });
 
-  // a late joiner gets a keyframe from each publisher without waiting for the periodic one
-  const d = await participant(room, 'Denise');
+  // a late joiner gets a keyframe from each publisher without waiting for the
+  // periodic one: video within 1 s of its subscribe PC being connected
+  const d = await participant(room, 'Denise', { initScript: recordConnectTimes });
+  const delay = await firstFrameDelay(d, [a.id, b.id]);
+  console.log(`# late joiner: first frame of both publishers ${delay.toFixed(0)} ms after its subscribe PC connected`);
+  assert.ok(delay < 1000 * TIME_SCALE, `first frame after ${delay.toFixed(0)} ms`);
   const st = await waitDecoding(d, [a, b], { audio: false, frames: 1, ms: 20000 });
   for (const o of [a, b]) assert.ok(st[o.id].video.keyFramesDecoded >= 1);
 
   // Bruno leaves: his tile disappears for the others within 2 s
   const gone = [a, d].map((v) => v.page.waitForFunction(
     (id) => !document.querySelector(`.media-tile[data-participant-id="${id}"]`), b.id,
-    { timeout: 2000, polling: 50 }));
+    { timeout: 2000 * TIME_SCALE, polling: 50 }));
   await b.leave();
   open.splice(open.indexOf(b), 1);
   await Promise.all(gone);
@@ -118,7 +122,7 @@ test('nftables in this namespace drops about 5% of UDP on lo', async () => {
       tx.send(Buffer.alloc(100), rx.address().port, '127.0.0.1');
       if (i % 50 === 49) await new Promise((r) => setTimeout(r, 2)); // never fill the socket buffer
     }
-    await until(() => got + droppedPackets() >= N, 10000, 'all datagrams received or dropped');
+    await until(() => got + droppedPackets() >= N, 10000 * TIME_SCALE, 'all datagrams received or dropped');
     const dropped = droppedPackets();
     assert.equal(got + dropped, N);
     assert.ok(dropped > N * 0.02 && dropped < N * 0.09, `dropped ${dropped} of ${N}`);
@@ -170,7 +174,7 @@ test('with 5% random loss video keeps decoding: NACKs sent and answered, no free
   assert.ok(p1.nackCount > p0.nackCount, 'server sent NACKs to the publisher');
   assert.ok(p1.retransmittedPacketsSent > p0.retransmittedPacketsSent, 'publisher answered NACKs');
   // no freeze longer than a second
-  assert.ok(longest < 1, `a freeze of up to ${longest.toFixed(2)} s`);
+  assert.ok(longest < 1 * TIME_SCALE, `a freeze of up to ${longest.toFixed(2)} s`);
   await leaveAll();
 });
 

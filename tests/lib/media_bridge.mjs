@@ -8,11 +8,7 @@ import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
-export const CHROMIUM_ARGS = [
-  '--headless=new', '--no-sandbox', '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream', '--allow-loopback-in-peer-connection',
-  '--disable-background-networking',
-];
+export { CHROMIUM_ARGS, until } from './media_e2e.mjs';
 
 const EXT = {
   audioLevel: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level',
@@ -279,15 +275,3 @@ export async function inboundStats(page) {
     return out;
   });
 }
-
-export async function until(fn, ms, what) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timeout: ${what}`);
-}
-

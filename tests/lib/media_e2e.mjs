@@ -2,12 +2,8 @@
 // join-time benchmark (bench/join_time.mjs): start palabre on 127.0.0.1 with a
 // temporary data directory, open Chromium participants on /r/<room>, read the
 // subscribe PC's statistics through window.__palabre (signaling/web/media.js).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import WebSocket from 'ws';
+import { startPalabre as start, freePort } from './palabre.mjs';
 
 export const CHROMIUM_ARGS = [
   '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -19,12 +15,42 @@ export const CHROMIUM_ARGS = [
   '--disable-backgrounding-occluded-windows',
 ];
 
-export async function freePort() {
-  const srv = createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
+export { freePort };
+
+// Time bounds the issue sets (1 s to first frame, 2 s for a tile to go, no
+// freeze over 1 s) hold on the optimised build; the sanitizer build runs the
+// same assertions with bounds multiplied by PALABRE_TIME_SCALE (make asan: 3).
+export const TIME_SCALE = Number(process.env.PALABRE_TIME_SCALE || 1);
+
+// Init script: every RTCPeerConnection records when it became connected
+// (pc.__connectedAt, performance.now() of the page).
+export function recordConnectTimes() {
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = function RTCPeerConnection(...args) {
+    const pc = new Native(...args);
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc.connectionState === 'connected' && !pc.__connectedAt) pc.__connectedAt = performance.now();
+    });
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Native.prototype;
+}
+
+// Milliseconds from the subscribe PC becoming connected to the first decoded
+// video frame of every publisher in ids (polled every 10 ms in the page).
+export async function firstFrameDelay(viewer, ids, ms = 20000) {
+  return viewer.page.evaluate(async ({ ids, ms }) => {
+    const end = performance.now() + ms;
+    const first = {};
+    while (performance.now() < end) {
+      const st = await window.__palabre.remoteStats();
+      for (const id of ids) if (!first[id] && st[id]?.video?.framesDecoded > 0) first[id] = performance.now();
+      const at = window.__palabre.pcs.subscribe?.__connectedAt;
+      if (at && ids.every((id) => first[id])) return Math.max(...ids.map((id) => first[id] - at));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`no first frame from ${ids.filter((id) => !first[id])} within ${ms} ms`);
+  }, { ids, ms });
 }
 
 export async function until(fn, ms, what) {
@@ -38,33 +64,14 @@ export async function until(fn, ms, what) {
   throw new Error(`timeout after ${ms} ms: ${what}`);
 }
 
-// Starts $PALABRE_BIN on a free 127.0.0.1 port with a fresh data directory.
+// Starts $PALABRE_BIN on a free 127.0.0.1 port with a fresh data directory
+// (tests/lib/palabre.mjs); its log goes to this process's output. stop()
+// fails when palabre does not exit 0 on SIGTERM (a crash, a sanitizer report).
 export async function startPalabre() {
-  const bin = process.env.PALABRE_BIN || path.resolve('build/palabre');
-  const root = process.env.PALABRE_ROOT || process.cwd();
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'palabre-media-'));
-  const port = await freePort();
-  const child = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
-    cwd: root, stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const exited = new Promise((r) => child.once('exit', (code, sig) => r({ code, sig })));
-  const base = `http://127.0.0.1:${port}`;
-  await until(async () => {
-    if (child.exitCode !== null) {
-      throw Object.assign(new Error(`palabre exited with ${child.exitCode} before listening`), { exitCode: child.exitCode });
-    }
-    try { return (await fetch(`${base}/`)).status < 500; } catch { return false; }
-  }, 15000, 'palabre listening');
-  return {
-    base, port, dataDir, child,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  const srv = await start({ timeout: 15000 });
+  srv.proc.stdout.pipe(process.stdout);
+  srv.proc.stderr.pipe(process.stderr);
+  return { base: srv.url, port: srv.port, dataDir: srv.dataDir, child: srv.proc, stop: () => srv.stop() };
 }
 
 // One request over a fresh WebSocket (used to probe what the server supports).
