@@ -277,3 +277,8 @@ int pal_peer_remote_candidate(struct pal_peer *p, enum pal_media_pc pc,
     }
     return pal_transport_add_remote_candidate(s->t, c);
 }
+
+int pal_peer_transports(const struct pal_peer *p)
+{
+    return (p->pcs[PAL_MEDIA_PC_PUBLISH].t != NULL) + (p->pcs[PAL_MEDIA_PC_SUBSCRIBE].t != NULL);
+}

@@ -238,13 +238,14 @@ static gboolean on_tick(gpointer ud)
         GHashTableIter pi;
         gpointer pk, pv;
         g_hash_table_iter_init(&pi, wr->peers);
-        while (g_hash_table_iter_next(&pi, &pk, &pv))
+        while (g_hash_table_iter_next(&pi, &pk, &pv)) {
             pal_peer_reap(pv);
+            st.transports += (uint64_t)pal_peer_transports(pv);
+        }
         pal_room_tick(wr->room, now);
         struct pal_room_stats rs;
         pal_room_get_stats(wr->room, &rs);
         st.rooms++;
-        st.transports += 2 * g_hash_table_size(wr->peers);
         st.rtp_in += rs.rtp_in;
         st.rtp_out += rs.rtp_out;
         st.rtcp_in += rs.rtcp_in;

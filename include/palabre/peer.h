@@ -45,5 +45,7 @@ int pal_peer_remote_candidate(struct pal_peer *p, enum pal_media_pc pc,
 /* Frees transports that failed since the last call (they cannot be freed
  * inside their own callbacks). */
 void pal_peer_reap(struct pal_peer *p);
+/* Transports (PeerConnections) this peer holds now: 0 to 2. */
+int pal_peer_transports(const struct pal_peer *p);
 
 #endif

@@ -8,7 +8,7 @@ import dgram from 'node:dgram';
 import { chromium } from 'playwright-core';
 import {
   CHROMIUM_ARGS, startPalabre, join, waitDecoding, until,
-  serverPorts, publishVideoStats, TIME_SCALE, recordConnectTimes, firstFrameDelay,
+  serverPorts, publishVideoStats, TIME_SCALE, recordConnectTimes, firstFrameDelay, metrics,
 } from '../lib/media_e2e.mjs';
 import { addUdpLoss, clearLoss, droppedPackets } from '../lib/netns.mjs';
 
@@ -252,4 +252,27 @@ test('after a network cut the client restarts ICE on both PCs and media comes ba
     30000, 'Bruno\'s publish PC connected again');
   await waitDecoding(a, [b], { audio: false });
   await leaveAll();
+});
+
+test('closing a tab frees every media resource of that participant once the resume window ends', async () => {
+  // its own server with a 3 s resume window (the default is 30 s)
+  const srv = await startPalabre({ config: { limits: { resume_seconds: 3 } } });
+  try {
+    const a = await join(browser, srv.base, 'media-close', 'Alice');
+    const b = await join(browser, srv.base, 'media-close', 'Bruno');
+    await waitDecoding(a, [b], { audio: false });
+    await waitDecoding(b, [a], { audio: false });
+    let m = await metrics(srv.base);
+    assert.equal(m.get('palabre_media_transports'), 4, 'two PeerConnections each');
+    await b.context.close(); // no leave: the tab just goes
+    await until(async () => (m = await metrics(srv.base)).get('palabre_media_transports') === 2,
+      15000 * TIME_SCALE, 'Bruno\'s transports freed');
+    assert.equal(m.get('palabre_participants'), 1);
+    await a.leave();
+    await until(async () => (m = await metrics(srv.base)).get('palabre_media_rooms') === 0,
+      10000 * TIME_SCALE, 'the media room closed with its last participant');
+    assert.equal(m.get('palabre_media_transports'), 0);
+  } finally {
+    await srv.stop();
+  }
 });

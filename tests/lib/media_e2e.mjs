@@ -67,11 +67,18 @@ export async function until(fn, ms, what) {
 // Starts $PALABRE_BIN on a free 127.0.0.1 port with a fresh data directory
 // (tests/lib/palabre.mjs); its log goes to this process's output. stop()
 // fails when palabre does not exit 0 on SIGTERM (a crash, a sanitizer report).
-export async function startPalabre() {
-  const srv = await start({ timeout: 15000 });
+export async function startPalabre({ config } = {}) {
+  const srv = await start({ timeout: 15000, config });
   srv.proc.stdout.pipe(process.stdout);
   srv.proc.stderr.pipe(process.stderr);
   return { base: srv.url, port: srv.port, dataDir: srv.dataDir, child: srv.proc, stop: () => srv.stop() };
+}
+
+// The server's /metrics as a Map name → value.
+export async function metrics(base) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return new Map(text.split('\n').filter((l) => l && !l.startsWith('#'))
+    .map((l) => { const i = l.lastIndexOf(' '); return [l.slice(0, i), Number(l.slice(i + 1))]; }));
 }
 
 // One request over a fresh WebSocket (used to probe what the server supports).
