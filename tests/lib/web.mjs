@@ -32,7 +32,10 @@ async function freePort() {
   });
 }
 
-export async function waitFor(fn, what = 'condition', timeout = 15000) {
+// PALABRE_TIME_SCALE: the sanitizer build (make asan) is ~3x slower.
+const TIME_SCALE = Number(process.env.PALABRE_TIME_SCALE || 1);
+
+export async function waitFor(fn, what = 'condition', timeout = 15000 * TIME_SCALE) {
   const deadline = Date.now() + timeout;
   let last;
   for (;;) {
