@@ -63,6 +63,9 @@ struct part {
     char sub_remote_ufrag[PAL_MEDIA_UFRAG_MAX];
     struct offered *offered;
     size_t n_offered;
+    /* the last offer sent, which the answer answers (offered may have moved on) */
+    size_t n_sent;
+    bool sent_active[MAX_OFFERED];
     int version;
     bool awaiting_answer;
     bool dirty;
@@ -223,11 +226,13 @@ static bool offered_wanted(const struct part *p, const struct offered *o)
     return !is_mixer(o) && published_has(p->room, o->producer, o->producer_mid);
 }
 
-/* The subscribe offer for p's current m-lines (heap: a description is big). */
+/* The subscribe offer for p's current m-lines, or (as_sent) the last one
+ * sent, to check its answer against (heap: a description is big). */
 static struct pal_session_desc *build_subscribe_offer(const struct part *p, int version,
-                                                      struct pal_sdp_error *err)
+                                                      bool as_sent, struct pal_sdp_error *err)
 {
-    struct pal_sdp_track *tr = calloc(p->n_offered ? p->n_offered : 1, sizeof(*tr));
+    size_t n = as_sent ? p->n_sent : p->n_offered;
+    struct pal_sdp_track *tr = calloc(n ? n : 1, sizeof(*tr));
     struct pal_session_desc *d = calloc(1, sizeof(*d));
     struct pal_sdp_local *local = calloc(1, sizeof(*local));
     if (!tr || !d || !local) {
@@ -236,18 +241,18 @@ static struct pal_session_desc *build_subscribe_offer(const struct part *p, int 
         free(local);
         return NULL;
     }
-    for (size_t i = 0; i < p->n_offered; i++) {
+    for (size_t i = 0; i < n; i++) {
         const struct offered *o = &p->offered[i];
         tr[i].kind = o->kind == PAL_MEDIA_AUDIO ? PAL_SDP_KIND_AUDIO : PAL_SDP_KIND_VIDEO;
         snprintf(tr[i].mid, sizeof(tr[i].mid), "%s", o->mid);
-        tr[i].active = o->active;
+        tr[i].active = as_sent ? p->sent_active[i] : o->active;
         tr[i].ssrc = o->ssrc;
         snprintf(tr[i].cname, sizeof(tr[i].cname), "%.63s", o->producer);
         snprintf(tr[i].stream_id, sizeof(tr[i].stream_id), "%.63s", o->producer);
         snprintf(tr[i].track_id, sizeof(tr[i].track_id), "%.63s", o->track_id);
     }
     sdp_local(local, &p->sub_local, version);
-    int rc = pal_sdp_build_offer(tr, p->n_offered, local, d, err);
+    int rc = pal_sdp_build_offer(tr, n, local, d, err);
     free(tr);
     free(local);
     if (rc) {
@@ -263,7 +268,7 @@ static void send_subscribe_offer(struct part *p)
     if (!s)
         return;
     struct pal_sdp_error err = {0};
-    struct pal_session_desc *d = build_subscribe_offer(p, p->version + 1, &err);
+    struct pal_session_desc *d = build_subscribe_offer(p, p->version + 1, false, &err);
     char *sdp = d ? pal_sdp_write_alloc(d, &err) : NULL;
     free(d);
     if (!sdp) {
@@ -274,6 +279,9 @@ static void send_subscribe_offer(struct part *p)
     p->version++;
     p->awaiting_answer = true;
     p->dirty = false;
+    p->n_sent = p->n_offered;
+    for (size_t i = 0; i < p->n_offered; i++)
+        p->sent_active[i] = p->offered[i].active;
     pal_session_send(s, json_pack("{s:s,s:s,s:i}", "type", "subscribe_offer", "sdp", sdp,
                                   "version", p->version));
     free(sdp);
@@ -509,7 +517,7 @@ static void on_subscribe_answer(struct pal_session *s, json_t *id, json_t *req, 
     if (!answer)
         return;
     struct pal_sdp_error err = {0};
-    struct pal_session_desc *offer = build_subscribe_offer(p, p->version, &err);
+    struct pal_session_desc *offer = build_subscribe_offer(p, p->version, true, &err);
     if (!offer || pal_sdp_check_answer(offer, answer, &err) != 0) {
         pal_session_reply_error(s, id, "sdp_unsupported", "sdp", "%s", err.message);
         goto out;
