@@ -69,6 +69,7 @@ struct pal_room {
     size_t n_mix_consumers, cap_mix_consumers;
     uint32_t next_peer_num, next_mix_id;
     int64_t mix_now_ms, mix_next_audio_ms, mix_next_video_ms;
+    uint64_t mix_ticks_skipped; /* audio ticks lost to worker stalls (stats) */
     int mix_level_ext; /* -1: no audio input yet; 0: publishers disagree, ignored */
     uint8_t mix_in[PAL_MEDIA_SCRATCH]; /* a mixer packet, parsed in place */
 };
@@ -698,9 +699,11 @@ static void mix_stop(struct pal_room *r)
     struct pal_mixer_stats st;
     pal_mixer_get_stats(r->mixer, &st);
     PAL_INFO("mixer", r->name, NULL,
-             "mixer stopped: %llu audio and %llu video packets out, %llu video decode errors",
+             "mixer stopped: %llu audio and %llu video packets out, %llu video decode errors, "
+             "%llu audio ticks skipped (worker late by more than %d ms)",
              (unsigned long long)st.audio_packets_out, (unsigned long long)st.video_packets_out,
-             (unsigned long long)st.video_decode_errors);
+             (unsigned long long)st.video_decode_errors,
+             (unsigned long long)r->mix_ticks_skipped, MIX_LATE_MS);
     pal_mixer_destroy(r->mixer);
     r->mixer = NULL;
     for (size_t i = 0; i < r->n_peers; i++)
@@ -723,6 +726,7 @@ static int mix_start(struct pal_room *r, int64_t now_ms)
     r->mix_next_audio_ms = now_ms;
     r->mix_next_video_ms = now_ms;
     r->mix_level_ext = -1;
+    r->mix_ticks_skipped = 0;
     for (size_t i = 0; i < r->n_peers; i++)
         for (size_t k = 0; k < r->peers[i]->n_producers; k++)
             mix_input_add(r, r->peers[i], r->peers[i]->producers[k]);
@@ -794,8 +798,10 @@ static void tick_mixer(struct pal_room *r, int64_t now_ms)
     if (!r->mixer)
         return;
     r->mix_now_ms = now_ms;
-    if (now_ms - r->mix_next_audio_ms > MIX_LATE_MS)
+    if (now_ms - r->mix_next_audio_ms > MIX_LATE_MS) {
+        r->mix_ticks_skipped += (uint64_t)(now_ms - r->mix_next_audio_ms) / MIX_AUDIO_MS;
         r->mix_next_audio_ms = now_ms;
+    }
     while (r->mixer && now_ms >= r->mix_next_audio_ms) {
         pal_mixer_tick_audio(r->mixer, now_ms);
         r->mix_next_audio_ms += MIX_AUDIO_MS;
