@@ -6,13 +6,16 @@
 #   2. video: nine 640x360 inputs into a 1280x720 composite at 30 fps;
 #      decode / compose / encode split, frames/s one core sustains; cpu-used
 #      -6, -8 and -12 side by side.
-#   3. callgrind instruction counts per audio tick (200 participants) and per
+#   3. the integrated mixer: what a mixed room costs its media worker
+#      (router + mixer at the server's [mixer] defaults) against the same
+#      room forwarding one track per publisher.
+#   4. callgrind instruction counts per audio tick (200 participants) and per
 #      composite frame, by function, when valgrind is installed.
 # Usage: bench/mixer.sh [quick]   (quick: fewer ticks/frames)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-for b in bench_mixer_audio bench_mixer_video; do
+for b in bench_mixer_audio bench_mixer_video bench_room_mixer; do
     [ -x "$BUILD/$b" ] || make -s "$BUILD/$b"
 done
 cpu=$(( $(nproc) > 1 ? 1 : 0 ))
@@ -36,6 +39,15 @@ echo "### video"
 for c in -6 -8 -12; do
     echo "\$ $BUILD/bench_mixer_video 9 $frames $c"
     taskset -c "$cpu" "$BUILD/bench_mixer_video" 9 "$frames" "$c"
+done
+echo "### the room's media worker: mixed vs one track per publisher"
+secs=10
+[ "${1:-}" = quick ] && secs=3
+for pl in "3 10" "9 20"; do
+    for mode in mixed sfu; do
+        echo "\$ $BUILD/bench_room_mixer $pl $secs $mode"
+        taskset -c "$cpu" "$BUILD/bench_room_mixer" $pl "$secs" "$mode" 2>/dev/null
+    done
 done
 
 if ! command -v valgrind >/dev/null; then

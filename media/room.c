@@ -2,7 +2,12 @@
  *
  * Fan-out: publisher packet -> producer bookkeeping -> each consumer rewrites
  * into the room's scratch buffer (the one copy SRTP needs) -> its sink
- * protects and sends. Nothing is allocated per packet. */
+ * protects and sends. Nothing is allocated per packet.
+ *
+ * The mixer runs here, on the room's worker, beside the fan-out: the
+ * publishers' decrypted packets are pushed to it before they are forwarded,
+ * and its output packets come back (inside pal_room_tick) to the consumers
+ * that forward it, as if a producer had sent them. */
 #include "palabre/room.h"
 
 #include <stdio.h>
@@ -11,11 +16,13 @@
 
 #include "palabre/keyframe.h"
 #include "palabre/log.h"
+#include "palabre/mixer.h"
 #include "palabre/nack.h"
 #include "palabre/producer.h"
 #include "palabre/rtcp.h"
 #include "palabre/srtp.h"
 #include "palabre/twcc.h"
+#include "palabre/vp8.h"
 
 #define NACK_INTERVAL_MS 20
 #define REPORT_INTERVAL_MS 1000
@@ -24,6 +31,8 @@
 #define SPEAKER_MIN_LOUDNESS 40 /* 127 - dBov: quieter than -87 dBov is silence */
 #define SPEAKER_HYSTERESIS 6
 #define RTCP_BUF (PAL_RTP_MAX_PACKET + PAL_SRTP_MAX_TRAILER)
+#define MIX_AUDIO_MS 20
+#define MIX_LATE_MS 200 /* further behind than this, the mixer clock restarts */
 
 struct pal_room_peer {
     /* owned */
@@ -37,11 +46,14 @@ struct pal_room_peer {
     size_t n_consumers, cap_consumers;
     uint8_t twcc_ext;
     uint32_t rtcp_ssrc; /* sender SSRC of the RTCP we send to this peer */
+    uint32_t num;       /* the mixer's participant id (N-1), never 0 */
 };
 
 struct pal_room {
     /* owned */
     struct pal_room_peer **peers;
+    struct pal_mixer *mixer;             /* while a consumer forwards it */
+    struct pal_consumer **mix_consumers; /* the array; consumers are their peers' */
     /* state */
     char name[PAL_MEDIA_ID_MAX];
     struct pal_room_listener l;
@@ -52,6 +64,14 @@ struct pal_room {
     struct pal_room_stats st;
     uint8_t scratch[PAL_MEDIA_SCRATCH];
     uint8_t rtcp[RTCP_BUF];
+    /* mixer */
+    struct pal_mixer_config mix_cfg;
+    size_t n_mix_consumers, cap_mix_consumers;
+    uint32_t next_peer_num, next_mix_id;
+    int64_t mix_now_ms, mix_next_audio_ms, mix_next_video_ms;
+    uint64_t mix_ticks_skipped; /* audio ticks lost to worker stalls (stats) */
+    int mix_level_ext; /* -1: no audio input yet; 0: publishers disagree, ignored */
+    uint8_t mix_in[PAL_MEDIA_SCRATCH]; /* a mixer packet, parsed in place */
 };
 
 int pal_room_create(const char *name, const struct pal_room_listener *l, struct pal_room **out)
@@ -65,8 +85,20 @@ int pal_room_create(const char *name, const struct pal_room_listener *l, struct 
     snprintf(r->name, sizeof(r->name), "%s", name);
     if (l)
         r->l = *l;
+    pal_mixer_config_default(&r->mix_cfg);
+    r->mix_level_ext = -1;
     *out = r;
     return 0;
+}
+
+void pal_room_set_mixer_config(struct pal_room *r, const struct pal_mixer_config *c)
+{
+    r->mix_cfg = *c;
+}
+
+bool pal_room_mixer_running(const struct pal_room *r)
+{
+    return r->mixer != NULL;
 }
 
 static void peer_free(struct pal_room_peer *p)
@@ -84,6 +116,8 @@ void pal_room_destroy(struct pal_room *r)
 {
     if (!r)
         return;
+    pal_mixer_destroy(r->mixer);
+    free(r->mix_consumers);
     for (size_t i = 0; i < r->n_peers; i++)
         peer_free(r->peers[i]);
     free(r->peers);
@@ -138,6 +172,9 @@ int pal_room_peer_add(struct pal_room *r, const char *participant, struct pal_ro
         if (!p)
             return -ENOMEM;
         snprintf(p->id, sizeof(p->id), "%s", participant);
+        if (++r->next_peer_num == 0)
+            ++r->next_peer_num;
+        p->num = r->next_peer_num;
         pal_random_bytes(&p->rtcp_ssrc, sizeof(p->rtcp_ssrc));
         p->rtcp_ssrc |= 1;
         r->peers[r->n_peers++] = p;
@@ -146,6 +183,15 @@ int pal_room_peer_add(struct pal_room *r, const char *participant, struct pal_ro
         *out = p;
     return 0;
 }
+
+/* The mixer's side of producers and consumers (defined with the mixer below). */
+static void mix_input_add(struct pal_room *r, struct pal_room_peer *p, struct pal_producer *prod);
+static void mix_input_remove(struct pal_room *r, struct pal_producer *prod);
+static int mix_output_add(struct pal_room *r, struct pal_room_peer *p, struct pal_consumer *c,
+                          int64_t now_ms);
+static void mix_output_remove(struct pal_room *r, struct pal_consumer *c);
+static void mix_keyframe(struct pal_room *r, struct pal_consumer *c);
+static void tick_mixer(struct pal_room *r, int64_t now_ms);
 
 /* Consumers of every peer that forward (pid, mid): link or unlink them. */
 static void relink_consumers(struct pal_room *r, const char *pid, const char *mid,
@@ -166,12 +212,15 @@ int pal_room_peer_remove(struct pal_room *r, const char *participant)
         struct pal_room_peer *p = r->peers[i];
         if (strcmp(p->id, participant) != 0)
             continue;
-        for (size_t k = 0; k < p->n_producers; k++)
+        for (size_t k = 0; k < p->n_producers; k++) {
             producer_unlink_all(p->producers[k]);
+            mix_input_remove(r, p->producers[k]);
+        }
         for (size_t k = 0; k < p->n_consumers; k++) {
             struct pal_consumer *c = p->consumers[k];
             if (c->producer)
                 pal_producer_detach(c->producer, c);
+            mix_output_remove(r, c);
         }
         r->peers[i] = r->peers[--r->n_peers];
         if (strcmp(r->speaker, participant) == 0)
@@ -233,8 +282,10 @@ void pal_room_sink_ready(struct pal_room *r, struct pal_room_peer *p, enum pal_m
     p->sinks[pc].ready = true;
     if (pc != PAL_MEDIA_PC_SUBSCRIBE)
         return;
-    for (size_t i = 0; i < p->n_consumers; i++)
+    for (size_t i = 0; i < p->n_consumers; i++) {
         request_keyframe(r, p->consumers[i]->producer, now_ms);
+        mix_keyframe(r, p->consumers[i]);
+    }
 }
 
 static struct pal_producer *producer_by_mid(struct pal_room_peer *p, const char *mid, size_t *idx)
@@ -290,11 +341,13 @@ int pal_room_producer_add(struct pal_room *r, struct pal_room_peer *p,
         return rc;
     if (old) {
         producer_unlink_all(old);
+        mix_input_remove(r, old);
         pal_producer_destroy(old);
         p->producers[idx] = prod;
     } else {
         p->producers[p->n_producers++] = prod;
     }
+    mix_input_add(r, p, prod);
     twcc_setup(p, t);
     relink_consumers(r, p->id, t->mid, prod, now_ms);
     return 0;
@@ -302,12 +355,12 @@ int pal_room_producer_add(struct pal_room *r, struct pal_room_peer *p,
 
 int pal_room_producer_remove(struct pal_room *r, struct pal_room_peer *p, const char *mid)
 {
-    (void)r;
     size_t idx;
     struct pal_producer *prod = producer_by_mid(p, mid, &idx);
     if (!prod)
         return -ENOENT;
     producer_unlink_all(prod);
+    mix_input_remove(r, prod);
     pal_producer_destroy(prod);
     p->producers[idx] = p->producers[--p->n_producers];
     return 0;
@@ -330,11 +383,12 @@ static struct pal_consumer *consumer_by_mid(struct pal_room_peer *p, const char 
     return NULL;
 }
 
-static void consumer_drop(struct pal_room_peer *p, size_t idx)
+static void consumer_drop(struct pal_room *r, struct pal_room_peer *p, size_t idx)
 {
     struct pal_consumer *c = p->consumers[idx];
     if (c->producer)
         pal_producer_detach(c->producer, c);
+    mix_output_remove(r, c);
     pal_consumer_destroy(c);
     p->consumers[idx] = p->consumers[--p->n_consumers];
 }
@@ -352,7 +406,7 @@ int pal_room_consumer_add(struct pal_room *r, struct pal_room_peer *p, const cha
         return rc;
     size_t idx;
     if (consumer_by_mid(p, t->mid, &idx))
-        consumer_drop(p, idx);
+        consumer_drop(r, p, idx);
     if (p->n_consumers == p->cap_consumers) {
         size_t cap = p->cap_consumers ? 2 * p->cap_consumers : 8;
         struct pal_consumer **a = realloc(p->consumers, cap * sizeof(*a));
@@ -364,12 +418,18 @@ int pal_room_consumer_add(struct pal_room *r, struct pal_room_peer *p, const cha
         p->cap_consumers = cap;
     }
     p->consumers[p->n_consumers++] = c;
+    if (strcmp(producer_pid, PAL_MEDIA_MIXER_ID) == 0) {
+        rc = mix_output_add(r, p, c, now_ms);
+        if (rc)
+            consumer_drop(r, p, p->n_consumers - 1);
+        return rc;
+    }
     struct pal_room_peer *pub = pal_room_peer_find(r, producer_pid);
     struct pal_producer *prod = pub ? producer_by_mid(pub, producer_mid, NULL) : NULL;
     pal_consumer_set_producer(c, prod);
     if (prod) {
         if (pal_producer_attach(prod, c)) {
-            consumer_drop(p, p->n_consumers - 1);
+            consumer_drop(r, p, p->n_consumers - 1);
             return -ENOMEM;
         }
         if (p->sinks[PAL_MEDIA_PC_SUBSCRIBE].ready)
@@ -380,11 +440,10 @@ int pal_room_consumer_add(struct pal_room *r, struct pal_room_peer *p, const cha
 
 int pal_room_consumer_remove(struct pal_room *r, struct pal_room_peer *p, const char *mid)
 {
-    (void)r;
     size_t idx;
     if (!consumer_by_mid(p, mid, &idx))
         return -ENOENT;
-    consumer_drop(p, idx);
+    consumer_drop(r, p, idx);
     return 0;
 }
 
@@ -446,6 +505,10 @@ void pal_room_on_rtp(struct pal_room *r, struct pal_room_peer *p, uint8_t *buf, 
     bool keyframe;
     if (pal_producer_on_packet(prod, &pkt, now_ms, &keyframe))
         request_keyframe(r, prod, now_ms);
+    if (r->mixer && prod->mixer_input) {
+        r->mix_now_ms = now_ms;
+        pal_mixer_push_rtp(r->mixer, prod->mixer_input, buf, len, now_ms);
+    }
     if (prod->n_consumers == 0)
         return;
     int64_t wall_us = pal_wall_ms() * 1000;
@@ -487,8 +550,10 @@ static void on_subscriber_feedback(struct pal_room *r, struct pal_room_peer *p,
     }
     case PAL_RTCP_PLI:
         r->st.pli_in++;
-        if (c)
+        if (c) {
             request_keyframe(r, c->producer, now_ms);
+            mix_keyframe(r, c);
+        }
         break;
     case PAL_RTCP_FIR:
         r->st.pli_in++;
@@ -497,8 +562,10 @@ static void on_subscriber_feedback(struct pal_room *r, struct pal_room_peer *p,
             uint8_t seq;
             pal_rtcp_fir_entry(pk, i, &ssrc, &seq);
             struct pal_consumer *fc = consumer_by_ssrc(p, ssrc);
-            if (fc)
+            if (fc) {
                 request_keyframe(r, fc->producer, now_ms);
+                mix_keyframe(r, fc);
+            }
         }
         break;
     default:
@@ -524,6 +591,228 @@ void pal_room_on_rtcp(struct pal_room *r, struct pal_room_peer *p, enum pal_medi
         } else {
             on_subscriber_feedback(r, p, &pk, now_ms);
         }
+    }
+}
+
+/* ---- the room's mixer --------------------------------------------------------- */
+
+static struct pal_consumer *mix_consumer_by_output(struct pal_room *r, uint32_t output_id)
+{
+    for (size_t i = 0; i < r->n_mix_consumers; i++)
+        if (r->mix_consumers[i]->mixer_output == output_id)
+            return r->mix_consumers[i];
+    return NULL;
+}
+
+/* A mixer output packet: forwarded by its consumer as a producer's would be
+ * (rewrite into our numbering, ring for NACK, SRTP by the sink). */
+static void mix_on_packet(void *ctx, uint32_t output_id, const uint8_t *rtp, size_t len)
+{
+    struct pal_room *r = ctx;
+    struct pal_consumer *c = mix_consumer_by_output(r, output_id);
+    struct pal_rtp_packet pkt;
+    if (!c || len > sizeof(r->mix_in))
+        return;
+    memcpy(r->mix_in, rtp, len);
+    if (pal_rtp_parse(&pkt, r->mix_in, len, NULL) != 0)
+        return;
+    bool keyframe = false;
+    struct pal_vp8_desc d;
+    if (c->track.kind == PAL_MEDIA_VIDEO &&
+        pal_vp8_parse(pal_rtp_payload(&pkt), pkt.payload_len, &d, NULL) == 0)
+        keyframe = d.is_frame_start && d.is_keyframe;
+    bool waited = c->wait_keyframe;
+    int rc = pal_consumer_forward(c, &pkt, keyframe, r->scratch, sizeof(r->scratch), r->mix_now_ms,
+                                  pal_wall_ms() * 1000);
+    if (rc == 0)
+        r->st.rtp_out++;
+    else if (rc == 1 && waited && c->sink->ready)
+        pal_mixer_request_keyframe(r->mixer, output_id);
+}
+
+static struct pal_producer *producer_by_mixer_input(struct pal_room *r, uint32_t input_id,
+                                                    struct pal_room_peer **owner)
+{
+    for (size_t i = 0; i < r->n_peers; i++)
+        for (size_t k = 0; k < r->peers[i]->n_producers; k++)
+            if (r->peers[i]->producers[k]->mixer_input == input_id) {
+                *owner = r->peers[i];
+                return r->peers[i]->producers[k];
+            }
+    return NULL;
+}
+
+/* A publisher's video did not decode (loss, corruption): ask it for a
+ * keyframe through the same throttle as the subscribers' requests. */
+static void mix_on_keyframe_needed(void *ctx, uint32_t input_id)
+{
+    struct pal_room *r = ctx;
+    struct pal_room_peer *owner;
+    struct pal_producer *prod = producer_by_mixer_input(r, input_id, &owner);
+    if (prod)
+        request_keyframe(r, prod, r->mix_now_ms);
+}
+
+/* Input and output ids: never 0 (the "none" value). */
+static uint32_t mix_new_id(struct pal_room *r)
+{
+    if (++r->next_mix_id == 0)
+        ++r->next_mix_id;
+    return r->next_mix_id;
+}
+
+static void mix_input_add(struct pal_room *r, struct pal_room_peer *p, struct pal_producer *prod)
+{
+    if (!r->mixer || prod->mixer_input)
+        return;
+    uint32_t id = mix_new_id(r);
+    enum pal_mixer_kind kind = prod->track.kind == PAL_MEDIA_AUDIO ? PAL_MIXER_AUDIO
+                                                                    : PAL_MIXER_VIDEO;
+    if (pal_mixer_add_input(r->mixer, id, p->num, kind) != 0) {
+        PAL_WARN("mixer", r->name, p->id, "track %s not mixed", prod->track.mid);
+        return;
+    }
+    prod->mixer_input = id;
+    if (kind != PAL_MIXER_AUDIO)
+        return;
+    /* One extension id for every input: kept while the publishers agree
+     * (browsers do); otherwise levels are ignored and every input decoded. */
+    int ext = prod->track.ext_audio_level;
+    if (r->mix_level_ext == -1)
+        r->mix_level_ext = ext;
+    else if (r->mix_level_ext != ext)
+        r->mix_level_ext = 0;
+    pal_mixer_set_audio_level_ext(r->mixer, (unsigned)r->mix_level_ext);
+}
+
+static void mix_input_remove(struct pal_room *r, struct pal_producer *prod)
+{
+    if (r->mixer && prod->mixer_input)
+        pal_mixer_remove_input(r->mixer, prod->mixer_input);
+    prod->mixer_input = 0;
+}
+
+static void mix_stop(struct pal_room *r)
+{
+    if (!r->mixer)
+        return;
+    struct pal_mixer_stats st;
+    pal_mixer_get_stats(r->mixer, &st);
+    PAL_INFO("mixer", r->name, NULL,
+             "mixer stopped: %llu audio and %llu video packets out, %llu video decode errors, "
+             "%llu audio ticks skipped (worker late by more than %d ms)",
+             (unsigned long long)st.audio_packets_out, (unsigned long long)st.video_packets_out,
+             (unsigned long long)st.video_decode_errors,
+             (unsigned long long)r->mix_ticks_skipped, MIX_LATE_MS);
+    pal_mixer_destroy(r->mixer);
+    r->mixer = NULL;
+    for (size_t i = 0; i < r->n_peers; i++)
+        for (size_t k = 0; k < r->peers[i]->n_producers; k++)
+            r->peers[i]->producers[k]->mixer_input = 0;
+    r->mix_level_ext = -1;
+}
+
+static int mix_start(struct pal_room *r, int64_t now_ms)
+{
+    struct pal_mixer_listener l = {
+        .ctx = r, .on_output_packet = mix_on_packet, .on_keyframe_needed = mix_on_keyframe_needed};
+    int rc = pal_mixer_create(&r->mix_cfg, &l, &r->mixer);
+    if (rc) {
+        PAL_WARN("mixer", r->name, NULL, "mixer not started: %s", strerror(-rc));
+        r->mixer = NULL;
+        return rc;
+    }
+    r->mix_now_ms = now_ms;
+    r->mix_next_audio_ms = now_ms;
+    r->mix_next_video_ms = now_ms;
+    r->mix_level_ext = -1;
+    r->mix_ticks_skipped = 0;
+    for (size_t i = 0; i < r->n_peers; i++)
+        for (size_t k = 0; k < r->peers[i]->n_producers; k++)
+            mix_input_add(r, r->peers[i], r->peers[i]->producers[k]);
+    PAL_INFO("mixer", r->name, NULL, "mixer started (%dx%d, %d fps)", r->mix_cfg.video_width,
+             r->mix_cfg.video_height, r->mix_cfg.video_fps);
+    return 0;
+}
+
+static int mix_output_add(struct pal_room *r, struct pal_room_peer *p, struct pal_consumer *c,
+                          int64_t now_ms)
+{
+    bool video = c->track.kind == PAL_MEDIA_VIDEO;
+    if (strcmp(c->producer_mid, video ? "video" : "audio") != 0)
+        return -EINVAL;
+    if (r->n_mix_consumers == r->cap_mix_consumers) {
+        size_t cap = r->cap_mix_consumers ? 2 * r->cap_mix_consumers : 8;
+        struct pal_consumer **a = realloc(r->mix_consumers, cap * sizeof(*a));
+        if (!a)
+            return -ENOMEM;
+        r->mix_consumers = a;
+        r->cap_mix_consumers = cap;
+    }
+    int rc = r->mixer ? 0 : mix_start(r, now_ms);
+    if (rc)
+        return rc;
+    uint32_t id = mix_new_id(r);
+    rc = pal_mixer_add_output(r->mixer, id, p->num, video ? PAL_MIXER_VIDEO : PAL_MIXER_AUDIO,
+                              c->track.ssrc);
+    if (rc) {
+        if (pal_mixer_output_count(r->mixer) == 0)
+            mix_stop(r);
+        return rc;
+    }
+    c->mixer_output = id;
+    r->mix_consumers[r->n_mix_consumers++] = c;
+    mix_keyframe(r, c);
+    return 0;
+}
+
+static void mix_output_remove(struct pal_room *r, struct pal_consumer *c)
+{
+    if (!c->mixer_output)
+        return;
+    for (size_t i = 0; i < r->n_mix_consumers; i++)
+        if (r->mix_consumers[i] == c) {
+            r->mix_consumers[i] = r->mix_consumers[--r->n_mix_consumers];
+            break;
+        }
+    if (r->mixer) {
+        pal_mixer_remove_output(r->mixer, c->mixer_output);
+        if (pal_mixer_output_count(r->mixer) == 0)
+            mix_stop(r);
+    }
+    c->mixer_output = 0;
+}
+
+/* A subscriber of the composite lost the picture (PLI/FIR) or starts. */
+static void mix_keyframe(struct pal_room *r, struct pal_consumer *c)
+{
+    if (r->mixer && c->mixer_output && c->track.kind == PAL_MEDIA_VIDEO)
+        pal_mixer_request_keyframe(r->mixer, c->mixer_output);
+}
+
+/* The audio clock catches up with late calls (the mix keeps 50 packets a
+ * second); video encodes at most one frame per call and keeps its average
+ * rate. A stall restarts both clocks rather than bursting. */
+static void tick_mixer(struct pal_room *r, int64_t now_ms)
+{
+    if (!r->mixer)
+        return;
+    r->mix_now_ms = now_ms;
+    if (now_ms - r->mix_next_audio_ms > MIX_LATE_MS) {
+        r->mix_ticks_skipped += (uint64_t)(now_ms - r->mix_next_audio_ms) / MIX_AUDIO_MS;
+        r->mix_next_audio_ms = now_ms;
+    }
+    while (r->mixer && now_ms >= r->mix_next_audio_ms) {
+        pal_mixer_tick_audio(r->mixer, now_ms);
+        r->mix_next_audio_ms += MIX_AUDIO_MS;
+    }
+    int frame_ms = 1000 / (r->mix_cfg.video_fps > 0 ? r->mix_cfg.video_fps : 30);
+    if (r->mixer && now_ms >= r->mix_next_video_ms) {
+        if (pal_mixer_tick_video(r->mixer, now_ms) < 0)
+            PAL_DEBUG("mixer", r->name, NULL, "video tick failed");
+        r->mix_next_video_ms += frame_ms;
+        if (now_ms - r->mix_next_video_ms > 2 * frame_ms)
+            r->mix_next_video_ms = now_ms + frame_ms;
     }
 }
 
@@ -630,4 +919,5 @@ void pal_room_tick(struct pal_room *r, int64_t now_ms)
         r->last_speaker_ms = now_ms;
         tick_speaker(r);
     }
+    tick_mixer(r, now_ms);
 }

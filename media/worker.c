@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "palabre/log.h"
+#include "palabre/mixer.h"
 #include "palabre/peer.h"
 #include "palabre/queue.h"
 #include "palabre/room.h"
@@ -108,6 +109,18 @@ static struct wroom *wroom_get(struct worker *w, const char *name, bool create)
         free(wr);
         return NULL;
     }
+    struct pal_mixer_config mc;
+    pal_mixer_config_default(&mc);
+    const struct pal_media_config *cfg = &w->m->cfg;
+    if (cfg->mixer_width > 0 && cfg->mixer_height > 0) {
+        mc.video_width = cfg->mixer_width;
+        mc.video_height = cfg->mixer_height;
+    }
+    if (cfg->mixer_fps > 0)
+        mc.video_fps = cfg->mixer_fps;
+    if (cfg->mixer_bitrate_kbps > 0)
+        mc.video_bitrate_kbps = cfg->mixer_bitrate_kbps;
+    pal_room_set_mixer_config(wr->room, &mc);
     wr->peers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                       (GDestroyNotify)pal_peer_destroy);
     g_hash_table_insert(w->rooms, g_strdup(name), wr);

@@ -34,6 +34,10 @@ void pal_config_defaults(struct pal_config *cfg)
     cfg->media_workers = 0;
     cfg->port_min = 0;
     cfg->port_max = 0;
+    cfg->mixer_video_width = 640;
+    cfg->mixer_video_height = 360;
+    cfg->mixer_video_fps = 15;
+    cfg->mixer_video_bitrate_kbps = 600;
 }
 
 static int parse_int(const char *value, long min, long max, long *out)
@@ -141,6 +145,11 @@ static const struct key_def keys[] = {
     {"media", "port_max", K_INT, OFF(port_max), 0, 0, 65535},
     {"media", "interfaces", K_STR, OFF(interfaces), SZ(interfaces), 0, 0},
     {"media", "public_ip", K_STR, OFF(public_ip), SZ(public_ip), 0, 0},
+    /* odd sizes are rounded down to even (the canvas is I420) */
+    {"mixer", "video_width", K_INT, OFF(mixer_video_width), 0, 160, 1920},
+    {"mixer", "video_height", K_INT, OFF(mixer_video_height), 0, 120, 1080},
+    {"mixer", "video_fps", K_INT, OFF(mixer_video_fps), 0, 1, 30},
+    {"mixer", "video_bitrate_kbps", K_INT, OFF(mixer_video_bitrate_kbps), 0, 50, 8000},
 };
 
 int pal_config_set(struct pal_config *cfg, const char *section, const char *key, const char *value,

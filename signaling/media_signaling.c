@@ -1,6 +1,13 @@
 /* The media messages of docs/protocol.md ("Media (WebRTC)") on the
  * signaling thread: publish, subscribe_offer/subscribe_answer,
- * ice_candidate, subscribe_restart, media_error, active_speaker.
+ * ice_candidate, subscribe_restart, set_receive, media_error, active_speaker.
+ *
+ * set_receive "mixed": the participant's subscribe offer then holds exactly
+ * two active m-lines, the room mixer's audio (its N-1 mix) and video
+ * (composite), stream id PAL_MEDIA_MIXER_ID; the per-participant m-lines are
+ * made inactive (and come back, as new m-lines, on "sfu"). The media worker
+ * starts the room's mixer with its first such consumer and stops it with
+ * the last.
  *
  * It keeps, per participant, what the media workers cannot know from
  * packets: the tracks each one publishes (from its publish offers) and the
@@ -56,9 +63,13 @@ struct part {
     char sub_remote_ufrag[PAL_MEDIA_UFRAG_MAX];
     struct offered *offered;
     size_t n_offered;
+    /* the last offer sent, which the answer answers (offered may have moved on) */
+    size_t n_sent;
+    bool sent_active[MAX_OFFERED];
     int version;
     bool awaiting_answer;
     bool dirty;
+    bool mixed; /* set_receive "mixed": the room's mix instead of one track each */
 };
 
 static struct {
@@ -202,11 +213,26 @@ static bool published_has(const char *room, const char *producer, const char *mi
     return false;
 }
 
-/* The subscribe offer for p's current m-lines (heap: a description is big). */
-static struct pal_session_desc *build_subscribe_offer(const struct part *p, int version,
-                                                      struct pal_sdp_error *err)
+static bool is_mixer(const struct offered *o)
 {
-    struct pal_sdp_track *tr = calloc(p->n_offered ? p->n_offered : 1, sizeof(*tr));
+    return strcmp(o->producer, PAL_MEDIA_MIXER_ID) == 0;
+}
+
+/* Whether p should still receive what o carries. */
+static bool offered_wanted(const struct part *p, const struct offered *o)
+{
+    if (p->mixed)
+        return is_mixer(o);
+    return !is_mixer(o) && published_has(p->room, o->producer, o->producer_mid);
+}
+
+/* The subscribe offer for p's current m-lines, or (as_sent) the last one
+ * sent, to check its answer against (heap: a description is big). */
+static struct pal_session_desc *build_subscribe_offer(const struct part *p, int version,
+                                                      bool as_sent, struct pal_sdp_error *err)
+{
+    size_t n = as_sent ? p->n_sent : p->n_offered;
+    struct pal_sdp_track *tr = calloc(n ? n : 1, sizeof(*tr));
     struct pal_session_desc *d = calloc(1, sizeof(*d));
     struct pal_sdp_local *local = calloc(1, sizeof(*local));
     if (!tr || !d || !local) {
@@ -215,18 +241,18 @@ static struct pal_session_desc *build_subscribe_offer(const struct part *p, int 
         free(local);
         return NULL;
     }
-    for (size_t i = 0; i < p->n_offered; i++) {
+    for (size_t i = 0; i < n; i++) {
         const struct offered *o = &p->offered[i];
         tr[i].kind = o->kind == PAL_MEDIA_AUDIO ? PAL_SDP_KIND_AUDIO : PAL_SDP_KIND_VIDEO;
         snprintf(tr[i].mid, sizeof(tr[i].mid), "%s", o->mid);
-        tr[i].active = o->active;
+        tr[i].active = as_sent ? p->sent_active[i] : o->active;
         tr[i].ssrc = o->ssrc;
         snprintf(tr[i].cname, sizeof(tr[i].cname), "%.63s", o->producer);
         snprintf(tr[i].stream_id, sizeof(tr[i].stream_id), "%.63s", o->producer);
         snprintf(tr[i].track_id, sizeof(tr[i].track_id), "%.63s", o->track_id);
     }
     sdp_local(local, &p->sub_local, version);
-    int rc = pal_sdp_build_offer(tr, p->n_offered, local, d, err);
+    int rc = pal_sdp_build_offer(tr, n, local, d, err);
     free(tr);
     free(local);
     if (rc) {
@@ -242,7 +268,7 @@ static void send_subscribe_offer(struct part *p)
     if (!s)
         return;
     struct pal_sdp_error err = {0};
-    struct pal_session_desc *d = build_subscribe_offer(p, p->version + 1, &err);
+    struct pal_session_desc *d = build_subscribe_offer(p, p->version + 1, false, &err);
     char *sdp = d ? pal_sdp_write_alloc(d, &err) : NULL;
     free(d);
     if (!sdp) {
@@ -253,19 +279,68 @@ static void send_subscribe_offer(struct part *p)
     p->version++;
     p->awaiting_answer = true;
     p->dirty = false;
+    p->n_sent = p->n_offered;
+    for (size_t i = 0; i < p->n_offered; i++)
+        p->sent_active[i] = p->offered[i].active;
     pal_session_send(s, json_pack("{s:s,s:s,s:i}", "type", "subscribe_offer", "sdp", sdp,
                                   "version", p->version));
     free(sdp);
 }
 
-/* Brings p's subscribe offer in line with what the others publish. */
+/* Appends an m-line forwarding (producer, producer_mid) to p and tells the
+ * media worker. Returns false when p's offer is full or memory is short. */
+static bool offer_add(struct part *p, const char *producer, const char *producer_mid,
+                      enum pal_media_kind kind, const char *track_id)
+{
+    struct pal_media_cmd c;
+    if (p->n_offered == MAX_OFFERED) {
+        PAL_WARN("media", p->room, p->pid, "subscribe offer full (%d m-lines)", MAX_OFFERED);
+        return false;
+    }
+    if (!p->offered && !(p->offered = calloc(MAX_OFFERED, sizeof(*p->offered))))
+        return false;
+    if (!p->sub_open) {
+        new_ice(&p->sub_local);
+        cmd_init(&c, PAL_MEDIA_CMD_SUBSCRIBE_OPEN, p, PAL_MEDIA_PC_SUBSCRIBE);
+        c.u.subscribe.local = p->sub_local;
+        post(&c);
+        p->sub_open = true;
+    }
+    struct offered *o = &p->offered[p->n_offered++];
+    memset(o, 0, sizeof(*o));
+    snprintf(o->mid, sizeof(o->mid), "%zu", p->n_offered - 1);
+    o->kind = kind;
+    snprintf(o->producer, sizeof(o->producer), "%s", producer);
+    snprintf(o->producer_mid, sizeof(o->producer_mid), "%s", producer_mid);
+    snprintf(o->track_id, sizeof(o->track_id), "%s", track_id);
+    do
+        pal_random_bytes(&o->ssrc, sizeof(o->ssrc));
+    while (o->ssrc == 0);
+    o->active = true;
+    cmd_init(&c, PAL_MEDIA_CMD_CONSUMER_ADD, p, PAL_MEDIA_PC_SUBSCRIBE);
+    snprintf(c.u.consumer.producer, sizeof(c.u.consumer.producer), "%s", producer);
+    snprintf(c.u.consumer.producer_mid, sizeof(c.u.consumer.producer_mid), "%s", producer_mid);
+    struct pal_media_track *ct = &c.u.consumer.track;
+    snprintf(ct->mid, sizeof(ct->mid), "%s", o->mid);
+    snprintf(ct->track_id, sizeof(ct->track_id), "%s", o->track_id);
+    ct->kind = o->kind;
+    ct->payload_type = o->kind == PAL_MEDIA_AUDIO ? 111 : 96;
+    ct->clock_rate = o->kind == PAL_MEDIA_AUDIO ? 48000 : 90000;
+    ct->ssrc = o->ssrc;
+    ct->ext_audio_level = o->kind == PAL_MEDIA_AUDIO ? 1 : 0;
+    post(&c);
+    return true;
+}
+
+/* Brings p's subscribe offer in line with what the others publish, or with
+ * the room's mix when p receives it. */
 static void renegotiate(struct part *p)
 {
     bool changed = false;
     struct pal_media_cmd c;
     for (size_t i = 0; i < p->n_offered; i++) {
         struct offered *o = &p->offered[i];
-        if (o->active && !published_has(p->room, o->producer, o->producer_mid)) {
+        if (o->active && !offered_wanted(p, o)) {
             o->active = false;
             changed = true;
             cmd_init(&c, PAL_MEDIA_CMD_CONSUMER_REMOVE, p, PAL_MEDIA_PC_SUBSCRIBE);
@@ -273,7 +348,17 @@ static void renegotiate(struct part *p)
             post(&c);
         }
     }
-    for (size_t k = 0; k < g.n_parts; k++) {
+    if (p->mixed) {
+        static const struct {
+            const char *mid, *track_id;
+            enum pal_media_kind kind;
+        } mix[] = {{"audio", "mix-audio", PAL_MEDIA_AUDIO}, {"video", "mix-video", PAL_MEDIA_VIDEO}};
+        for (size_t i = 0; i < PAL_ARRAY_LEN(mix); i++)
+            if (!offered_has(p, PAL_MEDIA_MIXER_ID, mix[i].mid) &&
+                offer_add(p, PAL_MEDIA_MIXER_ID, mix[i].mid, mix[i].kind, mix[i].track_id))
+                changed = true;
+    }
+    for (size_t k = 0; k < g.n_parts && !p->mixed; k++) {
         struct part *q = g.parts[k];
         if (q == p || strcmp(q->room, p->room) != 0)
             continue;
@@ -281,45 +366,11 @@ static void renegotiate(struct part *p)
             const struct pal_media_track *tr = &q->tracks[t];
             if (offered_has(p, q->pid, tr->mid))
                 continue;
-            if (p->n_offered == MAX_OFFERED) {
-                PAL_WARN("media", p->room, p->pid, "subscribe offer full (%d m-lines)",
-                         MAX_OFFERED);
-                continue;
-            }
-            if (!p->sub_open) {
-                new_ice(&p->sub_local);
-                cmd_init(&c, PAL_MEDIA_CMD_SUBSCRIBE_OPEN, p, PAL_MEDIA_PC_SUBSCRIBE);
-                c.u.subscribe.local = p->sub_local;
-                post(&c);
-                p->sub_open = true;
-            }
-            if (!p->offered && !(p->offered = calloc(MAX_OFFERED, sizeof(*p->offered))))
-                return;
-            struct offered *o = &p->offered[p->n_offered++];
-            memset(o, 0, sizeof(*o));
-            snprintf(o->mid, sizeof(o->mid), "%zu", p->n_offered - 1);
-            o->kind = tr->kind;
-            snprintf(o->producer, sizeof(o->producer), "%s", q->pid);
-            snprintf(o->producer_mid, sizeof(o->producer_mid), "%s", tr->mid);
-            snprintf(o->track_id, sizeof(o->track_id), "%s",
-                     tr->track_id[0] ? tr->track_id : (tr->kind == PAL_MEDIA_AUDIO ? "audio" : "video"));
-            do
-                pal_random_bytes(&o->ssrc, sizeof(o->ssrc));
-            while (o->ssrc == 0);
-            o->active = true;
-            changed = true;
-            cmd_init(&c, PAL_MEDIA_CMD_CONSUMER_ADD, p, PAL_MEDIA_PC_SUBSCRIBE);
-            snprintf(c.u.consumer.producer, sizeof(c.u.consumer.producer), "%s", q->pid);
-            snprintf(c.u.consumer.producer_mid, sizeof(c.u.consumer.producer_mid), "%s", tr->mid);
-            struct pal_media_track *ct = &c.u.consumer.track;
-            snprintf(ct->mid, sizeof(ct->mid), "%s", o->mid);
-            snprintf(ct->track_id, sizeof(ct->track_id), "%s", o->track_id);
-            ct->kind = o->kind;
-            ct->payload_type = o->kind == PAL_MEDIA_AUDIO ? 111 : 96;
-            ct->clock_rate = o->kind == PAL_MEDIA_AUDIO ? 48000 : 90000;
-            ct->ssrc = o->ssrc;
-            ct->ext_audio_level = o->kind == PAL_MEDIA_AUDIO ? 1 : 0;
-            post(&c);
+            const char *track_id = tr->track_id[0] ? tr->track_id
+                                   : tr->kind == PAL_MEDIA_AUDIO ? "audio"
+                                                                 : "video";
+            if (offer_add(p, q->pid, tr->mid, tr->kind, track_id))
+                changed = true;
         }
     }
     if (!changed && !p->dirty)
@@ -466,7 +517,7 @@ static void on_subscribe_answer(struct pal_session *s, json_t *id, json_t *req, 
     if (!answer)
         return;
     struct pal_sdp_error err = {0};
-    struct pal_session_desc *offer = build_subscribe_offer(p, p->version, &err);
+    struct pal_session_desc *offer = build_subscribe_offer(p, p->version, true, &err);
     if (!offer || pal_sdp_check_answer(offer, answer, &err) != 0) {
         pal_session_reply_error(s, id, "sdp_unsupported", "sdp", "%s", err.message);
         goto out;
@@ -576,6 +627,34 @@ static void on_subscribe_restart(struct pal_session *s, json_t *id, json_t *req,
     send_subscribe_offer(p);
 }
 
+/* set_receive {mode: "sfu" | "mixed"}: switches p's subscribe PC between one
+ * track per participant and the room's mix, by renegotiation (no rejoin). */
+static void on_set_receive(struct pal_session *s, json_t *id, json_t *req, void *ud)
+{
+    (void)ud;
+    struct part *p = part_or_reply(s, id);
+    if (!p)
+        return;
+    const char *mode = pal_string_or_reply(s, id, req, "mode", 1, 16, true);
+    if (!mode)
+        return;
+    bool mixed;
+    if (!strcmp(mode, "mixed"))
+        mixed = true;
+    else if (!strcmp(mode, "sfu"))
+        mixed = false;
+    else {
+        pal_session_reply_error(s, id, "bad_field", "mode", "mode: sfu or mixed");
+        return;
+    }
+    pal_session_reply_ok(s, id, json_pack("{s:s}", "mode", mode));
+    if (p->mixed == mixed)
+        return;
+    PAL_INFO("media", p->room, p->pid, "receives %s", mode);
+    p->mixed = mixed;
+    renegotiate(p);
+}
+
 /* ---- participants ------------------------------------------------------------------ */
 
 static void on_joined(struct pal_session *s, void *ud)
@@ -631,9 +710,16 @@ static void on_left(struct pal_session *s, void *ud)
 static void send_candidate(struct pal_session *s, const struct part *p,
                            const struct pal_media_event *ev)
 {
-    const char *mid = ev->pc == PAL_MEDIA_PC_PUBLISH ? p->pub_first_mid
-                      : p->n_offered                 ? p->offered[0].mid
-                                                     : "0";
+    /* The subscribe side: an active m-line (the BUNDLE tag; a switch to or
+     * from the mix leaves the first ones inactive). */
+    const char *mid = p->n_offered ? p->offered[0].mid : "0";
+    for (size_t i = 0; i < p->n_offered; i++)
+        if (p->offered[i].active) {
+            mid = p->offered[i].mid;
+            break;
+        }
+    if (ev->pc == PAL_MEDIA_PC_PUBLISH)
+        mid = p->pub_first_mid;
     json_t *cand = json_null();
     if (ev->type == PAL_MEDIA_EV_LOCAL_CANDIDATE) {
         struct pal_sdp_candidate sc;
@@ -709,6 +795,10 @@ int pal_media_signaling_init(struct pal_server *srv)
         .port_min = cfg->port_min,
         .port_max = cfg->port_max,
         .add_loopback = listens_on_loopback(cfg),
+        .mixer_width = cfg->mixer_video_width & ~1,
+        .mixer_height = cfg->mixer_video_height & ~1,
+        .mixer_fps = cfg->mixer_video_fps,
+        .mixer_bitrate_kbps = cfg->mixer_video_bitrate_kbps,
     };
     snprintf(mc.interfaces, sizeof(mc.interfaces), "%s", cfg->interfaces);
     snprintf(mc.public_ip, sizeof(mc.public_ip), "%s", cfg->public_ip);
@@ -727,7 +817,8 @@ int pal_media_signaling_init(struct pal_server *srv)
                                           NULL)) ||
         (rc = pal_server_register_handler(srv, "ice_candidate", on_ice_candidate, true, NULL)) ||
         (rc = pal_server_register_handler(srv, "subscribe_restart", on_subscribe_restart, true,
-                                          NULL))) {
+                                          NULL)) ||
+        (rc = pal_server_register_handler(srv, "set_receive", on_set_receive, true, NULL))) {
         pal_media_signaling_shutdown();
         return rc;
     }

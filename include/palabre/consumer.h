@@ -53,6 +53,8 @@ struct pal_consumer {
     uint32_t last_ts;
     int64_t last_ts_wall_us; /* wall clock when last_ts was sent (for SR) */
     uint64_t packets, octets, retransmitted, nack_misses;
+    uint32_t mixer_output; /* forwards the room's mixer output (producer_pid
+                              PAL_MEDIA_MIXER_ID), 0: an ordinary track */
 };
 
 /* sink: borrowed, must outlive the consumer. Returns 0, -EINVAL, -ENOMEM. */

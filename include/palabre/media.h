@@ -26,6 +26,11 @@
 #define PAL_MEDIA_MAX_TRACKS 8 /* per publish PeerConnection */
 #define PAL_MEDIA_ADDR_MAX 64
 
+/* The producer id of the room's mixer in PAL_MEDIA_CMD_CONSUMER_ADD, with
+ * producer_mid "audio" (the participant's N-1 mix) or "video" (the
+ * composite). Participant ids are "p_" + hex, so it never collides. */
+#define PAL_MEDIA_MIXER_ID "mixer"
+
 enum pal_media_pc { PAL_MEDIA_PC_PUBLISH = 0, PAL_MEDIA_PC_SUBSCRIBE = 1 };
 enum pal_media_kind { PAL_MEDIA_AUDIO = 0, PAL_MEDIA_VIDEO = 1 };
 
@@ -170,6 +175,8 @@ struct pal_media_config {
     char interfaces[256]; /* comma-separated interface names, empty = all */
     char public_ip[64];   /* announced address for 1:1 NAT, empty = none */
     bool add_loopback;    /* also gather on 127.0.0.1 (libnice skips loopback) */
+    /* The rooms' mixers (0: the mixer's default) */
+    int mixer_width, mixer_height, mixer_fps, mixer_bitrate_kbps;
 };
 
 struct pal_media;

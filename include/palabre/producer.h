@@ -37,6 +37,7 @@ struct pal_producer {
     int64_t last_sr_ms;      /* when it arrived */
     uint32_t level_sum, level_count; /* audio: loudness 0..127 (127 = loudest) */
     int64_t last_packet_ms;
+    uint32_t mixer_input; /* the room's mixer input fed by this track, 0: none */
 };
 
 int pal_producer_create(const char *participant, const struct pal_media_track *t,

@@ -45,6 +45,22 @@ const char *pal_room_name(const struct pal_room *r);
 size_t pal_room_peer_count(const struct pal_room *r);
 void pal_room_get_stats(const struct pal_room *r, struct pal_room_stats *out);
 
+/* The room's mixer: a consumer whose producer is PAL_MEDIA_MIXER_ID ("audio"
+ * or "video") forwards the mixer's output for that subscriber instead of a
+ * published track: the mix of everyone but the subscriber (N-1), or the
+ * composite of every published video. The mixer (palabre/mixer.h) is
+ * created with the first such consumer, fed every producer's packets, ticked
+ * by pal_room_tick, and freed with the last such consumer. Its packets go
+ * through the consumer as any forwarded packet (rewrite, ring for NACK, SR,
+ * SRTP by the sink); a PLI/FIR on it asks the mixer for a keyframe; a
+ * publisher's undecodable video gets a PLI. */
+
+/* The mixer settings used from the next mixer start on (copied). */
+struct pal_mixer_config;
+void pal_room_set_mixer_config(struct pal_room *r, const struct pal_mixer_config *c);
+/* Whether the mixer runs (tests, stats). */
+bool pal_room_mixer_running(const struct pal_room *r);
+
 /* Returns 0 (also if present), -EINVAL or -ENOMEM. */
 int pal_room_peer_add(struct pal_room *r, const char *participant, struct pal_room_peer **out);
 struct pal_room_peer *pal_room_peer_find(struct pal_room *r, const char *participant);
@@ -89,8 +105,9 @@ void pal_room_on_rtp(struct pal_room *r, struct pal_room_peer *p, uint8_t *buf, 
 /* A decrypted RTCP compound from one of p's PCs. */
 void pal_room_on_rtcp(struct pal_room *r, struct pal_room_peer *p, enum pal_media_pc pc,
                       const uint8_t *buf, size_t len, int64_t now_ms);
-/* Timers: NACK and PLI to publishers, SR/RR, transport-cc, active speaker.
- * Call every ~20 ms. */
+/* Timers: NACK and PLI to publishers, SR/RR, transport-cc, active speaker,
+ * the mixer's 20 ms audio and frame-rate video ticks (late calls catch up on
+ * audio). Call every ~20 ms or more often. */
 void pal_room_tick(struct pal_room *r, int64_t now_ms);
 
 #endif

@@ -49,6 +49,10 @@ const STRINGS = {
     'media.errConnect': 'La connexion audio/vidéo a échoué ({code}). Nouvelle tentative…',
     'media.errScreen': "Le partage d'écran n'a pas pu démarrer : {msg}",
     'media.reconnecting': 'Connexion audio/vidéo perdue, reconnexion…',
+    'media.receiveMixed': 'Vue mixée (connexion faible)',
+    'media.mixedView': 'Vue mixée de la réunion',
+    'media.mixedOn': 'Vous recevez la vue mixée : un seul son et une seule image pour toute la réunion',
+    'media.mixedOff': 'Vous recevez de nouveau chaque participant séparément',
   },
   en: {
     'media.camera': 'Camera',
@@ -73,6 +77,10 @@ const STRINGS = {
     'media.errConnect': 'The audio/video connection failed ({code}). Retrying…',
     'media.errScreen': 'Screen sharing could not start: {msg}',
     'media.reconnecting': 'Audio/video connection lost, reconnecting…',
+    'media.receiveMixed': 'Mixed view (weak connection)',
+    'media.mixedView': 'Mixed view of the meeting',
+    'media.mixedOn': 'You receive the mixed view: one sound and one picture for the whole meeting',
+    'media.mixedOff': 'You receive each participant separately again',
   },
 };
 
@@ -81,6 +89,7 @@ const ICONS = {
   mic: '<path d="M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.9V21h2v-3.1A7 7 0 0 0 19 11z"/>',
   camera: '<path d="M17 10.5V7a1 1 0 0 0-1-1H4a1 1 0 0 0-1 1v10a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1v-3.5l4 4v-11z"/>',
   screen: '<path d="M20 3H4a2 2 0 0 0-2 2v11a2 2 0 0 0 2 2h6v2H8v1h8v-1h-2v-2h6a2 2 0 0 0 2-2V5a2 2 0 0 0-2-2zm0 13H4V5h16z"/>',
+  mixed: '<path d="M3 3h8v8H3zm10 0h8v8h-8zM3 13h8v8H3zm10 0h8v8h-8z"/>',
   micOff: '<path d="M19 11h-2a5 5 0 0 1-.7 2.5l1.5 1.5A7 7 0 0 0 19 11zM15 11V5a3 3 0 0 0-5.9-.8L15 10.1zM4.3 3 3 4.3l6 6V11a3 3 0 0 0 4.4 2.6l1.6 1.6A5 5 0 0 1 7 11H5a7 7 0 0 0 6 6.9V21h2v-3.1a7 7 0 0 0 3.4-1.3l3.3 3.3 1.3-1.3z"/>',
 };
 
@@ -93,6 +102,8 @@ function icon(name) {
 }
 
 const STORE_KEY = 'palabre.devices';
+// The stream id (msid) of the room mixer's tracks in subscribe offers.
+export const MIXER_ID = 'mixer';
 const RESTART_AFTER_DISCONNECT_MS = 2000;
 
 function pickLang() {
@@ -181,6 +192,8 @@ export function createMedia(ctx) {
     restartTimers: {}, restarts: {}, restartCount: {},
     errors: [], alertKind: null,
     statsTimer: null,
+    // receive=mixed in the page's URL: one mixed audio and one composite video
+    mixed: new URLSearchParams(location.search).get('receive') === 'mixed',
   };
 
   // --------------------------------------------------------------- DOM
@@ -204,7 +217,8 @@ export function createMedia(ctx) {
   const screenBtn = toggleButton('screen', tr('media.shareScreen'), () =>
     (state.screen ? stopScreenShare() : startScreenShare()));
   if (!navigator.mediaDevices?.getDisplayMedia) screenBtn.hidden = true;
-  controls.append(micBtn, camBtn, screenBtn);
+  const mixedBtn = toggleButton('mixed', tr('media.receiveMixed'), () => setReceiveMixed(!state.mixed));
+  controls.append(micBtn, camBtn, screenBtn, mixedBtn);
   controls.addEventListener('keydown', rovingFocus);
   controls.hidden = true;
   updateButtons();
@@ -238,6 +252,7 @@ export function createMedia(ctx) {
     micBtn.setAttribute('aria-pressed', String(!state.mic));
     camBtn.setAttribute('aria-pressed', String(!state.camera));
     screenBtn.setAttribute('aria-pressed', String(state.screen));
+    mixedBtn.setAttribute('aria-pressed', String(state.mixed));
   }
 
   // One alert at a time. `kind` 'reconnecting' never hides an error, and an
@@ -612,7 +627,9 @@ export function createMedia(ctx) {
       const micIcon = tile.querySelector('.media-mic-off');
       micIcon.hidden = p.mic !== false;
       micIcon.setAttribute('aria-label', tr('media.micOff'));
-      const status = [p.mic === false && tr('media.micOff'), !cameraOn && tr('media.cameraOff'),
+      // receiving the mix, a camera that is on shows in the composite, not here
+      const camOffShown = state.mixed && !p.self ? p.camera === false : !cameraOn;
+      const status = [p.mic === false && tr('media.micOff'), camOffShown && tr('media.cameraOff'),
         state.activeSpeaker === p.id && tr('media.speaking')].filter(Boolean).join(', ');
       tile.setAttribute('aria-label', status ? `${shown}, ${status}` : shown);
       setStream(tile.querySelector('video'), cameraOn ? r.video : null);
@@ -629,6 +646,20 @@ export function createMedia(ctx) {
       }
       if (!p.self && !state.known.has(p.id) && state.announceJoins) announce(tr('media.joined', { name: p.name || '' }));
       state.known.add(p.id);
+    }
+    const mix = state.remote.get(MIXER_ID);
+    if (mix) { // the room's mix: its composite and the sound of everyone else
+      const tile = tileFor(MIXER_ID, false);
+      wanted.add(tile);
+      tile.classList.add('media-tile-mixed');
+      tile.dataset.camera = mix.video ? 'on' : 'off';
+      const label = tr('media.mixedView');
+      tile.querySelector('.media-name').textContent = label;
+      tile.querySelector('.media-placeholder').textContent = '';
+      tile.setAttribute('aria-label', label);
+      setStream(tile.querySelector('video'), mix.video || null);
+      setStream(tile.querySelector('audio'), mix.audio || null);
+      if (tile !== grid.firstElementChild) grid.prepend(tile);
     }
     for (const tile of [...grid.querySelectorAll('.media-tile')]) {
       if (wanted.has(tile)) continue;
@@ -699,6 +730,8 @@ export function createMedia(ctx) {
     if (state.started) return;
     state.started = true;
     state.stopped = false;
+    // before anything else, so that the first subscribe offer can be the mix
+    if (state.mixed) sendReceiveMode();
     if (!state.local) state.local = await getLocal();
     if (!localTrack('video')) state.camera = false;
     if (!localTrack('audio')) state.mic = false;
@@ -711,6 +744,31 @@ export function createMedia(ctx) {
     drainSubscribeOffers();
     await negotiatePublish();
     ctx.request('set_state', { mic: state.mic, camera: state.camera }).catch((e) => recordError(e));
+  }
+
+  function sendReceiveMode() {
+    return ctx.request('set_receive', { mode: state.mixed ? 'mixed' : 'sfu' }).catch((e) => {
+      recordError(e);
+      throw e;
+    });
+  }
+
+  // Switches between one track per participant and the room's mix; the server
+  // renegotiates the subscribe PC (no rejoin).
+  async function setReceiveMixed(on) {
+    const before = state.mixed;
+    state.mixed = !!on;
+    updateButtons();
+    render();
+    if (!state.started) return;
+    try {
+      await sendReceiveMode();
+      announce(tr(state.mixed ? 'media.mixedOn' : 'media.mixedOff'));
+    } catch {
+      state.mixed = before;
+      updateButtons();
+      render();
+    }
   }
 
   async function setMic(on) {
@@ -853,10 +911,10 @@ export function createMedia(ctx) {
   }
 
   const api = {
-    preview, start, stop, setMic, setCamera, startScreenShare, stopScreenShare,
+    preview, start, stop, setMic, setCamera, startScreenShare, stopScreenShare, setReceiveMixed,
     getRemoteStats, onRemoteStats, handleEvent,
     refresh: render,
-    get state() { return { mic: state.mic, camera: state.camera, screen: state.screen }; },
+    get state() { return { mic: state.mic, camera: state.camera, screen: state.screen, mixed: state.mixed }; },
     get localStream() { return state.local; },
   };
   exposeForTests();

@@ -127,7 +127,8 @@ export async function missingPrerequisite(base) {
 }
 
 // A participant: its own browser context (own fake devices, own storage).
-export async function join(browser, base, room, name, { initScript } = {}) {
+// query: more URL parameters, e.g. 'receive=mixed'.
+export async function join(browser, base, room, name, { initScript, query } = {}) {
   const context = await browser.newContext();
   if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
@@ -140,7 +141,7 @@ export async function join(browser, base, room, name, { initScript } = {}) {
       ws.on('framereceived', (f) => console.log(`# [${name}] ws< ${String(f.payload).slice(0, 160).replace(/\s+/g, ' ')}`));
     });
   }
-  await page.goto(`${base}/r/${room}?name=${encodeURIComponent(name)}&autojoin=1`);
+  await page.goto(`${base}/r/${room}?name=${encodeURIComponent(name)}&autojoin=1${query ? `&${query}` : ''}`);
   await page.waitForFunction(() => window.__palabre?.selfId && window.__palabre?.pcs?.publish,
     null, { timeout: 30000, polling: 100 });
   const id = await page.evaluate(() => window.__palabre.selfId);

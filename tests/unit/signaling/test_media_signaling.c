@@ -5,7 +5,9 @@
  * answer; the other participant gets a subscribe offer carrying the
  * publisher's tracks; bad SDP, stale answers and bad candidates get the
  * protocol's error codes; local candidates reach the browser as
- * ice_candidate events; leaving renegotiates the others; shutdown frees
+ * ice_candidate events; leaving renegotiates the others; set_receive
+ * switches a subscribe offer between the room's mix (exactly one audio and
+ * one video m-line) and one track per participant; shutdown frees
  * everything (LeakSanitizer in the ASan build). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -321,10 +323,94 @@ static void test_publish_subscribe_signaling(void **state)
         json_decref(bob.msgs[k]);
 }
 
+static int count_str(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void test_set_receive_mixed(void **state)
+{
+    (void)state;
+    memset(&srv, 0, sizeof(srv));
+    alice.n_msgs = bob.n_msgs = 0;
+    snprintf(srv.cfg.listen_addr, sizeof(srv.cfg.listen_addr), "127.0.0.1");
+    srv.cfg.media_workers = 1;
+    srv.sessions[srv.n_sessions++] = &alice;
+    srv.sessions[srv.n_sessions++] = &bob;
+    assert_int_equal(pal_media_signaling_init(&srv), 0);
+    srv.listener.on_participant_joined(&alice, srv.listener.ud);
+    srv.listener.on_participant_joined(&bob, srv.listener.ud);
+
+    json_t *r = request(&bob, "set_receive", json_object());
+    assert_string_equal(error_code(r), "missing_field");
+    r = request(&bob, "set_receive", json_pack("{s:s}", "mode", "both"));
+    assert_string_equal(error_code(r), "bad_field");
+    r = request(&bob, "set_receive", json_pack("{s:i}", "mode", 1));
+    assert_string_equal(error_code(r), "bad_field");
+    assert_int_equal(count_of(&bob, "subscribe_offer"), 0);
+
+    /* mixed: one audio and one video m-line, the mixer's, before anyone publishes */
+    r = request(&bob, "set_receive", json_pack("{s:s}", "mode", "mixed"));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "data"), "mode")),
+                        "mixed");
+    json_t *offer = last_of(&bob, "subscribe_offer");
+    assert_non_null(offer);
+    const char *osdp = json_string_value(json_object_get(offer, "sdp"));
+    assert_int_equal(count_str(osdp, "m=audio "), 1);
+    assert_int_equal(count_str(osdp, "m=video "), 1);
+    assert_int_equal(count_str(osdp, "a=sendonly"), 2);
+    assert_non_null(strstr(osdp, "a=msid:mixer mix-audio"));
+    assert_non_null(strstr(osdp, "a=msid:mixer mix-video"));
+    r = request(&bob, "set_receive", json_pack("{s:s}", "mode", "mixed")); /* again: no change */
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_int_equal(count_of(&bob, "subscribe_offer"), 1);
+
+    /* alice publishes: a mixed bob is not offered her tracks */
+    r = request(&alice, "publish", json_pack("{s:s}", "sdp", read_offer()));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_int_equal(count_of(&bob, "subscribe_offer"), 1);
+
+    /* back to one track per participant: the mix goes inactive, alice's
+     * tracks come (after bob answered the pending offer) */
+    char bob_answer[2048];
+    snprintf(bob_answer, sizeof(bob_answer),
+             "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
+             "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=ice-ufrag:bobu\r\na=ice-pwd:bobpassword0123456789012\r\n"
+             "a=fingerprint:sha-256 %s\r\na=setup:active\r\na=mid:0\r\na=recvonly\r\na=rtcp-mux\r\n"
+             "a=rtpmap:111 opus/48000/2\r\n"
+             "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=recvonly\r\na=rtcp-mux\r\n"
+             "a=rtpmap:96 VP8/90000\r\n",
+             "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99");
+    r = request(&bob, "set_receive", json_pack("{s:s}", "mode", "sfu"));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_int_equal(count_of(&bob, "subscribe_offer"), 1); /* waits for the answer */
+    r = request(&bob, "subscribe_answer", json_pack("{s:s,s:i}", "sdp", bob_answer, "version", 1));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    offer = last_of(&bob, "subscribe_offer");
+    assert_int_equal(json_integer_value(json_object_get(offer, "version")), 2);
+    osdp = json_string_value(json_object_get(offer, "sdp"));
+    assert_int_equal(count_str(osdp, "a=sendonly"), 2);
+    assert_int_equal(count_str(osdp, "a=inactive"), 2);
+    assert_non_null(strstr(osdp, "a=msid:p_alice "));
+
+    srv.listener.on_participant_left(&alice, srv.listener.ud);
+    srv.listener.on_participant_left(&bob, srv.listener.ud);
+    pal_media_signaling_shutdown();
+    for (int k = 0; k < alice.n_msgs; k++)
+        json_decref(alice.msgs[k]);
+    for (int k = 0; k < bob.n_msgs; k++)
+        json_decref(bob.msgs[k]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publish_subscribe_signaling),
+        cmocka_unit_test(test_set_receive_mixed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

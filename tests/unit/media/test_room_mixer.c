@@ -1,0 +1,467 @@
+/* The room's mixer through the router, without network: publishers' Opus
+ * tones and solid-colour VP8 enter with pal_room_on_rtp, mixed listeners'
+ * subscribe sinks receive what the SFU would protect and send, and decode it.
+ *
+ * Shown here: each mixed listener hears the others' tones (440/660/880 Hz)
+ * and not its own, a listener who publishes nothing hears all three; the
+ * composite shows each publisher's colour in its tile; a subscriber's PLI
+ * brings a keyframe; a corrupt publisher frame brings a PLI to that
+ * publisher and the composite keeps flowing; a resolution change and a
+ * publisher leaving do not stop it; the mixer starts with the first mixed
+ * consumer and stops with the last (LeakSanitizer checks the freeing in the
+ * ASan build). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../mixer/mixer_test_util.h"
+#include "palabre/mixer.h"
+#include "palabre/mixer/image.h"
+#include "palabre/mixer/opus_codec.h"
+#include "palabre/mixer/vp8_codec.h"
+#include "palabre/mixer/vp8_depacketizer.h"
+#include "palabre/mixer/vp8_packetizer.h"
+#include "palabre/room.h"
+#include "palabre/rtcp.h"
+
+#define W 320
+#define H 180
+#define N_PUB 3
+#define N_PEER 4 /* the three publishers and dave, who publishes nothing */
+#define PCM_MAX (100 * PAL_OPUS_FRAME)
+
+struct colour {
+    uint8_t y, u, v;
+};
+static const struct colour RED = {81, 90, 240}, GREEN = {145, 54, 34}, BLUE = {41, 240, 110};
+static const double FREQ[N_PUB] = {440, 660, 880};
+static const struct colour COLOUR[N_PUB] = {RED, GREEN, BLUE};
+
+/* One participant: what it publishes and what its two sinks receive. */
+struct part {
+    struct pal_room_peer *peer;
+    const char *id;
+    /* publishing */
+    struct pal_opus_encoder *aenc;
+    struct pal_vp8_encoder *venc;
+    struct pal_vp8_packetizer pk;
+    struct pal_image img;
+    double phase;
+    uint16_t aseq, vseq;
+    uint32_t ats, vts;
+    bool corrupt;
+    int plis, plis_seen; /* PLIs received on the publish PC, and answered */
+    /* receiving the mix */
+    uint32_t mix_assrc, mix_vssrc;
+    struct pal_opus_decoder *adec;
+    int16_t pcm[PCM_MAX]; /* a ring of the last two seconds */
+    size_t n_pcm;
+    bool have_aseq;
+    uint16_t last_aseq;
+    int audio_packets;
+    struct pal_vp8_depacketizer *dp;
+    struct pal_vp8_decoder *vdec;
+    struct pal_image pic;
+    int frames, keyframes, video_packets;
+};
+
+struct fixture {
+    struct pal_room *room;
+    struct part p[N_PEER];
+    int64_t now;
+};
+
+static int sub_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
+{
+    struct part *p = ctx;
+    assert_true(cap >= len + 16);
+    struct pal_rtp_packet pkt;
+    assert_int_equal(pal_rtp_parse(&pkt, buf, len, NULL), 0);
+    if (pkt.ssrc == p->mix_assrc) {
+        assert_int_equal(pkt.payload_type, 111);
+        if (p->have_aseq)
+            assert_int_equal((uint16_t)(p->last_aseq + 1), pkt.seq); /* no gap, no wrap bug */
+        p->have_aseq = true;
+        p->last_aseq = pkt.seq;
+        p->audio_packets++;
+        int16_t out[PAL_OPUS_FRAME];
+        assert_int_equal(pal_opus_decode(p->adec, pal_rtp_payload(&pkt), pkt.payload_len, out),
+                         PAL_OPUS_FRAME);
+        if (p->n_pcm + PAL_OPUS_FRAME > PCM_MAX) { /* keep the newest */
+            memmove(p->pcm, p->pcm + PAL_OPUS_FRAME,
+                    (PCM_MAX - PAL_OPUS_FRAME) * sizeof(int16_t));
+            p->n_pcm -= PAL_OPUS_FRAME;
+        }
+        memcpy(p->pcm + p->n_pcm, out, sizeof(out));
+        p->n_pcm += PAL_OPUS_FRAME;
+    } else if (pkt.ssrc == p->mix_vssrc) {
+        assert_int_equal(pkt.payload_type, 96);
+        p->video_packets++;
+        pal_vp8_depacketizer_push(p->dp, pal_rtp_payload(&pkt), pkt.payload_len, pkt.timestamp,
+                                  pkt.marker, 0);
+    } else {
+        fail_msg("%s received ssrc %u, which it does not subscribe to", p->id, pkt.ssrc);
+    }
+    return 0;
+}
+
+static int pub_rtcp(void *ctx, uint8_t *buf, size_t len, size_t cap)
+{
+    struct part *p = ctx;
+    struct pal_rtcp_iter it;
+    struct pal_rtcp_packet pk;
+    pal_rtcp_iter_init(&it, buf, len);
+    while (pal_rtcp_next(&it, &pk, NULL) == 1)
+        if (pk.kind == PAL_RTCP_PLI)
+            p->plis++;
+    return 0;
+}
+
+static int no_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
+{
+    fail_msg("RTP on a publish PC");
+    return 0;
+}
+
+static int any_rtcp(void *ctx, uint8_t *buf, size_t len, size_t cap)
+{
+    return 0;
+}
+
+static void on_frame(void *ctx, const uint8_t *f, size_t len, uint32_t ts, bool key)
+{
+    struct part *p = ctx;
+    struct pal_vp8_picture pic;
+    assert_int_equal(pal_vp8_decode(p->vdec, f, len, &pic), 1);
+    assert_int_equal(pic.width, W);
+    assert_int_equal(pic.height, H);
+    assert_int_equal(pal_image_copy_planes(&p->pic, pic.planes, pic.strides, W, H), 0);
+    p->frames++;
+    p->keyframes += key;
+}
+
+static void on_lost(void *ctx)
+{
+    struct part *p = ctx;
+    fail_msg("%s: the composite lost a packet", p->id);
+}
+
+static struct pal_media_track track(const char *mid, enum pal_media_kind kind, uint32_t ssrc)
+{
+    struct pal_media_track t = {0};
+    snprintf(t.mid, sizeof(t.mid), "%s", mid);
+    t.kind = kind;
+    t.payload_type = kind == PAL_MEDIA_AUDIO ? 111 : 96;
+    t.clock_rate = kind == PAL_MEDIA_AUDIO ? 48000 : 90000;
+    t.ssrc = ssrc;
+    return t;
+}
+
+static void publisher_size(struct part *p, int w, int h)
+{
+    pal_vp8_encoder_destroy(p->venc);
+    struct pal_vp8_encoder_config c;
+    pal_vp8_encoder_config_default(&c);
+    c.width = w;
+    c.height = h;
+    c.bitrate_kbps = 300;
+    assert_int_equal(pal_vp8_encoder_create(&c, &p->venc), 0);
+    assert_int_equal(pal_image_alloc(&p->img, w, h), 0);
+}
+
+static void publish(struct fixture *f, int i)
+{
+    struct part *p = &f->p[i];
+    struct pal_opus_encoder_config c;
+    pal_opus_encoder_config_default(&c);
+    c.bitrate = 48000;
+    assert_int_equal(pal_opus_encoder_create(&c, &p->aenc), 0);
+    publisher_size(p, 160, 120);
+    pal_vp8_packetizer_init(&p->pk, 0, (uint16_t)(i * 100));
+    p->aseq = (uint16_t)(65500 + i); /* wraps during the test */
+    p->vseq = (uint16_t)(65530 - i);
+    struct pal_media_track a = track("0", PAL_MEDIA_AUDIO, 1000 + (uint32_t)i);
+    struct pal_media_track v = track("1", PAL_MEDIA_VIDEO, 2000 + (uint32_t)i);
+    assert_int_equal(pal_room_producer_add(f->room, p->peer, &a, f->now), 0);
+    assert_int_equal(pal_room_producer_add(f->room, p->peer, &v, f->now), 0);
+}
+
+static void subscribe_mix(struct fixture *f, int i)
+{
+    struct part *p = &f->p[i];
+    p->mix_assrc = 3000 + (uint32_t)i;
+    p->mix_vssrc = 4000 + (uint32_t)i;
+    struct pal_media_track a = track("m0", PAL_MEDIA_AUDIO, p->mix_assrc);
+    struct pal_media_track v = track("m1", PAL_MEDIA_VIDEO, p->mix_vssrc);
+    assert_int_equal(
+        pal_room_consumer_add(f->room, p->peer, PAL_MEDIA_MIXER_ID, "audio", &a, f->now), 0);
+    assert_int_equal(
+        pal_room_consumer_add(f->room, p->peer, PAL_MEDIA_MIXER_ID, "video", &v, f->now), 0);
+}
+
+static int setup(void **state)
+{
+    static struct fixture fx;
+    struct fixture *f = &fx;
+    memset(f, 0, sizeof(*f));
+    f->now = 1000;
+    assert_int_equal(pal_room_create("mix", NULL, &f->room), 0);
+    struct pal_mixer_config mc;
+    pal_mixer_config_default(&mc);
+    mc.video_width = W;
+    mc.video_height = H;
+    mc.video_fps = 15;
+    mc.video_bitrate_kbps = 500;
+    pal_room_set_mixer_config(f->room, &mc);
+    static const char *ids[N_PEER] = {"p_alice", "p_bob", "p_carol", "p_dave"};
+    for (int i = 0; i < N_PEER; i++) {
+        struct part *p = &f->p[i];
+        p->id = ids[i];
+        assert_int_equal(pal_room_peer_add(f->room, ids[i], &p->peer), 0);
+        struct pal_media_sink pub = {.ctx = p, .send_rtp = no_rtp, .send_rtcp = pub_rtcp};
+        struct pal_media_sink sub = {.ctx = p, .send_rtp = sub_rtp, .send_rtcp = any_rtcp};
+        pal_room_set_sink(p->peer, PAL_MEDIA_PC_PUBLISH, &pub);
+        pal_room_set_sink(p->peer, PAL_MEDIA_PC_SUBSCRIBE, &sub);
+        pal_room_sink_ready(f->room, p->peer, PAL_MEDIA_PC_PUBLISH, f->now);
+        pal_room_sink_ready(f->room, p->peer, PAL_MEDIA_PC_SUBSCRIBE, f->now);
+        assert_int_equal(pal_opus_decoder_create(&p->adec), 0);
+        struct pal_vp8_depacketizer_listener dl = {p, on_frame, on_lost};
+        assert_int_equal(pal_vp8_depacketizer_create(&dl, &p->dp), 0);
+        assert_int_equal(pal_vp8_decoder_create(&p->vdec), 0);
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    pal_room_destroy(f->room);
+    for (int i = 0; i < N_PEER; i++) {
+        struct part *p = &f->p[i];
+        pal_opus_encoder_destroy(p->aenc);
+        pal_vp8_encoder_destroy(p->venc);
+        pal_image_free(&p->img);
+        pal_opus_decoder_destroy(p->adec);
+        pal_vp8_depacketizer_destroy(p->dp);
+        pal_vp8_decoder_destroy(p->vdec);
+        pal_image_free(&p->pic);
+    }
+    return 0;
+}
+
+static struct fixture *sending_fixture; /* the encoder callback has no other context */
+
+static void send_video(void *ctx, const uint8_t *frame, size_t len, bool key)
+{
+    struct part *p = ctx;
+    struct fixture *f = sending_fixture;
+    uint8_t garbage[600];
+    if (p->corrupt) {
+        for (size_t i = 0; i < sizeof(garbage); i++)
+            garbage[i] = (uint8_t)(i * 131 + 7);
+        garbage[0] = 0x11; /* an inter frame header, then noise */
+        frame = garbage;
+        len = sizeof(garbage);
+    }
+    pal_vp8_packetizer_begin(&p->pk, frame, len);
+    uint8_t payload[1500], pkt[1500];
+    size_t n;
+    bool marker;
+    uint32_t ssrc = 2000 + (uint32_t)(p - f->p);
+    while (pal_vp8_packetizer_next(&p->pk, payload, sizeof(payload), &n, &marker) == 1) {
+        size_t l = make_rtp(pkt, sizeof(pkt), 96, p->vseq++, p->vts, ssrc, marker, payload, n);
+        pal_room_on_rtp(f->room, p->peer, pkt, l, f->now);
+    }
+}
+
+/* ms of the room: every publisher sends 20 ms of its tone each 20 ms and a
+ * frame of its colour each 60 ms; the room ticks every 20 ms. */
+static void run(struct fixture *f, int ms, int n_pub)
+{
+    sending_fixture = f;
+    for (int t = 0; t < ms; t += 20) {
+        for (int i = 0; i < n_pub; i++) {
+            struct part *p = &f->p[i];
+            if (!p->aenc)
+                continue;
+            int16_t pcm[PAL_OPUS_FRAME];
+            for (int k = 0; k < PAL_OPUS_FRAME; k++) {
+                pcm[k] = (int16_t)lrint(6000 * sin(p->phase));
+                p->phase += 2 * M_PI * FREQ[i] / PAL_OPUS_RATE;
+            }
+            uint8_t payload[PAL_OPUS_MAX_PACKET], pkt[1500];
+            int n = pal_opus_encode(p->aenc, pcm, payload, sizeof(payload));
+            assert_true(n > 0);
+            size_t len = make_rtp(pkt, sizeof(pkt), 111, p->aseq++, p->ats,
+                                  1000 + (uint32_t)i, false, payload, (size_t)n);
+            p->ats += PAL_OPUS_FRAME;
+            pal_room_on_rtp(f->room, p->peer, pkt, len, f->now);
+            if (f->now % 60 == 0) {
+                pal_image_fill_rect(&p->img, (struct pal_rect){0, 0, p->img.width, p->img.height},
+                                    COLOUR[i].y, COLOUR[i].u, COLOUR[i].v);
+                bool key = p->plis != p->plis_seen; /* a PLI: as a browser, a keyframe */
+                p->plis_seen = p->plis;
+                assert_int_equal(
+                    pal_vp8_encode(p->venc, &p->img, f->now / 60, key, send_video, p), 0);
+                p->vts += 5400;
+            }
+        }
+        f->now += 20;
+        pal_room_tick(f->room, f->now);
+    }
+}
+
+/* Power of f over the last half second the participant heard. */
+static double tone(const struct part *p, double freq)
+{
+    size_t half = 25 * PAL_OPUS_FRAME;
+    assert_true(p->n_pcm >= half);
+    return goertzel(p->pcm + p->n_pcm - half, half, freq, PAL_OPUS_RATE);
+}
+
+/* Mean colour around the centre of a quadrant of the last composite. */
+static void expect_colour(const struct part *p, int q, struct colour c)
+{
+    struct pal_rect tile = {(q % 2) * W / 2, (q / 2) * H / 2, W / 2, H / 2};
+    struct pal_rect r = {(tile.x + tile.w * 3 / 8) & ~1, (tile.y + tile.h * 3 / 8) & ~1,
+                         tile.w / 4, tile.h / 4};
+    const uint8_t *planes[3] = {p->pic.y, p->pic.u, p->pic.v};
+    int strides[3] = {p->pic.stride_y, p->pic.stride_uv, p->pic.stride_uv};
+    double y, u, v;
+    pal_image_mean(planes, strides, r, &y, &u, &v);
+    if (fabs(y - c.y) > 14 || fabs(u - c.u) > 14 || fabs(v - c.v) > 14)
+        fail_msg("%s, quadrant %d: got Y %.0f U %.0f V %.0f, want %d %d %d", p->id, q, y, u, v,
+                 c.y, c.u, c.v);
+}
+
+static void mix_through_the_room(void **state)
+{
+    struct fixture *f = *state;
+    publish(f, 0);
+    publish(f, 1);
+    assert_false(pal_room_mixer_running(f->room));
+    for (int i = 0; i < N_PEER; i++)
+        subscribe_mix(f, i);
+    assert_true(pal_room_mixer_running(f->room));
+    publish(f, 2); /* publishes after the mixer started: mixed too */
+    run(f, 2000, N_PUB);
+
+    /* Audio: N-1 for the publishers, all three for dave. */
+    for (int o = 0; o < N_PUB; o++) {
+        struct part *p = &f->p[o];
+        assert_true(p->audio_packets >= 2000 / 20 - 10);
+        double own = tone(p, FREQ[o]);
+        for (int i = 0; i < N_PUB; i++) {
+            if (i == o)
+                continue;
+            double other = tone(p, FREQ[i]);
+            if (!(other > 1e5 && other > 100.0 * own))
+                fail_msg("%s: %.0f Hz at %g, its own %.0f Hz at %g", p->id, FREQ[i], other,
+                         FREQ[o], own);
+        }
+    }
+    for (int i = 0; i < N_PUB; i++)
+        assert_true(tone(&f->p[3], FREQ[i]) > 1e5);
+
+    /* Video: everyone decodes the same composite; publishers in join order. */
+    for (int o = 0; o < N_PEER; o++) {
+        assert_true(f->p[o].frames >= 20);
+        assert_true(f->p[o].keyframes >= 1);
+        for (int i = 0; i < N_PUB; i++)
+            expect_colour(&f->p[o], i, COLOUR[i]);
+        expect_colour(&f->p[o], 3, (struct colour){16, 128, 128}); /* the empty cell */
+    }
+}
+
+static void keyframes_both_ways(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 0; i < N_PUB; i++)
+        publish(f, i);
+    for (int i = 0; i < N_PEER; i++)
+        subscribe_mix(f, i);
+    run(f, 1500, N_PUB);
+    /* A subscriber's PLI on the composite: a keyframe follows. */
+    int before = f->p[3].keyframes;
+    uint8_t pli[64];
+    size_t len;
+    assert_int_equal(pal_rtcp_write_pli(pli, sizeof(pli), &len, 99, f->p[3].mix_vssrc), 0);
+    pal_room_on_rtcp(f->room, f->p[3].peer, PAL_MEDIA_PC_SUBSCRIBE, pli, len, f->now);
+    run(f, 200, N_PUB);
+    assert_true(f->p[3].keyframes > before);
+
+    /* A publisher's corrupt frame: the mixer cannot decode it, alice gets a
+     * PLI, and the composite keeps coming meanwhile. */
+    int plis = f->p[0].plis, frames = f->p[3].frames;
+    f->p[0].corrupt = true;
+    run(f, 60, N_PUB);
+    f->p[0].corrupt = false;
+    run(f, 1000, N_PUB);
+    assert_true(f->p[0].plis > plis);
+    assert_true(f->p[3].frames >= frames + 12);
+
+    /* bob changes resolution mid-stream (a new encoder: a keyframe) */
+    publisher_size(&f->p[1], 320, 240);
+    run(f, 1000, N_PUB);
+    for (int i = 0; i < N_PUB; i++)
+        expect_colour(&f->p[3], i, COLOUR[i]);
+
+    /* carol leaves: the others go on, side by side */
+    frames = f->p[3].frames;
+    assert_int_equal(pal_room_peer_remove(f->room, "p_carol"), 0);
+    f->p[2].peer = NULL;
+    pal_opus_encoder_destroy(f->p[2].aenc);
+    f->p[2].aenc = NULL;
+    run(f, 1000, 2);
+    assert_true(f->p[3].frames >= frames + 12);
+    assert_true(tone(&f->p[3], FREQ[0]) > 1e5);
+    assert_true(tone(&f->p[3], FREQ[2]) < 0.01 * tone(&f->p[3], FREQ[0]));
+}
+
+static void mixer_lives_with_its_consumers(void **state)
+{
+    struct fixture *f = *state;
+    publish(f, 0);
+    subscribe_mix(f, 0);
+    subscribe_mix(f, 3);
+    run(f, 200, 1);
+    assert_true(pal_room_mixer_running(f->room));
+    /* a bad mixer mid is refused and changes nothing */
+    struct pal_media_track t = track("x", PAL_MEDIA_AUDIO, 77);
+    assert_int_equal(pal_room_consumer_add(f->room, f->p[1].peer, PAL_MEDIA_MIXER_ID, "nope", &t,
+                                           f->now),
+                     -EINVAL);
+    assert_int_equal(pal_room_consumer_count(f->p[1].peer), 0);
+    /* alice back to one track per participant: the mixer stays for dave */
+    assert_int_equal(pal_room_consumer_remove(f->room, f->p[0].peer, "m0"), 0);
+    assert_int_equal(pal_room_consumer_remove(f->room, f->p[0].peer, "m1"), 0);
+    assert_true(pal_room_mixer_running(f->room));
+    int packets = f->p[3].audio_packets, alice = f->p[0].audio_packets;
+    run(f, 200, 1);
+    assert_true(f->p[3].audio_packets > packets);
+    assert_int_equal(f->p[0].audio_packets, alice);
+    /* dave leaves: nobody asks for the mix any more, it stops */
+    assert_int_equal(pal_room_peer_remove(f->room, "p_dave"), 0);
+    assert_false(pal_room_mixer_running(f->room));
+    run(f, 100, 1);
+    /* and starts again for a new mixed listener */
+    subscribe_mix(f, 1);
+    assert_true(pal_room_mixer_running(f->room));
+    run(f, 200, 1);
+    assert_true(f->p[1].audio_packets > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(mix_through_the_room, setup, teardown),
+        cmocka_unit_test_setup_teardown(keyframes_both_ways, setup, teardown),
+        cmocka_unit_test_setup_teardown(mixer_lives_with_its_consumers, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
