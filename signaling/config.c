@@ -34,10 +34,10 @@ void pal_config_defaults(struct pal_config *cfg)
     cfg->media_workers = 0;
     cfg->port_min = 0;
     cfg->port_max = 0;
-    cfg->mixer_video_width = 640;
-    cfg->mixer_video_height = 360;
+    cfg->mixer_video_width = 1280;
+    cfg->mixer_video_height = 720;
     cfg->mixer_video_fps = 15;
-    cfg->mixer_video_bitrate_kbps = 600;
+    cfg->mixer_video_bitrate_kbps = 1200;
 }
 
 static int parse_int(const char *value, long min, long max, long *out)

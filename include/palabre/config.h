@@ -35,11 +35,11 @@ struct pal_config {
     int port_min, port_max;        /* UDP range, 0 = any */
     char interfaces[256];          /* comma-separated names, empty = all */
     char public_ip[64];            /* announced address for 1:1 NAT, empty = none */
-    /* [mixer]: the composite track of receive=mixed; it is encoded on the
-     * room's media worker, so the default is modest */
-    int mixer_video_width, mixer_video_height; /* 640x360 */
+    /* [mixer]: the composite track of receive=mixed (encoded on the room's
+     * media worker: lower the size or rate on a busy host) */
+    int mixer_video_width, mixer_video_height; /* 1280x720 */
     int mixer_video_fps;                       /* 15 */
-    int mixer_video_bitrate_kbps;              /* 600 */
+    int mixer_video_bitrate_kbps;              /* 1200 */
 };
 
 /* Fills *cfg with the embedded defaults. */

@@ -41,10 +41,10 @@ static void test_defaults(void **state)
     assert_int_equal(c.outbound_queue_messages, 1024);
     assert_int_equal(c.resume_seconds, 30);
     assert_int_equal(c.media_workers, 0);
-    assert_int_equal(c.mixer_video_width, 640);
-    assert_int_equal(c.mixer_video_height, 360);
+    assert_int_equal(c.mixer_video_width, 1280);
+    assert_int_equal(c.mixer_video_height, 720);
     assert_int_equal(c.mixer_video_fps, 15);
-    assert_int_equal(c.mixer_video_bitrate_kbps, 600);
+    assert_int_equal(c.mixer_video_bitrate_kbps, 1200);
 }
 
 static void test_file_then_flags(void **state)
@@ -57,7 +57,7 @@ static void test_file_then_flags(void **state)
                "[limits]\nmax_rooms = 3\nresume_seconds = 2\nmax_message_bytes = 4096\n"
                "[media]\nport_min = 40000\nport_max = 40100\ninterfaces = eth0\n"
                "public_ip = 192.0.2.1\nmedia_workers = 2\n"
-               "[mixer]\nvideo_width = 1280\nvideo_height = 720\nvideo_fps = 30\n");
+               "[mixer]\nvideo_width = 960\nvideo_height = 540\nvideo_fps = 30\n");
     assert_int_equal(pal_config_load(&c, path, err, sizeof(err)), 0);
     unlink(path);
     assert_string_equal(c.listen_addr, "0.0.0.0");
@@ -73,10 +73,10 @@ static void test_file_then_flags(void **state)
     assert_string_equal(c.interfaces, "eth0");
     assert_string_equal(c.public_ip, "192.0.2.1");
     assert_int_equal(c.media_workers, 2);
-    assert_int_equal(c.mixer_video_width, 1280);
-    assert_int_equal(c.mixer_video_height, 720);
+    assert_int_equal(c.mixer_video_width, 960);
+    assert_int_equal(c.mixer_video_height, 540);
     assert_int_equal(c.mixer_video_fps, 30);
-    assert_int_equal(c.mixer_video_bitrate_kbps, 600); /* untouched default */
+    assert_int_equal(c.mixer_video_bitrate_kbps, 1200); /* untouched default */
     assert_int_equal(pal_config_set(&c, "mixer", "video_fps", "31", err, sizeof(err)), -EINVAL);
     assert_int_equal(c.mixer_video_fps, 30);
     assert_int_equal(c.max_participants_per_room, 100); /* untouched default */
