@@ -35,8 +35,9 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz-replay/%,$(FUZZ_SRC))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/%,$(BENCH_SRC))
-# bench/load.c is the ops tool: it is built as palabre-load.
-BENCH_BIN := $(subst $(BUILD)/load,$(BUILD)/palabre-load,$(BENCH_BIN))
+# The ops tool palabre-load is built from bench/load/*.c.
+LOAD_SRC  := $(wildcard bench/load/*.c)
+BENCH_BIN += $(BUILD)/palabre-load
 
 .SECONDARY:
 .PHONY: all deps test-deps run test test-run asan bench fuzz clean format
@@ -61,7 +62,7 @@ $(BUILD)/fuzz-replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/repl
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/palabre-load: $(BUILD)/obj/bench/load.o $(BUILD)/libpalabre.a
+$(BUILD)/palabre-load: $(LOAD_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libpalabre.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench_%: $(BUILD)/obj/bench/bench_%.o $(BUILD)/libpalabre.a
