@@ -414,7 +414,10 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    pal_log_set_level(PAL_LOG_ERROR);
+    enum pal_log_level level = PAL_LOG_ERROR; /* PALABRE_LOAD_LOG=debug: media/ logs */
+    if (getenv("PALABRE_LOAD_LOG"))
+        pal_log_level_parse(getenv("PALABRE_LOAD_LOG"), &level);
+    pal_log_set_level(level);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -443,6 +446,7 @@ int main(int argc, char **argv)
     g.env.room_prefix = g.room_prefix;
     g.env.totals = g.tot;
     g.env.sending = true;
+    g.env.trace = getenv("PALABRE_LOAD_TRACE") != NULL;
     fprintf(stderr, "palabre-load: %s: %d participants in %d rooms, ramp %.1f/s, %d s of steady load\n",
             g.sc.name, g.sc.participants, g.sc.rooms, g.sc.ramp_per_s, g.sc.duration_s);
 

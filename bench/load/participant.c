@@ -385,6 +385,8 @@ char *participant_subscribe_offer(struct load_participant *p, const char *sdp)
 static void on_ws_message(void *ctx, char *text, size_t len)
 {
     struct load_participant *p = ctx;
+    if (p->env->trace)
+        fprintf(stderr, "<< %d %.*s\n", p->index, (int)PAL_MIN(len, 8000), text);
     json_t *msg = json_loadb(text, len, 0, NULL);
     if (!msg)
         return;
@@ -407,6 +409,8 @@ int participant_send_json(struct load_participant *p, json_t *msg)
     json_decref(msg);
     if (!text)
         return -ENOMEM;
+    if (p->env->trace)
+        fprintf(stderr, ">> %d %.600s\n", p->index, text);
     int rc = p->ws ? load_ws_send(p->ws, text, strlen(text)) : -ENOTCONN;
     free(text);
     return rc;

@@ -52,6 +52,7 @@ struct load_env {
     const char *room_prefix;
     struct load_totals *totals;
     bool sending; /* publishers send while true */
+    bool trace;   /* PALABRE_LOAD_TRACE=1: signaling messages on stderr */
 };
 
 struct load_signaling {
