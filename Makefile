@@ -4,6 +4,7 @@
 #   make test       install test dependencies, build, run every suite
 #   make asan       the same suites on an AddressSanitizer + UBSan build
 #   make bench      benchmarks (figures go to docs/benchmarks.md)
+#   make bench-compare  palabre-load scenarios against palabre and Janus
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (clang)
 
 BUILD   ?= build
@@ -40,7 +41,7 @@ LOAD_SRC  := $(wildcard bench/load/*.c)
 BENCH_BIN += $(BUILD)/palabre-load
 
 .SECONDARY:
-.PHONY: all deps test-deps run test test-run asan bench fuzz clean format
+.PHONY: all deps test-deps run test test-run asan bench bench-compare fuzz clean format
 all: $(BUILD)/palabre $(BENCH_BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -90,6 +91,11 @@ asan: test-deps
 
 bench: deps all
 	@bench/run.sh
+
+# palabre-load's scenarios against palabre and Debian's janus, side by side
+# (installs janus if missing): bench/results/compare.json, docs/benchmarks.md.
+bench-compare: deps $(BUILD)/palabre $(BUILD)/palabre-load
+	@BUILD=$(BUILD) bench/compare.sh $(SCENARIOS)
 
 # libFuzzer needs clang; targets live in tests/fuzz/fuzz_<name>.c.
 FUZZ_SECONDS ?= 60
