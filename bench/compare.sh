@@ -46,7 +46,10 @@ janus_lib=$(dirname "$janus_plugins")
 
 start_palabre() {
     rm -rf "$tmp/data"
+    # the webinar room holds 201 participants (the default limit is 100)
+    printf '[limits]\nmax_participants_per_room = 1000\n' >"$tmp/palabre.ini"
     "$BUILD/palabre" --listen 127.0.0.1:18480 --data-dir "$tmp/data" --log-level warn \
+        --config "$tmp/palabre.ini" \
         >"$tmp/palabre.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 100); do
