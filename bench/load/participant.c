@@ -394,10 +394,17 @@ static void on_ws_message(void *ctx, char *text, size_t len)
     json_decref(msg);
 }
 
+static void on_ws_open(void *ctx)
+{
+    struct load_participant *p = ctx;
+    if (p->env->sig->start(p) != 0)
+        participant_fail(p, false, "cannot start signaling");
+}
+
 static void on_ws_closed(void *ctx, const char *why)
 {
     struct load_participant *p = ctx;
-    if (p->env->sending)
+    if (p->env->sending || !p->joined_us)
         participant_fail(p, false, why);
 }
 
@@ -466,11 +473,9 @@ int participant_create(struct load_env *env, int index, struct load_participant 
                              (size_t)index * 11);
     }
     p->start_us = pal_now_us();
-    struct load_ws_listener l = {.ctx = p, .on_ws_message = on_ws_message,
-                                 .on_ws_closed = on_ws_closed};
+    struct load_ws_listener l = {.ctx = p, .on_ws_open = on_ws_open,
+                                 .on_ws_message = on_ws_message, .on_ws_closed = on_ws_closed};
     int rc = load_ws_connect(env->ctx, env->url, env->sig->subprotocol, &l, &p->ws);
-    if (!rc)
-        rc = env->sig->start(p);
     if (rc) {
         participant_destroy(p);
         return rc;

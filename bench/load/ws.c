@@ -14,7 +14,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <fcntl.h>
 #include <glib-unix.h>
 
 #include "palabre/common.h"
@@ -29,7 +28,9 @@ struct load_ws {
     /* state */
     int fd;
     size_t in_len, in_cap, msg_len, msg_cap;
-    bool closed;
+    bool closed, open;
+    GMainContext *ctx;
+    char *request; /* the upgrade request, sent once connected */
     struct load_ws_listener l;
 };
 
@@ -240,45 +241,77 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer ud)
     }
 }
 
-/* The opening handshake, blocking (SO_RCVTIMEO bounds it). Leftover bytes
- * after the reply headers stay in ws->in. */
-static int upgrade(struct load_ws *ws, const char *host, const char *port, const char *path,
-                   const char *subprotocol)
+static void watch(struct load_ws *ws, GIOCondition cond, GSourceFunc fn)
 {
-    uint8_t key_raw[16];
-    pal_random_bytes(key_raw, sizeof(key_raw));
-    gchar *key = g_base64_encode(key_raw, sizeof(key_raw));
-    char req[1024];
-    int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                     "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
-                     path, host, port, key, subprotocol ? "Sec-WebSocket-Protocol: " : "",
-                     subprotocol ? subprotocol : "", subprotocol ? "\r\n" : "");
-    g_free(key);
-    if (n <= 0 || (size_t)n >= sizeof(req) || write_all(ws, (uint8_t *)req, (size_t)n))
-        return -EIO;
-    for (;;) {
-        if (!grow(&ws->in, &ws->in_cap, ws->in_len + 4097))
-            return -ENOMEM;
-        ssize_t r = recv(ws->fd, ws->in + ws->in_len, 4096, 0);
-        if (r <= 0)
-            return -EPROTO;
-        ws->in_len += (size_t)r;
-        ws->in[ws->in_len] = '\0';
-        char *end = strstr((char *)ws->in, "\r\n\r\n");
-        if (!end) {
-            if (ws->in_len > 16384)
-                return -EPROTO;
-            continue;
-        }
-        if (strncmp((char *)ws->in, "HTTP/1.1 101", 12) != 0)
-            return -EPROTO;
-        size_t used = (size_t)(end + 4 - (char *)ws->in);
-        memmove(ws->in, ws->in + used, ws->in_len - used);
-        ws->in_len -= used;
-        return 0;
+    if (ws->src) {
+        g_source_destroy(ws->src);
+        g_source_unref(ws->src);
     }
+    ws->src = g_unix_fd_source_new(ws->fd, cond | G_IO_HUP | G_IO_ERR);
+    g_source_set_callback(ws->src, fn, ws, NULL);
+    g_source_attach(ws->src, ws->ctx);
+}
+
+/* The reply to the upgrade request; then frames. */
+static gboolean on_upgrade_reply(gint fd, GIOCondition cond, gpointer ud)
+{
+    (void)cond;
+    struct load_ws *ws = ud;
+    if (!grow(&ws->in, &ws->in_cap, ws->in_len + 4097)) {
+        close_link(ws, "out of memory");
+        return G_SOURCE_REMOVE;
+    }
+    ssize_t r = recv(fd, ws->in + ws->in_len, 4096, MSG_DONTWAIT);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return G_SOURCE_CONTINUE;
+    if (r <= 0) {
+        close_link(ws, "connection closed during the upgrade");
+        return G_SOURCE_REMOVE;
+    }
+    ws->in_len += (size_t)r;
+    ws->in[ws->in_len] = '\0';
+    char *end = strstr((char *)ws->in, "\r\n\r\n");
+    if (!end) {
+        if (ws->in_len > 16384)
+            close_link(ws, "upgrade reply too long");
+        return ws->closed ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
+    }
+    if (strncmp((char *)ws->in, "HTTP/1.1 101", 12) != 0) {
+        close_link(ws, "upgrade refused");
+        return G_SOURCE_REMOVE;
+    }
+    size_t used = (size_t)(end + 4 - (char *)ws->in);
+    memmove(ws->in, ws->in + used, ws->in_len - used);
+    ws->in_len -= used;
+    ws->open = true;
+    watch(ws, G_IO_IN, (GSourceFunc)(void (*)(void))on_readable);
+    if (ws->l.on_ws_open)
+        ws->l.on_ws_open(ws->l.ctx);
+    if (!ws->closed && ws->in_len)
+        parse_frames(ws);
+    return G_SOURCE_REMOVE; /* watch() replaced this source */
+}
+
+/* The TCP connection is up (or failed): send the upgrade request. */
+static gboolean on_connected(gint fd, GIOCondition cond, gpointer ud)
+{
+    (void)cond;
+    struct load_ws *ws = ud;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+        close_link(ws, "connection refused");
+        return G_SOURCE_REMOVE;
+    }
+    int rc = write_all(ws, (const uint8_t *)ws->request, strlen(ws->request));
+    g_free(ws->request);
+    ws->request = NULL;
+    if (rc) {
+        close_link(ws, "cannot send the upgrade request");
+        return G_SOURCE_REMOVE;
+    }
+    watch(ws, G_IO_IN, (GSourceFunc)(void (*)(void))on_upgrade_reply);
+    return G_SOURCE_REMOVE;
 }
 
 int load_ws_connect(GMainContext *ctx, const char *url, const char *subprotocol,
@@ -297,27 +330,35 @@ int load_ws_connect(GMainContext *ctx, const char *url, const char *subprotocol,
         return -ENOMEM;
     }
     ws->l = *l;
-    ws->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int rc = ws->fd < 0 || connect(ws->fd, ai->ai_addr, ai->ai_addrlen) ? -ECONNREFUSED : 0;
+    ws->ctx = ctx;
+    /* Non-blocking from the start: hundreds of participants connect while
+     * the others' media flows on the same loop. */
+    ws->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int rc = ws->fd < 0 ? -ECONNREFUSED : 0;
+    if (!rc && connect(ws->fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)
+        rc = -ECONNREFUSED;
     freeaddrinfo(ai);
     if (!rc) {
         int one = 1;
         setsockopt(ws->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        struct timeval tv = {.tv_sec = 5};
-        setsockopt(ws->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        rc = upgrade(ws, host, port, path, subprotocol);
+        uint8_t key_raw[16];
+        pal_random_bytes(key_raw, sizeof(key_raw));
+        gchar *key = g_base64_encode(key_raw, sizeof(key_raw));
+        ws->request = g_strdup_printf(
+            "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+            "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
+            path, host, port, key, subprotocol ? "Sec-WebSocket-Protocol: " : "",
+            subprotocol ? subprotocol : "", subprotocol ? "\r\n" : "");
+        g_free(key);
     }
     if (rc) {
         if (ws->fd >= 0)
             close(ws->fd);
-        free(ws->in);
         free(ws);
         return rc;
     }
-    fcntl(ws->fd, F_SETFL, fcntl(ws->fd, F_GETFL) | O_NONBLOCK);
-    ws->src = g_unix_fd_source_new(ws->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-    g_source_set_callback(ws->src, (GSourceFunc)(void (*)(void))on_readable, ws, NULL);
-    g_source_attach(ws->src, ctx);
+    watch(ws, G_IO_OUT, (GSourceFunc)(void (*)(void))on_connected);
     *out = ws;
     return 0;
 }
@@ -326,7 +367,7 @@ void load_ws_destroy(struct load_ws *ws)
 {
     if (!ws)
         return;
-    if (!ws->closed)
+    if (!ws->closed && ws->open)
         send_frame(ws, 8, (const uint8_t *)"\x03\xe8", 2);
     ws->closed = true;
     if (ws->src) {
@@ -334,6 +375,7 @@ void load_ws_destroy(struct load_ws *ws)
         g_source_unref(ws->src);
     }
     close(ws->fd);
+    g_free(ws->request);
     free(ws->in);
     free(ws->msg);
     free(ws);
