@@ -24,7 +24,9 @@ scenarios=("$@")
 if [ -z "${IN_NETNS:-}" ]; then
     if ! command -v "${JANUS_BIN:-janus}" >/dev/null; then
         echo "installing Debian's janus..."
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q janus >/dev/null
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -q janus >/dev/null ||
+            { apt-get update -q >/dev/null && apt-get install -y -q janus >/dev/null; }
     fi
     command -v node >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs >/dev/null
     [ -x "$BUILD/palabre" ] && [ -x "$BUILD/palabre-load" ] || make -s "$BUILD/palabre" "$BUILD/palabre-load"
