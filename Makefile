@@ -4,6 +4,7 @@
 #   make test       install test dependencies, build, run every suite
 #   make asan       the same suites on an AddressSanitizer + UBSan build
 #   make bench      benchmarks (figures go to docs/benchmarks.md)
+#   make bench-compare  palabre-load scenarios against palabre and Janus
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (clang)
 
 BUILD   ?= build
@@ -35,11 +36,12 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz-replay/%,$(FUZZ_SRC))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/%,$(BENCH_SRC))
-# bench/load.c is the ops tool: it is built as palabre-load.
-BENCH_BIN := $(subst $(BUILD)/load,$(BUILD)/palabre-load,$(BENCH_BIN))
+# The ops tool palabre-load is built from bench/load/*.c.
+LOAD_SRC  := $(wildcard bench/load/*.c)
+BENCH_BIN += $(BUILD)/palabre-load
 
 .SECONDARY:
-.PHONY: all deps test-deps run test test-run asan bench fuzz clean format
+.PHONY: all deps test-deps run test test-run asan bench bench-compare fuzz clean format
 all: $(BUILD)/palabre $(BENCH_BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -61,7 +63,7 @@ $(BUILD)/fuzz-replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/repl
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/palabre-load: $(BUILD)/obj/bench/load.o $(BUILD)/libpalabre.a
+$(BUILD)/palabre-load: $(LOAD_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libpalabre.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench_%: $(BUILD)/obj/bench/bench_%.o $(BUILD)/libpalabre.a
@@ -89,6 +91,11 @@ asan: test-deps
 
 bench: deps all
 	@bench/run.sh
+
+# palabre-load's scenarios against palabre and Debian's janus, side by side
+# (installs janus if missing): bench/results/compare.json, docs/benchmarks.md.
+bench-compare: deps $(BUILD)/palabre $(BUILD)/palabre-load
+	@BUILD=$(BUILD) bench/compare.sh $(SCENARIOS)
 
 # libFuzzer needs clang; targets live in tests/fuzz/fuzz_<name>.c.
 FUZZ_SECONDS ?= 60

@@ -1,0 +1,94 @@
+/* What synthetic publishers send: real Opus and VP8 frames encoded once at
+ * start with libopus / libvpx (mixer/opus_codec.c, mixer/vp8_codec.c), so
+ * packet sizes, frame sizes and keyframes look like a camera's and a
+ * microphone's, then replayed in a loop by every publisher (each from its own
+ * offset), and a trailer appended to every RTP payload:
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                     magic "PLDT" (0x504C4454)                 |
+ *   +---------------------------------------------------------------+
+ *   |           source: participant index << 1 | video              |
+ *   +---------------------------------------------------------------+
+ *   |         counter: packets this source sent before this one     |
+ *   +---------------------------------------------------------------+
+ *   |                send time, CLOCK_MONOTONIC µs (64 bits)        |
+ *   +---------------------------------------------------------------+
+ *
+ * An SFU forwards payloads unchanged, so the receiver (the same process, the
+ * same clock) gets the one-way forwarding delay, and the counter gives loss
+ * without depending on the sequence numbers the server rewrites.
+ *
+ * The video GOP is one keyframe followed by fps * keyframe_interval - 1
+ * delta frames; a keyframe request (PLI) makes a sender jump to the next
+ * GOP start.
+ *
+ * Thread: created before the loop starts, then read-only. */
+#ifndef PALABRE_LOAD_MEDIA_SOURCE_H
+#define PALABRE_LOAD_MEDIA_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "palabre/mixer/vp8_packetizer.h"
+#include "scenario.h"
+
+#define LOAD_TRAILER_SIZE 20
+#define LOAD_TRAILER_MAGIC 0x504C4454u
+#define LOAD_PT_OPUS 111
+#define LOAD_PT_VP8 96
+/* Room for the RTP header, payload, trailer and the SRTP tag. */
+#define LOAD_PACKET_CAP 1600
+
+struct load_frame {
+    uint8_t *data;
+    size_t len;
+    bool keyframe;
+};
+
+struct load_media_source {
+    /* owned */
+    struct load_frame *opus; /* 1 s: 50 frames of 20 ms */
+    struct load_frame *vp8;  /* one GOP */
+    /* state */
+    size_t n_opus, n_vp8;
+    int fps;
+};
+
+/* Encodes the frames the scenario asks for. Returns 0, -ENOMEM or -EIO. */
+int load_media_source_create(const struct load_scenario *s, struct load_media_source **out);
+void load_media_source_destroy(struct load_media_source *m);
+
+/* One outgoing track of a publisher. */
+struct load_sender {
+    uint32_t ssrc, source_id, counter;
+    uint16_t seq;
+    uint32_t timestamp;
+    uint8_t pt, ext_mid_id;
+    char mid[8];
+    bool video;
+    size_t frame;           /* next frame index in the source loop */
+    int64_t next_us;        /* when the next frame is due */
+    int64_t interval_us;
+    bool keyframe_wanted;
+    struct pal_vp8_packetizer pk;
+};
+
+void load_sender_init(struct load_sender *s, const struct load_media_source *m, bool video,
+                      uint32_t source_id, size_t start_frame);
+
+/* Emits the frame due now: calls send for each RTP packet (built in a
+ * buffer of LOAD_PACKET_CAP bytes that send may protect in place). Returns
+ * packets sent. */
+typedef int (*load_send_fn)(void *ctx, uint8_t *pkt, size_t len, size_t cap);
+int load_sender_emit_frame(struct load_sender *s, const struct load_media_source *m,
+                           load_send_fn send, void *ctx);
+
+/* Reads the trailer of a received payload. Returns 0, or -EINVAL when the
+ * payload carries none. */
+int load_trailer_read(const uint8_t *payload, size_t len, uint32_t *source_id, uint32_t *counter,
+                      int64_t *send_us);
+
+#endif

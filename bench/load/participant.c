@@ -1,0 +1,531 @@
+/* A synthetic WebRTC participant. See participant.h. */
+#include "participant.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "palabre/rtcp.h"
+#include "palabre/rtp.h"
+#include "palabre/sdp.h"
+
+/* ---- candidates ------------------------------------------------------------ */
+
+static void candidate_from_sdp(const struct pal_sdp_candidate *s, struct pal_media_candidate *c)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->foundation, sizeof(c->foundation), "%s", s->foundation);
+    c->component = (uint8_t)s->component;
+    c->tcp = s->transport != PAL_SDP_CAND_UDP;
+    c->priority = s->priority;
+    snprintf(c->addr, sizeof(c->addr), "%s", s->address);
+    c->port = s->port;
+    c->type = (enum pal_media_cand_type)s->type; /* same order */
+    snprintf(c->raddr, sizeof(c->raddr), "%s", s->raddr);
+    c->rport = s->rport;
+}
+
+static void add_remote(struct load_pc *pc, const struct pal_media_candidate *c)
+{
+    if (c->tcp || strstr(c->addr, ".local") || c->component != 1)
+        return; /* only UDP, numeric, rtcp-mux */
+    if (pc->remote_set)
+        pal_transport_add_remote_candidate(pc->t, c);
+    else if (pc->n_remote_q < LOAD_MAX_QUEUED_CANDIDATES)
+        pc->remote_q[pc->n_remote_q++] = *c;
+}
+
+void participant_remote_candidate(struct load_participant *p, enum pal_media_pc which,
+                                  const char *line)
+{
+    struct load_pc *pc = &p->pcs[which];
+    if (!line || !line[0]) {
+        if (pc->remote_set && pc->t)
+            pal_transport_remote_gathering_done(pc->t);
+        else
+            pc->remote_end = true;
+        return;
+    }
+    struct pal_sdp_candidate sc;
+    struct pal_media_candidate c;
+    if (pal_sdp_candidate_parse(line, &sc, NULL) != 0)
+        return;
+    candidate_from_sdp(&sc, &c);
+    add_remote(pc, &c);
+}
+
+static void send_local(struct load_participant *p, struct load_pc *pc, const char *line)
+{
+    if (p->env->sig->send_candidate && !p->gone)
+        p->env->sig->send_candidate(p, pc->which, line);
+}
+
+void participant_trickle_ready(struct load_participant *p, enum pal_media_pc which)
+{
+    struct load_pc *pc = &p->pcs[which];
+    if (pc->can_trickle)
+        return;
+    pc->can_trickle = true;
+    for (size_t i = 0; i < pc->n_local_q; i++) {
+        send_local(p, pc, pc->local_q[i]);
+        free(pc->local_q[i]);
+    }
+    pc->n_local_q = 0;
+    if (pc->local_done)
+        send_local(p, pc, NULL);
+}
+
+static void on_candidate(void *ctx, const struct pal_media_candidate *c)
+{
+    struct load_pc *pc = ctx;
+    struct pal_sdp_candidate s = {0};
+    snprintf(s.foundation, sizeof(s.foundation), "%s", c->foundation);
+    s.component = c->component;
+    s.transport = PAL_SDP_CAND_UDP;
+    s.priority = c->priority;
+    snprintf(s.address, sizeof(s.address), "%s", c->addr);
+    s.port = c->port;
+    s.type = (enum pal_sdp_cand_type)c->type;
+    if (c->type != PAL_MEDIA_CAND_HOST) {
+        snprintf(s.raddr, sizeof(s.raddr), "%s", c->raddr);
+        s.rport = c->rport;
+    }
+    char line[256];
+    if (pal_sdp_candidate_write(&s, line, sizeof(line)) < 0)
+        return;
+    if (pc->can_trickle)
+        send_local(pc->p, pc, line);
+    else if (pc->n_local_q < LOAD_MAX_QUEUED_CANDIDATES)
+        pc->local_q[pc->n_local_q++] = strdup(line);
+}
+
+static void on_gathering_done(void *ctx)
+{
+    struct load_pc *pc = ctx;
+    pc->local_done = true;
+    if (pc->can_trickle)
+        send_local(pc->p, pc, NULL);
+}
+
+/* ---- transport events -------------------------------------------------------- */
+
+static void on_connected(void *ctx, enum pal_srtp_profile profile)
+{
+    (void)profile;
+    struct load_pc *pc = ctx;
+    pc->connected = true;
+    pc->connected_us = pal_now_us();
+}
+
+static void on_failed(void *ctx, enum pal_media_fail_code code, const char *reason)
+{
+    struct load_pc *pc = ctx;
+    char why[256];
+    snprintf(why, sizeof(why), "%s PC %s failed: %s", pal_media_pc_name(pc->which),
+             code == PAL_MEDIA_FAIL_DTLS ? "DTLS" : "ICE", reason ? reason : "");
+    pc->failed = true;
+    participant_fail(pc->p, true, why);
+}
+
+static bool on_accept_rtp(void *ctx, const struct pal_rtp_packet *hdr)
+{
+    (void)hdr;
+    const struct load_pc *pc = ctx;
+    return pc->which == PAL_MEDIA_PC_SUBSCRIBE;
+}
+
+static void on_rtp(void *ctx, uint8_t *buf, size_t len)
+{
+    struct load_pc *pc = ctx;
+    struct load_participant *p = pc->p;
+    struct load_totals *tot = p->env->totals;
+    int64_t now = pal_now_us();
+    struct pal_rtp_packet h;
+    uint32_t source, counter;
+    int64_t sent_us;
+    if (pal_rtp_parse(&h, buf, len, NULL) != 0 ||
+        load_trailer_read(pal_rtp_payload(&h), h.payload_len, &source, &counter, &sent_us) != 0) {
+        tot->received_other++;
+        return;
+    }
+    const struct load_scenario *s = p->env->scenario;
+    int from = (int)(source >> 1), room, idx;
+    if (from < 0 || from >= s->participants) {
+        tot->received_other++;
+        return;
+    }
+    load_scenario_place(s, from, &room, &idx);
+    size_t slot = (size_t)idx * 2 + (source & 1);
+    if (room != p->room || slot >= (size_t)p->room_size * 2) {
+        tot->received_other++; /* another room's media: a routing bug */
+        return;
+    }
+    int64_t delay = load_rx_add(&p->rx[slot], counter, sent_us, now);
+    load_hist_add(&tot->delay, delay);
+    load_hist_add(&tot->delay_sec, delay);
+    tot->received++;
+    if (!p->first_media_us)
+        p->first_media_us = now;
+}
+
+static void on_rtcp(void *ctx, uint8_t *buf, size_t len)
+{
+    struct load_pc *pc = ctx;
+    if (pc->which != PAL_MEDIA_PC_PUBLISH)
+        return; /* receiver reports to a subscriber: nothing to count */
+    struct load_totals *tot = pc->p->env->totals;
+    struct pal_rtcp_iter it;
+    struct pal_rtcp_packet r;
+    pal_rtcp_iter_init(&it, buf, len);
+    while (pal_rtcp_next(&it, &r, NULL) == 1) {
+        if (r.kind == PAL_RTCP_NACK) {
+            uint16_t seqs[256];
+            tot->nack_received++;
+            tot->nack_seqs_received += pal_rtcp_nack_seqs(&r, seqs, PAL_ARRAY_LEN(seqs));
+        } else if (r.kind == PAL_RTCP_PLI || r.kind == PAL_RTCP_FIR) {
+            tot->pli_received++;
+            for (size_t i = 0; i < pc->p->n_senders; i++)
+                if (pc->p->senders[i].video)
+                    pc->p->senders[i].keyframe_wanted = true;
+        }
+    }
+}
+
+static int open_pc(struct load_participant *p, enum pal_media_pc which)
+{
+    struct load_pc *pc = &p->pcs[which];
+    if (pc->t)
+        return 0;
+    pc->p = p;
+    pc->which = which;
+    pal_random_hex(pc->local.ufrag, 4);
+    pal_random_hex(pc->local.pwd, 12);
+    struct pal_transport_listener l = {
+        .ctx = pc,
+        .log_room = p->room_name,
+        .log_participant = p->name,
+        .log_pc = pal_media_pc_name(which),
+        .on_transport_candidate = on_candidate,
+        .on_transport_gathering_done = on_gathering_done,
+        .on_transport_connected = on_connected,
+        .on_transport_failed = on_failed,
+        .on_transport_accept_rtp = on_accept_rtp,
+        .on_transport_rtp = on_rtp,
+        .on_transport_rtcp = on_rtcp,
+    };
+    /* The offerer controls (RFC 8445 6.1.1): we offer on the publish PC. */
+    return pal_transport_create(p->env->ctx, &p->env->media_cfg, p->env->cert,
+                                which == PAL_MEDIA_PC_PUBLISH, &pc->local, &l, &pc->t);
+}
+
+/* ---- SDP ----------------------------------------------------------------------- */
+
+static void sdp_local(const struct load_participant *p, const struct load_pc *pc,
+                      struct pal_sdp_local *l)
+{
+    memset(l, 0, sizeof(*l));
+    snprintf(l->ice_ufrag, sizeof(l->ice_ufrag), "%s", pc->local.ufrag);
+    snprintf(l->ice_pwd, sizeof(l->ice_pwd), "%s", pc->local.pwd);
+    char fp[PAL_DTLS_FINGERPRINT_LEN + 16];
+    snprintf(fp, sizeof(fp), "sha-256 %s", pal_dtls_cert_fingerprint(p->env->cert));
+    pal_sdp_fingerprint_parse(fp, &l->fingerprint);
+    snprintf(l->origin_sess_id, sizeof(l->origin_sess_id), "%d", 1000 + p->index);
+    l->origin_sess_version = 1;
+}
+
+/* Remote ICE/DTLS from the peer's description (the first accepted m-line
+ * carries the BUNDLE transport), plus the candidates it lists. */
+static int apply_remote(struct load_participant *p, struct load_pc *pc,
+                        const struct pal_session_desc *d, enum pal_dtls_role our_role)
+{
+    int idx = 0;
+    while (idx < d->n_media && d->media[idx].port == 0)
+        idx++;
+    if (idx == d->n_media)
+        return -EINVAL;
+    struct pal_sdp_transport tr;
+    pal_sdp_effective_transport(d, idx, &tr);
+    struct pal_media_ice_params remote = {0};
+    struct pal_media_dtls_params dtls = {.our_role = our_role};
+    snprintf(remote.ufrag, sizeof(remote.ufrag), "%s", tr.ice_ufrag);
+    snprintf(remote.pwd, sizeof(remote.pwd), "%s", tr.ice_pwd);
+    if (strcmp(tr.fingerprint.algorithm, "sha-256") != 0 ||
+        pal_sdp_fingerprint_format(&tr.fingerprint, dtls.fingerprint, sizeof(dtls.fingerprint)) < 0)
+        return -EINVAL;
+    int rc = pal_transport_set_remote(pc->t, &pc->local, &remote, &dtls);
+    if (rc)
+        return rc;
+    if (!pc->remote_set) {
+        pc->remote_set = true;
+        for (size_t i = 0; i < pc->n_remote_q; i++)
+            pal_transport_add_remote_candidate(pc->t, &pc->remote_q[i]);
+        pc->n_remote_q = 0;
+    }
+    for (uint8_t i = 0; i < d->media[idx].n_candidates; i++) {
+        struct pal_media_candidate c;
+        candidate_from_sdp(&d->media[idx].candidates[i], &c);
+        add_remote(pc, &c);
+    }
+    if (pc->remote_end || d->media[idx].end_of_candidates || d->end_of_candidates)
+        pal_transport_remote_gathering_done(pc->t);
+    return 0;
+}
+
+static struct pal_session_desc *parse_or_fail(struct load_participant *p, const char *sdp)
+{
+    struct pal_session_desc *d = calloc(1, sizeof(*d));
+    struct pal_sdp_error err = {0};
+    if (!d || pal_sdp_parse(sdp, strlen(sdp), d, &err) != 0) {
+        char why[256];
+        snprintf(why, sizeof(why), "the server's SDP does not parse: %s", err.message);
+        participant_fail(p, true, why);
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+char *participant_publish_offer(struct load_participant *p)
+{
+    if (!p->publishes || open_pc(p, PAL_MEDIA_PC_PUBLISH) != 0)
+        return NULL;
+    struct pal_sdp_track tracks[2];
+    memset(tracks, 0, sizeof(tracks));
+    for (size_t i = 0; i < p->n_senders; i++) {
+        const struct load_sender *s = &p->senders[i];
+        struct pal_sdp_track *t = &tracks[i];
+        t->kind = s->video ? PAL_SDP_KIND_VIDEO : PAL_SDP_KIND_AUDIO;
+        t->pt = s->pt;
+        snprintf(t->mid, sizeof(t->mid), "%s", s->mid);
+        t->active = true;
+        t->ssrc = s->ssrc;
+        snprintf(t->cname, sizeof(t->cname), "%s", p->name);
+        snprintf(t->stream_id, sizeof(t->stream_id), "%s", p->name);
+        snprintf(t->track_id, sizeof(t->track_id), "%s-%s", s->video ? "video" : "audio", p->name);
+    }
+    struct pal_sdp_local local;
+    sdp_local(p, &p->pcs[PAL_MEDIA_PC_PUBLISH], &local);
+    struct pal_session_desc *d = calloc(1, sizeof(*d));
+    struct pal_sdp_error err = {0};
+    char *text = NULL;
+    if (d && pal_sdp_build_offer(tracks, p->n_senders, &local, d, &err) == 0)
+        text = pal_sdp_write_alloc(d, &err);
+    free(d);
+    if (!text)
+        participant_fail(p, true, err.message[0] ? err.message : "publish offer");
+    return text;
+}
+
+int participant_publish_answer(struct load_participant *p, const char *sdp)
+{
+    struct load_pc *pc = &p->pcs[PAL_MEDIA_PC_PUBLISH];
+    struct pal_session_desc *d = pc->t ? parse_or_fail(p, sdp) : NULL;
+    if (!d)
+        return -EINVAL;
+    /* Payload types and the mid extension id as the server accepted them. */
+    for (size_t i = 0; i < p->n_senders; i++) {
+        int m = pal_sdp_find_mid(d, p->senders[i].mid);
+        if (m < 0 || d->media[m].port == 0 || d->media[m].n_codecs == 0)
+            continue;
+        p->senders[i].pt = d->media[m].codecs[0].pt;
+        p->senders[i].ext_mid_id = pal_sdp_find_extmap(&d->media[m], PAL_SDP_EXT_MID);
+    }
+    /* We offered actpass: the answerer picks; active there makes us the server. */
+    struct pal_sdp_transport tr;
+    pal_sdp_effective_transport(d, 0, &tr);
+    int rc = apply_remote(p, pc, d,
+                          tr.setup == PAL_SDP_SETUP_ACTIVE ? PAL_DTLS_SERVER : PAL_DTLS_CLIENT);
+    free(d);
+    if (rc)
+        participant_fail(p, true, "publish answer: no usable ICE/DTLS parameters");
+    return rc;
+}
+
+char *participant_subscribe_offer(struct load_participant *p, const char *sdp)
+{
+    struct load_pc *pc = &p->pcs[PAL_MEDIA_PC_SUBSCRIBE];
+    if (open_pc(p, PAL_MEDIA_PC_SUBSCRIBE) != 0) {
+        participant_fail(p, true, "cannot create the subscribe transport");
+        return NULL;
+    }
+    struct pal_session_desc *offer = parse_or_fail(p, sdp);
+    if (!offer)
+        return NULL;
+    struct pal_session_desc *answer = calloc(1, sizeof(*answer));
+    struct pal_sdp_local local;
+    sdp_local(p, pc, &local);
+    struct pal_sdp_error err = {0};
+    char *text = NULL;
+    /* The server's builder answers what a browser offers (opus, VP8, recvonly
+     * for what is sent, the rest rejected): the same rules apply to an answer
+     * from a receiver. Only the DTLS role differs: a browser answering an
+     * SFU's actpass takes active, and so do we. */
+    if (answer && pal_sdp_build_answer(offer, &local, answer, &err) == 0) {
+        if (answer->transport.setup != PAL_SDP_SETUP_NONE)
+            answer->transport.setup = PAL_SDP_SETUP_ACTIVE;
+        for (uint8_t i = 0; i < answer->n_media; i++)
+            if (answer->media[i].transport.setup != PAL_SDP_SETUP_NONE)
+                answer->media[i].transport.setup = PAL_SDP_SETUP_ACTIVE;
+        text = pal_sdp_write_alloc(answer, &err);
+    }
+    if (text && apply_remote(p, pc, offer, PAL_DTLS_CLIENT) != 0) {
+        free(text);
+        text = NULL;
+        snprintf(err.message, sizeof(err.message), "subscribe offer: no usable ICE/DTLS");
+    }
+    free(answer);
+    free(offer);
+    if (!text)
+        participant_fail(p, true, err.message[0] ? err.message : "subscribe answer");
+    return text;
+}
+
+/* ---- life ------------------------------------------------------------------------ */
+
+static void on_ws_message(void *ctx, char *text, size_t len)
+{
+    struct load_participant *p = ctx;
+    if (p->env->trace)
+        fprintf(stderr, "<< %d %.*s\n", p->index, (int)PAL_MIN(len, 8000), text);
+    json_t *msg = json_loadb(text, len, 0, NULL);
+    if (!msg)
+        return;
+    p->env->sig->on_message(p, msg);
+    json_decref(msg);
+}
+
+static void on_ws_open(void *ctx)
+{
+    struct load_participant *p = ctx;
+    if (p->env->sig->start(p) != 0)
+        participant_fail(p, false, "cannot start signaling");
+}
+
+static void on_ws_closed(void *ctx, const char *why)
+{
+    struct load_participant *p = ctx;
+    if (p->env->sending || !p->joined_us)
+        participant_fail(p, false, why);
+}
+
+int participant_send_json(struct load_participant *p, json_t *msg)
+{
+    if (!msg)
+        return -ENOMEM;
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    if (!text)
+        return -ENOMEM;
+    if (p->env->trace)
+        fprintf(stderr, ">> %d %.600s\n", p->index, text);
+    int rc = p->ws ? load_ws_send(p->ws, text, strlen(text)) : -ENOTCONN;
+    free(text);
+    return rc;
+}
+
+void participant_joined(struct load_participant *p)
+{
+    if (!p->joined_us)
+        p->joined_us = pal_now_us();
+}
+
+void participant_fail(struct load_participant *p, bool media, const char *why)
+{
+    if (p->gone)
+        return;
+    p->gone = true;
+    if (media)
+        p->env->totals->media_errors++;
+    else
+        p->env->totals->signaling_errors++;
+    fprintf(stderr, "palabre-load: participant %d (%s): %s\n", p->index, p->room_name, why);
+}
+
+int participant_create(struct load_env *env, int index, struct load_participant **out)
+{
+    *out = NULL;
+    struct load_participant *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    const struct load_scenario *s = env->scenario;
+    p->env = env;
+    p->index = index;
+    load_scenario_place(s, index, &p->room, &p->index_in_room);
+    p->room_size = load_scenario_room_size(s, p->room);
+    p->publishes = load_scenario_publishes(s, p->index_in_room);
+    snprintf(p->room_name, sizeof(p->room_name), "%s-%d", env->room_prefix, p->room);
+    snprintf(p->name, sizeof(p->name), "load-%d", index);
+    p->pcs[0].p = p->pcs[1].p = p;
+    p->pcs[0].which = PAL_MEDIA_PC_PUBLISH;
+    p->pcs[1].which = PAL_MEDIA_PC_SUBSCRIBE;
+    p->rx = calloc((size_t)p->room_size * 2, sizeof(*p->rx));
+    if (!p->rx) {
+        free(p);
+        return -ENOMEM;
+    }
+    if (p->publishes) {
+        /* each publisher starts at its own point of the loops */
+        if (s->audio)
+            load_sender_init(&p->senders[p->n_senders++], env->media, false, (uint32_t)index,
+                             (size_t)index * 7);
+        if (s->video)
+            load_sender_init(&p->senders[p->n_senders++], env->media, true, (uint32_t)index,
+                             (size_t)index * 11);
+    }
+    p->start_us = pal_now_us();
+    struct load_ws_listener l = {.ctx = p, .on_ws_open = on_ws_open,
+                                 .on_ws_message = on_ws_message, .on_ws_closed = on_ws_closed};
+    int rc = load_ws_connect(env->ctx, env->url, env->sig->subprotocol, &l, &p->ws);
+    if (rc) {
+        participant_destroy(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void participant_destroy(struct load_participant *p)
+{
+    if (!p)
+        return;
+    load_ws_destroy(p->ws);
+    if (p->sig && p->env->sig->free_state)
+        p->env->sig->free_state(p->sig);
+    for (int i = 0; i < 2; i++) {
+        pal_transport_destroy(p->pcs[i].t);
+        for (size_t k = 0; k < p->pcs[i].n_local_q; k++)
+            free(p->pcs[i].local_q[k]);
+    }
+    free(p->rx);
+    free(p);
+}
+
+static int send_rtp(void *ctx, uint8_t *pkt, size_t len, size_t cap)
+{
+    struct load_participant *p = ctx;
+    return pal_transport_send_rtp(p->pcs[PAL_MEDIA_PC_PUBLISH].t, pkt, len, cap);
+}
+
+void participant_send_due(struct load_participant *p, int64_t now_us)
+{
+    struct load_pc *pc = &p->pcs[PAL_MEDIA_PC_PUBLISH];
+    if (!p->env->sending || !pc->connected || pc->failed)
+        return;
+    struct load_totals *tot = p->env->totals;
+    for (size_t i = 0; i < p->n_senders; i++) {
+        struct load_sender *s = &p->senders[i];
+        if (!s->next_us) /* spread publishers over the frame interval */
+            s->next_us = now_us + (int64_t)((uint32_t)p->index * 7919u % (uint32_t)s->interval_us);
+        while (s->next_us <= now_us) {
+            if (now_us - s->next_us > 50000) {
+                tot->late_ticks++;
+                s->next_us = now_us;
+            }
+            uint32_t before = s->counter;
+            int ok = load_sender_emit_frame(s, p->env->media, send_rtp, p);
+            tot->sent[s->video] += s->counter - before;
+            tot->send_errors += s->counter - before - (uint32_t)ok;
+            s->next_us += s->interval_us;
+        }
+    }
+}

@@ -1,0 +1,57 @@
+/* What palabre-load prints and writes at the end: the table, the JSON file
+ * (--json) and the plot (--plot, SVG: server CPU and forwarding delay
+ * against the number of participants, second by second over the ramp).
+ *
+ * Thread: the loop's thread. */
+#ifndef PALABRE_LOAD_REPORT_H
+#define PALABRE_LOAD_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* One second of the run. */
+struct load_sample {
+    double t_s;
+    int participants;     /* started */
+    int connected;        /* whose subscribe (or publish) PC is up */
+    double recv_pps, sent_pps;
+    double server_cpu_pct; /* of one core; < 0 unknown */
+    long server_rss_kib;
+    double tool_cpu_pct;
+    double delay_p50_ms, delay_p99_ms; /* packets received in that second */
+};
+
+struct load_pct {
+    double p50, p99, max;
+};
+
+struct load_result {
+    const char *target, *scenario, *url;
+    char date[32];
+    int participants, rooms, publishers, joined, failed, server_pid;
+    struct load_pct join_ms, first_media_ms;
+    uint64_t sent_audio, sent_video, send_errors, forwarded, lost, expected, other_packets;
+    double loss_ratio;
+    double delay_p50, delay_p90, delay_p99, delay_max, delay_mean;
+    double jitter_mean_ms, jitter_max_ms;
+    uint64_t nack_received, nack_seqs_received, pli_received, media_errors, signaling_errors,
+        late_ticks;
+    int streams_expected, streams_received;
+    /* the measurement window: steady load after the ramp */
+    double window_s;
+    uint64_t window_forwarded;
+    double server_cpu_us;        /* < 0 unknown (no --server-pid) */
+    double server_cpu_pct;
+    double server_cpu_us_per_forwarded_packet;
+    long server_rss_kib;
+    double tool_cpu_pct, tool_cpu_pct_per_participant, tool_cpu_us_per_packet;
+    const struct load_sample *samples;
+    size_t n_samples;
+};
+
+void load_report_table(const struct load_result *r, FILE *out);
+int load_report_json(const struct load_result *r, const char *path);
+int load_report_svg(const struct load_result *r, const char *path);
+
+#endif

@@ -1,0 +1,108 @@
+/* palabre-load speaking Palabre's signaling protocol (docs/protocol.md):
+ * join, publish, subscribe_offer / subscribe_answer, ice_candidate. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "participant.h"
+
+enum { ID_JOIN = 1, ID_PUBLISH = 2, ID_FIRST_OTHER = 10 };
+
+struct pal_sig {
+    int next_id;
+};
+
+static int next_id(struct load_participant *p)
+{
+    struct pal_sig *s = p->sig;
+    return s->next_id++;
+}
+
+static int start(struct load_participant *p)
+{
+    struct pal_sig *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->next_id = ID_FIRST_OTHER;
+    p->sig = s;
+    return participant_send_json(p, json_pack("{s:s,s:i,s:s,s:s,s:b,s:b}", "type", "join", "id",
+                                              ID_JOIN, "room", p->room_name, "name", p->name,
+                                              "mic", p->publishes, "camera", p->publishes));
+}
+
+static void on_response(struct load_participant *p, json_t *msg)
+{
+    json_int_t id = json_integer_value(json_object_get(msg, "id"));
+    bool ok = json_is_true(json_object_get(msg, "ok"));
+    json_t *data = json_object_get(msg, "data");
+    if (!ok) {
+        const char *code = json_string_value(json_object_get(json_object_get(msg, "error"), "code"));
+        char why[128];
+        snprintf(why, sizeof(why), "request %lld refused: %s", (long long)id, code ? code : "?");
+        participant_fail(p, false, why);
+        return;
+    }
+    if (id == ID_JOIN) {
+        participant_joined(p);
+        if (!p->publishes)
+            return;
+        char *offer = participant_publish_offer(p);
+        if (offer)
+            participant_send_json(p, json_pack("{s:s,s:i,s:s}", "type", "publish", "id",
+                                               ID_PUBLISH, "sdp", offer));
+        free(offer);
+    } else if (id == ID_PUBLISH) {
+        const char *sdp = json_string_value(json_object_get(data, "sdp"));
+        /* The server has posted the publish command: candidates may follow. */
+        if (sdp && participant_publish_answer(p, sdp) == 0)
+            participant_trickle_ready(p, PAL_MEDIA_PC_PUBLISH);
+    }
+}
+
+static void on_message(struct load_participant *p, json_t *msg)
+{
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    if (!type)
+        return;
+    if (!strcmp(type, "response")) {
+        on_response(p, msg);
+    } else if (!strcmp(type, "subscribe_offer")) {
+        const char *sdp = json_string_value(json_object_get(msg, "sdp"));
+        json_int_t version = json_integer_value(json_object_get(msg, "version"));
+        char *answer = sdp ? participant_subscribe_offer(p, sdp) : NULL;
+        if (!answer)
+            return;
+        participant_send_json(p, json_pack("{s:s,s:i,s:s,s:I}", "type", "subscribe_answer", "id",
+                                           next_id(p), "sdp", answer, "version", version));
+        free(answer);
+        participant_trickle_ready(p, PAL_MEDIA_PC_SUBSCRIBE);
+    } else if (!strcmp(type, "ice_candidate")) {
+        const char *pc = json_string_value(json_object_get(msg, "pc"));
+        json_t *cand = json_object_get(msg, "candidate");
+        if (!pc)
+            return;
+        participant_remote_candidate(
+            p, strcmp(pc, "subscribe") == 0 ? PAL_MEDIA_PC_SUBSCRIBE : PAL_MEDIA_PC_PUBLISH,
+            json_is_object(cand) ? json_string_value(json_object_get(cand, "candidate")) : NULL);
+    } else if (!strcmp(type, "media_error")) {
+        const char *m = json_string_value(json_object_get(msg, "message"));
+        participant_fail(p, true, m ? m : "media_error");
+    }
+}
+
+static void send_candidate(struct load_participant *p, enum pal_media_pc pc, const char *line)
+{
+    json_t *cand = line ? json_pack("{s:s,s:s,s:i}", "candidate", line, "sdpMid", "0",
+                                    "sdpMLineIndex", 0)
+                        : json_null();
+    participant_send_json(p, json_pack("{s:s,s:i,s:s,s:o}", "type", "ice_candidate", "id",
+                                       next_id(p), "pc", pal_media_pc_name(pc), "candidate", cand));
+}
+
+const struct load_signaling load_signaling_palabre = {
+    .name = "palabre",
+    .subprotocol = NULL,
+    .start = start,
+    .on_message = on_message,
+    .send_candidate = send_candidate,
+    .free_state = free,
+};
