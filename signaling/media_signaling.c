@@ -336,13 +336,6 @@ static bool offer_add(struct part *p, const char *producer, const char *producer
  * the room's mix when p receives it. */
 static void renegotiate(struct part *p)
 {
-    /* An offer is out: leave its m-lines as they are, or the answer would be
-     * checked against a different offer (sdp_unsupported); the changes go
-     * in the next offer, sent when the answer arrives. */
-    if (p->awaiting_answer) {
-        p->dirty = true;
-        return;
-    }
     bool changed = false;
     struct pal_media_cmd c;
     for (size_t i = 0; i < p->n_offered; i++) {
