@@ -1,7 +1,7 @@
 /* One WebSocket connection: reassembly, limits, the bounded outbound queue.
  *
- * lws idiom: messages are queued by pal_session_send and written one per
- * LWS_CALLBACK_SERVER_WRITEABLE; a queue that reaches
+ * lws idiom: messages are queued by pal_session_send and written in
+ * LWS_CALLBACK_SERVER_WRITEABLE, as many as the socket takes; a queue that reaches
  * outbound_queue_messages means the client does not read: it is cut off.
  * An idle session holds no buffer of its own (the reassembly buffer is
  * allocated only for a fragmented message and freed after it). */
@@ -282,10 +282,16 @@ char *pal_session_pop_output(struct pal_session *s)
     return out;
 }
 
+/* Writes queued messages while the kernel takes them: one callback per frame
+ * would cost a turn of the service loop (a poll() over every descriptor) per
+ * message, and a room's fan-out queues one event per member per message.
+ * lws_send_pipe_choked() is lws's documented test for "one more write would
+ * block"; a partial write is kept by lws and makes the pipe choked. Another
+ * writeable callback is asked for only when something is left. */
 int pal_session_on_writeable(struct pal_session *s)
 {
-    struct outmsg *m = s->q_head;
-    if (m) {
+    while (s->q_head) {
+        struct outmsg *m = s->q_head;
         s->q_head = m->next;
         if (!s->q_head)
             s->q_tail = NULL;
@@ -294,10 +300,11 @@ int pal_session_on_writeable(struct pal_session *s)
         free(m);
         if (n < 0)
             return -1;
-        if (s->q_head || s->close_code) {
-            lws_callback_on_writable(s->wsi);
+        if (lws_send_pipe_choked(s->wsi)) {
+            if (s->q_head || s->close_code)
+                lws_callback_on_writable(s->wsi);
+            return 0;
         }
-        return 0;
     }
     if (s->close_code) {
         lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,

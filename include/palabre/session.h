@@ -30,8 +30,8 @@ void pal_session_on_receive(struct pal_session *s, const void *in, size_t len, b
                             bool final);
 /* Traffic proof (pong). */
 void pal_session_seen(struct pal_session *s);
-/* LWS_CALLBACK_SERVER_WRITEABLE: writes one queued message. Returns -1 to
- * close the connection (after a requested close). */
+/* LWS_CALLBACK_SERVER_WRITEABLE: writes queued messages until the socket
+ * would block. Returns -1 to close the connection (after a requested close). */
 int pal_session_on_writeable(struct pal_session *s);
 /* The connection is gone (LWS_CALLBACK_CLOSED): a joined participant waits
  * for resume (the session becomes an orphan), otherwise s is destroyed. */
