@@ -234,7 +234,14 @@ static void chat_stored(void *ud, int err, const struct pal_chat_message *msg, b
     struct chat_pending *cp = ud;
     struct pal_participant *p = pal_rooms_find_participant(pal_server_rooms(cp->srv), cp->pid);
     struct pal_session *s = p ? p->owner : NULL;
-    if (err) {
+    if (err == -EEXIST) {
+        /* Not a storage failure: the client reused an id for another text
+         * (the store logged it). Retrying cannot help; a new id will. */
+        if (s)
+            pal_session_reply_error(s, cp->id, "bad_field", "client_msg_id",
+                                    "client_msg_id: already used in this room for another "
+                                    "message; use a new id for a new message");
+    } else if (err) {
         PAL_ERROR("chat", p ? p->room : NULL, cp->pid, "chat message not stored: %s",
                   strerror(-err));
         if (s)
