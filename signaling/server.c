@@ -164,6 +164,17 @@ static void bcast_one(struct pal_participant *p, void *ud)
         pal_session_send_frame(p->owner, b->frame);
 }
 
+void pal_server_broadcast_text(struct pal_server *srv, const char *room,
+                               const struct pal_session *except, const char *text, size_t len)
+{
+    /* one copy for the whole room */
+    struct bcast b = {pal_frame_create(text, len), except};
+    if (!b.frame)
+        return;
+    pal_rooms_each_in_room(srv->rooms, room, bcast_one, &b);
+    pal_frame_unref(b.frame);
+}
+
 void pal_server_broadcast(struct pal_server *srv, const char *room, const struct pal_session *except,
                           json_t *msg)
 {
@@ -173,13 +184,8 @@ void pal_server_broadcast(struct pal_server *srv, const char *room, const struct
     json_decref(msg);
     if (!text)
         return;
-    /* one serialization and one copy for the whole room */
-    struct bcast b = {pal_frame_create(text, strlen(text)), except};
+    pal_server_broadcast_text(srv, room, except, text, strlen(text));
     free(text);
-    if (!b.frame)
-        return;
-    pal_rooms_each_in_room(srv->rooms, room, bcast_one, &b);
-    pal_frame_unref(b.frame);
 }
 
 void pal_server_participant_joined(struct pal_server *srv, struct pal_session *s)
