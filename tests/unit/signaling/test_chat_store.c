@@ -378,7 +378,7 @@ static void write_failure_stores_nothing(void **state)
     static char big[3][64 * 1024];
     for (int i = 0; i < 3; i++) {
         memset(big[i], 'a' + i, sizeof(big[i]) - 1);
-        char cid[16]; /* room for any int: gcc -O1 checks the bound */
+        char cid[16];
         snprintf(cid, sizeof(cid), "big%d", i);
         send1(f, "demo", "p_a", big[i], cid, &o[i]);
     }
