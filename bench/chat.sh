@@ -15,10 +15,12 @@
 #   bench/chat.sh                      CLIENTS=2000 ROOMS=200 BENCH_SECONDS=5
 #   CLIENTS=200 ROOMS=20 bench/chat.sh (quick)
 #   PALABRE_BIN_B=/other/palabre bench/chat.sh
-#       also runs the fan-out scenario ROUNDS times alternating the two
-#       binaries (A = PALABRE_BIN or build/palabre), and prints B/A per round:
-#       on a shared machine, only such side-by-side ratios mean much.
-#       ONLY_AB=1 skips the other scenarios.
+#       also runs the fan-out and the latency scenarios ROUNDS times
+#       alternating the two binaries (A = PALABRE_BIN or build/palabre), and
+#       prints B/A per round: on a shared machine, only such side-by-side
+#       figures mean much.
+#       ONLY_AB=1 skips the other scenarios; AB_SCENARIOS="fanout latency"
+#       (the default) chooses the side-by-side ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -72,7 +74,8 @@ run() { # name, bench_ws arguments...  (SERVER_BIN: which palabre)
     stop_server
 }
 
-echo "bench/chat.sh on $(nproc) cores, $(date -u +%FT%TZ), palabre $(git describe --always --dirty)"
+echo "bench/chat.sh on $(nproc) cores, $(date -u +%FT%TZ), tree $(git describe --always --dirty), server $PALABRE ($("$PALABRE" --version 2>/dev/null | head -1))"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -z "${ONLY_AB:-}" ]; then
 echo "\$ $BUILD/bench_chat_store 1000      (group commit: sends per flush, side by side)"
 "$BUILD/bench_chat_store" 1000 | tee "$work/store.out" | sed 's/^/    /'
@@ -104,12 +107,23 @@ if [ -n "${PALABRE_BIN_B:-}" ]; then
     echo "A = $PALABRE"
     echo "B = $PALABRE_BIN_B"
     for r in $(seq "${ROUNDS:-3}"); do
+        if [[ "${AB_SCENARIOS:-fanout latency}" == *fanout* ]]; then
         SERVER_BIN=$PALABRE run "a$r" --window "$WINDOW" >/dev/null
         SERVER_BIN=$PALABRE_BIN_B run "b$r" --window "$WINDOW" >/dev/null
         a=$(val delivered_per_s "$work/a$r.out"); b=$(val delivered_per_s "$work/b$r.out")
-        printf 'round %d: deliveries/s A %s, B %s, B/A %s; server us/delivery A %s, B %s\n' "$r" \
+        printf 'round %d: fan-out deliveries/s A %s, B %s, B/A %s; server us/delivery A %s, B %s\n' "$r" \
             "$a" "$b" "$(awk "BEGIN{printf \"%.2f\", $b/$a}")" \
             "$(val server_cpu_us_per_delivery "$work/a$r.out")" \
             "$(val server_cpu_us_per_delivery "$work/b$r.out")"
+        fi
+        [[ "${AB_SCENARIOS:-fanout latency}" == *latency* ]] || continue
+        SERVER_BIN=$PALABRE run "la$r" --rate "$LAT_RATE" >/dev/null
+        SERVER_BIN=$PALABRE_BIN_B run "lb$r" --rate "$LAT_RATE" >/dev/null
+        printf 'round %d: latency at %s sends/s, p50/p99/p99.9 us: A %s/%s/%s (%s deliveries/s), B %s/%s/%s (%s deliveries/s); load %s\n' \
+            "$r" "$LAT_RATE" \
+            "$(val p50 "$work/la$r.out")" "$(val p99 "$work/la$r.out")" "$(val p999 "$work/la$r.out")" \
+            "$(val delivered_per_s "$work/la$r.out")" \
+            "$(val p50 "$work/lb$r.out")" "$(val p99 "$work/lb$r.out")" "$(val p999 "$work/lb$r.out")" \
+            "$(val delivered_per_s "$work/lb$r.out")" "$(cut -d' ' -f1-3 /proc/loadavg)"
     done
 fi

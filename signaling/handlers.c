@@ -2,6 +2,7 @@
  * with the *_or_reply helpers (which answer the error themselves) and
  * answers exactly once. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -227,6 +228,34 @@ struct chat_pending {
     char pid[PAL_PARTICIPANT_ID_LEN + 1];
 };
 
+/* The response to the sender and the chat_message event carry the same
+ * message object: it is serialized once (jansson's dump is the largest
+ * cost per send after SQLite), then wrapped twice. The envelopes are those
+ * of pal_response_ok and the event table of docs/protocol.md. */
+static void reply_and_broadcast(struct chat_pending *cp, struct pal_session *s,
+                                const struct pal_chat_message *msg, bool duplicate)
+{
+    json_t *mj = message_json(msg);
+    char *m = mj ? json_dumps(mj, JSON_COMPACT) : NULL;
+    char *id = json_dumps(cp->id ? cp->id : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(mj);
+    char *text = NULL;
+    int n;
+    if (m && id && s &&
+        (n = asprintf(&text, "{\"type\":\"response\",\"id\":%s,\"ok\":true,"
+                             "\"data\":{\"message\":%s}}", id, m)) >= 0) {
+        pal_session_send_text(s, text, (size_t)n);
+        free(text);
+    }
+    if (m && !duplicate &&
+        (n = asprintf(&text, "{\"type\":\"chat_message\",\"message\":%s}", m)) >= 0) {
+        pal_server_broadcast_text(cp->srv, msg->room, s, text, (size_t)n);
+        free(text);
+    }
+    free(m);
+    free(id);
+}
+
 /* Runs after the commit (pal_chat_store_flush): only now is the send
  * acknowledged and shown to the room. */
 static void chat_stored(void *ud, int err, const struct pal_chat_message *msg, bool duplicate)
@@ -234,19 +263,21 @@ static void chat_stored(void *ud, int err, const struct pal_chat_message *msg, b
     struct chat_pending *cp = ud;
     struct pal_participant *p = pal_rooms_find_participant(pal_server_rooms(cp->srv), cp->pid);
     struct pal_session *s = p ? p->owner : NULL;
-    if (err) {
+    if (err == -EEXIST) {
+        /* Not a storage failure: the client reused an id for another text
+         * (the store logged it). Retrying cannot help; a new id will. */
+        if (s)
+            pal_session_reply_error(s, cp->id, "bad_field", "client_msg_id",
+                                    "client_msg_id: already used in this room for another "
+                                    "message; use a new id for a new message");
+    } else if (err) {
         PAL_ERROR("chat", p ? p->room : NULL, cp->pid, "chat message not stored: %s",
                   strerror(-err));
         if (s)
             pal_session_reply_error(s, cp->id, "storage_error", NULL,
                                     "the message could not be stored; nothing was stored");
     } else {
-        if (s)
-            pal_session_reply_ok(s, cp->id, json_pack("{s:o}", "message", message_json(msg)));
-        if (!duplicate)
-            pal_server_broadcast(cp->srv, msg->room, s,
-                                 json_pack("{s:s, s:o}", "type", "chat_message", "message",
-                                           message_json(msg)));
+        reply_and_broadcast(cp, s, msg, duplicate);
     }
     json_decref(cp->id);
     free(cp);

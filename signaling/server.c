@@ -153,8 +153,7 @@ void pal_server_request_stop(struct pal_server *srv)
 /* ---- rooms and participants ------------------------------------------------ */
 
 struct bcast {
-    const char *text;
-    size_t len;
+    struct pal_frame *frame;
     const struct pal_session *except;
 };
 
@@ -162,7 +161,18 @@ static void bcast_one(struct pal_participant *p, void *ud)
 {
     struct bcast *b = ud;
     if (p->owner && p->owner != b->except && !p->disconnected)
-        pal_session_send_text(p->owner, b->text, b->len);
+        pal_session_send_frame(p->owner, b->frame);
+}
+
+void pal_server_broadcast_text(struct pal_server *srv, const char *room,
+                               const struct pal_session *except, const char *text, size_t len)
+{
+    /* one copy for the whole room */
+    struct bcast b = {pal_frame_create(text, len), except};
+    if (!b.frame)
+        return;
+    pal_rooms_each_in_room(srv->rooms, room, bcast_one, &b);
+    pal_frame_unref(b.frame);
 }
 
 void pal_server_broadcast(struct pal_server *srv, const char *room, const struct pal_session *except,
@@ -174,8 +184,7 @@ void pal_server_broadcast(struct pal_server *srv, const char *room, const struct
     json_decref(msg);
     if (!text)
         return;
-    struct bcast b = {text, strlen(text), except};
-    pal_rooms_each_in_room(srv->rooms, room, bcast_one, &b);
+    pal_server_broadcast_text(srv, room, except, text, strlen(text));
     free(text);
 }
 

@@ -1,7 +1,7 @@
 /* One WebSocket connection: reassembly, limits, the bounded outbound queue.
  *
- * lws idiom: messages are queued by pal_session_send and written one per
- * LWS_CALLBACK_SERVER_WRITEABLE; a queue that reaches
+ * lws idiom: messages are queued by pal_session_send and written in
+ * LWS_CALLBACK_SERVER_WRITEABLE, as many as the socket takes; a queue that reaches
  * outbound_queue_messages means the client does not read: it is cut off.
  * An idle session holds no buffer of its own (the reassembly buffer is
  * allocated only for a fragmented message and freed after it). */
@@ -19,11 +19,46 @@
 #include "palabre/rooms.h"
 #include "palabre/server.h"
 
+/* One serialized message, shared by every session it is queued on: a room's
+ * fan-out allocates and copies the text once, not once per member. Sharing
+ * the LWS_PRE headroom is safe: lws_write() writes the frame header there
+ * and sends (or copies what the kernel did not take) before it returns, and
+ * a server frame is not masked, so the payload is never modified. */
+struct pal_frame {
+    int refs;
+    size_t len;
+    unsigned char data[]; /* LWS_PRE bytes of headroom, then the text and a NUL */
+};
+
 struct outmsg {
     struct outmsg *next;
-    size_t len;
-    unsigned char data[]; /* LWS_PRE bytes of headroom, then the text */
+    struct pal_frame *frame; /* one reference */
 };
+
+struct pal_frame *pal_frame_create(const char *text, size_t len)
+{
+    struct pal_frame *f = malloc(sizeof(*f) + LWS_PRE + len + 1);
+    if (!f)
+        return NULL;
+    f->refs = 1;
+    f->len = len;
+    memcpy(f->data + LWS_PRE, text, len);
+    f->data[LWS_PRE + len] = '\0';
+    return f;
+}
+
+void pal_frame_unref(struct pal_frame *f)
+{
+    if (f && --f->refs == 0)
+        free(f);
+}
+
+/* Frees a queue entry and its reference. */
+static void outmsg_free(struct outmsg *m)
+{
+    pal_frame_unref(m->frame);
+    free(m);
+}
 
 struct pal_session {
     /* borrowed */
@@ -97,7 +132,7 @@ static void free_queue(struct pal_session *s)
 {
     for (struct outmsg *m = s->q_head, *next; m; m = next) {
         next = m->next;
-        free(m);
+        outmsg_free(m);
     }
     s->q_head = s->q_tail = NULL;
     s->q_len = 0;
@@ -202,8 +237,8 @@ int pal_session_close_code(const struct pal_session *s)
     return s->close_code;
 }
 
-/* Queues already-serialized text. */
-static int enqueue(struct pal_session *s, const char *text, size_t len)
+/* Queues a shared frame (one more reference to it). */
+int pal_session_send_frame(struct pal_session *s, struct pal_frame *f)
 {
     if (s->orphan)
         return 0; /* nobody to read it: dropped, as for any disconnected client */
@@ -213,13 +248,11 @@ static int enqueue(struct pal_session *s, const char *text, size_t len)
         pal_session_kill(s);
         return -ENOBUFS;
     }
-    struct outmsg *m = malloc(sizeof(*m) + LWS_PRE + len + 1);
+    struct outmsg *m = malloc(sizeof(*m));
     if (!m)
         return -ENOMEM;
-    m->next = NULL;
-    m->len = len;
-    memcpy(m->data + LWS_PRE, text, len);
-    m->data[LWS_PRE + len] = '\0';
+    f->refs++;
+    *m = (struct outmsg){.frame = f};
     if (s->q_tail)
         s->q_tail->next = m;
     else
@@ -231,6 +264,16 @@ static int enqueue(struct pal_session *s, const char *text, size_t len)
     return 0;
 }
 
+int pal_session_send_text(struct pal_session *s, const char *text, size_t len)
+{
+    struct pal_frame *f = pal_frame_create(text, len);
+    if (!f)
+        return -ENOMEM;
+    int rc = pal_session_send_frame(s, f);
+    pal_frame_unref(f);
+    return rc;
+}
+
 int pal_session_send(struct pal_session *s, json_t *msg)
 {
     if (!msg)
@@ -239,15 +282,9 @@ int pal_session_send(struct pal_session *s, json_t *msg)
     json_decref(msg);
     if (!text)
         return -ENOMEM;
-    int rc = enqueue(s, text, strlen(text));
+    int rc = pal_session_send_text(s, text, strlen(text));
     free(text);
     return rc;
-}
-
-/* Used by pal_server_broadcast: one serialization for the whole room. */
-int pal_session_send_text(struct pal_session *s, const char *text, size_t len)
-{
-    return enqueue(s, text, len);
 }
 
 void pal_session_reply_ok(struct pal_session *s, json_t *id, json_t *data)
@@ -277,27 +314,36 @@ char *pal_session_pop_output(struct pal_session *s)
     if (!s->q_head)
         s->q_tail = NULL;
     s->q_len--;
-    char *out = strdup((char *)m->data + LWS_PRE);
-    free(m);
+    char *out = strdup((char *)m->frame->data + LWS_PRE);
+    outmsg_free(m);
     return out;
 }
 
+/* Writes queued messages while the kernel takes them: one callback per frame
+ * would cost a turn of the service loop (a poll() over every descriptor) per
+ * message, and a room's fan-out queues one event per member per message.
+ * lws_send_pipe_choked() is lws's documented test for "one more write would
+ * block"; a partial write is kept by lws and makes the pipe choked. Another
+ * writeable callback is asked for only when something is left. A close
+ * frame goes out in the same callback if the socket can still take it. */
 int pal_session_on_writeable(struct pal_session *s)
 {
-    struct outmsg *m = s->q_head;
-    if (m) {
+    while (s->q_head) {
+        struct outmsg *m = s->q_head;
         s->q_head = m->next;
         if (!s->q_head)
             s->q_tail = NULL;
         s->q_len--;
-        int n = lws_write(s->wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
-        free(m);
+        int n = lws_write(s->wsi, m->frame->data + LWS_PRE, m->frame->len, LWS_WRITE_TEXT);
+        outmsg_free(m);
         if (n < 0)
             return -1;
-        if (s->q_head || s->close_code) {
+        /* lws_send_pipe_choked() costs a poll() syscall: asked only when
+         * there is more to write, or a close frame to send after this one */
+        if ((s->q_head || s->close_code) && lws_send_pipe_choked(s->wsi)) {
             lws_callback_on_writable(s->wsi);
+            return 0;
         }
-        return 0;
     }
     if (s->close_code) {
         lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,

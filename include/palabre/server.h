@@ -53,6 +53,11 @@ struct pal_handler_entry {
 };
 const struct pal_handler_entry *pal_server_find_handler(struct pal_server *srv, const char *type);
 
+/* pal_server_broadcast (signaling.h) for text already serialized: queued,
+ * as one shared copy, to every connected member of room but except. */
+void pal_server_broadcast_text(struct pal_server *srv, const char *room,
+                               const struct pal_session *except, const char *text, size_t len);
+
 /* Participant life: broadcast, then listeners. */
 void pal_server_participant_joined(struct pal_server *srv, struct pal_session *s);
 /* Broadcasts participant_left {reason}, runs listeners, removes the

@@ -30,8 +30,8 @@ void pal_session_on_receive(struct pal_session *s, const void *in, size_t len, b
                             bool final);
 /* Traffic proof (pong). */
 void pal_session_seen(struct pal_session *s);
-/* LWS_CALLBACK_SERVER_WRITEABLE: writes one queued message. Returns -1 to
- * close the connection (after a requested close). */
+/* LWS_CALLBACK_SERVER_WRITEABLE: writes queued messages until the socket
+ * would block. Returns -1 to close the connection (after a requested close). */
 int pal_session_on_writeable(struct pal_session *s);
 /* The connection is gone (LWS_CALLBACK_CLOSED): a joined participant waits
  * for resume (the session becomes an orphan), otherwise s is destroyed. */
@@ -48,8 +48,18 @@ bool pal_session_connected(const struct pal_session *s);
 struct pal_participant *pal_session_participant(const struct pal_session *s);
 void pal_session_set_participant(struct pal_session *s, struct pal_participant *p);
 
-/* Queues already serialized JSON text (one serialization per broadcast). */
+/* Queues already serialized JSON text (copied). */
 int pal_session_send_text(struct pal_session *s, const char *text, size_t len);
+
+/* A serialized message that many sessions can queue without a copy each
+ * (a room's fan-out): reference counted, signaling thread only. create
+ * copies text and returns it with one reference (NULL on ENOMEM);
+ * pal_session_send_frame takes a reference of its own, so the creator
+ * unrefs its reference when done queueing. */
+struct pal_frame;
+struct pal_frame *pal_frame_create(const char *text, size_t len);
+void pal_frame_unref(struct pal_frame *f);
+int pal_session_send_frame(struct pal_session *s, struct pal_frame *f);
 
 /* Sessions without network: the oldest queued message as a NUL-terminated
  * string (caller frees), or NULL. */

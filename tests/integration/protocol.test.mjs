@@ -94,6 +94,25 @@ test('chat_send is acknowledged after commit and broadcast; chat_history pages',
   } finally { await srv.stop(); }
 });
 
+test('chat_send reusing a client_msg_id for another text: bad_field client_msg_id, nothing stored', async () => {
+  const srv = await startPalabre();
+  try {
+    const a = await joined(srv, 'reuse', 'Alice');
+    const first = await a.c.call('chat_send', { text: 'premier', client_msg_id: 'dup-1' });
+    const r = await a.c.request('chat_send', { text: 'autre chose', client_msg_id: 'dup-1' });
+    assertError(r, 'bad_field', 'client_msg_id');
+    assert.match(r.error.message, /client_msg_id/);
+    // the connection stays usable; the first message is the only one stored
+    const h = await a.c.call('chat_history', {});
+    assert.deepEqual(h.messages.map((m) => [m.id, m.text]), [[first.message.id, 'premier']]);
+    // the same id is still free in another room
+    const b = await joined(srv, 'reuse-2', 'Bob');
+    const other = await b.c.call('chat_send', { text: 'autre chose', client_msg_id: 'dup-1' });
+    assert.equal(other.message.text, 'autre chose');
+    await a.c.close(); await b.c.close();
+  } finally { await srv.stop(); }
+});
+
 test('bad_json, missing_field, bad_field, unknown_type, not_joined, already_joined', async () => {
   const srv = await startPalabre();
   try {

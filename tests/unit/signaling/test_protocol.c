@@ -294,18 +294,29 @@ static void test_join_chat_leave(void **state)
     pal_session_on_closed(b);
 }
 
+/* Drops every queued message of s. */
+static void drain(struct pal_session *s)
+{
+    json_t *r;
+    while ((r = next_out(s)))
+        json_decref(r);
+}
+
+/* n new sessions, each sending join_request. */
+static void create_and_join(struct pal_session **s, int n, const char *join_request)
+{
+    for (int i = 0; i < n; i++) {
+        s[i] = pal_session_create(srv, NULL, NULL);
+        send_text(s[i], join_request);
+    }
+}
+
 static void test_room_full(void **state)
 {
     struct pal_session *s[4];
-    for (int i = 0; i < 4; i++) {
-        s[i] = pal_session_create(srv, NULL, NULL);
-        send_text(s[i], "{\"id\":1,\"type\":\"join\",\"room\":\"full\",\"name\":\"X\"}");
-    }
-    for (int i = 0; i < 3; i++) {
-        json_t *r;
-        while ((r = next_out(s[i])))
-            json_decref(r);
-    }
+    create_and_join(s, 4, "{\"id\":1,\"type\":\"join\",\"room\":\"full\",\"name\":\"X\"}");
+    for (int i = 0; i < 3; i++)
+        drain(s[i]);
     expect_error(s[3], "room_full", "room");
     for (int i = 0; i < 4; i++)
         pal_session_on_closed(s[i]);
@@ -340,6 +351,41 @@ static void test_rate_limit_and_size(void **state)
     pal_session_on_closed(s);
 }
 
+/* A room's chat_message is one frame shared by the members' queues: each
+ * member reads the same text, and a member that leaves with it still queued
+ * releases only its own reference (ASan checks the rest). A client_msg_id
+ * reused for another text is bad_field on client_msg_id. */
+static void test_fanout_and_client_msg_id_reuse(void **state)
+{
+    struct pal_session *s[3];
+    create_and_join(s, 3, "{\"id\":1,\"type\":\"join\",\"room\":\"fan\",\"name\":\"X\"}");
+    for (int i = 0; i < 3; i++)
+        drain(s[i]);
+    send_text(s[0], "{\"id\":2,\"type\":\"chat_send\",\"text\":\"un\",\"client_msg_id\":\"k\"}");
+    pal_server_tick(srv, pal_now_ms());
+    json_decref(expect_ok(s[0]));
+    char *t1 = pal_session_pop_output(s[1]);
+    assert_non_null(t1);
+    assert_non_null(strstr(t1, "\"chat_message\""));
+    pal_session_on_closed(s[2]); /* leaves with the same event unread */
+    free(t1);
+
+    send_text(s[0], "{\"id\":3,\"type\":\"chat_send\",\"text\":\"deux\",\"client_msg_id\":\"k\"}");
+    pal_server_tick(srv, pal_now_ms());
+    expect_error(s[0], "bad_field", "client_msg_id");
+    assert_null(pal_session_pop_output(s[0]));
+    /* nothing was stored or broadcast for the refused send */
+    drain(s[1]);
+    send_text(s[1], "{\"id\":4,\"type\":\"chat_history\"}");
+    json_t *d = expect_ok(s[1]);
+    json_t *msgs = json_object_get(d, "messages");
+    assert_int_equal(json_array_size(msgs), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "text")), "un");
+    json_decref(d);
+    pal_session_on_closed(s[0]);
+    pal_session_on_closed(s[1]);
+}
+
 static void test_outbound_queue_is_bounded(void **state)
 {
     struct pal_session *s = pal_session_create(srv, NULL, NULL);
@@ -363,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_room_full),
         cmocka_unit_test(test_rate_limit_and_size),
         cmocka_unit_test(test_outbound_queue_is_bounded),
+        cmocka_unit_test(test_fanout_and_client_msg_id_reuse),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
