@@ -162,7 +162,7 @@ int main(int argc, char **argv)
         for (int k = 0; k < P; k++) {
             if (k == i)
                 continue;
-            char mid[8];
+            char mid[16];
             snprintf(mid, sizeof(mid), "a%d", k);
             struct pal_media_track a = track(mid, PAL_MEDIA_AUDIO, ssrc++);
             pal_room_consumer_add(room, peers[i], pal_room_peer_id(peers[k]), "0", &a, now_ms);
