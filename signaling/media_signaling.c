@@ -30,6 +30,7 @@
 #include "palabre/media.h"
 #include "palabre/media_signaling.h"
 #include "palabre/sdp.h"
+#include "palabre/sdp_media.h"
 #include "palabre/signaling.h"
 
 #define MAX_OFFERED 256 /* m-lines in one subscribe offer (inactive ones included) */
@@ -122,35 +123,6 @@ static uint32_t sdp_media_ssrc(const struct pal_sdp_media *m)
         if (!strcmp(m->ssrc_groups[i].semantics, "FID") && m->ssrc_groups[i].n_ssrcs)
             return m->ssrc_groups[i].ssrcs[0];
     return m->n_ssrcs ? m->ssrcs[0].ssrc : 0;
-}
-
-static void candidate_from_sdp(const struct pal_sdp_candidate *s, struct pal_media_candidate *c)
-{
-    memset(c, 0, sizeof(*c));
-    snprintf(c->foundation, sizeof(c->foundation), "%s", s->foundation);
-    c->component = (uint8_t)s->component;
-    c->tcp = s->transport != PAL_SDP_CAND_UDP;
-    c->priority = s->priority;
-    snprintf(c->addr, sizeof(c->addr), "%s", s->address);
-    c->port = s->port;
-    c->type = (enum pal_media_cand_type)s->type; /* same order */
-    snprintf(c->raddr, sizeof(c->raddr), "%s", s->raddr);
-    c->rport = s->rport;
-}
-
-static void candidate_to_sdp(const struct pal_media_candidate *c, struct pal_sdp_candidate *s)
-{
-    memset(s, 0, sizeof(*s));
-    snprintf(s->foundation, sizeof(s->foundation), "%s", c->foundation);
-    s->component = c->component;
-    s->transport = PAL_SDP_CAND_UDP;
-    s->priority = c->priority;
-    snprintf(s->address, sizeof(s->address), "%s", c->addr);
-    s->port = c->port;
-    s->type = (enum pal_sdp_cand_type)c->type;
-    if (c->type != PAL_MEDIA_CAND_HOST)
-        snprintf(s->raddr, sizeof(s->raddr), "%s", c->raddr);
-    s->rport = c->rport;
 }
 
 static struct part *part_find(const char *pid)
@@ -552,7 +524,7 @@ static int candidate_parse(const char *line, struct pal_media_candidate *c)
     struct pal_sdp_candidate sc;
     if (pal_sdp_candidate_parse(line, &sc, NULL) != 0)
         return -EINVAL;
-    candidate_from_sdp(&sc, c);
+    pal_sdp_candidate_to_media(&sc, c);
     return 0;
 }
 
@@ -723,7 +695,7 @@ static void send_candidate(struct pal_session *s, const struct part *p,
     json_t *cand = json_null();
     if (ev->type == PAL_MEDIA_EV_LOCAL_CANDIDATE) {
         struct pal_sdp_candidate sc;
-        candidate_to_sdp(&ev->u.candidate, &sc);
+        pal_media_candidate_to_sdp(&ev->u.candidate, &sc);
         char line[256];
         if (pal_sdp_candidate_write(&sc, line, sizeof(line)) < 0)
             return;

@@ -8,22 +8,9 @@
 #include "palabre/rtcp.h"
 #include "palabre/rtp.h"
 #include "palabre/sdp.h"
+#include "palabre/sdp_media.h"
 
 /* ---- candidates ------------------------------------------------------------ */
-
-static void candidate_from_sdp(const struct pal_sdp_candidate *s, struct pal_media_candidate *c)
-{
-    memset(c, 0, sizeof(*c));
-    snprintf(c->foundation, sizeof(c->foundation), "%s", s->foundation);
-    c->component = (uint8_t)s->component;
-    c->tcp = s->transport != PAL_SDP_CAND_UDP;
-    c->priority = s->priority;
-    snprintf(c->addr, sizeof(c->addr), "%s", s->address);
-    c->port = s->port;
-    c->type = (enum pal_media_cand_type)s->type; /* same order */
-    snprintf(c->raddr, sizeof(c->raddr), "%s", s->raddr);
-    c->rport = s->rport;
-}
 
 static void add_remote(struct load_pc *pc, const struct pal_media_candidate *c)
 {
@@ -50,7 +37,7 @@ void participant_remote_candidate(struct load_participant *p, enum pal_media_pc 
     struct pal_media_candidate c;
     if (pal_sdp_candidate_parse(line, &sc, NULL) != 0)
         return;
-    candidate_from_sdp(&sc, &c);
+    pal_sdp_candidate_to_media(&sc, &c);
     add_remote(pc, &c);
 }
 
@@ -263,7 +250,7 @@ static int apply_remote(struct load_participant *p, struct load_pc *pc,
     }
     for (uint8_t i = 0; i < d->media[idx].n_candidates; i++) {
         struct pal_media_candidate c;
-        candidate_from_sdp(&d->media[idx].candidates[i], &c);
+        pal_sdp_candidate_to_media(&d->media[idx].candidates[i], &c);
         add_remote(pc, &c);
     }
     if (pc->remote_end || d->media[idx].end_of_candidates || d->end_of_candidates)
