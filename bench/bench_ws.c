@@ -30,6 +30,7 @@
  * Output: "key=value" lines (bench/chat.sh makes the table). Exit code 0 when
  * every client joined and no request failed. */
 #include "palabre/common.h"
+#include "ws_frame.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -301,32 +302,23 @@ static void parse_frames(struct client *c)
     unsigned char *p = (unsigned char *)c->in.p;
     while (c->state != C_DEAD && c->in.len - off >= 2) {
         unsigned char *f = p + off;
-        size_t avail = c->in.len - off, h = 2;
-        uint64_t n = f[1] & 0x7f;
-        if (n == 126) {
-            if (avail < 4)
-                break;
-            n = (uint64_t)f[2] << 8 | f[3];
-            h = 4;
-        } else if (n == 127) {
-            if (avail < 10)
-                break;
-            n = 0;
-            for (int i = 0; i < 8; i++)
-                n = n << 8 | f[2 + i];
-            h = 10;
-        }
-        if (f[1] & 0x80 || n > (1u << 24)) {
+        size_t avail = c->in.len - off;
+        struct ws_frame fr;
+        if (!ws_frame_header(f, avail, &fr))
+            break;
+        uint64_t n = fr.len;
+        size_t h = fr.header;
+        if (fr.masked || n > (1u << 24)) {
             kill_client(c, "bad frame from server");
             return;
         }
         if (avail - h < n)
             break;
-        int opcode = f[0] & 0x0f;
+        int opcode = fr.opcode;
         const char *payload = (const char *)f + h;
         if (opcode == 0 || opcode == 1) {
             buf_append(&c->msg, payload, n);
-            if (f[0] & 0x80) {
+            if (fr.fin) {
                 c->msg.p[c->msg.len] = '\0';
                 on_message(c, c->msg.p, c->msg.len);
                 c->msg.len = 0;

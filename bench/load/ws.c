@@ -1,6 +1,8 @@
 /* WebSocket client for palabre-load. See ws.h. */
 #include "ws.h"
 
+#include "../ws_frame.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -147,27 +149,14 @@ static bool parse_frames(struct load_ws *ws)
     while (!ws->closed) {
         uint8_t *p = ws->in + off;
         size_t avail = ws->in_len - off;
-        if (avail < 2)
+        struct ws_frame fr;
+        if (!ws_frame_header(p, avail, &fr))
             break;
-        bool fin = p[0] & 0x80, masked = p[1] & 0x80;
-        int opcode = p[0] & 0x0f;
-        uint64_t n = p[1] & 0x7f;
-        size_t h = 2;
-        if (n == 126) {
-            if (avail < 4)
-                break;
-            n = (uint64_t)p[2] << 8 | p[3];
-            h = 4;
-        } else if (n == 127) {
-            if (avail < 10)
-                break;
-            n = 0;
-            for (int i = 0; i < 8; i++)
-                n = n << 8 | p[2 + i];
-            h = 10;
-        }
-        if (masked)
-            h += 4; /* servers do not mask, but tolerate it */
+        /* servers do not mask, but tolerate it */
+        bool fin = fr.fin, masked = fr.masked;
+        int opcode = fr.opcode;
+        uint64_t n = fr.len;
+        size_t h = fr.header;
         if (n > WS_MAX_MESSAGE) {
             close_link(ws, "frame too large");
             return false;
