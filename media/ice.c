@@ -187,8 +187,11 @@ int pal_ice_create(GMainContext *ctx, const struct pal_media_config *cfg, bool c
         free(ice);
         return -EIO;
     }
-    g_object_set(ice->agent, "controlling-mode", controlling, "upnp", FALSE, "keepalive-conncheck",
-                 TRUE, NULL);
+    /* No ICE-TCP: only UDP candidates are announced (on_new_candidate), and
+     * libnice's idle TCP sockets would double the descriptors the worker
+     * polls for every packet. */
+    g_object_set(ice->agent, "controlling-mode", controlling, "upnp", FALSE, "ice-tcp", FALSE,
+                 "keepalive-conncheck", TRUE, NULL);
     add_local_addresses(ice);
     g_signal_connect(ice->agent, "new-candidate-full", G_CALLBACK(on_new_candidate), ice);
     g_signal_connect(ice->agent, "candidate-gathering-done", G_CALLBACK(on_gathering_done), ice);
