@@ -22,13 +22,14 @@ int pal_consumer_create(const char *subscriber, const char *producer_pid, const 
     struct pal_consumer *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
-    bool video = track->kind == PAL_MEDIA_VIDEO;
-    int rc = pal_rtx_buffer_create(video ? 512 : 128, PAL_MEDIA_SCRATCH,
-                                   video ? PAL_RTX_VIDEO_MAX_AGE_MS : PAL_RTX_AUDIO_MAX_AGE_MS,
-                                   &c->rtx);
-    if (rc) {
-        free(c);
-        return rc;
+    /* A producer keeps the ring its consumers resend from; the mixer's
+     * outputs have no producer, so their consumer keeps its own. */
+    if (strcmp(producer_pid, PAL_MEDIA_MIXER_ID) == 0) {
+        int rc = pal_rtx_buffer_create_for(track->kind == PAL_MEDIA_VIDEO, &c->own_rtx);
+        if (rc) {
+            free(c);
+            return rc;
+        }
     }
     snprintf(c->subscriber, sizeof(c->subscriber), "%s", subscriber);
     snprintf(c->producer_pid, sizeof(c->producer_pid), "%s", producer_pid);
@@ -48,7 +49,7 @@ void pal_consumer_destroy(struct pal_consumer *c)
 {
     if (!c)
         return;
-    pal_rtx_buffer_destroy(c->rtx);
+    pal_rtx_buffer_destroy(c->own_rtx);
     free(c);
 }
 
@@ -69,7 +70,24 @@ void pal_consumer_set_producer(struct pal_consumer *c, struct pal_producer *p)
     }
     c->started = false;
     c->wait_keyframe = c->track.kind == PAL_MEDIA_VIDEO;
-    pal_rtx_buffer_clear(c->rtx);
+    if (c->own_rtx)
+        pal_rtx_buffer_clear(c->own_rtx);
+}
+
+/* The source's packet rewritten into this subscriber's numbering, SSRC,
+ * payload type and extension ids: the same bytes each time for one packet,
+ * so a retransmission equals the original. */
+static int rewrite(const struct pal_consumer *c, const struct pal_rtp_packet *pkt,
+                   uint8_t *scratch, size_t cap, size_t *len)
+{
+    struct pal_rtp_rewrite rw = {
+        .ssrc = c->track.ssrc,
+        .seq = (uint16_t)(pkt->seq + c->seq_offset),
+        .timestamp = pkt->timestamp + c->ts_offset,
+        .payload_type = c->track.payload_type,
+        .ext_map = &c->ext_map,
+    };
+    return pal_rtp_rewrite_into(pkt, &rw, scratch, cap, len);
 }
 
 int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pkt, bool keyframe,
@@ -87,23 +105,18 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
         c->ts_offset = c->first_ts - pkt->timestamp;
         c->started = true;
     }
-    struct pal_rtp_rewrite rw = {
-        .ssrc = c->track.ssrc,
-        .seq = (uint16_t)(pkt->seq + c->seq_offset),
-        .timestamp = pkt->timestamp + c->ts_offset,
-        .payload_type = c->track.payload_type,
-        .ext_map = &c->ext_map,
-    };
     size_t len;
-    int rc = pal_rtp_rewrite_into(pkt, &rw, scratch, cap, &len);
+    int rc = rewrite(c, pkt, scratch, cap, &len);
     if (rc)
         return rc;
-    if (!c->packets || pal_seq_newer(rw.seq, c->last_seq)) {
-        c->last_seq = rw.seq;
-        c->last_ts = rw.timestamp;
+    uint16_t seq = (uint16_t)(pkt->seq + c->seq_offset);
+    if (!c->packets || pal_seq_newer(seq, c->last_seq)) {
+        c->last_seq = seq;
+        c->last_ts = pkt->timestamp + c->ts_offset;
         c->last_ts_wall_us = wall_us;
     }
-    pal_rtx_buffer_store(c->rtx, rw.seq, scratch, len, now_ms);
+    if (c->own_rtx)
+        pal_rtx_buffer_store(c->own_rtx, pkt->seq, pkt->buf, pkt->len, now_ms);
     c->packets++;
     c->octets += pkt->payload_len;
     return c->sink->send_rtp(c->sink->ctx, scratch, len, cap);
@@ -112,14 +125,21 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
 int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scratch, size_t cap,
                             int64_t now_ms)
 {
-    const uint8_t *pkt;
-    size_t len;
-    if (!c->sink->ready || pal_rtx_buffer_get(c->rtx, seq, now_ms, &pkt, &len) != 0 ||
-        len + PAL_SRTP_MAX_TRAILER > cap) {
+    struct pal_rtx_buffer *ring = c->own_rtx ? c->own_rtx : c->producer ? c->producer->rtx : NULL;
+    const uint8_t *kept;
+    size_t kept_len, len;
+    struct pal_rtp_packet pkt;
+    /* Only what this consumer sent since it last (re)started: the ring also
+     * holds what its source sent before, or to others before we joined. */
+    bool sent = c->started && c->packets &&
+                (uint16_t)(seq - c->first_seq) <= (uint16_t)(c->last_seq - c->first_seq);
+    if (!c->sink->ready || !ring || !sent ||
+        pal_rtx_buffer_get(ring, (uint16_t)(seq - c->seq_offset), now_ms, &kept, &kept_len) != 0 ||
+        pal_rtp_parse(&pkt, (uint8_t *)kept, kept_len, NULL) != 0 ||
+        rewrite(c, &pkt, scratch, cap, &len) != 0 || len + PAL_SRTP_MAX_TRAILER > cap) {
         c->nack_misses++;
         return -ENOENT;
     }
-    memcpy(scratch, pkt, len);
     c->retransmitted++;
     return c->sink->send_rtp(c->sink->ctx, scratch, len, cap);
 }

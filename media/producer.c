@@ -9,6 +9,7 @@
 
 #include "palabre/keyframe.h"
 #include "palabre/nack.h"
+#include "palabre/rtx_buffer.h"
 #include "palabre/vp8.h"
 
 int pal_producer_create(const char *participant, const struct pal_media_track *t,
@@ -23,6 +24,10 @@ int pal_producer_create(const char *participant, const struct pal_media_track *t
     snprintf(p->participant, sizeof(p->participant), "%s", participant);
     p->track = *t;
     pal_seq_unwrapper_init(&p->unwrap);
+    if (pal_rtx_buffer_create_for(t->kind == PAL_MEDIA_VIDEO, &p->rtx)) {
+        free(p);
+        return -ENOMEM;
+    }
     if (t->kind == PAL_MEDIA_VIDEO) {
         if (pal_nack_create(NULL, &p->nack) || pal_keyframe_create(0, &p->kf)) {
             pal_producer_destroy(p);
@@ -39,6 +44,7 @@ void pal_producer_destroy(struct pal_producer *p)
         return;
     pal_nack_destroy(p->nack);
     pal_keyframe_destroy(p->kf);
+    pal_rtx_buffer_destroy(p->rtx);
     free(p->consumers);
     free(p);
 }
@@ -83,6 +89,7 @@ bool pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet 
     }
     p->received++;
     p->octets += pkt->payload_len;
+    pal_rtx_buffer_store(p->rtx, pkt->seq, pkt->buf, pkt->len, now_ms);
     p->last_packet_ms = now_ms;
 
     /* Interarrival jitter (RFC 3550 A.8) in clock units. */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "palabre/rtp.h"
+
 struct slot {
     int64_t stored_ms;
     uint16_t seq;
@@ -41,6 +43,12 @@ int pal_rtx_buffer_create(unsigned slots, size_t slot_size, uint32_t max_age_ms,
     b->max_age_ms = max_age_ms;
     *out = b;
     return 0;
+}
+
+int pal_rtx_buffer_create_for(bool video, struct pal_rtx_buffer **out)
+{
+    return pal_rtx_buffer_create(video ? 512 : 128, PAL_RTP_MAX_PACKET,
+                                 video ? PAL_RTX_VIDEO_MAX_AGE_MS : PAL_RTX_AUDIO_MAX_AGE_MS, out);
 }
 
 void pal_rtx_buffer_destroy(struct pal_rtx_buffer *b)

@@ -1,11 +1,14 @@
 /* A consumer: one published track forwarded to one subscriber's subscribe
  * PeerConnection. It rewrites what must change for that subscriber (SSRC,
  * sequence number, timestamp, payload type, extension ids), keeps what it
- * sent in a retransmission ring to answer NACKs, holds video back until a
+ * sent answerable to NACKs (rewritten again from its producer's ring, or
+ * from its own ring for a mixer output), holds video back until a
  * keyframe when it starts, and writes its RTCP sender reports.
  *
  * No allocation per packet: the rewrite goes into a caller scratch buffer
- * (the copy SRTP needs anyway) and the ring slots are preallocated.
+ * (the copy SRTP needs anyway) and the ring slots are preallocated. One ring
+ * per published stream instead of one per subscriber: 10 times less memory
+ * in a room of 10, and one copy per forwarded packet instead of two.
  *
  * Thread: the room's worker (create/destroy too). */
 #ifndef PALABRE_CONSUMER_H
@@ -36,7 +39,8 @@ struct pal_consumer {
     struct pal_producer *producer;     /* NULL while the producer is absent */
     const struct pal_media_sink *sink; /* the subscriber's subscribe PC */
     /* owned */
-    struct pal_rtx_buffer *rtx;
+    struct pal_rtx_buffer *own_rtx; /* a mixer output's packets; NULL for a
+                                       producer's track (its ring is shared) */
     /* state */
     char subscriber[PAL_MEDIA_ID_MAX];
     char producer_pid[PAL_MEDIA_ID_MAX];

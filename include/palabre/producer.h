@@ -15,6 +15,7 @@
 struct pal_consumer;
 struct pal_nack;
 struct pal_keyframe;
+struct pal_rtx_buffer;
 
 struct pal_producer {
     /* borrowed */
@@ -22,6 +23,8 @@ struct pal_producer {
     /* owned */
     struct pal_nack *nack;   /* video only */
     struct pal_keyframe *kf; /* video only */
+    struct pal_rtx_buffer *rtx; /* the packets as received (by their seq):
+                                   its consumers answer NACKs from it */
     /* state */
     char participant[PAL_MEDIA_ID_MAX];
     struct pal_media_track track;
@@ -48,7 +51,7 @@ void pal_producer_destroy(struct pal_producer *p);
 int pal_producer_attach(struct pal_producer *p, struct pal_consumer *c);
 void pal_producer_detach(struct pal_producer *p, struct pal_consumer *c);
 
-/* Bookkeeping of one received packet. *keyframe: it starts a VP8 keyframe.
+/* Bookkeeping of one received packet (kept in the ring). *keyframe: it starts a VP8 keyframe.
  * Returns true if the NACK generator gave up and a keyframe should be asked. */
 bool pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet *pkt,
                             int64_t now_ms, bool *keyframe);

@@ -24,6 +24,9 @@ struct pal_rtx_buffer;
  * Returns 0, -EINVAL or -ENOMEM. */
 int pal_rtx_buffer_create(unsigned slots, size_t slot_size, uint32_t max_age_ms,
                           struct pal_rtx_buffer **out);
+/* The ring of one media stream: 512 slots kept 2 s for video, 128 kept 1 s
+ * for audio, each slot the largest RTP packet. */
+int pal_rtx_buffer_create_for(bool video, struct pal_rtx_buffer **out);
 void pal_rtx_buffer_destroy(struct pal_rtx_buffer *b);
 
 /* Copies pkt into the slot of seq (replacing what was there). A packet

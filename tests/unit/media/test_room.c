@@ -13,6 +13,7 @@
 #include "palabre/room.h"
 #include "palabre/rtcp.h"
 #include "palabre/rtp.h"
+#include "palabre/rtx_buffer.h"
 
 #define MAX_SENT 256
 
@@ -295,6 +296,54 @@ static void test_nack_answered_from_ring(void **state)
     assert_int_equal(st.retransmitted, 2);
 }
 
+static uint16_t seq_of(const struct rec *r, int i)
+{
+    struct pal_rtp_packet p;
+    assert_int_equal(pal_rtp_parse(&p, (uint8_t *)r->rtp[i], r->rtp_len[i], NULL), 0);
+    return p.seq;
+}
+
+static void nack(struct fixture *f, struct pal_room_peer *p, uint32_t media_ssrc, uint16_t seq,
+                 int64_t now)
+{
+    uint8_t buf[64];
+    size_t len;
+    assert_int_equal(pal_rtcp_write_nack(buf, sizeof(buf), &len, 0x99, media_ssrc, &seq, 1), 0);
+    pal_room_on_rtcp(f->room, p, PAL_MEDIA_PC_SUBSCRIBE, buf, len, now);
+}
+
+/* One ring per published stream serves every subscriber: each gets the
+ * packet again in its own numbering, and only what it was sent. */
+static void test_nack_shared_ring_per_subscriber(void **state)
+{
+    struct fixture *f = *state;
+    subscribe(f, f->bob, &f->bob_sub, 0xB0B0A, 0xB0B0B, 0);
+    feed(f, 0x2222, 500, 9000, true, true, 0, 10);
+    for (int i = 1; i < 10; i++)
+        feed(f, 0x2222, (uint16_t)(500 + i), 9000u + 3000u * i, true, false, 0, 10 + i);
+    subscribe(f, f->carol, &f->carol_sub, 0xCA0A, 0xCA0B, 20);
+    feed(f, 0x2222, 510, 39000, true, true, 0, 30);
+    for (int i = 1; i < 5; i++)
+        feed(f, 0x2222, (uint16_t)(510 + i), 39000u + 3000u * i, true, false, 0, 30 + i);
+    assert_int_equal(f->bob_sub.n_rtp, 15);
+    assert_int_equal(f->carol_sub.n_rtp, 5);
+
+    nack(f, f->carol, 0xCA0B, seq_of(&f->carol_sub, 2), 40); /* source 512 */
+    assert_int_equal(f->carol_sub.n_rtp, 6);
+    assert_int_equal(f->carol_sub.rtp_len[5], f->carol_sub.rtp_len[2]);
+    assert_memory_equal(f->carol_sub.rtp[5], f->carol_sub.rtp[2], f->carol_sub.rtp_len[2]);
+    /* source 505 is in the ring, but carol joined after it: not hers */
+    nack(f, f->carol, 0xCA0B, (uint16_t)(seq_of(&f->carol_sub, 0) - 5), 41);
+    assert_int_equal(f->carol_sub.n_rtp, 6);
+    /* bob had it */
+    nack(f, f->bob, 0xB0B0B, seq_of(&f->bob_sub, 5), 42);
+    assert_int_equal(f->bob_sub.n_rtp, 16);
+    assert_memory_equal(f->bob_sub.rtp[15], f->bob_sub.rtp[5], f->bob_sub.rtp_len[5]);
+    /* nothing is kept past its age (video: 2 s) */
+    nack(f, f->bob, 0xB0B0B, seq_of(&f->bob_sub, 6), 10 + 6 + PAL_RTX_VIDEO_MAX_AGE_MS + 1);
+    assert_int_equal(f->bob_sub.n_rtp, 16);
+}
+
 static void test_publisher_loss_gets_nack_and_reports(void **state)
 {
     struct fixture *f = *state;
@@ -426,6 +475,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fanout_and_rewrite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyframe_on_join_and_gating, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nack_answered_from_ring, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nack_shared_ring_per_subscriber, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publisher_loss_gets_nack_and_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_ssrc_and_garbage_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_active_speaker, setup, teardown),
