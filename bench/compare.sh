@@ -134,10 +134,10 @@ for (const sc of scenarios) {
       delay_ms: r.delay_ms, loss_ratio: r.loss_ratio, server_rss_kib: r.server_rss_kib,
       streams_expected: r.streams_expected, streams_received: r.streams_received,
       nack_received: r.nack_received, pli_received: r.pli_received,
-      tool_cpu_percent: r.tool_cpu_percent, late_frames: r.late_frames };
+      tool_cpu_percent: r.tool_cpu_percent, late_frames: r.late_frames, tool_saturated: r.tool_saturated };
     console.log(`| ${sc} | ${t} | ${r.participants} | ${r.window_forwarded_packets} | ${f(r.server_cpu_percent, 1)} | ` +
       `${f(r.server_cpu_us_per_forwarded_packet)} | ${f(r.delay_ms.p50)} / ${f(r.delay_ms.p99)} | ${f(r.loss_ratio, 5)} | ` +
-      `${r.streams_received}/${r.streams_expected} | ${f(r.tool_cpu_percent, 1)} |`);
+      `${r.streams_received}/${r.streams_expected} | ${f(r.tool_cpu_percent, 1)}${r.tool_saturated ? ' (saturated)' : ''} |`);
   }
   if (row.palabre && row.janus) {
     const p = row.palabre, j = row.janus;
@@ -145,7 +145,8 @@ for (const sc of scenarios) {
     row.ratio_delay_p99_palabre_over_janus = p.delay_ms.p99 / j.delay_ms.p99;
     row.goal = { palabre_cpu_at_most_quarter_of_janus: row.ratio_cpu_per_packet_palabre_over_janus <= 0.25,
       palabre_p99_under_5_ms: p.delay_ms.p99 < 5, palabre_no_loss: p.loss_ratio === 0,
-      janus_cpu_percent: j.server_cpu_percent };
+      janus_cpu_percent: j.server_cpu_percent,
+      tool_kept_up: !p.tool_saturated && !j.tool_saturated };
   }
   out.scenarios[sc] = row;
 }

@@ -39,6 +39,10 @@
 
 enum phase { PH_RAMP, PH_SETTLE, PH_WINDOW, PH_DRAIN, PH_DONE };
 
+/* Above this share of its one core the tool's own scheduling shows in the
+ * delays it measures. */
+#define TOOL_SATURATED_PCT 85.0
+
 static struct {
     /* options */
     const char *url, *scenario_arg, *json_path, *plot_path, *target, *room_prefix;
@@ -332,6 +336,7 @@ static void collect(struct load_result *r)
     r->tool_cpu_pct = r->window_s > 0 ? tool_us / 1e4 / r->window_s : 0;
     r->tool_cpu_pct_per_participant = r->tool_cpu_pct / s->participants;
     r->tool_cpu_us_per_packet = r->window_forwarded ? tool_us / (double)r->window_forwarded : 0;
+    r->tool_saturated = r->late_ticks > 0 || r->tool_cpu_pct > TOOL_SATURATED_PCT;
     r->samples = g.samples;
     r->n_samples = g.n_samples;
 }

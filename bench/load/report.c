@@ -57,6 +57,11 @@ void load_report_table(const struct load_result *r, FILE *out)
     fprintf(out, "| errors (media / signaling / send / late frames) | %llu / %llu / %llu / %llu |\n",
             (unsigned long long)r->media_errors, (unsigned long long)r->signaling_errors,
             (unsigned long long)r->send_errors, (unsigned long long)r->late_ticks);
+    if (r->tool_saturated)
+        fprintf(out, "| **load tool saturated** | it fell behind its send schedule (%llu late "
+                     "frames) or used %.0f %% of its one thread: the machine limited this run, "
+                     "not the server; lost consent and delays here are the tool's |\n",
+                (unsigned long long)r->late_ticks, r->tool_cpu_pct);
 }
 
 int load_report_json(const struct load_result *r, const char *path)
@@ -127,6 +132,7 @@ int load_report_json(const struct load_result *r, const char *path)
     json_object_set_new(j, "tool_cpu_percent_per_participant",
                         num_or_null(r->tool_cpu_pct_per_participant));
     json_object_set_new(j, "tool_cpu_us_per_packet", num_or_null(r->tool_cpu_us_per_packet));
+    json_object_set_new(j, "tool_saturated", json_boolean(r->tool_saturated));
     json_object_set_new(j, "timeline", timeline);
     int rc = json_dump_file(j, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) ? -EIO : 0;
     json_decref(j);

@@ -46,6 +46,9 @@ struct load_result {
     double server_cpu_us_per_forwarded_packet;
     long server_rss_kib;
     double tool_cpu_pct, tool_cpu_pct_per_participant, tool_cpu_us_per_packet;
+    /* The tool fell behind its own send schedule or used most of its one
+     * thread: the machine, not the server, set the figures of this run. */
+    bool tool_saturated;
     const struct load_sample *samples;
     size_t n_samples;
 };

@@ -54,6 +54,8 @@ test('smoke scenario: every subscriber receives every publisher, no loss on loop
     assert.ok(r.server_cpu_us_per_forwarded_packet > 0);
     assert.ok(r.server_rss_kib > 1000);
     assert.ok(r.tool_cpu_percent_per_participant > 0);
+    // true when the tool fell behind (late frames) or used most of its thread
+    assert.equal(r.tool_saturated, r.late_frames > 0 || r.tool_cpu_percent > 85);
     assert.ok(r.timeline.length >= 15);
     assert.match(readFileSync(plot, 'utf8'), /^<svg[^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
     assert.match(out, /\| forwarding delay p50/);
