@@ -22,15 +22,7 @@ echo "## bench_router $*, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --
 echo "### loopback"
 unshare --net -- bash -c 'ip link set lo up && exec taskset -c "$0" "$@"' "$cpu" "$bin" "$@"
 echo "### veth, send side only"
-unshare --net -- bash -c '
-    set -e
-    ip link set lo up
-    ip link add pv0 type veth peer name pv1
-    ip addr add 10.77.0.1/24 dev pv0
-    ip link set pv0 up    # pv1 stays down: what pv0 sends is dropped by the driver
-    ip neigh add 10.77.0.2 lladdr 02:00:00:00:77:02 dev pv0 nud permanent
-    cpu=$1; shift
-    exec taskset -c "$cpu" "$@" --dest 10.77.0.2' _ "$cpu" "$bin" "$@"
+bench/veth_netns.sh taskset -c "$cpu" "$bin" "$@" --dest 10.77.0.2
 command -v valgrind >/dev/null || { echo "(valgrind not installed: no instruction counts)"; exit 0; }
 echo "### callgrind, $PKTS packets in"
 tmp=$(mktemp -d)
