@@ -4,6 +4,8 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -19,6 +21,7 @@ struct pal_send_queue {
     uint16_t len[PAL_SEND_QUEUE_MAX];
     unsigned n;
     struct pal_send_queue *prev, *next; /* in the batch's dirty list while n > 0 */
+    bool no_gso; /* the kernel refused UDP_SEGMENT on this socket's route */
     struct pal_send_queue_stats st;
 };
 
@@ -39,6 +42,11 @@ struct pal_send_batch {
     /* flush scratch (one thread: one flush at a time) */
     struct mmsghdr msgs[PAL_SEND_QUEUE_MAX];
     struct iovec iov[PAL_SEND_QUEUE_MAX];
+    unsigned run[PAL_SEND_QUEUE_MAX]; /* msgs[k] carries run[k] datagrams */
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } ctl[PAL_SEND_QUEUE_MAX];
 };
 
 static uint8_t *slot_ptr(const struct pal_send_batch *b, uint16_t i)
@@ -200,22 +208,84 @@ int pal_send_queue_push(struct pal_send_queue *q, const uint8_t *buf, size_t len
     return 0;
 }
 
+/* A UDP GSO datagram holds at most 64 KiB of payload. */
+#define GSO_MAX_BYTES 65000
+
+/* Groups the queue into messages: with UDP GSO (UDP_SEGMENT, Linux 4.18),
+ * a run of datagrams of one size, plus one shorter datagram ending it,
+ * goes down the stack as one message the kernel (or the NIC) cuts back
+ * into the same datagrams: the packets of one video frame to one
+ * subscriber cross the stack once. Order is kept. Returns the message
+ * count. */
+static unsigned build_messages(struct pal_send_queue *q)
+{
+    struct pal_send_batch *b = q->b;
+    unsigned nm = 0;
+    for (unsigned i = 0; i < q->n; i++)
+        b->iov[i] = (struct iovec){.iov_base = slot_ptr(b, q->slot[i]), .iov_len = q->len[i]};
+    for (unsigned i = 0, j; i < q->n; i = j) {
+        size_t seg = q->len[i], max = q->no_gso ? 1 : GSO_MAX_BYTES / seg;
+        for (j = i + 1; j < q->n && j - i < max && q->len[j] == seg; j++)
+            ;
+        if (j < q->n && j - i > 1 && j - i < max && q->len[j] < seg)
+            j++; /* a shorter last segment is allowed */
+        struct msghdr *h = &b->msgs[nm].msg_hdr;
+        *h = (struct msghdr){.msg_name = &q->to, .msg_namelen = q->to_len,
+                             .msg_iov = &b->iov[i], .msg_iovlen = j - i};
+        if (j - i > 1) {
+            h->msg_control = b->ctl[nm].buf;
+            h->msg_controllen = sizeof(b->ctl[nm].buf);
+            struct cmsghdr *c = CMSG_FIRSTHDR(h);
+            c->cmsg_level = SOL_UDP;
+            c->cmsg_type = UDP_SEGMENT;
+            c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            uint16_t gso = (uint16_t)seg;
+            memcpy(CMSG_DATA(c), &gso, sizeof(gso));
+        }
+        b->run[nm++] = j - i;
+    }
+    return nm;
+}
+
+/* A GSO message the kernel refuses as such (no UDP_SEGMENT, no checksum
+ * offload on the route, a segment above the MTU): GSO is turned off for
+ * this queue and the run goes out one datagram per message. */
+static bool resend_without_gso(struct pal_send_queue *q, struct msghdr *h)
+{
+    if (!h->msg_control || (errno != EINVAL && errno != EIO && errno != ENOPROTOOPT &&
+                            errno != EOPNOTSUPP))
+        return false;
+    q->no_gso = true;
+    for (size_t i = 0; i < h->msg_iovlen; i++) {
+        struct msghdr one = {.msg_name = h->msg_name, .msg_namelen = h->msg_namelen,
+                             .msg_iov = &h->msg_iov[i], .msg_iovlen = 1};
+        q->st.batches++;
+        if (sendmsg(q->fd, &one, MSG_DONTWAIT) >= 0)
+            q->st.packets++;
+        else
+            q->st.dropped++;
+    }
+    return true;
+}
+
 /* sendmmsg until the kernel took or refused every message: a refused one
  * (the call fails on its first message) is dropped and counted, the rest go
  * on, so packets are never reordered and never retried. */
-static void send_all(struct pal_send_queue *q, struct mmsghdr *m, unsigned n)
+static void send_all(struct pal_send_queue *q, struct mmsghdr *m, const unsigned *run, unsigned n)
 {
     unsigned off = 0;
     while (off < n) {
         int r = sendmmsg(q->fd, m + off, n - off, MSG_DONTWAIT);
         q->st.batches++;
         if (r > 0) {
+            for (unsigned k = off; k < off + (unsigned)r; k++)
+                q->st.packets += run[k];
             off += (unsigned)r;
-            q->st.packets += (unsigned)r;
         } else if (r < 0 && errno == EINTR) {
             continue;
         } else {
-            q->st.dropped++;
+            if (!resend_without_gso(q, &m[off].msg_hdr))
+                q->st.dropped += run[off];
             off++;
         }
     }
@@ -226,14 +296,7 @@ void pal_send_queue_flush(struct pal_send_queue *q)
     if (q->n == 0)
         return;
     struct pal_send_batch *b = q->b;
-    for (unsigned i = 0; i < q->n; i++) {
-        b->iov[i] = (struct iovec){.iov_base = slot_ptr(b, q->slot[i]), .iov_len = q->len[i]};
-        b->msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &q->to,
-                                                  .msg_namelen = q->to_len,
-                                                  .msg_iov = &b->iov[i],
-                                                  .msg_iovlen = 1}};
-    }
-    send_all(q, b->msgs, q->n);
+    send_all(q, b->msgs, b->run, build_messages(q));
     for (unsigned i = 0; i < q->n; i++)
         b->free_slots[b->n_free++] = q->slot[i];
     q->n = 0;

@@ -14,6 +14,12 @@
  * - a queue (one per socket, i.e. per ICE transport) holds the slots
  *   bound for its destination, in order.
  *
+ * Within that sendmmsg, consecutive datagrams of one size (a frame's
+ * packets: the packetizer splits a frame about equally) travel as one UDP
+ * GSO message (UDP_SEGMENT): the stack is crossed once per run and the
+ * kernel or the NIC cuts it back into the same datagrams. A route that
+ * refuses GSO turns it off for that queue (one datagram per message).
+ *
  * Zero copy: pal_send_queue_reserve() hands out the slot itself, the caller
  * writes (SRTP protects) the packet straight into it and commits its length.
  * Bounded, no allocation per packet: a queue holding PAL_SEND_QUEUE_MAX
@@ -51,7 +57,7 @@ struct pal_send_queue;
 struct pal_send_queue_stats {
     uint64_t packets; /* handed to the kernel */
     uint64_t dropped; /* refused by the kernel (or no destination) */
-    uint64_t batches; /* sendmmsg calls */
+    uint64_t batches; /* send syscalls (sendmmsg, or sendmsg after GSO was refused) */
 };
 
 /* ctx: may be NULL (no GSource; the owner flushes). Returns 0 or -ENOMEM. */

@@ -2,8 +2,10 @@
  * 127.0.0.1: nothing leaves before a flush, then everything in order with
  * one sendmmsg; a full queue or an empty pool flushes by itself; the GSource
  * flushes at the end of a context iteration; refused datagrams are counted
- * as drops; a new destination gets only what was queued after it; and an
- * ICE agent without a selected pair falls back to libnice (no slot). */
+ * as drops; a new destination gets only what was queued after it; runs of
+ * equal sizes leave as UDP GSO messages (and one by one where the kernel
+ * refuses GSO) yet arrive as the same datagrams; and an ICE agent without a
+ * selected pair falls back to libnice (no slot). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -126,6 +128,61 @@ static void test_full_queue_flushes_itself(void **state)
     pal_send_queue_flush(r.q);
     assert_int_equal(peer_drain(&r.rx, &next), 1);
     rig_close(&r);
+}
+
+/* Sizes as a frame's packets and RTCP mix: GSO runs (equal sizes, a
+ * shorter one closing a run), single datagrams between them. no_check:
+ * SO_NO_CHECK makes the kernel refuse UDP_SEGMENT (EINVAL), as a route
+ * without checksum offload would: the queue falls back to one datagram per
+ * message. Either way the receiver gets the same datagrams in order. */
+static void check_gso(bool no_check)
+{
+    static const uint16_t sizes[] = {1200, 1200, 1200, 900, 1200, 1200, 80, 80, 1300,
+                                     1216, 1216, 1216, 1216, 1216, 1216, 1216, 1216, 60};
+    enum { N = sizeof(sizes) / sizeof(sizes[0]) };
+    struct rig r;
+    rig_open(&r, NULL);
+    int one = 1;
+    if (no_check)
+        assert_int_equal(setsockopt(r.tx, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)), 0);
+    for (int round = 0; round < 2; round++) {
+        for (uint32_t i = 0; i < N; i++) {
+            uint8_t *slot = pal_send_queue_reserve(r.q);
+            memset(slot, (int)i, sizes[i]);
+            pal_wr32(slot, i);
+            pal_send_queue_commit(r.q, sizes[i]);
+        }
+        pal_send_batch_flush(r.b);
+        uint8_t buf[2048];
+        for (uint32_t i = 0; i < N; i++) {
+            ssize_t got = recv(r.rx.fd, buf, sizeof(buf), 0);
+            assert_int_equal(got, sizes[i]);
+            assert_int_equal(pal_rd32(buf), i);
+            assert_int_equal(buf[got - 1], (uint8_t)i);
+        }
+        assert_true(recv(r.rx.fd, buf, sizeof(buf), 0) < 0); /* nothing more */
+    }
+    struct pal_send_queue_stats st;
+    pal_send_queue_get_stats(r.q, &st);
+    assert_int_equal(st.packets, 2 * N);
+    assert_int_equal(st.dropped, 0);
+    if (!no_check) /* one sendmmsg per flush */
+        assert_int_equal(st.batches, 2);
+    else /* the first flush falls back run by run, the second never tries GSO */
+        assert_true(st.batches > 2);
+    rig_close(&r);
+}
+
+static void test_gso_runs_arrive_as_datagrams(void **state)
+{
+    (void)state;
+    check_gso(false);
+}
+
+static void test_gso_refused_falls_back(void **state)
+{
+    (void)state;
+    check_gso(true);
 }
 
 /* 9 queues x 60 packets need more slots than the pool has: the reserve
@@ -284,6 +341,8 @@ int main(void)
         cmocka_unit_test(test_iteration_end_flushes),
         cmocka_unit_test(test_refused_datagrams_are_dropped),
         cmocka_unit_test(test_new_destination_after_queued_ones),
+        cmocka_unit_test(test_gso_runs_arrive_as_datagrams),
+        cmocka_unit_test(test_gso_refused_falls_back),
         cmocka_unit_test(test_ice_without_pair_falls_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
