@@ -43,31 +43,7 @@
 #include "palabre/rtx_buffer.h"
 #include "palabre/srtp.h"
 
-/* ---- malloc interposition (counts only while `counting` is set) */
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-static __thread int counting;
-static unsigned long long n_alloc;
-
-void *malloc(size_t n)
-{
-    if (counting)
-        n_alloc++;
-    return __libc_malloc(n);
-}
-void *calloc(size_t a, size_t b)
-{
-    if (counting)
-        n_alloc++;
-    return __libc_calloc(a, b);
-}
-void *realloc(void *p, size_t n)
-{
-    if (counting)
-        n_alloc++;
-    return __libc_realloc(p, n);
-}
+#include "alloc_count.h"
 
 #define PKT_LEN 1200
 #define SLOT (PAL_RTP_MAX_PACKET + PAL_SRTP_MAX_TRAILER)
@@ -290,8 +266,8 @@ static struct result run_pass(enum pal_srtp_profile prof, enum pal_srtp_engine e
             if (i % 4 == 3)
                 ts += 3000;
         }
-        unsigned long long a0 = n_alloc;
-        counting = 1;
+        unsigned long long a0 = alloc_calls;
+        alloc_counting = 1;
         double t0 = cpu_now();
         for (int i = 0; i < CHUNK; i++) {
             forward_packet(&r, in[i], in_len[i], pass, now);
@@ -302,8 +278,8 @@ static struct result run_pass(enum pal_srtp_profile prof, enum pal_srtp_engine e
         }
         flush(&r, pass);
         res.secs += cpu_now() - t0;
-        counting = 0;
-        res.allocs += n_alloc - a0;
+        alloc_counting = 0;
+        res.allocs += alloc_calls - a0;
         res.packets += CHUNK;
     }
     res.forwards = res.packets * (unsigned)n_subs;

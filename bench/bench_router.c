@@ -1,45 +1,82 @@
-/* Forwarding cost of the router: one publisher's 1200-byte VP8 packets fanned
- * out to N subscribers through the real room (palabre/room.h), each through a
- * real SRTP protect. The sink then either drops the packet, or (--send) does
- * what the server's transport does once ICE has selected a pair: one sendto
- * per packet on a UDP socket (here to a 127.0.0.1 socket that is never read,
- * so the kernel drops it after the loopback receive path).
+/* Forwarding cost of the server's real path: one publisher's 1,200-byte VP8
+ * packets, fed as video frames (bursts of --burst packets, as libnice reads
+ * them in one main-context iteration), fanned out to N subscribers by the
+ * real room (palabre/room.h: producer bookkeeping, NACK tracking, keyframe
+ * gate, per-subscriber rewrite, retransmission ring), then each subscriber's
+ * sink does what its transport does (media/transport.c
+ * pal_transport_send_rtp):
  *
- *   bench_router <gcm|cm|none> <subscribers> <packets> [--send]
+ *   drop    SRTP protect in place, no send (router + SRTP only)
+ *   sendto  protect in place, one sendto per packet (the path before
+ *           batching, and still the one without a send batch)
+ *   batch   protect straight into a send-queue slot (pal_srtp_protect_into),
+ *           and one sendmmsg per subscriber socket per frame
+ *           (pal_send_batch_flush where the worker flushes: at the end of
+ *           the iteration)
  *
- * Prints the forwarding thread's CPU time per forwarded packet. bench/router.sh
- * runs it side by side for every profile, and under callgrind
- * (--toggle-collect=forward_loop) for instruction counts per forwarded packet
- * and a check that the loop calls no allocator. */
+ * Each subscriber has its own UDP socket (libnice has one per
+ * PeerConnection). Datagrams go to a 127.0.0.1 socket that is never read
+ * (the sender's CPU time then includes loopback's receive path up to the
+ * full socket's drop: the server's cost does not include a reader), or with
+ * --dest to an address behind a veth whose peer is down (bench/router.sh
+ * sets it up in a private netns: the kernel's send side only, dropped by the
+ * driver).
+ *
+ * Every variant runs in one process, interleaved, --rounds times, so their
+ * ratios are measured side by side. Time is the forwarding thread's CPU time
+ * (CLOCK_THREAD_CPUTIME_ID: user + kernel, softirq included) per forwarded
+ * packet (one packet to one subscriber). malloc/calloc/realloc are counted
+ * while forwarding.
+ *
+ *   bench_router [--subs 10] [--packets 100000] [--burst 8] [--rounds 3] [--dest IP]
+ *   bench_router --only <variant> ...   one variant, once (for callgrind:
+ *                                       --toggle-collect='forward_frames*')
+ */
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "alloc_count.h"
 #include "palabre/room.h"
 #include "palabre/rtp.h"
+#include "palabre/send_queue.h"
 #include "palabre/srtp.h"
+#include "palabre/wire.h"
+
+enum send_mode { SEND_DROP, SEND_SENDTO, SEND_BATCH };
 
 struct sink_ctx {
-    struct pal_srtp *srtp;
-    int fd; /* -1: drop */
+    struct pal_srtp *srtp; /* NULL: no encryption */
+    enum send_mode mode;
+    int fd;
     struct sockaddr_in to;
-    uint64_t bytes, packets;
+    struct pal_send_queue *q;
+    uint64_t packets;
 };
 
+/* Mirrors pal_transport_send_rtp (and its sendto fallback). */
 static int sink_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
 {
     struct sink_ctx *s = ctx;
     size_t out = len;
-    if (s->srtp && pal_srtp_protect(s->srtp, buf, len, cap, &out))
-        return -EIO;
-    if (s->fd >= 0)
-        sendto(s->fd, buf, out, MSG_DONTWAIT, (const struct sockaddr *)&s->to, sizeof(s->to));
-    s->bytes += out;
+    if (s->mode == SEND_BATCH) {
+        uint8_t *slot = pal_send_queue_reserve(s->q);
+        if (s->srtp && pal_srtp_protect_into(s->srtp, buf, len, slot, PAL_SEND_SLOT, &out))
+            return -EIO;
+        if (!s->srtp)
+            memcpy(slot, buf, len);
+        pal_send_queue_commit(s->q, out);
+    } else {
+        if (s->srtp && pal_srtp_protect(s->srtp, buf, len, cap, &out))
+            return -EIO;
+        if (s->mode == SEND_SENDTO)
+            sendto(s->fd, buf, out, MSG_DONTWAIT, (const struct sockaddr *)&s->to, sizeof(s->to));
+    }
     s->packets++;
     return 0;
 }
@@ -68,10 +105,10 @@ static struct pal_srtp *make_srtp(enum pal_srtp_profile prof)
     return s;
 }
 
-static size_t make_packet(uint8_t *buf, uint16_t seq, bool key)
+/* A 1,200-byte VP8 packet with a transport-cc extension. */
+static size_t make_packet(uint8_t *buf, bool key)
 {
-    struct pal_rtp_header h = {.payload_type = 96, .seq = seq, .timestamp = seq * 3000u,
-                               .ssrc = 0x2222, .n_ext = 1};
+    struct pal_rtp_header h = {.payload_type = 96, .ssrc = 0x2222, .n_ext = 1};
     h.ext[0].id = 3;
     h.ext[0].len = 2;
     static uint8_t payload[1200 - 12 - 8];
@@ -83,104 +120,244 @@ static size_t make_packet(uint8_t *buf, uint16_t seq, bool key)
     return len;
 }
 
-__attribute__((noinline)) void forward_loop(struct pal_room *r, struct pal_room_peer *pub, uint8_t (*pkts)[1600], size_t *lens, int n);
-__attribute__((noinline)) void forward_loop(struct pal_room *r, struct pal_room_peer *pub,
-                                                   uint8_t (*pkts)[1600], size_t *lens, int n)
+#define MAX_ROUNDS 5
+
+struct variant {
+    const char *name;
+    bool plain;
+    enum pal_srtp_profile prof;
+    enum send_mode mode;
+    /* set up by variant_open */
+    struct pal_room *room;
+    struct pal_room_peer *pub;
+    struct sink_ctx *sinks;
+    struct pal_send_batch *batch;
+    int nsub;
+    uint16_t seq;
+    uint32_t frame;
+    double us[MAX_ROUNDS];
+    uint64_t fwd, allocs;
+};
+
+static struct variant variants[] = {
+    {.name = "router", .plain = true, .mode = SEND_DROP},
+    {.name = "gcm", .prof = PAL_SRTP_AEAD_AES_128_GCM, .mode = SEND_DROP},
+    {.name = "gcm+sendto", .prof = PAL_SRTP_AEAD_AES_128_GCM, .mode = SEND_SENDTO},
+    {.name = "gcm+batch", .prof = PAL_SRTP_AEAD_AES_128_GCM, .mode = SEND_BATCH},
+    {.name = "cm", .prof = PAL_SRTP_AES128_CM_SHA1_80, .mode = SEND_DROP},
+    {.name = "cm+batch", .prof = PAL_SRTP_AES128_CM_SHA1_80, .mode = SEND_BATCH},
+};
+#define N_VARIANTS (sizeof(variants) / sizeof(variants[0]))
+
+static void variant_open(struct variant *v, int nsub, struct sockaddr_in dest)
+{
+    v->nsub = nsub;
+    pal_room_create("bench", NULL, &v->room);
+    pal_room_peer_add(v->room, "pub", &v->pub);
+    struct pal_media_track vt = {.mid = "1", .kind = PAL_MEDIA_VIDEO, .payload_type = 96,
+                                 .clock_rate = 90000, .ssrc = 0x2222, .ext_twcc = 3};
+    pal_room_producer_add(v->room, v->pub, &vt, 0);
+    if (v->mode == SEND_BATCH && pal_send_batch_create(NULL, &v->batch))
+        abort();
+    v->sinks = calloc((size_t)nsub, sizeof(*v->sinks));
+    for (int i = 0; i < nsub; i++) {
+        struct sink_ctx *s = &v->sinks[i];
+        char id[16];
+        snprintf(id, sizeof(id), "s%d", i);
+        struct pal_room_peer *p;
+        pal_room_peer_add(v->room, id, &p);
+        s->srtp = v->plain ? NULL : make_srtp(v->prof);
+        s->mode = v->mode;
+        s->fd = v->mode == SEND_DROP ? -1 : socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+        s->to = dest;
+        if (v->mode == SEND_BATCH) {
+            pal_send_queue_create(v->batch, &s->q);
+            pal_send_queue_set_dest(s->q, s->fd, (const struct sockaddr *)&dest, sizeof(dest));
+        }
+        struct pal_media_sink ms = {.ctx = s, .send_rtp = sink_rtp, .send_rtcp = sink_rtcp};
+        pal_room_set_sink(p, PAL_MEDIA_PC_SUBSCRIBE, &ms);
+        struct pal_media_track t = vt;
+        snprintf(t.mid, sizeof(t.mid), "v");
+        t.ssrc = 0x1000u + (uint32_t)i;
+        t.ext_twcc = 0;
+        pal_room_consumer_add(v->room, p, "pub", "1", &t, 0);
+        pal_room_sink_ready(v->room, p, PAL_MEDIA_PC_SUBSCRIBE, 0);
+    }
+    /* a keyframe starts every consumer */
+    uint8_t work[1600];
+    size_t l = make_packet(work, true);
+    pal_wr16(work + 2, 1);
+    pal_room_on_rtp(v->room, v->pub, work, l, 1);
+    if (v->batch)
+        pal_send_batch_flush(v->batch);
+    v->seq = 2;
+    v->frame = 1;
+}
+
+static void variant_close(struct variant *v)
+{
+    for (int i = 0; i < v->nsub; i++) {
+        pal_send_queue_destroy(v->sinks[i].q);
+        pal_srtp_destroy(v->sinks[i].srtp);
+        if (v->sinks[i].fd >= 0)
+            close(v->sinks[i].fd);
+    }
+    pal_send_batch_destroy(v->batch);
+    free(v->sinks);
+    pal_room_destroy(v->room);
+}
+
+/* n packets as frames of burst packets (same timestamp, marker on the
+ * last); the batch is flushed after each frame, where the worker's
+ * iteration ends. */
+__attribute__((noinline)) void forward_frames(struct variant *v, const uint8_t *tmpl, size_t len,
+                                              int n, int burst);
+__attribute__((noinline)) void forward_frames(struct variant *v, const uint8_t *tmpl, size_t len,
+                                              int n, int burst)
 {
     uint8_t work[1600];
     for (int i = 0; i < n; i++) {
-        memcpy(work, pkts[i % 64], lens[i % 64]); /* what libnice's buffer would hold */
-        pal_room_on_rtp(r, pub, work, lens[i % 64], 1000 + i / 50);
+        int k = i % burst;
+        memcpy(work, tmpl, len); /* what libnice's receive buffer would hold */
+        pal_wr16(work + 2, v->seq++);
+        pal_wr32(work + 4, v->frame * 3000u);
+        if (k == burst - 1 || i == n - 1)
+            work[1] |= 0x80;
+        pal_room_on_rtp(v->room, v->pub, work, len, 1000 + v->frame / 30);
+        if (k == burst - 1 || i == n - 1) {
+            if (v->batch)
+                pal_send_batch_flush(v->batch);
+            v->frame++;
+        }
     }
+}
+
+static uint64_t forwarded(const struct variant *v)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < v->nsub; i++)
+        n += v->sinks[i].packets;
+    return n;
+}
+
+/* One timed pass: µs of thread CPU per forwarded packet. */
+static double run(struct variant *v, const uint8_t *tmpl, size_t len, int npk, int burst)
+{
+    uint64_t f0 = forwarded(v);
+    unsigned long long a0 = alloc_calls;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    alloc_counting = 1;
+    forward_frames(v, tmpl, len, npk, burst);
+    alloc_counting = 0;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    uint64_t fwd = forwarded(v) - f0;
+    v->fwd += fwd;
+    v->allocs += alloc_calls - a0;
+    double us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
+    return fwd ? us / (double)fwd : 0.0;
+}
+
+static double best(const struct variant *v, int rounds)
+{
+    double m = v->us[0];
+    for (int r = 1; r < rounds; r++)
+        m = v->us[r] < m ? v->us[r] : m;
+    return m;
+}
+
+static struct variant *find(const char *name)
+{
+    for (size_t i = 0; i < N_VARIANTS; i++)
+        if (strcmp(variants[i].name, name) == 0)
+            return &variants[i];
+    return NULL;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 4) {
-        fprintf(stderr, "usage: bench_router <gcm|cm|none> <subscribers> <packets> [--send]\n");
+    int nsub = 10, npk = 100000, burst = 8, rounds = 3;
+    const char *only = NULL, *dest_ip = NULL;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--subs") == 0)
+            nsub = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--packets") == 0)
+            npk = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--burst") == 0)
+            burst = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--rounds") == 0)
+            rounds = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--only") == 0)
+            only = argv[i + 1];
+        else if (strcmp(argv[i], "--dest") == 0)
+            dest_ip = argv[i + 1];
+        else
+            break;
+    }
+    if (nsub < 1 || npk < 1 || burst < 1 || rounds < 1 || rounds > MAX_ROUNDS ||
+        (only && !find(only))) {
+        fprintf(stderr, "usage: bench_router [--subs N] [--packets N] [--burst N] [--rounds 1..5] "
+                        "[--dest IP] [--only router|gcm|gcm+sendto|gcm+batch|cm|cm+batch]\n");
         return 2;
     }
-    bool plain = strcmp(argv[1], "none") == 0; /* router only, no encryption */
-    enum pal_srtp_profile prof =
-        strcmp(argv[1], "cm") == 0 ? PAL_SRTP_AES128_CM_SHA1_80 : PAL_SRTP_AEAD_AES_128_GCM;
-    int nsub = atoi(argv[2]), npk = atoi(argv[3]);
-    bool send = argc > 4 && strcmp(argv[4], "--send") == 0;
-    /* --send: a drain socket on 127.0.0.1 that is never read (its small
-     * receive buffer overflows, the kernel drops), one sending socket per
-     * subscriber as libnice has one per PeerConnection */
-    struct sockaddr_in drain = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    /* the destination: a never-read socket on 127.0.0.1, or --dest IP:9 */
+    struct sockaddr_in dest = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int drain_fd = -1;
-    if (send) {
+    if (dest_ip) {
+        dest.sin_port = htons(9);
+        if (inet_pton(AF_INET, dest_ip, &dest.sin_addr) != 1)
+            return 2;
+    } else {
         drain_fd = socket(AF_INET, SOCK_DGRAM, 0);
-        socklen_t dl = sizeof(drain);
-        if (drain_fd < 0 || bind(drain_fd, (struct sockaddr *)&drain, sizeof(drain)) ||
-            getsockname(drain_fd, (struct sockaddr *)&drain, &dl)) {
+        socklen_t dl = sizeof(dest);
+        if (drain_fd < 0 || bind(drain_fd, (struct sockaddr *)&dest, sizeof(dest)) ||
+            getsockname(drain_fd, (struct sockaddr *)&dest, &dl)) {
             perror("drain socket");
             return 1;
         }
     }
-    struct pal_room *r;
-    pal_room_create("bench", NULL, &r);
-    struct pal_room_peer *pub;
-    pal_room_peer_add(r, "pub", &pub);
-    struct pal_media_track v = {.mid = "1", .kind = PAL_MEDIA_VIDEO, .payload_type = 96,
-                                .clock_rate = 90000, .ssrc = 0x2222, .ext_twcc = 3};
-    pal_room_producer_add(r, pub, &v, 0);
-    struct sink_ctx *sinks = calloc((size_t)nsub, sizeof(*sinks));
-    for (int i = 0; i < nsub; i++) {
-        char id[16];
-        snprintf(id, sizeof(id), "s%d", i);
-        struct pal_room_peer *p;
-        pal_room_peer_add(r, id, &p);
-        sinks[i].srtp = plain ? NULL : make_srtp(prof);
-        sinks[i].fd = send ? socket(AF_INET, SOCK_DGRAM, 0) : -1;
-        sinks[i].to = drain;
-        struct pal_media_sink s = {.ctx = &sinks[i], .send_rtp = sink_rtp, .send_rtcp = sink_rtcp};
-        pal_room_set_sink(p, PAL_MEDIA_PC_SUBSCRIBE, &s);
-        struct pal_media_track t = v;
-        snprintf(t.mid, sizeof(t.mid), "v");
-        t.ssrc = 0x1000u + (uint32_t)i;
-        t.ext_twcc = 0;
-        pal_room_consumer_add(r, p, "pub", "1", &t, 0);
-        pal_room_sink_ready(r, p, PAL_MEDIA_PC_SUBSCRIBE, 0);
+    uint8_t tmpl[1600];
+    size_t len = make_packet(tmpl, false);
+    if (only) {
+        struct variant *v = find(only);
+        variant_open(v, nsub, dest);
+        double us = run(v, tmpl, len, npk, burst);
+        printf("%s: %d subscribers, %d packets in, %llu forwarded, %.3f us per forwarded packet, "
+               "%llu allocations\n",
+               v->name, nsub, npk, (unsigned long long)v->fwd, us, (unsigned long long)v->allocs);
+        variant_close(v);
+        return 0;
     }
-    static uint8_t pkts[64][1600];
-    size_t lens[64];
-    uint8_t work[1600];
-    /* warm-up: a keyframe then a few packets (starts every consumer) */
-    size_t l = make_packet(work, 1, true);
-    pal_room_on_rtp(r, pub, work, l, 1);
-    for (int i = 0; i < 64; i++)
-        lens[i] = make_packet(pkts[i], 0, false);
-    /* sequence numbers must advance: patch them per round */
-    uint16_t seq = 2;
-    int done = 0;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-    while (done < npk) {
-        int n = PAL_MIN(64, npk - done);
-        for (int i = 0; i < n; i++)
-            pal_wr16(pkts[i] + 2, seq++);
-        forward_loop(r, pub, pkts, lens, n);
-        done += n;
+    for (size_t i = 0; i < N_VARIANTS; i++)
+        variant_open(&variants[i], nsub, dest);
+    for (int r = 0; r < rounds; r++)
+        for (size_t i = 0; i < N_VARIANTS; i++)
+            variants[i].us[r] = run(&variants[i], tmpl, len, npk, burst);
+    printf("%d subscribers, %d packets in per round, frames of %d packets, to %s, %d rounds "
+           "interleaved\n",
+           nsub, npk, burst, dest_ip ? dest_ip : "127.0.0.1 (never read)", rounds);
+    printf("| variant | us CPU per forwarded packet, each round | allocations per forwarded packet |\n"
+           "|---|---|---:|\n");
+    for (size_t i = 0; i < N_VARIANTS; i++) {
+        struct variant *v = &variants[i];
+        printf("| %s |", v->name);
+        for (int r = 0; r < rounds; r++)
+            printf(" %.3f%s", v->us[r], r + 1 < rounds ? " /" : "");
+        printf(" | %.2f |\n", v->fwd ? (double)v->allocs / (double)v->fwd : 0.0);
     }
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-    double us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
-    uint64_t fwd = 0;
-    for (int i = 0; i < nsub; i++)
-        fwd += sinks[i].packets;
-    printf("profile %s%s, %d subscribers, %d packets in, %llu forwarded, %.3f us CPU per "
-           "forwarded packet\n",
-           plain ? "none" : pal_srtp_profile_name(prof), send ? " + sendto" : "", nsub, npk,
-           (unsigned long long)fwd, fwd ? us / (double)fwd : 0.0);
-    for (int i = 0; i < nsub; i++) {
-        pal_srtp_destroy(sinks[i].srtp);
-        if (sinks[i].fd >= 0)
-            close(sinks[i].fd);
-    }
+    double router = best(find("router"), rounds), gcm = best(find("gcm"), rounds),
+           one = best(find("gcm+sendto"), rounds), bat = best(find("gcm+batch"), rounds);
+    printf("split (GCM, lowest of the rounds): router/header %.3f, SRTP %.3f, send %.3f "
+           "(batched; per-packet sendto: %.3f); total %.3f us = %.0f forwarded packets/s per "
+           "core (goal 3.000 us)\n",
+           router, gcm - router, bat - gcm, one - gcm, bat, 1e6 / bat);
+    printf("per-packet sendto / batched sendmmsg, whole path, same round:");
+    for (int r = 0; r < rounds; r++)
+        printf(" %.2f", find("gcm+sendto")->us[r] / find("gcm+batch")->us[r]);
+    printf("\n");
+    for (size_t i = 0; i < N_VARIANTS; i++)
+        variant_close(&variants[i]);
     if (drain_fd >= 0)
         close(drain_fd);
-    free(sinks);
-    pal_room_destroy(r);
     return 0;
 }

@@ -15,15 +15,7 @@ bin="$BUILD/bench_forward"
 cpu=$(( $(nproc) > 1 ? 1 : 0 ))
 
 echo "## bench_forward (taskset -c $cpu, private netns), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs"
-unshare --net -- bash -c '
-    set -e
-    ip link set lo up
-    ip link add pv0 type veth peer name pv1
-    ip addr add 10.77.0.1/24 dev pv0
-    ip link set pv0 up    # pv1 stays down: what pv0 sends is dropped by the driver
-    ip neigh add 10.77.0.2 lladdr 02:00:00:00:77:02 dev pv0 nud permanent
-    bin=$1 cpu=$2; shift 2
-    exec taskset -c "$cpu" "$bin" --veth-dest 10.77.0.2 "$@"' _ "$bin" "$cpu" "$@"
+bench/veth_netns.sh taskset -c "$cpu" "$bin" --veth-dest 10.77.0.2 "$@"
 
 if ! command -v valgrind >/dev/null; then
     echo "(valgrind not installed: no instruction counts)"

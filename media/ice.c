@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "palabre/log.h"
+#include "palabre/send_queue.h"
 
 struct pal_ice {
     /* borrowed */
@@ -18,6 +19,7 @@ struct pal_ice {
     /* owned */
     NiceAgent *agent;
     GSocket *direct; /* the selected pair's UDP socket (not relayed), or NULL */
+    struct pal_send_queue *queue; /* batched sends on direct, NULL: one sendto each */
     /* state */
     struct sockaddr_storage peer; /* the selected remote candidate */
     socklen_t peer_len;
@@ -27,6 +29,7 @@ struct pal_ice {
     bool connected;
     bool failed;
     struct pal_media_ice_params remote;
+    uint64_t send_dropped, send_calls; /* unbatched sends (the queue counts its own) */
 };
 
 static void to_candidate(const struct pal_ice *ice, const NiceCandidate *nc,
@@ -101,16 +104,24 @@ static void on_state(NiceAgent *agent, guint stream, guint comp, guint state, gp
 }
 
 /* Media bypasses nice_agent_send (its lock and indirection cost ~0.55 us per
- * packet, reference/performance.md 3.2) with a plain sendto on the selected
- * pair's socket. Relayed pairs keep going through libnice (TURN framing). */
-static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCandidate *local,
-                             NiceCandidate *remote, gpointer ud)
+ * packet, reference/performance.md 3.2) with a plain sendto, or the send
+ * queue's sendmmsg, on the selected pair's socket. Relayed pairs keep going
+ * through libnice (TURN framing). */
+static void drop_direct(struct pal_ice *ice)
 {
-    struct pal_ice *ice = ud;
+    if (ice->queue) /* flushed to the old pair first */
+        pal_send_queue_set_dest(ice->queue, -1, NULL, 0);
     if (ice->direct) {
         g_object_unref(ice->direct);
         ice->direct = NULL;
     }
+}
+
+static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCandidate *local,
+                             NiceCandidate *remote, gpointer ud)
+{
+    struct pal_ice *ice = ud;
+    drop_direct(ice);
     if (local->type == NICE_CANDIDATE_TYPE_RELAYED || local->transport != NICE_CANDIDATE_TRANSPORT_UDP)
         return;
     memset(&ice->peer, 0, sizeof(ice->peer));
@@ -118,6 +129,9 @@ static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCan
     ice->peer_len = ice->peer.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                     : sizeof(struct sockaddr_in);
     ice->direct = nice_agent_get_selected_socket(agent, stream, comp);
+    if (ice->direct && ice->queue)
+        pal_send_queue_set_dest(ice->queue, g_socket_get_fd(ice->direct),
+                                (const struct sockaddr *)&ice->peer, ice->peer_len);
 }
 
 static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf,
@@ -167,8 +181,8 @@ static void add_local_addresses(struct pal_ice *ice)
 }
 
 int pal_ice_create(GMainContext *ctx, const struct pal_media_config *cfg, bool controlling,
-                   const struct pal_media_ice_params *local, const struct pal_ice_listener *l,
-                   struct pal_ice **out)
+                   const struct pal_media_ice_params *local, struct pal_send_batch *batch,
+                   const struct pal_ice_listener *l, struct pal_ice **out)
 {
     *out = NULL;
     if (!local || !local->ufrag[0] || !local->pwd[0])
@@ -179,11 +193,16 @@ int pal_ice_create(GMainContext *ctx, const struct pal_media_config *cfg, bool c
     ice->ctx = ctx;
     ice->l = *l;
     ice->cfg = *cfg;
+    if (batch && pal_send_queue_create(batch, &ice->queue)) {
+        free(ice);
+        return -ENOMEM;
+    }
     ice->agent = nice_agent_new_full(ctx, NICE_COMPATIBILITY_RFC5245,
                                      NICE_AGENT_OPTION_ICE_TRICKLE |
                                          NICE_AGENT_OPTION_CONSENT_FRESHNESS |
                                          NICE_AGENT_OPTION_REGULAR_NOMINATION);
     if (!ice->agent) {
+        pal_send_queue_destroy(ice->queue);
         free(ice);
         return -EIO;
     }
@@ -219,8 +238,8 @@ void pal_ice_destroy(struct pal_ice *ice)
 {
     if (!ice)
         return;
-    if (ice->direct)
-        g_object_unref(ice->direct);
+    drop_direct(ice); /* sends what is queued while the socket is still open */
+    pal_send_queue_destroy(ice->queue);
     if (ice->agent) {
         g_signal_handlers_disconnect_by_data(ice->agent, ice);
         if (ice->stream) {
@@ -286,10 +305,7 @@ int pal_ice_restart(struct pal_ice *ice, const struct pal_media_ice_params *loca
 {
     if (!nice_agent_restart_stream(ice->agent, ice->stream))
         return -EIO;
-    if (ice->direct) {
-        g_object_unref(ice->direct);
-        ice->direct = NULL;
-    }
+    drop_direct(ice);
     ice->connected = false;
     ice->failed = false;
     nice_agent_set_local_credentials(ice->agent, ice->stream, local->ufrag, local->pwd);
@@ -303,15 +319,46 @@ int pal_ice_restart(struct pal_ice *ice, const struct pal_media_ice_params *loca
     return 0;
 }
 
+uint8_t *pal_ice_send_slot(struct pal_ice *ice)
+{
+    if (!ice->queue || !ice->direct || !ice->connected)
+        return NULL;
+    return pal_send_queue_reserve(ice->queue);
+}
+
+void pal_ice_send_commit(struct pal_ice *ice, size_t len)
+{
+    pal_send_queue_commit(ice->queue, len);
+}
+
 int pal_ice_send(struct pal_ice *ice, const uint8_t *buf, size_t len)
 {
     if (ice->direct && ice->connected) {
+        if (ice->queue && len <= PAL_SEND_SLOT)
+            return pal_send_queue_push(ice->queue, buf, len);
+        if (ice->queue) /* too big to queue: what is queued leaves first */
+            pal_send_queue_flush(ice->queue);
+        ice->send_calls++;
         ssize_t w = sendto(g_socket_get_fd(ice->direct), buf, len, MSG_DONTWAIT,
                            (const struct sockaddr *)&ice->peer, ice->peer_len);
-        return w == (ssize_t)len ? 0 : -EIO;
+        if (w == (ssize_t)len)
+            return 0;
+        ice->send_dropped++;
+        return -EIO;
     }
+    if (ice->queue) /* a pair just lost: what is queued leaves first */
+        pal_send_queue_flush(ice->queue);
     int n = nice_agent_send(ice->agent, ice->stream, 1, (guint)len, (const gchar *)buf);
     if (n < 0)
         return ice->connected ? -EIO : -ENOTCONN;
     return 0;
+}
+
+void pal_ice_get_send_stats(const struct pal_ice *ice, uint64_t *calls, uint64_t *dropped)
+{
+    struct pal_send_queue_stats q = {0};
+    if (ice->queue)
+        pal_send_queue_get_stats(ice->queue, &q);
+    *calls = ice->send_calls + q.batches;
+    *dropped = ice->send_dropped + q.dropped;
 }

@@ -125,7 +125,7 @@ static int open_pc(struct pal_peer *p, enum pal_media_pc pc,
     /* The offerer controls (RFC 8445 6.1.1): the browser for publish, us
      * for subscribe. */
     int rc = pal_transport_create(p->env->ctx, p->env->cfg, p->env->cert,
-                                  pc == PAL_MEDIA_PC_SUBSCRIBE, local, &l, &s->t);
+                                  pc == PAL_MEDIA_PC_SUBSCRIBE, local, p->env->batch, &l, &s->t);
     if (rc)
         return rc;
     struct pal_media_sink sink = {

@@ -202,6 +202,20 @@ int pal_srtp_protect(struct pal_srtp *s, uint8_t *buf, size_t len, size_t cap, s
     return rc;
 }
 
+int pal_srtp_protect_into(struct pal_srtp *s, const uint8_t *in, size_t len, uint8_t *out,
+                          size_t cap, size_t *out_len)
+{
+    if (len < 12)
+        return -EINVAL;
+    if (cap < len + PAL_SRTP_MAX_TRAILER)
+        return -ENOSPC;
+    if (s->evp_out)
+        return pal_srtp_evp_protect_into(s->evp_out, in, len, out, cap, out_len);
+    if (out != in) /* libsrtp works in place only */
+        memmove(out, in, len);
+    return pal_srtp_protect(s, out, len, cap, out_len);
+}
+
 int pal_srtp_unprotect(struct pal_srtp *s, uint8_t *buf, size_t len, size_t *out_len)
 {
     if (len < 12 || len > 0xFFFF)

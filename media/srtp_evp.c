@@ -288,16 +288,17 @@ static void make_iv(const struct pal_srtp_evp *e, uint32_t ssrc, uint32_t roc, u
 }
 
 /* Sets the IV, feeds the header as AAD (GCM), and en/decrypts the payload
- * in place (direction chosen at create; CTR is the same both ways). */
-static int crypt_payload(struct pal_srtp_evp *e, uint8_t *buf, size_t hdr, int plen,
-                         uint32_t ssrc, uint32_t roc, uint16_t seq)
+ * from in to out (the same buffer or not; direction chosen at create; CTR
+ * is the same both ways). */
+static int crypt_payload(struct pal_srtp_evp *e, const uint8_t *in, uint8_t *out, size_t hdr,
+                         int plen, uint32_t ssrc, uint32_t roc, uint16_t seq)
 {
     uint8_t iv[16];
     int outl;
     make_iv(e, ssrc, roc, seq, iv);
     return EVP_CipherInit_ex(e->cipher, NULL, NULL, NULL, iv, -1) &&
-                   (!e->gcm || EVP_CipherUpdate(e->cipher, NULL, &outl, buf, (int)hdr)) &&
-                   (plen == 0 || EVP_CipherUpdate(e->cipher, buf + hdr, &outl, buf + hdr, plen))
+                   (!e->gcm || EVP_CipherUpdate(e->cipher, NULL, &outl, in, (int)hdr)) &&
+                   (plen == 0 || EVP_CipherUpdate(e->cipher, out + hdr, &outl, in + hdr, plen))
                ? 0
                : -EIO;
 }
@@ -319,13 +320,19 @@ static int cm_tag(struct pal_srtp_evp *e, const uint8_t *buf, size_t len, uint32
 int pal_srtp_evp_protect(struct pal_srtp_evp *e, uint8_t *buf, size_t len, size_t cap,
                          size_t *out_len)
 {
-    size_t hdr = header_len(buf, len);
+    return pal_srtp_evp_protect_into(e, buf, len, buf, cap, out_len);
+}
+
+int pal_srtp_evp_protect_into(struct pal_srtp_evp *e, const uint8_t *in, size_t len, uint8_t *buf,
+                              size_t cap, size_t *out_len)
+{
+    size_t hdr = header_len(in, len);
     if (!hdr || e->inbound)
         return -EINVAL;
     if (cap < len + PAL_SRTP_MAX_TRAILER)
         return -ENOSPC;
-    uint16_t seq = pal_rd16(buf + 2);
-    uint32_t ssrc = pal_rd32(buf + 8);
+    uint16_t seq = pal_rd16(in + 2);
+    uint32_t ssrc = pal_rd32(in + 8);
     bool fresh;
     struct roc_entry *r;
     int err = roc_get(e, ssrc, &fresh, &r);
@@ -333,8 +340,10 @@ int pal_srtp_evp_protect(struct pal_srtp_evp *e, uint8_t *buf, size_t len, size_
         return err;
     uint32_t roc = roc_for(r, seq, fresh);
     int outl, plen = (int)(len - hdr);
+    if (buf != in)
+        memcpy(buf, in, hdr); /* the header travels in clear; the payload is copied by the cipher */
     if (e->gcm) {
-        if (crypt_payload(e, buf, hdr, plen, ssrc, roc, seq) ||
+        if (crypt_payload(e, in, buf, hdr, plen, ssrc, roc, seq) ||
             !EVP_EncryptFinal_ex(e->cipher, buf + len, &outl) ||
             !EVP_CIPHER_CTX_ctrl(e->cipher, EVP_CTRL_GCM_GET_TAG, 16, buf + len))
             return -EIO;
@@ -342,7 +351,7 @@ int pal_srtp_evp_protect(struct pal_srtp_evp *e, uint8_t *buf, size_t len, size_
         return 0;
     }
     uint8_t tag[20];
-    if (crypt_payload(e, buf, hdr, plen, ssrc, roc, seq) || cm_tag(e, buf, len, roc, tag))
+    if (crypt_payload(e, in, buf, hdr, plen, ssrc, roc, seq) || cm_tag(e, buf, len, roc, tag))
         return -EIO;
     memcpy(buf + len, tag, e->tag_len);
     *out_len = len + e->tag_len;
@@ -392,19 +401,19 @@ static int open_packet(struct pal_srtp_evp *e, uint8_t *buf, size_t hdr, size_t 
 {
     int outl, plen = (int)(body - hdr);
     if (e->gcm) {
-        if (crypt_payload(e, buf, hdr, plen, ssrc, roc, seq) ||
+        if (crypt_payload(e, buf, buf, hdr, plen, ssrc, roc, seq) ||
             !EVP_CIPHER_CTX_ctrl(e->cipher, EVP_CTRL_GCM_SET_TAG, 16, buf + body))
             return -EIO;
         if (EVP_DecryptFinal_ex(e->cipher, buf + body, &outl) > 0)
             return 0;
-        return crypt_payload(e, buf, hdr, plen, ssrc, roc, seq) ? -EIO : -EBADMSG;
+        return crypt_payload(e, buf, buf, hdr, plen, ssrc, roc, seq) ? -EIO : -EBADMSG;
     }
     uint8_t tag[20];
     if (cm_tag(e, buf, body, roc, tag))
         return -EIO;
     if (CRYPTO_memcmp(tag, buf + body, e->tag_len) != 0)
         return -EBADMSG;
-    return crypt_payload(e, buf, hdr, plen, ssrc, roc, seq);
+    return crypt_payload(e, buf, buf, hdr, plen, ssrc, roc, seq);
 }
 
 int pal_srtp_evp_unprotect(struct pal_srtp_evp *e, uint8_t *buf, size_t len, size_t *out_len)

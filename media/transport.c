@@ -7,6 +7,7 @@
 #include "palabre/demux.h"
 #include "palabre/ice.h"
 #include "palabre/log.h"
+#include "palabre/send_queue.h"
 #include "palabre/srtp.h"
 
 /* The browser often sends its ClientHello as soon as its own side of ICE
@@ -215,7 +216,7 @@ static void on_ice_recv(void *ctx, uint8_t *buf, size_t len)
 
 int pal_transport_create(GMainContext *ctx, const struct pal_media_config *cfg,
                          const struct pal_dtls_cert *cert, bool controlling,
-                         const struct pal_media_ice_params *local,
+                         const struct pal_media_ice_params *local, struct pal_send_batch *batch,
                          const struct pal_transport_listener *l, struct pal_transport **out)
 {
     *out = NULL;
@@ -233,7 +234,7 @@ int pal_transport_create(GMainContext *ctx, const struct pal_media_config *cfg,
         .on_ice_failed = on_ice_failed,
         .on_ice_recv = on_ice_recv,
     };
-    int rc = pal_ice_create(ctx, cfg, controlling, local, &il, &t->ice);
+    int rc = pal_ice_create(ctx, cfg, controlling, local, batch, &il, &t->ice);
     if (rc) {
         free(t);
         return rc;
@@ -298,16 +299,25 @@ void pal_transport_remote_gathering_done(struct pal_transport *t)
     pal_ice_remote_gathering_done(t->ice);
 }
 
+/* Batched: SRTP writes the protected packet straight into the send queue's
+ * slot (the encryption is the copy); otherwise in place, then sent. */
 int pal_transport_send_rtp(void *transport, uint8_t *buf, size_t len, size_t cap)
 {
     struct pal_transport *t = transport;
     size_t out;
     if (!t->srtp || t->failed)
         return -ENOTCONN;
-    int rc = pal_srtp_protect(t->srtp, buf, len, cap, &out);
-    if (rc)
-        return rc;
-    rc = pal_ice_send(t->ice, buf, out);
+    uint8_t *slot = pal_ice_send_slot(t->ice);
+    int rc;
+    if (slot) {
+        rc = pal_srtp_protect_into(t->srtp, buf, len, slot, PAL_SEND_SLOT, &out);
+        if (rc == 0)
+            pal_ice_send_commit(t->ice, out);
+    } else {
+        rc = pal_srtp_protect(t->srtp, buf, len, cap, &out);
+        if (rc == 0)
+            rc = pal_ice_send(t->ice, buf, out);
+    }
     if (rc == 0)
         t->st.rtp_out++;
     return rc;
@@ -336,4 +346,5 @@ bool pal_transport_connected(const struct pal_transport *t)
 void pal_transport_get_stats(const struct pal_transport *t, struct pal_transport_stats *out)
 {
     *out = t->st;
+    pal_ice_get_send_stats(t->ice, &out->send_calls, &out->send_dropped);
 }

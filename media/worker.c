@@ -1,5 +1,5 @@
 /* The media engine: N worker threads, each with its own GMainContext and
- * GMainLoop, owning whole rooms (pinned by a hash of the room name).
+ * loop (driven here, see worker_main), owning whole rooms (pinned by a hash of the room name).
  * Commands reach a worker through its bounded queue plus an eventfd; events
  * go back to signaling through one shared bounded queue plus the wake
  * function. See palabre/media.h. */
@@ -18,6 +18,7 @@
 #include "palabre/peer.h"
 #include "palabre/queue.h"
 #include "palabre/room.h"
+#include "palabre/send_queue.h"
 
 #define CMD_QUEUE 4096
 #define EVENT_QUEUE 16384
@@ -34,15 +35,16 @@ struct worker {
     struct pal_media *m;
     /* owned */
     GMainContext *ctx;
-    GMainLoop *loop;
     struct pal_queue *cmds;
     GHashTable *rooms; /* name -> struct wroom * (owned) */
+    struct pal_send_batch *batch; /* its transports' queued datagrams */
     int efd;
     /* state */
     int index;
     pthread_t thread;
     struct pal_peer_env env;
     volatile int stopping;
+    bool quit; /* the loop ends after this iteration */
     pthread_mutex_t stats_lock;
     struct pal_media_stats stats;
 };
@@ -233,7 +235,7 @@ static gboolean on_commands(gint fd, GIOCondition cond, gpointer ud)
         run_command(w, &c);
     if (w->stopping) {
         g_hash_table_remove_all(w->rooms);
-        g_main_loop_quit(w->loop);
+        w->quit = true;
     }
     return G_SOURCE_CONTINUE;
 }
@@ -284,7 +286,14 @@ static void *worker_main(void *arg)
     GSource *tick = g_timeout_source_new(TICK_MS);
     g_source_set_callback(tick, on_tick, w, NULL);
     g_source_attach(tick, w->ctx);
-    g_main_loop_run(w->loop);
+    /* The loop by hand (what g_main_loop_run does) so that the datagrams
+     * queued while dispatching leave at the end of the very iteration that
+     * queued them: a burst from a publisher (a video frame) becomes one
+     * sendmmsg per subscriber socket, with no timer and no added wait. */
+    while (!w->quit) {
+        g_main_context_iteration(w->ctx, TRUE);
+        pal_send_batch_flush(w->batch);
+    }
     g_source_destroy(tick);
     g_source_unref(tick);
     g_source_destroy(cmd_src);
@@ -331,12 +340,12 @@ int pal_media_create(const struct pal_media_config *cfg, pal_media_wake_fn wake,
         w->index = i;
         w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         w->ctx = g_main_context_new();
-        w->loop = g_main_loop_new(w->ctx, FALSE);
         w->rooms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, wroom_free);
         pthread_mutex_init(&w->stats_lock, NULL);
+        int brc = pal_send_batch_create(w->ctx, &w->batch);
         w->env = (struct pal_peer_env){.ctx = w->ctx, .cfg = &m->cfg, .cert = m->cert,
-                                       .emit = emit_event, .emit_ud = w};
-        if (w->efd < 0 || pal_queue_create(CMD_QUEUE, sizeof(struct pal_media_cmd), &w->cmds) ||
+                                       .batch = w->batch, .emit = emit_event, .emit_ud = w};
+        if (w->efd < 0 || brc || pal_queue_create(CMD_QUEUE, sizeof(struct pal_media_cmd), &w->cmds) ||
             pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             m->n_workers = i + 1;
             w->thread = 0;
@@ -365,7 +374,7 @@ void pal_media_destroy(struct pal_media *m)
             pthread_join(w->thread, NULL);
         }
         g_hash_table_destroy(w->rooms);
-        g_main_loop_unref(w->loop);
+        pal_send_batch_destroy(w->batch); /* after the transports */
         g_main_context_unref(w->ctx);
         pal_queue_destroy(w->cmds);
         if (w->efd >= 0)

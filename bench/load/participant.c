@@ -202,7 +202,7 @@ static int open_pc(struct load_participant *p, enum pal_media_pc which)
     };
     /* The offerer controls (RFC 8445 6.1.1): we offer on the publish PC. */
     return pal_transport_create(p->env->ctx, &p->env->media_cfg, p->env->cert,
-                                which == PAL_MEDIA_PC_PUBLISH, &pc->local, &l, &pc->t);
+                                which == PAL_MEDIA_PC_PUBLISH, &pc->local, NULL, &l, &pc->t);
 }
 
 /* ---- SDP ----------------------------------------------------------------------- */

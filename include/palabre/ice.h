@@ -23,6 +23,7 @@
 #include "palabre/media.h"
 
 struct pal_ice;
+struct pal_send_batch;
 
 struct pal_ice_listener {
     void *ctx;
@@ -35,11 +36,14 @@ struct pal_ice_listener {
     void (*on_ice_recv)(void *ctx, uint8_t *buf, size_t len);
 };
 
-/* controlling: RFC 8445 roles, the offerer controls (subscribe PC). l is
- * copied. Starts gathering. Returns 0, -EINVAL or -EIO. */
+/* controlling: RFC 8445 roles, the offerer controls (subscribe PC).
+ * batch: the worker's send batch (palabre/send_queue.h): once a direct
+ * (non-relayed) pair is selected, datagrams are queued and leave with one
+ * sendmmsg when the worker flushes it; NULL: one sendto per datagram. l is
+ * copied. Starts gathering. Returns 0, -EINVAL, -ENOMEM or -EIO. */
 int pal_ice_create(GMainContext *ctx, const struct pal_media_config *cfg, bool controlling,
-                   const struct pal_media_ice_params *local, const struct pal_ice_listener *l,
-                   struct pal_ice **out);
+                   const struct pal_media_ice_params *local, struct pal_send_batch *batch,
+                   const struct pal_ice_listener *l, struct pal_ice **out);
 void pal_ice_destroy(struct pal_ice *ice);
 
 /* Remote ufrag/pwd. Returns 0, -EINVAL. */
@@ -53,7 +57,15 @@ void pal_ice_remote_gathering_done(struct pal_ice *ice);
 int pal_ice_restart(struct pal_ice *ice, const struct pal_media_ice_params *local,
                     const struct pal_media_ice_params *remote);
 
-/* Sends one datagram on the selected pair. Returns 0, -ENOTCONN or -EIO. */
+/* Sends one datagram on the selected pair (queued when batched, in order
+ * with the slots below). Returns 0, -ENOTCONN or -EIO. */
 int pal_ice_send(struct pal_ice *ice, const uint8_t *buf, size_t len);
+/* Zero-copy batched send: a PAL_SEND_SLOT-byte buffer to write the datagram
+ * into, then pal_ice_send_commit(). NULL when not batching (no batch, no
+ * direct pair yet, relayed): use pal_ice_send. */
+uint8_t *pal_ice_send_slot(struct pal_ice *ice);
+void pal_ice_send_commit(struct pal_ice *ice, size_t len);
+/* Send syscalls made and datagrams the kernel refused (dropped). */
+void pal_ice_get_send_stats(const struct pal_ice *ice, uint64_t *calls, uint64_t *dropped);
 
 #endif

@@ -13,12 +13,14 @@
 
 struct pal_room;
 struct pal_peer;
+struct pal_send_batch;
 
 /* What the worker lends its peers (all borrowed, outlive the peers). */
 struct pal_peer_env {
     GMainContext *ctx;
     const struct pal_media_config *cfg;
     const struct pal_dtls_cert *cert;
+    struct pal_send_batch *batch; /* the worker's batched sends, may be NULL */
     void (*emit)(void *ud, const struct pal_media_event *ev);
     void *emit_ud;
 };

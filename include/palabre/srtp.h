@@ -72,6 +72,11 @@ enum pal_srtp_profile pal_srtp_profile(const struct pal_srtp *s);
  * *out_len receives the protected length. Returns 0, -ENOSPC (no room for
  * the trailer, or a 1025th SSRC), -EINVAL (not RTP) or -EIO. */
 int pal_srtp_protect(struct pal_srtp *s, uint8_t *buf, size_t len, size_t cap, size_t *out_len);
+/* The same, reading the plaintext from in (not modified unless in == out)
+ * and writing the protected packet to out (cap bytes): the payload copy
+ * is done by the cipher, e.g. straight into a send queue slot. */
+int pal_srtp_protect_into(struct pal_srtp *s, const uint8_t *in, size_t len, uint8_t *out,
+                          size_t cap, size_t *out_len);
 /* In place; returns 0, -EINVAL (malformed), -EBADMSG (authentication
  * failed), -EALREADY (replayed or older than the 1024-packet window),
  * -ENOSPC (a 1025th SSRC) or -EIO. */

@@ -22,6 +22,7 @@
 #include "palabre/rtp.h"
 
 struct pal_transport;
+struct pal_send_batch;
 
 struct pal_transport_listener {
     void *ctx;
@@ -41,13 +42,18 @@ struct pal_transport_listener {
 struct pal_transport_stats {
     uint64_t rtp_in, rtcp_in, rtp_out, rtcp_out;
     uint64_t srtp_errors, unknown_ssrc, not_ready;
+    /* rtp_out/rtcp_out count packets handed to the send path; these count
+     * the send syscalls made (one sendmmsg per batch) and the datagrams the
+     * kernel refused (EAGAIN, ENOBUFS...: dropped, never retried). */
+    uint64_t send_calls, send_dropped;
 };
 
-/* cert: shared, read-only. controlling: the ICE role (the offerer). l is
- * copied. Returns 0, -EINVAL, -ENOMEM, -EIO. */
+/* cert: shared, read-only. controlling: the ICE role (the offerer).
+ * batch: the worker's send batch, or NULL for one sendto per packet (see
+ * pal_ice_create). l is copied. Returns 0, -EINVAL, -ENOMEM, -EIO. */
 int pal_transport_create(GMainContext *ctx, const struct pal_media_config *cfg,
                          const struct pal_dtls_cert *cert, bool controlling,
-                         const struct pal_media_ice_params *local,
+                         const struct pal_media_ice_params *local, struct pal_send_batch *batch,
                          const struct pal_transport_listener *l, struct pal_transport **out);
 void pal_transport_destroy(struct pal_transport *t);
 

@@ -136,7 +136,7 @@ static void client_start(struct client *c, const char *name, enum pal_media_pc p
                                   .on_ice_connected = on_ice_connected,
                                   .on_ice_recv = on_ice_recv};
     /* The offerer controls: the browser on its publish PC. */
-    assert_int_equal(pal_ice_create(ctx, &cfg, pc == PAL_MEDIA_PC_PUBLISH, &c->local, &il, &c->ice),
+    assert_int_equal(pal_ice_create(ctx, &cfg, pc == PAL_MEDIA_PC_PUBLISH, &c->local, NULL, &il, &c->ice),
                      0);
     assert_int_equal(pal_ice_set_remote(c->ice, &c->server), 0);
     struct pal_dtls_listener dl = {.ctx = c, .on_dtls_send = on_dtls_send,

@@ -142,7 +142,8 @@ static void protect_needs_room_and_allows_retransmission(void **state)
 
 /* The OpenSSL EVP protect path and libsrtp give the same bytes for every
  * profile, across a sequence wrap (ROC 0 -> 1), with interleaved SSRCs and a
- * retransmission; libsrtp unprotects all of them. */
+ * retransmission, in place and (every other packet) out of place into
+ * another buffer; libsrtp unprotects all of them. */
 static void evp_engine_matches_libsrtp_across_wrap(void **state)
 {
     const enum pal_srtp_profile profiles[] = {PAL_SRTP_AES128_CM_SHA1_80,
@@ -182,8 +183,18 @@ static void evp_engine_matches_libsrtp_across_wrap(void **state)
                 a[j] = (uint8_t)(i + j);
             memcpy(b, a, 200);
             size_t na, nb, nr;
-            assert_int_equal(pal_srtp_protect(evp, a, 200, sizeof(a), &na), 0);
-            assert_int_equal(pal_srtp_protect(lib, b, 200, sizeof(b), &nb), 0);
+            if (i % 2) { /* out of place (into a send slot): same bytes, source kept */
+                uint8_t src[256];
+                memcpy(src, a, 200);
+                memset(a, 0, sizeof(a));
+                assert_int_equal(pal_srtp_protect_into(evp, src, 200, a, sizeof(a), &na), 0);
+                assert_memory_equal(src, b, 200);
+                assert_int_equal(pal_srtp_protect_into(lib, src, 200, b, sizeof(b), &nb), 0);
+                assert_int_equal(pal_srtp_protect_into(lib, src, 200, b, 200 + 4, &nr), -ENOSPC);
+            } else {
+                assert_int_equal(pal_srtp_protect(evp, a, 200, sizeof(a), &na), 0);
+                assert_int_equal(pal_srtp_protect(lib, b, 200, sizeof(b), &nb), 0);
+            }
             assert_int_equal(na, nb);
             assert_memory_equal(a, b, na);
             /* EVP unprotect of libsrtp's output (b), libsrtp unprotect of EVP's (a) */
