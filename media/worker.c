@@ -296,6 +296,12 @@ static gboolean on_tick(gpointer ud)
         st.pli_out += rs.pli_out;
         st.dropped_in += rs.dropped_in;
     }
+    struct pal_mixer_thread_stats ms;
+    pal_mixer_thread_get_stats(w->mixer, &ms);
+    st.mixers = ms.mixers;
+    st.mixer_cpu_us = ms.cpu_us;
+    st.mixer_ticks_skipped = ms.ticks_skipped;
+    st.mixer_dropped = ms.rtp_dropped + ms.out_dropped;
     pthread_mutex_lock(&w->stats_lock);
     w->stats = st;
     pthread_mutex_unlock(&w->stats_lock);
@@ -471,5 +477,9 @@ void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out)
         out->retransmitted += s.retransmitted;
         out->pli_out += s.pli_out;
         out->dropped_in += s.dropped_in;
+        out->mixers += s.mixers;
+        out->mixer_cpu_us += s.mixer_cpu_us;
+        out->mixer_ticks_skipped += s.mixer_ticks_skipped;
+        out->mixer_dropped += s.mixer_dropped;
     }
 }

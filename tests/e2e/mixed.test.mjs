@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import {
-  CHROMIUM_ARGS, startPalabre, join, waitDecoding, until,
+  CHROMIUM_ARGS, startPalabre, join, waitDecoding, until, metrics,
 } from '../lib/media_e2e.mjs';
 import { axeSerious } from '../lib/web.mjs';
 
@@ -98,6 +98,10 @@ test('receive=mixed: exactly one inbound audio and one inbound video, both decod
   assert.equal(joins.length, 1);
   assert.equal(joins[0].receive, 'mixed');
   assert.deepEqual(m.sent.filter((x) => x.type === 'set_receive'), []);
+  // the room mixes on a mixer thread (its CPU is counted apart from the workers')
+  const mm = await metrics(server.base);
+  assert.equal(mm.get('palabre_mixer_rooms'), 1);
+  assert.ok(mm.get('palabre_mixer_cpu_seconds_total') > 0);
   assert.ok(got.video.frameWidth > 0);
   // the others still receive one track per participant, Mireille's included
   await waitDecoding(a, [b, m], { audio: false });
