@@ -42,6 +42,7 @@ enum cmd_type {
     CMD_REMOVE_OUTPUT,
     CMD_KEYFRAME,
     CMD_LEVEL_EXT,
+    CMD_CLOCK, /* manual clock: now_ms */
 };
 
 struct cmd {
@@ -49,6 +50,7 @@ struct cmd {
     enum pal_mixer_kind kind;
     uint32_t mixer, id, participant, ssrc;
     unsigned ext;
+    int64_t now_ms;              /* clock; open (manual clock: the clocks' start) */
     struct pal_mixer_config cfg; /* open */
     char label[LABEL_MAX];       /* open */
 };
@@ -99,7 +101,9 @@ struct pal_mixer_thread {
     size_t n_clients, cap_clients;
     uint32_t next_id;
     uint64_t rtp_in, rtp_dropped;
-    bool started;
+    int64_t owner_now;      /* manual clock: the last advance */
+    uint64_t clock_posted; /* manual clock: advances posted */
+    bool started, manual;
     pthread_t thread;
     char name[16];
     struct rtp_item owner_rtp; /* scratch: too large for the stack */
@@ -111,13 +115,22 @@ struct pal_mixer_thread {
     struct pal_mixer_stats closed;     /* closed mixers' counters, summed */
     struct rtp_item thread_rtp;
     struct out_item thread_out;
+    int64_t manual_now;   /* manual clock: the thread's time */
+    uint64_t clock_seen; /* manual clock: advances run this round */
     /* shared */
     atomic_bool stopping;
     pthread_mutex_t lock;
+    pthread_cond_t clock_cond;            /* manual clock: an advance is done */
     struct pal_mixer_thread_stats shared; /* under lock */
+    uint64_t clock_done;                  /* under lock */
 };
 
 /* ---- the thread --------------------------------------------------------------- */
+
+static int64_t clock_now(const struct pal_mixer_thread *t)
+{
+    return t->manual ? t->manual_now : pal_now_ms();
+}
 
 static int64_t thread_cpu_us(void)
 {
@@ -243,7 +256,7 @@ static void slot_open(struct pal_mixer_thread *t, const struct cmd *c)
         return;
     }
     s->frame_ms = 1000 / (c->cfg.video_fps > 0 ? c->cfg.video_fps : 30);
-    s->next_audio_ms = s->next_video_ms = pal_now_ms();
+    s->next_audio_ms = s->next_video_ms = t->manual ? c->now_ms : pal_now_ms();
     t->slots[t->n_slots++] = s;
     PAL_INFO("mixer", s->label, NULL, "mixer started on thread %s (%dx%d, %d fps)", t->name,
              c->cfg.video_width, c->cfg.video_height, c->cfg.video_fps);
@@ -253,6 +266,11 @@ static void run_command(struct pal_mixer_thread *t, const struct cmd *c)
 {
     if (c->type == CMD_OPEN) {
         slot_open(t, c);
+        return;
+    }
+    if (c->type == CMD_CLOCK) {
+        t->manual_now = PAL_MAX(t->manual_now, c->now_ms);
+        t->clock_seen++;
         return;
     }
     size_t idx;
@@ -363,7 +381,7 @@ static void tick_video(struct pal_mixer_thread *t, struct slot *s, int64_t now_m
 /* Milliseconds until the next tick is due; -1: no mixer, wait for a command. */
 static int next_timeout(struct pal_mixer_thread *t)
 {
-    if (t->n_slots == 0)
+    if (t->n_slots == 0 || t->manual)
         return -1;
     int64_t due = INT64_MAX;
     for (size_t i = 0; i < t->n_slots; i++)
@@ -385,6 +403,10 @@ static void publish_stats(struct pal_mixer_thread *t)
     t->tst.mix = mix;
     pthread_mutex_lock(&t->lock);
     t->shared = t->tst;
+    if (t->clock_seen > t->clock_done) {
+        t->clock_done = t->clock_seen;
+        pthread_cond_broadcast(&t->clock_cond);
+    }
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -402,13 +424,17 @@ static void *thread_main(void *arg)
         drain(t);
         if (atomic_load(&t->stopping))
             break;
-        int64_t now = pal_now_ms();
+        int64_t now = clock_now(t);
         for (size_t i = 0; i < t->n_slots; i++) /* audio first: 20 ms, latency-bound */
             tick_audio(t, t->slots[i], now);
         for (size_t i = 0; i < t->n_slots; i++)
-            tick_video(t, t->slots[i], pal_now_ms());
+            tick_video(t, t->slots[i], clock_now(t));
         publish_stats(t);
     }
+    pthread_mutex_lock(&t->lock); /* an advance still waiting: release it */
+    t->clock_done = UINT64_MAX;
+    pthread_cond_broadcast(&t->clock_cond);
+    pthread_mutex_unlock(&t->lock);
     for (size_t i = 0; i < t->n_slots; i++)
         slot_free(t, t->slots[i]);
     t->n_slots = 0;
@@ -433,7 +459,16 @@ int pal_mixer_thread_create(const char *name, pal_mixer_thread_wake_fn wake, voi
     snprintf(t->name, sizeof(t->name), "%s", name);
     atomic_init(&t->stopping, false);
     pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->clock_cond, NULL);
     *out = t;
+    return 0;
+}
+
+int pal_mixer_thread_use_manual_clock(struct pal_mixer_thread *t)
+{
+    if (t->started)
+        return -EBUSY;
+    t->manual = true;
     return 0;
 }
 
@@ -482,6 +517,7 @@ void pal_mixer_thread_destroy(struct pal_mixer_thread *t)
     pal_queue_destroy(t->out);
     free(t->slots);
     free(t->clients);
+    pthread_cond_destroy(&t->clock_cond);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -535,7 +571,7 @@ int pal_mixer_thread_open(struct pal_mixer_thread *t, const char *label,
     }
     if (++t->next_id == 0)
         ++t->next_id;
-    struct cmd cmd = {.type = CMD_OPEN, .mixer = t->next_id, .cfg = *c};
+    struct cmd cmd = {.type = CMD_OPEN, .mixer = t->next_id, .now_ms = t->owner_now, .cfg = *c};
     snprintf(cmd.label, sizeof(cmd.label), "%s", label ? label : "");
     rc = post(t, &cmd);
     if (rc)
@@ -587,6 +623,24 @@ int pal_mixer_thread_request_keyframe(struct pal_mixer_thread *t, uint32_t id,
 int pal_mixer_thread_set_audio_level_ext(struct pal_mixer_thread *t, uint32_t id, unsigned ext)
 {
     return post(t, &(struct cmd){.type = CMD_LEVEL_EXT, .mixer = id, .ext = ext});
+}
+
+int pal_mixer_thread_advance(struct pal_mixer_thread *t, int64_t now_ms)
+{
+    if (!t->manual)
+        return -EINVAL;
+    t->owner_now = PAL_MAX(t->owner_now, now_ms);
+    if (!t->started)
+        return 0; /* nothing open yet: the clock starts at the first open */
+    int rc = post(t, &(struct cmd){.type = CMD_CLOCK, .now_ms = t->owner_now});
+    if (rc)
+        return rc;
+    uint64_t want = ++t->clock_posted;
+    pthread_mutex_lock(&t->lock);
+    while (t->clock_done < want)
+        pthread_cond_wait(&t->clock_cond, &t->lock);
+    pthread_mutex_unlock(&t->lock);
+    return 0;
 }
 
 int pal_mixer_thread_push_rtp(struct pal_mixer_thread *t, uint32_t id, uint32_t input_id,

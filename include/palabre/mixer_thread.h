@@ -44,6 +44,16 @@ int pal_mixer_thread_create(const char *name, pal_mixer_thread_wake_fn wake, voi
 /* Stops and joins the thread, frees the mixers still open. */
 void pal_mixer_thread_destroy(struct pal_mixer_thread *t);
 
+/* Simulations and tests: the thread's clock becomes the owner's, moved by
+ * pal_mixer_thread_advance() only (never pal_now_ms()). Before the first
+ * open. Returns 0 or -EBUSY (already started). */
+int pal_mixer_thread_use_manual_clock(struct pal_mixer_thread *t);
+/* Manual clock: sets the thread's clock to now_ms (never backwards), then
+ * runs one round there (the commands and packets posted before, then the
+ * ticks due) and returns once it is done: what it queued back is then ready
+ * for dispatch. Returns 0, -EINVAL (not a manual clock) or -ENOBUFS. */
+int pal_mixer_thread_advance(struct pal_mixer_thread *t, int64_t now_ms);
+
 /* A new mixer with config c (copied) whose outputs and keyframe requests go
  * to l (copied; called inside dispatch). label names it in the log (the
  * room; copied, truncated to 64 bytes). *id is never 0. The clocks start

@@ -1,9 +1,11 @@
 /* The room's mixer through the router, without network: publishers' Opus
  * tones and solid-colour VP8 enter with pal_room_on_rtp, mixed listeners'
  * subscribe sinks receive what the SFU would protect and send, and decode it.
- * The mixer runs on a real mixer thread, on its own clock: this thread plays
- * the media worker, in real time (20 ms steps), and dispatches what the
- * mixer thread sends back.
+ * The mixer runs on a real mixer thread; this thread plays the media worker
+ * and dispatches what the mixer thread sends back. The correctness tests
+ * move the mixer thread's clock themselves (pal_mixer_thread_advance: each
+ * 20 ms step waits for the thread's round), so that a loaded machine cannot
+ * change what they hear and see; the last test runs on the real clock.
  *
  * Shown here: each mixed listener hears the others' tones (440/660/880 Hz)
  * and not its own, a listener who publishes nothing hears all three; the
@@ -81,8 +83,9 @@ struct fixture {
     struct pal_room *room;
     struct pal_mixer_thread *mt;
     struct part p[N_PEER];
-    int64_t now; /* pal_now_ms() as of the last step: the mixer thread's clock */
+    int64_t now; /* the room's and the mixer thread's clock */
     int64_t steps;
+    bool realtime; /* the mixer thread on pal_now_ms(), steps paced by the wall clock */
     bool noise;   /* publishers send noise, not their colour */
     uint32_t rnd; /* the noise's generator */
 };
@@ -217,16 +220,21 @@ static void subscribe_mix(struct fixture *f, int i)
         pal_room_consumer_add(f->room, p->peer, PAL_MEDIA_MIXER_ID, "video", &v, f->now), 0);
 }
 
-static int setup(void **state)
+static int setup_clock(void **state, bool realtime)
 {
     static struct fixture fx;
     struct fixture *f = &fx;
     memset(f, 0, sizeof(*f));
     want_w = W;
     want_h = H;
-    f->now = pal_now_ms();
+    f->realtime = realtime;
+    f->now = realtime ? pal_now_ms() : 1000;
     assert_int_equal(pal_room_create("mix", NULL, &f->room), 0);
     assert_int_equal(pal_mixer_thread_create("test-mixer", NULL, NULL, &f->mt), 0);
+    if (!realtime) {
+        assert_int_equal(pal_mixer_thread_use_manual_clock(f->mt), 0);
+        assert_int_equal(pal_mixer_thread_advance(f->mt, f->now), 0);
+    }
     pal_room_set_mixer_thread(f->room, f->mt);
     struct pal_mixer_config mc;
     pal_mixer_config_default(&mc);
@@ -253,6 +261,16 @@ static int setup(void **state)
     }
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_clock(state, false);
+}
+
+static int setup_realtime(void **state)
+{
+    return setup_clock(state, true);
 }
 
 static int teardown(void **state)
@@ -326,7 +344,8 @@ static void paint(struct fixture *f, struct part *p, int i)
 static void step(struct fixture *f, int n_pub)
 {
     sending_fixture = f;
-    f->now = pal_now_ms();
+    if (f->realtime)
+        f->now = pal_now_ms();
     for (int i = 0; i < n_pub; i++) {
         struct part *p = &f->p[i];
         if (!p->aenc)
@@ -353,20 +372,38 @@ static void step(struct fixture *f, int n_pub)
         }
     }
     f->steps++;
-    pal_room_tick(f->room, pal_now_ms());
+    f->now = f->realtime ? pal_now_ms() : f->now + 20;
+    pal_room_tick(f->room, f->now);
+    if (!f->realtime)
+        assert_int_equal(pal_mixer_thread_advance(f->mt, f->now), 0);
     pal_mixer_thread_dispatch(f->mt);
 }
 
-/* ms of the room, in real time (the mixer thread's clock). */
+/* ms of the room (in real time on the real clock). */
 static void run(struct fixture *f, int ms, int n_pub)
 {
     int64_t start = pal_now_ms();
     for (int t = 0; t < ms; t += 20) {
         step(f, n_pub);
-        sleep_until_ms(start + t + 20);
+        if (f->realtime)
+            sleep_until_ms(start + t + 20);
     }
-    f->now = pal_now_ms();
-    pal_mixer_thread_dispatch(f->mt);
+}
+
+/* Real clock: waits (dispatching nothing) until the mixer thread's counters
+ * satisfy done(), up to 20 s; returns the last snapshot. */
+static struct pal_mixer_thread_stats wait_mixer(struct fixture *f,
+                                                bool (*done)(const struct pal_mixer_thread_stats *,
+                                                             const struct pal_mixer_thread_stats *),
+                                                const struct pal_mixer_thread_stats *from)
+{
+    struct pal_mixer_thread_stats st;
+    int64_t start = pal_now_ms();
+    do {
+        sleep_until_ms(pal_now_ms() + 10);
+        pal_mixer_thread_get_stats(f->mt, &st);
+    } while (!done(&st, from) && pal_now_ms() - start < 20000);
+    return st;
 }
 
 /* Power of f over the last half second the participant heard. */
@@ -553,6 +590,18 @@ static void sfu_room_forward(struct sfu_room *s)
     pal_room_on_rtp(s->room, s->erin, pkt, len, pal_now_ms());
 }
 
+static bool mixing(const struct pal_mixer_thread_stats *st, const struct pal_mixer_thread_stats *from)
+{
+    return st->mixers == 1 && st->video_ticks > 0 && st->out_packets > 0;
+}
+
+static bool ticked_on(const struct pal_mixer_thread_stats *st,
+                      const struct pal_mixer_thread_stats *from)
+{
+    return st->audio_ticks >= from->audio_ticks + 10 && st->video_ticks >= from->video_ticks + 5 &&
+           st->out_packets > from->out_packets;
+}
+
 /* The thread separation, observed: the mixer runs on a thread of its own and
  * keeps its clock while the worker is idle; and while that thread is inside
  * a tick of a large composite (1280x720 of noise, keyframes asked for), the
@@ -577,17 +626,16 @@ static void worker_not_held_by_the_composite(void **state)
     run(f, 400, N_PUB);
 
     struct pal_mixer_thread_stats a, b;
-    pal_mixer_thread_get_stats(f->mt, &a);
+    a = wait_mixer(f, mixing, NULL);
     assert_true(a.tid != 0);
     assert_int_not_equal(a.tid, (int)gettid());
     assert_int_equal(a.mixers, 1);
     assert_true(a.rtp_in > 0);
 
-    /* The worker does nothing for 300 ms: the mixer ticks on, and its
-     * packets wait in the queue until the worker dispatches them. */
+    /* The worker does nothing: the mixer ticks on, and its packets wait in
+     * the queue until the worker dispatches them. */
     int audio = f->p[3].audio_packets;
-    sleep_until_ms(pal_now_ms() + 300);
-    pal_mixer_thread_get_stats(f->mt, &b);
+    b = wait_mixer(f, ticked_on, &a);
     assert_true(b.audio_ticks >= a.audio_ticks + 10);
     assert_true(b.video_ticks >= a.video_ticks + 5);
     assert_true(b.out_packets > a.out_packets);
@@ -637,7 +685,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(mix_through_the_room, setup, teardown),
         cmocka_unit_test_setup_teardown(keyframes_both_ways, setup, teardown),
         cmocka_unit_test_setup_teardown(mixer_lives_with_its_consumers, setup, teardown),
-        cmocka_unit_test_setup_teardown(worker_not_held_by_the_composite, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_not_held_by_the_composite, setup_realtime,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -191,10 +191,12 @@ static void pump_until(struct pal_session *s, const char *type, int min)
 
 /* ---- the test -------------------------------------------------------------------- */
 
-static void test_publish_subscribe_signaling(void **state)
+/* Media signaling on a fresh stand-in server; alice then bob join demo. */
+static void join_both(bool bob_mixed)
 {
-    (void)state;
     memset(&srv, 0, sizeof(srv));
+    alice.n_msgs = bob.n_msgs = 0;
+    bob.receive_mixed = bob_mixed;
     snprintf(srv.cfg.listen_addr, sizeof(srv.cfg.listen_addr), "127.0.0.1");
     srv.cfg.media_workers = 1;
     srv.sessions[srv.n_sessions++] = &alice;
@@ -202,6 +204,25 @@ static void test_publish_subscribe_signaling(void **state)
     assert_int_equal(pal_media_signaling_init(&srv), 0);
     srv.listener.on_participant_joined(&alice, srv.listener.ud);
     srv.listener.on_participant_joined(&bob, srv.listener.ud);
+}
+
+/* Both leave (if still there), media signaling stops, messages freed. */
+static void leave_both(void)
+{
+    srv.listener.on_participant_left(&alice, srv.listener.ud);
+    srv.listener.on_participant_left(&bob, srv.listener.ud);
+    pal_media_signaling_shutdown();
+    bob.receive_mixed = false;
+    for (int k = 0; k < alice.n_msgs; k++)
+        json_decref(alice.msgs[k]);
+    for (int k = 0; k < bob.n_msgs; k++)
+        json_decref(bob.msgs[k]);
+}
+
+static void test_publish_subscribe_signaling(void **state)
+{
+    (void)state;
+    join_both(false);
     assert_int_equal(count_of(&bob, "subscribe_offer"), 0); /* nothing published yet */
 
     /* bad SDP */
@@ -290,12 +311,7 @@ static void test_publish_subscribe_signaling(void **state)
     json_t *again = last_of(&bob, "subscribe_offer");
     assert_int_equal(json_integer_value(json_object_get(again, "version")), 3);
 
-    srv.listener.on_participant_left(&bob, srv.listener.ud);
-    pal_media_signaling_shutdown();
-    for (int k = 0; k < alice.n_msgs; k++)
-        json_decref(alice.msgs[k]);
-    for (int k = 0; k < bob.n_msgs; k++)
-        json_decref(bob.msgs[k]);
+    leave_both();
 }
 
 static int count_str(const char *hay, const char *needle)
@@ -309,15 +325,7 @@ static int count_str(const char *hay, const char *needle)
 static void test_set_receive_mixed(void **state)
 {
     (void)state;
-    memset(&srv, 0, sizeof(srv));
-    alice.n_msgs = bob.n_msgs = 0;
-    snprintf(srv.cfg.listen_addr, sizeof(srv.cfg.listen_addr), "127.0.0.1");
-    srv.cfg.media_workers = 1;
-    srv.sessions[srv.n_sessions++] = &alice;
-    srv.sessions[srv.n_sessions++] = &bob;
-    assert_int_equal(pal_media_signaling_init(&srv), 0);
-    srv.listener.on_participant_joined(&alice, srv.listener.ud);
-    srv.listener.on_participant_joined(&bob, srv.listener.ud);
+    join_both(false);
 
     json_t *r = request(&bob, "set_receive", json_object());
     assert_string_equal(error_code(r), "missing_field");
@@ -372,29 +380,14 @@ static void test_set_receive_mixed(void **state)
     assert_int_equal(count_str(osdp, "a=inactive"), 2);
     assert_non_null(strstr(osdp, "a=msid:p_alice "));
 
-    srv.listener.on_participant_left(&alice, srv.listener.ud);
-    srv.listener.on_participant_left(&bob, srv.listener.ud);
-    pal_media_signaling_shutdown();
-    for (int k = 0; k < alice.n_msgs; k++)
-        json_decref(alice.msgs[k]);
-    for (int k = 0; k < bob.n_msgs; k++)
-        json_decref(bob.msgs[k]);
+    leave_both();
 }
 
 /* join {receive: "mixed"}: the first subscribe offer is the mix, no set_receive. */
 static void test_join_receive_mixed(void **state)
 {
     (void)state;
-    memset(&srv, 0, sizeof(srv));
-    alice.n_msgs = bob.n_msgs = 0;
-    bob.receive_mixed = true;
-    snprintf(srv.cfg.listen_addr, sizeof(srv.cfg.listen_addr), "127.0.0.1");
-    srv.cfg.media_workers = 1;
-    srv.sessions[srv.n_sessions++] = &alice;
-    srv.sessions[srv.n_sessions++] = &bob;
-    assert_int_equal(pal_media_signaling_init(&srv), 0);
-    srv.listener.on_participant_joined(&alice, srv.listener.ud);
-    srv.listener.on_participant_joined(&bob, srv.listener.ud);
+    join_both(true); /* bob's join asks for the mix */
     assert_int_equal(count_of(&bob, "subscribe_offer"), 1);
     assert_int_equal(count_of(&alice, "subscribe_offer"), 0);
     const char *osdp = json_string_value(json_object_get(last_of(&bob, "subscribe_offer"), "sdp"));
@@ -409,14 +402,7 @@ static void test_join_receive_mixed(void **state)
     assert_true(json_is_true(json_object_get(r, "ok")));
     assert_int_equal(count_of(&bob, "subscribe_offer"), 1);
 
-    srv.listener.on_participant_left(&alice, srv.listener.ud);
-    srv.listener.on_participant_left(&bob, srv.listener.ud);
-    pal_media_signaling_shutdown();
-    bob.receive_mixed = false;
-    for (int k = 0; k < alice.n_msgs; k++)
-        json_decref(alice.msgs[k]);
-    for (int k = 0; k < bob.n_msgs; k++)
-        json_decref(bob.msgs[k]);
+    leave_both();
 }
 
 int main(void)
