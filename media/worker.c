@@ -370,7 +370,7 @@ int pal_media_create(const struct pal_media_config *cfg, pal_media_wake_fn wake,
         w->index = i;
         w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         w->mix_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        char name[16];
+        char name[24]; /* i < MAX_WORKERS: "pal-mixer-63" fits the 15 of a thread name */
         snprintf(name, sizeof(name), "pal-mixer-%d", i);
         w->ctx = g_main_context_new();
         w->loop = g_main_loop_new(w->ctx, FALSE);

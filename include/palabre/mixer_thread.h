@@ -51,7 +51,9 @@ int pal_mixer_thread_use_manual_clock(struct pal_mixer_thread *t);
 /* Manual clock: sets the thread's clock to now_ms (never backwards), then
  * runs one round there (the commands and packets posted before, then the
  * ticks due) and returns once it is done: what it queued back is then ready
- * for dispatch. Returns 0, -EINVAL (not a manual clock) or -ENOBUFS. */
+ * for dispatch (the owner dispatches nothing meanwhile: a round's output
+ * beyond the out queue is dropped, so advance in small steps). Returns 0,
+ * -EINVAL (not a manual clock) or -ENOBUFS. */
 int pal_mixer_thread_advance(struct pal_mixer_thread *t, int64_t now_ms);
 
 /* A new mixer with config c (copied) whose outputs and keyframe requests go
