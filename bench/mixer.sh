@@ -6,9 +6,10 @@
 #   2. video: nine 640x360 inputs into a 1280x720 composite at 30 fps;
 #      decode / compose / encode split, frames/s one core sustains; cpu-used
 #      -6, -8 and -12 side by side.
-#   3. the integrated mixer: what a mixed room costs its media worker
-#      (router + mixer at the server's [mixer] defaults) against the same
-#      room forwarding one track per publisher.
+#   3. the integrated mixer: what a mixed room costs its media worker and its
+#      mixer thread (router + mixer thread at the server's [mixer] defaults,
+#      in real time, unpinned: the two threads are meant to use two cores)
+#      against the same room forwarding one track per publisher.
 #   4. callgrind instruction counts per audio tick (200 participants) and per
 #      composite frame, by function, when valgrind is installed.
 # Usage: bench/mixer.sh [quick]   (quick: fewer ticks/frames)
@@ -40,13 +41,13 @@ for c in -6 -8 -12; do
     echo "\$ $BUILD/bench_mixer_video 9 $frames $c"
     taskset -c "$cpu" "$BUILD/bench_mixer_video" 9 "$frames" "$c"
 done
-echo "### the room's media worker: mixed vs one track per publisher"
+echo "### the room's media worker and mixer thread: mixed vs one track per publisher"
 secs=10
 [ "${1:-}" = quick ] && secs=3
 for pl in "3 10" "9 20"; do
     for mode in mixed sfu; do
         echo "\$ $BUILD/bench_room_mixer $pl $secs $mode"
-        taskset -c "$cpu" "$BUILD/bench_room_mixer" $pl "$secs" "$mode" 2>/dev/null
+        "$BUILD/bench_room_mixer" $pl "$secs" "$mode" 2>/dev/null
     done
 done
 

@@ -4,10 +4,11 @@
  * into the room's scratch buffer (the one copy SRTP needs) -> its sink
  * protects and sends. Nothing is allocated per packet.
  *
- * The mixer runs here, on the room's worker, beside the fan-out: the
- * publishers' decrypted packets are pushed to it before they are forwarded,
- * and its output packets come back (inside pal_room_tick) to the consumers
- * that forward it, as if a producer had sent them. */
+ * The mixer runs on the worker's mixer thread (palabre/mixer_thread.h): the
+ * publishers' decrypted packets are copied to it before they are forwarded,
+ * and its output packets come back (inside pal_mixer_thread_dispatch, on
+ * this worker) to the consumers that forward them, as if a producer had
+ * sent them. The room knows its mixer by id only. */
 #include "palabre/room.h"
 
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "palabre/keyframe.h"
 #include "palabre/log.h"
 #include "palabre/mixer.h"
+#include "palabre/mixer_thread.h"
 #include "palabre/nack.h"
 #include "palabre/producer.h"
 #include "palabre/rtcp.h"
@@ -31,8 +33,6 @@
 #define SPEAKER_MIN_LOUDNESS 40 /* 127 - dBov: quieter than -87 dBov is silence */
 #define SPEAKER_HYSTERESIS 6
 #define RTCP_BUF (PAL_RTP_MAX_PACKET + PAL_SRTP_MAX_TRAILER)
-#define MIX_AUDIO_MS 20
-#define MIX_LATE_MS 200 /* further behind than this, the mixer clock restarts */
 
 struct pal_room_peer {
     /* owned */
@@ -50,9 +50,11 @@ struct pal_room_peer {
 };
 
 struct pal_room {
+    /* borrowed */
+    struct pal_mixer_thread *mix_thread; /* where the mixer runs; NULL: no mixing */
     /* owned */
     struct pal_room_peer **peers;
-    struct pal_mixer *mixer;             /* while a consumer forwards it */
+    uint32_t mixer;                      /* its id on mix_thread while a consumer forwards it */
     struct pal_consumer **mix_consumers; /* the array; consumers are their peers' */
     /* state */
     char name[PAL_MEDIA_ID_MAX];
@@ -68,8 +70,6 @@ struct pal_room {
     struct pal_mixer_config mix_cfg;
     size_t n_mix_consumers, cap_mix_consumers;
     uint32_t next_peer_num, next_mix_id;
-    int64_t mix_now_ms, mix_next_audio_ms, mix_next_video_ms;
-    uint64_t mix_ticks_skipped; /* audio ticks lost to worker stalls (stats) */
     int mix_level_ext; /* -1: no audio input yet; 0: publishers disagree, ignored */
     uint8_t mix_in[PAL_MEDIA_SCRATCH]; /* a mixer packet, parsed in place */
 };
@@ -96,9 +96,14 @@ void pal_room_set_mixer_config(struct pal_room *r, const struct pal_mixer_config
     r->mix_cfg = *c;
 }
 
+void pal_room_set_mixer_thread(struct pal_room *r, struct pal_mixer_thread *t)
+{
+    r->mix_thread = t;
+}
+
 bool pal_room_mixer_running(const struct pal_room *r)
 {
-    return r->mixer != NULL;
+    return r->mixer != 0;
 }
 
 static void peer_free(struct pal_room_peer *p)
@@ -116,7 +121,8 @@ void pal_room_destroy(struct pal_room *r)
 {
     if (!r)
         return;
-    pal_mixer_destroy(r->mixer);
+    if (r->mixer)
+        pal_mixer_thread_close(r->mix_thread, r->mixer);
     free(r->mix_consumers);
     for (size_t i = 0; i < r->n_peers; i++)
         peer_free(r->peers[i]);
@@ -187,11 +193,9 @@ int pal_room_peer_add(struct pal_room *r, const char *participant, struct pal_ro
 /* The mixer's side of producers and consumers (defined with the mixer below). */
 static void mix_input_add(struct pal_room *r, struct pal_room_peer *p, struct pal_producer *prod);
 static void mix_input_remove(struct pal_room *r, struct pal_producer *prod);
-static int mix_output_add(struct pal_room *r, struct pal_room_peer *p, struct pal_consumer *c,
-                          int64_t now_ms);
+static int mix_output_add(struct pal_room *r, struct pal_room_peer *p, struct pal_consumer *c);
 static void mix_output_remove(struct pal_room *r, struct pal_consumer *c);
 static void mix_keyframe(struct pal_room *r, struct pal_consumer *c);
-static void tick_mixer(struct pal_room *r, int64_t now_ms);
 
 /* Consumers of every peer that forward (pid, mid): link or unlink them. */
 static void relink_consumers(struct pal_room *r, const char *pid, const char *mid,
@@ -419,7 +423,7 @@ int pal_room_consumer_add(struct pal_room *r, struct pal_room_peer *p, const cha
     }
     p->consumers[p->n_consumers++] = c;
     if (strcmp(producer_pid, PAL_MEDIA_MIXER_ID) == 0) {
-        rc = mix_output_add(r, p, c, now_ms);
+        rc = mix_output_add(r, p, c);
         if (rc)
             consumer_drop(r, p, p->n_consumers - 1);
         return rc;
@@ -505,10 +509,8 @@ void pal_room_on_rtp(struct pal_room *r, struct pal_room_peer *p, uint8_t *buf, 
     bool keyframe;
     if (pal_producer_on_packet(prod, &pkt, now_ms, &keyframe))
         request_keyframe(r, prod, now_ms);
-    if (r->mixer && prod->mixer_input) {
-        r->mix_now_ms = now_ms;
-        pal_mixer_push_rtp(r->mixer, prod->mixer_input, buf, len, now_ms);
-    }
+    if (r->mixer && prod->mixer_input)
+        pal_mixer_thread_push_rtp(r->mix_thread, r->mixer, prod->mixer_input, buf, len, now_ms);
     if (prod->n_consumers == 0)
         return;
     int64_t wall_us = pal_wall_ms() * 1000;
@@ -622,12 +624,12 @@ static void mix_on_packet(void *ctx, uint32_t output_id, const uint8_t *rtp, siz
         pal_vp8_parse(pal_rtp_payload(&pkt), pkt.payload_len, &d, NULL) == 0)
         keyframe = d.is_frame_start && d.is_keyframe;
     bool waited = c->wait_keyframe;
-    int rc = pal_consumer_forward(c, &pkt, keyframe, r->scratch, sizeof(r->scratch), r->mix_now_ms,
+    int rc = pal_consumer_forward(c, &pkt, keyframe, r->scratch, sizeof(r->scratch), pal_now_ms(),
                                   pal_wall_ms() * 1000);
     if (rc == 0)
         r->st.rtp_out++;
     else if (rc == 1 && waited && c->sink->ready)
-        pal_mixer_request_keyframe(r->mixer, output_id);
+        pal_mixer_thread_request_keyframe(r->mix_thread, r->mixer, output_id);
 }
 
 static struct pal_producer *producer_by_mixer_input(struct pal_room *r, uint32_t input_id,
@@ -650,7 +652,7 @@ static void mix_on_keyframe_needed(void *ctx, uint32_t input_id)
     struct pal_room_peer *owner;
     struct pal_producer *prod = producer_by_mixer_input(r, input_id, &owner);
     if (prod)
-        request_keyframe(r, prod, r->mix_now_ms);
+        request_keyframe(r, prod, pal_now_ms());
 }
 
 /* Input and output ids: never 0 (the "none" value). */
@@ -668,7 +670,7 @@ static void mix_input_add(struct pal_room *r, struct pal_room_peer *p, struct pa
     uint32_t id = mix_new_id(r);
     enum pal_mixer_kind kind = prod->track.kind == PAL_MEDIA_AUDIO ? PAL_MIXER_AUDIO
                                                                     : PAL_MIXER_VIDEO;
-    if (pal_mixer_add_input(r->mixer, id, p->num, kind) != 0) {
+    if (pal_mixer_thread_add_input(r->mix_thread, r->mixer, id, p->num, kind) != 0) {
         PAL_WARN("mixer", r->name, p->id, "track %s not mixed", prod->track.mid);
         return;
     }
@@ -682,13 +684,13 @@ static void mix_input_add(struct pal_room *r, struct pal_room_peer *p, struct pa
         r->mix_level_ext = ext;
     else if (r->mix_level_ext != ext)
         r->mix_level_ext = 0;
-    pal_mixer_set_audio_level_ext(r->mixer, (unsigned)r->mix_level_ext);
+    pal_mixer_thread_set_audio_level_ext(r->mix_thread, r->mixer, (unsigned)r->mix_level_ext);
 }
 
 static void mix_input_remove(struct pal_room *r, struct pal_producer *prod)
 {
     if (r->mixer && prod->mixer_input)
-        pal_mixer_remove_input(r->mixer, prod->mixer_input);
+        pal_mixer_thread_remove_input(r->mix_thread, r->mixer, prod->mixer_input);
     prod->mixer_input = 0;
 }
 
@@ -696,47 +698,34 @@ static void mix_stop(struct pal_room *r)
 {
     if (!r->mixer)
         return;
-    struct pal_mixer_stats st;
-    pal_mixer_get_stats(r->mixer, &st);
-    PAL_INFO("mixer", r->name, NULL,
-             "mixer stopped: %llu audio and %llu video packets out, %llu video decode errors, "
-             "%llu audio ticks skipped (worker late by more than %d ms)",
-             (unsigned long long)st.audio_packets_out, (unsigned long long)st.video_packets_out,
-             (unsigned long long)st.video_decode_errors,
-             (unsigned long long)r->mix_ticks_skipped, MIX_LATE_MS);
-    pal_mixer_destroy(r->mixer);
-    r->mixer = NULL;
+    pal_mixer_thread_close(r->mix_thread, r->mixer); /* the thread logs its counters */
+    r->mixer = 0;
     for (size_t i = 0; i < r->n_peers; i++)
         for (size_t k = 0; k < r->peers[i]->n_producers; k++)
             r->peers[i]->producers[k]->mixer_input = 0;
     r->mix_level_ext = -1;
 }
 
-static int mix_start(struct pal_room *r, int64_t now_ms)
+static int mix_start(struct pal_room *r)
 {
+    if (!r->mix_thread)
+        return -ENOTSUP;
     struct pal_mixer_listener l = {
         .ctx = r, .on_output_packet = mix_on_packet, .on_keyframe_needed = mix_on_keyframe_needed};
-    int rc = pal_mixer_create(&r->mix_cfg, &l, &r->mixer);
+    int rc = pal_mixer_thread_open(r->mix_thread, r->name, &r->mix_cfg, &l, &r->mixer);
     if (rc) {
         PAL_WARN("mixer", r->name, NULL, "mixer not started: %s", strerror(-rc));
-        r->mixer = NULL;
+        r->mixer = 0;
         return rc;
     }
-    r->mix_now_ms = now_ms;
-    r->mix_next_audio_ms = now_ms;
-    r->mix_next_video_ms = now_ms;
     r->mix_level_ext = -1;
-    r->mix_ticks_skipped = 0;
     for (size_t i = 0; i < r->n_peers; i++)
         for (size_t k = 0; k < r->peers[i]->n_producers; k++)
             mix_input_add(r, r->peers[i], r->peers[i]->producers[k]);
-    PAL_INFO("mixer", r->name, NULL, "mixer started (%dx%d, %d fps)", r->mix_cfg.video_width,
-             r->mix_cfg.video_height, r->mix_cfg.video_fps);
     return 0;
 }
 
-static int mix_output_add(struct pal_room *r, struct pal_room_peer *p, struct pal_consumer *c,
-                          int64_t now_ms)
+static int mix_output_add(struct pal_room *r, struct pal_room_peer *p, struct pal_consumer *c)
 {
     bool video = c->track.kind == PAL_MEDIA_VIDEO;
     if (strcmp(c->producer_mid, video ? "video" : "audio") != 0)
@@ -749,14 +738,14 @@ static int mix_output_add(struct pal_room *r, struct pal_room_peer *p, struct pa
         r->mix_consumers = a;
         r->cap_mix_consumers = cap;
     }
-    int rc = r->mixer ? 0 : mix_start(r, now_ms);
+    int rc = r->mixer ? 0 : mix_start(r);
     if (rc)
         return rc;
     uint32_t id = mix_new_id(r);
-    rc = pal_mixer_add_output(r->mixer, id, p->num, video ? PAL_MIXER_VIDEO : PAL_MIXER_AUDIO,
-                              c->track.ssrc);
+    rc = pal_mixer_thread_add_output(r->mix_thread, r->mixer, id, p->num,
+                                     video ? PAL_MIXER_VIDEO : PAL_MIXER_AUDIO, c->track.ssrc);
     if (rc) {
-        if (pal_mixer_output_count(r->mixer) == 0)
+        if (r->n_mix_consumers == 0)
             mix_stop(r);
         return rc;
     }
@@ -776,9 +765,10 @@ static void mix_output_remove(struct pal_room *r, struct pal_consumer *c)
             break;
         }
     if (r->mixer) {
-        pal_mixer_remove_output(r->mixer, c->mixer_output);
-        if (pal_mixer_output_count(r->mixer) == 0)
-            mix_stop(r);
+        if (r->n_mix_consumers == 0)
+            mix_stop(r); /* the outputs go with the mixer */
+        else
+            pal_mixer_thread_remove_output(r->mix_thread, r->mixer, c->mixer_output);
     }
     c->mixer_output = 0;
 }
@@ -787,33 +777,7 @@ static void mix_output_remove(struct pal_room *r, struct pal_consumer *c)
 static void mix_keyframe(struct pal_room *r, struct pal_consumer *c)
 {
     if (r->mixer && c->mixer_output && c->track.kind == PAL_MEDIA_VIDEO)
-        pal_mixer_request_keyframe(r->mixer, c->mixer_output);
-}
-
-/* The audio clock catches up with late calls (the mix keeps 50 packets a
- * second); video encodes at most one frame per call and keeps its average
- * rate. A stall restarts both clocks rather than bursting. */
-static void tick_mixer(struct pal_room *r, int64_t now_ms)
-{
-    if (!r->mixer)
-        return;
-    r->mix_now_ms = now_ms;
-    if (now_ms - r->mix_next_audio_ms > MIX_LATE_MS) {
-        r->mix_ticks_skipped += (uint64_t)(now_ms - r->mix_next_audio_ms) / MIX_AUDIO_MS;
-        r->mix_next_audio_ms = now_ms;
-    }
-    while (r->mixer && now_ms >= r->mix_next_audio_ms) {
-        pal_mixer_tick_audio(r->mixer, now_ms);
-        r->mix_next_audio_ms += MIX_AUDIO_MS;
-    }
-    int frame_ms = 1000 / (r->mix_cfg.video_fps > 0 ? r->mix_cfg.video_fps : 30);
-    if (r->mixer && now_ms >= r->mix_next_video_ms) {
-        if (pal_mixer_tick_video(r->mixer, now_ms) < 0)
-            PAL_DEBUG("mixer", r->name, NULL, "video tick failed");
-        r->mix_next_video_ms += frame_ms;
-        if (now_ms - r->mix_next_video_ms > 2 * frame_ms)
-            r->mix_next_video_ms = now_ms + frame_ms;
-    }
+        pal_mixer_thread_request_keyframe(r->mix_thread, r->mixer, c->mixer_output);
 }
 
 static void tick_nack_pli(struct pal_room *r, struct pal_room_peer *p, int64_t now_ms)
@@ -919,5 +883,4 @@ void pal_room_tick(struct pal_room *r, int64_t now_ms)
         r->last_speaker_ms = now_ms;
         tick_speaker(r);
     }
-    tick_mixer(r, now_ms);
 }

@@ -1,5 +1,8 @@
 /* The media engine: N worker threads, each with its own GMainContext and
- * loop (driven here, see worker_main), owning whole rooms (pinned by a hash of the room name).
+ * loop (driven here, see worker_main), owning whole rooms (pinned by a hash
+ * of the room name). Each worker has a mixer thread (palabre/mixer_thread.h,
+ * started by its first mixed room) whose output packets wake the worker
+ * through a second eventfd.
  * Commands reach a worker through its bounded queue plus an eventfd; events
  * go back to signaling through one shared bounded queue plus the wake
  * function. See palabre/media.h. */
@@ -15,6 +18,7 @@
 
 #include "palabre/log.h"
 #include "palabre/mixer.h"
+#include "palabre/mixer_thread.h"
 #include "palabre/peer.h"
 #include "palabre/queue.h"
 #include "palabre/room.h"
@@ -38,7 +42,9 @@ struct worker {
     struct pal_queue *cmds;
     GHashTable *rooms; /* name -> struct wroom * (owned) */
     struct pal_send_batch *batch; /* its transports' queued datagrams */
+    struct pal_mixer_thread *mixer;
     int efd;
+    int mix_efd; /* the mixer thread has output for us */
     /* state */
     int index;
     pthread_t thread;
@@ -123,6 +129,7 @@ static struct wroom *wroom_get(struct worker *w, const char *name, bool create)
     if (cfg->mixer_bitrate_kbps > 0)
         mc.video_bitrate_kbps = cfg->mixer_bitrate_kbps;
     pal_room_set_mixer_config(wr->room, &mc);
+    pal_room_set_mixer_thread(wr->room, w->mixer);
     wr->peers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                       (GDestroyNotify)pal_peer_destroy);
     g_hash_table_insert(w->rooms, g_strdup(name), wr);
@@ -240,6 +247,28 @@ static gboolean on_commands(gint fd, GIOCondition cond, gpointer ud)
     return G_SOURCE_CONTINUE;
 }
 
+/* On the mixer thread: only wake the worker. */
+static void wake_for_mixer(void *ud)
+{
+    struct worker *w = ud;
+    uint64_t one = 1;
+    if (write(w->mix_efd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: the counter is already non-zero, the worker will run */
+    }
+}
+
+static gboolean on_mixer_output(gint fd, GIOCondition cond, gpointer ud)
+{
+    (void)cond;
+    struct worker *w = ud;
+    uint64_t v;
+    if (read(fd, &v, sizeof(v)) < 0) {
+        /* EAGAIN: still drain */
+    }
+    pal_mixer_thread_dispatch(w->mixer);
+    return G_SOURCE_CONTINUE;
+}
+
 static gboolean on_tick(gpointer ud)
 {
     struct worker *w = ud;
@@ -270,6 +299,12 @@ static gboolean on_tick(gpointer ud)
         st.pli_out += rs.pli_out;
         st.dropped_in += rs.dropped_in;
     }
+    struct pal_mixer_thread_stats ms;
+    pal_mixer_thread_get_stats(w->mixer, &ms);
+    st.mixers = ms.mixers;
+    st.mixer_cpu_us = ms.cpu_us;
+    st.mixer_ticks_skipped = ms.ticks_skipped;
+    st.mixer_dropped = ms.rtp_dropped + ms.out_dropped;
     pthread_mutex_lock(&w->stats_lock);
     w->stats = st;
     pthread_mutex_unlock(&w->stats_lock);
@@ -283,6 +318,9 @@ static void *worker_main(void *arg)
     GSource *cmd_src = g_unix_fd_source_new(w->efd, G_IO_IN);
     g_source_set_callback(cmd_src, (GSourceFunc)(void (*)(void))on_commands, w, NULL);
     g_source_attach(cmd_src, w->ctx);
+    GSource *mix_src = g_unix_fd_source_new(w->mix_efd, G_IO_IN);
+    g_source_set_callback(mix_src, (GSourceFunc)(void (*)(void))on_mixer_output, w, NULL);
+    g_source_attach(mix_src, w->ctx);
     GSource *tick = g_timeout_source_new(TICK_MS);
     g_source_set_callback(tick, on_tick, w, NULL);
     g_source_attach(tick, w->ctx);
@@ -298,6 +336,8 @@ static void *worker_main(void *arg)
     g_source_unref(tick);
     g_source_destroy(cmd_src);
     g_source_unref(cmd_src);
+    g_source_destroy(mix_src);
+    g_source_unref(mix_src);
     g_hash_table_remove_all(w->rooms);
     /* let libnice finish closing its sockets */
     while (g_main_context_iteration(w->ctx, FALSE))
@@ -339,13 +379,18 @@ int pal_media_create(const struct pal_media_config *cfg, pal_media_wake_fn wake,
         w->m = m;
         w->index = i;
         w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        w->mix_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        char name[24]; /* i < MAX_WORKERS: "pal-mixer-63" fits the 15 of a thread name */
+        snprintf(name, sizeof(name), "pal-mixer-%d", i);
         w->ctx = g_main_context_new();
         w->rooms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, wroom_free);
         pthread_mutex_init(&w->stats_lock, NULL);
         int brc = pal_send_batch_create(w->ctx, &w->batch);
         w->env = (struct pal_peer_env){.ctx = w->ctx, .cfg = &m->cfg, .cert = m->cert,
                                        .batch = w->batch, .emit = emit_event, .emit_ud = w};
-        if (w->efd < 0 || brc || pal_queue_create(CMD_QUEUE, sizeof(struct pal_media_cmd), &w->cmds) ||
+        if (w->efd < 0 || w->mix_efd < 0 || brc ||
+            pal_mixer_thread_create(name, wake_for_mixer, w, &w->mixer) ||
+            pal_queue_create(CMD_QUEUE, sizeof(struct pal_media_cmd), &w->cmds) ||
             pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             m->n_workers = i + 1;
             w->thread = 0;
@@ -374,11 +419,14 @@ void pal_media_destroy(struct pal_media *m)
             pthread_join(w->thread, NULL);
         }
         g_hash_table_destroy(w->rooms);
-        pal_send_batch_destroy(w->batch); /* after the transports */
+        pal_mixer_thread_destroy(w->mixer); /* after the rooms: it frees what they left */
+        pal_send_batch_destroy(w->batch);   /* after the transports */
         g_main_context_unref(w->ctx);
         pal_queue_destroy(w->cmds);
         if (w->efd >= 0)
             close(w->efd);
+        if (w->mix_efd >= 0)
+            close(w->mix_efd);
         pthread_mutex_destroy(&w->stats_lock);
     }
     free(m->workers);
@@ -439,5 +487,9 @@ void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out)
         out->retransmitted += s.retransmitted;
         out->pli_out += s.pli_out;
         out->dropped_in += s.dropped_in;
+        out->mixers += s.mixers;
+        out->mixer_cpu_us += s.mixer_cpu_us;
+        out->mixer_ticks_skipped += s.mixer_ticks_skipped;
+        out->mixer_dropped += s.mixer_dropped;
     }
 }

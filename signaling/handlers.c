@@ -124,6 +124,10 @@ static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud
         return;
     if (json_object_get(req, "camera") && !pal_bool_or_reply(s, id, req, "camera", true, &camera))
         return;
+    bool mixed = false;
+    if (json_object_get(req, "receive") &&
+        !pal_receive_mode_or_reply(s, id, req, "receive", true, &mixed))
+        return;
 
     struct pal_participant *p;
     bool resumed = false;
@@ -164,6 +168,7 @@ static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud
         }
         p->mic = mic;
         p->camera = camera;
+        p->receive_mixed = mixed; /* a resume keeps the mode in force */
         pal_session_set_participant(s, p);
         PAL_INFO("rooms", room, p->id, "joined as %s", pal_role_name(p->role));
     }

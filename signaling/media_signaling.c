@@ -29,6 +29,7 @@
 #include "palabre/log.h"
 #include "palabre/media.h"
 #include "palabre/media_signaling.h"
+#include "palabre/protocol.h"
 #include "palabre/sdp.h"
 #include "palabre/sdp_media.h"
 #include "palabre/signaling.h"
@@ -607,18 +608,10 @@ static void on_set_receive(struct pal_session *s, json_t *id, json_t *req, void 
     struct part *p = part_or_reply(s, id);
     if (!p)
         return;
-    const char *mode = pal_string_or_reply(s, id, req, "mode", 1, 16, true);
-    if (!mode)
-        return;
     bool mixed;
-    if (!strcmp(mode, "mixed"))
-        mixed = true;
-    else if (!strcmp(mode, "sfu"))
-        mixed = false;
-    else {
-        pal_session_reply_error(s, id, "bad_field", "mode", "mode: sfu or mixed");
+    if (!pal_receive_mode_or_reply(s, id, req, "mode", true, &mixed))
         return;
-    }
+    const char *mode = mixed ? "mixed" : "sfu";
     pal_session_reply_ok(s, id, json_pack("{s:s}", "mode", mode));
     if (p->mixed == mixed)
         return;
@@ -648,6 +641,9 @@ static void on_joined(struct pal_session *s, void *ud)
         return;
     snprintf(p->pid, sizeof(p->pid), "%s", pid);
     snprintf(p->room, sizeof(p->room), "%s", room);
+    p->mixed = pal_session_join_receive_mixed(s); /* join's receive: the first offer is the mix */
+    if (p->mixed)
+        PAL_INFO("media", p->room, p->pid, "receives mixed (join)");
     g.parts[g.n_parts++] = p;
     struct pal_media_cmd c;
     cmd_init(&c, PAL_MEDIA_CMD_PARTICIPANT_ADD, p, PAL_MEDIA_PC_PUBLISH);

@@ -122,6 +122,19 @@ char *pal_metrics_render(struct pal_server *srv)
         metric(&t, "palabre_media_dropped_in_packets_total", "counter",
                "Incoming packets dropped: undecryptable, unknown SSRC or malformed.",
                m.dropped_in);
+        metric(&t, "palabre_mixer_rooms", "gauge", "Rooms mixing, on the mixer threads.",
+               m.mixers);
+        put(&t,
+            "# HELP palabre_mixer_cpu_seconds_total CPU time of the mixer threads.\n"
+            "# TYPE palabre_mixer_cpu_seconds_total counter\n"
+            "palabre_mixer_cpu_seconds_total %.3f\n",
+            (double)m.mixer_cpu_us / 1e6);
+        metric(&t, "palabre_mixer_ticks_skipped_total", "counter",
+               "Audio mix ticks lost: a mixer thread more than 200 ms late.",
+               m.mixer_ticks_skipped);
+        metric(&t, "palabre_mixer_dropped_packets_total", "counter",
+               "Packets dropped between a media worker and its mixer thread (queue full).",
+               m.mixer_dropped);
     }
 
     double cpu;

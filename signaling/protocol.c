@@ -149,6 +149,22 @@ const char *pal_room_or_reply(struct pal_session *s, json_t *id, json_t *req, co
     return str;
 }
 
+bool pal_receive_mode_or_reply(struct pal_session *s, json_t *id, json_t *req, const char *field,
+                               bool required, bool *mixed)
+{
+    if (!required && !json_object_get(req, field))
+        return false;
+    const char *mode = pal_string_or_reply(s, id, req, field, 1, 16, true);
+    if (!mode)
+        return false;
+    if (strcmp(mode, "mixed") && strcmp(mode, "sfu")) {
+        pal_session_reply_error(s, id, "bad_field", field, "%s: sfu or mixed", field);
+        return false;
+    }
+    *mixed = !strcmp(mode, "mixed");
+    return true;
+}
+
 bool pal_bool_or_reply(struct pal_session *s, json_t *id, json_t *req, const char *field,
                        bool required, bool *out)
 {

@@ -212,6 +212,11 @@ struct pal_media_stats {
     uint64_t nack_in, retransmitted;
     uint64_t pli_out;
     uint64_t dropped_in; /* undecryptable, unknown SSRC, malformed */
+    /* the workers' mixer threads (palabre/mixer_thread.h) */
+    uint64_t mixers;              /* rooms mixing */
+    uint64_t mixer_cpu_us;        /* the mixer threads' CPU time */
+    uint64_t mixer_ticks_skipped; /* audio ticks lost, a mixer thread > 200 ms late */
+    uint64_t mixer_dropped;       /* packets dropped between a worker and its mixer thread */
 };
 void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out);
 

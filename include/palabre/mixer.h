@@ -28,8 +28,9 @@
  * Participant ids link a participant's inputs to its outputs (N-1) and to
  * the active speaker; 0 means "publishes nothing".
  *
- * Thread: every function of one mixer from one thread (the room's worker or
- * a mixer thread); listener callbacks run on that thread, inside the calls. */
+ * Thread: every function of one mixer from one thread (in the server, the
+ * worker's mixer thread: palabre/mixer_thread.h); listener callbacks run on
+ * that thread, inside the calls. */
 #ifndef PALABRE_MIXER_H
 #define PALABRE_MIXER_H
 

@@ -27,6 +27,12 @@ const char *pal_text_or_reply(struct pal_session *s, json_t *id, json_t *req, co
 /* Room name: 1..64 of [a-z0-9-]. */
 const char *pal_room_or_reply(struct pal_session *s, json_t *id, json_t *req, const char *field);
 
+/* A receive mode (set_receive's mode, join's receive): "sfu" (one track per
+ * participant) or "mixed" (the room's mix); *mixed says which. Absent: with
+ * required, missing_field; without, false and no reply. */
+bool pal_receive_mode_or_reply(struct pal_session *s, json_t *id, json_t *req, const char *field,
+                               bool required, bool *mixed);
+
 /* Reads the request envelope: *id_out is the request id (borrowed) or NULL.
  * Returns 0, or sends the error (id null) and returns -EINVAL. */
 int pal_request_id_or_reply(struct pal_session *s, json_t *req, json_t **id_out);

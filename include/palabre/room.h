@@ -48,13 +48,20 @@ void pal_room_get_stats(const struct pal_room *r, struct pal_room_stats *out);
 /* The room's mixer: a consumer whose producer is PAL_MEDIA_MIXER_ID ("audio"
  * or "video") forwards the mixer's output for that subscriber instead of a
  * published track: the mix of everyone but the subscriber (N-1), or the
- * composite of every published video. The mixer (palabre/mixer.h) is
- * created with the first such consumer, fed every producer's packets, ticked
- * by pal_room_tick, and freed with the last such consumer. Its packets go
- * through the consumer as any forwarded packet (rewrite, ring for NACK, SR,
- * SRTP by the sink); a PLI/FIR on it asks the mixer for a keyframe; a
- * publisher's undecodable video gets a PLI. */
+ * composite of every published video. The mixer (palabre/mixer.h) is opened
+ * on the room's mixer thread (palabre/mixer_thread.h) with the first such
+ * consumer, fed a copy of every producer's packets, runs on that thread's
+ * clock, and is closed with the last such consumer. Its packets come back
+ * when the owner calls pal_mixer_thread_dispatch() and go through the
+ * consumer as any forwarded packet (rewrite, ring for NACK, SR, SRTP by the
+ * sink); a PLI/FIR on it asks the mixer for a keyframe; a publisher's
+ * undecodable video gets a PLI. The room's clock (now_ms) must be
+ * pal_now_ms(): the mixer thread's. */
 
+/* The mixer thread (borrowed; it must outlive the room). Without one, a
+ * mixer consumer is refused with -ENOTSUP. */
+struct pal_mixer_thread;
+void pal_room_set_mixer_thread(struct pal_room *r, struct pal_mixer_thread *t);
 /* The mixer settings used from the next mixer start on (copied). */
 struct pal_mixer_config;
 void pal_room_set_mixer_config(struct pal_room *r, const struct pal_mixer_config *c);
@@ -87,7 +94,8 @@ size_t pal_room_producer_count(const struct pal_room_peer *p);
 
 /* Forwards (producer_pid, producer_mid) to subscriber p as track t (our
  * SSRC, PT and extension ids in p's subscribe PC). The producer may come
- * later. Replaces a consumer with the same mid. Returns 0, -EINVAL, -ENOMEM. */
+ * later. Replaces a consumer with the same mid. Returns 0, -EINVAL, -ENOMEM,
+ * -ENOTSUP (a mixer consumer without a mixer thread). */
 int pal_room_consumer_add(struct pal_room *r, struct pal_room_peer *p, const char *producer_pid,
                           const char *producer_mid, const struct pal_media_track *t,
                           int64_t now_ms);
@@ -105,9 +113,8 @@ void pal_room_on_rtp(struct pal_room *r, struct pal_room_peer *p, uint8_t *buf, 
 /* A decrypted RTCP compound from one of p's PCs. */
 void pal_room_on_rtcp(struct pal_room *r, struct pal_room_peer *p, enum pal_media_pc pc,
                       const uint8_t *buf, size_t len, int64_t now_ms);
-/* Timers: NACK and PLI to publishers, SR/RR, transport-cc, active speaker,
- * the mixer's 20 ms audio and frame-rate video ticks (late calls catch up on
- * audio). Call every ~20 ms or more often. */
+/* Timers: NACK and PLI to publishers, SR/RR, transport-cc, active speaker
+ * (the mixer ticks on its own thread). Call every ~20 ms or more often. */
 void pal_room_tick(struct pal_room *r, int64_t now_ms);
 
 #endif

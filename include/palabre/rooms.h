@@ -31,6 +31,7 @@ struct pal_participant {
     /* state */
     enum pal_role role;
     bool mic, camera, screen;
+    bool receive_mixed; /* join's receive: "mixed" (media reads it once, at join) */
     bool disconnected;
     int64_t expires_ms; /* when disconnected: end of the resume window */
 };

@@ -206,18 +206,27 @@ function createSession(room) {
   conn.on('chat_message', ({ message }) => addMessage(message));
   conn.on('server_shutdown', () => setConnState('reconnecting'));
 
+  // The receive mode rides on the join, so that the server's first subscribe
+  // offer is already the mix. media.js's state is the URL's receive=mixed
+  // until the participant switches (then set_receive).
+  function receiveField() {
+    const mixed = s.media ? s.media.state.mixed
+      : new URLSearchParams(location.search).get('receive') === 'mixed';
+    return mixed ? { receive: 'mixed' } : {};
+  }
+
   // (Re)join once the socket is open: resume if we can, then catch up on chat.
   async function enter() {
     let data;
     try {
-      const fields = { room, name: s.name };
+      const fields = { room, name: s.name, ...receiveField() };
       if (s.resumeToken) fields.resume_token = s.resumeToken;
       try {
         data = await conn.request('join', fields);
       } catch (e) {
         if (e.code !== 'resume_failed') throw e;
         s.resumeToken = null;
-        data = await conn.request('join', { room, name: s.name });
+        data = await conn.request('join', { room, name: s.name, ...receiveField() });
       }
     } catch (e) {
       if (e.code === 'offline' || e.code === 'timeout' || e.code === 'shutting_down') return; // retried on reopen

@@ -730,8 +730,8 @@ export function createMedia(ctx) {
     if (state.started) return;
     state.started = true;
     state.stopped = false;
-    // before anything else, so that the first subscribe offer can be the mix
-    if (state.mixed) sendReceiveMode();
+    // receive=mixed went with the join (app.js): the first subscribe offer
+    // is already the mix
     if (!state.local) state.local = await getLocal();
     if (!localTrack('video')) state.camera = false;
     if (!localTrack('audio')) state.mic = false;

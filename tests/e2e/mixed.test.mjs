@@ -1,6 +1,7 @@
 // The room's mix in the browser (issue 4): real palabre on 127.0.0.1 in a
 // private network namespace (tests/run.sh), Debian's Chromium with fake camera
-// and microphone. A participant who opens /r/<room>?receive=mixed receives
+// and microphone. A participant who opens /r/<room>?receive=mixed (sent in
+// its join, docs/protocol.md) receives
 // exactly one audio and one video track (the server's mix and composite)
 // instead of one per participant, both decoding, with sound; it switches to
 // the mix and back with the toolbar button, without
@@ -9,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import {
-  CHROMIUM_ARGS, startPalabre, join, waitDecoding, until,
+  CHROMIUM_ARGS, startPalabre, join, waitDecoding, until, metrics,
 } from '../lib/media_e2e.mjs';
 import { axeSerious } from '../lib/web.mjs';
 
@@ -92,6 +93,15 @@ test('receive=mixed: exactly one inbound audio and one inbound video, both decod
 
   const got = await waitMixDecoding(m, 'Mireille decodes the mix');
   assert.equal(got.all.length, 2, 'two receiving tracks in all');
+  // the URL's receive=mixed rode on the join: no separate set_receive
+  const joins = m.sent.filter((x) => x.type === 'join');
+  assert.equal(joins.length, 1);
+  assert.equal(joins[0].receive, 'mixed');
+  assert.deepEqual(m.sent.filter((x) => x.type === 'set_receive'), []);
+  // the room mixes on a mixer thread (its CPU is counted apart from the workers')
+  const mm = await metrics(server.base);
+  assert.equal(mm.get('palabre_mixer_rooms'), 1);
+  assert.ok(mm.get('palabre_mixer_cpu_seconds_total') > 0);
   assert.ok(got.video.frameWidth > 0);
   // the others still receive one track per participant, Mireille's included
   await waitDecoding(a, [b, m], { audio: false });

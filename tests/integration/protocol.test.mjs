@@ -173,6 +173,37 @@ test('bad_json, missing_field, bad_field, unknown_type, not_joined, already_join
   } finally { await srv.stop(); }
 });
 
+test('join with receive: mixed makes the first subscribe offer the mix; a bad value is refused and changes nothing', async () => {
+  const srv = await startPalabre();
+  try {
+    const a = await joined(srv, 'mixroom', 'Alice');
+    const c = await connect(srv.wsUrl);
+    assertError(await c.request('join', { room: 'mixroom', name: 'Bob', receive: 'individual' }), 'bad_field', 'receive');
+    assertError(await c.request('join', { room: 'mixroom', name: 'Bob', receive: '' }), 'bad_field', 'receive');
+    assertError(await c.request('join', { room: 'mixroom', name: 'Bob', receive: true }), 'bad_field', 'receive');
+    // nothing changed: Bob is not in the room, the connection works, no offer came
+    assertError(await c.request('set_receive', { mode: 'mixed' }), 'not_joined');
+    await sleep(200);
+    assert.deepEqual(a.c.events.filter((e) => e.type === 'participant_joined'), []);
+    assert.deepEqual(c.events.filter((e) => e.type === 'subscribe_offer'), []);
+    const b = await c.call('join', { room: 'mixroom', name: 'Bob', receive: 'mixed' });
+    assert.deepEqual(b.participants.map((p) => p.id), [a.id]);
+    const joinedEv = await a.c.event('participant_joined');
+    assert.equal(joinedEv.participant.id, b.participant.id);
+    // the first subscribe offer is the mix: one audio and one video m-line, stream "mixer"
+    const offer = await c.event('subscribe_offer');
+    assert.match(offer.sdp, /a=msid:mixer mix-audio/);
+    assert.match(offer.sdp, /a=msid:mixer mix-video/);
+    assert.equal((offer.sdp.match(/^m=/gm) || []).length, 2, offer.sdp);
+    // set_receive still answers; the mode already in force sends no offer
+    assert.deepEqual(await c.call('set_receive', { mode: 'mixed' }), { mode: 'mixed' });
+    // "sfu" (the default) is accepted too
+    const d = await joined(srv, 'mixroom', 'Dan', { receive: 'sfu' });
+    assert.equal(d.data.participant.name, 'Dan');
+    await Promise.all([a.c.close(), c.close(), d.c.close()]);
+  } finally { await srv.stop(); }
+});
+
 test('binary_frame is refused and the connection stays', async () => {
   const srv = await startPalabre();
   try {

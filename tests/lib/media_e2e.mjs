@@ -133,6 +133,11 @@ export async function join(browser, base, room, name, { initScript, query } = {}
   if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   page.on('pageerror', (e) => console.log(`# [${name}] page error: ${e.message}`));
+  // the signaling messages the page sent, parsed (what the client asks for)
+  const sent = [];
+  page.on('websocket', (ws) => ws.on('framesent', (f) => {
+    try { sent.push(JSON.parse(String(f.payload))); } catch { /* not JSON */ }
+  }));
   // PALABRE_E2E_CONSOLE=1: the page's console too (debugging a failing run)
   if (process.env.PALABRE_E2E_CONSOLE) {
     page.on('console', (m) => console.log(`# [${name}] ${m.type()}: ${m.text()}`));
@@ -146,7 +151,7 @@ export async function join(browser, base, room, name, { initScript, query } = {}
     null, { timeout: 30000, polling: 100 });
   const id = await page.evaluate(() => window.__palabre.selfId);
   return {
-    name, id, page, context,
+    name, id, page, context, sent,
     stats: () => page.evaluate(() => window.__palabre.remoteStats()),
     // leaves as the client does (`leave`, then the page goes); closing the page
     // alone would keep the participant for the resume window

@@ -1,6 +1,11 @@
 /* The room's mixer through the router, without network: publishers' Opus
  * tones and solid-colour VP8 enter with pal_room_on_rtp, mixed listeners'
  * subscribe sinks receive what the SFU would protect and send, and decode it.
+ * The mixer runs on a real mixer thread; this thread plays the media worker
+ * and dispatches what the mixer thread sends back. The correctness tests
+ * move the mixer thread's clock themselves (pal_mixer_thread_advance: each
+ * 20 ms step waits for the thread's round), so that a loaded machine cannot
+ * change what they hear and see; the last test runs on the real clock.
  *
  * Shown here: each mixed listener hears the others' tones (440/660/880 Hz)
  * and not its own, a listener who publishes nothing hears all three; the
@@ -9,7 +14,9 @@
  * publisher and the composite keeps flowing; a resolution change and a
  * publisher leaving do not stop it; the mixer starts with the first mixed
  * consumer and stops with the last (LeakSanitizer checks the freeing in the
- * ASan build). */
+ * ASan build); the mixer keeps its clock while the worker does nothing, and
+ * the worker forwards another room's packets while a large composite is
+ * being encoded (inside a mixer tick, on the other thread). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,9 +24,12 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../mixer/mixer_test_util.h"
 #include "palabre/mixer.h"
+#include "palabre/mixer_thread.h"
 #include "palabre/mixer/image.h"
 #include "palabre/mixer/opus_codec.h"
 #include "palabre/mixer/vp8_codec.h"
@@ -71,9 +81,16 @@ struct part {
 
 struct fixture {
     struct pal_room *room;
+    struct pal_mixer_thread *mt;
     struct part p[N_PEER];
-    int64_t now;
+    int64_t now; /* the room's and the mixer thread's clock */
+    int64_t steps;
+    bool realtime; /* the mixer thread on pal_now_ms(), steps paced by the wall clock */
+    bool noise;   /* publishers send noise, not their colour */
+    uint32_t rnd; /* the noise's generator */
 };
+
+static int want_w = W, want_h = H; /* the composite's size */
 
 static int sub_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
 {
@@ -137,9 +154,9 @@ static void on_frame(void *ctx, const uint8_t *f, size_t len, uint32_t ts, bool 
     struct part *p = ctx;
     struct pal_vp8_picture pic;
     assert_int_equal(pal_vp8_decode(p->vdec, f, len, &pic), 1);
-    assert_int_equal(pic.width, W);
-    assert_int_equal(pic.height, H);
-    assert_int_equal(pal_image_copy_planes(&p->pic, pic.planes, pic.strides, W, H), 0);
+    assert_int_equal(pic.width, want_w);
+    assert_int_equal(pic.height, want_h);
+    assert_int_equal(pal_image_copy_planes(&p->pic, pic.planes, pic.strides, want_w, want_h), 0);
     p->frames++;
     p->keyframes += key;
 }
@@ -203,13 +220,22 @@ static void subscribe_mix(struct fixture *f, int i)
         pal_room_consumer_add(f->room, p->peer, PAL_MEDIA_MIXER_ID, "video", &v, f->now), 0);
 }
 
-static int setup(void **state)
+static int setup_clock(void **state, bool realtime)
 {
     static struct fixture fx;
     struct fixture *f = &fx;
     memset(f, 0, sizeof(*f));
-    f->now = 1000;
+    want_w = W;
+    want_h = H;
+    f->realtime = realtime;
+    f->now = realtime ? pal_now_ms() : 1000;
     assert_int_equal(pal_room_create("mix", NULL, &f->room), 0);
+    assert_int_equal(pal_mixer_thread_create("test-mixer", NULL, NULL, &f->mt), 0);
+    if (!realtime) {
+        assert_int_equal(pal_mixer_thread_use_manual_clock(f->mt), 0);
+        assert_int_equal(pal_mixer_thread_advance(f->mt, f->now), 0);
+    }
+    pal_room_set_mixer_thread(f->room, f->mt);
     struct pal_mixer_config mc;
     pal_mixer_config_default(&mc);
     mc.video_width = W;
@@ -237,10 +263,21 @@ static int setup(void **state)
     return 0;
 }
 
+static int setup(void **state)
+{
+    return setup_clock(state, false);
+}
+
+static int setup_realtime(void **state)
+{
+    return setup_clock(state, true);
+}
+
 static int teardown(void **state)
 {
     struct fixture *f = *state;
     pal_room_destroy(f->room);
+    pal_mixer_thread_destroy(f->mt);
     for (int i = 0; i < N_PEER; i++) {
         struct part *p = &f->p[i];
         pal_opus_encoder_destroy(p->aenc);
@@ -279,41 +316,94 @@ static void send_video(void *ctx, const uint8_t *frame, size_t len, bool key)
     }
 }
 
-/* ms of the room: every publisher sends 20 ms of its tone each 20 ms and a
- * frame of its colour each 60 ms; the room ticks every 20 ms. */
-static void run(struct fixture *f, int ms, int n_pub)
+static void sleep_until_ms(int64_t t)
+{
+    int64_t d = t - pal_now_ms();
+    if (d > 0)
+        nanosleep(&(struct timespec){d / 1000, (d % 1000) * 1000000}, NULL);
+}
+
+/* A frame's picture: the publisher's colour, or noise (a composite that is
+ * slow to encode). */
+static void paint(struct fixture *f, struct part *p, int i)
+{
+    pal_image_fill_rect(&p->img, (struct pal_rect){0, 0, p->img.width, p->img.height},
+                        COLOUR[i].y, COLOUR[i].u, COLOUR[i].v);
+    if (!f->noise)
+        return;
+    for (int y = 0; y < p->img.height; y++)
+        for (int x = 0; x < p->img.width; x++) {
+            f->rnd = f->rnd * 1103515245u + 12345u;
+            p->img.y[y * p->img.stride_y + x] = (uint8_t)(f->rnd >> 16);
+        }
+}
+
+/* 20 ms of the room: every publisher sends 20 ms of its tone, and a frame
+ * each third step; the room ticks and forwards what the mixer thread sent
+ * back. */
+static void step(struct fixture *f, int n_pub)
 {
     sending_fixture = f;
-    for (int t = 0; t < ms; t += 20) {
-        for (int i = 0; i < n_pub; i++) {
-            struct part *p = &f->p[i];
-            if (!p->aenc)
-                continue;
-            int16_t pcm[PAL_OPUS_FRAME];
-            for (int k = 0; k < PAL_OPUS_FRAME; k++) {
-                pcm[k] = (int16_t)lrint(6000 * sin(p->phase));
-                p->phase += 2 * M_PI * FREQ[i] / PAL_OPUS_RATE;
-            }
-            uint8_t payload[PAL_OPUS_MAX_PACKET], pkt[1500];
-            int n = pal_opus_encode(p->aenc, pcm, payload, sizeof(payload));
-            assert_true(n > 0);
-            size_t len = make_rtp(pkt, sizeof(pkt), 111, p->aseq++, p->ats,
-                                  1000 + (uint32_t)i, false, payload, (size_t)n);
-            p->ats += PAL_OPUS_FRAME;
-            pal_room_on_rtp(f->room, p->peer, pkt, len, f->now);
-            if (f->now % 60 == 0) {
-                pal_image_fill_rect(&p->img, (struct pal_rect){0, 0, p->img.width, p->img.height},
-                                    COLOUR[i].y, COLOUR[i].u, COLOUR[i].v);
-                bool key = p->plis != p->plis_seen; /* a PLI: as a browser, a keyframe */
-                p->plis_seen = p->plis;
-                assert_int_equal(
-                    pal_vp8_encode(p->venc, &p->img, f->now / 60, key, send_video, p), 0);
-                p->vts += 5400;
-            }
+    if (f->realtime)
+        f->now = pal_now_ms();
+    for (int i = 0; i < n_pub; i++) {
+        struct part *p = &f->p[i];
+        if (!p->aenc)
+            continue;
+        int16_t pcm[PAL_OPUS_FRAME];
+        for (int k = 0; k < PAL_OPUS_FRAME; k++) {
+            pcm[k] = (int16_t)lrint(6000 * sin(p->phase));
+            p->phase += 2 * M_PI * FREQ[i] / PAL_OPUS_RATE;
         }
-        f->now += 20;
-        pal_room_tick(f->room, f->now);
+        uint8_t payload[PAL_OPUS_MAX_PACKET], pkt[1500];
+        int n = pal_opus_encode(p->aenc, pcm, payload, sizeof(payload));
+        assert_true(n > 0);
+        size_t len = make_rtp(pkt, sizeof(pkt), 111, p->aseq++, p->ats, 1000 + (uint32_t)i,
+                              false, payload, (size_t)n);
+        p->ats += PAL_OPUS_FRAME;
+        pal_room_on_rtp(f->room, p->peer, pkt, len, f->now);
+        if (f->steps % 3 == 0) {
+            paint(f, p, i);
+            bool key = p->plis != p->plis_seen; /* a PLI: as a browser, a keyframe */
+            p->plis_seen = p->plis;
+            assert_int_equal(pal_vp8_encode(p->venc, &p->img, f->steps / 3, key, send_video, p),
+                             0);
+            p->vts += 5400;
+        }
     }
+    f->steps++;
+    f->now = f->realtime ? pal_now_ms() : f->now + 20;
+    pal_room_tick(f->room, f->now);
+    if (!f->realtime)
+        assert_int_equal(pal_mixer_thread_advance(f->mt, f->now), 0);
+    pal_mixer_thread_dispatch(f->mt);
+}
+
+/* ms of the room (in real time on the real clock). */
+static void run(struct fixture *f, int ms, int n_pub)
+{
+    int64_t start = pal_now_ms();
+    for (int t = 0; t < ms; t += 20) {
+        step(f, n_pub);
+        if (f->realtime)
+            sleep_until_ms(start + t + 20);
+    }
+}
+
+/* Real clock: waits (dispatching nothing) until the mixer thread's counters
+ * satisfy done(), up to 20 s; returns the last snapshot. */
+static struct pal_mixer_thread_stats wait_mixer(struct fixture *f,
+                                                bool (*done)(const struct pal_mixer_thread_stats *,
+                                                             const struct pal_mixer_thread_stats *),
+                                                const struct pal_mixer_thread_stats *from)
+{
+    struct pal_mixer_thread_stats st;
+    int64_t start = pal_now_ms();
+    do {
+        sleep_until_ms(pal_now_ms() + 10);
+        pal_mixer_thread_get_stats(f->mt, &st);
+    } while (!done(&st, from) && pal_now_ms() - start < 20000);
+    return st;
 }
 
 /* Power of f over the last half second the participant heard. */
@@ -456,12 +546,147 @@ static void mixer_lives_with_its_consumers(void **state)
     assert_true(f->p[1].audio_packets > 0);
 }
 
+/* A second room of the same worker (this thread), forwarding only: erin's
+ * audio to frank, whose sink counts. */
+struct sfu_room {
+    struct pal_room *room;
+    struct pal_room_peer *erin, *frank;
+    int got;
+    uint16_t seq;
+};
+
+static int count_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
+{
+    struct sfu_room *s = ctx;
+    s->got++;
+    return 0;
+}
+
+static void sfu_room_open(struct sfu_room *s, int64_t now)
+{
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(pal_room_create("sfu", NULL, &s->room), 0);
+    assert_int_equal(pal_room_peer_add(s->room, "p_erin", &s->erin), 0);
+    assert_int_equal(pal_room_peer_add(s->room, "p_frank", &s->frank), 0);
+    struct pal_media_sink pub = {.ctx = s, .send_rtp = no_rtp, .send_rtcp = any_rtcp};
+    struct pal_media_sink sub = {.ctx = s, .send_rtp = count_rtp, .send_rtcp = any_rtcp};
+    pal_room_set_sink(s->erin, PAL_MEDIA_PC_PUBLISH, &pub);
+    pal_room_set_sink(s->frank, PAL_MEDIA_PC_SUBSCRIBE, &sub);
+    pal_room_sink_ready(s->room, s->erin, PAL_MEDIA_PC_PUBLISH, now);
+    pal_room_sink_ready(s->room, s->frank, PAL_MEDIA_PC_SUBSCRIBE, now);
+    struct pal_media_track a = track("0", PAL_MEDIA_AUDIO, 5000);
+    struct pal_media_track fa = track("a0", PAL_MEDIA_AUDIO, 6000);
+    assert_int_equal(pal_room_producer_add(s->room, s->erin, &a, now), 0);
+    assert_int_equal(pal_room_consumer_add(s->room, s->frank, "p_erin", "0", &fa, now), 0);
+}
+
+static void sfu_room_forward(struct sfu_room *s)
+{
+    static const uint8_t payload[80] = {0x78};
+    uint8_t pkt[200];
+    size_t len = make_rtp(pkt, sizeof(pkt), 111, s->seq, (uint32_t)s->seq * 960u, 5000, false,
+                          payload, sizeof(payload));
+    s->seq++;
+    pal_room_on_rtp(s->room, s->erin, pkt, len, pal_now_ms());
+}
+
+static bool mixing(const struct pal_mixer_thread_stats *st, const struct pal_mixer_thread_stats *from)
+{
+    return st->mixers == 1 && st->video_ticks > 0 && st->out_packets > 0;
+}
+
+static bool ticked_on(const struct pal_mixer_thread_stats *st,
+                      const struct pal_mixer_thread_stats *from)
+{
+    return st->audio_ticks >= from->audio_ticks + 10 && st->video_ticks >= from->video_ticks + 5 &&
+           st->out_packets > from->out_packets;
+}
+
+/* The thread separation, observed: the mixer runs on a thread of its own and
+ * keeps its clock while the worker is idle; and while that thread is inside
+ * a tick of a large composite (1280x720 of noise, keyframes asked for), the
+ * worker forwards another room's packets, each one before the tick ends.
+ * With the mixer on the worker, no packet could be forwarded during a tick. */
+static void worker_not_held_by_the_composite(void **state)
+{
+    struct fixture *f = *state;
+    struct pal_mixer_config mc;
+    pal_mixer_config_default(&mc);
+    mc.video_width = want_w = 1280;
+    mc.video_height = want_h = 720;
+    mc.video_fps = 30;
+    mc.video_bitrate_kbps = 4000;
+    mc.video_cpu_used = 0; /* libvpx's slowest realtime speed */
+    pal_room_set_mixer_config(f->room, &mc);
+    f->noise = true;
+    f->rnd = 1;
+    for (int i = 0; i < N_PUB; i++)
+        publish(f, i);
+    subscribe_mix(f, 3);
+    run(f, 400, N_PUB);
+
+    struct pal_mixer_thread_stats a, b;
+    a = wait_mixer(f, mixing, NULL);
+    assert_true(a.tid != 0);
+    assert_int_not_equal(a.tid, (int)gettid());
+    assert_int_equal(a.mixers, 1);
+    assert_true(a.rtp_in > 0);
+
+    /* The worker does nothing: the mixer ticks on, and its packets wait in
+     * the queue until the worker dispatches them. */
+    int audio = f->p[3].audio_packets;
+    b = wait_mixer(f, ticked_on, &a);
+    assert_true(b.audio_ticks >= a.audio_ticks + 10);
+    assert_true(b.video_ticks >= a.video_ticks + 5);
+    assert_true(b.out_packets > a.out_packets);
+    assert_int_equal(f->p[3].audio_packets, audio);
+    pal_mixer_thread_dispatch(f->mt);
+    assert_true(f->p[3].audio_packets >= audio + 10);
+
+    /* Forwarding in another room during the composite's ticks. */
+    struct sfu_room s;
+    sfu_room_open(&s, pal_now_ms());
+    int sent = 0, inside = 0;
+    int64_t start = pal_now_ms(), next_step = start;
+    while (inside < 20 && pal_now_ms() - start < 20000) {
+        if (pal_now_ms() >= next_step) {
+            step(f, N_PUB);
+            pal_room_tick(s.room, f->now);
+            uint8_t pli[64];
+            size_t len;
+            assert_int_equal(pal_rtcp_write_pli(pli, sizeof(pli), &len, 99, f->p[3].mix_vssrc),
+                             0);
+            pal_room_on_rtcp(f->room, f->p[3].peer, PAL_MEDIA_PC_SUBSCRIBE, pli, len, f->now);
+            next_step += 20;
+        }
+        pal_mixer_thread_get_stats(f->mt, &a);
+        sfu_room_forward(&s);
+        sent++;
+        pal_mixer_thread_get_stats(f->mt, &b);
+        if (a.ticking && b.ticking && a.audio_ticks == b.audio_ticks &&
+            a.video_ticks == b.video_ticks && s.got == sent)
+            inside++; /* forwarded from start to end within one mixer tick */
+        nanosleep(&(struct timespec){0, 200000}, NULL);
+    }
+    pal_mixer_thread_get_stats(f->mt, &b);
+    print_message("# %d packets forwarded, %d of them inside a mixer tick; longest video tick "
+                  "%.1f ms, audio tick %.2f ms\n",
+                  sent, inside, b.max_video_tick_us / 1000.0, b.max_audio_tick_us / 1000.0);
+    assert_int_equal(s.got, sent);
+    assert_true(inside >= 20);
+    assert_true(f->p[3].keyframes >= 1);
+    assert_int_equal(b.out_dropped, 0);
+    pal_room_destroy(s.room);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(mix_through_the_room, setup, teardown),
         cmocka_unit_test_setup_teardown(keyframes_both_ways, setup, teardown),
         cmocka_unit_test_setup_teardown(mixer_lives_with_its_consumers, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_not_held_by_the_composite, setup_realtime,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,6 +31,7 @@
 
 struct pal_session {
     char pid[32], room[32];
+    bool receive_mixed; /* the join's receive */
     json_t *msgs[MAX_MSGS];
     int n_msgs;
 };
@@ -52,6 +53,7 @@ static struct pal_session bob = {.pid = "p_bob", .room = "demo"};
 
 const char *pal_session_participant_id(const struct pal_session *s) { return s->pid; }
 const char *pal_session_room(const struct pal_session *s) { return s->room; }
+bool pal_session_join_receive_mixed(const struct pal_session *s) { return s->receive_mixed; }
 const struct pal_config *pal_server_config(const struct pal_server *sv) { return &sv->cfg; }
 
 int pal_session_send(struct pal_session *s, json_t *msg)
@@ -118,34 +120,7 @@ int pal_server_add_wake_hook(struct pal_server *sv, pal_wake_fn fn, void *ud)
 }
 void pal_server_wake(struct pal_server *sv) { __atomic_store_n(&sv->woken, 1, __ATOMIC_SEQ_CST); }
 
-const char *pal_string_or_reply(struct pal_session *s, json_t *id, json_t *req, const char *field,
-                                size_t min_chars, size_t max_chars, bool required)
-{
-    json_t *v = json_object_get(req, field);
-    if (!v) {
-        if (required)
-            pal_session_reply_error(s, id, "missing_field", field, "%s is required", field);
-        return NULL;
-    }
-    const char *str = json_string_value(v);
-    if (!str || strlen(str) < min_chars || strlen(str) > max_chars) {
-        pal_session_reply_error(s, id, "bad_field", field, "%s: bad string", field);
-        return NULL;
-    }
-    return str;
-}
-bool pal_int_or_reply(struct pal_session *s, json_t *id, json_t *req, const char *field,
-                      json_int_t min, json_int_t max, bool required, json_int_t *out)
-{
-    json_t *v = json_object_get(req, field);
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        if (v || required)
-            pal_session_reply_error(s, id, v ? "bad_field" : "missing_field", field, "%s", field);
-        return false;
-    }
-    *out = json_integer_value(v);
-    return true;
-}
+/* The validators are the real ones (signaling/protocol.c). */
 
 /* ---- helpers ------------------------------------------------------------------- */
 
@@ -216,10 +191,12 @@ static void pump_until(struct pal_session *s, const char *type, int min)
 
 /* ---- the test -------------------------------------------------------------------- */
 
-static void test_publish_subscribe_signaling(void **state)
+/* Media signaling on a fresh stand-in server; alice then bob join demo. */
+static void join_both(bool bob_mixed)
 {
-    (void)state;
     memset(&srv, 0, sizeof(srv));
+    alice.n_msgs = bob.n_msgs = 0;
+    bob.receive_mixed = bob_mixed;
     snprintf(srv.cfg.listen_addr, sizeof(srv.cfg.listen_addr), "127.0.0.1");
     srv.cfg.media_workers = 1;
     srv.sessions[srv.n_sessions++] = &alice;
@@ -227,6 +204,25 @@ static void test_publish_subscribe_signaling(void **state)
     assert_int_equal(pal_media_signaling_init(&srv), 0);
     srv.listener.on_participant_joined(&alice, srv.listener.ud);
     srv.listener.on_participant_joined(&bob, srv.listener.ud);
+}
+
+/* Both leave (if still there), media signaling stops, messages freed. */
+static void leave_both(void)
+{
+    srv.listener.on_participant_left(&alice, srv.listener.ud);
+    srv.listener.on_participant_left(&bob, srv.listener.ud);
+    pal_media_signaling_shutdown();
+    bob.receive_mixed = false;
+    for (int k = 0; k < alice.n_msgs; k++)
+        json_decref(alice.msgs[k]);
+    for (int k = 0; k < bob.n_msgs; k++)
+        json_decref(bob.msgs[k]);
+}
+
+static void test_publish_subscribe_signaling(void **state)
+{
+    (void)state;
+    join_both(false);
     assert_int_equal(count_of(&bob, "subscribe_offer"), 0); /* nothing published yet */
 
     /* bad SDP */
@@ -315,12 +311,7 @@ static void test_publish_subscribe_signaling(void **state)
     json_t *again = last_of(&bob, "subscribe_offer");
     assert_int_equal(json_integer_value(json_object_get(again, "version")), 3);
 
-    srv.listener.on_participant_left(&bob, srv.listener.ud);
-    pal_media_signaling_shutdown();
-    for (int k = 0; k < alice.n_msgs; k++)
-        json_decref(alice.msgs[k]);
-    for (int k = 0; k < bob.n_msgs; k++)
-        json_decref(bob.msgs[k]);
+    leave_both();
 }
 
 static int count_str(const char *hay, const char *needle)
@@ -334,15 +325,7 @@ static int count_str(const char *hay, const char *needle)
 static void test_set_receive_mixed(void **state)
 {
     (void)state;
-    memset(&srv, 0, sizeof(srv));
-    alice.n_msgs = bob.n_msgs = 0;
-    snprintf(srv.cfg.listen_addr, sizeof(srv.cfg.listen_addr), "127.0.0.1");
-    srv.cfg.media_workers = 1;
-    srv.sessions[srv.n_sessions++] = &alice;
-    srv.sessions[srv.n_sessions++] = &bob;
-    assert_int_equal(pal_media_signaling_init(&srv), 0);
-    srv.listener.on_participant_joined(&alice, srv.listener.ud);
-    srv.listener.on_participant_joined(&bob, srv.listener.ud);
+    join_both(false);
 
     json_t *r = request(&bob, "set_receive", json_object());
     assert_string_equal(error_code(r), "missing_field");
@@ -397,13 +380,29 @@ static void test_set_receive_mixed(void **state)
     assert_int_equal(count_str(osdp, "a=inactive"), 2);
     assert_non_null(strstr(osdp, "a=msid:p_alice "));
 
-    srv.listener.on_participant_left(&alice, srv.listener.ud);
-    srv.listener.on_participant_left(&bob, srv.listener.ud);
-    pal_media_signaling_shutdown();
-    for (int k = 0; k < alice.n_msgs; k++)
-        json_decref(alice.msgs[k]);
-    for (int k = 0; k < bob.n_msgs; k++)
-        json_decref(bob.msgs[k]);
+    leave_both();
+}
+
+/* join {receive: "mixed"}: the first subscribe offer is the mix, no set_receive. */
+static void test_join_receive_mixed(void **state)
+{
+    (void)state;
+    join_both(true); /* bob's join asks for the mix */
+    assert_int_equal(count_of(&bob, "subscribe_offer"), 1);
+    assert_int_equal(count_of(&alice, "subscribe_offer"), 0);
+    const char *osdp = json_string_value(json_object_get(last_of(&bob, "subscribe_offer"), "sdp"));
+    assert_int_equal(count_str(osdp, "m=audio "), 1);
+    assert_int_equal(count_str(osdp, "m=video "), 1);
+    assert_non_null(strstr(osdp, "a=msid:mixer mix-audio"));
+    assert_non_null(strstr(osdp, "a=msid:mixer mix-video"));
+    /* already mixed: set_receive mixed changes nothing; alice's tracks are not offered */
+    json_t *r = request(&bob, "set_receive", json_pack("{s:s}", "mode", "mixed"));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    r = request(&alice, "publish", json_pack("{s:s}", "sdp", read_offer()));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_int_equal(count_of(&bob, "subscribe_offer"), 1);
+
+    leave_both();
 }
 
 int main(void)
@@ -411,6 +410,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publish_subscribe_signaling),
         cmocka_unit_test(test_set_receive_mixed),
+        cmocka_unit_test(test_join_receive_mixed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,111 @@
+/* A mixer thread (DESIGN.md "Mixer threads"): the rooms' mixers
+ * (palabre/mixer.h) run here, on a clocked loop of their own, so that a large
+ * composite never delays the forwarding done by a media worker.
+ *
+ * One mixer thread per media worker, owning the mixers of that worker's
+ * rooms. Why not a shared pool: a room is pinned to its worker, so pairing
+ * keeps one producer and one consumer on each queue and sends the outputs
+ * back to the one worker that forwards them, without routing; the thread
+ * and its queues are created with the worker's first mixer, so workers that
+ * never mix cost nothing; and at most 2N threads compete for N cores. The
+ * price: two heavy composites on the same worker share one thread (the
+ * audio ticks run first on each round, the video ticks after).
+ *
+ * Flow. The owner (the worker) opens a mixer (an id), posts commands (inputs,
+ * outputs, keyframe requests, the audio level extension, close) and pushes
+ * copies of the publishers' decrypted RTP. The thread drains its queues at
+ * each tick, ticks each mixer's audio every 20 ms and its video at its frame
+ * rate, and queues each output packet and keyframe request back with its
+ * mixer id. The owner's wake function runs when that queue goes from empty
+ * to non-empty; the owner then calls pal_mixer_thread_dispatch(), which runs
+ * each mixer's listener (the pal_mixer_listener given at open) on the owner
+ * thread. Only ids and plain structs cross: no pointer into the other
+ * thread's objects. Queues are bounded and allocated once: the owner never
+ * blocks (a full RTP queue drops the packet and counts it); the thread waits
+ * up to OUT_WAIT_MS for room in the output queue, then drops and counts.
+ *
+ * Threads: every function from the one owner thread, except that wake runs on
+ * the mixer thread (it must only wake the owner: write an eventfd). */
+#ifndef PALABRE_MIXER_THREAD_H
+#define PALABRE_MIXER_THREAD_H
+
+#include "palabre/common.h"
+#include "palabre/mixer.h"
+
+struct pal_mixer_thread;
+
+typedef void (*pal_mixer_thread_wake_fn)(void *ud);
+
+/* name: the thread's name (15 bytes shown by top -H), copied. wake may be
+ * NULL (the owner then polls dispatch). Starts no thread yet: the first
+ * open does. Returns 0, -EINVAL or -ENOMEM. */
+int pal_mixer_thread_create(const char *name, pal_mixer_thread_wake_fn wake, void *wake_ud,
+                            struct pal_mixer_thread **out);
+/* Stops and joins the thread, frees the mixers still open. */
+void pal_mixer_thread_destroy(struct pal_mixer_thread *t);
+
+/* Simulations and tests: the thread's clock becomes the owner's, moved by
+ * pal_mixer_thread_advance() only (never pal_now_ms()). Before the first
+ * open. Returns 0 or -EBUSY (already started). */
+int pal_mixer_thread_use_manual_clock(struct pal_mixer_thread *t);
+/* Manual clock: sets the thread's clock to now_ms (never backwards), then
+ * runs one round there (the commands and packets posted before, then the
+ * ticks due) and returns once it is done: what it queued back is then ready
+ * for dispatch (the owner dispatches nothing meanwhile: a round's output
+ * beyond the out queue is dropped, so advance in small steps). Returns 0,
+ * -EINVAL (not a manual clock) or -ENOBUFS. */
+int pal_mixer_thread_advance(struct pal_mixer_thread *t, int64_t now_ms);
+
+/* A new mixer with config c (copied) whose outputs and keyframe requests go
+ * to l (copied; called inside dispatch). label names it in the log (the
+ * room; copied, truncated to 64 bytes). *id is never 0. The clocks start
+ * now. Returns 0, -EINVAL (bad listener), -ENOMEM, -EAGAIN (the thread did
+ * not start) or -ENOBUFS (command queue full). A config the mixer refuses
+ * is logged by the thread, and the mixer then stays silent. */
+int pal_mixer_thread_open(struct pal_mixer_thread *t, const char *label,
+                          const struct pal_mixer_config *c, const struct pal_mixer_listener *l,
+                          uint32_t *id);
+/* Frees the mixer (on the thread); its listener is not called any more. */
+void pal_mixer_thread_close(struct pal_mixer_thread *t, uint32_t id);
+
+/* The pal_mixer_* functions of mixer id, run on the thread in the order
+ * posted. Errors there (unknown input...) are the thread's: it logs them.
+ * Each returns 0 or -ENOBUFS (command queue full, nothing posted). */
+int pal_mixer_thread_add_input(struct pal_mixer_thread *t, uint32_t id, uint32_t input_id,
+                               uint32_t participant_id, enum pal_mixer_kind kind);
+int pal_mixer_thread_remove_input(struct pal_mixer_thread *t, uint32_t id, uint32_t input_id);
+int pal_mixer_thread_add_output(struct pal_mixer_thread *t, uint32_t id, uint32_t output_id,
+                                uint32_t participant_id, enum pal_mixer_kind kind, uint32_t ssrc);
+int pal_mixer_thread_remove_output(struct pal_mixer_thread *t, uint32_t id, uint32_t output_id);
+int pal_mixer_thread_request_keyframe(struct pal_mixer_thread *t, uint32_t id,
+                                      uint32_t output_id);
+int pal_mixer_thread_set_audio_level_ext(struct pal_mixer_thread *t, uint32_t id, unsigned ext);
+
+/* A copy of one decrypted RTP packet of input_id, mixed at the next tick.
+ * arrival_ms on the pal_now_ms() clock (the thread's). Returns 0, -EMSGSIZE
+ * or -ENOBUFS (queue full: dropped, counted). */
+int pal_mixer_thread_push_rtp(struct pal_mixer_thread *t, uint32_t id, uint32_t input_id,
+                              const uint8_t *pkt, size_t len, int64_t arrival_ms);
+
+/* Runs the listeners of everything the thread has queued back. Returns the
+ * number of items handled. */
+size_t pal_mixer_thread_dispatch(struct pal_mixer_thread *t);
+
+struct pal_mixer_thread_stats {
+    int tid;         /* the mixer thread's kernel thread id; 0 before it starts */
+    uint32_t mixers; /* open on the thread */
+    uint64_t audio_ticks, video_ticks;
+    uint64_t ticks_skipped;              /* audio ticks lost when more than 200 ms late */
+    uint64_t rtp_in, rtp_dropped;        /* pushed, and refused (queue full) */
+    uint64_t out_packets, out_dropped;   /* queued back, and dropped (owner too slow) */
+    uint64_t max_audio_tick_us, max_video_tick_us; /* longest single tick, wall time */
+    uint64_t cpu_us;                     /* the thread's CPU time */
+    bool ticking; /* inside a mixer's tick right now (with the tick counters up to date) */
+    /* every mixer's own counters, summed (closed mixers included) */
+    struct pal_mixer_stats mix;
+};
+/* A snapshot, as of the thread's last round (ticks are ~20 ms apart); ticking
+ * and the tick counters as of now. */
+void pal_mixer_thread_get_stats(struct pal_mixer_thread *t, struct pal_mixer_thread_stats *st);
+
+#endif
