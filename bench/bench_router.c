@@ -29,6 +29,9 @@
  * while forwarding.
  *
  *   bench_router [--subs 10] [--packets 100000] [--burst 8] [--rounds 3] [--dest IP]
+ *                [--uneven]   the second half of each frame's packets one byte
+ *                             shorter, as a browser's VP8 packetizer splits a
+ *                             frame "about equally" (two GSO runs per frame)
  *   bench_router --only <variant> ...   one variant, once (for callgrind:
  *                                       --toggle-collect='forward_frames*')
  */
@@ -212,6 +215,8 @@ static void variant_close(struct variant *v)
  * iteration ends. */
 __attribute__((noinline)) void forward_frames(struct variant *v, const uint8_t *tmpl, size_t len,
                                               int n, int burst);
+static bool uneven;
+
 __attribute__((noinline)) void forward_frames(struct variant *v, const uint8_t *tmpl, size_t len,
                                               int n, int burst)
 {
@@ -223,7 +228,8 @@ __attribute__((noinline)) void forward_frames(struct variant *v, const uint8_t *
         pal_wr32(work + 4, v->frame * 3000u);
         if (k == burst - 1 || i == n - 1)
             work[1] |= 0x80;
-        pal_room_on_rtp(v->room, v->pub, work, len, 1000 + v->frame / 30);
+        size_t plen = uneven && k >= burst / 2 ? len - 1 : len;
+        pal_room_on_rtp(v->room, v->pub, work, plen, 1000 + v->frame / 30);
         if (k == burst - 1 || i == n - 1) {
             if (v->batch)
                 pal_send_batch_flush(v->batch);
@@ -278,26 +284,37 @@ int main(int argc, char **argv)
 {
     int nsub = 10, npk = 100000, burst = 8, rounds = 3;
     const char *only = NULL, *dest_ip = NULL;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--subs") == 0)
-            nsub = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--packets") == 0)
-            npk = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--burst") == 0)
-            burst = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--rounds") == 0)
-            rounds = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--only") == 0)
-            only = argv[i + 1];
-        else if (strcmp(argv[i], "--dest") == 0)
-            dest_ip = argv[i + 1];
-        else
+    bool bad = false;
+    for (int i = 1; i < argc && !bad; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--uneven") == 0) {
+            uneven = true;
+            continue;
+        }
+        if (!val) {
+            bad = true;
             break;
+        }
+        i++;
+        if (strcmp(a, "--subs") == 0)
+            nsub = atoi(val);
+        else if (strcmp(a, "--packets") == 0)
+            npk = atoi(val);
+        else if (strcmp(a, "--burst") == 0)
+            burst = atoi(val);
+        else if (strcmp(a, "--rounds") == 0)
+            rounds = atoi(val);
+        else if (strcmp(a, "--only") == 0)
+            only = val;
+        else if (strcmp(a, "--dest") == 0)
+            dest_ip = val;
+        else
+            bad = true;
     }
-    if (nsub < 1 || npk < 1 || burst < 1 || rounds < 1 || rounds > MAX_ROUNDS ||
+    if (bad || nsub < 1 || npk < 1 || burst < 1 || rounds < 1 || rounds > MAX_ROUNDS ||
         (only && !find(only))) {
         fprintf(stderr, "usage: bench_router [--subs N] [--packets N] [--burst N] [--rounds 1..5] "
-                        "[--dest IP] [--only router|gcm|gcm+sendto|gcm+batch|cm|cm+batch]\n");
+                        "[--dest IP] [--uneven] [--only router|gcm|gcm+sendto|gcm+batch|cm|cm+batch]\n");
         return 2;
     }
     /* the destination: a never-read socket on 127.0.0.1, or --dest IP:9 */
@@ -333,9 +350,9 @@ int main(int argc, char **argv)
     for (int r = 0; r < rounds; r++)
         for (size_t i = 0; i < N_VARIANTS; i++)
             variants[i].us[r] = run(&variants[i], tmpl, len, npk, burst);
-    printf("%d subscribers, %d packets in per round, frames of %d packets, to %s, %d rounds "
+    printf("%d subscribers, %d packets in per round, frames of %d packets%s, to %s, %d rounds "
            "interleaved\n",
-           nsub, npk, burst, dest_ip ? dest_ip : "127.0.0.1 (never read)", rounds);
+           nsub, npk, burst, uneven ? " (two sizes, 1 byte apart)" : "", dest_ip ? dest_ip : "127.0.0.1 (never read)", rounds);
     printf("| variant | us CPU per forwarded packet, each round | allocations per forwarded packet |\n"
            "|---|---|---:|\n");
     for (size_t i = 0; i < N_VARIANTS; i++) {
