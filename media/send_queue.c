@@ -39,6 +39,7 @@ struct pal_send_batch {
     uint16_t free_slots[PAL_SEND_POOL]; /* stack of free pool indices */
     unsigned n_free;
     struct pal_send_queue *dirty; /* queues holding packets */
+    struct pal_send_queue_stats total; /* every queue's, closed ones included */
     /* flush scratch (one thread: one flush at a time) */
     struct mmsghdr msgs[PAL_SEND_QUEUE_MAX];
     struct iovec iov[PAL_SEND_QUEUE_MAX];
@@ -48,6 +49,17 @@ struct pal_send_batch {
         struct cmsghdr align;
     } ctl[PAL_SEND_QUEUE_MAX];
 };
+
+/* Counted on the queue and on its batch (which outlives the queues). */
+static void count(struct pal_send_queue *q, uint64_t packets, uint64_t dropped, uint64_t batches)
+{
+    q->st.packets += packets;
+    q->st.dropped += dropped;
+    q->st.batches += batches;
+    q->b->total.packets += packets;
+    q->b->total.dropped += dropped;
+    q->b->total.batches += batches;
+}
 
 static uint8_t *slot_ptr(const struct pal_send_batch *b, uint16_t i)
 {
@@ -185,7 +197,7 @@ void pal_send_queue_commit(struct pal_send_queue *q, size_t len)
     struct pal_send_batch *b = q->b;
     assert(len > 0 && len <= PAL_SEND_SLOT && q->n < PAL_SEND_QUEUE_MAX && b->n_free > 0);
     if (q->fd < 0) {
-        q->st.dropped++;
+        count(q, 0, 1, 0);
         return;
     }
     q->slot[q->n] = b->free_slots[--b->n_free];
@@ -259,11 +271,11 @@ static bool resend_without_gso(struct pal_send_queue *q, struct msghdr *h)
     for (size_t i = 0; i < h->msg_iovlen; i++) {
         struct msghdr one = {.msg_name = h->msg_name, .msg_namelen = h->msg_namelen,
                              .msg_iov = &h->msg_iov[i], .msg_iovlen = 1};
-        q->st.batches++;
+        count(q, 0, 0, 1);
         if (sendmsg(q->fd, &one, MSG_DONTWAIT) >= 0)
-            q->st.packets++;
+            count(q, 1, 0, 0);
         else
-            q->st.dropped++;
+            count(q, 0, 1, 0);
     }
     return true;
 }
@@ -276,16 +288,16 @@ static void send_all(struct pal_send_queue *q, struct mmsghdr *m, const unsigned
     unsigned off = 0;
     while (off < n) {
         int r = sendmmsg(q->fd, m + off, n - off, MSG_DONTWAIT);
-        q->st.batches++;
+        count(q, 0, 0, 1);
         if (r > 0) {
             for (unsigned k = off; k < off + (unsigned)r; k++)
-                q->st.packets += run[k];
+                count(q, run[k], 0, 0);
             off += (unsigned)r;
         } else if (r < 0 && errno == EINTR) {
             continue;
         } else {
             if (!resend_without_gso(q, &m[off].msg_hdr))
-                q->st.dropped += run[off];
+                count(q, 0, run[off], 0);
             off++;
         }
     }
@@ -312,6 +324,11 @@ void pal_send_queue_flush(struct pal_send_queue *q)
 size_t pal_send_queue_length(const struct pal_send_queue *q)
 {
     return q->n;
+}
+
+void pal_send_batch_get_stats(const struct pal_send_batch *b, struct pal_send_queue_stats *out)
+{
+    *out = b->total;
 }
 
 void pal_send_queue_get_stats(const struct pal_send_queue *q, struct pal_send_queue_stats *out)

@@ -305,6 +305,11 @@ static gboolean on_tick(gpointer ud)
     st.mixer_cpu_us = ms.cpu_us;
     st.mixer_ticks_skipped = ms.ticks_skipped;
     st.mixer_dropped = ms.rtp_dropped + ms.out_dropped;
+    struct pal_send_queue_stats ss;
+    pal_send_batch_get_stats(w->batch, &ss);
+    st.sent_packets = ss.packets;
+    st.send_dropped = ss.dropped;
+    st.send_calls = ss.batches;
     pthread_mutex_lock(&w->stats_lock);
     w->stats = st;
     pthread_mutex_unlock(&w->stats_lock);
@@ -491,5 +496,8 @@ void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out)
         out->mixer_cpu_us += s.mixer_cpu_us;
         out->mixer_ticks_skipped += s.mixer_ticks_skipped;
         out->mixer_dropped += s.mixer_dropped;
+        out->sent_packets += s.sent_packets;
+        out->send_dropped += s.send_dropped;
+        out->send_calls += s.send_calls;
     }
 }

@@ -122,6 +122,15 @@ char *pal_metrics_render(struct pal_server *srv)
         metric(&t, "palabre_media_dropped_in_packets_total", "counter",
                "Incoming packets dropped: undecryptable, unknown SSRC or malformed.",
                m.dropped_in);
+        metric(&t, "palabre_media_sent_packets_total", "counter",
+               "Datagrams the media workers handed to the kernel (batched sends).",
+               m.sent_packets);
+        metric(&t, "palabre_media_send_dropped_packets_total", "counter",
+               "Datagrams the kernel refused (full socket buffer): dropped, not retried.",
+               m.send_dropped);
+        metric(&t, "palabre_media_send_calls_total", "counter",
+               "Send system calls (sendmmsg) that carried them: packets per call = batching.",
+               m.send_calls);
         metric(&t, "palabre_mixer_rooms", "gauge", "Rooms mixing, on the mixer threads.",
                m.mixers);
         put(&t,

@@ -212,6 +212,10 @@ struct pal_media_stats {
     uint64_t nack_in, retransmitted;
     uint64_t pli_out;
     uint64_t dropped_in; /* undecryptable, unknown SSRC, malformed */
+    /* the workers' batched sends (palabre/send_queue.h) */
+    uint64_t sent_packets; /* datagrams handed to the kernel */
+    uint64_t send_dropped; /* datagrams the kernel refused (full socket buffer...) */
+    uint64_t send_calls;   /* sendmmsg/sendmsg calls that carried them */
     /* the workers' mixer threads (palabre/mixer_thread.h) */
     uint64_t mixers;              /* rooms mixing */
     uint64_t mixer_cpu_us;        /* the mixer threads' CPU time */

@@ -66,6 +66,8 @@ void pal_send_batch_destroy(struct pal_send_batch *b);
 /* Sends everything queued, one sendmmsg per dirty queue. */
 void pal_send_batch_flush(struct pal_send_batch *b);
 bool pal_send_batch_pending(const struct pal_send_batch *b);
+/* Everything its queues sent, dropped and called, since the batch began. */
+void pal_send_batch_get_stats(const struct pal_send_batch *b, struct pal_send_queue_stats *out);
 
 /* b: borrowed, outlives the queue. Returns 0 or -ENOMEM. */
 int pal_send_queue_create(struct pal_send_batch *b, struct pal_send_queue **out);

@@ -264,6 +264,11 @@ test('closing a tab frees every media resource of that participant once the resu
     await waitDecoding(b, [a], { audio: false });
     let m = await metrics(srv.base);
     assert.equal(m.get('palabre_media_transports'), 4, 'two PeerConnections each');
+    // media went out through the batched send: at most one system call per datagram
+    const sent = m.get('palabre_media_sent_packets_total'), calls = m.get('palabre_media_send_calls_total');
+    assert.ok(sent > 100, `sent ${sent}`);
+    assert.ok(calls > 0 && calls <= sent, `${calls} send calls for ${sent} datagrams`);
+    assert.equal(m.get('palabre_media_send_dropped_packets_total'), 0, 'nothing refused on loopback');
     await b.context.close(); // no leave: the tab just goes
     await until(async () => (m = await metrics(srv.base)).get('palabre_media_transports') === 2,
       15000 * TIME_SCALE, 'Bruno\'s transports freed');

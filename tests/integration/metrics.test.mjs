@@ -33,6 +33,8 @@ test('metrics follow connections, rooms and participants; process figures are th
     assert.ok(m.has('palabre_media_rtp_out_packets_total'));
     assert.equal(m.get('palabre_mixer_rooms'), 0);
     assert.equal(m.get('palabre_mixer_dropped_packets_total'), 0);
+    assert.equal(m.get('palabre_media_sent_packets_total'), 0);
+    assert.equal(m.get('palabre_media_send_dropped_packets_total'), 0);
 
     const a = await connect(srv.wsUrl, { origin: srv.url });
     const b = await connect(srv.wsUrl, { origin: srv.url });

@@ -110,6 +110,9 @@ static void test_order_and_one_sendmmsg(void **state)
     assert_int_equal(st.packets, 20);
     assert_int_equal(st.batches, 1);
     assert_int_equal(st.dropped, 0);
+    struct pal_send_queue_stats total;
+    pal_send_batch_get_stats(r.b, &total);
+    assert_memory_equal(&total, &st, sizeof(st));
     rig_close(&r);
 }
 
@@ -266,6 +269,12 @@ static void test_refused_datagrams_are_dropped(void **state)
     assert_int_equal(st.packets, 0);
     assert_int_equal(pal_send_queue_length(q), 0);
     pal_send_queue_destroy(q);
+    /* the batch keeps the count of its closed queues (/metrics reads it) */
+    struct pal_send_queue_stats total;
+    pal_send_batch_get_stats(b, &total);
+    assert_int_equal(total.dropped, 3 + 4);
+    assert_int_equal(total.packets, 0);
+    assert_int_equal(total.batches, st.batches);
     pal_send_batch_destroy(b);
     close(tx);
 }
