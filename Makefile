@@ -89,7 +89,9 @@ test-run: $(BUILD)/palabre $(UNIT_BIN) $(FUZZ_REPLAY) $(BENCH_BIN)
 asan: test-deps
 	PALABRE_TIME_SCALE=3 $(MAKE) BUILD=build-asan SAN=1 OPT="-O1 -g" test-run
 
-bench: deps all
+# test-deps: the benchmarks use valgrind (callgrind), Chromium and the npm
+# packages (bench/join.sh), like the tests.
+bench: test-deps all
 	@bench/run.sh
 
 # palabre-load's scenarios against palabre and Debian's janus, side by side
