@@ -1,7 +1,12 @@
-/* Outbound SRTP over OpenSSL EVP (see srtp_evp.h for why it exists). */
+/* SRTP for RTP over OpenSSL and Nettle (see srtp_evp.h for why it exists). */
 /* HMAC-SHA1 runs on the low-level SHA1 API (deprecated in OpenSSL 3 but
  * kept): the precomputed inner/outer states are plain structs copied per
- * packet, where EVP_MAC_init allocates twice per packet. */
+ * packet, where EVP_MAC_init allocates twice per packet.
+ * AES-GCM runs on Nettle's gcm_aes*: OpenSSL 3.0's provider layer turns the
+ * per-packet IV length query and the tag get/set into OSSL_PARAM lookups
+ * (strcmp over each parameter name). For a 100-byte audio packet that is
+ * 0.57 us per protect against 0.19 us with Nettle, the same AES-NI and
+ * PCLMUL code underneath (equal at 1,200 bytes: 0.95 / 0.92 us). */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "srtp_evp.h"
 
@@ -10,6 +15,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <nettle/gcm.h>
+#include <nettle/memops.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,13 +33,18 @@ struct roc_entry {
 
 struct pal_srtp_evp {
     /* owned */
-    EVP_CIPHER_CTX *cipher; /* AES-CTR (CM) or AES-GCM, keyed once, one direction */
+    EVP_CIPHER_CTX *cipher; /* AES-CTR (CM only), keyed once */
+    union {                 /* AES-GCM (GCM only), keyed once */
+        struct gcm_aes128_ctx a128;
+        struct gcm_aes256_ctx a256;
+    } gcm_ctx;
     /* HMAC-SHA1 (CM only): SHA1 states after absorbing key^ipad / key^opad */
     SHA_CTX hmac_inner, hmac_outer;
     struct roc_entry *rocs;
     /* state */
     enum pal_srtp_profile profile;
     bool gcm;
+    bool aes256; /* GCM key size */
     bool inbound;
     size_t tag_len;
     uint8_t salt[14]; /* session salt: 14 bytes (CM) or 12 (GCM) */
@@ -69,7 +81,7 @@ static int alloc_for(enum pal_srtp_profile p, size_t key_len, bool inbound,
         if (key_len != (p == PAL_SRTP_AEAD_AES_128_GCM ? 16u : 32u))
             return -EINVAL;
         *ctr = key_len == 16 ? EVP_aes_128_ctr() : EVP_aes_256_ctr();
-        *enc = key_len == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
+        *enc = NULL; /* Nettle */
     } else {
         return -EINVAL;
     }
@@ -78,6 +90,7 @@ static int alloc_for(enum pal_srtp_profile p, size_t key_len, bool inbound,
         return -ENOMEM;
     e->profile = p;
     e->gcm = gcm;
+    e->aes256 = key_len == 32;
     e->inbound = inbound;
     e->tag_len = gcm ? 16 : (p == PAL_SRTP_AES128_CM_SHA1_80 ? 10 : 4);
     e->roc_mask = 15;
@@ -96,11 +109,16 @@ static int alloc_for(enum pal_srtp_profile p, size_t key_len, bool inbound,
 static int session_init(struct pal_srtp_evp *e, const EVP_CIPHER *enc, const uint8_t *skey,
                         const uint8_t *sauth)
 {
-    /* CTR decrypts with the encrypt operation; GCM needs the decrypt side. */
-    if (!EVP_CipherInit_ex(e->cipher, enc, NULL, skey, NULL, (e->inbound && e->gcm) ? 0 : 1))
-        return -EIO;
-    if (e->gcm)
+    if (e->gcm) {
+        if (e->aes256)
+            gcm_aes256_set_key(&e->gcm_ctx.a256, skey);
+        else
+            gcm_aes128_set_key(&e->gcm_ctx.a128, skey);
         return 0;
+    }
+    /* CTR decrypts with the encrypt operation */
+    if (!EVP_CipherInit_ex(e->cipher, enc, NULL, skey, NULL, 1))
+        return -EIO;
     /* RFC 2104 with a 20-byte key: pad to the 64-byte block */
     uint8_t ipad[64], opad[64];
     memset(ipad, 0x36, sizeof(ipad));
@@ -173,6 +191,7 @@ void pal_srtp_evp_destroy(struct pal_srtp_evp *e)
     if (!e)
         return;
     EVP_CIPHER_CTX_free(e->cipher);
+    OPENSSL_cleanse(&e->gcm_ctx, sizeof(e->gcm_ctx));
     OPENSSL_cleanse(&e->hmac_inner, sizeof(e->hmac_inner));
     OPENSSL_cleanse(&e->hmac_outer, sizeof(e->hmac_outer));
     free(e->rocs);
@@ -287,9 +306,8 @@ static void make_iv(const struct pal_srtp_evp *e, uint32_t ssrc, uint32_t roc, u
     x[8] ^= (uint8_t)(seq >> 8), x[9] ^= (uint8_t)seq;
 }
 
-/* Sets the IV, feeds the header as AAD (GCM), and en/decrypts the payload
- * from in to out (the same buffer or not; direction chosen at create; CTR
- * is the same both ways). */
+/* CM: sets the IV and applies the AES-CTR keystream to the payload, from
+ * in to out (the same buffer or not; CTR is the same both ways). */
 static int crypt_payload(struct pal_srtp_evp *e, const uint8_t *in, uint8_t *out, size_t hdr,
                          int plen, uint32_t ssrc, uint32_t roc, uint16_t seq)
 {
@@ -297,10 +315,37 @@ static int crypt_payload(struct pal_srtp_evp *e, const uint8_t *in, uint8_t *out
     int outl;
     make_iv(e, ssrc, roc, seq, iv);
     return EVP_CipherInit_ex(e->cipher, NULL, NULL, NULL, iv, -1) &&
-                   (!e->gcm || EVP_CipherUpdate(e->cipher, NULL, &outl, in, (int)hdr)) &&
                    (plen == 0 || EVP_CipherUpdate(e->cipher, out + hdr, &outl, in + hdr, plen))
                ? 0
                : -EIO;
+}
+
+/* GCM (RFC 7714): sets the IV and feeds the RTP header as AAD. */
+static void gcm_begin(struct pal_srtp_evp *e, const uint8_t *in, size_t hdr, uint32_t ssrc,
+                      uint32_t roc, uint16_t seq)
+{
+    uint8_t iv[16];
+    make_iv(e, ssrc, roc, seq, iv);
+    if (e->aes256) {
+        gcm_aes256_set_iv(&e->gcm_ctx.a256, GCM_IV_SIZE, iv);
+        gcm_aes256_update(&e->gcm_ctx.a256, hdr, in);
+    } else {
+        gcm_aes128_set_iv(&e->gcm_ctx.a128, GCM_IV_SIZE, iv);
+        gcm_aes128_update(&e->gcm_ctx.a128, hdr, in);
+    }
+}
+
+/* GCM: en/decrypts n payload bytes (src == dst allowed), then writes the tag. */
+static void gcm_crypt(struct pal_srtp_evp *e, bool encrypt, size_t n, uint8_t *dst,
+                      const uint8_t *src, uint8_t tag[GCM_DIGEST_SIZE])
+{
+    if (e->aes256) {
+        (encrypt ? gcm_aes256_encrypt : gcm_aes256_decrypt)(&e->gcm_ctx.a256, n, dst, src);
+        gcm_aes256_digest(&e->gcm_ctx.a256, GCM_DIGEST_SIZE, tag);
+    } else {
+        (encrypt ? gcm_aes128_encrypt : gcm_aes128_decrypt)(&e->gcm_ctx.a128, n, dst, src);
+        gcm_aes128_digest(&e->gcm_ctx.a128, GCM_DIGEST_SIZE, tag);
+    }
 }
 
 /* RFC 3711 4.2: HMAC-SHA1(auth key, authenticated portion || ROC) */
@@ -339,15 +384,13 @@ int pal_srtp_evp_protect_into(struct pal_srtp_evp *e, const uint8_t *in, size_t 
     if (err)
         return err;
     uint32_t roc = roc_for(r, seq, fresh);
-    int outl, plen = (int)(len - hdr);
+    int plen = (int)(len - hdr);
     if (buf != in)
         memcpy(buf, in, hdr); /* the header travels in clear; the payload is copied by the cipher */
     if (e->gcm) {
-        if (crypt_payload(e, in, buf, hdr, plen, ssrc, roc, seq) ||
-            !EVP_EncryptFinal_ex(e->cipher, buf + len, &outl) ||
-            !EVP_CIPHER_CTX_ctrl(e->cipher, EVP_CTRL_GCM_GET_TAG, 16, buf + len))
-            return -EIO;
-        *out_len = len + 16;
+        gcm_begin(e, in, hdr, ssrc, roc, seq);
+        gcm_crypt(e, true, (size_t)plen, buf + hdr, in + hdr, buf + len);
+        *out_len = len + GCM_DIGEST_SIZE;
         return 0;
     }
     uint8_t tag[20];
@@ -399,14 +442,16 @@ static void window_mark(struct roc_entry *r, int64_t delta)
 static int open_packet(struct pal_srtp_evp *e, uint8_t *buf, size_t hdr, size_t body,
                        uint32_t ssrc, uint32_t roc, uint16_t seq)
 {
-    int outl, plen = (int)(body - hdr);
+    int plen = (int)(body - hdr);
     if (e->gcm) {
-        if (crypt_payload(e, buf, buf, hdr, plen, ssrc, roc, seq) ||
-            !EVP_CIPHER_CTX_ctrl(e->cipher, EVP_CTRL_GCM_SET_TAG, 16, buf + body))
-            return -EIO;
-        if (EVP_DecryptFinal_ex(e->cipher, buf + body, &outl) > 0)
+        uint8_t tag[GCM_DIGEST_SIZE];
+        gcm_begin(e, buf, hdr, ssrc, roc, seq);
+        gcm_crypt(e, false, (size_t)plen, buf + hdr, buf + hdr, tag);
+        if (memeql_sec(tag, buf + body, GCM_DIGEST_SIZE))
             return 0;
-        return crypt_payload(e, buf, buf, hdr, plen, ssrc, roc, seq) ? -EIO : -EBADMSG;
+        gcm_begin(e, buf, hdr, ssrc, roc, seq); /* encrypting again restores the payload */
+        gcm_crypt(e, true, (size_t)plen, buf + hdr, buf + hdr, tag);
+        return -EBADMSG;
     }
     uint8_t tag[20];
     if (cm_tag(e, buf, body, roc, tag))
