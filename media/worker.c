@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "palabre/log.h"
+#include "palabre/loop.h"
 #include "palabre/mixer.h"
 #include "palabre/mixer_thread.h"
 #include "palabre/peer.h"
@@ -274,6 +275,7 @@ static gboolean on_tick(gpointer ud)
     struct worker *w = ud;
     int64_t now = pal_now_ms();
     struct pal_media_stats st = {0};
+    pal_loop_drain();
     GHashTableIter it;
     gpointer key, val;
     g_hash_table_iter_init(&it, w->rooms);
@@ -319,6 +321,9 @@ static gboolean on_tick(gpointer ud)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    if (pal_loop_init(w->ctx) != 0)
+        PAL_WARN("media", NULL, NULL, "worker %d: GLib's wakeup fd not found, its self-wakeups stay",
+                 w->index);
     g_main_context_push_thread_default(w->ctx);
     GSource *cmd_src = g_unix_fd_source_new(w->efd, G_IO_IN);
     g_source_set_callback(cmd_src, (GSourceFunc)(void (*)(void))on_commands, w, NULL);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "palabre/log.h"
+#include "palabre/loop.h"
 #include "participant.h"
 #include "report.h"
 
@@ -180,6 +181,7 @@ static gboolean on_tick(gpointer ud)
 {
     (void)ud;
     int64_t now = pal_now_us();
+    pal_loop_drain();
     if (g.interrupted && g.phase < PH_DRAIN) {
         if (g.phase != PH_WINDOW)
             window_snapshot(true, now);
@@ -441,6 +443,8 @@ int main(int argc, char **argv)
         return 1;
     }
     GMainContext *ctx = g_main_context_new();
+    /* one thread: GLib's self-wakeups need not end its polls (palabre/loop.h) */
+    pal_loop_init(ctx);
     g.env.ctx = ctx;
     g.env.media_cfg.add_loopback = is_loopback_url(g.url);
     snprintf(g.env.media_cfg.interfaces, sizeof(g.env.media_cfg.interfaces), "%s", ifaces);
