@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "palabre/log.h"
+#include "palabre/loop.h"
 #include "palabre/send_queue.h"
 
 struct pal_ice {
@@ -187,6 +188,7 @@ int pal_ice_create(GMainContext *ctx, const struct pal_media_config *cfg, bool c
     *out = NULL;
     if (!local || !local->ufrag[0] || !local->pwd[0])
         return -EINVAL;
+    pal_loop_resync(); /* gathering opens sockets (palabre/loop.h) */
     struct pal_ice *ice = calloc(1, sizeof(*ice));
     if (!ice)
         return -ENOMEM;
@@ -238,6 +240,7 @@ void pal_ice_destroy(struct pal_ice *ice)
 {
     if (!ice)
         return;
+    pal_loop_resync(); /* its sockets close */
     drop_direct(ice); /* sends what is queued while the socket is still open */
     pal_send_queue_destroy(ice->queue);
     if (ice->agent) {
@@ -303,6 +306,7 @@ void pal_ice_remote_gathering_done(struct pal_ice *ice)
 int pal_ice_restart(struct pal_ice *ice, const struct pal_media_ice_params *local,
                     const struct pal_media_ice_params *remote)
 {
+    pal_loop_resync();
     if (!nice_agent_restart_stream(ice->agent, ice->stream))
         return -EIO;
     drop_direct(ice);

@@ -353,6 +353,7 @@ static void *worker_main(void *arg)
     while (g_main_context_iteration(w->ctx, FALSE))
         ;
     g_main_context_pop_thread_default(w->ctx);
+    pal_loop_fini();
     return NULL;
 }
 

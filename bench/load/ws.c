@@ -19,6 +19,7 @@
 #include <glib-unix.h>
 
 #include "palabre/common.h"
+#include "palabre/loop.h"
 
 #define WS_MAX_MESSAGE (4u << 20) /* a subscribe offer of a 50-person room is ~40 kB */
 
@@ -323,6 +324,7 @@ int load_ws_connect(GMainContext *ctx, const char *url, const char *subprotocol,
     /* Non-blocking from the start: hundreds of participants connect while
      * the others' media flows on the same loop. */
     ws->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    pal_loop_resync(); /* a new fd for the loop's epoll set (palabre/loop.h) */
     int rc = ws->fd < 0 ? -ECONNREFUSED : 0;
     if (!rc && connect(ws->fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)
         rc = -ECONNREFUSED;
