@@ -2,11 +2,13 @@
 /* HMAC-SHA1 runs on the low-level SHA1 API (deprecated in OpenSSL 3 but
  * kept): the precomputed inner/outer states are plain structs copied per
  * packet, where EVP_MAC_init allocates twice per packet.
- * AES-GCM runs on Nettle's gcm_aes*: OpenSSL 3.0's provider layer turns the
+ * AES-GCM runs on libgcrypt: OpenSSL 3.0's provider layer turns the
  * per-packet IV length query and the tag get/set into OSSL_PARAM lookups
- * (strcmp over each parameter name). For a 100-byte audio packet that is
- * 0.57 us per protect against 0.19 us with Nettle, the same AES-NI and
- * PCLMUL code underneath (equal at 1,200 bytes: 0.95 / 0.92 us). */
+ * (strcmp over each parameter name), 0.4 us per packet whatever its size.
+ * One protect, measured on this machine (AES-NI, PCLMUL): 100 bytes 0.60 us
+ * with OpenSSL, 0.18 with Nettle, 0.25 with libgcrypt; 1,200 bytes 0.96,
+ * 0.93 and 0.66 (Nettle's GHASH takes one block at a time; libgcrypt's
+ * takes eight). Video packets dominate, so libgcrypt. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "srtp_evp.h"
 
@@ -15,8 +17,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
-#include <nettle/gcm.h>
-#include <nettle/memops.h>
+#include <gcrypt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,17 +36,13 @@ struct roc_entry {
 struct pal_srtp_evp {
     /* owned */
     EVP_CIPHER_CTX *cipher; /* AES-CTR (CM only), keyed once */
-    union {                 /* AES-GCM (GCM only), keyed once */
-        struct gcm_aes128_ctx a128;
-        struct gcm_aes256_ctx a256;
-    } gcm_ctx;
+    gcry_cipher_hd_t aead;  /* AES-GCM (GCM only), keyed once */
     /* HMAC-SHA1 (CM only): SHA1 states after absorbing key^ipad / key^opad */
     SHA_CTX hmac_inner, hmac_outer;
     struct roc_entry *rocs;
     /* state */
     enum pal_srtp_profile profile;
     bool gcm;
-    bool aes256; /* GCM key size */
     bool inbound;
     size_t tag_len;
     uint8_t salt[14]; /* session salt: 14 bytes (CM) or 12 (GCM) */
@@ -81,7 +79,7 @@ static int alloc_for(enum pal_srtp_profile p, size_t key_len, bool inbound,
         if (key_len != (p == PAL_SRTP_AEAD_AES_128_GCM ? 16u : 32u))
             return -EINVAL;
         *ctr = key_len == 16 ? EVP_aes_128_ctr() : EVP_aes_256_ctr();
-        *enc = NULL; /* Nettle */
+        *enc = NULL; /* libgcrypt */
     } else {
         return -EINVAL;
     }
@@ -90,7 +88,6 @@ static int alloc_for(enum pal_srtp_profile p, size_t key_len, bool inbound,
         return -ENOMEM;
     e->profile = p;
     e->gcm = gcm;
-    e->aes256 = key_len == 32;
     e->inbound = inbound;
     e->tag_len = gcm ? 16 : (p == PAL_SRTP_AES128_CM_SHA1_80 ? 10 : 4);
     e->roc_mask = 15;
@@ -104,16 +101,29 @@ static int alloc_for(enum pal_srtp_profile p, size_t key_len, bool inbound,
     return 0;
 }
 
+/* libgcrypt must be initialised once per process before use (we are its
+ * only user here; no secure memory: the keys live in ordinary memory like
+ * OpenSSL's). */
+static void gcrypt_init(void)
+{
+    gcry_check_version(NULL);
+    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+}
+
 /* Keys the cipher context with the session key and, for CM, precomputes
  * the HMAC-SHA1 inner and outer states from the 20-byte session auth key. */
 static int session_init(struct pal_srtp_evp *e, const EVP_CIPHER *enc, const uint8_t *skey,
                         const uint8_t *sauth)
 {
     if (e->gcm) {
-        if (e->aes256)
-            gcm_aes256_set_key(&e->gcm_ctx.a256, skey);
-        else
-            gcm_aes128_set_key(&e->gcm_ctx.a128, skey);
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, gcrypt_init);
+        int algo = e->profile == PAL_SRTP_AEAD_AES_256_GCM ? GCRY_CIPHER_AES256 : GCRY_CIPHER_AES128;
+        size_t klen = algo == GCRY_CIPHER_AES256 ? 32 : 16;
+        if (gcry_cipher_open(&e->aead, algo, GCRY_CIPHER_MODE_GCM, 0) ||
+            gcry_cipher_setkey(e->aead, skey, klen))
+            return -EIO;
         return 0;
     }
     /* CTR decrypts with the encrypt operation */
@@ -191,7 +201,7 @@ void pal_srtp_evp_destroy(struct pal_srtp_evp *e)
     if (!e)
         return;
     EVP_CIPHER_CTX_free(e->cipher);
-    OPENSSL_cleanse(&e->gcm_ctx, sizeof(e->gcm_ctx));
+    gcry_cipher_close(e->aead); /* wipes the key schedule */
     OPENSSL_cleanse(&e->hmac_inner, sizeof(e->hmac_inner));
     OPENSSL_cleanse(&e->hmac_outer, sizeof(e->hmac_outer));
     free(e->rocs);
@@ -321,31 +331,13 @@ static int crypt_payload(struct pal_srtp_evp *e, const uint8_t *in, uint8_t *out
 }
 
 /* GCM (RFC 7714): sets the IV and feeds the RTP header as AAD. */
-static void gcm_begin(struct pal_srtp_evp *e, const uint8_t *in, size_t hdr, uint32_t ssrc,
-                      uint32_t roc, uint16_t seq)
+static int gcm_begin(struct pal_srtp_evp *e, const uint8_t *in, size_t hdr, uint32_t ssrc,
+                     uint32_t roc, uint16_t seq)
 {
     uint8_t iv[16];
     make_iv(e, ssrc, roc, seq, iv);
-    if (e->aes256) {
-        gcm_aes256_set_iv(&e->gcm_ctx.a256, GCM_IV_SIZE, iv);
-        gcm_aes256_update(&e->gcm_ctx.a256, hdr, in);
-    } else {
-        gcm_aes128_set_iv(&e->gcm_ctx.a128, GCM_IV_SIZE, iv);
-        gcm_aes128_update(&e->gcm_ctx.a128, hdr, in);
-    }
-}
-
-/* GCM: en/decrypts n payload bytes (src == dst allowed), then writes the tag. */
-static void gcm_crypt(struct pal_srtp_evp *e, bool encrypt, size_t n, uint8_t *dst,
-                      const uint8_t *src, uint8_t tag[GCM_DIGEST_SIZE])
-{
-    if (e->aes256) {
-        (encrypt ? gcm_aes256_encrypt : gcm_aes256_decrypt)(&e->gcm_ctx.a256, n, dst, src);
-        gcm_aes256_digest(&e->gcm_ctx.a256, GCM_DIGEST_SIZE, tag);
-    } else {
-        (encrypt ? gcm_aes128_encrypt : gcm_aes128_decrypt)(&e->gcm_ctx.a128, n, dst, src);
-        gcm_aes128_digest(&e->gcm_ctx.a128, GCM_DIGEST_SIZE, tag);
-    }
+    return gcry_cipher_setiv(e->aead, iv, 12) || gcry_cipher_authenticate(e->aead, in, hdr) ? -EIO
+                                                                                          : 0;
 }
 
 /* RFC 3711 4.2: HMAC-SHA1(auth key, authenticated portion || ROC) */
@@ -388,9 +380,11 @@ int pal_srtp_evp_protect_into(struct pal_srtp_evp *e, const uint8_t *in, size_t 
     if (buf != in)
         memcpy(buf, in, hdr); /* the header travels in clear; the payload is copied by the cipher */
     if (e->gcm) {
-        gcm_begin(e, in, hdr, ssrc, roc, seq);
-        gcm_crypt(e, true, (size_t)plen, buf + hdr, in + hdr, buf + len);
-        *out_len = len + GCM_DIGEST_SIZE;
+        if (gcm_begin(e, in, hdr, ssrc, roc, seq) ||
+            gcry_cipher_encrypt(e->aead, buf + hdr, (size_t)plen, in + hdr, (size_t)plen) ||
+            gcry_cipher_gettag(e->aead, buf + len, 16))
+            return -EIO;
+        *out_len = len + 16;
         return 0;
     }
     uint8_t tag[20];
@@ -444,14 +438,17 @@ static int open_packet(struct pal_srtp_evp *e, uint8_t *buf, size_t hdr, size_t 
 {
     int plen = (int)(body - hdr);
     if (e->gcm) {
-        uint8_t tag[GCM_DIGEST_SIZE];
-        gcm_begin(e, buf, hdr, ssrc, roc, seq);
-        gcm_crypt(e, false, (size_t)plen, buf + hdr, buf + hdr, tag);
-        if (memeql_sec(tag, buf + body, GCM_DIGEST_SIZE))
+        if (gcm_begin(e, buf, hdr, ssrc, roc, seq) ||
+            gcry_cipher_decrypt(e->aead, buf + hdr, (size_t)plen, NULL, 0))
+            return -EIO;
+        gcry_error_t err = gcry_cipher_checktag(e->aead, buf + body, 16);
+        if (!err)
             return 0;
-        gcm_begin(e, buf, hdr, ssrc, roc, seq); /* encrypting again restores the payload */
-        gcm_crypt(e, true, (size_t)plen, buf + hdr, buf + hdr, tag);
-        return -EBADMSG;
+        /* encrypting again restores the payload */
+        if (gcm_begin(e, buf, hdr, ssrc, roc, seq) ||
+            gcry_cipher_encrypt(e->aead, buf + hdr, (size_t)plen, NULL, 0))
+            return -EIO;
+        return gcry_err_code(err) == GPG_ERR_CHECKSUM ? -EBADMSG : -EIO;
     }
     uint8_t tag[20];
     if (cm_tag(e, buf, body, roc, tag))

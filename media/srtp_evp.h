@@ -1,5 +1,5 @@
 /* SRTP for RTP (protect and unprotect) over OpenSSL EVP (AES-CM, HMAC-SHA1)
- * and Nettle (AES-GCM, see srtp_evp.c for why): RFC 3711 AES-CM +
+ * and libgcrypt (AES-GCM, see srtp_evp.c for why): RFC 3711 AES-CM +
  * HMAC-SHA1 and RFC 7714 AES-GCM, keys derived once, cipher/MAC contexts
  * kept per stream, no allocation per packet (only on a new SSRC).
  *
