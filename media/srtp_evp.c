@@ -30,7 +30,10 @@ struct roc_entry {
     uint32_t roc;
     uint16_t s_l; /* highest sequence number sent / received */
     bool used;
-    uint64_t seen[WINDOW / 64]; /* inbound: bit k = index (highest - k) arrived */
+    /* inbound: WINDOW bits, bit k = index (highest - k) arrived; allocated
+     * with the stream's first authentic packet (apart from the table, an
+     * outbound entry is 24 bytes, not 152: a subscriber's table stays in cache) */
+    uint64_t *seen;
 };
 
 struct pal_srtp_evp {
@@ -204,6 +207,8 @@ void pal_srtp_evp_destroy(struct pal_srtp_evp *e)
     gcry_cipher_close(e->aead); /* wipes the key schedule */
     OPENSSL_cleanse(&e->hmac_inner, sizeof(e->hmac_inner));
     OPENSSL_cleanse(&e->hmac_outer, sizeof(e->hmac_outer));
+    for (unsigned i = 0; e->rocs && i <= e->roc_mask; i++)
+        free(e->rocs[i].seen);
     free(e->rocs);
     free(e);
 }
@@ -410,7 +415,7 @@ static void window_mark(struct roc_entry *r, int64_t delta)
 {
     if (delta > 0) { /* shift the window by delta */
         if (delta >= WINDOW) {
-            memset(r->seen, 0, sizeof(r->seen));
+            memset(r->seen, 0, WINDOW / 8);
         } else {
             unsigned words = (unsigned)delta / 64, bits = (unsigned)delta % 64;
             for (int i = WINDOW / 64 - 1; i >= 0; i--) {
@@ -495,6 +500,12 @@ int pal_srtp_evp_unprotect(struct pal_srtp_evp *e, uint8_t *buf, size_t len, siz
         return rc;
     }
     if (fresh) {
+        r->seen = calloc(WINDOW / 64, sizeof(*r->seen));
+        if (!r->seen) {
+            r->used = false;
+            e->roc_count--;
+            return -ENOMEM;
+        }
         r->roc = roc;
         r->s_l = seq;
         delta = 0;
