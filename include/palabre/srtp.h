@@ -53,10 +53,11 @@ struct pal_srtp;
 int pal_srtp_profile_sizes(enum pal_srtp_profile p, size_t *key_len, size_t *salt_len);
 const char *pal_srtp_profile_name(enum pal_srtp_profile p);
 
-/* Who protects outgoing RTP. Unprotect and SRTCP always use libsrtp. */
+/* Who protects and unprotects RTP. SRTCP always uses libsrtp. */
 enum pal_srtp_engine {
-    /* RTP protect over OpenSSL EVP (media/srtp_evp.c): several times cheaper
-     * than Debian's NSS-backed libsrtp2 and allocation-free. */
+    /* RTP over media/srtp_evp.c (AES-GCM on libgcrypt, AES-CM and HMAC-SHA1
+     * on OpenSSL): several times cheaper than Debian's NSS-backed libsrtp2
+     * and allocation-free per packet. */
     PAL_SRTP_ENGINE_DEFAULT = 0,
     PAL_SRTP_ENGINE_LIBSRTP, /* everything through libsrtp (comparison, fallback) */
 };
