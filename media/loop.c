@@ -71,8 +71,9 @@ static int ctl(int op, const struct reg *r)
 /* Brings epfd to want[0..k) (both sorted by fd: one merge pass), or, when
  * stale, builds a new epoll set (an fd number closed and reused for
  * another socket looks unchanged in GLib's array, but epoll dropped it
- * with the old socket). An fd that cannot be added (closed: EBADF) stays
- * out; GLib learns of it from its own source. */
+ * with the old socket). An fd that cannot be added (already closed, while
+ * its source is still attached: EBADF) stays out and never fires, where
+ * poll(2) would report POLLNVAL at every call. */
 static void sync_set(const struct reg *want, unsigned k)
 {
     if (L.stale) {
