@@ -239,7 +239,7 @@ static unsigned build_messages(struct pal_send_queue *q)
         size_t seg = q->len[i], max = q->no_gso ? 1 : GSO_MAX_BYTES / seg;
         for (j = i + 1; j < q->n && j - i < max && q->len[j] == seg; j++)
             ;
-        if (j < q->n && j - i > 1 && j - i < max && q->len[j] < seg)
+        if (j < q->n && j - i < max && q->len[j] < seg)
             j++; /* a shorter last segment is allowed */
         struct msghdr *h = &b->msgs[nm].msg_hdr;
         *h = (struct msghdr){.msg_name = &q->to, .msg_namelen = q->to_len,
