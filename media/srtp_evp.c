@@ -1,4 +1,4 @@
-/* SRTP for RTP over OpenSSL and Nettle (see srtp_evp.h for why it exists). */
+/* SRTP for RTP over OpenSSL and libgcrypt (see srtp_evp.h for why it exists). */
 /* HMAC-SHA1 runs on the low-level SHA1 API (deprecated in OpenSSL 3 but
  * kept): the precomputed inner/outer states are plain structs copied per
  * packet, where EVP_MAC_init allocates twice per packet.
@@ -71,18 +71,17 @@ static int kdf(const EVP_CIPHER *ctr, const uint8_t *mkey, const uint8_t salt[14
 
 /* Checks sizes and allocates an unkeyed context for profile p. */
 static int alloc_for(enum pal_srtp_profile p, size_t key_len, bool inbound,
-                     struct pal_srtp_evp **out, const EVP_CIPHER **ctr, const EVP_CIPHER **enc)
+                     struct pal_srtp_evp **out, const EVP_CIPHER **ctr)
 {
     bool gcm = p == PAL_SRTP_AEAD_AES_128_GCM || p == PAL_SRTP_AEAD_AES_256_GCM;
     if (p == PAL_SRTP_AES128_CM_SHA1_80 || p == PAL_SRTP_AES128_CM_SHA1_32) {
         if (key_len != 16)
             return -EINVAL;
-        *ctr = *enc = EVP_aes_128_ctr();
+        *ctr = EVP_aes_128_ctr();
     } else if (gcm) {
         if (key_len != (p == PAL_SRTP_AEAD_AES_128_GCM ? 16u : 32u))
             return -EINVAL;
-        *ctr = key_len == 16 ? EVP_aes_128_ctr() : EVP_aes_256_ctr();
-        *enc = NULL; /* libgcrypt */
+        *ctr = key_len == 16 ? EVP_aes_128_ctr() : EVP_aes_256_ctr(); /* the KDF's */
     } else {
         return -EINVAL;
     }
@@ -95,8 +94,9 @@ static int alloc_for(enum pal_srtp_profile p, size_t key_len, bool inbound,
     e->tag_len = gcm ? 16 : (p == PAL_SRTP_AES128_CM_SHA1_80 ? 10 : 4);
     e->roc_mask = 15;
     e->rocs = calloc(e->roc_mask + 1, sizeof(*e->rocs));
-    e->cipher = EVP_CIPHER_CTX_new();
-    if (!e->rocs || !e->cipher) {
+    if (!gcm)
+        e->cipher = EVP_CIPHER_CTX_new();
+    if (!e->rocs || (!gcm && !e->cipher)) {
         pal_srtp_evp_destroy(e);
         return -ENOMEM;
     }
@@ -116,8 +116,7 @@ static void gcrypt_init(void)
 
 /* Keys the cipher context with the session key and, for CM, precomputes
  * the HMAC-SHA1 inner and outer states from the 20-byte session auth key. */
-static int session_init(struct pal_srtp_evp *e, const EVP_CIPHER *enc, const uint8_t *skey,
-                        const uint8_t *sauth)
+static int session_init(struct pal_srtp_evp *e, const uint8_t *skey, const uint8_t *sauth)
 {
     if (e->gcm) {
         static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -130,7 +129,7 @@ static int session_init(struct pal_srtp_evp *e, const EVP_CIPHER *enc, const uin
         return 0;
     }
     /* CTR decrypts with the encrypt operation */
-    if (!EVP_CipherInit_ex(e->cipher, enc, NULL, skey, NULL, 1))
+    if (!EVP_CipherInit_ex(e->cipher, EVP_aes_128_ctr(), NULL, skey, NULL, 1))
         return -EIO;
     /* RFC 2104 with a 20-byte key: pad to the 64-byte block */
     uint8_t ipad[64], opad[64];
@@ -151,12 +150,12 @@ int pal_srtp_evp_create(enum pal_srtp_profile p, const uint8_t *key, size_t key_
                         const uint8_t *salt, size_t salt_len, bool inbound,
                         struct pal_srtp_evp **out)
 {
-    const EVP_CIPHER *ctr, *enc;
+    const EVP_CIPHER *ctr;
     struct pal_srtp_evp *e;
     bool gcm = p == PAL_SRTP_AEAD_AES_128_GCM || p == PAL_SRTP_AEAD_AES_256_GCM;
     if (salt_len != (gcm ? 12u : 14u))
         return -EINVAL;
-    int rc = alloc_for(p, key_len, inbound, &e, &ctr, &enc);
+    int rc = alloc_for(p, key_len, inbound, &e, &ctr);
     if (rc)
         return rc;
     /* libsrtp pads a 12-byte GCM master salt with zeros to 14 for the KDF. */
@@ -169,7 +168,7 @@ int pal_srtp_evp_create(enum pal_srtp_profile p, const uint8_t *key, size_t key_
     if (rc == 0 && !gcm)
         rc = kdf(ctr, key, msalt, 0x01, sauth, sizeof(sauth));
     if (rc == 0)
-        rc = session_init(e, enc, skey, sauth);
+        rc = session_init(e, skey, sauth);
     OPENSSL_cleanse(skey, sizeof(skey));
     OPENSSL_cleanse(sauth, sizeof(sauth));
     if (rc) {
@@ -184,13 +183,13 @@ int pal_srtp_evp_create_session(enum pal_srtp_profile p, const uint8_t *skey, si
                                 const uint8_t *ssalt, const uint8_t *sauth, bool inbound,
                                 struct pal_srtp_evp **out)
 {
-    const EVP_CIPHER *ctr, *enc;
+    const EVP_CIPHER *ctr;
     struct pal_srtp_evp *e;
-    int rc = alloc_for(p, key_len, inbound, &e, &ctr, &enc);
+    int rc = alloc_for(p, key_len, inbound, &e, &ctr);
     if (rc)
         return rc;
     memcpy(e->salt, ssalt, e->gcm ? 12 : 14);
-    rc = session_init(e, enc, skey, sauth);
+    rc = session_init(e, skey, sauth);
     if (rc) {
         pal_srtp_evp_destroy(e);
         return rc;
