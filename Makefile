@@ -26,9 +26,12 @@ endif
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 override CFLAGS  += -DPAL_VERSION='"$(VERSION)"'
 
-# Every .c under signaling/, media/, mixer/ is part of the core library, except
-# main.c which holds the palabre entry point.
-CORE_SRC  := $(filter-out signaling/main.c,$(wildcard signaling/*.c media/*.c mixer/*.c))
+# Every .c under common/, signaling/, media/, mixer/ is part of the core library, except
+# main.c which holds the palabre entry point. The layers read top-down,
+# signaling → media → mixer → common, and a lower one never includes a higher
+# one's header. common/ is what every layer uses: log, clocks and random, the
+# command queue, and the RTP / VP8 wire formats the mixer reads too.
+CORE_SRC  := $(filter-out signaling/main.c,$(wildcard common/*.c signaling/*.c media/*.c mixer/*.c))
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC  := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
