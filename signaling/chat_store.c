@@ -1,11 +1,20 @@
 /* Durable chat store: SQLite (WAL, synchronous=FULL), group commit.
  *
- * Schema (version 1):
+ * Schema (version 2):
  *
  *   schema_version(version)            one row; migrations[] brings it up to date
  *   messages(id INTEGER PRIMARY KEY AUTOINCREMENT, room, sender, name, text,
- *            client_msg_id, ts, UNIQUE(room, client_msg_id))
- *   index messages_room_id(room, id)   history pages and last id
+ *            client_msg_id, ts, bytes, UNIQUE(room, client_msg_id))
+ *   index messages_room_bytes(room, id, bytes)   history pages and last id; it
+ *            covers a page's running byte count, so bounding a page by bytes
+ *            reads no message text
+ *   index messages_ts(ts)              retention deletes the oldest first
+ *   room_usage(room, bytes, messages)  kept by triggers on messages, in the
+ *            same transaction as the insert or delete: the quota check is one
+ *            primary-key lookup
+ *
+ * bytes is a message's size (pal_chat_message_size): what the quota counts
+ * and what a history page is bounded by.
  *
  * AUTOINCREMENT keeps ids strictly growing even after the newest row of a room
  * would be deleted (rowid reuse would break clients' cursors).
@@ -57,6 +66,8 @@ enum stmt {
     ST_EXISTS_OLDER,
     ST_EXISTS_NEWER,
     ST_LAST_ID,
+    ST_USAGE,
+    ST_EXPIRE,
     ST_COUNT
 };
 
@@ -66,17 +77,31 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_FIND] = "SELECT id, ts, sender, name, text FROM messages"
                 " WHERE room = ?1 AND client_msg_id = ?2",
-    [ST_INSERT] = "INSERT INTO messages(room, sender, name, text, client_msg_id, ts)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    /* The newest ?3 messages below ?2, returned in ascending order. */
-    [ST_PAGE_OLDER] = "SELECT id, ts, sender, name, text, client_msg_id FROM"
-                      " (SELECT * FROM messages WHERE room = ?1 AND id < ?2"
-                      "  ORDER BY id DESC LIMIT ?3) ORDER BY id ASC",
-    [ST_PAGE_NEWER] = "SELECT id, ts, sender, name, text, client_msg_id FROM messages"
-                      " WHERE room = ?1 AND id > ?2 ORDER BY id ASC LIMIT ?3",
+    [ST_INSERT] = "INSERT INTO messages(room, sender, name, text, client_msg_id, ts, bytes)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* The newest ?3 messages below ?2 whose sizes, summed from the cursor
+     * outwards, stay within ?4 bytes (the first one always comes), in
+     * ascending order. The running sum is taken over (id, bytes) of at most
+     * ?3 rows of the covering index; text is read only for the rows kept. */
+    [ST_PAGE_OLDER] = "SELECT m.id, m.ts, m.sender, m.name, m.text, m.client_msg_id FROM"
+                      " (SELECT id, bytes, sum(bytes) OVER (ORDER BY id DESC ROWS UNBOUNDED"
+                      "  PRECEDING) AS run FROM (SELECT id, bytes FROM messages"
+                      "  WHERE room = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3)) AS page"
+                      " JOIN messages AS m ON m.id = page.id"
+                      " WHERE page.run <= ?4 OR page.run = page.bytes ORDER BY m.id ASC",
+    [ST_PAGE_NEWER] = "SELECT m.id, m.ts, m.sender, m.name, m.text, m.client_msg_id FROM"
+                      " (SELECT id, bytes, sum(bytes) OVER (ORDER BY id ASC ROWS UNBOUNDED"
+                      "  PRECEDING) AS run FROM (SELECT id, bytes FROM messages"
+                      "  WHERE room = ?1 AND id > ?2 ORDER BY id ASC LIMIT ?3)) AS page"
+                      " JOIN messages AS m ON m.id = page.id"
+                      " WHERE page.run <= ?4 OR page.run = page.bytes ORDER BY m.id ASC",
     [ST_EXISTS_OLDER] = "SELECT EXISTS (SELECT 1 FROM messages WHERE room = ?1 AND id < ?2)",
     [ST_EXISTS_NEWER] = "SELECT EXISTS (SELECT 1 FROM messages WHERE room = ?1 AND id > ?2)",
     [ST_LAST_ID] = "SELECT max(id) FROM messages WHERE room = ?1",
+    [ST_USAGE] = "SELECT bytes FROM room_usage WHERE room = ?1",
+    /* The oldest ?2 messages stamped before ?1 (the triggers keep room_usage). */
+    [ST_EXPIRE] = "DELETE FROM messages WHERE id IN"
+                  " (SELECT id FROM messages WHERE ts < ?1 ORDER BY ts LIMIT ?2)",
 };
 
 /* Each entry brings the schema from version i to i + 1, inside one transaction. */
@@ -91,6 +116,30 @@ static const char *const migrations[] = {
     "  ts INTEGER NOT NULL,"
     "  UNIQUE (room, client_msg_id));"
     "CREATE INDEX messages_room_id ON messages(room, id);",
+
+    /* 2: sizes, the per-room usage the quota reads, and the ts index of
+     * retention. Rows of version 1 get their size computed once here. */
+    "ALTER TABLE messages ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE messages SET bytes = length(CAST(text AS BLOB)) + length(CAST(name AS BLOB))"
+    "  + length(CAST(sender AS BLOB)) + length(CAST(client_msg_id AS BLOB));"
+    "DROP INDEX messages_room_id;"
+    "CREATE INDEX messages_room_bytes ON messages(room, id, bytes);"
+    "CREATE INDEX messages_ts ON messages(ts);"
+    "CREATE TABLE room_usage ("
+    "  room TEXT PRIMARY KEY,"
+    "  bytes INTEGER NOT NULL,"
+    "  messages INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO room_usage SELECT room, sum(bytes), count(*) FROM messages GROUP BY room;"
+    "CREATE TRIGGER messages_usage_insert AFTER INSERT ON messages BEGIN"
+    "  INSERT INTO room_usage(room, bytes, messages) VALUES (NEW.room, NEW.bytes, 1)"
+    "  ON CONFLICT(room) DO UPDATE SET bytes = bytes + excluded.bytes,"
+    "  messages = messages + 1;"
+    "END;"
+    "CREATE TRIGGER messages_usage_delete AFTER DELETE ON messages BEGIN"
+    "  UPDATE room_usage SET bytes = bytes - OLD.bytes, messages = messages - 1"
+    "  WHERE room = OLD.room;"
+    "  DELETE FROM room_usage WHERE room = OLD.room AND messages <= 0;"
+    "END;",
 };
 
 struct pal_chat_store {
@@ -100,6 +149,7 @@ struct pal_chat_store {
     struct pending *pending;
     /* state */
     int n_pending, cap_pending;
+    int64_t max_room_bytes; /* 0: no quota */
 };
 
 static int sqlite_to_errno(int rc)
@@ -328,6 +378,22 @@ static int keep_found(struct pending *p, sqlite3_stmt *st)
     return 0;
 }
 
+size_t pal_chat_message_size(const char *from, const char *name, const char *text,
+                             const char *client_msg_id)
+{
+    return strlen(from) + strlen(name) + strlen(text) + strlen(client_msg_id);
+}
+
+static int room_bytes(struct pal_chat_store *cs, const char *room, int64_t *out)
+{
+    sqlite3_stmt *st = cs->st[ST_USAGE];
+    sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(cs, rc, stmt_sql[ST_USAGE]);
+}
+
 /* Stores one send inside the open transaction. A per-send refusal (-EEXIST)
  * goes into p->err; a return below 0 aborts the whole batch. */
 static int store_one(struct pal_chat_store *cs, struct pending *p, int64_t ts)
@@ -354,6 +420,23 @@ static int store_one(struct pal_chat_store *cs, struct pending *p, int64_t ts)
     if (rc != SQLITE_DONE)
         return fail(cs, rc, "looking up a chat message");
 
+    /* The quota is checked after the retry lookup: a retry of a stored
+     * message is answered even when the room is now full. Earlier sends of
+     * this batch are already counted (the trigger ran for them). */
+    int64_t size = (int64_t)pal_chat_message_size(p->from, p->name, p->text, p->client_msg_id);
+    if (cs->max_room_bytes > 0) {
+        int64_t used;
+        rc = room_bytes(cs, p->room, &used);
+        if (rc)
+            return rc;
+        if (used + size > cs->max_room_bytes) {
+            PAL_WARN(MOD, p->room, p->from, "room chat quota reached (%lld + %lld > %lld bytes)",
+                     (long long)used, (long long)size, (long long)cs->max_room_bytes);
+            p->err = -EDQUOT;
+            return 0;
+        }
+    }
+
     st = cs->st[ST_INSERT];
     sqlite3_bind_text(st, 1, p->room, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, p->from, -1, SQLITE_STATIC);
@@ -361,6 +444,7 @@ static int store_one(struct pal_chat_store *cs, struct pending *p, int64_t ts)
     sqlite3_bind_text(st, 4, p->text, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, p->client_msg_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, ts);
+    sqlite3_bind_int64(st, 7, size);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -460,6 +544,7 @@ int pal_chat_store_history(struct pal_chat_store *cs, const char *room, int64_t 
     sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, newer ? after_id : before_id > 0 ? before_id : INT64_MAX);
     sqlite3_bind_int(st, 3, limit);
+    sqlite3_bind_int64(st, 4, PAL_CHAT_HISTORY_MAX_BYTES);
     int64_t lo = 0, hi = 0;
     int rc;
     emit_rows(st, room, fn, ud, &lo, &hi, &rc);
@@ -483,4 +568,46 @@ int64_t pal_chat_store_last_id(struct pal_chat_store *cs, const char *room)
     int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     return id;
+}
+
+void pal_chat_store_set_room_quota(struct pal_chat_store *cs, int64_t max_room_bytes)
+{
+    cs->max_room_bytes = max_room_bytes > 0 ? max_room_bytes : 0;
+}
+
+int64_t pal_chat_store_room_bytes(struct pal_chat_store *cs, const char *room)
+{
+    int64_t used = 0;
+    if (!cs || !room || room_bytes(cs, room, &used))
+        return -1;
+    return used;
+}
+
+int pal_chat_store_expire(struct pal_chat_store *cs, int64_t before_ts_ms, int max_rows)
+{
+    if (!cs || max_rows < 1)
+        return -EINVAL;
+    /* Queued sends are committed first: a batch is one transaction of its
+     * own, never mixed with a deletion. */
+    if (cs->n_pending > 0)
+        pal_chat_store_flush(cs);
+    int rc = run(cs, ST_BEGIN);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = cs->st[ST_EXPIRE];
+    sqlite3_bind_int64(st, 1, before_ts_ms);
+    sqlite3_bind_int(st, 2, max_rows);
+    rc = run(cs, ST_EXPIRE);
+    int n = rc ? 0 : sqlite3_changes(cs->db);
+    if (!rc)
+        rc = run(cs, ST_COMMIT);
+    if (rc) {
+        if (!sqlite3_get_autocommit(cs->db))
+            run(cs, ST_ROLLBACK);
+        return rc;
+    }
+    if (n > 0)
+        PAL_INFO(MOD, NULL, NULL, "retention: deleted %d messages older than %lld", n,
+                 (long long)before_ts_ms);
+    return n;
 }

@@ -275,6 +275,13 @@ static void chat_stored(void *ud, int err, const struct pal_chat_message *msg, b
             pal_session_reply_error(s, cp->id, "bad_field", "client_msg_id",
                                     "client_msg_id: already used in this room for another "
                                     "message; use a new id for a new message");
+    } else if (err == -EDQUOT) {
+        /* A council's chat is a record: a full room refuses new messages
+         * rather than dropping old ones ([chat] max_room_bytes). */
+        if (s)
+            pal_session_reply_error(s, cp->id, "chat_quota", NULL,
+                                    "this room's chat has reached its size limit; nothing was "
+                                    "stored");
     } else if (err) {
         PAL_ERROR("chat", p ? p->room : NULL, cp->pid, "chat message not stored: %s",
                   strerror(-err));

@@ -3,7 +3,10 @@
  * handler table; participant listeners and wake hooks (signaling.h).
  *
  * Timers (lws_sul): the chat group commit, armed 1 ms after the first send
- * of a loop turn, and a 500 ms sweep of expired resume windows. */
+ * of a loop turn, a 500 ms sweep of expired resume windows, and chat
+ * retention ([chat] retention_days): at start, then every 10 minutes, in
+ * batches of RETENTION_BATCH rows a loop turn apart, so that a large backlog
+ * never holds the signaling thread for long. */
 #include "palabre/server.h"
 
 #include <errno.h>
@@ -24,6 +27,9 @@
 #define MAX_LISTENERS 16
 #define MAX_WAKE_HOOKS 16
 #define SWEEP_US (500 * LWS_US_PER_MS)
+#define RETENTION_BATCH 500
+#define RETENTION_PERIOD_US (600 * LWS_US_PER_SEC)
+#define RETENTION_NEXT_BATCH_US (10 * LWS_US_PER_MS)
 #define SHUTDOWN_GRACE_MS 3000
 #define SHUTDOWN_NOTICE_MS 300
 
@@ -46,7 +52,7 @@ struct pal_server {
     int n_listeners;
     struct wake_hook wake[MAX_WAKE_HOOKS];
     int n_wake;
-    lws_sorted_usec_list_t sul_flush, sul_sweep, sul_tick;
+    lws_sorted_usec_list_t sul_flush, sul_sweep, sul_tick, sul_retention;
     /* state */
     struct pal_session *sessions; /* connected sessions */
     atomic_int stop_requested; /* set by a signal handler or another thread */
@@ -257,6 +263,15 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(srv->ctx, 0, &srv->sul_sweep, sweep_cb, SWEEP_US);
 }
 
+static void retention_cb(lws_sorted_usec_list_t *sul)
+{
+    struct pal_server *srv = lws_container_of(sul, struct pal_server, sul_retention);
+    int64_t keep_ms = (int64_t)srv->cfg.chat_retention_days * 24 * 3600 * 1000;
+    int n = pal_chat_store_expire(srv->chat, pal_wall_ms() - keep_ms, RETENTION_BATCH);
+    lws_sul_schedule(srv->ctx, 0, &srv->sul_retention, retention_cb,
+                     n == RETENTION_BATCH ? RETENTION_NEXT_BATCH_US : RETENTION_PERIOD_US);
+}
+
 /* ---- lws callback ---------------------------------------------------------- */
 
 static int check_upgrade(struct pal_server *srv, struct lws *wsi)
@@ -408,6 +423,7 @@ struct pal_server *pal_server_create(const struct pal_config *cfg)
     srv->chat = pal_chat_store_open(cfg->data_dir);
     if (!srv->rooms || !srv->chat || pal_handlers_register_builtin(srv))
         goto fail;
+    pal_chat_store_set_room_quota(srv->chat, (int64_t)cfg->chat_max_room_bytes);
     return srv;
 fail:
     pal_server_destroy(srv);
@@ -436,6 +452,8 @@ int pal_server_listen(struct pal_server *srv)
         return -EADDRINUSE;
     }
     lws_sul_schedule(srv->ctx, 0, &srv->sul_sweep, sweep_cb, SWEEP_US);
+    if (srv->cfg.chat_retention_days > 0)
+        lws_sul_schedule(srv->ctx, 0, &srv->sul_retention, retention_cb, 1);
     PAL_INFO("server", NULL, NULL, "listening on http://%s:%d/ (web root %s, data %s)",
              srv->cfg.listen_addr, srv->cfg.listen_port, srv->cfg.web_root, srv->cfg.data_dir);
     return 0;

@@ -19,6 +19,7 @@
 #define PALABRE_CHAT_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct pal_chat_store;
@@ -38,8 +39,27 @@ struct pal_chat_store *pal_chat_store_open(const char *data_dir);
 /* Flushes pending sends, then closes. */
 void pal_chat_store_close(struct pal_chat_store *cs);
 
+/* The size of a message, as the room quota and the history page bound count
+ * it: the bytes of its sender id, name, text and client message id. */
+size_t pal_chat_message_size(const char *from, const char *name, const char *text,
+                             const char *client_msg_id);
+
+/* Per-room quota, in message sizes summed over the room's stored messages
+ * (0, the default: none). A send that would pass it fails with -EDQUOT and
+ * stores nothing; a retry of an already stored message is still answered. */
+void pal_chat_store_set_room_quota(struct pal_chat_store *cs, int64_t max_room_bytes);
+/* The sum of the sizes of a room's stored messages (0 for none), or -1 on error. */
+int64_t pal_chat_store_room_bytes(struct pal_chat_store *cs, const char *room);
+
+/* Retention: deletes, in one transaction, at most max_rows of the oldest
+ * messages (of any room) stamped before before_ts_ms. Returns how many were
+ * deleted (max_rows: call again, later, for the rest) or a negative error.
+ * Queued sends are flushed first. */
+int pal_chat_store_expire(struct pal_chat_store *cs, int64_t before_ts_ms, int max_rows);
+
 /* Called after the commit. err is 0; -EEXIST when the client_msg_id is
- * already used in the room by a different message; or another negative code
+ * already used in the room by a different message; -EDQUOT when the room's
+ * quota would be passed (nothing stored); or another negative code
  * on storage failure (the whole batch then failed: nothing was stored). msg
  * is NULL when err != 0. duplicate: this was a retry of an already stored
  * message, and msg is that first message (its from may differ). The strings
@@ -58,9 +78,13 @@ int pal_chat_store_flush(struct pal_chat_store *cs);
 int pal_chat_store_pending(const struct pal_chat_store *cs);
 
 #define PAL_CHAT_HISTORY_MAX 200
+/* A history page holds at most this many bytes of messages (their sizes,
+ * pal_chat_message_size), and always at least one message: it stops early,
+ * and *has_more says more follow. */
+#define PAL_CHAT_HISTORY_MAX_BYTES (256 * 1024)
 
 /* History of a room in ascending id order. limit: 1 to PAL_CHAT_HISTORY_MAX,
- * else -EINVAL. At most one of before_id/after_id may be > 0 (0 means unset;
+ * else -EINVAL; the page also stops at PAL_CHAT_HISTORY_MAX_BYTES. At most one of before_id/after_id may be > 0 (0 means unset;
  * both set or a negative one: -EINVAL). Without a cursor: the newest `limit` messages.
  * before_id: the `limit` messages just before it; after_id: the `limit` just
  * after it. *has_more tells whether more exist beyond the page in the

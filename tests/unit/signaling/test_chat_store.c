@@ -508,6 +508,264 @@ static void open_refuses_bad_places(void **state)
     assert_int_equal(st.st_size, 512 * 15); /* left as it was */
 }
 
+/* ---- bounds: history page bytes, room quota, retention, migration ------- */
+
+/* n messages of `len` bytes of text (one byte repeated), one batch. */
+static void fill_big(struct fixture *f, const char *room, int n, size_t len, int64_t *ids)
+{
+    static struct outcome o[128];
+    char *text = malloc(len + 1);
+    assert_non_null(text);
+    assert_true(n <= 128);
+    memset(o, 0, sizeof(o));
+    for (int i = 0; i < n; i++) {
+        char cid[24];
+        memset(text, 'a' + i % 26, len);
+        text[len] = '\0';
+        snprintf(cid, sizeof(cid), "%s-big-%d", room, i);
+        send1(f, room, "p_a", text, cid, &o[i]);
+    }
+    free(text);
+    assert_int_equal(pal_chat_store_flush(f->cs), n);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(o[i].err, 0);
+        ids[i] = o[i].id;
+    }
+}
+
+/* Defect 4: 200 messages of 16 KB made 3.2 MB pages. A page now stops at
+ * PAL_CHAT_HISTORY_MAX_BYTES, says has_more, and paging with the cursor
+ * still reaches every message exactly once, in both directions. */
+static void history_pages_are_bounded_in_bytes(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 100, LEN = 16000 };
+    int64_t id[N];
+    fill_big(f, "demo", N, LEN, id);
+    size_t size = pal_chat_message_size("p_a", "Alice", "", "demo-big-00") + LEN;
+    int per_page = (int)(PAL_CHAT_HISTORY_MAX_BYTES / size);
+    assert_true(per_page >= 1 && per_page < N); /* the test means something */
+
+    bool more = false;
+    struct page p = history(f, "demo", 0, 0, PAL_CHAT_HISTORY_MAX, &more);
+    assert_true(p.n >= per_page - 1 && p.n <= per_page); /* sizes differ by a byte or two */
+    assert_true(more);
+    assert_page(&p, id, N - p.n, p.n); /* the newest ones */
+
+    /* Backwards from the newest: every message once, pages ascending. */
+    int seen = 0;
+    int64_t before = 0;
+    do {
+        p = history(f, "demo", before, 0, PAL_CHAT_HISTORY_MAX, &more);
+        assert_true(p.n >= 1 && (size_t)p.n * (size - 2) <= PAL_CHAT_HISTORY_MAX_BYTES);
+        assert_page(&p, id, N - seen - p.n, p.n);
+        seen += p.n;
+        before = p.ids[0];
+    } while (more);
+    assert_int_equal(seen, N);
+
+    /* Forwards from the start. */
+    seen = 0;
+    int64_t after = id[0];
+    seen = 1;
+    do {
+        p = history(f, "demo", 0, after, PAL_CHAT_HISTORY_MAX, &more);
+        assert_true(p.n >= 1 && (size_t)p.n * (size - 2) <= PAL_CHAT_HISTORY_MAX_BYTES);
+        assert_page(&p, id, seen, p.n);
+        seen += p.n;
+        after = p.ids[p.n - 1];
+    } while (more);
+    assert_int_equal(seen, N);
+
+    /* Small limits are unchanged: the count bound still comes first. */
+    p = history(f, "demo", 0, 0, 3, &more);
+    assert_page(&p, id, N - 3, 3);
+    assert_true(more);
+}
+
+/* A message larger than a whole page still comes, alone. */
+static void history_page_holds_at_least_one_message(void **state)
+{
+    struct fixture *f = *state;
+    int64_t small[2], huge;
+    fill(f, "demo", 2, small);
+    fill_big(f, "demo", 1, PAL_CHAT_HISTORY_MAX_BYTES + 10, &huge);
+    bool more = false;
+    struct page p = history(f, "demo", 0, 0, 50, &more);
+    assert_page(&p, &huge, 0, 1);
+    assert_true(more);
+    p = history(f, "demo", huge, 0, 50, &more);
+    assert_page(&p, small, 0, 2);
+    assert_false(more);
+    p = history(f, "demo", 0, small[1], 50, &more);
+    assert_page(&p, &huge, 0, 1);
+    assert_false(more);
+}
+
+static void room_quota_refuses_and_counts(void **state)
+{
+    struct fixture *f = *state;
+    size_t one = pal_chat_message_size("p_a", "Alice", "0123456789", "q-0");
+    assert_int_equal(one, 3 + 5 + 10 + 3);
+    assert_int_equal(pal_chat_store_room_bytes(f->cs, "demo"), 0);
+    pal_chat_store_set_room_quota(f->cs, 3 * (int64_t)one);
+
+    struct outcome o[5] = {0};
+    send1(f, "demo", "p_a", "0123456789", "q-0", &o[0]);
+    send1(f, "demo", "p_a", "0123456789", "q-1", &o[1]);
+    assert_int_equal(pal_chat_store_flush(f->cs), 2);
+    assert_int_equal(pal_chat_store_room_bytes(f->cs, "demo"), 2 * one);
+    /* One batch: the third fits exactly, the fourth is refused, the retry
+     * of a stored message is still answered. */
+    send1(f, "demo", "p_a", "0123456789", "q-2", &o[2]);
+    send1(f, "demo", "p_a", "0123456789", "q-3", &o[3]);
+    send1(f, "demo", "p_a", "0123456789", "q-0", &o[4]);
+    assert_int_equal(pal_chat_store_flush(f->cs), 3);
+    assert_int_equal(o[2].err, 0);
+    assert_int_equal(o[3].calls, 1);
+    assert_int_equal(o[3].err, -EDQUOT);
+    assert_int_equal(o[4].err, 0);
+    assert_true(o[4].duplicate);
+    assert_int_equal(o[4].id, o[0].id);
+    assert_int_equal(pal_chat_store_room_bytes(f->cs, "demo"), 3 * one);
+    struct page p = history(f, "demo", 0, 0, 50, NULL);
+    assert_int_equal(p.n, 3);
+    assert_int_equal(p.ids[2], o[2].id);
+
+    /* Another room has its own quota; the count survives a restart. */
+    struct outcome other = {0}, refused = {0};
+    send1(f, "autre", "p_b", "0123456789", "q-0", &other);
+    assert_int_equal(pal_chat_store_flush(f->cs), 1);
+    assert_int_equal(other.err, 0);
+    reopen(f);
+    assert_int_equal(pal_chat_store_room_bytes(f->cs, "demo"), 3 * one);
+    assert_int_equal(pal_chat_store_room_bytes(f->cs, "autre"), one);
+    pal_chat_store_set_room_quota(f->cs, 3 * (int64_t)one);
+    send1(f, "demo", "p_a", "x", "q-4", &refused);
+    assert_int_equal(pal_chat_store_flush(f->cs), 1);
+    assert_int_equal(refused.err, -EDQUOT);
+    assert_int_equal(pal_chat_store_last_id(f->cs, "demo"), o[2].id);
+
+    /* 0: no quota. */
+    pal_chat_store_set_room_quota(f->cs, 0);
+    send1(f, "demo", "p_a", "x", "q-4", &refused);
+    assert_int_equal(pal_chat_store_flush(f->cs), 1);
+    assert_int_equal(refused.err, 0);
+}
+
+/* Makes the messages of ids[from..to) look `days` days old. */
+static void age(struct fixture *f, const int64_t *ids, int from, int to, int days)
+{
+    char path[128], sql[160];
+    snprintf(path, sizeof(path), "%s/palabre.db", f->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    for (int i = from; i < to; i++) {
+        snprintf(sql, sizeof(sql), "UPDATE messages SET ts = ts - %lld WHERE id = %lld",
+                 (long long)days * 86400000LL, (long long)ids[i]);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    sqlite3_close(db);
+}
+
+static void retention_deletes_the_oldest_in_batches(void **state)
+{
+    struct fixture *f = *state;
+    int64_t a[10], b[4];
+    fill(f, "demo", 10, a);
+    fill(f, "autre", 4, b);
+    int64_t demo_bytes = pal_chat_store_room_bytes(f->cs, "demo");
+    age(f, a, 0, 7, 400);
+    age(f, b, 0, 4, 400);
+    int64_t cutoff = pal_wall_ms() - 365LL * 86400000;
+
+    /* A send queued before the expiry is committed, not lost. */
+    struct outcome queued = {0};
+    send1(f, "demo", "p_a", "pendant", "c-during", &queued);
+    int total = 0, n;
+    while ((n = pal_chat_store_expire(f->cs, cutoff, 4)) > 0) {
+        assert_true(n <= 4);
+        total += n;
+    }
+    assert_int_equal(n, 0);
+    assert_int_equal(total, 11);
+    assert_int_equal(queued.err, 0);
+
+    struct page p = history(f, "demo", 0, 0, 50, NULL);
+    assert_int_equal(p.n, 4);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(p.ids[i], a[7 + i]);
+    assert_int_equal(p.ids[3], queued.id);
+    assert_int_equal(history(f, "autre", 0, 0, 50, NULL).n, 0);
+    /* The usage follows the deletions (and an emptied room has none). */
+    int64_t left = demo_bytes - 7 * (int64_t)pal_chat_message_size("p_a", "Alice", "m0", "demo-0") +
+                   (int64_t)pal_chat_message_size("p_a", "Alice", "pendant", "c-during");
+    assert_int_equal(pal_chat_store_room_bytes(f->cs, "demo"), left);
+    assert_int_equal(pal_chat_store_room_bytes(f->cs, "autre"), 0);
+
+    /* Ids keep growing after the oldest (and a whole room) were deleted. */
+    int64_t c[1];
+    fill(f, "autre", 1, c);
+    assert_true(c[0] > queued.id);
+    assert_int_equal(pal_chat_store_expire(f->cs, cutoff, 0), -EINVAL);
+}
+
+/* A database written by the previous build (schema 1) is brought up to date:
+ * sizes computed, usage counted, history and quota work on the old rows. */
+static void migrates_a_version_1_database(void **state)
+{
+    struct fixture *f = *state;
+    pal_chat_store_close(f->cs);
+    f->cs = NULL;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/palabre.db", f->dir);
+    unlink(path);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL;"
+                     "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                     "INSERT INTO schema_version VALUES (1);"
+                     "CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                     " room TEXT NOT NULL, sender TEXT NOT NULL, name TEXT NOT NULL,"
+                     " text TEXT NOT NULL, client_msg_id TEXT NOT NULL, ts INTEGER NOT NULL,"
+                     " UNIQUE (room, client_msg_id));"
+                     "CREATE INDEX messages_room_id ON messages(room, id);"
+                     "INSERT INTO messages(room, sender, name, text, client_msg_id, ts) VALUES"
+                     " ('demo', 'p_a', 'Amélie', 'déjà', 'c1', 1764374400000),"
+                     " ('demo', 'p_b', 'Bruno', 'vu', 'c2', 1764374400001),"
+                     " ('autre', 'p_a', 'Amélie', 'x', 'c1', 1764374400002);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    f->cs = pal_chat_store_open(f->dir);
+    assert_non_null(f->cs);
+    int64_t demo = (int64_t)(pal_chat_message_size("p_a", "Amélie", "déjà", "c1") +
+                             pal_chat_message_size("p_b", "Bruno", "vu", "c2"));
+    assert_int_equal(pal_chat_store_room_bytes(f->cs, "demo"), demo);
+    assert_int_equal(pal_chat_store_room_bytes(f->cs, "autre"),
+                     pal_chat_message_size("p_a", "Amélie", "x", "c1"));
+    bool more = true;
+    struct page p = history(f, "demo", 0, 0, 50, &more);
+    assert_int_equal(p.n, 2);
+    assert_false(more);
+    assert_string_equal(p.texts[0], "déjà");
+    struct outcome o = {0}, again = {0};
+    send1(f, "demo", "p_c", "déjà", "c1", &again); /* the name differs: a clash */
+    send1(f, "demo", "p_c", "neuf", "c3", &o);
+    assert_int_equal(pal_chat_store_flush(f->cs), 2);
+    assert_int_equal(again.err, -EEXIST);
+    assert_int_equal(o.err, 0);
+    assert_int_equal(o.id, 4);
+    assert_int_equal(pal_chat_store_room_bytes(f->cs, "demo"),
+                     demo + (int64_t)pal_chat_message_size("p_c", "Alice", "neuf", "c3"));
+    /* Retention works on migrated rows (their ts index exists). */
+    assert_int_equal(pal_chat_store_expire(f->cs, 1764374400002, 10), 2);
+    assert_int_equal(pal_chat_store_room_bytes(f->cs, "demo"),
+                     (int64_t)pal_chat_message_size("p_c", "Alice", "neuf", "c3"));
+}
+
 int main(void)
 {
     pal_log_set_level(PAL_LOG_OFF);
@@ -525,6 +783,13 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(callbacks_may_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(open_refuses_bad_places, setup, teardown),
+        cmocka_unit_test_setup_teardown(history_pages_are_bounded_in_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(history_page_holds_at_least_one_message, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(room_quota_refuses_and_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(retention_deletes_the_oldest_in_batches, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(migrates_a_version_1_database, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
