@@ -33,6 +33,8 @@ function assertNoCandidates(sdp) {
   assert.doesNotMatch(sdp, /^a=candidate:/m);
   assert.doesNotMatch(sdp, /^a=end-of-candidates/m);
   assert.match(sdp, /^a=ice-options:trickle/m);
+  for (const m of sdp.match(/^m=.*$/gm)) assert.match(m, /^m=\w+ 9 /);
+  assert.deepEqual([...new Set(sdp.match(/^c=.*$/gm))], ['c=IN IP4 0.0.0.0']);
 }
 
 // Every ice_candidate event of pc until the null one.
