@@ -394,8 +394,8 @@ static int room_bytes(struct pal_chat_store *cs, const char *room, int64_t *out)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(cs, rc, stmt_sql[ST_USAGE]);
 }
 
-/* Stores one send inside the open transaction. A per-send refusal (-EEXIST)
- * goes into p->err; a return below 0 aborts the whole batch. */
+/* Stores one send inside the open transaction. A per-send refusal (-EEXIST,
+ * -EDQUOT) goes into p->err; a return below 0 aborts the whole batch. */
 static int store_one(struct pal_chat_store *cs, struct pending *p, int64_t ts)
 {
     sqlite3_stmt *st = cs->st[ST_FIND];

@@ -84,7 +84,8 @@ int pal_chat_store_pending(const struct pal_chat_store *cs);
 #define PAL_CHAT_HISTORY_MAX_BYTES (256 * 1024)
 
 /* History of a room in ascending id order. limit: 1 to PAL_CHAT_HISTORY_MAX,
- * else -EINVAL; the page also stops at PAL_CHAT_HISTORY_MAX_BYTES. At most one of before_id/after_id may be > 0 (0 means unset;
+ * else -EINVAL; the page also stops at PAL_CHAT_HISTORY_MAX_BYTES. At most
+ * one of before_id/after_id may be > 0 (0 means unset;
  * both set or a negative one: -EINVAL). Without a cursor: the newest `limit` messages.
  * before_id: the `limit` messages just before it; after_id: the `limit` just
  * after it. *has_more tells whether more exist beyond the page in the
