@@ -38,6 +38,7 @@ void pal_config_defaults(struct pal_config *cfg)
     cfg->mixer_video_height = 720;
     cfg->mixer_video_fps = 15;
     cfg->mixer_video_bitrate_kbps = 1200;
+    cfg->mixer_max_rooms = 8;
 }
 
 static int parse_int(const char *value, long min, long max, long *out)
@@ -150,6 +151,7 @@ static const struct key_def keys[] = {
     {"mixer", "video_height", K_INT, OFF(mixer_video_height), 0, 120, 1080},
     {"mixer", "video_fps", K_INT, OFF(mixer_video_fps), 0, 1, 30},
     {"mixer", "video_bitrate_kbps", K_INT, OFF(mixer_video_bitrate_kbps), 0, 50, 8000},
+    {"mixer", "max_rooms", K_INT, OFF(mixer_max_rooms), 0, 0, 100000},
 };
 
 int pal_config_set(struct pal_config *cfg, const char *section, const char *key, const char *value,

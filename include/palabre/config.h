@@ -40,6 +40,7 @@ struct pal_config {
     int mixer_video_width, mixer_video_height; /* 1280x720 */
     int mixer_video_fps;                       /* 15 */
     int mixer_video_bitrate_kbps;              /* 1200 */
+    int mixer_max_rooms; /* 8: rooms mixed at once; past it receive "mixed" gets mixer_busy */
 };
 
 /* Fills *cfg with the embedded defaults. */

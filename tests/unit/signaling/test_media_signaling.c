@@ -22,39 +22,59 @@
 
 #include "palabre/config.h"
 #include "palabre/media_signaling.h"
+#include "palabre/rooms.h"
 #include "palabre/signaling.h"
 
 /* ---- stand-in server ----------------------------------------------------- */
 
 #define MAX_HANDLERS 8
 #define MAX_MSGS 256
+#define MAX_SESSIONS 48
 
 struct pal_session {
     char pid[32], room[32];
-    bool receive_mixed; /* the join's receive */
+    struct pal_participant *p; /* in srv.rooms (the real rooms.c) once joined */
     json_t *msgs[MAX_MSGS];
     int n_msgs;
 };
 struct pal_server {
     struct pal_config cfg;
+    struct pal_rooms *rooms;
     struct { char type[32]; pal_request_fn fn; void *ud; } handlers[MAX_HANDLERS];
     int n_handlers;
     struct pal_participant_listener listener;
     pal_wake_fn hook;
     void *hook_ud;
+    pal_metrics_fn metrics;
+    void *metrics_ud;
+    pal_mix_admit_fn admit;
+    void *admit_ud;
     volatile int woken;
-    struct pal_session *sessions[4];
+    struct pal_session *sessions[MAX_SESSIONS];
     int n_sessions;
 };
 
 static struct pal_server srv;
-static struct pal_session alice = {.pid = "p_alice", .room = "demo"};
-static struct pal_session bob = {.pid = "p_bob", .room = "demo"};
+static struct pal_media_signaling *ms;
+static struct pal_session alice = {.room = "demo"};
+static struct pal_session bob = {.room = "demo"};
 
 const char *pal_session_participant_id(const struct pal_session *s) { return s->pid; }
 const char *pal_session_room(const struct pal_session *s) { return s->room; }
-bool pal_session_join_receive_mixed(const struct pal_session *s) { return s->receive_mixed; }
+struct pal_participant *pal_session_participant(const struct pal_session *s) { return s->p; }
 const struct pal_config *pal_server_config(const struct pal_server *sv) { return &sv->cfg; }
+struct pal_rooms *pal_server_rooms(struct pal_server *sv) { return sv->rooms; }
+int pal_server_add_metrics_source(struct pal_server *sv, pal_metrics_fn fn, void *ud)
+{
+    sv->metrics = fn;
+    sv->metrics_ud = ud;
+    return 0;
+}
+void pal_server_set_mix_admission(struct pal_server *sv, pal_mix_admit_fn fn, void *ud)
+{
+    sv->admit = fn;
+    sv->admit_ud = ud;
+}
 
 int pal_session_send(struct pal_session *s, json_t *msg)
 {
@@ -191,32 +211,82 @@ static void pump_until(struct pal_session *s, const char *type, int min)
 
 /* ---- the test -------------------------------------------------------------------- */
 
+/* Joins s to room in srv.rooms, as the join handler would (mixed: the
+ * join asked for receive "mixed"; refused past the mixer's cap). Returns
+ * whether the mix was admitted. */
+static bool join(struct pal_session *s, const char *room, bool mixed)
+{
+    struct pal_participant *p;
+    snprintf(s->room, sizeof(s->room), "%s", room);
+    assert_int_equal(pal_rooms_join(srv.rooms, room, "someone", PAL_ROLE_AGENT, &p), 0);
+    snprintf(s->pid, sizeof(s->pid), "%s", p->id);
+    p->owner = s;
+    s->p = p;
+    char why[160];
+    bool admitted = mixed && srv.admit(s, why, sizeof(why), srv.admit_ud);
+    p->receive_mixed = admitted;
+    bool known = false;
+    for (int i = 0; i < srv.n_sessions; i++)
+        known |= srv.sessions[i] == s;
+    if (!known) {
+        assert_true(srv.n_sessions < MAX_SESSIONS);
+        srv.sessions[srv.n_sessions++] = s;
+    }
+    srv.listener.on_participant_joined(s, srv.listener.ud);
+    return admitted;
+}
+
+/* s leaves (if joined), as the server would: listeners, then removal. */
+static void leave(struct pal_session *s)
+{
+    if (!s->p)
+        return;
+    srv.listener.on_participant_left(s, srv.listener.ud);
+    pal_rooms_remove(srv.rooms, s->p);
+    s->p = NULL;
+}
+
+static void free_msgs(struct pal_session *s)
+{
+    for (int k = 0; k < s->n_msgs; k++)
+        json_decref(s->msgs[k]);
+    s->n_msgs = 0;
+}
+
+/* A fresh stand-in server with media signaling (mixer places: max_mixed). */
+static void start(int max_mixed)
+{
+    memset(&srv, 0, sizeof(srv));
+    snprintf(srv.cfg.listen_addr, sizeof(srv.cfg.listen_addr), "127.0.0.1");
+    srv.cfg.media_workers = 1;
+    srv.cfg.mixer_max_rooms = max_mixed;
+    srv.rooms = pal_rooms_create(10, 100, 30);
+    assert_non_null(srv.rooms);
+    assert_int_equal(pal_media_signaling_create(&srv, &ms), 0);
+}
+
+/* Everyone leaves, media signaling stops, messages freed. */
+static void stop(void)
+{
+    for (int i = 0; i < srv.n_sessions; i++)
+        leave(srv.sessions[i]);
+    pal_media_signaling_destroy(ms);
+    for (int i = 0; i < srv.n_sessions; i++)
+        free_msgs(srv.sessions[i]);
+    pal_rooms_destroy(srv.rooms);
+}
+
 /* Media signaling on a fresh stand-in server; alice then bob join demo. */
 static void join_both(bool bob_mixed)
 {
-    memset(&srv, 0, sizeof(srv));
-    alice.n_msgs = bob.n_msgs = 0;
-    bob.receive_mixed = bob_mixed;
-    snprintf(srv.cfg.listen_addr, sizeof(srv.cfg.listen_addr), "127.0.0.1");
-    srv.cfg.media_workers = 1;
-    srv.sessions[srv.n_sessions++] = &alice;
-    srv.sessions[srv.n_sessions++] = &bob;
-    assert_int_equal(pal_media_signaling_init(&srv), 0);
-    srv.listener.on_participant_joined(&alice, srv.listener.ud);
-    srv.listener.on_participant_joined(&bob, srv.listener.ud);
+    start(8);
+    join(&alice, "demo", false);
+    join(&bob, "demo", bob_mixed);
 }
 
-/* Both leave (if still there), media signaling stops, messages freed. */
 static void leave_both(void)
 {
-    srv.listener.on_participant_left(&alice, srv.listener.ud);
-    srv.listener.on_participant_left(&bob, srv.listener.ud);
-    pal_media_signaling_shutdown();
-    bob.receive_mixed = false;
-    for (int k = 0; k < alice.n_msgs; k++)
-        json_decref(alice.msgs[k]);
-    for (int k = 0; k < bob.n_msgs; k++)
-        json_decref(bob.msgs[k]);
+    stop();
 }
 
 static void test_publish_subscribe_signaling(void **state)
@@ -256,8 +326,14 @@ static void test_publish_subscribe_signaling(void **state)
     assert_non_null(offer);
     assert_int_equal(json_integer_value(json_object_get(offer, "version")), 1);
     const char *osdp = json_string_value(json_object_get(offer, "sdp"));
-    assert_non_null(strstr(osdp, "a=msid:p_alice c7c42e49-13ce-4f11-bdd9-4b6b80f618ad"));
-    assert_non_null(strstr(osdp, "a=msid:p_alice 2a9caeae-f1eb-47d3-8ef2-04c2365aead9"));
+    char msid[128];
+    snprintf(msid, sizeof(msid), "a=msid:%s c7c42e49-13ce-4f11-bdd9-4b6b80f618ad", alice.pid);
+    assert_non_null(strstr(osdp, msid));
+    snprintf(msid, sizeof(msid), "a=msid:%s 2a9caeae-f1eb-47d3-8ef2-04c2365aead9", alice.pid);
+    assert_non_null(strstr(osdp, msid));
+    /* the stream ids are listed too (aiortc reads a=msid only then) */
+    snprintf(msid, sizeof(msid), "a=msid-semantic: WMS %s\r\n", alice.pid);
+    assert_non_null(strstr(osdp, msid));
     assert_non_null(strstr(osdp, "a=setup:actpass"));
     assert_int_equal(count_of(&alice, "subscribe_offer"), 0); /* not her own tracks */
 
@@ -297,8 +373,8 @@ static void test_publish_subscribe_signaling(void **state)
     assert_true(json_is_true(json_object_get(r, "ok")));
     pump_until(&bob, "ice_candidate", 1);
 
-    /* alice leaves: bob gets a new offer with her tracks inactive */
-    srv.listener.on_participant_left(&alice, srv.listener.ud);
+    /* alice leaves: bob gets a new offer, her tracks no longer sent */
+    leave(&alice);
     offer = last_of(&bob, "subscribe_offer");
     assert_int_equal(json_integer_value(json_object_get(offer, "version")), 2);
     osdp = json_string_value(json_object_get(offer, "sdp"));
@@ -378,7 +454,9 @@ static void test_set_receive_mixed(void **state)
     osdp = json_string_value(json_object_get(offer, "sdp"));
     assert_int_equal(count_str(osdp, "a=sendonly"), 2);
     assert_int_equal(count_str(osdp, "a=inactive"), 2);
-    assert_non_null(strstr(osdp, "a=msid:p_alice "));
+    char msid[64];
+    snprintf(msid, sizeof(msid), "a=msid:%s ", alice.pid);
+    assert_non_null(strstr(osdp, msid));
 
     leave_both();
 }
