@@ -227,7 +227,7 @@ static bool mix_admissible(struct pal_media_signaling *ms, const char *room)
 
 static void mix_busy_message(struct pal_media_signaling *ms, char *why, size_t len)
 {
-    snprintf(why, len, "the mixer is busy: %d rooms are mixed already ([mixer] max_rooms)",
+    snprintf(why, len, "the mixer is busy: this server mixes at most %d room(s) at once ([mixer] max_rooms)",
              pal_server_config(ms->srv)->mixer_max_rooms);
 }
 
