@@ -986,7 +986,7 @@ static int finish(struct parser *P)
 }
 
 /* Zeroes the session fields; m-lines are zeroed one by one as they are
- * added, since zeroing all PAL_SDP_MAX_MEDIA of them (1.9 MB) would cost
+ * added, since zeroing all PAL_SDP_MAX_MEDIA of them (7 MB) would cost
  * most of a parse (docs/benchmarks.md). */
 static void desc_clear(struct pal_session_desc *d)
 {

@@ -44,8 +44,8 @@
 /* m-lines per description. A subscribe PC holds one per track forwarded
  * (a meeting of 100 with cameras: 99 x 2 + the mixer's 2 = 200) plus the
  * rejected ones awaiting recycling; 255 keeps the counts in a uint8_t.
- * Browsers set no lower cap (Chromium 156 takes 255, see
- * tests/integration/sdp_chrome.test.mjs). */
+ * Chromium 156 takes an offer of 251 m-lines and recycled ones
+ * (tests/integration/recycle_chrome.test.mjs). */
 #define PAL_SDP_MAX_MEDIA 255
 #define PAL_SDP_MAX_CODECS 40       /* payload types per m-line (Chrome 156 video: 23) */
 #define PAL_SDP_MAX_EXTMAPS 16      /* a=extmap per m-line */
