@@ -38,6 +38,7 @@ void pal_config_defaults(struct pal_config *cfg)
     cfg->mixer_video_height = 720;
     cfg->mixer_video_fps = 15;
     cfg->mixer_video_bitrate_kbps = 1200;
+    cfg->mixer_max_rooms = 8;
     cfg->chat_retention_days = 365;
     cfg->chat_max_room_bytes = 16 * 1024 * 1024;
 }
@@ -152,6 +153,7 @@ static const struct key_def keys[] = {
     {"mixer", "video_height", K_INT, OFF(mixer_video_height), 0, 120, 1080},
     {"mixer", "video_fps", K_INT, OFF(mixer_video_fps), 0, 1, 30},
     {"mixer", "video_bitrate_kbps", K_INT, OFF(mixer_video_bitrate_kbps), 0, 50, 8000},
+    {"mixer", "max_rooms", K_INT, OFF(mixer_max_rooms), 0, 0, 100000},
     {"chat", "retention_days", K_INT, OFF(chat_retention_days), 0, 0, 36500},
     /* at least one largest message (~16.5 KB), at most 1 TiB */
     {"chat", "max_room_bytes", K_SIZE, OFF(chat_max_room_bytes), 0, 65536, 1L << 40},

@@ -131,6 +131,8 @@ static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud
 
     struct pal_participant *p;
     bool resumed = false;
+    char why[160];
+    json_t *receive_error = NULL;
     if (token) {
         if (pal_rooms_resume(rooms, room, token, pal_now_ms(), &p)) {
             pal_session_reply_error(s, id, "resume_failed", "resume_token",
@@ -168,19 +170,28 @@ static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud
         }
         p->mic = mic;
         p->camera = camera;
-        p->receive_mixed = mixed; /* a resume keeps the mode in force */
         pal_session_set_participant(s, p);
+        /* Past the mixer's cap the join still succeeds, on individual tracks. */
+        if (mixed && !pal_server_admit_mix(srv, s, why, sizeof(why))) {
+            mixed = false;
+            receive_error = json_pack("{s:s, s:s}", "code", "mixer_busy", "message", why);
+        }
+        p->receive_mixed = mixed; /* a resume keeps the mode in force */
         PAL_INFO("rooms", room, p->id, "joined as %s", pal_role_name(p->role));
     }
     struct others_ctx oc = {json_array(), p};
     pal_rooms_each_in_room(rooms, room, add_other, &oc);
     int64_t last = pal_chat_store_last_id(pal_server_chat(srv), room);
-    pal_session_reply_ok(s, id,
-                         json_pack("{s:s, s:o, s:o, s:s, s:b, s:o}", "room", room, "participant",
-                                   pal_participant_json(p), "participants", oc.arr,
-                                   "resume_token", p->resume_token, "resumed", resumed,
-                                   "last_message_id",
-                                   last > 0 ? json_integer(last) : json_null()));
+    json_t *data = json_pack("{s:s, s:o, s:o, s:s, s:b, s:o, s:s}", "room", room, "participant",
+                             pal_participant_json(p), "participants", oc.arr, "resume_token",
+                             p->resume_token, "resumed", resumed, "last_message_id",
+                             last > 0 ? json_integer(last) : json_null(), "receive",
+                             p->receive_mixed ? "mixed" : "sfu");
+    if (data && receive_error)
+        json_object_set_new(data, "receive_error", receive_error);
+    else
+        json_decref(receive_error);
+    pal_session_reply_ok(s, id, data);
     if (!resumed)
         pal_server_participant_joined(srv, s);
 }

@@ -93,7 +93,10 @@ int main(int argc, char **argv)
     struct pal_server *srv = pal_server_create(&cfg);
     if (!srv)
         return 1;
-    if (pal_server_listen(srv) || pal_media_signaling_init(srv)) {
+    struct pal_media_signaling *ms = NULL;
+    if (pal_server_listen(srv) || pal_media_signaling_create(srv, &ms) ||
+        pal_server_adopt(srv, ms, pal_media_signaling_destroy_cb)) {
+        pal_media_signaling_destroy(ms); /* before the server it reaches through */
         pal_server_destroy(srv);
         return 1;
     }
@@ -105,8 +108,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     int rc = pal_server_run(srv);
     g_srv = NULL;
-    pal_media_signaling_shutdown();
-    pal_server_destroy(srv);
+    pal_server_destroy(srv); /* and the media signaling it adopted */
     PAL_INFO("server", NULL, NULL, "stopped");
     return rc;
 }

@@ -4,10 +4,17 @@
  *
  * set_receive "mixed": the participant's subscribe offer then holds exactly
  * two active m-lines, the room mixer's audio (its N-1 mix) and video
- * (composite), stream id PAL_MEDIA_MIXER_ID; the per-participant m-lines are
- * made inactive (and come back, as new m-lines, on "sfu"). The media worker
- * starts the room's mixer with its first such consumer and stops it with
- * the last.
+ * (composite), stream id PAL_MEDIA_MIXER_ID; the per-participant m-lines
+ * are rejected (and come back, in recycled m-lines, on "sfu"). The media
+ * worker starts the room's mixer with its first such consumer and stops it
+ * with the last. At most [mixer] max_rooms rooms are mixed at once: past
+ * it, receive "mixed" is refused with mixer_busy.
+ *
+ * Subscribe offers stay bounded: an m-line whose track is gone is rejected
+ * and, once the browser has answered that, recycled for the next track of
+ * its kind under a new mid (see struct offered); a publisher is offered at
+ * most PAL_MEDIA_MAX_TRACKS tracks. What cannot be offered is logged at
+ * warning and retried when the browser answers.
  *
  * It keeps, per participant, what the media workers cannot know from
  * packets: the tracks each one publishes (from its publish offers) and the
@@ -20,6 +27,8 @@
  *
  * Thread: the signaling thread only. */
 #include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,25 +39,43 @@
 #include "palabre/media.h"
 #include "palabre/media_signaling.h"
 #include "palabre/protocol.h"
+#include "palabre/rooms.h"
 #include "palabre/sdp.h"
 #include "palabre/sdp_media.h"
-#include "palabre/signaling.h"
+#include "palabre/server.h"
+#include "palabre/session.h"
 
-#define MAX_OFFERED 256 /* m-lines in one subscribe offer (inactive ones included) */
-#define SDP_MAX 65536
+/* A subscribe offer holds at most this many m-lines, inactive and rejected
+ * ones included: the active ones (at most 2 per other participant) and the
+ * rejected ones not yet recycled. */
+#define MAX_OFFERED PAL_SDP_MAX_MEDIA
+/* Largest SDP taken from a client: a subscribe answer for a meeting of 100
+ * with cameras is ~150 kB (the connection's max_message_bytes caps it too). */
+#define SDP_MAX (1024 * 1024)
 
 /* ---- state ---------------------------------------------------------------- */
 
+/* An m-line of a subscribe offer. Its track gone, it goes inactive (the
+ * first m-line, which carries the BUNDLE transport) or is rejected (port 0);
+ * a rejected one the browser has answered takes the next track of its kind
+ * under a new mid (JSEP 5.2.2), so churn does not grow the offer. */
+enum slot { SLOT_ACTIVE, SLOT_INACTIVE, SLOT_REJECTED };
+
 struct offered {
-    char mid[8];
+    char mid[12];
     enum pal_media_kind kind;
+    enum slot slot;
+    bool recyclable; /* rejected, and the browser answered so */
     char producer[PAL_MEDIA_ID_MAX];
     char producer_mid[PAL_MEDIA_MID_MAX];
     char track_id[PAL_MEDIA_ID_MAX];
     uint32_t ssrc;
-    bool active;
+    /* as in the last offer sent, which the answer answers */
+    char sent_mid[12];
+    enum slot sent_slot;
 };
 
+/* One participant's media state, hung off its struct pal_participant. */
 struct part {
     char room[PAL_MEDIA_ID_MAX];
     char pid[PAL_MEDIA_ID_MAX];
@@ -63,35 +90,50 @@ struct part {
     bool sub_open;
     struct pal_media_ice_params sub_local;
     char sub_remote_ufrag[PAL_MEDIA_UFRAG_MAX];
-    struct offered *offered;
+    struct offered *offered; /* MAX_OFFERED, allocated with the first m-line */
     size_t n_offered;
-    /* the last offer sent, which the answer answers (offered may have moved on) */
-    size_t n_sent;
-    bool sent_active[MAX_OFFERED];
+    size_t n_sent;     /* m-lines in the last offer sent */
+    uint32_t next_mid; /* mids are never reused on this PC */
     int version;
     bool awaiting_answer;
     bool dirty;
-    bool mixed; /* set_receive "mixed": the room's mix instead of one track each */
+    bool starved; /* a track could not be offered (offer full): retried after answers */
+    bool starved_logged; /* warned once per episode */
+    bool mixed;   /* receive "mixed": the room's mix instead of one track each */
 };
 
-static struct {
+/* A room that holds one of the mixer's [mixer] max_rooms places. */
+struct mixed_room {
+    char room[PAL_MEDIA_ID_MAX];
+    int n_mixed; /* its participants receiving the mix */
+};
+
+struct pal_media_signaling {
+    /* borrowed */
     struct pal_server *srv;
+    /* owned */
     struct pal_media *media;
-    struct part **parts;
-    size_t n_parts, cap_parts;
-} g;
+    struct mixed_room *mixed_rooms; /* [mixer] max_rooms entries */
+    /* Descriptions are ~7 MB (session_desc.h): one for what a client sends,
+     * one for what the server writes, kept across requests (a fresh one
+     * each time doubled the cost of a subscribe answer in a meeting of 100:
+     * page faults). Only the pages of the m-lines used are touched. */
+    struct pal_session_desc *desc_in, *desc_out;
+    /* state */
+    int n_mixed_rooms;
+};
 
 /* ---- SDP (signaling/sdp.c) -------------------------------------------------- */
 
 /* The server's side of every description: ICE credentials and fingerprint. */
-static void sdp_local(struct pal_sdp_local *l, const struct pal_media_ice_params *ice,
-                      int version)
+static void sdp_local(struct pal_media_signaling *ms, struct pal_sdp_local *l,
+                      const struct pal_media_ice_params *ice, int version)
 {
     memset(l, 0, sizeof(*l));
     snprintf(l->ice_ufrag, sizeof(l->ice_ufrag), "%s", ice->ufrag);
     snprintf(l->ice_pwd, sizeof(l->ice_pwd), "%s", ice->pwd);
     char fp[PAL_DTLS_FINGERPRINT_LEN + 16];
-    snprintf(fp, sizeof(fp), "sha-256 %s", pal_media_fingerprint(g.media));
+    snprintf(fp, sizeof(fp), "sha-256 %s", pal_media_fingerprint(ms->media));
     pal_sdp_fingerprint_parse(fp, &l->fingerprint);
     snprintf(l->origin_sess_id, sizeof(l->origin_sess_id), "4242");
     l->origin_sess_version = (uint64_t)version;
@@ -126,16 +168,22 @@ static uint32_t sdp_media_ssrc(const struct pal_sdp_media *m)
     return m->n_ssrcs ? m->ssrcs[0].ssrc : 0;
 }
 
-static struct part *part_find(const char *pid)
+/* ---- participants' state -------------------------------------------------------- */
+
+static struct part *part_of(struct pal_participant *p)
 {
-    for (size_t i = 0; i < g.n_parts; i++)
-        if (strcmp(g.parts[i]->pid, pid) == 0)
-            return g.parts[i];
-    return NULL;
+    return p ? p->media : NULL;
+}
+
+static struct part *part_find(struct pal_media_signaling *ms, const char *pid)
+{
+    return part_of(pal_rooms_find_participant(pal_server_rooms(ms->srv), pid));
 }
 
 static void part_free(struct part *p)
 {
+    if (!p)
+        return;
     free(p->offered);
     free(p);
 }
@@ -146,9 +194,9 @@ static void new_ice(struct pal_media_ice_params *ice)
     pal_random_hex(ice->pwd, 12);
 }
 
-static void post(const struct pal_media_cmd *c)
+static void post(struct pal_media_signaling *ms, const struct pal_media_cmd *c)
 {
-    int rc = pal_media_post(g.media, c);
+    int rc = pal_media_post(ms->media, c);
     if (rc)
         PAL_WARN("media", c->room, c->participant, "media worker queue full: command %d lost",
                  c->type);
@@ -164,20 +212,84 @@ static void cmd_init(struct pal_media_cmd *c, enum pal_media_cmd_type type, cons
     snprintf(c->participant, sizeof(c->participant), "%s", p->pid);
 }
 
+/* ---- the mixer's places ([mixer] max_rooms) ---------------------------------------- */
+
+static struct mixed_room *mixed_room_find(struct pal_media_signaling *ms, const char *room)
+{
+    for (int i = 0; i < ms->n_mixed_rooms; i++)
+        if (!strcmp(ms->mixed_rooms[i].room, room))
+            return &ms->mixed_rooms[i];
+    return NULL;
+}
+
+/* Whether a participant of room may receive the mix: the room is mixed
+ * already, or a place is free. */
+static bool mix_admissible(struct pal_media_signaling *ms, const char *room)
+{
+    return mixed_room_find(ms, room) ||
+           ms->n_mixed_rooms < pal_server_config(ms->srv)->mixer_max_rooms;
+}
+
+static void mix_busy_message(struct pal_media_signaling *ms, char *why, size_t len)
+{
+    snprintf(why, len, "the mixer is busy: this server mixes at most %d room(s) at once ([mixer] max_rooms)",
+             pal_server_config(ms->srv)->mixer_max_rooms);
+}
+
+/* p starts receiving the mix: its room takes (or shares) a place. */
+static int mix_acquire(struct pal_media_signaling *ms, struct part *p)
+{
+    struct mixed_room *r = mixed_room_find(ms, p->room);
+    if (!r) {
+        if (!mix_admissible(ms, p->room))
+            return -EBUSY;
+        r = &ms->mixed_rooms[ms->n_mixed_rooms++];
+        snprintf(r->room, sizeof(r->room), "%s", p->room);
+        r->n_mixed = 0;
+        PAL_INFO("media", p->room, p->pid, "room mixed (%d of %d mixer places)",
+                 ms->n_mixed_rooms, pal_server_config(ms->srv)->mixer_max_rooms);
+    }
+    r->n_mixed++;
+    return 0;
+}
+
+/* p stops receiving the mix (switched to sfu, or gone): the room's place is
+ * freed with its last mixed participant. */
+static void mix_release(struct pal_media_signaling *ms, struct part *p)
+{
+    struct mixed_room *r = mixed_room_find(ms, p->room);
+    if (!r || --r->n_mixed > 0)
+        return;
+    *r = ms->mixed_rooms[--ms->n_mixed_rooms];
+    PAL_INFO("media", p->room, p->pid, "room no longer mixed");
+}
+
+static bool on_mix_admit(struct pal_session *s, char *why, size_t len, void *ud)
+{
+    struct pal_media_signaling *ms = ud;
+    if (mix_admissible(ms, pal_session_room(s)))
+        return true;
+    mix_busy_message(ms, why, len);
+    PAL_WARN("media", pal_session_room(s), pal_session_participant_id(s),
+             "receive mixed refused at join: %s", why);
+    return false;
+}
+
 /* ---- subscribe offers -------------------------------------------------------- */
 
 static bool offered_has(const struct part *p, const char *producer, const char *mid)
 {
     for (size_t i = 0; i < p->n_offered; i++)
-        if (p->offered[i].active && !strcmp(p->offered[i].producer, producer) &&
+        if (p->offered[i].slot == SLOT_ACTIVE && !strcmp(p->offered[i].producer, producer) &&
             !strcmp(p->offered[i].producer_mid, mid))
             return true;
     return false;
 }
 
-static bool published_has(const char *room, const char *producer, const char *mid)
+static bool published_has(struct pal_media_signaling *ms, const char *room, const char *producer,
+                          const char *mid)
 {
-    struct part *q = part_find(producer);
+    struct part *q = part_find(ms, producer);
     if (!q || strcmp(q->room, room) != 0)
         return false;
     for (size_t i = 0; i < q->n_tracks; i++)
@@ -192,104 +304,128 @@ static bool is_mixer(const struct offered *o)
 }
 
 /* Whether p should still receive what o carries. */
-static bool offered_wanted(const struct part *p, const struct offered *o)
+static bool offered_wanted(struct pal_media_signaling *ms, const struct part *p,
+                           const struct offered *o)
 {
     if (p->mixed)
         return is_mixer(o);
-    return !is_mixer(o) && published_has(p->room, o->producer, o->producer_mid);
+    return !is_mixer(o) && published_has(ms, p->room, o->producer, o->producer_mid);
 }
 
 /* The subscribe offer for p's current m-lines, or (as_sent) the last one
  * sent, to check its answer against (heap: a description is big). */
-static struct pal_session_desc *build_subscribe_offer(const struct part *p, int version,
+static struct pal_session_desc *build_subscribe_offer(struct pal_media_signaling *ms,
+                                                      const struct part *p, int version,
                                                       bool as_sent, struct pal_sdp_error *err)
 {
     size_t n = as_sent ? p->n_sent : p->n_offered;
     struct pal_sdp_track *tr = calloc(n ? n : 1, sizeof(*tr));
-    struct pal_session_desc *d = calloc(1, sizeof(*d));
     struct pal_sdp_local *local = calloc(1, sizeof(*local));
-    if (!tr || !d || !local) {
+    struct pal_session_desc *d = ms->desc_out;
+    if (!tr || !local) {
         free(tr);
-        free(d);
         free(local);
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
         const struct offered *o = &p->offered[i];
+        enum slot slot = as_sent ? o->sent_slot : o->slot;
         tr[i].kind = o->kind == PAL_MEDIA_AUDIO ? PAL_SDP_KIND_AUDIO : PAL_SDP_KIND_VIDEO;
-        snprintf(tr[i].mid, sizeof(tr[i].mid), "%s", o->mid);
-        tr[i].active = as_sent ? p->sent_active[i] : o->active;
+        snprintf(tr[i].mid, sizeof(tr[i].mid), "%s", as_sent ? o->sent_mid : o->mid);
+        tr[i].active = slot == SLOT_ACTIVE;
+        tr[i].rejected = slot == SLOT_REJECTED;
         tr[i].ssrc = o->ssrc;
         snprintf(tr[i].cname, sizeof(tr[i].cname), "%.63s", o->producer);
         snprintf(tr[i].stream_id, sizeof(tr[i].stream_id), "%.63s", o->producer);
         snprintf(tr[i].track_id, sizeof(tr[i].track_id), "%.63s", o->track_id);
     }
-    sdp_local(local, &p->sub_local, version);
+    sdp_local(ms, local, &p->sub_local, version);
     int rc = pal_sdp_build_offer(tr, n, local, d, err);
     free(tr);
     free(local);
-    if (rc) {
-        free(d);
-        return NULL;
-    }
-    return d;
+    return rc ? NULL : d;
 }
 
-static void send_subscribe_offer(struct part *p)
+static void send_subscribe_offer(struct pal_media_signaling *ms, struct part *p)
 {
-    struct pal_session *s = pal_server_find_participant(g.srv, p->pid);
+    struct pal_session *s = pal_server_find_participant(ms->srv, p->pid);
     if (!s)
         return;
     struct pal_sdp_error err = {0};
-    struct pal_session_desc *d = build_subscribe_offer(p, p->version + 1, false, &err);
+    struct pal_session_desc *d = build_subscribe_offer(ms, p, p->version + 1, false, &err);
     char *sdp = d ? pal_sdp_write_alloc(d, &err) : NULL;
-    free(d);
     if (!sdp) {
-        /* e.g. every track gone: nothing to offer until one comes */
-        PAL_DEBUG("media", p->room, p->pid, "no subscribe offer: %s", err.message);
+        PAL_WARN("media", p->room, p->pid, "subscribe offer not sent (%zu m-lines): %s",
+                 p->n_offered, d ? err.message : "out of memory");
         return;
     }
     p->version++;
     p->awaiting_answer = true;
     p->dirty = false;
     p->n_sent = p->n_offered;
-    for (size_t i = 0; i < p->n_offered; i++)
-        p->sent_active[i] = p->offered[i].active;
+    for (size_t i = 0; i < p->n_offered; i++) {
+        memcpy(p->offered[i].sent_mid, p->offered[i].mid, sizeof(p->offered[i].sent_mid));
+        p->offered[i].sent_slot = p->offered[i].slot;
+    }
     pal_session_send(s, json_pack("{s:s,s:s,s:i}", "type", "subscribe_offer", "sdp", sdp,
                                   "version", p->version));
     free(sdp);
 }
 
-/* Appends an m-line forwarding (producer, producer_mid) to p and tells the
- * media worker. Returns false when p's offer is full or memory is short. */
-static bool offer_add(struct part *p, const char *producer, const char *producer_mid,
-                      enum pal_media_kind kind, const char *track_id)
+/* The m-line for a new track of this kind: a rejected one the browser has
+ * answered (recycled, JSEP 5.2.2), else a new one at the end; NULL when
+ * the offer is full (or memory short). */
+static struct offered *slot_take(struct part *p, enum pal_media_kind kind)
+{
+    if (!p->offered && !(p->offered = calloc(MAX_OFFERED, sizeof(*p->offered))))
+        return NULL;
+    for (size_t i = 0; i < p->n_offered; i++) {
+        struct offered *o = &p->offered[i];
+        if (o->slot == SLOT_REJECTED && o->recyclable && o->kind == kind)
+            return o;
+    }
+    if (p->n_offered == MAX_OFFERED)
+        return NULL;
+    struct offered *o = &p->offered[p->n_offered++];
+    memset(o, 0, sizeof(*o));
+    o->sent_slot = SLOT_REJECTED; /* not in any offer sent yet */
+    return o;
+}
+
+/* Puts an m-line forwarding (producer, producer_mid) in p's offer and tells
+ * the media worker. Returns false when p's offer is full (logged once until
+ * it has room again) or memory is short. */
+static bool offer_add(struct pal_media_signaling *ms, struct part *p, const char *producer,
+                      const char *producer_mid, enum pal_media_kind kind, const char *track_id)
 {
     struct pal_media_cmd c;
-    if (p->n_offered == MAX_OFFERED) {
-        PAL_WARN("media", p->room, p->pid, "subscribe offer full (%d m-lines)", MAX_OFFERED);
+    struct offered *o = slot_take(p, kind);
+    if (!o) {
+        if (!p->starved_logged)
+            PAL_WARN("media", p->room, p->pid,
+                     "%s's %s track not offered: the subscribe offer is full (%d m-lines, "
+                     "none recyclable yet); retried when the browser answers",
+                     producer, kind == PAL_MEDIA_AUDIO ? "audio" : "video", MAX_OFFERED);
+        p->starved = p->starved_logged = true;
         return false;
     }
-    if (!p->offered && !(p->offered = calloc(MAX_OFFERED, sizeof(*p->offered))))
-        return false;
     if (!p->sub_open) {
         new_ice(&p->sub_local);
         cmd_init(&c, PAL_MEDIA_CMD_SUBSCRIBE_OPEN, p, PAL_MEDIA_PC_SUBSCRIBE);
         c.u.subscribe.local = p->sub_local;
-        post(&c);
+        post(ms, &c);
         p->sub_open = true;
     }
-    struct offered *o = &p->offered[p->n_offered++];
-    memset(o, 0, sizeof(*o));
-    snprintf(o->mid, sizeof(o->mid), "%zu", p->n_offered - 1);
+    snprintf(o->mid, sizeof(o->mid), "%" PRIu32, p->next_mid++);
     o->kind = kind;
+    o->slot = SLOT_ACTIVE;
+    o->recyclable = false;
     snprintf(o->producer, sizeof(o->producer), "%s", producer);
     snprintf(o->producer_mid, sizeof(o->producer_mid), "%s", producer_mid);
     snprintf(o->track_id, sizeof(o->track_id), "%s", track_id);
     do
         pal_random_bytes(&o->ssrc, sizeof(o->ssrc));
     while (o->ssrc == 0);
-    o->active = true;
     cmd_init(&c, PAL_MEDIA_CMD_CONSUMER_ADD, p, PAL_MEDIA_PC_SUBSCRIBE);
     snprintf(c.u.consumer.producer, sizeof(c.u.consumer.producer), "%s", producer);
     snprintf(c.u.consumer.producer_mid, sizeof(c.u.consumer.producer_mid), "%s", producer_mid);
@@ -301,26 +437,54 @@ static bool offer_add(struct part *p, const char *producer, const char *producer
     ct->clock_rate = o->kind == PAL_MEDIA_AUDIO ? 48000 : 90000;
     ct->ssrc = o->ssrc;
     ct->ext_audio_level = o->kind == PAL_MEDIA_AUDIO ? 1 : 0;
-    post(&c);
+    post(ms, &c);
     return true;
+}
+
+struct add_ctx {
+    struct pal_media_signaling *ms;
+    struct part *p;
+    bool changed;
+};
+
+/* Offers p what q publishes and p does not receive yet. */
+static void add_from(struct pal_participant *pq, void *ud)
+{
+    struct add_ctx *a = ud;
+    struct part *q = part_of(pq), *p = a->p;
+    if (!q || q == p)
+        return;
+    for (size_t t = 0; t < q->n_tracks; t++) {
+        const struct pal_media_track *tr = &q->tracks[t];
+        if (offered_has(p, q->pid, tr->mid))
+            continue;
+        const char *track_id = tr->track_id[0] ? tr->track_id
+                               : tr->kind == PAL_MEDIA_AUDIO ? "audio"
+                                                             : "video";
+        if (offer_add(a->ms, p, q->pid, tr->mid, tr->kind, track_id))
+            a->changed = true;
+    }
 }
 
 /* Brings p's subscribe offer in line with what the others publish, or with
  * the room's mix when p receives it. */
-static void renegotiate(struct part *p)
+static void renegotiate(struct pal_media_signaling *ms, struct part *p)
 {
-    bool changed = false;
+    struct add_ctx a = {ms, p, false};
     struct pal_media_cmd c;
     for (size_t i = 0; i < p->n_offered; i++) {
         struct offered *o = &p->offered[i];
-        if (o->active && !offered_wanted(p, o)) {
-            o->active = false;
-            changed = true;
+        if (o->slot == SLOT_ACTIVE && !offered_wanted(ms, p, o)) {
+            /* The first m-line carries the BUNDLE transport: never rejected. */
+            o->slot = i == 0 ? SLOT_INACTIVE : SLOT_REJECTED;
+            o->recyclable = false;
+            a.changed = true;
             cmd_init(&c, PAL_MEDIA_CMD_CONSUMER_REMOVE, p, PAL_MEDIA_PC_SUBSCRIBE);
             snprintf(c.u.consumer.track.mid, sizeof(c.u.consumer.track.mid), "%s", o->mid);
-            post(&c);
+            post(ms, &c);
         }
     }
+    p->starved = false; /* set again below if a track still finds no m-line */
     if (p->mixed) {
         static const struct {
             const char *mid, *track_id;
@@ -328,52 +492,55 @@ static void renegotiate(struct part *p)
         } mix[] = {{"audio", "mix-audio", PAL_MEDIA_AUDIO}, {"video", "mix-video", PAL_MEDIA_VIDEO}};
         for (size_t i = 0; i < PAL_ARRAY_LEN(mix); i++)
             if (!offered_has(p, PAL_MEDIA_MIXER_ID, mix[i].mid) &&
-                offer_add(p, PAL_MEDIA_MIXER_ID, mix[i].mid, mix[i].kind, mix[i].track_id))
-                changed = true;
+                offer_add(ms, p, PAL_MEDIA_MIXER_ID, mix[i].mid, mix[i].kind, mix[i].track_id))
+                a.changed = true;
+    } else {
+        pal_rooms_each_in_room(pal_server_rooms(ms->srv), p->room, add_from, &a);
     }
-    for (size_t k = 0; k < g.n_parts && !p->mixed; k++) {
-        struct part *q = g.parts[k];
-        if (q == p || strcmp(q->room, p->room) != 0)
-            continue;
-        for (size_t t = 0; t < q->n_tracks; t++) {
-            const struct pal_media_track *tr = &q->tracks[t];
-            if (offered_has(p, q->pid, tr->mid))
-                continue;
-            const char *track_id = tr->track_id[0] ? tr->track_id
-                                   : tr->kind == PAL_MEDIA_AUDIO ? "audio"
-                                                                 : "video";
-            if (offer_add(p, q->pid, tr->mid, tr->kind, track_id))
-                changed = true;
-        }
-    }
-    if (!changed && !p->dirty)
+    if (!p->starved)
+        p->starved_logged = false;
+    if (!a.changed && !p->dirty)
         return;
     if (p->awaiting_answer) {
         p->dirty = true; /* sent when the pending answer arrives */
         return;
     }
-    send_subscribe_offer(p);
+    send_subscribe_offer(ms, p);
 }
 
-static void renegotiate_room(const char *room, const struct part *except)
+struct room_ctx {
+    struct pal_media_signaling *ms;
+    const struct part *except;
+};
+
+static void renegotiate_one(struct pal_participant *pq, void *ud)
 {
-    for (size_t i = 0; i < g.n_parts; i++)
-        if (g.parts[i] != except && strcmp(g.parts[i]->room, room) == 0)
-            renegotiate(g.parts[i]);
+    struct room_ctx *r = ud;
+    struct part *q = part_of(pq);
+    if (q && q != r->except)
+        renegotiate(r->ms, q);
+}
+
+static void renegotiate_room(struct pal_media_signaling *ms, const char *room,
+                             const struct part *except)
+{
+    struct room_ctx r = {ms, except};
+    pal_rooms_each_in_room(pal_server_rooms(ms->srv), room, renegotiate_one, &r);
 }
 
 /* ---- requests ------------------------------------------------------------------ */
 
 static struct part *part_or_reply(struct pal_session *s, json_t *id)
 {
-    struct part *p = part_find(pal_session_participant_id(s));
+    struct part *p = part_of(pal_session_participant(s));
     if (!p)
         pal_session_reply_error(s, id, "not_joined", NULL, "join a room first");
     return p;
 }
 
-/* Parses the request's sdp; NULL after replying sdp_invalid. Caller frees. */
-static struct pal_session_desc *sdp_or_reply(struct pal_session *s, json_t *id, json_t *req)
+/* Parses the request's sdp into ms->desc_in; NULL after replying sdp_invalid. */
+static struct pal_session_desc *sdp_or_reply(struct pal_media_signaling *ms, struct pal_session *s,
+                                             json_t *id, json_t *req)
 {
     /* Not pal_string_or_reply: SDP lines end with CR LF (control characters). */
     json_t *v = json_object_get(req, "sdp");
@@ -388,15 +555,10 @@ static struct pal_session_desc *sdp_or_reply(struct pal_session *s, json_t *id, 
                                 "sdp: a string of 1 to %d bytes without NUL", SDP_MAX);
         return NULL;
     }
-    struct pal_session_desc *d = calloc(1, sizeof(*d));
-    if (!d) {
-        pal_session_reply_error(s, id, "internal", NULL, "out of memory");
-        return NULL;
-    }
+    struct pal_session_desc *d = ms->desc_in;
     struct pal_sdp_error err = {0};
     if (pal_sdp_parse(sdp, strlen(sdp), d, &err) != 0) {
         pal_session_reply_error(s, id, "sdp_invalid", "sdp", "%s", err.message);
-        free(d);
         return NULL;
     }
     return d;
@@ -404,19 +566,19 @@ static struct pal_session_desc *sdp_or_reply(struct pal_session *s, json_t *id, 
 
 static void on_publish(struct pal_session *s, json_t *id, json_t *req, void *ud)
 {
-    (void)ud;
+    struct pal_media_signaling *ms = ud;
     struct part *p = part_or_reply(s, id);
     if (!p)
         return;
-    struct pal_session_desc *offer = sdp_or_reply(s, id, req);
+    struct pal_session_desc *offer = sdp_or_reply(ms, s, id, req);
     if (!offer)
         return;
-    struct pal_session_desc *answer = calloc(1, sizeof(*answer));
+    struct pal_session_desc *answer = ms->desc_out;
     struct pal_sdp_local *local = calloc(1, sizeof(*local));
     struct pal_media_cmd *c = calloc(1, sizeof(*c));
     char *text = NULL;
     struct pal_sdp_error err = {0};
-    if (!answer || !local || !c) {
+    if (!local || !c) {
         pal_session_reply_error(s, id, "internal", NULL, "out of memory");
         goto out;
     }
@@ -431,7 +593,7 @@ static void on_publish(struct pal_session *s, json_t *id, json_t *req, void *ud)
     /* New remote ICE credentials: an ICE restart, new local ones too. */
     if (!p->published || strcmp(p->pub_remote_ufrag, c->u.publish.remote.ufrag) != 0)
         new_ice(&p->pub_local);
-    sdp_local(local, &p->pub_local, 2);
+    sdp_local(ms, local, &p->pub_local, 2);
     if (pal_sdp_build_answer(offer, local, answer, &err) != 0 ||
         !(text = pal_sdp_write_alloc(answer, &err))) {
         pal_session_reply_error(s, id, "sdp_unsupported", "sdp", "%s", err.message);
@@ -439,11 +601,16 @@ static void on_publish(struct pal_session *s, json_t *id, json_t *req, void *ud)
     }
     c->u.publish.local = p->pub_local;
     c->u.publish.dtls.our_role = PAL_DTLS_SERVER; /* we answer a=setup:passive */
-    for (uint8_t i = 0; i < answer->n_media && i < offer->n_media; i++) {
+    for (unsigned i = 0; i < answer->n_media && i < offer->n_media; i++) {
         const struct pal_sdp_media *am = &answer->media[i], *om = &offer->media[i];
-        if (am->port == 0 || am->direction != PAL_SDP_DIR_RECVONLY || am->n_codecs == 0 ||
-            c->u.publish.n_tracks == PAL_MEDIA_MAX_TRACKS)
+        if (am->port == 0 || am->direction != PAL_SDP_DIR_RECVONLY || am->n_codecs == 0)
             continue;
+        if (c->u.publish.n_tracks == PAL_MEDIA_MAX_TRACKS) {
+            /* What one publisher makes every subscriber's offer hold is bounded. */
+            pal_session_reply_error(s, id, "sdp_unsupported", "sdp",
+                                    "at most %d tracks per publish offer", PAL_MEDIA_MAX_TRACKS);
+            goto out;
+        }
         struct pal_media_track *t = &c->u.publish.tracks[c->u.publish.n_tracks++];
         snprintf(t->mid, sizeof(t->mid), "%s", om->mid);
         snprintf(t->track_id, sizeof(t->track_id), "%s",
@@ -457,25 +624,23 @@ static void on_publish(struct pal_session *s, json_t *id, json_t *req, void *ud)
         t->ext_audio_level = pal_sdp_find_extmap(am, PAL_SDP_EXT_AUDIO_LEVEL);
         t->ext_twcc = pal_sdp_find_extmap(am, PAL_SDP_EXT_TRANSPORT_CC);
     }
-    post(c);
+    post(ms, c);
     p->published = true;
     snprintf(p->pub_remote_ufrag, sizeof(p->pub_remote_ufrag), "%s", c->u.publish.remote.ufrag);
     snprintf(p->pub_first_mid, sizeof(p->pub_first_mid), "%s", offer->media[0].mid);
     p->n_tracks = c->u.publish.n_tracks;
     memcpy(p->tracks, c->u.publish.tracks, sizeof(p->tracks));
     pal_session_reply_ok(s, id, json_pack("{s:s}", "sdp", text));
-    renegotiate_room(p->room, p);
+    renegotiate_room(ms, p->room, p);
 out:
     free(text);
     free(c);
     free(local);
-    free(answer);
-    free(offer);
 }
 
 static void on_subscribe_answer(struct pal_session *s, json_t *id, json_t *req, void *ud)
 {
-    (void)ud;
+    struct pal_media_signaling *ms = ud;
     struct part *p = part_or_reply(s, id);
     json_int_t version;
     if (!p || !pal_int_or_reply(s, id, req, "version", 0, INT32_MAX, true, &version))
@@ -486,11 +651,11 @@ static void on_subscribe_answer(struct pal_session *s, json_t *id, json_t *req, 
                                 (long long)version, p->version);
         return;
     }
-    struct pal_session_desc *answer = sdp_or_reply(s, id, req);
+    struct pal_session_desc *answer = sdp_or_reply(ms, s, id, req);
     if (!answer)
         return;
     struct pal_sdp_error err = {0};
-    struct pal_session_desc *offer = build_subscribe_offer(p, p->version, true, &err);
+    struct pal_session_desc *offer = build_subscribe_offer(ms, p, p->version, true, &err);
     if (!offer || pal_sdp_check_answer(offer, answer, &err) != 0) {
         pal_session_reply_error(s, id, "sdp_unsupported", "sdp", "%s", err.message);
         goto out;
@@ -507,17 +672,22 @@ static void on_subscribe_answer(struct pal_session *s, json_t *id, json_t *req, 
     if (strcmp(p->sub_remote_ufrag, c.u.subscribe.remote.ufrag) != 0) {
         c.u.subscribe.dtls.our_role =
             setup == PAL_SDP_SETUP_PASSIVE ? PAL_DTLS_CLIENT : PAL_DTLS_SERVER;
-        post(&c);
+        post(ms, &c);
         snprintf(p->sub_remote_ufrag, sizeof(p->sub_remote_ufrag), "%s",
                  c.u.subscribe.remote.ufrag);
     }
     p->awaiting_answer = false;
+    /* m-lines this answer saw rejected may now carry new tracks (new mids) */
+    for (size_t i = 0; i < p->n_sent; i++) {
+        struct offered *o = &p->offered[i];
+        if (o->slot == SLOT_REJECTED && o->sent_slot == SLOT_REJECTED &&
+            !strcmp(o->mid, o->sent_mid))
+            o->recyclable = true;
+    }
     pal_session_reply_ok(s, id, NULL);
-    if (p->dirty)
-        renegotiate(p);
-out:
-    free(offer);
-    free(answer);
+    if (p->dirty || p->starved)
+        renegotiate(ms, p);
+out:;
 }
 
 static int candidate_parse(const char *line, struct pal_media_candidate *c)
@@ -531,7 +701,7 @@ static int candidate_parse(const char *line, struct pal_media_candidate *c)
 
 static void on_ice_candidate(struct pal_session *s, json_t *id, json_t *req, void *ud)
 {
-    (void)ud;
+    struct pal_media_signaling *ms = ud;
     struct part *p = part_or_reply(s, id);
     if (!p)
         return;
@@ -577,13 +747,13 @@ static void on_ice_candidate(struct pal_session *s, json_t *id, json_t *req, voi
             return;
         }
     }
-    post(&c);
+    post(ms, &c);
     pal_session_reply_ok(s, id, NULL);
 }
 
 static void on_subscribe_restart(struct pal_session *s, json_t *id, json_t *req, void *ud)
 {
-    (void)ud;
+    struct pal_media_signaling *ms = ud;
     (void)req;
     struct part *p = part_or_reply(s, id);
     if (!p)
@@ -595,82 +765,85 @@ static void on_subscribe_restart(struct pal_session *s, json_t *id, json_t *req,
     struct pal_media_cmd c;
     cmd_init(&c, PAL_MEDIA_CMD_SUBSCRIBE_OPEN, p, PAL_MEDIA_PC_SUBSCRIBE);
     c.u.subscribe.local = p->sub_local;
-    post(&c);
+    post(ms, &c);
     p->awaiting_answer = false; /* a restart replaces any pending offer */
-    send_subscribe_offer(p);
+    send_subscribe_offer(ms, p);
 }
 
 /* set_receive {mode: "sfu" | "mixed"}: switches p's subscribe PC between one
- * track per participant and the room's mix, by renegotiation (no rejoin). */
+ * track per participant and the room's mix, by renegotiation (no rejoin).
+ * Past [mixer] max_rooms mixed rooms, "mixed" is refused (mixer_busy). */
 static void on_set_receive(struct pal_session *s, json_t *id, json_t *req, void *ud)
 {
-    (void)ud;
+    struct pal_media_signaling *ms = ud;
     struct part *p = part_or_reply(s, id);
     if (!p)
         return;
     bool mixed;
     if (!pal_receive_mode_or_reply(s, id, req, "mode", true, &mixed))
         return;
+    if (mixed && !p->mixed && mix_acquire(ms, p) != 0) {
+        char why[160];
+        mix_busy_message(ms, why, sizeof(why));
+        PAL_WARN("media", p->room, p->pid, "receive mixed refused: %s", why);
+        pal_session_reply_error(s, id, "mixer_busy", "mode", "%s", why);
+        return;
+    }
     const char *mode = mixed ? "mixed" : "sfu";
     pal_session_reply_ok(s, id, json_pack("{s:s}", "mode", mode));
     if (p->mixed == mixed)
         return;
     PAL_INFO("media", p->room, p->pid, "receives %s", mode);
+    if (!mixed)
+        mix_release(ms, p);
     p->mixed = mixed;
-    renegotiate(p);
+    pal_session_participant(s)->receive_mixed = mixed; /* the mode a resume keeps */
+    renegotiate(ms, p);
 }
 
 /* ---- participants ------------------------------------------------------------------ */
 
 static void on_joined(struct pal_session *s, void *ud)
 {
-    (void)ud;
-    const char *pid = pal_session_participant_id(s), *room = pal_session_room(s);
-    if (!pid || !room || part_find(pid))
+    struct pal_media_signaling *ms = ud;
+    struct pal_participant *pp = pal_session_participant(s);
+    if (!pp || pp->media)
         return;
-    if (g.n_parts == g.cap_parts) {
-        size_t cap = g.cap_parts ? 2 * g.cap_parts : 64;
-        struct part **a = realloc(g.parts, cap * sizeof(*a));
-        if (!a)
-            return;
-        g.parts = a;
-        g.cap_parts = cap;
-    }
     struct part *p = calloc(1, sizeof(*p));
-    if (!p)
+    if (!p) {
+        PAL_WARN("media", pp->room, pp->id, "out of memory: no media for this participant");
         return;
-    snprintf(p->pid, sizeof(p->pid), "%s", pid);
-    snprintf(p->room, sizeof(p->room), "%s", room);
-    p->mixed = pal_session_join_receive_mixed(s); /* join's receive: the first offer is the mix */
-    if (p->mixed)
+    }
+    snprintf(p->pid, sizeof(p->pid), "%s", pp->id);
+    snprintf(p->room, sizeof(p->room), "%s", pp->room);
+    /* join's receive, admitted by the join handler (on_mix_admit) just before */
+    if (pp->receive_mixed && mix_acquire(ms, p) == 0) {
+        p->mixed = true;
         PAL_INFO("media", p->room, p->pid, "receives mixed (join)");
-    g.parts[g.n_parts++] = p;
+    }
+    pp->receive_mixed = p->mixed;
+    pp->media = p;
     struct pal_media_cmd c;
     cmd_init(&c, PAL_MEDIA_CMD_PARTICIPANT_ADD, p, PAL_MEDIA_PC_PUBLISH);
-    post(&c);
-    renegotiate(p);
+    post(ms, &c);
+    renegotiate(ms, p);
 }
 
 static void on_left(struct pal_session *s, void *ud)
 {
-    (void)ud;
-    const char *pid = pal_session_participant_id(s);
-    if (!pid)
+    struct pal_media_signaling *ms = ud;
+    struct pal_participant *pp = pal_session_participant(s);
+    struct part *p = part_of(pp);
+    if (!p)
         return;
-    for (size_t i = 0; i < g.n_parts; i++) {
-        struct part *p = g.parts[i];
-        if (strcmp(p->pid, pid) != 0)
-            continue;
-        struct pal_media_cmd c;
-        cmd_init(&c, PAL_MEDIA_CMD_PARTICIPANT_REMOVE, p, PAL_MEDIA_PC_PUBLISH);
-        post(&c);
-        char room[PAL_MEDIA_ID_MAX];
-        snprintf(room, sizeof(room), "%s", p->room);
-        g.parts[i] = g.parts[--g.n_parts];
-        part_free(p);
-        renegotiate_room(room, NULL);
-        return;
-    }
+    struct pal_media_cmd c;
+    cmd_init(&c, PAL_MEDIA_CMD_PARTICIPANT_REMOVE, p, PAL_MEDIA_PC_PUBLISH);
+    post(ms, &c);
+    if (p->mixed)
+        mix_release(ms, p);
+    pp->media = NULL; /* still in the room during the call: the others see it gone */
+    renegotiate_room(ms, p->room, NULL);
+    part_free(p);
 }
 
 /* ---- events from the media workers --------------------------------------------- */
@@ -678,14 +851,8 @@ static void on_left(struct pal_session *s, void *ud)
 static void send_candidate(struct pal_session *s, const struct part *p,
                            const struct pal_media_event *ev)
 {
-    /* The subscribe side: an active m-line (the BUNDLE tag; a switch to or
-     * from the mix leaves the first ones inactive). */
+    /* The subscribe side: the first m-line, the BUNDLE tag (never rejected). */
     const char *mid = p->n_offered ? p->offered[0].mid : "0";
-    for (size_t i = 0; i < p->n_offered; i++)
-        if (p->offered[i].active) {
-            mid = p->offered[i].mid;
-            break;
-        }
     if (ev->pc == PAL_MEDIA_PC_PUBLISH)
         mid = p->pub_first_mid;
     json_t *cand = json_null();
@@ -703,16 +870,16 @@ static void send_candidate(struct pal_session *s, const struct part *p,
 
 static void drain_events(struct pal_server *srv, void *ud)
 {
-    (void)ud;
+    struct pal_media_signaling *ms = ud;
     struct pal_media_event ev;
-    while (pal_media_poll_event(g.media, &ev) == 1) {
+    while (pal_media_poll_event(ms->media, &ev) == 1) {
         if (ev.type == PAL_MEDIA_EV_ACTIVE_SPEAKER) {
             pal_server_broadcast(srv, ev.room, NULL,
                                  json_pack("{s:s,s:s}", "type", "active_speaker",
                                            "participant_id", ev.participant));
             continue;
         }
-        struct part *p = part_find(ev.participant);
+        struct part *p = part_find(ms, ev.participant);
         struct pal_session *s = pal_server_find_participant(srv, ev.participant);
         if (!p || !s || strcmp(p->room, ev.room) != 0)
             continue; /* left meanwhile */
@@ -755,8 +922,70 @@ static bool listens_on_loopback(const struct pal_config *cfg)
            !strcmp(cfg->listen_addr, "::1") || !strcmp(cfg->listen_addr, "[::1]");
 }
 
-int pal_media_signaling_init(struct pal_server *srv)
+/* /metrics: the workers' counters, summed. */
+static size_t media_metrics(struct pal_metric *out, size_t cap, void *ud)
 {
+    struct pal_media_signaling *ms = ud;
+    struct pal_media_stats m;
+    pal_media_get_stats(ms->media, &m);
+    const struct pal_metric all[] = {
+        {"palabre_media_rooms", "gauge", "Rooms open on the media workers.", (double)m.rooms},
+        {"palabre_media_transports", "gauge", "PeerConnection transports.", (double)m.transports},
+        {"palabre_media_rtp_in_packets_total", "counter", "RTP packets received from publishers.",
+         (double)m.rtp_in},
+        {"palabre_media_rtp_out_packets_total", "counter",
+         "RTP packets sent to subscribers (forwarded).", (double)m.rtp_out},
+        {"palabre_media_rtcp_in_packets_total", "counter", "RTCP packets received.",
+         (double)m.rtcp_in},
+        {"palabre_media_rtcp_out_packets_total", "counter", "RTCP packets sent.",
+         (double)m.rtcp_out},
+        {"palabre_media_nack_in_total", "counter", "NACKs received from subscribers.",
+         (double)m.nack_in},
+        {"palabre_media_retransmitted_packets_total", "counter",
+         "Packets resent from the retransmission rings.", (double)m.retransmitted},
+        {"palabre_media_pli_out_total", "counter", "Keyframe requests (PLI) sent to publishers.",
+         (double)m.pli_out},
+        {"palabre_media_dropped_in_packets_total", "counter",
+         "Incoming packets dropped: undecryptable, unknown SSRC or malformed.",
+         (double)m.dropped_in},
+        {"palabre_media_sent_packets_total", "counter",
+         "Datagrams the media workers handed to the kernel (batched sends).",
+         (double)m.sent_packets},
+        {"palabre_media_send_dropped_packets_total", "counter",
+         "Datagrams the kernel refused (full socket buffer): dropped, not retried.",
+         (double)m.send_dropped},
+        {"palabre_media_send_calls_total", "counter",
+         "Send system calls (sendmmsg) that carried them: packets per call = batching.",
+         (double)m.send_calls},
+        {"palabre_mixer_rooms", "gauge", "Rooms mixing, on the mixer threads.", (double)m.mixers},
+        {"palabre_mixer_cpu_seconds_total", "counter", "CPU time of the mixer threads.",
+         (double)m.mixer_cpu_us / 1e6},
+        {"palabre_mixer_ticks_skipped_total", "counter",
+         "Audio mix ticks lost: a mixer thread more than 200 ms late.",
+         (double)m.mixer_ticks_skipped},
+        {"palabre_mixer_dropped_packets_total", "counter",
+         "Packets dropped between a media worker and its mixer thread (queue full).",
+         (double)m.mixer_dropped},
+        {"palabre_mixer_rooms_admitted", "gauge",
+         "Rooms holding one of the mixer's places ([mixer] max_rooms).",
+         (double)ms->n_mixed_rooms},
+    };
+    size_t n = PAL_MIN(cap, PAL_ARRAY_LEN(all));
+    memcpy(out, all, n * sizeof(*out));
+    return n;
+}
+
+static void free_bufs(struct pal_media_signaling *ms)
+{
+    free(ms->mixed_rooms);
+    free(ms->desc_in);
+    free(ms->desc_out);
+    free(ms);
+}
+
+int pal_media_signaling_create(struct pal_server *srv, struct pal_media_signaling **out)
+{
+    *out = NULL;
     const struct pal_config *cfg = pal_server_config(srv);
     struct pal_media_config mc = {
         .workers = cfg->media_workers,
@@ -770,42 +999,65 @@ int pal_media_signaling_init(struct pal_server *srv)
     };
     snprintf(mc.interfaces, sizeof(mc.interfaces), "%s", cfg->interfaces);
     snprintf(mc.public_ip, sizeof(mc.public_ip), "%s", cfg->public_ip);
-    g.srv = srv;
-    int rc = pal_media_create(&mc, wake_signaling, srv, &g.media);
-    if (rc)
-        return rc;
-    static const struct pal_participant_listener l = {
-        .on_participant_joined = on_joined,
-        .on_participant_left = on_left,
-    };
-    if ((rc = pal_server_add_participant_listener(srv, &l)) ||
-        (rc = pal_server_add_wake_hook(srv, drain_events, NULL)) ||
-        (rc = pal_server_register_handler(srv, "publish", on_publish, true, NULL)) ||
-        (rc = pal_server_register_handler(srv, "subscribe_answer", on_subscribe_answer, true,
-                                          NULL)) ||
-        (rc = pal_server_register_handler(srv, "ice_candidate", on_ice_candidate, true, NULL)) ||
-        (rc = pal_server_register_handler(srv, "subscribe_restart", on_subscribe_restart, true,
-                                          NULL)) ||
-        (rc = pal_server_register_handler(srv, "set_receive", on_set_receive, true, NULL))) {
-        pal_media_signaling_shutdown();
+    struct pal_media_signaling *ms = calloc(1, sizeof(*ms));
+    if (!ms)
+        return -ENOMEM;
+    ms->srv = srv;
+    ms->mixed_rooms = calloc(cfg->mixer_max_rooms > 0 ? (size_t)cfg->mixer_max_rooms : 1,
+                             sizeof(*ms->mixed_rooms));
+    ms->desc_in = calloc(1, sizeof(*ms->desc_in));
+    ms->desc_out = calloc(1, sizeof(*ms->desc_out));
+    int rc = ms->mixed_rooms && ms->desc_in && ms->desc_out
+                 ? pal_media_create(&mc, wake_signaling, srv, &ms->media)
+                 : -ENOMEM;
+    if (rc) {
+        free_bufs(ms);
         return rc;
     }
+    const struct pal_participant_listener l = {
+        .on_participant_joined = on_joined,
+        .on_participant_left = on_left,
+        .ud = ms,
+    };
+    if ((rc = pal_server_add_participant_listener(srv, &l)) ||
+        (rc = pal_server_add_wake_hook(srv, drain_events, ms)) ||
+        (rc = pal_server_add_metrics_source(srv, media_metrics, ms)) ||
+        (rc = pal_server_register_handler(srv, "publish", on_publish, true, ms)) ||
+        (rc = pal_server_register_handler(srv, "subscribe_answer", on_subscribe_answer, true,
+                                          ms)) ||
+        (rc = pal_server_register_handler(srv, "ice_candidate", on_ice_candidate, true, ms)) ||
+        (rc = pal_server_register_handler(srv, "subscribe_restart", on_subscribe_restart, true,
+                                          ms)) ||
+        (rc = pal_server_register_handler(srv, "set_receive", on_set_receive, true, ms))) {
+        /* Registrations cannot be undone: the caller destroys the server
+         * without running it (nothing calls them before the loop). */
+        pal_media_destroy(ms->media);
+        free_bufs(ms);
+        return rc;
+    }
+    pal_server_set_mix_admission(srv, on_mix_admit, ms);
+    *out = ms;
     return 0;
 }
 
-void pal_media_signaling_shutdown(void)
+static void free_part(struct pal_participant *pp, void *ud)
 {
-    pal_media_destroy(g.media);
-    for (size_t i = 0; i < g.n_parts; i++)
-        part_free(g.parts[i]);
-    free(g.parts);
-    memset(&g, 0, sizeof(g));
+    (void)ud;
+    part_free(pp->media);
+    pp->media = NULL;
 }
 
-int pal_media_signaling_stats(struct pal_media_stats *out)
+void pal_media_signaling_destroy(struct pal_media_signaling *ms)
 {
-    if (!g.media)
-        return -ENODEV;
-    pal_media_get_stats(g.media, out);
-    return 0;
+    if (!ms)
+        return;
+    pal_media_destroy(ms->media);
+    /* participants still there (normally none: they left before) */
+    pal_rooms_each(pal_server_rooms(ms->srv), free_part, NULL);
+    free_bufs(ms);
+}
+
+void pal_media_signaling_destroy_cb(void *ms)
+{
+    pal_media_signaling_destroy(ms);
 }

@@ -1,6 +1,7 @@
 /* /metrics in the Prometheus text format. Every value is read when the page
  * is asked for: the signaling side walks its own structures (a few thousand
- * sessions at most), the media side gives counters summed over the workers,
+ * sessions at most), the modules add theirs through pal_server_add_metrics_source
+ * (media signaling: counters summed over the workers),
  * the process figures come from /proc/self. See palabre/metrics.h. */
 #include "palabre/metrics.h"
 
@@ -10,8 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "palabre/media.h"
-#include "palabre/media_signaling.h"
+#include "palabre/common.h"
 #include "palabre/rooms.h"
 #include "palabre/server.h"
 #include "palabre/session.h"
@@ -100,50 +100,15 @@ char *pal_metrics_render(struct pal_server *srv)
     metric(&t, "palabre_participants", "gauge",
            "Participants in rooms, including those waiting for a resume.", participants);
 
-    struct pal_media_stats m;
-    if (pal_media_signaling_stats(&m) == 0) {
-        metric(&t, "palabre_media_rooms", "gauge", "Rooms open on the media workers.", m.rooms);
-        metric(&t, "palabre_media_transports", "gauge", "PeerConnection transports.",
-               m.transports);
-        metric(&t, "palabre_media_rtp_in_packets_total", "counter",
-               "RTP packets received from publishers.", m.rtp_in);
-        metric(&t, "palabre_media_rtp_out_packets_total", "counter",
-               "RTP packets sent to subscribers (forwarded).", m.rtp_out);
-        metric(&t, "palabre_media_rtcp_in_packets_total", "counter", "RTCP packets received.",
-               m.rtcp_in);
-        metric(&t, "palabre_media_rtcp_out_packets_total", "counter", "RTCP packets sent.",
-               m.rtcp_out);
-        metric(&t, "palabre_media_nack_in_total", "counter", "NACKs received from subscribers.",
-               m.nack_in);
-        metric(&t, "palabre_media_retransmitted_packets_total", "counter",
-               "Packets resent from the retransmission rings.", m.retransmitted);
-        metric(&t, "palabre_media_pli_out_total", "counter",
-               "Keyframe requests (PLI) sent to publishers.", m.pli_out);
-        metric(&t, "palabre_media_dropped_in_packets_total", "counter",
-               "Incoming packets dropped: undecryptable, unknown SSRC or malformed.",
-               m.dropped_in);
-        metric(&t, "palabre_media_sent_packets_total", "counter",
-               "Datagrams the media workers handed to the kernel (batched sends).",
-               m.sent_packets);
-        metric(&t, "palabre_media_send_dropped_packets_total", "counter",
-               "Datagrams the kernel refused (full socket buffer): dropped, not retried.",
-               m.send_dropped);
-        metric(&t, "palabre_media_send_calls_total", "counter",
-               "Send system calls (sendmmsg) that carried them: packets per call = batching.",
-               m.send_calls);
-        metric(&t, "palabre_mixer_rooms", "gauge", "Rooms mixing, on the mixer threads.",
-               m.mixers);
-        put(&t,
-            "# HELP palabre_mixer_cpu_seconds_total CPU time of the mixer threads.\n"
-            "# TYPE palabre_mixer_cpu_seconds_total counter\n"
-            "palabre_mixer_cpu_seconds_total %.3f\n",
-            (double)m.mixer_cpu_us / 1e6);
-        metric(&t, "palabre_mixer_ticks_skipped_total", "counter",
-               "Audio mix ticks lost: a mixer thread more than 200 ms late.",
-               m.mixer_ticks_skipped);
-        metric(&t, "palabre_mixer_dropped_packets_total", "counter",
-               "Packets dropped between a media worker and its mixer thread (queue full).",
-               m.mixer_dropped);
+    /* The modules' own figures (media signaling: the workers' counters). */
+    const struct pal_metrics_source *src;
+    int n_src = pal_server_metrics_sources(srv, &src);
+    for (int i = 0; i < n_src; i++) {
+        struct pal_metric ms[48];
+        size_t n = src[i].fn(ms, PAL_ARRAY_LEN(ms), src[i].ud);
+        for (size_t k = 0; k < n && k < PAL_ARRAY_LEN(ms); k++)
+            put(&t, "# HELP %s %s\n# TYPE %s %s\n%s %.15g\n", ms[k].name, ms[k].help, ms[k].name,
+                ms[k].type, ms[k].name, ms[k].value);
     }
 
     double cpu;

@@ -986,7 +986,7 @@ static int finish(struct parser *P)
 }
 
 /* Zeroes the session fields; m-lines are zeroed one by one as they are
- * added, since zeroing all PAL_SDP_MAX_MEDIA of them (1.9 MB) would cost
+ * added, since zeroing all PAL_SDP_MAX_MEDIA of them (7 MB) would cost
  * most of a parse (docs/benchmarks.md). */
 static void desc_clear(struct pal_session_desc *d)
 {
@@ -1338,8 +1338,8 @@ static int write_all(const struct pal_session_desc *d, struct writer *w)
                  parse_uint(d->origin_sess_id, UINT64_MAX, &id),
           "o= line", -1);
     check(w, d->session_name[0] && text_ok(d->session_name), "s= line", -1);
-    check(w, d->n_media <= PAL_SDP_MAX_MEDIA && d->n_bundle_mids <= PAL_SDP_MAX_MEDIA, "counts",
-          -1);
+    /* n_media and n_bundle_mids are uint8_t: at most PAL_SDP_MAX_MEDIA (255) */
+    _Static_assert(PAL_SDP_MAX_MEDIA == UINT8_MAX, "counts are uint8_t: adjust the checks");
     check(w, tok_ok(d->msid_semantic, false) && raw_ok(d->msid_semantic_ids), "msid-semantic",
           -1);
     if (w->bad)
@@ -1458,7 +1458,7 @@ void pal_sdp_effective_transport(const struct pal_session_desc *d, int media_ind
 
 bool pal_sdp_equal(const struct pal_session_desc *a, const struct pal_session_desc *b)
 {
-    return a->n_media == b->n_media && a->n_media <= PAL_SDP_MAX_MEDIA &&
+    return a->n_media == b->n_media &&
            !memcmp(a, b, offsetof(struct pal_session_desc, media)) &&
            !memcmp(a->media, b->media, a->n_media * sizeof(a->media[0]));
 }

@@ -234,6 +234,24 @@ int pal_sdp_build_answer(const struct pal_session_desc *offer, const struct pal_
     return 0;
 }
 
+/* Appends a stream id to a=msid-semantic: WMS once; "*" (every stream)
+ * when the list would not fit. */
+static void wms_add(struct pal_session_desc *d, const char *id)
+{
+    char *ids = d->msid_semantic_ids;
+    if (!strcmp(ids, "*"))
+        return;
+    size_t n = strlen(id), len = strlen(ids);
+    for (const char *p = ids; (p = strstr(p, id)) != NULL; p += n)
+        if ((p == ids || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return;
+    if (len + (len ? 1 : 0) + n >= sizeof(d->msid_semantic_ids)) {
+        strcpy(ids, "*");
+        return;
+    }
+    snprintf(ids + len, sizeof(d->msid_semantic_ids) - len, "%s%s", len ? " " : "", id);
+}
+
 int pal_sdp_build_offer(const struct pal_sdp_track *tracks, size_t n,
                         const struct pal_sdp_local *local, struct pal_session_desc *offer,
                         struct pal_sdp_error *err)
@@ -281,12 +299,15 @@ int pal_sdp_build_offer(const struct pal_sdp_track *tracks, size_t n,
             codec_set(&m->codecs[0], pt, "VP8", 90000, 0, "",
                       PAL_SDP_FB_NACK | PAL_SDP_FB_NACK_PLI | PAL_SDP_FB_CCM_FIR |
                           PAL_SDP_FB_TRANSPORT_CC);
-        m->port = 9;
+        bool rejected = !tr->active && tr->rejected;
+        m->port = rejected ? 0 : 9;
         m->direction = tr->active ? PAL_SDP_DIR_SENDONLY : PAL_SDP_DIR_INACTIVE;
         transport_init(&m->transport, local, PAL_SDP_SETUP_ACTPASS);
-        strcpy(offer->bundle_mids[offer->n_bundle_mids++], tr->mid);
-        if (i == 0)
-            add_candidates(m, local);
+        if (!rejected) { /* RFC 8843 7.3.3: a rejected m-line leaves the group */
+            if (offer->n_bundle_mids == 0)
+                add_candidates(m, local);
+            strcpy(offer->bundle_mids[offer->n_bundle_mids++], tr->mid);
+        }
         if (audio)
             extmap_add(m, PAL_SDP_SUB_EXT_AUDIO_LEVEL, PAL_SDP_EXT_AUDIO_LEVEL,
                        PAL_SDP_URI_AUDIO_LEVEL);
@@ -310,6 +331,8 @@ int pal_sdp_build_offer(const struct pal_sdp_track *tracks, size_t n,
             m->ssrc_groups[0].ssrcs[1] = tr->rtx_ssrc;
         }
         const char *stream = tr->stream_id[0] ? tr->stream_id : "-";
+        if (tr->stream_id[0])
+            wms_add(offer, tr->stream_id);
         snprintf(m->msid_stream, sizeof(m->msid_stream), "%s", stream);
         snprintf(m->msid_track, sizeof(m->msid_track), "%s", tr->track_id);
         uint32_t ssrcs[2] = {tr->ssrc, tr->rtx_ssrc};
@@ -322,6 +345,8 @@ int pal_sdp_build_offer(const struct pal_sdp_track *tracks, size_t n,
         }
     }
     offer->n_media = (uint8_t)n;
+    if (!rc && offer->n_bundle_mids == 0)
+        rc = fail(err, "every m-line rejected: nothing carries the transport");
     /* Names given by the caller (cname, msid) must be writable tokens. */
     if (!rc && pal_sdp_size(offer) < 0) {
         struct pal_sdp_error werr;

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <libwebsockets.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -40,6 +41,14 @@ struct wake_hook {
     void *ud;
 };
 
+#define MAX_METRICS_SOURCES 4
+#define MAX_ADOPTED 4
+
+struct adopted {
+    void *obj;
+    void (*destroy)(void *obj);
+};
+
 struct pal_server {
     /* owned */
     struct pal_config cfg;
@@ -52,6 +61,14 @@ struct pal_server {
     int n_listeners;
     struct wake_hook wake[MAX_WAKE_HOOKS];
     int n_wake;
+    struct pal_metrics_source metrics[MAX_METRICS_SOURCES];
+    int n_metrics;
+    struct adopted adopted[MAX_ADOPTED]; /* media signaling: destroyed with the server */
+    int n_adopted;
+    pthread_mutex_t wake_mu; /* media workers' wakes vs. the context's destruction */
+    bool wake_closed;        /* under wake_mu: the context is going, wake no more */
+    pal_mix_admit_fn mix_admit;
+    void *mix_admit_ud;
     lws_sorted_usec_list_t sul_flush, sul_sweep, sul_tick, sul_retention;
     /* state */
     struct pal_session *sessions; /* connected sessions */
@@ -135,6 +152,39 @@ int pal_server_add_participant_listener(struct pal_server *srv,
     return 0;
 }
 
+int pal_server_add_metrics_source(struct pal_server *srv, pal_metrics_fn fn, void *ud)
+{
+    if (srv->n_metrics >= MAX_METRICS_SOURCES)
+        return -ENOSPC;
+    srv->metrics[srv->n_metrics++] = (struct pal_metrics_source){fn, ud};
+    return 0;
+}
+
+int pal_server_metrics_sources(struct pal_server *srv, const struct pal_metrics_source **out)
+{
+    *out = srv->metrics;
+    return srv->n_metrics;
+}
+
+int pal_server_adopt(struct pal_server *srv, void *obj, void (*destroy)(void *obj))
+{
+    if (srv->n_adopted >= MAX_ADOPTED)
+        return -ENOSPC;
+    srv->adopted[srv->n_adopted++] = (struct adopted){obj, destroy};
+    return 0;
+}
+
+void pal_server_set_mix_admission(struct pal_server *srv, pal_mix_admit_fn fn, void *ud)
+{
+    srv->mix_admit = fn;
+    srv->mix_admit_ud = ud;
+}
+
+bool pal_server_admit_mix(struct pal_server *srv, struct pal_session *s, char *why, size_t len)
+{
+    return !srv->mix_admit || srv->mix_admit(s, why, len, srv->mix_admit_ud);
+}
+
 int pal_server_add_wake_hook(struct pal_server *srv, pal_wake_fn fn, void *ud)
 {
     if (srv->n_wake >= MAX_WAKE_HOOKS)
@@ -145,8 +195,12 @@ int pal_server_add_wake_hook(struct pal_server *srv, pal_wake_fn fn, void *ud)
 
 void pal_server_wake(struct pal_server *srv)
 {
-    if (srv->ctx)
+    /* Adopted objects (media workers) outlive the lws context by a little:
+     * pal_server_destroy closes the wakes before destroying it. */
+    pthread_mutex_lock(&srv->wake_mu);
+    if (srv->ctx && !srv->wake_closed)
         lws_cancel_service(srv->ctx);
+    pthread_mutex_unlock(&srv->wake_mu);
 }
 
 void pal_server_request_stop(struct pal_server *srv)
@@ -412,6 +466,7 @@ struct pal_server *pal_server_create(const struct pal_config *cfg)
     if (!srv)
         return NULL;
     srv->cfg = *cfg;
+    pthread_mutex_init(&srv->wake_mu, NULL);
     int rc = mkdir_p(cfg->data_dir);
     if (rc) {
         PAL_ERROR("server", NULL, NULL, "cannot create data dir %s: %s", cfg->data_dir,
@@ -509,6 +564,9 @@ void pal_server_destroy(struct pal_server *srv)
     srv->stopping = true;
     if (srv->chat && pal_chat_store_pending(srv->chat) > 0)
         pal_chat_store_flush(srv->chat);
+    pthread_mutex_lock(&srv->wake_mu);
+    srv->wake_closed = true;
+    pthread_mutex_unlock(&srv->wake_mu);
     if (srv->ctx) {
         lws_context_destroy(srv->ctx); /* CLOSED for every connection */
         srv->ctx = NULL;
@@ -518,11 +576,16 @@ void pal_server_destroy(struct pal_server *srv)
         pal_session_on_closed(srv->sessions);
     if (srv->rooms)
         pal_rooms_each(srv->rooms, gone_at_stop, srv);
+    while (srv->n_adopted > 0) { /* last adopted first */
+        struct adopted *a = &srv->adopted[--srv->n_adopted];
+        a->destroy(a->obj);
+    }
     if (srv->chat)
         pal_chat_store_close(srv->chat);
     pal_rooms_destroy(srv->rooms);
     for (int i = 0; i < srv->n_handlers; i++)
         free((char *)srv->handlers[i].type);
     free(srv->handlers);
+    pthread_mutex_destroy(&srv->wake_mu);
     free(srv);
 }

@@ -40,6 +40,7 @@ struct pal_config {
     int mixer_video_width, mixer_video_height; /* 1280x720 */
     int mixer_video_fps;                       /* 15 */
     int mixer_video_bitrate_kbps;              /* 1200 */
+    int mixer_max_rooms; /* 8: rooms mixed at once; past it receive "mixed" gets mixer_busy */
     /* [chat] */
     int chat_retention_days;       /* 365; 0 = keep forever */
     size_t chat_max_room_bytes;    /* 16 MiB of messages per room (pal_chat_message_size) */

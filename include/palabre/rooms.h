@@ -23,6 +23,7 @@ enum pal_role { PAL_ROLE_HOST, PAL_ROLE_AGENT, PAL_ROLE_GUEST };
 struct pal_participant {
     /* borrowed */
     void *owner; /* the session (signaling): set and read by the caller */
+    void *media; /* media signaling's state for this participant (its own; NULL until set) */
     /* owned */
     char id[PAL_PARTICIPANT_ID_LEN + 1];
     char room[PAL_ROOM_MAX + 1];
@@ -31,7 +32,7 @@ struct pal_participant {
     /* state */
     enum pal_role role;
     bool mic, camera, screen;
-    bool receive_mixed; /* join's receive: "mixed" (media reads it once, at join) */
+    bool receive_mixed; /* receive "mixed" in force (join's, once admitted; media keeps it) */
     bool disconnected;
     int64_t expires_ms; /* when disconnected: end of the resume window */
 };

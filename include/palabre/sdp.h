@@ -128,12 +128,16 @@ int pal_sdp_build_answer(const struct pal_session_desc *offer, const struct pal_
 #define PAL_SDP_SUB_EXT_TRANSPORT_CC 3
 #define PAL_SDP_SUB_EXT_MID 4
 
-/* One m-line of a subscribe offer: a forwarded track, or a recycled slot. */
+/* One m-line of a subscribe offer: a forwarded track, or a slot whose track
+ * is gone (active false). */
 struct pal_sdp_track {
     enum pal_sdp_kind kind;                 /* AUDIO or VIDEO */
     uint8_t pt;                             /* payload type; 0 = PAL_SDP_SUB_PT_OPUS / _VP8 */
-    char mid[PAL_SDP_MID_LEN];              /* stable across renegotiations */
-    bool active;                            /* false: an idle slot (track gone), inactive */
+    char mid[PAL_SDP_MID_LEN];              /* stable while the slot lives; a recycled
+                                               slot takes a new one (JSEP 5.2.2) */
+    bool active;                            /* false: the track is gone */
+    bool rejected;                          /* with !active: port 0, out of BUNDLE
+                                               (recyclable once answered); else inactive */
     uint32_t ssrc;                          /* what the server sends with */
     uint32_t rtx_ssrc;                      /* video: non-zero offers rtx (PT pt+1, or pt-1
                                                for 127) and a=ssrc-group:FID; 0: no rtx */
@@ -145,12 +149,20 @@ struct pal_sdp_track {
 /* Builds the offer for a subscribe PeerConnection: one sendonly m-line per
  * track (in the given order, which must keep earlier m-lines in place across
  * renegotiations), with ssrc, cname, msid; opus / VP8 with the track's pt
- * (default 111 / 96, Chrome's); all mids in one BUNDLE group; setup actpass; trickle. Idle slots (active
- * false) stay in the BUNDLE group with direction inactive and no ssrc/msid:
- * not rejected (port 0 would let the browser drop the transport when every
- * slot is idle), so a later offer can reuse the slot, same mid, for a new track.
+ * (default 111 / 96, Chrome's); setup actpass; trickle; the stream ids of the
+ * active tracks in a=msid-semantic: WMS (some stacks, aiortc, ignore a=msid
+ * without them; "*" when they do not fit).
+ * Slots whose track is gone (active false):
+ * - rejected: port 0, inactive, no ssrc/msid, out of the BUNDLE group; once
+ *   the browser has answered that, the caller may put a new track of the
+ *   same kind in that m-line under a new mid (JSEP 5.2.2 recycling);
+ * - otherwise: inactive, port 9, kept in the BUNDLE group. The caller keeps
+ *   the first m-line so (never rejected): it carries the BUNDLE transport,
+ *   which the browser would drop if every m-line were rejected.
+ * Candidates go with the first m-line of the BUNDLE group.
  * Returns 0, or -EINVAL for n == 0, n > PAL_SDP_MAX_MEDIA, a kind other than
- * audio/video, a pt above 127, an empty, overlong or duplicate mid, names that are not
+ * audio/video, a pt above 127, an empty, overlong or duplicate mid, every
+ * m-line rejected, names that are not
  * tokens (cname, stream and track ids), or local parameters without ICE
  * credentials, a sha-256 fingerprint or a decimal origin_sess_id. */
 int pal_sdp_build_offer(const struct pal_sdp_track *tracks, size_t n,

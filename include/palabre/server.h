@@ -65,6 +65,12 @@ void pal_server_participant_joined(struct pal_server *srv, struct pal_session *s
 void pal_server_participant_gone(struct pal_server *srv, struct pal_session *s,
                                  const char *reason);
 
+/* metrics.c: the sources added with pal_server_add_metrics_source. */
+struct pal_metrics_source {
+    pal_metrics_fn fn;
+    void *ud;
+};
+int pal_server_metrics_sources(struct pal_server *srv, const struct pal_metrics_source **out);
 /* Head of the list of sessions that have a connection (session.c links). */
 struct pal_session **pal_server_sessions(struct pal_server *srv);
 

@@ -7,7 +7,7 @@
  * description can be copied with memcpy and handed to another thread inside a
  * command struct.
  *
- * Size: a pal_session_desc is large (about 1.9 MiB with the bounds below);
+ * Size: a pal_session_desc is large (about 7 MiB with the bounds below);
  * allocate it on the heap (calloc), never on a thread's stack, and do not keep
  * one per peer: keep what pal_sdp_negotiated() (sdp.h) extracts, or the
  * written text, and free the struct.
@@ -41,7 +41,12 @@
 #include <stdint.h>
 
 /* ---- bounds ------------------------------------------------------------ */
-#define PAL_SDP_MAX_MEDIA 64        /* m-lines per description (subscribe PCs: recycle idle slots) */
+/* m-lines per description. A subscribe PC holds one per track forwarded
+ * (a meeting of 100 with cameras: 99 x 2 + the mixer's 2 = 200) plus the
+ * rejected ones awaiting recycling; 255 keeps the counts in a uint8_t.
+ * Chromium 156 takes an offer of 251 m-lines and recycled ones
+ * (tests/integration/recycle_chrome.test.mjs). */
+#define PAL_SDP_MAX_MEDIA 255
 #define PAL_SDP_MAX_CODECS 40       /* payload types per m-line (Chrome 156 video: 23) */
 #define PAL_SDP_MAX_EXTMAPS 16      /* a=extmap per m-line */
 #define PAL_SDP_MAX_CANDIDATES 32   /* a=candidate per m-line (Firefox 68, 5 interfaces: 20) */
@@ -61,7 +66,8 @@
 #define PAL_SDP_NAME_LEN 32         /* codec name, proto, media name, ssrc-group semantics */
 #define PAL_SDP_FMTP_LEN 160        /* raw fmtp parameters */
 #define PAL_SDP_URI_LEN 128         /* extmap URI */
-#define PAL_SDP_LINE_LEN 256        /* raw simulcast and msid-semantic values */
+#define PAL_SDP_LINE_LEN 256        /* raw simulcast values */
+#define PAL_SDP_MSID_SEMANTIC_LEN 2048 /* raw msid-semantic ids (100 stream ids of 14 bytes) */
 #define PAL_SDP_EXT_LEN 96          /* raw candidate extensions, rid values, other attrs */
 #define PAL_SDP_MAX_LINE 4096       /* longest accepted input line */
 
@@ -277,7 +283,7 @@ struct pal_session_desc {
 
     /* a=msid-semantic: WMS [ids]: "WMS" and the raw rest. */
     char msid_semantic[16];
-    char msid_semantic_ids[PAL_SDP_LINE_LEN];
+    char msid_semantic_ids[PAL_SDP_MSID_SEMANTIC_LEN];
 
     uint8_t n_media;
     struct pal_sdp_media media[PAL_SDP_MAX_MEDIA];

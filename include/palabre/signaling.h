@@ -73,6 +73,30 @@ typedef void (*pal_wake_fn)(struct pal_server *srv, void *ud);
 int pal_server_add_wake_hook(struct pal_server *srv, pal_wake_fn fn, void *ud);
 void pal_server_wake(struct pal_server *srv);
 
+/* Whether a participant may receive the room's mix now (the mixer's
+ * capacity, [mixer] max_rooms). Media signaling sets it; without one, every
+ * request is admitted. Returns true, or false with a message for the client
+ * in why (the join handler then answers receive_error mixer_busy). */
+typedef bool (*pal_mix_admit_fn)(struct pal_session *s, char *why, size_t len, void *ud);
+void pal_server_set_mix_admission(struct pal_server *srv, pal_mix_admit_fn fn, void *ud);
+bool pal_server_admit_mix(struct pal_server *srv, struct pal_session *s, char *why, size_t len);
+
+/* A module's figures for /metrics, asked for on each scrape: fn fills out[]
+ * (at most cap) and returns how many. Names, types and help are static
+ * strings; type is "gauge" or "counter". */
+struct pal_metric {
+    const char *name, *type, *help;
+    double value;
+};
+typedef size_t (*pal_metrics_fn)(struct pal_metric *out, size_t cap, void *ud);
+int pal_server_add_metrics_source(struct pal_server *srv, pal_metrics_fn fn, void *ud);
+
+/* Hands an object to the server, which destroys it (destroy(obj)) in
+ * pal_server_destroy once every participant has left (their listeners have
+ * run) and before the server itself is freed (so worker threads that wake
+ * the server stop first). Returns 0 or -ENOSPC. */
+int pal_server_adopt(struct pal_server *srv, void *obj, void (*destroy)(void *obj));
+
 /* ---- field validators: each sends the error itself and returns NULL/false */
 const char *pal_string_or_reply(struct pal_session *s, json_t *id, json_t *req, const char *field,
                                 size_t min_chars, size_t max_chars, bool required);

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_candidate(data + 1, size - 1);
         return 0;
     }
-    static struct pal_session_desc a, b; /* ~1 MB each: not on the stack */
+    static struct pal_session_desc a, b; /* ~7 MB each: not on the stack */
     if (pal_sdp_parse((const char *)data, size, &a, NULL))
         return 0;
     char *text = pal_sdp_write_alloc(&a, NULL);

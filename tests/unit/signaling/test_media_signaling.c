@@ -22,39 +22,61 @@
 
 #include "palabre/config.h"
 #include "palabre/media_signaling.h"
+#include "palabre/rooms.h"
+#include "palabre/sdp.h"
 #include "palabre/signaling.h"
 
 /* ---- stand-in server ----------------------------------------------------- */
 
 #define MAX_HANDLERS 8
 #define MAX_MSGS 256
+#define MAX_SESSIONS 48
 
 struct pal_session {
     char pid[32], room[32];
-    bool receive_mixed; /* the join's receive */
+    struct pal_participant *p; /* in srv.rooms (the real rooms.c) once joined */
     json_t *msgs[MAX_MSGS];
     int n_msgs;
+    int answered; /* the last subscribe offer version answered */
 };
 struct pal_server {
     struct pal_config cfg;
+    struct pal_rooms *rooms;
     struct { char type[32]; pal_request_fn fn; void *ud; } handlers[MAX_HANDLERS];
     int n_handlers;
     struct pal_participant_listener listener;
     pal_wake_fn hook;
     void *hook_ud;
+    pal_metrics_fn metrics;
+    void *metrics_ud;
+    pal_mix_admit_fn admit;
+    void *admit_ud;
     volatile int woken;
-    struct pal_session *sessions[4];
+    struct pal_session *sessions[MAX_SESSIONS];
     int n_sessions;
 };
 
 static struct pal_server srv;
-static struct pal_session alice = {.pid = "p_alice", .room = "demo"};
-static struct pal_session bob = {.pid = "p_bob", .room = "demo"};
+static struct pal_media_signaling *ms;
+static struct pal_session alice = {.room = "demo"};
+static struct pal_session bob = {.room = "demo"};
 
 const char *pal_session_participant_id(const struct pal_session *s) { return s->pid; }
 const char *pal_session_room(const struct pal_session *s) { return s->room; }
-bool pal_session_join_receive_mixed(const struct pal_session *s) { return s->receive_mixed; }
+struct pal_participant *pal_session_participant(const struct pal_session *s) { return s->p; }
 const struct pal_config *pal_server_config(const struct pal_server *sv) { return &sv->cfg; }
+struct pal_rooms *pal_server_rooms(struct pal_server *sv) { return sv->rooms; }
+int pal_server_add_metrics_source(struct pal_server *sv, pal_metrics_fn fn, void *ud)
+{
+    sv->metrics = fn;
+    sv->metrics_ud = ud;
+    return 0;
+}
+void pal_server_set_mix_admission(struct pal_server *sv, pal_mix_admit_fn fn, void *ud)
+{
+    sv->admit = fn;
+    sv->admit_ud = ud;
+}
 
 int pal_session_send(struct pal_session *s, json_t *msg)
 {
@@ -191,32 +213,87 @@ static void pump_until(struct pal_session *s, const char *type, int min)
 
 /* ---- the test -------------------------------------------------------------------- */
 
+/* Joins s to room in srv.rooms, as the join handler would (mixed: the
+ * join asked for receive "mixed"; refused past the mixer's cap). Returns
+ * whether the mix was admitted. */
+static bool join(struct pal_session *s, const char *room, bool mixed)
+{
+    struct pal_participant *p;
+    snprintf(s->room, sizeof(s->room), "%s", room);
+    assert_int_equal(pal_rooms_join(srv.rooms, room, "someone", PAL_ROLE_AGENT, &p), 0);
+    snprintf(s->pid, sizeof(s->pid), "%s", p->id);
+    p->owner = s;
+    s->p = p;
+    char why[160];
+    bool admitted = mixed && srv.admit(s, why, sizeof(why), srv.admit_ud);
+    p->receive_mixed = admitted;
+    bool known = false;
+    for (int i = 0; i < srv.n_sessions; i++)
+        known |= srv.sessions[i] == s;
+    if (!known) {
+        assert_true(srv.n_sessions < MAX_SESSIONS);
+        srv.sessions[srv.n_sessions++] = s;
+    }
+    srv.listener.on_participant_joined(s, srv.listener.ud);
+    return admitted;
+}
+
+/* s leaves (if joined), as the server would: listeners, then removal. */
+static void leave(struct pal_session *s)
+{
+    if (!s->p)
+        return;
+    srv.listener.on_participant_left(s, srv.listener.ud);
+    pal_rooms_remove(srv.rooms, s->p);
+    s->p = NULL;
+}
+
+static void free_msgs(struct pal_session *s)
+{
+    for (int k = 0; k < s->n_msgs; k++)
+        json_decref(s->msgs[k]);
+    s->n_msgs = 0;
+    s->answered = 0;
+}
+
+/* A fresh stand-in server with media signaling (mixer places: max_mixed). */
+static void start(int max_mixed)
+{
+    /* alice and bob start afresh (even after a failed test) */
+    free_msgs(&alice);
+    free_msgs(&bob);
+    alice.p = bob.p = NULL;
+    memset(&srv, 0, sizeof(srv));
+    snprintf(srv.cfg.listen_addr, sizeof(srv.cfg.listen_addr), "127.0.0.1");
+    srv.cfg.media_workers = 1;
+    srv.cfg.mixer_max_rooms = max_mixed;
+    srv.rooms = pal_rooms_create(10, 100, 30);
+    assert_non_null(srv.rooms);
+    assert_int_equal(pal_media_signaling_create(&srv, &ms), 0);
+}
+
+/* Everyone leaves, media signaling stops, messages freed. */
+static void stop(void)
+{
+    for (int i = 0; i < srv.n_sessions; i++)
+        leave(srv.sessions[i]);
+    pal_media_signaling_destroy(ms);
+    for (int i = 0; i < srv.n_sessions; i++)
+        free_msgs(srv.sessions[i]);
+    pal_rooms_destroy(srv.rooms);
+}
+
 /* Media signaling on a fresh stand-in server; alice then bob join demo. */
 static void join_both(bool bob_mixed)
 {
-    memset(&srv, 0, sizeof(srv));
-    alice.n_msgs = bob.n_msgs = 0;
-    bob.receive_mixed = bob_mixed;
-    snprintf(srv.cfg.listen_addr, sizeof(srv.cfg.listen_addr), "127.0.0.1");
-    srv.cfg.media_workers = 1;
-    srv.sessions[srv.n_sessions++] = &alice;
-    srv.sessions[srv.n_sessions++] = &bob;
-    assert_int_equal(pal_media_signaling_init(&srv), 0);
-    srv.listener.on_participant_joined(&alice, srv.listener.ud);
-    srv.listener.on_participant_joined(&bob, srv.listener.ud);
+    start(8);
+    join(&alice, "demo", false);
+    join(&bob, "demo", bob_mixed);
 }
 
-/* Both leave (if still there), media signaling stops, messages freed. */
 static void leave_both(void)
 {
-    srv.listener.on_participant_left(&alice, srv.listener.ud);
-    srv.listener.on_participant_left(&bob, srv.listener.ud);
-    pal_media_signaling_shutdown();
-    bob.receive_mixed = false;
-    for (int k = 0; k < alice.n_msgs; k++)
-        json_decref(alice.msgs[k]);
-    for (int k = 0; k < bob.n_msgs; k++)
-        json_decref(bob.msgs[k]);
+    stop();
 }
 
 static void test_publish_subscribe_signaling(void **state)
@@ -256,8 +333,14 @@ static void test_publish_subscribe_signaling(void **state)
     assert_non_null(offer);
     assert_int_equal(json_integer_value(json_object_get(offer, "version")), 1);
     const char *osdp = json_string_value(json_object_get(offer, "sdp"));
-    assert_non_null(strstr(osdp, "a=msid:p_alice c7c42e49-13ce-4f11-bdd9-4b6b80f618ad"));
-    assert_non_null(strstr(osdp, "a=msid:p_alice 2a9caeae-f1eb-47d3-8ef2-04c2365aead9"));
+    char msid[128];
+    snprintf(msid, sizeof(msid), "a=msid:%s c7c42e49-13ce-4f11-bdd9-4b6b80f618ad", alice.pid);
+    assert_non_null(strstr(osdp, msid));
+    snprintf(msid, sizeof(msid), "a=msid:%s 2a9caeae-f1eb-47d3-8ef2-04c2365aead9", alice.pid);
+    assert_non_null(strstr(osdp, msid));
+    /* the stream ids are listed too (aiortc reads a=msid only then) */
+    snprintf(msid, sizeof(msid), "a=msid-semantic: WMS %s\r\n", alice.pid);
+    assert_non_null(strstr(osdp, msid));
     assert_non_null(strstr(osdp, "a=setup:actpass"));
     assert_int_equal(count_of(&alice, "subscribe_offer"), 0); /* not her own tracks */
 
@@ -297,8 +380,8 @@ static void test_publish_subscribe_signaling(void **state)
     assert_true(json_is_true(json_object_get(r, "ok")));
     pump_until(&bob, "ice_candidate", 1);
 
-    /* alice leaves: bob gets a new offer with her tracks inactive */
-    srv.listener.on_participant_left(&alice, srv.listener.ud);
+    /* alice leaves: bob gets a new offer, her tracks no longer sent */
+    leave(&alice);
     offer = last_of(&bob, "subscribe_offer");
     assert_int_equal(json_integer_value(json_object_get(offer, "version")), 2);
     osdp = json_string_value(json_object_get(offer, "sdp"));
@@ -378,7 +461,9 @@ static void test_set_receive_mixed(void **state)
     osdp = json_string_value(json_object_get(offer, "sdp"));
     assert_int_equal(count_str(osdp, "a=sendonly"), 2);
     assert_int_equal(count_str(osdp, "a=inactive"), 2);
-    assert_non_null(strstr(osdp, "a=msid:p_alice "));
+    char msid[64];
+    snprintf(msid, sizeof(msid), "a=msid:%s ", alice.pid);
+    assert_non_null(strstr(osdp, msid));
 
     leave_both();
 }
@@ -405,12 +490,267 @@ static void test_join_receive_mixed(void **state)
     leave_both();
 }
 
+/* ---- churn, bounds, the mixer's cap ------------------------------------------------ */
+
+#define FP "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99"
+
+/* A browser's answer to a subscribe offer: rejected m-lines stay rejected,
+ * the others are received (recvonly), bundled. Caller frees. */
+static char *answer_to(const char *offer)
+{
+    struct pal_session_desc *d = calloc(1, sizeof(*d));
+    assert_non_null(d);
+    struct pal_sdp_error err;
+    assert_int_equal(pal_sdp_parse(offer, strlen(offer), d, &err), 0);
+    size_t cap = 4096 + (size_t)d->n_media * 512, len = 0;
+    char *a = malloc(cap);
+    len += (size_t)snprintf(a + len, cap - len,
+                            "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE");
+    for (unsigned i = 0; i < d->n_media; i++)
+        if (d->media[i].port)
+            len += (size_t)snprintf(a + len, cap - len, " %s", d->media[i].mid);
+    len += (size_t)snprintf(a + len, cap - len, "\r\n");
+    for (unsigned i = 0; i < d->n_media; i++) {
+        const struct pal_sdp_media *m = &d->media[i];
+        bool audio = m->kind == PAL_SDP_KIND_AUDIO;
+        unsigned pt = m->codecs[0].pt;
+        if (!m->port) {
+            len += (size_t)snprintf(a + len, cap - len,
+                                    "m=%s 0 UDP/TLS/RTP/SAVPF %u\r\nc=IN IP4 0.0.0.0\r\n"
+                                    "a=mid:%s\r\na=inactive\r\na=rtcp-mux\r\n",
+                                    m->media_name, pt, m->mid);
+            continue;
+        }
+        len += (size_t)snprintf(
+            a + len, cap - len,
+            "m=%s 9 UDP/TLS/RTP/SAVPF %u\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:bobu\r\n"
+            "a=ice-pwd:bobpassword0123456789012\r\na=fingerprint:sha-256 %s\r\na=setup:active\r\n"
+            "a=mid:%s\r\na=recvonly\r\na=rtcp-mux\r\na=rtpmap:%u %s\r\n",
+            m->media_name, pt, FP, m->mid, pt, audio ? "opus/48000/2" : "VP8/90000");
+    }
+    free(d);
+    return a;
+}
+
+/* Answers s's subscribe offers until none is pending (an answer may bring
+ * the next offer at once). */
+static void answer_all(struct pal_session *s)
+{
+    for (;;) {
+        json_t *o = last_of(s, "subscribe_offer");
+        if (!o || json_integer_value(json_object_get(o, "version")) <= s->answered)
+            return;
+        int version = (int)json_integer_value(json_object_get(o, "version"));
+        char *a = answer_to(json_string_value(json_object_get(o, "sdp")));
+        json_t *r = request(s, "subscribe_answer", json_pack("{s:s,s:i}", "sdp", a, "version", version));
+        free(a);
+        assert_true(json_is_true(json_object_get(r, "ok")));
+        s->answered = version;
+        if (s->n_msgs > MAX_MSGS - 16) { /* keep the newest offer only */
+            json_t *keep = json_incref(last_of(s, "subscribe_offer"));
+            free_msgs(s);
+            s->msgs[s->n_msgs++] = keep;
+            s->answered = version;
+        }
+    }
+}
+
+/* The latest subscribe offer's SDP. */
+static const char *offer_sdp(struct pal_session *s)
+{
+    json_t *o = last_of(s, "subscribe_offer");
+    assert_non_null(o);
+    return json_string_value(json_object_get(o, "sdp"));
+}
+
+/* Whether sdp sends the track (stream id pid) in an active m-line. */
+static int active_tracks_of(const char *sdp, const char *pid)
+{
+    char needle[96];
+    snprintf(needle, sizeof(needle), "a=sendonly\r\na=msid:%.32s ", pid);
+    return count_str(sdp, needle);
+}
+
+/* Chromium's publish offer with its mids renamed (a fresh pair each time). */
+static char *offer_with_mids(const char *mid_a, const char *mid_v)
+{
+    const char *in = read_offer();
+    char *out = malloc(strlen(in) + 256);
+    char *w = out;
+    for (const char *p = in; *p;) {
+        const char *rep = NULL;
+        size_t skip = 0;
+        if (!strncmp(p, "a=group:BUNDLE 0 1\r\n", 20)) {
+            w += sprintf(w, "a=group:BUNDLE %s %s\r\n", mid_a, mid_v);
+            p += 20;
+            continue;
+        }
+        if (!strncmp(p, "a=mid:0\r\n", 9))
+            rep = mid_a, skip = 9;
+        else if (!strncmp(p, "a=mid:1\r\n", 9))
+            rep = mid_v, skip = 9;
+        if (rep) {
+            w += sprintf(w, "a=mid:%s\r\n", rep);
+            p += skip;
+            continue;
+        }
+        *w++ = *p++;
+    }
+    *w = '\0';
+    return out;
+}
+
+/* Regression (issue 10): once 32 audio+video publishers had passed through
+ * a room, the 64-m-line offer was full and nobody there received
+ * newcomers. Rejected m-lines are now recycled: after 40 come and go, the
+ * 41st is offered and bob's offer has not grown. */
+static void test_churn_recycles_mlines(void **state)
+{
+    (void)state;
+    static struct pal_session pubs[41];
+    start(8);
+    join(&bob, "demo", false);
+    for (int i = 0; i < 41; i++) {
+        memset(&pubs[i], 0, sizeof(pubs[i]));
+        join(&pubs[i], "demo", false);
+        json_t *r = request(&pubs[i], "publish", json_pack("{s:s}", "sdp", read_offer()));
+        assert_true(json_is_true(json_object_get(r, "ok")));
+        answer_all(&bob);
+        assert_int_equal(active_tracks_of(offer_sdp(&bob), pubs[i].pid), 2);
+        if (i < 40) {
+            leave(&pubs[i]);
+            answer_all(&bob);
+            assert_int_equal(active_tracks_of(offer_sdp(&bob), pubs[i].pid), 0);
+        }
+    }
+    /* two active, the first (inactive: it carries the transport) and the
+     * last ones rejected since recycling needs the browser's answer */
+    assert_true(count_str(offer_sdp(&bob), "\r\nm=") <= 6);
+    stop();
+    for (int i = 0; i < 41; i++)
+        free_msgs(&pubs[i]);
+}
+
+/* One publisher renaming its mids on every publish does not grow the others'
+ * offers; more than PAL_MEDIA_MAX_TRACKS tracks in one offer are refused. */
+static void test_publisher_churn_bounded(void **state)
+{
+    (void)state;
+    join_both(false);
+    for (int i = 0; i < 150; i++) {
+        char a[16], v[16];
+        snprintf(a, sizeof(a), "a%d", i);
+        snprintf(v, sizeof(v), "v%d", i);
+        char *offer = offer_with_mids(a, v);
+        json_t *r = request(&alice, "publish", json_pack("{s:s}", "sdp", offer));
+        free(offer);
+        assert_true(json_is_true(json_object_get(r, "ok")));
+        if (i % 3 == 0) /* a slow browser: several publishes per answer */
+            answer_all(&bob);
+        free_msgs(&alice);
+    }
+    answer_all(&bob);
+    const char *sdp = offer_sdp(&bob);
+    assert_int_equal(active_tracks_of(sdp, alice.pid), 2);
+    assert_true(count_str(sdp, "\r\nm=") <= 16);
+
+    /* nine audio tracks in one publish offer */
+    char big[16384];
+    size_t len = (size_t)snprintf(big, sizeof(big),
+                                  "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+                                  "a=group:BUNDLE 0 1 2 3 4 5 6 7 8\r\n");
+    for (int i = 0; i < 9; i++)
+        len += (size_t)snprintf(big + len, sizeof(big) - len,
+                                "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
+                                "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\n"
+                                "a=fingerprint:sha-256 %s\r\na=setup:actpass\r\na=mid:%d\r\n"
+                                "a=sendonly\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n",
+                                FP, i);
+    json_t *r = request(&alice, "publish", json_pack("{s:s}", "sdp", big));
+    assert_string_equal(error_code(r), "sdp_unsupported");
+    leave_both();
+}
+
+static double metric_value(const char *name)
+{
+    struct pal_metric m[64];
+    size_t n = srv.metrics(m, 64, srv.metrics_ud);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(m[i].name, name))
+            return m[i].value;
+    fail_msg("no metric %s", name);
+    return -1;
+}
+
+/* [mixer] max_rooms = 1: a second room's participants are refused the mix
+ * (mixer_busy) and stay on individual tracks; the place is freed with the
+ * first room's last mixed participant. */
+static void test_mixer_cap(void **state)
+{
+    (void)state;
+    static struct pal_session carol, dave, erin;
+    memset(&carol, 0, sizeof(carol));
+    memset(&dave, 0, sizeof(dave));
+    memset(&erin, 0, sizeof(erin));
+    start(1);
+    join(&alice, "demo", false);
+    join(&bob, "demo", false);
+    join(&carol, "other", false);
+    join(&dave, "other", false);
+
+    json_t *r = request(&bob, "set_receive", json_pack("{s:s}", "mode", "mixed"));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    r = request(&alice, "set_receive", json_pack("{s:s}", "mode", "mixed")); /* same room */
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_true(metric_value("palabre_mixer_rooms_admitted") == 1);
+
+    r = request(&carol, "set_receive", json_pack("{s:s}", "mode", "mixed"));
+    assert_string_equal(error_code(r), "mixer_busy");
+    const char *msg = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+    assert_non_null(strstr(msg, "at most 1 room"));
+    assert_false(carol.p->receive_mixed);
+    /* carol stays on individual tracks: dave's come to her */
+    r = request(&dave, "publish", json_pack("{s:s}", "sdp", read_offer()));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_int_equal(active_tracks_of(offer_sdp(&carol), dave.pid), 2);
+    assert_int_equal(count_str(offer_sdp(&carol), "a=msid:mixer"), 0);
+
+    /* a join asking for the mix: admitted to the room, on individual tracks */
+    assert_false(join(&erin, "other", true));
+    assert_false(erin.p->receive_mixed);
+    assert_int_equal(active_tracks_of(offer_sdp(&erin), dave.pid), 2);
+
+    /* bob back to sfu: alice still mixes demo, the place is still taken */
+    r = request(&bob, "set_receive", json_pack("{s:s}", "mode", "sfu"));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    r = request(&carol, "set_receive", json_pack("{s:s}", "mode", "mixed"));
+    assert_string_equal(error_code(r), "mixer_busy");
+    /* alice leaves: demo no longer mixed, other takes the place */
+    leave(&alice);
+    assert_true(metric_value("palabre_mixer_rooms_admitted") == 0);
+    answer_all(&carol);
+    r = request(&carol, "set_receive", json_pack("{s:s}", "mode", "mixed"));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_true(carol.p->receive_mixed);
+    answer_all(&carol);
+    assert_int_equal(count_str(offer_sdp(&carol), "a=sendonly\r\na=msid:mixer "), 2);
+    r = request(&bob, "set_receive", json_pack("{s:s}", "mode", "mixed"));
+    assert_string_equal(error_code(r), "mixer_busy");
+    stop();
+    free_msgs(&carol);
+    free_msgs(&dave);
+    free_msgs(&erin);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publish_subscribe_signaling),
         cmocka_unit_test(test_set_receive_mixed),
         cmocka_unit_test(test_join_receive_mixed),
+        cmocka_unit_test(test_churn_recycles_mlines),
+        cmocka_unit_test(test_publisher_churn_bounded),
+        cmocka_unit_test(test_mixer_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

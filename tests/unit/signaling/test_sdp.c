@@ -577,6 +577,98 @@ static void subscribe_offer(void **state)
     free(offer);
 }
 
+/* Recycling (JSEP 5.2.2): a slot whose track is gone is rejected (port 0,
+ * out of BUNDLE) except the first, which keeps the transport; candidates
+ * move to the first bundled m-line; the stream ids go in msid-semantic
+ * (issue 10: aiortc ignores a=msid under a bare "WMS"); a meeting of 100
+ * with cameras (2 x 99 + the mix) fits one offer. */
+static void subscribe_offer_recycling(void **state)
+{
+    (void)state;
+    struct pal_sdp_local local;
+    local_init(&local);
+    struct pal_sdp_track *tracks = calloc(PAL_SDP_MAX_MEDIA + 1, sizeof(*tracks));
+    assert_non_null(tracks);
+    tracks[0] = (struct pal_sdp_track){.kind = PAL_SDP_KIND_AUDIO, .mid = "0", .rejected = true};
+    tracks[1] = (struct pal_sdp_track){.kind = PAL_SDP_KIND_VIDEO, .mid = "1", .rejected = true};
+    tracks[2] = (struct pal_sdp_track){.kind = PAL_SDP_KIND_AUDIO, .mid = "7", .active = true,
+                                       .ssrc = 1111, .cname = "p_b", .stream_id = "p_b",
+                                       .track_id = "ab"};
+    tracks[3] = (struct pal_sdp_track){.kind = PAL_SDP_KIND_VIDEO, .mid = "8", .active = true,
+                                       .ssrc = 2222, .cname = "p_c", .stream_id = "p_c",
+                                       .track_id = "vc"};
+    tracks[4] = (struct pal_sdp_track){.kind = PAL_SDP_KIND_AUDIO, .mid = "9", .active = true,
+                                       .ssrc = 3333, .cname = "p_c", .stream_id = "p_c",
+                                       .track_id = "ac"};
+    struct pal_session_desc *offer = desc_new(), *back = desc_new();
+    struct pal_sdp_error err;
+    /* the first m-line is rejected here only to show the rule: not bundled */
+    if (pal_sdp_build_offer(tracks, 5, &local, offer, &err))
+        fail_msg("offer: %s", err.message);
+    char *text = pal_sdp_write_alloc(offer, &err);
+    assert_non_null(text);
+    if (pal_sdp_parse(text, strlen(text), back, &err))
+        fail_msg("re-parse: %s", err.message);
+    assert_true(pal_sdp_equal(offer, back));
+    assert_non_null(strstr(text, "a=group:BUNDLE 7 8 9\r\n"));
+    assert_non_null(strstr(text, "a=msid-semantic: WMS p_b p_c\r\n"));
+    assert_non_null(strstr(text, "m=audio 0 UDP/TLS/RTP/SAVPF 111\r\n"));
+    assert_non_null(strstr(text, "m=video 0 UDP/TLS/RTP/SAVPF 96\r\n"));
+    assert_int_equal(back->media[1].direction, PAL_SDP_DIR_INACTIVE);
+    assert_int_equal(back->media[0].n_candidates, 0);
+    assert_int_equal(back->media[2].n_candidates, 1); /* the first bundled m-line */
+    /* inactive (not rejected): port 9, still bundled */
+    tracks[0].rejected = false;
+    assert_int_equal(pal_sdp_build_offer(tracks, 5, &local, offer, &err), 0);
+    assert_int_equal(offer->media[0].port, 9);
+    assert_int_equal(offer->n_bundle_mids, 4);
+    assert_int_equal(offer->media[0].n_candidates, 1);
+    /* every m-line rejected: nothing would carry the transport */
+    tracks[0].rejected = true;
+    tracks[2].active = tracks[3].active = tracks[4].active = false;
+    tracks[2].rejected = tracks[3].rejected = tracks[4].rejected = true;
+    assert_int_equal(pal_sdp_build_offer(tracks, 5, &local, offer, &err), -EINVAL);
+    assert_non_null(strstr(err.message, "every m-line rejected"));
+
+    /* 100 participants with cameras: 99 x (audio, video) + the mix, and
+     * room to recycle; one more than PAL_SDP_MAX_MEDIA is refused. */
+    for (int i = 0; i < PAL_SDP_MAX_MEDIA + 1; i++) {
+        struct pal_sdp_track *t = &tracks[i];
+        memset(t, 0, sizeof(*t));
+        t->kind = i % 2 ? PAL_SDP_KIND_VIDEO : PAL_SDP_KIND_AUDIO;
+        snprintf(t->mid, sizeof(t->mid), "%d", i);
+        t->active = i < 200;
+        t->rejected = i >= 200;
+        t->ssrc = 1000u + (uint32_t)i;
+        snprintf(t->cname, sizeof(t->cname), "p_%012d", i / 2);
+        snprintf(t->stream_id, sizeof(t->stream_id), "p_%012d", i / 2);
+        snprintf(t->track_id, sizeof(t->track_id), "t%d", i);
+    }
+    assert_int_equal(pal_sdp_build_offer(tracks, PAL_SDP_MAX_MEDIA + 1, &local, offer, &err),
+                     -EINVAL);
+    if (pal_sdp_build_offer(tracks, PAL_SDP_MAX_MEDIA, &local, offer, &err))
+        fail_msg("255 m-lines: %s", err.message);
+    free(text);
+    text = pal_sdp_write_alloc(offer, &err);
+    assert_non_null(text);
+    if (pal_sdp_parse(text, strlen(text), back, &err))
+        fail_msg("255 m-lines re-parse: %s", err.message);
+    assert_true(pal_sdp_equal(offer, back));
+    assert_int_equal(back->n_media, PAL_SDP_MAX_MEDIA);
+    assert_int_equal(back->n_bundle_mids, 200);
+    assert_non_null(strstr(text, "a=msid-semantic: WMS p_000000000000 p_000000000001 "));
+    assert_non_null(strstr(text, " p_000000000099\r\n"));
+    /* stream ids that cannot all be listed: "*" (RFC 8830: every stream) */
+    for (int i = 0; i < 200; i++)
+        snprintf(tracks[i].stream_id, sizeof(tracks[i].stream_id), "stream-%055d", i);
+    assert_int_equal(pal_sdp_build_offer(tracks, PAL_SDP_MAX_MEDIA, &local, offer, &err), 0);
+    assert_string_equal(offer->msid_semantic_ids, "*");
+    free(text);
+    free(back);
+    free(offer);
+    free(tracks);
+}
+
 /* ---- errors --------------------------------------------------------------------- */
 
 #define HEAD "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
@@ -748,6 +840,7 @@ int main(void)
         cmocka_unit_test(answer_rejects_unsupported),
         cmocka_unit_test(answer_errors),
         cmocka_unit_test(subscribe_offer),
+        cmocka_unit_test(subscribe_offer_recycling),
         cmocka_unit_test(parse_errors),
         cmocka_unit_test(write_errors),
         cmocka_unit_test(trickle_candidates),
