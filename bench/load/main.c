@@ -264,14 +264,18 @@ static void collect(struct load_result *r)
     r->server_pid = g.server_pid;
     double *join = calloc((size_t)s->participants + 1, sizeof(double));
     double *first = calloc((size_t)s->participants + 1, sizeof(double));
+    double *tracks = calloc((size_t)s->participants + 1, sizeof(double));
     size_t n_join = 0, n_first = 0, n_jitter = 0;
     double jitter_sum = 0;
     for (int i = 0; i < s->participants; i++) {
         const struct load_participant *p = g.parts[i];
         if (!p) {
             r->failed++;
+            if (tracks)
+                tracks[i] = 0;
             continue;
         }
+        int p_expected = r->streams_expected, p_received = r->streams_received;
         r->publishers += p->publishes;
         r->failed += p->gone;
         if (p->joined_us) {
@@ -302,7 +306,22 @@ static void collect(struct load_result *r)
                     r->jitter_max_ms = rx->jitter_us / 1000;
             }
         }
+        p_expected = r->streams_expected - p_expected;
+        p_received = r->streams_received - p_received;
+        if (tracks)
+            tracks[i] = p_received;
+        r->tracks_expected_max = p_expected > r->tracks_expected_max ? p_expected
+                                                                      : r->tracks_expected_max;
+        r->participants_all_tracks += p_received == p_expected;
     }
+    if (tracks) {
+        /* every participant counts: one that failed received nothing */
+        struct load_pct tp = pct_of(tracks, (size_t)s->participants);
+        r->tracks_min = (int)tracks[0];
+        r->tracks_median = (int)tp.p50;
+        r->tracks_max = (int)tp.max;
+    }
+    free(tracks);
     r->join_ms = pct_of(join, n_join);
     r->first_media_ms = pct_of(first, n_first);
     free(join);

@@ -38,6 +38,12 @@ struct load_result {
     uint64_t nack_received, nack_seqs_received, pli_received, media_errors, signaling_errors,
         late_ticks;
     int streams_expected, streams_received;
+    /* Per participant: tracks (another publisher's audio or video) it
+     * received media on, of those it should have (most expected by one
+     * participant: tracks_expected_max). The worst, median and best
+     * participant, and how many received every track they should: a server
+     * that stops offering beyond some number of tracks shows here. */
+    int tracks_expected_max, tracks_min, tracks_median, tracks_max, participants_all_tracks;
     /* the measurement window: steady load after the ramp */
     double window_s;
     uint64_t window_forwarded;
