@@ -332,6 +332,7 @@ static void collect(struct load_result *r)
     r->send_errors = tot->send_errors;
     r->forwarded = tot->received;
     r->other_packets = tot->received_other;
+    r->unsignaled_packets = tot->received_unsignaled;
     r->loss_ratio = r->expected ? (double)r->lost / (double)r->expected : 0;
     r->delay_p50 = load_hist_pct_ms(&tot->delay, 0.5);
     r->delay_p90 = load_hist_pct_ms(&tot->delay, 0.9);

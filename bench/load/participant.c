@@ -148,6 +148,11 @@ static void on_rtp(void *ctx, uint8_t *buf, size_t len)
         tot->received_other++; /* another room's media: a routing bug */
         return;
     }
+    /* An offer that lists SSRCs: only those reach a browser's tracks. */
+    if (p->sub_remote && p->sub_remote->n_ssrcs && !load_sub_remote_has_ssrc(p->sub_remote, h.ssrc)) {
+        tot->received_unsignaled++;
+        return;
+    }
     int64_t delay = load_rx_add(&p->rx[slot], counter, sent_us, now);
     load_hist_add(&tot->delay, delay);
     load_hist_add(&tot->delay_sec, delay);
@@ -348,6 +353,13 @@ int participant_publish_answer(struct load_participant *p, const char *sdp)
     return rc;
 }
 
+static void sub_remote_free(struct load_sub_remote *r)
+{
+    if (r)
+        load_sub_remote_clear(r);
+    free(r);
+}
+
 char *participant_subscribe_offer(struct load_participant *p, const char *sdp)
 {
     struct load_pc *pc = &p->pcs[PAL_MEDIA_PC_SUBSCRIBE];
@@ -369,9 +381,13 @@ char *participant_subscribe_offer(struct load_participant *p, const char *sdp)
         text = NULL;
         snprintf(err, sizeof(err), "subscribe offer: no usable ICE/DTLS");
     }
-    free(r);
-    if (!text)
+    if (text) { /* its SSRCs are what we receive from now on */
+        sub_remote_free(p->sub_remote);
+        p->sub_remote = r;
+    } else {
+        sub_remote_free(r);
         participant_fail(p, true, err);
+    }
     return text;
 }
 
@@ -492,6 +508,7 @@ void participant_destroy(struct load_participant *p)
         for (size_t k = 0; k < p->pcs[i].n_local_q; k++)
             free(p->pcs[i].local_q[k]);
     }
+    sub_remote_free(p->sub_remote);
     free(p->rx);
     free(p);
 }

@@ -32,6 +32,9 @@ void load_report_table(const struct load_result *r, FILE *out)
     fprintf(out, "| packets sent (audio / video) | %llu / %llu |\n",
             (unsigned long long)r->sent_audio, (unsigned long long)r->sent_video);
     fprintf(out, "| packets received (forwarded) | %llu |\n", (unsigned long long)r->forwarded);
+    if (r->unsignaled_packets)
+        fprintf(out, "| packets on SSRCs no subscribe offer announced (not counted) | %llu |\n",
+                (unsigned long long)r->unsignaled_packets);
     fprintf(out, "| lost / loss ratio | %llu / %.5f |\n", (unsigned long long)r->lost,
             r->loss_ratio);
     fprintf(out, "| streams received / expected | %d / %d |\n", r->streams_received,
@@ -104,6 +107,7 @@ int load_report_json(const struct load_result *r, const char *path)
     json_object_set_new(j, "lost_packets", json_integer((json_int_t)r->lost));
     json_object_set_new(j, "loss_ratio", json_real(r->loss_ratio));
     json_object_set_new(j, "other_packets", json_integer((json_int_t)r->other_packets));
+    json_object_set_new(j, "unsignaled_packets", json_integer((json_int_t)r->unsignaled_packets));
     json_object_set_new(j, "streams_expected", json_integer(r->streams_expected));
     json_object_set_new(j, "streams_received", json_integer(r->streams_received));
     json_object_set_new(j, "every_subscriber_received_every_publisher", json_boolean(all));

@@ -31,7 +31,8 @@ struct load_result {
     char date[32];
     int participants, rooms, publishers, joined, failed, server_pid;
     struct load_pct join_ms, first_media_ms;
-    uint64_t sent_audio, sent_video, send_errors, forwarded, lost, expected, other_packets;
+    uint64_t sent_audio, sent_video, send_errors, forwarded, lost, expected, other_packets,
+        unsignaled_packets;
     double loss_ratio;
     double delay_p50, delay_p90, delay_p99, delay_max, delay_mean;
     double jitter_mean_ms, jitter_max_ms;

@@ -38,7 +38,7 @@ static int set_key(struct load_scenario *s, const char *key, const char *val)
         {"rooms", &s->rooms, 1, 1000},
         {"publishers_per_room", &s->publishers_per_room, 0, 1000},
         {"audio_speakers", &s->audio_speakers, 0, 1000},
-        {"video_kbps", &s->video_kbps, 10, 20000},
+        {"video_kbps", &s->video_kbps, 30, 20000},
         {"video_width", &s->video_width, 64, 1920},
         {"video_height", &s->video_height, 64, 1080},
         {"video_fps", &s->video_fps, 1, 60},

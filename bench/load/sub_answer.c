@@ -94,8 +94,8 @@ static int pick_pt(const char *mline, const char *p, const char *end, bool video
 
 /* Appends one m-section of the answer (an accepted one when pt >= 0). */
 static void answer_media(GString *a, const char *p, const char *end, const char *kind,
-                         bool offered_port0, int pt, const struct pal_sdp_local *local,
-                         const char *fp, GString *bundle)
+                         const char *fmts, bool offered_port0, int pt, const struct pal_sdp_local *local,
+                         const char *fp, GString *bundle, GArray *ssrcs)
 {
     struct line l;
     char v[PAL_SDP_MAX_LINE], mid[PAL_SDP_MID_LEN] = "";
@@ -108,9 +108,15 @@ static void answer_media(GString *a, const char *p, const char *end, const char 
         else if (value_of(&l, "a=rtcp-rsize", v, sizeof(v)))
             rsize = true;
     }
-    if (pt < 0 || offered_port0) {
-        g_string_append_printf(a, "m=%s 0 UDP/TLS/RTP/SAVPF %d\r\nc=IN IP4 0.0.0.0\r\n", kind,
-                               pt < 0 ? 0 : pt);
+    if (pt >= 0 && !offered_port0 && sends)
+        for (const char *q = p; next_line(&q, end, &l);)
+            if (value_of(&l, "a=ssrc:", v, sizeof(v))) {
+                uint32_t ssrc = (uint32_t)strtoul(v, NULL, 10);
+                g_array_append_val(ssrcs, ssrc);
+            }
+    if (pt < 0 || offered_port0) { /* rejected: port 0, the offer's formats */
+        g_string_append_printf(a, "m=%s 0 UDP/TLS/RTP/SAVPF %s\r\nc=IN IP4 0.0.0.0\r\n", kind,
+                               fmts);
         if (mid[0])
             g_string_append_printf(a, "a=mid:%s\r\n", mid);
         return;
@@ -136,6 +142,25 @@ static void answer_media(GString *a, const char *p, const char *end, const char 
                 g_string_append_printf(a, "%.*s\r\n", (int)l.len, l.p);
 }
 
+static gint cmp_u32(gconstpointer a, gconstpointer b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void load_sub_remote_clear(struct load_sub_remote *remote)
+{
+    g_free(remote->ssrcs);
+    remote->ssrcs = NULL;
+    remote->n_ssrcs = 0;
+}
+
+bool load_sub_remote_has_ssrc(const struct load_sub_remote *remote, uint32_t ssrc)
+{
+    return remote->ssrcs &&
+           bsearch(&ssrc, remote->ssrcs, remote->n_ssrcs, sizeof(ssrc), cmp_u32) != NULL;
+}
+
 int load_sub_answer(const char *offer, const struct pal_sdp_local *local, char **answer,
                     struct load_sub_remote *remote, char *err, size_t errcap)
 {
@@ -159,6 +184,7 @@ int load_sub_answer(const char *offer, const struct pal_sdp_local *local, char *
     snprintf(fp, sizeof(fp), "%s %s", local->fingerprint.algorithm, fpv);
 
     GString *media = g_string_new(NULL), *bundle = g_string_new(NULL);
+    GArray *ssrcs = g_array_new(FALSE, FALSE, sizeof(uint32_t));
     bool transport_read = false;
     for (size_t i = 1; i < n_sec; i++) {
         const char *p = sec[i], *e = sec[i + 1];
@@ -179,15 +205,29 @@ int load_sub_answer(const char *offer, const struct pal_sdp_local *local, char *
                 transport_read = true;
             }
         }
-        answer_media(media, q, e, kind[0] ? kind : "audio", port == 0, pt, local, fp, bundle);
+        const char *fmts = mline; /* after "<media> <port> <proto> " */
+        for (int field = 0; field < 3 && fmts; field++)
+            fmts = strchr(fmts, ' ') ? strchr(fmts, ' ') + 1 : NULL;
+        answer_media(media, q, e, kind[0] ? kind : "audio", fmts && *fmts ? fmts : "0", port == 0,
+                     pt, local, fp, bundle, ssrcs);
     }
     g_array_free(starts, TRUE);
+    g_array_sort(ssrcs, cmp_u32);
+    guint n = 0; /* unique: an SSRC has several a=ssrc lines (cname, msid) */
+    for (guint i = 0; i < ssrcs->len; i++)
+        if (!n || g_array_index(ssrcs, uint32_t, i) != g_array_index(ssrcs, uint32_t, n - 1))
+            g_array_index(ssrcs, uint32_t, n++) = g_array_index(ssrcs, uint32_t, i);
+    g_array_set_size(ssrcs, n);
+    remote->n_ssrcs = ssrcs->len;
+    remote->ssrcs = (uint32_t *)(void *)g_array_free(ssrcs, FALSE);
 
     int rc = 0;
     if (!remote->n_accepted)
         snprintf(err, errcap, "subscribe offer: no m-line to accept (of %d)", remote->n_media), rc = -EINVAL;
     else if (!remote->ice_ufrag[0] || !remote->ice_pwd[0] || !remote->fingerprint.algorithm[0])
         snprintf(err, errcap, "subscribe offer: no ICE credentials or fingerprint"), rc = -EINVAL;
+    if (rc)
+        load_sub_remote_clear(remote);
     if (!rc) {
         GString *a = g_string_new(NULL);
         g_string_append_printf(a,

@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "palabre/sdp.h"
 
@@ -35,13 +36,23 @@ struct load_sub_remote {
     struct pal_sdp_candidate candidates[LOAD_SUB_MAX_CANDIDATES];
     bool end_of_candidates;
     int n_media, n_accepted; /* m-lines offered, accepted in the answer */
+    /* The SSRCs (a=ssrc) of the accepted m-lines the offerer sends on,
+     * sorted (malloc'd; load_sub_remote_clear frees them). A browser drops
+     * RTP on any other SSRC: media the SDP does not announce is not
+     * delivered. */
+    uint32_t *ssrcs;
+    size_t n_ssrcs;
 };
 
 /* Writes the answer to offer (NUL-terminated SDP) into *answer (malloc'd,
- * the caller frees) and the offerer's transport into *remote. Returns 0,
+ * the caller frees) and the offerer's transport into *remote (overwritten:
+ * clear it first if it was filled before). Returns 0,
  * -EINVAL (no m-line accepted, no ICE credentials or fingerprint; err says
  * which) or -ENOMEM. */
 int load_sub_answer(const char *offer, const struct pal_sdp_local *local, char **answer,
                     struct load_sub_remote *remote, char *err, size_t errcap);
+void load_sub_remote_clear(struct load_sub_remote *remote);
+/* Whether ssrc is one of remote's. */
+bool load_sub_remote_has_ssrc(const struct load_sub_remote *remote, uint32_t ssrc);
 
 #endif
