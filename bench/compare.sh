@@ -152,6 +152,7 @@ const pick = (r) => ({ participants: r.participants, joined: r.joined, window_s:
   delay_ms: r.delay_ms, loss_ratio: r.loss_ratio, server_rss_kib: r.server_rss_kib,
   streams_expected: r.streams_expected, streams_received: r.streams_received,
   tracks_per_participant: r.tracks_per_participant, unsignaled_packets: r.unsignaled_packets,
+  window_unsignaled_packets: r.window_unsignaled_packets,
   nack_received: r.nack_received, pli_received: r.pli_received,
   tool_cpu_percent: r.tool_cpu_percent, late_frames: r.late_frames, tool_saturated: r.tool_saturated });
 const read = (sc, t, i) => { try { return pick(JSON.parse(fs.readFileSync(`${tmp}/${sc}-${t}-${i}.json`, 'utf8'))); } catch { return null; } };

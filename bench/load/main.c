@@ -58,7 +58,7 @@ static struct {
     int64_t t0, phase_end;
     /* window snapshots */
     int64_t w_t0, w_t1, w_srv0, w_srv1, w_tool0, w_tool1;
-    uint64_t w_recv0, w_recv1;
+    uint64_t w_recv0, w_recv1, w_unsig0, w_unsig1;
     /* per-second sampling */
     struct load_sample *samples;
     size_t n_samples, cap_samples;
@@ -172,8 +172,10 @@ static void window_snapshot(bool start, int64_t now)
     int64_t tool = load_proc_cpu_us(0);
     if (start) {
         g.w_t0 = now, g.w_srv0 = srv, g.w_tool0 = tool, g.w_recv0 = g.tot->received;
+        g.w_unsig0 = g.tot->received_unsignaled;
     } else {
         g.w_t1 = now, g.w_srv1 = srv, g.w_tool1 = tool, g.w_recv1 = g.tot->received;
+        g.w_unsig1 = g.tot->received_unsignaled;
     }
 }
 
@@ -348,6 +350,7 @@ static void collect(struct load_result *r)
     r->late_ticks = tot->late_ticks;
     r->window_s = (double)(g.w_t1 - g.w_t0) / 1e6;
     r->window_forwarded = g.w_recv1 - g.w_recv0;
+    r->window_unsignaled = g.w_unsig1 - g.w_unsig0;
     r->server_cpu_us = g.server_pid && g.w_srv0 >= 0 && g.w_srv1 >= 0 ? (double)(g.w_srv1 - g.w_srv0)
                                                                         : -1;
     r->server_cpu_pct = r->window_s > 0 ? r->server_cpu_us / 1e4 / r->window_s : 0;

@@ -131,6 +131,7 @@ int load_report_json(const struct load_result *r, const char *path)
     json_object_set_new(j, "late_frames", json_integer((json_int_t)r->late_ticks));
     json_object_set_new(j, "window_s", num_or_null(r->window_s));
     json_object_set_new(j, "window_forwarded_packets", json_integer((json_int_t)r->window_forwarded));
+    json_object_set_new(j, "window_unsignaled_packets", json_integer((json_int_t)r->window_unsignaled));
     json_object_set_new(j, "server_pid", r->server_pid ? json_integer(r->server_pid) : json_null());
     json_object_set_new(j, "server_cpu_us", num_or_null(r->server_cpu_us));
     json_object_set_new(j, "server_cpu_percent",

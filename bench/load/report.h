@@ -48,6 +48,7 @@ struct load_result {
     /* the measurement window: steady load after the ramp */
     double window_s;
     uint64_t window_forwarded;
+    uint64_t window_unsignaled; /* sent by the server too, but on no announced track */
     double server_cpu_us;        /* < 0 unknown (no --server-pid) */
     double server_cpu_pct;
     double server_cpu_us_per_forwarded_packet;
