@@ -14,8 +14,11 @@
 # --interfaces plj1). Janus's configuration is bench/janus/*.jcfg.
 #
 #   bench/compare.sh [scenario ...]     default: meeting webinar
+#                                       (also: large, the room of 100)
 #   JANUS_BIN=/path/to/janus bench/compare.sh
 #   ROUNDS=5 bench/compare.sh           rounds per scenario (default 3)
+#   LOAD_ARGS='--duration 10' bench/compare.sh large   palabre-load options
+# compare.json keeps the scenarios a run did not measure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -35,6 +38,8 @@ if [ -z "${IN_NETNS:-}" ]; then
 fi
 
 ip link set lo up
+# the large room: 100 participants' sockets in the tool, 200 handles in Janus
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 results=bench/results
 mkdir -p "$results"
 tmp=$(mktemp -d)
@@ -49,8 +54,9 @@ janus_lib=$(dirname "$janus_plugins")
 
 start_palabre() {
     rm -rf "$tmp/data"
-    # the webinar room holds 201 participants (the default limit is 100)
-    printf '[limits]\nmax_participants_per_room = 1000\n' >"$tmp/palabre.ini"
+    # bench/palabre.ini: room and per-address limits raised (the webinar
+    # room holds 201 participants, all from the tool's one address)
+    bench/palabre-config.sh "$BUILD/palabre" >"$tmp/palabre.ini"
     "$BUILD/palabre" --listen 127.0.0.1:18480 --data-dir "$tmp/data" --log-level warn \
         --config "$tmp/palabre.ini" \
         >"$tmp/palabre.log" 2>&1 &
@@ -127,8 +133,17 @@ done
 node - "$date" "$results" "$tmp" "$rounds" "${scenarios[@]}" <<'JS'
 const fs = require('fs');
 const [date, dir, tmp, nrounds, ...scenarios] = process.argv.slice(2);
-const out = { date, machine: `${require('os').cpus().length}-core ${require('os').type()} ${require('os').release()}`,
-  command: 'make bench-compare', rounds: Number(nrounds), scenarios: {} };
+const machine = `${require('os').cpus().length}-core ${require('os').type()} ${require('os').release()}`;
+const command = `${process.env.ROUNDS ? `ROUNDS=${nrounds} ` : ''}${process.env.LOAD_ARGS ? `LOAD_ARGS='${process.env.LOAD_ARGS}' ` : ''}` +
+  `bench/compare.sh ${scenarios.join(' ')}`;
+// compare.json keeps the scenarios this run did not measure (each row says
+// when and how it was measured); the top-level fields describe the last run.
+let out;
+try { out = JSON.parse(fs.readFileSync(`${dir}/compare.json`, 'utf8')); } catch { out = {}; }
+if (!out.scenarios) out.scenarios = {};
+for (const [sc, row] of Object.entries(out.scenarios))
+  if (row.date === undefined) Object.assign(row, { date: out.date, machine: out.machine, command: out.command, rounds_run: out.rounds });
+Object.assign(out, { date, machine, command, rounds: Number(nrounds) });
 const f = (v, d = 2) => (v === null || v === undefined ? 'n/a' : Number(v).toFixed(d));
 const pick = (r) => ({ participants: r.participants, joined: r.joined, window_s: r.window_s,
   window_forwarded_packets: r.window_forwarded_packets, forwarded_packets: r.forwarded_packets,
@@ -136,11 +151,14 @@ const pick = (r) => ({ participants: r.participants, joined: r.joined, window_s:
   server_cpu_us_per_forwarded_packet: r.server_cpu_us_per_forwarded_packet,
   delay_ms: r.delay_ms, loss_ratio: r.loss_ratio, server_rss_kib: r.server_rss_kib,
   streams_expected: r.streams_expected, streams_received: r.streams_received,
+  tracks_per_participant: r.tracks_per_participant, unsignaled_packets: r.unsignaled_packets,
+  window_unsignaled_packets: r.window_unsignaled_packets,
   nack_received: r.nack_received, pli_received: r.pli_received,
   tool_cpu_percent: r.tool_cpu_percent, late_frames: r.late_frames, tool_saturated: r.tool_saturated });
 const read = (sc, t, i) => { try { return pick(JSON.parse(fs.readFileSync(`${tmp}/${sc}-${t}-${i}.json`, 'utf8'))); } catch { return null; } };
-console.log('\n| scenario | round | server | participants | forwarded pkts (window) | server CPU % | CPU µs / fwd pkt | delay p50 / p99 ms | loss | streams | tool CPU % |');
-console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log('\n| scenario | round | server | participants | forwarded pkts (window) | server CPU % | CPU µs / fwd pkt | delay p50 / p99 ms | loss | streams | tracks per participant min / median / max of N (all) | tool CPU % |');
+console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+const tracks = (t) => (t ? `${t.min} / ${t.median} / ${t.max} of ${t.expected} (${t.participants_with_all})` : 'n/a');
 for (const sc of scenarios) {
   const rounds = [];
   for (let i = 1; i <= Number(nrounds); i++) {
@@ -150,7 +168,8 @@ for (const sc of scenarios) {
       if (!r) continue;
       console.log(`| ${sc} | ${i} | ${t} | ${r.participants} | ${r.window_forwarded_packets} | ${f(r.server_cpu_percent, 1)} | ` +
         `${f(r.server_cpu_us_per_forwarded_packet)} | ${f(r.delay_ms.p50)} / ${f(r.delay_ms.p99)} | ${f(r.loss_ratio, 5)} | ` +
-        `${r.streams_received}/${r.streams_expected} | ${f(r.tool_cpu_percent, 1)}${r.tool_saturated ? ' (saturated)' : ''} |`);
+        `${r.streams_received}/${r.streams_expected} | ${tracks(r.tracks_per_participant)} | ` +
+        `${f(r.tool_cpu_percent, 1)}${r.tool_saturated ? ' (saturated)' : ''} |`);
     }
     if (rd.palabre && rd.janus) {
       rd.ratio_cpu_per_packet_palabre_over_janus =
@@ -161,7 +180,7 @@ for (const sc of scenarios) {
   }
   const done = rounds.filter((rd) => rd.ratio_cpu_per_packet_palabre_over_janus !== undefined)
     .sort((a, b) => a.ratio_cpu_per_packet_palabre_over_janus - b.ratio_cpu_per_packet_palabre_over_janus);
-  const row = { rounds };
+  const row = { date, machine, command, rounds_run: Number(nrounds), rounds };
   if (done.length) {
     const med = done[Math.floor((done.length - 1) / 2)];
     row.median_round = med.round;
@@ -175,6 +194,8 @@ for (const sc of scenarios) {
       palabre_p99_under_5_ms: med.palabre.delay_ms.p99 < 5,
       palabre_p99_under_5_ms_every_round: all.every((rd) => rd.palabre.delay_ms.p99 < 5),
       palabre_no_loss_every_round: all.every((rd) => rd.palabre.loss_ratio === 0),
+      palabre_every_track_delivered_every_round: all.every((rd) => rd.palabre.streams_received === rd.palabre.streams_expected),
+      janus_every_track_delivered_every_round: all.every((rd) => rd.janus.streams_received === rd.janus.streams_expected),
       janus_cpu_percent: med.janus.server_cpu_percent,
       tool_kept_up_every_round: all.every((rd) => !rd.palabre.tool_saturated && !rd.janus.tool_saturated) };
     for (const t of ['palabre', 'janus'])
@@ -182,11 +203,12 @@ for (const sc of scenarios) {
         if (fs.existsSync(`${tmp}/${sc}-${t}-${med.round}.${ext}`))
           fs.copyFileSync(`${tmp}/${sc}-${t}-${med.round}.${ext}`, `${dir}/${sc}-${t}.${ext}`);
   }
-  out.scenarios[sc] = row;
+  if (rounds.some((rd) => rd.palabre || rd.janus)) out.scenarios[sc] = row; // a run that measured nothing replaces nothing
 }
 console.log('');
-for (const [sc, row] of Object.entries(out.scenarios)) {
-  if (row.ratio_cpu_per_packet_palabre_over_janus !== undefined)
+for (const sc of scenarios) {
+  const row = out.scenarios[sc];
+  if (row && row.date === date && row.ratio_cpu_per_packet_palabre_over_janus !== undefined)
     console.log(`${sc}: palabre/janus CPU per forwarded packet = ${f(row.ratio_cpu_per_packet_palabre_over_janus, 3)} ` +
       `(median of ${row.ratios_cpu_per_packet_by_round.map((x) => f(x, 3)).join(', ')}; round ${row.median_round}), ` +
       `p99 delay ratio = ${f(row.ratio_delay_p99_palabre_over_janus, 3)}`);

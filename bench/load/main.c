@@ -58,7 +58,7 @@ static struct {
     int64_t t0, phase_end;
     /* window snapshots */
     int64_t w_t0, w_t1, w_srv0, w_srv1, w_tool0, w_tool1;
-    uint64_t w_recv0, w_recv1;
+    uint64_t w_recv0, w_recv1, w_unsig0, w_unsig1;
     /* per-second sampling */
     struct load_sample *samples;
     size_t n_samples, cap_samples;
@@ -172,8 +172,10 @@ static void window_snapshot(bool start, int64_t now)
     int64_t tool = load_proc_cpu_us(0);
     if (start) {
         g.w_t0 = now, g.w_srv0 = srv, g.w_tool0 = tool, g.w_recv0 = g.tot->received;
+        g.w_unsig0 = g.tot->received_unsignaled;
     } else {
         g.w_t1 = now, g.w_srv1 = srv, g.w_tool1 = tool, g.w_recv1 = g.tot->received;
+        g.w_unsig1 = g.tot->received_unsignaled;
     }
 }
 
@@ -264,14 +266,18 @@ static void collect(struct load_result *r)
     r->server_pid = g.server_pid;
     double *join = calloc((size_t)s->participants + 1, sizeof(double));
     double *first = calloc((size_t)s->participants + 1, sizeof(double));
+    double *tracks = calloc((size_t)s->participants + 1, sizeof(double));
     size_t n_join = 0, n_first = 0, n_jitter = 0;
     double jitter_sum = 0;
     for (int i = 0; i < s->participants; i++) {
         const struct load_participant *p = g.parts[i];
         if (!p) {
             r->failed++;
+            if (tracks)
+                tracks[i] = 0;
             continue;
         }
+        int p_expected = r->streams_expected, p_received = r->streams_received;
         r->publishers += p->publishes;
         r->failed += p->gone;
         if (p->joined_us) {
@@ -302,7 +308,22 @@ static void collect(struct load_result *r)
                     r->jitter_max_ms = rx->jitter_us / 1000;
             }
         }
+        p_expected = r->streams_expected - p_expected;
+        p_received = r->streams_received - p_received;
+        if (tracks)
+            tracks[i] = p_received;
+        r->tracks_expected_max = p_expected > r->tracks_expected_max ? p_expected
+                                                                      : r->tracks_expected_max;
+        r->participants_all_tracks += p_received == p_expected;
     }
+    if (tracks) {
+        /* every participant counts: one that failed received nothing */
+        struct load_pct tp = pct_of(tracks, (size_t)s->participants);
+        r->tracks_min = (int)tracks[0];
+        r->tracks_median = (int)tp.p50;
+        r->tracks_max = (int)tp.max;
+    }
+    free(tracks);
     r->join_ms = pct_of(join, n_join);
     r->first_media_ms = pct_of(first, n_first);
     free(join);
@@ -313,6 +334,7 @@ static void collect(struct load_result *r)
     r->send_errors = tot->send_errors;
     r->forwarded = tot->received;
     r->other_packets = tot->received_other;
+    r->unsignaled_packets = tot->received_unsignaled;
     r->loss_ratio = r->expected ? (double)r->lost / (double)r->expected : 0;
     r->delay_p50 = load_hist_pct_ms(&tot->delay, 0.5);
     r->delay_p90 = load_hist_pct_ms(&tot->delay, 0.9);
@@ -328,6 +350,7 @@ static void collect(struct load_result *r)
     r->late_ticks = tot->late_ticks;
     r->window_s = (double)(g.w_t1 - g.w_t0) / 1e6;
     r->window_forwarded = g.w_recv1 - g.w_recv0;
+    r->window_unsignaled = g.w_unsig1 - g.w_unsig0;
     r->server_cpu_us = g.server_pid && g.w_srv0 >= 0 && g.w_srv1 >= 0 ? (double)(g.w_srv1 - g.w_srv0)
                                                                         : -1;
     r->server_cpu_pct = r->window_s > 0 ? r->server_cpu_us / 1e4 / r->window_s : 0;

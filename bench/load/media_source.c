@@ -56,6 +56,15 @@ static int encode_opus(struct load_media_source *m)
         else if (f >= m->n_opus) /* keep the second second: the encoder has settled */
             rc = keep_frame(&m->opus[f - m->n_opus], pkt, (size_t)n, false);
     }
+    /* then silence: the last of a few frames, once the encoder has adapted */
+    memset(pcm, 0, sizeof(pcm));
+    for (int f = 0; m->opus && f < 10 && !rc; f++) {
+        int n = pal_opus_encode(e, pcm, pkt, sizeof(pkt));
+        if (n <= 0)
+            rc = -EIO;
+        else if (f == 9)
+            rc = keep_frame(&m->opus_silence, pkt, (size_t)n, false);
+    }
     pal_opus_encoder_destroy(e);
     return m->opus ? rc : -ENOMEM;
 }
@@ -147,16 +156,18 @@ void load_media_source_destroy(struct load_media_source *m)
         free(m->opus[i].data);
     for (size_t i = 0; m->vp8 && i < m->n_vp8; i++)
         free(m->vp8[i].data);
+    free(m->opus_silence.data);
     free(m->opus);
     free(m->vp8);
     free(m);
 }
 
-void load_sender_init(struct load_sender *s, const struct load_media_source *m, bool video,
+void load_sender_init(struct load_sender *s, const struct load_media_source *m, bool video, bool dtx,
                       uint32_t source_id, size_t start_frame)
 {
     memset(s, 0, sizeof(*s));
     s->video = video;
+    s->dtx = dtx && !video;
     s->source_id = source_id << 1 | (video ? 1u : 0u);
     do
         pal_random_bytes(&s->ssrc, sizeof(s->ssrc));
@@ -168,7 +179,9 @@ void load_sender_init(struct load_sender *s, const struct load_media_source *m, 
     snprintf(s->mid, sizeof(s->mid), "%d", video ? 1 : 0);
     size_t n = video ? m->n_vp8 : m->n_opus;
     s->frame = n ? start_frame % n : 0;
-    s->interval_us = video ? 1000000 / (m->fps > 0 ? m->fps : 30) : 20000;
+    s->interval_us = video ? 1000000 / (m->fps > 0 ? m->fps : 30)
+                     : s->dtx ? LOAD_DTX_INTERVAL_US
+                              : 20000;
     uint16_t pic;
     pal_random_bytes(&pic, sizeof(pic));
     pal_vp8_packetizer_init(&s->pk, PAL_VP8_PACKETIZER_DEFAULT_MTU - LOAD_TRAILER_SIZE,
@@ -219,11 +232,12 @@ int load_sender_emit_frame(struct load_sender *s, const struct load_media_source
     if (!s->video) {
         if (!m->n_opus)
             return 0;
-        const struct load_frame *f = &m->opus[s->frame];
+        const struct load_frame *f = s->dtx ? &m->opus_silence : &m->opus[s->frame];
         s->frame = (s->frame + 1) % m->n_opus;
         if (send_one(s, f->data, f->len, false, send, ctx) == 0)
             sent++;
-        s->timestamp += PAL_OPUS_FRAME;
+        s->timestamp += s->dtx ? (uint32_t)(PAL_OPUS_RATE / 1000 * (LOAD_DTX_INTERVAL_US / 1000))
+                               : PAL_OPUS_FRAME;
         return sent;
     }
     if (!m->n_vp8)

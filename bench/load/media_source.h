@@ -20,6 +20,10 @@
  * same clock) gets the one-way forwarding delay, and the counter gives loss
  * without depending on the sequence numbers the server rewrites.
  *
+ * A silent publisher (scenario audio_speakers) sends what Opus DTX sends in
+ * silence: one small frame (digital silence, encoded) every 400 ms, its RTP
+ * timestamp advancing by 400 ms.
+ *
  * The video GOP is one keyframe followed by fps * keyframe_interval - 1
  * delta frames; a keyframe request (PLI) makes a sender jump to the next
  * GOP start.
@@ -41,6 +45,8 @@
 #define LOAD_PT_VP8 96
 /* Room for the RTP header, payload, trailer and the SRTP tag. */
 #define LOAD_PACKET_CAP 1600
+/* Opus DTX: during silence, one frame every 400 ms (RFC 7587 section 3.1.3). */
+#define LOAD_DTX_INTERVAL_US 400000
 
 struct load_frame {
     uint8_t *data;
@@ -51,6 +57,7 @@ struct load_frame {
 struct load_media_source {
     /* owned */
     struct load_frame *opus; /* 1 s: 50 frames of 20 ms */
+    struct load_frame opus_silence; /* a 20 ms frame of digital silence */
     struct load_frame *vp8;  /* one GOP */
     /* state */
     size_t n_opus, n_vp8;
@@ -69,6 +76,7 @@ struct load_sender {
     uint8_t pt, ext_mid_id;
     char mid[8];
     bool video;
+    bool dtx;               /* audio, silent: LOAD_DTX_INTERVAL_US between frames */
     size_t frame;           /* next frame index in the source loop */
     int64_t next_us;        /* when the next frame is due */
     int64_t interval_us;
@@ -76,7 +84,8 @@ struct load_sender {
     struct pal_vp8_packetizer pk;
 };
 
-void load_sender_init(struct load_sender *s, const struct load_media_source *m, bool video,
+/* dtx: a silent audio sender (ignored for video). */
+void load_sender_init(struct load_sender *s, const struct load_media_source *m, bool video, bool dtx,
                       uint32_t source_id, size_t start_frame);
 
 /* Emits the frame due now: calls send for each RTP packet (built in a

@@ -9,6 +9,7 @@
 #include "palabre/rtp.h"
 #include "palabre/sdp.h"
 #include "palabre/sdp_media.h"
+#include "sub_answer.h"
 
 /* ---- candidates ------------------------------------------------------------ */
 
@@ -147,6 +148,11 @@ static void on_rtp(void *ctx, uint8_t *buf, size_t len)
         tot->received_other++; /* another room's media: a routing bug */
         return;
     }
+    /* An offer that lists SSRCs: only those reach a browser's tracks. */
+    if (p->sub_remote && p->sub_remote->n_ssrcs && !load_sub_remote_has_ssrc(p->sub_remote, h.ssrc)) {
+        tot->received_unsignaled++;
+        return;
+    }
     int64_t delay = load_rx_add(&p->rx[slot], counter, sent_us, now);
     load_hist_add(&tot->delay, delay);
     load_hist_add(&tot->delay_sec, delay);
@@ -220,24 +226,18 @@ static void sdp_local(const struct load_participant *p, const struct load_pc *pc
     l->origin_sess_version = 1;
 }
 
-/* Remote ICE/DTLS from the peer's description (the first accepted m-line
- * carries the BUNDLE transport), plus the candidates it lists. */
+/* Remote ICE/DTLS (the BUNDLE transport) and the candidates the peer's
+ * description lists. */
 static int apply_remote(struct load_participant *p, struct load_pc *pc,
-                        const struct pal_session_desc *d, enum pal_dtls_role our_role)
+                        const struct load_sub_remote *r, enum pal_dtls_role our_role)
 {
-    int idx = 0;
-    while (idx < d->n_media && d->media[idx].port == 0)
-        idx++;
-    if (idx == d->n_media)
-        return -EINVAL;
-    struct pal_sdp_transport tr;
-    pal_sdp_effective_transport(d, idx, &tr);
+    (void)p;
     struct pal_media_ice_params remote = {0};
     struct pal_media_dtls_params dtls = {.our_role = our_role};
-    snprintf(remote.ufrag, sizeof(remote.ufrag), "%s", tr.ice_ufrag);
-    snprintf(remote.pwd, sizeof(remote.pwd), "%s", tr.ice_pwd);
-    if (strcmp(tr.fingerprint.algorithm, "sha-256") != 0 ||
-        pal_sdp_fingerprint_format(&tr.fingerprint, dtls.fingerprint, sizeof(dtls.fingerprint)) < 0)
+    snprintf(remote.ufrag, sizeof(remote.ufrag), "%s", r->ice_ufrag);
+    snprintf(remote.pwd, sizeof(remote.pwd), "%s", r->ice_pwd);
+    if (strcmp(r->fingerprint.algorithm, "sha-256") != 0 ||
+        pal_sdp_fingerprint_format(&r->fingerprint, dtls.fingerprint, sizeof(dtls.fingerprint)) < 0)
         return -EINVAL;
     int rc = pal_transport_set_remote(pc->t, &pc->local, &remote, &dtls);
     if (rc)
@@ -248,13 +248,35 @@ static int apply_remote(struct load_participant *p, struct load_pc *pc,
             pal_transport_add_remote_candidate(pc->t, &pc->remote_q[i]);
         pc->n_remote_q = 0;
     }
-    for (uint8_t i = 0; i < d->media[idx].n_candidates; i++) {
+    for (size_t i = 0; i < r->n_candidates; i++) {
         struct pal_media_candidate c;
-        pal_sdp_candidate_to_media(&d->media[idx].candidates[i], &c);
+        pal_sdp_candidate_to_media(&r->candidates[i], &c);
         add_remote(pc, &c);
     }
-    if (pc->remote_end || d->media[idx].end_of_candidates || d->end_of_candidates)
+    if (pc->remote_end || r->end_of_candidates)
         pal_transport_remote_gathering_done(pc->t);
+    return 0;
+}
+
+/* The same from a parsed description: its first accepted m-line carries
+ * the BUNDLE transport. */
+static int remote_from_desc(const struct pal_session_desc *d, struct load_sub_remote *r)
+{
+    memset(r, 0, sizeof(*r));
+    int idx = 0;
+    while (idx < d->n_media && d->media[idx].port == 0)
+        idx++;
+    if (idx == d->n_media)
+        return -EINVAL;
+    struct pal_sdp_transport tr;
+    pal_sdp_effective_transport(d, idx, &tr);
+    snprintf(r->ice_ufrag, sizeof(r->ice_ufrag), "%s", tr.ice_ufrag);
+    snprintf(r->ice_pwd, sizeof(r->ice_pwd), "%s", tr.ice_pwd);
+    r->fingerprint = tr.fingerprint;
+    for (uint8_t i = 0; i < d->media[idx].n_candidates && r->n_candidates < LOAD_SUB_MAX_CANDIDATES;
+         i++)
+        r->candidates[r->n_candidates++] = d->media[idx].candidates[i];
+    r->end_of_candidates = d->media[idx].end_of_candidates || d->end_of_candidates;
     return 0;
 }
 
@@ -320,12 +342,22 @@ int participant_publish_answer(struct load_participant *p, const char *sdp)
     /* We offered actpass: the answerer picks; active there makes us the server. */
     struct pal_sdp_transport tr;
     pal_sdp_effective_transport(d, 0, &tr);
-    int rc = apply_remote(p, pc, d,
+    struct load_sub_remote r;
+    int rc = remote_from_desc(d, &r);
+    if (!rc)
+        rc = apply_remote(p, pc, &r,
                           tr.setup == PAL_SDP_SETUP_ACTIVE ? PAL_DTLS_SERVER : PAL_DTLS_CLIENT);
     free(d);
     if (rc)
         participant_fail(p, true, "publish answer: no usable ICE/DTLS parameters");
     return rc;
+}
+
+static void sub_remote_free(struct load_sub_remote *r)
+{
+    if (r)
+        load_sub_remote_clear(r);
+    free(r);
 }
 
 char *participant_subscribe_offer(struct load_participant *p, const char *sdp)
@@ -335,35 +367,27 @@ char *participant_subscribe_offer(struct load_participant *p, const char *sdp)
         participant_fail(p, true, "cannot create the subscribe transport");
         return NULL;
     }
-    struct pal_session_desc *offer = parse_or_fail(p, sdp);
-    if (!offer)
-        return NULL;
-    struct pal_session_desc *answer = calloc(1, sizeof(*answer));
     struct pal_sdp_local local;
     sdp_local(p, pc, &local);
-    struct pal_sdp_error err = {0};
-    char *text = NULL;
-    /* The server's builder answers what a browser offers (opus, VP8, recvonly
-     * for what is sent, the rest rejected): the same rules apply to an answer
-     * from a receiver. Only the DTLS role differs: a browser answering an
-     * SFU's actpass takes active, and so do we. */
-    if (answer && pal_sdp_build_answer(offer, &local, answer, &err) == 0) {
-        if (answer->transport.setup != PAL_SDP_SETUP_NONE)
-            answer->transport.setup = PAL_SDP_SETUP_ACTIVE;
-        for (uint8_t i = 0; i < answer->n_media; i++)
-            if (answer->media[i].transport.setup != PAL_SDP_SETUP_NONE)
-                answer->media[i].transport.setup = PAL_SDP_SETUP_ACTIVE;
-        text = pal_sdp_write_alloc(answer, &err);
-    }
-    if (text && apply_remote(p, pc, offer, PAL_DTLS_CLIENT) != 0) {
+    /* Written from the offer's text: pal_session_desc stops at
+     * PAL_SDP_MAX_MEDIA m-lines, the server's limit, which the tool must
+     * not share to measure it (sub_answer.h). We answer as a browser
+     * answers an SFU's actpass: active. */
+    struct load_sub_remote *r = calloc(1, sizeof(*r));
+    char err[160] = "out of memory", *text = NULL;
+    if (r && load_sub_answer(sdp, &local, &text, r, err, sizeof(err)) == 0 &&
+        apply_remote(p, pc, r, PAL_DTLS_CLIENT) != 0) {
         free(text);
         text = NULL;
-        snprintf(err.message, sizeof(err.message), "subscribe offer: no usable ICE/DTLS");
+        snprintf(err, sizeof(err), "subscribe offer: no usable ICE/DTLS");
     }
-    free(answer);
-    free(offer);
-    if (!text)
-        participant_fail(p, true, err.message[0] ? err.message : "subscribe answer");
+    if (text) { /* its SSRCs are what we receive from now on */
+        sub_remote_free(p->sub_remote);
+        p->sub_remote = r;
+    } else {
+        sub_remote_free(r);
+        participant_fail(p, true, err);
+    }
     return text;
 }
 
@@ -453,11 +477,12 @@ int participant_create(struct load_env *env, int index, struct load_participant 
     if (p->publishes) {
         /* each publisher starts at its own point of the loops */
         if (s->audio)
-            load_sender_init(&p->senders[p->n_senders++], env->media, false, (uint32_t)index,
+            load_sender_init(&p->senders[p->n_senders++], env->media, false,
+                             !load_scenario_talks(s, p->index_in_room), (uint32_t)index,
                              (size_t)index * 7);
         if (s->video)
-            load_sender_init(&p->senders[p->n_senders++], env->media, true, (uint32_t)index,
-                             (size_t)index * 11);
+            load_sender_init(&p->senders[p->n_senders++], env->media, true, false,
+                             (uint32_t)index, (size_t)index * 11);
     }
     p->start_us = pal_now_us();
     struct load_ws_listener l = {.ctx = p, .on_ws_open = on_ws_open,
@@ -483,6 +508,7 @@ void participant_destroy(struct load_participant *p)
         for (size_t k = 0; k < p->pcs[i].n_local_q; k++)
             free(p->pcs[i].local_q[k]);
     }
+    sub_remote_free(p->sub_remote);
     free(p->rx);
     free(p);
 }

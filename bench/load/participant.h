@@ -20,6 +20,7 @@
 #include "palabre/media.h"
 #include "palabre/transport.h"
 #include "scenario.h"
+#include "sub_answer.h"
 #include "ws.h"
 
 struct load_participant;
@@ -30,6 +31,8 @@ struct load_totals {
     uint64_t send_errors;
     uint64_t received;           /* RTP packets received with a valid trailer */
     uint64_t received_other;     /* RTP without our trailer (padding, probes) */
+    uint64_t received_unsignaled; /* RTP on an SSRC no subscribe offer announced: a
+                                   * browser drops it, so it counts as not delivered */
     uint64_t nack_received;      /* NACK packets the server sent to publishers */
     uint64_t nack_seqs_received; /* sequence numbers they asked for */
     uint64_t pli_received;       /* PLI/FIR the server sent to publishers */
@@ -100,6 +103,7 @@ struct load_participant {
     struct load_ws *ws;
     void *sig; /* the dialect's state */
     struct load_rx *rx; /* [room size * 2]: index in room << 1 | video */
+    struct load_sub_remote *sub_remote; /* the last subscribe offer answered */
     /* state */
     int index, room, index_in_room, room_size;
     bool publishes;

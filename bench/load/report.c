@@ -32,10 +32,17 @@ void load_report_table(const struct load_result *r, FILE *out)
     fprintf(out, "| packets sent (audio / video) | %llu / %llu |\n",
             (unsigned long long)r->sent_audio, (unsigned long long)r->sent_video);
     fprintf(out, "| packets received (forwarded) | %llu |\n", (unsigned long long)r->forwarded);
+    if (r->unsignaled_packets)
+        fprintf(out, "| packets on SSRCs no subscribe offer announced (not counted) | %llu |\n",
+                (unsigned long long)r->unsignaled_packets);
     fprintf(out, "| lost / loss ratio | %llu / %.5f |\n", (unsigned long long)r->lost,
             r->loss_ratio);
     fprintf(out, "| streams received / expected | %d / %d |\n", r->streams_received,
             r->streams_expected);
+    fprintf(out, "| tracks received per participant min / median / max (expected %d) | "
+                 "%d / %d / %d; %d of %d participants got all |\n",
+            r->tracks_expected_max, r->tracks_min, r->tracks_median, r->tracks_max,
+            r->participants_all_tracks, r->participants);
     fprintf(out, "| forwarding delay p50 / p90 / p99 / max | %.2f / %.2f / %.2f / %.2f ms |\n",
             r->delay_p50, r->delay_p90, r->delay_p99, r->delay_max);
     fprintf(out, "| jitter mean / max | %.3f / %.3f ms |\n", r->jitter_mean_ms, r->jitter_max_ms);
@@ -100,9 +107,14 @@ int load_report_json(const struct load_result *r, const char *path)
     json_object_set_new(j, "lost_packets", json_integer((json_int_t)r->lost));
     json_object_set_new(j, "loss_ratio", json_real(r->loss_ratio));
     json_object_set_new(j, "other_packets", json_integer((json_int_t)r->other_packets));
+    json_object_set_new(j, "unsignaled_packets", json_integer((json_int_t)r->unsignaled_packets));
     json_object_set_new(j, "streams_expected", json_integer(r->streams_expected));
     json_object_set_new(j, "streams_received", json_integer(r->streams_received));
     json_object_set_new(j, "every_subscriber_received_every_publisher", json_boolean(all));
+    json_object_set_new(j, "tracks_per_participant",
+                        json_pack("{s:i,s:i,s:i,s:i,s:i}", "expected", r->tracks_expected_max,
+                                  "min", r->tracks_min, "median", r->tracks_median, "max",
+                                  r->tracks_max, "participants_with_all", r->participants_all_tracks));
     json_object_set_new(j, "delay_ms",
                         json_pack("{s:o,s:o,s:o,s:o,s:o}", "p50", num_or_null(r->delay_p50), "p90",
                                   num_or_null(r->delay_p90), "p99", num_or_null(r->delay_p99),
@@ -119,6 +131,7 @@ int load_report_json(const struct load_result *r, const char *path)
     json_object_set_new(j, "late_frames", json_integer((json_int_t)r->late_ticks));
     json_object_set_new(j, "window_s", num_or_null(r->window_s));
     json_object_set_new(j, "window_forwarded_packets", json_integer((json_int_t)r->window_forwarded));
+    json_object_set_new(j, "window_unsignaled_packets", json_integer((json_int_t)r->window_unsignaled));
     json_object_set_new(j, "server_pid", r->server_pid ? json_integer(r->server_pid) : json_null());
     json_object_set_new(j, "server_cpu_us", num_or_null(r->server_cpu_us));
     json_object_set_new(j, "server_cpu_percent",

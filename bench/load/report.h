@@ -31,16 +31,24 @@ struct load_result {
     char date[32];
     int participants, rooms, publishers, joined, failed, server_pid;
     struct load_pct join_ms, first_media_ms;
-    uint64_t sent_audio, sent_video, send_errors, forwarded, lost, expected, other_packets;
+    uint64_t sent_audio, sent_video, send_errors, forwarded, lost, expected, other_packets,
+        unsignaled_packets;
     double loss_ratio;
     double delay_p50, delay_p90, delay_p99, delay_max, delay_mean;
     double jitter_mean_ms, jitter_max_ms;
     uint64_t nack_received, nack_seqs_received, pli_received, media_errors, signaling_errors,
         late_ticks;
     int streams_expected, streams_received;
+    /* Per participant: tracks (another publisher's audio or video) it
+     * received media on, of those it should have (most expected by one
+     * participant: tracks_expected_max). The worst, median and best
+     * participant, and how many received every track they should: a server
+     * that stops offering beyond some number of tracks shows here. */
+    int tracks_expected_max, tracks_min, tracks_median, tracks_max, participants_all_tracks;
     /* the measurement window: steady load after the ramp */
     double window_s;
     uint64_t window_forwarded;
+    uint64_t window_unsignaled; /* sent by the server too, but on no announced track */
     double server_cpu_us;        /* < 0 unknown (no --server-pid) */
     double server_cpu_pct;
     double server_cpu_us_per_forwarded_packet;

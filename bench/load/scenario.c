@@ -37,6 +37,7 @@ static int set_key(struct load_scenario *s, const char *key, const char *val)
         {"participants", &s->participants, 1, 5000},
         {"rooms", &s->rooms, 1, 1000},
         {"publishers_per_room", &s->publishers_per_room, 0, 1000},
+        {"audio_speakers", &s->audio_speakers, 0, 1000},
         {"video_kbps", &s->video_kbps, 30, 20000},
         {"video_width", &s->video_width, 64, 1920},
         {"video_height", &s->video_height, 64, 1080},
@@ -145,4 +146,9 @@ int load_scenario_room_size(const struct load_scenario *s, int r)
 bool load_scenario_publishes(const struct load_scenario *s, int index_in_room)
 {
     return s->publishers_per_room == 0 || index_in_room < s->publishers_per_room;
+}
+
+bool load_scenario_talks(const struct load_scenario *s, int index_in_room)
+{
+    return s->audio_speakers == 0 || index_in_room < s->audio_speakers;
 }

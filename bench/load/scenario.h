@@ -6,6 +6,10 @@
  *   rooms = 2                # participants are spread round-robin
  *   publishers_per_room = 0  # 0: everyone publishes; else the first k of each room
  *   audio = 1                # publishers send Opus, 50 packets/s
+ *   audio_speakers = 0       # 0: every publisher talks; else the first k of
+ *                            # each room talk, the others are silent: Opus
+ *                            # DTX, one packet every 400 ms (as a browser
+ *                            # with usedtx=1 sends during silence)
  *   video = 1                # publishers send VP8
  *   video_kbps = 300
  *   video_width = 640
@@ -24,7 +28,7 @@
 
 struct load_scenario {
     char name[64];
-    int participants, rooms, publishers_per_room;
+    int participants, rooms, publishers_per_room, audio_speakers;
     bool audio, video;
     int video_kbps, video_width, video_height, video_fps, keyframe_interval_s;
     double ramp_per_s;
@@ -42,5 +46,7 @@ void load_scenario_place(const struct load_scenario *s, int i, int *room, int *i
 /* Participants in room r, and whether the k-th of a room publishes. */
 int load_scenario_room_size(const struct load_scenario *s, int r);
 bool load_scenario_publishes(const struct load_scenario *s, int index_in_room);
+/* Whether the k-th of a room talks (sends 50 Opus packets/s) or is silent (DTX). */
+bool load_scenario_talks(const struct load_scenario *s, int index_in_room);
 
 #endif

@@ -42,6 +42,10 @@ test('smoke scenario: every subscriber receives every publisher, no loss on loop
     assert.equal(r.streams_expected, 24);
     assert.equal(r.streams_received, 24, out);
     assert.equal(r.every_subscriber_received_every_publisher, true);
+    // per participant: the 3 others' audio and video, on SSRCs the offers announced
+    assert.deepEqual(r.tracks_per_participant,
+      { expected: 6, min: 6, median: 6, max: 6, participants_with_all: 4 });
+    assert.equal(r.unsignaled_packets, 0, out);
     assert.equal(r.lost_packets, 0, out);
     assert.equal(r.loss_ratio, 0);
     assert.equal(r.other_packets, 0, 'packets without our trailer or from another room');
