@@ -770,6 +770,7 @@ int pal_media_signaling_init(struct pal_server *srv)
     };
     snprintf(mc.interfaces, sizeof(mc.interfaces), "%s", cfg->interfaces);
     snprintf(mc.public_ip, sizeof(mc.public_ip), "%s", cfg->public_ip);
+    snprintf(mc.listen_addr, sizeof(mc.listen_addr), "%s", cfg->listen_addr);
     g.srv = srv;
     int rc = pal_media_create(&mc, wake_signaling, srv, &g.media);
     if (rc)
