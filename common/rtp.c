@@ -52,7 +52,8 @@ static int parse_extensions(struct pal_rtp_packet *p, struct pal_wire_err *err)
     return 0;
 }
 
-int pal_rtp_parse(struct pal_rtp_packet *p, uint8_t *buf, size_t len, struct pal_wire_err *err)
+int pal_rtp_parse_header(struct pal_rtp_packet *p, uint8_t *buf, size_t len,
+                         struct pal_wire_err *err)
 {
     if (len < PAL_RTP_HEADER_MIN)
         return pal_wire_fail(err, -EINVAL, "rtp: header: needed %d bytes, had %zu",
@@ -98,11 +99,23 @@ int pal_rtp_parse(struct pal_rtp_packet *p, uint8_t *buf, size_t len, struct pal
             return rc;
     }
     p->header_len = (uint16_t)off;
+    p->padding_len = 0;
+    p->payload_len = (uint16_t)(len - off);
+    return 0;
+}
+
+int pal_rtp_parse_body(struct pal_rtp_packet *p, size_t len, struct pal_wire_err *err)
+{
+    size_t off = p->header_len;
+    if (len < off)
+        return pal_wire_fail(err, -EINVAL, "rtp: header of %zu bytes in a packet of %zu", off,
+                             len);
+    p->len = len;
     size_t pad = 0;
     if (p->padding) {
         if (len == off)
             return pal_wire_fail(err, -EINVAL, "rtp: padding: needed 1 byte, had 0");
-        pad = buf[len - 1];
+        pad = p->buf[len - 1];
         if (pad == 0 || pad > len - off)
             return pal_wire_fail(err, -EINVAL, "rtp: padding of %zu bytes: needed %zu, had %zu",
                                  pad, pad ? pad : 1, len - off);
@@ -110,6 +123,12 @@ int pal_rtp_parse(struct pal_rtp_packet *p, uint8_t *buf, size_t len, struct pal
     p->padding_len = (uint8_t)pad;
     p->payload_len = (uint16_t)(len - off - pad);
     return 0;
+}
+
+int pal_rtp_parse(struct pal_rtp_packet *p, uint8_t *buf, size_t len, struct pal_wire_err *err)
+{
+    int rc = pal_rtp_parse_header(p, buf, len, err);
+    return rc ? rc : pal_rtp_parse_body(p, len, err);
 }
 
 const uint8_t *pal_rtp_ext_find(const struct pal_rtp_packet *p, uint8_t id, size_t *len)

@@ -35,6 +35,8 @@
 #define RTCP_BUF (PAL_RTP_MAX_PACKET + PAL_SRTP_MAX_TRAILER)
 
 struct pal_room_peer {
+    /* borrowed */
+    struct pal_room *room; /* its room: the transports call the peer directly */
     /* owned */
     struct pal_producer *producers[PAL_MEDIA_MAX_TRACKS];
     struct pal_consumer **consumers;
@@ -178,6 +180,7 @@ int pal_room_peer_add(struct pal_room *r, const char *participant, struct pal_ro
         if (!p)
             return -ENOMEM;
         snprintf(p->id, sizeof(p->id), "%s", participant);
+        p->room = r;
         if (++r->next_peer_num == 0)
             ++r->next_peer_num;
         p->num = r->next_peer_num;
@@ -464,11 +467,12 @@ static struct pal_producer *producer_by_ssrc(struct pal_room_peer *p, uint32_t s
     return NULL;
 }
 
-bool pal_room_accept_rtp(struct pal_room *r, struct pal_room_peer *p,
-                         const struct pal_rtp_packet *hdr)
+void *pal_room_peer_accept_rtp(void *peer, const struct pal_rtp_packet *hdr)
 {
-    if (producer_by_ssrc(p, hdr->ssrc))
-        return true;
+    struct pal_room_peer *p = peer;
+    struct pal_producer *prod = producer_by_ssrc(p, hdr->ssrc);
+    if (prod)
+        return prod;
     /* A track announced without a=ssrc: learn its SSRC from the mid
      * extension, once (header extensions are not encrypted). */
     for (size_t i = 0; i < p->n_producers; i++) {
@@ -479,51 +483,72 @@ bool pal_room_accept_rtp(struct pal_room *r, struct pal_room_peer *p,
         const uint8_t *mid = pal_rtp_ext_find(hdr, prod->track.ext_mid, &len);
         if (mid && len == strlen(prod->track.mid) && memcmp(mid, prod->track.mid, len) == 0) {
             prod->track.ssrc = hdr->ssrc;
-            return true;
+            return prod;
         }
     }
-    r->st.dropped_in++;
-    return false;
+    p->room->st.dropped_in++;
+    return NULL;
 }
 
-void pal_room_on_rtp(struct pal_room *r, struct pal_room_peer *p, uint8_t *buf, size_t len,
-                     int64_t now_ms)
+bool pal_room_accept_rtp(struct pal_room *r, struct pal_room_peer *p,
+                         const struct pal_rtp_packet *hdr)
 {
-    struct pal_rtp_packet pkt;
-    if (pal_rtp_parse(&pkt, buf, len, NULL) != 0) {
-        r->st.dropped_in++;
-        return;
-    }
-    struct pal_producer *prod = producer_by_ssrc(p, pkt.ssrc);
-    if (!prod || pkt.payload_type != prod->track.payload_type) {
+    (void)r;
+    return pal_room_peer_accept_rtp(p, hdr) != NULL;
+}
+
+/* One packet of producer prod, parsed once by the transport. */
+static void on_rtp(struct pal_room *r, struct pal_room_peer *p, struct pal_producer *prod,
+                   const struct pal_rtp_packet *pkt, int64_t now_ms)
+{
+    if (pkt->payload_type != prod->track.payload_type) {
         r->st.dropped_in++;
         return;
     }
     r->st.rtp_in++;
     if (p->twcc && p->twcc_ext) {
         size_t el;
-        const uint8_t *tw = pal_rtp_ext_find(&pkt, p->twcc_ext, &el);
+        const uint8_t *tw = pal_rtp_ext_find(pkt, p->twcc_ext, &el);
         if (tw && el >= 2)
             pal_twcc_on_packet(p->twcc, pal_rd16(tw), now_ms * 1000);
     }
     bool keyframe;
-    if (pal_producer_on_packet(prod, &pkt, now_ms, &keyframe))
+    if (pal_producer_on_packet(prod, pkt, now_ms, &keyframe))
         request_keyframe(r, prod, now_ms);
     if (r->mixer && prod->mixer_input)
-        pal_mixer_thread_push_rtp(r->mix_thread, r->mixer, prod->mixer_input, buf, len, now_ms);
+        pal_mixer_thread_push_rtp(r->mix_thread, r->mixer, prod->mixer_input, pkt->buf, pkt->len,
+                                  now_ms);
     if (prod->n_consumers == 0)
         return;
     int64_t wall_us = pal_wall_ms() * 1000;
     for (size_t i = 0; i < prod->n_consumers; i++) {
         struct pal_consumer *c = prod->consumers[i];
         bool waited = c->wait_keyframe;
-        int rc = pal_consumer_forward(c, &pkt, keyframe, r->scratch, sizeof(r->scratch), now_ms,
+        int rc = pal_consumer_forward(c, pkt, keyframe, r->scratch, sizeof(r->scratch), now_ms,
                                       wall_us);
         if (rc == 0)
             r->st.rtp_out++;
         else if (rc == 1 && waited && c->sink->ready)
             request_keyframe(r, prod, now_ms); /* still waiting: keep asking (throttled) */
     }
+}
+
+void pal_room_peer_on_rtp(void *peer, void *producer, const struct pal_rtp_packet *pkt)
+{
+    struct pal_room_peer *p = peer;
+    on_rtp(p->room, p, producer, pkt, pal_now_ms());
+}
+
+void pal_room_on_rtp(struct pal_room *r, struct pal_room_peer *p, uint8_t *buf, size_t len,
+                     int64_t now_ms)
+{
+    struct pal_rtp_packet pkt;
+    struct pal_producer *prod;
+    if (pal_rtp_parse(&pkt, buf, len, NULL) != 0 || !(prod = producer_by_ssrc(p, pkt.ssrc))) {
+        r->st.dropped_in++;
+        return;
+    }
+    on_rtp(r, p, prod, &pkt, now_ms);
 }
 
 static struct pal_consumer *consumer_by_ssrc(struct pal_room_peer *p, uint32_t ssrc)
@@ -594,6 +619,18 @@ void pal_room_on_rtcp(struct pal_room *r, struct pal_room_peer *p, enum pal_medi
             on_subscriber_feedback(r, p, &pk, now_ms);
         }
     }
+}
+
+void pal_room_peer_on_publish_rtcp(void *peer, uint8_t *buf, size_t len)
+{
+    struct pal_room_peer *p = peer;
+    pal_room_on_rtcp(p->room, p, PAL_MEDIA_PC_PUBLISH, buf, len, pal_now_ms());
+}
+
+void pal_room_peer_on_subscribe_rtcp(void *peer, uint8_t *buf, size_t len)
+{
+    struct pal_room_peer *p = peer;
+    pal_room_on_rtcp(p->room, p, PAL_MEDIA_PC_SUBSCRIBE, buf, len, pal_now_ms());
 }
 
 /* ---- the room's mixer --------------------------------------------------------- */

@@ -173,23 +173,28 @@ static void on_ice_recv(void *ctx, uint8_t *buf, size_t len)
             t->st.not_ready++;
             return;
         }
-        struct pal_rtp_packet hdr;
-        if (pal_rtp_parse(&hdr, buf, len, NULL) != 0) {
+        /* Parsed once: the header is in clear; the padding count is read
+         * once decrypted. */
+        struct pal_rtp_packet pkt;
+        if (pal_rtp_parse_header(&pkt, buf, len, NULL) != 0) {
             t->st.srtp_errors++;
             return;
         }
-        if (t->l.on_transport_accept_rtp && !t->l.on_transport_accept_rtp(t->l.ctx, &hdr)) {
+        void *stream = t->l.on_transport_accept_rtp
+                           ? t->l.on_transport_accept_rtp(t->l.media_ctx, &pkt)
+                           : NULL;
+        if (!stream) {
             t->st.unknown_ssrc++;
             return;
         }
         size_t out;
-        if (pal_srtp_unprotect(t->srtp, buf, len, &out) != 0) {
+        if (pal_srtp_unprotect(t->srtp, buf, len, &out) != 0 ||
+            pal_rtp_parse_body(&pkt, out, NULL) != 0) {
             t->st.srtp_errors++;
             return;
         }
         t->st.rtp_in++;
-        if (t->l.on_transport_rtp)
-            t->l.on_transport_rtp(t->l.ctx, buf, out);
+        t->l.on_transport_rtp(t->l.media_ctx, stream, &pkt);
         return;
     }
     case PAL_DEMUX_RTCP: {
@@ -204,7 +209,7 @@ static void on_ice_recv(void *ctx, uint8_t *buf, size_t len)
         }
         t->st.rtcp_in++;
         if (t->l.on_transport_rtcp)
-            t->l.on_transport_rtcp(t->l.ctx, buf, out);
+            t->l.on_transport_rtcp(t->l.media_ctx, buf, out);
         return;
     }
     default:

@@ -80,6 +80,13 @@ struct pal_rtp_packet {
  * accepted (payload_len 0): callers decide (padding-only probes exist).
  * Returns 0, -EINVAL (bad input, err filled) */
 int pal_rtp_parse(struct pal_rtp_packet *p, uint8_t *buf, size_t len, struct pal_wire_err *err);
+/* pal_rtp_parse in two steps, for SRTP: the header (in clear) before
+ * decryption, then the rest once decrypted in place (len: the decrypted
+ * length; the padding count is only readable then). Until the second step,
+ * payload_len is everything after the header. */
+int pal_rtp_parse_header(struct pal_rtp_packet *p, uint8_t *buf, size_t len,
+                         struct pal_wire_err *err);
+int pal_rtp_parse_body(struct pal_rtp_packet *p, size_t len, struct pal_wire_err *err);
 
 /* Extension element by id, or NULL; *len receives its length. */
 const uint8_t *pal_rtp_ext_find(const struct pal_rtp_packet *p, uint8_t id, size_t *len);

@@ -32,11 +32,18 @@ struct pal_transport_listener {
     void (*on_transport_gathering_done)(void *ctx);
     void (*on_transport_connected)(void *ctx, enum pal_srtp_profile profile);
     void (*on_transport_failed)(void *ctx, enum pal_media_fail_code code, const char *reason);
-    /* Before decryption: may this SSRC be decrypted? */
-    bool (*on_transport_accept_rtp)(void *ctx, const struct pal_rtp_packet *hdr);
-    /* Decrypted packets; buf may be modified. */
-    void (*on_transport_rtp)(void *ctx, uint8_t *buf, size_t len);
-    void (*on_transport_rtcp)(void *ctx, uint8_t *buf, size_t len);
+    /* The packet callbacks below get media_ctx (the room peer, palabre/room.h):
+     * from the socket to the router, nothing else passes them on. */
+    void *media_ctx;
+    /* Before decryption, from the header parsed once: the stream this SSRC
+     * feeds, or NULL (dropped, never decrypted). No callback: RTP is not
+     * expected on this PC (subscribe) and is dropped. */
+    void *(*on_transport_accept_rtp)(void *media_ctx, const struct pal_rtp_packet *hdr);
+    /* The packet of that stream, decrypted in place, the same parse completed
+     * (palabre/rtp.h pal_rtp_parse_body). */
+    void (*on_transport_rtp)(void *media_ctx, void *stream, const struct pal_rtp_packet *pkt);
+    /* A decrypted RTCP compound; buf may be modified. */
+    void (*on_transport_rtcp)(void *media_ctx, uint8_t *buf, size_t len);
 };
 
 struct pal_transport_stats {
