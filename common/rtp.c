@@ -216,6 +216,22 @@ void pal_rtp_ext_remap(struct pal_rtp_packet *p, const struct pal_rtp_ext_map *m
     p->n_ext = (uint8_t)w;
 }
 
+int pal_rtp_rewrite_header(const struct pal_rtp_packet *in, const struct pal_rtp_rewrite *rw,
+                           uint8_t *out, size_t cap, size_t *out_len)
+{
+    if (in->header_len > cap)
+        return -ENOSPC;
+    memcpy(out, in->buf, in->header_len);
+    out[1] = (uint8_t)((out[1] & 0x80) | (rw->payload_type & 0x7F));
+    pal_wr16(out + 2, rw->seq);
+    pal_wr32(out + 4, rw->timestamp);
+    pal_wr32(out + 8, rw->ssrc);
+    if (rw->ext_map && in->n_ext)
+        remap_into(in, out, rw->ext_map, NULL);
+    *out_len = in->header_len;
+    return 0;
+}
+
 int pal_rtp_rewrite_into(const struct pal_rtp_packet *in, const struct pal_rtp_rewrite *rw,
                          uint8_t *out, size_t cap, size_t *out_len)
 {

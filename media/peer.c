@@ -117,7 +117,7 @@ static int open_pc(struct pal_peer *p, enum pal_media_pc pc,
         return rc;
     struct pal_media_sink sink = {
         .ctx = s->t,
-        .send_rtp = pal_transport_send_rtp,
+        .send_rtp = pal_transport_sink_rtp,
         .send_rtcp = pal_transport_send_rtcp,
     };
     pal_room_set_sink(p->rp, pc, &sink);

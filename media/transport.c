@@ -305,7 +305,34 @@ void pal_transport_remote_gathering_done(struct pal_transport *t)
 }
 
 /* Batched: SRTP writes the protected packet straight into the send queue's
- * slot (the encryption is the copy); otherwise in place, then sent. */
+ * slot (the encryption is the copy); otherwise into a buffer here, then
+ * sent. */
+int pal_transport_sink_rtp(void *transport, const uint8_t *hdr, size_t hdr_len,
+                           const uint8_t *body, size_t body_len)
+{
+    struct pal_transport *t = transport;
+    size_t out;
+    if (!t->srtp || t->failed)
+        return -ENOTCONN;
+    uint8_t *slot = pal_ice_send_slot(t->ice);
+    int rc;
+    if (slot) {
+        rc = pal_srtp_protect_parts(t->srtp, hdr, hdr_len, body, body_len, slot, PAL_SEND_SLOT,
+                                    &out);
+        if (rc == 0)
+            pal_ice_send_commit(t->ice, out);
+    } else {
+        uint8_t buf[PAL_RTP_MAX_PACKET + PAL_SRTP_MAX_TRAILER];
+        rc = pal_srtp_protect_parts(t->srtp, hdr, hdr_len, body, body_len, buf, sizeof(buf),
+                                    &out);
+        if (rc == 0)
+            rc = pal_ice_send(t->ice, buf, out);
+    }
+    if (rc == 0)
+        t->st.rtp_out++;
+    return rc;
+}
+
 int pal_transport_send_rtp(void *transport, uint8_t *buf, size_t len, size_t cap)
 {
     struct pal_transport *t = transport;

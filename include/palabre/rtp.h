@@ -1,10 +1,10 @@
 /* RTP packets (RFC 3550) with header extensions (RFC 8285), parsed in place.
  *
  * pal_rtp_parse() fills a struct pal_rtp_packet whose pointers borrow the
- * caller's buffer: nothing is copied or allocated. The router then either
- * rewrites the packet in place (pal_rtp_set_*) or copies it once into a
- * per-consumer output buffer with pal_rtp_rewrite_into(), which is the copy
- * SRTP encryption needs anyway. Sequence/timestamp helpers are wrap-safe.
+ * caller's buffer: nothing is copied or allocated. The router rewrites
+ * each subscriber's header apart (pal_rtp_rewrite_header) and SRTP reads the
+ * payload where it was received (pal_srtp_protect_parts): the cipher's
+ * output is the only copy. Sequence/timestamp helpers are wrap-safe.
  *
  * Stateless; any thread. */
 #ifndef PALABRE_RTP_H
@@ -133,6 +133,11 @@ struct pal_rtp_rewrite {
  * Returns 0 or -ENOSPC. No allocation. */
 int pal_rtp_rewrite_into(const struct pal_rtp_packet *in, const struct pal_rtp_rewrite *rw,
                          uint8_t *out, size_t cap, size_t *out_len);
+/* The same for the header only (in->header_len bytes, extensions included):
+ * the forwarding path, where SRTP reads the payload from in (the cipher
+ * makes the only copy, pal_srtp_protect_parts). Returns 0 or -ENOSPC. */
+int pal_rtp_rewrite_header(const struct pal_rtp_packet *in, const struct pal_rtp_rewrite *rw,
+                           uint8_t *out, size_t cap, size_t *out_len);
 
 /* Header to build a packet from scratch (mixer, probes). One-byte extensions. */
 struct pal_rtp_header {

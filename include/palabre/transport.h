@@ -74,9 +74,14 @@ int pal_transport_add_remote_candidate(struct pal_transport *t,
                                        const struct pal_media_candidate *c);
 void pal_transport_remote_gathering_done(struct pal_transport *t);
 
-/* Sink functions (struct pal_media_sink): protect in place, send. */
-int pal_transport_send_rtp(void *transport, uint8_t *buf, size_t len, size_t cap);
+/* Sink functions (struct pal_media_sink): protect (the header and payload
+ * parts into the datagram; RTCP in place) and send. */
+int pal_transport_sink_rtp(void *transport, const uint8_t *hdr, size_t hdr_len,
+                           const uint8_t *body, size_t body_len);
 int pal_transport_send_rtcp(void *transport, uint8_t *buf, size_t len, size_t cap);
+/* A whole plaintext RTP packet (a client's sender, bench/load), protected
+ * in place (cap >= len + PAL_SRTP_MAX_TRAILER) and sent. */
+int pal_transport_send_rtp(void *transport, uint8_t *buf, size_t len, size_t cap);
 
 bool pal_transport_connected(const struct pal_transport *t);
 void pal_transport_get_stats(const struct pal_transport *t, struct pal_transport_stats *out);

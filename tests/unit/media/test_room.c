@@ -25,13 +25,15 @@ struct rec {
     size_t rtcp_len[MAX_SENT];
 };
 
-static int rec_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
+static int rec_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
+                   size_t body_len)
 {
     struct rec *r = ctx;
-    assert_true(cap >= len + 16);
+    assert_true(hdr_len >= 12 && hdr_len + body_len <= sizeof(r->rtp[0]));
     if (r->n_rtp < MAX_SENT) {
-        memcpy(r->rtp[r->n_rtp], buf, len);
-        r->rtp_len[r->n_rtp++] = len;
+        memcpy(r->rtp[r->n_rtp], hdr, hdr_len);
+        memcpy(r->rtp[r->n_rtp] + hdr_len, body, body_len);
+        r->rtp_len[r->n_rtp++] = hdr_len + body_len;
     }
     return 0;
 }
