@@ -143,46 +143,16 @@ const uint8_t *pal_rtp_ext_find(const struct pal_rtp_packet *p, uint8_t id, size
     return NULL;
 }
 
-void pal_rtp_set_ssrc(struct pal_rtp_packet *p, uint32_t ssrc)
-{
-    p->ssrc = ssrc;
-    pal_wr32(p->buf + 8, ssrc);
-}
-
-void pal_rtp_set_seq(struct pal_rtp_packet *p, uint16_t seq)
-{
-    p->seq = seq;
-    pal_wr16(p->buf + 2, seq);
-}
-
-void pal_rtp_set_timestamp(struct pal_rtp_packet *p, uint32_t ts)
-{
-    p->timestamp = ts;
-    pal_wr32(p->buf + 4, ts);
-}
-
-void pal_rtp_set_payload_type(struct pal_rtp_packet *p, uint8_t pt)
-{
-    p->payload_type = pt & 0x7F;
-    p->buf[1] = (uint8_t)((p->buf[1] & 0x80) | p->payload_type);
-}
-
-void pal_rtp_set_marker(struct pal_rtp_packet *p, bool m)
-{
-    p->marker = m;
-    p->buf[1] = (uint8_t)((p->buf[1] & 0x7F) | (m ? 0x80 : 0));
-}
-
 void pal_rtp_ext_map_identity(struct pal_rtp_ext_map *m)
 {
     for (unsigned i = 0; i < PAL_ARRAY_LEN(m->map); i++)
         m->map[i] = (uint8_t)i;
 }
 
-/* Applies m to the extension elements of p, writing into buf (p->buf or a
- * copy of it with the same layout). exts receives the new ids when not NULL. */
+/* Applies m to the extension elements of p, writing into buf (a copy of
+ * p's header, same layout). */
 static void remap_into(const struct pal_rtp_packet *p, uint8_t *buf,
-                       const struct pal_rtp_ext_map *m, struct pal_rtp_ext *exts)
+                       const struct pal_rtp_ext_map *m)
 {
     bool one_byte = p->ext_profile == PAL_RTP_EXT_ONE_BYTE;
     for (unsigned i = 0; i < p->n_ext; i++) {
@@ -194,26 +164,12 @@ static void remap_into(const struct pal_rtp_packet *p, uint8_t *buf,
         uint8_t *h = buf + e->off - hdr;
         if (nid == 0 || (one_byte && nid >= 15)) {
             memset(h, 0, hdr + e->len); /* RFC 8285 padding bytes */
-            nid = 0;
         } else if (one_byte) {
             h[0] = (uint8_t)((nid << 4) | (h[0] & 0x0F));
         } else {
             h[0] = nid;
         }
-        if (exts)
-            exts[i].id = nid;
     }
-}
-
-void pal_rtp_ext_remap(struct pal_rtp_packet *p, const struct pal_rtp_ext_map *m)
-{
-    remap_into(p, p->buf, m, p->ext);
-    /* Dropped elements are now padding: compact the table. */
-    unsigned w = 0;
-    for (unsigned i = 0; i < p->n_ext; i++)
-        if (p->ext[i].id != 0)
-            p->ext[w++] = p->ext[i];
-    p->n_ext = (uint8_t)w;
 }
 
 int pal_rtp_rewrite_header(const struct pal_rtp_packet *in, const struct pal_rtp_rewrite *rw,
@@ -227,24 +183,8 @@ int pal_rtp_rewrite_header(const struct pal_rtp_packet *in, const struct pal_rtp
     pal_wr32(out + 4, rw->timestamp);
     pal_wr32(out + 8, rw->ssrc);
     if (rw->ext_map && in->n_ext)
-        remap_into(in, out, rw->ext_map, NULL);
+        remap_into(in, out, rw->ext_map);
     *out_len = in->header_len;
-    return 0;
-}
-
-int pal_rtp_rewrite_into(const struct pal_rtp_packet *in, const struct pal_rtp_rewrite *rw,
-                         uint8_t *out, size_t cap, size_t *out_len)
-{
-    if (in->len > cap)
-        return -ENOSPC;
-    memcpy(out, in->buf, in->len);
-    out[1] = (uint8_t)((out[1] & 0x80) | (rw->payload_type & 0x7F));
-    pal_wr16(out + 2, rw->seq);
-    pal_wr32(out + 4, rw->timestamp);
-    pal_wr32(out + 8, rw->ssrc);
-    if (rw->ext_map && in->n_ext)
-        remap_into(in, out, rw->ext_map, NULL);
-    *out_len = in->len;
     return 0;
 }
 

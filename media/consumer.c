@@ -36,7 +36,8 @@ int pal_consumer_create(const char *subscriber, const char *producer_pid, const 
     snprintf(c->producer_mid, sizeof(c->producer_mid), "%s", producer_mid);
     c->track = *track;
     c->sink = sink;
-    /* Start below 2^15 (libsrtp ROC guess, see reliability.md). */
+    /* Start below 2^15: a receiver guesses the SRTP rollover counter from the
+     * first sequence number (RFC 3711 3.3.1); a start near 2^16 wraps at once. */
     uint32_t r[2] = {0, 0};
     pal_random_bytes(r, sizeof(r));
     c->first_seq = (uint16_t)(r[0] & 0x7fff);

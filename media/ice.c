@@ -193,7 +193,7 @@ static void on_state(NiceAgent *agent, guint stream, guint comp, guint state, gp
 }
 
 /* Media bypasses nice_agent_send (its lock and indirection cost ~0.55 us per
- * packet, reference/performance.md 3.2) with a plain sendto, or the send
+ * packet, measured with callgrind) with a plain sendto, or the send
  * queue's sendmmsg, on the selected pair's socket. Relayed pairs keep going
  * through libnice (TURN framing). */
 static void drop_direct(struct pal_ice *ice)

@@ -1,8 +1,10 @@
 /* The router of one room. See palabre/room.h.
  *
- * Fan-out: publisher packet -> producer bookkeeping -> each consumer rewrites
- * into the room's scratch buffer (the one copy SRTP needs) -> its sink
- * protects and sends. Nothing is allocated per packet.
+ * Fan-out: publisher packet (parsed once by its transport) -> producer
+ * bookkeeping -> each consumer rewrites the header into the room's scratch
+ * buffer -> its sink protects header and received payload into the datagram
+ * (the cipher makes the one copy of the payload) and sends. Nothing is
+ * allocated per packet.
  *
  * The mixer runs on the worker's mixer thread (palabre/mixer_thread.h): the
  * publishers' decrypted packets are copied to it before they are forwarded,
@@ -490,12 +492,6 @@ void *pal_room_peer_accept_rtp(void *peer, const struct pal_rtp_packet *hdr)
     return NULL;
 }
 
-bool pal_room_accept_rtp(struct pal_room *r, struct pal_room_peer *p,
-                         const struct pal_rtp_packet *hdr)
-{
-    (void)r;
-    return pal_room_peer_accept_rtp(p, hdr) != NULL;
-}
 
 /* One packet of producer prod, parsed once by the transport. */
 static void on_rtp(struct pal_room *r, struct pal_room_peer *p, struct pal_producer *prod,

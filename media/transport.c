@@ -305,8 +305,8 @@ void pal_transport_remote_gathering_done(struct pal_transport *t)
 }
 
 /* Batched: SRTP writes the protected packet straight into the send queue's
- * slot (the encryption is the copy); otherwise into a buffer here, then
- * sent. */
+ * slot (the cipher's output is the only copy of the payload); otherwise
+ * into a buffer here, then sent. */
 int pal_transport_sink_rtp(void *transport, const uint8_t *hdr, size_t hdr_len,
                            const uint8_t *body, size_t body_len)
 {
@@ -368,11 +368,6 @@ int pal_transport_send_rtcp(void *transport, uint8_t *buf, size_t len, size_t ca
     if (rc == 0)
         t->st.rtcp_out++;
     return rc;
-}
-
-bool pal_transport_connected(const struct pal_transport *t)
-{
-    return t->srtp != NULL && !t->failed;
 }
 
 void pal_transport_get_stats(const struct pal_transport *t, struct pal_transport_stats *out)

@@ -100,13 +100,6 @@ static inline uint32_t pal_rtp_csrc(const struct pal_rtp_packet *p, unsigned i)
     return pal_rd32(p->buf + PAL_RTP_HEADER_MIN + 4 * i);
 }
 
-/* In-place rewrites: update both the bytes and the struct. */
-void pal_rtp_set_ssrc(struct pal_rtp_packet *p, uint32_t ssrc);
-void pal_rtp_set_seq(struct pal_rtp_packet *p, uint16_t seq);
-void pal_rtp_set_timestamp(struct pal_rtp_packet *p, uint32_t ts);
-void pal_rtp_set_payload_type(struct pal_rtp_packet *p, uint8_t pt);
-void pal_rtp_set_marker(struct pal_rtp_packet *p, bool m);
-
 /* Extension id remapping table: map[old_id] = new id, 0 = drop the element
  * (its bytes become RFC 8285 padding, so the packet keeps its size). Ids
  * 1..14 for the one-byte form, 1..255 for the two-byte form (ids above 15
@@ -116,8 +109,6 @@ struct pal_rtp_ext_map {
 };
 /* Identity map: every id kept. */
 void pal_rtp_ext_map_identity(struct pal_rtp_ext_map *m);
-/* Rewrites extension ids in place per m (also updates p->ext[]). */
-void pal_rtp_ext_remap(struct pal_rtp_packet *p, const struct pal_rtp_ext_map *m);
 
 /* What changes for one consumer. */
 struct pal_rtp_rewrite {
@@ -128,14 +119,10 @@ struct pal_rtp_rewrite {
     const struct pal_rtp_ext_map *ext_map; /* NULL: ids unchanged */
 };
 
-/* Copies in->buf into out (cap bytes; keep PAL_SRTP_MAX_TRAILER spare for the
- * protect that follows) and applies rw to the copy. *out_len = in->len.
- * Returns 0 or -ENOSPC. No allocation. */
-int pal_rtp_rewrite_into(const struct pal_rtp_packet *in, const struct pal_rtp_rewrite *rw,
-                         uint8_t *out, size_t cap, size_t *out_len);
-/* The same for the header only (in->header_len bytes, extensions included):
- * the forwarding path, where SRTP reads the payload from in (the cipher
- * makes the only copy, pal_srtp_protect_parts). Returns 0 or -ENOSPC. */
+/* Copies the header of in (in->header_len bytes, extensions included) into
+ * out (cap bytes) and applies rw to the copy; *out_len = in->header_len.
+ * SRTP then reads the payload from in (pal_srtp_protect_parts): the
+ * cipher's output is the only copy of it. Returns 0 or -ENOSPC. */
 int pal_rtp_rewrite_header(const struct pal_rtp_packet *in, const struct pal_rtp_rewrite *rw,
                            uint8_t *out, size_t cap, size_t *out_len);
 

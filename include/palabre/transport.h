@@ -2,8 +2,9 @@
  * (palabre/dtls.h, palabre/srtp.h) over it. Datagrams are told apart by
  * their first byte (RFC 7983, palabre/demux.h): DTLS records go to the
  * handshake, SRTP/SRTCP are checked (SSRC known, before libsrtp sees it),
- * decrypted in place and handed up; outgoing RTP/RTCP are protected in
- * place and sent.
+ * decrypted in place and handed up, RTP parsed once; outgoing RTP is
+ * protected from its two parts (header, payload) into the datagram, RTCP in
+ * place, and sent.
  *
  * The certificate fingerprint of the peer is checked against the SDP: a
  * mismatch fails the transport with PAL_MEDIA_FAIL_DTLS.
@@ -83,7 +84,6 @@ int pal_transport_send_rtcp(void *transport, uint8_t *buf, size_t len, size_t ca
  * in place (cap >= len + PAL_SRTP_MAX_TRAILER) and sent. */
 int pal_transport_send_rtp(void *transport, uint8_t *buf, size_t len, size_t cap);
 
-bool pal_transport_connected(const struct pal_transport *t);
 void pal_transport_get_stats(const struct pal_transport *t, struct pal_transport_stats *out);
 
 #endif

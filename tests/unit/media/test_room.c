@@ -161,7 +161,7 @@ static void feed(struct fixture *f, uint32_t ssrc, uint16_t seq, uint32_t ts, bo
     size_t len = make_rtp(buf, ssrc, seq, ts, video, keyframe, level);
     struct pal_rtp_packet hdr;
     assert_int_equal(pal_rtp_parse(&hdr, buf, len, NULL), 0);
-    assert_true(pal_room_accept_rtp(f->room, f->alice, &hdr));
+    assert_non_null(pal_room_peer_accept_rtp(f->alice, &hdr));
     pal_room_on_rtp(f->room, f->alice, buf, len, now);
 }
 
@@ -408,7 +408,7 @@ static void test_unknown_ssrc_and_garbage_dropped(void **state)
     size_t len = make_rtp(buf, 0xDEAD, 1, 1, false, false, 0);
     struct pal_rtp_packet hdr;
     assert_int_equal(pal_rtp_parse(&hdr, buf, len, NULL), 0);
-    assert_false(pal_room_accept_rtp(f->room, f->alice, &hdr));
+    assert_null(pal_room_peer_accept_rtp(f->alice, &hdr));
     pal_room_on_rtp(f->room, f->alice, buf, len, 0);
     uint8_t junk[5] = {0x80, 1, 2, 3, 4};
     pal_room_on_rtp(f->room, f->alice, junk, sizeof(junk), 0);
