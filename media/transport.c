@@ -335,24 +335,12 @@ int pal_transport_sink_rtp(void *transport, const uint8_t *hdr, size_t hdr_len,
 
 int pal_transport_send_rtp(void *transport, uint8_t *buf, size_t len, size_t cap)
 {
-    struct pal_transport *t = transport;
-    size_t out;
-    if (!t->srtp || t->failed)
-        return -ENOTCONN;
-    uint8_t *slot = pal_ice_send_slot(t->ice);
-    int rc;
-    if (slot) {
-        rc = pal_srtp_protect_into(t->srtp, buf, len, slot, PAL_SEND_SLOT, &out);
-        if (rc == 0)
-            pal_ice_send_commit(t->ice, out);
-    } else {
-        rc = pal_srtp_protect(t->srtp, buf, len, cap, &out);
-        if (rc == 0)
-            rc = pal_ice_send(t->ice, buf, out);
-    }
-    if (rc == 0)
-        t->st.rtp_out++;
-    return rc;
+    (void)cap; /* protected into the slot or a buffer of the sink's */
+    struct pal_rtp_packet pkt;
+    if (pal_rtp_parse_header(&pkt, buf, len, NULL) != 0)
+        return -EINVAL;
+    return pal_transport_sink_rtp(transport, buf, pkt.header_len, buf + pkt.header_len,
+                                  len - pkt.header_len);
 }
 
 int pal_transport_send_rtcp(void *transport, uint8_t *buf, size_t len, size_t cap)

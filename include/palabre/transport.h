@@ -81,7 +81,8 @@ int pal_transport_sink_rtp(void *transport, const uint8_t *hdr, size_t hdr_len,
                            const uint8_t *body, size_t body_len);
 int pal_transport_send_rtcp(void *transport, uint8_t *buf, size_t len, size_t cap);
 /* A whole plaintext RTP packet (a client's sender, bench/load), protected
- * in place (cap >= len + PAL_SRTP_MAX_TRAILER) and sent. */
+ * and sent as pal_transport_sink_rtp does (buf is not modified; cap is
+ * unused). Returns 0, -EINVAL (not RTP) or as pal_transport_sink_rtp. */
 int pal_transport_send_rtp(void *transport, uint8_t *buf, size_t len, size_t cap);
 
 void pal_transport_get_stats(const struct pal_transport *t, struct pal_transport_stats *out);
