@@ -156,8 +156,8 @@ static struct pal_ice *gather(GMainContext *ctx, const struct pal_media_config *
 {
     memset(g, 0, sizeof(*g));
     struct pal_media_ice_params local = {.ufrag = "abcd", .pwd = "0123456789012345678901"};
-    struct pal_ice_listener l = {.ctx = g, .on_ice_candidate = on_candidate,
-                                 .on_ice_gathering_done = on_done};
+    struct pal_ice_listener l = {
+        .ctx = g, .on_ice_candidate = on_candidate, .on_ice_gathering_done = on_done};
     struct pal_ice *ice;
     assert_int_equal(pal_ice_create(ctx, cfg, false, &local, NULL, &l, &ice), 0);
     for (int i = 0; i < 5000 && !g->done; i++) /* host candidates only: quick */
@@ -196,8 +196,8 @@ static void test_loopback_listen_gathers_on_loopback_only(void **state)
         if (strcmp(g.addrs[i], "127.0.0.1") != 0)
             fail_msg("candidate on %s, listen is 127.0.0.1", g.addrs[i]);
     /* A remote candidate off loopback is ignored and counted; loopback is taken. */
-    struct pal_media_candidate far = {.foundation = "1", .component = 1, .priority = 1,
-                                      .addr = "192.0.2.9", .port = 9};
+    struct pal_media_candidate far = {
+        .foundation = "1", .component = 1, .priority = 1, .addr = "192.0.2.9", .port = 9};
     assert_int_equal(pal_ice_add_remote_candidate(ice, &far), -ENETUNREACH);
     snprintf(far.addr, sizeof(far.addr), "224.0.0.1");
     assert_int_equal(pal_ice_add_remote_candidate(ice, &far), -ENETUNREACH);
@@ -231,8 +231,8 @@ static void test_specific_listen_gathers_there_only(void **state)
         if (strcmp(g.addrs[i], addr) != 0)
             fail_msg("candidate on %s, listen is %s", g.addrs[i], addr);
     /* From a non-loopback address, loopback and link-local are out of reach. */
-    struct pal_media_candidate c = {.foundation = "1", .component = 1, .priority = 1,
-                                    .addr = "127.0.0.1", .port = 9};
+    struct pal_media_candidate c = {
+        .foundation = "1", .component = 1, .priority = 1, .addr = "127.0.0.1", .port = 9};
     assert_int_equal(pal_ice_add_remote_candidate(ice, &c), -ENETUNREACH);
     snprintf(c.addr, sizeof(c.addr), "169.254.3.4");
     assert_int_equal(pal_ice_add_remote_candidate(ice, &c), -ENETUNREACH);
