@@ -67,7 +67,8 @@ static uint64_t thread_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int sink_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
+static int sink_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
+                    size_t body_len)
 {
     packets_out++;
     return 0;

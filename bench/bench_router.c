@@ -4,12 +4,13 @@
  * real room (palabre/room.h: producer bookkeeping, NACK tracking, keyframe
  * gate, per-subscriber rewrite, retransmission ring), then each subscriber's
  * sink does what its transport does (media/transport.c
- * pal_transport_send_rtp):
+ * pal_transport_sink_rtp: the rewritten header and the received payload
+ * protected into one buffer, the cipher making the only payload copy):
  *
- *   drop    SRTP protect in place, no send (router + SRTP only)
- *   sendto  protect in place, one sendto per packet (the path before
+ *   drop    SRTP protect into a buffer, no send (router + SRTP only)
+ *   sendto  protect into a buffer, one sendto per packet (the path before
  *           batching, and still the one without a send batch)
- *   batch   protect straight into a send-queue slot (pal_srtp_protect_into),
+ *   batch   protect straight into a send-queue slot (pal_srtp_protect_parts),
  *           and one sendmmsg per subscriber socket per frame
  *           (pal_send_batch_flush where the worker flushes: at the end of
  *           the iteration)
@@ -62,21 +63,31 @@ struct sink_ctx {
     uint64_t packets;
 };
 
-/* Mirrors pal_transport_send_rtp (and its sendto fallback). */
-static int sink_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
+/* Mirrors pal_transport_sink_rtp (and its sendto fallback). */
+static int sink_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
+                    size_t body_len)
 {
     struct sink_ctx *s = ctx;
-    size_t out = len;
+    size_t out = hdr_len + body_len;
     if (s->mode == SEND_BATCH) {
         uint8_t *slot = pal_send_queue_reserve(s->q);
-        if (s->srtp && pal_srtp_protect_into(s->srtp, buf, len, slot, PAL_SEND_SLOT, &out))
+        if (s->srtp && pal_srtp_protect_parts(s->srtp, hdr, hdr_len, body, body_len, slot,
+                                              PAL_SEND_SLOT, &out))
             return -EIO;
-        if (!s->srtp)
-            memcpy(slot, buf, len);
+        if (!s->srtp) {
+            memcpy(slot, hdr, hdr_len);
+            memcpy(slot + hdr_len, body, body_len);
+        }
         pal_send_queue_commit(s->q, out);
     } else {
-        if (s->srtp && pal_srtp_protect(s->srtp, buf, len, cap, &out))
+        uint8_t buf[PAL_RTP_MAX_PACKET + PAL_SRTP_MAX_TRAILER];
+        if (s->srtp && pal_srtp_protect_parts(s->srtp, hdr, hdr_len, body, body_len, buf,
+                                              sizeof(buf), &out))
             return -EIO;
+        if (!s->srtp && s->mode == SEND_SENDTO) {
+            memcpy(buf, hdr, hdr_len);
+            memcpy(buf + hdr_len, body, body_len);
+        }
         if (s->mode == SEND_SENDTO)
             sendto(s->fd, buf, out, MSG_DONTWAIT, (const struct sockaddr *)&s->to, sizeof(s->to));
     }

@@ -52,7 +52,8 @@ static int parse_extensions(struct pal_rtp_packet *p, struct pal_wire_err *err)
     return 0;
 }
 
-int pal_rtp_parse(struct pal_rtp_packet *p, uint8_t *buf, size_t len, struct pal_wire_err *err)
+int pal_rtp_parse_header(struct pal_rtp_packet *p, uint8_t *buf, size_t len,
+                         struct pal_wire_err *err)
 {
     if (len < PAL_RTP_HEADER_MIN)
         return pal_wire_fail(err, -EINVAL, "rtp: header: needed %d bytes, had %zu",
@@ -98,11 +99,23 @@ int pal_rtp_parse(struct pal_rtp_packet *p, uint8_t *buf, size_t len, struct pal
             return rc;
     }
     p->header_len = (uint16_t)off;
+    p->padding_len = 0;
+    p->payload_len = (uint16_t)(len - off);
+    return 0;
+}
+
+int pal_rtp_parse_body(struct pal_rtp_packet *p, size_t len, struct pal_wire_err *err)
+{
+    size_t off = p->header_len;
+    if (len < off)
+        return pal_wire_fail(err, -EINVAL, "rtp: header of %zu bytes in a packet of %zu", off,
+                             len);
+    p->len = len;
     size_t pad = 0;
     if (p->padding) {
         if (len == off)
             return pal_wire_fail(err, -EINVAL, "rtp: padding: needed 1 byte, had 0");
-        pad = buf[len - 1];
+        pad = p->buf[len - 1];
         if (pad == 0 || pad > len - off)
             return pal_wire_fail(err, -EINVAL, "rtp: padding of %zu bytes: needed %zu, had %zu",
                                  pad, pad ? pad : 1, len - off);
@@ -110,6 +123,12 @@ int pal_rtp_parse(struct pal_rtp_packet *p, uint8_t *buf, size_t len, struct pal
     p->padding_len = (uint8_t)pad;
     p->payload_len = (uint16_t)(len - off - pad);
     return 0;
+}
+
+int pal_rtp_parse(struct pal_rtp_packet *p, uint8_t *buf, size_t len, struct pal_wire_err *err)
+{
+    int rc = pal_rtp_parse_header(p, buf, len, err);
+    return rc ? rc : pal_rtp_parse_body(p, len, err);
 }
 
 const uint8_t *pal_rtp_ext_find(const struct pal_rtp_packet *p, uint8_t id, size_t *len)
@@ -124,46 +143,16 @@ const uint8_t *pal_rtp_ext_find(const struct pal_rtp_packet *p, uint8_t id, size
     return NULL;
 }
 
-void pal_rtp_set_ssrc(struct pal_rtp_packet *p, uint32_t ssrc)
-{
-    p->ssrc = ssrc;
-    pal_wr32(p->buf + 8, ssrc);
-}
-
-void pal_rtp_set_seq(struct pal_rtp_packet *p, uint16_t seq)
-{
-    p->seq = seq;
-    pal_wr16(p->buf + 2, seq);
-}
-
-void pal_rtp_set_timestamp(struct pal_rtp_packet *p, uint32_t ts)
-{
-    p->timestamp = ts;
-    pal_wr32(p->buf + 4, ts);
-}
-
-void pal_rtp_set_payload_type(struct pal_rtp_packet *p, uint8_t pt)
-{
-    p->payload_type = pt & 0x7F;
-    p->buf[1] = (uint8_t)((p->buf[1] & 0x80) | p->payload_type);
-}
-
-void pal_rtp_set_marker(struct pal_rtp_packet *p, bool m)
-{
-    p->marker = m;
-    p->buf[1] = (uint8_t)((p->buf[1] & 0x7F) | (m ? 0x80 : 0));
-}
-
 void pal_rtp_ext_map_identity(struct pal_rtp_ext_map *m)
 {
     for (unsigned i = 0; i < PAL_ARRAY_LEN(m->map); i++)
         m->map[i] = (uint8_t)i;
 }
 
-/* Applies m to the extension elements of p, writing into buf (p->buf or a
- * copy of it with the same layout). exts receives the new ids when not NULL. */
+/* Applies m to the extension elements of p, writing into buf (a copy of
+ * p's header, same layout). */
 static void remap_into(const struct pal_rtp_packet *p, uint8_t *buf,
-                       const struct pal_rtp_ext_map *m, struct pal_rtp_ext *exts)
+                       const struct pal_rtp_ext_map *m)
 {
     bool one_byte = p->ext_profile == PAL_RTP_EXT_ONE_BYTE;
     for (unsigned i = 0; i < p->n_ext; i++) {
@@ -175,41 +164,27 @@ static void remap_into(const struct pal_rtp_packet *p, uint8_t *buf,
         uint8_t *h = buf + e->off - hdr;
         if (nid == 0 || (one_byte && nid >= 15)) {
             memset(h, 0, hdr + e->len); /* RFC 8285 padding bytes */
-            nid = 0;
         } else if (one_byte) {
             h[0] = (uint8_t)((nid << 4) | (h[0] & 0x0F));
         } else {
             h[0] = nid;
         }
-        if (exts)
-            exts[i].id = nid;
     }
 }
 
-void pal_rtp_ext_remap(struct pal_rtp_packet *p, const struct pal_rtp_ext_map *m)
+int pal_rtp_rewrite_header(const struct pal_rtp_packet *in, const struct pal_rtp_rewrite *rw,
+                           uint8_t *out, size_t cap, size_t *out_len)
 {
-    remap_into(p, p->buf, m, p->ext);
-    /* Dropped elements are now padding: compact the table. */
-    unsigned w = 0;
-    for (unsigned i = 0; i < p->n_ext; i++)
-        if (p->ext[i].id != 0)
-            p->ext[w++] = p->ext[i];
-    p->n_ext = (uint8_t)w;
-}
-
-int pal_rtp_rewrite_into(const struct pal_rtp_packet *in, const struct pal_rtp_rewrite *rw,
-                         uint8_t *out, size_t cap, size_t *out_len)
-{
-    if (in->len > cap)
+    if (in->header_len > cap)
         return -ENOSPC;
-    memcpy(out, in->buf, in->len);
+    memcpy(out, in->buf, in->header_len);
     out[1] = (uint8_t)((out[1] & 0x80) | (rw->payload_type & 0x7F));
     pal_wr16(out + 2, rw->seq);
     pal_wr32(out + 4, rw->timestamp);
     pal_wr32(out + 8, rw->ssrc);
     if (rw->ext_map && in->n_ext)
-        remap_into(in, out, rw->ext_map, NULL);
-    *out_len = in->len;
+        remap_into(in, out, rw->ext_map);
+    *out_len = in->header_len;
     return 0;
 }
 

@@ -36,7 +36,8 @@ int pal_consumer_create(const char *subscriber, const char *producer_pid, const 
     snprintf(c->producer_mid, sizeof(c->producer_mid), "%s", producer_mid);
     c->track = *track;
     c->sink = sink;
-    /* Start below 2^15 (libsrtp ROC guess, see reliability.md). */
+    /* Start below 2^15: a receiver guesses the SRTP rollover counter from the
+     * first sequence number (RFC 3711 3.3.1); a start near 2^16 wraps at once. */
     uint32_t r[2] = {0, 0};
     pal_random_bytes(r, sizeof(r));
     c->first_seq = (uint16_t)(r[0] & 0x7fff);
@@ -87,7 +88,15 @@ static int rewrite(const struct pal_consumer *c, const struct pal_rtp_packet *pk
         .payload_type = c->track.payload_type,
         .ext_map = &c->ext_map,
     };
-    return pal_rtp_rewrite_into(pkt, &rw, scratch, cap, len);
+    return pal_rtp_rewrite_header(pkt, &rw, scratch, cap, len);
+}
+
+/* The rewritten header in scratch, the payload where pkt has it. */
+static int send(struct pal_consumer *c, const struct pal_rtp_packet *pkt, const uint8_t *scratch,
+                size_t hdr_len)
+{
+    return c->sink->send_rtp(c->sink->ctx, scratch, hdr_len, pkt->buf + hdr_len,
+                             pkt->len - hdr_len);
 }
 
 int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pkt, bool keyframe,
@@ -119,7 +128,7 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
         pal_rtx_buffer_store(c->own_rtx, pkt->seq, pkt->buf, pkt->len, now_ms);
     c->packets++;
     c->octets += pkt->payload_len;
-    return c->sink->send_rtp(c->sink->ctx, scratch, len, cap);
+    return send(c, pkt, scratch, len);
 }
 
 int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scratch, size_t cap,
@@ -136,12 +145,12 @@ int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scrat
     if (!c->sink->ready || !ring || !sent ||
         pal_rtx_buffer_get(ring, (uint16_t)(seq - c->seq_offset), now_ms, &kept, &kept_len) != 0 ||
         pal_rtp_parse(&pkt, (uint8_t *)kept, kept_len, NULL) != 0 ||
-        rewrite(c, &pkt, scratch, cap, &len) != 0 || len + PAL_SRTP_MAX_TRAILER > cap) {
+        rewrite(c, &pkt, scratch, cap, &len) != 0) {
         c->nack_misses++;
         return -ENOENT;
     }
     c->retransmitted++;
-    return c->sink->send_rtp(c->sink->ctx, scratch, len, cap);
+    return send(c, &pkt, scratch, len);
 }
 
 int pal_consumer_write_sr(const struct pal_consumer *c, int64_t wall_us, uint8_t *out, size_t cap,

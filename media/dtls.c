@@ -42,7 +42,7 @@ struct pal_dtls {
     bool have_remote_fp;
     bool fp_verified;
     uint8_t remote_fp[32];
-    char error[160];
+    char error[256]; /* room for both fingerprints of a mismatch in full */
     struct pal_srtp_keys keys;
 };
 
@@ -191,8 +191,9 @@ static int verify_peer(int preverify_ok, X509_STORE_CTX *store)
         char got[PAL_DTLS_FINGERPRINT_LEN], want[PAL_DTLS_FINGERPRINT_LEN];
         format_fp(md, got);
         format_fp(d->remote_fp, want);
+        /* Both in full: the operator compares them with the browser's SDP. */
         snprintf(d->error, sizeof(d->error),
-                 "DTLS fingerprint mismatch: certificate %.11s..., SDP %.11s...", got, want);
+                 "DTLS fingerprint mismatch: certificate sha-256 %s, SDP sha-256 %s", got, want);
         return 0;
     }
     d->fp_verified = true;

@@ -2,6 +2,7 @@
 #include "palabre/ice.h"
 
 #include <agent.h>
+#include <arpa/inet.h>
 #include <gio/gio.h>
 #include <interfaces.h>
 #include <netinet/in.h>
@@ -30,8 +31,95 @@ struct pal_ice {
     bool connected;
     bool failed;
     struct pal_media_ice_params remote;
+    unsigned local_kinds; /* PAL_ICE_LOCAL_* of the gathered host candidates */
     uint64_t send_dropped, send_calls; /* unbatched sends (the queue counts its own) */
+    uint64_t remote_ignored;
 };
+
+/* ---- which addresses ------------------------------------------------------------ */
+
+bool pal_ice_bind_address(const struct pal_media_config *cfg, char out[static 64])
+{
+    const char *a = cfg->listen_addr;
+    if (cfg->interfaces[0] || !a[0])
+        return false;
+    if (!strcmp(a, "localhost")) {
+        snprintf(out, 64, "127.0.0.1");
+        return true;
+    }
+    char lit[64];
+    size_t n = strlen(a);
+    if (a[0] == '[' && n > 2 && a[n - 1] == ']') { /* "[::1]" */
+        memcpy(lit, a + 1, n - 2);
+        lit[n - 2] = '\0';
+    } else {
+        snprintf(lit, sizeof(lit), "%s", a);
+    }
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (inet_pton(AF_INET, lit, &v4) == 1) {
+        if (v4.s_addr == htonl(INADDR_ANY))
+            return false;
+    } else if (inet_pton(AF_INET6, lit, &v6) == 1) {
+        if (IN6_IS_ADDR_UNSPECIFIED(&v6))
+            return false;
+    } else {
+        return false; /* a host name: the operator said where signaling is, not media */
+    }
+    snprintf(out, 64, "%s", lit);
+    return true;
+}
+
+enum kind { K_UNUSABLE, K_V4, K_V4_LOOPBACK, K_V6, K_V6_LOOPBACK };
+
+static enum kind address_kind(const struct sockaddr *a)
+{
+    if (a->sa_family == AF_INET) {
+        uint32_t v = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
+        uint8_t top = (uint8_t)(v >> 24);
+        if (top == 0 || top >= 224 || (v >> 16) == 0xa9fe) /* 0/8, multicast, 240/4, 169.254/16 */
+            return K_UNUSABLE;
+        return top == 127 ? K_V4_LOOPBACK : K_V4;
+    }
+    if (a->sa_family == AF_INET6) {
+        const struct in6_addr *v = &((const struct sockaddr_in6 *)a)->sin6_addr;
+        if (IN6_IS_ADDR_UNSPECIFIED(v) || IN6_IS_ADDR_MULTICAST(v) || IN6_IS_ADDR_LINKLOCAL(v) ||
+            IN6_IS_ADDR_V4MAPPED(v) || IN6_IS_ADDR_V4COMPAT(v))
+            return K_UNUSABLE;
+        return IN6_IS_ADDR_LOOPBACK(v) ? K_V6_LOOPBACK : K_V6;
+    }
+    return K_UNUSABLE;
+}
+
+static const unsigned kind_bit[] = {
+    [K_UNUSABLE] = 0,
+    [K_V4] = PAL_ICE_LOCAL_V4,
+    [K_V4_LOOPBACK] = PAL_ICE_LOCAL_V4_LOOPBACK,
+    [K_V6] = PAL_ICE_LOCAL_V6,
+    [K_V6_LOOPBACK] = PAL_ICE_LOCAL_V6_LOOPBACK,
+};
+
+bool pal_ice_remote_reachable(const struct sockaddr *a, unsigned local)
+{
+    in_port_t port = a->sa_family == AF_INET    ? ((const struct sockaddr_in *)a)->sin_port
+                     : a->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)a)->sin6_port
+                                                : 0;
+    return port != 0 && (kind_bit[address_kind(a)] & local) != 0;
+}
+
+static unsigned local_kinds(NiceAgent *agent, guint stream)
+{
+    unsigned kinds = 0;
+    GSList *cands = nice_agent_get_local_candidates(agent, stream, 1);
+    for (GSList *i = cands; i; i = i->next) {
+        const NiceCandidate *nc = i->data;
+        struct sockaddr_storage ss = {0};
+        nice_address_copy_to_sockaddr(&nc->base_addr, (struct sockaddr *)&ss);
+        kinds |= kind_bit[address_kind((const struct sockaddr *)&ss)];
+    }
+    g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
+    return kinds;
+}
 
 static void to_candidate(const struct pal_ice *ice, const NiceCandidate *nc,
                          struct pal_media_candidate *c)
@@ -105,7 +193,7 @@ static void on_state(NiceAgent *agent, guint stream, guint comp, guint state, gp
 }
 
 /* Media bypasses nice_agent_send (its lock and indirection cost ~0.55 us per
- * packet, reference/performance.md 3.2) with a plain sendto, or the send
+ * packet, measured with callgrind) with a plain sendto, or the send
  * queue's sendmmsg, on the selected pair's socket. Relayed pairs keep going
  * through libnice (TURN framing). */
 static void drop_direct(struct pal_ice *ice)
@@ -150,6 +238,12 @@ static void add_local_addresses(struct pal_ice *ice)
 {
     NiceAddress addr;
     bool any = false;
+    char only[64];
+    if (pal_ice_bind_address(&ice->cfg, only)) {
+        if (nice_address_set_from_string(&addr, only))
+            nice_agent_add_local_address(ice->agent, &addr);
+        return;
+    }
     if (ice->cfg.interfaces[0]) {
         char list[sizeof(ice->cfg.interfaces)];
         snprintf(list, sizeof(list), "%s", ice->cfg.interfaces);
@@ -232,6 +326,8 @@ int pal_ice_create(GMainContext *ctx, const struct pal_media_config *cfg, bool c
         pal_ice_destroy(ice);
         return -EIO;
     }
+    /* Host candidates exist once gathering started (their signals come later). */
+    ice->local_kinds = local_kinds(ice->agent, ice->stream);
     *out = ice;
     return 0;
 }
@@ -278,6 +374,14 @@ int pal_ice_add_remote_candidate(struct pal_ice *ice, const struct pal_media_can
     if (!nice_address_set_from_string(&addr, c->addr))
         return strstr(c->addr, ".local") ? -EPROTONOSUPPORT : -EINVAL;
     nice_address_set_port(&addr, c->port);
+    struct sockaddr_storage ss = {0};
+    nice_address_copy_to_sockaddr(&addr, (struct sockaddr *)&ss);
+    if (!pal_ice_remote_reachable((const struct sockaddr *)&ss, ice->local_kinds)) {
+        ice->remote_ignored++;
+        PAL_DEBUG("ice", NULL, NULL, "remote candidate %s port %u ignored: not reachable from here",
+                  c->addr, c->port);
+        return -ENETUNREACH;
+    }
     NiceCandidateType t = c->type == PAL_MEDIA_CAND_HOST    ? NICE_CANDIDATE_TYPE_HOST
                           : c->type == PAL_MEDIA_CAND_SRFLX ? NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE
                           : c->type == PAL_MEDIA_CAND_PRFLX ? NICE_CANDIDATE_TYPE_PEER_REFLEXIVE
@@ -296,6 +400,11 @@ int pal_ice_add_remote_candidate(struct pal_ice *ice, const struct pal_media_can
     g_slist_free(list);
     nice_candidate_free(nc);
     return n >= 0 ? 0 : -EINVAL;
+}
+
+uint64_t pal_ice_remote_ignored(const struct pal_ice *ice)
+{
+    return ice->remote_ignored;
 }
 
 void pal_ice_remote_gathering_done(struct pal_ice *ice)

@@ -82,25 +82,6 @@ static void on_failed(void *ctx, enum pal_media_fail_code code, const char *reas
     emit(p, PAL_MEDIA_EV_FAILED, s->pc, &ev);
 }
 
-static bool on_accept_rtp(void *ctx, const struct pal_rtp_packet *hdr)
-{
-    struct pc_slot *s = ctx;
-    /* Nothing is expected on the subscribe PC but RTCP. */
-    return s->pc == PAL_MEDIA_PC_PUBLISH && pal_room_accept_rtp(s->peer->room, s->peer->rp, hdr);
-}
-
-static void on_rtp(void *ctx, uint8_t *buf, size_t len)
-{
-    struct pc_slot *s = ctx;
-    pal_room_on_rtp(s->peer->room, s->peer->rp, buf, len, pal_now_ms());
-}
-
-static void on_rtcp(void *ctx, uint8_t *buf, size_t len)
-{
-    struct pc_slot *s = ctx;
-    pal_room_on_rtcp(s->peer->room, s->peer->rp, s->pc, buf, len, pal_now_ms());
-}
-
 static int open_pc(struct pal_peer *p, enum pal_media_pc pc,
                    const struct pal_media_ice_params *local)
 {
@@ -110,12 +91,18 @@ static int open_pc(struct pal_peer *p, enum pal_media_pc pc,
         .on_transport_gathering_done = on_gathering_done,
         .on_transport_connected = on_connected,
         .on_transport_failed = on_failed,
-        .on_transport_accept_rtp = on_accept_rtp,
-        .on_transport_rtp = on_rtp,
-        .on_transport_rtcp = on_rtcp,
     };
     struct pal_transport_listener l = base;
     l.ctx = s;
+    /* Packets go straight to the router; only the publish PC carries RTP. */
+    l.media_ctx = p->rp;
+    if (pc == PAL_MEDIA_PC_PUBLISH) {
+        l.on_transport_accept_rtp = pal_room_peer_accept_rtp;
+        l.on_transport_rtp = pal_room_peer_on_rtp;
+        l.on_transport_rtcp = pal_room_peer_on_publish_rtcp;
+    } else {
+        l.on_transport_rtcp = pal_room_peer_on_subscribe_rtcp;
+    }
     l.log_room = pal_room_name(p->room);
     l.log_participant = p->id;
     l.log_pc = pal_media_pc_name(pc);
@@ -130,7 +117,7 @@ static int open_pc(struct pal_peer *p, enum pal_media_pc pc,
         return rc;
     struct pal_media_sink sink = {
         .ctx = s->t,
-        .send_rtp = pal_transport_send_rtp,
+        .send_rtp = pal_transport_sink_rtp,
         .send_rtcp = pal_transport_send_rtcp,
     };
     pal_room_set_sink(p->rp, pc, &sink);

@@ -216,6 +216,24 @@ int pal_srtp_protect_into(struct pal_srtp *s, const uint8_t *in, size_t len, uin
     return pal_srtp_protect(s, out, len, cap, out_len);
 }
 
+int pal_srtp_protect_parts(struct pal_srtp *s, const uint8_t *hdr, size_t hdr_len,
+                           const uint8_t *body, size_t body_len, uint8_t *out, size_t cap,
+                           size_t *out_len)
+{
+    size_t len = hdr_len + body_len;
+    if (hdr_len < 12)
+        return -EINVAL;
+    if (cap < len + PAL_SRTP_MAX_TRAILER)
+        return -ENOSPC;
+    if (s->evp_out)
+        return pal_srtp_evp_protect_parts(s->evp_out, hdr, hdr_len, body, body_len, out, cap,
+                                          out_len);
+    if (out != hdr) /* libsrtp works in place only: gather first */
+        memmove(out, hdr, hdr_len);
+    memcpy(out + hdr_len, body, body_len);
+    return pal_srtp_protect(s, out, len, cap, out_len);
+}
+
 int pal_srtp_unprotect(struct pal_srtp *s, uint8_t *buf, size_t len, size_t *out_len)
 {
     if (len < 12 || len > 0xFFFF)

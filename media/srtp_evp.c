@@ -322,14 +322,14 @@ static void make_iv(const struct pal_srtp_evp *e, uint32_t ssrc, uint32_t roc, u
 
 /* CM: sets the IV and applies the AES-CTR keystream to the payload, from
  * in to out (the same buffer or not; CTR is the same both ways). */
-static int crypt_payload(struct pal_srtp_evp *e, const uint8_t *in, uint8_t *out, size_t hdr,
-                         int plen, uint32_t ssrc, uint32_t roc, uint16_t seq)
+static int crypt_payload(struct pal_srtp_evp *e, const uint8_t *in, uint8_t *out, int plen,
+                         uint32_t ssrc, uint32_t roc, uint16_t seq)
 {
     uint8_t iv[16];
     int outl;
     make_iv(e, ssrc, roc, seq, iv);
     return EVP_CipherInit_ex(e->cipher, NULL, NULL, NULL, iv, -1) &&
-                   (plen == 0 || EVP_CipherUpdate(e->cipher, out + hdr, &outl, in + hdr, plen))
+                   (plen == 0 || EVP_CipherUpdate(e->cipher, out, &outl, in, plen))
                ? 0
                : -EIO;
 }
@@ -368,7 +368,17 @@ int pal_srtp_evp_protect_into(struct pal_srtp_evp *e, const uint8_t *in, size_t 
                               size_t cap, size_t *out_len)
 {
     size_t hdr = header_len(in, len);
-    if (!hdr || e->inbound)
+    if (!hdr)
+        return -EINVAL;
+    return pal_srtp_evp_protect_parts(e, in, hdr, in + hdr, len - hdr, buf, cap, out_len);
+}
+
+int pal_srtp_evp_protect_parts(struct pal_srtp_evp *e, const uint8_t *in, size_t hdr,
+                               const uint8_t *body, size_t body_len, uint8_t *buf, size_t cap,
+                               size_t *out_len)
+{
+    size_t len = hdr + body_len;
+    if (header_len(in, hdr) != hdr || e->inbound || len > 0xFFFF)
         return -EINVAL;
     if (cap < len + PAL_SRTP_MAX_TRAILER)
         return -ENOSPC;
@@ -380,19 +390,19 @@ int pal_srtp_evp_protect_into(struct pal_srtp_evp *e, const uint8_t *in, size_t 
     if (err)
         return err;
     uint32_t roc = roc_for(r, seq, fresh);
-    int plen = (int)(len - hdr);
+    int plen = (int)body_len;
     if (buf != in)
         memcpy(buf, in, hdr); /* the header travels in clear; the payload is copied by the cipher */
     if (e->gcm) {
         if (gcm_begin(e, in, hdr, ssrc, roc, seq) ||
-            gcry_cipher_encrypt(e->aead, buf + hdr, (size_t)plen, in + hdr, (size_t)plen) ||
+            gcry_cipher_encrypt(e->aead, buf + hdr, (size_t)plen, body, (size_t)plen) ||
             gcry_cipher_gettag(e->aead, buf + len, 16))
             return -EIO;
         *out_len = len + 16;
         return 0;
     }
     uint8_t tag[20];
-    if (crypt_payload(e, in, buf, hdr, plen, ssrc, roc, seq) || cm_tag(e, buf, len, roc, tag))
+    if (crypt_payload(e, body, buf + hdr, plen, ssrc, roc, seq) || cm_tag(e, buf, len, roc, tag))
         return -EIO;
     memcpy(buf + len, tag, e->tag_len);
     *out_len = len + e->tag_len;
@@ -459,7 +469,7 @@ static int open_packet(struct pal_srtp_evp *e, uint8_t *buf, size_t hdr, size_t 
         return -EIO;
     if (CRYPTO_memcmp(tag, buf + body, e->tag_len) != 0)
         return -EBADMSG;
-    return crypt_payload(e, buf, buf, hdr, plen, ssrc, roc, seq);
+    return crypt_payload(e, buf + hdr, buf + hdr, plen, ssrc, roc, seq);
 }
 
 int pal_srtp_evp_unprotect(struct pal_srtp_evp *e, uint8_t *buf, size_t len, size_t *out_len)

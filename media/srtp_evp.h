@@ -36,6 +36,10 @@ int pal_srtp_evp_protect(struct pal_srtp_evp *e, uint8_t *buf, size_t len, size_
 /* Same contract as pal_srtp_protect_into. */
 int pal_srtp_evp_protect_into(struct pal_srtp_evp *e, const uint8_t *in, size_t len, uint8_t *out,
                               size_t cap, size_t *out_len);
+/* Same contract as pal_srtp_protect_parts. */
+int pal_srtp_evp_protect_parts(struct pal_srtp_evp *e, const uint8_t *hdr, size_t hdr_len,
+                               const uint8_t *body, size_t body_len, uint8_t *out, size_t cap,
+                               size_t *out_len);
 /* Same contract as pal_srtp_unprotect. */
 int pal_srtp_evp_unprotect(struct pal_srtp_evp *e, uint8_t *buf, size_t len, size_t *out_len);
 

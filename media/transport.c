@@ -173,23 +173,28 @@ static void on_ice_recv(void *ctx, uint8_t *buf, size_t len)
             t->st.not_ready++;
             return;
         }
-        struct pal_rtp_packet hdr;
-        if (pal_rtp_parse(&hdr, buf, len, NULL) != 0) {
+        /* Parsed once: the header is in clear; the padding count is read
+         * once decrypted. */
+        struct pal_rtp_packet pkt;
+        if (pal_rtp_parse_header(&pkt, buf, len, NULL) != 0) {
             t->st.srtp_errors++;
             return;
         }
-        if (t->l.on_transport_accept_rtp && !t->l.on_transport_accept_rtp(t->l.ctx, &hdr)) {
+        void *stream = t->l.on_transport_accept_rtp
+                           ? t->l.on_transport_accept_rtp(t->l.media_ctx, &pkt)
+                           : NULL;
+        if (!stream) {
             t->st.unknown_ssrc++;
             return;
         }
         size_t out;
-        if (pal_srtp_unprotect(t->srtp, buf, len, &out) != 0) {
+        if (pal_srtp_unprotect(t->srtp, buf, len, &out) != 0 ||
+            pal_rtp_parse_body(&pkt, out, NULL) != 0) {
             t->st.srtp_errors++;
             return;
         }
         t->st.rtp_in++;
-        if (t->l.on_transport_rtp)
-            t->l.on_transport_rtp(t->l.ctx, buf, out);
+        t->l.on_transport_rtp(t->l.media_ctx, stream, &pkt);
         return;
     }
     case PAL_DEMUX_RTCP: {
@@ -204,7 +209,7 @@ static void on_ice_recv(void *ctx, uint8_t *buf, size_t len)
         }
         t->st.rtcp_in++;
         if (t->l.on_transport_rtcp)
-            t->l.on_transport_rtcp(t->l.ctx, buf, out);
+            t->l.on_transport_rtcp(t->l.media_ctx, buf, out);
         return;
     }
     default:
@@ -300,8 +305,10 @@ void pal_transport_remote_gathering_done(struct pal_transport *t)
 }
 
 /* Batched: SRTP writes the protected packet straight into the send queue's
- * slot (the encryption is the copy); otherwise in place, then sent. */
-int pal_transport_send_rtp(void *transport, uint8_t *buf, size_t len, size_t cap)
+ * slot (the cipher's output is the only copy of the payload); otherwise
+ * into a buffer here, then sent. */
+int pal_transport_sink_rtp(void *transport, const uint8_t *hdr, size_t hdr_len,
+                           const uint8_t *body, size_t body_len)
 {
     struct pal_transport *t = transport;
     size_t out;
@@ -310,17 +317,30 @@ int pal_transport_send_rtp(void *transport, uint8_t *buf, size_t len, size_t cap
     uint8_t *slot = pal_ice_send_slot(t->ice);
     int rc;
     if (slot) {
-        rc = pal_srtp_protect_into(t->srtp, buf, len, slot, PAL_SEND_SLOT, &out);
+        rc = pal_srtp_protect_parts(t->srtp, hdr, hdr_len, body, body_len, slot, PAL_SEND_SLOT,
+                                    &out);
         if (rc == 0)
             pal_ice_send_commit(t->ice, out);
     } else {
-        rc = pal_srtp_protect(t->srtp, buf, len, cap, &out);
+        uint8_t buf[PAL_RTP_MAX_PACKET + PAL_SRTP_MAX_TRAILER];
+        rc = pal_srtp_protect_parts(t->srtp, hdr, hdr_len, body, body_len, buf, sizeof(buf),
+                                    &out);
         if (rc == 0)
             rc = pal_ice_send(t->ice, buf, out);
     }
     if (rc == 0)
         t->st.rtp_out++;
     return rc;
+}
+
+int pal_transport_send_rtp(void *transport, uint8_t *buf, size_t len, size_t cap)
+{
+    (void)cap; /* protected into the slot or a buffer of the sink's */
+    struct pal_rtp_packet pkt;
+    if (pal_rtp_parse_header(&pkt, buf, len, NULL) != 0)
+        return -EINVAL;
+    return pal_transport_sink_rtp(transport, buf, pkt.header_len, buf + pkt.header_len,
+                                  len - pkt.header_len);
 }
 
 int pal_transport_send_rtcp(void *transport, uint8_t *buf, size_t len, size_t cap)
@@ -336,11 +356,6 @@ int pal_transport_send_rtcp(void *transport, uint8_t *buf, size_t len, size_t ca
     if (rc == 0)
         t->st.rtcp_out++;
     return rc;
-}
-
-bool pal_transport_connected(const struct pal_transport *t)
-{
-    return t->srtp != NULL && !t->failed;
 }
 
 void pal_transport_get_stats(const struct pal_transport *t, struct pal_transport_stats *out)

@@ -10,6 +10,7 @@
 
 #include <glib-unix.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,7 @@ struct worker {
     int index;
     pthread_t thread;
     struct pal_peer_env env;
-    volatile int stopping;
+    atomic_bool stopping; /* set by pal_media_destroy's thread, read here */
     bool quit; /* the loop ends after this iteration */
     pthread_mutex_t stats_lock;
     struct pal_media_stats stats;
@@ -241,7 +242,7 @@ static gboolean on_commands(gint fd, GIOCondition cond, gpointer ud)
     struct pal_media_cmd c;
     while (pal_queue_pop(w->cmds, &c) == 1)
         run_command(w, &c);
-    if (w->stopping) {
+    if (atomic_load_explicit(&w->stopping, memory_order_acquire)) {
         g_hash_table_remove_all(w->rooms);
         w->quit = true;
     }
@@ -423,7 +424,7 @@ void pal_media_destroy(struct pal_media *m)
     for (int i = 0; i < m->n_workers; i++) {
         struct worker *w = &m->workers[i];
         if (w->thread) {
-            w->stopping = 1;
+            atomic_store_explicit(&w->stopping, true, memory_order_release);
             uint64_t one = 1;
             if (write(w->efd, &one, sizeof(one)) < 0)
                 PAL_WARN("media", NULL, NULL, "worker %d: cannot wake", i);

@@ -999,6 +999,7 @@ int pal_media_signaling_create(struct pal_server *srv, struct pal_media_signalin
     };
     snprintf(mc.interfaces, sizeof(mc.interfaces), "%s", cfg->interfaces);
     snprintf(mc.public_ip, sizeof(mc.public_ip), "%s", cfg->public_ip);
+    snprintf(mc.listen_addr, sizeof(mc.listen_addr), "%s", cfg->listen_addr);
     struct pal_media_signaling *ms = calloc(1, sizeof(*ms));
     if (!ms)
         return -ENOMEM;

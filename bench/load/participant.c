@@ -115,24 +115,24 @@ static void on_failed(void *ctx, enum pal_media_fail_code code, const char *reas
     participant_fail(pc->p, true, why);
 }
 
-static bool on_accept_rtp(void *ctx, const struct pal_rtp_packet *hdr)
+/* Only the subscribe PC's RTP is received (its transport gets these two). */
+static void *on_accept_rtp(void *ctx, const struct pal_rtp_packet *hdr)
 {
     (void)hdr;
-    const struct load_pc *pc = ctx;
-    return pc->which == PAL_MEDIA_PC_SUBSCRIBE;
+    return ctx;
 }
 
-static void on_rtp(void *ctx, uint8_t *buf, size_t len)
+static void on_rtp(void *ctx, void *stream, const struct pal_rtp_packet *pkt)
 {
+    (void)stream;
     struct load_pc *pc = ctx;
     struct load_participant *p = pc->p;
     struct load_totals *tot = p->env->totals;
     int64_t now = pal_now_us();
-    struct pal_rtp_packet h;
+    const struct pal_rtp_packet *h = pkt;
     uint32_t source, counter;
     int64_t sent_us;
-    if (pal_rtp_parse(&h, buf, len, NULL) != 0 ||
-        load_trailer_read(pal_rtp_payload(&h), h.payload_len, &source, &counter, &sent_us) != 0) {
+    if (load_trailer_read(pal_rtp_payload(h), h->payload_len, &source, &counter, &sent_us) != 0) {
         tot->received_other++;
         return;
     }
@@ -202,7 +202,8 @@ static int open_pc(struct load_participant *p, enum pal_media_pc which)
         .on_transport_gathering_done = on_gathering_done,
         .on_transport_connected = on_connected,
         .on_transport_failed = on_failed,
-        .on_transport_accept_rtp = on_accept_rtp,
+        .media_ctx = pc,
+        .on_transport_accept_rtp = which == PAL_MEDIA_PC_SUBSCRIBE ? on_accept_rtp : NULL,
         .on_transport_rtp = on_rtp,
         .on_transport_rtcp = on_rtcp,
     };

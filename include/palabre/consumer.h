@@ -5,10 +5,12 @@
  * from its own ring for a mixer output), holds video back until a
  * keyframe when it starts, and writes its RTCP sender reports.
  *
- * No allocation per packet: the rewrite goes into a caller scratch buffer
- * (the copy SRTP needs anyway) and the ring slots are preallocated. One ring
- * per published stream instead of one per subscriber: 10 times less memory
- * in a room of 10, and one copy per forwarded packet instead of two.
+ * No allocation per packet, one copy of the payload per subscriber: only
+ * the header is rewritten (into a caller scratch buffer), and the sink's
+ * SRTP reads the payload where it was received and writes the datagram it
+ * sends (the cipher makes the copy). The ring slots are preallocated, one
+ * ring per published stream (palabre/rtx_buffer.h) instead of one per
+ * subscriber: 10 times less memory in a room of 10.
  *
  * Thread: the room's worker (create/destroy too). */
 #ifndef PALABRE_CONSUMER_H
@@ -22,16 +24,21 @@ struct pal_rtx_buffer;
 struct pal_producer;
 
 /* The send side of a PeerConnection (its transport, or a test double).
- * buf holds len plaintext bytes and has cap >= len + PAL_SRTP_MAX_TRAILER:
- * the sink protects in place and sends. Returns 0 or a negative errno. */
+ * send_rtp: one plaintext RTP packet in two parts, its header (hdr_len
+ * bytes) then its payload and padding (body, where it was received): the
+ * sink protects them into the datagram it sends. send_rtcp: buf holds len
+ * plaintext bytes and has cap >= len + PAL_SRTP_MAX_TRAILER: the sink
+ * protects in place and sends. Both return 0 or a negative errno. */
 struct pal_media_sink {
     void *ctx;
-    int (*send_rtp)(void *ctx, uint8_t *buf, size_t len, size_t cap);
+    int (*send_rtp)(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
+                    size_t body_len);
     int (*send_rtcp)(void *ctx, uint8_t *buf, size_t len, size_t cap);
     bool ready; /* DTLS done: packets may flow */
 };
 
-/* Scratch buffers handed to forward/retransmit must be at least this big. */
+/* Scratch buffers handed to forward/retransmit (a rewritten header) must
+ * be at least this big. */
 #define PAL_MEDIA_SCRATCH (PAL_RTP_MAX_PACKET + PAL_SRTP_MAX_TRAILER)
 
 struct pal_consumer {

@@ -175,6 +175,10 @@ struct pal_media_config {
     char interfaces[256]; /* comma-separated interface names, empty = all */
     char public_ip[64];   /* announced address for 1:1 NAT, empty = none */
     bool add_loopback;    /* also gather on 127.0.0.1 (libnice skips loopback) */
+    /* [server] listen's address: when it is loopback or one specific address
+     * (and interfaces is empty), media gathers on that address only; empty
+     * or a wildcard (0.0.0.0, ::): every interface, as above. */
+    char listen_addr[64];
     /* The rooms' mixers (0: the mixer's default) */
     int mixer_width, mixer_height, mixer_fps, mixer_bitrate_kbps;
 };

@@ -1,6 +1,6 @@
 /* Bounded multi-producer single-consumer queue of fixed-size plain items.
  *
- * Threads talk only through these queues (DESIGN.md): items are copied in and
+ * Threads talk only through these queues: items are copied in and
  * copied out, so they must be plain structs carrying ids, never pointers into
  * another thread's objects. The ring is allocated once at create; push and
  * pop never allocate. A full queue refuses the item (-ENOBUFS) instead of

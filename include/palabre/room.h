@@ -102,11 +102,19 @@ int pal_room_consumer_add(struct pal_room *r, struct pal_room_peer *p, const cha
 int pal_room_consumer_remove(struct pal_room *r, struct pal_room_peer *p, const char *mid);
 size_t pal_room_consumer_count(const struct pal_room_peer *p);
 
-/* Before SRTP decryption: is ssrc one of p's producers? (Learns the SSRC of
- * a track announced without a=ssrc from its mid extension.) A packet that
- * fails this must be dropped before libsrtp sees it. */
-bool pal_room_accept_rtp(struct pal_room *r, struct pal_room_peer *p,
-                         const struct pal_rtp_packet *hdr);
+/* The transport's packet callbacks (struct pal_transport_listener, its
+ * media_ctx: the room peer; palabre/transport.h parses each packet once),
+ * on the clock pal_now_ms():
+ * - accept_rtp, before SRTP decryption: the producer (opaque) the SSRC
+ *   feeds, or NULL: drop it before libsrtp sees it. (Learns the SSRC of a
+ *   track announced without a=ssrc from its mid extension.)
+ * - on_rtp: a decrypted packet of that producer (as pal_room_on_rtp);
+ * - on_publish_rtcp / on_subscribe_rtcp: as pal_room_on_rtcp. */
+void *pal_room_peer_accept_rtp(void *peer, const struct pal_rtp_packet *hdr);
+void pal_room_peer_on_rtp(void *peer, void *producer, const struct pal_rtp_packet *pkt);
+void pal_room_peer_on_publish_rtcp(void *peer, uint8_t *buf, size_t len);
+void pal_room_peer_on_subscribe_rtcp(void *peer, uint8_t *buf, size_t len);
+
 /* A decrypted RTP packet from p's publish PC (buf is modified). */
 void pal_room_on_rtp(struct pal_room *r, struct pal_room_peer *p, uint8_t *buf, size_t len,
                      int64_t now_ms);

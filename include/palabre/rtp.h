@@ -1,10 +1,10 @@
 /* RTP packets (RFC 3550) with header extensions (RFC 8285), parsed in place.
  *
  * pal_rtp_parse() fills a struct pal_rtp_packet whose pointers borrow the
- * caller's buffer: nothing is copied or allocated. The router then either
- * rewrites the packet in place (pal_rtp_set_*) or copies it once into a
- * per-consumer output buffer with pal_rtp_rewrite_into(), which is the copy
- * SRTP encryption needs anyway. Sequence/timestamp helpers are wrap-safe.
+ * caller's buffer: nothing is copied or allocated. The router rewrites
+ * each subscriber's header apart (pal_rtp_rewrite_header) and SRTP reads the
+ * payload where it was received (pal_srtp_protect_parts): the cipher's
+ * output is the only copy. Sequence/timestamp helpers are wrap-safe.
  *
  * Stateless; any thread. */
 #ifndef PALABRE_RTP_H
@@ -80,6 +80,13 @@ struct pal_rtp_packet {
  * accepted (payload_len 0): callers decide (padding-only probes exist).
  * Returns 0, -EINVAL (bad input, err filled) */
 int pal_rtp_parse(struct pal_rtp_packet *p, uint8_t *buf, size_t len, struct pal_wire_err *err);
+/* pal_rtp_parse in two steps, for SRTP: the header (in clear) before
+ * decryption, then the rest once decrypted in place (len: the decrypted
+ * length; the padding count is only readable then). Until the second step,
+ * payload_len is everything after the header. */
+int pal_rtp_parse_header(struct pal_rtp_packet *p, uint8_t *buf, size_t len,
+                         struct pal_wire_err *err);
+int pal_rtp_parse_body(struct pal_rtp_packet *p, size_t len, struct pal_wire_err *err);
 
 /* Extension element by id, or NULL; *len receives its length. */
 const uint8_t *pal_rtp_ext_find(const struct pal_rtp_packet *p, uint8_t id, size_t *len);
@@ -93,13 +100,6 @@ static inline uint32_t pal_rtp_csrc(const struct pal_rtp_packet *p, unsigned i)
     return pal_rd32(p->buf + PAL_RTP_HEADER_MIN + 4 * i);
 }
 
-/* In-place rewrites: update both the bytes and the struct. */
-void pal_rtp_set_ssrc(struct pal_rtp_packet *p, uint32_t ssrc);
-void pal_rtp_set_seq(struct pal_rtp_packet *p, uint16_t seq);
-void pal_rtp_set_timestamp(struct pal_rtp_packet *p, uint32_t ts);
-void pal_rtp_set_payload_type(struct pal_rtp_packet *p, uint8_t pt);
-void pal_rtp_set_marker(struct pal_rtp_packet *p, bool m);
-
 /* Extension id remapping table: map[old_id] = new id, 0 = drop the element
  * (its bytes become RFC 8285 padding, so the packet keeps its size). Ids
  * 1..14 for the one-byte form, 1..255 for the two-byte form (ids above 15
@@ -109,8 +109,6 @@ struct pal_rtp_ext_map {
 };
 /* Identity map: every id kept. */
 void pal_rtp_ext_map_identity(struct pal_rtp_ext_map *m);
-/* Rewrites extension ids in place per m (also updates p->ext[]). */
-void pal_rtp_ext_remap(struct pal_rtp_packet *p, const struct pal_rtp_ext_map *m);
 
 /* What changes for one consumer. */
 struct pal_rtp_rewrite {
@@ -121,11 +119,12 @@ struct pal_rtp_rewrite {
     const struct pal_rtp_ext_map *ext_map; /* NULL: ids unchanged */
 };
 
-/* Copies in->buf into out (cap bytes; keep PAL_SRTP_MAX_TRAILER spare for the
- * protect that follows) and applies rw to the copy. *out_len = in->len.
- * Returns 0 or -ENOSPC. No allocation. */
-int pal_rtp_rewrite_into(const struct pal_rtp_packet *in, const struct pal_rtp_rewrite *rw,
-                         uint8_t *out, size_t cap, size_t *out_len);
+/* Copies the header of in (in->header_len bytes, extensions included) into
+ * out (cap bytes) and applies rw to the copy; *out_len = in->header_len.
+ * SRTP then reads the payload from in (pal_srtp_protect_parts): the
+ * cipher's output is the only copy of it. Returns 0 or -ENOSPC. */
+int pal_rtp_rewrite_header(const struct pal_rtp_packet *in, const struct pal_rtp_rewrite *rw,
+                           uint8_t *out, size_t cap, size_t *out_len);
 
 /* Header to build a packet from scratch (mixer, probes). One-byte extensions. */
 struct pal_rtp_header {

@@ -1,12 +1,14 @@
-/* Retransmission ring for one outgoing stream (one consumer's SSRC).
+/* Retransmission ring of one media stream: a producer's (shared by its
+ * consumers) or a mixer output's (its one consumer's), palabre/consumer.h.
  *
  * Power-of-two slots indexed by sequence number (seq & mask), each slot a
  * preallocated buffer: storing copies the packet, nothing is allocated per
  * packet. Lookups are wrap-safe (the slot remembers its full seq) and
  * time-bounded: a packet older than max_age_ms is not returned (video:
- * 2000 ms, audio: 1000 ms). Store the packet as it was sent to that consumer
- * (after rewrite; either protected, to resend the bytes as they are, or
- * plaintext, to protect again: pal_srtp allows repeated sequence numbers).
+ * 2000 ms, audio: 1000 ms). Packets are stored in plaintext as received, by
+ * their source sequence number; a consumer answering a NACK rewrites the
+ * kept packet into its own numbering again and protects it (pal_srtp
+ * allows repeated sequence numbers).
  *
  * Thread: one owner thread (the room's worker). */
 #ifndef PALABRE_RTX_BUFFER_H

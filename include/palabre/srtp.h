@@ -78,6 +78,13 @@ int pal_srtp_protect(struct pal_srtp *s, uint8_t *buf, size_t len, size_t cap, s
  * is done by the cipher, e.g. straight into a send queue slot. */
 int pal_srtp_protect_into(struct pal_srtp *s, const uint8_t *in, size_t len, uint8_t *out,
                           size_t cap, size_t *out_len);
+/* The same with the packet in two parts: hdr (hdr_len bytes, exactly the
+ * RTP header with its CSRCs and extension block) then body (the payload and
+ * any padding), e.g. a header rewritten for one subscriber and the payload
+ * where it was received. out must not overlap body. */
+int pal_srtp_protect_parts(struct pal_srtp *s, const uint8_t *hdr, size_t hdr_len,
+                           const uint8_t *body, size_t body_len, uint8_t *out, size_t cap,
+                           size_t *out_len);
 /* In place; returns 0, -EINVAL (malformed), -EBADMSG (authentication
  * failed), -EALREADY (replayed or older than the 1024-packet window),
  * -ENOSPC (a 1025th SSRC) or -EIO. */

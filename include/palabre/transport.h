@@ -2,8 +2,9 @@
  * (palabre/dtls.h, palabre/srtp.h) over it. Datagrams are told apart by
  * their first byte (RFC 7983, palabre/demux.h): DTLS records go to the
  * handshake, SRTP/SRTCP are checked (SSRC known, before libsrtp sees it),
- * decrypted in place and handed up; outgoing RTP/RTCP are protected in
- * place and sent.
+ * decrypted in place and handed up, RTP parsed once; outgoing RTP is
+ * protected from its two parts (header, payload) into the datagram, RTCP in
+ * place, and sent.
  *
  * The certificate fingerprint of the peer is checked against the SDP: a
  * mismatch fails the transport with PAL_MEDIA_FAIL_DTLS.
@@ -32,11 +33,18 @@ struct pal_transport_listener {
     void (*on_transport_gathering_done)(void *ctx);
     void (*on_transport_connected)(void *ctx, enum pal_srtp_profile profile);
     void (*on_transport_failed)(void *ctx, enum pal_media_fail_code code, const char *reason);
-    /* Before decryption: may this SSRC be decrypted? */
-    bool (*on_transport_accept_rtp)(void *ctx, const struct pal_rtp_packet *hdr);
-    /* Decrypted packets; buf may be modified. */
-    void (*on_transport_rtp)(void *ctx, uint8_t *buf, size_t len);
-    void (*on_transport_rtcp)(void *ctx, uint8_t *buf, size_t len);
+    /* The packet callbacks below get media_ctx (the room peer, palabre/room.h):
+     * from the socket to the router, nothing else passes them on. */
+    void *media_ctx;
+    /* Before decryption, from the header parsed once: the stream this SSRC
+     * feeds, or NULL (dropped, never decrypted). No callback: RTP is not
+     * expected on this PC (subscribe) and is dropped. */
+    void *(*on_transport_accept_rtp)(void *media_ctx, const struct pal_rtp_packet *hdr);
+    /* The packet of that stream, decrypted in place, the same parse completed
+     * (palabre/rtp.h pal_rtp_parse_body). */
+    void (*on_transport_rtp)(void *media_ctx, void *stream, const struct pal_rtp_packet *pkt);
+    /* A decrypted RTCP compound; buf may be modified. */
+    void (*on_transport_rtcp)(void *media_ctx, uint8_t *buf, size_t len);
 };
 
 struct pal_transport_stats {
@@ -67,11 +75,16 @@ int pal_transport_add_remote_candidate(struct pal_transport *t,
                                        const struct pal_media_candidate *c);
 void pal_transport_remote_gathering_done(struct pal_transport *t);
 
-/* Sink functions (struct pal_media_sink): protect in place, send. */
-int pal_transport_send_rtp(void *transport, uint8_t *buf, size_t len, size_t cap);
+/* Sink functions (struct pal_media_sink): protect (the header and payload
+ * parts into the datagram; RTCP in place) and send. */
+int pal_transport_sink_rtp(void *transport, const uint8_t *hdr, size_t hdr_len,
+                           const uint8_t *body, size_t body_len);
 int pal_transport_send_rtcp(void *transport, uint8_t *buf, size_t len, size_t cap);
+/* A whole plaintext RTP packet (a client's sender, bench/load), protected
+ * and sent as pal_transport_sink_rtp does (buf is not modified; cap is
+ * unused). Returns 0, -EINVAL (not RTP) or as pal_transport_sink_rtp. */
+int pal_transport_send_rtp(void *transport, uint8_t *buf, size_t len, size_t cap);
 
-bool pal_transport_connected(const struct pal_transport *t);
 void pal_transport_get_stats(const struct pal_transport *t, struct pal_transport_stats *out);
 
 #endif

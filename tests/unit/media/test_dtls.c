@@ -21,7 +21,7 @@ struct endpoint {
     int n;
     int connected, failed, closed;
     struct pal_srtp_keys keys;
-    char reason[200];
+    char reason[256];
 };
 
 static void on_send(void *ctx, const uint8_t *data, size_t len)
@@ -160,6 +160,11 @@ static void fingerprint_mismatch_fails_clearly(void **state)
     assert_int_equal(pal_dtls_state(s.dtls), PAL_DTLS_FAILED);
     assert_non_null(strstr(s.reason, "fingerprint mismatch"));
     assert_non_null(strstr(pal_dtls_error(s.dtls), "fingerprint mismatch"));
+    /* Both fingerprints in full: the one presented and the one the SDP gave. */
+    assert_non_null(strstr(pal_dtls_error(s.dtls), pal_dtls_cert_fingerprint(cc)));
+    assert_non_null(strstr(pal_dtls_error(s.dtls), pal_dtls_cert_fingerprint(other)));
+    assert_non_null(strstr(s.reason, pal_dtls_cert_fingerprint(cc)));
+    assert_non_null(strstr(s.reason, pal_dtls_cert_fingerprint(other)));
     /* The client got an alert and failed too. */
     assert_int_equal(c.failed, 1);
     assert_int_equal(pal_dtls_state(c.dtls), PAL_DTLS_FAILED);

@@ -25,13 +25,15 @@ struct rec {
     size_t rtcp_len[MAX_SENT];
 };
 
-static int rec_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
+static int rec_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
+                   size_t body_len)
 {
     struct rec *r = ctx;
-    assert_true(cap >= len + 16);
+    assert_true(hdr_len >= 12 && hdr_len + body_len <= sizeof(r->rtp[0]));
     if (r->n_rtp < MAX_SENT) {
-        memcpy(r->rtp[r->n_rtp], buf, len);
-        r->rtp_len[r->n_rtp++] = len;
+        memcpy(r->rtp[r->n_rtp], hdr, hdr_len);
+        memcpy(r->rtp[r->n_rtp] + hdr_len, body, body_len);
+        r->rtp_len[r->n_rtp++] = hdr_len + body_len;
     }
     return 0;
 }
@@ -159,7 +161,7 @@ static void feed(struct fixture *f, uint32_t ssrc, uint16_t seq, uint32_t ts, bo
     size_t len = make_rtp(buf, ssrc, seq, ts, video, keyframe, level);
     struct pal_rtp_packet hdr;
     assert_int_equal(pal_rtp_parse(&hdr, buf, len, NULL), 0);
-    assert_true(pal_room_accept_rtp(f->room, f->alice, &hdr));
+    assert_non_null(pal_room_peer_accept_rtp(f->alice, &hdr));
     pal_room_on_rtp(f->room, f->alice, buf, len, now);
 }
 
@@ -406,7 +408,7 @@ static void test_unknown_ssrc_and_garbage_dropped(void **state)
     size_t len = make_rtp(buf, 0xDEAD, 1, 1, false, false, 0);
     struct pal_rtp_packet hdr;
     assert_int_equal(pal_rtp_parse(&hdr, buf, len, NULL), 0);
-    assert_false(pal_room_accept_rtp(f->room, f->alice, &hdr));
+    assert_null(pal_room_peer_accept_rtp(f->alice, &hdr));
     pal_room_on_rtp(f->room, f->alice, buf, len, 0);
     uint8_t junk[5] = {0x80, 1, 2, 3, 4};
     pal_room_on_rtp(f->room, f->alice, junk, sizeof(junk), 0);

@@ -92,10 +92,15 @@ struct fixture {
 
 static int want_w = W, want_h = H; /* the composite's size */
 
-static int sub_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
+static int sub_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
+                   size_t body_len)
 {
     struct part *p = ctx;
-    assert_true(cap >= len + 16);
+    uint8_t buf[PAL_RTP_MAX_PACKET];
+    size_t len = hdr_len + body_len;
+    assert_true(len <= sizeof(buf));
+    memcpy(buf, hdr, hdr_len);
+    memcpy(buf + hdr_len, body, body_len);
     struct pal_rtp_packet pkt;
     assert_int_equal(pal_rtp_parse(&pkt, buf, len, NULL), 0);
     if (pkt.ssrc == p->mix_assrc) {
@@ -138,7 +143,8 @@ static int pub_rtcp(void *ctx, uint8_t *buf, size_t len, size_t cap)
     return 0;
 }
 
-static int no_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
+static int no_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
+                  size_t body_len)
 {
     fail_msg("RTP on a publish PC");
     return 0;
@@ -555,7 +561,8 @@ struct sfu_room {
     uint16_t seq;
 };
 
-static int count_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
+static int count_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
+                     size_t body_len)
 {
     struct sfu_room *s = ctx;
     s->got++;

@@ -183,7 +183,29 @@ static void evp_engine_matches_libsrtp_across_wrap(void **state)
                 a[j] = (uint8_t)(i + j);
             memcpy(b, a, 200);
             size_t na, nb, nr;
-            if (i % 2) { /* out of place (into a send slot): same bytes, source kept */
+            if (i % 4 == 2) { /* in two parts (a header rewritten for a subscriber,
+                               * the payload where it was received): same bytes */
+                uint8_t h[sizeof(hdr)], body[256];
+                size_t blen = 200 - sizeof(hdr);
+                memcpy(h, a, sizeof(hdr));
+                memcpy(body, a + sizeof(hdr), blen);
+                memset(a, 0, sizeof(a));
+                memset(b, 0, sizeof(b));
+                /* the header part must be exactly the RTP header */
+                assert_int_equal(pal_srtp_protect_parts(evp, h, sizeof(h) - 4, body, blen, a,
+                                                        sizeof(a), &na),
+                                 -EINVAL);
+                assert_int_equal(pal_srtp_protect_parts(evp, h, sizeof(h), body, blen, a, 200 + 4,
+                                                        &na),
+                                 -ENOSPC);
+                assert_int_equal(pal_srtp_protect_parts(evp, h, sizeof(h), body, blen, a,
+                                                        sizeof(a), &na),
+                                 0);
+                assert_int_equal(pal_srtp_protect_parts(lib, h, sizeof(h), body, blen, b,
+                                                        sizeof(b), &nb),
+                                 0);
+                assert_int_equal(body[0], (uint8_t)(i + sizeof(hdr))); /* read, not written */
+            } else if (i % 2) { /* out of place (into a send slot): same bytes, source kept */
                 uint8_t src[256];
                 memcpy(src, a, 200);
                 memset(a, 0, sizeof(a));
