@@ -49,8 +49,9 @@
  * ones included: the active ones (at most 2 per other participant) and the
  * rejected ones not yet recycled. */
 #define MAX_OFFERED PAL_SDP_MAX_MEDIA
-/* Largest SDP taken from a client: a subscribe answer for a meeting of 100
- * with cameras is ~150 kB (the connection's max_message_bytes caps it too). */
+/* Largest SDP taken from a client: a browser's subscribe answer for a
+ * meeting of 100 with cameras is well above 64 kB (the connection's
+ * [limits] max_message_bytes caps it first). */
 #define SDP_MAX (1024 * 1024)
 
 /* ---- state ---------------------------------------------------------------- */

@@ -16,7 +16,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const CONFIG = {
   limits: {
     max_participants_per_room: N,
-    // a browser's subscribe answer for 99 others with cameras is ~150 kB
+    // a browser's subscribe answer for 99 others with cameras is well above 64 kB
     max_message_bytes: 1048576,
   },
   media: { media_workers: 1 },
