@@ -149,7 +149,7 @@ static void on_rtp(void *ctx, void *stream, const struct pal_rtp_packet *pkt)
         return;
     }
     /* An offer that lists SSRCs: only those reach a browser's tracks. */
-    if (p->sub_remote && p->sub_remote->n_ssrcs && !load_sub_remote_has_ssrc(p->sub_remote, h.ssrc)) {
+    if (p->sub_remote && p->sub_remote->n_ssrcs && !load_sub_remote_has_ssrc(p->sub_remote, h->ssrc)) {
         tot->received_unsignaled++;
         return;
     }
