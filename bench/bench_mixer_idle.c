@@ -138,8 +138,19 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    run(rooms, R, mt, W, 2000); /* settle: the mixers open, encoders made on first ticks */
+    /* Settle: every mixer open (on a loaded machine that can take a while),
+     * then 2 s more for what the first ticks allocate. */
     struct pal_mixer_thread_stats st0[MAX_WORKERS], st1;
+    int64_t settle_end = pal_now_ms() + 60000;
+    for (uint64_t open = 0; open < (uint64_t)R && pal_now_ms() < settle_end;) {
+        run(rooms, R, mt, W, 200);
+        open = 0;
+        for (int w = 0; w < W; w++) {
+            pal_mixer_thread_get_stats(mt[w], &st1);
+            open += st1.mixers;
+        }
+    }
+    run(rooms, R, mt, W, 2000);
     for (int w = 0; w < W; w++)
         pal_mixer_thread_get_stats(mt[w], &st0[w]);
     uint64_t pk0 = packets_out;
