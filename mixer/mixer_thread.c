@@ -35,7 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,9 +56,6 @@
 #define SLOW_TICKS 3
 #define CALM_MS 2000
 #define MAX_FRAME_MS 500
-/* The video loop yields the CPU to the audio one (and to the media workers)
- * when the machine is busy: its niceness is raised by this much. */
-#define VIDEO_NICE 5
 
 enum cmd_type {
     CMD_OPEN,
@@ -141,7 +137,10 @@ struct loop {
     int64_t manual_now;  /* manual clock: the loop's time */
     uint64_t clock_seen; /* manual clock: advances run */
     bool clock_pending;  /* audio: an advance to pass on to the video loop */
-    /* shared, under t->lock */
+    /* shared, under lock: one per loop, so that neither ever waits for the
+     * other (a preempted video loop must not hold up the audio) */
+    pthread_mutex_t lock;
+    pthread_cond_t clock_cond; /* manual clock: an advance is done */
     struct pal_mixer_thread_stats shared;
     uint64_t clock_done;
 };
@@ -172,8 +171,6 @@ struct pal_mixer_thread {
     struct out_item owner_out;
     /* shared */
     atomic_bool stopping;
-    pthread_mutex_t lock;
-    pthread_cond_t clock_cond; /* manual clock: an advance is done */
 };
 
 /* ---- both loops -------------------------------------------------------------- */
@@ -450,11 +447,11 @@ static void audio_drain(struct loop *lp)
  * is not waiting for it). Twice per tick: ~100 uncontended locks a second. */
 static void set_ticking(struct loop *lp, bool on)
 {
-    pthread_mutex_lock(&lp->t->lock);
+    pthread_mutex_lock(&lp->lock);
     lp->shared.ticking = on;
     lp->shared.audio_ticks = lp->tst.audio_ticks;
     lp->shared.video_ticks = lp->tst.video_ticks;
-    pthread_mutex_unlock(&lp->t->lock);
+    pthread_mutex_unlock(&lp->lock);
 }
 
 static void tick_end(struct loop *lp, uint64_t *max, int64_t t0_us)
@@ -652,13 +649,13 @@ static void publish_stats(struct loop *lp)
     } else {
         lp->tst.audio_idle = idle;
     }
-    pthread_mutex_lock(&lp->t->lock);
+    pthread_mutex_lock(&lp->lock);
     lp->shared = lp->tst;
     if (lp->clock_seen > lp->clock_done) {
         lp->clock_done = lp->clock_seen;
-        pthread_cond_broadcast(&lp->t->clock_cond);
+        pthread_cond_broadcast(&lp->clock_cond);
     }
-    pthread_mutex_unlock(&lp->t->lock);
+    pthread_mutex_unlock(&lp->lock);
 }
 
 static void *loop_main(void *arg)
@@ -667,12 +664,6 @@ static void *loop_main(void *arg)
     struct pal_mixer_thread *t = lp->t;
     bool audio = lp->kind == PAL_MIXER_AUDIO;
     lp->tst.tid = (int)gettid();
-    if (!audio) {
-        errno = 0;
-        int nice = getpriority(PRIO_PROCESS, (id_t)lp->tst.tid);
-        if (errno == 0)
-            setpriority(PRIO_PROCESS, (id_t)lp->tst.tid, PAL_MIN(19, nice + VIDEO_NICE));
-    }
     publish_stats(lp);
     while (!atomic_load(&t->stopping)) {
         struct pollfd pfd = {.fd = lp->efd, .events = POLLIN};
@@ -701,10 +692,10 @@ static void *loop_main(void *arg)
         slot_free(lp, lp->slots[i]);
     lp->n_slots = 0;
     publish_stats(lp);
-    pthread_mutex_lock(&t->lock); /* an advance still waiting: release it */
+    pthread_mutex_lock(&lp->lock); /* an advance still waiting: release it */
     lp->clock_done = UINT64_MAX;
-    pthread_cond_broadcast(&t->clock_cond);
-    pthread_mutex_unlock(&t->lock);
+    pthread_cond_broadcast(&lp->clock_cond);
+    pthread_mutex_unlock(&lp->lock);
     return NULL;
 }
 
@@ -726,11 +717,11 @@ int pal_mixer_thread_create(const char *name, pal_mixer_thread_wake_fn wake, voi
         loops[i]->t = t;
         loops[i]->efd = -1;
         loops[i]->kind = i == 0 ? PAL_MIXER_AUDIO : PAL_MIXER_VIDEO;
+        pthread_mutex_init(&loops[i]->lock, NULL);
+        pthread_cond_init(&loops[i]->clock_cond, NULL);
     }
     snprintf(t->name, sizeof(t->name), "%s", name);
     atomic_init(&t->stopping, false);
-    pthread_mutex_init(&t->lock, NULL);
-    pthread_cond_init(&t->clock_cond, NULL);
     *out = t;
     return 0;
 }
@@ -819,8 +810,11 @@ void pal_mixer_thread_destroy(struct pal_mixer_thread *t)
     loop_free(&t->video);
     pal_queue_destroy(t->out);
     free(t->clients);
-    pthread_cond_destroy(&t->clock_cond);
-    pthread_mutex_destroy(&t->lock);
+    struct loop *loops[2] = {&t->audio, &t->video};
+    for (int i = 0; i < 2; i++) {
+        pthread_cond_destroy(&loops[i]->clock_cond);
+        pthread_mutex_destroy(&loops[i]->lock);
+    }
     free(t);
 }
 
@@ -938,10 +932,13 @@ int pal_mixer_thread_advance(struct pal_mixer_thread *t, int64_t now_ms)
     if (rc)
         return rc;
     uint64_t want = ++t->clock_posted;
-    pthread_mutex_lock(&t->lock);
-    while (t->audio.clock_done < want || t->video.clock_done < want)
-        pthread_cond_wait(&t->clock_cond, &t->lock);
-    pthread_mutex_unlock(&t->lock);
+    struct loop *loops[2] = {&t->audio, &t->video}; /* the audio loop passes it on */
+    for (int i = 0; i < 2; i++) {
+        pthread_mutex_lock(&loops[i]->lock);
+        while (loops[i]->clock_done < want)
+            pthread_cond_wait(&loops[i]->clock_cond, &loops[i]->lock);
+        pthread_mutex_unlock(&loops[i]->lock);
+    }
     return 0;
 }
 
@@ -993,8 +990,14 @@ size_t pal_mixer_thread_dispatch(struct pal_mixer_thread *t)
 
 void pal_mixer_thread_get_stats(struct pal_mixer_thread *t, struct pal_mixer_thread_stats *st)
 {
-    pthread_mutex_lock(&t->lock);
-    const struct pal_mixer_thread_stats *a = &t->audio.shared, *v = &t->video.shared;
+    struct pal_mixer_thread_stats a_copy, v_copy;
+    pthread_mutex_lock(&t->audio.lock);
+    a_copy = t->audio.shared;
+    pthread_mutex_unlock(&t->audio.lock);
+    pthread_mutex_lock(&t->video.lock);
+    v_copy = t->video.shared;
+    pthread_mutex_unlock(&t->video.lock);
+    const struct pal_mixer_thread_stats *a = &a_copy, *v = &v_copy;
     *st = *a;
     st->video_tid = v->tid;
     st->video_ticks = v->video_ticks;
@@ -1007,7 +1010,6 @@ void pal_mixer_thread_get_stats(struct pal_mixer_thread *t, struct pal_mixer_thr
     st->video_slowed = v->video_slowed;
     st->video_idle = v->video_idle;
     sum_stats(&st->mix, &v->mix);
-    pthread_mutex_unlock(&t->lock);
     st->rtp_in = t->rtp_in;
     st->rtp_dropped = t->rtp_dropped + a->rtp_dropped; /* the owner's, and forwarding's */
 }

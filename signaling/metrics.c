@@ -144,6 +144,13 @@ char *pal_metrics_render(struct pal_server *srv)
         metric(&t, "palabre_mixer_dropped_packets_total", "counter",
                "Packets dropped between a media worker and its mixer thread (queue full).",
                m.mixer_dropped);
+        metric(&t, "palabre_mixer_composite_slowed_rooms", "gauge",
+               "Rooms whose composite runs below its configured frame rate (it could not keep "
+               "up; the audio mix is not affected).",
+               m.mixer_video_slowed);
+        metric(&t, "palabre_mixer_composite_frames_dropped_total", "counter",
+               "Composite frames left out because the composite could not keep up.",
+               m.mixer_video_frames_dropped);
     }
 
     double cpu;

@@ -11,8 +11,8 @@
  *
  * A "thread" is two pthreads: the audio loop (named as given) takes the
  * owner's commands and packets, mixes the audio every 20 ms and passes the
- * video work on; the video loop (the name and "-v", at a lower priority:
- * nice +5) decodes, composes and encodes the composites. Audio never waits
+ * video work on; the video loop (the name and "-v") decodes, composes and
+ * encodes the composites; they share no lock but the queues'. Audio never waits
  * for video: a slow composite lowers its own frame rate (by 2/3 steps, down
  * to 2 fps, back up when it keeps up again) and never delays or skips an
  * audio tick. An idle half of a mixer (no input of its kind) is not ticked
