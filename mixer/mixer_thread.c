@@ -1003,6 +1003,7 @@ void pal_mixer_thread_get_stats(struct pal_mixer_thread *t, struct pal_mixer_thr
     st->video_ticks = v->video_ticks;
     st->max_video_tick_us = v->max_video_tick_us;
     st->ticking = a->ticking || v->ticking;
+    st->video_ticking = v->ticking;
     st->out_packets += v->out_packets;
     st->out_dropped += v->out_dropped;
     st->cpu_us += v->cpu_us;

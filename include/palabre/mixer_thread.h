@@ -111,6 +111,7 @@ struct pal_mixer_thread_stats {
     uint64_t max_audio_tick_us, max_video_tick_us; /* longest single tick, wall time */
     uint64_t cpu_us;                     /* both loops' CPU time */
     bool ticking; /* inside a mixer's tick right now (with the tick counters up to date) */
+    bool video_ticking; /* the video loop is, inside a composite's */
     /* every mixer's own counters, summed (closed mixers included) */
     struct pal_mixer_stats mix;
 };
