@@ -26,6 +26,7 @@
 #include "palabre/mixer.h"
 #include "palabre/mixer_thread.h"
 #include "palabre/room.h"
+#include "media_track.h"
 
 #define MAX_ROOMS 1000
 #define MAX_WORKERS 16
@@ -63,17 +64,6 @@ static long rss_kib(void)
     if (f)
         fclose(f);
     return kib;
-}
-
-static struct pal_media_track track(const char *mid, enum pal_media_kind kind, uint32_t ssrc)
-{
-    struct pal_media_track t = {0};
-    snprintf(t.mid, sizeof(t.mid), "%s", mid);
-    t.kind = kind;
-    t.payload_type = kind == PAL_MEDIA_AUDIO ? 111 : 96;
-    t.clock_rate = kind == PAL_MEDIA_AUDIO ? 48000 : 90000;
-    t.ssrc = ssrc;
-    return t;
 }
 
 /* Runs the rooms in real time for ms: room ticks every 20 ms, the mixers'
@@ -130,8 +120,8 @@ int main(int argc, char **argv)
         pal_room_set_sink(p, PAL_MEDIA_PC_SUBSCRIBE, &sink);
         pal_room_sink_ready(rooms[i], p, PAL_MEDIA_PC_PUBLISH, now);
         pal_room_sink_ready(rooms[i], p, PAL_MEDIA_PC_SUBSCRIBE, now);
-        struct pal_media_track a = track("m0", PAL_MEDIA_AUDIO, 5000 + 2 * (uint32_t)i);
-        struct pal_media_track v = track("m1", PAL_MEDIA_VIDEO, 5001 + 2 * (uint32_t)i);
+        struct pal_media_track a = bench_track("m0", PAL_MEDIA_AUDIO, 5000 + 2 * (uint32_t)i);
+        struct pal_media_track v = bench_track("m1", PAL_MEDIA_VIDEO, 5001 + 2 * (uint32_t)i);
         if (pal_room_consumer_add(rooms[i], p, PAL_MEDIA_MIXER_ID, "audio", &a, now) ||
             pal_room_consumer_add(rooms[i], p, PAL_MEDIA_MIXER_ID, "video", &v, now)) {
             fprintf(stderr, "room %d: mixed consumers refused\n", i);
