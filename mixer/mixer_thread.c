@@ -12,8 +12,9 @@
  *
  * Bounded queues (palabre/queue.h), allocated when the thread starts:
  *   cmds   owner -> audio  struct cmd       a few per join; wakes it
- *   rtp    owner -> audio  struct rtp_item  one per publisher packet; wakes
- *                                           it when it was empty
+ *   rtp    owner -> audio  struct rtp_item  one per publisher packet; drained
+ *                                           at each tick (every 20 ms while a
+ *                                           mixer has inputs), never wakes it
  *   vcmds  audio -> video  struct cmd       the video commands, forwarded
  *   vrtp   audio -> video  struct rtp_item  the video packets, forwarded
  *   out    both  -> owner  struct out_item  one per output packet; wakes the
@@ -103,9 +104,11 @@ struct slot {
     struct loop *lp;
     /* owned */
     struct pal_mixer *mixer;
+    uint32_t *video_in; /* audio: the video inputs (their packets are passed on) */
+    size_t n_video_in, cap_video_in;
     /* state */
     uint32_t id;
-    int64_t next_ms; /* the next tick due */
+    int64_t next_ms; /* the next tick due (audio: also the next drain) */
     bool idle;       /* not busy at the last round: its clock stood still */
     uint32_t speaker; /* audio: the last sent to the video loop */
     /* video: the frame rate */
@@ -289,6 +292,7 @@ static void slot_free(struct loop *lp, struct slot *s)
                  (unsigned long long)st.video_packets_out,
                  (unsigned long long)st.video_decode_errors);
     pal_mixer_destroy(s->mixer);
+    free(s->video_in);
     free(s);
 }
 
@@ -384,6 +388,29 @@ static bool is_video_command(const struct cmd *c)
     }
 }
 
+/* The audio loop keeps the ids of the video inputs: while a mixer has some,
+ * it drains the packets every 20 ms even when its audio is idle. */
+static void note_video_input(struct slot *s, const struct cmd *c)
+{
+    if (c->type == CMD_ADD_INPUT && c->kind == PAL_MIXER_VIDEO) {
+        if (s->n_video_in == s->cap_video_in) {
+            size_t cap = s->cap_video_in ? 2 * s->cap_video_in : 4;
+            uint32_t *a = realloc(s->video_in, cap * sizeof(*a));
+            if (!a)
+                return; /* drained with the audio ticks only */
+            s->video_in = a;
+            s->cap_video_in = cap;
+        }
+        s->video_in[s->n_video_in++] = c->id;
+    } else if (c->type == CMD_REMOVE_INPUT) {
+        for (size_t i = 0; i < s->n_video_in; i++)
+            if (s->video_in[i] == c->id) {
+                s->video_in[i] = s->video_in[--s->n_video_in];
+                break;
+            }
+    }
+}
+
 static void audio_command(struct loop *lp, const struct cmd *c)
 {
     if (c->type == CMD_OPEN) {
@@ -407,6 +434,7 @@ static void audio_command(struct loop *lp, const struct cmd *c)
         forward_cmd(lp, c);
         return;
     }
+    note_video_input(s, c);
     if (is_video_command(c)) {
         forward_cmd(lp, c);
         return;
@@ -469,7 +497,17 @@ static void tick_end(struct loop *lp, uint64_t *max, int64_t t0_us)
 static bool tick_audio(struct loop *lp, struct slot *s, int64_t now_ms)
 {
     if (!pal_mixer_busy(s->mixer, PAL_MIXER_AUDIO)) {
-        s->idle = true;
+        if (s->n_video_in == 0) {
+            s->idle = true; /* its clock stands still at next_ms */
+            return false;
+        }
+        /* No audio, but video packets to pass on every 20 ms: the clock goes
+         * on (the outputs' timestamps with it), no tick. */
+        if (now_ms >= s->next_ms) {
+            int64_t frames = (now_ms - s->next_ms) / AUDIO_MS + 1;
+            pal_mixer_skip_audio(s->mixer, (uint32_t)frames);
+            s->next_ms += frames * AUDIO_MS;
+        }
         return false;
     }
     if (s->idle) {
@@ -616,9 +654,12 @@ static int next_timeout(struct loop *lp)
     if (lp->t->manual)
         return -1;
     int64_t due = INT64_MAX;
-    for (size_t i = 0; i < lp->n_slots; i++)
-        if (pal_mixer_busy(lp->slots[i]->mixer, lp->kind))
-            due = PAL_MIN(due, lp->slots[i]->next_ms);
+    for (size_t i = 0; i < lp->n_slots; i++) {
+        const struct slot *s = lp->slots[i];
+        if (pal_mixer_busy(s->mixer, lp->kind) ||
+            (lp->kind == PAL_MIXER_AUDIO && s->n_video_in)) /* packets to pass on */
+            due = PAL_MIN(due, s->next_ms);
+    }
     if (due == INT64_MAX)
         return -1;
     int64_t wait = due - pal_now_ms();
@@ -637,7 +678,7 @@ static void publish_stats(struct loop *lp)
         sum_stats(&mix, &st);
         dropped += s->dropped_ms / (uint64_t)s->base_ms;
         slowed += s->frame_ms > s->base_ms;
-        idle += s->idle;
+        idle += !pal_mixer_busy(s->mixer, lp->kind);
     }
     lp->tst.mixers = (uint32_t)lp->n_slots;
     lp->tst.cpu_us = (uint64_t)thread_cpu_us();
@@ -955,15 +996,10 @@ int pal_mixer_thread_push_rtp(struct pal_mixer_thread *t, uint32_t id, uint32_t 
     it->arrival_ms = arrival_ms;
     it->len = (uint32_t)len;
     memcpy(it->data, pkt, len);
-    int rc = pal_queue_push(t->audio.rtp, it);
-    if (rc < 0) {
+    if (pal_queue_push(t->audio.rtp, it) < 0) {
         t->rtp_dropped++;
         return -ENOBUFS;
     }
-    /* Woken once per batch: an audio-idle loop (a room with video only)
-     * still passes the packets on to the video loop at once. */
-    if (rc == 1)
-        wake_loop(&t->audio);
     t->rtp_in++;
     return 0;
 }

@@ -207,10 +207,74 @@ static void audio_continuous_while_the_composite_is_slow(void **state)
     pal_opus_decoder_destroy(l.dec);
 }
 
+/* A room with a camera and no microphone, mixed for a listener: the audio
+ * half is idle (no encoder, no packet) and not ticked, yet the camera's
+ * packets reach the composite, decoded. */
+static void video_only_room_while_the_audio_is_idle(void **state)
+{
+    struct listener l = {0};
+    assert_int_equal(pal_opus_decoder_create(&l.dec), 0);
+    struct pal_mixer_thread *t;
+    assert_int_equal(pal_mixer_thread_create("test-mixer", NULL, NULL, &t), 0);
+    struct pal_mixer_config c;
+    pal_mixer_config_default(&c);
+    c.video_width = 320;
+    c.video_height = 180;
+    c.video_fps = 15;
+    c.video_bitrate_kbps = 300;
+    struct pal_mixer_listener ml = {.ctx = &l, .on_output_packet = on_packet};
+    uint32_t id;
+    assert_int_equal(pal_mixer_thread_open(t, "video-only", &c, &ml, &id), 0);
+    assert_int_equal(pal_mixer_thread_add_input(t, id, VIDEO_IN, 1, PAL_MIXER_VIDEO), 0);
+    assert_int_equal(pal_mixer_thread_add_output(t, id, AUDIO_OUT, 0, PAL_MIXER_AUDIO, 77), 0);
+    assert_int_equal(pal_mixer_thread_add_output(t, id, VIDEO_OUT, 0, PAL_MIXER_VIDEO, 78), 0);
+    struct pal_vp8_encoder_config vc;
+    pal_vp8_encoder_config_default(&vc);
+    vc.width = 160;
+    vc.height = 120;
+    vc.bitrate_kbps = 200;
+    struct pal_vp8_encoder *venc;
+    assert_int_equal(pal_vp8_encoder_create(&vc, &venc), 0);
+    struct pal_image img = {0};
+    assert_int_equal(pal_image_alloc(&img, 160, 120), 0);
+    struct video_pub vp = {.t = t, .mixer = id};
+    pal_vp8_packetizer_init(&vp.pk, 0, 1);
+    int64_t start = pal_now_ms();
+    for (int k = 0; k < 30; k++) { /* 2 s at 15 fps */
+        pal_image_fill_rect(&img, (struct pal_rect){0, 0, 160, 120}, (uint8_t)(60 + k), 90, 200);
+        assert_int_equal(pal_vp8_encode(venc, &img, k, k == 0, send_video, &vp), 0);
+        vp.ts += 6000;
+        pal_mixer_thread_dispatch(t);
+        int64_t wait = start + (k + 1) * 66 - pal_now_ms();
+        if (wait > 0)
+            nanosleep(&(struct timespec){0, wait * 1000000}, NULL);
+    }
+    struct pal_mixer_thread_stats st;
+    pal_mixer_thread_get_stats(t, &st);
+    pal_mixer_thread_dispatch(t);
+    print_message("# %llu frames decoded, %llu encoded, %d video packets, %d audio; %u audio idle\n",
+                  (unsigned long long)st.mix.video_frames_decoded,
+                  (unsigned long long)st.mix.video_frames_encoded, l.video, l.audio,
+                  st.audio_idle);
+    assert_true(st.mix.video_frames_decoded >= 10);
+    assert_true(l.video > 0);
+    assert_int_equal(l.audio, 0);
+    assert_int_equal(st.audio_ticks, 0);
+    assert_int_equal(st.mix.audio_encoders, 0);
+    assert_int_equal(st.audio_idle, 1);
+    assert_int_equal(st.mix.video_encoders, 1);
+    pal_mixer_thread_close(t, id);
+    pal_mixer_thread_destroy(t);
+    pal_vp8_encoder_destroy(venc);
+    pal_image_free(&img);
+    pal_opus_decoder_destroy(l.dec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(audio_continuous_while_the_composite_is_slow),
+        cmocka_unit_test(video_only_room_while_the_audio_is_idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
