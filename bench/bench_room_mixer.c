@@ -33,6 +33,7 @@
 #include "palabre/mixer/vp8_packetizer.h"
 #include "palabre/mixer_thread.h"
 #include "palabre/room.h"
+#include "media_track.h"
 #include "palabre/rtp.h"
 
 #define MAX_PEERS 64
@@ -154,17 +155,6 @@ static void feed(struct pub *p, const struct chunk *c, uint8_t pt, uint16_t seq,
         pal_room_on_rtp(room, p->peer, pkt, l, pal_now_ms());
 }
 
-static struct pal_media_track track(const char *mid, enum pal_media_kind kind, uint32_t ssrc)
-{
-    struct pal_media_track t = {0};
-    snprintf(t.mid, sizeof(t.mid), "%s", mid);
-    t.kind = kind;
-    t.payload_type = kind == PAL_MEDIA_AUDIO ? 111 : 96;
-    t.clock_rate = kind == PAL_MEDIA_AUDIO ? 48000 : 90000;
-    t.ssrc = ssrc;
-    return t;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -214,16 +204,16 @@ int main(int argc, char **argv)
         p->peer = peers[i];
         p->assrc = 1000 + (uint32_t)i;
         p->vssrc = 2000 + (uint32_t)i;
-        struct pal_media_track a = track("0", PAL_MEDIA_AUDIO, p->assrc);
-        struct pal_media_track v = track("1", PAL_MEDIA_VIDEO, p->vssrc);
+        struct pal_media_track a = bench_track("0", PAL_MEDIA_AUDIO, p->assrc);
+        struct pal_media_track v = bench_track("1", PAL_MEDIA_VIDEO, p->vssrc);
         pal_room_producer_add(room, p->peer, &a, now_ms);
         pal_room_producer_add(room, p->peer, &v, now_ms);
     }
     uint32_t ssrc = 5000;
     for (int i = 0; i < L; i++) {
         if (!sfu) {
-            struct pal_media_track a = track("m0", PAL_MEDIA_AUDIO, ssrc++);
-            struct pal_media_track v = track("m1", PAL_MEDIA_VIDEO, ssrc++);
+            struct pal_media_track a = bench_track("m0", PAL_MEDIA_AUDIO, ssrc++);
+            struct pal_media_track v = bench_track("m1", PAL_MEDIA_VIDEO, ssrc++);
             if (pal_room_consumer_add(room, peers[i], PAL_MEDIA_MIXER_ID, "audio", &a, now_ms) ||
                 pal_room_consumer_add(room, peers[i], PAL_MEDIA_MIXER_ID, "video", &v, now_ms))
                 return 1;
@@ -234,10 +224,10 @@ int main(int argc, char **argv)
                 continue;
             char mid[16];
             snprintf(mid, sizeof(mid), "a%d", k);
-            struct pal_media_track a = track(mid, PAL_MEDIA_AUDIO, ssrc++);
+            struct pal_media_track a = bench_track(mid, PAL_MEDIA_AUDIO, ssrc++);
             pal_room_consumer_add(room, peers[i], pal_room_peer_id(peers[k]), "0", &a, now_ms);
             snprintf(mid, sizeof(mid), "v%d", k);
-            struct pal_media_track v = track(mid, PAL_MEDIA_VIDEO, ssrc++);
+            struct pal_media_track v = bench_track(mid, PAL_MEDIA_VIDEO, ssrc++);
             pal_room_consumer_add(room, peers[i], pal_room_peer_id(peers[k]), "1", &v, now_ms);
         }
     }

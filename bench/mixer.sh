@@ -10,13 +10,15 @@
 #      mixer thread (router + mixer thread at the server's [mixer] defaults,
 #      in real time, unpinned: the two threads are meant to use two cores)
 #      against the same room forwarding one track per publisher.
-#   4. callgrind instruction counts per audio tick (200 participants) and per
+#   4. idle mixed rooms (issue 10): 60 rooms where one participant receives
+#      mixed and nobody publishes; the process's CPU and RSS.
+#   5. callgrind instruction counts per audio tick (200 participants) and per
 #      composite frame, by function, when valgrind is installed.
 # Usage: bench/mixer.sh [quick]   (quick: fewer ticks/frames)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-for b in bench_mixer_audio bench_mixer_video bench_room_mixer; do
+for b in bench_mixer_audio bench_mixer_video bench_room_mixer bench_mixer_idle; do
     [ -x "$BUILD/$b" ] || make -s "$BUILD/$b"
 done
 cpu=$(( $(nproc) > 1 ? 1 : 0 ))
@@ -50,6 +52,9 @@ for pl in "3 10" "9 20"; do
         "$BUILD/bench_room_mixer" $pl "$secs" "$mode" 2>/dev/null
     done
 done
+echo "### idle mixed rooms: one participant receiving mixed, nobody publishing"
+echo "\$ $BUILD/bench_mixer_idle 60 $secs 2"
+"$BUILD/bench_mixer_idle" 60 "$secs" 2 2>/dev/null
 
 if ! command -v valgrind >/dev/null; then
     echo "(valgrind not installed: no instruction counts)"

@@ -308,6 +308,8 @@ static gboolean on_tick(gpointer ud)
     st.mixer_cpu_us = ms.cpu_us;
     st.mixer_ticks_skipped = ms.ticks_skipped;
     st.mixer_dropped = ms.rtp_dropped + ms.out_dropped;
+    st.mixer_video_slowed = ms.video_slowed;
+    st.mixer_video_frames_dropped = ms.video_frames_dropped;
     struct pal_send_queue_stats ss;
     pal_send_batch_get_stats(w->batch, &ss);
     st.sent_packets = ss.packets;
@@ -503,6 +505,8 @@ void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out)
         out->mixer_cpu_us += s.mixer_cpu_us;
         out->mixer_ticks_skipped += s.mixer_ticks_skipped;
         out->mixer_dropped += s.mixer_dropped;
+        out->mixer_video_slowed += s.mixer_video_slowed;
+        out->mixer_video_frames_dropped += s.mixer_video_frames_dropped;
         out->sent_packets += s.sent_packets;
         out->send_dropped += s.send_dropped;
         out->send_calls += s.send_calls;

@@ -50,7 +50,7 @@ struct pal_audio_mixer {
     struct input **in;
     struct input **spk; /* this tick's speaking inputs (cap_in slots) */
     struct output **out;
-    struct pal_opus_encoder *shared_enc;
+    struct pal_opus_encoder *shared_enc; /* while there are inputs */
     /* state */
     size_t n_in, cap_in, n_out, cap_out;
     struct pal_audio_mixer_config cfg;
@@ -75,11 +75,15 @@ int pal_audio_mixer_create(const struct pal_audio_mixer_config *c,
     am->cfg = *c;
     am->l = *l;
     am->shared_lim.gain = 1.0f;
-    int rc = pal_opus_encoder_create(&c->opus, &am->shared_enc);
+    /* The encoder settings are checked now; the encoder is made with the
+     * first input (a mixer with no audio input encodes nothing). */
+    struct pal_opus_encoder *probe;
+    int rc = pal_opus_encoder_create(&c->opus, &probe);
     if (rc != 0) {
         free(am);
         return rc;
     }
+    pal_opus_encoder_destroy(probe);
     *out = am;
     return 0;
 }
@@ -191,6 +195,17 @@ int pal_audio_mixer_remove_input(struct pal_audio_mixer *am, uint32_t input_id)
         return -ENOENT;
     input_free(in);
     am->in[i] = am->in[--am->n_in];
+    if (am->n_in == 0) {
+        /* Idle: the encoders go (remade, fresh, with the next input). */
+        pal_opus_encoder_destroy(am->shared_enc);
+        am->shared_enc = NULL;
+        am->shared_lim.gain = 1.0f;
+        for (size_t j = 0; j < am->n_out; j++) {
+            pal_opus_encoder_destroy(am->out[j]->enc);
+            am->out[j]->enc = NULL;
+            am->out[j]->lim.gain = 1.0f;
+        }
+    }
     return 0;
 }
 
@@ -236,6 +251,11 @@ int pal_audio_mixer_remove_output(struct pal_audio_mixer *am, uint32_t output_id
 bool pal_audio_mixer_has_output(const struct pal_audio_mixer *am, uint32_t output_id)
 {
     return find_output(am, output_id, NULL) != NULL;
+}
+
+size_t pal_audio_mixer_input_count(const struct pal_audio_mixer *am)
+{
+    return am->n_in;
 }
 
 size_t pal_audio_mixer_output_count(const struct pal_audio_mixer *am)
@@ -365,8 +385,23 @@ static void emit(struct pal_audio_mixer *am, struct output *o, const uint8_t *pa
     }
 }
 
+void pal_audio_mixer_skip(struct pal_audio_mixer *am, uint32_t frames)
+{
+    for (size_t j = 0; j < am->n_out; j++)
+        am->out[j]->timestamp += frames * (uint32_t)N;
+}
+
 int pal_audio_mixer_tick(struct pal_audio_mixer *am, int64_t now_ms)
 {
+    if (am->n_in == 0) {
+        /* Nothing to mix: no packet (as Opus DTX would), the timestamps go on. */
+        pal_audio_mixer_skip(am, 1);
+        return 0;
+    }
+    if (!am->shared_enc && pal_opus_encoder_create(&am->cfg.opus, &am->shared_enc) != 0) {
+        pal_audio_mixer_skip(am, 1);
+        return -ENOMEM;
+    }
     uint64_t t0 = pal_mixer_cpu_ns();
     am->st.ticks++;
     for (size_t i = 0; i < am->n_in; i++)
@@ -466,4 +501,7 @@ uint32_t pal_audio_mixer_loudest(const struct pal_audio_mixer *am)
 void pal_audio_mixer_get_stats(const struct pal_audio_mixer *am, struct pal_audio_mixer_stats *st)
 {
     *st = am->st;
+    st->encoders = am->shared_enc != NULL;
+    for (size_t j = 0; j < am->n_out; j++)
+        st->encoders += am->out[j]->enc != NULL;
 }

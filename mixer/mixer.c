@@ -16,6 +16,7 @@ struct pal_mixer {
     struct pal_video_mixer *video;
     /* state */
     uint32_t forced_speaker;
+    uint32_t speaker; /* shown large: forced, or the last loudest */
     uint8_t audio_level_ext; /* 0: none */
 };
 
@@ -82,6 +83,7 @@ int pal_mixer_create(const struct pal_mixer_config *c, const struct pal_mixer_li
     vc.vp8.fps = c->video_fps;
     vc.vp8.bitrate_kbps = c->video_bitrate_kbps;
     vc.vp8.cpu_used = c->video_cpu_used;
+    vc.test_delay_ms = c->test_composite_delay_ms;
     struct pal_audio_mixer_listener al = {.ctx = m, .on_output_packet = on_audio_packet};
     struct pal_video_mixer_listener vl = {
         .ctx = m, .on_output_packet = on_video_packet, .on_keyframe_needed = on_video_keyframe};
@@ -190,9 +192,28 @@ int pal_mixer_tick_audio(struct pal_mixer *m, int64_t now_ms)
     int n = pal_audio_mixer_tick(m->audio, now_ms);
     /* Silence keeps the last speaker large: no layout flapping between words. */
     uint32_t speaker = m->forced_speaker ? m->forced_speaker : pal_audio_mixer_loudest(m->audio);
-    if (speaker)
+    if (speaker) {
+        m->speaker = speaker;
         pal_video_mixer_set_speaker(m->video, speaker);
+    }
     return n;
+}
+
+void pal_mixer_skip_audio(struct pal_mixer *m, uint32_t frames)
+{
+    pal_audio_mixer_skip(m->audio, frames);
+}
+
+bool pal_mixer_busy(const struct pal_mixer *m, enum pal_mixer_kind kind)
+{
+    if (kind == PAL_MIXER_AUDIO)
+        return pal_audio_mixer_input_count(m->audio) > 0;
+    return pal_video_mixer_busy(m->video);
+}
+
+uint32_t pal_mixer_speaker(const struct pal_mixer *m)
+{
+    return m->speaker;
 }
 
 int pal_mixer_tick_video(struct pal_mixer *m, int64_t now_ms)
@@ -211,8 +232,10 @@ int pal_mixer_request_keyframe(struct pal_mixer *m, uint32_t output_id)
 void pal_mixer_set_active_speaker(struct pal_mixer *m, uint32_t participant_id)
 {
     m->forced_speaker = participant_id;
-    if (participant_id)
+    if (participant_id) {
+        m->speaker = participant_id;
         pal_video_mixer_set_speaker(m->video, participant_id);
+    }
 }
 
 int pal_mixer_set_audio_level_ext(struct pal_mixer *m, unsigned id)
@@ -242,5 +265,8 @@ void pal_mixer_get_stats(const struct pal_mixer *m, struct pal_mixer_stats *st)
         .video_frames_encoded = v.frames_encoded,
         .video_keyframes_encoded = v.keyframes_encoded,
         .video_packets_out = v.packets_out,
+        .audio_encoders = a.encoders,
+        .video_encoders = v.encoders,
+        .video_canvas_bytes = v.canvas_bytes,
     };
 }

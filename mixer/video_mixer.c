@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_VISIBLE 9
 #define PLACEHOLDER_Y 40
@@ -41,14 +42,14 @@ struct pal_video_mixer {
     /* owned */
     struct input **in;
     struct output *out;
-    struct pal_vp8_encoder *enc; /* created on the first tick with outputs */
-    struct pal_image canvas;
+    struct pal_vp8_encoder *enc; /* while there are inputs and outputs */
+    struct pal_image canvas;     /* while there are inputs (buf NULL otherwise) */
     /* state */
     size_t n_in, cap_in, n_out, cap_out;
     struct pal_video_mixer_config cfg;
     struct pal_vp8_packetizer pk;
     int64_t now_ms, t0_ms;
-    int64_t pts;
+    int64_t pts; /* of the last frame encoded, in 1/fps units from t0_ms */
     bool force_keyframe;
     uint32_t speaker;
     /* current layout: visible input ids and their tiles */
@@ -76,19 +77,15 @@ int pal_video_mixer_create(const struct pal_video_mixer_config *c,
         return -ENOMEM;
     vm->cfg = *c;
     vm->l = *l;
-    int rc = pal_image_alloc(&vm->canvas, c->vp8.width, c->vp8.height);
     uint16_t pid = 0;
     pal_random_bytes(&pid, sizeof(pid));
-    if (rc == 0)
-        rc = pal_vp8_packetizer_init(&vm->pk, c->mtu, pid);
+    int rc = pal_vp8_packetizer_init(&vm->pk, c->mtu, pid);
     if (rc != 0) {
-        pal_image_free(&vm->canvas);
         free(vm);
         return rc;
     }
-    pal_image_fill_rect(&vm->canvas, (struct pal_rect){0, 0, c->vp8.width, c->vp8.height}, 16,
-                        128, 128);
     vm->t0_ms = -1;
+    vm->pts = -1;
     *out = vm;
     return 0;
 }
@@ -359,8 +356,36 @@ static void compute_layout(struct pal_video_mixer *vm, size_t *n_vis, uint32_t *
     *n_vis = k;
 }
 
-static void compose(struct pal_video_mixer *vm)
+static void fill_blank(struct pal_video_mixer *vm)
 {
+    pal_image_fill_rect(&vm->canvas, (struct pal_rect){0, 0, vm->canvas.width, vm->canvas.height},
+                        16, 128, 128);
+}
+
+/* The last input left: what only a composite needs goes (a 1280x720 canvas
+ * and libvpx's encoder are ~1.4 MB and tens of MB). The outputs' numbering
+ * and the picture id stay: the next composite continues the same streams,
+ * starting with a keyframe. */
+static void release(struct pal_video_mixer *vm)
+{
+    pal_vp8_encoder_destroy(vm->enc);
+    vm->enc = NULL;
+    pal_image_free(&vm->canvas);
+    vm->n_vis = 0;
+    vm->layout_valid = false;
+    vm->force_keyframe = true;
+}
+
+static int compose(struct pal_video_mixer *vm)
+{
+    if (!vm->canvas.buf) {
+        int rc = pal_image_alloc(&vm->canvas, vm->cfg.vp8.width, vm->cfg.vp8.height);
+        if (rc != 0)
+            return rc;
+        fill_blank(vm);
+        vm->n_vis = 0;
+        vm->layout_valid = false;
+    }
     if (!vm->layout_valid) {
         size_t n;
         uint32_t ids[MAX_VISIBLE];
@@ -369,9 +394,7 @@ static void compose(struct pal_video_mixer *vm)
         bool same = n == vm->n_vis && memcmp(ids, vm->vis_id, n * sizeof(*ids)) == 0 &&
                     memcmp(rects, vm->vis_rect, n * sizeof(*rects)) == 0;
         if (!same) {
-            pal_image_fill_rect(&vm->canvas,
-                                (struct pal_rect){0, 0, vm->canvas.width, vm->canvas.height}, 16,
-                                128, 128);
+            fill_blank(vm);
             vm->n_vis = n;
             memcpy(vm->vis_id, ids, n * sizeof(*ids));
             memcpy(vm->vis_rect, rects, n * sizeof(*rects));
@@ -390,6 +413,7 @@ static void compose(struct pal_video_mixer *vm)
             pal_image_fill_rect(&vm->canvas, vm->vis_rect[k], PLACEHOLDER_Y, 128, 128);
         in->dirty = false;
     }
+    return 0;
 }
 
 static void on_encoded(void *ctx, const uint8_t *frame, size_t len, bool key)
@@ -427,10 +451,54 @@ static void on_encoded(void *ctx, const uint8_t *frame, size_t len, bool key)
     vm->st.ns_packetize += pal_mixer_cpu_ns() - t;
 }
 
+/* Encodes the canvas as the frame of now_ms and sends it to every output. */
+static int encode(struct pal_video_mixer *vm, int64_t now_ms, uint64_t t_start)
+{
+    if (!vm->enc) {
+        int rc = pal_vp8_encoder_create(&vm->cfg.vp8, &vm->enc);
+        if (rc != 0)
+            return rc;
+        vm->force_keyframe = true;
+    }
+    if (vm->cfg.test_delay_ms) /* tests only: a composite slower than its frame rate */
+        nanosleep(&(struct timespec){vm->cfg.test_delay_ms / 1000,
+                                     (long)(vm->cfg.test_delay_ms % 1000) * 1000000},
+                  NULL);
+    if (vm->t0_ms < 0)
+        vm->t0_ms = now_ms;
+    vm->rtp_ts = (uint32_t)((now_ms - vm->t0_ms) * 90); /* 90 kHz from the tick clock */
+    /* pts in the encoder's 1/fps time base from the same clock: when the
+     * thread lowers the composite's frame rate, the rate control sees the
+     * longer frame intervals and keeps the bitrate. */
+    int64_t pts = (now_ms - vm->t0_ms) * vm->cfg.vp8.fps / 1000;
+    vm->pts = pts > vm->pts ? pts : vm->pts + 1;
+    vm->emitted = 0;
+    bool kf = vm->force_keyframe;
+    vm->force_keyframe = false;
+    uint64_t before_pk = vm->st.ns_packetize;
+    int rc = pal_vp8_encode(vm->enc, &vm->canvas, vm->pts, kf, on_encoded, vm);
+    vm->st.ns_encode += pal_mixer_cpu_ns() - t_start - (vm->st.ns_packetize - before_pk);
+    return rc != 0 ? rc : vm->emitted;
+}
+
 int pal_video_mixer_tick(struct pal_video_mixer *vm, int64_t now_ms)
 {
-    uint64_t t0 = pal_mixer_cpu_ns();
     vm->now_ms = now_ms;
+    if (vm->n_in == 0) {
+        if (!vm->canvas.buf)
+            return 0; /* idle: nothing held, nothing to do */
+        /* The last input left: one blank frame, so that nobody keeps the
+         * last face on screen, then back to idle. */
+        int rc = 0;
+        if (vm->n_out && vm->enc) {
+            vm->st.ticks++;
+            fill_blank(vm);
+            rc = encode(vm, now_ms, pal_mixer_cpu_ns());
+        }
+        release(vm);
+        return rc;
+    }
+    uint64_t t0 = pal_mixer_cpu_ns();
     vm->st.ticks++;
     for (size_t i = 0; i < vm->n_in; i++) {
         struct input *in = vm->in[i];
@@ -446,29 +514,23 @@ int pal_video_mixer_tick(struct pal_video_mixer *vm, int64_t now_ms)
     }
     uint64_t t1 = pal_mixer_cpu_ns();
     vm->st.ns_decode += t1 - t0;
-    compose(vm);
+    int rc = compose(vm);
     uint64_t t2 = pal_mixer_cpu_ns();
     vm->st.ns_compose += t2 - t1;
-    if (vm->n_out == 0)
-        return 0;
-    if (!vm->enc) {
-        int rc = pal_vp8_encoder_create(&vm->cfg.vp8, &vm->enc);
-        if (rc != 0)
-            return rc;
-        vm->force_keyframe = true;
-    }
-    if (vm->t0_ms < 0)
-        vm->t0_ms = now_ms;
-    vm->rtp_ts = (uint32_t)((now_ms - vm->t0_ms) * 90); /* 90 kHz from the tick clock */
-    vm->emitted = 0;
-    bool kf = vm->force_keyframe;
-    vm->force_keyframe = false;
-    uint64_t before_pk = vm->st.ns_packetize;
-    int rc = pal_vp8_encode(vm->enc, &vm->canvas, vm->pts++, kf, on_encoded, vm);
-    vm->st.ns_encode += pal_mixer_cpu_ns() - t2 - (vm->st.ns_packetize - before_pk);
     if (rc != 0)
         return rc;
-    return vm->emitted;
+    if (vm->n_out == 0) {
+        /* Nobody watches: the encoder goes (the canvas stays, composed). */
+        pal_vp8_encoder_destroy(vm->enc);
+        vm->enc = NULL;
+        return 0;
+    }
+    return encode(vm, now_ms, t2);
+}
+
+bool pal_video_mixer_busy(const struct pal_video_mixer *vm)
+{
+    return vm->n_in > 0 || vm->canvas.buf != NULL;
 }
 
 const struct pal_image *pal_video_mixer_canvas(const struct pal_video_mixer *vm)
@@ -489,4 +551,6 @@ int pal_video_mixer_tile(const struct pal_video_mixer *vm, uint32_t input_id, st
 void pal_video_mixer_get_stats(const struct pal_video_mixer *vm, struct pal_video_mixer_stats *st)
 {
     *st = vm->st;
+    st->encoders = vm->enc != NULL;
+    st->canvas_bytes = vm->canvas.buf ? (uint64_t)vm->canvas.width * vm->canvas.height * 3 / 2 : 0;
 }

@@ -967,6 +967,13 @@ static size_t media_metrics(struct pal_metric *out, size_t cap, void *ud)
         {"palabre_mixer_dropped_packets_total", "counter",
          "Packets dropped between a media worker and its mixer thread (queue full).",
          (double)m.mixer_dropped},
+        {"palabre_mixer_composite_slowed_rooms", "gauge",
+         "Rooms whose composite runs below its configured frame rate (it could not keep up; "
+         "the audio mix is not affected).",
+         (double)m.mixer_video_slowed},
+        {"palabre_mixer_composite_frames_dropped_total", "counter",
+         "Composite frames left out because the composite could not keep up.",
+         (double)m.mixer_video_frames_dropped},
         {"palabre_mixer_rooms_admitted", "gauge",
          "Rooms holding one of the mixer's places ([mixer] max_rooms).",
          (double)ms->n_mixed_rooms},

@@ -225,6 +225,8 @@ struct pal_media_stats {
     uint64_t mixer_cpu_us;        /* the mixer threads' CPU time */
     uint64_t mixer_ticks_skipped; /* audio ticks lost, a mixer thread > 200 ms late */
     uint64_t mixer_dropped;       /* packets dropped between a worker and its mixer thread */
+    uint64_t mixer_video_slowed;  /* composites below their configured frame rate now */
+    uint64_t mixer_video_frames_dropped; /* composite frames left out (lowered rate, stalls) */
 };
 void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out);
 

@@ -19,6 +19,15 @@
  * one tick (20 ms) after it is due: at most 60 ms, plus Opus's own 6.5 ms
  * look-ahead in the encoder.
  *
+ * Only what exists is mixed: a mixer without audio inputs holds no Opus
+ * encoder and sends no audio (the outputs' timestamps keep time, their
+ * sequence numbers stay continuous: as Opus DTX); one without video inputs
+ * holds no canvas, decoder or VP8 encoder and sends no video. The first
+ * input starts its half (the composite with a keyframe); the last one to
+ * leave frees it (the composite after one blank frame). An idle half needs
+ * no tick: pal_mixer_busy() says which halves do, and
+ * pal_mixer_skip_audio() keeps the audio timestamps when ticks were left out.
+ *
  * Lifecycle: the integration creates a room's mixer when its first
  * participant asks for mixed reception and destroys it when the last one
  * stops (pal_mixer_output_count() == 0); inputs and outputs come and go with
@@ -63,6 +72,9 @@ struct pal_mixer_config {
     int video_bitrate_kbps;     /* 1500 */
     int video_cpu_used;         /* -8 */
     size_t mtu;                 /* VP8 RTP payload bytes, 1200 */
+    /* tests only (no configuration key sets it): each composite encode
+     * sleeps this long, to make the composite slower than its frame rate */
+    uint32_t test_composite_delay_ms;
 };
 
 void pal_mixer_config_default(struct pal_mixer_config *c);
@@ -93,6 +105,17 @@ int pal_mixer_push_rtp(struct pal_mixer *m, uint32_t input_id, const uint8_t *pk
 int pal_mixer_tick_audio(struct pal_mixer *m, int64_t now_ms);
 int pal_mixer_tick_video(struct pal_mixer *m, int64_t now_ms);
 
+/* Whether kind's ticks have work now: audio inputs exist; video inputs
+ * exist, or a composite is to be ended and freed. A half that is not busy
+ * may be left unticked (its tick would return at once). */
+bool pal_mixer_busy(const struct pal_mixer *m, enum pal_mixer_kind kind);
+/* frames 20 ms audio ticks were left out while the audio was not busy: the
+ * outputs' RTP timestamps move on by as much. */
+void pal_mixer_skip_audio(struct pal_mixer *m, uint32_t frames);
+/* The participant shown large: the forced one, else the last loudest audio
+ * input (0: none yet). */
+uint32_t pal_mixer_speaker(const struct pal_mixer *m);
+
 /* The header extension id (RFC 8285) of the publishers' audio level
  * (RFC 6464, urn:ietf:params:rtp-hdrext:ssrc-audio-level), as negotiated; 0
  * (the default) ignores it. With it, quiet inputs are not decoded at all.
@@ -104,6 +127,9 @@ struct pal_mixer_stats {
         audio_packets_out;
     uint64_t video_frames_decoded, video_decode_errors, video_keyframe_requests,
         video_frames_encoded, video_keyframes_encoded, video_packets_out;
+    /* held now (gauges): Opus encoders; VP8 encoders (0 or 1) and the
+     * composite's canvas, both 0 while there is no video input */
+    uint64_t audio_encoders, video_encoders, video_canvas_bytes;
 };
 void pal_mixer_get_stats(const struct pal_mixer *m, struct pal_mixer_stats *st);
 

@@ -1,5 +1,5 @@
 /* A mixer thread (DESIGN.md "Mixer threads"): the rooms' mixers
- * (palabre/mixer.h) run here, on a clocked loop of their own, so that a large
+ * (palabre/mixer.h) run here, on clocked loops of their own, so that a large
  * composite never delays the forwarding done by a media worker.
  *
  * One mixer thread per media worker, owning the mixers of that worker's
@@ -7,25 +7,31 @@
  * keeps one producer and one consumer on each queue and sends the outputs
  * back to the one worker that forwards them, without routing; the thread
  * and its queues are created with the worker's first mixer, so workers that
- * never mix cost nothing; and at most 2N threads compete for N cores. The
- * price: two heavy composites on the same worker share one thread (the
- * audio ticks run first on each round, the video ticks after).
+ * never mix cost nothing.
+ *
+ * A "thread" is two pthreads: the audio loop (named as given) takes the
+ * owner's commands and packets, mixes the audio every 20 ms and passes the
+ * video work on; the video loop (the name and "-v") decodes, composes and
+ * encodes the composites; they share no lock but the queues'. Audio never waits
+ * for video: a slow composite lowers its own frame rate (by 2/3 steps, down
+ * to 2 fps, back up when it keeps up again) and never delays or skips an
+ * audio tick. An idle half of a mixer (no input of its kind) is not ticked
+ * at all; a room where nobody publishes holds no encoder and wakes nothing.
  *
  * Flow. The owner (the worker) opens a mixer (an id), posts commands (inputs,
  * outputs, keyframe requests, the audio level extension, close) and pushes
- * copies of the publishers' decrypted RTP. The thread drains its queues at
- * each tick, ticks each mixer's audio every 20 ms and its video at its frame
- * rate, and queues each output packet and keyframe request back with its
- * mixer id. The owner's wake function runs when that queue goes from empty
- * to non-empty; the owner then calls pal_mixer_thread_dispatch(), which runs
- * each mixer's listener (the pal_mixer_listener given at open) on the owner
- * thread. Only ids and plain structs cross: no pointer into the other
- * thread's objects. Queues are bounded and allocated once: the owner never
- * blocks (a full RTP queue drops the packet and counts it); the thread waits
- * up to OUT_WAIT_MS for room in the output queue, then drops and counts.
+ * copies of the publishers' decrypted RTP. The loops drain their queues at
+ * each round, tick, and queue each output packet and keyframe request back
+ * with its mixer id. The owner's wake function runs when that queue goes
+ * from empty to non-empty; the owner then calls pal_mixer_thread_dispatch(),
+ * which runs each mixer's listener (the pal_mixer_listener given at open) on
+ * the owner thread. Only ids and plain structs cross: no pointer into the
+ * other threads' objects. Queues are bounded and allocated once: the owner
+ * never blocks (a full RTP queue drops the packet and counts it); the loops
+ * wait up to OUT_WAIT_MS for room in the output queue, then drop and count.
  *
  * Threads: every function from the one owner thread, except that wake runs on
- * the mixer thread (it must only wake the owner: write an eventfd). */
+ * the mixer's loops (it must only wake the owner: write an eventfd). */
 #ifndef PALABRE_MIXER_THREAD_H
 #define PALABRE_MIXER_THREAD_H
 
@@ -92,15 +98,20 @@ int pal_mixer_thread_push_rtp(struct pal_mixer_thread *t, uint32_t id, uint32_t 
 size_t pal_mixer_thread_dispatch(struct pal_mixer_thread *t);
 
 struct pal_mixer_thread_stats {
-    int tid;         /* the mixer thread's kernel thread id; 0 before it starts */
+    int tid;         /* the audio loop's kernel thread id; 0 before it starts */
+    int video_tid;   /* the video loop's */
     uint32_t mixers; /* open on the thread */
     uint64_t audio_ticks, video_ticks;
     uint64_t ticks_skipped;              /* audio ticks lost when more than 200 ms late */
+    uint32_t audio_idle, video_idle;     /* mixers whose audio / video half has no input */
+    uint32_t video_slowed;               /* composites below their configured frame rate */
+    uint64_t video_frames_dropped;       /* composite frames left out: lowered rate, stalls */
     uint64_t rtp_in, rtp_dropped;        /* pushed, and refused (queue full) */
     uint64_t out_packets, out_dropped;   /* queued back, and dropped (owner too slow) */
     uint64_t max_audio_tick_us, max_video_tick_us; /* longest single tick, wall time */
-    uint64_t cpu_us;                     /* the thread's CPU time */
+    uint64_t cpu_us;                     /* both loops' CPU time */
     bool ticking; /* inside a mixer's tick right now (with the tick counters up to date) */
+    bool video_ticking; /* the video loop is, inside a composite's */
     /* every mixer's own counters, summed (closed mixers included) */
     struct pal_mixer_stats mix;
 };

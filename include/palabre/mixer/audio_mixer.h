@@ -41,6 +41,7 @@ struct pal_audio_mixer_listener {
 struct pal_audio_mixer_stats {
     uint64_t ticks, decoded, concealed, fec_used, skipped_quiet, encodes, packets_out;
     uint64_t ns_decode, ns_mix, ns_encode, ns_packetize;
+    uint64_t encoders; /* Opus encoders held now (shared and N-1) */
 };
 
 int pal_audio_mixer_create(const struct pal_audio_mixer_config *c,
@@ -60,6 +61,7 @@ int pal_audio_mixer_add_output(struct pal_audio_mixer *am, uint32_t output_id,
 int pal_audio_mixer_remove_output(struct pal_audio_mixer *am, uint32_t output_id);
 bool pal_audio_mixer_has_output(const struct pal_audio_mixer *am, uint32_t output_id);
 size_t pal_audio_mixer_output_count(const struct pal_audio_mixer *am);
+size_t pal_audio_mixer_input_count(const struct pal_audio_mixer *am);
 
 /* One Opus RTP payload for an input. Returns 0, -ENOENT or a jitter error. */
 int pal_audio_mixer_push(struct pal_audio_mixer *am, uint32_t input_id, uint16_t seq,
@@ -72,8 +74,14 @@ int pal_audio_mixer_note_level(struct pal_audio_mixer *am, uint32_t input_id, in
                                int64_t arrival_ms);
 
 /* One 20 ms step: pops, decodes, mixes, encodes, emits one packet per
- * output. Returns the number of packets emitted. */
+ * output. Returns the number of packets emitted. With no input there is
+ * nothing to mix: no packet is sent (as with Opus DTX), no encoder is held,
+ * and the outputs' timestamps move on 20 ms (their sequence numbers count
+ * packets sent, so they stay continuous). */
 int pal_audio_mixer_tick(struct pal_audio_mixer *am, int64_t now_ms);
+/* frames 20 ms steps passed without a tick (an idle mixer is not ticked):
+ * the outputs' timestamps move on as if they had been ticked. */
+void pal_audio_mixer_skip(struct pal_audio_mixer *am, uint32_t frames);
 
 /* The participant of the loudest speaking input, or 0. */
 uint32_t pal_audio_mixer_loudest(const struct pal_audio_mixer *am);

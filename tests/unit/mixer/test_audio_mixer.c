@@ -356,6 +356,73 @@ static void bad_rtp_and_lifecycle(void **state)
     assert_int_equal(pal_mixer_create(&c, &l, &m), -EINVAL);
 }
 
+struct last_packet {
+    int packets;
+    uint16_t seq;
+    uint32_t ts;
+};
+
+static void record_packet(void *ctx, uint32_t id, const uint8_t *rtp, size_t len)
+{
+    struct last_packet *lp = ctx;
+    struct pal_rtp_packet p;
+    assert_int_equal(pal_rtp_parse(&p, (uint8_t *)rtp, len, NULL), 0);
+    lp->packets++;
+    lp->seq = p.seq;
+    lp->ts = p.timestamp;
+}
+
+/* A mixed listener in a room where nobody publishes audio: no encoder, no
+ * packet; once someone publishes, packets come with the sequence numbers
+ * continuing and the timestamps having kept time across the idle spell
+ * (ticked or left out). */
+static void no_audio_input_no_encoder(void **state)
+{
+    struct pal_mixer_config c;
+    pal_mixer_config_default(&c);
+    struct last_packet lp = {0};
+    struct pal_mixer_listener l = {.ctx = &lp, .on_output_packet = record_packet};
+    struct pal_mixer *m;
+    assert_int_equal(pal_mixer_create(&c, &l, &m), 0);
+    assert_int_equal(pal_mixer_add_output(m, 1, 0, PAL_MIXER_AUDIO, 42), 0);
+    struct pal_mixer_stats st;
+    for (int i = 0; i < TICKS; i++)
+        assert_int_equal(pal_mixer_tick_audio(m, i * 20), 0);
+    pal_mixer_get_stats(m, &st);
+    assert_int_equal(st.audio_encoders, 0);
+    assert_int_equal(st.audio_encodes, 0);
+    assert_int_equal(lp.packets, 0);
+    assert_false(pal_mixer_busy(m, PAL_MIXER_AUDIO));
+
+    /* A publisher (silent so far): the mix is encoded for the listener. */
+    assert_int_equal(pal_mixer_add_input(m, 10, 5, PAL_MIXER_AUDIO), 0);
+    assert_true(pal_mixer_busy(m, PAL_MIXER_AUDIO));
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pal_mixer_tick_audio(m, 1000 + i * 20), 1);
+    pal_mixer_get_stats(m, &st);
+    assert_int_equal(st.audio_encoders, 1);
+    assert_int_equal(lp.packets, 3);
+    uint16_t seq = lp.seq;
+    uint32_t ts = lp.ts;
+
+    /* It leaves: the encoder goes, 10 ticks and 40 left-out ticks later
+     * another arrives. */
+    assert_int_equal(pal_mixer_remove_input(m, 10), 0);
+    assert_false(pal_mixer_busy(m, PAL_MIXER_AUDIO));
+    pal_mixer_get_stats(m, &st);
+    assert_int_equal(st.audio_encoders, 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(pal_mixer_tick_audio(m, 1060 + i * 20), 0);
+    pal_mixer_skip_audio(m, 40);
+    assert_int_equal(lp.packets, 3);
+    assert_int_equal(pal_mixer_add_input(m, 11, 6, PAL_MIXER_AUDIO), 0);
+    assert_int_equal(pal_mixer_tick_audio(m, 2060), 1);
+    assert_int_equal(lp.packets, 4);
+    assert_int_equal(lp.seq, (uint16_t)(seq + 1));
+    assert_int_equal(lp.ts, ts + (1 + 10 + 40) * PAL_OPUS_FRAME);
+    pal_mixer_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +431,7 @@ int main(void)
         cmocka_unit_test(shared_encode_and_fec),
         cmocka_unit_test(quiet_inputs_with_audio_level_are_not_decoded),
         cmocka_unit_test(bad_rtp_and_lifecycle),
+        cmocka_unit_test(no_audio_input_no_encoder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

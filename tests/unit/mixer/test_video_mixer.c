@@ -103,6 +103,8 @@ struct viewer {
     struct pal_vp8_decoder *dec;
     struct pal_image pic;
     int frames, keyframes, packets, kf_needed_inputs[16], n_kf;
+    uint16_t last_seq;
+    uint32_t last_ts;
 };
 
 static void on_view_frame(void *ctx, const uint8_t *f, size_t len, uint32_t ts, bool key)
@@ -131,6 +133,12 @@ static void on_packet(void *ctx, uint32_t output_id, const uint8_t *rtp, size_t 
     assert_int_equal(pal_rtp_parse(&p, (uint8_t *)rtp, len, NULL), 0);
     assert_int_equal(p.payload_type, 96);
     assert_int_equal(p.ssrc, 777);
+    if (v->packets) { /* one stream: continuous numbering, time never backwards */
+        assert_int_equal(p.seq, (uint16_t)(v->last_seq + 1));
+        assert_true((int32_t)(p.timestamp - v->last_ts) >= 0);
+    }
+    v->last_seq = p.seq;
+    v->last_ts = p.timestamp;
     v->packets++;
     pal_vp8_depacketizer_push(v->dp, pal_rtp_payload(&p), p.payload_len, p.timestamp, p.marker,
                               0);
@@ -328,6 +336,65 @@ static void placeholder_before_first_picture(void **state)
     teardown(&v, m);
 }
 
+static void expect_held(struct pal_mixer *m, uint64_t encoders, uint64_t canvas_bytes)
+{
+    struct pal_mixer_stats st;
+    pal_mixer_get_stats(m, &st);
+    assert_int_equal(st.video_encoders, encoders);
+    assert_int_equal(st.video_canvas_bytes, canvas_bytes);
+}
+
+/* Issue 10: a mixed listener alone in a room. No canvas, no encoder, no
+ * frame until a video input exists; then the composite starts (a keyframe
+ * first) and shows it; when it leaves, one blank frame and everything is
+ * freed again; the stream continues when the next one comes. */
+static void idle_until_a_video_input(void **state)
+{
+    struct viewer v;
+    struct pal_mixer *m = setup(&v);
+    int64_t now = 0;
+    run(m, NULL, 0, 30, &now);
+    expect_held(m, 0, 0);
+    assert_false(pal_mixer_busy(m, PAL_MIXER_VIDEO));
+    assert_int_equal(v.packets, 0);
+
+    struct publisher p;
+    pub_init(&p, m, 1, RED, 320, 180);
+    assert_int_equal(pal_mixer_add_input(m, 1, 1, PAL_MIXER_VIDEO), 0);
+    assert_true(pal_mixer_busy(m, PAL_MIXER_VIDEO));
+    run(m, &p, 1, 5, &now);
+    expect_held(m, 1, W * H * 3 / 2);
+    assert_true(v.frames >= 4);
+    assert_true(v.keyframes >= 1);
+    expect_colour(&v, (struct pal_rect){0, 0, W, H}, RED);
+    pub_free(&p);
+
+    assert_int_equal(pal_mixer_remove_input(m, 1), 0);
+    int frames = v.frames;
+    run(m, NULL, 0, 1, &now);
+    assert_int_equal(v.frames, frames + 1); /* the blank frame */
+    expect_colour(&v, (struct pal_rect){0, 0, W, H}, (struct colour){16, 128, 128});
+    expect_held(m, 0, 0);
+    assert_false(pal_mixer_busy(m, PAL_MIXER_VIDEO));
+    int packets = v.packets;
+    uint32_t ts = v.last_ts;
+    int64_t blank_at = now - 33;
+    run(m, NULL, 0, 30, &now);
+    assert_int_equal(v.packets, packets);
+
+    pub_init(&p, m, 2, GREEN, 320, 180);
+    assert_int_equal(pal_mixer_add_input(m, 2, 2, PAL_MIXER_VIDEO), 0);
+    int64_t back_at = now;
+    run(m, &p, 1, 5, &now);
+    expect_colour(&v, (struct pal_rect){0, 0, W, H}, GREEN);
+    expect_held(m, 1, W * H * 3 / 2);
+    /* on_packet checked the sequence numbers; the timestamps kept time (90 kHz) */
+    assert_true(v.packets > packets);
+    assert_true(v.last_ts - ts >= (uint32_t)(back_at - blank_at) * 90);
+    pub_free(&p);
+    teardown(&v, m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +402,7 @@ int main(void)
         cmocka_unit_test(resolution_change_and_corrupt_frames),
         cmocka_unit_test(keyframe_on_request_and_speaker_tile),
         cmocka_unit_test(placeholder_before_first_picture),
+        cmocka_unit_test(idle_until_a_video_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
