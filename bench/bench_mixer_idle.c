@@ -33,7 +33,8 @@
 
 static uint64_t packets_out;
 
-static int sink_rtp(void *ctx, uint8_t *buf, size_t len, size_t cap)
+static int sink_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
+                    size_t body_len)
 {
     packets_out++;
     return 0;
