@@ -1,7 +1,7 @@
 // Where the video tiles go on the stage: pure geometry, no DOM (the e2e layout
 // test imports it under node too).
 //
-//   const plan = planStage({ width, height, featured: 1, others: 12, page: 0 });
+//   const plan = planStage({ width, height, featured: 1, others: 12, page: 0, shrink });
 //   plan.featured[i], plan.others[i]: {x, y, w, h} in px from the stage's top left
 //   plan.perPage, plan.pages, plan.page: the others are shown a page at a time
 //
@@ -19,18 +19,22 @@ export const MAX_PER_PAGE = 25;
 export const MAX_PER_PAGE_NARROW = 6;
 export const NARROW_STAGE = 600; // px: a phone, or a narrow window
 
-// The largest tiles for n in width × height: {cols, rows, w, h}.
-export function fitGrid(n, width, height, { gap = GAP, aspect = TILE_ASPECT } = {}) {
-  let best = { cols: 0, rows: 0, w: 0, h: 0 };
-  if (n < 1 || width <= 0 || height <= 0) return best;
+// The largest tiles for n in width × height: {cols, rows, w, h}. With shrink
+// (a stage that will be cut to the tiles' height, on a phone), of the layouts
+// whose tiles are nearly as large (80 %), the one covering most of width × its
+// own height: two rows of two rather than a column of three.
+export function fitGrid(n, width, height, { gap = GAP, aspect = TILE_ASPECT, shrink = false } = {}) {
+  if (n < 1 || width <= 0 || height <= 0) return { cols: 0, rows: 0, w: 0, h: 0 };
+  const all = [];
   for (let cols = 1; cols <= n; cols++) {
     const rows = Math.ceil(n / cols);
-    const w = Math.min((width - gap * (cols - 1)) / cols, ((height - gap * (rows - 1)) / rows) * aspect);
-    if (w > best.w + 0.5) best = { cols, rows, w, h: w / aspect };
+    const w = Math.floor(Math.min((width - gap * (cols - 1)) / cols, ((height - gap * (rows - 1)) / rows) * aspect));
+    all.push({ cols, rows, w, h: Math.floor(w / aspect) });
   }
-  best.w = Math.floor(best.w);
-  best.h = Math.floor(best.w / aspect);
-  return best;
+  const widest = all.reduce((a, b) => (b.w > a.w ? b : a));
+  if (!shrink) return widest;
+  const cover = (g) => (n * g.w * g.h) / (width * (g.rows * g.h + (g.rows - 1) * gap));
+  return all.filter((g) => g.w >= 0.8 * widest.w).reduce((a, b) => (cover(b) > cover(a) ? b : a));
 }
 
 // n tiles of the fitted size, rows centred, in the box {x, y, width, height}.
@@ -58,7 +62,7 @@ export function pageSize(n, width, height, opts = {}) {
 }
 
 // The whole stage: featured tiles, then the current page of the others.
-export function planStage({ width, height, featured = 0, others = 0, page = 0, gap = GAP }) {
+export function planStage({ width, height, featured = 0, others = 0, page = 0, gap = GAP, shrink = false }) {
   const plan = { featured: [], others: [], perPage: others, pages: 1, page: 0 };
   if (width <= 0 || height <= 0) return plan;
   let main = { x: 0, y: 0, width, height };
@@ -74,12 +78,12 @@ export function planStage({ width, height, featured = 0, others = 0, page = 0, g
       strip = { x: 0, y: height - sh, width, height: sh };
     }
   }
-  if (featured) plan.featured = placeGrid(featured, main, { gap });
+  if (featured) plan.featured = placeGrid(featured, main, { gap, shrink });
   if (!others) return plan;
-  plan.perPage = pageSize(others, strip.width, strip.height, { gap });
+  plan.perPage = pageSize(others, strip.width, strip.height, { gap, shrink });
   plan.pages = Math.ceil(others / plan.perPage);
   plan.page = Math.min(Math.max(0, page), plan.pages - 1);
   const onPage = Math.min(plan.perPage, others - plan.page * plan.perPage);
-  plan.others = placeGrid(onPage, strip, { gap });
+  plan.others = placeGrid(onPage, strip, { gap, shrink });
   return plan;
 }

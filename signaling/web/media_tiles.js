@@ -87,7 +87,7 @@ export function createTiles(m) {
     if (!width || !height) return; // not on screen yet: the resize observer calls again
     const feat = all.filter(featured);
     const others = all.filter((tile) => !featured(tile));
-    const plan = planStage({ width, height, featured: feat.length, others: others.length, page });
+    const plan = planStage({ width, height, featured: feat.length, others: others.length, page, shrink: fit });
     page = plan.page;
     const rects = [...plan.featured, ...plan.others];
     const top = fit ? Math.min(...rects.map((r) => r.y)) : 0;
@@ -100,6 +100,7 @@ export function createTiles(m) {
     next.disabled = page >= plan.pages - 1;
     status.textContent = t('media.page', { n: page + 1, total: plan.pages });
     grid.dataset.pages = String(plan.pages);
+    grid.dataset.laidOut = String(all.length); // tests wait for this
   }
 
   function place(tile, r) {

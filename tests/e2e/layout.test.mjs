@@ -116,9 +116,10 @@ for (const device of [DESKTOP, PHONE]) {
       for (const count of COUNTS) {
         while (joined < count) await wsParticipant(room, `Participant ${++joined}`, { mic: joined % 2 === 0, camera: false });
         await o.page.getByRole('heading', { name: `Participants (${count})` }).waitFor({ timeout: 15000 });
-        await o.page.waitForFunction((n) => document.querySelectorAll('.media-tile').length === n, count,
-          { timeout: 15000, polling: 100 });
-        await o.page.waitForTimeout(300); // a resize observer's relayout
+        // laid out for that many tiles, then a moment for a resize observer's pass
+        await o.page.waitForFunction((n) => document.querySelectorAll('.media-tile').length === n &&
+          document.querySelector('.media-grid').dataset.laidOut === String(n), count, { timeout: 15000, polling: 100 });
+        await o.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
         const m = await measure(o.page);
         await o.page.screenshot({ path: path.join(ARTIFACTS, `layout-${width}x${height}-${count}.png`) });
         const what = `${device.name}, ${count} participants: ${JSON.stringify({ ...m, names: m.names.length })}`;
