@@ -98,7 +98,8 @@ export function createTiles(m) {
     pager.hidden = plan.pages < 2;
     prev.disabled = page === 0;
     next.disabled = page >= plan.pages - 1;
-    status.textContent = t('media.page', { n: page + 1, total: plan.pages });
+    const said = t('media.page', { n: page + 1, total: plan.pages });
+    if (status.textContent !== said) status.textContent = said; // a live region: only changes are read
     grid.dataset.pages = String(plan.pages);
     grid.dataset.laidOut = String(all.length); // tests wait for this
   }

@@ -106,6 +106,37 @@ function measure(page) {
   });
 }
 
+test('grid_layout: the columns x rows that make 16:9 tiles largest, pages past what fits, a strip beside a screen share', async () => {
+  const { fitGrid, planStage, MAX_PER_PAGE, MAX_PER_PAGE_NARROW } = await import('../../signaling/web/grid_layout.js');
+  // three tiles in a wide stage: two rows (2 + 1), not one row of three
+  assert.deepEqual((({ cols, rows }) => ({ cols, rows }))(fitGrid(3, 840, 560)), { cols: 2, rows: 2 });
+  // sixteen: 4 x 4 in a 16:9-ish stage, a column in a tall narrow one
+  assert.equal(fitGrid(16, 1280, 720).cols, 4);
+  assert.equal(fitGrid(4, 200, 1000).cols, 1);
+  // a phone's stage cut to its tiles: two rows of two rather than a column of three
+  assert.equal(fitGrid(3, 358, 320, { shrink: true }).cols, 2);
+  // every tile of a page lies inside the stage, none overlaps another
+  for (const [w, h, n] of [[840, 560, 16], [358, 300, 16], [1600, 900, 40], [358, 300, 1]]) {
+    const plan = planStage({ width: w, height: h, others: n });
+    assert.ok(plan.perPage <= (w < 600 ? MAX_PER_PAGE_NARROW : MAX_PER_PAGE));
+    assert.equal(plan.pages, Math.ceil(n / plan.perPage));
+    for (const [i, r] of plan.others.entries()) {
+      assert.ok(r.x >= 0 && r.y >= 0 && r.x + r.w <= w && r.y + r.h <= h, `${w}x${h} tile ${i} outside`);
+      for (const q of plan.others.slice(i + 1)) {
+        assert.ok(r.x + r.w <= q.x || q.x + q.w <= r.x || r.y + r.h <= q.y || q.y + q.h <= r.y, 'overlap');
+      }
+    }
+  }
+  // the last page holds the rest; a page past the end shows the last one
+  const last = planStage({ width: 358, height: 300, others: 16, page: 99 });
+  assert.equal(last.page, last.pages - 1);
+  assert.equal(last.others.length, 16 - (last.pages - 1) * last.perPage);
+  // a screen share takes the main area, the camera tiles a strip on the right
+  const shared = planStage({ width: 1200, height: 600, featured: 1, others: 4 });
+  assert.ok(shared.featured[0].w > 2 * shared.others[0].w);
+  assert.ok(shared.others.every((r) => r.x >= shared.featured[0].x + shared.featured[0].w));
+});
+
 for (const device of [DESKTOP, PHONE]) {
   const { width, height } = device.viewport;
   test(`${device.name} ${width}x${height}: with 1, 3, 9 and 16 participants the tiles fill the stage, names are readable, the chat input is on screen without scrolling`, { timeout: 240000 }, async () => {
@@ -205,20 +236,19 @@ test('the own entry of the participants list follows one\'s microphone and camer
     const seenByOther = async (want) => (await other.event('participant_updated', {
       timeout: 15000, filter: (e) => e.participant.id === selfId && e.participant.mic === want.mic && e.participant.camera === want.camera,
     })).participant;
+    // the own entry says `text`, within 10 s
+    const ownSays = (text, when) => o.page.waitForFunction(([id, want]) =>
+      document.querySelector(`.person[data-participant-id="${id}"] .person__state`)?.textContent === want,
+    [selfId, text], { timeout: 10000, polling: 100 })
+      .catch(async () => assert.fail(`own entry says "${await own.textContent()}" ${when}, not "${text}"`));
     await seenByOther({ mic: true, camera: true });
-    await o.page.waitForFunction((id) => document.querySelector(`.person[data-participant-id="${id}"] .person__state`)
-      ?.textContent === 'micro activé, caméra activée', selfId, { timeout: 10000, polling: 100 })
-      .catch(async () => assert.fail(`own entry says "${await own.textContent()}" while publishing`));
+    await ownSays('micro activé, caméra activée', 'while publishing');
     await o.page.getByRole('button', { name: 'Couper la caméra' }).click();
     await seenByOther({ mic: true, camera: false });
-    await o.page.waitForFunction((id) => document.querySelector(`.person[data-participant-id="${id}"] .person__state`)
-      ?.textContent === 'micro activé, caméra coupée', selfId, { timeout: 10000, polling: 100 })
-      .catch(async () => assert.fail(`own entry says "${await own.textContent()}" after the camera went off`));
+    await ownSays('micro activé, caméra coupée', 'after the camera went off');
     await o.page.getByRole('button', { name: 'Couper le micro' }).click();
     await seenByOther({ mic: false, camera: false });
-    await o.page.waitForFunction((id) => document.querySelector(`.person[data-participant-id="${id}"] .person__state`)
-      ?.textContent === 'micro coupé, caméra coupée', selfId, { timeout: 10000, polling: 100 })
-      .catch(async () => assert.fail(`own entry says "${await own.textContent()}" after the microphone went off`));
+    await ownSays('micro coupé, caméra coupée', 'after the microphone went off');
     assert.deepEqual(o.errors, []);
   } finally {
     await leaveAll();
