@@ -5,6 +5,7 @@
 // Media plugs in through media.js (createMedia(ctx), see loadMedia below); this
 // file only gives it containers, the connection and the participant list.
 import { createConnection } from './connection.js';
+import { h } from './dom.js';
 import { lang, t, formatTime } from './i18n.js';
 
 const ROOM_RE = /^[a-z0-9-]{1,64}$/;
@@ -19,21 +20,12 @@ const inRoomKey = (room) => `palabre.room.${room}`;
 
 // -------------------------------------------------------------------- DOM helpers
 
-function h(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === false || v == null) continue;
-    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children) if (c != null) e.append(c); // strings become text nodes
-  return e;
-}
-
 const main = () => document.getElementById('main');
 
+// room: the screen is an application filling the window (no page scroll)
 function show(title, ...content) {
   document.title = `${title} — Palabre`;
+  document.body.classList.toggle('in-room', content[0]?.classList?.contains('room') ?? false);
   main().replaceChildren(...content);
   const h1 = main().querySelector('h1');
   if (h1) { h1.tabIndex = -1; h1.focus({ preventScroll: true }); }
@@ -418,7 +410,8 @@ function createSession(room) {
           h('section', { class: 'room__video', 'aria-labelledby': 'video-title' },
             h('h2', { id: 'video-title', class: 'sr-only' }, t('room.video')), videoEmpty, s.videoBox),
           h('aside', { class: 'room__side', 'aria-label': t('room.side') },
-            h('section', { class: 'panel', 'aria-labelledby': 'people-title' }, count, people),
+            // it scrolls when the list is long: reachable from the keyboard
+            h('section', { class: 'panel panel--people', 'aria-labelledby': 'people-title', tabindex: '0' }, count, people),
             h('section', { class: 'panel chat', 'aria-labelledby': 'chat-title' },
               h('h2', { id: 'chat-title' }, t('chat.title')), log, form)))));
     s.ui = {
@@ -441,12 +434,20 @@ function createSession(room) {
 
   function mediaCtx(extra) {
     return {
-      request: (type, fields) => conn.request(type, fields),
+      // set_state answers with our participant as the server now has it: our
+      // own entry of the list shows it (others see it through participant_updated)
+      request: async (type, fields) => {
+        const data = await conn.request(type, fields);
+        if (type === 'set_state' && data.participant?.id && data.participant.id === s.self?.id) {
+          s.self = data.participant;
+          renderParticipants();
+        }
+        return data;
+      },
       onEvent: (type, handler) => conn.on(type, handler),
       participants: () => [...s.others.values()],
       selfId: () => s.self?.id,
       selfName: () => s.self?.name || s.name,
-      t: (key, vars) => t(key, vars),
       ...extra,
     };
   }
