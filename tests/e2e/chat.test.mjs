@@ -2,8 +2,9 @@
 // reconnection. Real palabre on 127.0.0.1, Debian's Chromium through playwright-core.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 import { startServer, launchBrowser, newPage, waitFor, axeSerious } from '../lib/web.mjs';
+import { connect } from '../lib/palabre.mjs';
+import { seconds } from '../lib/timeouts.mjs';
 
 let srv;
 let browser;
@@ -12,12 +13,12 @@ const pages = [];
 before(async () => {
   srv = await startServer();
   browser = await launchBrowser();
-});
+}, { timeout: seconds(120) });
 
 after(async () => {
   await browser?.close();
   await srv?.stop();
-});
+}, { timeout: seconds(120) });
 
 async function open(opts) {
   const p = await newPage(browser, opts);
@@ -53,7 +54,7 @@ function assertClean(p) {
   assert.deepEqual(p.errors, [], 'page errors or CSP refusals');
 }
 
-test('home: French by default, invalid name refused, the form navigates to /r/<room>, no serious axe violation', async () => {
+test('home: French by default, invalid name refused, the form navigates to /r/<room>, no serious axe violation', { timeout: seconds(180) }, async () => {
   const p = await open();
   await p.page.goto(`${srv.url}/`);
   assert.equal(await p.page.getAttribute('html', 'lang'), 'fr');
@@ -75,7 +76,7 @@ test('home: French by default, invalid name refused, the form navigates to /r/<r
   assertClean(p);
 });
 
-test('pre-join: name field and Join button, no serious axe violation; leave; the name is remembered', async () => {
+test('pre-join: name field and Join button, no serious axe violation; leave; the name is remembered', { timeout: seconds(180) }, async () => {
   const p = await joinAs('prejoin', 'Agnès Dupont');
   assert.equal(await p.page.evaluate(() => localStorage.getItem('palabre.name')), 'Agnès Dupont');
   const q = await newPage(browser);
@@ -92,7 +93,7 @@ test('pre-join: name field and Join button, no serious axe violation; leave; the
   await q.context.close();
 });
 
-test('two participants join /r/demo, see each other, chat both ways; markup is shown as text; a reload goes back in as the same participant and shows the history; no serious axe violation in the room', async () => {
+test('two participants join /r/demo, see each other, chat both ways; markup is shown as text; a reload goes back in as the same participant and shows the history; no serious axe violation in the room', { timeout: seconds(180) }, async () => {
   const a = await joinAs('demo', 'Alice');
   const b = await joinAs('demo', 'Bruno');
   await waitFor(async () => (await people(a.page)).some((n) => n.startsWith('Bruno')), 'Bruno in Alice\'s list');
@@ -128,7 +129,7 @@ test('two participants join /r/demo, see each other, chat both ways; markup is s
   assertClean(b);
 });
 
-test('keyboard only: Tab reaches the Message input and Enter sends', async () => {
+test('keyboard only: Tab reaches the Message input and Enter sends', { timeout: seconds(180) }, async () => {
   const a = await joinAs('clavier', 'Claire');
   const b = await joinAs('clavier', 'Denis');
   await a.page.bringToFront();
@@ -145,7 +146,7 @@ test('keyboard only: Tab reaches the Message input and Enter sends', async () =>
   assert.equal(await a.page.inputValue('#chat-input'), '');
 });
 
-test('English with locale en-US; the chat input is still named "Message"', async () => {
+test('English with locale en-US; the chat input is still named "Message"', { timeout: seconds(180) }, async () => {
   const p = await open({ locale: 'en-US' });
   await p.page.goto(`${srv.url}/`);
   assert.equal(await p.page.getAttribute('html', 'lang'), 'en');
@@ -162,7 +163,7 @@ test('English with locale en-US; the chat input is still named "Message"', async
   assert.equal(await f.page.textContent('#conn-status'), 'Connecté');
 });
 
-test('autojoin: /r/<room>?name=..&autojoin=1 joins at once', async () => {
+test('autojoin: /r/<room>?name=..&autojoin=1 joins at once', { timeout: seconds(180) }, async () => {
   const p = await open();
   await p.page.goto(`${srv.url}/r/auto?name=${encodeURIComponent('Gaëlle Martin')}&autojoin=1`);
   await connected(p.page);
@@ -171,28 +172,11 @@ test('autojoin: /r/<room>?name=..&autojoin=1 joins at once', async () => {
   assertClean(p);
 });
 
-// A JSON WebSocket participant that is not a browser.
-async function wsClient(url) {
-  const ws = new WebSocket(url.replace('http', 'ws') + '/ws', { origin: url });
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-  let id = 0;
-  const waiting = new Map();
-  ws.on('message', (d) => {
-    const m = JSON.parse(d);
-    if (m.type === 'response') { waiting.get(m.id)?.(m); waiting.delete(m.id); }
-  });
-  return {
-    async call(type, fields) {
-      const myId = ++id;
-      const r = await new Promise((resolve) => { waiting.set(myId, resolve); ws.send(JSON.stringify({ type, id: myId, ...fields })); });
-      if (!r.ok) throw new Error(`${type}: ${JSON.stringify(r.error)}`);
-      return r.data;
-    },
-    close: () => new Promise((resolve) => { ws.once('close', resolve); ws.close(); }),
-  };
-}
+// A JSON WebSocket participant that is not a browser (tests/lib/palabre.mjs):
+// a call fails, naming its request, when the socket closes or no answer comes.
+const wsClient = (url) => connect(`${url.replace('http', 'ws')}/ws`, { origin: url, timeout: seconds(10) });
 
-test('history: the latest 50 on join, earlier ones with "Afficher les messages précédents"', async () => {
+test('history: the latest 50 on join, earlier ones with "Afficher les messages précédents"', { timeout: seconds(180) }, async () => {
   const c = await wsClient(srv.url);
   await c.call('join', { room: 'archives', name: 'Greffe' });
   for (let i = 1; i <= 60; i++) await c.call('chat_send', { text: `point ${i}`, client_msg_id: `a-${i}` });
@@ -208,7 +192,7 @@ test('history: the latest 50 on join, earlier ones with "Afficher les messages p
   assert.equal(await p.page.getByRole('button', { name: 'Afficher les messages précédents' }).count(), 0);
 });
 
-test('reconnect: server killed and restarted → reconnecting, then connected, missed messages in order once, pending message delivered', async () => {
+test('reconnect: server killed and restarted → reconnecting, then connected, missed messages in order once, pending message delivered', { timeout: seconds(180) }, async () => {
   const own = await startServer();
   try {
     const openOn = async (name) => {
@@ -253,7 +237,7 @@ test('reconnect: server killed and restarted → reconnecting, then connected, m
   }
 });
 
-test('socket dropped: reconnecting, then resumed as the same participant, with the messages missed meanwhile', async () => {
+test('socket dropped: reconnecting, then resumed as the same participant, with the messages missed meanwhile', { timeout: seconds(180) }, async () => {
   const a = await open();
   // every WebSocket of Alice's page goes through this route: it can drop the
   // socket, and refuse new ones until told otherwise
@@ -284,6 +268,6 @@ test('socket dropped: reconnecting, then resumed as the same participant, with t
   assertClean(a);
 });
 
-test('no page made a request to a host other than 127.0.0.1', () => {
+test('no page made a request to a host other than 127.0.0.1', { timeout: seconds(180) }, () => {
   for (const p of pages) assert.deepEqual(p.foreign, []);
 });

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import * as lib from '../lib/palabre.mjs';
+import { seconds } from '../lib/timeouts.mjs';
 
 const offer = fs.readFileSync(path.join(lib.ROOT, 'tests/fixtures/sdp/chrome-offer.sdp'), 'utf8');
 
@@ -23,7 +24,7 @@ function tcpListeners() {
   return n;
 }
 
-test('a publish PC gathers UDP candidates and opens no TCP socket', async () => {
+test('a publish PC gathers UDP candidates and opens no TCP socket', { timeout: seconds(60) }, async () => {
   const srv = await lib.startPalabre({ timeout: 10000 });
   try {
     const before = tcpListeners(); // the HTTP/WebSocket port

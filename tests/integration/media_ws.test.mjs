@@ -8,16 +8,17 @@ import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, until } from '../lib/media_bridge.mjs';
 
 import * as lib from '../lib/palabre.mjs';
+import { seconds } from '../lib/timeouts.mjs';
 
 let srv, browser;
 before(async () => {
   srv = await lib.startPalabre({ logLevel: 'info', timeout: 10000 });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-});
+}, { timeout: seconds(120) });
 after(async () => {
   await browser?.close();
   await srv?.stop();
-});
+}, { timeout: seconds(120) });
 
 // Trickle between a page's window[pcVar] and a ws client, for PeerConnection pc.
 function trickle(page, client, pc, pcVar) {
@@ -57,7 +58,7 @@ async function answerOffers(page, client, stopAt) {
   }
 }
 
-test('two browsers through the WebSocket signaling: publish, subscribe, decode, leave', async (t) => {
+test('two browsers through the WebSocket signaling: publish, subscribe, decode, leave', { timeout: seconds(120) }, async (t) => {
   const alice = await lib.connect(srv.wsUrl, { origin: srv.url });
   const bob = await lib.connect(srv.wsUrl, { origin: srv.url });
   const a = await alice.call('join', { room: 'demo', name: 'Alice' });

@@ -128,16 +128,21 @@ export async function runPalabre(args, { timeout = 5000 } = {}) {
   });
 }
 
+// A list of received items and of waiters for them. A waiter ends when its item
+// arrives, when its own timeout passes, or when the list is closed (the socket
+// closed or failed: nothing more can arrive), each time naming what it awaited.
 function waiter(list, pred, timeout, what) {
   return new Promise((resolve, reject) => {
     const i = list.items.findIndex(pred);
     if (i >= 0) { resolve(list.items.splice(i, 1)[0]); return; }
-    const w = { pred, resolve };
+    if (list.closed) { reject(new Error(`${list.closed} while waiting for ${what}`)); return; }
+    const w = { pred };
     const t = setTimeout(() => {
       list.waiters.splice(list.waiters.indexOf(w), 1);
-      reject(new Error(`timeout waiting for ${what}`));
+      reject(new Error(`timeout (${timeout} ms) waiting for ${what}`));
     }, timeout);
     w.resolve = (v) => { clearTimeout(t); resolve(v); };
+    w.reject = (why) => { clearTimeout(t); reject(new Error(`${why} while waiting for ${what}`)); };
     list.waiters.push(w);
   });
 }
@@ -146,6 +151,12 @@ function deliver(list, item) {
   const i = list.waiters.findIndex((w) => w.pred(item));
   if (i >= 0) list.waiters.splice(i, 1)[0].resolve(item);
   else list.items.push(item);
+}
+
+function closeList(list, why) {
+  if (list.closed) return;
+  list.closed = why;
+  for (const w of list.waiters.splice(0)) w.reject(why);
 }
 
 export async function connect(wsUrl, { origin, headers = {}, timeout = 5000 } = {}) {
@@ -180,6 +191,10 @@ export async function connect(wsUrl, { origin, headers = {}, timeout = 5000 } = 
       return c.closed;
     },
   };
+  // A closed or failed socket ends every wait at once, with the reason.
+  const fail = (why) => { closeList(responses, why); closeList(events, why); };
+  ws.on('close', (code, reason) => fail(`socket closed (${code}${reason.length ? ` ${reason}` : ''})`));
+  ws.on('error', (e) => fail(`socket error (${e.message})`));
   ws.on('message', (data, isBinary) => {
     let msg;
     try { msg = JSON.parse(data.toString()); } catch { return; }
