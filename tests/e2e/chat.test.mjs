@@ -1,6 +1,6 @@
 // Browser client: home, pre-join, room, chat, languages, accessibility,
 // reconnection. Real palabre on 127.0.0.1, Debian's Chromium through playwright-core.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, newPage, waitFor, axeSerious } from '../lib/web.mjs';
 import { connect } from '../lib/palabre.mjs';
@@ -19,6 +19,12 @@ after(async () => {
   await browser?.close();
   await srv?.stop();
 }, { timeout: seconds(120) });
+
+// Each test's pages go when it ends, passed or not: a joined page publishes its
+// fake camera, and pages left open would load the machine for every later test.
+afterEach(async () => {
+  for (const p of pages) if (!p.closed) { p.closed = true; await p.context.close().catch(() => {}); }
+}, { timeout: seconds(60) });
 
 async function open(opts) {
   const p = await newPage(browser, opts);

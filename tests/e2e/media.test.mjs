@@ -2,7 +2,7 @@
 // file in a private network namespace with only lo), Debian's Chromium with fake
 // camera and microphone, the client's media.js. Assertions read getStats() of
 // the subscribe PC (frames decoded, packets and audio level per participant).
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { chromium } from 'playwright-core';
@@ -27,6 +27,10 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 }, { timeout: seconds(120) });
+
+// Whoever a test opened leaves when it ends, passed or not: a participant left
+// publishing would load the machine for every later test.
+afterEach(leaveAll, { timeout: seconds(60) });
 
 async function participant(room, name, opts) {
   const p = await join(browser, server.base, room, name, opts);

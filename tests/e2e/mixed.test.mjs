@@ -6,7 +6,7 @@
 // instead of one per participant, both decoding, with sound; it switches to
 // the mix and back with the toolbar button, without
 // rejoining. Assertions read getStats() of the subscribe PC.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import {
@@ -29,6 +29,12 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 }, { timeout: seconds(120) });
+
+// Whoever a test opened leaves when it ends, passed or not: a participant left
+// publishing would load the machine for every later test.
+afterEach(async () => {
+  for (const p of open.splice(0)) await p.leave().catch(() => {});
+}, { timeout: seconds(60) });
 
 async function participant(room, name, opts) {
   const p = await join(browser, server.base, room, name, opts);

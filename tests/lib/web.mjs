@@ -89,6 +89,8 @@ export async function launchBrowser() {
 // fresh temp dir made by Playwright for each launch.
 export async function newPage(browser, { locale = 'fr-FR' } = {}) {
   const context = await browser.newContext({ locale });
+  // Playwright's 30 s per action and navigation, scaled like every other wait
+  context.setDefaultTimeout(30000 * TIME_SCALE);
   const page = await context.newPage();
   const foreign = [];
   const dialogs = [];
