@@ -95,10 +95,10 @@ test('a late joiner decodes at once, a leaver\'s tile goes, camera off shows the
   assert.equal(await camBtn.getAttribute('aria-pressed'), 'false');
   await camBtn.click();
   await d.page.waitForFunction(() => document.querySelector('.media-btn-camera').getAttribute('aria-pressed') === 'true',
-    null, { timeout: 5000 });
+    null, { timeout: seconds(15) });
   const dTile = tile(a, d);
   await a.page.waitForFunction((id) => document.querySelector(`.media-tile[data-tile="${id}"]`)?.dataset.camera === 'off',
-    d.id, { timeout: 10000, polling: 100 });
+    d.id, { timeout: seconds(20), polling: 100 });
   assert.equal(await dTile.locator('.media-placeholder').textContent(), 'D');
   assert.ok(await dTile.locator('.media-placeholder').isVisible());
 
@@ -107,9 +107,9 @@ test('a late joiner decodes at once, a leaver\'s tile goes, camera off shows the
   await camBtn.focus();
   await d.page.keyboard.press('Enter');
   await d.page.waitForFunction(() => document.querySelector('.media-btn-camera').getAttribute('aria-pressed') === 'false',
-    null, { timeout: 5000 });
+    null, { timeout: seconds(15) });
   await a.page.waitForFunction((id) => document.querySelector(`.media-tile[data-tile="${id}"]`)?.dataset.camera === 'on',
-    d.id, { timeout: 10000, polling: 100 });
+    d.id, { timeout: seconds(20), polling: 100 });
   await until(async () => (await a.stats())[d.id].video.framesDecoded > before + 5, 20000, 'Denise\'s frames resume');
   await leaveAll();
 });
@@ -196,11 +196,11 @@ test('an offer whose fingerprint does not match the certificate gets dtls_failed
     },
   });
   await eve.page.waitForFunction(() => window.__palabre.errors.some((e) => e.code === 'dtls_failed'),
-    null, { timeout: 30000, polling: 100 });
+    null, { timeout: seconds(30), polling: 100 });
   const err = await eve.page.evaluate(() => window.__palabre.errors.find((e) => e.code === 'dtls_failed'));
   assert.ok(err.message, 'the error says why');
   // the error is shown to Eve
-  await assert.doesNotReject(eve.page.getByRole('alert').filter({ hasText: 'dtls_failed' }).waitFor({ timeout: 5000 }));
+  await assert.doesNotReject(eve.page.getByRole('alert').filter({ hasText: 'dtls_failed' }).waitFor({ timeout: seconds(15) }));
   // Eve still receives Alice (her subscribe PC is fine), but nobody decodes anything from Eve
   await waitDecoding(eve, [a], { audio: false });
   const seen = (await a.stats())[eve.id];
@@ -217,14 +217,14 @@ test('a screen share is its own tile for the others and goes when it stops', { t
   const share = a.page.getByRole('button', { name: /écran|screen/i });
   await share.click();
   await a.page.waitForFunction(() => document.querySelector('.media-btn-screen').getAttribute('aria-pressed') === 'true',
-    null, { timeout: 10000 });
+    null, { timeout: seconds(20) });
   const screenTile = b.page.locator(`.media-tile[data-tile="${a.id}:screen"]`);
-  await screenTile.waitFor({ timeout: 30000 });
+  await screenTile.waitFor({ timeout: seconds(30) });
   await until(async () => (await b.stats())[a.id]?.screen?.framesDecoded > 0, 30000, 'Bruno decodes Alice\'s screen');
   // the camera tile is still there, separate from the screen tile
   assert.equal(await b.page.locator(`.media-tile[data-participant-id="${a.id}"]`).count(), 2);
   await share.click();
-  await screenTile.waitFor({ state: 'detached', timeout: 10000 });
+  await screenTile.waitFor({ state: 'detached', timeout: seconds(20) });
   await leaveAll();
 });
 
@@ -237,7 +237,7 @@ test('after a network cut the client restarts ICE on both PCs and media comes ba
   addUdpLoss(ports, 100); // every media packet from or to the server is dropped
   try {
     await b.page.waitForFunction(() => window.__palabre.iceRestarts.publish >= 1 && window.__palabre.iceRestarts.subscribe >= 1,
-      null, { timeout: 30000, polling: 100 });
+      null, { timeout: seconds(30), polling: 100 });
   } finally {
     clearLoss();
   }

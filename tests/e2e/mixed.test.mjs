@@ -139,7 +139,7 @@ test('a participant switches to the mix and back to one track per participant wi
   await btn.focus();
   await c.page.keyboard.press('Enter');
   await c.page.waitForFunction(() => document.querySelector('.media-btn-mixed').getAttribute('aria-pressed') === 'true',
-    null, { timeout: 5000 });
+    null, { timeout: seconds(15) });
   await waitMixDecoding(c, 'Chloé decodes the mix after switching');
 
   // and back: each participant's tracks again, the mix's tracks no longer received

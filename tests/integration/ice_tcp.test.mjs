@@ -36,7 +36,7 @@ test('a publish PC gathers UDP candidates and opens no TCP socket', { timeout: s
     const cands = [];
     for (const l of r.data.sdp.split(/\r?\n/)) if (l.startsWith('a=candidate:')) cands.push(l.slice(2));
     for (;;) { // trickled until the end of candidates (null)
-      const ev = await c.event('ice_candidate', { timeout: 10000, filter: (e) => e.pc === 'publish' });
+      const ev = await c.event('ice_candidate', { timeout: seconds(20), filter: (e) => e.pc === 'publish' });
       if (!ev.candidate) break;
       cands.push(ev.candidate.candidate);
     }

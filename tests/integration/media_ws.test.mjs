@@ -45,7 +45,7 @@ async function answerOffers(page, client, stopAt) {
   // answers every subscribe_offer in order; returns the last version answered
   let version = 0;
   for (let i = 0; ; i++) {
-    const ev = await client.event('subscribe_offer', { timeout: 20000 });
+    const ev = await client.event('subscribe_offer', { timeout: seconds(30) });
     const sdp = await page.evaluate(async (o) => {
       await window.sub.setRemoteDescription({ type: 'offer', sdp: o });
       await window.sub.setLocalDescription(await window.sub.createAnswer());

@@ -308,7 +308,7 @@ test('disconnect without resume: participant_left timeout after the window; then
     const a = await joined(srv, 'gone', 'Alice');
     const b = await joined(srv, 'gone', 'Bob');
     b.c.ws.terminate();
-    const left = await a.c.event('participant_left', { timeout: 10000 });
+    const left = await a.c.event('participant_left', { timeout: seconds(20) });
     assert.deepEqual(left, { type: 'participant_left', participant_id: b.id, reason: 'timeout' });
     const b2 = await connect(srv.wsUrl);
     assertError(await b2.request('join', { room: 'gone', name: 'Bob', resume_token: b.data.resume_token }), 'resume_failed');
@@ -452,7 +452,7 @@ test('a vanished client (no close, no pong) is detected and removed: participant
     sock.write(frame);
     const ev = await a.c.event('participant_joined');
     sock.on('data', () => {}); // read, never answer (no pong)
-    const left = await a.c.event('participant_left', { timeout: 45000 });
+    const left = await a.c.event('participant_left', { timeout: seconds(45) });
     assert.equal(left.participant_id, ev.participant.id);
     assert.equal(left.reason, 'timeout');
     sock.destroy();
