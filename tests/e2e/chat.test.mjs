@@ -244,34 +244,44 @@ test('reconnect: server killed and restarted → reconnecting, then connected, m
 });
 
 test('socket dropped: reconnecting, then resumed as the same participant, with the messages missed meanwhile', { timeout: seconds(180) }, async () => {
-  const a = await open();
-  // every WebSocket of Alice's page goes through this route: it can drop the
-  // socket, and refuse new ones until told otherwise
-  let refuse = false;
-  let current = null;
-  await a.page.routeWebSocket(/\/ws$/, (ws) => {
-    if (refuse) { ws.close({ code: 1011, reason: 'test: refused' }); return; }
-    current = { page: ws, server: ws.connectToServer() };
-  });
-  await a.page.goto(`${srv.url}/r/coupure?name=Alice&autojoin=1`);
-  await connected(a.page);
-  const b = await joinAs('coupure', 'Bruno');
-  await waitFor(async () => (await people(a.page)).length === 2, 'two participants');
-  const aliceId = await a.page.$eval('.people .person', (li) => li.dataset.participantId);
+  // its own server with a resume window far longer than the test: on a loaded
+  // machine the drop below can outlast the default 30 s, and Alice would come
+  // back as a new participant
+  const own = await startServer({ config: '[limits]\nresume_seconds = 600\n' });
+  try {
+    const a = await open();
+    // every WebSocket of Alice's page goes through this route: it can drop the
+    // socket, and refuse new ones until told otherwise
+    let refuse = false;
+    let current = null;
+    await a.page.routeWebSocket(/\/ws$/, (ws) => {
+      if (refuse) { ws.close({ code: 1011, reason: 'test: refused' }); return; }
+      current = { page: ws, server: ws.connectToServer() };
+    });
+    await a.page.goto(`${own.url}/r/coupure?name=Alice&autojoin=1`);
+    await connected(a.page);
+    const b = await open();
+    await b.page.goto(`${own.url}/r/coupure?name=Bruno&autojoin=1`);
+    await connected(b.page);
+    await waitFor(async () => (await people(a.page)).length === 2, 'two participants');
+    const aliceId = await a.page.$eval('.people .person', (li) => li.dataset.participantId);
 
-  refuse = true;
-  await current.server.close();
-  await current.page.close({ code: 1006 });
-  await waitFor(() => a.page.evaluate(() => document.getElementById('conn-status').dataset.state === 'reconnecting'),
-    'reconnecting state');
-  await sendChat(b.page, 'pendant que tu étais partie');
-  await waitFor(async () => (await chatTexts(b.page)).includes('pendant que tu étais partie'), 'sent');
-  refuse = false;
-  await connected(a.page);
-  await waitFor(async () => (await chatTexts(a.page)).includes('pendant que tu étais partie'), 'missed message');
-  assert.equal(await a.page.$eval('.people .person', (li) => li.dataset.participantId), aliceId);
-  assert.equal((await people(b.page)).length, 2);
-  assertClean(a);
+    refuse = true;
+    await current.server.close();
+    await current.page.close({ code: 1006 });
+    await waitFor(() => a.page.evaluate(() => document.getElementById('conn-status').dataset.state === 'reconnecting'),
+      'reconnecting state');
+    await sendChat(b.page, 'pendant que tu étais partie');
+    await waitFor(async () => (await chatTexts(b.page)).includes('pendant que tu étais partie'), 'sent');
+    refuse = false;
+    await connected(a.page);
+    await waitFor(async () => (await chatTexts(a.page)).includes('pendant que tu étais partie'), 'missed message');
+    assert.equal(await a.page.$eval('.people .person', (li) => li.dataset.participantId), aliceId);
+    assert.equal((await people(b.page)).length, 2);
+    assertClean(a);
+  } finally {
+    await own.stop();
+  }
 });
 
 test('no page made a request to a host other than 127.0.0.1', { timeout: seconds(180) }, () => {
