@@ -72,8 +72,12 @@ run_suite() { # name, command...
 # is stopped, the kernel kills whatever it left behind (servers, Chromium, which
 # runs in its own process group), so nothing outlives its suite. bash stays the
 # namespace's first process (no exec): a PID 1 ignores SIGTERM, the suite must not.
-in_netns=(unshare --net --pid --fork --kill-child --mount-proc --
-          bash -c 'ip link set lo up && "$@"; exit $?' _)
+# /proc is mounted again for the new PID namespace (palabre-load reads the
+# server's /proc/<pid>), in a mount namespace made private first; in a chroot,
+# where / is no mount point, only /proc is made private.
+in_netns=(unshare --net --pid --fork --kill-child --mount --propagation unchanged --
+          bash -c '{ mount --make-rprivate / || mount --make-private /proc; } 2>/dev/null &&
+                   mount -t proc proc /proc; ip link set lo up && "$@"; exit $?' _)
 
 for t in "$BUILD"/tests/*/test_*; do
     [ -x "$t" ] || continue
