@@ -22,8 +22,9 @@ BUILD=${BUILD:-build}
 export PALABRE_BIN="$PWD/$BUILD/palabre" PALABRE_BUILD="$PWD/$BUILD" PALABRE_ROOT="$PWD"
 filter=${1:-}
 scale=${PALABRE_TIME_SCALE:-1}
-# Generous: the longest suite (e2e/chat) takes ~2.5 min on an idle 2-core machine.
-suite_timeout=$(( ${PALABRE_SUITE_TIMEOUT:-900} * scale ))
+# Generous: the longest suite (e2e/chat) takes ~2.5 min on an idle 2-core machine,
+# ~5 min loaded; a test that hangs fails earlier, by its own { timeout }.
+suite_timeout=$(( ${PALABRE_SUITE_TIMEOUT:-1800} * scale ))
 passed=0 failed=0
 failures=()   # "suite: test" lines for the closing summary
 logdir="$BUILD/test-logs"; mkdir -p "$logdir"

@@ -60,7 +60,7 @@ function assertClean(p) {
   assert.deepEqual(p.errors, [], 'page errors or CSP refusals');
 }
 
-test('home: French by default, invalid name refused, the form navigates to /r/<room>, no serious axe violation', { timeout: seconds(180) }, async () => {
+test('home: French by default, invalid name refused, the form navigates to /r/<room>, no serious axe violation', { timeout: seconds(300) }, async () => {
   const p = await open();
   await p.page.goto(`${srv.url}/`);
   assert.equal(await p.page.getAttribute('html', 'lang'), 'fr');
@@ -82,7 +82,7 @@ test('home: French by default, invalid name refused, the form navigates to /r/<r
   assertClean(p);
 });
 
-test('pre-join: name field and Join button, no serious axe violation; leave; the name is remembered', { timeout: seconds(180) }, async () => {
+test('pre-join: name field and Join button, no serious axe violation; leave; the name is remembered', { timeout: seconds(300) }, async () => {
   const p = await joinAs('prejoin', 'Agnès Dupont');
   assert.equal(await p.page.evaluate(() => localStorage.getItem('palabre.name')), 'Agnès Dupont');
   const q = await newPage(browser);
@@ -99,7 +99,7 @@ test('pre-join: name field and Join button, no serious axe violation; leave; the
   await q.context.close();
 });
 
-test('two participants join /r/demo, see each other, chat both ways; markup is shown as text; a reload goes back in as the same participant and shows the history; no serious axe violation in the room', { timeout: seconds(180) }, async () => {
+test('two participants join /r/demo, see each other, chat both ways; markup is shown as text; a reload goes back in as the same participant and shows the history; no serious axe violation in the room', { timeout: seconds(300) }, async () => {
   const a = await joinAs('demo', 'Alice');
   const b = await joinAs('demo', 'Bruno');
   await waitFor(async () => (await people(a.page)).some((n) => n.startsWith('Bruno')), 'Bruno in Alice\'s list');
@@ -135,7 +135,7 @@ test('two participants join /r/demo, see each other, chat both ways; markup is s
   assertClean(b);
 });
 
-test('keyboard only: Tab reaches the Message input and Enter sends', { timeout: seconds(180) }, async () => {
+test('keyboard only: Tab reaches the Message input and Enter sends', { timeout: seconds(300) }, async () => {
   const a = await joinAs('clavier', 'Claire');
   const b = await joinAs('clavier', 'Denis');
   await a.page.bringToFront();
@@ -152,7 +152,7 @@ test('keyboard only: Tab reaches the Message input and Enter sends', { timeout: 
   assert.equal(await a.page.inputValue('#chat-input'), '');
 });
 
-test('English with locale en-US; the chat input is still named "Message"', { timeout: seconds(180) }, async () => {
+test('English with locale en-US; the chat input is still named "Message"', { timeout: seconds(300) }, async () => {
   const p = await open({ locale: 'en-US' });
   await p.page.goto(`${srv.url}/`);
   assert.equal(await p.page.getAttribute('html', 'lang'), 'en');
@@ -169,7 +169,7 @@ test('English with locale en-US; the chat input is still named "Message"', { tim
   assert.equal(await f.page.textContent('#conn-status'), 'Connecté');
 });
 
-test('autojoin: /r/<room>?name=..&autojoin=1 joins at once', { timeout: seconds(180) }, async () => {
+test('autojoin: /r/<room>?name=..&autojoin=1 joins at once', { timeout: seconds(300) }, async () => {
   const p = await open();
   await p.page.goto(`${srv.url}/r/auto?name=${encodeURIComponent('Gaëlle Martin')}&autojoin=1`);
   await connected(p.page);
@@ -182,7 +182,7 @@ test('autojoin: /r/<room>?name=..&autojoin=1 joins at once', { timeout: seconds(
 // a call fails, naming its request, when the socket closes or no answer comes.
 const wsClient = (url) => connect(`${url.replace('http', 'ws')}/ws`, { origin: url, timeout: seconds(10) });
 
-test('history: the latest 50 on join, earlier ones with "Afficher les messages précédents"', { timeout: seconds(180) }, async () => {
+test('history: the latest 50 on join, earlier ones with "Afficher les messages précédents"', { timeout: seconds(300) }, async () => {
   const c = await wsClient(srv.url);
   await c.call('join', { room: 'archives', name: 'Greffe' });
   for (let i = 1; i <= 60; i++) await c.call('chat_send', { text: `point ${i}`, client_msg_id: `a-${i}` });
@@ -198,7 +198,7 @@ test('history: the latest 50 on join, earlier ones with "Afficher les messages p
   assert.equal(await p.page.getByRole('button', { name: 'Afficher les messages précédents' }).count(), 0);
 });
 
-test('reconnect: server killed and restarted → reconnecting, then connected, missed messages in order once, pending message delivered', { timeout: seconds(180) }, async () => {
+test('reconnect: server killed and restarted → reconnecting, then connected, missed messages in order once, pending message delivered', { timeout: seconds(300) }, async () => {
   const own = await startServer();
   try {
     const openOn = async (name) => {
@@ -243,7 +243,7 @@ test('reconnect: server killed and restarted → reconnecting, then connected, m
   }
 });
 
-test('socket dropped: reconnecting, then resumed as the same participant, with the messages missed meanwhile', { timeout: seconds(180) }, async () => {
+test('socket dropped: reconnecting, then resumed as the same participant, with the messages missed meanwhile', { timeout: seconds(300) }, async () => {
   // its own server with a resume window far longer than the test: on a loaded
   // machine the drop below can outlast the default 30 s, and Alice would come
   // back as a new participant
@@ -284,6 +284,6 @@ test('socket dropped: reconnecting, then resumed as the same participant, with t
   }
 });
 
-test('no page made a request to a host other than 127.0.0.1', { timeout: seconds(180) }, () => {
+test('no page made a request to a host other than 127.0.0.1', { timeout: seconds(300) }, () => {
   for (const p of pages) assert.deepEqual(p.foreign, []);
 });

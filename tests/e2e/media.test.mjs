@@ -44,7 +44,7 @@ async function leaveAll() {
 
 const tile = (viewer, p) => viewer.page.locator(`.media-tile[data-tile="${p.id}"]`);
 
-test('three participants each decode the two others\' video and hear their audio', { timeout: seconds(180) }, async (t) => {
+test('three participants each decode the two others\' video and hear their audio', { timeout: seconds(300) }, async (t) => {
   const room = 'media-three';
   const a = await participant(room, 'Alice Martin');
   const b = await participant(room, 'Bruno');
@@ -66,7 +66,7 @@ test('three participants each decode the two others\' video and hear their audio
   await leaveAll();
 });
 
-test('a late joiner decodes at once, a leaver\'s tile goes, camera off shows the placeholder and on resumes', { timeout: seconds(180) }, async (t) => {
+test('a late joiner decodes at once, a leaver\'s tile goes, camera off shows the placeholder and on resumes', { timeout: seconds(300) }, async (t) => {
   const room = 'media-late';
   const a = await participant(room, 'Alice');
   const b = await participant(room, 'Bruno');
@@ -114,7 +114,7 @@ test('a late joiner decodes at once, a leaver\'s tile goes, camera off shows the
   await leaveAll();
 });
 
-test('nftables in this namespace drops about 5% of UDP on lo', { timeout: seconds(180) }, async () => {
+test('nftables in this namespace drops about 5% of UDP on lo', { timeout: seconds(300) }, async () => {
   const rx = dgram.createSocket('udp4');
   await new Promise((r) => rx.bind(0, '127.0.0.1', r));
   let got = 0;
@@ -138,7 +138,7 @@ test('nftables in this namespace drops about 5% of UDP on lo', { timeout: second
   }
 });
 
-test('with 5% random loss video keeps decoding: NACKs sent and answered, no freeze of 1 s', { timeout: seconds(180) }, async (t) => {
+test('with 5% random loss video keeps decoding: NACKs sent and answered, no freeze of 1 s', { timeout: seconds(300) }, async (t) => {
   const room = 'media-loss';
   const a = await participant(room, 'Alice');
   const b = await participant(room, 'Bruno');
@@ -183,7 +183,7 @@ test('with 5% random loss video keeps decoding: NACKs sent and answered, no free
   await leaveAll();
 });
 
-test('an offer whose fingerprint does not match the certificate gets dtls_failed and no media', { timeout: seconds(180) }, async (t) => {
+test('an offer whose fingerprint does not match the certificate gets dtls_failed and no media', { timeout: seconds(300) }, async (t) => {
   const room = 'media-fingerprint';
   const a = await participant(room, 'Alice');
   // Eve's page sends the server a different fingerprint than its certificate's
@@ -209,7 +209,7 @@ test('an offer whose fingerprint does not match the certificate gets dtls_failed
   await leaveAll();
 });
 
-test('a screen share is its own tile for the others and goes when it stops', { timeout: seconds(180) }, async (t) => {
+test('a screen share is its own tile for the others and goes when it stops', { timeout: seconds(300) }, async (t) => {
   const room = 'media-screen';
   const a = await participant(room, 'Alice');
   const b = await participant(room, 'Bruno');
@@ -228,7 +228,7 @@ test('a screen share is its own tile for the others and goes when it stops', { t
   await leaveAll();
 });
 
-test('after a network cut the client restarts ICE on both PCs and media comes back', { timeout: seconds(180) }, async (t) => {
+test('after a network cut the client restarts ICE on both PCs and media comes back', { timeout: seconds(300) }, async (t) => {
   const room = 'media-restart';
   const a = await participant(room, 'Alice');
   const b = await participant(room, 'Bruno');
@@ -259,7 +259,7 @@ test('after a network cut the client restarts ICE on both PCs and media comes ba
   await leaveAll();
 });
 
-test('closing a tab frees every media resource of that participant once the resume window ends', { timeout: seconds(180) }, async () => {
+test('closing a tab frees every media resource of that participant once the resume window ends', { timeout: seconds(300) }, async () => {
   // its own server with a 3 s resume window (the default is 30 s)
   const srv = await startPalabre({ config: { limits: { resume_seconds: 3 } } });
   try {

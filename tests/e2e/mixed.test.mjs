@@ -92,7 +92,7 @@ async function waitMixDecoding(p, what) {
   }, 45000, what);
 }
 
-test('receive=mixed: exactly one inbound audio and one inbound video, both decoding, with sound; the others are unaffected', { timeout: seconds(180) }, async (t) => {
+test('receive=mixed: exactly one inbound audio and one inbound video, both decoding, with sound; the others are unaffected', { timeout: seconds(300) }, async (t) => {
   const room = 'mixed-three';
   const m = await participant(room, 'Mireille', { query: 'receive=mixed' });
   const a = await participant(room, 'Alice');
@@ -124,7 +124,7 @@ test('receive=mixed: exactly one inbound audio and one inbound video, both decod
   for (const p of open.splice(0)) await p.leave().catch(() => {});
 });
 
-test('a participant switches to the mix and back to one track per participant without rejoining', { timeout: seconds(180) }, async (t) => {
+test('a participant switches to the mix and back to one track per participant without rejoining', { timeout: seconds(300) }, async (t) => {
   const room = 'mixed-switch';
   const a = await participant(room, 'Alice');
   const b = await participant(room, 'Bruno');
