@@ -145,6 +145,9 @@ export async function missingPrerequisite(base) {
 // query: more URL parameters, e.g. 'receive=mixed'.
 export async function join(browser, base, room, name, { initScript, query } = {}) {
   const context = await browser.newContext();
+  // a page that decodes video loads slowly on a loaded 2-core machine: 60 s per
+  // action and navigation instead of Playwright's 30 s
+  context.setDefaultTimeout(60000 * TIME_SCALE);
   if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   page.on('pageerror', (e) => console.log(`# [${name}] page error: ${e.message}`));
@@ -163,7 +166,7 @@ export async function join(browser, base, room, name, { initScript, query } = {}
   }
   await page.goto(`${base}/r/${room}?name=${encodeURIComponent(name)}&autojoin=1${query ? `&${query}` : ''}`);
   await page.waitForFunction(() => window.__palabre?.selfId && window.__palabre?.pcs?.publish,
-    null, { timeout: 30000, polling: 100 });
+    null, { timeout: 60000 * TIME_SCALE, polling: 100 });
   const id = await page.evaluate(() => window.__palabre.selfId);
   return {
     name, id, page, context, sent,
