@@ -16,9 +16,15 @@ missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-# Node and npm may come from elsewhere than Debian; accept any working ones.
-if command -v node >/dev/null && command -v npm >/dev/null; then
+# Node and npm may come from elsewhere than Debian; accept working ones that are
+# recent enough for the test packages (tests/package.json "engines": Node 18, as
+# Debian 12 ships it).
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -ge 18 ] && command -v npm >/dev/null; then
     missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+elif [ "$node_major" -gt 0 ]; then
+    echo "install-deps: node $(node --version) is older than 18; installing Debian's nodejs and npm" >&2
+    missing+=(nodejs npm)
 fi
 missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -30,7 +36,8 @@ fi
 
 if [ "${1:-build}" = test ]; then
     # npm packages for the browser and protocol tests, pinned in package-lock.json.
-    if [ ! -d tests/node_modules ] || [ tests/package.json -nt tests/node_modules ]; then
+    if [ ! -d tests/node_modules ] || [ tests/package.json -nt tests/node_modules ] ||
+       [ tests/package-lock.json -nt tests/node_modules ]; then
         (cd tests && npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
                      npm install --no-audit --no-fund --loglevel=error)
         touch tests/node_modules

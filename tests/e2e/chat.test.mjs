@@ -1,9 +1,10 @@
 // Browser client: home, pre-join, room, chat, languages, accessibility,
 // reconnection. Real palabre on 127.0.0.1, Debian's Chromium through playwright-core.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 import { startServer, launchBrowser, newPage, waitFor, axeSerious } from '../lib/web.mjs';
+import { connect } from '../lib/palabre.mjs';
+import { seconds } from '../lib/timeouts.mjs';
 
 let srv;
 let browser;
@@ -12,12 +13,18 @@ const pages = [];
 before(async () => {
   srv = await startServer();
   browser = await launchBrowser();
-});
+}, { timeout: seconds(120) });
 
 after(async () => {
   await browser?.close();
   await srv?.stop();
-});
+}, { timeout: seconds(120) });
+
+// Each test's pages go when it ends, passed or not: a joined page publishes its
+// fake camera, and pages left open would load the machine for every later test.
+afterEach(async () => {
+  for (const p of pages) if (!p.closed) { p.closed = true; await p.context.close().catch(() => {}); }
+}, { timeout: seconds(60) });
 
 async function open(opts) {
   const p = await newPage(browser, opts);
@@ -53,7 +60,7 @@ function assertClean(p) {
   assert.deepEqual(p.errors, [], 'page errors or CSP refusals');
 }
 
-test('home: French by default, invalid name refused, the form navigates to /r/<room>, no serious axe violation', async () => {
+test('home: French by default, invalid name refused, the form navigates to /r/<room>, no serious axe violation', { timeout: seconds(300) }, async () => {
   const p = await open();
   await p.page.goto(`${srv.url}/`);
   assert.equal(await p.page.getAttribute('html', 'lang'), 'fr');
@@ -75,7 +82,7 @@ test('home: French by default, invalid name refused, the form navigates to /r/<r
   assertClean(p);
 });
 
-test('pre-join: name field and Join button, no serious axe violation; leave; the name is remembered', async () => {
+test('pre-join: name field and Join button, no serious axe violation; leave; the name is remembered', { timeout: seconds(300) }, async () => {
   const p = await joinAs('prejoin', 'Agnès Dupont');
   assert.equal(await p.page.evaluate(() => localStorage.getItem('palabre.name')), 'Agnès Dupont');
   const q = await newPage(browser);
@@ -92,7 +99,7 @@ test('pre-join: name field and Join button, no serious axe violation; leave; the
   await q.context.close();
 });
 
-test('two participants join /r/demo, see each other, chat both ways; markup is shown as text; a reload goes back in as the same participant and shows the history; no serious axe violation in the room', async () => {
+test('two participants join /r/demo, see each other, chat both ways; markup is shown as text; a reload goes back in as the same participant and shows the history; no serious axe violation in the room', { timeout: seconds(300) }, async () => {
   const a = await joinAs('demo', 'Alice');
   const b = await joinAs('demo', 'Bruno');
   await waitFor(async () => (await people(a.page)).some((n) => n.startsWith('Bruno')), 'Bruno in Alice\'s list');
@@ -128,7 +135,7 @@ test('two participants join /r/demo, see each other, chat both ways; markup is s
   assertClean(b);
 });
 
-test('keyboard only: Tab reaches the Message input and Enter sends', async () => {
+test('keyboard only: Tab reaches the Message input and Enter sends', { timeout: seconds(300) }, async () => {
   const a = await joinAs('clavier', 'Claire');
   const b = await joinAs('clavier', 'Denis');
   await a.page.bringToFront();
@@ -145,7 +152,7 @@ test('keyboard only: Tab reaches the Message input and Enter sends', async () =>
   assert.equal(await a.page.inputValue('#chat-input'), '');
 });
 
-test('English with locale en-US; the chat input is still named "Message"', async () => {
+test('English with locale en-US; the chat input is still named "Message"', { timeout: seconds(300) }, async () => {
   const p = await open({ locale: 'en-US' });
   await p.page.goto(`${srv.url}/`);
   assert.equal(await p.page.getAttribute('html', 'lang'), 'en');
@@ -162,7 +169,7 @@ test('English with locale en-US; the chat input is still named "Message"', async
   assert.equal(await f.page.textContent('#conn-status'), 'Connecté');
 });
 
-test('autojoin: /r/<room>?name=..&autojoin=1 joins at once', async () => {
+test('autojoin: /r/<room>?name=..&autojoin=1 joins at once', { timeout: seconds(300) }, async () => {
   const p = await open();
   await p.page.goto(`${srv.url}/r/auto?name=${encodeURIComponent('Gaëlle Martin')}&autojoin=1`);
   await connected(p.page);
@@ -171,28 +178,11 @@ test('autojoin: /r/<room>?name=..&autojoin=1 joins at once', async () => {
   assertClean(p);
 });
 
-// A JSON WebSocket participant that is not a browser.
-async function wsClient(url) {
-  const ws = new WebSocket(url.replace('http', 'ws') + '/ws', { origin: url });
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-  let id = 0;
-  const waiting = new Map();
-  ws.on('message', (d) => {
-    const m = JSON.parse(d);
-    if (m.type === 'response') { waiting.get(m.id)?.(m); waiting.delete(m.id); }
-  });
-  return {
-    async call(type, fields) {
-      const myId = ++id;
-      const r = await new Promise((resolve) => { waiting.set(myId, resolve); ws.send(JSON.stringify({ type, id: myId, ...fields })); });
-      if (!r.ok) throw new Error(`${type}: ${JSON.stringify(r.error)}`);
-      return r.data;
-    },
-    close: () => new Promise((resolve) => { ws.once('close', resolve); ws.close(); }),
-  };
-}
+// A JSON WebSocket participant that is not a browser (tests/lib/palabre.mjs):
+// a call fails, naming its request, when the socket closes or no answer comes.
+const wsClient = (url) => connect(`${url.replace('http', 'ws')}/ws`, { origin: url, timeout: seconds(10) });
 
-test('history: the latest 50 on join, earlier ones with "Afficher les messages précédents"', async () => {
+test('history: the latest 50 on join, earlier ones with "Afficher les messages précédents"', { timeout: seconds(300) }, async () => {
   const c = await wsClient(srv.url);
   await c.call('join', { room: 'archives', name: 'Greffe' });
   for (let i = 1; i <= 60; i++) await c.call('chat_send', { text: `point ${i}`, client_msg_id: `a-${i}` });
@@ -208,7 +198,7 @@ test('history: the latest 50 on join, earlier ones with "Afficher les messages p
   assert.equal(await p.page.getByRole('button', { name: 'Afficher les messages précédents' }).count(), 0);
 });
 
-test('reconnect: server killed and restarted → reconnecting, then connected, missed messages in order once, pending message delivered', async () => {
+test('reconnect: server killed and restarted → reconnecting, then connected, missed messages in order once, pending message delivered', { timeout: seconds(300) }, async () => {
   const own = await startServer();
   try {
     const openOn = async (name) => {
@@ -253,37 +243,47 @@ test('reconnect: server killed and restarted → reconnecting, then connected, m
   }
 });
 
-test('socket dropped: reconnecting, then resumed as the same participant, with the messages missed meanwhile', async () => {
-  const a = await open();
-  // every WebSocket of Alice's page goes through this route: it can drop the
-  // socket, and refuse new ones until told otherwise
-  let refuse = false;
-  let current = null;
-  await a.page.routeWebSocket(/\/ws$/, (ws) => {
-    if (refuse) { ws.close({ code: 1011, reason: 'test: refused' }); return; }
-    current = { page: ws, server: ws.connectToServer() };
-  });
-  await a.page.goto(`${srv.url}/r/coupure?name=Alice&autojoin=1`);
-  await connected(a.page);
-  const b = await joinAs('coupure', 'Bruno');
-  await waitFor(async () => (await people(a.page)).length === 2, 'two participants');
-  const aliceId = await a.page.$eval('.people .person', (li) => li.dataset.participantId);
+test('socket dropped: reconnecting, then resumed as the same participant, with the messages missed meanwhile', { timeout: seconds(300) }, async () => {
+  // its own server with a resume window far longer than the test: on a loaded
+  // machine the drop below can outlast the default 30 s, and Alice would come
+  // back as a new participant
+  const own = await startServer({ config: '[limits]\nresume_seconds = 600\n' });
+  try {
+    const a = await open();
+    // every WebSocket of Alice's page goes through this route: it can drop the
+    // socket, and refuse new ones until told otherwise
+    let refuse = false;
+    let current = null;
+    await a.page.routeWebSocket(/\/ws$/, (ws) => {
+      if (refuse) { ws.close({ code: 1011, reason: 'test: refused' }); return; }
+      current = { page: ws, server: ws.connectToServer() };
+    });
+    await a.page.goto(`${own.url}/r/coupure?name=Alice&autojoin=1`);
+    await connected(a.page);
+    const b = await open();
+    await b.page.goto(`${own.url}/r/coupure?name=Bruno&autojoin=1`);
+    await connected(b.page);
+    await waitFor(async () => (await people(a.page)).length === 2, 'two participants');
+    const aliceId = await a.page.$eval('.people .person', (li) => li.dataset.participantId);
 
-  refuse = true;
-  await current.server.close();
-  await current.page.close({ code: 1006 });
-  await waitFor(() => a.page.evaluate(() => document.getElementById('conn-status').dataset.state === 'reconnecting'),
-    'reconnecting state');
-  await sendChat(b.page, 'pendant que tu étais partie');
-  await waitFor(async () => (await chatTexts(b.page)).includes('pendant que tu étais partie'), 'sent');
-  refuse = false;
-  await connected(a.page);
-  await waitFor(async () => (await chatTexts(a.page)).includes('pendant que tu étais partie'), 'missed message');
-  assert.equal(await a.page.$eval('.people .person', (li) => li.dataset.participantId), aliceId);
-  assert.equal((await people(b.page)).length, 2);
-  assertClean(a);
+    refuse = true;
+    await current.server.close();
+    await current.page.close({ code: 1006 });
+    await waitFor(() => a.page.evaluate(() => document.getElementById('conn-status').dataset.state === 'reconnecting'),
+      'reconnecting state');
+    await sendChat(b.page, 'pendant que tu étais partie');
+    await waitFor(async () => (await chatTexts(b.page)).includes('pendant que tu étais partie'), 'sent');
+    refuse = false;
+    await connected(a.page);
+    await waitFor(async () => (await chatTexts(a.page)).includes('pendant que tu étais partie'), 'missed message');
+    assert.equal(await a.page.$eval('.people .person', (li) => li.dataset.participantId), aliceId);
+    assert.equal((await people(b.page)).length, 2);
+    assertClean(a);
+  } finally {
+    await own.stop();
+  }
 });
 
-test('no page made a request to a host other than 127.0.0.1', () => {
+test('no page made a request to a host other than 127.0.0.1', { timeout: seconds(300) }, () => {
   for (const p of pages) assert.deepEqual(p.foreign, []);
 });

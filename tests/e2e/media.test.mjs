@@ -2,7 +2,7 @@
 // file in a private network namespace with only lo), Debian's Chromium with fake
 // camera and microphone, the client's media.js. Assertions read getStats() of
 // the subscribe PC (frames decoded, packets and audio level per participant).
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { chromium } from 'playwright-core';
@@ -11,6 +11,7 @@ import {
   serverPorts, publishVideoStats, TIME_SCALE, recordConnectTimes, firstFrameDelay, metrics,
 } from '../lib/media_e2e.mjs';
 import { addUdpLoss, clearLoss, droppedPackets } from '../lib/netns.mjs';
+import { seconds } from '../lib/timeouts.mjs';
 
 let server, browser;
 const open = [];
@@ -18,14 +19,18 @@ const open = [];
 before(async () => {
   server = await startPalabre();
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-});
+}, { timeout: seconds(120) });
 
 after(async () => {
   clearLoss();
   for (const p of open) await p.leave().catch(() => {});
   await browser?.close();
   await server?.stop();
-});
+}, { timeout: seconds(120) });
+
+// Whoever a test opened leaves when it ends, passed or not: a participant left
+// publishing would load the machine for every later test.
+afterEach(leaveAll, { timeout: seconds(60) });
 
 async function participant(room, name, opts) {
   const p = await join(browser, server.base, room, name, opts);
@@ -39,7 +44,7 @@ async function leaveAll() {
 
 const tile = (viewer, p) => viewer.page.locator(`.media-tile[data-tile="${p.id}"]`);
 
-test('three participants each decode the two others\' video and hear their audio', async (t) => {
+test('three participants each decode the two others\' video and hear their audio', { timeout: seconds(300) }, async (t) => {
   const room = 'media-three';
   const a = await participant(room, 'Alice Martin');
   const b = await participant(room, 'Bruno');
@@ -61,7 +66,7 @@ test('three participants each decode the two others\' video and hear their audio
   await leaveAll();
 });
 
-test('a late joiner decodes at once, a leaver\'s tile goes, camera off shows the placeholder and on resumes', async (t) => {
+test('a late joiner decodes at once, a leaver\'s tile goes, camera off shows the placeholder and on resumes', { timeout: seconds(300) }, async (t) => {
   const room = 'media-late';
   const a = await participant(room, 'Alice');
   const b = await participant(room, 'Bruno');
@@ -90,10 +95,10 @@ test('a late joiner decodes at once, a leaver\'s tile goes, camera off shows the
   assert.equal(await camBtn.getAttribute('aria-pressed'), 'false');
   await camBtn.click();
   await d.page.waitForFunction(() => document.querySelector('.media-btn-camera').getAttribute('aria-pressed') === 'true',
-    null, { timeout: 5000 });
+    null, { timeout: seconds(15) });
   const dTile = tile(a, d);
   await a.page.waitForFunction((id) => document.querySelector(`.media-tile[data-tile="${id}"]`)?.dataset.camera === 'off',
-    d.id, { timeout: 10000, polling: 100 });
+    d.id, { timeout: seconds(20), polling: 100 });
   assert.equal(await dTile.locator('.media-placeholder').textContent(), 'D');
   assert.ok(await dTile.locator('.media-placeholder').isVisible());
 
@@ -102,14 +107,14 @@ test('a late joiner decodes at once, a leaver\'s tile goes, camera off shows the
   await camBtn.focus();
   await d.page.keyboard.press('Enter');
   await d.page.waitForFunction(() => document.querySelector('.media-btn-camera').getAttribute('aria-pressed') === 'false',
-    null, { timeout: 5000 });
+    null, { timeout: seconds(15) });
   await a.page.waitForFunction((id) => document.querySelector(`.media-tile[data-tile="${id}"]`)?.dataset.camera === 'on',
-    d.id, { timeout: 10000, polling: 100 });
+    d.id, { timeout: seconds(20), polling: 100 });
   await until(async () => (await a.stats())[d.id].video.framesDecoded > before + 5, 20000, 'Denise\'s frames resume');
   await leaveAll();
 });
 
-test('nftables in this namespace drops about 5% of UDP on lo', async () => {
+test('nftables in this namespace drops about 5% of UDP on lo', { timeout: seconds(300) }, async () => {
   const rx = dgram.createSocket('udp4');
   await new Promise((r) => rx.bind(0, '127.0.0.1', r));
   let got = 0;
@@ -133,7 +138,7 @@ test('nftables in this namespace drops about 5% of UDP on lo', async () => {
   }
 });
 
-test('with 5% random loss video keeps decoding: NACKs sent and answered, no freeze of 1 s', async (t) => {
+test('with 5% random loss video keeps decoding: NACKs sent and answered, no freeze of 1 s', { timeout: seconds(300) }, async (t) => {
   const room = 'media-loss';
   const a = await participant(room, 'Alice');
   const b = await participant(room, 'Bruno');
@@ -178,7 +183,7 @@ test('with 5% random loss video keeps decoding: NACKs sent and answered, no free
   await leaveAll();
 });
 
-test('an offer whose fingerprint does not match the certificate gets dtls_failed and no media', async (t) => {
+test('an offer whose fingerprint does not match the certificate gets dtls_failed and no media', { timeout: seconds(300) }, async (t) => {
   const room = 'media-fingerprint';
   const a = await participant(room, 'Alice');
   // Eve's page sends the server a different fingerprint than its certificate's
@@ -191,11 +196,11 @@ test('an offer whose fingerprint does not match the certificate gets dtls_failed
     },
   });
   await eve.page.waitForFunction(() => window.__palabre.errors.some((e) => e.code === 'dtls_failed'),
-    null, { timeout: 30000, polling: 100 });
+    null, { timeout: seconds(30), polling: 100 });
   const err = await eve.page.evaluate(() => window.__palabre.errors.find((e) => e.code === 'dtls_failed'));
   assert.ok(err.message, 'the error says why');
   // the error is shown to Eve
-  await assert.doesNotReject(eve.page.getByRole('alert').filter({ hasText: 'dtls_failed' }).waitFor({ timeout: 5000 }));
+  await assert.doesNotReject(eve.page.getByRole('alert').filter({ hasText: 'dtls_failed' }).waitFor({ timeout: seconds(15) }));
   // Eve still receives Alice (her subscribe PC is fine), but nobody decodes anything from Eve
   await waitDecoding(eve, [a], { audio: false });
   const seen = (await a.stats())[eve.id];
@@ -204,7 +209,7 @@ test('an offer whose fingerprint does not match the certificate gets dtls_failed
   await leaveAll();
 });
 
-test('a screen share is its own tile for the others and goes when it stops', async (t) => {
+test('a screen share is its own tile for the others and goes when it stops', { timeout: seconds(300) }, async (t) => {
   const room = 'media-screen';
   const a = await participant(room, 'Alice');
   const b = await participant(room, 'Bruno');
@@ -212,18 +217,18 @@ test('a screen share is its own tile for the others and goes when it stops', asy
   const share = a.page.getByRole('button', { name: /écran|screen/i });
   await share.click();
   await a.page.waitForFunction(() => document.querySelector('.media-btn-screen').getAttribute('aria-pressed') === 'true',
-    null, { timeout: 10000 });
+    null, { timeout: seconds(20) });
   const screenTile = b.page.locator(`.media-tile[data-tile="${a.id}:screen"]`);
-  await screenTile.waitFor({ timeout: 30000 });
+  await screenTile.waitFor({ timeout: seconds(30) });
   await until(async () => (await b.stats())[a.id]?.screen?.framesDecoded > 0, 30000, 'Bruno decodes Alice\'s screen');
   // the camera tile is still there, separate from the screen tile
   assert.equal(await b.page.locator(`.media-tile[data-participant-id="${a.id}"]`).count(), 2);
   await share.click();
-  await screenTile.waitFor({ state: 'detached', timeout: 10000 });
+  await screenTile.waitFor({ state: 'detached', timeout: seconds(20) });
   await leaveAll();
 });
 
-test('after a network cut the client restarts ICE on both PCs and media comes back', async (t) => {
+test('after a network cut the client restarts ICE on both PCs and media comes back', { timeout: seconds(300) }, async (t) => {
   const room = 'media-restart';
   const a = await participant(room, 'Alice');
   const b = await participant(room, 'Bruno');
@@ -232,7 +237,7 @@ test('after a network cut the client restarts ICE on both PCs and media comes ba
   addUdpLoss(ports, 100); // every media packet from or to the server is dropped
   try {
     await b.page.waitForFunction(() => window.__palabre.iceRestarts.publish >= 1 && window.__palabre.iceRestarts.subscribe >= 1,
-      null, { timeout: 30000, polling: 100 });
+      null, { timeout: seconds(30), polling: 100 });
   } finally {
     clearLoss();
   }
@@ -254,7 +259,7 @@ test('after a network cut the client restarts ICE on both PCs and media comes ba
   await leaveAll();
 });
 
-test('closing a tab frees every media resource of that participant once the resume window ends', async () => {
+test('closing a tab frees every media resource of that participant once the resume window ends', { timeout: seconds(300) }, async () => {
   // its own server with a 3 s resume window (the default is 30 s)
   const srv = await startPalabre({ config: { limits: { resume_seconds: 3 } } });
   try {

@@ -6,13 +6,14 @@
 // instead of one per participant, both decoding, with sound; it switches to
 // the mix and back with the toolbar button, without
 // rejoining. Assertions read getStats() of the subscribe PC.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import {
   CHROMIUM_ARGS, startPalabre, join, waitDecoding, until, metrics,
 } from '../lib/media_e2e.mjs';
 import { axeSerious } from '../lib/web.mjs';
+import { seconds } from '../lib/timeouts.mjs';
 
 let server, browser;
 const open = [];
@@ -21,13 +22,19 @@ before(async () => {
   // a small composite: three Chromiums and the server share two cores
   server = await startPalabre({ config: { mixer: { video_width: 640, video_height: 360 } } });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-});
+}, { timeout: seconds(120) });
 
 after(async () => {
   for (const p of open) await p.leave().catch(() => {});
   await browser?.close();
   await server?.stop();
-});
+}, { timeout: seconds(120) });
+
+// Whoever a test opened leaves when it ends, passed or not: a participant left
+// publishing would load the machine for every later test.
+afterEach(async () => {
+  for (const p of open.splice(0)) await p.leave().catch(() => {});
+}, { timeout: seconds(60) });
 
 async function participant(room, name, opts) {
   const p = await join(browser, server.base, room, name, opts);
@@ -85,7 +92,7 @@ async function waitMixDecoding(p, what) {
   }, 45000, what);
 }
 
-test('receive=mixed: exactly one inbound audio and one inbound video, both decoding, with sound; the others are unaffected', async (t) => {
+test('receive=mixed: exactly one inbound audio and one inbound video, both decoding, with sound; the others are unaffected', { timeout: seconds(300) }, async (t) => {
   const room = 'mixed-three';
   const m = await participant(room, 'Mireille', { query: 'receive=mixed' });
   const a = await participant(room, 'Alice');
@@ -117,7 +124,7 @@ test('receive=mixed: exactly one inbound audio and one inbound video, both decod
   for (const p of open.splice(0)) await p.leave().catch(() => {});
 });
 
-test('a participant switches to the mix and back to one track per participant without rejoining', async (t) => {
+test('a participant switches to the mix and back to one track per participant without rejoining', { timeout: seconds(300) }, async (t) => {
   const room = 'mixed-switch';
   const a = await participant(room, 'Alice');
   const b = await participant(room, 'Bruno');
@@ -132,7 +139,7 @@ test('a participant switches to the mix and back to one track per participant wi
   await btn.focus();
   await c.page.keyboard.press('Enter');
   await c.page.waitForFunction(() => document.querySelector('.media-btn-mixed').getAttribute('aria-pressed') === 'true',
-    null, { timeout: 5000 });
+    null, { timeout: seconds(15) });
   await waitMixDecoding(c, 'Chloé decodes the mix after switching');
 
   // and back: each participant's tracks again, the mix's tracks no longer received

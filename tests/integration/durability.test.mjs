@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { seconds } from '../lib/timeouts.mjs';
 
 const BIN = process.env.PALABRE_BIN ?? 'build/palabre';
 const PORT = 18000 + (process.pid % 1000);
@@ -190,6 +191,7 @@ function historyFromClient() {
     const ws = new WebSocket(URL, { origin: `http://127.0.0.1:${PORT}` });
     let all = [];
     ws.on('error', reject);
+    ws.on('close', (code) => reject(new Error(`socket closed (${code}) before the whole history was read`)));
     ws.on('open', () => ws.send(JSON.stringify({ type: 'join', id: 'j', room: ROOM, name: 'reader' })));
     ws.on('message', (data) => {
       const m = JSON.parse(data.toString());
@@ -205,7 +207,7 @@ function historyFromClient() {
   });
 }
 
-test('acknowledged chat messages survive kill -9, retries are stored once, in order', async (t) => {
+test('acknowledged chat messages survive kill -9, retries are stored once, in order', { timeout: seconds(60) }, async (t) => {
   const seed = Number(process.env.DURABILITY_SEED ?? (Date.now() % 1000000));
   const rand = prng(seed);
   // Kill after these numbers of acknowledged messages (of 2 x PER_CLIENT).

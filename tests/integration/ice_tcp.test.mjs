@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import * as lib from '../lib/palabre.mjs';
+import { seconds } from '../lib/timeouts.mjs';
 
 const offer = fs.readFileSync(path.join(lib.ROOT, 'tests/fixtures/sdp/chrome-offer.sdp'), 'utf8');
 
@@ -40,7 +41,7 @@ async function publishCandidates(c, room) {
   const cands = [];
   for (const l of r.data.sdp.split(/\r?\n/)) if (l.startsWith('a=candidate:')) cands.push(l.slice(2));
   for (;;) {
-    const ev = await c.event('ice_candidate', { timeout: 10000, filter: (e) => e.pc === 'publish' });
+    const ev = await c.event('ice_candidate', { timeout: seconds(20), filter: (e) => e.pc === 'publish' });
     if (!ev.candidate) break;
     cands.push(ev.candidate.candidate);
   }
@@ -48,7 +49,7 @@ async function publishCandidates(c, room) {
   return cands;
 }
 
-test('a publish PC gathers UDP candidates and opens no TCP socket', async () => {
+test('a publish PC gathers UDP candidates and opens no TCP socket', { timeout: seconds(60) }, async () => {
   const srv = await lib.startPalabre({ timeout: 10000 });
   try {
     const before = tcpListeners(); // the HTTP/WebSocket port
@@ -63,7 +64,7 @@ test('a publish PC gathers UDP candidates and opens no TCP socket', async () => 
   }
 });
 
-test('listen on 127.0.0.1: every server candidate is 127.0.0.1', { timeout: 60000 }, async () => {
+test('listen on 127.0.0.1: every server candidate is 127.0.0.1', { timeout: seconds(60) }, async () => {
   ip('link', 'add', 'ml0', 'type', 'veth', 'peer', 'name', 'ml1');
   try {
     ip('addr', 'add', '10.77.1.1/24', 'dev', 'ml0');

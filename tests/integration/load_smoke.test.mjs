@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPalabre } from '../lib/palabre.mjs';
+import { seconds } from '../lib/timeouts.mjs';
 
 const LOAD = join(process.env.PALABRE_BUILD ?? 'build', 'palabre-load');
 
@@ -25,7 +26,7 @@ function run(cmd, args, timeoutMs) {
   });
 }
 
-test('smoke scenario: every subscriber receives every publisher, no loss on loopback', async () => {
+test('smoke scenario: every subscriber receives every publisher, no loss on loopback', { timeout: seconds(180) }, async () => {
   const srv = await startPalabre({ logLevel: 'warn' });
   const dir = mkdtempSync(join(tmpdir(), 'palabre-load-'));
   try {
@@ -69,7 +70,7 @@ test('smoke scenario: every subscriber receives every publisher, no loss on loop
   }
 });
 
-test('an unknown scenario is refused with a clear message', async () => {
+test('an unknown scenario is refused with a clear message', { timeout: seconds(60) }, async () => {
   const { code, out } = await run(LOAD, ['--url', 'ws://127.0.0.1:9/ws', '--scenario', 'nope'], 10000);
   assert.equal(code, 2);
   assert.match(out, /scenario 'nope'/);

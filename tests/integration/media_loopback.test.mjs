@@ -10,6 +10,7 @@ import { chromium } from 'playwright-core';
 import {
   CHROMIUM_ARGS, startBridge, startPageServer, publish, subscribe, inboundStats, until,
 } from '../lib/media_bridge.mjs';
+import { seconds } from '../lib/timeouts.mjs';
 
 let bridge, pages, browser, fingerprint, ctx;
 const ROOM = 'demo';
@@ -20,15 +21,15 @@ before(async () => {
   pages = await startPageServer();
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   ctx = { bridge, browser, pages, fingerprint, room: ROOM };
-});
+}, { timeout: seconds(120) });
 
 after(async () => {
   await browser?.close();
   await pages?.close();
   await bridge?.stop();
-});
+}, { timeout: seconds(120) });
 
-test('one browser publishes, a second decodes its video and audio through the SFU', async () => {
+test('one browser publishes, a second decodes its video and audio through the SFU', { timeout: seconds(120) }, async () => {
   const alice = await publish(ctx, 'alice');
   assert.equal(alice.tracks.length, 2);
   const conn = await bridge.waitFor((e) => e.ev === 'connected' && e.pid === 'alice', 20000, 'alice connected');
@@ -46,7 +47,7 @@ test('one browser publishes, a second decodes its video and audio through the SF
   await alice.page.close(); await bob.page.close();
 });
 
-test('a publisher whose certificate does not match its SDP fingerprint gets dtls_failed', async () => {
+test('a publisher whose certificate does not match its SDP fingerprint gets dtls_failed', { timeout: seconds(120) }, async () => {
   const eve = await publish(ctx, 'eve', { lieAboutFingerprint: true });
   const ev = await bridge.waitFor((e) => e.ev === 'failed' && e.pid === 'eve', 20000, 'eve failure');
   assert.equal(ev.code, 'dtls_failed');

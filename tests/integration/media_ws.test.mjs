@@ -8,16 +8,17 @@ import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, until } from '../lib/media_bridge.mjs';
 
 import * as lib from '../lib/palabre.mjs';
+import { seconds } from '../lib/timeouts.mjs';
 
 let srv, browser;
 before(async () => {
   srv = await lib.startPalabre({ logLevel: 'info', timeout: 10000 });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-});
+}, { timeout: seconds(120) });
 after(async () => {
   await browser?.close();
   await srv?.stop();
-});
+}, { timeout: seconds(120) });
 
 // Trickle between a page's window[pcVar] and a ws client, for PeerConnection pc.
 function trickle(page, client, pc, pcVar) {
@@ -44,7 +45,7 @@ async function answerOffers(page, client, stopAt) {
   // answers every subscribe_offer in order; returns the last version answered
   let version = 0;
   for (let i = 0; ; i++) {
-    const ev = await client.event('subscribe_offer', { timeout: 20000 });
+    const ev = await client.event('subscribe_offer', { timeout: seconds(30) });
     const sdp = await page.evaluate(async (o) => {
       await window.sub.setRemoteDescription({ type: 'offer', sdp: o });
       await window.sub.setLocalDescription(await window.sub.createAnswer());
@@ -57,7 +58,7 @@ async function answerOffers(page, client, stopAt) {
   }
 }
 
-test('two browsers through the WebSocket signaling: publish, subscribe, decode, leave', async (t) => {
+test('two browsers through the WebSocket signaling: publish, subscribe, decode, leave', { timeout: seconds(120) }, async (t) => {
   const alice = await lib.connect(srv.wsUrl, { origin: srv.url });
   const bob = await lib.connect(srv.wsUrl, { origin: srv.url });
   const a = await alice.call('join', { room: 'demo', name: 'Alice' });

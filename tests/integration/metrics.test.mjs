@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPalabre, connect } from '../lib/palabre.mjs';
+import { seconds } from '../lib/timeouts.mjs';
 
 function parse(text) {
   const values = new Map();
@@ -22,7 +23,7 @@ async function metrics(srv) {
   return parse(await res.text());
 }
 
-test('metrics follow connections, rooms and participants; process figures are there', async () => {
+test('metrics follow connections, rooms and participants; process figures are there', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre();
   try {
     let m = await metrics(srv);
@@ -61,7 +62,7 @@ test('metrics follow connections, rooms and participants; process figures are th
   }
 });
 
-test('metrics = off hides the page; a bad value names the key', async () => {
+test('metrics = off hides the page; a bad value names the key', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre({ config: { server: { metrics: 'off' } } });
   try {
     assert.equal((await fetch(`${srv.url}/metrics`)).status, 404);

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startPalabre, connect, runPalabre } from '../lib/palabre.mjs';
+import { seconds } from '../lib/timeouts.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -23,7 +24,7 @@ function assertError(r, code, field) {
   assert.equal(typeof r.error.message, 'string');
 }
 
-test('join, participant_joined, set_state, leave broadcast', async () => {
+test('join, participant_joined, set_state, leave broadcast', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre();
   try {
     const a = await joined(srv, 'demo', 'Alice');
@@ -62,7 +63,7 @@ test('join, participant_joined, set_state, leave broadcast', async () => {
   } finally { await srv.stop(); }
 });
 
-test('chat_send is acknowledged after commit and broadcast; chat_history pages', async () => {
+test('chat_send is acknowledged after commit and broadcast; chat_history pages', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre();
   try {
     const a = await joined(srv, 'chat', 'Alice');
@@ -94,7 +95,7 @@ test('chat_send is acknowledged after commit and broadcast; chat_history pages',
   } finally { await srv.stop(); }
 });
 
-test('chat_send reusing a client_msg_id for another text: bad_field client_msg_id, nothing stored', async () => {
+test('chat_send reusing a client_msg_id for another text: bad_field client_msg_id, nothing stored', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre();
   try {
     const a = await joined(srv, 'reuse', 'Alice');
@@ -113,7 +114,7 @@ test('chat_send reusing a client_msg_id for another text: bad_field client_msg_i
   } finally { await srv.stop(); }
 });
 
-test('bad_json, missing_field, bad_field, unknown_type, not_joined, already_joined', async () => {
+test('bad_json, missing_field, bad_field, unknown_type, not_joined, already_joined', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre();
   try {
     const c = await connect(srv.wsUrl);
@@ -173,7 +174,7 @@ test('bad_json, missing_field, bad_field, unknown_type, not_joined, already_join
   } finally { await srv.stop(); }
 });
 
-test('join with receive: mixed makes the first subscribe offer the mix; a bad value is refused and changes nothing', async () => {
+test('join with receive: mixed makes the first subscribe offer the mix; a bad value is refused and changes nothing', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre();
   try {
     const a = await joined(srv, 'mixroom', 'Alice');
@@ -204,7 +205,7 @@ test('join with receive: mixed makes the first subscribe offer the mix; a bad va
   } finally { await srv.stop(); }
 });
 
-test('binary_frame is refused and the connection stays', async () => {
+test('binary_frame is refused and the connection stays', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre();
   try {
     const c = await connect(srv.wsUrl);
@@ -215,7 +216,7 @@ test('binary_frame is refused and the connection stays', async () => {
   } finally { await srv.stop(); }
 });
 
-test('fragmented messages are reassembled', async () => {
+test('fragmented messages are reassembled', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre();
   try {
     const c = await connect(srv.wsUrl);
@@ -230,7 +231,7 @@ test('fragmented messages are reassembled', async () => {
   } finally { await srv.stop(); }
 });
 
-test('room_full and too_many_rooms', async () => {
+test('room_full and too_many_rooms', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre({ config: { limits: { max_participants_per_room: 2, max_rooms: 1 } } });
   try {
     const a = await joined(srv, 'one', 'A');
@@ -249,7 +250,7 @@ test('room_full and too_many_rooms', async () => {
   } finally { await srv.stop(); }
 });
 
-test('rate_limited then close 1008', async () => {
+test('rate_limited then close 1008', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre({ config: { limits: { messages_per_second: 5 } } });
   try {
     const c = await connect(srv.wsUrl);
@@ -262,7 +263,7 @@ test('rate_limited then close 1008', async () => {
   } finally { await srv.stop(); }
 });
 
-test('too_large then close 1009', async () => {
+test('too_large then close 1009', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre({ config: { limits: { max_message_bytes: 1024 } } });
   try {
     const c = await connect(srv.wsUrl);
@@ -275,7 +276,7 @@ test('too_large then close 1009', async () => {
   } finally { await srv.stop(); }
 });
 
-test('resume within the window keeps the id; others see no leave or join', async () => {
+test('resume within the window keeps the id; others see no leave or join', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre({ config: { limits: { resume_seconds: 30 } } });
   try {
     const a = await joined(srv, 'res', 'Alice');
@@ -301,13 +302,13 @@ test('resume within the window keeps the id; others see no leave or join', async
   } finally { await srv.stop(); }
 });
 
-test('disconnect without resume: participant_left timeout after the window; then resume_failed', async () => {
+test('disconnect without resume: participant_left timeout after the window; then resume_failed', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre({ config: { limits: { resume_seconds: 1 } } });
   try {
     const a = await joined(srv, 'gone', 'Alice');
     const b = await joined(srv, 'gone', 'Bob');
     b.c.ws.terminate();
-    const left = await a.c.event('participant_left', { timeout: 10000 });
+    const left = await a.c.event('participant_left', { timeout: seconds(20) });
     assert.deepEqual(left, { type: 'participant_left', participant_id: b.id, reason: 'timeout' });
     const b2 = await connect(srv.wsUrl);
     assertError(await b2.request('join', { room: 'gone', name: 'Bob', resume_token: b.data.resume_token }), 'resume_failed');
@@ -315,7 +316,7 @@ test('disconnect without resume: participant_left timeout after the window; then
   } finally { await srv.stop(); }
 });
 
-test('Origin: same origin and no Origin accepted, another origin refused with 403', async () => {
+test('Origin: same origin and no Origin accepted, another origin refused with 403', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre();
   try {
     const ok = await connect(srv.wsUrl, { origin: srv.url });
@@ -331,7 +332,7 @@ test('Origin: same origin and no Origin accepted, another origin refused with 40
   } finally { await srv2.stop(); }
 });
 
-test('HTTP: index for / and /r/<room>, MIME types, security headers, 404, no traversal, /healthz', async () => {
+test('HTTP: index for / and /r/<room>, MIME types, security headers, 404, no traversal, /healthz', { timeout: seconds(60) }, async () => {
   const web = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-web-'));
   fs.writeFileSync(path.join(web, 'index.html'), '<!doctype html><title>Palabre</title>');
   fs.writeFileSync(path.join(web, 'app.mjs'), 'export {};');
@@ -362,7 +363,7 @@ test('HTTP: index for / and /r/<room>, MIME types, security headers, 404, no tra
   } finally { await srv.stop(); fs.rmSync(web, { recursive: true, force: true }); }
 });
 
-test('SIGTERM: server_shutdown, shutting_down, close 1001, exit code 0', async () => {
+test('SIGTERM: server_shutdown, shutting_down, close 1001, exit code 0', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre();
   const a = await joined(srv, 'bye', 'Alice');
   const stopped = srv.stop('SIGTERM');
@@ -375,7 +376,7 @@ test('SIGTERM: server_shutdown, shutting_down, close 1001, exit code 0', async (
   assert.equal(r.code, 0);
 });
 
-test('storage_error when the disk is full; nothing is stored', async (t) => {
+test('storage_error when the disk is full; nothing is stored', { timeout: seconds(60) }, async (t) => {
   // The data dir is a 200 KiB tmpfs in the server's own mount namespace
   // (nothing outside it is touched): the chat fills it, SQLite reports
   // SQLITE_FULL, the send gets storage_error.
@@ -408,7 +409,7 @@ test('storage_error when the disk is full; nothing is stored', async (t) => {
   } finally { await srv.stop(); }
 });
 
-test('CLI: --help, --version, bad config key and value name key and line', async () => {
+test('CLI: --help, --version, bad config key and value name key and line', { timeout: seconds(60) }, async () => {
   let r = await runPalabre(['--help']);
   assert.equal(r.code, 0);
   assert.match(r.stdout, /--listen ADDR:PORT/);
@@ -431,7 +432,7 @@ test('CLI: --help, --version, bad config key and value name key and line', async
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('a vanished client (no close, no pong) is detected and removed: participant_left timeout', async () => {
+test('a vanished client (no close, no pong) is detected and removed: participant_left timeout', { timeout: seconds(180) }, async () => {
   // A raw TCP client does the WebSocket handshake, joins, then goes silent
   // without closing: the server's ping goes unanswered, the connection is
   // dropped, and the participant leaves when its resume window ends.
@@ -451,7 +452,7 @@ test('a vanished client (no close, no pong) is detected and removed: participant
     sock.write(frame);
     const ev = await a.c.event('participant_joined');
     sock.on('data', () => {}); // read, never answer (no pong)
-    const left = await a.c.event('participant_left', { timeout: 45000 });
+    const left = await a.c.event('participant_left', { timeout: seconds(45) });
     assert.equal(left.participant_id, ev.participant.id);
     assert.equal(left.reason, 'timeout');
     sock.destroy();
@@ -459,7 +460,7 @@ test('a vanished client (no close, no pong) is detected and removed: participant
   } finally { await srv.stop(); }
 });
 
-test('resume while the old connection still looks alive: the old one is dropped, the id kept', async () => {
+test('resume while the old connection still looks alive: the old one is dropped, the id kept', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre();
   try {
     const a = await joined(srv, 'take', 'Alice');

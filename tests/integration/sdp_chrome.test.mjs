@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { seconds } from '../lib/timeouts.mjs';
 
 const build = process.env.PALABRE_BUILD ?? 'build';
 const tool = join(build, 'bench_sdp');
@@ -31,14 +32,14 @@ before(async () => {
   });
   page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${server.address().port}/`);
-});
+}, { timeout: seconds(120) });
 
 after(async () => {
   await browser?.close();
   server?.close();
-});
+}, { timeout: seconds(120) });
 
-test('Chromium accepts the answer to its publish offer (opus + VP8, recvonly)', async () => {
+test('Chromium accepts the answer to its publish offer (opus + VP8, recvonly)', { timeout: seconds(120) }, async () => {
   const offer = await page.evaluate(async () => {
     const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
@@ -63,7 +64,7 @@ test('Chromium accepts the answer to its publish offer (opus + VP8, recvonly)', 
   ]);
 });
 
-test('Chromium accepts a subscribe offer and its answer passes pal_sdp_check_answer', async () => {
+test('Chromium accepts a subscribe offer and its answer passes pal_sdp_check_answer', { timeout: seconds(120) }, async () => {
   const offer = sdpTool('offer-text');
   const got = await page.evaluate(async (sdp) => {
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
@@ -83,7 +84,7 @@ test('Chromium accepts a subscribe offer and its answer passes pal_sdp_check_ans
   assert.match(got.answer, /a=setup:active/);
 });
 
-test('Chromium takes a new track in a recycled idle slot (same mid) on re-offer', async () => {
+test('Chromium takes a new track in a recycled idle slot (same mid) on re-offer', { timeout: seconds(120) }, async () => {
   const offer = sdpTool('offer-text', 'reuse');
   const got = await page.evaluate(async (sdp) => {
     const { pc, tracks } = window.sub;

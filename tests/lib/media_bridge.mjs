@@ -22,6 +22,18 @@ export function startBridge(build = process.env.PALABRE_BUILD || 'build', worker
   });
   const listeners = new Set();
   const events = [];
+  const exitWaiters = new Set();
+  let exitedWith = null;
+  // 'close', not 'exit': every line it printed has been read by then
+  const closed = new Promise((r) => child.on('close', (code, signal) => {
+    exitedWith = `exited (${code ?? signal})`;
+    for (const w of [...exitWaiters]) w();
+    r();
+  }));
+  child.on('error', (e) => {
+    exitedWith = `failed (${e.message})`;
+    for (const w of [...exitWaiters]) w();
+  });
   const rl = createInterface({ input: child.stdout });
   rl.on('line', (line) => {
     let ev;
@@ -33,17 +45,23 @@ export function startBridge(build = process.env.PALABRE_BUILD || 'build', worker
     child, events,
     send(cmd) { child.stdin.write(JSON.stringify(cmd) + '\n'); },
     on(fn) { listeners.add(fn); return () => listeners.delete(fn); },
+    // Ends when the event comes, when ms pass, or when bench_join exits (no
+    // event can come any more), each time naming what it awaited.
     waitFor(pred, ms = 20000, what = 'event') {
       const found = events.find(pred);
       if (found) return Promise.resolve(found);
+      if (exitedWith) return Promise.reject(new Error(`bench_join ${exitedWith} before ${what}`));
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => { off(); reject(new Error(`timeout waiting for ${what}`)); }, ms);
-        const off = bridge.on((ev) => { if (pred(ev)) { clearTimeout(t); off(); resolve(ev); } });
+        const done = () => { clearTimeout(t); off(); exitWaiters.delete(onExit); };
+        const t = setTimeout(() => { done(); reject(new Error(`timeout (${ms} ms) waiting for ${what}`)); }, ms);
+        const off = bridge.on((ev) => { if (pred(ev)) { done(); resolve(ev); } });
+        const onExit = () => { done(); reject(new Error(`bench_join ${exitedWith} before ${what}`)); };
+        exitWaiters.add(onExit);
       });
     },
     async stop() {
       child.stdin.end();
-      await new Promise((r) => child.once('exit', r));
+      await closed;
     },
   };
   return bridge;

@@ -86,18 +86,33 @@ async function wsSession(base) {
   const ws = new WebSocket(`${base.replace('http', 'ws')}/ws`, { origin: base });
   await new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); });
   let id = 0;
-  const pending = new Map();
+  const pending = new Map(); // id → { resolve, reject }
+  let closed = null;
+  const failAll = (why) => {
+    closed = closed || why;
+    for (const p of pending.values()) p.reject(new Error(closed));
+    pending.clear();
+  };
+  ws.on('close', (code) => failAll(`socket closed (${code})`));
+  ws.on('error', (e) => failAll(`socket error (${e.message})`));
   ws.on('message', (buf) => {
     const m = JSON.parse(buf.toString());
-    if (m.type === 'response' && pending.has(m.id)) { pending.get(m.id)(m); pending.delete(m.id); }
+    if (m.type === 'response' && pending.has(m.id)) { pending.get(m.id).resolve(m); pending.delete(m.id); }
   });
   return {
     req(type, fields = {}) {
       const mid = ++id;
-      ws.send(JSON.stringify({ type, id: mid, ...fields }));
-      return new Promise((r, rej) => {
-        pending.set(mid, r);
-        setTimeout(() => rej(new Error(`no response to ${type}`)), 5000);
+      return new Promise((resolve, reject) => {
+        if (closed) { reject(new Error(`${closed}: no response to ${type}`)); return; }
+        const t = setTimeout(() => {
+          pending.delete(mid);
+          reject(new Error(`no response to ${type} within 5000 ms`));
+        }, 5000);
+        pending.set(mid, {
+          resolve: (m) => { clearTimeout(t); resolve(m); },
+          reject: (e) => { clearTimeout(t); reject(new Error(`${e.message}: no response to ${type}`)); },
+        });
+        ws.send(JSON.stringify({ type, id: mid, ...fields }));
       });
     },
     close() { ws.close(); },
@@ -130,6 +145,9 @@ export async function missingPrerequisite(base) {
 // query: more URL parameters, e.g. 'receive=mixed'.
 export async function join(browser, base, room, name, { initScript, query } = {}) {
   const context = await browser.newContext();
+  // a page that decodes video loads slowly on a loaded 2-core machine: 60 s per
+  // action and navigation instead of Playwright's 30 s
+  context.setDefaultTimeout(60000 * TIME_SCALE);
   if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   page.on('pageerror', (e) => console.log(`# [${name}] page error: ${e.message}`));
@@ -148,7 +166,7 @@ export async function join(browser, base, room, name, { initScript, query } = {}
   }
   await page.goto(`${base}/r/${room}?name=${encodeURIComponent(name)}&autojoin=1${query ? `&${query}` : ''}`);
   await page.waitForFunction(() => window.__palabre?.selfId && window.__palabre?.pcs?.publish,
-    null, { timeout: 30000, polling: 100 });
+    null, { timeout: 60000 * TIME_SCALE, polling: 100 });
   const id = await page.evaluate(() => window.__palabre.selfId);
   return {
     name, id, page, context, sent,

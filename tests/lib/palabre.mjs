@@ -33,7 +33,8 @@
 //   const { code, stdout, stderr } = await runPalabre(args, { timeout });
 //     Runs the binary to completion (for --help, --version, bad config).
 //
-// Defaults keep tests on 127.0.0.1 only; timeouts default to 5 s.
+// Defaults keep tests on 127.0.0.1 only; timeouts default to 5 s to start and
+// 10 s per request or event, all multiplied by PALABRE_TIME_SCALE (make asan: 3).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -47,6 +48,7 @@ export const ROOT = process.env.PALABRE_ROOT ||
   path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const TIME_SCALE = Number(process.env.PALABRE_TIME_SCALE || 1);
 
 export async function freePort() {
   return new Promise((resolve, reject) => {
@@ -104,7 +106,7 @@ export async function startPalabre({ config, args = [], env = {}, logLevel = 'in
     },
     kill() { if (proc.exitCode === null) proc.kill('SIGKILL'); },
   };
-  const deadline = Date.now() + timeout;
+  const deadline = Date.now() + timeout * TIME_SCALE;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`palabre exited (${proc.exitCode}): ${output}`);
     try {
@@ -117,7 +119,7 @@ export async function startPalabre({ config, args = [], env = {}, logLevel = 'in
   return srv;
 }
 
-export async function runPalabre(args, { timeout = 5000 } = {}) {
+export async function runPalabre(args, { timeout = 5000 * TIME_SCALE } = {}) {
   return new Promise((resolve, reject) => {
     const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
@@ -128,16 +130,21 @@ export async function runPalabre(args, { timeout = 5000 } = {}) {
   });
 }
 
+// A list of received items and of waiters for them. A waiter ends when its item
+// arrives, when its own timeout passes, or when the list is closed (the socket
+// closed or failed: nothing more can arrive), each time naming what it awaited.
 function waiter(list, pred, timeout, what) {
   return new Promise((resolve, reject) => {
     const i = list.items.findIndex(pred);
     if (i >= 0) { resolve(list.items.splice(i, 1)[0]); return; }
-    const w = { pred, resolve };
+    if (list.closed) { reject(new Error(`${list.closed} while waiting for ${what}`)); return; }
+    const w = { pred };
     const t = setTimeout(() => {
       list.waiters.splice(list.waiters.indexOf(w), 1);
-      reject(new Error(`timeout waiting for ${what}`));
+      reject(new Error(`timeout (${timeout} ms) waiting for ${what}`));
     }, timeout);
     w.resolve = (v) => { clearTimeout(t); resolve(v); };
+    w.reject = (why) => { clearTimeout(t); reject(new Error(`${why} while waiting for ${what}`)); };
     list.waiters.push(w);
   });
 }
@@ -148,7 +155,13 @@ function deliver(list, item) {
   else list.items.push(item);
 }
 
-export async function connect(wsUrl, { origin, headers = {}, timeout = 5000 } = {}) {
+function closeList(list, why) {
+  if (list.closed) return;
+  list.closed = why;
+  for (const w of list.waiters.splice(0)) w.reject(why);
+}
+
+export async function connect(wsUrl, { origin, headers = {}, timeout = 10000 * TIME_SCALE } = {}) {
   const ws = new WebSocket(wsUrl, { headers: { ...headers, ...(origin ? { Origin: origin } : {}) } });
   const responses = { items: [], waiters: [] };
   const events = { items: [], waiters: [] };
@@ -180,6 +193,10 @@ export async function connect(wsUrl, { origin, headers = {}, timeout = 5000 } = 
       return c.closed;
     },
   };
+  // A closed or failed socket ends every wait at once, with the reason.
+  const fail = (why) => { closeList(responses, why); closeList(events, why); };
+  ws.on('close', (code, reason) => fail(`socket closed (${code}${reason.length ? ` ${reason}` : ''})`));
+  ws.on('error', (e) => fail(`socket error (${e.message})`));
   ws.on('message', (data, isBinary) => {
     let msg;
     try { msg = JSON.parse(data.toString()); } catch { return; }

@@ -2,6 +2,7 @@
 // 127.0.0.1, restartable on the same port and data dir, and Chromium pages.
 //
 //   const srv = await startServer();        // srv.url, srv.port, srv.dataDir
+//     startServer({ config: '[limits]\nresume_seconds = 600\n' }): more INI sections
 //   await srv.kill();                        // SIGKILL, waits for the exit
 //   await srv.restart();                     // same port and data dir
 //   await srv.stop();                        // SIGTERM, removes the temp dir
@@ -45,10 +46,10 @@ export async function waitFor(fn, what = 'condition', timeout = 15000 * TIME_SCA
   }
 }
 
-export async function startServer({ port, dataDir } = {}) {
+export async function startServer({ port, dataDir, config = '' } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-web-'));
   const conf = path.join(dir, 'palabre.ini');
-  fs.writeFileSync(conf, `[server]\nweb_root = ${path.join(ROOT, 'signaling/web')}\n`);
+  fs.writeFileSync(conf, `[server]\nweb_root = ${path.join(ROOT, 'signaling/web')}\n${config}`);
   const srv = { dir, dataDir: dataDir || path.join(dir, 'data'), port: port || await freePort(), proc: null, output: '' };
   srv.url = `http://127.0.0.1:${srv.port}`;
   srv.start = async () => {
@@ -89,6 +90,8 @@ export async function launchBrowser() {
 // fresh temp dir made by Playwright for each launch.
 export async function newPage(browser, { locale = 'fr-FR' } = {}) {
   const context = await browser.newContext({ locale });
+  // Playwright's 30 s per action and navigation, scaled like every other wait
+  context.setDefaultTimeout(30000 * TIME_SCALE);
   const page = await context.newPage();
   const foreign = [];
   const dialogs = [];
