@@ -58,6 +58,7 @@ struct pal_server {
     /* state */
     struct pal_session *sessions; /* connected sessions */
     atomic_int stop_requested; /* set by a signal handler or another thread */
+    uint64_t turn;             /* turns of the service loop */
     bool stopping;
     bool flush_armed;
 };
@@ -86,6 +87,10 @@ struct pal_chat_store *pal_server_chat(struct pal_server *srv)
 struct pal_ip_limits *pal_server_ip_limits(struct pal_server *srv)
 {
     return srv->ip_limits;
+}
+uint64_t pal_server_turn(const struct pal_server *srv)
+{
+    return srv->turn;
 }
 bool pal_server_stopping(const struct pal_server *srv)
 {
@@ -546,6 +551,7 @@ int pal_server_run(struct pal_server *srv)
 {
     while (!srv->stop_requested) {
         accept_failing = false;
+        srv->turn++;
         if (lws_service(srv->ctx, 0) < 0)
             break;
         if (accept_failing)

@@ -55,6 +55,12 @@ struct outmsg {
 #define ABUSE_WINDOW_S 10
 #define ABUSE_FACTOR 4
 #define CUTOFF_GRACE_S 5 /* a cut-off client that does not take its close frame */
+/* Work one connection gets per turn of the service loop: past it, lws stops
+ * reading it (rx flow control; what was read stays buffered in lws) until
+ * the next turn, so that every other connection, and the listening socket,
+ * is served in between whatever one client asks for. */
+#define TURN_BUDGET_MESSAGES 8
+#define TURN_BUDGET_US 5000
 
 struct pal_frame *pal_frame_create(const char *text, size_t len)
 {
@@ -101,6 +107,11 @@ struct pal_session {
     int64_t tokens_at_us;
     int abuse[ABUSE_WINDOW_S];  /* pipelined messages per second, ring */
     int64_t abuse_sec;
+    uint64_t turn;              /* service loop turn of turn_msgs, turn_us */
+    int turn_msgs;
+    int64_t turn_us;
+    lws_sorted_usec_list_t sul_unthrottle;
+    bool throttled;             /* rx flow off until the next turn */
     int64_t last_seen_ms;
     int close_code;
     int pending_close; /* closes when the linger timer fires */
@@ -186,10 +197,46 @@ static void free_queue(struct pal_session *s)
     s->rx_len = s->rx_cap = 0;
 }
 
+static void unthrottle(struct pal_session *s)
+{
+    if (!s->throttled)
+        return;
+    s->throttled = false;
+    lws_sul_cancel(&s->sul_unthrottle);
+    if (s->wsi)
+        lws_rx_flow_control(s->wsi, 1);
+}
+
+static void unthrottle_cb(lws_sorted_usec_list_t *sul)
+{
+    unthrottle(lws_container_of(sul, struct pal_session, sul_unthrottle));
+}
+
+/* After a message: past the turn's budget, stop reading this connection
+ * until the next turn (a timer due at once fires in the next lws_service). */
+static void spend(struct pal_session *s, int64_t started_us)
+{
+    uint64_t turn = pal_server_turn(s->srv);
+    if (s->turn != turn) {
+        s->turn = turn;
+        s->turn_msgs = 0;
+        s->turn_us = 0;
+    }
+    s->turn_msgs++;
+    s->turn_us += pal_now_us() - started_us;
+    if (!s->wsi || s->throttled ||
+        (s->turn_msgs < TURN_BUDGET_MESSAGES && s->turn_us < TURN_BUDGET_US))
+        return;
+    s->throttled = true;
+    lws_rx_flow_control(s->wsi, 0);
+    lws_sul_schedule(lws_get_context(s->wsi), 0, &s->sul_unthrottle, unthrottle_cb, 1);
+}
+
 void pal_session_destroy(struct pal_session *s)
 {
     if (!s)
         return;
+    unthrottle(s);
     if (!s->orphan)
         unlink_session(s);
     if (s->slot)
@@ -556,8 +603,17 @@ static json_t *peek_id(const char *buf, size_t len)
     return id;
 }
 
+static void on_message_run(struct pal_session *s, const char *buf, size_t len);
+
 /* A complete message: rate, then dispatch. Every message gets one answer. */
 static void on_message(struct pal_session *s, const char *buf, size_t len)
+{
+    int64_t started = pal_now_us();
+    on_message_run(s, buf, len);
+    spend(s, started);
+}
+
+static void on_message_run(struct pal_session *s, const char *buf, size_t len)
 {
     bool pipelined = s->unanswered > 0;
     s->unanswered++;
@@ -664,6 +720,7 @@ void pal_session_on_receive(struct pal_session *s, const void *in, size_t len, b
 
 void pal_session_on_closed(struct pal_session *s)
 {
+    unthrottle(s);
     unlink_session(s);
     s->wsi = NULL;
     s->slot = NULL;
