@@ -224,8 +224,7 @@ static bool metrics_token_ok(struct lws *wsi, const struct pal_config *cfg)
     return n > 0 && pal_http_bearer_ok(cfg->metrics_token, auth);
 }
 
-/* GET and HEAD only: the server has nothing to change through HTTP. */
-static bool method_allowed(struct lws *wsi)
+bool pal_http_method_allowed(struct lws *wsi)
 {
     return lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 ||
            lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
@@ -252,15 +251,28 @@ static int answer(struct lws *wsi, unsigned status, const char *type, char *text
     return 0;
 }
 
+bool pal_http_has_body(struct lws *wsi)
+{
+    char cl[24] = "";
+    lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    return atoll(cl) > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+}
+
+int pal_http_method_not_allowed(struct lws *wsi, char **body)
+{
+    PAL_DEBUG("http", NULL, NULL, "405");
+    return answer(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain",
+                  strdup("method not allowed\n"), body, "allow:", "GET, HEAD");
+}
+
 int pal_http_serve(struct lws *wsi, struct pal_server *srv, const char *path, char **body)
 {
     const struct pal_config *cfg = pal_server_config(srv);
     char file[PATH_MAX];
     if (pal_server_check_headers(wsi))
         return transaction_done(wsi);
-    if (!method_allowed(wsi))
-        return answer(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain",
-                      strdup("method not allowed\n"), body, "allow:", "GET, HEAD");
+    if (!pal_http_method_allowed(wsi))
+        return pal_http_method_not_allowed(wsi, body);
     enum pal_http_route route = pal_http_route(cfg->web_root, path, file, sizeof(file));
     unsigned char buf[LWS_PRE + 1024], *start = &buf[LWS_PRE], *p = start,
                                         *end = &buf[sizeof(buf) - 1];

@@ -68,6 +68,7 @@ struct pal_server {
 struct pss {
     struct pal_session *s;
     char *http_body; /* /healthz or /metrics answer waiting for WRITEABLE */
+    bool refused;    /* a method other than GET/HEAD: 405 once its body is read */
 };
 
 /* ---- accessors ----------------------------------------------------------- */
@@ -342,7 +343,23 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
     switch (reason) {
     case LWS_CALLBACK_HTTP:
+        if (!pal_http_method_allowed(wsi) && pal_http_has_body(wsi)) {
+            pss->refused = true;
+            lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, 5);
+            return 0;
+        }
         return pal_http_serve(wsi, srv, in, &pss->http_body);
+    case LWS_CALLBACK_HTTP_BODY:
+        if (pss && pss->refused)
+            return 0; /* dropped */
+        break;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (pss && pss->refused) {
+            pss->refused = false;
+            lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+            return pal_http_method_not_allowed(wsi, &pss->http_body);
+        }
+        break;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (pss && pss->http_body)
             return pal_http_write_body(wsi, &pss->http_body);

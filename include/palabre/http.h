@@ -41,6 +41,14 @@ void pal_http_client_address(struct lws *wsi, const struct pal_config *cfg, char
  * "Bearer <token>" (compared in constant time). */
 bool pal_http_bearer_ok(const char *token, const char *authorization);
 
+/* GET and HEAD only: nothing on the server changes through HTTP. A refused
+ * request with a body is answered once the body is read (and dropped):
+ * answering before it would close on unread input. */
+bool pal_http_method_allowed(struct lws *wsi);
+bool pal_http_has_body(struct lws *wsi);
+/* 405 with Allow: GET, HEAD (the text left in *body for pal_http_write_body). */
+int pal_http_method_not_allowed(struct lws *wsi, char **body);
+
 /* lws glue: LWS_CALLBACK_HTTP. Small generated answers (/healthz,
  * /metrics) are left in *body (malloc'd) for pal_http_write_body. Returns
  * the callback's return value. */
