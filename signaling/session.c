@@ -60,6 +60,9 @@ struct outmsg {
  * the next turn, so that every other connection, and the listening socket,
  * is served in between whatever one client asks for. */
 #define TURN_BUDGET_MESSAGES 8
+/* Requests are not read while more than outbound_queue_bytes / this is
+ * queued, and read again below half of that. */
+#define BACKPRESSURE_DIV 2
 #define TURN_BUDGET_US 5000
 
 struct pal_frame *pal_frame_create(const char *text, size_t len)
@@ -112,6 +115,8 @@ struct pal_session {
     int64_t turn_us;
     lws_sorted_usec_list_t sul_unthrottle;
     bool throttled;             /* rx flow off until the next turn */
+    bool backpressured;         /* rx flow off until the queue drains */
+    bool rx_off;                /* what lws was told */
     int64_t last_seen_ms;
     int close_code;
     int pending_close; /* closes when the linger timer fires */
@@ -197,14 +202,23 @@ static void free_queue(struct pal_session *s)
     s->rx_len = s->rx_cap = 0;
 }
 
+/* lws reads this connection unless a turn budget or the queue says no. */
+static void update_rx(struct pal_session *s)
+{
+    bool off = s->throttled || s->backpressured;
+    if (!s->wsi || off == s->rx_off)
+        return;
+    s->rx_off = off;
+    lws_rx_flow_control(s->wsi, off ? 0 : 1);
+}
+
 static void unthrottle(struct pal_session *s)
 {
     if (!s->throttled)
         return;
     s->throttled = false;
     lws_sul_cancel(&s->sul_unthrottle);
-    if (s->wsi)
-        lws_rx_flow_control(s->wsi, 1);
+    update_rx(s);
 }
 
 static void unthrottle_cb(lws_sorted_usec_list_t *sul)
@@ -224,11 +238,20 @@ static void spend(struct pal_session *s, int64_t started_us)
     }
     s->turn_msgs++;
     s->turn_us += pal_now_us() - started_us;
-    if (!s->wsi || s->throttled ||
-        (s->turn_msgs < TURN_BUDGET_MESSAGES && s->turn_us < TURN_BUDGET_US))
+    if (!s->wsi)
+        return;
+    /* answers pile up faster than the client reads them: read no more
+     * requests until it has taken most of them (a client asking for more
+     * than it reads is slowed to its own pace, not cut off) */
+    if (!s->backpressured &&
+        s->q_bytes > pal_server_config(s->srv)->outbound_queue_bytes / BACKPRESSURE_DIV) {
+        s->backpressured = true;
+        update_rx(s);
+    }
+    if (s->throttled || (s->turn_msgs < TURN_BUDGET_MESSAGES && s->turn_us < TURN_BUDGET_US))
         return;
     s->throttled = true;
-    lws_rx_flow_control(s->wsi, 0);
+    update_rx(s);
     lws_sul_schedule(lws_get_context(s->wsi), 0, &s->sul_unthrottle, unthrottle_cb, 1);
 }
 
@@ -525,6 +548,11 @@ int pal_session_on_writeable(struct pal_session *s)
         outmsg_free(m);
         if (n < 0)
             return -1;
+        if (s->backpressured && s->q_bytes <= pal_server_config(s->srv)->outbound_queue_bytes /
+                                                  BACKPRESSURE_DIV / 2) {
+            s->backpressured = false;
+            update_rx(s);
+        }
         /* the rest waits for the next turn of the loop: other connections
          * (and new ones) are served in between */
         if (written >= WRITE_BUDGET && (s->q_head || s->close_code)) {
