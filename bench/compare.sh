@@ -49,8 +49,10 @@ janus_lib=$(dirname "$janus_plugins")
 
 start_palabre() {
     rm -rf "$tmp/data"
-    # the webinar room holds 201 participants (the default limit is 100)
-    printf '[limits]\nmax_participants_per_room = 1000\n' >"$tmp/palabre.ini"
+    # the webinar room holds 201 participants (the default limit is 100);
+    # every synthetic participant comes from 127.0.0.1 (per-address limits)
+    printf '[limits]\nmax_participants_per_room = 1000\nconnections_per_ip = 100000\nrooms_per_ip_per_minute = 100000\n' \
+        >"$tmp/palabre.ini"
     "$BUILD/palabre" --listen 127.0.0.1:18480 --data-dir "$tmp/data" --log-level warn \
         --config "$tmp/palabre.ini" \
         >"$tmp/palabre.log" 2>&1 &

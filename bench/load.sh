@@ -15,7 +15,8 @@ unshare --net -- bash -c '
     ip link set lo up
     build=$1 sc=$2; shift 2
     dir=$(mktemp -d)
-    printf "[limits]\nmax_participants_per_room = 1000\n" >"$dir/palabre.ini"
+    # every synthetic participant comes from 127.0.0.1 (per-address limits)
+    printf "[limits]\nmax_participants_per_room = 1000\nconnections_per_ip = 100000\nrooms_per_ip_per_minute = 100000\n" >"$dir/palabre.ini"
     "$build/palabre" --listen 127.0.0.1:18490 --data-dir "$dir/data" --log-level warn \
         --config "$dir/palabre.ini" >"$dir/log" 2>&1 &
     pid=$!
