@@ -442,6 +442,7 @@ static const lws_retry_bo_t retry = {
  * socket stays readable, so each turn of the loop would fail again at once.
  * The loop then pauses ACCEPT_BACKOFF_US per turn until an accept works. */
 static atomic_bool accept_failing;
+static bool lws_log_unlimited; /* PALABRE_LWS_LOG asked for lws's own lines */
 
 /* lws writes one line per failed accept(): at most LWS_LOG_PER_SECOND lines
  * a second pass, and the next one that passes says how many were dropped. */
@@ -457,7 +458,7 @@ static void lws_log_emit(int level, const char *line)
         window_s = now_s;
         in_window = 0;
     }
-    if (++in_window > LWS_LOG_PER_SECOND) {
+    if (++in_window > LWS_LOG_PER_SECOND && !lws_log_unlimited) {
         dropped++;
         return;
     }
@@ -532,6 +533,7 @@ int pal_server_listen(struct pal_server *srv)
 {
     /* PALABRE_LWS_LOG: an lws log bitmask (debugging lws itself) */
     const char *lvl = getenv("PALABRE_LWS_LOG");
+    lws_log_unlimited = lvl != NULL;
     lws_set_log_level(lvl ? atoi(lvl) : LLL_ERR, lws_log_emit);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));

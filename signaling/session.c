@@ -123,6 +123,7 @@ struct pal_session {
     char close_reason[40];
     bool virtual_;   /* created without network */
     bool cut_off;    /* outbound queue overflowed: nothing more is queued */
+    bool close_handed; /* lws has the close: it sends it and waits for the client's */
     bool orphan;     /* connection gone, participant waiting */
     bool in_message, msg_binary, msg_dropped;
 };
@@ -392,7 +393,7 @@ static void cut_off(struct pal_session *s, size_t adding)
 
 static int enqueue(struct pal_session *s, struct pal_frame *f, bool response)
 {
-    if (s->orphan || s->cut_off)
+    if (s->orphan || s->cut_off || s->close_handed)
         return 0; /* nobody to read it: dropped, as for any disconnected client */
     const struct pal_config *cfg = pal_server_config(s->srv);
     if (s->q_len >= cfg->outbound_queue_messages ||
@@ -533,6 +534,8 @@ char *pal_session_pop_output(struct pal_session *s)
  * frame goes out in the same callback if the socket can still take it. */
 int pal_session_on_writeable(struct pal_session *s)
 {
+    if (s->close_handed)
+        return 0;
     size_t written = 0;
     while (s->q_head) {
         struct outmsg *m = s->q_head;
@@ -567,6 +570,14 @@ int pal_session_on_writeable(struct pal_session *s)
         }
     }
     if (s->close_code) {
+        /* once: lws then sends the close frame and waits (5 s) for the
+         * client's, reading and dropping what it still sends. A second -1
+         * from a later WRITEABLE would make lws shut the socket at once,
+         * and a client still streaming (a message past the size limit)
+         * would get an RST, losing the close frame unread. */
+        if (s->close_handed)
+            return 0;
+        s->close_handed = true;
         lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
                          (unsigned char *)s->close_reason, strlen(s->close_reason));
         return -1;

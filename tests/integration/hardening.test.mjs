@@ -269,6 +269,30 @@ test('a connection that has not joined in join_timeout_seconds is closed 1008; a
   } finally { await srv.stop(); }
 });
 
+test('a client streaming one message past max_message_bytes gets too_large and its 1009 close', async () => {
+  const srv = await startPalabre();
+  try {
+    const c = await connect(srv.wsUrl);
+    let open = true;
+    c.closed.then(() => { open = false; });
+    c.ws.send('{"type":"ping","id":1,"pad":"', { fin: false });
+    const chunk = 'x'.repeat(100 * 1024);
+    // fragments keep coming (up to 200 MB) until the server's close arrives:
+    // before, lws shut the socket on that unread input and the RST lost the close
+    (async () => {
+      for (let i = 0; i < 2000 && open && c.ws.readyState === 1; i++) {
+        c.ws.send(chunk, { fin: false });
+        if (i % 10 === 0) await new Promise((r) => setImmediate(r));
+      }
+    })();
+    const closed = await c.closed;
+    assert.equal(closed.code, 1009);
+    assert.equal(closed.reason, 'message too big');
+    const r = await c.nextResponse(() => true, 100);
+    assert.equal(r.error.code, 'too_large');
+  } finally { await srv.stop(); }
+});
+
 test('request headers up to 16 KiB are served (large cookies); 431 past it', async () => {
   const srv = await startPalabre();
   try {
