@@ -189,7 +189,7 @@ const char *pal_session_address(const struct pal_session *s)
     return s->ip;
 }
 
-static void free_queue(struct pal_session *s)
+static void drop_queue(struct pal_session *s)
 {
     for (struct outmsg *m = s->q_head, *next; m; m = next) {
         next = m->next;
@@ -198,6 +198,11 @@ static void free_queue(struct pal_session *s)
     s->q_head = s->q_tail = NULL;
     s->q_len = 0;
     s->q_bytes = 0;
+}
+
+static void free_queue(struct pal_session *s)
+{
+    drop_queue(s);
     free(s->rx);
     s->rx = NULL;
     s->rx_len = s->rx_cap = 0;
@@ -377,13 +382,7 @@ static void cut_off(struct pal_session *s, size_t adding)
              "outbound queue full (%d messages, %zu bytes, +%zu): slow client cut off", s->q_len,
              s->q_bytes, adding);
     s->cut_off = true;
-    for (struct outmsg *m = s->q_head, *next; m; m = next) {
-        next = m->next;
-        outmsg_free(m);
-    }
-    s->q_head = s->q_tail = NULL;
-    s->q_len = 0;
-    s->q_bytes = 0;
+    drop_queue(s);
     s->close_code = 0; /* this close wins over a pending one */
     s->pending_close = 0;
     pal_session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "outbound queue full");
