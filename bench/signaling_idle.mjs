@@ -6,7 +6,11 @@ import { startPalabre, connect } from '../tests/lib/palabre.mjs';
 
 const N = +(process.argv[2] || 1000);
 const rss = (pid) => +fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1];
-const srv = await startPalabre({ config: { limits: { max_participants_per_room: 100000 } }, logLevel: 'warn' });
+// every connection comes from 127.0.0.1 and idles before its join: per-address limits and
+// the join timeout raised
+const srv = await startPalabre({ config: { limits: { max_participants_per_room: 100000,
+  connections_per_ip: 100000, rooms_per_ip_per_minute: 100000, join_timeout_seconds: 3600 } },
+logLevel: 'warn' });
 const pid = srv.proc.pid;
 // warm-up: one connection so lws allocates its pools
 const w = await connect(srv.wsUrl); await w.call('ping'); await w.close();

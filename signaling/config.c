@@ -3,6 +3,7 @@
  * in docs/operations.md. */
 #include "palabre/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -31,6 +32,10 @@ void pal_config_defaults(struct pal_config *cfg)
     cfg->max_rooms = 1000;
     cfg->outbound_queue_messages = 1024;
     cfg->resume_seconds = 30;
+    cfg->outbound_queue_bytes = 4 * 1024 * 1024;
+    cfg->connections_per_ip = 50;
+    cfg->rooms_per_ip_per_minute = 20;
+    cfg->join_timeout_seconds = 10;
     cfg->media_workers = 0;
     cfg->port_min = 0;
     cfg->port_max = 0;
@@ -90,9 +95,11 @@ static int set_listen(struct pal_config *cfg, const char *value, char *err, size
     return 0;
 }
 
-static int set_origins(struct pal_config *cfg, const char *value, char *err, size_t errlen)
+/* A list separated by commas or spaces into items[max][item_size]. */
+static int set_list(char *items, size_t item_size, int max, int *n_out, const char *key,
+                    const char *value, char *err, size_t errlen)
 {
-    cfg->n_allowed_origins = 0;
+    int n_items = 0;
     const char *p = value;
     while (*p) {
         while (*p == ',' || isspace((unsigned char)*p))
@@ -103,20 +110,46 @@ static int set_origins(struct pal_config *cfg, const char *value, char *err, siz
         while (*e && *e != ',' && !isspace((unsigned char)*e))
             e++;
         size_t n = (size_t)(e - p);
-        if (cfg->n_allowed_origins >= PAL_MAX_ORIGINS) {
-            snprintf(err, errlen, "key 'allowed_origins': more than %d origins", PAL_MAX_ORIGINS);
+        if (n_items >= max) {
+            snprintf(err, errlen, "key '%s': more than %d entries", key, max);
             return -EINVAL;
         }
-        if (n >= sizeof(cfg->allowed_origins[0])) {
-            snprintf(err, errlen, "key 'allowed_origins': origin too long");
+        if (n >= item_size) {
+            snprintf(err, errlen, "key '%s': entry longer than %zu bytes", key, item_size - 1);
             return -EINVAL;
         }
-        memcpy(cfg->allowed_origins[cfg->n_allowed_origins], p, n);
-        cfg->allowed_origins[cfg->n_allowed_origins][n] = '\0';
-        cfg->n_allowed_origins++;
+        memcpy(items + (size_t)n_items * item_size, p, n);
+        items[(size_t)n_items * item_size + n] = '\0';
+        n_items++;
         p = e;
     }
+    *n_out = n_items;
     return 0;
+}
+
+static int set_origins(struct pal_config *cfg, const char *value, char *err, size_t errlen)
+{
+    return set_list(&cfg->allowed_origins[0][0], sizeof(cfg->allowed_origins[0]), PAL_MAX_ORIGINS,
+                    &cfg->n_allowed_origins, "allowed_origins", value, err, errlen);
+}
+
+/* Addresses only (no names, no ranges): the peer address is compared as text. */
+static int set_trusted_proxies(struct pal_config *cfg, const char *value, char *err, size_t errlen)
+{
+    int rc = set_list(&cfg->trusted_proxies[0][0], sizeof(cfg->trusted_proxies[0]),
+                      PAL_MAX_TRUSTED_PROXIES, &cfg->n_trusted_proxies, "trusted_proxies", value,
+                      err, errlen);
+    for (int i = 0; rc == 0 && i < cfg->n_trusted_proxies; i++) {
+        unsigned char addr[sizeof(struct in6_addr)];
+        if (inet_pton(AF_INET, cfg->trusted_proxies[i], addr) != 1 &&
+            inet_pton(AF_INET6, cfg->trusted_proxies[i], addr) != 1) {
+            snprintf(err, errlen, "key 'trusted_proxies': '%s' is not an IPv4 or IPv6 address",
+                     cfg->trusted_proxies[i]);
+            cfg->n_trusted_proxies = 0;
+            rc = -EINVAL;
+        }
+    }
+    return rc;
 }
 
 enum key_kind { K_INT, K_SIZE, K_STR, K_SPECIAL };
@@ -137,12 +170,17 @@ static const struct key_def keys[] = {
     {"server", "log_level", K_SPECIAL, 0, 0, 0, 0},
     {"server", "allowed_origins", K_SPECIAL, 0, 0, 0, 0},
     {"server", "metrics", K_SPECIAL, 0, 0, 0, 0},
+    {"server", "trusted_proxies", K_SPECIAL, 0, 0, 0, 0},
     {"limits", "max_message_bytes", K_SIZE, OFF(max_message_bytes), 0, 256, 16 * 1024 * 1024},
     {"limits", "messages_per_second", K_INT, OFF(messages_per_second), 0, 1, 100000},
     {"limits", "max_participants_per_room", K_INT, OFF(max_participants_per_room), 0, 1, 100000},
     {"limits", "max_rooms", K_INT, OFF(max_rooms), 0, 1, 1000000},
     {"limits", "outbound_queue_messages", K_INT, OFF(outbound_queue_messages), 0, 1, 1000000},
     {"limits", "resume_seconds", K_INT, OFF(resume_seconds), 0, 0, 3600},
+    {"limits", "outbound_queue_bytes", K_SIZE, OFF(outbound_queue_bytes), 0, 65536, 1L << 30},
+    {"limits", "connections_per_ip", K_INT, OFF(connections_per_ip), 0, 1, 1000000},
+    {"limits", "rooms_per_ip_per_minute", K_INT, OFF(rooms_per_ip_per_minute), 0, 1, 1000000},
+    {"limits", "join_timeout_seconds", K_INT, OFF(join_timeout_seconds), 0, 1, 3600},
     {"media", "media_workers", K_INT, OFF(media_workers), 0, 0, 256},
     {"media", "port_min", K_INT, OFF(port_min), 0, 0, 65535},
     {"media", "port_max", K_INT, OFF(port_max), 0, 0, 65535},
@@ -157,6 +195,7 @@ static const struct key_def keys[] = {
     {"chat", "retention_days", K_INT, OFF(chat_retention_days), 0, 0, 36500},
     /* at least one largest message (~16.5 KB), at most 1 TiB */
     {"chat", "max_room_bytes", K_SIZE, OFF(chat_max_room_bytes), 0, 65536, 1L << 40},
+    {"metrics", "token", K_STR, OFF(metrics_token), SZ(metrics_token), 0, 0},
 };
 
 int pal_config_set(struct pal_config *cfg, const char *section, const char *key, const char *value,
@@ -212,6 +251,8 @@ int pal_config_set(struct pal_config *cfg, const char *section, const char *key,
         return set_listen(cfg, value, err, errlen);
     if (strcmp(key, "allowed_origins") == 0)
         return set_origins(cfg, value, err, errlen);
+    if (strcmp(key, "trusted_proxies") == 0)
+        return set_trusted_proxies(cfg, value, err, errlen);
     if (strcmp(key, "metrics") == 0) {
         static const char *const names[] = {"off", "loopback", "on"};
         for (int i = 0; i < 3; i++)

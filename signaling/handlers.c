@@ -152,6 +152,8 @@ static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud
         resumed = true;
         PAL_INFO("rooms", room, p->id, "resumed");
     } else {
+        if (pal_rooms_room_size(rooms, room) == 0 && !pal_session_create_room_or_reply(s, id))
+            return;
         int rc = pal_rooms_join(rooms, room, name, role, &p);
         if (rc == -EUSERS) {
             pal_session_reply_error(s, id, "room_full", "room", "room '%s' is full (%d participants)",

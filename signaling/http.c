@@ -106,6 +106,63 @@ bool pal_http_origin_allowed(const struct pal_config *cfg, const char *origin, c
     return false;
 }
 
+static void unmap_v4(const char *in, size_t n, char *out, size_t outlen)
+{
+    if (n > 7 && strncasecmp(in, "::ffff:", 7) == 0 && memchr(in + 7, '.', n - 7)) {
+        in += 7;
+        n -= 7;
+    }
+    snprintf(out, outlen, "%.*s", (int)n, in);
+}
+
+static bool trusted_proxy(const struct pal_config *cfg, const char *addr)
+{
+    for (int i = 0; i < cfg->n_trusted_proxies; i++)
+        if (strcasecmp(cfg->trusted_proxies[i], addr) == 0)
+            return true;
+    return false;
+}
+
+void pal_http_forwarded_client(const struct pal_config *cfg, const char *peer, const char *xff,
+                               char *out, size_t outlen)
+{
+    unmap_v4(peer, strlen(peer), out, outlen);
+    if (!xff || !trusted_proxy(cfg, out))
+        return;
+    /* from the right: each hop appends the address it saw; the first one
+     * that is not ours is the client (anything left of it is the client's word) */
+    const char *end = xff + strlen(xff);
+    while (end > xff) {
+        const char *start = end;
+        while (start > xff && start[-1] != ',')
+            start--;
+        const char *a = start, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        char addr[64];
+        if (b > a && (size_t)(b - a) < sizeof(addr)) {
+            unmap_v4(a, (size_t)(b - a), addr, sizeof(addr));
+            snprintf(out, outlen, "%s", addr);
+            if (!trusted_proxy(cfg, addr))
+                return;
+        }
+        end = start > xff ? start - 1 : xff;
+    }
+}
+
+void pal_http_client_address(struct lws *wsi, const struct pal_config *cfg, char *out,
+                             size_t outlen)
+{
+    char peer[64] = "", xff[512];
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    int n = cfg->n_trusted_proxies
+                ? lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR)
+                : -1;
+    pal_http_forwarded_client(cfg, peer, n > 0 ? xff : NULL, out, outlen);
+}
+
 int pal_http_add_security_headers(struct lws *wsi, unsigned char **p, unsigned char *end)
 {
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
@@ -125,7 +182,9 @@ static int transaction_done(struct lws *wsi)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-/* [server] metrics: off, loopback only (the default) or anyone. */
+/* [server] metrics: off, loopback only (the default) or anyone. Loopback
+ * is the client address: a request through a trusted proxy counts as
+ * coming from the address the proxy forwards. */
 static bool metrics_allowed(struct lws *wsi, const struct pal_config *cfg)
 {
     if (cfg->metrics == PAL_METRICS_ON)
@@ -133,34 +192,102 @@ static bool metrics_allowed(struct lws *wsi, const struct pal_config *cfg)
     if (cfg->metrics == PAL_METRICS_OFF)
         return false;
     char peer[64];
-    lws_get_peer_simple(wsi, peer, sizeof(peer));
-    return strcmp(peer, "127.0.0.1") == 0 || strcmp(peer, "::1") == 0 ||
-           strcmp(peer, "::ffff:127.0.0.1") == 0;
+    pal_http_client_address(wsi, cfg, peer, sizeof(peer));
+    return strcmp(peer, "127.0.0.1") == 0 || strcmp(peer, "::1") == 0;
+}
+
+bool pal_http_bearer_ok(const char *token, const char *authorization)
+{
+    if (!token[0])
+        return true;
+    if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return false;
+    const char *given = authorization + 7;
+    while (*given == ' ')
+        given++;
+    size_t n = strlen(token), m = strlen(given);
+    while (m && given[m - 1] == ' ')
+        m--;
+    /* constant time over the token: it is a secret */
+    unsigned char diff = n != m;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(token[i] ^ (i < m ? given[i] : 0));
+    return diff == 0;
+}
+
+static bool metrics_token_ok(struct lws *wsi, const struct pal_config *cfg)
+{
+    if (!cfg->metrics_token[0])
+        return true;
+    char auth[256];
+    int n = lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION);
+    return n > 0 && pal_http_bearer_ok(cfg->metrics_token, auth);
+}
+
+bool pal_http_method_allowed(struct lws *wsi)
+{
+    return lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 ||
+           lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+}
+
+/* A small generated answer: headers now, the body (taken) in WRITEABLE. */
+static int answer(struct lws *wsi, unsigned status, const char *type, char *text, char **body,
+                  const char *hname, const char *hvalue)
+{
+    unsigned char buf[LWS_PRE + 1024], *start = &buf[LWS_PRE], *p = start,
+                                        *end = &buf[sizeof(buf) - 1];
+    free(*body);
+    *body = text;
+    if (!text)
+        return -1;
+    if (lws_add_http_common_headers(wsi, status, type, strlen(text), &p, end) ||
+        pal_http_add_security_headers(wsi, &p, end) ||
+        (hname && lws_add_http_header_by_name(wsi, (const unsigned char *)hname,
+                                              (const unsigned char *)hvalue, (int)strlen(hvalue),
+                                              &p, end)) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+bool pal_http_has_body(struct lws *wsi)
+{
+    char cl[24] = "";
+    lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    return atoll(cl) > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+}
+
+int pal_http_method_not_allowed(struct lws *wsi, char **body)
+{
+    PAL_DEBUG("http", NULL, NULL, "405");
+    return answer(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain",
+                  strdup("method not allowed\n"), body, "allow:", "GET, HEAD");
 }
 
 int pal_http_serve(struct lws *wsi, struct pal_server *srv, const char *path, char **body)
 {
     const struct pal_config *cfg = pal_server_config(srv);
     char file[PATH_MAX];
+    if (pal_server_check_headers(wsi))
+        return transaction_done(wsi);
+    if (!pal_http_method_allowed(wsi))
+        return pal_http_method_not_allowed(wsi, body);
     enum pal_http_route route = pal_http_route(cfg->web_root, path, file, sizeof(file));
     unsigned char buf[LWS_PRE + 1024], *start = &buf[LWS_PRE], *p = start,
                                         *end = &buf[sizeof(buf) - 1];
     if (route == PAL_HTTP_METRICS && !metrics_allowed(wsi, cfg))
         route = PAL_HTTP_NOT_FOUND;
-    if (route == PAL_HTTP_HEALTHZ || route == PAL_HTTP_METRICS) {
-        free(*body);
-        *body = route == PAL_HTTP_HEALTHZ ? strdup("ok") : pal_metrics_render(srv);
-        if (!*body)
-            return -1;
-        const char *type = route == PAL_HTTP_HEALTHZ ? "text/plain"
-                                                     : "text/plain; version=0.0.4; charset=utf-8";
-        if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, type, strlen(*body), &p, end) ||
-            pal_http_add_security_headers(wsi, &p, end) ||
-            lws_finalize_write_http_header(wsi, start, &p, end))
-            return -1;
-        lws_callback_on_writable(wsi);
-        return 0;
+    if (route == PAL_HTTP_METRICS && !metrics_token_ok(wsi, cfg)) {
+        PAL_WARN("http", NULL, NULL, "401 /metrics: no or wrong bearer token");
+        return answer(wsi, HTTP_STATUS_UNAUTHORIZED, "text/plain", strdup("bearer token required\n"),
+                      body, "www-authenticate:", "Bearer realm=\"palabre metrics\"");
     }
+    if (route == PAL_HTTP_HEALTHZ)
+        return answer(wsi, HTTP_STATUS_OK, "text/plain", strdup("ok"), body, NULL, NULL);
+    if (route == PAL_HTTP_METRICS)
+        return answer(wsi, HTTP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
+                      pal_metrics_render(srv), body, NULL, NULL);
     if (route == PAL_HTTP_NOT_FOUND) {
         PAL_DEBUG("http", NULL, NULL, "404 %s", path);
         if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))

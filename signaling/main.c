@@ -1,10 +1,12 @@
 /* palabre: the meeting server. Parses the command line and the config file,
  * then runs the signaling server until SIGTERM/SIGINT. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "palabre/common.h"
 #include "palabre/config.h"
@@ -19,6 +21,26 @@ static void on_signal(int sig)
     (void)sig;
     if (g_srv)
         pal_server_request_stop(g_srv);
+}
+
+/* Each connection is a descriptor: the soft limit (often 1024) would cap the
+ * server far below what it can hold. Raised to the hard limit, and said. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl)) {
+        PAL_WARN("server", NULL, NULL, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+        return;
+    }
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (was != rl.rlim_max && setrlimit(RLIMIT_NOFILE, &rl)) {
+        PAL_WARN("server", NULL, NULL, "cannot raise the descriptor limit from %llu to %llu: %s",
+                 (unsigned long long)was, (unsigned long long)rl.rlim_max, strerror(errno));
+        return;
+    }
+    PAL_INFO("server", NULL, NULL, "descriptor limit (RLIMIT_NOFILE): %llu (was %llu)",
+             (unsigned long long)rl.rlim_cur, (unsigned long long)was);
 }
 
 static void usage(FILE *f)
@@ -90,6 +112,7 @@ int main(int argc, char **argv)
     pal_log_set_level((enum pal_log_level)cfg.log_level);
 
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     struct pal_server *srv = pal_server_create(&cfg);
     if (!srv)
         return 1;

@@ -16,11 +16,14 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "palabre/chat_store.h"
 #include "palabre/common.h"
 #include "palabre/http.h"
+#include "palabre/ip_limits.h"
 #include "palabre/log.h"
 #include "palabre/rooms.h"
 #include "palabre/session.h"
@@ -33,6 +36,10 @@
 #define RETENTION_NEXT_BATCH_US (10 * LWS_US_PER_MS)
 #define SHUTDOWN_GRACE_MS 3000
 #define SHUTDOWN_NOTICE_MS 300
+#define HEADER_BYTES_MAX (16 * 1024) /* request headers served; 431 above */
+#define HEADER_BUFFER (32 * 1024)    /* lws keeps this much: beyond, it drops the request */
+#define LWS_LOG_PER_SECOND 5
+#define ACCEPT_BACKOFF_US (20 * 1000)
 
 json_t *pal_participant_json(const struct pal_participant *p);
 
@@ -55,6 +62,7 @@ struct pal_server {
     struct lws_context *ctx;
     struct pal_rooms *rooms;
     struct pal_chat_store *chat;
+    struct pal_ip_limits *ip_limits;
     struct pal_handler_entry *handlers;
     int n_handlers, cap_handlers;
     struct pal_participant_listener listeners[MAX_LISTENERS];
@@ -73,6 +81,7 @@ struct pal_server {
     /* state */
     struct pal_session *sessions; /* connected sessions */
     atomic_int stop_requested; /* set by a signal handler or another thread */
+    uint64_t turn;             /* turns of the service loop */
     bool stopping;
     bool flush_armed;
 };
@@ -82,6 +91,7 @@ struct pal_server {
 struct pss {
     struct pal_session *s;
     char *http_body; /* /healthz or /metrics answer waiting for WRITEABLE */
+    bool refused;    /* a method other than GET/HEAD: 405 once its body is read */
 };
 
 /* ---- accessors ----------------------------------------------------------- */
@@ -97,6 +107,14 @@ struct pal_rooms *pal_server_rooms(struct pal_server *srv)
 struct pal_chat_store *pal_server_chat(struct pal_server *srv)
 {
     return srv->chat;
+}
+struct pal_ip_limits *pal_server_ip_limits(struct pal_server *srv)
+{
+    return srv->ip_limits;
+}
+uint64_t pal_server_turn(const struct pal_server *srv)
+{
+    return srv->turn;
 }
 bool pal_server_stopping(const struct pal_server *srv)
 {
@@ -314,6 +332,7 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 {
     struct pal_server *srv = lws_container_of(sul, struct pal_server, sul_sweep);
     pal_rooms_expire(srv->rooms, pal_now_ms(), expire_cb, srv);
+    pal_ip_limits_sweep(srv->ip_limits, pal_now_ms());
     lws_sul_schedule(srv->ctx, 0, &srv->sul_sweep, sweep_cb, SWEEP_US);
 }
 
@@ -328,9 +347,34 @@ static void retention_cb(lws_sorted_usec_list_t *sul)
 
 /* ---- lws callback ---------------------------------------------------------- */
 
+/* Bytes of the request headers lws kept (values of the headers it knows,
+ * Cookie included). */
+static size_t header_bytes(struct lws *wsi)
+{
+    size_t n = 0;
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        int len = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+        if (len > 0)
+            n += (size_t)len;
+    }
+    return n;
+}
+
+int pal_server_check_headers(struct lws *wsi)
+{
+    size_t n = header_bytes(wsi);
+    if (n <= HEADER_BYTES_MAX)
+        return 0;
+    PAL_DEBUG("http", NULL, NULL, "431: %zu bytes of headers", n);
+    lws_return_http_status(wsi, 431, NULL);
+    return 1;
+}
+
 static int check_upgrade(struct pal_server *srv, struct lws *wsi)
 {
     char uri[128] = "", origin[256] = "", host[256] = "";
+    if (pal_server_check_headers(wsi))
+        return 1;
     lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
     int olen = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
     lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST);
@@ -348,6 +392,14 @@ static int check_upgrade(struct pal_server *srv, struct lws *wsi)
         lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
         return 1;
     }
+    char ip[PAL_IP_MAX + 1];
+    pal_http_client_address(wsi, &srv->cfg, ip, sizeof(ip));
+    if (!pal_ip_limits_can_connect(srv->ip_limits, ip)) {
+        PAL_WARN("http", NULL, NULL, "WebSocket upgrade refused: %s holds %d connections", ip,
+                 srv->cfg.connections_per_ip);
+        lws_return_http_status(wsi, 429, NULL);
+        return 1;
+    }
     return 0;
 }
 
@@ -360,7 +412,23 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
     switch (reason) {
     case LWS_CALLBACK_HTTP:
+        if (!pal_http_method_allowed(wsi) && pal_http_has_body(wsi)) {
+            pss->refused = true;
+            lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, 5);
+            return 0;
+        }
         return pal_http_serve(wsi, srv, in, &pss->http_body);
+    case LWS_CALLBACK_HTTP_BODY:
+        if (pss && pss->refused)
+            return 0; /* dropped */
+        break;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (pss && pss->refused) {
+            pss->refused = false;
+            lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+            return pal_http_method_not_allowed(wsi, &pss->http_body);
+        }
+        break;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (pss && pss->http_body)
             return pal_http_write_body(wsi, &pss->http_body);
@@ -375,12 +443,19 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         break;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return check_upgrade(srv, wsi);
-    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_ESTABLISHED: {
         pss->s = pal_session_create(srv, wsi, &pss->s);
         if (!pss->s)
             return -1;
-        PAL_DEBUG("session", NULL, NULL, "connected");
+        /* the headers are still there: counted against connections_per_ip
+         * (checked at the upgrade) from now until the session is destroyed */
+        char ip[PAL_IP_MAX + 1];
+        pal_http_client_address(wsi, &srv->cfg, ip, sizeof(ip));
+        if (pal_session_set_address(pss->s, ip))
+            return -1;
+        PAL_DEBUG("session", NULL, NULL, "connected from %s", ip);
         return 0;
+    }
     case LWS_CALLBACK_RECEIVE:
         if (pss->s)
             pal_session_on_receive(pss->s, in, len, lws_frame_is_binary(wsi),
@@ -432,13 +507,52 @@ static const lws_retry_bo_t retry = {
     .secs_since_valid_hangup = 20,
 };
 
+/* Set when lws's accept() fails (descriptors exhausted): the listening
+ * socket stays readable, so each turn of the loop would fail again at once.
+ * The loop then pauses ACCEPT_BACKOFF_US per turn until an accept works. */
+static atomic_bool accept_failing;
+static bool lws_log_unlimited; /* PALABRE_LWS_LOG asked for lws's own lines */
+
+/* lws writes one line per failed accept(): at most LWS_LOG_PER_SECOND lines
+ * a second pass, and the next one that passes says how many were dropped. */
 static void lws_log_emit(int level, const char *line)
 {
+    static int64_t window_s;
+    static int in_window;
+    static unsigned long dropped;
+    if (strncmp(line, "accept", 6) == 0 || strstr(line, "accept:"))
+        accept_failing = true;
+    int64_t now_s = pal_now_ms() / 1000;
+    if (now_s != window_s) {
+        window_s = now_s;
+        in_window = 0;
+    }
+    if (++in_window > LWS_LOG_PER_SECOND && !lws_log_unlimited) {
+        dropped++;
+        return;
+    }
+    if (dropped) {
+        pal_log(PAL_LOG_WARN, "lws", NULL, NULL, "(%lu lines of lws log dropped)", dropped);
+        dropped = 0;
+    }
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
     pal_log(level == LLL_ERR ? PAL_LOG_ERROR : PAL_LOG_WARN, "lws", NULL, NULL, "%.*s", (int)n,
             line);
+}
+
+/* lws stops accepting (it turns POLLIN off on the listening socket) when it
+ * holds fd_limit_per_thread connections: that limit is set below the
+ * process's descriptor limit so that the media sockets, the chat database
+ * and the logs keep a quarter of it, and accept() does not fail first. */
+static unsigned fd_limit_for_lws(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur < 256)
+        return 0; /* lws's default */
+    rlim_t reserve = rl.rlim_cur / 4 > 64 ? rl.rlim_cur / 4 : 64;
+    return (unsigned)(rl.rlim_cur - reserve);
 }
 
 /* ---- life ------------------------------------------------------------------- */
@@ -476,7 +590,8 @@ struct pal_server *pal_server_create(const struct pal_config *cfg)
     srv->rooms = pal_rooms_create(cfg->max_rooms, cfg->max_participants_per_room,
                                   cfg->resume_seconds);
     srv->chat = pal_chat_store_open(cfg->data_dir);
-    if (!srv->rooms || !srv->chat || pal_handlers_register_builtin(srv))
+    srv->ip_limits = pal_ip_limits_create(cfg->connections_per_ip, cfg->rooms_per_ip_per_minute);
+    if (!srv->rooms || !srv->chat || !srv->ip_limits || pal_handlers_register_builtin(srv))
         goto fail;
     pal_chat_store_set_room_quota(srv->chat, (int64_t)cfg->chat_max_room_bytes);
     return srv;
@@ -489,6 +604,7 @@ int pal_server_listen(struct pal_server *srv)
 {
     /* PALABRE_LWS_LOG: an lws log bitmask (debugging lws itself) */
     const char *lvl = getenv("PALABRE_LWS_LOG");
+    lws_log_unlimited = lvl != NULL;
     lws_set_log_level(lvl ? atoi(lvl) : LLL_ERR, lws_log_emit);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
@@ -498,6 +614,9 @@ int pal_server_listen(struct pal_server *srv)
     info.user = srv;
     info.server_string = "palabre";
     info.retry_and_idle_policy = &retry;
+    /* large intranet cookies: headers up to HEADER_BYTES_MAX are served */
+    info.max_http_header_data2 = HEADER_BUFFER;
+    info.fd_limit_per_thread = fd_limit_for_lws();
     if (info.iface && !strchr(info.iface, ':'))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     srv->ctx = lws_create_context(&info);
@@ -522,9 +641,14 @@ static void shutdown_tick(lws_sorted_usec_list_t *sul)
 
 int pal_server_run(struct pal_server *srv)
 {
-    while (!srv->stop_requested)
+    while (!srv->stop_requested) {
+        accept_failing = false;
+        srv->turn++;
         if (lws_service(srv->ctx, 0) < 0)
             break;
+        if (accept_failing)
+            usleep(ACCEPT_BACKOFF_US);
+    }
     PAL_INFO("server", NULL, NULL, "stopping: closing every connection");
     /* commit what is queued before refusing new requests */
     if (srv->chat && pal_chat_store_pending(srv->chat) > 0)
@@ -583,6 +707,7 @@ void pal_server_destroy(struct pal_server *srv)
     if (srv->chat)
         pal_chat_store_close(srv->chat);
     pal_rooms_destroy(srv->rooms);
+    pal_ip_limits_destroy(srv->ip_limits);
     for (int i = 0; i < srv->n_handlers; i++)
         free((char *)srv->handlers[i].type);
     free(srv->handlers);

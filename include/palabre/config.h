@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #define PAL_MAX_ORIGINS 16
+#define PAL_MAX_TRUSTED_PROXIES 16
 
 /* Who may read /metrics. */
 enum pal_metrics_access { PAL_METRICS_OFF, PAL_METRICS_LOOPBACK, PAL_METRICS_ON };
@@ -23,6 +24,9 @@ struct pal_config {
     char allowed_origins[PAL_MAX_ORIGINS][256]; /* allowed_origins = (same origin) */
     int n_allowed_origins;
     int metrics;            /* metrics = loopback (enum pal_metrics_access) */
+    char trusted_proxies[PAL_MAX_TRUSTED_PROXIES][64]; /* trusted_proxies = (none): their
+                                                        * X-Forwarded-For is believed */
+    int n_trusted_proxies;
     /* [limits] */
     size_t max_message_bytes;      /* 65536 */
     int messages_per_second;       /* 50, per connection */
@@ -30,6 +34,10 @@ struct pal_config {
     int max_rooms;                 /* 1000 */
     int outbound_queue_messages;   /* 1024 per connection: above it the client is cut off */
     int resume_seconds;            /* 30 */
+    size_t outbound_queue_bytes;   /* 4 MiB per connection: above it the client is cut off */
+    int connections_per_ip;        /* 50 WebSockets (and resume ghosts) per client address */
+    int rooms_per_ip_per_minute;   /* 20 rooms created per client address per minute */
+    int join_timeout_seconds;      /* 10: a connection that has not joined is closed */
     /* [media] */
     int media_workers;             /* 0 = number of cores */
     int port_min, port_max;        /* UDP range, 0 = any */
@@ -44,6 +52,9 @@ struct pal_config {
     /* [chat] */
     int chat_retention_days;       /* 365; 0 = keep forever */
     size_t chat_max_room_bytes;    /* 16 MiB of messages per room (pal_chat_message_size) */
+    /* [metrics] */
+    char metrics_token[128];       /* token = (none): else GET /metrics needs
+                                    * Authorization: Bearer <token> */
 };
 
 /* Fills *cfg with the embedded defaults. */

@@ -26,6 +26,29 @@ const char *pal_http_mime(const char *path);
  * "https://meet.example.fr"). */
 bool pal_http_origin_allowed(const struct pal_config *cfg, const char *origin, const char *host);
 
+/* The client's address for per-address limits: the TCP peer, or, when the
+ * peer is one of [server] trusted_proxies and X-Forwarded-For is present,
+ * the rightmost address of X-Forwarded-For that is not a trusted proxy
+ * (what the proxy itself saw). An IPv4-mapped IPv6 address is written as
+ * IPv4. Pure: peer and xff (may be NULL) are given. */
+void pal_http_forwarded_client(const struct pal_config *cfg, const char *peer, const char *xff,
+                               char *out, size_t outlen);
+/* The same for a connection whose headers are still there (lws). */
+void pal_http_client_address(struct lws *wsi, const struct pal_config *cfg, char *out,
+                             size_t outlen);
+
+/* [metrics] token: true when token is empty, or authorization is
+ * "Bearer <token>" (compared in constant time). */
+bool pal_http_bearer_ok(const char *token, const char *authorization);
+
+/* GET and HEAD only: nothing on the server changes through HTTP. A refused
+ * request with a body is answered once the body is read (and dropped):
+ * answering before it would close on unread input. */
+bool pal_http_method_allowed(struct lws *wsi);
+bool pal_http_has_body(struct lws *wsi);
+/* 405 with Allow: GET, HEAD (the text left in *body for pal_http_write_body). */
+int pal_http_method_not_allowed(struct lws *wsi, char **body);
+
 /* lws glue: LWS_CALLBACK_HTTP. Small generated answers (/healthz,
  * /metrics) are left in *body (malloc'd) for pal_http_write_body. Returns
  * the callback's return value. */

@@ -19,6 +19,8 @@
 struct pal_rooms;
 struct pal_chat_store;
 struct pal_participant;
+struct pal_ip_limits;
+struct lws;
 
 /* Copies cfg; opens the chat store in cfg->data_dir (created if missing).
  * Returns NULL with a log line on error. */
@@ -41,6 +43,13 @@ void pal_server_tick(struct pal_server *srv, int64_t now_ms);
 /* ---- for session.c and handlers.c ---- */
 struct pal_rooms *pal_server_rooms(struct pal_server *srv);
 struct pal_chat_store *pal_server_chat(struct pal_server *srv);
+/* Per client address bounds ([limits] connections_per_ip, rooms_per_ip_per_minute). */
+struct pal_ip_limits *pal_server_ip_limits(struct pal_server *srv);
+/* Turns of the service loop so far (a session's work budget is per turn). */
+uint64_t pal_server_turn(const struct pal_server *srv);
+/* http.c, the upgrade: answers 431 and returns 1 when the request headers
+ * pass 16 KiB; 0 otherwise. */
+int pal_server_check_headers(struct lws *wsi);
 bool pal_server_stopping(const struct pal_server *srv);
 /* Arms the group-commit timer (a chat send was queued). */
 void pal_server_schedule_flush(struct pal_server *srv);

@@ -37,9 +37,23 @@ int pal_session_on_writeable(struct pal_session *s);
  * for resume (the session becomes an orphan), otherwise s is destroyed. */
 void pal_session_on_closed(struct pal_session *s);
 
+/* The client address (pal_http_client_address) counted against
+ * [limits] connections_per_ip until the session is destroyed: a dropped
+ * participant waiting for its resume (a ghost) still counts. 0 or -ENOMEM. */
+int pal_session_set_address(struct pal_session *s, const char *ip);
+const char *pal_session_address(const struct pal_session *s);
+
+/* rate_limited {retry_after_ms} in the error object, as a response. */
+void pal_session_reply_rate_limited(struct pal_session *s, json_t *id, int64_t retry_after_ms,
+                                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* join: s is about to create a room; refuses (rate_limited, retry_after_ms)
+ * when its address created rooms_per_ip_per_minute rooms in the last minute. */
+bool pal_session_create_room_or_reply(struct pal_session *s, json_t *id);
+
 /* Closes after the queued messages are written, with this close code. */
 void pal_session_close(struct pal_session *s, int code, const char *reason);
-/* LWS_CALLBACK_TIMER: the linger before a policy close ended. */
+/* LWS_CALLBACK_TIMER: the linger before a policy close ended, or the join
+ * timeout (closed 1008 "join timeout" if still not joined). */
 void pal_session_on_timer(struct pal_session *s);
 /* Drops the connection now (slow client, taken over). */
 void pal_session_kill(struct pal_session *s);

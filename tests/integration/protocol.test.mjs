@@ -250,13 +250,23 @@ test('room_full and too_many_rooms', { timeout: seconds(60) }, async () => {
   } finally { await srv.stop(); }
 });
 
-test('rate_limited then close 1008', { timeout: seconds(60) }, async () => {
+test('rate_limited answers the request with retry_after_ms; sustained pipelined abuse closes 1008', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre({ config: { limits: { messages_per_second: 5 } } });
   try {
     const c = await connect(srv.wsUrl);
     for (let i = 0; i < 30; i++) c.send({ type: 'ping', id: i });
     const r = await c.nextResponse((m) => !m.ok);
     assertError(r, 'rate_limited');
+    assert.ok(Number.isInteger(r.id) && r.id >= 5, `the refused request's own id: ${r.id}`);
+    assert.ok(r.error.retry_after_ms >= 1 && r.error.retry_after_ms <= 1000, JSON.stringify(r));
+    // the connection stays: after the wait it says, the next request runs
+    await sleep(r.error.retry_after_ms + 300);
+    for (let i = 0; i < 30; i++) if (i !== r.id) await c.nextResponse((m) => m.id === i);
+    assert.equal(typeof (await c.call('ping')).time, 'number');
+    // more than 4 times the rate for 10 s without waiting for answers: closed
+    // (the server counts a request as pipelined when the answer to an earlier
+    // one is not even written yet: most of a burst, not all of it)
+    for (let i = 0; i < 3 * 4 * 5 * 10; i++) c.send({ type: 'ping', id: `flood-${i}` });
     const closed = await c.closed;
     assert.equal(closed.code, 1008);
     assert.equal(closed.reason, 'rate limit');

@@ -322,22 +322,98 @@ static void test_room_full(void **state)
         pal_session_on_closed(s[i]);
 }
 
-static void test_rate_limit_and_size(void **state)
+static const char *error_code(json_t *r)
+{
+    return json_string_value(json_object_get(json_object_get(r, "error"), "code"));
+}
+
+/* Past messages_per_second a request is answered rate_limited, with its own
+ * id and retry_after_ms in the error object, and not run; the connection
+ * stays open. */
+static void test_rate_limited_answers_and_keeps_the_connection(void **state)
 {
     struct pal_session *s = pal_session_create(srv, NULL, NULL);
-    for (int i = 0; i < 100 && pal_session_close_code(s) == 0; i++)
+    int rate = pal_server_config(srv)->messages_per_second;
+    char req[64];
+    for (int i = 1; i <= 2 * rate; i++) {
+        snprintf(req, sizeof(req), "{\"id\":%d,\"type\":\"ping\"}", i);
+        send_text(s, req);
+    }
+    assert_int_equal(pal_session_close_code(s), 0);
+    int ok = 0, limited = 0;
+    json_t *r;
+    while ((r = next_out(s))) {
+        if (json_is_true(json_object_get(r, "ok"))) {
+            ok++;
+        } else {
+            assert_string_equal(error_code(r), "rate_limited");
+            /* the answer reaches the pending request */
+            assert_int_equal(json_integer_value(json_object_get(r, "id")), rate + limited + 1);
+            json_int_t retry =
+                json_integer_value(json_object_get(json_object_get(r, "error"), "retry_after_ms"));
+            assert_true(retry >= 1 && retry <= 1000 / rate + 1);
+            limited++;
+        }
+        json_decref(r);
+    }
+    assert_true(ok >= rate && ok < rate + 5); /* the burst, and what refilled meanwhile */
+    assert_int_equal(ok + limited, 2 * rate);
+    /* a string id comes back too; unreadable JSON gets id null */
+    send_text(s, "{\"id\":\"req-x\",\"type\":\"ping\"}");
+    send_text(s, "{\"id\":");
+    r = next_out(s);
+    if (error_code(r) && strcmp(error_code(r), "rate_limited") == 0) /* (or a token came back) */
+        assert_string_equal(json_string_value(json_object_get(r, "id")), "req-x");
+    json_decref(r);
+    r = next_out(s);
+    assert_true(json_is_null(json_object_get(r, "id")));
+    json_decref(r);
+    assert_int_equal(pal_session_close_code(s), 0);
+    pal_session_on_closed(s);
+}
+
+/* A client that waits for each answer is never closed, however fast it
+ * asks; one that keeps sending while its requests are unanswered, more than
+ * 4 times the rate for 10 s, is closed 1008 "rate limit". */
+static void test_only_pipelined_abuse_closes(void **state)
+{
+    struct pal_session *s = pal_session_create(srv, NULL, NULL);
+    int rate = pal_server_config(srv)->messages_per_second;
+    int limited = 0;
+    for (int i = 0; i < 50 * rate; i++) {
         send_text(s, "{\"id\":1,\"type\":\"ping\"}");
+        json_t *r = next_out(s); /* read before the next request */
+        assert_non_null(r);
+        if (!json_is_true(json_object_get(r, "ok")))
+            limited++;
+        json_decref(r);
+    }
+    assert_true(limited > 40 * rate);
+    assert_int_equal(pal_session_close_code(s), 0);
+    pal_session_on_closed(s);
+
+    s = pal_session_create(srv, NULL, NULL);
+    send_text(s, "{\"id\":1,\"type\":\"ping\"}"); /* one answer always unread */
+    int sent = 1;
+    for (; sent < 50 * rate && pal_session_close_code(s) == 0; sent++) {
+        send_text(s, "{\"id\":1,\"type\":\"ping\"}");
+        json_decref(next_out(s));
+    }
     assert_int_equal(pal_session_close_code(s), 1008);
-    json_t *r, *last = NULL;
+    assert_int_equal(sent, 4 * rate * 10 + 2); /* the first one was not pipelined */
+    json_t *last = next_out(s), *r;
     while ((r = next_out(s))) {
         json_decref(last);
         last = r;
     }
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(last, "error"), "code")), "rate_limited");
+    assert_string_equal(error_code(last), "rate_limited");
     json_decref(last);
     pal_session_on_closed(s);
+}
 
+static void test_size_limit(void **state)
+{
+    struct pal_session *s;
     s = pal_session_create(srv, NULL, NULL);
     size_t big = pal_server_config(srv)->max_message_bytes / 2 + 1;
     char *buf = malloc(big);
@@ -386,16 +462,37 @@ static void test_fanout_and_client_msg_id_reuse(void **state)
     pal_session_on_closed(s[1]);
 }
 
+/* A client that does not read: past outbound_queue_messages, or past
+ * outbound_queue_bytes whatever the count, its queue is dropped, it is
+ * closed 1008, and nothing more is queued for it. */
 static void test_outbound_queue_is_bounded(void **state)
 {
     struct pal_session *s = pal_session_create(srv, NULL, NULL);
     int limit = pal_server_config(srv)->outbound_queue_messages;
     for (int i = 0; i < limit; i++)
         assert_int_equal(pal_session_send(s, json_pack("{s:i}", "n", i)), 0);
+    assert_int_equal(pal_session_close_code(s), 0);
     assert_int_equal(pal_session_send(s, json_pack("{s:i}", "n", limit)), -ENOBUFS);
-    json_t *first = next_out(s);
-    assert_int_equal(json_integer_value(json_object_get(first, "n")), 0);
-    json_decref(first);
+    assert_int_equal(pal_session_close_code(s), 1008);
+    assert_null(pal_session_pop_output(s)); /* dropped at once */
+    assert_int_equal(pal_session_send(s, json_pack("{s:i}", "n", 0)), 0);
+    assert_null(pal_session_pop_output(s));
+    pal_session_on_closed(s);
+
+    s = pal_session_create(srv, NULL, NULL);
+    size_t bytes = pal_server_config(srv)->outbound_queue_bytes, chunk = 64 * 1024, queued = 0;
+    char *text = malloc(chunk);
+    memset(text, 'x', chunk);
+    while (queued + chunk <= bytes) {
+        assert_int_equal(pal_session_send_text(s, text, chunk), 0);
+        queued += chunk;
+    }
+    assert_true(queued / chunk < (size_t)limit); /* the byte bound acts first */
+    assert_int_equal(pal_session_close_code(s), 0);
+    assert_int_equal(pal_session_send_text(s, text, chunk), -ENOBUFS);
+    assert_int_equal(pal_session_close_code(s), 1008);
+    assert_null(pal_session_pop_output(s));
+    free(text);
     pal_session_on_closed(s);
 }
 
@@ -407,7 +504,9 @@ int main(void)
         cmocka_unit_test(test_envelope_errors),
         cmocka_unit_test(test_join_chat_leave),
         cmocka_unit_test(test_room_full),
-        cmocka_unit_test(test_rate_limit_and_size),
+        cmocka_unit_test(test_rate_limited_answers_and_keeps_the_connection),
+        cmocka_unit_test(test_only_pipelined_abuse_closes),
+        cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_outbound_queue_is_bounded),
         cmocka_unit_test(test_fanout_and_client_msg_id_reuse),
     };
