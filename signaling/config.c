@@ -26,7 +26,7 @@ void pal_config_defaults(struct pal_config *cfg)
     cfg->log_level = PAL_LOG_INFO;
     cfg->metrics = PAL_METRICS_LOOPBACK;
     cfg->n_allowed_origins = 0; /* same origin */
-    cfg->max_message_bytes = 65536;
+    cfg->max_message_bytes = 524288; /* a subscribe answer for a room of 100 with cameras: ~200 KB */
     cfg->messages_per_second = 50;
     cfg->max_participants_per_room = 100;
     cfg->max_rooms = 1000;

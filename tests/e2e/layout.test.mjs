@@ -106,7 +106,7 @@ function measure(page) {
   });
 }
 
-test('grid_layout: the columns x rows that make 16:9 tiles largest, pages past what fits, a strip beside a screen share', async () => {
+test('grid_layout: the columns x rows that make 16:9 tiles largest, pages past what fits, a strip beside a screen share', { timeout: 30000 }, async () => {
   const { fitGrid, planStage, MAX_PER_PAGE, MAX_PER_PAGE_NARROW } = await import('../../signaling/web/grid_layout.js');
   // three tiles in a wide stage: two rows (2 + 1), not one row of three
   assert.deepEqual((({ cols, rows }) => ({ cols, rows }))(fitGrid(3, 840, 560)), { cols: 2, rows: 2 });

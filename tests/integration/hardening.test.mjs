@@ -3,6 +3,7 @@
 // flood does not stall the others, per-address bounds on connections (resume
 // ghosts included) and new rooms, the join timeout, request headers to
 // 16 KiB, methods, the /metrics token, the descriptor limit.
+import { seconds } from '../lib/timeouts.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -34,7 +35,7 @@ async function metrics(srv) {
   return m;
 }
 
-test('a fresh client joins within 1 s while two others flood chat_history (one never reads)', async () => {
+test('a fresh client joins within 1 s while two others flood chat_history (one never reads)', { timeout: seconds(120) }, async () => {
   const srv = await startPalabre({ logLevel: 'warn' });
   const clients = [];
   try {
@@ -132,7 +133,7 @@ test('a fresh client joins within 1 s while two others flood chat_history (one n
   }
 });
 
-test('a member that does not read, in a busy room, is cut off: 1008 "outbound queue full"', async () => {
+test('a member that does not read, in a busy room, is cut off: 1008 "outbound queue full"', { timeout: seconds(120) }, async () => {
   const srv = await startPalabre({ logLevel: 'warn',
     config: { limits: { outbound_queue_bytes: 65536, messages_per_second: 1000 } } });
   const conns = [];
@@ -167,7 +168,7 @@ test('a member that does not read, in a busy room, is cut off: 1008 "outbound qu
   }
 });
 
-test('a client that waits for each answer is never closed: rate_limited with retry_after_ms', async () => {
+test('a client that waits for each answer is never closed: rate_limited with retry_after_ms', { timeout: seconds(120) }, async () => {
   const srv = await startPalabre({ config: { limits: { messages_per_second: 2 } } });
   try {
     const c = await connect(srv.wsUrl);
@@ -192,7 +193,7 @@ test('a client that waits for each answer is never closed: rate_limited with ret
   } finally { await srv.stop(); }
 });
 
-test('connections_per_ip (default 50): the 51st WebSocket is refused 429; resume ghosts count until they expire', async () => {
+test('connections_per_ip (default 50): the 51st WebSocket is refused 429; resume ghosts count until they expire', { timeout: seconds(120) }, async () => {
   const resume = 5 * TIME_SCALE;
   const srv = await startPalabre({ config: { limits: { resume_seconds: resume } } });
   const conns = [];
@@ -221,7 +222,7 @@ test('connections_per_ip (default 50): the 51st WebSocket is refused 429; resume
   }
 });
 
-test('rooms_per_ip_per_minute (default 20): the 21st new room is rate_limited; existing rooms can still be joined', async () => {
+test('rooms_per_ip_per_minute (default 20): the 21st new room is rate_limited; existing rooms can still be joined', { timeout: seconds(120) }, async () => {
   const srv = await startPalabre();
   const conns = [];
   try {
@@ -244,7 +245,7 @@ test('rooms_per_ip_per_minute (default 20): the 21st new room is rate_limited; e
   }
 });
 
-test('X-Forwarded-For is believed from [server] trusted_proxies only', async () => {
+test('X-Forwarded-For is believed from [server] trusted_proxies only', { timeout: seconds(120) }, async () => {
   const limits = { connections_per_ip: 2 };
   let srv = await startPalabre({ config: { limits } });
   const conns = [];
@@ -270,7 +271,7 @@ test('X-Forwarded-For is believed from [server] trusted_proxies only', async () 
   }
 });
 
-test('a connection that has not joined in join_timeout_seconds is closed 1008; a joined one stays', async () => {
+test('a connection that has not joined in join_timeout_seconds is closed 1008; a joined one stays', { timeout: seconds(120) }, async () => {
   const srv = await startPalabre({ config: { limits: { join_timeout_seconds: 1 } } });
   try {
     const idle = await connect(srv.wsUrl);
@@ -287,7 +288,7 @@ test('a connection that has not joined in join_timeout_seconds is closed 1008; a
   } finally { await srv.stop(); }
 });
 
-test('a client streaming one message past max_message_bytes gets too_large and its 1009 close', async () => {
+test('a client streaming one message past max_message_bytes gets too_large and its 1009 close', { timeout: seconds(120) }, async () => {
   const srv = await startPalabre();
   try {
     const c = await connect(srv.wsUrl);
@@ -311,7 +312,7 @@ test('a client streaming one message past max_message_bytes gets too_large and i
   } finally { await srv.stop(); }
 });
 
-test('request headers up to 16 KiB are served (large cookies); 431 past it', async () => {
+test('request headers up to 16 KiB are served (large cookies); 431 past it', { timeout: seconds(120) }, async () => {
   const srv = await startPalabre();
   try {
     const cookie = (n) => ({ Cookie: `session=${'a'.repeat(n)}` });
@@ -324,7 +325,7 @@ test('request headers up to 16 KiB are served (large cookies); 431 past it', asy
   } finally { await srv.stop(); }
 });
 
-test('PUT, POST, DELETE on static paths answer 405 with Allow', async () => {
+test('PUT, POST, DELETE on static paths answer 405 with Allow', { timeout: seconds(120) }, async () => {
   const srv = await startPalabre();
   try {
     for (const [method, p] of [['PUT', '/index.html'], ['POST', '/app.js'], ['DELETE', '/'], ['POST', '/healthz']]) {
@@ -337,7 +338,7 @@ test('PUT, POST, DELETE on static paths answer 405 with Allow', async () => {
   } finally { await srv.stop(); }
 });
 
-test('[metrics] token: /metrics answers 401 without the bearer token', async () => {
+test('[metrics] token: /metrics answers 401 without the bearer token', { timeout: seconds(120) }, async () => {
   const srv = await startPalabre({ config: { metrics: { token: 's3cret-token' } } });
   try {
     let res = await fetch(`${srv.url}/metrics`);
@@ -352,7 +353,7 @@ test('[metrics] token: /metrics answers 401 without the bearer token', async () 
   } finally { await srv.stop(); }
 });
 
-test('through a trusted same-host proxy, /metrics (loopback) is not public', async () => {
+test('through a trusted same-host proxy, /metrics (loopback) is not public', { timeout: seconds(120) }, async () => {
   const srv = await startPalabre({ config: { server: { trusted_proxies: '127.0.0.1' } } });
   try {
     const res = await fetch(`${srv.url}/metrics`, { headers: { 'X-Forwarded-For': '203.0.113.5' } });
@@ -361,7 +362,7 @@ test('through a trusted same-host proxy, /metrics (loopback) is not public', asy
   } finally { await srv.stop(); }
 });
 
-test('descriptors exhausted: the descriptor limit is logged, accept errors do not flood the log, the server recovers', async () => {
+test('descriptors exhausted: the descriptor limit is logged, accept errors do not flood the log, the server recovers', { timeout: seconds(120) }, async () => {
   const srv = await startPalabre({ wrap: ['prlimit', '--nofile=96:96', '--'],
     config: { limits: { connections_per_ip: 100000 } } });
   const socks = [];

@@ -24,7 +24,7 @@ before(async () => {
   page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${pages.address().port}/`);
   srv = await startPalabre({
-    config: { limits: { max_participants_per_room: 200, max_message_bytes: 1048576 }, media: { media_workers: 1 } },
+    config: { limits: { max_participants_per_room: 200, connections_per_ip: 200 }, media: { media_workers: 1 } },
     timeout: 20000,
   });
 });

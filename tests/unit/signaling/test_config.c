@@ -34,7 +34,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.data_dir, "./var");
     assert_int_equal(c.log_level, PAL_LOG_INFO);
     assert_int_equal(c.n_allowed_origins, 0);
-    assert_int_equal(c.max_message_bytes, 65536);
+    assert_int_equal(c.max_message_bytes, 524288);
     assert_int_equal(c.messages_per_second, 50);
     assert_int_equal(c.max_participants_per_room, 100);
     assert_int_equal(c.max_rooms, 1000);
