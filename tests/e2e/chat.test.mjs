@@ -185,7 +185,7 @@ const wsClient = (url) => connect(`${url.replace('http', 'ws')}/ws`, { origin: u
 test('history: the latest 50 on join, earlier ones with "Afficher les messages précédents"', { timeout: seconds(300) }, async () => {
   const c = await wsClient(srv.url);
   await c.call('join', { room: 'archives', name: 'Greffe' });
-  for (let i = 1; i <= 60; i++) await c.call('chat_send', { text: `point ${i}`, client_msg_id: `a-${i}` });
+  for (let i = 1; i <= 60; i++) await c.politeCall('chat_send', { text: `point ${i}`, client_msg_id: `a-${i}` });
   await c.close();
   const p = await open();
   await p.page.goto(`${srv.url}/r/archives?name=Henri&autojoin=1`);
@@ -223,7 +223,7 @@ test('reconnect: server killed and restarted → reconnecting, then connected, m
     const side = await startServer({ dataDir: own.dataDir });
     const c = await wsClient(side.url);
     await c.call('join', { room: 'relance', name: 'Carole' });
-    for (let i = 1; i <= 3; i++) await c.call('chat_send', { text: `manqué ${i}`, client_msg_id: `c-${i}` });
+    for (let i = 1; i <= 3; i++) await c.politeCall('chat_send', { text: `manqué ${i}`, client_msg_id: `c-${i}` });
     await c.close();
     await side.stop();
 

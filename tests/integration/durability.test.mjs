@@ -152,6 +152,16 @@ class Sender {
     }
   }
 
+  // One chat_send; a rate_limited answer (the request was not run) is sent
+  // again after its retry_after_ms, as docs/protocol.md tells clients to.
+  async sendPolitely(ws, m) {
+    for (;;) {
+      const r = await this.request(ws, { type: 'chat_send', text: m.text, client_msg_id: m.cid });
+      if (r.ok || r.error?.code !== 'rate_limited') return r;
+      await sleep(r.error.retry_after_ms);
+    }
+  }
+
   // Sends everything, WINDOW in flight, until every message is acknowledged.
   async run(onAck) {
     while (this.acked < PER_CLIENT) {
@@ -165,7 +175,7 @@ class Sender {
         while (inflight.size >= WINDOW) await Promise.race(inflight);
         if (broken) break;
         m.sends++;
-        const p = this.request(ws, { type: 'chat_send', text: m.text, client_msg_id: m.cid })
+        const p = this.sendPolitely(ws, m)
           .then((r) => {
             assert.ok(r.ok, `chat_send refused: ${JSON.stringify(r.error)}`);
             const msg = r.data.message;

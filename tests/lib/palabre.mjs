@@ -21,6 +21,7 @@
 //     await c.request(type, fields)  → the whole response object ({ok, data|error})
 //                                      ids are assigned automatically.
 //     await c.call(type, fields)     → response.data; throws if ok is false.
+//     await c.politeCall(type, fields) → as call, resent after retry_after_ms when rate_limited.
 //     c.send(obj) / c.sendRaw(stringOrBuffer)   no waiting.
 //     await c.nextResponse()         → the next response (for raw sends).
 //     await c.event(type, { timeout, filter }) → the next server event of that
@@ -184,6 +185,17 @@ export async function connect(wsUrl, { origin, headers = {}, timeout = 10000 * T
       const r = await c.request(type, fields);
       if (!r.ok) throw new Error(`${type} failed: ${JSON.stringify(r.error)}`);
       return r.data;
+    },
+    // call, as a client that honours rate limiting: a rate_limited answer
+    // (the request was not run) is sent again after its retry_after_ms
+    // (docs/protocol.md). For tests that send many requests in a row.
+    async politeCall(type, fields = {}) {
+      for (;;) {
+        const r = await c.request(type, fields);
+        if (r.ok) return r.data;
+        if (r.error?.code !== 'rate_limited') throw new Error(`${type} failed: ${JSON.stringify(r.error)}`);
+        await new Promise((res) => setTimeout(res, r.error.retry_after_ms));
+      }
     },
     event(type, { timeout: t = timeout, filter = () => true } = {}) {
       return waiter(events, (e) => e.type === type && filter(e), t, `event ${type}`);
