@@ -81,3 +81,5 @@ echo "### callgrind, video: 9 inputs 640x360, 30 composite frames (per frame)"
 cg frame pal_video_mixer_tick 30 \
     'pal_video_mixer_tick|pal_vp8_decode|pal_vp8_encode|compose|pal_image_scale_into|pal_image_copy_planes|on_encoded|pal_vp8_depacketizer_push' \
     "$BUILD/bench_mixer_video" 9 30 -8
+echo "### the whole server: 60 mixed joins in empty rooms (palabre CPU and RSS)"
+PALABRE_BIN="$PWD/$BUILD/palabre" unshare --net -- bash -c 'ip link set lo up && exec node bench/mixed_idle.mjs 60 10'
