@@ -9,6 +9,7 @@
 // are protocol-level WebSocket clients that join (a joined participant has a
 // tile even without media: its initials). Measured from the DOM; screenshots
 // go to $PALABRE_BUILD/test-artifacts/layout-<width>x<height>-<count>.png.
+import '../lib/timeouts.mjs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

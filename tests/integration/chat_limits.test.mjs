@@ -3,6 +3,7 @@
 // bytes, a room's chat has a quota that refuses sends (and survives kill -9),
 // retention deletes old messages at start in batches, bad [chat] values stop
 // the server before it listens.
+import '../lib/timeouts.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

@@ -3,6 +3,7 @@
 // audio and a video track each (real SDP offers, tests/lib/sdp_client.mjs);
 // every participant's subscribe offer must carry an active (sendonly)
 // m-line for every other participant's audio and video.
+import '../lib/timeouts.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPalabre, connect } from '../lib/palabre.mjs';

@@ -3,6 +3,7 @@
 // individual tracks (data.receive "sfu", data.receive_error); both do get
 // one m-line per published track. A room stops counting when its last
 // mixed participant switches to sfu or leaves.
+import '../lib/timeouts.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPalabre, connect } from '../lib/palabre.mjs';

@@ -4,6 +4,7 @@
 // without ever publishing, and when; the errors of ice_candidate; a
 // WebSocket upgrade without Origin is accepted. A Chrome offer from the
 // fixtures stands in for a publishing browser: only signaling is looked at.
+import '../lib/timeouts.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

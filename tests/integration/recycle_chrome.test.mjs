@@ -6,6 +6,7 @@
 // who left and then recycles them, under new mids, for a newcomer (a new
 // transceiver and a `track` event with the newcomer's stream id), and an
 // offer of 255 m-lines, and its answers must pass the server's check.
+import '../lib/timeouts.mjs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
