@@ -95,7 +95,7 @@ int main(int argc, char **argv)
     long rss0 = rss_kib();
     struct pal_mixer_thread *mt[MAX_WORKERS];
     for (int w = 0; w < W; w++) {
-        char name[16];
+        char name[24];
         snprintf(name, sizeof(name), "mixer-%d", w);
         if (pal_mixer_thread_create(name, NULL, NULL, &mt[w]))
             return 1;
