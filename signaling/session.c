@@ -301,11 +301,6 @@ const char *pal_session_participant_id(const struct pal_session *s)
     return s->p ? s->p->id : NULL;
 }
 
-bool pal_session_join_receive_mixed(const struct pal_session *s)
-{
-    return s->p && s->p->receive_mixed;
-}
-
 const char *pal_session_room(const struct pal_session *s)
 {
     return s->p ? s->p->room : NULL;

@@ -20,8 +20,6 @@ struct pal_session; /* one WebSocket connection (and its participant, once joine
 const char *pal_session_participant_id(const struct pal_session *s);
 const char *pal_session_room(const struct pal_session *s);
 const char *pal_session_name(const struct pal_session *s);
-/* Whether the participant's join asked for receive "mixed" (false before). */
-bool pal_session_join_receive_mixed(const struct pal_session *s);
 struct pal_server *pal_session_server(const struct pal_session *s);
 
 /* Queues msg (a JSON object; the reference is stolen) on the session's bounded
