@@ -108,7 +108,12 @@ function measure(page) {
 }
 
 test('grid_layout: the columns x rows that make 16:9 tiles largest, pages past what fits, a strip beside a screen share', { timeout: 30000 }, async () => {
-  const { fitGrid, planStage, MAX_PER_PAGE, MAX_PER_PAGE_NARROW } = await import('../../signaling/web/grid_layout.js');
+  // The client's modules are plain .js files with no package.json (the browser
+  // loads them as modules): Debian 12's Node 18 would read a .js file as
+  // CommonJS, so the module (which imports nothing) is loaded from its text.
+  const src = fs.readFileSync(new URL('../../signaling/web/grid_layout.js', import.meta.url), 'utf8');
+  const { fitGrid, planStage, MAX_PER_PAGE, MAX_PER_PAGE_NARROW } =
+    await import(`data:text/javascript,${encodeURIComponent(src)}`);
   // three tiles in a wide stage: two rows (2 + 1), not one row of three
   assert.deepEqual((({ cols, rows }) => ({ cols, rows }))(fitGrid(3, 840, 560)), { cols: 2, rows: 2 });
   // sixteen: 4 x 4 in a 16:9-ish stage, a column in a tall narrow one
