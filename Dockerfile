@@ -6,4 +6,6 @@ WORKDIR /opt/palabre
 COPY . .
 RUN scripts/install-deps.sh build && make
 EXPOSE 8080
-CMD ["build/palabre", "--listen", "0.0.0.0:8080", "--data-dir", "/var/lib/palabre"]
+# Loopback by default: a reverse proxy on the host (network_mode: host) is the way in.
+# To listen on the network, mount a config with an [access] section (docs/operations.md).
+CMD ["build/palabre", "--listen", "127.0.0.1:8080", "--data-dir", "/var/lib/palabre"]

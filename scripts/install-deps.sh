@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential pkg-config libwebsockets-dev libjansson-dev libsqlite3-dev
             libnice-dev libsrtp2-dev libssl-dev libgcrypt20-dev libopus-dev libvpx-dev libglib2.0-dev
-            libinih-dev libjwt-dev libcmocka-dev libyuv-dev)
+            libinih-dev libcjose-dev libcmocka-dev libyuv-dev)
 test_pkgs=(chromium nftables iproute2 sqlite3 nodejs npm clang valgrind util-linux procps)
 
 want=("${build_pkgs[@]}")

@@ -46,6 +46,10 @@ void pal_config_defaults(struct pal_config *cfg)
     cfg->mixer_max_rooms = 8;
     cfg->chat_retention_days = 365;
     cfg->chat_max_room_bytes = 16 * 1024 * 1024;
+    cfg->agents = PAL_AGENTS_UNSET;
+    cfg->jwt_algorithms = PAL_JWT_ES256 | PAL_JWT_RS256;
+    cfg->jwt_leeway_seconds = 60;
+    cfg->max_rooms_per_agent = 100;
 }
 
 static int parse_int(const char *value, long min, long max, long *out)
@@ -171,6 +175,14 @@ static const struct key_def keys[] = {
     {"server", "allowed_origins", K_SPECIAL, 0, 0, 0, 0},
     {"server", "metrics", K_SPECIAL, 0, 0, 0, 0},
     {"server", "trusted_proxies", K_SPECIAL, 0, 0, 0, 0},
+    {"server", "public_url", K_SPECIAL, 0, 0, 0, 0},
+    {"access", "agents", K_SPECIAL, 0, 0, 0, 0},
+    {"access", "jwks_file", K_STR, OFF(jwks_file), SZ(jwks_file), 0, 0},
+    {"access", "issuer", K_STR, OFF(jwt_issuer), SZ(jwt_issuer), 0, 0},
+    {"access", "audience", K_STR, OFF(jwt_audience), SZ(jwt_audience), 0, 0},
+    {"access", "algorithms", K_SPECIAL, 0, 0, 0, 0},
+    {"access", "leeway_seconds", K_INT, OFF(jwt_leeway_seconds), 0, 0, 600},
+    {"access", "max_rooms_per_agent", K_INT, OFF(max_rooms_per_agent), 0, 1, 100000},
     {"limits", "max_message_bytes", K_SIZE, OFF(max_message_bytes), 0, 256, 16 * 1024 * 1024},
     {"limits", "messages_per_second", K_INT, OFF(messages_per_second), 0, 1, 100000},
     {"limits", "max_participants_per_room", K_INT, OFF(max_participants_per_room), 0, 1, 100000},
@@ -253,6 +265,52 @@ int pal_config_set(struct pal_config *cfg, const char *section, const char *key,
         return set_origins(cfg, value, err, errlen);
     if (strcmp(key, "trusted_proxies") == 0)
         return set_trusted_proxies(cfg, value, err, errlen);
+    if (strcmp(key, "public_url") == 0) {
+        size_t n = strlen(value);
+        while (n > 0 && value[n - 1] == '/')
+            n--; /* links are public_url + "/r/..." */
+        if ((strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) ||
+            n >= sizeof(cfg->public_url) || strpbrk(value, " \t\"<>#?")) {
+            snprintf(err, errlen, "key 'public_url': expected http(s)://host[:port][/path], got '%s'",
+                     value);
+            return -EINVAL;
+        }
+        memcpy(cfg->public_url, value, n);
+        cfg->public_url[n] = '\0';
+        return 0;
+    }
+    if (strcmp(key, "agents") == 0) {
+        if (strcmp(value, "open") == 0)
+            cfg->agents = PAL_AGENTS_OPEN;
+        else if (strcmp(value, "token") == 0)
+            cfg->agents = PAL_AGENTS_TOKEN;
+        else {
+            snprintf(err, errlen, "key 'agents': expected open or token, got '%s'", value);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (strcmp(key, "algorithms") == 0) {
+        int bits = 0;
+        char buf[128];
+        snprintf(buf, sizeof(buf), "%s", value);
+        for (char *save, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+            if (strcmp(t, "ES256") == 0)
+                bits |= PAL_JWT_ES256;
+            else if (strcmp(t, "RS256") == 0)
+                bits |= PAL_JWT_RS256;
+            else {
+                snprintf(err, errlen, "key 'algorithms': '%s' is not accepted (ES256, RS256)", t);
+                return -EINVAL;
+            }
+        }
+        if (!bits) {
+            snprintf(err, errlen, "key 'algorithms': expected ES256 and/or RS256");
+            return -EINVAL;
+        }
+        cfg->jwt_algorithms = bits;
+        return 0;
+    }
     if (strcmp(key, "metrics") == 0) {
         static const char *const names[] = {"off", "loopback", "on"};
         for (int i = 0; i < 3; i++)
@@ -315,6 +373,47 @@ int pal_config_load(struct pal_config *cfg, const char *path, char *err, size_t 
     if (cfg->port_min > cfg->port_max) {
         snprintf(err, errlen, "%s: key 'port_min': greater than port_max", path);
         return -EINVAL;
+    }
+    return 0;
+}
+
+bool pal_config_listen_is_loopback(const struct pal_config *cfg)
+{
+    const char *a = cfg->listen_addr;
+    if (strcmp(a, "localhost") == 0)
+        return true;
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (inet_pton(AF_INET, a, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, a, &v6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&v6);
+    return false; /* a name or a wildcard: reachable from the network */
+}
+
+int pal_config_check(struct pal_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->agents == PAL_AGENTS_UNSET) {
+        if (!pal_config_listen_is_loopback(cfg)) {
+            snprintf(err, errlen,
+                     "listen = %s:%d is not a loopback address and the configuration has no "
+                     "[access] section: set [access] agents = token (agents present a signed "
+                     "token; also set jwks_file, issuer and audience) or agents = open (anyone "
+                     "who reaches the site is an agent)",
+                     cfg->listen_addr, cfg->listen_port);
+            return -EINVAL;
+        }
+        cfg->agents = PAL_AGENTS_OPEN;
+    }
+    if (cfg->agents == PAL_AGENTS_TOKEN) {
+        const char *missing = !cfg->jwks_file[0]     ? "jwks_file"
+                              : !cfg->jwt_issuer[0]   ? "issuer"
+                              : !cfg->jwt_audience[0] ? "audience"
+                                                      : NULL;
+        if (missing) {
+            snprintf(err, errlen, "[access] agents = token needs [access] %s", missing);
+            return -EINVAL;
+        }
     }
     return 0;
 }

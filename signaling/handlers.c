@@ -103,7 +103,7 @@ static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud
     const char *name = pal_string_or_reply(s, id, req, "name", 1, 64, true);
     if (!name)
         return;
-    enum pal_role role = PAL_ROLE_AGENT;
+    enum pal_role role = PAL_ROLE_PARTICIPANT;
     if (json_object_get(req, "role")) {
         const char *r = pal_string_or_reply(s, id, req, "role", 1, 16, true);
         if (!r)

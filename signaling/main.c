@@ -108,6 +108,10 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (pal_config_check(&cfg, err, sizeof(err))) {
+        fprintf(stderr, "palabre: %s\n", err);
+        return 1;
+    }
     pal_config_resolve_web_root(&cfg);
     pal_log_set_level((enum pal_log_level)cfg.log_level);
 

@@ -60,6 +60,16 @@ static struct room *room_find(struct pal_rooms *r, const char *name)
     return NULL;
 }
 
+/* A participant's owned strings and its node. */
+static void pnode_free(struct pnode *n)
+{
+    free(n->p.name);
+    free(n->p.sub);
+    free(n->p.email);
+    free(n->p.invite_label);
+    free(n);
+}
+
 static void room_free(struct pal_rooms *r, struct room *rm)
 {
     struct room **pp = &r->rooms[hash(rm->name)];
@@ -78,8 +88,7 @@ void pal_rooms_destroy(struct pal_rooms *r)
     for (int i = 0; i < NBUCKETS; i++) {
         for (struct pnode *n = r->parts[i], *next; n; n = next) {
             next = n->next;
-            free(n->p.name);
-            free(n);
+            pnode_free(n);
         }
         for (struct room *rm = r->rooms[i], *next; rm; rm = next) {
             next = rm->next;
@@ -93,10 +102,12 @@ void pal_rooms_destroy(struct pal_rooms *r)
 const char *pal_role_name(enum pal_role role)
 {
     switch (role) {
-    case PAL_ROLE_HOST:
-        return "host";
-    case PAL_ROLE_AGENT:
-        return "agent";
+    case PAL_ROLE_OWNER:
+        return "owner";
+    case PAL_ROLE_MODERATOR:
+        return "moderator";
+    case PAL_ROLE_PARTICIPANT:
+        return "participant";
     case PAL_ROLE_GUEST:
         return "guest";
     }
@@ -105,8 +116,8 @@ const char *pal_role_name(enum pal_role role)
 
 int pal_role_parse(const char *name, enum pal_role *out)
 {
-    if (strcmp(name, "agent") == 0)
-        *out = PAL_ROLE_AGENT;
+    if (strcmp(name, "participant") == 0 || strcmp(name, "agent") == 0) /* agent: before 0.2 */
+        *out = PAL_ROLE_PARTICIPANT;
     else if (strcmp(name, "guest") == 0)
         *out = PAL_ROLE_GUEST;
     else
@@ -170,7 +181,7 @@ int pal_rooms_join(struct pal_rooms *r, const char *room, const char *name, enum
         }
     } while (pal_rooms_find_participant(r, p->id));
     snprintf(p->room, sizeof(p->room), "%s", room);
-    p->role = created ? PAL_ROLE_HOST : requested;
+    p->role = created ? PAL_ROLE_OWNER : requested;
     unsigned h = hash(p->id);
     node->next = r->parts[h];
     r->parts[h] = node;
@@ -240,8 +251,7 @@ void pal_rooms_remove(struct pal_rooms *r, struct pal_participant *p)
     if (*pp) {
         struct pnode *node = *pp;
         *pp = node->next;
-        free(node->p.name);
-        free(node);
+        pnode_free(node);
     }
 }
 

@@ -277,6 +277,13 @@ void pal_server_participant_joined(struct pal_server *srv, struct pal_session *s
             srv->listeners[i].on_participant_joined(s, srv->listeners[i].ud);
 }
 
+void pal_server_participant_blocked(struct pal_server *srv, struct pal_session *s)
+{
+    for (int i = 0; i < srv->n_listeners; i++)
+        if (srv->listeners[i].on_participant_blocked)
+            srv->listeners[i].on_participant_blocked(s, srv->listeners[i].ud);
+}
+
 void pal_server_participant_gone(struct pal_server *srv, struct pal_session *s, const char *reason)
 {
     struct pal_participant *p = pal_session_participant(s);

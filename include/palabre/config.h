@@ -11,6 +11,13 @@
 #define PAL_MAX_ORIGINS 16
 #define PAL_MAX_TRUSTED_PROXIES 16
 
+/* Who is an agent ([access] agents). UNSET: no [access] section; allowed
+ * only on a loopback listen address, where it means OPEN. */
+enum pal_agents_mode { PAL_AGENTS_UNSET, PAL_AGENTS_OPEN, PAL_AGENTS_TOKEN };
+/* [access] algorithms: the JWT algorithms accepted (each key still signs only with its own). */
+#define PAL_JWT_ES256 0x1
+#define PAL_JWT_RS256 0x2
+
 /* Who may read /metrics. */
 enum pal_metrics_access { PAL_METRICS_OFF, PAL_METRICS_LOOPBACK, PAL_METRICS_ON };
 
@@ -27,6 +34,17 @@ struct pal_config {
     char trusted_proxies[PAL_MAX_TRUSTED_PROXIES][64]; /* trusted_proxies = (none): their
                                                         * X-Forwarded-For is believed */
     int n_trusted_proxies;
+    char public_url[256];   /* public_url = (none): the site's address as users reach it,
+                             * https://visio.example.fr; invite links start with it */
+    /* [access] */
+    int agents;             /* agents = open | token (enum pal_agents_mode; default: open on
+                             * a loopback listen address, else required) */
+    char jwks_file[512];    /* jwks_file: token mode's public keys (a JWKS JSON file) */
+    char jwt_issuer[256];   /* issuer: the expected iss */
+    char jwt_audience[256]; /* audience: the expected aud */
+    int jwt_algorithms;     /* algorithms = ES256, RS256 (PAL_JWT_* bits) */
+    int jwt_leeway_seconds; /* leeway_seconds = 60: clock skew allowed on exp and nbf */
+    int max_rooms_per_agent; /* max_rooms_per_agent = 100 stored rooms an agent owns */
     /* [limits] */
     size_t max_message_bytes;      /* 65536 */
     int messages_per_second;       /* 50, per connection */
@@ -62,6 +80,12 @@ void pal_config_defaults(struct pal_config *cfg);
 /* Reads an INI file over *cfg. On error returns -EINVAL and writes
  * "FILE:LINE: key 'k': reason" into err. */
 int pal_config_load(struct pal_config *cfg, const char *path, char *err, size_t errlen);
+/* After the file and the flags: refuses what cannot run (a non-loopback
+ * listen address without [access], token mode without its keys). Resolves
+ * agents UNSET to OPEN on loopback. -EINVAL with the message in err. */
+int pal_config_check(struct pal_config *cfg, char *err, size_t errlen);
+/* Whether the listen address is a loopback one (127.0.0.0/8, ::1, localhost). */
+bool pal_config_listen_is_loopback(const struct pal_config *cfg);
 /* Sets one key ("section.key" or "key") from a string, as the file would. */
 int pal_config_set(struct pal_config *cfg, const char *section, const char *key, const char *value,
                    char *err, size_t errlen);

@@ -18,7 +18,10 @@
 #define PAL_PARTICIPANT_ID_LEN 14 /* "p_" + 12 hex */
 #define PAL_RESUME_TOKEN_LEN 64   /* 32 random bytes, hex */
 
-enum pal_role { PAL_ROLE_HOST, PAL_ROLE_AGENT, PAL_ROLE_GUEST };
+/* Powers, highest first (docs/protocol.md, Roles): the owner of the stored
+ * room; moderators the owner named; participants (agents); guests (came by
+ * an invite link). */
+enum pal_role { PAL_ROLE_OWNER, PAL_ROLE_MODERATOR, PAL_ROLE_PARTICIPANT, PAL_ROLE_GUEST };
 
 struct pal_participant {
     /* borrowed */
@@ -29,8 +32,16 @@ struct pal_participant {
     char room[PAL_ROOM_MAX + 1];
     char *name;
     char resume_token[PAL_RESUME_TOKEN_LEN + 1];
+    /* identity (who they are, from auth or the invite; owned strings) */
+    bool is_agent;       /* an agent (open mode or a verified token); false: a guest */
+    char *sub;           /* the agent's stable id (token sub, or open mode's key hash); NULL for guests */
+    char *email;         /* NULL when unknown */
+    int64_t invite_id;   /* guests: the invite link they came with (0: none) */
+    char *invite_label;  /* guests: that link's label, shown in the lobby */
     /* state */
     enum pal_role role;
+    bool waiting;        /* in the lobby: in no list, gets no event, no chat, no media */
+    bool mic_blocked, camera_blocked; /* hard mute by a moderator: not forwarded, cannot unmute */
     bool mic, camera, screen;
     bool receive_mixed; /* receive "mixed" in force (join's, once admitted; media keeps it) */
     bool disconnected;
@@ -45,7 +56,7 @@ struct pal_rooms *pal_rooms_create(int max_rooms, int max_participants_per_room,
 void pal_rooms_destroy(struct pal_rooms *r);
 
 const char *pal_role_name(enum pal_role role);
-/* "agent" or "guest" (what a client may ask for); -EINVAL otherwise. */
+/* "participant" or "guest" (what a client may ask for: never more than it is); -EINVAL otherwise. */
 int pal_role_parse(const char *name, enum pal_role *out);
 
 /* Adds a participant to room (creating it). requested is the client's role;

@@ -74,6 +74,9 @@ void pal_server_participant_joined(struct pal_server *srv, struct pal_session *s
 void pal_server_participant_gone(struct pal_server *srv, struct pal_session *s,
                                  const char *reason);
 
+/* The participant's hard mute changed: runs the listeners. */
+void pal_server_participant_blocked(struct pal_server *srv, struct pal_session *s);
+
 /* metrics.c: the sources added with pal_server_add_metrics_source. */
 struct pal_metrics_source {
     pal_metrics_fn fn;

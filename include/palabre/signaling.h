@@ -59,6 +59,10 @@ struct pal_participant_listener {
     /* The participant is gone for good (left, timed out, disconnected past
      * the resume window, server stopping). s is still valid during the call. */
     void (*on_participant_left)(struct pal_session *s, void *ud);
+    /* A moderator changed the participant's hard mute (mic_blocked,
+     * camera_blocked in struct pal_participant): media stops or resumes
+     * forwarding that kind of track. May be NULL. */
+    void (*on_participant_blocked)(struct pal_session *s, void *ud);
     void *ud;
 };
 int pal_server_add_participant_listener(struct pal_server *srv,

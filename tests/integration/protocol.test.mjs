@@ -29,7 +29,7 @@ test('join, participant_joined, set_state, leave broadcast', { timeout: seconds(
   try {
     const a = await joined(srv, 'demo', 'Alice');
     assert.equal(a.data.room, 'demo');
-    assert.equal(a.data.participant.role, 'host');
+    assert.equal(a.data.participant.role, 'owner');
     assert.match(a.id, /^p_[0-9a-f]{12}$/);
     assert.match(a.data.resume_token, /^[0-9a-f]{64}$/);
     assert.equal(a.data.resumed, false);
@@ -245,7 +245,7 @@ test('room_full and too_many_rooms', { timeout: seconds(60) }, async () => {
     await a.c.call('leave');
     await c.call('leave');
     const d = await joined(srv, 'two', 'D');
-    assert.equal(d.data.participant.role, 'host');
+    assert.equal(d.data.participant.role, 'owner');
     for (const x of [a.c, b.c, c, d.c]) await x.close();
   } finally { await srv.stop(); }
 });

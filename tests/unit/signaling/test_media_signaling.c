@@ -220,7 +220,7 @@ static bool join(struct pal_session *s, const char *room, bool mixed)
 {
     struct pal_participant *p;
     snprintf(s->room, sizeof(s->room), "%s", room);
-    assert_int_equal(pal_rooms_join(srv.rooms, room, "someone", PAL_ROLE_AGENT, &p), 0);
+    assert_int_equal(pal_rooms_join(srv.rooms, room, "someone", PAL_ROLE_PARTICIPANT, &p), 0);
     snprintf(s->pid, sizeof(s->pid), "%s", p->id);
     p->owner = s;
     s->p = p;

@@ -16,9 +16,9 @@ static void test_first_join_creates_room_and_is_host(void **state)
     struct pal_rooms *r = pal_rooms_create(10, 5, 30);
     struct pal_participant *a, *b;
     assert_int_equal(pal_rooms_count(r), 0);
-    assert_int_equal(pal_rooms_join(r, "demo", "Alice", PAL_ROLE_AGENT, &a), 0);
+    assert_int_equal(pal_rooms_join(r, "demo", "Alice", PAL_ROLE_PARTICIPANT, &a), 0);
     assert_int_equal(pal_rooms_count(r), 1);
-    assert_int_equal(a->role, PAL_ROLE_HOST);
+    assert_int_equal(a->role, PAL_ROLE_OWNER);
     assert_int_equal(strlen(a->id), 14);
     assert_memory_equal(a->id, "p_", 2);
     assert_int_equal(strlen(a->resume_token), 64);
@@ -38,11 +38,11 @@ static void test_limits(void **state)
 {
     struct pal_rooms *r = pal_rooms_create(2, 2, 30);
     struct pal_participant *p;
-    assert_int_equal(pal_rooms_join(r, "a", "1", PAL_ROLE_AGENT, &p), 0);
-    assert_int_equal(pal_rooms_join(r, "a", "2", PAL_ROLE_AGENT, &p), 0);
-    assert_int_equal(pal_rooms_join(r, "a", "3", PAL_ROLE_AGENT, &p), -EUSERS);
-    assert_int_equal(pal_rooms_join(r, "b", "1", PAL_ROLE_AGENT, &p), 0);
-    assert_int_equal(pal_rooms_join(r, "c", "1", PAL_ROLE_AGENT, &p), -EMFILE);
+    assert_int_equal(pal_rooms_join(r, "a", "1", PAL_ROLE_PARTICIPANT, &p), 0);
+    assert_int_equal(pal_rooms_join(r, "a", "2", PAL_ROLE_PARTICIPANT, &p), 0);
+    assert_int_equal(pal_rooms_join(r, "a", "3", PAL_ROLE_PARTICIPANT, &p), -EUSERS);
+    assert_int_equal(pal_rooms_join(r, "b", "1", PAL_ROLE_PARTICIPANT, &p), 0);
+    assert_int_equal(pal_rooms_join(r, "c", "1", PAL_ROLE_PARTICIPANT, &p), -EMFILE);
     assert_int_equal(pal_rooms_count(r), 2);
     assert_int_equal(pal_rooms_room_size(r, "c"), 0);
     pal_rooms_destroy(r);
@@ -52,8 +52,8 @@ static void test_leave_destroys_empty_room(void **state)
 {
     struct pal_rooms *r = pal_rooms_create(1, 10, 30);
     struct pal_participant *a, *b, *c;
-    assert_int_equal(pal_rooms_join(r, "x", "A", PAL_ROLE_AGENT, &a), 0);
-    assert_int_equal(pal_rooms_join(r, "x", "B", PAL_ROLE_AGENT, &b), 0);
+    assert_int_equal(pal_rooms_join(r, "x", "A", PAL_ROLE_PARTICIPANT, &a), 0);
+    assert_int_equal(pal_rooms_join(r, "x", "B", PAL_ROLE_PARTICIPANT, &b), 0);
     pal_rooms_remove(r, a);
     assert_int_equal(pal_rooms_count(r), 1);
     assert_int_equal(pal_rooms_room_size(r, "x"), 1);
@@ -61,7 +61,7 @@ static void test_leave_destroys_empty_room(void **state)
     assert_int_equal(pal_rooms_count(r), 0);
     /* the room slot is free again; the new first participant is host */
     assert_int_equal(pal_rooms_join(r, "y", "C", PAL_ROLE_GUEST, &c), 0);
-    assert_int_equal(c->role, PAL_ROLE_HOST);
+    assert_int_equal(c->role, PAL_ROLE_OWNER);
     pal_rooms_destroy(r);
 }
 
@@ -76,8 +76,8 @@ static void test_resume_window(void **state)
 {
     struct pal_rooms *r = pal_rooms_create(10, 10, 30);
     struct pal_participant *a, *b, *got;
-    assert_int_equal(pal_rooms_join(r, "w", "A", PAL_ROLE_AGENT, &a), 0);
-    assert_int_equal(pal_rooms_join(r, "w", "B", PAL_ROLE_AGENT, &b), 0);
+    assert_int_equal(pal_rooms_join(r, "w", "A", PAL_ROLE_PARTICIPANT, &a), 0);
+    assert_int_equal(pal_rooms_join(r, "w", "B", PAL_ROLE_PARTICIPANT, &b), 0);
     char token[PAL_RESUME_TOKEN_LEN + 1];
     strcpy(token, b->resume_token);
 
@@ -119,12 +119,12 @@ static void test_roles(void **state)
 {
     enum pal_role role;
     assert_int_equal(pal_role_parse("agent", &role), 0);
-    assert_int_equal(role, PAL_ROLE_AGENT);
+    assert_int_equal(role, PAL_ROLE_PARTICIPANT);
     assert_int_equal(pal_role_parse("guest", &role), 0);
     assert_int_equal(role, PAL_ROLE_GUEST);
     assert_int_equal(pal_role_parse("host", &role), -EINVAL);
     assert_int_equal(pal_role_parse("", &role), -EINVAL);
-    assert_string_equal(pal_role_name(PAL_ROLE_HOST), "host");
+    assert_string_equal(pal_role_name(PAL_ROLE_OWNER), "owner");
 }
 
 static void count_one(struct pal_participant *p, void *ud)
@@ -139,7 +139,7 @@ static void test_iteration(void **state)
     char name[16];
     for (int i = 0; i < 50; i++) {
         snprintf(name, sizeof(name), "n%d", i);
-        assert_int_equal(pal_rooms_join(r, i % 2 ? "odd" : "even", name, PAL_ROLE_AGENT, &p), 0);
+        assert_int_equal(pal_rooms_join(r, i % 2 ? "odd" : "even", name, PAL_ROLE_PARTICIPANT, &p), 0);
     }
     int n = 0;
     pal_rooms_each_in_room(r, "odd", count_one, &n);

@@ -1,0 +1,137 @@
+/* Stored rooms, their invite links, named moderators and journal: tables in
+ * the data directory's SQLite database (DIR/palabre.db, the chat's file, on
+ * a connection of their own; WAL). Schema in signaling/room_store.c, its
+ * version in its own table (access_schema_version).
+ *
+ * A room is the service's meeting place: its name is the URL slug, it has a
+ * title, an owner (the agent who created it) and settings; its chat (chat
+ * store) stays between meetings. Live meetings (who is in, the lobby, bans)
+ * are in memory (palabre/rooms.h), not here.
+ *
+ * Invite tokens are 128 random bits, base64url (22 characters); only their
+ * SHA-256 is stored. A link carries its token in the URL fragment
+ * (/r/ROOM#invite=TOKEN) so that no proxy log or Referer sees it.
+ *
+ * Durability: synchronous=NORMAL in WAL (a power cut may lose the last
+ * committed changes, never corrupts): the only hot write is an invite's use
+ * count, made only for links with a use limit.
+ *
+ * Bounds (a client may make the server store these): rooms per owner
+ * (max_per_owner), PAL_INVITES_PER_ROOM live links per room, journal rows
+ * per room (PAL_JOURNAL_PER_ROOM, the oldest go first), text lengths below.
+ *
+ * Thread: the signaling thread only (one connection, not shared). */
+#ifndef PALABRE_ROOM_STORE_H
+#define PALABRE_ROOM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "palabre/rooms.h"
+
+#define PAL_ROOM_TITLE_MAX 120      /* characters */
+#define PAL_INVITE_LABEL_MAX 120    /* characters */
+#define PAL_INVITE_TOKEN_LEN 22     /* base64url of 16 random bytes */
+#define PAL_INVITE_DEFAULT_SECONDS (7 * 86400)
+#define PAL_INVITE_MAX_SECONDS (90 * 86400)
+#define PAL_INVITES_PER_ROOM 200    /* links not yet expired nor revoked */
+#define PAL_JOURNAL_PER_ROOM 10000
+#define PAL_SUB_MAX 255
+
+struct pal_room_store;
+
+struct pal_room_settings {
+    bool lobby;      /* guests wait in the lobby (default true) */
+    bool locked;     /* everyone but moderators waits in the lobby (default false) */
+    bool guest_chat; /* guests may send chat messages (default true) */
+};
+
+struct pal_room_record {
+    char name[PAL_ROOM_MAX + 1];
+    char title[PAL_ROOM_TITLE_MAX * 4 + 1];
+    char owner_sub[PAL_SUB_MAX + 1];
+    char owner_name[256];
+    int64_t created_ms; /* wall clock, ms since the epoch */
+    struct pal_room_settings settings;
+};
+
+struct pal_invite {
+    int64_t id;
+    char room[PAL_ROOM_MAX + 1];
+    char label[PAL_INVITE_LABEL_MAX * 4 + 1];
+    char created_by[256]; /* display name of the moderator who made it */
+    int64_t created_ms, expires_ms; /* wall clock, ms */
+    int max_uses;                   /* 0: unlimited */
+    int uses;
+    bool lobby;                     /* holders wait in the lobby (default) */
+    int64_t revoked_ms;             /* 0: not revoked */
+};
+
+/* Opens (creates) the tables in DIR/palabre.db. 0, or -errno with a log line. */
+int pal_room_store_open(const char *data_dir, struct pal_room_store **out);
+void pal_room_store_close(struct pal_room_store *rs);
+
+/* ---- rooms ---- */
+/* Creates a room owned by owner_sub. -EEXIST (the name is taken), -EDQUOT
+ * (the owner already owns max_per_owner rooms), -EINVAL, -EIO. */
+int pal_room_store_create(struct pal_room_store *rs, const char *name, const char *title,
+                          const char *owner_sub, const char *owner_name,
+                          const struct pal_room_settings *settings, int64_t now_ms,
+                          int max_per_owner);
+/* 0 and *out, -ENOENT, -EIO. */
+int pal_room_store_get(struct pal_room_store *rs, const char *name, struct pal_room_record *out);
+/* Title (NULL: unchanged) and settings. 0, -ENOENT, -EINVAL, -EIO. */
+int pal_room_store_update(struct pal_room_store *rs, const char *name, const char *title,
+                          const struct pal_room_settings *settings);
+/* "My rooms": rooms sub owns or is a named moderator of, newest first, at
+ * most limit. fn gets each; returns the count or -EIO. */
+typedef void (*pal_room_record_fn)(void *ud, const struct pal_room_record *room, bool owner);
+int pal_room_store_list_for(struct pal_room_store *rs, const char *sub, int limit,
+                            pal_room_record_fn fn, void *ud);
+
+/* ---- named moderators (agents, by sub; they keep the role across meetings) ---- */
+int pal_room_store_set_moderator(struct pal_room_store *rs, const char *room, const char *sub,
+                                 const char *name, bool moderator);
+bool pal_room_store_is_moderator(struct pal_room_store *rs, const char *room, const char *sub);
+
+/* ---- invite links ---- */
+/* A new token: 16 bytes from getrandom, base64url without padding. */
+int pal_invite_token_new(char out[PAL_INVITE_TOKEN_LEN + 1]);
+/* Creates a link for room (which must exist: -ENOENT). expires_ms must be
+ * after now_ms and at most PAL_INVITE_MAX_SECONDS later (-EINVAL);
+ * max_uses >= 0; -EDQUOT past PAL_INVITES_PER_ROOM live links. The token is
+ * written to token_out (only its hash is stored) and the link to *out. */
+int pal_room_store_invite_create(struct pal_room_store *rs, const char *room, const char *label,
+                                 const char *created_by, int64_t now_ms, int64_t expires_ms,
+                                 int max_uses, bool lobby,
+                                 char token_out[PAL_INVITE_TOKEN_LEN + 1], struct pal_invite *out);
+/* A guest presents token for room: counts one use (for a link with a
+ * limit, atomically). 0 and *out; -ENOENT (unknown, or another room's),
+ * -ECANCELED (revoked), -ETIMEDOUT (expired), -EUSERS (no use left), -EIO. */
+int pal_room_store_invite_use(struct pal_room_store *rs, const char *room, const char *token,
+                              int64_t now_ms, struct pal_invite *out);
+/* A room's links, newest first (expired and revoked ones included for 30
+ * days, then deleted). Returns the count or -EIO. */
+typedef void (*pal_invite_fn)(void *ud, const struct pal_invite *inv);
+int pal_room_store_invite_list(struct pal_room_store *rs, const char *room, pal_invite_fn fn,
+                               void *ud);
+/* 0, -ENOENT (no such link in room), -EIO. Revoking twice is 0. */
+int pal_room_store_invite_revoke(struct pal_room_store *rs, const char *room, int64_t id,
+                                 int64_t now_ms);
+
+/* ---- journal: who did what, per room ---- */
+struct pal_journal_entry {
+    int64_t id, ts_ms;
+    const char *room, *action;     /* action: "admit", "deny", "mute", "remove", ... */
+    const char *actor_id, *actor_name;
+    const char *target_id, *target_name; /* "" when none */
+    const char *detail;                  /* "" when none */
+};
+int pal_room_store_journal_add(struct pal_room_store *rs, const struct pal_journal_entry *e);
+/* Newest first, ids below before_id (0: from the newest), at most limit. */
+typedef void (*pal_journal_fn)(void *ud, const struct pal_journal_entry *e);
+int pal_room_store_journal_list(struct pal_room_store *rs, const char *room, int64_t before_id,
+                                int limit, pal_journal_fn fn, void *ud);
+
+#endif
