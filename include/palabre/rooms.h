@@ -86,6 +86,15 @@ void pal_rooms_each_in_room(struct pal_rooms *r, const char *room, pal_rooms_par
                             void *ud);
 void pal_rooms_each(struct pal_rooms *r, pal_rooms_participant_fn fn, void *ud);
 
+/* Bans for the rest of the meeting (until the room is destroyed, when its
+ * last participant, waiting ones included, is gone). key: "sub:<sub>"
+ * (agents), "invite:<id>" (the link a guest came with) or "guest:<key>"
+ * (a guest's browser key). At most PAL_ROOM_MAX_BANS per room (-ENOSPC).
+ * 0, -ENOENT (no such room), -ENOMEM. */
+#define PAL_ROOM_MAX_BANS 1000
+int pal_rooms_ban(struct pal_rooms *r, const char *room, const char *key);
+bool pal_rooms_is_banned(struct pal_rooms *r, const char *room, const char *key);
+
 struct pal_participant *pal_rooms_find_participant(struct pal_rooms *r, const char *id);
 int pal_rooms_count(const struct pal_rooms *r);
 /* Participants in room (connected or waiting), 0 when it does not exist. */
