@@ -202,7 +202,8 @@ static void run_command(struct worker *w, const struct pal_media_cmd *c)
     }
     struct pal_peer *p = peer_get(w, c, c->type == PAL_MEDIA_CMD_PARTICIPANT_ADD ||
                                             c->type == PAL_MEDIA_CMD_PUBLISH ||
-                                            c->type == PAL_MEDIA_CMD_SUBSCRIBE_OPEN);
+                                            c->type == PAL_MEDIA_CMD_SUBSCRIBE_OPEN ||
+                                            c->type == PAL_MEDIA_CMD_TRACK_BLOCK);
     if (!p) {
         PAL_DEBUG("media", c->room, c->participant, "command %d for an unknown participant",
                   c->type);
