@@ -259,6 +259,9 @@ test('end_meeting: everyone, the lobby included, gets meeting_ended then close 4
     assert.equal(closed.code, 4002, who);
     assert.equal(closed.reason, 'meeting ended', who);
   }
+  // before its own close, the owner heard the others leave for that reason
+  const left = owner.c.events.filter((e) => e.type === 'participant_left').map((e) => [e.participant_id, e.reason]);
+  assert.deepEqual(left.sort(), [[g.id, 'ended'], [part.id, 'ended']].sort());
   // the meeting is over: a resume finds nothing
   const c = await open();
   await refused(c, 'join', { room, name: 'Agent', resume_token: part.data.resume_token }, 'resume_failed');
