@@ -8,7 +8,7 @@ import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, until } from '../lib/media_bridge.mjs';
 
 import * as lib from '../lib/palabre.mjs';
-import { newPc, trickle, answerOffers } from '../lib/raw_pc.mjs';
+import { newPc, trickle, answerOffers, publishCamera } from '../lib/raw_pc.mjs';
 import { seconds } from '../lib/timeouts.mjs';
 
 let srv, browser;
@@ -28,17 +28,7 @@ test('two browsers through the WebSocket signaling: publish, subscribe, decode, 
   await bob.call('join', { room: 'demo', name: 'Bob' });
   const alicePage = await browser.newPage();
   await alicePage.goto(srv.url + '/healthz');
-  const offer = await alicePage.evaluate(async (init) => {
-    eval(init);
-    const s = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
-    for (const tr of s.getTracks()) window.pub.addTransceiver(tr, { direction: 'sendonly', streams: [s] });
-    await window.pub.setLocalDescription(await window.pub.createOffer());
-    return window.pub.localDescription.sdp;
-  }, newPc('pub'));
-  const r = await alice.request('publish', { sdp: offer });
-  assert.equal(r.ok, true, JSON.stringify(r.error));
-  await alicePage.evaluate((sdp) => window.pub.setRemoteDescription({ type: 'answer', sdp }), r.data.sdp);
-  const stopA = trickle(alicePage, alice, 'publish', 'pub');
+  const stopA = await publishCamera(alicePage, alice);
 
   const bobPage = await browser.newPage();
   await bobPage.goto(srv.url + '/healthz');

@@ -13,7 +13,7 @@ import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, until } from '../lib/media_bridge.mjs';
 
 import * as lib from '../lib/palabre.mjs';
-import { newPc, trickle, answerOffers } from '../lib/raw_pc.mjs';
+import { newPc, trickle, answerOffers, publishCamera } from '../lib/raw_pc.mjs';
 import { seconds } from '../lib/timeouts.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -74,16 +74,7 @@ test('hard mute: the mic track stops being forwarded (still received), set_state
 
     const pubPage = await browser.newPage();
     await pubPage.goto(srv.url + '/healthz');
-    const offer = await pubPage.evaluate(async (init) => {
-      eval(init);
-      const s = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
-      for (const tr of s.getTracks()) window.pub.addTransceiver(tr, { direction: 'sendonly', streams: [s] });
-      await window.pub.setLocalDescription(await window.pub.createOffer());
-      return window.pub.localDescription.sdp;
-    }, newPc('pub'));
-    const answer = await pub.c.call('publish', { sdp: offer });
-    await pubPage.evaluate((sdp) => window.pub.setRemoteDescription({ type: 'answer', sdp }), answer.sdp);
-    stops.push(trickle(pubPage, pub.c, 'publish', 'pub'));
+    stops.push(await publishCamera(pubPage, pub.c));
 
     // the owner subscribes: packets_forwarded counts what reaches it
     const subPage = await browser.newPage();

@@ -5,6 +5,8 @@
 //
 //   await page.evaluate((init) => eval(init), newPc('sub'));   window.sub (+ window.subCands)
 //   const stop = trickle(page, client, 'subscribe', 'sub');    ice_candidate both ways; stop()
+//   const stop = await publishCamera(page, client);           window.pub sends the fake
+//                                                              camera and microphone; stop()
 //   await answerOffers(page, client, (offer) => done);         answers subscribe_offer events
 //                                                              in order until done; returns the
 //                                                              last version answered
@@ -47,4 +49,20 @@ export async function answerOffers(page, client, stopAt) {
     assert.equal(r.ok, true, JSON.stringify(r.error));
     if (stopAt(ev)) return ev.version;
   }
+}
+
+// The page (on the server's origin) publishes Chromium's fake microphone
+// and camera on window.pub; returns the trickle's stop function.
+export async function publishCamera(page, client) {
+  const offer = await page.evaluate(async (init) => {
+    eval(init);
+    const s = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
+    for (const tr of s.getTracks()) window.pub.addTransceiver(tr, { direction: 'sendonly', streams: [s] });
+    await window.pub.setLocalDescription(await window.pub.createOffer());
+    return window.pub.localDescription.sdp;
+  }, newPc('pub'));
+  const r = await client.request('publish', { sdp: offer });
+  assert.equal(r.ok, true, JSON.stringify(r.error));
+  await page.evaluate((sdp) => window.pub.setRemoteDescription({ type: 'answer', sdp }), r.data.sdp);
+  return trickle(page, client, 'publish', 'pub');
 }
