@@ -4,8 +4,9 @@
 // track_stats), remove with a ban that holds against the resume token, the
 // same link and a reload with the same guest_key, end_meeting for everyone
 // (the lobby too), the owner out of everyone's reach, moderators out of
-// each other's, the journal in order, and every moderator request refused
-// to a participant and to a guest with nothing changed.
+// each other's, the journal in order, every moderator request refused to a
+// participant and to a guest with nothing changed, bad fields refused, and a
+// moderator named by the owner still one at the next meeting.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -387,4 +388,67 @@ test('every moderator request by a participant and by a guest: forbidden, nothin
   // and the guest is still in: its chat goes through
   await g.c.call('chat_send', { text: 'toujours là', client_msg_id: 'm1' });
   for (const x of [owner, p, g, w, seen]) await x.c.close();
+});
+
+test('bad fields: each refused with its code and field, nothing changed', { timeout: seconds(60) }, async () => {
+  const room = 'bad-fields';
+  const owner = await agent(room, 'Owner');
+  const p = await agent(room, 'Agent');
+  await owner.c.call('room_update', { lobby: false });
+  const inv = await owner.c.call('invite_create', { label: 'Partner', lobby: false });
+  const g = await guest(room, 'Guest', inv.token);
+  const journal = (await owner.c.call('journal')).entries.length;
+  for (const [type, fields, code, field] of [
+    ['mute', { kind: 'mic' }, 'missing_field', 'participant_id'],
+    ['mute', { participant_id: p.id }, 'missing_field', 'kind'],
+    ['mute', { participant_id: p.id, kind: 'voice' }, 'bad_field', 'kind'],
+    ['mute', { participant_id: 'p_000000000000', kind: 'mic' }, 'unknown_participant', 'participant_id'],
+    ['mute_all', { kind: 7 }, 'bad_field', 'kind'],
+    ['remove', { participant_id: p.id, ban: 'yes' }, 'bad_field', 'ban'],
+    ['remove', { participant_id: p.id, reason: 'x'.repeat(201) }, 'bad_field', 'reason'],
+    ['room_update', {}, 'missing_field', 'title'],
+    ['room_update', { title: '' }, 'bad_field', 'title'],
+    ['room_update', { title: 't'.repeat(121) }, 'bad_field', 'title'],
+    ['room_update', { locked: 'no' }, 'bad_field', 'locked'],
+    ['end_meeting', { reason: 5 }, 'bad_field', 'reason'],
+    ['set_role', { participant_id: p.id, role: 'owner' }, 'bad_field', 'role'],
+    ['set_role', { participant_id: g.id, role: 'participant' }, 'bad_field', 'role'],
+    ['journal', { limit: 201 }, 'bad_field', 'limit'],
+    ['journal', { before: 'x' }, 'bad_field', 'before'],
+    ['track_stats', { participant_id: 12 }, 'bad_field', 'participant_id'],
+  ]) {
+    const e = await refused(owner.c, type, fields, code);
+    assert.equal(e.field, field, `${type} ${JSON.stringify(fields)}: ${JSON.stringify(e)}`);
+  }
+  assert.equal((await owner.c.call('journal')).entries.length, journal);
+  const seen = await agent(room, 'Observer');
+  const byId = Object.fromEntries(seen.data.participants.map((x) => [x.id, x]));
+  assert.equal(byId[p.id].role, 'participant');
+  assert.equal(byId[p.id].mic_blocked, false);
+  assert.equal(byId[g.id].role, 'guest');
+  assert.equal(seen.data.room_info.title, room);
+  assert.equal(seen.data.room_info.settings.locked, false);
+  // a guest promoted comes back to guest, never to participant
+  assert.equal((await owner.c.call('set_role', { participant_id: g.id, role: 'moderator' })).participant.role, 'moderator');
+  assert.equal((await owner.c.call('set_role', { participant_id: g.id, role: 'guest' })).participant.role, 'guest');
+  for (const x of [owner, p, g, seen]) await x.c.close();
+});
+
+test('a moderator named by the owner keeps the role across meetings', { timeout: seconds(60) }, async () => {
+  const room = 'named-mod';
+  const owner = await agent(room, 'Owner');
+  const key = agentKey();
+  const m = await agent(room, 'Named', { agent_key: key });
+  assert.equal(m.data.participant.role, 'participant');
+  await owner.c.call('set_role', { participant_id: m.id, role: 'moderator' });
+  await m.c.call('leave');
+  const again = await agent(room, 'Named', { agent_key: key });
+  assert.equal(again.data.participant.role, 'moderator');
+  assert.equal(again.data.room_info.your_role, 'moderator');
+  // taken back by the owner: a participant on the next join
+  await owner.c.call('set_role', { participant_id: again.id, role: 'participant' });
+  await again.c.call('leave');
+  const third = await agent(room, 'Named', { agent_key: key });
+  assert.equal(third.data.participant.role, 'participant');
+  for (const x of [owner, m, again, third]) await x.c.close();
 });
