@@ -312,6 +312,31 @@ test('a waiting guest who leaves: lobby_left; rooms per agent are bounded', { ti
     } finally { await srv.stop(); }
   });
 
+test('removed with a ban: the resume token, the same link, the same guest_key or agent_key are refused banned', { timeout: seconds(60) }, async () => {
+  const srv = await startPalabre();
+  try {
+    const a = await agentIn(srv, 'ban', 'Alice');
+    const link = await a.c.call('invite_create', { label: 'l', lobby: false });
+    const other = await a.c.call('invite_create', { label: 'autre', lobby: false });
+    await a.c.call('room_update', { lobby: false });
+    const guestKey = newKey();
+    const g = await guestWith(srv, 'ban', 'Gaston', link.token, { guest_key: guestKey });
+    assert.ok(Array.isArray(g.data.participants), JSON.stringify(g.data));
+    const bob = await agentIn(srv, 'ban', 'Bob');
+    await a.c.call('remove', { participant_id: g.id, ban: true });
+    await a.c.call('remove', { participant_id: bob.id, ban: true });
+    assert.equal((await g.c.closed).code, 4001);
+    const r = await connect(srv.wsUrl);
+    assertError(await r.request('join', { room: 'ban', name: 'Gaston', resume_token: g.data.resume_token }), 'banned');
+    assertError(await r.request('join', { room: 'ban', name: 'Gaston', invite: link.token }), 'banned');
+    assertError(await r.request('join', { room: 'ban', name: 'Gaston', invite: other.token, guest_key: guestKey }), 'banned');
+    assertError(await r.request('join', { room: 'ban', name: 'Bob', agent_key: bob.key }), 'banned');
+    // others still come in
+    assert.equal((await r.call('join', { room: 'ban', name: 'Nina', invite: other.token })).participant.role, 'guest');
+    await Promise.all([a.c.close(), r.close()]);
+  } finally { await srv.stop(); }
+});
+
 // ---- token mode ----------------------------------------------------------
 
 const b64u = (x) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url');
