@@ -136,6 +136,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             strnlen(id.name, sizeof(id.name)) == sizeof(id.name) ||
             strnlen(id.email, sizeof(id.email)) == sizeof(id.email) || id.exp <= FUZZ_NOW - 60)
             abort();
+        for (const char *c = id.name; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                abort(); /* shown to everyone: no control character */
     } else if (rc != -EACCES || !err[0]) {
         abort(); /* every refusal is -EACCES with its reason */
     }
