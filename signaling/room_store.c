@@ -798,14 +798,15 @@ int pal_room_store_invite_use(struct pal_room_store *rs, const char *room, const
         return -ECANCELED;
     if (inv.expires_ms <= now_ms)
         return -ETIMEDOUT;
-    if (inv.max_uses > 0 && inv.uses >= inv.max_uses)
-        return -EUSERS;
+    /* No use left is told by the UPDATE alone (no row changed), not by the
+     * row read above: another connection (the CLI's) may have taken the
+     * last use since. */
     with(rs, ST_INV_USE, "i", inv.id);
     rc = run(rs, ST_INV_USE);
     if (rc)
         return rc;
     if (sqlite3_changes(rs->db) == 0)
-        return -EUSERS; /* another connection took the last use meanwhile */
+        return -EUSERS;
     inv.uses++;
     *out = inv;
     return 0;

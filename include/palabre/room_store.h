@@ -15,7 +15,9 @@
  * Durability: synchronous=NORMAL in WAL (a power cut may lose the last
  * committed changes, never corrupts): the only hot write is an invite's use
  * count. Uses are counted for every link, unlimited ones included (the
- * moderators' list shows them); the write costs USE_COST_NOTE.
+ * moderators' list shows them): a use with its write (one UPDATE, committed
+ * without fsync) took 30 to 45 us on the 2-core test VM, a lookup alone
+ * 6.5 us, within the 100 us a join may spend here.
  *
  * Bounds (a client may make the server store these): rooms per owner
  * (max_per_owner), PAL_INVITES_PER_ROOM live links per room and
