@@ -9,7 +9,7 @@
 #include "palabre/log.h"
 #include "palabre/room_store.h"
 
-#include <dirent.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -44,18 +44,15 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     pal_room_store_close(f->rs);
-    DIR *d = opendir(f->dir);
-    struct dirent *e;
-    char path[384];
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", f->dir, e->d_name);
+    /* The database and its WAL files are all a test leaves; rmdir fails
+     * (and the test with it) if anything else was written. */
+    const char *files[] = {"palabre.db", "palabre.db-wal", "palabre.db-shm"};
+    for (int i = 0; i < 3; i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/%s", f->dir, files[i]);
         unlink(path);
     }
-    if (d)
-        closedir(d);
-    rmdir(f->dir);
+    assert_int_equal(rmdir(f->dir), 0);
     free(f);
     return 0;
 }
@@ -769,30 +766,45 @@ static void open_refuses_a_newer_schema_and_bad_places(void **state)
     assert_int_equal(pal_room_store_open("", &rs), -EINVAL);
     assert_int_equal(pal_room_store_open("/nonexistent/palabre-test", &rs), -EIO);
     assert_null(rs);
+
+    /* A file that is not a database is left as it is. */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/palabre.db", f->dir);
+    unlink(path);
+    FILE *junk = fopen(path, "w");
+    assert_non_null(junk);
+    for (int i = 0; i < 512; i++)
+        fputs("not a database ", junk);
+    fclose(junk);
+    assert_int_equal(pal_room_store_open(f->dir, &rs), -EIO);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 512 * 15);
 }
 
 int main(void)
 {
     pal_log_set_level(PAL_LOG_OFF);
+    /* Each test on a fresh database in its own directory. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(rooms_create_get_update, setup, teardown),
-        cmocka_unit_test_setup_teardown(rooms_refuse_bad_input, setup, teardown),
-        cmocka_unit_test_setup_teardown(rooms_per_owner_quota, setup, teardown),
-        cmocka_unit_test_setup_teardown(list_for_owner_and_moderator, setup, teardown),
-        cmocka_unit_test_setup_teardown(named_moderators, setup, teardown),
+        T(rooms_create_get_update),
+        T(rooms_refuse_bad_input),
+        T(rooms_per_owner_quota),
+        T(list_for_owner_and_moderator),
+        T(named_moderators),
         cmocka_unit_test(invite_token_format),
-        cmocka_unit_test_setup_teardown(invite_stores_only_the_hash, setup, teardown),
-        cmocka_unit_test_setup_teardown(invite_use_outcomes, setup, teardown),
-        cmocka_unit_test_setup_teardown(invite_create_bounds, setup, teardown),
-        cmocka_unit_test_setup_teardown(invite_live_links_quota, setup, teardown),
-        cmocka_unit_test_setup_teardown(invite_list_purges_and_bounds_dead_links, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(journal_add_list_trim, setup, teardown),
-        cmocka_unit_test_setup_teardown(journal_keeps_the_newest_per_room, setup, teardown),
-        cmocka_unit_test_setup_teardown(reopen_keeps_everything, setup, teardown),
-        cmocka_unit_test_setup_teardown(shares_the_file_with_the_chat_store, setup, teardown),
-        cmocka_unit_test_setup_teardown(open_refuses_a_newer_schema_and_bad_places, setup,
-                                        teardown),
+        T(invite_stores_only_the_hash),
+        T(invite_use_outcomes),
+        T(invite_create_bounds),
+        T(invite_live_links_quota),
+        T(invite_list_purges_and_bounds_dead_links),
+        T(journal_add_list_trim),
+        T(journal_keeps_the_newest_per_room),
+        T(reopen_keeps_everything),
+        T(shares_the_file_with_the_chat_store),
+        T(open_refuses_a_newer_schema_and_bad_places),
     };
+#undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
