@@ -88,7 +88,7 @@ enum stmt {
 };
 
 #define ROOM_COLS "name, title, owner_sub, owner_name, created_ms, lobby, locked, guest_chat"
-#define INVITE_COLS                                                                            \
+#define INVITE_COLS                                                                                \
     "id, room, label, created_by, created_ms, expires_ms, max_uses, uses, lobby, revoked_ms"
 /* A link is dead once revoked or expired (?2 is now). */
 #define INVITE_DEAD "(revoked_ms > 0 OR expires_ms <= ?2)"
@@ -337,7 +337,7 @@ void pal_room_store_close(struct pal_room_store *rs)
 
 static bool room_name_ok(const char *name)
 {
-    size_t len = name ? strlen(name) : 0;
+    size_t len = name ? strnlen(name, PAL_ROOM_MAX + 1) : 0;
     if (len < 1 || len > PAL_ROOM_MAX)
         return false;
     for (size_t i = 0; i < len; i++) {
@@ -448,8 +448,8 @@ int pal_room_store_update(struct pal_room_store *rs, const char *name, const cha
         return -EINVAL;
     with(rs, ST_ROOM_UPDATE, "tt", name, title);
     if (settings)
-        with(rs, ST_ROOM_UPDATE, "__bbb", (int)settings->lobby,
-             (int)settings->locked, (int)settings->guest_chat);
+        with(rs, ST_ROOM_UPDATE, "__bbb", (int)settings->lobby, (int)settings->locked,
+             (int)settings->guest_chat);
     int rc = run(rs, ST_ROOM_UPDATE);
     if (rc)
         return rc;
@@ -611,8 +611,7 @@ static int make_room_for_invite(struct pal_room_store *rs, const char *room, int
         rc = run_int(rs, ST_INV_ROWS, &rows);
     }
     if (!rc && rows >= PAL_INVITES_KEPT_PER_ROOM) {
-        with(rs, ST_INV_DROP_DEAD, "tii", room, now_ms,
-             rows - PAL_INVITES_KEPT_PER_ROOM + 1);
+        with(rs, ST_INV_DROP_DEAD, "tii", room, now_ms, rows - PAL_INVITES_KEPT_PER_ROOM + 1);
         rc = run(rs, ST_INV_DROP_DEAD);
     }
     return rc;
@@ -620,14 +619,14 @@ static int make_room_for_invite(struct pal_room_store *rs, const char *room, int
 
 int pal_room_store_invite_create(struct pal_room_store *rs, const char *room, const char *label,
                                  const char *created_by, int64_t now_ms, int64_t expires_ms,
-                                 int max_uses, bool lobby,
-                                 char token_out[PAL_INVITE_TOKEN_LEN + 1], struct pal_invite *out)
+                                 int max_uses, bool lobby, char token_out[PAL_INVITE_TOKEN_LEN + 1],
+                                 struct pal_invite *out)
 {
     if (!room_name_ok(room))
         return -ENOENT;
-    if (!text_ok(label, 1, PAL_INVITE_LABEL_MAX * 4) ||
-        !text_ok(created_by, 0, NAME_BYTES_MAX) || expires_ms <= now_ms ||
-        expires_ms - now_ms > PAL_INVITE_MAX_SECONDS * 1000LL || max_uses < 0)
+    if (!text_ok(label, 1, PAL_INVITE_LABEL_MAX * 4) || !text_ok(created_by, 0, NAME_BYTES_MAX) ||
+        expires_ms <= now_ms || expires_ms - now_ms > PAL_INVITE_MAX_SECONDS * 1000LL ||
+        max_uses < 0)
         return -EINVAL;
     int rc = begin_in_room(rs, room);
     if (!rc)
@@ -656,8 +655,11 @@ int pal_room_store_invite_create(struct pal_room_store *rs, const char *room, co
         memset(token_out, 0, PAL_INVITE_TOKEN_LEN + 1);
         return rc;
     }
-    *out = (struct pal_invite){.id = id, .created_ms = now_ms, .expires_ms = expires_ms,
-                               .max_uses = max_uses, .lobby = lobby};
+    *out = (struct pal_invite){.id = id,
+                               .created_ms = now_ms,
+                               .expires_ms = expires_ms,
+                               .max_uses = max_uses,
+                               .lobby = lobby};
     snprintf(out->room, sizeof(out->room), "%s", room);
     snprintf(out->label, sizeof(out->label), "%s", label);
     snprintf(out->created_by, sizeof(out->created_by), "%s", created_by);
@@ -761,8 +763,8 @@ int pal_room_store_journal_add(struct pal_room_store *rs, const struct pal_journ
     int rc = run(rs, ST_BEGIN);
     if (rc)
         return rc;
-    with(rs, ST_J_INSERT, "titttttt", e->room, e->ts_ms > 0 ? e->ts_ms : pal_wall_ms(),
-         e->action, e->actor_id, e->actor_name, target_id, target_name, detail);
+    with(rs, ST_J_INSERT, "titttttt", e->room, e->ts_ms > 0 ? e->ts_ms : pal_wall_ms(), e->action,
+         e->actor_id, e->actor_name, target_id, target_name, detail);
     rc = run(rs, ST_J_INSERT);
     int64_t n = 0;
     if (!rc) {

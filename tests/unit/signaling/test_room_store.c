@@ -26,8 +26,8 @@ struct fixture {
     struct pal_room_store *rs;
 };
 
-static const struct pal_room_settings open_room = {.lobby = false, .locked = false,
-                                                   .guest_chat = true};
+static const struct pal_room_settings open_room = {
+    .lobby = false, .locked = false, .guest_chat = true};
 
 static int setup(void **state)
 {
@@ -149,8 +149,8 @@ static void on_line(void *ud, const struct pal_journal_entry *e)
     l->ids[l->n] = e->id;
     snprintf(l->actions[l->n++], sizeof(l->actions[0]), "%s", e->action);
     l->last = *e;
-    const char *src[6] = {e->room, e->actor_id, e->actor_name, e->target_id, e->target_name,
-                          e->detail};
+    const char *src[6] = {e->room,      e->actor_id,    e->actor_name,
+                          e->target_id, e->target_name, e->detail};
     for (int i = 0; i < 6; i++)
         snprintf(l->text[i], sizeof(l->text[0]), "%s", src[i]);
 }
@@ -182,9 +182,9 @@ static void rooms_create_get_update(void **state)
     assert_true(r.settings.guest_chat);
 
     /* The name is taken, whoever asks; the first room is unchanged. */
-    assert_int_equal(pal_room_store_create(f->rs, "conseil-42", "Autre", "sub-bob", "Bob", NULL,
-                                           NOW + 1, 100),
-                     -EEXIST);
+    assert_int_equal(
+        pal_room_store_create(f->rs, "conseil-42", "Autre", "sub-bob", "Bob", NULL, NOW + 1, 100),
+        -EEXIST);
     assert_int_equal(pal_room_store_get(f->rs, "conseil-42", &r), 0);
     assert_string_equal(r.owner_sub, "sub-alice");
 
@@ -318,8 +318,8 @@ static void named_moderators(void **state)
 
 static bool b64url_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 static void invite_token_format(void **state)
@@ -475,8 +475,7 @@ static void invite_use_outcomes(void **state)
 
     /* Revoked: refused even before expiry; revoking twice is fine. */
     assert_int_equal(pal_room_store_invite_revoke(f->rs, "salle", i_rev.id, NOW + 5), 0);
-    assert_int_equal(pal_room_store_invite_use(f->rs, "salle", revoked, NOW + 6, &out),
-                     -ECANCELED);
+    assert_int_equal(pal_room_store_invite_use(f->rs, "salle", revoked, NOW + 6, &out), -ECANCELED);
     assert_int_equal(pal_room_store_invite_revoke(f->rs, "salle", i_rev.id, NOW + 9), 0);
     assert_int_equal(pal_room_store_invite_get(f->rs, "salle", i_rev.id, &out), 0);
     assert_int_equal(out.revoked_ms, NOW + 5);
@@ -493,7 +492,7 @@ static void invite_create_bounds(void **state)
     char token[PAL_INVITE_TOKEN_LEN + 1], label[PAL_INVITE_LABEL_MAX * 4 + 2];
     struct pal_invite inv;
     const int64_t max = PAL_INVITE_MAX_SECONDS * 1000LL;
-#define CREATE(room, lab, exp, uses)                                                           \
+#define CREATE(room, lab, exp, uses)                                                               \
     pal_room_store_invite_create(f->rs, room, lab, "Alice", NOW, exp, uses, true, token, &inv)
     assert_int_equal(CREATE("salle", "L", NOW + max + 1, 0), -EINVAL);
     assert_int_equal(CREATE("salle", "L", NOW, 0), -EINVAL);
@@ -589,16 +588,20 @@ static void journal_add_list_trim(void **state)
     struct fixture *f = *state;
     const char *actions[] = {"admit", "mute", "remove", "lock", "end"};
     for (int i = 0; i < 5; i++) {
-        struct pal_journal_entry e = {.room = "salle", .ts_ms = NOW + i, .action = actions[i],
-                                      .actor_id = "p_1", .actor_name = "Alice",
-                                      .target_id = "p_2", .target_name = "Bob",
+        struct pal_journal_entry e = {.room = "salle",
+                                      .ts_ms = NOW + i,
+                                      .action = actions[i],
+                                      .actor_id = "p_1",
+                                      .actor_name = "Alice",
+                                      .target_id = "p_2",
+                                      .target_name = "Bob",
                                       .detail = "raison"};
         if (i == 3)
             e.target_id = e.target_name = e.detail = NULL;
         assert_int_equal(pal_room_store_journal_add(f->rs, &e), 0);
     }
-    struct pal_journal_entry other = {.room = "autre", .action = "lock", .actor_id = "p_9",
-                                      .actor_name = "Zoé"};
+    struct pal_journal_entry other = {
+        .room = "autre", .action = "lock", .actor_id = "p_9", .actor_name = "Zoé"};
     assert_int_equal(pal_room_store_journal_add(f->rs, &other), 0);
 
     struct lines l = {0};
@@ -630,8 +633,8 @@ static void journal_add_list_trim(void **state)
     char detail[1026];
     memset(detail, 'd', sizeof(detail) - 1);
     detail[sizeof(detail) - 1] = '\0';
-    struct pal_journal_entry bad = {.room = "salle", .action = "mute", .actor_id = "p",
-                                    .actor_name = "A", .detail = detail};
+    struct pal_journal_entry bad = {
+        .room = "salle", .action = "mute", .actor_id = "p", .actor_name = "A", .detail = detail};
     assert_int_equal(pal_room_store_journal_add(f->rs, &bad), -EINVAL);
     bad.detail = NULL;
     bad.action = "";
@@ -645,8 +648,8 @@ static void journal_add_list_trim(void **state)
 static void journal_keeps_the_newest_per_room(void **state)
 {
     struct fixture *f = *state;
-    struct pal_journal_entry e = {.room = "salle", .ts_ms = NOW, .action = "mute",
-                                  .actor_id = "p_1", .actor_name = "Alice"};
+    struct pal_journal_entry e = {
+        .room = "salle", .ts_ms = NOW, .action = "mute", .actor_id = "p_1", .actor_name = "Alice"};
     for (int i = 0; i < PAL_JOURNAL_PER_ROOM + 5; i++)
         assert_int_equal(pal_room_store_journal_add(f->rs, &e), 0);
     e.room = "autre";
@@ -669,8 +672,8 @@ static void reopen_keeps_everything(void **state)
     char token[PAL_INVITE_TOKEN_LEN + 1];
     struct pal_invite inv = invite(f, "salle", 2, token), out;
     assert_int_equal(pal_room_store_invite_use(f->rs, "salle", token, NOW, &out), 0);
-    struct pal_journal_entry e = {.room = "salle", .action = "admit", .actor_id = "p_1",
-                                  .actor_name = "Alice"};
+    struct pal_journal_entry e = {
+        .room = "salle", .action = "admit", .actor_id = "p_1", .actor_name = "Alice"};
     assert_int_equal(pal_room_store_journal_add(f->rs, &e), 0);
     reopen(f);
 
@@ -685,8 +688,7 @@ static void reopen_keeps_everything(void **state)
     struct lines l = {0};
     assert_int_equal(pal_room_store_journal_list(f->rs, "salle", 0, 10, on_line, &l), 1);
     /* The names are taken: rooms, and the ids do not come back. */
-    assert_int_equal(pal_room_store_create(f->rs, "salle", "T", "x", "X", NULL, NOW, 100),
-                     -EEXIST);
+    assert_int_equal(pal_room_store_create(f->rs, "salle", "T", "x", "X", NULL, NOW, 100), -EEXIST);
     struct pal_invite next = invite(f, "salle", 0, NULL);
     assert_true(next.id > inv.id);
 }
@@ -716,9 +718,8 @@ static void shares_the_file_with_the_chat_store(void **state)
     assert_non_null(cs);
     create(f, "salle", "alice", NOW);
     struct chat_outcome o = {0};
-    assert_int_equal(pal_chat_store_submit(cs, "salle", "p_1", "Alice", "bonjour", "c1", on_chat,
-                                           &o),
-                     0);
+    assert_int_equal(
+        pal_chat_store_submit(cs, "salle", "p_1", "Alice", "bonjour", "c1", on_chat, &o), 0);
     assert_int_equal(pal_chat_store_flush(cs), 1);
     assert_int_equal(o.err, 0);
     char token[PAL_INVITE_TOKEN_LEN + 1];
@@ -756,9 +757,9 @@ static void open_refuses_a_newer_schema_and_bad_places(void **state)
     pal_room_store_close(f->rs);
     f->rs = NULL;
     sqlite3 *db = raw_db(f);
-    assert_int_equal(sqlite3_exec(db, "UPDATE access_schema_version SET version = 99", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE access_schema_version SET version = 99", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     struct pal_room_store *rs = (struct pal_room_store *)1;
     assert_int_equal(pal_room_store_open(f->dir, &rs), -EPROTO);
