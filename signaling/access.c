@@ -149,8 +149,7 @@ static void add_waiting(struct pal_participant *p, void *ud)
     json_array_append_new(ud, lobby_entry_json(p));
 }
 
-json_t *pal_access_join_data(struct pal_server *srv, const struct pal_participant *p,
-                             bool resumed)
+json_t *pal_access_join_data(struct pal_server *srv, const struct pal_participant *p, bool resumed)
 {
     json_t *info = pal_access_room_info(srv, p->room, p);
     if (p->waiting)
@@ -161,11 +160,11 @@ json_t *pal_access_join_data(struct pal_server *srv, const struct pal_participan
     struct list_ctx lc = {json_array(), p};
     pal_rooms_each_in_room(rooms, p->room, add_other, &lc);
     int64_t last = pal_chat_store_last_id(pal_server_chat(srv), p->room);
-    json_t *data = json_pack(
-        "{s:s, s:o, s:o, s:s, s:b, s:o, s:s, s:o?}", "room", p->room, "participant",
-        pal_participant_json(p), "participants", lc.arr, "resume_token", p->resume_token,
-        "resumed", resumed, "last_message_id", last > 0 ? json_integer(last) : json_null(),
-        "receive", p->receive_mixed ? "mixed" : "sfu", "room_info", info);
+    json_t *data = json_pack("{s:s, s:o, s:o, s:s, s:b, s:o, s:s, s:o?}", "room", p->room,
+                             "participant", pal_participant_json(p), "participants", lc.arr,
+                             "resume_token", p->resume_token, "resumed", resumed, "last_message_id",
+                             last > 0 ? json_integer(last) : json_null(), "receive",
+                             p->receive_mixed ? "mixed" : "sfu", "room_info", info);
     if (data && pal_access_can_moderate(p)) {
         json_t *lobby = json_array();
         pal_rooms_each_waiting(rooms, p->room, add_waiting, lobby);
@@ -204,8 +203,8 @@ void pal_access_send_to_moderators(struct pal_server *srv, const char *room, jso
 void pal_access_lobby_knock(struct pal_server *srv, const struct pal_participant *p)
 {
     pal_access_send_to_moderators(
-        srv, p->room, json_pack("{s:s, s:o}", "type", "lobby_knock", "participant",
-                                lobby_entry_json(p)));
+        srv, p->room,
+        json_pack("{s:s, s:o}", "type", "lobby_knock", "participant", lobby_entry_json(p)));
 }
 
 void pal_access_lobby_left(struct pal_server *srv, const struct pal_participant *p,
@@ -391,8 +390,7 @@ static void reply_invite_error(struct pal_session *s, json_t *id, int rc, const 
                                 "this invite link is not valid for room '%s'", room);
         break;
     case -ECANCELED:
-        pal_session_reply_error(s, id, "invite_revoked", "invite",
-                                "this invite link was revoked");
+        pal_session_reply_error(s, id, "invite_revoked", "invite", "this invite link was revoked");
         break;
     case -ETIMEDOUT:
         pal_session_reply_error(s, id, "invite_expired", "invite", "this invite link has expired");
@@ -426,9 +424,8 @@ bool pal_access_resume_banned_or_reply(struct pal_session *s, json_t *id, const 
 
 /* The stored room of an agent's join, created when unknown (owner: that
  * agent, title: the name, default settings). */
-static bool stored_room_or_reply(struct pal_session *s, json_t *id,
-                                 const struct pal_identity *who, const struct pal_participant *p,
-                                 struct pal_room_record *rec)
+static bool stored_room_or_reply(struct pal_session *s, json_t *id, const struct pal_identity *who,
+                                 const struct pal_participant *p, struct pal_room_record *rec)
 {
     struct pal_server *srv = pal_session_server(s);
     struct pal_room_store *rs = pal_server_room_store(srv);
@@ -590,7 +587,8 @@ static bool settings_or_reply(struct pal_session *s, json_t *id, json_t *req,
                                 "settings: an object {lobby, locked, guest_chat}");
         return false;
     }
-    return (!json_object_get(st, "lobby") || pal_bool_or_reply(s, id, st, "lobby", true, &out->lobby)) &&
+    return (!json_object_get(st, "lobby") ||
+            pal_bool_or_reply(s, id, st, "lobby", true, &out->lobby)) &&
            (!json_object_get(st, "locked") ||
             pal_bool_or_reply(s, id, st, "locked", true, &out->locked)) &&
            (!json_object_get(st, "guest_chat") ||
@@ -779,13 +777,12 @@ static void handle_lobby_admit_all(struct pal_session *s, json_t *id, json_t *re
 
 static json_t *invite_json(const struct pal_invite *inv)
 {
-    return json_pack("{s:I, s:s, s:s, s:I, s:I, s:o, s:i, s:b, s:b, s:s}", "id",
-                     (json_int_t)inv->id, "label", inv->label, "created_by", inv->created_by,
-                     "created_at", (json_int_t)inv->created_ms, "expires_at",
-                     (json_int_t)inv->expires_ms, "max_uses",
-                     inv->max_uses > 0 ? json_integer(inv->max_uses) : json_null(), "uses",
-                     inv->uses, "lobby", inv->lobby, "revoked", inv->revoked_ms != 0, "state",
-                     pal_invite_state(inv, pal_wall_ms()));
+    return json_pack(
+        "{s:I, s:s, s:s, s:I, s:I, s:o, s:i, s:b, s:b, s:s}", "id", (json_int_t)inv->id, "label",
+        inv->label, "created_by", inv->created_by, "created_at", (json_int_t)inv->created_ms,
+        "expires_at", (json_int_t)inv->expires_ms, "max_uses",
+        inv->max_uses > 0 ? json_integer(inv->max_uses) : json_null(), "uses", inv->uses, "lobby",
+        inv->lobby, "revoked", inv->revoked_ms != 0, "state", pal_invite_state(inv, pal_wall_ms()));
 }
 
 static void handle_invite_create(struct pal_session *s, json_t *id, json_t *req, void *ud)
@@ -881,8 +878,8 @@ static void handle_invite_revoke(struct pal_session *s, json_t *id, json_t *req,
                                 strerror(-rc));
         return;
     }
-    PAL_INFO("access", pal_session_room(s), pal_session_participant_id(s),
-             "invite %lld revoked", (long long)iid);
+    PAL_INFO("access", pal_session_room(s), pal_session_participant_id(s), "invite %lld revoked",
+             (long long)iid);
     pal_session_reply_ok(s, id, json_pack("{s:o}", "invite", invite_json(&inv)));
 }
 
@@ -904,8 +901,7 @@ int pal_access_register(struct pal_server *srv)
         {"invite_revoke", handle_invite_revoke, true},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-        if (pal_server_register_handler(srv, table[i].type, table[i].fn, table[i].needs_room,
-                                        NULL))
+        if (pal_server_register_handler(srv, table[i].type, table[i].fn, table[i].needs_room, NULL))
             return -ENOMEM;
     return 0;
 }

@@ -94,8 +94,8 @@ static void make_server(struct fuzz_server *fs, const char *sub_dir, bool token,
     if (pal_room_store_create(rs, "fz", "Fuzz", owner_sub, "Owner", &st, now, 100) ||
         pal_room_store_invite_create(rs, "fz", "lobby", "Owner", now, now + 86400000LL, 0, true,
                                      fs->invite, &inv) ||
-        pal_room_store_invite_create(rs, "fz", "direct", "Owner", now, now + 86400000LL, 0,
-                                     false, fs->direct, &inv))
+        pal_room_store_invite_create(rs, "fz", "direct", "Owner", now, now + 86400000LL, 0, false,
+                                     fs->direct, &inv))
         abort();
 }
 
