@@ -290,8 +290,9 @@ test('locked room: agents wait; a waiting guest is shown to the owner who comes;
   } finally { await srv.stop(); }
 });
 
-test('a waiting guest who leaves: lobby_left; rooms per agent are bounded', { timeout: seconds(60) }, async () => {
-  const srv = await startPalabre({ config: { access: { agents: 'open', max_rooms_per_agent: 2 } } });
+test('a waiting guest who leaves or drops: lobby_left; rooms per agent are bounded', { timeout: seconds(60) }, async () => {
+  const srv = await startPalabre({ config: { access: { agents: 'open', max_rooms_per_agent: 2 },
+    limits: { resume_seconds: 1 } } });
   try {
     const key = newKey();
     const a = await agentIn(srv, 'un', 'Alice', key);
@@ -300,6 +301,14 @@ test('a waiting guest who leaves: lobby_left; rooms per agent are bounded', { ti
     await a.c.event('lobby_knock');
     await g.c.call('leave');
     assert.deepEqual(await a.c.event('lobby_left'), { type: 'lobby_left', participant_id: g.id, reason: 'left' });
+    // a waiting guest whose connection drops: gone when its resume window ends
+    const d = await guestWith(srv, 'un', 'D', link.token);
+    await a.c.event('lobby_knock', { filter: (e) => e.participant.id === d.id });
+    d.c.ws.terminate();
+    assert.deepEqual(await a.c.event('lobby_left', { filter: (e) => e.participant_id === d.id }),
+      { type: 'lobby_left', participant_id: d.id, reason: 'timeout' });
+    await settled(a.c);
+    assert.ok(!a.c.events.some((e) => e.type === 'participant_left'), 'nobody left the meeting');
     const c = await connect(srv.wsUrl);
     await c.call('auth', { agent_key: key });
     await c.call('room_create', { room: 'deux', title: 'Deux' });
