@@ -90,9 +90,10 @@ static int load_config(const char *cmd, const char *path, struct pal_config *cfg
 }
 
 /* Parses argv (argv[0] is the subcommand) against opts into vals[] (by
- * the option's val, an index), flags into *flags. 0, or the exit code. */
-static int parse(int argc, char **argv, const struct option *opts, const char **vals,
-                 unsigned *flags)
+ * the option's val, an index), flags into *flags; each option index in req
+ * (ended by -1) must be given. 0, or the exit code. */
+static int parse(int argc, char **argv, const struct option *opts, const int *req,
+                 const char **vals, unsigned *flags)
 {
     optind = 0; /* glibc: start over, main's getopt has not run */
     opterr = 0;
@@ -108,16 +109,22 @@ static int parse(int argc, char **argv, const struct option *opts, const char **
     }
     if (optind < argc)
         return usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+    for (; *req >= 0; req++)
+        if (!vals[*req])
+            return usage_error(argv[0], "--%s is needed", opts[*req].name);
     return 0;
 }
 
-/* Needs vals[i] for each i in req (terminated by -1). */
-static int need(const char *cmd, const struct option *opts, const char **vals, const int *req)
+/* The result alone on stdout (out: malloc'd, freed here), or the reason. */
+static int print_result(const char *cmd, int rc, char *out, const char *err)
 {
-    for (; *req >= 0; req++)
-        if (!vals[*req])
-            return usage_error(cmd, "--%s is needed", opts[*req].name);
-    return 0;
+    if (rc) {
+        fprintf(stderr, "palabre %s: %s\n", cmd, err);
+        return 1;
+    }
+    printf("%s\n", out);
+    free(out);
+    return fflush(stdout) == 0 ? 0 : 1;
 }
 
 static int cmd_token(int argc, char **argv)
@@ -133,8 +140,8 @@ static int cmd_token(int argc, char **argv)
     const char *v[8] = {0};
     unsigned flags = 0;
     static const int req[] = {KEY, SUB, NAME, TTL, -1};
-    int rc = parse(argc, argv, opts, v, &flags);
-    if (rc || (rc = need("token", opts, v, req)))
+    int rc = parse(argc, argv, opts, req, v, &flags);
+    if (rc)
         return rc;
     int64_t ttl;
     if (parse_duration(v[TTL], &ttl))
@@ -152,14 +159,9 @@ static int cmd_token(int argc, char **argv)
         return 1;
     }
     char *jwt, err[600];
-    if (pal_jwt_sign(v[KEY], v[SUB], v[NAME], v[EMAIL], iss, aud, (int64_t)time(NULL), ttl, &jwt,
-                     err, sizeof(err))) {
-        fprintf(stderr, "palabre token: %s\n", err);
-        return 1;
-    }
-    printf("%s\n", jwt);
-    free(jwt);
-    return fflush(stdout) == 0 ? 0 : 1;
+    rc = pal_jwt_sign(v[KEY], v[SUB], v[NAME], v[EMAIL], iss, aud, (int64_t)time(NULL), ttl, &jwt,
+                      err, sizeof(err));
+    return print_result("token", rc, jwt, err);
 }
 
 static int cmd_jwks(int argc, char **argv)
@@ -169,17 +171,12 @@ static int cmd_jwks(int argc, char **argv)
     const char *v[1] = {0};
     unsigned flags = 0;
     static const int req[] = {KEY, -1};
-    int rc = parse(argc, argv, opts, v, &flags);
-    if (rc || (rc = need("jwks", opts, v, req)))
+    int rc = parse(argc, argv, opts, req, v, &flags);
+    if (rc)
         return rc;
     char *json, err[600];
-    if (pal_jwt_public_jwks(v[KEY], &json, err, sizeof(err))) {
-        fprintf(stderr, "palabre jwks: %s\n", err);
-        return 1;
-    }
-    printf("%s\n", json);
-    free(json);
-    return fflush(stdout) == 0 ? 0 : 1;
+    rc = pal_jwt_public_jwks(v[KEY], &json, err, sizeof(err));
+    return print_result("jwks", rc, json, err);
 }
 
 static int cmd_invite(int argc, char **argv)
@@ -199,8 +196,8 @@ static int cmd_invite(int argc, char **argv)
     const char *v[8] = {0};
     unsigned flags = 0;
     static const int req[] = {ROOM, LABEL, -1};
-    int rc = parse(argc, argv, opts, v, &flags);
-    if (rc || (rc = need("invite", opts, v, req)))
+    int rc = parse(argc, argv, opts, req, v, &flags);
+    if (rc)
         return rc;
     if (!room_name_ok(v[ROOM]))
         return usage_error("invite", "--room %s: 1 to 64 of [a-z0-9-]", v[ROOM]);
