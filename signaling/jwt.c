@@ -672,8 +672,9 @@ static int thumbprint(const struct pem_key *k, char out[48])
     return 0;
 }
 
-/* Members named in names[] (OpenSSL parameter names) of a key; the first
- * npub are public. The bytes are freed by the caller (free_params). */
+/* One big-number component of a key: its OpenSSL parameter name, its JWK
+ * member name, the width it is padded to (EC coordinates: 32 bytes), and
+ * its bytes once read (wiped and freed by free_params). */
 struct param {
     const char *ossl, *jwk;
     size_t pad;
