@@ -50,8 +50,11 @@ static int parse_duration(const char *s, int64_t *out)
     long long n = strtoll(s, &end, 10);
     if (errno || end == s || s[0] == '-' || s[0] == '+' || n <= 0 || !end[0] || end[1])
         return -EINVAL;
-    long long unit = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600
-                   : *end == 'd' ? 86400 : 0;
+    long long unit = *end == 's'   ? 1
+                     : *end == 'm' ? 60
+                     : *end == 'h' ? 3600
+                     : *end == 'd' ? 86400
+                                   : 0;
     if (!unit || n > MAX_DURATION_S / unit)
         return -EINVAL;
     *out = n * unit;
@@ -100,8 +103,7 @@ static int parse(int argc, char **argv, const struct option *opts, const int *re
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == '?' || c == ':')
-            return usage_error(argv[0], "unknown option or missing value: %s",
-                               argv[optind - 1]);
+            return usage_error(argv[0], "unknown option or missing value: %s", argv[optind - 1]);
         if (opts[c].has_arg == no_argument)
             *flags |= 1u << c;
         else
@@ -131,10 +133,14 @@ static int cmd_token(int argc, char **argv)
 {
     enum { KEY, SUB, NAME, TTL, EMAIL, ISS, AUD, CONFIG };
     static const struct option opts[] = {
-        {"key", required_argument, NULL, KEY},     {"sub", required_argument, NULL, SUB},
-        {"name", required_argument, NULL, NAME},   {"ttl", required_argument, NULL, TTL},
-        {"email", required_argument, NULL, EMAIL}, {"iss", required_argument, NULL, ISS},
-        {"aud", required_argument, NULL, AUD},     {"config", required_argument, NULL, CONFIG},
+        {"key", required_argument, NULL, KEY},
+        {"sub", required_argument, NULL, SUB},
+        {"name", required_argument, NULL, NAME},
+        {"ttl", required_argument, NULL, TTL},
+        {"email", required_argument, NULL, EMAIL},
+        {"iss", required_argument, NULL, ISS},
+        {"aud", required_argument, NULL, AUD},
+        {"config", required_argument, NULL, CONFIG},
         {NULL, 0, NULL, 0},
     };
     const char *v[8] = {0};
@@ -209,12 +215,10 @@ static int cmd_invite(int argc, char **argv)
         return usage_error("invite", "--label: 1 to 120 characters of text (%s)", why);
     int64_t expires = PAL_INVITE_DEFAULT_SECONDS;
     if (v[EXPIRES] && parse_duration(v[EXPIRES], &expires))
-        return usage_error("invite",
-                           "--expires %s: expected a number and a unit (30s, 15m, 1h, 7d)",
-                           v[EXPIRES]);
+        return usage_error(
+            "invite", "--expires %s: expected a number and a unit (30s, 15m, 1h, 7d)", v[EXPIRES]);
     if (expires > PAL_INVITE_MAX_SECONDS) {
-        fprintf(stderr, "palabre invite: --expires %s: a link lasts at most 90 days\n",
-                v[EXPIRES]);
+        fprintf(stderr, "palabre invite: --expires %s: a link lasts at most 90 days\n", v[EXPIRES]);
         return 1;
     }
     long max_uses = 0;
@@ -240,16 +244,16 @@ static int cmd_invite(int argc, char **argv)
     }
     const char *dir = v[DATA_DIR] ? v[DATA_DIR] : v[CONFIG] ? cfg.data_dir : NULL;
     if (!dir)
-        return usage_error("invite", "%s", "--data-dir (or --config with [server] data_dir) "
-                                           "is needed");
+        return usage_error("invite", "%s",
+                           "--data-dir (or --config with [server] data_dir) "
+                           "is needed");
     /* The database is opened only if it is there: a typo in the directory
      * must not leave a fresh empty database behind. */
     char db[PATH_MAX];
     struct stat st;
     snprintf(db, sizeof(db), "%s/palabre.db", dir);
     if (stat(db, &st) != 0) {
-        fprintf(stderr, "palabre invite: room '%s' does not exist (no database %s)\n", v[ROOM],
-                db);
+        fprintf(stderr, "palabre invite: room '%s' does not exist (no database %s)\n", v[ROOM], db);
         return 1;
     }
     struct pal_room_store *rs;
@@ -268,8 +272,11 @@ static int cmd_invite(int argc, char **argv)
                                           !(flags & (1u << NO_LOBBY)), token, &inv);
     pal_room_store_close(rs);
     switch (rc) {
-    case 0: break;
-    case -ENOENT: fprintf(stderr, "palabre invite: room '%s' does not exist\n", v[ROOM]); return 1;
+    case 0:
+        break;
+    case -ENOENT:
+        fprintf(stderr, "palabre invite: room '%s' does not exist\n", v[ROOM]);
+        return 1;
     case -EINVAL:
         fprintf(stderr, "palabre invite: --label: 1 to %d characters of text\n",
                 PAL_INVITE_LABEL_MAX);
@@ -278,7 +285,9 @@ static int cmd_invite(int argc, char **argv)
         fprintf(stderr, "palabre invite: room '%s' already has %d live links (revoke some)\n",
                 v[ROOM], PAL_INVITES_PER_ROOM);
         return 1;
-    default: fprintf(stderr, "palabre invite: cannot store the link (%s)\n", strerror(-rc)); return 1;
+    default:
+        fprintf(stderr, "palabre invite: cannot store the link (%s)\n", strerror(-rc));
+        return 1;
     }
     size_t blen = strlen(base);
     while (blen > 0 && base[blen - 1] == '/')
