@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "palabre/access.h"
 #include "palabre/chat_store.h"
 #include "palabre/common.h"
 #include "palabre/log.h"
@@ -16,9 +17,10 @@
 
 json_t *pal_participant_json(const struct pal_participant *p)
 {
-    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b}", "id", p->id, "name", p->name, "role",
-                     pal_role_name(p->role), "mic", p->mic, "camera", p->camera, "screen",
-                     p->screen);
+    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b}", "id", p->id, "name", p->name,
+                     "role", pal_role_name(p->role), "mic", p->mic, "camera", p->camera, "screen",
+                     p->screen, "mic_blocked", p->mic_blocked, "camera_blocked",
+                     p->camera_blocked);
 }
 
 static json_t *message_json(const struct pal_chat_message *m)
@@ -65,7 +67,15 @@ void pal_handlers_dispatch(struct pal_session *s, const char *buf, size_t len)
         pal_session_reply_error(s, id, "shutting_down", NULL, "the server is stopping");
         goto out;
     }
-    if (h->needs_room && !pal_session_participant(s)) {
+    /* the lobby: waiting participants may only leave, ping and auth */
+    const struct pal_participant *p = pal_session_participant(s);
+    if (p && p->waiting && strcmp(h->type, "leave") != 0 && strcmp(h->type, "ping") != 0 &&
+        strcmp(h->type, "auth") != 0) {
+        pal_session_reply_error(s, id, "in_lobby", NULL,
+                                "you are waiting in the lobby until a moderator lets you in");
+        goto out;
+    }
+    if (h->needs_room && !p) {
         pal_session_reply_error(s, id, "not_joined", NULL, "join a room first");
         goto out;
     }
@@ -76,22 +86,76 @@ out:
 
 /* ---- join -------------------------------------------------------------- */
 
-struct others_ctx {
-    json_t *arr;
-    const struct pal_participant *self;
-};
-
-static void add_other(struct pal_participant *p, void *ud)
+/* A resume: the participant (role, lobby, state) moves to this connection,
+ * unless it was banned meanwhile. */
+static struct pal_participant *resume_or_reply(struct pal_session *s, json_t *id, const char *room,
+                                               const char *token)
 {
-    struct others_ctx *oc = ud;
-    if (p != oc->self)
-        json_array_append_new(oc->arr, pal_participant_json(p));
+    struct pal_server *srv = pal_session_server(s);
+    struct pal_participant *p;
+    if (pal_rooms_resume(pal_server_rooms(srv), room, token, pal_now_ms(), &p)) {
+        pal_session_reply_error(s, id, "resume_failed", "resume_token",
+                                "unknown or expired resume token: join again without it");
+        return NULL;
+    }
+    if (pal_access_is_banned(srv, p)) {
+        pal_session_reply_error(s, id, "banned", NULL,
+                                "you were removed from this meeting and cannot come back");
+        return NULL;
+    }
+    struct pal_session *old = p->owner;
+    if (old && old != s) {
+        /* The previous connection may still look alive (its loss not yet
+         * detected): it is dropped, the participant moves here. */
+        pal_session_set_participant(old, NULL);
+        pal_session_kill(old);
+        if (!pal_session_connected(old))
+            pal_session_destroy(old);
+    }
+    pal_session_set_participant(s, p);
+    struct pal_identity *me = pal_session_identity(s);
+    me->known = true;
+    me->agent = p->is_agent;
+    snprintf(me->sub, sizeof(me->sub), "%s", p->sub ? p->sub : "");
+    PAL_INFO("rooms", room, p->id, "resumed");
+    return p;
+}
+
+/* A new participant, in the meeting or in the lobby (access.c decides). */
+static struct pal_participant *enter_or_reply(struct pal_session *s, json_t *id, json_t *req,
+                                              const char *room, const char *name,
+                                              enum pal_role role)
+{
+    struct pal_server *srv = pal_session_server(s);
+    struct pal_rooms *rooms = pal_server_rooms(srv);
+    if (pal_rooms_room_size(rooms, room) == 0 && !pal_session_create_room_or_reply(s, id))
+        return NULL;
+    struct pal_participant *p;
+    int rc = pal_rooms_join(rooms, room, name, role, &p);
+    if (rc == -EUSERS) {
+        pal_session_reply_error(s, id, "room_full", "room", "room '%s' is full (%d participants)",
+                                room, pal_server_config(srv)->max_participants_per_room);
+        return NULL;
+    }
+    if (rc == -EMFILE) {
+        pal_session_reply_error(s, id, "too_many_rooms", "room", "the server already has %d rooms",
+                                pal_server_config(srv)->max_rooms);
+        return NULL;
+    }
+    if (rc) {
+        pal_session_reply_error(s, id, "storage_error", NULL, "cannot join: %s", strerror(-rc));
+        return NULL;
+    }
+    if (!pal_access_enter_or_reply(s, id, req, p)) {
+        pal_rooms_remove(rooms, p); /* never announced */
+        return NULL;
+    }
+    return p;
 }
 
 static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud)
 {
     struct pal_server *srv = pal_session_server(s);
-    struct pal_rooms *rooms = pal_server_rooms(srv);
     if (pal_session_participant(s)) {
         pal_session_reply_error(s, id, "already_joined", NULL, "already in room '%s'",
                                 pal_session_room(s));
@@ -109,7 +173,7 @@ static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud
         if (!r)
             return;
         if (pal_role_parse(r, &role)) {
-            pal_session_reply_error(s, id, "bad_field", "role", "role: agent or guest");
+            pal_session_reply_error(s, id, "bad_field", "role", "role: participant or guest");
             return;
         }
     }
@@ -129,72 +193,35 @@ static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud
         !pal_receive_mode_or_reply(s, id, req, "receive", true, &mixed))
         return;
 
-    struct pal_participant *p;
-    bool resumed = false;
-    char why[160];
+    struct pal_participant *p = token ? resume_or_reply(s, id, room, token)
+                                      : enter_or_reply(s, id, req, room, name, role);
+    if (!p)
+        return;
     json_t *receive_error = NULL;
-    if (token) {
-        if (pal_rooms_resume(rooms, room, token, pal_now_ms(), &p)) {
-            pal_session_reply_error(s, id, "resume_failed", "resume_token",
-                                    "unknown or expired resume token: join again without it");
-            return;
-        }
-        struct pal_session *old = p->owner;
-        if (old && old != s) {
-            /* The previous connection may still look alive (its loss not yet
-             * detected): it is dropped, the participant moves here. */
-            pal_session_set_participant(old, NULL);
-            pal_session_kill(old);
-            if (!pal_session_connected(old))
-                pal_session_destroy(old);
-        }
+    if (!token) {
+        p->mic = mic && !p->mic_blocked;
+        p->camera = camera && !p->camera_blocked;
         pal_session_set_participant(s, p);
-        resumed = true;
-        PAL_INFO("rooms", room, p->id, "resumed");
-    } else {
-        if (pal_rooms_room_size(rooms, room) == 0 && !pal_session_create_room_or_reply(s, id))
-            return;
-        int rc = pal_rooms_join(rooms, room, name, role, &p);
-        if (rc == -EUSERS) {
-            pal_session_reply_error(s, id, "room_full", "room", "room '%s' is full (%d participants)",
-                                    room, pal_server_config(srv)->max_participants_per_room);
-            return;
-        }
-        if (rc == -EMFILE) {
-            pal_session_reply_error(s, id, "too_many_rooms", "room",
-                                    "the server already has %d rooms",
-                                    pal_server_config(srv)->max_rooms);
-            return;
-        }
-        if (rc) {
-            pal_session_reply_error(s, id, "storage_error", NULL, "cannot join: %s", strerror(-rc));
-            return;
-        }
-        p->mic = mic;
-        p->camera = camera;
-        pal_session_set_participant(s, p);
-        /* Past the mixer's cap the join still succeeds, on individual tracks. */
-        if (mixed && !pal_server_admit_mix(srv, s, why, sizeof(why))) {
+        /* the lobby keeps the ask; admission to the mix is decided when let in */
+        char why[160];
+        if (mixed && !p->waiting && !pal_server_admit_mix(srv, s, why, sizeof(why))) {
+            /* Past the mixer's cap the join still succeeds, on individual tracks. */
             mixed = false;
             receive_error = json_pack("{s:s, s:s}", "code", "mixer_busy", "message", why);
         }
         p->receive_mixed = mixed; /* a resume keeps the mode in force */
-        PAL_INFO("rooms", room, p->id, "joined as %s", pal_role_name(p->role));
+        PAL_INFO("rooms", room, p->id, "%s as %s", p->waiting ? "waits in the lobby" : "joined",
+                 pal_role_name(p->role));
     }
-    struct others_ctx oc = {json_array(), p};
-    pal_rooms_each_in_room(rooms, room, add_other, &oc);
-    int64_t last = pal_chat_store_last_id(pal_server_chat(srv), room);
-    json_t *data = json_pack("{s:s, s:o, s:o, s:s, s:b, s:o, s:s}", "room", room, "participant",
-                             pal_participant_json(p), "participants", oc.arr, "resume_token",
-                             p->resume_token, "resumed", resumed, "last_message_id",
-                             last > 0 ? json_integer(last) : json_null(), "receive",
-                             p->receive_mixed ? "mixed" : "sfu");
+    json_t *data = pal_access_join_data(srv, p, token != NULL);
     if (data && receive_error)
         json_object_set_new(data, "receive_error", receive_error);
     else
         json_decref(receive_error);
     pal_session_reply_ok(s, id, data);
-    if (!resumed)
+    if (!token && p->waiting)
+        pal_access_lobby_knock(srv, p);
+    else if (!token)
         pal_server_participant_joined(srv, s);
 }
 
@@ -315,6 +342,8 @@ static void handle_chat_send(struct pal_session *s, json_t *id, json_t *req, voi
         return;
     const char *cmid = pal_string_or_reply(s, id, req, "client_msg_id", 1, PAL_ID_MAX, true);
     if (!cmid)
+        return;
+    if (!pal_access_may_chat_or_reply(s, id))
         return;
     struct pal_server *srv = pal_session_server(s);
     struct pal_chat_store *cs = pal_server_chat(srv);

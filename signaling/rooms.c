@@ -16,8 +16,10 @@
 struct room {
     struct room *next; /* hash chain */
     char name[PAL_ROOM_MAX + 1];
-    struct pal_participant **members;
+    struct pal_participant **members; /* waiting ones (the lobby) included */
     int n, cap;
+    char **bans; /* "sub:...", "invite:...", "guest:..." for this meeting */
+    int n_bans, cap_bans;
 };
 
 struct pnode {
@@ -67,7 +69,15 @@ static void pnode_free(struct pnode *n)
     free(n->p.sub);
     free(n->p.email);
     free(n->p.invite_label);
+    free(n->p.guest_key);
     free(n);
+}
+
+static void room_bans_free(struct room *rm)
+{
+    for (int i = 0; i < rm->n_bans; i++)
+        free(rm->bans[i]);
+    free(rm->bans);
 }
 
 static void room_free(struct pal_rooms *r, struct room *rm)
@@ -76,6 +86,7 @@ static void room_free(struct pal_rooms *r, struct room *rm)
     while (*pp != rm)
         pp = &(*pp)->next;
     *pp = rm->next;
+    room_bans_free(rm);
     free(rm->members);
     free(rm);
     r->n_rooms--;
@@ -92,6 +103,7 @@ void pal_rooms_destroy(struct pal_rooms *r)
         }
         for (struct room *rm = r->rooms[i], *next; rm; rm = next) {
             next = rm->next;
+            room_bans_free(rm);
             free(rm->members);
             free(rm);
         }
@@ -181,7 +193,7 @@ int pal_rooms_join(struct pal_rooms *r, const char *room, const char *name, enum
         }
     } while (pal_rooms_find_participant(r, p->id));
     snprintf(p->room, sizeof(p->room), "%s", room);
-    p->role = created ? PAL_ROLE_OWNER : requested;
+    p->role = requested; /* being first gives nothing: the caller decides (access.c) */
     unsigned h = hash(p->id);
     node->next = r->parts[h];
     r->parts[h] = node;
@@ -287,7 +299,54 @@ void pal_rooms_each_in_room(struct pal_rooms *r, const char *room, pal_rooms_par
     if (!rm)
         return;
     for (int i = 0; i < rm->n; i++)
-        fn(rm->members[i], ud);
+        if (!rm->members[i]->waiting)
+            fn(rm->members[i], ud);
+}
+
+void pal_rooms_each_waiting(struct pal_rooms *r, const char *room, pal_rooms_participant_fn fn,
+                            void *ud)
+{
+    struct room *rm = room_find(r, room);
+    if (!rm)
+        return;
+    for (int i = 0; i < rm->n; i++)
+        if (rm->members[i]->waiting)
+            fn(rm->members[i], ud);
+}
+
+int pal_rooms_ban(struct pal_rooms *r, const char *room, const char *key)
+{
+    struct room *rm = room_find(r, room);
+    if (!rm)
+        return -ENOENT;
+    if (pal_rooms_is_banned(r, room, key))
+        return 0;
+    if (rm->n_bans >= PAL_ROOM_MAX_BANS)
+        return -ENOSPC;
+    if (rm->n_bans == rm->cap_bans) {
+        int cap = rm->cap_bans ? rm->cap_bans * 2 : 8;
+        char **b = realloc(rm->bans, (size_t)cap * sizeof(*b));
+        if (!b)
+            return -ENOMEM;
+        rm->bans = b;
+        rm->cap_bans = cap;
+    }
+    char *k = strdup(key);
+    if (!k)
+        return -ENOMEM;
+    rm->bans[rm->n_bans++] = k;
+    return 0;
+}
+
+bool pal_rooms_is_banned(struct pal_rooms *r, const char *room, const char *key)
+{
+    struct room *rm = room_find(r, room);
+    if (!rm)
+        return false;
+    for (int i = 0; i < rm->n_bans; i++)
+        if (strcmp(rm->bans[i], key) == 0)
+            return true;
+    return false;
 }
 
 void pal_rooms_each(struct pal_rooms *r, pal_rooms_participant_fn fn, void *ud)

@@ -20,11 +20,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "palabre/access.h"
 #include "palabre/chat_store.h"
 #include "palabre/common.h"
 #include "palabre/http.h"
 #include "palabre/ip_limits.h"
+#include "palabre/jwt.h"
 #include "palabre/log.h"
+#include "palabre/room_store.h"
 #include "palabre/rooms.h"
 #include "palabre/session.h"
 
@@ -40,8 +43,6 @@
 #define HEADER_BUFFER (32 * 1024)    /* lws keeps this much: beyond, it drops the request */
 #define LWS_LOG_PER_SECOND 5
 #define ACCEPT_BACKOFF_US (20 * 1000)
-
-json_t *pal_participant_json(const struct pal_participant *p);
 
 struct wake_hook {
     pal_wake_fn fn;
@@ -62,6 +63,8 @@ struct pal_server {
     struct lws_context *ctx;
     struct pal_rooms *rooms;
     struct pal_chat_store *chat;
+    struct pal_room_store *room_store;
+    struct pal_jwt_verifier *jwt; /* [access] agents = token only */
     struct pal_ip_limits *ip_limits;
     struct pal_handler_entry *handlers;
     int n_handlers, cap_handlers;
@@ -107,6 +110,14 @@ struct pal_rooms *pal_server_rooms(struct pal_server *srv)
 struct pal_chat_store *pal_server_chat(struct pal_server *srv)
 {
     return srv->chat;
+}
+struct pal_room_store *pal_server_room_store(struct pal_server *srv)
+{
+    return srv->room_store;
+}
+struct pal_jwt_verifier *pal_server_jwt(struct pal_server *srv)
+{
+    return srv->jwt;
 }
 struct pal_ip_limits *pal_server_ip_limits(struct pal_server *srv)
 {
@@ -289,6 +300,16 @@ void pal_server_participant_gone(struct pal_server *srv, struct pal_session *s, 
     struct pal_participant *p = pal_session_participant(s);
     if (!p)
         return;
+    if (p->waiting) {
+        /* never in the meeting: no participant_left, no media to undo */
+        PAL_INFO("rooms", p->room, p->id, "left the lobby (%s)", reason);
+        pal_access_lobby_left(srv, p, reason);
+        pal_session_set_participant(s, NULL);
+        pal_rooms_remove(srv->rooms, p);
+        if (!pal_session_connected(s))
+            pal_session_destroy(s);
+        return;
+    }
     PAL_INFO("rooms", p->room, p->id, "left (%s)", reason);
     pal_server_broadcast(srv, p->room, s,
                          json_pack("{s:s, s:s, s:s}", "type", "participant_left", "participant_id",
@@ -598,7 +619,23 @@ struct pal_server *pal_server_create(const struct pal_config *cfg)
                                   cfg->resume_seconds);
     srv->chat = pal_chat_store_open(cfg->data_dir);
     srv->ip_limits = pal_ip_limits_create(cfg->connections_per_ip, cfg->rooms_per_ip_per_minute);
-    if (!srv->rooms || !srv->chat || !srv->ip_limits || pal_handlers_register_builtin(srv))
+    if (!srv->rooms || !srv->chat || !srv->ip_limits)
+        goto fail;
+    if (pal_room_store_open(cfg->data_dir, &srv->room_store))
+        goto fail; /* logged */
+    if (cfg->agents == PAL_AGENTS_TOKEN) {
+        /* a token-mode server that cannot check tokens would let nobody in,
+         * or worse: it refuses to start instead */
+        char err[256] = "";
+        rc = pal_jwt_verifier_create(cfg->jwks_file, cfg->jwt_issuer, cfg->jwt_audience,
+                                     cfg->jwt_algorithms, cfg->jwt_leeway_seconds, &srv->jwt, err,
+                                     sizeof(err));
+        if (rc) {
+            PAL_ERROR("server", NULL, NULL, "[access] jwks_file %s: %s", cfg->jwks_file, err);
+            goto fail;
+        }
+    }
+    if (pal_handlers_register_builtin(srv) || pal_access_register(srv))
         goto fail;
     pal_chat_store_set_room_quota(srv->chat, (int64_t)cfg->chat_max_room_bytes);
     return srv;
@@ -713,6 +750,10 @@ void pal_server_destroy(struct pal_server *srv)
     }
     if (srv->chat)
         pal_chat_store_close(srv->chat);
+    if (srv->room_store)
+        pal_room_store_close(srv->room_store);
+    if (srv->jwt)
+        pal_jwt_verifier_destroy(srv->jwt);
     pal_rooms_destroy(srv->rooms);
     pal_ip_limits_destroy(srv->ip_limits);
     for (int i = 0; i < srv->n_handlers; i++)

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "palabre/access.h"
 #include "palabre/common.h"
 #include "palabre/ip_limits.h"
 #include "palabre/log.h"
@@ -97,6 +98,7 @@ struct pal_session {
     struct pal_session **slot;  /* the lws per-session data pointing at us */
     struct pal_participant *p;  /* owned by rooms; NULL until joined */
     /* owned */
+    struct pal_identity ident;  /* who it is (auth, or its join) */
     struct outmsg *q_head, *q_tail;
     char *rx;
     size_t rx_len, rx_cap;
@@ -274,6 +276,11 @@ void pal_session_destroy(struct pal_session *s)
         pal_ip_limits_disconnect(pal_server_ip_limits(s->srv), s->ip); /* the ghost is gone */
     free_queue(s);
     free(s);
+}
+
+struct pal_identity *pal_session_identity(struct pal_session *s)
+{
+    return &s->ident;
 }
 
 bool pal_session_connected(const struct pal_session *s)

@@ -14,11 +14,21 @@
  *
  * Durability: synchronous=NORMAL in WAL (a power cut may lose the last
  * committed changes, never corrupts): the only hot write is an invite's use
- * count, made only for links with a use limit.
+ * count. Uses are counted for every link, unlimited ones included (the
+ * moderators' list shows them); the write costs USE_COST_NOTE.
  *
  * Bounds (a client may make the server store these): rooms per owner
- * (max_per_owner), PAL_INVITES_PER_ROOM live links per room, journal rows
- * per room (PAL_JOURNAL_PER_ROOM, the oldest go first), text lengths below.
+ * (max_per_owner), PAL_INVITES_PER_ROOM live links per room and
+ * PAL_INVITES_KEPT_PER_ROOM links in all (the oldest dead ones go first),
+ * PAL_MODERATORS_PER_ROOM named moderators, journal rows per room
+ * (PAL_JOURNAL_PER_ROOM, the oldest go first), text lengths below: the
+ * store checks bytes (at most 4 per character of the limit; -EINVAL), the
+ * handlers check UTF-8 and characters (pal_text_check). Room names: 1 to 64
+ * of [a-z0-9-], else -EINVAL (on create; elsewhere such a room is not found).
+ *
+ * Listing functions call fn during the query: fn may call other functions
+ * of the store, not the listing function that called it. Strings handed to
+ * fn are valid during the call only.
  *
  * Thread: the signaling thread only (one connection, not shared). */
 #ifndef PALABRE_ROOM_STORE_H
@@ -36,6 +46,8 @@
 #define PAL_INVITE_DEFAULT_SECONDS (7 * 86400)
 #define PAL_INVITE_MAX_SECONDS (90 * 86400)
 #define PAL_INVITES_PER_ROOM 200    /* links not yet expired nor revoked */
+#define PAL_INVITES_KEPT_PER_ROOM 1000 /* live and dead (listed 30 days) links */
+#define PAL_MODERATORS_PER_ROOM 100
 #define PAL_JOURNAL_PER_ROOM 10000
 #define PAL_SUB_MAX 255
 
@@ -73,15 +85,17 @@ int pal_room_store_open(const char *data_dir, struct pal_room_store **out);
 void pal_room_store_close(struct pal_room_store *rs);
 
 /* ---- rooms ---- */
-/* Creates a room owned by owner_sub. -EEXIST (the name is taken), -EDQUOT
- * (the owner already owns max_per_owner rooms), -EINVAL, -EIO. */
+/* Creates a room owned by owner_sub (settings NULL: the defaults). -EEXIST
+ * (the name is taken), -EDQUOT (the owner already owns max_per_owner rooms;
+ * max_per_owner <= 0: no limit), -EINVAL, -EIO. */
 int pal_room_store_create(struct pal_room_store *rs, const char *name, const char *title,
                           const char *owner_sub, const char *owner_name,
                           const struct pal_room_settings *settings, int64_t now_ms,
                           int max_per_owner);
 /* 0 and *out, -ENOENT, -EIO. */
 int pal_room_store_get(struct pal_room_store *rs, const char *name, struct pal_room_record *out);
-/* Title (NULL: unchanged) and settings. 0, -ENOENT, -EINVAL, -EIO. */
+/* Title (NULL: unchanged) and settings (NULL: unchanged). 0, -ENOENT,
+ * -EINVAL, -EIO. */
 int pal_room_store_update(struct pal_room_store *rs, const char *name, const char *title,
                           const struct pal_room_settings *settings);
 /* "My rooms": rooms sub owns or is a named moderator of, newest first, at
@@ -91,6 +105,9 @@ int pal_room_store_list_for(struct pal_room_store *rs, const char *sub, int limi
                             pal_room_record_fn fn, void *ud);
 
 /* ---- named moderators (agents, by sub; they keep the role across meetings) ---- */
+/* Names (moderator true; again: updates the name) or unnames sub. 0,
+ * -ENOENT (no such room), -EDQUOT (PAL_MODERATORS_PER_ROOM), -EINVAL, -EIO.
+ * Unnaming someone who is not named is 0. */
 int pal_room_store_set_moderator(struct pal_room_store *rs, const char *room, const char *sub,
                                  const char *name, bool moderator);
 bool pal_room_store_is_moderator(struct pal_room_store *rs, const char *room, const char *sub);
@@ -106,11 +123,19 @@ int pal_room_store_invite_create(struct pal_room_store *rs, const char *room, co
                                  const char *created_by, int64_t now_ms, int64_t expires_ms,
                                  int max_uses, bool lobby,
                                  char token_out[PAL_INVITE_TOKEN_LEN + 1], struct pal_invite *out);
-/* A guest presents token for room: counts one use (for a link with a
- * limit, atomically). 0 and *out; -ENOENT (unknown, or another room's),
- * -ECANCELED (revoked), -ETIMEDOUT (expired), -EUSERS (no use left), -EIO. */
+/* A guest presents token for room: counts one use (every link; for a link
+ * with a limit, the check and the count are one atomic UPDATE). 0 and *out
+ * (uses includes this one); -ENOENT (unknown, malformed, or another room's:
+ * the answer does not tell that it exists), -ECANCELED (revoked),
+ * -ETIMEDOUT (expired), -EUSERS (no use left), -EIO. */
 int pal_room_store_invite_use(struct pal_room_store *rs, const char *room, const char *token,
                               int64_t now_ms, struct pal_invite *out);
+/* One link of room by id: 0 and *out, -ENOENT, -EIO. */
+int pal_room_store_invite_get(struct pal_room_store *rs, const char *room, int64_t id,
+                              struct pal_invite *out);
+/* The Invite object's state: "revoked", "expired", "used_up" or "active"
+ * (in that order of precedence). */
+const char *pal_invite_state(const struct pal_invite *inv, int64_t now_ms);
 /* A room's links, newest first (expired and revoked ones included for 30
  * days, then deleted). Returns the count or -EIO. */
 typedef void (*pal_invite_fn)(void *ud, const struct pal_invite *inv);
@@ -128,8 +153,12 @@ struct pal_journal_entry {
     const char *target_id, *target_name; /* "" when none */
     const char *detail;                  /* "" when none */
 };
+/* Stores e (id ignored; ts_ms 0: now; NULL target_id, target_name, detail:
+ * ""); past PAL_JOURNAL_PER_ROOM rows the room's oldest go. 0, -EINVAL
+ * (action 1..64 bytes, ids and names up to 255, detail up to 1024), -EIO. */
 int pal_room_store_journal_add(struct pal_room_store *rs, const struct pal_journal_entry *e);
-/* Newest first, ids below before_id (0: from the newest), at most limit. */
+/* Newest first, ids below before_id (0: from the newest), at most limit
+ * (>= 1). Returns the count, -EINVAL or -EIO. */
 typedef void (*pal_journal_fn)(void *ud, const struct pal_journal_entry *e);
 int pal_room_store_journal_list(struct pal_room_store *rs, const char *room, int64_t before_id,
                                 int limit, pal_journal_fn fn, void *ud);

@@ -38,6 +38,7 @@ struct pal_participant {
     char *email;         /* NULL when unknown */
     int64_t invite_id;   /* guests: the invite link they came with (0: none) */
     char *invite_label;  /* guests: that link's label, shown in the lobby */
+    char *guest_key;     /* guests: their browser's key (for bans), NULL when none */
     /* state */
     enum pal_role role;
     bool waiting;        /* in the lobby: in no list, gets no event, no chat, no media */
@@ -59,10 +60,11 @@ const char *pal_role_name(enum pal_role role);
 /* "participant" or "guest" (what a client may ask for: never more than it is); -EINVAL otherwise. */
 int pal_role_parse(const char *name, enum pal_role *out);
 
-/* Adds a participant to room (creating it). requested is the client's role;
- * the first participant of a new room becomes host. Returns 0, -EUSERS when
- * the room is full, -EMFILE when creating the room would pass max_rooms,
- * -ENOMEM. */
+/* Adds a participant to room (creating it) with role `requested` (being
+ * first gives nothing: signaling/access.c decides roles). Waiting
+ * participants (the lobby) count against max_participants_per_room.
+ * Returns 0, -EUSERS when the room is full, -EMFILE when creating the room
+ * would pass max_rooms, -ENOMEM. */
 int pal_rooms_join(struct pal_rooms *r, const char *room, const char *name, enum pal_role requested,
                    struct pal_participant **out);
 /* Finds the participant of room holding token, connected or within its
@@ -80,9 +82,13 @@ void pal_rooms_remove(struct pal_rooms *r, struct pal_participant *p);
 typedef void (*pal_rooms_participant_fn)(struct pal_participant *p, void *ud);
 int pal_rooms_expire(struct pal_rooms *r, int64_t now_ms, pal_rooms_participant_fn fn, void *ud);
 
-/* Iteration over one room (fn must not add or remove participants), or
- * every participant of every room (fn may remove the one it is given). */
+/* Iteration over one room's participants in the meeting, waiting ones (the
+ * lobby) skipped (fn must not add or remove participants); over one room's
+ * lobby; or over every participant of every room, waiting ones included
+ * (fn may remove the one it is given). */
 void pal_rooms_each_in_room(struct pal_rooms *r, const char *room, pal_rooms_participant_fn fn,
+                            void *ud);
+void pal_rooms_each_waiting(struct pal_rooms *r, const char *room, pal_rooms_participant_fn fn,
                             void *ud);
 void pal_rooms_each(struct pal_rooms *r, pal_rooms_participant_fn fn, void *ud);
 

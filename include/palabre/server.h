@@ -22,8 +22,9 @@ struct pal_participant;
 struct pal_ip_limits;
 struct lws;
 
-/* Copies cfg; opens the chat store in cfg->data_dir (created if missing).
- * Returns NULL with a log line on error. */
+/* Copies cfg; opens the chat and room stores in cfg->data_dir (created if
+ * missing) and, in token mode, loads the JWKS. Returns NULL with a log line
+ * on error. */
 struct pal_server *pal_server_create(const struct pal_config *cfg);
 /* Closes every session (participants leave), flushes and closes the chat
  * store, destroys the lws context. */
@@ -43,6 +44,8 @@ void pal_server_tick(struct pal_server *srv, int64_t now_ms);
 /* ---- for session.c and handlers.c ---- */
 struct pal_rooms *pal_server_rooms(struct pal_server *srv);
 struct pal_chat_store *pal_server_chat(struct pal_server *srv);
+/* The JWT verifier ([access] agents = token), NULL in open mode. */
+struct pal_jwt_verifier *pal_server_jwt(struct pal_server *srv);
 /* Per client address bounds ([limits] connections_per_ip, rooms_per_ip_per_minute). */
 struct pal_ip_limits *pal_server_ip_limits(struct pal_server *srv);
 /* Turns of the service loop so far (a session's work budget is per turn). */

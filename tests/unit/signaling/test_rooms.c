@@ -1,5 +1,5 @@
 /* rooms.c: create on first join, limits, leave/destroy, the resume window
- * (time is passed in: no sleeping). */
+ * (time is passed in: no sleeping), the lobby in iterations, bans. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,14 +11,15 @@
 
 #include "palabre/rooms.h"
 
-static void test_first_join_creates_room_and_is_host(void **state)
+static void test_first_join_creates_room_role_as_asked(void **state)
 {
     struct pal_rooms *r = pal_rooms_create(10, 5, 30);
     struct pal_participant *a, *b;
     assert_int_equal(pal_rooms_count(r), 0);
     assert_int_equal(pal_rooms_join(r, "demo", "Alice", PAL_ROLE_PARTICIPANT, &a), 0);
     assert_int_equal(pal_rooms_count(r), 1);
-    assert_int_equal(a->role, PAL_ROLE_OWNER);
+    /* being first gives nothing: roles come from the stored room (access.c) */
+    assert_int_equal(a->role, PAL_ROLE_PARTICIPANT);
     assert_int_equal(strlen(a->id), 14);
     assert_memory_equal(a->id, "p_", 2);
     assert_int_equal(strlen(a->resume_token), 64);
@@ -59,9 +60,9 @@ static void test_leave_destroys_empty_room(void **state)
     assert_int_equal(pal_rooms_room_size(r, "x"), 1);
     pal_rooms_remove(r, b);
     assert_int_equal(pal_rooms_count(r), 0);
-    /* the room slot is free again; the new first participant is host */
+    /* the room slot is free again; being first gives nothing */
     assert_int_equal(pal_rooms_join(r, "y", "C", PAL_ROLE_GUEST, &c), 0);
-    assert_int_equal(c->role, PAL_ROLE_OWNER);
+    assert_int_equal(c->role, PAL_ROLE_GUEST);
     pal_rooms_destroy(r);
 }
 
@@ -150,15 +151,75 @@ static void test_iteration(void **state)
     pal_rooms_destroy(r);
 }
 
+/* Waiting participants (the lobby) are in the room, counted against its
+ * size, but skipped by the room's iteration; each_waiting walks them. */
+static void test_lobby_iteration(void **state)
+{
+    struct pal_rooms *r = pal_rooms_create(10, 3, 30);
+    struct pal_participant *a, *g1, *g2, *x;
+    assert_int_equal(pal_rooms_join(r, "l", "A", PAL_ROLE_PARTICIPANT, &a), 0);
+    assert_int_equal(pal_rooms_join(r, "l", "G1", PAL_ROLE_GUEST, &g1), 0);
+    assert_int_equal(pal_rooms_join(r, "l", "G2", PAL_ROLE_GUEST, &g2), 0);
+    g1->waiting = g2->waiting = true;
+    assert_int_equal(pal_rooms_join(r, "l", "G3", PAL_ROLE_GUEST, &x), -EUSERS);
+    int n = 0, w = 0;
+    pal_rooms_each_in_room(r, "l", count_one, &n);
+    pal_rooms_each_waiting(r, "l", count_one, &w);
+    assert_int_equal(n, 1);
+    assert_int_equal(w, 2);
+    g1->waiting = false; /* admitted */
+    n = w = 0;
+    pal_rooms_each_in_room(r, "l", count_one, &n);
+    pal_rooms_each_waiting(r, "l", count_one, &w);
+    assert_int_equal(n, 2);
+    assert_int_equal(w, 1);
+    /* a room with only a waiting participant still exists */
+    pal_rooms_remove(r, a);
+    pal_rooms_remove(r, g1);
+    assert_int_equal(pal_rooms_room_size(r, "l"), 1);
+    pal_rooms_destroy(r);
+}
+
+/* Bans last as long as the room (the meeting): gone with its last member. */
+static void test_bans(void **state)
+{
+    struct pal_rooms *r = pal_rooms_create(10, 10, 30);
+    struct pal_participant *a;
+    assert_int_equal(pal_rooms_ban(r, "b", "sub:x"), -ENOENT);
+    assert_int_equal(pal_rooms_join(r, "b", "A", PAL_ROLE_PARTICIPANT, &a), 0);
+    assert_false(pal_rooms_is_banned(r, "b", "sub:x"));
+    assert_int_equal(pal_rooms_ban(r, "b", "sub:x"), 0);
+    assert_int_equal(pal_rooms_ban(r, "b", "sub:x"), 0); /* twice: once */
+    assert_int_equal(pal_rooms_ban(r, "b", "invite:7"), 0);
+    assert_true(pal_rooms_is_banned(r, "b", "sub:x"));
+    assert_true(pal_rooms_is_banned(r, "b", "invite:7"));
+    assert_false(pal_rooms_is_banned(r, "b", "invite:8"));
+    assert_false(pal_rooms_is_banned(r, "other", "sub:x"));
+    char key[32];
+    int rc = 0, i;
+    for (i = 0; i < PAL_ROOM_MAX_BANS + 5 && rc == 0; i++) {
+        snprintf(key, sizeof(key), "guest:%d", i);
+        rc = pal_rooms_ban(r, "b", key);
+    }
+    assert_int_equal(rc, -ENOSPC);
+    assert_int_equal(i, PAL_ROOM_MAX_BANS - 2 + 1); /* 2 keys were there already */
+    pal_rooms_remove(r, a); /* the meeting ends */
+    assert_int_equal(pal_rooms_join(r, "b", "A", PAL_ROLE_PARTICIPANT, &a), 0);
+    assert_false(pal_rooms_is_banned(r, "b", "sub:x"));
+    pal_rooms_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_first_join_creates_room_and_is_host),
+        cmocka_unit_test(test_first_join_creates_room_role_as_asked),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_leave_destroys_empty_room),
         cmocka_unit_test(test_resume_window),
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_iteration),
+        cmocka_unit_test(test_lobby_iteration),
+        cmocka_unit_test(test_bans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
