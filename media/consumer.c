@@ -75,6 +75,18 @@ void pal_consumer_set_producer(struct pal_consumer *c, struct pal_producer *p)
         pal_rtx_buffer_clear(c->own_rtx);
 }
 
+void pal_consumer_resume(struct pal_consumer *c, int64_t wall_us)
+{
+    if (c->started) {
+        uint32_t rate = c->track.clock_rate ? c->track.clock_rate : 90000;
+        int64_t since_us = wall_us > c->last_ts_wall_us ? wall_us - c->last_ts_wall_us : 0;
+        c->first_seq = (uint16_t)(c->last_seq + 1);
+        c->first_ts = c->last_ts + (uint32_t)(since_us * (int64_t)rate / 1000000) + 1;
+        c->started = false;
+    }
+    c->wait_keyframe = c->track.kind == PAL_MEDIA_VIDEO;
+}
+
 /* The source's packet rewritten into this subscriber's numbering, SSRC,
  * payload type and extension ids: the same bytes each time for one packet,
  * so a retransmission equals the original. */

@@ -215,6 +215,17 @@ int pal_peer_unpublish(struct pal_peer *p, const char *mid)
     return pal_room_producer_remove(p->room, p->rp, mid);
 }
 
+int pal_peer_block(struct pal_peer *p, enum pal_media_kind kind, bool blocked)
+{
+    return pal_room_block(p->room, p->rp, kind, blocked, pal_now_ms());
+}
+
+size_t pal_peer_track_stats(const struct pal_peer *p, struct pal_media_track_stats *out,
+                            size_t cap)
+{
+    return pal_room_track_stats(p->rp, out, cap);
+}
+
 int pal_peer_subscribe_open(struct pal_peer *p, const struct pal_media_ice_params *local)
 {
     struct pc_slot *s = &p->pcs[PAL_MEDIA_PC_SUBSCRIBE];

@@ -208,7 +208,7 @@ static void send_pli(struct pal_room *r, struct pal_producer *prod)
 
 void room_request_keyframe(struct pal_room *r, struct pal_producer *prod, int64_t now_ms)
 {
-    if (prod && prod->kf && pal_keyframe_request(prod->kf, now_ms))
+    if (prod && !prod->blocked && prod->kf && pal_keyframe_request(prod->kf, now_ms))
         send_pli(r, prod);
 }
 
@@ -275,7 +275,11 @@ int pal_room_producer_add(struct pal_room *r, struct pal_room_peer *p,
     int rc = pal_producer_create(p->id, t, &prod);
     if (rc)
         return rc;
+    prod->blocked = t->kind <= PAL_MEDIA_VIDEO && p->blocked[t->kind];
     if (old) {
+        /* A renegotiation: the track's counters go on. */
+        prod->packets_received = old->packets_received;
+        prod->packets_forwarded = old->packets_forwarded;
         producer_unlink_all(old);
         room_mix_input_remove(r, old);
         pal_producer_destroy(old);
@@ -305,6 +309,59 @@ int pal_room_producer_remove(struct pal_room *r, struct pal_room_peer *p, const 
 size_t pal_room_producer_count(const struct pal_room_peer *p)
 {
     return p->n_producers;
+}
+
+static void producer_unblock(struct pal_room *r, struct pal_room_peer *p,
+                             struct pal_producer *prod, int64_t now_ms)
+{
+    prod->blocked = false;
+    int64_t wall_us = pal_wall_ms() * 1000;
+    for (size_t i = 0; i < prod->n_consumers; i++)
+        pal_consumer_resume(prod->consumers[i], wall_us);
+    room_mix_input_add(r, p, prod);
+    if (prod->n_consumers || prod->mixer_input)
+        room_request_keyframe(r, prod, now_ms); /* video: the subscribers' picture back */
+}
+
+int pal_room_block(struct pal_room *r, struct pal_room_peer *p, enum pal_media_kind kind,
+                   bool blocked, int64_t now_ms)
+{
+    if (kind != PAL_MEDIA_AUDIO && kind != PAL_MEDIA_VIDEO)
+        return -EINVAL;
+    p->blocked[kind] = blocked;
+    for (size_t i = 0; i < p->n_producers; i++) {
+        struct pal_producer *prod = p->producers[i];
+        if (prod->track.kind != kind || prod->blocked == blocked)
+            continue;
+        if (blocked) {
+            prod->blocked = true;
+            room_mix_input_remove(r, prod); /* the mix and the composite drop it */
+        } else {
+            producer_unblock(r, p, prod, now_ms);
+        }
+    }
+    return 0;
+}
+
+bool pal_room_blocked(const struct pal_room_peer *p, enum pal_media_kind kind)
+{
+    return (kind == PAL_MEDIA_AUDIO || kind == PAL_MEDIA_VIDEO) && p->blocked[kind];
+}
+
+size_t pal_room_track_stats(const struct pal_room_peer *p, struct pal_media_track_stats *out,
+                            size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_producers && n < cap; i++, n++) {
+        const struct pal_producer *prod = p->producers[i];
+        memset(&out[n], 0, sizeof(out[n]));
+        snprintf(out[n].mid, sizeof(out[n].mid), "%s", prod->track.mid);
+        out[n].kind = prod->track.kind;
+        out[n].blocked = prod->blocked;
+        out[n].packets_received = prod->packets_received;
+        out[n].packets_forwarded = prod->packets_forwarded;
+    }
+    return n;
 }
 
 static struct pal_consumer *consumer_by_mid(struct pal_room_peer *p, const char *mid, size_t *idx)
@@ -436,8 +493,11 @@ static void on_rtp(struct pal_room *r, struct pal_room_peer *p, struct pal_produ
             pal_twcc_on_packet(p->twcc, pal_rd16(tw), now_ms * 1000);
     }
     bool keyframe;
+    prod->packets_received++;
     if (pal_producer_on_packet(prod, pkt, now_ms, &keyframe))
         room_request_keyframe(r, prod, now_ms);
+    if (prod->blocked) /* hard mute: bookkeeping only (RR, NACK), nothing goes out */
+        return;
     if (r->mixer && prod->mixer_input)
         room_mix_push(r, prod, pkt, now_ms);
     if (prod->n_consumers == 0)
@@ -448,10 +508,12 @@ static void on_rtp(struct pal_room *r, struct pal_room_peer *p, struct pal_produ
         bool waited = c->wait_keyframe;
         int rc = pal_consumer_forward(c, pkt, keyframe, r->scratch, sizeof(r->scratch), now_ms,
                                       wall_us);
-        if (rc == 0)
+        if (rc == 0) {
             r->st.rtp_out++;
-        else if (rc == 1 && waited && c->sink->ready)
+            prod->packets_forwarded++;
+        } else if (rc == 1 && waited && c->sink->ready) {
             room_request_keyframe(r, prod, now_ms); /* still waiting: keep asking (throttled) */
+        }
     }
 }
 
@@ -487,7 +549,7 @@ static void on_subscriber_feedback(struct pal_room *r, struct pal_room_peer *p,
     struct pal_consumer *c = consumer_by_ssrc(p, pk->fb.media_ssrc);
     switch (pk->kind) {
     case PAL_RTCP_NACK: {
-        if (!c)
+        if (!c || (c->producer && c->producer->blocked))
             return;
         uint16_t seqs[128];
         size_t n = pal_rtcp_nack_seqs(pk, seqs, PAL_ARRAY_LEN(seqs));
@@ -559,7 +621,7 @@ static void tick_nack_pli(struct pal_room *r, struct pal_room_peer *p, int64_t n
 {
     for (size_t i = 0; i < p->n_producers; i++) {
         struct pal_producer *prod = p->producers[i];
-        if (prod->kf && pal_keyframe_poll(prod->kf, now_ms))
+        if (prod->kf && !prod->blocked && pal_keyframe_poll(prod->kf, now_ms))
             send_pli(r, prod);
         if (!prod->nack || !prod->track.ssrc)
             continue;
@@ -616,6 +678,8 @@ static void tick_speaker(struct pal_room *r)
             if (p->producers[k]->track.kind != PAL_MEDIA_AUDIO)
                 continue;
             int lv = pal_producer_take_level(p->producers[k]);
+            if (p->producers[k]->blocked)
+                continue; /* a hard-muted microphone is nobody's active speaker */
             if (strcmp(p->id, r->speaker) == 0 && lv > current_level)
                 current_level = lv;
             if (lv > best_level) {

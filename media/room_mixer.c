@@ -120,7 +120,7 @@ static uint32_t mix_new_id(struct pal_room *r)
 
 void room_mix_input_add(struct pal_room *r, struct pal_room_peer *p, struct pal_producer *prod)
 {
-    if (!r->mixer || prod->mixer_input)
+    if (!r->mixer || prod->mixer_input || prod->blocked)
         return;
     uint32_t id = mix_new_id(r);
     enum pal_mixer_kind kind =

@@ -31,6 +31,7 @@ struct pal_room_peer {
     uint8_t twcc_ext;
     uint32_t rtcp_ssrc; /* sender SSRC of the RTCP we send to this peer */
     uint32_t num;       /* the mixer's participant id (N-1), never 0 */
+    bool blocked[2];    /* hard mute, by enum pal_media_kind: its producers inherit it */
 };
 
 struct pal_room {

@@ -175,15 +175,35 @@ static void fail_event(struct worker *w, const struct pal_media_cmd *c, const ch
     emit_event(w, &ev);
 }
 
+/* Answered even for a participant the worker does not know (found false):
+ * signaling waits for exactly one answer per request. */
+static void track_stats(struct worker *w, const struct pal_media_cmd *c, struct pal_peer *p)
+{
+    struct pal_media_event ev = {.type = PAL_MEDIA_EV_TRACK_STATS};
+    snprintf(ev.room, sizeof(ev.room), "%s", c->room);
+    snprintf(ev.participant, sizeof(ev.participant), "%s", c->participant);
+    ev.u.track_stats.request = c->u.stats.request;
+    ev.u.track_stats.found = p != NULL;
+    if (p)
+        ev.u.track_stats.n =
+            (uint8_t)pal_peer_track_stats(p, ev.u.track_stats.tracks, PAL_MEDIA_MAX_TRACKS);
+    emit_event(w, &ev);
+}
+
 static void run_command(struct worker *w, const struct pal_media_cmd *c)
 {
     if (c->type == PAL_MEDIA_CMD_PARTICIPANT_REMOVE) {
         participant_remove(w, c);
         return;
     }
+    if (c->type == PAL_MEDIA_CMD_TRACK_STATS) {
+        track_stats(w, c, peer_get(w, c, false));
+        return;
+    }
     struct pal_peer *p = peer_get(w, c, c->type == PAL_MEDIA_CMD_PARTICIPANT_ADD ||
                                             c->type == PAL_MEDIA_CMD_PUBLISH ||
-                                            c->type == PAL_MEDIA_CMD_SUBSCRIBE_OPEN);
+                                            c->type == PAL_MEDIA_CMD_SUBSCRIBE_OPEN ||
+                                            c->type == PAL_MEDIA_CMD_TRACK_BLOCK);
     if (!p) {
         PAL_DEBUG("media", c->room, c->participant, "command %d for an unknown participant",
                   c->type);
@@ -223,6 +243,12 @@ static void run_command(struct worker *w, const struct pal_media_cmd *c)
     case PAL_MEDIA_CMD_REMOTE_CANDIDATE:
         pal_peer_remote_candidate(p, c->pc, &c->u.remote_candidate.cand,
                                   c->u.remote_candidate.end);
+        break;
+    case PAL_MEDIA_CMD_TRACK_BLOCK:
+        if (pal_peer_block(p, c->u.block.kind, c->u.block.blocked) == 0)
+            PAL_INFO("media", c->room, c->participant, "%s %s",
+                     c->u.block.kind == PAL_MEDIA_AUDIO ? "audio" : "video",
+                     c->u.block.blocked ? "blocked by a moderator" : "unblocked");
         break;
     default:
         break;

@@ -77,6 +77,11 @@ void pal_consumer_destroy(struct pal_consumer *c);
 /* Links to its producer (computes the extension id map) or unlinks (NULL).
  * Linking again restarts the stream (new offsets, wait for a keyframe). */
 void pal_consumer_set_producer(struct pal_consumer *c, struct pal_producer *p);
+/* The source resumes after a pause (a hard mute lifted): the subscriber
+ * sees no sequence gap (nothing to NACK, nothing lost), timestamps advance
+ * by the wall time of the pause (its jitter buffer stays right), and video
+ * waits for a keyframe (the deltas in between are gone). */
+void pal_consumer_resume(struct pal_consumer *c, int64_t wall_us);
 
 /* Forwards one received packet. keyframe: the packet starts a VP8 keyframe.
  * Returns 0 (sent), 1 (held back: not ready or waiting for a keyframe) or a

@@ -104,6 +104,13 @@ enum pal_media_cmd_type {
     PAL_MEDIA_CMD_CONSUMER_REMOVE,
     /* A trickled remote candidate (pc), or end of candidates (u.candidate_end). */
     PAL_MEDIA_CMD_REMOTE_CANDIDATE,
+    /* A moderator's hard mute (u.block): while blocked, no producer of that
+     * kind of the participant, current or future, is forwarded or mixed.
+     * Kept with the participant's media (until PARTICIPANT_REMOVE). */
+    PAL_MEDIA_CMD_TRACK_BLOCK,
+    /* Asks the participant's per-track counters: answered by one
+     * PAL_MEDIA_EV_TRACK_STATS carrying u.stats.request. */
+    PAL_MEDIA_CMD_TRACK_STATS,
 };
 
 struct pal_media_cmd {
@@ -134,6 +141,13 @@ struct pal_media_cmd {
             struct pal_media_candidate cand;
             bool end; /* end of candidates: cand unused */
         } remote_candidate;
+        struct {
+            enum pal_media_kind kind;
+            bool blocked;
+        } block;
+        struct {
+            uint32_t request; /* the caller's, echoed in the event */
+        } stats;
     } u;
 };
 
@@ -144,11 +158,22 @@ enum pal_media_event_type {
     PAL_MEDIA_EV_FAILED,           /* ICE failed, consent lost or DTLS failed: u.failed (pc) */
     PAL_MEDIA_EV_ACTIVE_SPEAKER,   /* participant = the loudest speaker of room */
     PAL_MEDIA_EV_KEYFRAME_REQUEST, /* stats only: a PLI/FIR was sent to participant */
+    PAL_MEDIA_EV_TRACK_STATS,      /* answer to PAL_MEDIA_CMD_TRACK_STATS: u.track_stats */
 };
 
 enum pal_media_fail_code {
     PAL_MEDIA_FAIL_ICE,  /* connectivity checks failed or consent lost */
     PAL_MEDIA_FAIL_DTLS, /* handshake failed, e.g. fingerprint mismatch */
+};
+
+/* One published track's counters since it was first published under this
+ * mid (a renegotiation keeps them). packets_forwarded: packets sent to its
+ * subscribers, one per subscriber (retransmissions not counted). */
+struct pal_media_track_stats {
+    char mid[PAL_MEDIA_MID_MAX];
+    enum pal_media_kind kind;
+    bool blocked; /* hard mute in force for its kind */
+    uint64_t packets_received, packets_forwarded;
 };
 
 struct pal_media_event {
@@ -165,6 +190,12 @@ struct pal_media_event {
             enum pal_media_fail_code code;
             char reason[160];
         } failed;
+        struct {
+            uint32_t request; /* as in the command */
+            bool found;       /* false: no such participant in the room's media */
+            uint8_t n;
+            struct pal_media_track_stats tracks[PAL_MEDIA_MAX_TRACKS];
+        } track_stats;
     } u;
 };
 

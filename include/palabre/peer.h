@@ -44,6 +44,11 @@ int pal_peer_consumer_add(struct pal_peer *p, const char *producer, const char *
 int pal_peer_consumer_remove(struct pal_peer *p, const char *mid);
 int pal_peer_remote_candidate(struct pal_peer *p, enum pal_media_pc pc,
                               const struct pal_media_candidate *c, bool end);
+/* Hard mute of one kind of the participant's tracks (palabre/room.h). */
+int pal_peer_block(struct pal_peer *p, enum pal_media_kind kind, bool blocked);
+/* Its published tracks' counters; returns how many (at most cap). */
+size_t pal_peer_track_stats(const struct pal_peer *p, struct pal_media_track_stats *out,
+                            size_t cap);
 /* Frees transports that failed since the last call (they cannot be freed
  * inside their own callbacks). */
 void pal_peer_reap(struct pal_peer *p);

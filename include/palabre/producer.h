@@ -41,6 +41,8 @@ struct pal_producer {
     uint32_t level_sum, level_count; /* audio: loudness 0..127 (127 = loudest) */
     int64_t last_packet_ms;
     uint32_t mixer_input; /* the room's mixer input fed by this track, 0: none */
+    bool blocked;         /* hard mute: received and counted, never forwarded nor mixed */
+    uint64_t packets_received, packets_forwarded; /* palabre/media.h's track stats */
 };
 
 int pal_producer_create(const char *participant, const struct pal_media_track *t,

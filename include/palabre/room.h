@@ -92,6 +92,20 @@ int pal_room_producer_add(struct pal_room *r, struct pal_room_peer *p,
 int pal_room_producer_remove(struct pal_room *r, struct pal_room_peer *p, const char *mid);
 size_t pal_room_producer_count(const struct pal_room_peer *p);
 
+/* A moderator's hard mute of one kind of p's tracks: while blocked, every
+ * producer of that kind p has or adds later is still received (counted,
+ * reported to the publisher, kept in its ring) but neither forwarded,
+ * retransmitted, mixed, asked for keyframes nor taken as active speaker.
+ * Lifted, its consumers resume without a sequence gap and video ones wait
+ * for the keyframe asked at once. Returns 0 or -EINVAL (kind). */
+int pal_room_block(struct pal_room *r, struct pal_room_peer *p, enum pal_media_kind kind,
+                   bool blocked, int64_t now_ms);
+bool pal_room_blocked(const struct pal_room_peer *p, enum pal_media_kind kind);
+/* p's published tracks and their counters (palabre/media.h); at most cap.
+ * Returns how many were written. */
+size_t pal_room_track_stats(const struct pal_room_peer *p, struct pal_media_track_stats *out,
+                            size_t cap);
+
 /* Forwards (producer_pid, producer_mid) to subscriber p as track t (our
  * SSRC, PT and extension ids in p's subscribe PC). The producer may come
  * later. Replaces a consumer with the same mid. Returns 0, -EINVAL, -ENOMEM,

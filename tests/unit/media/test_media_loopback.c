@@ -3,7 +3,8 @@
  * ICE/DTLS/SRTP pieces (as a browser would use them). alice publishes an
  * Opus-like stream, bob subscribes: bob must receive alice's packets,
  * rewritten to the SSRC/PT of his subscribe offer and decryptable with his
- * keys. A client whose certificate does not match the announced fingerprint
+ * keys; a hard mute (TRACK_BLOCK) stops that and TRACK_STATS reports the
+ * counters. A client whose certificate does not match the announced fingerprint
  * gets a dtls failure event. Everything is freed at the end (LeakSanitizer
  * in the ASan build). No timing is asserted: waits only bound a failure. */
 #include <setjmp.h>
@@ -157,6 +158,8 @@ static void client_stop(struct client *c)
 static struct client *clients[4];
 static int n_events_failed_dtls;
 static int n_connected;
+static struct pal_media_event stats_ev; /* the last TRACK_STATS answer */
+static int n_stats;
 
 static void pump(int ms)
 {
@@ -174,6 +177,9 @@ static void pump(int ms)
                 n_events_failed_dtls++;
             } else if (ev.type == PAL_MEDIA_EV_CONNECTED) {
                 n_connected++;
+            } else if (ev.type == PAL_MEDIA_EV_TRACK_STATS) {
+                stats_ev = ev;
+                n_stats++;
             }
         }
         g_usleep(1000);
@@ -209,6 +215,35 @@ static void post_publish(struct client *c, const struct pal_dtls_cert *claimed)
     cmd.u.publish.n_tracks = 1;
     cmd.u.publish.tracks[0] = audio_track("0", 0x1111, 111);
     assert_int_equal(pal_media_post(media, &cmd), 0);
+}
+
+static void send_audio(struct client *c, uint16_t *seq, uint32_t *ts, int round)
+{
+    uint8_t payload[40];
+    memset(payload, 0xA0 + (round & 15), sizeof(payload));
+    struct pal_rtp_header h = {.payload_type = 111, .seq = (*seq)++, .timestamp = *ts,
+                               .ssrc = 0x1111};
+    *ts += 960;
+    uint8_t buf[1500];
+    size_t len, out;
+    assert_int_equal(pal_rtp_write(&h, payload, sizeof(payload), buf, sizeof(buf), &len), 0);
+    assert_int_equal(pal_srtp_protect(c->srtp, buf, len, sizeof(buf), &out), 0);
+    pal_ice_send(c->ice, buf, out);
+}
+
+/* Posts TRACK_STATS for participant of room demo and waits for its answer. */
+static struct pal_media_event track_stats(const char *participant, uint32_t request)
+{
+    struct pal_media_cmd cmd = {.type = PAL_MEDIA_CMD_TRACK_STATS};
+    snprintf(cmd.room, sizeof(cmd.room), "demo");
+    snprintf(cmd.participant, sizeof(cmd.participant), "%s", participant);
+    cmd.u.stats.request = request;
+    int n = n_stats;
+    assert_int_equal(pal_media_post(media, &cmd), 0);
+    WAIT_FOR(n_stats > n);
+    assert_int_equal(stats_ev.u.track_stats.request, request);
+    assert_string_equal(stats_ev.participant, participant);
+    return stats_ev;
 }
 
 static void test_publish_subscribe_forwarding(void **state)
@@ -247,16 +282,7 @@ static void test_publish_subscribe_forwarding(void **state)
     uint16_t seq = 4000;
     uint32_t ts = 0;
     for (int round = 0; round < 200 && bob.rtp_received < 20; round++) {
-        uint8_t payload[40];
-        memset(payload, 0xA0 + (round & 15), sizeof(payload));
-        struct pal_rtp_header h = {.payload_type = 111, .seq = seq++, .timestamp = ts,
-                                   .ssrc = 0x1111};
-        ts += 960;
-        uint8_t buf[1500];
-        size_t len, out;
-        assert_int_equal(pal_rtp_write(&h, payload, sizeof(payload), buf, sizeof(buf), &len), 0);
-        assert_int_equal(pal_srtp_protect(alice.srtp, buf, len, sizeof(buf), &out), 0);
-        pal_ice_send(alice.ice, buf, out);
+        send_audio(&alice, &seq, &ts, round);
         pump(20);
     }
     assert_true(bob.rtp_received >= 20);
@@ -270,6 +296,37 @@ static void test_publish_subscribe_forwarding(void **state)
     pal_media_get_stats(media, &st);
     assert_int_equal(st.rooms, 1);
     assert_true(st.rtp_out >= 20);
+
+    /* A moderator's hard mute through the command queue: alice's audio is
+     * still received, bob gets nothing more; the counters come back as an
+     * event answering the request. */
+    struct pal_media_cmd blk = {.type = PAL_MEDIA_CMD_TRACK_BLOCK};
+    snprintf(blk.room, sizeof(blk.room), "demo");
+    snprintf(blk.participant, sizeof(blk.participant), "alice");
+    blk.u.block.kind = PAL_MEDIA_AUDIO;
+    blk.u.block.blocked = true;
+    assert_int_equal(pal_media_post(media, &blk), 0);
+    struct pal_media_event before = track_stats("alice", 41);
+    assert_true(before.u.track_stats.found);
+    assert_int_equal(before.u.track_stats.n, 1);
+    assert_string_equal(before.u.track_stats.tracks[0].mid, "0");
+    assert_true(before.u.track_stats.tracks[0].blocked);
+    int got = bob.rtp_received;
+    for (int round = 0; round < 10; round++) {
+        send_audio(&alice, &seq, &ts, round);
+        pump(20);
+    }
+    pump(200);
+    struct pal_media_event after = track_stats("alice", 42);
+    assert_int_equal(bob.rtp_received, got);
+    assert_true(after.u.track_stats.tracks[0].packets_received >
+                before.u.track_stats.tracks[0].packets_received);
+    assert_int_equal(after.u.track_stats.tracks[0].packets_forwarded,
+                     before.u.track_stats.tracks[0].packets_forwarded);
+    /* nobody of that name: answered all the same */
+    struct pal_media_event none = track_stats("nobody", 43);
+    assert_false(none.u.track_stats.found);
+    assert_int_equal(none.u.track_stats.n, 0);
 
     /* both leave: the room closes */
     cmd.type = PAL_MEDIA_CMD_PARTICIPANT_REMOVE;

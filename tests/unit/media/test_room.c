@@ -2,7 +2,8 @@
  * would have been protected and sent. Fan-out, SSRC/seq/ts rewrite,
  * keyframe request on subscriber join, keyframe gating, NACK answered from
  * the ring, NACK/RR/SR generation, active speaker, resources freed on leave
- * (LeakSanitizer checks the last part in the ASan build). */
+ * (LeakSanitizer checks the last part in the ASan build), a moderator's hard
+ * mute (nothing forwarded, counters, future tracks, resume). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -471,6 +472,154 @@ static void test_leave_frees_and_unlinks(void **state)
     assert_int_equal(pal_room_peer_count(f->room), 2);
 }
 
+static struct pal_media_track_stats stats_of(struct pal_room_peer *p, const char *mid)
+{
+    struct pal_media_track_stats st[PAL_MEDIA_MAX_TRACKS];
+    size_t n = pal_room_track_stats(p, st, PAL_MEDIA_MAX_TRACKS);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(st[i].mid, mid) == 0)
+            return st[i];
+    fail_msg("no track %s", mid);
+    return st[0];
+}
+
+/* Hard mute of alice's microphone: her audio is still received and counted
+ * but reaches nobody (not even by NACK), her video still flows; lifted, the
+ * audio comes back with no sequence gap. */
+static void test_block_audio_stops_and_resumes(void **state)
+{
+    struct fixture *f = *state;
+    subscribe(f, f->bob, &f->bob_sub, 0xB0B0A, 0xB0B0B, 0);
+    subscribe(f, f->carol, &f->carol_sub, 0xCA0A, 0xCA0B, 0);
+    for (int i = 0; i < 3; i++)
+        feed(f, 0x1111, (uint16_t)(10 + i), 960u * i, false, false, 30, 10 + i);
+    assert_int_equal(f->bob_sub.n_rtp, 3);
+    struct pal_media_track_stats a = stats_of(f->alice, "0");
+    assert_int_equal(a.kind, PAL_MEDIA_AUDIO);
+    assert_false(a.blocked);
+    assert_int_equal(a.packets_received, 3);
+    assert_int_equal(a.packets_forwarded, 6); /* one per subscriber */
+
+    assert_int_equal(pal_room_block(f->room, f->alice, PAL_MEDIA_AUDIO, true, 20), 0);
+    assert_true(pal_room_blocked(f->alice, PAL_MEDIA_AUDIO));
+    assert_false(pal_room_blocked(f->alice, PAL_MEDIA_VIDEO));
+    for (int i = 3; i < 8; i++)
+        feed(f, 0x1111, (uint16_t)(10 + i), 960u * i, false, false, 30, 20 + i);
+    assert_int_equal(f->bob_sub.n_rtp, 3);
+    assert_int_equal(f->carol_sub.n_rtp, 3);
+    a = stats_of(f->alice, "0");
+    assert_true(a.blocked);
+    assert_int_equal(a.packets_received, 8); /* still received */
+    assert_int_equal(a.packets_forwarded, 6); /* the forwarded counter stopped */
+    /* what bob was sent before stays his, but is not resent while blocked */
+    nack(f, f->bob, 0xB0B0A, seq_of(&f->bob_sub, 1), 30);
+    assert_int_equal(f->bob_sub.n_rtp, 3);
+    /* her camera is not concerned */
+    feed(f, 0x2222, 100, 9000, true, true, 0, 31);
+    assert_int_equal(f->bob_sub.n_rtp, 4);
+    assert_false(stats_of(f->alice, "1").blocked);
+
+    assert_int_equal(pal_room_block(f->room, f->alice, PAL_MEDIA_AUDIO, false, 40), 0);
+    feed(f, 0x1111, 20, 960u * 10, false, false, 30, 41);
+    assert_int_equal(f->bob_sub.n_rtp, 5);
+    assert_int_equal(f->carol_sub.n_rtp, 5);
+    assert_int_equal(seq_of(&f->bob_sub, 4), (uint16_t)(seq_of(&f->bob_sub, 2) + 1));
+    a = stats_of(f->alice, "0");
+    assert_false(a.blocked);
+    assert_int_equal(a.packets_received, 9);
+    assert_int_equal(a.packets_forwarded, 8);
+}
+
+static int count_rtp_ssrc(const struct rec *r, uint32_t ssrc)
+{
+    int n = 0;
+    for (int i = 0; i < r->n_rtp; i++) {
+        struct pal_rtp_packet p;
+        if (pal_rtp_parse(&p, (uint8_t *)r->rtp[i], r->rtp_len[i], NULL) == 0 && p.ssrc == ssrc)
+            n++;
+    }
+    return n;
+}
+
+/* Hard mute of the camera: no keyframe is asked for a blocked track (even
+ * by a subscriber's PLI); lifting it asks one at once, and subscribers get
+ * nothing until it comes, then a stream without a sequence gap. */
+static void test_block_video_keyframe_on_unblock(void **state)
+{
+    struct fixture *f = *state;
+    subscribe(f, f->bob, &f->bob_sub, 0xB0B0A, 0xB0B0B, 0);
+    feed(f, 0x2222, 100, 9000, true, true, 0, 10);
+    feed(f, 0x2222, 101, 12000, true, false, 0, 43);
+    assert_int_equal(count_rtp_ssrc(&f->bob_sub, 0xB0B0B), 2);
+    int plis = count_pli(&f->alice_pub, 0x2222);
+    assert_int_equal(pal_room_block(f->room, f->alice, PAL_MEDIA_VIDEO, true, 50), 0);
+    feed(f, 0x2222, 102, 15000, true, true, 0, 76);
+    feed(f, 0x2222, 103, 18000, true, false, 0, 109);
+    uint8_t pli[64];
+    size_t len;
+    assert_int_equal(pal_rtcp_write_pli(pli, sizeof(pli), &len, 0x77, 0xB0B0B), 0);
+    pal_room_on_rtcp(f->room, f->bob, PAL_MEDIA_PC_SUBSCRIBE, pli, len, 2000);
+    pal_room_tick(f->room, 4000);
+    assert_int_equal(count_pli(&f->alice_pub, 0x2222), plis);
+    assert_int_equal(count_rtp_ssrc(&f->bob_sub, 0xB0B0B), 2);
+    assert_int_equal(stats_of(f->alice, "1").packets_received, 4);
+    assert_int_equal(stats_of(f->alice, "1").packets_forwarded, 2);
+
+    assert_int_equal(pal_room_block(f->room, f->alice, PAL_MEDIA_VIDEO, false, 5000), 0);
+    assert_int_equal(count_pli(&f->alice_pub, 0x2222), plis + 1);
+    feed(f, 0x2222, 104, 21000, true, false, 0, 5010); /* a delta frame: held back */
+    assert_int_equal(count_rtp_ssrc(&f->bob_sub, 0xB0B0B), 2);
+    feed(f, 0x2222, 105, 24000, true, true, 0, 5020);
+    feed(f, 0x2222, 106, 27000, true, false, 0, 5053);
+    assert_int_equal(count_rtp_ssrc(&f->bob_sub, 0xB0B0B), 4);
+    assert_int_equal(seq_of(&f->bob_sub, 2), (uint16_t)(seq_of(&f->bob_sub, 1) + 1));
+    assert_int_equal(seq_of(&f->bob_sub, 3), (uint16_t)(seq_of(&f->bob_sub, 1) + 2));
+    assert_int_equal(stats_of(f->alice, "1").packets_forwarded, 4);
+}
+
+/* The block holds for the participant, not for the tracks of the moment: a
+ * track published while blocked (a new mid, or the same mid renegotiated)
+ * is blocked too, and its counters survive a renegotiation. */
+static void test_block_holds_for_future_tracks(void **state)
+{
+    struct fixture *f = *state;
+    subscribe(f, f->carol, &f->carol_sub, 0xCA0A, 0xCA0B, 0);
+    struct pal_media_track a = track("a1", PAL_MEDIA_AUDIO, 0x3333);
+    /* carol will receive bob's audio under her mid "b0" */
+    struct pal_media_track cb = track("b0", PAL_MEDIA_AUDIO, 0xCB0A);
+    assert_int_equal(pal_room_consumer_add(f->room, f->carol, "bob", "a1", &cb, 0), 0);
+    assert_int_equal(pal_room_block(f->room, f->bob, PAL_MEDIA_AUDIO, true, 0), 0);
+    assert_int_equal(pal_room_producer_add(f->room, f->bob, &a, 0), 0);
+    assert_true(stats_of(f->bob, "a1").blocked);
+    uint8_t buf[1600];
+    for (int i = 0; i < 4; i++) {
+        size_t len = make_rtp(buf, 0x3333, (uint16_t)i, 960u * i, false, false, 10);
+        pal_room_on_rtp(f->room, f->bob, buf, len, 10 + i);
+    }
+    assert_int_equal(count_rtp_ssrc(&f->carol_sub, 0xCB0A), 0);
+    assert_int_equal(stats_of(f->bob, "a1").packets_received, 4);
+    /* a loud blocked microphone is not the active speaker */
+    pal_room_tick(f->room, 600);
+    assert_int_equal(f->n_speaker_events, 0);
+    /* renegotiated: the same mid comes again, still blocked, counters kept */
+    assert_int_equal(pal_room_producer_add(f->room, f->bob, &a, 700), 0);
+    size_t len = make_rtp(buf, 0x3333, 4, 960u * 4, false, false, 10);
+    pal_room_on_rtp(f->room, f->bob, buf, len, 710);
+    assert_int_equal(count_rtp_ssrc(&f->carol_sub, 0xCB0A), 0);
+    assert_true(stats_of(f->bob, "a1").blocked);
+    assert_int_equal(stats_of(f->bob, "a1").packets_received, 5);
+    /* alice is not concerned */
+    feed(f, 0x1111, 1, 960, false, false, 30, 720);
+    assert_int_equal(count_rtp_ssrc(&f->carol_sub, 0xCA0A), 1);
+    /* lifted: bob's audio reaches carol */
+    assert_int_equal(pal_room_block(f->room, f->bob, PAL_MEDIA_AUDIO, false, 800), 0);
+    len = make_rtp(buf, 0x3333, 5, 960u * 5, false, false, 10);
+    pal_room_on_rtp(f->room, f->bob, buf, len, 810);
+    assert_int_equal(count_rtp_ssrc(&f->carol_sub, 0xCB0A), 1);
+    assert_int_equal(stats_of(f->bob, "a1").packets_forwarded, 1);
+    assert_int_equal(pal_room_block(f->room, f->bob, (enum pal_media_kind)7, true, 0), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -482,6 +631,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_ssrc_and_garbage_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_active_speaker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leave_frees_and_unlinks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_audio_stops_and_resumes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_video_keyframe_on_unblock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_holds_for_future_tracks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

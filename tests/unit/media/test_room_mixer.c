@@ -12,7 +12,8 @@
  * composite shows each publisher's colour in its tile; a subscriber's PLI
  * brings a keyframe; a corrupt publisher frame brings a PLI to that
  * publisher and the composite keeps flowing; a resolution change and a
- * publisher leaving do not stop it; the mixer starts with the first mixed
+ * publisher leaving do not stop it; a hard-muted publisher is neither heard
+ * nor seen until the mute is lifted; the mixer starts with the first mixed
  * consumer and stops with the last (LeakSanitizer checks the freeing in the
  * ASan build); the mixer keeps its clock while the worker does nothing, and
  * the worker forwards another room's packets while a large composite is
@@ -420,19 +421,36 @@ static double tone(const struct part *p, double freq)
     return goertzel(p->pcm + p->n_pcm - half, half, freq, PAL_OPUS_RATE);
 }
 
-/* Mean colour around the centre of a quadrant of the last composite. */
-static void expect_colour(const struct part *p, int q, struct colour c)
+/* Mean colour around the centre of a quadrant of the last composite:
+ * whether it is c (and what it is, in y, u, v). */
+static bool colour_is(const struct part *p, int q, struct colour c, double *y, double *u,
+                      double *v)
 {
     struct pal_rect tile = {(q % 2) * W / 2, (q / 2) * H / 2, W / 2, H / 2};
     struct pal_rect r = {(tile.x + tile.w * 3 / 8) & ~1, (tile.y + tile.h * 3 / 8) & ~1,
                          tile.w / 4, tile.h / 4};
     const uint8_t *planes[3] = {p->pic.y, p->pic.u, p->pic.v};
     int strides[3] = {p->pic.stride_y, p->pic.stride_uv, p->pic.stride_uv};
+    pal_image_mean(planes, strides, r, y, u, v);
+    return fabs(*y - c.y) <= 14 && fabs(*u - c.u) <= 14 && fabs(*v - c.v) <= 14;
+}
+
+static void expect_colour(const struct part *p, int q, struct colour c)
+{
     double y, u, v;
-    pal_image_mean(planes, strides, r, &y, &u, &v);
-    if (fabs(y - c.y) > 14 || fabs(u - c.u) > 14 || fabs(v - c.v) > 14)
+    if (!colour_is(p, q, c, &y, &u, &v))
         fail_msg("%s, quadrant %d: got Y %.0f U %.0f V %.0f, want %d %d %d", p->id, q, y, u, v,
                  c.y, c.u, c.v);
+}
+
+/* How many quadrants of the last composite show c. */
+static int quadrants_of(const struct part *p, struct colour c)
+{
+    int n = 0;
+    double y, u, v;
+    for (int q = 0; q < 4; q++)
+        n += colour_is(p, q, c, &y, &u, &v);
+    return n;
 }
 
 static void mix_through_the_room(void **state)
@@ -686,12 +704,50 @@ static void worker_not_held_by_the_composite(void **state)
     pal_room_destroy(s.room);
 }
 
+/* A moderator's hard mute of bob (microphone and camera): the mixer gets
+ * nothing of his, so nobody hears his tone nor sees his colour, while the
+ * others go on; lifted, he is heard and seen again. */
+static void blocked_publisher_not_mixed(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 0; i < N_PUB; i++)
+        publish(f, i);
+    for (int i = 0; i < N_PEER; i++)
+        subscribe_mix(f, i);
+    run(f, 1500, N_PUB);
+    struct part *dave = &f->p[3];
+    assert_true(tone(dave, FREQ[1]) > 1e5);
+    assert_int_equal(quadrants_of(dave, GREEN), 1);
+
+    assert_int_equal(pal_room_block(f->room, f->p[1].peer, PAL_MEDIA_AUDIO, true, f->now), 0);
+    assert_int_equal(pal_room_block(f->room, f->p[1].peer, PAL_MEDIA_VIDEO, true, f->now), 0);
+    int frames = dave->frames;
+    run(f, 1500, N_PUB);
+    assert_true(dave->frames >= frames + 12); /* the composite goes on */
+    double alice = tone(dave, FREQ[0]);
+    assert_true(alice > 1e5);
+    assert_true(tone(dave, FREQ[2]) > 1e5);
+    if (!(tone(dave, FREQ[1]) < 0.01 * alice))
+        fail_msg("bob blocked, still heard: %g against alice's %g", tone(dave, FREQ[1]), alice);
+    assert_true(tone(&f->p[0], FREQ[1]) < 0.01 * tone(&f->p[0], FREQ[2]));
+    assert_int_equal(quadrants_of(dave, GREEN), 0);
+    assert_true(quadrants_of(dave, RED) >= 1); /* two tiles now: each may span two quadrants */
+    assert_true(quadrants_of(dave, BLUE) >= 1);
+
+    assert_int_equal(pal_room_block(f->room, f->p[1].peer, PAL_MEDIA_AUDIO, false, f->now), 0);
+    assert_int_equal(pal_room_block(f->room, f->p[1].peer, PAL_MEDIA_VIDEO, false, f->now), 0);
+    run(f, 1500, N_PUB);
+    assert_true(tone(dave, FREQ[1]) > 1e5);
+    assert_int_equal(quadrants_of(dave, GREEN), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(mix_through_the_room, setup, teardown),
         cmocka_unit_test_setup_teardown(keyframes_both_ways, setup, teardown),
         cmocka_unit_test_setup_teardown(mixer_lives_with_its_consumers, setup, teardown),
+        cmocka_unit_test_setup_teardown(blocked_publisher_not_mixed, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_not_held_by_the_composite, setup_realtime,
                                         teardown),
     };
