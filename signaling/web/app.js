@@ -15,7 +15,7 @@ import { readFragment, joinFields, invite } from './identity.js';
 import { createInviteDialog } from './invite_dialog.js';
 import { createLobbyPanel } from './lobby_panel.js';
 import { canModerate, participantMenu, createRoomControls } from './moderation.js';
-import { show, field, setConnState, errorText, endScreen } from './ui.js';
+import { main, show, field, setConnState, errorText, endScreen } from './ui.js';
 
 const NAME_KEY = 'palabre.name';
 const FIRST_PAGE = 50; // latest messages shown on join; earlier ones on demand

@@ -1,0 +1,316 @@
+// Access in the browser (issue 11): rooms that belong to an agent, invite
+// links, the lobby, moderation, as people use them. Real palabre on 127.0.0.1
+// (tests/run.sh runs this file in a private network namespace with only lo),
+// Debian's Chromium with fake camera and microphone; each person is a
+// separate browser context (own storage: another browser).
+//
+// The tests follow one meeting and run in order: the room and the people of
+// the first test are those of the next ones.
+//   1. an agent creates a room on the home page and a link in the Inviter
+//      dialog; a guest opens the link, gives a name and waits (the room's
+//      title, no participant, no chat message, no media); the agent sees the
+//      knock and admits; both see and hear each other; a second guest is
+//      denied and told so;
+//   2. hard mute from the participant menu: the guest's microphone control is
+//      disabled with its explanation, enabled again after "allow unmute";
+//   3. keyboard only: a link made in the Inviter dialog, Escape, focus back;
+//      revoked, that link refuses entry with a clear message;
+//   4. end for all: everyone sees that the meeting has ended.
+// axe-core on every new screen: no serious or critical finding.
+import '../lib/timeouts.mjs';
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, startPalabre, waitDecoding, TIME_SCALE } from '../lib/media_e2e.mjs';
+import { axeSerious } from '../lib/web.mjs';
+import { seconds } from '../lib/timeouts.mjs';
+
+let server, browser;
+const people = []; // every person opened, closed at the end
+// the meeting the tests share
+const M = { room: 'commission-voirie', title: 'Commission voirie — Étude', agent: null, guest: null, link: null };
+
+before(async () => {
+  server = await startPalabre();
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}, { timeout: seconds(120) });
+
+after(async () => {
+  for (const p of people) await p.context.close().catch(() => {});
+  await browser?.close();
+  await server?.stop();
+}, { timeout: seconds(120) });
+
+// Counts the page's RTCPeerConnections (window.__pcCount): a waiting guest
+// must have none.
+function countPeerConnections() {
+  const Native = window.RTCPeerConnection;
+  window.__pcCount = 0;
+  window.RTCPeerConnection = function RTCPeerConnection(...args) {
+    window.__pcCount++;
+    return new Native(...args);
+  };
+  window.RTCPeerConnection.prototype = Native.prototype;
+}
+
+// A person in their own browser context. received: the signaling messages
+// the page got (parsed); errors: uncaught page errors; foreign: requests to
+// another host than 127.0.0.1.
+async function person(name) {
+  const context = await browser.newContext({ locale: 'fr-FR' });
+  context.setDefaultTimeout(60000 * TIME_SCALE);
+  await context.addInitScript(countPeerConnections);
+  const page = await context.newPage();
+  const p = { name, context, page, received: [], errors: [], foreign: [] };
+  page.on('pageerror', (e) => { p.errors.push(e.message); console.log(`# [${name}] page error: ${e.message}`); });
+  page.on('request', (req) => {
+    const u = new URL(req.url());
+    if (['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol) && u.hostname !== '127.0.0.1') p.foreign.push(req.url());
+  });
+  page.on('websocket', (ws) => ws.on('framereceived', (f) => {
+    try { p.received.push(JSON.parse(String(f.payload))); } catch { /* not JSON */ }
+  }));
+  people.push(p);
+  return p;
+}
+
+async function noSeriousAxe(page, where) {
+  assert.deepEqual(await axeSerious(page), [], `axe-core on ${where}`);
+}
+
+const selfId = (p) => p.page.waitForFunction(() => window.__palabre?.selfId, null, { polling: 100 })
+  .then((h) => h.jsonValue());
+
+// Fills the pre-join form and joins.
+async function enterName(p, name) {
+  await p.page.getByLabel('Votre nom').fill(name);
+  await p.page.getByRole('button', { name: 'Rejoindre', exact: true }).click();
+}
+
+test('an agent creates a room and a link; a guest waits with no list, chat or media, is admitted, both see and hear each other; a second guest is denied', { timeout: seconds(420) }, async () => {
+  // ---- the agent's home page: my rooms (none yet), the create form
+  const a = M.agent = await person('Agnès');
+  await a.page.goto(`${server.base}/`);
+  await a.page.getByRole('heading', { level: 2, name: 'Mes salles' }).waitFor();
+  await a.page.getByText('Vous n’avez pas encore de salle').waitFor();
+  await a.page.getByLabel('Titre de la salle').fill(M.title);
+  // the address follows the title until it is edited
+  assert.equal(await a.page.getByLabel('Adresse de la salle').inputValue(), 'commission-voirie-etude');
+  await a.page.getByLabel('Adresse de la salle').fill(M.room);
+  await a.page.getByRole('button', { name: 'Créer la salle' }).click();
+  await a.page.waitForURL(`${server.base}/r/${M.room}`);
+  await enterName(a, 'Agnès Martin');
+  await a.page.getByRole('heading', { level: 1, name: `Réunion « ${M.title} »` }).waitFor();
+  a.id = await selfId(a);
+
+  // the same browser (same agent key) finds the room in "my rooms"
+  const home = await a.context.newPage();
+  await home.goto(`${server.base}/`);
+  await home.locator(`.rooms__item[data-room="${M.room}"]`).getByRole('link', { name: M.title }).waitFor();
+  assert.equal(await home.locator(`.rooms__item[data-room="${M.room}"] .person__role`).textContent(), 'Propriétaire');
+  await noSeriousAxe(home, 'the home page with my rooms');
+  await home.close();
+
+  // ---- the Inviter dialog: a link for a partner
+  await a.page.getByRole('button', { name: 'Inviter' }).click();
+  const dialog = a.page.getByRole('dialog', { name: 'Inviter des participants extérieurs' });
+  await dialog.waitFor();
+  await dialog.getByLabel('Libellé du lien').fill('Cabinet Durand — étude voirie');
+  assert.equal(await dialog.getByLabel('Validité (en jours)').inputValue(), '7');
+  assert.equal(await dialog.getByLabel('Les invités attendent en salle d’attente').isChecked(), true);
+  await dialog.getByRole('button', { name: 'Créer le lien' }).click();
+  const linkBox = dialog.locator('#invite-link');
+  await a.page.waitForFunction(() => document.getElementById('invite-link')?.value.includes('#invite='), null, { polling: 100 });
+  M.link = await linkBox.inputValue();
+  assert.match(M.link, new RegExp(`^${server.base}/r/${M.room}#invite=[A-Za-z0-9_-]{22,}$`));
+  // listed, active
+  await dialog.locator('.invite__item[data-state="active"]').getByText('Cabinet Durand — étude voirie').waitFor();
+  await noSeriousAxe(a.page, 'the Inviter dialog');
+  await a.page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+
+  // ---- the guest opens the link in another browser
+  const b = M.guest = await person('Bernard');
+  await b.page.goto(M.link);
+  await b.page.getByRole('heading', { level: 1, name: 'Vous êtes invité à une réunion' }).waitFor();
+  // the token left the address bar (kept in this tab's sessionStorage)
+  assert.equal(new URL(b.page.url()).hash, '');
+  await noSeriousAxe(b.page, 'the guest\'s name form');
+  await enterName(b, 'Bernard Durand');
+
+  // the waiting screen: the room's title, nothing of the room
+  const waiting = b.page.locator('[data-screen="waiting"]');
+  await waiting.getByRole('heading', { level: 1, name: M.title }).waitFor();
+  await waiting.getByText('Vous êtes dans la salle d’attente').waitFor();
+  await noSeriousAxe(b.page, 'the waiting screen');
+
+  // ---- the agent sees the knock, announced politely to screen readers
+  const knock = a.page.locator('.panel--lobby [role="status"][aria-live="polite"]');
+  await a.page.waitForFunction(() => document.querySelector('.panel--lobby [role="status"]')?.textContent
+    .includes('Bernard Durand'), null, { polling: 100 });
+  assert.equal(await knock.textContent(), 'Bernard Durand (Cabinet Durand — étude voirie) demande à entrer.');
+  await a.page.locator('.lobby__item').getByText('Cabinet Durand — étude voirie').waitFor();
+  await noSeriousAxe(a.page, 'the lobby panel');
+
+  // the agent writes in the chat while the guest waits
+  const secret = 'Ordre du jour : point confidentiel';
+  const input = a.page.getByRole('textbox', { name: 'Message', exact: true });
+  await input.fill(secret);
+  await input.press('Enter');
+  await a.page.locator('.chat__list .msg[data-id]').getByText(secret).waitFor();
+  // the ping round trip after the chat message: anything sent to the guest
+  // before it has arrived by then
+  await b.page.evaluate(() => new Promise((r) => setTimeout(r, 500)));
+  assert.deepEqual(b.received.filter((m) => ['chat_message', 'participant_joined', 'subscribe_offer'].includes(m.type)), [],
+    'the waiting guest received a room event');
+  assert.equal(await b.page.locator('.people, .chat__list').count(), 0, 'no participant list, no chat');
+  assert.equal(await b.page.getByText(secret).count(), 0);
+  assert.equal(await b.page.locator('video').count(), 0, 'no video element');
+  assert.equal(await b.page.evaluate(() => window.__pcCount), 0, 'no RTCPeerConnection');
+
+  // ---- admitted: the normal room, both see and hear each other
+  await a.page.getByRole('button', { name: 'Faire entrer Bernard Durand' }).click();
+  await b.page.getByRole('heading', { level: 1, name: `Réunion « ${M.title} »` }).waitFor();
+  b.id = await selfId(b);
+  await b.page.locator('.people .person__name').getByText('Agnès Martin').waitFor();
+  // the message the guest did not see while waiting is in the room's chat now
+  await b.page.locator('.chat__list').getByText(secret).waitFor();
+  await a.page.locator('.lobby__empty').waitFor();
+  const bSees = await waitDecoding({ name: 'Bernard', stats: () => b.page.evaluate(() => window.__palabre.remoteStats()) },
+    [{ id: a.id, name: 'Agnès' }], { ms: 60000 * TIME_SCALE });
+  assert.ok(bSees[a.id].video.framesDecoded > 0 && bSees[a.id].audio.totalAudioEnergy > 0);
+  const aSees = await waitDecoding({ name: 'Agnès', stats: () => a.page.evaluate(() => window.__palabre.remoteStats()) },
+    [{ id: b.id, name: 'Bernard' }], { ms: 60000 * TIME_SCALE });
+  assert.ok(aSees[b.id].video.framesDecoded > 0 && aSees[b.id].audio.totalAudioEnergy > 0);
+  assert.equal(await b.page.locator(`.media-tile[data-tile="${a.id}"] video`).count(), 1);
+
+  // ---- a second guest is denied and told so
+  const c = await person('Claire');
+  await c.page.goto(M.link);
+  await enterName(c, 'Claire Petit');
+  await c.page.locator('[data-screen="waiting"]').waitFor();
+  await a.page.getByRole('button', { name: 'Refuser l’entrée de Claire Petit' }).click();
+  const end = c.page.locator('[data-end="denied"]');
+  await end.getByRole('heading', { level: 1, name: 'Entrée refusée' }).waitFor();
+  await end.getByText('Un modérateur a refusé votre entrée dans la réunion.').waitFor();
+  await noSeriousAxe(c.page, 'the denied screen');
+  assert.equal(await c.page.evaluate(() => window.__pcCount), 0);
+  await c.context.close();
+
+  for (const p of [a, b]) {
+    assert.deepEqual(p.errors, [], `${p.name}: page errors`);
+    assert.deepEqual(p.foreign, [], `${p.name}: requests to another host`);
+  }
+});
+
+// Needs the server's mute / allow_unmute (H-mod's signaling/moderation.c).
+test('hard mute from the participant menu: the guest\'s microphone control is disabled with why, then enabled after allow unmute', { timeout: seconds(180) }, async () => {
+  const { agent: a, guest: b } = M;
+  assert.ok(a?.id && b?.id, 'the meeting of the first test');
+  const micBtn = b.page.locator('.media-btn-mic');
+  await b.page.waitForFunction(() => !document.querySelector('.media-btn-mic')?.closest('[hidden]'), null, { polling: 100 });
+  assert.equal(await micBtn.isDisabled(), false);
+
+  // the menu is shown to the owner for the guest, never for the owner herself
+  const entry = (page, id) => page.locator(`.people .person[data-participant-id="${id}"]`);
+  assert.equal(await entry(a.page, a.id).getByRole('button', { name: /Actions/ }).count(), 0);
+  assert.equal(await entry(b.page, a.id).getByRole('button', { name: /Actions/ }).count(), 0, 'a guest has no menu');
+  const menuBtn = entry(a.page, b.id).getByRole('button', { name: 'Actions pour Bernard Durand' });
+  await menuBtn.click();
+  assert.equal(await menuBtn.getAttribute('aria-expanded'), 'true');
+  const menu = entry(a.page, b.id).locator('.person__menu');
+  for (const name of ['Couper son micro', 'Couper sa caméra', 'Nommer modérateur', 'Retirer de la réunion', 'Retirer et interdire le retour']) {
+    await menu.getByRole('button', { name, exact: true }).waitFor();
+  }
+  await noSeriousAxe(a.page, 'the participant menu');
+  await menu.getByRole('button', { name: 'Couper son micro', exact: true }).click();
+
+  // the guest: control disabled, the reason visible, nothing sent
+  await b.page.waitForFunction(() => document.querySelector('.media-btn-mic').disabled, null, { polling: 100 });
+  await b.page.getByText('Un modérateur a coupé votre micro.').waitFor();
+  assert.equal(await micBtn.getAttribute('aria-describedby'), 'media-blocked-note');
+  assert.equal(await b.page.evaluate(() => window.__palabre.media.localStream.getAudioTracks().every((tr) => !tr.enabled)), true);
+  await entry(a.page, b.id).getByText('micro coupé par un modérateur').waitFor();
+
+  // allowed again: the control comes back (still off), and turns the mic on
+  await entry(a.page, b.id).getByRole('button', { name: 'Actions pour Bernard Durand' }).click();
+  await entry(a.page, b.id).getByRole('button', { name: 'Lui permettre de réactiver son micro' }).click();
+  await b.page.waitForFunction(() => !document.querySelector('.media-btn-mic').disabled, null, { polling: 100 });
+  assert.equal(await b.page.locator('#media-blocked-note').isHidden(), true);
+  await micBtn.click();
+  await entry(a.page, b.id).getByText('micro activé').waitFor();
+  assert.deepEqual(b.errors, []);
+});
+
+test('keyboard only: a link made in the Inviter dialog, Escape closes it and focus returns; a revoked link refuses entry with a clear message', { timeout: seconds(180) }, async () => {
+  const { agent: a } = M;
+  assert.ok(a?.id, 'the meeting of the first test');
+  const kb = a.page.keyboard;
+  await a.page.locator('#invite-open').focus();
+  await kb.press('Enter');
+  const dialog = a.page.getByRole('dialog', { name: 'Inviter des participants extérieurs' });
+  await dialog.waitFor();
+  const active = () => a.page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName);
+  assert.equal(await active(), 'invite-label', 'focus moves into the dialog, on its first field');
+  await kb.type('Mairie annexe');
+  await kb.press('Tab');
+  assert.equal(await active(), 'invite-days');
+  await kb.press('Control+A');
+  await kb.type('3');
+  await kb.press('Tab');
+  assert.equal(await active(), 'invite-uses');
+  await kb.type('1');
+  await kb.press('Tab');
+  assert.equal(await active(), 'invite-lobby');
+  await kb.press('Space'); // no lobby for this one
+  await kb.press('Tab');
+  await kb.press('Enter'); // "Créer le lien"
+  await a.page.waitForFunction(() => document.activeElement?.id === 'invite-link' &&
+    document.activeElement.value.includes('#invite='), null, { polling: 100 });
+  const link = await dialog.locator('#invite-link').inputValue();
+  const item = dialog.locator('.invite__item').filter({ hasText: 'Mairie annexe' });
+  await item.getByText('0 utilisation(s) sur 1').waitFor();
+  await item.getByText('entrée directe').waitFor();
+  await kb.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal(await active(), 'invite-open', 'focus back on the Inviter button');
+
+  // revoke it (from the keyboard too), then the link refuses entry
+  await kb.press('Enter');
+  await dialog.waitFor();
+  await item.getByRole('button', { name: 'Révoquer le lien Mairie annexe' }).focus();
+  await kb.press('Enter');
+  await dialog.locator('.invite__item[data-state="revoked"]').filter({ hasText: 'Mairie annexe' }).getByText('révoqué').waitFor();
+  await kb.press('Escape');
+  const d = await person('Denis');
+  await d.page.goto(link);
+  await enterName(d, 'Denis');
+  await d.page.getByRole('alert').getByText('ce lien d’invitation a été révoqué').waitFor();
+  assert.equal(await d.page.evaluate(() => window.__pcCount), 0);
+  await d.context.close();
+});
+
+// Needs the server's end_meeting (H-mod's signaling/moderation.c).
+test('end for all: after a confirmation every participant sees that the meeting has ended', { timeout: seconds(180) }, async () => {
+  const { agent: a, guest: b } = M;
+  assert.ok(a?.id && b?.id, 'the meeting of the first test');
+  await a.page.getByRole('button', { name: 'Gérer la salle' }).click();
+  const dialog = a.page.getByRole('dialog', { name: 'Gérer la salle' });
+  await dialog.waitFor();
+  await noSeriousAxe(a.page, 'the room dialog');
+  await dialog.getByRole('button', { name: 'Terminer la réunion pour tous' }).click();
+  // nothing happens before the confirmation
+  await dialog.getByText('Terminer la réunion ? Tous les participants seront déconnectés.').waitFor();
+  assert.equal(await b.page.locator('[data-end]').count(), 0);
+  await dialog.getByRole('button', { name: 'Oui, terminer la réunion' }).click();
+  for (const p of [a, b]) {
+    const end = p.page.locator('[data-end="ended"]');
+    await end.getByRole('heading', { level: 1, name: 'La réunion est terminée' }).waitFor();
+    await end.getByText('Un modérateur a terminé la réunion pour tous les participants.').waitFor();
+    await end.getByText('Par : Agnès Martin.').waitFor();
+    assert.equal(await p.page.locator('#conn-status').getAttribute('data-state'), 'disconnected');
+  }
+  await noSeriousAxe(b.page, 'the ended screen');
+  // the close was final: nobody reconnects (a reload would show the pre-join screen)
+  assert.equal(await b.page.evaluate(() => sessionStorage.getItem('palabre.room.commission-voirie')), null);
+});
