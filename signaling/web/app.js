@@ -219,7 +219,10 @@ function createSession(room) {
     s.roomInfo = data.room_info || s.roomInfo;
     s.resumeToken = data.resume_token;
     writeInRoom(room, { name: s.name, resumeToken: s.resumeToken });
-    if (first) waitingScreen();
+    if (first) {
+      s.media?.stop?.(); // the camera preview goes too: nothing is captured while waiting
+      waitingScreen();
+    }
     setConnState('connected');
   }
 
