@@ -35,6 +35,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "palabre/access.h"
 #include "palabre/log.h"
 #include "palabre/media.h"
 #include "palabre/media_signaling.h"
@@ -103,6 +104,22 @@ struct part {
     bool mixed;   /* receive "mixed": the room's mix instead of one track each */
 };
 
+/* A track_stats request waiting for its media worker's answer. */
+struct stats_wait {
+    uint32_t request;
+    char requester[PAL_MEDIA_ID_MAX]; /* who asked: answered on its session then */
+    char target[PAL_MEDIA_ID_MAX];
+    json_t *id; /* the request's id (a reference) */
+    int64_t since_ms;
+};
+/* Bounds on what track_stats makes the server hold: per participant
+ * asking, and in all. */
+#define STATS_WAIT_PER_PARTICIPANT 4
+#define STATS_WAIT_MAX 1024
+/* An answer lost on the way (the event queue was full) is answered with an
+ * error after this long, at the next request or event. */
+#define STATS_WAIT_MS 10000
+
 /* A room that holds one of the mixer's [mixer] max_rooms places. */
 struct mixed_room {
     char room[PAL_MEDIA_ID_MAX];
@@ -120,8 +137,11 @@ struct pal_media_signaling {
      * each time doubled the cost of a subscribe answer in a meeting of 100:
      * page faults). Only the pages of the m-lines used are touched. */
     struct pal_session_desc *desc_in, *desc_out;
+    struct stats_wait *stats_waits; /* STATS_WAIT_MAX, allocated with the first */
     /* state */
     int n_mixed_rooms;
+    size_t n_stats_waits;
+    uint32_t next_stats_request;
 };
 
 /* ---- SDP (signaling/sdp.c) -------------------------------------------------- */
@@ -529,6 +549,33 @@ static void renegotiate_room(struct pal_media_signaling *ms, const char *room,
     pal_rooms_each_in_room(pal_server_rooms(ms->srv), room, renegotiate_one, &r);
 }
 
+/* ---- hard mute (moderation.c sets mic_blocked / camera_blocked) ------------------- */
+
+/* Posts the participant's hard mute, both kinds, as it stands: idempotent.
+ * The media worker keeps it with the participant's media (every producer of
+ * that kind, current and later, inherits it), and commands of a room run in
+ * order, so a publish posted after it is blocked from its first packet. */
+static void post_blocks(struct pal_media_signaling *ms, const struct part *p,
+                        const struct pal_participant *pp)
+{
+    struct pal_media_cmd c;
+    for (int k = PAL_MEDIA_AUDIO; k <= PAL_MEDIA_VIDEO; k++) {
+        cmd_init(&c, PAL_MEDIA_CMD_TRACK_BLOCK, p, PAL_MEDIA_PC_PUBLISH);
+        c.u.block.kind = (enum pal_media_kind)k;
+        c.u.block.blocked = k == PAL_MEDIA_AUDIO ? pp->mic_blocked : pp->camera_blocked;
+        post(ms, &c);
+    }
+}
+
+static void on_blocked(struct pal_session *s, void *ud)
+{
+    struct pal_media_signaling *ms = ud;
+    struct pal_participant *pp = pal_session_participant(s);
+    struct part *p = part_of(pp);
+    if (p)
+        post_blocks(ms, p, pp);
+}
+
 /* ---- requests ------------------------------------------------------------------ */
 
 static struct part *part_or_reply(struct pal_session *s, json_t *id)
@@ -625,6 +672,9 @@ static void on_publish(struct pal_session *s, json_t *id, json_t *req, void *ud)
         t->ext_audio_level = pal_sdp_find_extmap(am, PAL_SDP_EXT_AUDIO_LEVEL);
         t->ext_twcc = pal_sdp_find_extmap(am, PAL_SDP_EXT_TRANSPORT_CC);
     }
+    struct pal_participant *pp = pal_session_participant(s);
+    if (pp->mic_blocked || pp->camera_blocked)
+        post_blocks(ms, p, pp); /* kept by the worker already: only if that command was lost */
     post(ms, c);
     p->published = true;
     snprintf(p->pub_remote_ufrag, sizeof(p->pub_remote_ufrag), "%s", c->u.publish.remote.ufrag);
@@ -802,6 +852,124 @@ static void on_set_receive(struct pal_session *s, json_t *id, json_t *req, void 
     renegotiate(ms, p);
 }
 
+/* ---- track_stats: a published track's server counters ------------------------------- */
+
+static const char *kind_name(enum pal_media_kind k)
+{
+    return k == PAL_MEDIA_AUDIO ? "audio" : "video";
+}
+
+static void stats_wait_drop(struct pal_media_signaling *ms, size_t i)
+{
+    json_decref(ms->stats_waits[i].id);
+    ms->stats_waits[i] = ms->stats_waits[--ms->n_stats_waits];
+}
+
+/* Answers lost on the way (event queue full): an error, not a silence. */
+static void stats_waits_expire(struct pal_media_signaling *ms, int64_t now_ms)
+{
+    for (size_t i = 0; i < ms->n_stats_waits;) {
+        struct stats_wait *w = &ms->stats_waits[i];
+        if (now_ms - w->since_ms < STATS_WAIT_MS) {
+            i++;
+            continue;
+        }
+        struct pal_session *s = pal_server_find_participant(ms->srv, w->requester);
+        if (s)
+            pal_session_reply_error(s, w->id, "internal", NULL,
+                                    "the media worker did not answer; ask again");
+        stats_wait_drop(ms, i);
+    }
+}
+
+static void stats_answer(struct pal_media_signaling *ms, const struct pal_media_event *ev)
+{
+    size_t i = 0;
+    while (i < ms->n_stats_waits && ms->stats_waits[i].request != ev->u.track_stats.request)
+        i++;
+    if (i == ms->n_stats_waits)
+        return; /* the asker left meanwhile */
+    struct stats_wait *w = &ms->stats_waits[i];
+    struct pal_session *s = pal_server_find_participant(ms->srv, w->requester);
+    json_t *tracks = json_array();
+    for (uint8_t k = 0; k < ev->u.track_stats.n && k < PAL_MEDIA_MAX_TRACKS; k++) {
+        const struct pal_media_track_stats *t = &ev->u.track_stats.tracks[k];
+        json_array_append_new(
+            tracks, json_pack("{s:s,s:s,s:I,s:I,s:b}", "mid", t->mid, "kind", kind_name(t->kind),
+                              "packets_received", (json_int_t)t->packets_received,
+                              "packets_forwarded", (json_int_t)t->packets_forwarded,
+                              "blocked", t->blocked));
+    }
+    if (s)
+        pal_session_reply_ok(s, w->id,
+                             json_pack("{s:s,s:o}", "participant_id", w->target, "tracks", tracks));
+    else
+        json_decref(tracks);
+    stats_wait_drop(ms, i);
+}
+
+/* track_stats {participant_id}: the server's counters of each track that
+ * participant publishes. Anyone about themselves, a moderator about anyone
+ * in the room. Answered when the room's media worker has read them. */
+static void on_track_stats(struct pal_session *s, json_t *id, json_t *req, void *ud)
+{
+    struct pal_media_signaling *ms = ud;
+    struct pal_participant *me = pal_session_participant(s);
+    const char *target_id = pal_string_or_reply(s, id, req, "participant_id", 1,
+                                                PAL_MEDIA_ID_MAX - 1, false);
+    if (!target_id && json_object_get(req, "participant_id"))
+        return;
+    if (!target_id)
+        target_id = me->id;
+    struct pal_participant *target =
+        pal_rooms_find_participant(pal_server_rooms(ms->srv), target_id);
+    if (!target || target->waiting || strcmp(target->room, me->room) != 0) {
+        pal_session_reply_error(s, id, "unknown_participant", "participant_id",
+                                "no participant '%s' in this room", target_id);
+        return;
+    }
+    if (target != me && !pal_access_can_moderate(me)) {
+        pal_session_reply_error(s, id, "forbidden", "participant_id",
+                                "only a moderator (or the owner) may see another participant's "
+                                "track counters");
+        return;
+    }
+    int64_t now = pal_now_ms();
+    stats_waits_expire(ms, now);
+    size_t mine = 0;
+    for (size_t i = 0; i < ms->n_stats_waits; i++)
+        mine += strcmp(ms->stats_waits[i].requester, me->id) == 0;
+    if (mine >= STATS_WAIT_PER_PARTICIPANT || ms->n_stats_waits >= STATS_WAIT_MAX) {
+        pal_session_reply_rate_limited(s, id, 200, "%d track_stats requests already wait",
+                                       STATS_WAIT_PER_PARTICIPANT);
+        return;
+    }
+    if (!ms->stats_waits &&
+        !(ms->stats_waits = calloc(STATS_WAIT_MAX, sizeof(*ms->stats_waits)))) {
+        pal_session_reply_error(s, id, "internal", NULL, "out of memory");
+        return;
+    }
+    struct part *p = part_of(target);
+    if (!p) { /* no media state (yet): nothing published */
+        pal_session_reply_ok(s, id, json_pack("{s:s,s:[]}", "participant_id", target->id,
+                                              "tracks"));
+        return;
+    }
+    struct pal_media_cmd c;
+    cmd_init(&c, PAL_MEDIA_CMD_TRACK_STATS, p, PAL_MEDIA_PC_PUBLISH);
+    c.u.stats.request = ++ms->next_stats_request;
+    if (pal_media_post(ms->media, &c) != 0) {
+        pal_session_reply_rate_limited(s, id, 200, "the media worker is busy");
+        return;
+    }
+    struct stats_wait *w = &ms->stats_waits[ms->n_stats_waits++];
+    w->request = c.u.stats.request;
+    snprintf(w->requester, sizeof(w->requester), "%s", me->id);
+    snprintf(w->target, sizeof(w->target), "%s", target->id);
+    w->id = json_incref(id);
+    w->since_ms = now;
+}
+
 /* ---- participants ------------------------------------------------------------------ */
 
 static void on_joined(struct pal_session *s, void *ud)
@@ -827,6 +995,8 @@ static void on_joined(struct pal_session *s, void *ud)
     struct pal_media_cmd c;
     cmd_init(&c, PAL_MEDIA_CMD_PARTICIPANT_ADD, p, PAL_MEDIA_PC_PUBLISH);
     post(ms, &c);
+    if (pp->mic_blocked || pp->camera_blocked)
+        post_blocks(ms, p, pp);
     renegotiate(ms, p);
 }
 
@@ -842,6 +1012,11 @@ static void on_left(struct pal_session *s, void *ud)
     post(ms, &c);
     if (p->mixed)
         mix_release(ms, p);
+    for (size_t i = 0; i < ms->n_stats_waits;) /* nobody to answer any more */
+        if (strcmp(ms->stats_waits[i].requester, p->pid) == 0)
+            stats_wait_drop(ms, i);
+        else
+            i++;
     pp->media = NULL; /* still in the room during the call: the others see it gone */
     renegotiate_room(ms, p->room, NULL);
     part_free(p);
@@ -874,6 +1049,10 @@ static void drain_events(struct pal_server *srv, void *ud)
     struct pal_media_signaling *ms = ud;
     struct pal_media_event ev;
     while (pal_media_poll_event(ms->media, &ev) == 1) {
+        if (ev.type == PAL_MEDIA_EV_TRACK_STATS) {
+            stats_answer(ms, &ev);
+            continue;
+        }
         if (ev.type == PAL_MEDIA_EV_ACTIVE_SPEAKER) {
             pal_server_broadcast(srv, ev.room, NULL,
                                  json_pack("{s:s,s:s}", "type", "active_speaker",
@@ -985,6 +1164,9 @@ static size_t media_metrics(struct pal_metric *out, size_t cap, void *ud)
 
 static void free_bufs(struct pal_media_signaling *ms)
 {
+    while (ms->n_stats_waits)
+        stats_wait_drop(ms, 0);
+    free(ms->stats_waits);
     free(ms->mixed_rooms);
     free(ms->desc_in);
     free(ms->desc_out);
@@ -1026,6 +1208,7 @@ int pal_media_signaling_create(struct pal_server *srv, struct pal_media_signalin
     const struct pal_participant_listener l = {
         .on_participant_joined = on_joined,
         .on_participant_left = on_left,
+        .on_participant_blocked = on_blocked,
         .ud = ms,
     };
     if ((rc = pal_server_add_participant_listener(srv, &l)) ||
@@ -1037,7 +1220,8 @@ int pal_media_signaling_create(struct pal_server *srv, struct pal_media_signalin
         (rc = pal_server_register_handler(srv, "ice_candidate", on_ice_candidate, true, ms)) ||
         (rc = pal_server_register_handler(srv, "subscribe_restart", on_subscribe_restart, true,
                                           ms)) ||
-        (rc = pal_server_register_handler(srv, "set_receive", on_set_receive, true, ms))) {
+        (rc = pal_server_register_handler(srv, "set_receive", on_set_receive, true, ms)) ||
+        (rc = pal_server_register_handler(srv, "track_stats", on_track_stats, true, ms))) {
         /* Registrations cannot be undone: the caller destroys the server
          * without running it (nothing calls them before the loop). */
         pal_media_destroy(ms->media);
