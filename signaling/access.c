@@ -489,10 +489,6 @@ bool pal_access_enter_or_reply(struct pal_session *s, json_t *id, json_t *req,
     struct pal_identity who;
     if (!joiner_or_reply(s, id, req, p, invite != NULL, &who))
         return false;
-    struct pal_room_record rec;
-    if (!stored_room_or_reply(s, id, &who, p, &rec))
-        return false;
-
     p->is_agent = who.agent;
     bool ok = set_string(&p->sub, who.agent ? who.sub : NULL) &&
               set_string(&p->email, who.email[0] ? who.email : NULL) &&
@@ -502,6 +498,9 @@ bool pal_access_enter_or_reply(struct pal_session *s, json_t *id, json_t *req,
         pal_session_reply_error(s, id, "storage_error", NULL, "out of memory");
         return false;
     }
+    struct pal_room_record rec;
+    if (!stored_room_or_reply(s, id, &who, p, &rec))
+        return false;
     /* 1. banned (a guest's invite id is known once the link is read, below) */
     if (pal_access_is_banned(srv, p)) {
         reply_banned(s, id);

@@ -10,6 +10,7 @@
 #include "palabre/chat_store.h"
 #include "palabre/common.h"
 #include "palabre/log.h"
+#include "palabre/moderation.h"
 #include "palabre/protocol.h"
 #include "palabre/rooms.h"
 #include "palabre/server.h"
@@ -248,6 +249,8 @@ static void handle_set_state(struct pal_session *s, json_t *id, json_t *req, voi
         pal_session_reply_error(s, id, "missing_field", "mic", "mic and/or camera: required");
         return;
     }
+    if (!pal_moderation_state_allowed_or_reply(s, id, req))
+        return;
     if (have[0])
         p->mic = vals[0];
     if (have[1])

@@ -1,5 +1,6 @@
 /* palabre: the meeting server. Parses the command line and the config file,
- * then runs the signaling server until SIGTERM/SIGINT. */
+ * then runs the signaling server until SIGTERM/SIGINT. `palabre token|jwks|
+ * invite` are operations subcommands (cli.c) and never start the server. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "palabre/cli.h"
 #include "palabre/common.h"
 #include "palabre/config.h"
 #include "palabre/log.h"
@@ -49,17 +51,21 @@ static void usage(FILE *f)
             "Usage: palabre [--listen ADDR:PORT] [--data-dir DIR] [--config FILE]\n"
             "               [--log-level debug|info|warn|error|off]\n"
             "       palabre --help | --version\n"
+            "%s"
             "\n"
             "Palabre meeting server: HTTP + WebSocket signaling, browser client, chat.\n"
             "\n"
             "  --listen ADDR:PORT   address and port to listen on (default 127.0.0.1:8080)\n"
             "  --data-dir DIR       data directory, created if missing (default ./var)\n"
-            "  --config FILE        INI configuration file ([server] [limits] [media])\n"
+            "  --config FILE        INI configuration file ([server] [access] [limits] [media])\n"
             "  --log-level LEVEL    debug, info, warn, error or off (default info)\n"
             "  --help               this help\n"
             "  --version            print the version\n"
             "\n"
-            "Flags override the configuration file. Keys: docs/operations.md.\n");
+            "Flags override the configuration file. Keys: docs/operations.md.\n"
+            "\n"
+            "%s",
+            pal_cli_usage, pal_cli_help);
 }
 
 int main(int argc, char **argv)
@@ -70,8 +76,10 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
+    int c = pal_cli_main(argc, argv);
+    if (c >= 0)
+        return c;
     const char *listen = NULL, *data_dir = NULL, *config = NULL, *log_level = NULL;
-    int c;
     while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
         switch (c) {
         case 'l': listen = optarg; break;

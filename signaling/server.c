@@ -635,7 +635,8 @@ struct pal_server *pal_server_create(const struct pal_config *cfg)
             goto fail;
         }
     }
-    if (pal_handlers_register_builtin(srv) || pal_access_register(srv))
+    if (pal_handlers_register_builtin(srv) || pal_access_register(srv) ||
+        pal_moderation_register(srv))
         goto fail;
     pal_chat_store_set_room_quota(srv->chat, (int64_t)cfg->chat_max_room_bytes);
     return srv;

@@ -223,7 +223,7 @@ static void custom(struct pal_session *s, json_t *id, json_t *req, void *ud)
 
 static void test_join_chat_leave(void **state)
 {
-    static const struct pal_participant_listener l = {on_joined, on_left, NULL};
+    static const struct pal_participant_listener l = {.on_participant_joined = on_joined, .on_participant_left = on_left};
     assert_int_equal(pal_server_add_participant_listener(srv, &l), 0);
     assert_int_equal(pal_server_register_handler(srv, "echo", custom, true, "hi"), 0);
     assert_int_equal(pal_server_register_handler(srv, "echo", custom, true, "hi"), -EEXIST);
@@ -235,7 +235,7 @@ static void test_join_chat_leave(void **state)
     send_text(a, "{\"id\":1,\"type\":\"join\",\"room\":\"r1\",\"name\":\"Alice\"}");
     json_t *d = expect_ok(a);
     assert_string_equal(json_string_value(json_object_get(json_object_get(d, "participant"), "role")),
-                        "host");
+                        "owner");
     json_decref(d);
     assert_string_equal(pal_session_room(a), "r1");
     assert_string_equal(pal_session_name(a), "Alice");
