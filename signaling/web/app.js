@@ -140,11 +140,11 @@ function createSession(room) {
 
   // a moderation request from the menus and dialogs: data, or null after
   // showing why it was refused
-  async function run(type, fields) {
+  async function run(type, fields, { quiet = false } = {}) {
     try {
       return await conn.request(type, fields);
     } catch (e) {
-      s.ui?.alert(t('error.action', { msg: errorText(e) }));
+      if (!quiet) s.ui?.alert(t('error.action', { msg: errorText(e) }));
       return null;
     }
   }

@@ -15,11 +15,19 @@
 //      disabled with its explanation, enabled again after "allow unmute";
 //   3. keyboard only: a link made in the Inviter dialog, Escape, focus back;
 //      revoked, that link refuses entry with a clear message;
-//   4. end for all: everyone sees that the meeting has ended.
+//   4. promote a guest to moderator and back: the moderators' tools come and go;
+//      remove with ban: the guest is told, and coming back by the link is refused;
+//   5. end for all: everyone sees that the meeting has ended.
+// Then, on a server in token mode: no token, a bad token, and a token given
+// in the page's fragment (#token=...).
 // axe-core on every new screen: no serious or critical finding.
 import '../lib/timeouts.mjs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, startPalabre, waitDecoding, TIME_SCALE } from '../lib/media_e2e.mjs';
 import { axeSerious } from '../lib/web.mjs';
@@ -203,7 +211,6 @@ test('an agent creates a room and a link; a guest waits with no list, chat or me
   }
 });
 
-// Needs the server's mute / allow_unmute (H-mod's signaling/moderation.c).
 test('hard mute from the participant menu: the guest\'s microphone control is disabled with why, then enabled after allow unmute', { timeout: seconds(180) }, async () => {
   const { agent: a, guest: b } = M;
   assert.ok(a?.id && b?.id, 'the meeting of the first test');
@@ -290,7 +297,51 @@ test('keyboard only: a link made in the Inviter dialog, Escape closes it and foc
   await d.context.close();
 });
 
-// Needs the server's end_meeting (H-mod's signaling/moderation.c).
+test('promote a guest to moderator and back; remove with ban: the guest is told and the same link refuses them', { timeout: seconds(240) }, async () => {
+  const { agent: a, guest: b } = M;
+  assert.ok(a?.id && b?.id, 'the meeting of the first test');
+  const entry = (page, id) => page.locator(`.people .person[data-participant-id="${id}"]`);
+  const menu = async (page, id, name, action) => {
+    await entry(page, id).getByRole('button', { name: `Actions pour ${name}` }).click();
+    await entry(page, id).getByRole('button', { name: action, exact: true }).click();
+  };
+  // promoted: Bernard gets the Inviter and room buttons and the lobby panel
+  await menu(a.page, b.id, 'Bernard Durand', 'Nommer modérateur');
+  await b.page.getByRole('button', { name: 'Inviter' }).waitFor();
+  await b.page.getByRole('button', { name: 'Gérer la salle' }).waitFor();
+  await b.page.locator('.panel--lobby').waitFor();
+  await entry(a.page, b.id).locator('.person__role').getByText('Modérateur').waitFor();
+  // a moderator has no menu on the owner
+  assert.equal(await entry(b.page, a.id).getByRole('button', { name: /Actions/ }).count(), 0);
+  // and back: the tools go
+  await menu(a.page, b.id, 'Bernard Durand', 'Retirer le rôle de modérateur');
+  await b.page.getByRole('button', { name: 'Inviter' }).waitFor({ state: 'detached' });
+  assert.equal(await b.page.locator('.panel--lobby').isHidden(), true);
+
+  // a third guest, admitted, then removed with a ban
+  const e = await person('Émile');
+  await e.page.goto(M.link);
+  await enterName(e, 'Émile Roux');
+  await e.page.locator('[data-screen="waiting"]').waitFor();
+  await a.page.getByRole('button', { name: 'Faire entrer Émile Roux' }).click();
+  await e.page.getByRole('heading', { level: 1, name: `Réunion « ${M.title} »` }).waitFor();
+  e.id = await selfId(e);
+  await menu(a.page, e.id, 'Émile Roux', 'Retirer et interdire le retour');
+  const end = e.page.locator('[data-end="banned"]');
+  await end.getByRole('heading', { level: 1, name: 'Vous avez été retiré de la réunion' }).waitFor();
+  await end.getByText('vous ne pouvez pas y revenir pendant cette réunion').waitFor();
+  await noSeriousAxe(e.page, 'the removed screen');
+  await entry(a.page, e.id).waitFor({ state: 'detached' });
+  // the same link, same browser tab (a new load: the address differs from
+  // the page's only by its fragment): refused
+  await e.page.goto('about:blank');
+  await e.page.goto(M.link);
+  await enterName(e, 'Émile Roux');
+  await e.page.getByRole('alert').getByText('vous avez été retiré de cette réunion').waitFor();
+  assert.deepEqual(e.errors, []);
+  await e.context.close();
+});
+
 test('end for all: after a confirmation every participant sees that the meeting has ended', { timeout: seconds(180) }, async () => {
   const { agent: a, guest: b } = M;
   assert.ok(a?.id && b?.id, 'the meeting of the first test');
@@ -313,4 +364,63 @@ test('end for all: after a confirmation every participant sees that the meeting 
   await noSeriousAxe(b.page, 'the ended screen');
   // the close was final: nobody reconnects (a reload would show the pre-join screen)
   assert.equal(await b.page.evaluate(() => sessionStorage.getItem('palabre.room.commission-voirie')), null);
+});
+
+// ---- token mode ----------------------------------------------------------
+
+const b64u = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
+
+test('token mode: without a token the home page asks to sign in; a bad token is refused; a token in #token= opens my rooms, creates a room and joins as the token\'s name', { timeout: seconds(240) }, async () => {
+  const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-jwks-'));
+  const jwksFile = path.join(dir, 'jwks.json');
+  fs.writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...ec.publicKey.export({ format: 'jwk' }), kid: 'ec1', alg: 'ES256', use: 'sig' }] }));
+  const ISS = 'https://portail.example.fr', AUD = 'palabre';
+  const now = Math.floor(Date.now() / 1000);
+  const jwt = (over = {}) => {
+    const input = `${b64u({ alg: 'ES256', kid: 'ec1', typ: 'JWT' })}.${b64u({ iss: ISS, aud: AUD, sub: 'agent-42',
+      name: 'Élise Martin', email: 'elise@mairie.example.fr', iat: now, nbf: now, exp: now + 3600, ...over })}`;
+    return `${input}.${crypto.sign('sha256', Buffer.from(input), { key: ec.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+  };
+  const srv = await startPalabre({ config: { access: { agents: 'token', jwks_file: jwksFile, issuer: ISS, audience: AUD } } });
+  try {
+    // no token: a clear message, no form
+    const n = await person('sans jeton');
+    await n.page.goto(`${srv.base}/`);
+    await n.page.getByRole('heading', { level: 1, name: 'Connexion requise' }).waitFor();
+    await n.page.getByRole('alert').getByText('ouvrez Palabre depuis le portail de votre collectivité').waitFor();
+    assert.equal(await n.page.locator('form').count(), 0);
+    await noSeriousAxe(n.page, 'the sign-in message');
+    // nor into a room
+    await n.page.goto(`${srv.base}/r/mairie`);
+    await enterName(n, 'Personne');
+    await n.page.getByRole('alert').getByText('connexion requise').waitFor();
+
+    // an expired token: refused, saying why
+    const x = await person('jeton expiré');
+    await x.page.goto(`${srv.base}/#token=${jwt({ iat: now - 7200, nbf: now - 7200, exp: now - 3600 })}`);
+    await x.page.getByRole('alert').getByText('Votre identification a été refusée').waitFor();
+    assert.match(await x.page.getByRole('alert').textContent(), /expired/);
+
+    // a valid token in the fragment: it leaves the address bar, my rooms, create, join
+    const t = await person('Élise');
+    await t.page.goto(`${srv.base}/#token=${jwt()}`);
+    assert.equal(new URL(t.page.url()).hash, '');
+    await t.page.getByText('Vous n’avez pas encore de salle').waitFor();
+    await t.page.getByLabel('Titre de la salle').fill('Mairie');
+    await t.page.getByRole('button', { name: 'Créer la salle' }).click();
+    await t.page.waitForURL(`${srv.base}/r/mairie`);
+    await enterName(t, 'Autre nom');
+    await t.page.getByRole('heading', { level: 1, name: 'Réunion « Mairie »' }).waitFor();
+    // the name is the token's; the role the owner's
+    await t.page.locator('.people .person__name').getByText('Élise Martin (vous)').waitFor();
+    await t.page.locator('.people .person__role').getByText('Propriétaire').waitFor();
+    for (const p of [n, x, t]) {
+      assert.deepEqual(p.errors, [], `${p.name}: page errors`);
+      await p.context.close();
+    }
+  } finally {
+    await srv.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
