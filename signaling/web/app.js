@@ -491,15 +491,18 @@ function createSession(room) {
       onError: (e) => s.ui.alert(t('error.action', { msg: errorText(e) })) });
     show(t('room.title', { room: s.roomInfo?.title || room }),
       h('div', { class: 'room' },
-        h('div', { class: 'room__bar' }, title, modTools, controls, leaveBtn),
+        h('div', { class: 'room__bar' }, title, controls, leaveBtn),
         alertBox, live,
         h('div', { class: 'room__body' },
           h('section', { class: 'room__video', 'aria-labelledby': 'video-title' },
             h('h2', { id: 'video-title', class: 'sr-only' }, t('room.video')), videoEmpty, s.videoBox),
           h('aside', { class: 'room__side', 'aria-label': t('room.side') },
-            s.lobby.el,
+            s.lobby.live, s.lobby.el,
             // it scrolls when the list is long: reachable from the keyboard
-            h('section', { class: 'panel panel--people', 'aria-labelledby': 'people-title', tabindex: '0' }, count, people),
+            // moderators' Inviter and room buttons head the list: no row of
+            // their own, the stage keeps its height (phones too)
+            h('section', { class: 'panel panel--people', 'aria-labelledby': 'people-title', tabindex: '0' },
+              h('div', { class: 'panel__head' }, count, modTools), people),
             h('section', { class: 'panel chat', 'aria-labelledby': 'chat-title' },
               h('h2', { id: 'chat-title' }, t('chat.title')), log, form)))));
     s.ui = {

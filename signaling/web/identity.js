@@ -62,10 +62,11 @@ function guestKey() {
   return k;
 }
 
-// Fields of `auth` (home page): the token if we have one, else the agent key.
+// Fields of `auth` (home page) and of an agent's `join`: the server reads the
+// one of its mode (token, or agent_key), so both go when we have a token.
 export function authFields() {
   const tok = token();
-  return tok ? { token: tok } : { agent_key: agentKey() };
+  return tok ? { token: tok, agent_key: agentKey() } : { agent_key: agentKey() };
 }
 
 // Credential fields of `join`: a guest with an invite for this room, else an agent.

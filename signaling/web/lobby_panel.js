@@ -1,23 +1,25 @@
 // Moderators' lobby panel: who knocks (name and the invite link's label),
-// admit, deny, admit all. A knock is announced by a polite live region
-// (role="status") that stays in the page, so screen readers read it even when
-// the panel was empty before.
+// admit, deny, admit all. The panel shows only while someone waits (the room
+// keeps its height for the stage and the chat); a knock is announced by a
+// polite live region (role="status", lobby.live) that stays in the page even
+// when the panel is hidden, so that screen readers read it.
 //
 //   const lobby = createLobbyPanel({ request, onError });
-//   lobby.el;  lobby.set([participants]);  lobby.knock(p);  lobby.left(id);
+//   lobby.el, lobby.live (both into the page);  lobby.set([participants]);
+//   lobby.knock(p);  lobby.left(id);
 import { h } from './dom.js';
 import { t } from './i18n.js';
 
 export function createLobbyPanel({ request, onError }) {
   const waiting = new Map(); // id → {id, name, role, invite_label}
-  const live = h('p', { class: 'lobby__live', role: 'status', 'aria-live': 'polite' });
+  const live = h('p', { class: 'lobby__live sr-only', role: 'status', 'aria-live': 'polite' });
   const list = h('ul', { class: 'lobby__list' });
-  const empty = h('p', { class: 'lobby__empty' }, t('lobby.empty'));
   const allBtn = h('button', { type: 'button', class: 'btn btn--secondary btn--inline', hidden: true },
     t('lobby.admitAll'));
   const title = h('h2', { id: 'lobby-title' });
   const el = h('section', { class: 'panel panel--lobby', 'aria-labelledby': 'lobby-title', hidden: true },
-    title, live, empty, list, allBtn);
+    title, list, allBtn);
+  let visible = false;
 
   allBtn.addEventListener('click', async () => {
     try {
@@ -47,8 +49,8 @@ export function createLobbyPanel({ request, onError }) {
         ' ',
         h('button', { type: 'button', class: 'btn btn--danger btn--inline', onclick: act(p, 'lobby_deny'),
           'aria-label': t('lobby.denyWho', { name: p.name }) }, t('lobby.deny'))))));
-    empty.hidden = waiting.size > 0;
     allBtn.hidden = waiting.size < 2;
+    el.hidden = !visible || waiting.size === 0;
   }
 
   function remove(id) {
@@ -62,8 +64,9 @@ export function createLobbyPanel({ request, onError }) {
   render();
   return {
     el,
+    live,
     // shown to moderators only (the room's role can change during the meeting)
-    setVisible(on) { el.hidden = !on; },
+    setVisible(on) { visible = on; render(); },
     set(people) {
       waiting.clear();
       for (const p of people || []) waiting.set(p.id, p);

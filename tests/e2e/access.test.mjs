@@ -64,8 +64,8 @@ function countPeerConnections() {
 // A person in their own browser context. received: the signaling messages
 // the page got (parsed); errors: uncaught page errors; foreign: requests to
 // another host than 127.0.0.1.
-async function person(name) {
-  const context = await browser.newContext({ locale: 'fr-FR' });
+async function person(name, opts = {}) {
+  const context = await browser.newContext({ locale: 'fr-FR', ...opts });
   context.setDefaultTimeout(60000 * TIME_SCALE);
   await context.addInitScript(countPeerConnections);
   const page = await context.newPage();
@@ -97,7 +97,7 @@ async function enterName(p, name) {
 
 test('an agent creates a room and a link; a guest waits with no list, chat or media, is admitted, both see and hear each other; a second guest is denied', { timeout: seconds(420) }, async () => {
   // ---- the agent's home page: my rooms (none yet), the create form
-  const a = M.agent = await person('Agnès');
+  const a = M.agent = await person('Agnès', { timezoneId: 'Europe/Paris' });
   await a.page.goto(`${server.base}/`);
   await a.page.getByRole('heading', { level: 2, name: 'Mes salles' }).waitFor();
   await a.page.getByText('Vous n’avez pas encore de salle').waitFor();
@@ -133,6 +133,20 @@ test('an agent creates a room and a link; a guest waits with no list, chat or me
   assert.match(M.link, new RegExp(`^${server.base}/r/${M.room}#invite=[A-Za-z0-9_-]{22,}$`));
   // listed, active
   await dialog.locator('.invite__item[data-state="active"]').getByText('Cabinet Durand — étude voirie').waitFor();
+  // the invitation for a calendar: 10 December 2026, 9:30 in Paris (8:30 UTC), one hour
+  await dialog.getByLabel('Date', { exact: true }).fill('2026-12-10');
+  await dialog.getByLabel('Heure', { exact: true }).fill('09:30');
+  const [download] = await Promise.all([a.page.waitForEvent('download'),
+    dialog.getByRole('button', { name: 'Télécharger l’invitation (.ics)' }).click()]);
+  assert.equal(download.suggestedFilename(), `${M.room}.ics`);
+  const ics = fs.readFileSync(await download.path(), 'utf8');
+  assert.ok(ics.split('\r\n').every((l) => Buffer.byteLength(l) <= 75), 'folded at 75 octets');
+  const icsLines = ics.replace(/\r\n[ \t]/g, '').split('\r\n');
+  for (const want of ['BEGIN:VEVENT', 'DTSTART:20261210T083000Z', 'DTEND:20261210T093000Z', `SUMMARY:${M.title}`, `URL:${M.link}`]) {
+    assert.ok(icsLines.includes(want), `${want} in ${JSON.stringify(icsLines)}`);
+  }
+  assert.ok(icsLines.some((l) => l.startsWith('UID:')) && icsLines.some((l) => l.startsWith('DTSTAMP:')));
+  assert.ok(icsLines.find((l) => l.startsWith('DESCRIPTION:')).includes(M.link));
   await noSeriousAxe(a.page, 'the Inviter dialog');
   await a.page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'hidden' });
@@ -153,11 +167,11 @@ test('an agent creates a room and a link; a guest waits with no list, chat or me
   await noSeriousAxe(b.page, 'the waiting screen');
 
   // ---- the agent sees the knock, announced politely to screen readers
-  const knock = a.page.locator('.panel--lobby [role="status"][aria-live="polite"]');
-  await a.page.waitForFunction(() => document.querySelector('.panel--lobby [role="status"]')?.textContent
+  const knock = a.page.locator('.lobby__live[role="status"][aria-live="polite"]');
+  await a.page.waitForFunction(() => document.querySelector('.lobby__live')?.textContent
     .includes('Bernard Durand'), null, { polling: 100 });
   assert.equal(await knock.textContent(), 'Bernard Durand (Cabinet Durand — étude voirie) demande à entrer.');
-  await a.page.locator('.lobby__item').getByText('Cabinet Durand — étude voirie').waitFor();
+  await a.page.locator('.panel--lobby .lobby__item').getByText('Cabinet Durand — étude voirie').waitFor();
   await noSeriousAxe(a.page, 'the lobby panel');
 
   // the agent writes in the chat while the guest waits
@@ -183,7 +197,7 @@ test('an agent creates a room and a link; a guest waits with no list, chat or me
   await b.page.locator('.people .person__name').getByText('Agnès Martin').waitFor();
   // the message the guest did not see while waiting is in the room's chat now
   await b.page.locator('.chat__list').getByText(secret).waitFor();
-  await a.page.locator('.lobby__empty').waitFor();
+  await a.page.locator('.panel--lobby').waitFor({ state: 'hidden' }); // nobody waits any more
   const bSees = await waitDecoding({ name: 'Bernard', stats: () => b.page.evaluate(() => window.__palabre.remoteStats()) },
     [{ id: a.id, name: 'Agnès' }], { ms: 60000 * TIME_SCALE });
   assert.ok(bSees[a.id].video.framesDecoded > 0 && bSees[a.id].audio.totalAudioEnergy > 0);
@@ -305,18 +319,17 @@ test('promote a guest to moderator and back; remove with ban: the guest is told 
     await entry(page, id).getByRole('button', { name: `Actions pour ${name}` }).click();
     await entry(page, id).getByRole('button', { name: action, exact: true }).click();
   };
-  // promoted: Bernard gets the Inviter and room buttons and the lobby panel
+  // promoted: Bernard gets the Inviter and room buttons
   await menu(a.page, b.id, 'Bernard Durand', 'Nommer modérateur');
   await b.page.getByRole('button', { name: 'Inviter' }).waitFor();
   await b.page.getByRole('button', { name: 'Gérer la salle' }).waitFor();
-  await b.page.locator('.panel--lobby').waitFor();
   await entry(a.page, b.id).locator('.person__role').getByText('Modérateur').waitFor();
   // a moderator has no menu on the owner
   assert.equal(await entry(b.page, a.id).getByRole('button', { name: /Actions/ }).count(), 0);
   // and back: the tools go
   await menu(a.page, b.id, 'Bernard Durand', 'Retirer le rôle de modérateur');
   await b.page.getByRole('button', { name: 'Inviter' }).waitFor({ state: 'detached' });
-  assert.equal(await b.page.locator('.panel--lobby').isHidden(), true);
+  assert.equal(await b.page.getByRole('button', { name: 'Gérer la salle' }).count(), 0);
 
   // a third guest, admitted, then removed with a ban
   const e = await person('Émile');
@@ -349,6 +362,18 @@ test('end for all: after a confirmation every participant sees that the meeting 
   const dialog = a.page.getByRole('dialog', { name: 'Gérer la salle' });
   await dialog.waitFor();
   await noSeriousAxe(a.page, 'the room dialog');
+  // guests' chat off: the guest's input is disabled, and says why
+  const guestChat = dialog.getByLabel('Les invités peuvent écrire dans la discussion');
+  assert.equal(await guestChat.isChecked(), true);
+  await guestChat.uncheck();
+  await b.page.waitForFunction(() => document.getElementById('chat-input').disabled, null, { polling: 100 });
+  await b.page.getByText('Les invités ne peuvent pas écrire dans la discussion de cette salle.').waitFor();
+  await guestChat.check();
+  await b.page.waitForFunction(() => !document.getElementById('chat-input').disabled, null, { polling: 100 });
+  // locked: announced to the room (the server's moderation event)
+  await dialog.getByLabel('Salle verrouillée').check();
+  await b.page.waitForFunction(() => [...document.querySelectorAll('[role="status"]')]
+    .some((e) => e.textContent === 'Agnès Martin a verrouillé la salle.'), null, { polling: 100 });
   await dialog.getByRole('button', { name: 'Terminer la réunion pour tous' }).click();
   // nothing happens before the confirmation
   await dialog.getByText('Terminer la réunion ? Tous les participants seront déconnectés.').waitFor();
