@@ -69,10 +69,12 @@ bool pal_access_moderator_or_reply(struct pal_session *s, json_t *id)
 
 /* ---- bans ------------------------------------------------------------------ */
 
-/* The ban keys of p (rooms.h): at most three. */
-static int ban_keys(const struct pal_participant *p, char keys[3][300])
+/* The ban keys of p (rooms.h): at most four. Its resume token too, so that
+ * a removed participant's resume says banned, not just resume_failed. */
+static int ban_keys(const struct pal_participant *p, char keys[4][300])
 {
     int n = 0;
+    snprintf(keys[n++], sizeof(keys[0]), "resume:%s", p->resume_token);
     if (p->is_agent && p->sub)
         snprintf(keys[n++], sizeof(keys[0]), "sub:%s", p->sub);
     if (p->invite_id > 0)
@@ -84,7 +86,7 @@ static int ban_keys(const struct pal_participant *p, char keys[3][300])
 
 int pal_access_ban_participant(struct pal_server *srv, const struct pal_participant *p)
 {
-    char keys[3][300];
+    char keys[4][300];
     int n = ban_keys(p, keys);
     for (int i = 0; i < n; i++) {
         int rc = pal_rooms_ban(pal_server_rooms(srv), p->room, keys[i]);
@@ -96,7 +98,7 @@ int pal_access_ban_participant(struct pal_server *srv, const struct pal_particip
 
 bool pal_access_is_banned(struct pal_server *srv, const struct pal_participant *p)
 {
-    char keys[3][300];
+    char keys[4][300];
     int n = ban_keys(p, keys);
     for (int i = 0; i < n; i++)
         if (pal_rooms_is_banned(pal_server_rooms(srv), p->room, keys[i]))
@@ -409,6 +411,17 @@ static void reply_banned(struct pal_session *s, json_t *id)
 {
     pal_session_reply_error(s, id, "banned", NULL,
                             "you were removed from this meeting and cannot come back");
+}
+
+bool pal_access_resume_banned_or_reply(struct pal_session *s, json_t *id, const char *room,
+                                       const char *token)
+{
+    char key[300];
+    snprintf(key, sizeof(key), "resume:%s", token);
+    if (!pal_rooms_is_banned(pal_server_rooms(pal_session_server(s)), room, key))
+        return false;
+    reply_banned(s, id);
+    return true;
 }
 
 /* The stored room of an agent's join, created when unknown (owner: that

@@ -30,11 +30,10 @@
 #include "palabre/chat_store.h"
 
 #include "palabre/common.h"
+#include "palabre/db.h"
 #include "palabre/log.h"
 
-#include <limits.h>
 #include <sqlite3.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,35 +151,10 @@ struct pal_chat_store {
     int64_t max_room_bytes; /* 0: no quota */
 };
 
-static int sqlite_to_errno(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_DONE:
-    case SQLITE_ROW:
-        return 0;
-    case SQLITE_NOMEM:
-        return -ENOMEM;
-    case SQLITE_FULL:
-        return -ENOSPC;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return -EBUSY;
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-    case SQLITE_AUTH:
-        return -EACCES;
-    case SQLITE_CONSTRAINT:
-        return -EEXIST;
-    default:
-        return -EIO;
-    }
-}
-
 static int fail(struct pal_chat_store *cs, int rc, const char *what)
 {
     PAL_ERROR(MOD, NULL, NULL, "%s: %s (sqlite %d)", what, sqlite3_errmsg(cs->db), rc);
-    return sqlite_to_errno(rc);
+    return pal_db_errno(rc);
 }
 
 /* Runs a statement that returns no row (or whose rows are ignored), then resets it. */
@@ -191,64 +165,6 @@ static int run(struct pal_chat_store *cs, enum stmt s)
         ;
     sqlite3_reset(cs->st[s]);
     return rc == SQLITE_DONE ? 0 : fail(cs, rc, stmt_sql[s]);
-}
-
-static int exec(struct pal_chat_store *cs, const char *sql)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(cs->db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        PAL_ERROR(MOD, NULL, NULL, "%s: %s", sql, msg ? msg : sqlite3_errstr(rc));
-        sqlite3_free(msg);
-        return sqlite_to_errno(rc);
-    }
-    return 0;
-}
-
-static int schema_version(struct pal_chat_store *cs, int *version)
-{
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(cs->db, "SELECT version FROM schema_version", -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return fail(cs, rc, "reading schema_version");
-    rc = sqlite3_step(st);
-    *version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(cs, rc, "reading schema_version");
-}
-
-static int migrate(struct pal_chat_store *cs)
-{
-    int rc = exec(cs, "BEGIN IMMEDIATE");
-    if (rc)
-        return rc;
-    int version = 0;
-    rc = exec(cs, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
-    if (!rc)
-        rc = schema_version(cs, &version);
-    if (!rc && version > (int)PAL_ARRAY_LEN(migrations)) {
-        PAL_ERROR(MOD, NULL, NULL, "database schema version %d is newer than this build's %d",
-                  version, (int)PAL_ARRAY_LEN(migrations));
-        rc = -EPROTO;
-    }
-    for (int v = version; !rc && v < (int)PAL_ARRAY_LEN(migrations); v++)
-        rc = exec(cs, migrations[v]);
-    if (!rc && version < (int)PAL_ARRAY_LEN(migrations)) {
-        char sql[96];
-        snprintf(sql, sizeof(sql), "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d)",
-                 (int)PAL_ARRAY_LEN(migrations));
-        rc = exec(cs, sql);
-    }
-    if (!rc)
-        return exec(cs, "COMMIT");
-    exec(cs, "ROLLBACK");
-    return rc;
-}
-
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    return t ? t : "";
 }
 
 static void store_free(struct pal_chat_store *cs)
@@ -262,55 +178,22 @@ static void store_free(struct pal_chat_store *cs)
 
 struct pal_chat_store *pal_chat_store_open(const char *data_dir)
 {
-    if (!data_dir || !*data_dir) {
-        PAL_ERROR(MOD, NULL, NULL, "no data directory");
-        return NULL;
-    }
     struct pal_chat_store *cs = calloc(1, sizeof(*cs));
     if (!cs)
         return NULL;
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof(path), "%s/palabre.db", data_dir) >= (int)sizeof(path)) {
-        PAL_ERROR(MOD, NULL, NULL, "data directory path too long");
-        free(cs);
-        return NULL;
-    }
-    int rc = sqlite3_open_v2(path, &cs->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        PAL_ERROR(MOD, NULL, NULL, "cannot open %s: %s", path,
-                  cs->db ? sqlite3_errmsg(cs->db) : sqlite3_errstr(rc));
+    int rc = pal_db_open(MOD, data_dir, BUSY_TIMEOUT_MS,
+                         "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", &cs->db);
+    if (!rc)
+        rc = pal_db_migrate(MOD, cs->db, "schema_version", migrations,
+                            (int)PAL_ARRAY_LEN(migrations));
+    if (!rc)
+        rc = pal_db_prepare(MOD, cs->db, stmt_sql, cs->st, ST_COUNT);
+    if (rc) {
+        PAL_ERROR(MOD, NULL, NULL, "no chat store in %s", data_dir ? data_dir : "(null)");
         store_free(cs);
         return NULL;
     }
-    sqlite3_extended_result_codes(cs->db, 1);
-    sqlite3_busy_timeout(cs->db, BUSY_TIMEOUT_MS);
-    /* journal_mode answers with a row: "wal" when it took effect. */
-    sqlite3_stmt *st = NULL;
-    bool wal = sqlite3_prepare_v2(cs->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK &&
-               sqlite3_step(st) == SQLITE_ROW &&
-               strcmp(col_text(st, 0), "wal") == 0;
-    sqlite3_finalize(st);
-    if (!wal) {
-        PAL_ERROR(MOD, NULL, NULL, "cannot use WAL on %s: %s", path, sqlite3_errmsg(cs->db));
-        store_free(cs);
-        return NULL;
-    }
-    if (exec(cs, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON") || migrate(cs)) {
-        PAL_ERROR(MOD, NULL, NULL, "cannot prepare %s", path);
-        store_free(cs);
-        return NULL;
-    }
-    for (int i = 0; i < ST_COUNT; i++) {
-        rc = sqlite3_prepare_v3(cs->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &cs->st[i],
-                                NULL);
-        if (rc != SQLITE_OK) {
-            fail(cs, rc, stmt_sql[i]);
-            store_free(cs);
-            return NULL;
-        }
-    }
-    PAL_INFO(MOD, NULL, NULL, "chat store %s open (schema %d)", path,
+    PAL_INFO(MOD, NULL, NULL, "chat store %s/palabre.db open (schema %d)", data_dir,
              (int)PAL_ARRAY_LEN(migrations));
     return cs;
 }
@@ -364,7 +247,7 @@ int pal_chat_store_submit(struct pal_chat_store *cs, const char *room, const cha
  * outlives the statement. */
 static int keep_found(struct pending *p, sqlite3_stmt *st)
 {
-    const char *sender = col_text(st, 2), *name = col_text(st, 3), *text = col_text(st, 4);
+    const char *sender = pal_db_text(st, 2), *name = pal_db_text(st, 3), *text = pal_db_text(st, 4);
     size_t ls = strlen(sender), ln = strlen(name), lt = strlen(text);
     char *s = malloc(ls + ln + lt + 3);
     if (!s)
@@ -404,7 +287,7 @@ static int store_one(struct pal_chat_store *cs, struct pending *p, int64_t ts)
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         /* Already stored, in an earlier batch or earlier in this one. */
-        if (strcmp(col_text(st, 3), p->name) == 0 && strcmp(col_text(st, 4), p->text) == 0) {
+        if (strcmp(pal_db_text(st, 3), p->name) == 0 && strcmp(pal_db_text(st, 4), p->text) == 0) {
             p->duplicate = true;
             rc = keep_found(p, st);
         } else {
@@ -502,10 +385,10 @@ static void emit_rows(sqlite3_stmt *st, const char *room, pal_chat_row_fn fn, vo
             .id = sqlite3_column_int64(st, 0),
             .ts_ms = sqlite3_column_int64(st, 1),
             .room = room,
-            .from = col_text(st, 2),
-            .name = col_text(st, 3),
-            .text = col_text(st, 4),
-            .client_msg_id = col_text(st, 5),
+            .from = pal_db_text(st, 2),
+            .name = pal_db_text(st, 3),
+            .text = pal_db_text(st, 4),
+            .client_msg_id = pal_db_text(st, 5),
         };
         if (*lo == 0)
             *lo = m.id;

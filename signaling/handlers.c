@@ -88,20 +88,17 @@ out:
 /* ---- join -------------------------------------------------------------- */
 
 /* A resume: the participant (role, lobby, state) moves to this connection,
- * unless it was banned meanwhile. */
+ * unless it was removed with a ban meanwhile (its resume token is banned). */
 static struct pal_participant *resume_or_reply(struct pal_session *s, json_t *id, const char *room,
                                                const char *token)
 {
     struct pal_server *srv = pal_session_server(s);
     struct pal_participant *p;
+    if (pal_access_resume_banned_or_reply(s, id, room, token))
+        return NULL;
     if (pal_rooms_resume(pal_server_rooms(srv), room, token, pal_now_ms(), &p)) {
         pal_session_reply_error(s, id, "resume_failed", "resume_token",
                                 "unknown or expired resume token: join again without it");
-        return NULL;
-    }
-    if (pal_access_is_banned(srv, p)) {
-        pal_session_reply_error(s, id, "banned", NULL,
-                                "you were removed from this meeting and cannot come back");
         return NULL;
     }
     struct pal_session *old = p->owner;

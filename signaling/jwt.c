@@ -486,6 +486,11 @@ static int check_claims(const struct pal_jwt_verifier *v, json_t *claims, int64_
     } else {
         copy_utf8(out->name, sizeof(out->name), email && email[0] ? email : sub);
     }
+    /* Shown to every participant and written in logs: no control character
+     * (a name typed in the client is held to the same, pal_text_check). */
+    for (char *c = out->name; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
     return 0;
 }
 

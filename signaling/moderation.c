@@ -165,20 +165,6 @@ bool pal_moderation_state_allowed_or_reply(struct pal_session *s, json_t *id, js
     return false;
 }
 
-bool pal_moderation_resume_allowed_or_reply(struct pal_session *s, json_t *id, const char *room,
-                                            const char *token)
-{
-    char key[sizeof("resume:") + PAL_RESUME_TOKEN_LEN];
-    if (strlen(token) > PAL_RESUME_TOKEN_LEN)
-        return true; /* no token of ours: resume_failed follows */
-    snprintf(key, sizeof(key), "resume:%s", token);
-    if (!pal_rooms_is_banned(pal_server_rooms(pal_session_server(s)), room, key))
-        return true;
-    pal_session_reply_error(s, id, "banned", "resume_token",
-                            "you were removed from this meeting and cannot come back");
-    return false;
-}
-
 /* ---- mute, allow_unmute, mute_all --------------------------------------------------- */
 
 static void mute_or_allow(struct pal_session *s, json_t *id, json_t *req, bool mute)
@@ -277,11 +263,7 @@ static void handle_remove(struct pal_session *s, json_t *id, json_t *req, void *
         !opt_string_or_reply(s, id, req, "reason", 1, REASON_MAX, &reason))
         return;
     if (ban) {
-        char key[sizeof("resume:") + PAL_RESUME_TOKEN_LEN];
-        snprintf(key, sizeof(key), "resume:%s", t->resume_token);
-        int rc = pal_access_ban_participant(srv, t);
-        if (rc == 0)
-            rc = pal_rooms_ban(pal_server_rooms(srv), t->room, key);
+        int rc = pal_access_ban_participant(srv, t); /* its resume token too */
         if (rc) {
             pal_session_reply_error(s, id, "internal", "ban",
                                     "not banned (%s): nobody was removed", strerror(-rc));

@@ -32,10 +32,10 @@
 #include "palabre/room_store.h"
 
 #include "palabre/common.h"
+#include "palabre/db.h"
 #include "palabre/log.h"
 
 #include <libwebsockets.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -88,7 +88,7 @@ enum stmt {
 };
 
 #define ROOM_COLS "name, title, owner_sub, owner_name, created_ms, lobby, locked, guest_chat"
-#define INVITE_COLS                                                                            \
+#define INVITE_COLS                                                                                \
     "id, room, label, created_by, created_ms, expires_ms, max_uses, uses, lobby, revoked_ms"
 /* A link is dead once revoked or expired (?2 is now). */
 #define INVITE_DEAD "(revoked_ms > 0 OR expires_ms <= ?2)"
@@ -210,34 +210,12 @@ struct pal_room_store {
 
 /* ---- SQLite plumbing ---- */
 
-static int errno_of(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_DONE:
-    case SQLITE_ROW:
-        return 0;
-    case SQLITE_NOMEM:
-        return -ENOMEM;
-    case SQLITE_FULL:
-        return -ENOSPC;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return -EBUSY;
-    case SQLITE_CONSTRAINT:
-        return -EEXIST;
-    default:
-        return -EIO;
-    }
-}
-
 static int db_error(struct pal_room_store *rs, int rc, const char *what)
 {
     PAL_ERROR(MOD, NULL, NULL, "%s: %s (sqlite %d)", what, sqlite3_errmsg(rs->db), rc);
-    int err = errno_of(rc);
     /* The header promises -EIO for storage trouble; only a constraint is
      * told apart (a name or a hash already taken). */
-    return err == -EEXIST ? err : -EIO;
+    return pal_db_errno(rc) == -EEXIST ? -EEXIST : -EIO;
 }
 
 /* Binds arguments to statement s from parameter 1 on: "t" text (NULL binds
@@ -265,14 +243,19 @@ static sqlite3_stmt *with(struct pal_room_store *rs, enum stmt s, const char *ty
     return st;
 }
 
+static void done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
 /* Steps a statement that returns no row, then resets it: 0 or -errno. */
 static int run(struct pal_room_store *rs, enum stmt s)
 {
     int rc;
     while ((rc = sqlite3_step(rs->st[s])) == SQLITE_ROW)
         ;
-    sqlite3_reset(rs->st[s]);
-    sqlite3_clear_bindings(rs->st[s]);
+    done(rs->st[s]);
     return rc == SQLITE_DONE ? 0 : db_error(rs, rc, stmt_sql[s]);
 }
 
@@ -282,15 +265,23 @@ static int run_int(struct pal_room_store *rs, enum stmt s, int64_t *out)
     sqlite3_stmt *st = rs->st[s];
     int rc = sqlite3_step(st);
     *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    done(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(rs, rc, stmt_sql[s]);
 }
 
-static void done(sqlite3_stmt *st)
+/* Steps a statement that returns at most one row, read into out by read:
+ * 0, -ENOENT (no row), -EIO. */
+static int run_one(struct pal_room_store *rs, enum stmt s, void (*read)(sqlite3_stmt *, void *),
+                   void *out)
 {
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite3_stmt *st = rs->st[s];
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        read(st, out);
+    done(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? -ENOENT : db_error(rs, rc, stmt_sql[s]);
 }
 
 /* Ends the transaction that rc ran in: COMMIT when rc is 0, else ROLLBACK
@@ -301,57 +292,6 @@ static int finish(struct pal_room_store *rs, int rc)
         rc = run(rs, ST_COMMIT);
     if (rc && !sqlite3_get_autocommit(rs->db))
         run(rs, ST_ROLLBACK);
-    return rc;
-}
-
-static int exec(struct pal_room_store *rs, const char *sql)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(rs->db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        PAL_ERROR(MOD, NULL, NULL, "%s: %s", sql, msg ? msg : sqlite3_errstr(rc));
-        sqlite3_free(msg);
-        return errno_of(rc) ? errno_of(rc) : -EIO;
-    }
-    return 0;
-}
-
-static int migrate(struct pal_room_store *rs)
-{
-    const int latest = (int)PAL_ARRAY_LEN(migrations);
-    int rc = exec(rs, "BEGIN IMMEDIATE");
-    if (rc)
-        return rc;
-    rc = exec(rs, "CREATE TABLE IF NOT EXISTS access_schema_version (version INTEGER NOT NULL)");
-    int version = 0;
-    sqlite3_stmt *st = NULL;
-    if (!rc) {
-        int src = sqlite3_prepare_v2(rs->db, "SELECT version FROM access_schema_version", -1, &st,
-                                     NULL);
-        int step = src == SQLITE_OK ? sqlite3_step(st) : src;
-        if (step == SQLITE_ROW)
-            version = sqlite3_column_int(st, 0);
-        else if (step != SQLITE_DONE)
-            rc = db_error(rs, step, "reading access_schema_version");
-        sqlite3_finalize(st);
-    }
-    if (!rc && version > latest) {
-        PAL_ERROR(MOD, NULL, NULL, "access schema version %d is newer than this build's %d",
-                  version, latest);
-        rc = -EPROTO;
-    }
-    for (int v = version; !rc && v < latest; v++)
-        rc = exec(rs, migrations[v]);
-    if (!rc && version < latest) {
-        char sql[112];
-        snprintf(sql, sizeof(sql),
-                 "DELETE FROM access_schema_version; INSERT INTO access_schema_version VALUES (%d)",
-                 latest);
-        rc = exec(rs, sql);
-    }
-    if (!rc)
-        return exec(rs, "COMMIT");
-    exec(rs, "ROLLBACK");
     return rc;
 }
 
@@ -366,54 +306,22 @@ static void store_free(struct pal_room_store *rs)
 int pal_room_store_open(const char *data_dir, struct pal_room_store **out)
 {
     *out = NULL;
-    if (!data_dir || !*data_dir) {
-        PAL_ERROR(MOD, NULL, NULL, "no data directory");
-        return -EINVAL;
-    }
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof(path), "%s/palabre.db", data_dir) >= (int)sizeof(path)) {
-        PAL_ERROR(MOD, NULL, NULL, "data directory path too long");
-        return -ENAMETOOLONG;
-    }
     struct pal_room_store *rs = calloc(1, sizeof(*rs));
     if (!rs)
         return -ENOMEM;
-    int rc = sqlite3_open_v2(path, &rs->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        PAL_ERROR(MOD, NULL, NULL, "cannot open %s: %s", path,
-                  rs->db ? sqlite3_errmsg(rs->db) : sqlite3_errstr(rc));
-        store_free(rs);
-        return -EIO;
-    }
-    sqlite3_extended_result_codes(rs->db, 1);
-    sqlite3_busy_timeout(rs->db, BUSY_TIMEOUT_MS);
-    /* journal_mode answers with a row: "wal" when it took effect. */
-    sqlite3_stmt *st = NULL;
-    bool wal = sqlite3_prepare_v2(rs->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK &&
-               sqlite3_step(st) == SQLITE_ROW &&
-               strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
-    sqlite3_finalize(st);
-    if (!wal) {
-        PAL_ERROR(MOD, NULL, NULL, "cannot use WAL on %s: %s", path, sqlite3_errmsg(rs->db));
-        store_free(rs);
-        return -EIO;
-    }
-    rc = exec(rs, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON");
+    int rc = pal_db_open(MOD, data_dir, BUSY_TIMEOUT_MS,
+                         "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", &rs->db);
     if (!rc)
-        rc = migrate(rs);
-    for (int i = 0; !rc && i < ST_COUNT; i++) {
-        int src = sqlite3_prepare_v3(rs->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                                     &rs->st[i], NULL);
-        if (src != SQLITE_OK)
-            rc = db_error(rs, src, stmt_sql[i]);
-    }
+        rc = pal_db_migrate(MOD, rs->db, "access_schema_version", migrations,
+                            (int)PAL_ARRAY_LEN(migrations));
+    if (!rc)
+        rc = pal_db_prepare(MOD, rs->db, stmt_sql, rs->st, ST_COUNT);
     if (rc) {
-        PAL_ERROR(MOD, NULL, NULL, "cannot prepare the room store in %s", path);
+        PAL_ERROR(MOD, NULL, NULL, "no room store in %s", data_dir ? data_dir : "(null)");
         store_free(rs);
-        return rc == -EPROTO ? rc : -EIO;
+        return rc == -EPROTO || rc == -EINVAL || rc == -ENAMETOOLONG ? rc : -EIO;
     }
-    PAL_INFO(MOD, NULL, NULL, "room store %s open (access schema %d)", path,
+    PAL_INFO(MOD, NULL, NULL, "room store %s/palabre.db open (access schema %d)", data_dir,
              (int)PAL_ARRAY_LEN(migrations));
     *out = rs;
     return 0;
@@ -429,7 +337,7 @@ void pal_room_store_close(struct pal_room_store *rs)
 
 static bool room_name_ok(const char *name)
 {
-    size_t len = name ? strlen(name) : 0;
+    size_t len = name ? strnlen(name, PAL_ROOM_MAX + 1) : 0;
     if (len < 1 || len > PAL_ROOM_MAX)
         return false;
     for (size_t i = 0; i < len; i++) {
@@ -448,21 +356,16 @@ static bool text_ok(const char *s, size_t min_bytes, size_t max_bytes)
     return s && len >= min_bytes && len <= max_bytes;
 }
 
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    return t ? t : "";
-}
-
 static void copy_col(char *dst, size_t size, sqlite3_stmt *st, int i)
 {
-    snprintf(dst, size, "%s", col_text(st, i));
+    snprintf(dst, size, "%s", pal_db_text(st, i));
 }
 
 /* ---- rooms ---- */
 
-static void read_room(sqlite3_stmt *st, struct pal_room_record *r)
+static void read_room(sqlite3_stmt *st, void *out)
 {
+    struct pal_room_record *r = out;
     copy_col(r->name, sizeof(r->name), st, 0);
     copy_col(r->title, sizeof(r->title), st, 1);
     copy_col(r->owner_sub, sizeof(r->owner_sub), st, 2);
@@ -480,6 +383,17 @@ static int room_exists(struct pal_room_store *rs, const char *name, bool *out)
     int rc = run_int(rs, ST_ROOM_EXISTS, &found);
     *out = found != 0;
     return rc;
+}
+
+/* Opens a write transaction about room, which must exist: 0, -ENOENT or
+ * -errno. Either way the caller ends with finish(rs, rc). */
+static int begin_in_room(struct pal_room_store *rs, const char *room)
+{
+    int rc = run(rs, ST_BEGIN);
+    bool exists = false;
+    if (!rc)
+        rc = room_exists(rs, room, &exists);
+    return rc ? rc : exists ? 0 : -ENOENT;
 }
 
 int pal_room_store_create(struct pal_room_store *rs, const char *name, const char *title,
@@ -521,14 +435,8 @@ int pal_room_store_get(struct pal_room_store *rs, const char *name, struct pal_r
 {
     if (!room_name_ok(name))
         return -ENOENT; /* no such room can be stored */
-    sqlite3_stmt *st = with(rs, ST_ROOM_GET, "t", name);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        read_room(st, out);
-    done(st);
-    if (rc == SQLITE_ROW)
-        return 0;
-    return rc == SQLITE_DONE ? -ENOENT : db_error(rs, rc, stmt_sql[ST_ROOM_GET]);
+    with(rs, ST_ROOM_GET, "t", name);
+    return run_one(rs, ST_ROOM_GET, read_room, out);
 }
 
 int pal_room_store_update(struct pal_room_store *rs, const char *name, const char *title,
@@ -540,8 +448,8 @@ int pal_room_store_update(struct pal_room_store *rs, const char *name, const cha
         return -EINVAL;
     with(rs, ST_ROOM_UPDATE, "tt", name, title);
     if (settings)
-        with(rs, ST_ROOM_UPDATE, "__bbb", (int)settings->lobby,
-             (int)settings->locked, (int)settings->guest_chat);
+        with(rs, ST_ROOM_UPDATE, "__bbb", (int)settings->lobby, (int)settings->locked,
+             (int)settings->guest_chat);
     int rc = run(rs, ST_ROOM_UPDATE);
     if (rc)
         return rc;
@@ -578,13 +486,7 @@ int pal_room_store_set_moderator(struct pal_room_store *rs, const char *room, co
         with(rs, ST_MOD_DELETE, "tt", room, sub);
         return run(rs, ST_MOD_DELETE);
     }
-    int rc = run(rs, ST_BEGIN);
-    if (rc)
-        return rc;
-    bool exists = false;
-    rc = room_exists(rs, room, &exists);
-    if (!rc && !exists)
-        rc = -ENOENT;
+    int rc = begin_in_room(rs, room);
     int64_t already = 0, count = 0;
     if (!rc) {
         with(rs, ST_MOD_IS, "tt", room, sub);
@@ -654,8 +556,9 @@ static int token_hash(const char *token, unsigned char hash[32])
     return 0;
 }
 
-static void read_invite(sqlite3_stmt *st, struct pal_invite *inv)
+static void read_invite(sqlite3_stmt *st, void *out)
 {
+    struct pal_invite *inv = out;
     inv->id = sqlite3_column_int64(st, 0);
     copy_col(inv->room, sizeof(inv->room), st, 1);
     copy_col(inv->label, sizeof(inv->label), st, 2);
@@ -708,8 +611,7 @@ static int make_room_for_invite(struct pal_room_store *rs, const char *room, int
         rc = run_int(rs, ST_INV_ROWS, &rows);
     }
     if (!rc && rows >= PAL_INVITES_KEPT_PER_ROOM) {
-        with(rs, ST_INV_DROP_DEAD, "tii", room, now_ms,
-             rows - PAL_INVITES_KEPT_PER_ROOM + 1);
+        with(rs, ST_INV_DROP_DEAD, "tii", room, now_ms, rows - PAL_INVITES_KEPT_PER_ROOM + 1);
         rc = run(rs, ST_INV_DROP_DEAD);
     }
     return rc;
@@ -717,22 +619,16 @@ static int make_room_for_invite(struct pal_room_store *rs, const char *room, int
 
 int pal_room_store_invite_create(struct pal_room_store *rs, const char *room, const char *label,
                                  const char *created_by, int64_t now_ms, int64_t expires_ms,
-                                 int max_uses, bool lobby,
-                                 char token_out[PAL_INVITE_TOKEN_LEN + 1], struct pal_invite *out)
+                                 int max_uses, bool lobby, char token_out[PAL_INVITE_TOKEN_LEN + 1],
+                                 struct pal_invite *out)
 {
     if (!room_name_ok(room))
         return -ENOENT;
-    if (!text_ok(label, 1, PAL_INVITE_LABEL_MAX * 4) ||
-        !text_ok(created_by, 0, NAME_BYTES_MAX) || expires_ms <= now_ms ||
-        expires_ms - now_ms > PAL_INVITE_MAX_SECONDS * 1000LL || max_uses < 0)
+    if (!text_ok(label, 1, PAL_INVITE_LABEL_MAX * 4) || !text_ok(created_by, 0, NAME_BYTES_MAX) ||
+        expires_ms <= now_ms || expires_ms - now_ms > PAL_INVITE_MAX_SECONDS * 1000LL ||
+        max_uses < 0)
         return -EINVAL;
-    int rc = run(rs, ST_BEGIN);
-    if (rc)
-        return rc;
-    bool exists = false;
-    rc = room_exists(rs, room, &exists);
-    if (!rc && !exists)
-        rc = -ENOENT;
+    int rc = begin_in_room(rs, room);
     if (!rc)
         rc = make_room_for_invite(rs, room, now_ms);
     /* 128 random bits do not collide; the loop only keeps a broken random
@@ -759,8 +655,11 @@ int pal_room_store_invite_create(struct pal_room_store *rs, const char *room, co
         memset(token_out, 0, PAL_INVITE_TOKEN_LEN + 1);
         return rc;
     }
-    *out = (struct pal_invite){.id = id, .created_ms = now_ms, .expires_ms = expires_ms,
-                               .max_uses = max_uses, .lobby = lobby};
+    *out = (struct pal_invite){.id = id,
+                               .created_ms = now_ms,
+                               .expires_ms = expires_ms,
+                               .max_uses = max_uses,
+                               .lobby = lobby};
     snprintf(out->room, sizeof(out->room), "%s", room);
     snprintf(out->label, sizeof(out->label), "%s", label);
     snprintf(out->created_by, sizeof(out->created_by), "%s", created_by);
@@ -779,17 +678,11 @@ int pal_room_store_invite_use(struct pal_room_store *rs, const char *room, const
         return rc;
     /* Looked up by its hash (a unique index): the cost does not depend on
      * how close a guess is to a real token. */
-    sqlite3_stmt *st = rs->st[ST_INV_BY_HASH];
-    sqlite3_bind_blob(st, 1, hash, sizeof(hash), SQLITE_STATIC);
-    rc = sqlite3_step(st);
+    sqlite3_bind_blob(rs->st[ST_INV_BY_HASH], 1, hash, sizeof(hash), SQLITE_STATIC);
     struct pal_invite inv;
-    if (rc == SQLITE_ROW)
-        read_invite(st, &inv);
-    done(st);
-    if (rc == SQLITE_DONE)
-        return -ENOENT;
-    if (rc != SQLITE_ROW)
-        return db_error(rs, rc, stmt_sql[ST_INV_BY_HASH]);
+    rc = run_one(rs, ST_INV_BY_HASH, read_invite, &inv);
+    if (rc)
+        return rc;
     /* Another room's link answers as an unknown one: it does not tell the
      * holder that the token exists. */
     if (strcmp(inv.room, room) != 0)
@@ -798,14 +691,15 @@ int pal_room_store_invite_use(struct pal_room_store *rs, const char *room, const
         return -ECANCELED;
     if (inv.expires_ms <= now_ms)
         return -ETIMEDOUT;
-    if (inv.max_uses > 0 && inv.uses >= inv.max_uses)
-        return -EUSERS;
+    /* No use left is told by the UPDATE alone (no row changed), not by the
+     * row read above: another connection (the CLI's) may have taken the
+     * last use since. */
     with(rs, ST_INV_USE, "i", inv.id);
     rc = run(rs, ST_INV_USE);
     if (rc)
         return rc;
     if (sqlite3_changes(rs->db) == 0)
-        return -EUSERS; /* another connection took the last use meanwhile */
+        return -EUSERS;
     inv.uses++;
     *out = inv;
     return 0;
@@ -816,14 +710,8 @@ int pal_room_store_invite_get(struct pal_room_store *rs, const char *room, int64
 {
     if (!room_name_ok(room))
         return -ENOENT;
-    sqlite3_stmt *st = with(rs, ST_INV_GET, "ti", room, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        read_invite(st, out);
-    done(st);
-    if (rc == SQLITE_ROW)
-        return 0;
-    return rc == SQLITE_DONE ? -ENOENT : db_error(rs, rc, stmt_sql[ST_INV_GET]);
+    with(rs, ST_INV_GET, "ti", room, id);
+    return run_one(rs, ST_INV_GET, read_invite, out);
 }
 
 int pal_room_store_invite_list(struct pal_room_store *rs, const char *room, pal_invite_fn fn,
@@ -875,8 +763,8 @@ int pal_room_store_journal_add(struct pal_room_store *rs, const struct pal_journ
     int rc = run(rs, ST_BEGIN);
     if (rc)
         return rc;
-    with(rs, ST_J_INSERT, "titttttt", e->room, e->ts_ms > 0 ? e->ts_ms : pal_wall_ms(),
-         e->action, e->actor_id, e->actor_name, target_id, target_name, detail);
+    with(rs, ST_J_INSERT, "titttttt", e->room, e->ts_ms > 0 ? e->ts_ms : pal_wall_ms(), e->action,
+         e->actor_id, e->actor_name, target_id, target_name, detail);
     rc = run(rs, ST_J_INSERT);
     int64_t n = 0;
     if (!rc) {
@@ -903,12 +791,12 @@ int pal_room_store_journal_list(struct pal_room_store *rs, const char *room, int
             .id = sqlite3_column_int64(st, 0),
             .ts_ms = sqlite3_column_int64(st, 1),
             .room = room,
-            .action = col_text(st, 2),
-            .actor_id = col_text(st, 3),
-            .actor_name = col_text(st, 4),
-            .target_id = col_text(st, 5),
-            .target_name = col_text(st, 6),
-            .detail = col_text(st, 7),
+            .action = pal_db_text(st, 2),
+            .actor_id = pal_db_text(st, 3),
+            .actor_name = pal_db_text(st, 4),
+            .target_id = pal_db_text(st, 5),
+            .target_name = pal_db_text(st, 6),
+            .detail = pal_db_text(st, 7),
         };
         n++;
         if (fn)

@@ -52,9 +52,14 @@ json_t *pal_access_room_info(struct pal_server *srv, const char *room,
                              const struct pal_participant *p);
 
 /* Bans p for the rest of the meeting by every key it has (sub for agents,
- * invite id and guest_key for guests); whether any of them is banned. */
+ * invite id and guest_key for guests, its resume token); whether any of
+ * them is banned. */
 int pal_access_ban_participant(struct pal_server *srv, const struct pal_participant *p);
 bool pal_access_is_banned(struct pal_server *srv, const struct pal_participant *p);
+/* A resume with the token of someone removed with a ban: answers banned
+ * and returns true. */
+bool pal_access_resume_banned_or_reply(struct pal_session *s, json_t *id, const char *room,
+                                       const char *token);
 
 /* Sends msg (stolen) to the room's owner and moderators (not the lobby). */
 void pal_access_send_to_moderators(struct pal_server *srv, const char *room, json_t *msg);

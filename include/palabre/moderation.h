@@ -19,11 +19,4 @@
  * false; true when req asks nothing blocked. */
 bool pal_moderation_state_allowed_or_reply(struct pal_session *s, json_t *id, json_t *req);
 
-/* join with a resume_token, before resuming: a participant removed with a
- * ban left for good (its token no longer resumes anything), but its token
- * stays banned for the rest of the meeting so that the answer is banned,
- * not resume_failed. Replies banned and returns false for such a token. */
-bool pal_moderation_resume_allowed_or_reply(struct pal_session *s, json_t *id, const char *room,
-                                            const char *token);
-
 #endif

@@ -8,6 +8,7 @@ import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, until } from '../lib/media_bridge.mjs';
 
 import * as lib from '../lib/palabre.mjs';
+import { newPc, trickle, answerOffers, publishCamera } from '../lib/raw_pc.mjs';
 import { seconds } from '../lib/timeouts.mjs';
 
 let srv, browser;
@@ -20,44 +21,6 @@ after(async () => {
   await srv?.stop();
 }, { timeout: seconds(120) });
 
-// Trickle between a page's window[pcVar] and a ws client, for PeerConnection pc.
-function trickle(page, client, pc, pcVar) {
-  let seen = 0;
-  const timer = setInterval(async () => {
-    for (; seen < client.events.length; seen++) {
-      const ev = client.events[seen];
-      if (ev.type !== 'ice_candidate' || ev.pc !== pc || !ev.candidate) continue;
-      page.evaluate(([v, c]) => window[v].addIceCandidate(c), [pcVar, ev.candidate]).catch(() => {});
-    }
-    let cands;
-    try { cands = await page.evaluate((v) => window[v + 'Cands'].splice(0), pcVar); } catch { return; }
-    for (const c of cands) client.request('ice_candidate', { pc, candidate: c }).catch(() => {});
-  }, 30);
-  return () => clearInterval(timer);
-}
-
-const newPc = (name) => `
-  window.${name} = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
-  window.${name}Cands = [];
-  window.${name}.onicecandidate = (e) => window.${name}Cands.push(e.candidate ? e.candidate.toJSON() : null);`;
-
-async function answerOffers(page, client, stopAt) {
-  // answers every subscribe_offer in order; returns the last version answered
-  let version = 0;
-  for (let i = 0; ; i++) {
-    const ev = await client.event('subscribe_offer', { timeout: seconds(30) });
-    const sdp = await page.evaluate(async (o) => {
-      await window.sub.setRemoteDescription({ type: 'offer', sdp: o });
-      await window.sub.setLocalDescription(await window.sub.createAnswer());
-      return window.sub.localDescription.sdp;
-    }, ev.sdp);
-    const r = await client.request('subscribe_answer', { sdp, version: ev.version });
-    assert.equal(r.ok, true, JSON.stringify(r.error));
-    version = ev.version;
-    if (stopAt(ev)) return version;
-  }
-}
-
 test('two browsers through the WebSocket signaling: publish, subscribe, decode, leave', { timeout: seconds(120) }, async (t) => {
   const alice = await lib.connect(srv.wsUrl, { origin: srv.url });
   const bob = await lib.connect(srv.wsUrl, { origin: srv.url });
@@ -65,17 +28,7 @@ test('two browsers through the WebSocket signaling: publish, subscribe, decode, 
   await bob.call('join', { room: 'demo', name: 'Bob' });
   const alicePage = await browser.newPage();
   await alicePage.goto(srv.url + '/healthz');
-  const offer = await alicePage.evaluate(async (init) => {
-    eval(init);
-    const s = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
-    for (const tr of s.getTracks()) window.pub.addTransceiver(tr, { direction: 'sendonly', streams: [s] });
-    await window.pub.setLocalDescription(await window.pub.createOffer());
-    return window.pub.localDescription.sdp;
-  }, newPc('pub'));
-  const r = await alice.request('publish', { sdp: offer });
-  assert.equal(r.ok, true, JSON.stringify(r.error));
-  await alicePage.evaluate((sdp) => window.pub.setRemoteDescription({ type: 'answer', sdp }), r.data.sdp);
-  const stopA = trickle(alicePage, alice, 'publish', 'pub');
+  const stopA = await publishCamera(alicePage, alice);
 
   const bobPage = await browser.newPage();
   await bobPage.goto(srv.url + '/healthz');

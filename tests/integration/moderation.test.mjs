@@ -4,8 +4,9 @@
 // track_stats), remove with a ban that holds against the resume token, the
 // same link and a reload with the same guest_key, end_meeting for everyone
 // (the lobby too), the owner out of everyone's reach, moderators out of
-// each other's, the journal in order, and every moderator request refused
-// to a participant and to a guest with nothing changed.
+// each other's, the journal in order, every moderator request refused to a
+// participant and to a guest with nothing changed, bad fields refused, and a
+// moderator named by the owner still one at the next meeting.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +14,7 @@ import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, until } from '../lib/media_bridge.mjs';
 
 import * as lib from '../lib/palabre.mjs';
+import { newPc, trickle, answerOffers, publishCamera } from '../lib/raw_pc.mjs';
 import { seconds } from '../lib/timeouts.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -53,41 +55,6 @@ async function refused(c, type, fields, code) {
 
 // ---- the hard mute, with media ------------------------------------------------
 
-function trickle(page, client, pc, pcVar) {
-  let seen = 0;
-  const timer = setInterval(async () => {
-    for (; seen < client.events.length; seen++) {
-      const ev = client.events[seen];
-      if (ev.type !== 'ice_candidate' || ev.pc !== pc || !ev.candidate) continue;
-      page.evaluate(([v, c]) => window[v].addIceCandidate(c), [pcVar, ev.candidate]).catch(() => {});
-    }
-    let cands;
-    try { cands = await page.evaluate((v) => window[v + 'Cands'].splice(0), pcVar); } catch { return; }
-    for (const c of cands) client.request('ice_candidate', { pc, candidate: c }).catch(() => {});
-  }, 30);
-  return () => clearInterval(timer);
-}
-
-const newPc = (name) => `
-  window.${name} = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
-  window.${name}Cands = [];
-  window.${name}.onicecandidate = (e) => window.${name}Cands.push(e.candidate ? e.candidate.toJSON() : null);`;
-
-// Answers the subscribe offers in order until stopAt(offer).
-async function answerOffers(page, client, stopAt) {
-  for (;;) {
-    const ev = await client.event('subscribe_offer', { timeout: seconds(30) });
-    const sdp = await page.evaluate(async (o) => {
-      await window.sub.setRemoteDescription({ type: 'offer', sdp: o });
-      await window.sub.setLocalDescription(await window.sub.createAnswer());
-      return window.sub.localDescription.sdp;
-    }, ev.sdp);
-    const r = await client.request('subscribe_answer', { sdp, version: ev.version });
-    assert.equal(r.ok, true, JSON.stringify(r.error));
-    if (stopAt(ev)) return;
-  }
-}
-
 async function trackStats(c, participantId) {
   const d = await c.call('track_stats', { participant_id: participantId });
   assert.equal(d.participant_id, participantId);
@@ -108,16 +75,7 @@ test('hard mute: the mic track stops being forwarded (still received), set_state
 
     const pubPage = await browser.newPage();
     await pubPage.goto(srv.url + '/healthz');
-    const offer = await pubPage.evaluate(async (init) => {
-      eval(init);
-      const s = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
-      for (const tr of s.getTracks()) window.pub.addTransceiver(tr, { direction: 'sendonly', streams: [s] });
-      await window.pub.setLocalDescription(await window.pub.createOffer());
-      return window.pub.localDescription.sdp;
-    }, newPc('pub'));
-    const answer = await pub.c.call('publish', { sdp: offer });
-    await pubPage.evaluate((sdp) => window.pub.setRemoteDescription({ type: 'answer', sdp }), answer.sdp);
-    stops.push(trickle(pubPage, pub.c, 'publish', 'pub'));
+    stops.push(await publishCamera(pubPage, pub.c));
 
     // the owner subscribes: packets_forwarded counts what reaches it
     const subPage = await browser.newPage();
@@ -259,6 +217,9 @@ test('end_meeting: everyone, the lobby included, gets meeting_ended then close 4
     assert.equal(closed.code, 4002, who);
     assert.equal(closed.reason, 'meeting ended', who);
   }
+  // before its own close, the owner heard the others leave for that reason
+  const left = owner.c.events.filter((e) => e.type === 'participant_left').map((e) => [e.participant_id, e.reason]);
+  assert.deepEqual(left.sort(), [[g.id, 'ended'], [part.id, 'ended']].sort());
   // the meeting is over: a resume finds nothing
   const c = await open();
   await refused(c, 'join', { room, name: 'Agent', resume_token: part.data.resume_token }, 'resume_failed');
@@ -427,4 +388,67 @@ test('every moderator request by a participant and by a guest: forbidden, nothin
   // and the guest is still in: its chat goes through
   await g.c.call('chat_send', { text: 'toujours là', client_msg_id: 'm1' });
   for (const x of [owner, p, g, w, seen]) await x.c.close();
+});
+
+test('bad fields: each refused with its code and field, nothing changed', { timeout: seconds(60) }, async () => {
+  const room = 'bad-fields';
+  const owner = await agent(room, 'Owner');
+  const p = await agent(room, 'Agent');
+  await owner.c.call('room_update', { lobby: false });
+  const inv = await owner.c.call('invite_create', { label: 'Partner', lobby: false });
+  const g = await guest(room, 'Guest', inv.token);
+  const journal = (await owner.c.call('journal')).entries.length;
+  for (const [type, fields, code, field] of [
+    ['mute', { kind: 'mic' }, 'missing_field', 'participant_id'],
+    ['mute', { participant_id: p.id }, 'missing_field', 'kind'],
+    ['mute', { participant_id: p.id, kind: 'voice' }, 'bad_field', 'kind'],
+    ['mute', { participant_id: 'p_000000000000', kind: 'mic' }, 'unknown_participant', 'participant_id'],
+    ['mute_all', { kind: 7 }, 'bad_field', 'kind'],
+    ['remove', { participant_id: p.id, ban: 'yes' }, 'bad_field', 'ban'],
+    ['remove', { participant_id: p.id, reason: 'x'.repeat(201) }, 'bad_field', 'reason'],
+    ['room_update', {}, 'missing_field', 'title'],
+    ['room_update', { title: '' }, 'bad_field', 'title'],
+    ['room_update', { title: 't'.repeat(121) }, 'bad_field', 'title'],
+    ['room_update', { locked: 'no' }, 'bad_field', 'locked'],
+    ['end_meeting', { reason: 5 }, 'bad_field', 'reason'],
+    ['set_role', { participant_id: p.id, role: 'owner' }, 'bad_field', 'role'],
+    ['set_role', { participant_id: g.id, role: 'participant' }, 'bad_field', 'role'],
+    ['journal', { limit: 201 }, 'bad_field', 'limit'],
+    ['journal', { before: 'x' }, 'bad_field', 'before'],
+    ['track_stats', { participant_id: 12 }, 'bad_field', 'participant_id'],
+  ]) {
+    const e = await refused(owner.c, type, fields, code);
+    assert.equal(e.field, field, `${type} ${JSON.stringify(fields)}: ${JSON.stringify(e)}`);
+  }
+  assert.equal((await owner.c.call('journal')).entries.length, journal);
+  const seen = await agent(room, 'Observer');
+  const byId = Object.fromEntries(seen.data.participants.map((x) => [x.id, x]));
+  assert.equal(byId[p.id].role, 'participant');
+  assert.equal(byId[p.id].mic_blocked, false);
+  assert.equal(byId[g.id].role, 'guest');
+  assert.equal(seen.data.room_info.title, room);
+  assert.equal(seen.data.room_info.settings.locked, false);
+  // a guest promoted comes back to guest, never to participant
+  assert.equal((await owner.c.call('set_role', { participant_id: g.id, role: 'moderator' })).participant.role, 'moderator');
+  assert.equal((await owner.c.call('set_role', { participant_id: g.id, role: 'guest' })).participant.role, 'guest');
+  for (const x of [owner, p, g, seen]) await x.c.close();
+});
+
+test('a moderator named by the owner keeps the role across meetings', { timeout: seconds(60) }, async () => {
+  const room = 'named-mod';
+  const owner = await agent(room, 'Owner');
+  const key = agentKey();
+  const m = await agent(room, 'Named', { agent_key: key });
+  assert.equal(m.data.participant.role, 'participant');
+  await owner.c.call('set_role', { participant_id: m.id, role: 'moderator' });
+  await m.c.call('leave');
+  const again = await agent(room, 'Named', { agent_key: key });
+  assert.equal(again.data.participant.role, 'moderator');
+  assert.equal(again.data.room_info.your_role, 'moderator');
+  // taken back by the owner: a participant on the next join
+  await owner.c.call('set_role', { participant_id: again.id, role: 'participant' });
+  await again.c.call('leave');
+  const third = await agent(room, 'Named', { agent_key: key });
+  assert.equal(third.data.participant.role, 'participant');
+  for (const x of [owner, m, again, third]) await x.c.close();
 });

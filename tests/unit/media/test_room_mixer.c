@@ -492,14 +492,20 @@ static void mix_through_the_room(void **state)
     }
 }
 
-static void keyframes_both_ways(void **state)
+/* Everyone publishes, everyone receives the mix, for 1.5 s. */
+static void everyone_mixed(struct fixture *f)
 {
-    struct fixture *f = *state;
     for (int i = 0; i < N_PUB; i++)
         publish(f, i);
     for (int i = 0; i < N_PEER; i++)
         subscribe_mix(f, i);
     run(f, 1500, N_PUB);
+}
+
+static void keyframes_both_ways(void **state)
+{
+    struct fixture *f = *state;
+    everyone_mixed(f);
     /* A subscriber's PLI on the composite: a keyframe follows. */
     int before = f->p[3].keyframes;
     uint8_t pli[64];
@@ -710,11 +716,7 @@ static void worker_not_held_by_the_composite(void **state)
 static void blocked_publisher_not_mixed(void **state)
 {
     struct fixture *f = *state;
-    for (int i = 0; i < N_PUB; i++)
-        publish(f, i);
-    for (int i = 0; i < N_PEER; i++)
-        subscribe_mix(f, i);
-    run(f, 1500, N_PUB);
+    everyone_mixed(f);
     struct part *dave = &f->p[3];
     assert_true(tone(dave, FREQ[1]) > 1e5);
     assert_int_equal(quadrants_of(dave, GREEN), 1);

@@ -264,6 +264,7 @@ static void test_display_name_sources(void **state)
         {"\"usual_name\":\"Dupont\"", "Dupont"},
         {"\"email\":\"a@b.fr\"", "a@b.fr"},
         {"", "agent-42"},
+        {"\"name\":\"A\\u0007B\\nC\\u007f\"", "A B C "}, /* no control character */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *tok = craft(es256_header(ec_kid), claims(cases[i].extra), ec_key, NULL);

@@ -8,7 +8,8 @@
  * ice_candidate events; leaving renegotiates the others; set_receive
  * switches a subscribe offer between the room's mix (exactly one audio and
  * one video m-line) and one track per participant; shutdown frees
- * everything (LeakSanitizer in the ASan build). */
+ * everything (LeakSanitizer in the ASan build); a hard mute reaches the
+ * media worker and track_stats answers from it, to whom it may. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,10 +21,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "palabre/access.h"
 #include "palabre/config.h"
 #include "palabre/media_signaling.h"
 #include "palabre/rooms.h"
 #include "palabre/sdp.h"
+#include "palabre/session.h"
 #include "palabre/signaling.h"
 
 /* ---- stand-in server ----------------------------------------------------- */
@@ -102,6 +105,18 @@ void pal_session_reply_error(struct pal_session *s, json_t *id, const char *code
     va_end(ap);
     pal_session_send(s, json_pack("{s:s,s:O,s:b,s:{s:s,s:s?,s:s}}", "type", "response", "id", id,
                                   "ok", 0, "error", "code", code, "field", field, "message", msg));
+}
+void pal_session_reply_rate_limited(struct pal_session *s, json_t *id, int64_t retry_after_ms,
+                                    const char *fmt, ...)
+{
+    pal_session_send(s, json_pack("{s:s,s:O,s:b,s:{s:s,s:I}}", "type", "response", "id", id, "ok",
+                                  0, "error", "code", "rate_limited", "retry_after_ms",
+                                  (json_int_t)retry_after_ms));
+}
+/* The roles' rule (signaling/access.c). */
+bool pal_access_can_moderate(const struct pal_participant *p)
+{
+    return p && (p->role == PAL_ROLE_OWNER || p->role == PAL_ROLE_MODERATOR);
 }
 struct pal_session *pal_server_find_participant(struct pal_server *sv, const char *pid)
 {
@@ -685,6 +700,93 @@ static double metric_value(const char *name)
 /* [mixer] max_rooms = 1: a second room's participants are refused the mix
  * (mixer_busy) and stay on individual tracks; the place is freed with the
  * first room's last mixed participant. */
+/* track_stats {participant_id}: answered once the media worker has read the
+ * counters (asynchronously); the hard mute posted by the participant
+ * listener shows in them. Returns the response. */
+static json_t *track_stats(struct pal_session *s, const char *pid)
+{
+    int n = count_of(s, "response");
+    json_t *req = json_pack("{s:s,s:s,s:i}", "type", "track_stats", "participant_id", pid, "id", 7);
+    for (int i = 0; i < srv.n_handlers; i++)
+        if (!strcmp(srv.handlers[i].type, "track_stats"))
+            srv.handlers[i].fn(s, json_object_get(req, "id"), req, srv.handlers[i].ud);
+    json_decref(req);
+    pump_until(s, "response", n + 1);
+    return last_of(s, "response");
+}
+
+static json_t *track_of(json_t *resp, const char *kind)
+{
+    json_t *tracks = json_object_get(json_object_get(resp, "data"), "tracks"), *t;
+    size_t i;
+    json_array_foreach(tracks, i, t)
+        if (!strcmp(json_string_value(json_object_get(t, "kind")), kind))
+            return t;
+    fail_msg("no %s track in %s", kind, json_dumps(resp, 0));
+    return NULL;
+}
+
+static void test_track_stats_and_hard_mute(void **state)
+{
+    (void)state;
+    join_both(false);
+    json_t *r = request(&alice, "publish", json_pack("{s:s}", "sdp", read_offer()));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+
+    r = track_stats(&alice, alice.pid);
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "data"),
+                                                          "participant_id")),
+                        alice.pid);
+    assert_false(json_is_true(json_object_get(track_of(r, "audio"), "blocked")));
+    assert_int_equal(json_integer_value(json_object_get(track_of(r, "audio"),
+                                                        "packets_forwarded")),
+                     0);
+
+    /* a moderator blocked alice's microphone: the listener tells the worker */
+    alice.p->mic_blocked = true;
+    srv.listener.on_participant_blocked(&alice, srv.listener.ud);
+    r = track_stats(&alice, alice.pid);
+    assert_true(json_is_true(json_object_get(track_of(r, "audio"), "blocked")));
+    assert_false(json_is_true(json_object_get(track_of(r, "video"), "blocked")));
+
+    /* bob, a participant, may not look at alice; as a moderator he may */
+    r = request(&bob, "track_stats", json_pack("{s:s}", "participant_id", alice.pid));
+    assert_string_equal(error_code(r), "forbidden");
+    r = request(&bob, "track_stats", json_pack("{s:s}", "participant_id", "p_000000000000"));
+    assert_string_equal(error_code(r), "unknown_participant");
+    bob.p->role = PAL_ROLE_MODERATOR;
+    r = track_stats(&bob, alice.pid);
+    assert_true(json_is_true(json_object_get(track_of(r, "audio"), "blocked")));
+    /* bob publishes nothing: no track */
+    r = track_stats(&bob, bob.pid);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(r, "data"), "tracks")), 0);
+
+    /* lifted */
+    alice.p->mic_blocked = false;
+    srv.listener.on_participant_blocked(&alice, srv.listener.ud);
+    r = track_stats(&alice, alice.pid);
+    assert_false(json_is_true(json_object_get(track_of(r, "audio"), "blocked")));
+
+    /* what one participant may keep waiting is bounded; the rest is refused */
+    int before = count_of(&bob, "response");
+    for (int i = 0; i < 6; i++) {
+        json_t *req = json_pack("{s:s,s:i}", "participant_id", alice.pid, "id", 7);
+        for (int k = 0; k < srv.n_handlers; k++)
+            if (!strcmp(srv.handlers[k].type, "track_stats"))
+                srv.handlers[k].fn(&bob, json_object_get(req, "id"), req, srv.handlers[k].ud);
+        json_decref(req);
+    }
+    int limited = 0;
+    for (int k = 0; k < bob.n_msgs; k++) {
+        json_t *e = json_object_get(bob.msgs[k], "error");
+        limited += e && !strcmp(json_string_value(json_object_get(e, "code")), "rate_limited");
+    }
+    assert_int_equal(limited, 2);
+    pump_until(&bob, "response", before + 6); /* the 4 others are answered */
+    leave_both();
+}
+
 static void test_mixer_cap(void **state)
 {
     (void)state;
@@ -751,6 +853,7 @@ int main(void)
         cmocka_unit_test(test_churn_recycles_mlines),
         cmocka_unit_test(test_publisher_churn_bounded),
         cmocka_unit_test(test_mixer_cap),
+        cmocka_unit_test(test_track_stats_and_hard_mute),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,7 @@
 #include "palabre/log.h"
 #include "palabre/room_store.h"
 
-#include <dirent.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -26,8 +26,8 @@ struct fixture {
     struct pal_room_store *rs;
 };
 
-static const struct pal_room_settings open_room = {.lobby = false, .locked = false,
-                                                   .guest_chat = true};
+static const struct pal_room_settings open_room = {
+    .lobby = false, .locked = false, .guest_chat = true};
 
 static int setup(void **state)
 {
@@ -44,18 +44,15 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     pal_room_store_close(f->rs);
-    DIR *d = opendir(f->dir);
-    struct dirent *e;
-    char path[384];
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", f->dir, e->d_name);
+    /* The database and its WAL files are all a test leaves; rmdir fails
+     * (and the test with it) if anything else was written. */
+    const char *files[] = {"palabre.db", "palabre.db-wal", "palabre.db-shm"};
+    for (int i = 0; i < 3; i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/%s", f->dir, files[i]);
         unlink(path);
     }
-    if (d)
-        closedir(d);
-    rmdir(f->dir);
+    assert_int_equal(rmdir(f->dir), 0);
     free(f);
     return 0;
 }
@@ -152,8 +149,8 @@ static void on_line(void *ud, const struct pal_journal_entry *e)
     l->ids[l->n] = e->id;
     snprintf(l->actions[l->n++], sizeof(l->actions[0]), "%s", e->action);
     l->last = *e;
-    const char *src[6] = {e->room, e->actor_id, e->actor_name, e->target_id, e->target_name,
-                          e->detail};
+    const char *src[6] = {e->room,      e->actor_id,    e->actor_name,
+                          e->target_id, e->target_name, e->detail};
     for (int i = 0; i < 6; i++)
         snprintf(l->text[i], sizeof(l->text[0]), "%s", src[i]);
 }
@@ -185,9 +182,9 @@ static void rooms_create_get_update(void **state)
     assert_true(r.settings.guest_chat);
 
     /* The name is taken, whoever asks; the first room is unchanged. */
-    assert_int_equal(pal_room_store_create(f->rs, "conseil-42", "Autre", "sub-bob", "Bob", NULL,
-                                           NOW + 1, 100),
-                     -EEXIST);
+    assert_int_equal(
+        pal_room_store_create(f->rs, "conseil-42", "Autre", "sub-bob", "Bob", NULL, NOW + 1, 100),
+        -EEXIST);
     assert_int_equal(pal_room_store_get(f->rs, "conseil-42", &r), 0);
     assert_string_equal(r.owner_sub, "sub-alice");
 
@@ -321,8 +318,8 @@ static void named_moderators(void **state)
 
 static bool b64url_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 static void invite_token_format(void **state)
@@ -478,8 +475,7 @@ static void invite_use_outcomes(void **state)
 
     /* Revoked: refused even before expiry; revoking twice is fine. */
     assert_int_equal(pal_room_store_invite_revoke(f->rs, "salle", i_rev.id, NOW + 5), 0);
-    assert_int_equal(pal_room_store_invite_use(f->rs, "salle", revoked, NOW + 6, &out),
-                     -ECANCELED);
+    assert_int_equal(pal_room_store_invite_use(f->rs, "salle", revoked, NOW + 6, &out), -ECANCELED);
     assert_int_equal(pal_room_store_invite_revoke(f->rs, "salle", i_rev.id, NOW + 9), 0);
     assert_int_equal(pal_room_store_invite_get(f->rs, "salle", i_rev.id, &out), 0);
     assert_int_equal(out.revoked_ms, NOW + 5);
@@ -496,7 +492,7 @@ static void invite_create_bounds(void **state)
     char token[PAL_INVITE_TOKEN_LEN + 1], label[PAL_INVITE_LABEL_MAX * 4 + 2];
     struct pal_invite inv;
     const int64_t max = PAL_INVITE_MAX_SECONDS * 1000LL;
-#define CREATE(room, lab, exp, uses)                                                           \
+#define CREATE(room, lab, exp, uses)                                                               \
     pal_room_store_invite_create(f->rs, room, lab, "Alice", NOW, exp, uses, true, token, &inv)
     assert_int_equal(CREATE("salle", "L", NOW + max + 1, 0), -EINVAL);
     assert_int_equal(CREATE("salle", "L", NOW, 0), -EINVAL);
@@ -592,16 +588,20 @@ static void journal_add_list_trim(void **state)
     struct fixture *f = *state;
     const char *actions[] = {"admit", "mute", "remove", "lock", "end"};
     for (int i = 0; i < 5; i++) {
-        struct pal_journal_entry e = {.room = "salle", .ts_ms = NOW + i, .action = actions[i],
-                                      .actor_id = "p_1", .actor_name = "Alice",
-                                      .target_id = "p_2", .target_name = "Bob",
+        struct pal_journal_entry e = {.room = "salle",
+                                      .ts_ms = NOW + i,
+                                      .action = actions[i],
+                                      .actor_id = "p_1",
+                                      .actor_name = "Alice",
+                                      .target_id = "p_2",
+                                      .target_name = "Bob",
                                       .detail = "raison"};
         if (i == 3)
             e.target_id = e.target_name = e.detail = NULL;
         assert_int_equal(pal_room_store_journal_add(f->rs, &e), 0);
     }
-    struct pal_journal_entry other = {.room = "autre", .action = "lock", .actor_id = "p_9",
-                                      .actor_name = "Zoé"};
+    struct pal_journal_entry other = {
+        .room = "autre", .action = "lock", .actor_id = "p_9", .actor_name = "Zoé"};
     assert_int_equal(pal_room_store_journal_add(f->rs, &other), 0);
 
     struct lines l = {0};
@@ -633,8 +633,8 @@ static void journal_add_list_trim(void **state)
     char detail[1026];
     memset(detail, 'd', sizeof(detail) - 1);
     detail[sizeof(detail) - 1] = '\0';
-    struct pal_journal_entry bad = {.room = "salle", .action = "mute", .actor_id = "p",
-                                    .actor_name = "A", .detail = detail};
+    struct pal_journal_entry bad = {
+        .room = "salle", .action = "mute", .actor_id = "p", .actor_name = "A", .detail = detail};
     assert_int_equal(pal_room_store_journal_add(f->rs, &bad), -EINVAL);
     bad.detail = NULL;
     bad.action = "";
@@ -648,8 +648,8 @@ static void journal_add_list_trim(void **state)
 static void journal_keeps_the_newest_per_room(void **state)
 {
     struct fixture *f = *state;
-    struct pal_journal_entry e = {.room = "salle", .ts_ms = NOW, .action = "mute",
-                                  .actor_id = "p_1", .actor_name = "Alice"};
+    struct pal_journal_entry e = {
+        .room = "salle", .ts_ms = NOW, .action = "mute", .actor_id = "p_1", .actor_name = "Alice"};
     for (int i = 0; i < PAL_JOURNAL_PER_ROOM + 5; i++)
         assert_int_equal(pal_room_store_journal_add(f->rs, &e), 0);
     e.room = "autre";
@@ -672,8 +672,8 @@ static void reopen_keeps_everything(void **state)
     char token[PAL_INVITE_TOKEN_LEN + 1];
     struct pal_invite inv = invite(f, "salle", 2, token), out;
     assert_int_equal(pal_room_store_invite_use(f->rs, "salle", token, NOW, &out), 0);
-    struct pal_journal_entry e = {.room = "salle", .action = "admit", .actor_id = "p_1",
-                                  .actor_name = "Alice"};
+    struct pal_journal_entry e = {
+        .room = "salle", .action = "admit", .actor_id = "p_1", .actor_name = "Alice"};
     assert_int_equal(pal_room_store_journal_add(f->rs, &e), 0);
     reopen(f);
 
@@ -688,8 +688,7 @@ static void reopen_keeps_everything(void **state)
     struct lines l = {0};
     assert_int_equal(pal_room_store_journal_list(f->rs, "salle", 0, 10, on_line, &l), 1);
     /* The names are taken: rooms, and the ids do not come back. */
-    assert_int_equal(pal_room_store_create(f->rs, "salle", "T", "x", "X", NULL, NOW, 100),
-                     -EEXIST);
+    assert_int_equal(pal_room_store_create(f->rs, "salle", "T", "x", "X", NULL, NOW, 100), -EEXIST);
     struct pal_invite next = invite(f, "salle", 0, NULL);
     assert_true(next.id > inv.id);
 }
@@ -719,9 +718,8 @@ static void shares_the_file_with_the_chat_store(void **state)
     assert_non_null(cs);
     create(f, "salle", "alice", NOW);
     struct chat_outcome o = {0};
-    assert_int_equal(pal_chat_store_submit(cs, "salle", "p_1", "Alice", "bonjour", "c1", on_chat,
-                                           &o),
-                     0);
+    assert_int_equal(
+        pal_chat_store_submit(cs, "salle", "p_1", "Alice", "bonjour", "c1", on_chat, &o), 0);
     assert_int_equal(pal_chat_store_flush(cs), 1);
     assert_int_equal(o.err, 0);
     char token[PAL_INVITE_TOKEN_LEN + 1];
@@ -759,9 +757,9 @@ static void open_refuses_a_newer_schema_and_bad_places(void **state)
     pal_room_store_close(f->rs);
     f->rs = NULL;
     sqlite3 *db = raw_db(f);
-    assert_int_equal(sqlite3_exec(db, "UPDATE access_schema_version SET version = 99", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE access_schema_version SET version = 99", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     struct pal_room_store *rs = (struct pal_room_store *)1;
     assert_int_equal(pal_room_store_open(f->dir, &rs), -EPROTO);
@@ -769,30 +767,45 @@ static void open_refuses_a_newer_schema_and_bad_places(void **state)
     assert_int_equal(pal_room_store_open("", &rs), -EINVAL);
     assert_int_equal(pal_room_store_open("/nonexistent/palabre-test", &rs), -EIO);
     assert_null(rs);
+
+    /* A file that is not a database is left as it is. */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/palabre.db", f->dir);
+    unlink(path);
+    FILE *junk = fopen(path, "w");
+    assert_non_null(junk);
+    for (int i = 0; i < 512; i++)
+        fputs("not a database ", junk);
+    fclose(junk);
+    assert_int_equal(pal_room_store_open(f->dir, &rs), -EIO);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 512 * 15);
 }
 
 int main(void)
 {
     pal_log_set_level(PAL_LOG_OFF);
+    /* Each test on a fresh database in its own directory. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(rooms_create_get_update, setup, teardown),
-        cmocka_unit_test_setup_teardown(rooms_refuse_bad_input, setup, teardown),
-        cmocka_unit_test_setup_teardown(rooms_per_owner_quota, setup, teardown),
-        cmocka_unit_test_setup_teardown(list_for_owner_and_moderator, setup, teardown),
-        cmocka_unit_test_setup_teardown(named_moderators, setup, teardown),
+        T(rooms_create_get_update),
+        T(rooms_refuse_bad_input),
+        T(rooms_per_owner_quota),
+        T(list_for_owner_and_moderator),
+        T(named_moderators),
         cmocka_unit_test(invite_token_format),
-        cmocka_unit_test_setup_teardown(invite_stores_only_the_hash, setup, teardown),
-        cmocka_unit_test_setup_teardown(invite_use_outcomes, setup, teardown),
-        cmocka_unit_test_setup_teardown(invite_create_bounds, setup, teardown),
-        cmocka_unit_test_setup_teardown(invite_live_links_quota, setup, teardown),
-        cmocka_unit_test_setup_teardown(invite_list_purges_and_bounds_dead_links, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(journal_add_list_trim, setup, teardown),
-        cmocka_unit_test_setup_teardown(journal_keeps_the_newest_per_room, setup, teardown),
-        cmocka_unit_test_setup_teardown(reopen_keeps_everything, setup, teardown),
-        cmocka_unit_test_setup_teardown(shares_the_file_with_the_chat_store, setup, teardown),
-        cmocka_unit_test_setup_teardown(open_refuses_a_newer_schema_and_bad_places, setup,
-                                        teardown),
+        T(invite_stores_only_the_hash),
+        T(invite_use_outcomes),
+        T(invite_create_bounds),
+        T(invite_live_links_quota),
+        T(invite_list_purges_and_bounds_dead_links),
+        T(journal_add_list_trim),
+        T(journal_keeps_the_newest_per_room),
+        T(reopen_keeps_everything),
+        T(shares_the_file_with_the_chat_store),
+        T(open_refuses_a_newer_schema_and_bad_places),
     };
+#undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
