@@ -9,7 +9,9 @@
  * forwarding (and mixing) every track of that kind; set_state refuses to
  * turn on what is blocked (pal_moderation_state_allowed_or_reply). The
  * camera's block covers every video track, a screen share included: the
- * media core blocks by kind.
+ * media core blocks by kind. A hard mute holds for the person for the rest
+ * of the meeting: a rejoin with the same identity gets it back (see
+ * struct held_mute).
  *
  * Thread: the signaling thread only. */
 #include "palabre/moderation.h"
@@ -122,12 +124,96 @@ static void broadcast_updated(struct pal_server *srv, const struct pal_participa
                                    pal_participant_json(p)));
 }
 
+/* ---- hard mutes held for the meeting ------------------------------------------------ */
+
+/* A hard mute holds for the person, not for one connection: leaving and
+ * joining again (a new participant) must not lift it. Kept per room by the
+ * identity a rejoin keeps (an agent's sub, a guest's guest_key; not the
+ * invite link, which others may share) until allowed or the meeting ends
+ * (the room is gone), and put back by the participant listener at join. */
+#define HELD_MAX 4096 /* over every room: past it a mute holds until a rejoin only */
+
+struct held_mute {
+    char room[PAL_ROOM_MAX + 1];
+    char key[300];
+    bool mic, camera;
+};
+
+struct moderation {
+    /* borrowed */
+    struct pal_server *srv;
+    /* owned */
+    struct held_mute *held; /* HELD_MAX, allocated with the first */
+    /* state */
+    size_t n_held;
+};
+
+/* The key a rejoin keeps, or false (an anonymous agent, a guest without key). */
+static bool held_key(const struct pal_participant *p, char key[300])
+{
+    if (p->is_agent && p->sub && strncmp(p->sub, "anon:", 5) != 0)
+        snprintf(key, 300, "sub:%s", p->sub);
+    else if (!p->is_agent && p->guest_key)
+        snprintf(key, 300, "guest:%s", p->guest_key);
+    else
+        return false;
+    return true;
+}
+
+/* Forgets the mutes of meetings that ended (their room is gone). */
+static void held_purge(struct moderation *m)
+{
+    for (size_t i = 0; i < m->n_held;)
+        if (pal_rooms_room_size(pal_server_rooms(m->srv), m->held[i].room) == 0)
+            m->held[i] = m->held[--m->n_held];
+        else
+            i++;
+}
+
+static struct held_mute *held_find(struct moderation *m, const char *room, const char *key)
+{
+    for (size_t i = 0; i < m->n_held; i++)
+        if (strcmp(m->held[i].key, key) == 0 && strcmp(m->held[i].room, room) == 0)
+            return &m->held[i];
+    return NULL;
+}
+
+/* t's mutes as they stand now, remembered for its next joins. */
+static void held_update(struct moderation *m, const struct pal_participant *t)
+{
+    char key[300];
+    if (!held_key(t, key))
+        return;
+    struct held_mute *h = held_find(m, t->room, key);
+    if (!t->mic_blocked && !t->camera_blocked) {
+        if (h)
+            *h = m->held[--m->n_held];
+        return;
+    }
+    if (!h) {
+        held_purge(m);
+        if (!m->held && !(m->held = calloc(HELD_MAX, sizeof(*m->held))))
+            return;
+        if (m->n_held == HELD_MAX) {
+            PAL_WARN("moderation", t->room, t->id,
+                     "%d hard mutes held: this one lasts until a rejoin only", HELD_MAX);
+            return;
+        }
+        h = &m->held[m->n_held++];
+        snprintf(h->room, sizeof(h->room), "%s", t->room);
+        snprintf(h->key, sizeof(h->key), "%s", key);
+    }
+    h->mic = t->mic_blocked;
+    h->camera = t->camera_blocked;
+}
+
 /* Sets t's hard mute of one kind; turning it on also turns the device off.
  * Returns whether anything changed (then everyone is told and the media
  * follows). */
-static bool set_blocked(struct pal_server *srv, struct pal_participant *t, bool video,
+static bool set_blocked(struct moderation *m, struct pal_participant *t, bool video,
                         bool blocked)
 {
+    struct pal_server *srv = m->srv;
     bool *flag = video ? &t->camera_blocked : &t->mic_blocked;
     if (*flag == blocked)
         return false;
@@ -138,11 +224,32 @@ static bool set_blocked(struct pal_server *srv, struct pal_participant *t, bool 
         else
             t->mic = false;
     }
+    held_update(m, t);
     broadcast_updated(srv, t);
     struct pal_session *ts = pal_server_find_participant(srv, t->id);
     if (ts)
         pal_server_participant_blocked(srv, ts);
     return true;
+}
+
+/* Someone enters the meeting (a join, an admission): the mutes its
+ * identity carries in this meeting are put back. */
+static void on_joined(struct pal_session *s, void *ud)
+{
+    struct moderation *m = ud;
+    struct pal_participant *p = pal_session_participant(s);
+    char key[300];
+    const struct held_mute *h;
+    if (!p || p->waiting || !held_key(p, key) || !(h = held_find(m, p->room, key)))
+        return;
+    bool mic = h->mic, camera = h->camera;
+    if (mic)
+        set_blocked(m, p, false, true);
+    if (camera)
+        set_blocked(m, p, true, true);
+    if (mic || camera)
+        PAL_INFO("moderation", p->room, p->id, "hard mute put back (%s%s)", mic ? "mic" : "",
+                 camera ? (mic ? ", camera" : "camera") : "");
 }
 
 bool pal_moderation_state_allowed_or_reply(struct pal_session *s, json_t *id, json_t *req)
@@ -167,7 +274,8 @@ bool pal_moderation_state_allowed_or_reply(struct pal_session *s, json_t *id, js
 
 /* ---- mute, allow_unmute, mute_all --------------------------------------------------- */
 
-static void mute_or_allow(struct pal_session *s, json_t *id, json_t *req, bool mute)
+static void mute_or_allow(struct pal_session *s, json_t *id, json_t *req, struct moderation *m,
+                          bool mute)
 {
     struct pal_server *srv = pal_session_server(s);
     bool video;
@@ -177,7 +285,7 @@ static void mute_or_allow(struct pal_session *s, json_t *id, json_t *req, bool m
     if (!t || !act_on_or_reply(s, id, t, mute ? "mute" : "allow to unmute") ||
         !kind_or_reply(s, id, req, true, &video))
         return;
-    if (set_blocked(srv, t, video, mute))
+    if (set_blocked(m, t, video, mute))
         pal_access_announce(srv, pal_session_participant(s), mute ? "mute" : "allow_unmute", t,
                             video ? "camera" : "mic");
     pal_session_reply_ok(s, id, json_pack("{s:o}", "participant", pal_participant_json(t)));
@@ -185,14 +293,12 @@ static void mute_or_allow(struct pal_session *s, json_t *id, json_t *req, bool m
 
 static void handle_mute(struct pal_session *s, json_t *id, json_t *req, void *ud)
 {
-    (void)ud;
-    mute_or_allow(s, id, req, true);
+    mute_or_allow(s, id, req, ud, true);
 }
 
 static void handle_allow_unmute(struct pal_session *s, json_t *id, json_t *req, void *ud)
 {
-    (void)ud;
-    mute_or_allow(s, id, req, false);
+    mute_or_allow(s, id, req, ud, false);
 }
 
 /* The participants of a room in the meeting (or its lobby), collected
@@ -221,7 +327,7 @@ static void collect_one(struct pal_participant *p, void *ud)
 
 static void handle_mute_all(struct pal_session *s, json_t *id, json_t *req, void *ud)
 {
-    (void)ud;
+    struct moderation *m = ud;
     struct pal_server *srv = pal_session_server(s);
     struct pal_participant *me = pal_session_participant(s);
     bool video;
@@ -238,7 +344,7 @@ static void handle_mute_all(struct pal_session *s, json_t *id, json_t *req, void
     for (size_t i = 0; i < c.n; i++) {
         if (pal_access_can_moderate(c.list[i]))
             continue; /* owner and moderators: not theirs to mute each other this way */
-        set_blocked(srv, c.list[i], video, true);
+        set_blocked(m, c.list[i], video, true);
         muted++;
     }
     free(c.list);
@@ -498,6 +604,13 @@ static void handle_journal(struct pal_session *s, json_t *id, json_t *req, void 
                          json_pack("{s:o, s:b}", "entries", j.arr, "has_more", j.n > limit));
 }
 
+static void moderation_free(void *obj)
+{
+    struct moderation *m = obj;
+    free(m->held);
+    free(m);
+}
+
 int pal_moderation_register(struct pal_server *srv)
 {
     static const struct {
@@ -513,10 +626,20 @@ int pal_moderation_register(struct pal_server *srv)
         {"set_role", handle_set_role},
         {"journal", handle_journal},
     };
-    for (size_t i = 0; i < PAL_ARRAY_LEN(handlers); i++) {
-        int rc = pal_server_register_handler(srv, handlers[i].type, handlers[i].fn, true, NULL);
-        if (rc)
-            return rc;
+    struct moderation *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    m->srv = srv;
+    int rc = pal_server_adopt(srv, m, moderation_free);
+    if (rc) {
+        free(m);
+        return rc;
     }
+    const struct pal_participant_listener l = {.on_participant_joined = on_joined, .ud = m};
+    if ((rc = pal_server_add_participant_listener(srv, &l)))
+        return rc;
+    for (size_t i = 0; i < PAL_ARRAY_LEN(handlers); i++)
+        if ((rc = pal_server_register_handler(srv, handlers[i].type, handlers[i].fn, true, m)))
+            return rc;
     return 0;
 }

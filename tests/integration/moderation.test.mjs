@@ -452,3 +452,37 @@ test('a moderator named by the owner keeps the role across meetings', { timeout:
   assert.equal(third.data.participant.role, 'participant');
   for (const x of [owner, m, again, third]) await x.c.close();
 });
+
+test('a hard mute holds across a rejoin with the same identity until allowed', { timeout: seconds(60) }, async () => {
+  const room = 'held-mute';
+  const owner = await agent(room, 'Owner');
+  await owner.c.call('room_update', { lobby: false });
+  const key = agentKey();
+  const a = await agent(room, 'Agent', { agent_key: key });
+  const inv = await owner.c.call('invite_create', { label: 'Partner', lobby: false });
+  const g = await guest(room, 'Guest', inv.token);
+  await owner.c.call('mute', { participant_id: a.id, kind: 'mic' });
+  await owner.c.call('mute', { participant_id: g.id, kind: 'camera' });
+  await a.c.call('leave');
+  await g.c.close(); // a reload: the same guest_key comes back
+  const a2 = await agent(room, 'Agent', { agent_key: key });
+  const u = await a2.c.event('participant_updated', { filter: (e) => e.participant.id === a2.id });
+  assert.equal(u.participant.mic_blocked, true);
+  assert.equal((await refused(a2.c, 'set_state', { mic: true }, 'muted_by_moderator')).field, 'mic');
+  const g2 = await guest(room, 'Guest', inv.token, g.key);
+  const gu = await g2.c.event('participant_updated', { filter: (e) => e.participant.id === g2.id });
+  assert.equal(gu.participant.camera_blocked, true);
+  assert.equal(gu.participant.mic_blocked, false);
+  await refused(g2.c, 'set_state', { camera: true }, 'muted_by_moderator');
+  await refused(g2.c, 'set_state', { screen: true }, 'muted_by_moderator');
+  assert.equal((await g2.c.call('set_state', { mic: true })).participant.mic, true);
+  // someone else with the same link is not concerned
+  const g3 = await guest(room, 'Other guest', inv.token);
+  assert.equal((await g3.c.call('set_state', { camera: true })).participant.camera, true);
+  // allowed: the next rejoin is free
+  await owner.c.call('allow_unmute', { participant_id: a2.id, kind: 'mic' });
+  await a2.c.call('leave');
+  const a3 = await agent(room, 'Agent', { agent_key: key });
+  assert.equal((await a3.c.call('set_state', { mic: true })).participant.mic, true);
+  for (const x of [owner, a, a2, g2, g3, a3]) await x.c.close();
+});
