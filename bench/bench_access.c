@@ -45,18 +45,26 @@
 #define ISS "https://portail.example.fr"
 #define AUD "palabre"
 
-enum { OP_ES256, OP_RS256, OP_EVP_ES256, OP_EVP_RS256, OP_INV_UNLIMITED, OP_INV_LIMITED,
-       OP_INV_UNKNOWN, N_OPS };
-static const char *op_names[N_OPS] = {"es256",          "rs256",          "openssl_es256",
-                                      "openssl_rs256",  "invite_unlimited", "invite_limited",
-                                      "invite_unknown"};
+enum {
+    OP_ES256,
+    OP_RS256,
+    OP_EVP_ES256,
+    OP_EVP_RS256,
+    OP_INV_UNLIMITED,
+    OP_INV_LIMITED,
+    OP_INV_UNKNOWN,
+    N_OPS
+};
+static const char *op_names[N_OPS] = {
+    "es256",          "rs256",         "openssl_es256", "openssl_rs256", "invite_unlimited",
+    "invite_limited", "invite_unknown"};
 
 static char dir[] = "/tmp/pal-bench-access-XXXXXX";
 static struct pal_jwt_verifier *ver;
 static struct pal_room_store *rs;
 static char *tokens[2];
-static EVP_PKEY *pub[2];           /* the keys, for the OpenSSL floor */
-static unsigned char *sig_raw[2];  /* the tokens' decoded signatures */
+static EVP_PKEY *pub[2];          /* the keys, for the OpenSSL floor */
+static unsigned char *sig_raw[2]; /* the tokens' decoded signatures */
 static size_t sig_len[2];
 static int n_links;
 static char (*link_token)[PAL_INVITE_TOKEN_LEN + 1];
@@ -110,8 +118,8 @@ static void setup_tokens(void)
     for (int i = 0; i < 2; i++) {
         char pem[128];
         path(pem, sizeof(pem), pems[i]);
-        if (pal_jwt_sign(pem, "agent-0123456789", "Marie Curie", "marie.curie@example.fr", ISS,
-                         AUD, time(NULL), 86400, &tokens[i], err, sizeof(err)))
+        if (pal_jwt_sign(pem, "agent-0123456789", "Marie Curie", "marie.curie@example.fr", ISS, AUD,
+                         time(NULL), 86400, &tokens[i], err, sizeof(err)))
             die(err);
         const char *sig = strrchr(tokens[i], '.') + 1;
         char b64[1024];
@@ -186,14 +194,21 @@ __attribute__((noinline)) static void run_op(int op, int iterations)
         int rc;
         switch (op) {
         case OP_ES256:
-        case OP_RS256: rc = pal_jwt_verify(ver, tokens[op], now_s, &id, err, sizeof(err)); break;
+        case OP_RS256:
+            rc = pal_jwt_verify(ver, tokens[op], now_s, &id, err, sizeof(err));
+            break;
         case OP_EVP_ES256:
-        case OP_EVP_RS256: rc = evp_verify(op - OP_EVP_ES256); break;
+        case OP_EVP_RS256:
+            rc = evp_verify(op - OP_EVP_ES256);
+            break;
         case OP_INV_UNKNOWN:
             rc = pal_room_store_invite_use(rs, link_room[l], "AAAAAAAAAAAAAAAAAAAAAA", now_ms,
-                                           &inv) == -ENOENT ? 0 : -1;
+                                           &inv) == -ENOENT
+                     ? 0
+                     : -1;
             break;
-        default: rc = pal_room_store_invite_use(rs, link_room[l], link_token[l], now_ms, &inv);
+        default:
+            rc = pal_room_store_invite_use(rs, link_room[l], link_token[l], now_ms, &inv);
         }
         if (rc)
             failures++;
@@ -234,8 +249,10 @@ int main(int argc, char **argv)
     if (only)
         goto out;
     /* ratios of two operations within each round, then their median */
-    static const int pairs[][2] = {{OP_ES256, OP_EVP_ES256}, {OP_RS256, OP_EVP_RS256},
-                                   {OP_RS256, OP_ES256},     {OP_INV_LIMITED, OP_ES256},
+    static const int pairs[][2] = {{OP_ES256, OP_EVP_ES256},
+                                   {OP_RS256, OP_EVP_RS256},
+                                   {OP_RS256, OP_ES256},
+                                   {OP_INV_LIMITED, OP_ES256},
                                    {OP_INV_UNLIMITED, OP_INV_LIMITED}};
     double ratio[PAL_ARRAY_LEN(pairs)][ROUNDS];
     for (size_t p = 0; p < PAL_ARRAY_LEN(pairs); p++)
@@ -244,8 +261,7 @@ int main(int argc, char **argv)
     for (int op = 0; op < N_OPS; op++) {
         qsort(us[op], ROUNDS, sizeof(double), cmp_double);
         printf("op=%-17s iterations=%dx%d us_per_op=%.1f (rounds min %.1f max %.1f)\n",
-               op_names[op], ROUNDS, iterations, us[op][ROUNDS / 2], us[op][0],
-               us[op][ROUNDS - 1]);
+               op_names[op], ROUNDS, iterations, us[op][ROUNDS / 2], us[op][0], us[op][ROUNDS - 1]);
     }
     for (size_t p = 0; p < PAL_ARRAY_LEN(pairs); p++) {
         qsort(ratio[p], ROUNDS, sizeof(double), cmp_double);

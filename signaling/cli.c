@@ -50,8 +50,11 @@ static int parse_duration(const char *s, int64_t *out)
     long long n = strtoll(s, &end, 10);
     if (errno || end == s || s[0] == '-' || s[0] == '+' || n <= 0 || !end[0] || end[1])
         return -EINVAL;
-    long long unit = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600
-                   : *end == 'd' ? 86400 : 0;
+    long long unit = *end == 's'   ? 1
+                     : *end == 'm' ? 60
+                     : *end == 'h' ? 3600
+                     : *end == 'd' ? 86400
+                                   : 0;
     if (!unit || n > MAX_DURATION_S / unit)
         return -EINVAL;
     *out = n * unit;
@@ -90,17 +93,17 @@ static int load_config(const char *cmd, const char *path, struct pal_config *cfg
 }
 
 /* Parses argv (argv[0] is the subcommand) against opts into vals[] (by
- * the option's val, an index), flags into *flags. 0, or the exit code. */
-static int parse(int argc, char **argv, const struct option *opts, const char **vals,
-                 unsigned *flags)
+ * the option's val, an index), flags into *flags; each option index in req
+ * (ended by -1) must be given. 0, or the exit code. */
+static int parse(int argc, char **argv, const struct option *opts, const int *req,
+                 const char **vals, unsigned *flags)
 {
     optind = 0; /* glibc: start over, main's getopt has not run */
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == '?' || c == ':')
-            return usage_error(argv[0], "unknown option or missing value: %s",
-                               argv[optind - 1]);
+            return usage_error(argv[0], "unknown option or missing value: %s", argv[optind - 1]);
         if (opts[c].has_arg == no_argument)
             *flags |= 1u << c;
         else
@@ -108,33 +111,43 @@ static int parse(int argc, char **argv, const struct option *opts, const char **
     }
     if (optind < argc)
         return usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+    for (; *req >= 0; req++)
+        if (!vals[*req])
+            return usage_error(argv[0], "--%s is needed", opts[*req].name);
     return 0;
 }
 
-/* Needs vals[i] for each i in req (terminated by -1). */
-static int need(const char *cmd, const struct option *opts, const char **vals, const int *req)
+/* The result alone on stdout (out: malloc'd, freed here), or the reason. */
+static int print_result(const char *cmd, int rc, char *out, const char *err)
 {
-    for (; *req >= 0; req++)
-        if (!vals[*req])
-            return usage_error(cmd, "--%s is needed", opts[*req].name);
-    return 0;
+    if (rc) {
+        fprintf(stderr, "palabre %s: %s\n", cmd, err);
+        return 1;
+    }
+    printf("%s\n", out);
+    free(out);
+    return fflush(stdout) == 0 ? 0 : 1;
 }
 
 static int cmd_token(int argc, char **argv)
 {
     enum { KEY, SUB, NAME, TTL, EMAIL, ISS, AUD, CONFIG };
     static const struct option opts[] = {
-        {"key", required_argument, NULL, KEY},     {"sub", required_argument, NULL, SUB},
-        {"name", required_argument, NULL, NAME},   {"ttl", required_argument, NULL, TTL},
-        {"email", required_argument, NULL, EMAIL}, {"iss", required_argument, NULL, ISS},
-        {"aud", required_argument, NULL, AUD},     {"config", required_argument, NULL, CONFIG},
+        {"key", required_argument, NULL, KEY},
+        {"sub", required_argument, NULL, SUB},
+        {"name", required_argument, NULL, NAME},
+        {"ttl", required_argument, NULL, TTL},
+        {"email", required_argument, NULL, EMAIL},
+        {"iss", required_argument, NULL, ISS},
+        {"aud", required_argument, NULL, AUD},
+        {"config", required_argument, NULL, CONFIG},
         {NULL, 0, NULL, 0},
     };
     const char *v[8] = {0};
     unsigned flags = 0;
     static const int req[] = {KEY, SUB, NAME, TTL, -1};
-    int rc = parse(argc, argv, opts, v, &flags);
-    if (rc || (rc = need("token", opts, v, req)))
+    int rc = parse(argc, argv, opts, req, v, &flags);
+    if (rc)
         return rc;
     int64_t ttl;
     if (parse_duration(v[TTL], &ttl))
@@ -152,14 +165,9 @@ static int cmd_token(int argc, char **argv)
         return 1;
     }
     char *jwt, err[600];
-    if (pal_jwt_sign(v[KEY], v[SUB], v[NAME], v[EMAIL], iss, aud, (int64_t)time(NULL), ttl, &jwt,
-                     err, sizeof(err))) {
-        fprintf(stderr, "palabre token: %s\n", err);
-        return 1;
-    }
-    printf("%s\n", jwt);
-    free(jwt);
-    return fflush(stdout) == 0 ? 0 : 1;
+    rc = pal_jwt_sign(v[KEY], v[SUB], v[NAME], v[EMAIL], iss, aud, (int64_t)time(NULL), ttl, &jwt,
+                      err, sizeof(err));
+    return print_result("token", rc, jwt, err);
 }
 
 static int cmd_jwks(int argc, char **argv)
@@ -169,17 +177,12 @@ static int cmd_jwks(int argc, char **argv)
     const char *v[1] = {0};
     unsigned flags = 0;
     static const int req[] = {KEY, -1};
-    int rc = parse(argc, argv, opts, v, &flags);
-    if (rc || (rc = need("jwks", opts, v, req)))
+    int rc = parse(argc, argv, opts, req, v, &flags);
+    if (rc)
         return rc;
     char *json, err[600];
-    if (pal_jwt_public_jwks(v[KEY], &json, err, sizeof(err))) {
-        fprintf(stderr, "palabre jwks: %s\n", err);
-        return 1;
-    }
-    printf("%s\n", json);
-    free(json);
-    return fflush(stdout) == 0 ? 0 : 1;
+    rc = pal_jwt_public_jwks(v[KEY], &json, err, sizeof(err));
+    return print_result("jwks", rc, json, err);
 }
 
 static int cmd_invite(int argc, char **argv)
@@ -199,8 +202,8 @@ static int cmd_invite(int argc, char **argv)
     const char *v[8] = {0};
     unsigned flags = 0;
     static const int req[] = {ROOM, LABEL, -1};
-    int rc = parse(argc, argv, opts, v, &flags);
-    if (rc || (rc = need("invite", opts, v, req)))
+    int rc = parse(argc, argv, opts, req, v, &flags);
+    if (rc)
         return rc;
     if (!room_name_ok(v[ROOM]))
         return usage_error("invite", "--room %s: 1 to 64 of [a-z0-9-]", v[ROOM]);
@@ -212,12 +215,10 @@ static int cmd_invite(int argc, char **argv)
         return usage_error("invite", "--label: 1 to 120 characters of text (%s)", why);
     int64_t expires = PAL_INVITE_DEFAULT_SECONDS;
     if (v[EXPIRES] && parse_duration(v[EXPIRES], &expires))
-        return usage_error("invite",
-                           "--expires %s: expected a number and a unit (30s, 15m, 1h, 7d)",
-                           v[EXPIRES]);
+        return usage_error(
+            "invite", "--expires %s: expected a number and a unit (30s, 15m, 1h, 7d)", v[EXPIRES]);
     if (expires > PAL_INVITE_MAX_SECONDS) {
-        fprintf(stderr, "palabre invite: --expires %s: a link lasts at most 90 days\n",
-                v[EXPIRES]);
+        fprintf(stderr, "palabre invite: --expires %s: a link lasts at most 90 days\n", v[EXPIRES]);
         return 1;
     }
     long max_uses = 0;
@@ -243,16 +244,16 @@ static int cmd_invite(int argc, char **argv)
     }
     const char *dir = v[DATA_DIR] ? v[DATA_DIR] : v[CONFIG] ? cfg.data_dir : NULL;
     if (!dir)
-        return usage_error("invite", "%s", "--data-dir (or --config with [server] data_dir) "
-                                           "is needed");
+        return usage_error("invite", "%s",
+                           "--data-dir (or --config with [server] data_dir) "
+                           "is needed");
     /* The database is opened only if it is there: a typo in the directory
      * must not leave a fresh empty database behind. */
     char db[PATH_MAX];
     struct stat st;
     snprintf(db, sizeof(db), "%s/palabre.db", dir);
     if (stat(db, &st) != 0) {
-        fprintf(stderr, "palabre invite: room '%s' does not exist (no database %s)\n", v[ROOM],
-                db);
+        fprintf(stderr, "palabre invite: room '%s' does not exist (no database %s)\n", v[ROOM], db);
         return 1;
     }
     struct pal_room_store *rs;
@@ -271,8 +272,11 @@ static int cmd_invite(int argc, char **argv)
                                           !(flags & (1u << NO_LOBBY)), token, &inv);
     pal_room_store_close(rs);
     switch (rc) {
-    case 0: break;
-    case -ENOENT: fprintf(stderr, "palabre invite: room '%s' does not exist\n", v[ROOM]); return 1;
+    case 0:
+        break;
+    case -ENOENT:
+        fprintf(stderr, "palabre invite: room '%s' does not exist\n", v[ROOM]);
+        return 1;
     case -EINVAL:
         fprintf(stderr, "palabre invite: --label: 1 to %d characters of text\n",
                 PAL_INVITE_LABEL_MAX);
@@ -281,7 +285,9 @@ static int cmd_invite(int argc, char **argv)
         fprintf(stderr, "palabre invite: room '%s' already has %d live links (revoke some)\n",
                 v[ROOM], PAL_INVITES_PER_ROOM);
         return 1;
-    default: fprintf(stderr, "palabre invite: cannot store the link (%s)\n", strerror(-rc)); return 1;
+    default:
+        fprintf(stderr, "palabre invite: cannot store the link (%s)\n", strerror(-rc));
+        return 1;
     }
     size_t blen = strlen(base);
     while (blen > 0 && base[blen - 1] == '/')

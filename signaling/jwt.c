@@ -196,8 +196,8 @@ static int key_from_jwk(json_t *j, int algorithms, struct jwt_key *out, char *wh
     if (json_object_get(j, "use") && (!use || strcmp(use, "sig") != 0))
         return fail(why, whylen, -1, "use is not \"sig\"");
     if (json_object_get(j, "alg") && (!alg || strcmp(alg, alg_name(bit)) != 0))
-        return fail(why, whylen, -1, "alg %s does not fit a %s key (%s)", alg ? alg : "(not a string)",
-                    kty, alg_name(bit));
+        return fail(why, whylen, -1, "alg %s does not fit a %s key (%s)",
+                    alg ? alg : "(not a string)", kty, alg_name(bit));
     if (kid && (!json_is_string(kid) || json_string_length(kid) == 0 ||
                 json_string_length(kid) > KID_MAX ||
                 strlen(json_string_value(kid)) != json_string_length(kid)))
@@ -261,14 +261,17 @@ static int key_set_load(const char *path, int algorithms, struct key_set *set, c
         for (int m = 0; m < set->n && k.kid; m++)
             dup = dup || (set->keys[m].kid && strcmp(set->keys[m].kid, k.kid) == 0);
         if (dup) {
-            PAL_WARN("jwt", NULL, NULL, "%s: key %zu skipped: kid '%s' already used", path, i, k.kid);
+            PAL_WARN("jwt", NULL, NULL, "%s: key %zu skipped: kid '%s' already used", path, i,
+                     k.kid);
             cjose_jwk_release(k.jwk);
             free(k.kid);
             continue;
         }
         if (json_object_get(j, "d"))
-            PAL_WARN("jwt", NULL, NULL, "%s: key %zu holds a private key: only its public part "
-                     "is needed here", path, i);
+            PAL_WARN("jwt", NULL, NULL,
+                     "%s: key %zu holds a private key: only its public part "
+                     "is needed here",
+                     path, i);
         set->keys[set->n++] = k;
     }
     json_decref(root);
@@ -276,7 +279,8 @@ static int key_set_load(const char *path, int algorithms, struct key_set *set, c
         key_set_free(set);
         return fail(err, errlen, -EINVAL,
                     "%s: no usable key (EC P-256 for ES256 or RSA for RS256, in [access] "
-                    "algorithms)", path);
+                    "algorithms)",
+                    path);
     }
     return 0;
 }
@@ -286,10 +290,11 @@ int pal_jwt_verifier_create(const char *jwks_path, const char *issuer, const cha
                             char *err, size_t errlen)
 {
     *out = NULL;
-    if (!jwks_path || !issuer || !audience || !issuer[0] || !audience[0] ||
-        strlen(issuer) >= 256 || strlen(audience) >= 256 || leeway_seconds < 0 ||
+    if (!jwks_path || !issuer || !audience || !issuer[0] || !audience[0] || strlen(issuer) >= 256 ||
+        strlen(audience) >= 256 || leeway_seconds < 0 ||
         !(algorithms & (PAL_JWT_ES256 | PAL_JWT_RS256)))
-        return fail(err, errlen, -EINVAL, "token verifier: jwks_file, issuer, audience and "
+        return fail(err, errlen, -EINVAL,
+                    "token verifier: jwks_file, issuer, audience and "
                     "algorithms are needed");
     struct pal_jwt_verifier *v = calloc(1, sizeof(*v));
     if (!v || !(v->jwks_path = strdup(jwks_path))) {
@@ -333,8 +338,8 @@ int pal_jwt_verifier_reload(struct pal_jwt_verifier *v, char *err, size_t errlen
 
 static bool is_b64url(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 /* Refusals are -EACCES with the reason the client is told. */
@@ -529,8 +534,8 @@ int pal_jwt_verify(struct pal_jwt_verifier *v, const char *token, int64_t now_s,
     json_t *claims = NULL;
     if (!json_is_object(hdr)) {
         rc = REFUSE("malformed token: %s", !hdr && strstr(jerr.text, "duplicate")
-                                                ? "a header parameter appears twice"
-                                                : "header is not a JSON object");
+                                               ? "a header parameter appears twice"
+                                               : "header is not a JSON object");
         goto out;
     }
     const char *alg = member_str(hdr, "alg");
@@ -584,8 +589,8 @@ int pal_jwt_verify(struct pal_jwt_verifier *v, const char *token, int64_t now_s,
     claims = json_loadb((const char *)payload, payload_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(claims)) {
         rc = REFUSE("malformed token: %s", !claims && strstr(jerr.text, "duplicate")
-                                                   ? "a claim appears twice"
-                                                   : "claims are not a JSON object");
+                                               ? "a claim appears twice"
+                                               : "claims are not a JSON object");
         goto out;
     }
     rc = check_claims(v, claims, now_s, out, err, errlen);
@@ -655,7 +660,8 @@ static int thumbprint(const struct pem_key *k, char out[48])
 {
     char canon[2048];
     if (k->alg == PAL_JWT_ES256)
-        snprintf(canon, sizeof(canon), "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
+        snprintf(canon, sizeof(canon),
+                 "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
                  member_str(k->pub, "x"), member_str(k->pub, "y"));
     else if (snprintf(canon, sizeof(canon), "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}",
                       member_str(k->pub, "e"), member_str(k->pub, "n")) >= (int)sizeof(canon))
@@ -672,8 +678,9 @@ static int thumbprint(const struct pem_key *k, char out[48])
     return 0;
 }
 
-/* Members named in names[] (OpenSSL parameter names) of a key; the first
- * npub are public. The bytes are freed by the caller (free_params). */
+/* One big-number component of a key: its OpenSSL parameter name, its JWK
+ * member name, the width it is padded to (EC coordinates: 32 bytes), and
+ * its bytes once read (wiped and freed by free_params). */
 struct param {
     const char *ossl, *jwk;
     size_t pad;
@@ -757,16 +764,31 @@ static int pem_key_from_pkey(EVP_PKEY *pkey, bool priv, const char *path, struct
     if (priv) {
         cjose_err cerr;
         if (k->alg == PAL_JWT_ES256) {
-            cjose_jwk_ec_keyspec spec = {.crv = CJOSE_JWK_EC_P_256, .x = p[0].data,
-                                         .xlen = p[0].len, .y = p[1].data, .ylen = p[1].len,
-                                         .d = p[2].data, .dlen = p[2].len};
+            cjose_jwk_ec_keyspec spec = {.crv = CJOSE_JWK_EC_P_256,
+                                         .x = p[0].data,
+                                         .xlen = p[0].len,
+                                         .y = p[1].data,
+                                         .ylen = p[1].len,
+                                         .d = p[2].data,
+                                         .dlen = p[2].len};
             k->jwk = cjose_jwk_create_EC_spec(&spec, &cerr);
         } else {
-            cjose_jwk_rsa_keyspec spec = {
-                .n = p[0].data, .nlen = p[0].len, .e = p[1].data, .elen = p[1].len,
-                .d = p[2].data, .dlen = p[2].len, .p = p[3].data, .plen = p[3].len,
-                .q = p[4].data, .qlen = p[4].len, .dp = p[5].data, .dplen = p[5].len,
-                .dq = p[6].data, .dqlen = p[6].len, .qi = p[7].data, .qilen = p[7].len};
+            cjose_jwk_rsa_keyspec spec = {.n = p[0].data,
+                                          .nlen = p[0].len,
+                                          .e = p[1].data,
+                                          .elen = p[1].len,
+                                          .d = p[2].data,
+                                          .dlen = p[2].len,
+                                          .p = p[3].data,
+                                          .plen = p[3].len,
+                                          .q = p[4].data,
+                                          .qlen = p[4].len,
+                                          .dp = p[5].data,
+                                          .dplen = p[5].len,
+                                          .dq = p[6].data,
+                                          .dqlen = p[6].len,
+                                          .qi = p[7].data,
+                                          .qilen = p[7].len};
             k->jwk = cjose_jwk_create_RSA_spec(&spec, &cerr);
         }
         if (!k->jwk)
@@ -826,8 +848,8 @@ int pal_jwt_sign(const char *key_path, const char *sub, const char *name, const 
     int rc = pem_key_load(key_path, false, &k, err, errlen);
     if (rc)
         return rc;
-    json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "iss", iss, "aud", aud,
-                               "sub", sub, "name", name, "iat", (json_int_t)now_s, "nbf",
+    json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "iss", iss, "aud", aud, "sub",
+                               sub, "name", name, "iat", (json_int_t)now_s, "nbf",
                                (json_int_t)now_s, "exp", (json_int_t)(now_s + ttl_s));
     if (claims && email && email[0] && json_object_set_new(claims, "email", json_string(email)))
         json_decref(claims), claims = NULL;

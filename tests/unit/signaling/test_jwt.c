@@ -47,9 +47,8 @@ static void write_pem(const char *path, EVP_PKEY *k, bool pub)
 {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    assert_int_equal(pub ? PEM_write_PUBKEY(f, k) : PEM_write_PrivateKey(f, k, NULL, NULL, 0,
-                                                                          NULL, NULL),
-                     1);
+    assert_int_equal(
+        pub ? PEM_write_PUBKEY(f, k) : PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
     fclose(f);
 }
 
@@ -248,9 +247,9 @@ static void test_public_pem_gives_same_jwks_as_private(void **state)
     free(a), free(b);
     /* signing needs the private key */
     char *tok;
-    assert_int_equal(pal_jwt_sign(ec_pub_pem, "s", "n", NULL, ISS, AUD, NOW, 60, &tok, err,
-                                  sizeof(err)),
-                     -EINVAL);
+    assert_int_equal(
+        pal_jwt_sign(ec_pub_pem, "s", "n", NULL, ISS, AUD, NOW, 60, &tok, err, sizeof(err)),
+        -EINVAL);
     assert_non_null(strstr(err, "not a PEM private key"));
 }
 
@@ -335,15 +334,14 @@ static void test_expired_and_not_yet_valid(void **state)
 {
     char *tok;
     char err[300];
-    assert_int_equal(pal_jwt_sign(ec_pem, "s", "n", NULL, ISS, AUD, NOW - 7200, 3600, &tok, err,
-                                  sizeof(err)),
-                     0);
+    assert_int_equal(
+        pal_jwt_sign(ec_pem, "s", "n", NULL, ISS, AUD, NOW - 7200, 3600, &tok, err, sizeof(err)),
+        0);
     assert_refused(tok, "token expired");
     free(tok);
     /* signed for an hour from now + 10 min: nbf = iat in the future */
-    assert_int_equal(pal_jwt_sign(ec_pem, "s", "n", NULL, ISS, AUD, NOW + 600, 3600, &tok, err,
-                                  sizeof(err)),
-                     0);
+    assert_int_equal(
+        pal_jwt_sign(ec_pem, "s", "n", NULL, ISS, AUD, NOW + 600, 3600, &tok, err, sizeof(err)), 0);
     assert_refused(tok, "token not yet valid");
     free(tok);
 }
@@ -356,8 +354,8 @@ static void test_wrong_audience_and_issuer(void **state)
                      0);
     assert_refused(tok, "wrong audience");
     free(tok);
-    assert_int_equal(pal_jwt_sign(rsa_pem, "s", "n", NULL, "https://evil.example", AUD, NOW,
-                                  3600, &tok, err, sizeof(err)),
+    assert_int_equal(pal_jwt_sign(rsa_pem, "s", "n", NULL, "https://evil.example", AUD, NOW, 3600,
+                                  &tok, err, sizeof(err)),
                      0);
     assert_refused(tok, "wrong issuer");
     free(tok);
@@ -414,9 +412,8 @@ static void test_unknown_kid_refused(void **state)
 {
     char *tok, err[300];
     /* a well-signed token from a key the set does not hold */
-    assert_int_equal(pal_jwt_sign(ec2_pem, "s", "n", NULL, ISS, AUD, NOW, 3600, &tok, err,
-                                  sizeof(err)),
-                     0);
+    assert_int_equal(
+        pal_jwt_sign(ec2_pem, "s", "n", NULL, ISS, AUD, NOW, 3600, &tok, err, sizeof(err)), 0);
     char want[200];
     snprintf(want, sizeof(want), "unknown key id '%s'", ec2_kid);
     assert_refused(tok, want);
@@ -432,9 +429,8 @@ static void test_bad_signature_refused(void **state)
     char *tok, err[300];
     const char *keys[] = {ec_pem, rsa_pem};
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(pal_jwt_sign(keys[i], "s", "n", NULL, ISS, AUD, NOW, 3600, &tok, err,
-                                      sizeof(err)),
-                         0);
+        assert_int_equal(
+            pal_jwt_sign(keys[i], "s", "n", NULL, ISS, AUD, NOW, 3600, &tok, err, sizeof(err)), 0);
         char *sig = strrchr(tok, '.') + 1;
         sig[10] = sig[10] == 'A' ? 'B' : 'A'; /* flip bits of the signature */
         assert_refused(tok, "bad signature");
@@ -461,13 +457,12 @@ static void test_alg_outside_configured_set_refused(void **state)
 {
     struct pal_jwt_verifier *es_only;
     char err[300];
-    assert_int_equal(pal_jwt_verifier_create(jwks, ISS, AUD, PAL_JWT_ES256, LEEWAY, &es_only, err,
-                                             sizeof(err)),
-                     0);
+    assert_int_equal(
+        pal_jwt_verifier_create(jwks, ISS, AUD, PAL_JWT_ES256, LEEWAY, &es_only, err, sizeof(err)),
+        0);
     char *tok;
-    assert_int_equal(pal_jwt_sign(rsa_pem, "s", "n", NULL, ISS, AUD, NOW, 3600, &tok, err,
-                                  sizeof(err)),
-                     0);
+    assert_int_equal(
+        pal_jwt_sign(rsa_pem, "s", "n", NULL, ISS, AUD, NOW, 3600, &tok, err, sizeof(err)), 0);
     struct pal_jwt_identity id;
     assert_int_equal(check(ver, tok, NOW, &id, err), 0); /* the full set takes it */
     assert_int_equal(check(es_only, tok, NOW, &id, err), -EACCES);
@@ -507,8 +502,8 @@ static void test_missing_claims_refused(void **state)
     assert_refused(tok, "token has no subject (sub)");
     free(tok);
     tok = craft(es256_header(ec_kid),
-                "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"\",\"exp\":1800003600}",
-                ec_key, NULL);
+                "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"\",\"exp\":1800003600}", ec_key,
+                NULL);
     assert_refused(tok, "token has no subject (sub)");
     free(tok);
     tok = craft(es256_header(ec_kid),
@@ -527,8 +522,10 @@ static void test_missing_claims_refused(void **state)
     tok = craft(es256_header(ec_kid), claims("\"exp\":\"tomorrow\""), ec_key, NULL);
     assert_refused(tok, "malformed token: a claim appears twice"); /* exp twice */
     free(tok);
-    tok = craft(es256_header(ec_kid), "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\","
-                "\"exp\":\"tomorrow\"}", ec_key, NULL);
+    tok = craft(es256_header(ec_kid),
+                "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\","
+                "\"exp\":\"tomorrow\"}",
+                ec_key, NULL);
     assert_refused(tok, "malformed token: exp is not a number");
     free(tok);
 }
@@ -574,19 +571,17 @@ static void test_key_file_errors_and_skips(void **state)
     char path[128], err[300];
     struct pal_jwt_verifier *v;
     snprintf(path, sizeof(path), "%s/bad.json", dir);
-    assert_int_equal(pal_jwt_verifier_create("/nonexistent/jwks.json", ISS, AUD, PAL_JWT_ES256,
-                                             60, &v, err, sizeof(err)),
+    assert_int_equal(pal_jwt_verifier_create("/nonexistent/jwks.json", ISS, AUD, PAL_JWT_ES256, 60,
+                                             &v, err, sizeof(err)),
                      -ENOENT);
     assert_null(v);
     write_text(path, "{\"keys\": [{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}]}");
-    assert_int_equal(pal_jwt_verifier_create(path, ISS, AUD, PAL_JWT_ES256, 60, &v, err,
-                                             sizeof(err)),
-                     -EINVAL);
+    assert_int_equal(
+        pal_jwt_verifier_create(path, ISS, AUD, PAL_JWT_ES256, 60, &v, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "no usable key"));
     write_text(path, "{\"kty\":\"EC\"}");
-    assert_int_equal(pal_jwt_verifier_create(path, ISS, AUD, PAL_JWT_ES256, 60, &v, err,
-                                             sizeof(err)),
-                     -EINVAL);
+    assert_int_equal(
+        pal_jwt_verifier_create(path, ISS, AUD, PAL_JWT_ES256, 60, &v, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "not a JWKS"));
     /* 65 keys: refused as a whole */
     char many[8192] = "{\"keys\":[";
@@ -594,9 +589,8 @@ static void test_key_file_errors_and_skips(void **state)
         strcat(many, i ? ",{}" : "{}");
     strcat(many, "]}");
     write_text(path, many);
-    assert_int_equal(pal_jwt_verifier_create(path, ISS, AUD, PAL_JWT_ES256, 60, &v, err,
-                                             sizeof(err)),
-                     -EINVAL);
+    assert_int_equal(
+        pal_jwt_verifier_create(path, ISS, AUD, PAL_JWT_ES256, 60, &v, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "at most 64"));
 
     /* an EC JWK claiming RS256 is skipped, and then tokens for it fail */
@@ -606,8 +600,8 @@ static void test_key_file_errors_and_skips(void **state)
     memcpy(alg + 1, "RS", 2);
     write_text(path, j);
     free(j);
-    assert_int_equal(pal_jwt_verifier_create(path, ISS, AUD, PAL_JWT_ES256 | PAL_JWT_RS256, 60,
-                                             &v, err, sizeof(err)),
+    assert_int_equal(pal_jwt_verifier_create(path, ISS, AUD, PAL_JWT_ES256 | PAL_JWT_RS256, 60, &v,
+                                             err, sizeof(err)),
                      -EINVAL);
     assert_non_null(strstr(err, "no usable key"));
 }
@@ -619,9 +613,8 @@ static void test_two_keys_same_alg_need_kid_and_reload(void **state)
     const char *pems[] = {ec_pem, ec2_pem};
     write_jwks(path, pems, 2);
     struct pal_jwt_verifier *v;
-    assert_int_equal(pal_jwt_verifier_create(path, ISS, AUD, PAL_JWT_ES256, 60, &v, err,
-                                             sizeof(err)),
-                     0);
+    assert_int_equal(
+        pal_jwt_verifier_create(path, ISS, AUD, PAL_JWT_ES256, 60, &v, err, sizeof(err)), 0);
     struct pal_jwt_identity id;
     char *no_kid = craft("{\"alg\":\"ES256\"}", claims(""), ec2_key, NULL);
     assert_int_equal(check(v, no_kid, NOW, &id, err), -EACCES);
@@ -661,9 +654,9 @@ static void test_sign_refuses_bad_keys_and_input(void **state)
                      -EINVAL);
     assert_int_equal(pal_jwt_sign(ec_pem, "s", "n", NULL, ISS, AUD, NOW, 0, &tok, err, sizeof(err)),
                      -EINVAL);
-    assert_int_equal(pal_jwt_sign(ec_pem, "s", "\xff", NULL, ISS, AUD, NOW, 60, &tok, err,
-                                  sizeof(err)),
-                     -EINVAL);
+    assert_int_equal(
+        pal_jwt_sign(ec_pem, "s", "\xff", NULL, ISS, AUD, NOW, 60, &tok, err, sizeof(err)),
+        -EINVAL);
     assert_null(tok);
 }
 
