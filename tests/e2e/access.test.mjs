@@ -319,6 +319,9 @@ test('promote a guest to moderator and back; remove with ban: the guest is told 
     await entry(page, id).getByRole('button', { name: `Actions pour ${name}` }).click();
     await entry(page, id).getByRole('button', { name: action, exact: true }).click();
   };
+  // a guest has no moderator's tool
+  assert.equal(await b.page.getByRole('button', { name: 'Inviter' }).count(), 0);
+  assert.equal(await b.page.getByRole('button', { name: 'Gérer la salle' }).count(), 0);
   // promoted: Bernard gets the Inviter and room buttons
   await menu(a.page, b.id, 'Bernard Durand', 'Nommer modérateur');
   await b.page.getByRole('button', { name: 'Inviter' }).waitFor();
