@@ -67,10 +67,12 @@ export function createLobbyPanel({ request, onError }) {
     live,
     // shown to moderators only (the room's role can change during the meeting)
     setVisible(on) { visible = on; render(); },
+    // the lobby as the join found it: those who came before any moderator
     set(people) {
       waiting.clear();
       for (const p of people || []) waiting.set(p.id, p);
       render();
+      if (visible && waiting.size) live.textContent = t('lobby.waitingN', { n: waiting.size });
     },
     knock(p) {
       waiting.set(p.id, p);

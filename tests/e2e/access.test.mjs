@@ -17,7 +17,10 @@
 //      revoked, that link refuses entry with a clear message;
 //   4. promote a guest to moderator and back: the moderators' tools come and go;
 //      remove with ban: the guest is told, and coming back by the link is refused;
-//   5. end for all: everyone sees that the meeting has ended.
+//   5. guests' chat off, lock, then end for all: everyone sees that the meeting
+//      has ended;
+//   6. guests who come while no moderator is there wait and are shown to the
+//      owner when she comes back; admit all.
 // Then, on a server in token mode: no token, a bad token, and a token given
 // in the page's fragment (#token=...).
 // axe-core on every new screen: no serious or critical finding.
@@ -392,6 +395,37 @@ test('end for all: after a confirmation every participant sees that the meeting 
   await noSeriousAxe(b.page, 'the ended screen');
   // the close was final: nobody reconnects (a reload would show the pre-join screen)
   assert.equal(await b.page.evaluate(() => sessionStorage.getItem('palabre.room.commission-voirie')), null);
+});
+
+test('guests who come before any moderator wait and are shown to the first who comes; admit all lets them all in', { timeout: seconds(240) }, async () => {
+  const { agent: a } = M;
+  assert.ok(a && M.link, 'the room and link of the first test');
+  // the meeting has ended: the room is empty, the link still valid
+  const guests = [];
+  for (const name of ['Fanny Leroy', 'Gilles Morel']) {
+    const g = await person(name);
+    await g.page.goto(M.link);
+    await enterName(g, name);
+    await g.page.locator('[data-screen="waiting"]').waitFor();
+    guests.push(g);
+  }
+  // the owner comes back (same browser: same agent key)
+  await a.page.goto(`${server.base}/r/${M.room}`);
+  await enterName(a, 'Agnès Martin');
+  const panel = a.page.locator('.panel--lobby');
+  await panel.getByRole('heading', { name: 'Salle d’attente (2)' }).waitFor();
+  for (const name of ['Fanny Leroy', 'Gilles Morel']) await panel.locator('.lobby__item').getByText(name).waitFor();
+  assert.equal(await a.page.locator('.lobby__live').textContent(), '2 personne(s) attendent dans la salle d’attente.');
+  await panel.getByRole('button', { name: 'Faire entrer tout le monde' }).click();
+  for (const g of guests) {
+    await g.page.getByRole('heading', { level: 1, name: `Réunion « ${M.title} »` }).waitFor();
+    await g.page.locator('.people .person__name').getByText('Agnès Martin').waitFor();
+  }
+  await panel.waitFor({ state: 'hidden' });
+  for (const g of guests) {
+    assert.deepEqual(g.errors, []);
+    await g.context.close();
+  }
 });
 
 // ---- token mode ----------------------------------------------------------
