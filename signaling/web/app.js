@@ -1,14 +1,22 @@
-// Palabre browser client: home (choose a meeting), pre-join (name; camera and
-// microphone when media.js is present), room (participants, video area, chat).
-// One page; the screen follows location: "/" or "/r/<room>[?name=..&autojoin=1]".
+// Palabre browser client: home (home.js: my rooms, create, open by name),
+// pre-join (name; camera and microphone when media.js is present), the
+// guest's waiting screen (lobby), room (participants, video area, chat,
+// moderation), and the end screens (left, denied, removed, meeting ended).
+// One page; the screen follows location: "/" or "/r/<room>[?name=..&autojoin=1]",
+// with #invite=... (guests) or #token=... (token mode) read by identity.js.
 //
 // Media plugs in through media.js (createMedia(ctx), see loadMedia below); this
 // file only gives it containers, the connection and the participant list.
 import { createConnection } from './connection.js';
 import { h } from './dom.js';
+import { homeScreen, ROOM_RE } from './home.js';
 import { lang, t, formatTime } from './i18n.js';
+import { readFragment, joinFields, invite } from './identity.js';
+import { createInviteDialog } from './invite_dialog.js';
+import { createLobbyPanel } from './lobby_panel.js';
+import { canModerate, participantMenu, createRoomControls } from './moderation.js';
+import { main, show, field, setConnState, errorText, endScreen } from './ui.js';
 
-const ROOM_RE = /^[a-z0-9-]{1,64}$/;
 const NAME_KEY = 'palabre.name';
 const FIRST_PAGE = 50; // latest messages shown on join; earlier ones on demand
 const HISTORY_PAGE = 200;
@@ -18,38 +26,7 @@ const RETRY_CODES = new Set(['offline', 'timeout', 'storage_error', 'not_joined'
 // reload goes back in at once as the same participant.
 const inRoomKey = (room) => `palabre.room.${room}`;
 
-// -------------------------------------------------------------------- DOM helpers
-
-const main = () => document.getElementById('main');
-
-// room: the screen is an application filling the window (no page scroll)
-function show(title, ...content) {
-  document.title = `${title} — Palabre`;
-  document.body.classList.toggle('in-room', content[0]?.classList?.contains('room') ?? false);
-  main().replaceChildren(...content);
-  const h1 = main().querySelector('h1');
-  if (h1) { h1.tabIndex = -1; h1.focus({ preventScroll: true }); }
-}
-
-function field({ id, label, hint, input }) {
-  const hintId = `${id}-hint`;
-  const errId = `${id}-error`;
-  input.id = id;
-  input.setAttribute('aria-describedby', `${hintId} ${errId}`);
-  const err = h('p', { class: 'field__error', id: errId, hidden: true });
-  const wrap = h('div', { class: 'field' },
-    h('label', { class: 'field__label', for: id }, label),
-    hint ? h('p', { class: 'field__hint', id: hintId }, hint) : null, input, err);
-  return {
-    wrap,
-    setError(msg) {
-      err.textContent = msg || '';
-      err.hidden = !msg;
-      wrap.classList.toggle('field--error', !!msg);
-      if (msg) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
-    },
-  };
-}
+// -------------------------------------------------------------------- storage
 
 function readInRoom(room) {
   try { return JSON.parse(sessionStorage.getItem(inRoomKey(room)) || 'null'); } catch { return null; }
@@ -73,39 +50,6 @@ function saveName(name) {
 function validName(name) {
   const n = [...name].length;
   return n >= 1 && n <= 64 && !/[\u0000-\u001f\u007f]/.test(name);
-}
-
-// -------------------------------------------------------------------- connection state
-
-const statusEl = () => document.getElementById('conn-status');
-
-function setConnState(state) {
-  const el = statusEl();
-  el.hidden = false;
-  el.dataset.state = state;
-  el.textContent = t(`conn.${state}`);
-}
-
-// -------------------------------------------------------------------- home
-
-function homeScreen(notice) {
-  const input = h('input', { type: 'text', name: 'room', autocomplete: 'off', spellcheck: 'false',
-    autocapitalize: 'none', maxlength: '64', required: true });
-  const f = field({ id: 'room-name', label: t('home.label'), hint: t('home.hint'), input });
-  const form = h('form', { class: 'card form', novalidate: true }, f.wrap,
-    h('button', { type: 'submit', class: 'btn btn--primary' }, t('home.submit')));
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    const room = input.value.trim();
-    if (!ROOM_RE.test(room)) { f.setError(t('home.invalid')); input.focus(); return; }
-    location.assign(`/r/${room}`);
-  });
-  show(t('home.title'),
-    h('div', { class: 'container narrow' },
-      h('h1', {}, t('home.title')),
-      notice ? h('p', { class: 'notice notice--error', role: 'alert' }, notice) : null,
-      h('p', { class: 'lead' }, t('home.intro')),
-      form));
 }
 
 // -------------------------------------------------------------------- media hook
@@ -134,6 +78,7 @@ async function preJoinScreen(room, params) {
   const form = h('form', { class: 'card form', novalidate: true }, f.wrap,
     h('button', { type: 'submit', class: 'btn btn--primary' }, t('prejoin.join')));
   const session = createSession(room);
+  const guest = !!invite(room);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const name = input.value.trim();
@@ -141,9 +86,11 @@ async function preJoinScreen(room, params) {
     saveName(name);
     session.join(name);
   });
-  show(t('prejoin.title', { room }),
+  const title = guest ? t('prejoin.guestTitle') : t('prejoin.title', { room });
+  show(title,
     h('div', { class: 'container narrow' },
-      h('h1', {}, t('prejoin.title', { room })),
+      h('h1', {}, title),
+      guest ? h('p', { class: 'lead' }, t('prejoin.guestIntro')) : null,
       h('section', { class: 'prejoin', 'aria-label': t('prejoin.media') }, mediaBox),
       form,
       h('p', {}, h('a', { href: '/' }, t('prejoin.back')))));
@@ -181,18 +128,48 @@ function createSession(room) {
     videoBox: null,
     controls: h('div', { class: 'room__controls' }),
     ui: null,
+    waiting: false, // in the lobby: the waiting screen, no room, no media
+    roomInfo: null, // RoomInfo {name, title, owner_name, settings, your_role}
+    ended: false,
+    lobby: null, invites: null, roomControls: null, // moderators' tools
   };
   s.videoBox = h('div', { class: 'room__video-box' }, s.grid);
-  const conn = createConnection({ url, onOpen: () => enter(), onDown: () => setConnState('reconnecting') });
+  const conn = createConnection({ url, onOpen: () => enter(), onDown: () => setConnState('reconnecting'),
+    // closed for good without its event (lost): the code says why
+    onFinal: (code) => finish({ 4001: 'removed', 4002: 'ended', 4003: 'denied' }[code], {}) });
+
+  // a moderation request from the menus and dialogs: data, or null after
+  // showing why it was refused
+  async function run(type, fields, { quiet = false } = {}) {
+    try {
+      return await conn.request(type, fields);
+    } catch (e) {
+      if (!quiet) s.ui?.alert(t('error.action', { msg: errorText(e) }));
+      return null;
+    }
+  }
 
   conn.on('participant_joined', ({ participant }) => {
     if (s.self && participant.id === s.self.id) return;
     s.others.set(participant.id, participant); renderParticipants();
   });
   conn.on('participant_updated', ({ participant }) => {
-    if (s.self && participant.id === s.self.id) s.self = participant;
+    if (s.self && participant.id === s.self.id) setSelf(participant);
     else s.others.set(participant.id, participant);
     renderParticipants();
+  });
+  conn.on('admitted', (data) => { if (s.waiting) joined(data); });
+  conn.on('denied', ({ reason }) => finish('denied', { reason }));
+  conn.on('removed', ({ by, ban, reason }) => finish(ban ? 'banned' : 'removed', { by, reason }));
+  conn.on('meeting_ended', ({ by, reason }) => finish('ended', { by, reason }));
+  conn.on('room_updated', ({ room: info }) => { s.roomInfo = info; updateRoom(); });
+  conn.on('lobby_knock', ({ participant }) => s.lobby?.knock(participant));
+  conn.on('lobby_left', ({ participant_id: id }) => s.lobby?.left(id));
+  conn.on('moderation', ({ action, by, target, detail }) => {
+    const key = `mod.${action}`;
+    const kind = typeof detail === 'string' ? detail : detail?.kind;
+    const text = t(key, { by: by?.name || '?', target: target?.name || '', what: t(kind === 'camera' ? 'mod.camera' : 'mod.mic') });
+    if (text !== key && s.ui) s.ui.announce(text);
   });
   conn.on('participant_left', ({ participant_id: id }) => { s.others.delete(id); renderParticipants(); });
   conn.on('chat_message', ({ message }) => addMessage(message));
@@ -211,30 +188,58 @@ function createSession(room) {
   async function enter() {
     let data;
     try {
-      const fields = { room, name: s.name, ...receiveField() };
+      const fields = { room, name: s.name, ...joinFields(room), ...receiveField() };
       if (s.resumeToken) fields.resume_token = s.resumeToken;
       try {
         data = await conn.request('join', fields);
       } catch (e) {
         if (e.code !== 'resume_failed') throw e;
         s.resumeToken = null;
-        data = await conn.request('join', { room, name: s.name, ...receiveField() });
+        delete fields.resume_token;
+        data = await conn.request('join', fields);
       }
     } catch (e) {
       if (e.code === 'offline' || e.code === 'timeout' || e.code === 'shutting_down') return; // retried on reopen
       conn.stop();
       setConnState('disconnected');
-      const msg = t('error.join', { msg: t(`error.${e.code}`) !== `error.${e.code}` ? t(`error.${e.code}`) : e.message });
-      if (s.ui) s.ui.alert(msg); else showJoinError(msg);
+      if (s.joined || s.waiting) { finish('refused', { error: e }); return; }
+      showJoinError(t('error.join', { msg: errorText(e) }));
       return;
     }
+    if (data.lobby === true) { waiting(data); return; }
+    await joined(data);
+  }
+
+  // In the lobby (join response or a resume while waiting): the room's title
+  // and nothing else until `admitted` or `denied`.
+  function waiting(data) {
+    const first = !s.waiting;
+    s.waiting = true;
+    s.self = data.participant;
+    s.roomInfo = data.room_info || s.roomInfo;
+    s.resumeToken = data.resume_token;
+    writeInRoom(room, { name: s.name, resumeToken: s.resumeToken });
+    if (first) {
+      s.media?.stop?.(); // the camera preview goes too: nothing is captured while waiting
+      waitingScreen();
+    }
+    setConnState('connected');
+  }
+
+  // A normal join response, or the data of `admitted` (the same fields).
+  async function joined(data) {
     const first = !s.joined;
+    s.waiting = false;
     s.joined = true;
     s.self = data.participant;
+    s.roomInfo = data.room_info || s.roomInfo;
     s.resumeToken = data.resume_token;
     writeInRoom(room, { name: s.name, resumeToken: s.resumeToken });
     s.others = new Map((data.participants || []).map((p) => [p.id, p]));
     if (first) roomScreen();
+    setSelf(data.participant);
+    if (Array.isArray(data.lobby)) s.lobby.set(data.lobby);
+    updateRoom();
     renderParticipants();
     setConnState('connected');
     try {
@@ -353,15 +358,90 @@ function createSession(room) {
     if (!s.ui) return;
     const all = [s.self, ...s.others.values()].filter(Boolean);
     s.ui.count.textContent = t('room.participants', { n: all.length });
+    // the list is made again: focus on one of its buttons goes to its successor
+    const key = s.ui.people.contains(document.activeElement) ? document.activeElement.dataset.focusKey : null;
     s.ui.people.replaceChildren(...all.map((p) => {
       const me = p.id === s.self.id;
+      const mic = p.mic_blocked ? t('state.micBlocked') : p.mic ? t('state.micOn') : t('state.micOff');
+      const cam = p.camera_blocked ? t('state.camBlocked') : p.camera ? t('state.camOn') : t('state.camOff');
       return h('li', { class: 'person', 'data-participant-id': p.id },
         h('span', { class: 'person__name' }, p.name, me ? ` ${t('room.you')}` : ''),
         h('span', { class: `person__role role--${p.role}` }, t(`role.${p.role}`)),
-        h('span', { class: 'person__state' },
-          `${p.mic ? t('state.micOn') : t('state.micOff')}, ${p.camera ? t('state.camOn') : t('state.camOff')}`));
+        h('span', { class: 'person__state' }, `${mic}, ${cam}`),
+        participantMenu(s.self, p, run));
     }));
+    if (key) {
+      const pid = key.split(':')[1];
+      (s.ui.people.querySelector(`[data-focus-key="${CSS.escape(key)}"]`) ||
+        s.ui.people.querySelector(`[data-focus-key="${CSS.escape(`menu:${pid}`)}"]`))?.focus();
+    }
     s.media?.refresh?.();
+  }
+
+  // Our own participant as the server has it: role (moderators' tools) and
+  // the hard-mute flags (media controls).
+  function setSelf(p) {
+    s.self = p;
+    s.media?.setBlocked?.({ mic: p.mic_blocked, camera: p.camera_blocked });
+    updateModTools();
+  }
+
+  function updateModTools() {
+    if (!s.ui) return;
+    const mod = canModerate(s.self);
+    s.lobby.setVisible(mod);
+    if (mod && !s.invites) {
+      s.invites = createInviteDialog({ request: (type, f) => conn.request(type, f), room, title: () => s.roomInfo?.title });
+      s.roomControls = createRoomControls({ run, info: () => s.roomInfo });
+      s.ui.modTools.append(s.invites.button, s.roomControls.button);
+    } else if (!mod && s.invites) {
+      s.invites.remove();
+      s.roomControls.remove();
+      s.invites = s.roomControls = null;
+      s.lobby.set([]);
+    }
+  }
+
+  // Title, settings: the heading, the guests' chat, the room dialog.
+  function updateRoom() {
+    if (!s.ui) return;
+    const title = s.roomInfo?.title || room;
+    s.ui.title.textContent = t('room.title', { room: title });
+    document.title = `${t('room.title', { room: title })} — Palabre`;
+    const muted = s.self?.role === 'guest' && s.roomInfo?.settings?.guest_chat === false;
+    s.ui.setChatAllowed(!muted);
+    s.roomControls?.update(s.roomInfo);
+  }
+
+  function waitingScreen() {
+    const title = s.roomInfo?.title || room;
+    const leaveBtn = h('button', { type: 'button', class: 'btn btn--secondary' }, t('wait.leave'));
+    leaveBtn.addEventListener('click', leave);
+    show(t('wait.title', { title }),
+      h('div', { class: 'container narrow waiting', 'data-screen': 'waiting' },
+        h('h1', {}, title),
+        h('p', { class: 'lead', role: 'status' }, t('wait.text')),
+        h('p', {}, t('wait.hint')),
+        h('p', { class: 'actions' }, leaveBtn)));
+  }
+
+  // The visit ends: denied, removed (banned), meeting ended, refused on a
+  // rejoin. Says why; nothing reconnects.
+  function finish(kind, { by, reason, error } = {}) {
+    if (s.ended || s.left || !kind) return;
+    s.ended = true;
+    s.left = true;
+    writeInRoom(room, null);
+    conn.stop();
+    s.media?.stop?.();
+    s.invites?.remove();
+    s.roomControls?.remove();
+    setConnState('disconnected');
+    const who = by?.name ? t('end.by', { name: by.name }) : '';
+    const why = reason ? t('end.reason', { reason }) : '';
+    const text = kind === 'refused' ? t('error.join', { msg: errorText(error) })
+      : [t(`end.${kind}`), who, why].filter(Boolean).join(' ');
+    endScreen({ kind, title: t(`end.${kind}Title`), text });
   }
 
   function showJoinError(msg) {
@@ -402,21 +482,38 @@ function createSession(room) {
     const alertBox = h('p', { class: 'notice notice--error', role: 'alert', hidden: true });
     const leaveBtn = h('button', { type: 'button', class: 'btn btn--danger', id: 'leave' }, t('room.leave'));
     leaveBtn.addEventListener('click', leave);
-    show(t('room.title', { room }),
+    const title = h('h1', {}, t('room.title', { room: s.roomInfo?.title || room }));
+    const modTools = h('div', { class: 'room__mod' });
+    const live = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
+    const chatHint = form.querySelector('#chat-hint');
+    const sendBtn = form.querySelector('button[type="submit"]');
+    s.lobby = createLobbyPanel({ request: (type, f) => conn.request(type, f),
+      onError: (e) => s.ui.alert(t('error.action', { msg: errorText(e) })) });
+    show(t('room.title', { room: s.roomInfo?.title || room }),
       h('div', { class: 'room' },
-        h('div', { class: 'room__bar' }, h('h1', {}, t('room.title', { room })), controls, leaveBtn),
-        alertBox,
+        h('div', { class: 'room__bar' }, title, controls, leaveBtn),
+        alertBox, live,
         h('div', { class: 'room__body' },
           h('section', { class: 'room__video', 'aria-labelledby': 'video-title' },
             h('h2', { id: 'video-title', class: 'sr-only' }, t('room.video')), videoEmpty, s.videoBox),
           h('aside', { class: 'room__side', 'aria-label': t('room.side') },
+            s.lobby.live, s.lobby.el,
             // it scrolls when the list is long: reachable from the keyboard
-            h('section', { class: 'panel panel--people', 'aria-labelledby': 'people-title', tabindex: '0' }, count, people),
+            // moderators' Inviter and room buttons head the list: no row of
+            // their own, the stage keeps its height (phones too)
+            h('section', { class: 'panel panel--people', 'aria-labelledby': 'people-title', tabindex: '0' },
+              h('div', { class: 'panel__head' }, count, modTools), people),
             h('section', { class: 'panel chat', 'aria-labelledby': 'chat-title' },
               h('h2', { id: 'chat-title' }, t('chat.title')), log, form)))));
     s.ui = {
-      list, log, empty, people, older, count, grid, controls,
+      list, log, empty, people, older, count, grid, controls, title, modTools,
       alert(msg) { alertBox.textContent = msg; alertBox.hidden = false; },
+      announce(msg) { live.textContent = msg; },
+      setChatAllowed(on) {
+        input.disabled = !on;
+        sendBtn.disabled = !on;
+        chatHint.textContent = on ? t('chat.hint') : t('chat.guestsOff');
+      },
     };
   }
 
@@ -426,6 +523,8 @@ function createSession(room) {
     try { await conn.request('leave'); } catch { /* gone anyway */ }
     conn.stop();
     s.media?.stop?.();
+    s.invites?.remove();
+    s.roomControls?.remove();
     setConnState('disconnected');
     const again = h('a', { href: location.pathname, class: 'btn btn--primary' }, t('left.rejoin'));
     show(t('left.title'), h('div', { class: 'container narrow' }, h('h1', {}, t('left.title')),
@@ -493,9 +592,12 @@ function route() {
   document.getElementById('tagline').textContent = t('tagline');
   document.getElementById('footer-text').textContent = t('footer');
   const m = location.pathname.match(/^\/r\/([^/]*)\/?$/);
+  let room = null;
+  if (m) {
+    try { room = decodeURIComponent(m[1]); } catch { room = m[1]; }
+  }
+  readFragment(room && ROOM_RE.test(room) ? room : null);
   if (!m) { homeScreen(); return; }
-  let room;
-  try { room = decodeURIComponent(m[1]); } catch { room = m[1]; }
   if (!ROOM_RE.test(room)) { homeScreen(t('home.badRoom', { room })); return; }
   preJoinScreen(room, new URLSearchParams(location.search));
 }

@@ -8,12 +8,15 @@
 //
 // onOpen() runs on every (re)open, onDown() when an open socket is lost and a
 // reconnection is scheduled. Pending requests are rejected with code "offline".
+// A close with a final code (4001 removed, 4002 meeting ended, 4003 denied) is
+// not retried: onFinal(code, reason) runs instead.
 
 const BACKOFF_MIN_MS = 300;
 const BACKOFF_MAX_MS = 5000;
 const REQUEST_TIMEOUT_MS = 15000;
+const FINAL_CODES = new Set([4001, 4002, 4003]);
 
-export function createConnection({ url, onOpen = () => {}, onDown = () => {} }) {
+export function createConnection({ url, onOpen = () => {}, onDown = () => {}, onFinal = () => {} }) {
   const handlers = new Map(); // type → [handler]
   const pending = new Map(); // id → {resolve, reject, timer}
   let ws = null;
@@ -48,11 +51,16 @@ export function createConnection({ url, onOpen = () => {}, onDown = () => {} }) 
         try { h(msg); } catch (err) { console.error(err); }
       }
     });
-    sock.addEventListener('close', () => {
+    sock.addEventListener('close', (ev) => {
       if (sock !== ws) return;
       ws = null;
       failPending();
       if (stopped) return;
+      if (FINAL_CODES.has(ev.code)) {
+        stopped = true;
+        onFinal(ev.code, ev.reason);
+        return;
+      }
       // 300 ms, 600 ms, 1.2 s ... up to 5 s, with ±30 % jitter so clients spread out
       const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
       attempt++;

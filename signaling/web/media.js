@@ -44,6 +44,8 @@ export { initials, markScreenTrack, msidByMid, MIXER_ID };
 export function createMedia(ctx) {
   const state = {
     mic: true, camera: true, screen: false,
+    // hard mute by a moderator: the control stays off until allow_unmute
+    blocked: { mic: false, camera: false },
     devices: loadDevices(),
     local: null, // MediaStream from getUserMedia (audio + video tracks)
     screenTrack: null,
@@ -87,7 +89,9 @@ export function createMedia(ctx) {
     (state.screen ? stopScreenShare() : startScreenShare()));
   if (!navigator.mediaDevices?.getDisplayMedia) screenBtn.hidden = true;
   const mixedBtn = toggleButton('mixed', t('media.receiveMixed'), () => setReceiveMixed(!state.mixed));
-  controls.append(micBtn, camBtn, screenBtn, mixedBtn);
+  // why a control is disabled (hard mute), next to the buttons
+  const blockedNote = h('p', { class: 'media-blocked-note', id: 'media-blocked-note', hidden: true });
+  controls.append(micBtn, camBtn, screenBtn, mixedBtn, blockedNote);
   controls.addEventListener('keydown', rovingFocus);
   controls.hidden = true;
   updateButtons();
@@ -113,6 +117,40 @@ export function createMedia(ctx) {
     camBtn.setAttribute('aria-pressed', String(!state.camera));
     screenBtn.setAttribute('aria-pressed', String(state.screen));
     mixedBtn.setAttribute('aria-pressed', String(state.mixed));
+    const { mic, camera } = state.blocked;
+    micBtn.disabled = mic;
+    camBtn.disabled = camera;
+    for (const [btn, on] of [[micBtn, mic], [camBtn, camera]]) {
+      if (on) btn.setAttribute('aria-describedby', blockedNote.id); else btn.removeAttribute('aria-describedby');
+    }
+    blockedNote.hidden = !mic && !camera;
+    blockedNote.textContent = mic && camera ? t('media.blockedBoth') : mic ? t('media.blockedMic')
+      : camera ? t('media.blockedCamera') : '';
+  }
+
+  // The participant's mic_blocked / camera_blocked as the server has them
+  // (participant_updated). Blocked: the track stops being sent and the
+  // control is disabled; allowed again: the control comes back, still off.
+  async function setBlocked({ mic = false, camera = false } = {}) {
+    const was = state.blocked;
+    state.blocked = { mic: !!mic, camera: !!camera };
+    if (state.blocked.mic && !was.mic) {
+      state.mic = false;
+      const track = devices.localTrack('audio');
+      if (track) track.enabled = false;
+    }
+    updateButtons();
+    render();
+    // the server already turned our state off (set_state is not needed)
+    if (state.blocked.camera && !was.camera && state.camera) {
+      state.camera = false;
+      updateButtons();
+      await devices.swapLocalTrack('video', null);
+      render();
+    }
+    if (was.mic !== state.blocked.mic || was.camera !== state.blocked.camera) {
+      m.announce(t(state.blocked.mic || state.blocked.camera ? 'media.blockedNow' : 'media.unblockedNow'));
+    }
   }
 
   // What the modules share (see the list at the top).
@@ -203,6 +241,12 @@ export function createMedia(ctx) {
     if (!state.local) state.local = await devices.getLocal();
     if (!devices.localTrack('video')) state.camera = false;
     if (!devices.localTrack('audio')) state.mic = false;
+    if (state.blocked.mic) {
+      state.mic = false;
+      const track = devices.localTrack('audio');
+      if (track) track.enabled = false;
+    }
+    if (state.blocked.camera) { state.camera = false; await devices.swapLocalTrack('video', null); }
     controls.hidden = false;
     updateButtons();
     peers.setupPublish();
@@ -234,6 +278,7 @@ export function createMedia(ctx) {
   }
 
   async function setMic(on) {
+    if (on && state.blocked.mic) return;
     const track = devices.localTrack('audio');
     state.mic = !!on && !!track;
     if (track) track.enabled = state.mic;
@@ -243,6 +288,7 @@ export function createMedia(ctx) {
   }
 
   async function setCamera(on) {
+    if (on && state.blocked.camera) return;
     state.camera = !!on; // the button answers at once; corrected below if no camera
     updateButtons();
     if (on) {
@@ -348,7 +394,7 @@ export function createMedia(ctx) {
   }
 
   const api = {
-    preview: devices.preview, start, stop, setMic, setCamera, startScreenShare, stopScreenShare, setReceiveMixed,
+    preview: devices.preview, start, stop, setMic, setCamera, setBlocked, startScreenShare, stopScreenShare, setReceiveMixed,
     getRemoteStats: sub.remoteStats, onRemoteStats, handleEvent,
     refresh: render,
     get state() { return { mic: state.mic, camera: state.camera, screen: state.screen, mixed: state.mixed }; },
