@@ -207,6 +207,19 @@ void pal_access_lobby_knock(struct pal_server *srv, const struct pal_participant
         json_pack("{s:s, s:o}", "type", "lobby_knock", "participant", lobby_entry_json(p)));
 }
 
+static void knock_to(struct pal_participant *w, void *ud)
+{
+    struct pal_session *mod = ud;
+    pal_session_send(mod, json_pack("{s:s, s:o}", "type", "lobby_knock", "participant",
+                                    lobby_entry_json(w)));
+}
+
+void pal_access_show_lobby(struct pal_server *srv, struct pal_participant *mod)
+{
+    if (mod->owner && !mod->disconnected && pal_access_can_moderate(mod))
+        pal_rooms_each_waiting(pal_server_rooms(srv), mod->room, knock_to, mod->owner);
+}
+
 void pal_access_lobby_left(struct pal_server *srv, const struct pal_participant *p,
                            const char *reason)
 {
@@ -528,20 +541,26 @@ bool pal_access_enter_or_reply(struct pal_session *s, json_t *id, json_t *req,
         role = PAL_ROLE_GUEST;
     bool lobby = false;
     if (!who.agent) {
+        /* Found, checked against the meeting's bans, and only then counted:
+         * a banned holder's attempt takes no use from the others. */
+        struct pal_room_store *rs = pal_server_room_store(srv);
         struct pal_invite inv;
-        int rc = pal_room_store_invite_use(pal_server_room_store(srv), p->room, invite,
-                                           pal_wall_ms(), &inv);
+        int rc = pal_room_store_invite_find(rs, p->room, invite, pal_wall_ms(), &inv);
         if (rc) {
             reply_invite_error(s, id, rc, p->room);
             return false;
         }
         p->invite_id = inv.id;
-        if (!set_string(&p->invite_label, inv.label)) {
-            pal_session_reply_error(s, id, "storage_error", NULL, "out of memory");
-            return false;
-        }
         if (pal_access_is_banned(srv, p)) {
             reply_banned(s, id);
+            return false;
+        }
+        if ((rc = pal_room_store_invite_consume(rs, &inv))) {
+            reply_invite_error(s, id, rc, p->room);
+            return false;
+        }
+        if (!set_string(&p->invite_label, inv.label)) {
+            pal_session_reply_error(s, id, "storage_error", NULL, "out of memory");
             return false;
         }
         lobby = inv.lobby || rec.settings.lobby;

@@ -550,6 +550,8 @@ static void handle_set_role(struct pal_session *s, json_t *id, json_t *req, void
         t->role = role;
         broadcast_updated(srv, t);
         pal_access_announce(srv, me, up ? "promote" : "demote", t, name);
+        if (role == PAL_ROLE_MODERATOR)
+            pal_access_show_lobby(srv, t); /* who already waits, as a moderator's join shows */
     }
     pal_session_reply_ok(s, id, json_pack("{s:o}", "participant", pal_participant_json(t)));
 }

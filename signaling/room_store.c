@@ -666,8 +666,8 @@ int pal_room_store_invite_create(struct pal_room_store *rs, const char *room, co
     return 0;
 }
 
-int pal_room_store_invite_use(struct pal_room_store *rs, const char *room, const char *token,
-                              int64_t now_ms, struct pal_invite *out)
+int pal_room_store_invite_find(struct pal_room_store *rs, const char *room, const char *token,
+                               int64_t now_ms, struct pal_invite *out)
 {
     /* A malformed token cannot match a stored hash: no query. */
     if (!room || !token_ok(token))
@@ -691,18 +691,35 @@ int pal_room_store_invite_use(struct pal_room_store *rs, const char *room, const
         return -ECANCELED;
     if (inv.expires_ms <= now_ms)
         return -ETIMEDOUT;
+    *out = inv;
+    return 0;
+}
+
+int pal_room_store_invite_consume(struct pal_room_store *rs, struct pal_invite *inv)
+{
     /* No use left is told by the UPDATE alone (no row changed), not by the
-     * row read above: another connection (the CLI's) may have taken the
+     * row read before: another connection (the CLI's) may have taken the
      * last use since. */
-    with(rs, ST_INV_USE, "i", inv.id);
-    rc = run(rs, ST_INV_USE);
+    with(rs, ST_INV_USE, "i", inv->id);
+    int rc = run(rs, ST_INV_USE);
     if (rc)
         return rc;
     if (sqlite3_changes(rs->db) == 0)
         return -EUSERS;
-    inv.uses++;
-    *out = inv;
+    inv->uses++;
     return 0;
+}
+
+int pal_room_store_invite_use(struct pal_room_store *rs, const char *room, const char *token,
+                              int64_t now_ms, struct pal_invite *out)
+{
+    struct pal_invite inv;
+    int rc = pal_room_store_invite_find(rs, room, token, now_ms, &inv);
+    if (rc == 0)
+        rc = pal_room_store_invite_consume(rs, &inv);
+    if (rc == 0)
+        *out = inv;
+    return rc;
 }
 
 int pal_room_store_invite_get(struct pal_room_store *rs, const char *room, int64_t id,

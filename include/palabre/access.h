@@ -78,6 +78,9 @@ bool pal_access_enter_or_reply(struct pal_session *s, json_t *id, json_t *req,
  * response (room, lobby: true, room_info, participant, resume_token). */
 json_t *pal_access_join_data(struct pal_server *srv, const struct pal_participant *p,
                              bool resumed);
+/* mod just became a moderator: one lobby_knock per participant already
+ * waiting, to mod only (the others knew). */
+void pal_access_show_lobby(struct pal_server *srv, struct pal_participant *mod);
 /* p entered the lobby: lobby_knock to the moderators. */
 void pal_access_lobby_knock(struct pal_server *srv, const struct pal_participant *p);
 /* A waiting p leaves the lobby (admitted, denied, left, timeout):

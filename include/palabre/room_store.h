@@ -131,6 +131,12 @@ int pal_room_store_invite_create(struct pal_room_store *rs, const char *room, co
  * (uses includes this one); -ENOENT (unknown, malformed, or another room's:
  * the answer does not tell that it exists), -ECANCELED (revoked),
  * -ETIMEDOUT (expired), -EUSERS (no use left), -EIO. */
+/* The two halves of a use, for a caller that checks something in between
+ * (a ban on the link) before counting: find answers as use does but counts
+ * nothing (-EUSERS is consume's); consume counts one use of a found link. */
+int pal_room_store_invite_find(struct pal_room_store *rs, const char *room, const char *token,
+                               int64_t now_ms, struct pal_invite *out);
+int pal_room_store_invite_consume(struct pal_room_store *rs, struct pal_invite *inv);
 int pal_room_store_invite_use(struct pal_room_store *rs, const char *room, const char *token,
                               int64_t now_ms, struct pal_invite *out);
 /* One link of room by id: 0 and *out, -ENOENT, -EIO. */

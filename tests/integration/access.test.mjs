@@ -9,19 +9,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startPalabre, connect } from '../lib/palabre.mjs';
+import { startPalabre, connect, assertError } from '../lib/palabre.mjs';
 import { seconds } from '../lib/timeouts.mjs';
 
 const newKey = () => crypto.randomBytes(16).toString('base64url'); // 22 chars, as the client's
 
-function assertError(r, code, field) {
-  assert.equal(r.type, 'response');
-  assert.equal(r.ok, false, JSON.stringify(r));
-  assert.equal(r.error.code, code, JSON.stringify(r));
-  if (field !== undefined) assert.equal(r.error.field, field, JSON.stringify(r));
-  assert.equal(typeof r.error.message, 'string');
-  return r.error;
-}
 
 // An open-mode agent in room (created, and owned, if it does not exist yet).
 async function agentIn(srv, room, name, key = newKey(), extra = {}) {
@@ -437,4 +429,28 @@ test('token mode with an unreadable JWKS file: palabre refuses to start, saying 
   await assert.rejects(startPalabre({ config: { access: {
     agents: 'token', jwks_file: '/nonexistent/jwks.json', issuer: 'i', audience: 'a' } } }),
   /jwks/);
+});
+
+test('a participant promoted to moderator is shown who already waits', { timeout: seconds(60) }, async () => {
+  const srv = await startPalabre();
+  try {
+    const owner = await agentIn(srv, 'salle-promo', 'Olga');
+    const bob = await agentIn(srv, 'salle-promo', 'Bob');
+    assert.equal(bob.data.participant.role, 'participant');
+    assert.equal(bob.data.lobby, undefined, 'a participant is not shown the lobby');
+    const link = await owner.c.call('invite_create', { label: 'Partenaire' });
+    const g = await guestWith(srv, 'salle-promo', 'Gaston', link.token);
+    assert.equal(g.data.lobby, true);
+    await owner.c.event('lobby_knock');
+    await settled(bob.c);
+    assert.equal(bob.c.events.some((e) => e.type === 'lobby_knock'), false, 'participants hear no knock');
+    await owner.c.call('set_role', { participant_id: bob.id, role: 'moderator' });
+    const knock = await bob.c.event('lobby_knock');
+    assert.equal(knock.participant.id, g.id);
+    assert.equal(knock.participant.invite_label, 'Partenaire');
+    // and can act on it at once
+    assert.deepEqual(await bob.c.call('lobby_admit', { participant_id: g.id }), {});
+    assert.equal((await g.c.event('admitted')).participant.id, g.id);
+    for (const x of [owner.c, bob.c, g.c]) await x.close();
+  } finally { await srv.stop(); }
 });

@@ -176,6 +176,9 @@ test('remove with ban: the guest is told and closed 4001; its resume token, the 
   // the same link, another browser
   const c2 = await open();
   await refused(c2, 'join', { room, name: 'Guest', invite: inv.token, guest_key: guestKey() }, 'banned');
+  // a banned holder's attempt takes no use of the link
+  const uses = (await owner.c.call('invite_list')).invites.find((i) => i.id === inv.invite.id).uses;
+  assert.equal(uses, 1, 'only the first entry counted');
   // a reload with the same guest_key, even through another link
   const inv2 = await owner.c.call('invite_create', { label: 'Autre lien', lobby: false });
   const c3 = await open();

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startPalabre, connect, runPalabre } from '../lib/palabre.mjs';
+import { startPalabre, connect, runPalabre, assertError } from '../lib/palabre.mjs';
 import { seconds } from '../lib/timeouts.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -16,13 +16,6 @@ async function joined(srv, room, name, extra = {}) {
   return { c, data, id: data.participant.id };
 }
 
-function assertError(r, code, field) {
-  assert.equal(r.type, 'response');
-  assert.equal(r.ok, false, JSON.stringify(r));
-  assert.equal(r.error.code, code, JSON.stringify(r));
-  if (field !== undefined) assert.equal(r.error.field, field, JSON.stringify(r));
-  assert.equal(typeof r.error.message, 'string');
-}
 
 test('join, participant_joined, set_state, leave broadcast', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre();

@@ -41,6 +41,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 
 export const BIN = process.env.PALABRE_BIN ||
@@ -227,4 +228,15 @@ export async function connect(wsUrl, { origin, headers = {}, timeout = 10000 * T
     ws.once('error', (e) => { clearTimeout(t); reject(e); });
   });
   return c;
+}
+
+// An error response with this code (and field, when given) and a message;
+// returns the error object.
+export function assertError(r, code, field) {
+  assert.equal(r.type, 'response');
+  assert.equal(r.ok, false, JSON.stringify(r));
+  assert.equal(r.error.code, code, JSON.stringify(r));
+  if (field !== undefined) assert.equal(r.error.field, field, JSON.stringify(r));
+  assert.equal(typeof r.error.message, 'string');
+  return r.error;
 }
