@@ -13,6 +13,7 @@
 #include "palabre/rooms.h"
 #include "palabre/server.h"
 #include "palabre/session.h"
+#include "palabre/turn.h"
 
 json_t *pal_participant_json(const struct pal_participant *p)
 {
@@ -189,6 +190,8 @@ static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud
                              p->resume_token, "resumed", resumed, "last_message_id",
                              last > 0 ? json_integer(last) : json_null(), "receive",
                              p->receive_mixed ? "mixed" : "sfu");
+    json_object_set_new(data, "ice_servers",
+                        pal_turn_ice_servers_or_empty(pal_server_config(srv), p->id, time(NULL)));
     if (data && receive_error)
         json_object_set_new(data, "receive_error", receive_error);
     else
