@@ -5,7 +5,7 @@
 //                                                 // and a server certificate for that IP
 //   const turn = await startCoturn({ ns, dir, listen: '10.77.2.2', secret, cert: ca.cert, key: ca.key });
 //     ns: a Netns (tests/lib/netns.mjs) or SELF; conf: more lines, or a whole
-//     file given as confFile (then listen is only where to wait for it)
+//     file given as confFile (then listen is only where to wait for it); args: more flags
 //   turn.log()                   // the log so far
 //   turn.refusals(username)      // its "Cannot find credentials of user <username>" lines
 //   await turn.stop();
@@ -49,7 +49,8 @@ async function tcpOpen(host, port) {
   });
 }
 
-export async function startCoturn({ ns, dir, listen, secret, cert, key, conf = '', confFile, ports = [3478, 443] }) {
+export async function startCoturn({ ns, dir, listen, secret, cert, key, conf = '', confFile, ports = [3478, 443],
+  args = [] }) {
   const log = path.join(dir, 'turn.log');
   let file = confFile;
   if (!file) {
@@ -63,7 +64,7 @@ export async function startCoturn({ ns, dir, listen, secret, cert, key, conf = '
   }
   // the database, pid file and log of this run, never /var/lib/turn or /var/log
   const proc = ns.spawn('turnserver', ['-c', file, '--userdb', path.join(dir, 'turndb'),
-    '--pidfile', path.join(dir, 'turnserver.pid'), '--log-file', log, '--simple-log'],
+    '--pidfile', path.join(dir, 'turnserver.pid'), '--log-file', log, '--simple-log', ...args],
   { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout.on('data', (d) => { output += d; });
@@ -82,8 +83,8 @@ export async function startCoturn({ ns, dir, listen, secret, cert, key, conf = '
   }
   return {
     proc, file,
-    log: readLog,
-    refusals: (username) => readLog().split('\n')
+    log: () => readLog() + output, // a configuration with log-file=stdout logs to output
+    refusals: (username) => (readLog() + output).split('\n')
       .filter((l) => l.includes(`Cannot find credentials of user <${username}>`)),
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
