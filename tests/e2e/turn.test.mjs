@@ -5,8 +5,9 @@
 // a client namespace behind a masquerading NAT. nftables in the client's
 // namespace then blocks what a company firewall would:
 //   1. UDP from the client to palabre's media ports: the media go through
-//      coturn over UDP (the selected candidate pair is relay);
-//   2. all UDP: TURN over TCP;
+//      coturn over UDP (the selected candidate pair is relay; TCP to coturn
+//      is closed too, so that UDP is the transport ICE can pick);
+//   2. all UDP (and TLS to coturn): TURN over TCP;
 //   3. all UDP and every TCP port but palabre's and 443: TURN over TLS on 443.
 // Both participants sit behind the NAT, so every PeerConnection is relayed,
 // and each decodes the other's video and audio. Then coturn's refusals: a
@@ -29,7 +30,7 @@ import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, join, waitDecoding } from '../lib/media_e2e.mjs';
 import { natTopology, clientFirewall, droppedBy } from '../lib/netns.mjs';
 import { startCoturn, testCertificate, turnCredential } from '../lib/coturn.mjs';
-import { BIN, connect, freePort } from '../lib/palabre.mjs';
+import { BIN, connect, freePort, startPalabre as startLoopbackPalabre } from '../lib/palabre.mjs';
 import { seconds, TIME_SCALE } from '../lib/timeouts.mjs';
 
 const SECRET = 'e2e-turn-secret-9f2c';
@@ -209,12 +210,17 @@ test('Chromium refuses coturn\'s TLS certificate unless it trusts it', { timeout
   assert.equal(r.relay.length, 1, JSON.stringify(r));
 });
 
+// Each test leaves one TURN transport open: with several, ICE may nominate
+// any pair that works (a run picked TLS while UDP worked too).
+const toCoturn = (port) => `ip daddr ${topo.addr.coturn} tcp dport ${port}`;
+
 test('UDP to palabre\'s media ports dropped: both participants meet through coturn (relay over UDP)', { timeout: seconds(300) }, async () => {
-  await meetThroughTurn('turn-udp', [`ip daddr ${topo.addr.server} udp dport ${MEDIA.min}-${MEDIA.max}`], 'udp');
+  await meetThroughTurn('turn-udp', [`ip daddr ${topo.addr.server} udp dport ${MEDIA.min}-${MEDIA.max}`,
+    toCoturn('{ 3478, 443 }')], 'udp');
 });
 
 test('all UDP dropped: TURN over TCP', { timeout: seconds(300) }, async () => {
-  await meetThroughTurn('turn-tcp', ['meta l4proto udp'], 'tcp');
+  await meetThroughTurn('turn-tcp', ['meta l4proto udp', toCoturn(443)], 'tcp');
 });
 
 test('only palabre\'s port and 443 let out: TURN over TLS on 443', { timeout: seconds(300) }, async () => {
@@ -273,23 +279,13 @@ test('coturn refuses forged credentials and a join\'s credentials once ttl_secon
 });
 
 test('a join carries ice_servers [] when [turn] is not configured', { timeout: seconds(60) }, async () => {
-  const port = await freePort();
-  const proc = spawn(BIN, ['--listen', `127.0.0.1:${port}`, '--data-dir', path.join(dir, 'plain'),
-    '--log-level', 'warn'], { stdio: 'ignore' });
-  const exited = new Promise((r) => proc.once('exit', (code) => r(code)));
+  const srv = await startLoopbackPalabre();
   try {
-    const deadline = Date.now() + 15000 * TIME_SCALE;
-    for (;;) {
-      try { if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break; } catch { /* not yet */ }
-      if (Date.now() > deadline) throw new Error('palabre did not start');
-      await sleep(50);
-    }
-    const c = await connect(`ws://127.0.0.1:${port}/ws`);
+    const c = await connect(srv.wsUrl);
     const data = await c.call('join', { room: 'no-turn', name: 'Dominique' });
     c.close();
     assert.deepEqual(data.ice_servers, []);
   } finally {
-    proc.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    await srv.stop();
   }
 });

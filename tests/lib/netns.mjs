@@ -2,7 +2,9 @@
 // e2e file in `unshare --net` with only lo). This kernel has no netem: random
 // loss comes from nftables `numgen random`. Never call this outside a private
 // namespace: it would change the machine's firewall.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 
 const TABLE = 'palabre_test';
 
@@ -62,9 +64,6 @@ export function droppedPackets() {
 //   await router.destroy();
 //
 // SELF is the test's own namespace (commands run directly).
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 
 const run = (cmd, args, opts = {}) =>
   execFileSync(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 10000, ...opts }).toString();
