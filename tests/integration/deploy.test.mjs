@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { BIN, ROOT, connect } from '../lib/palabre.mjs';
+import { ROOT, connect, startPalabre } from '../lib/palabre.mjs';
 import { Netns, SELF, link, unlinkSelf } from '../lib/netns.mjs';
 import { startCoturn, testCertificate, turnCredential } from '../lib/coturn.mjs';
 import { seconds, TIME_SCALE } from '../lib/timeouts.mjs';
@@ -23,7 +23,6 @@ const COMPOSE = '/usr/bin/docker-compose';
 const NO_COMPOSE = !fs.existsSync(COMPOSE) &&
   'docker-compose is not installed (Debian package docker-compose: scripts/install-deps.sh test)';
 const TURN_ADDR = '10.78.0.2';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // .env.example as docker-compose reads it: NAME=value lines, # comments
 const ENV = Object.fromEntries(fs.readFileSync(path.join(ROOT, '.env.example'), 'utf8').split('\n')
@@ -103,25 +102,15 @@ test('coturn runs deploy/turnserver.conf; palabre with deploy/palabre.ini hands 
   const turnConf = render('deploy/turnserver.conf');
   assert.match(turnConf, new RegExp(`^static-auth-secret=${ENV.TURN_SECRET}$`, 'm'));
   assert.doesNotMatch(turnConf, /\$\{[A-Z]/);
-  const turn = await coturnWith('deploy', turnConf);
   const conf = path.join(dir, 'palabre.ini');
   fs.writeFileSync(conf, render('deploy/palabre.ini'));
-  // the file's listen (127.0.0.1:8080: this suite's own namespace) and data_dir
-  // (/var/lib/palabre: replaced by a temp dir, flags win)
-  const proc = execFile(BIN, ['--config', conf, '--data-dir', path.join(dir, 'data'), '--log-level', 'warn']);
-  let output = '';
-  proc.stdout.on('data', (d) => { output += d; });
-  proc.stderr.on('data', (d) => { output += d; });
-  const exited = new Promise((r) => proc.once('exit', (code) => r(code)));
+  // the file as it is, but for where it listens and keeps its data (flags win):
+  // a free port on 127.0.0.1 and a temp dir instead of /var/lib/palabre
+  const srv = await startPalabre({ args: ['--config', conf], logLevel: 'warn' });
+  let turn;
   try {
-    const deadline = Date.now() + 15000 * TIME_SCALE;
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`palabre exited: ${output}`);
-      try { if ((await fetch('http://127.0.0.1:8080/healthz')).ok) break; } catch { /* not yet */ }
-      if (Date.now() > deadline) throw new Error(`palabre did not start: ${output}`);
-      await sleep(50);
-    }
-    const c = await connect('ws://127.0.0.1:8080/ws');
+    turn = await coturnWith('deploy', turnConf);
+    const c = await connect(srv.wsUrl);
     const data = await c.call('join', { room: 'deploy', name: 'Ops' });
     c.close();
     const [server] = data.ice_servers;
@@ -135,10 +124,8 @@ test('coturn runs deploy/turnserver.conf; palabre with deploy/palabre.ini hands 
     assert.equal(await allocates(server.username, forged), false, 'no relay with a forged credential');
     assert.ok(turn.refusals(server.username).length > 0, turn.log().slice(-2000));
   } finally {
-    proc.kill('SIGTERM');
-    const code = await exited;
-    await turn.stop();
-    assert.equal(code, 0, output);
+    await turn?.stop();
+    await srv.stop();
   }
 });
 
