@@ -317,6 +317,15 @@ int pal_ice_create(GMainContext *ctx, const struct pal_media_config *cfg, bool c
         pal_ice_destroy(ice);
         return -EIO;
     }
+    if (cfg->turn_ip[0]) {
+        g_object_set(ice->agent, "force-relay", TRUE, NULL);
+        if (!nice_agent_set_relay_info(ice->agent, ice->stream, 1, cfg->turn_ip,
+                                       (guint)cfg->turn_port, cfg->turn_user, cfg->turn_pass,
+                                       NICE_RELAY_TYPE_TURN_UDP)) {
+            pal_ice_destroy(ice);
+            return -EINVAL;
+        }
+    }
     if (cfg->port_min > 0 && cfg->port_max >= cfg->port_min)
         nice_agent_set_port_range(ice->agent, ice->stream, 1, (guint)cfg->port_min,
                                   (guint)cfg->port_max);
@@ -326,8 +335,9 @@ int pal_ice_create(GMainContext *ctx, const struct pal_media_config *cfg, bool c
         pal_ice_destroy(ice);
         return -EIO;
     }
-    /* Host candidates exist once gathering started (their signals come later). */
-    ice->local_kinds = local_kinds(ice->agent, ice->stream);
+    /* Host candidates exist once gathering started (their signals come later).
+     * A forced relay hides them, and reaches IPv4 peers (the TURN server's family). */
+    ice->local_kinds = cfg->turn_ip[0] ? PAL_ICE_LOCAL_V4 : local_kinds(ice->agent, ice->stream);
     *out = ice;
     return 0;
 }

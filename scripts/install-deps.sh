@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 build_pkgs=(build-essential pkg-config libwebsockets-dev libjansson-dev libsqlite3-dev
             libnice-dev libsrtp2-dev libssl-dev libgcrypt20-dev libopus-dev libvpx-dev libglib2.0-dev
             libinih-dev libcjose-dev libcmocka-dev libyuv-dev)
-test_pkgs=(chromium nftables iproute2 sqlite3 nodejs npm clang valgrind util-linux procps)
+# coturn: the tests start /usr/bin/turnserver themselves, with their own configuration
+# (e2e/turn, integration/deploy), never the coturn service; docker-compose: `config` only.
+test_pkgs=(chromium nftables iproute2 sqlite3 nodejs npm clang valgrind util-linux procps
+           coturn docker-compose)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")

@@ -26,6 +26,7 @@
 #include "palabre/rooms.h"
 #include "palabre/server.h"
 #include "palabre/session.h"
+#include "palabre/turn.h"
 
 #define ROOMS_MINE_MAX 200
 #define REASON_MAX 200
@@ -165,6 +166,12 @@ json_t *pal_access_join_data(struct pal_server *srv, const struct pal_participan
                              "resume_token", p->resume_token, "resumed", resumed, "last_message_id",
                              last > 0 ? json_integer(last) : json_null(), "receive",
                              p->receive_mixed ? "mixed" : "sfu", "room_info", info);
+    /* TURN credentials only once in the meeting: a waiting guest gets none
+     * (coturn would relay for someone not yet admitted); admitted carries them. */
+    if (data)
+        json_object_set_new(data, "ice_servers",
+                            pal_turn_ice_servers_or_empty(pal_server_config(srv), p->id,
+                                                          pal_wall_ms() / 1000));
     if (data && pal_access_can_moderate(p)) {
         json_t *lobby = json_array();
         pal_rooms_each_waiting(rooms, p->room, add_waiting, lobby);

@@ -50,6 +50,7 @@ void pal_config_defaults(struct pal_config *cfg)
     cfg->jwt_algorithms = PAL_JWT_ES256 | PAL_JWT_RS256;
     cfg->jwt_leeway_seconds = 60;
     cfg->max_rooms_per_agent = 100;
+    cfg->turn_ttl_seconds = 43200;
 }
 
 static int parse_int(const char *value, long min, long max, long *out)
@@ -156,6 +157,23 @@ static int set_trusted_proxies(struct pal_config *cfg, const char *value, char *
     return rc;
 }
 
+/* turn: or turns: URLs (RFC 7065), as the browser's RTCIceServer.urls takes them. */
+static int set_turn_urls(struct pal_config *cfg, const char *value, char *err, size_t errlen)
+{
+    int rc = set_list(&cfg->turn_urls[0][0], sizeof(cfg->turn_urls[0]), PAL_MAX_TURN_URLS,
+                      &cfg->n_turn_urls, "urls", value, err, errlen);
+    for (int i = 0; rc == 0 && i < cfg->n_turn_urls; i++) {
+        const char *u = cfg->turn_urls[i];
+        if ((strncmp(u, "turn:", 5) != 0 && strncmp(u, "turns:", 6) != 0) ||
+            !u[strncmp(u, "turn:", 5) == 0 ? 5 : 6] || strpbrk(u, "\"<>")) {
+            snprintf(err, errlen, "key 'urls': '%s' is not a turn: or turns: URL", u);
+            cfg->n_turn_urls = 0;
+            rc = -EINVAL;
+        }
+    }
+    return rc;
+}
+
 enum key_kind { K_INT, K_SIZE, K_STR, K_SPECIAL };
 
 struct key_def {
@@ -208,6 +226,10 @@ static const struct key_def keys[] = {
     /* at least one largest message (~16.5 KB), at most 1 TiB */
     {"chat", "max_room_bytes", K_SIZE, OFF(chat_max_room_bytes), 0, 65536, 1L << 40},
     {"metrics", "token", K_STR, OFF(metrics_token), SZ(metrics_token), 0, 0},
+    {"turn", "urls", K_SPECIAL, 0, 0, 0, 0},
+    {"turn", "secret", K_STR, OFF(turn_secret), SZ(turn_secret), 0, 0},
+    /* a week at most: a leaked credential is only cut by rotating the secret */
+    {"turn", "ttl_seconds", K_INT, OFF(turn_ttl_seconds), 0, 1, 7 * 86400},
 };
 
 int pal_config_set(struct pal_config *cfg, const char *section, const char *key, const char *value,
@@ -265,6 +287,8 @@ int pal_config_set(struct pal_config *cfg, const char *section, const char *key,
         return set_origins(cfg, value, err, errlen);
     if (strcmp(key, "trusted_proxies") == 0)
         return set_trusted_proxies(cfg, value, err, errlen);
+    if (strcmp(key, "urls") == 0)
+        return set_turn_urls(cfg, value, err, errlen);
     if (strcmp(key, "public_url") == 0) {
         size_t n = strlen(value);
         while (n > 0 && value[n - 1] == '/')
@@ -414,6 +438,12 @@ int pal_config_check(struct pal_config *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "[access] agents = token needs [access] %s", missing);
             return -EINVAL;
         }
+    }
+    /* one without the other would hand out credentials coturn refuses, or none */
+    if ((cfg->n_turn_urls > 0) != (cfg->turn_secret[0] != '\0')) {
+        snprintf(err, errlen, "[turn] %s is set but not %s: set both (or neither)",
+                 cfg->n_turn_urls ? "urls" : "secret", cfg->n_turn_urls ? "secret" : "urls");
+        return -EINVAL;
     }
     return 0;
 }

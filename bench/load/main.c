@@ -8,6 +8,7 @@
  *                [--server-pid PID] [--json FILE] [--plot FILE]
  *                [--target palabre|janus] [--participants N] [--duration S]
  *                [--ramp PER_S] [--interfaces LIST] [--room-prefix P]
+ *                [--turn [--turn-pid PID]]
  *
  * Phases: ramp (participants start at ramp_per_s), settle (3 s, for the
  * last subscribe offers), window (duration_s of steady load: the CPU and
@@ -47,7 +48,7 @@ enum phase { PH_RAMP, PH_SETTLE, PH_WINDOW, PH_DRAIN, PH_DONE };
 static struct {
     /* options */
     const char *url, *scenario_arg, *json_path, *plot_path, *target, *room_prefix;
-    int server_pid;
+    int server_pid, turn_pid;
     /* run */
     struct load_scenario sc;
     struct load_env env;
@@ -57,7 +58,7 @@ static struct {
     enum phase phase;
     int64_t t0, phase_end;
     /* window snapshots */
-    int64_t w_t0, w_t1, w_srv0, w_srv1, w_tool0, w_tool1;
+    int64_t w_t0, w_t1, w_srv0, w_srv1, w_tool0, w_tool1, w_turn0, w_turn1;
     uint64_t w_recv0, w_recv1, w_unsig0, w_unsig1;
     /* per-second sampling */
     struct load_sample *samples;
@@ -80,11 +81,14 @@ static void usage(FILE *f)
             "usage: palabre-load --url ws://HOST:PORT/ws --scenario NAME|FILE [--server-pid PID]\n"
             "                    [--json FILE] [--plot FILE] [--target palabre|janus]\n"
             "                    [--participants N] [--duration S] [--ramp PER_S]\n"
-            "                    [--interfaces LIST] [--room-prefix P]\n"
+            "                    [--interfaces LIST] [--room-prefix P] [--turn [--turn-pid PID]]\n"
             "Scenarios: bench/scenarios/{smoke,meeting,webinar,audio}.conf (see scenario.h).\n"
             "--target janus speaks Janus's videoroom plugin over its WebSocket API\n"
             "(url ws://HOST:8188/). --interfaces: ICE interfaces of the tool (default: all,\n"
-            "plus 127.0.0.1 when the url's host is a loopback address).\n");
+            "plus 127.0.0.1 when the url's host is a loopback address). --turn: every PC\n"
+            "goes through the TURN server of the join's ice_servers (palabre [turn]; its\n"
+            "turn:ADDR:PORT?transport=udp URL), as a participant behind a firewall;\n"
+            "--turn-pid: that TURN server's process, whose CPU is measured with the server's.\n");
 }
 
 static int connected_count(void)
@@ -170,6 +174,8 @@ static void window_snapshot(bool start, int64_t now)
 {
     int64_t srv = g.server_pid ? load_proc_cpu_us(g.server_pid) : -1;
     int64_t tool = load_proc_cpu_us(0);
+    int64_t turn = g.turn_pid ? load_proc_cpu_us(g.turn_pid) : -1;
+    *(start ? &g.w_turn0 : &g.w_turn1) = turn;
     if (start) {
         g.w_t0 = now, g.w_srv0 = srv, g.w_tool0 = tool, g.w_recv0 = g.tot->received;
         g.w_unsig0 = g.tot->received_unsignaled;
@@ -357,6 +363,10 @@ static void collect(struct load_result *r)
     r->server_cpu_us_per_forwarded_packet =
         r->window_forwarded ? r->server_cpu_us / (double)r->window_forwarded : -1;
     r->server_rss_kib = g.server_pid ? g.rss_max : -1;
+    r->turn_cpu_us = g.turn_pid && g.w_turn0 >= 0 && g.w_turn1 >= 0 ? (double)(g.w_turn1 - g.w_turn0) : -1;
+    r->turn_cpu_pct = r->window_s > 0 ? r->turn_cpu_us / 1e4 / r->window_s : 0;
+    r->turn_cpu_us_per_forwarded_packet =
+        r->window_forwarded ? r->turn_cpu_us / (double)r->window_forwarded : -1;
     double tool_us = (double)(g.w_tool1 - g.w_tool0);
     r->tool_cpu_pct = r->window_s > 0 ? tool_us / 1e4 / r->window_s : 0;
     r->tool_cpu_pct_per_participant = r->tool_cpu_pct / s->participants;
@@ -373,7 +383,7 @@ static bool is_loopback_url(const char *url)
 
 int main(int argc, char **argv)
 {
-    enum { O_PID = 1000, O_JSON, O_PLOT, O_TARGET, O_PARTS, O_DUR, O_RAMP, O_IFACES, O_PREFIX };
+    enum { O_PID = 1000, O_JSON, O_PLOT, O_TARGET, O_PARTS, O_DUR, O_RAMP, O_IFACES, O_PREFIX, O_TURN, O_TURN_PID };
     static const struct option opts[] = {
         {"url", required_argument, NULL, 'u'},
         {"scenario", required_argument, NULL, 's'},
@@ -386,6 +396,8 @@ int main(int argc, char **argv)
         {"ramp", required_argument, NULL, O_RAMP},
         {"interfaces", required_argument, NULL, O_IFACES},
         {"room-prefix", required_argument, NULL, O_PREFIX},
+        {"turn", no_argument, NULL, O_TURN},
+        {"turn-pid", required_argument, NULL, O_TURN_PID},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -408,6 +420,8 @@ int main(int argc, char **argv)
         case O_RAMP: ramp = atof(optarg); break;
         case O_IFACES: ifaces = optarg; break;
         case O_PREFIX: g.room_prefix = optarg; break;
+        case O_TURN: g.env.turn = true; break;
+        case O_TURN_PID: g.turn_pid = atoi(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -439,6 +453,10 @@ int main(int argc, char **argv)
         g.sc.ramp_per_s = ramp;
     if (g.sc.rooms > g.sc.participants)
         g.sc.rooms = g.sc.participants;
+    if (g.turn_pid && load_proc_cpu_us(g.turn_pid) < 0) {
+        fprintf(stderr, "palabre-load: no process %d\n", g.turn_pid);
+        return 2;
+    }
     if (g.server_pid && load_proc_cpu_us(g.server_pid) < 0) {
         fprintf(stderr, "palabre-load: no process %d\n", g.server_pid);
         return 2;

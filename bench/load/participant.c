@@ -1,6 +1,8 @@
 /* A synthetic WebRTC participant. See participant.h. */
 #include "participant.h"
 
+#include <arpa/inet.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,7 +210,7 @@ static int open_pc(struct load_participant *p, enum pal_media_pc which)
         .on_transport_rtcp = on_rtcp,
     };
     /* The offerer controls (RFC 8445 6.1.1): we offer on the publish PC. */
-    return pal_transport_create(p->env->ctx, &p->env->media_cfg, p->env->cert,
+    return pal_transport_create(p->env->ctx, &p->media_cfg, p->env->cert,
                                 which == PAL_MEDIA_PC_PUBLISH, &pc->local, NULL, &l, &pc->t);
 }
 
@@ -435,6 +437,40 @@ int participant_send_json(struct load_participant *p, json_t *msg)
     return rc;
 }
 
+int participant_use_turn(struct load_participant *p, json_t *ice_servers)
+{
+    json_t *server = json_array_get(ice_servers, 0);
+    const char *user = json_string_value(json_object_get(server, "username"));
+    const char *pass = json_string_value(json_object_get(server, "credential"));
+    json_t *urls = json_object_get(server, "urls");
+    struct pal_media_config *c = &p->media_cfg;
+    if (!user || !pass || strlen(user) >= sizeof(c->turn_user) || strlen(pass) >= sizeof(c->turn_pass))
+        return -EINVAL;
+    for (size_t i = 0; i < json_array_size(urls); i++) {
+        /* turn:ADDR[:PORT][?transport=udp], ADDR numeric (no resolver here) */
+        const char *u = json_string_value(json_array_get(urls, i));
+        const char *q = u ? strchr(u, '?') : NULL;
+        if (!u || strncmp(u, "turn:", 5) != 0 || (q && strcmp(q, "?transport=udp") != 0))
+            continue;
+        char host[64];
+        size_t n = strcspn(u + 5, ":?");
+        if (n == 0 || n >= sizeof(host))
+            continue;
+        memcpy(host, u + 5, n);
+        host[n] = '\0';
+        struct in_addr a;
+        int port = u[5 + n] == ':' ? atoi(u + 6 + n) : 3478;
+        if (inet_pton(AF_INET, host, &a) != 1 || port <= 0 || port > 65535)
+            continue;
+        snprintf(c->turn_ip, sizeof(c->turn_ip), "%s", host);
+        c->turn_port = port;
+        snprintf(c->turn_user, sizeof(c->turn_user), "%s", user);
+        snprintf(c->turn_pass, sizeof(c->turn_pass), "%s", pass);
+        return 0;
+    }
+    return -ENOENT;
+}
+
 void participant_joined(struct load_participant *p)
 {
     if (!p->joined_us)
@@ -485,6 +521,7 @@ int participant_create(struct load_env *env, int index, struct load_participant 
             load_sender_init(&p->senders[p->n_senders++], env->media, true, false,
                              (uint32_t)index, (size_t)index * 11);
     }
+    p->media_cfg = env->media_cfg;
     p->start_us = pal_now_us();
     struct load_ws_listener l = {.ctx = p, .on_ws_open = on_ws_open,
                                  .on_ws_message = on_ws_message, .on_ws_closed = on_ws_closed};

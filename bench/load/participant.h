@@ -56,6 +56,7 @@ struct load_env {
     struct load_totals *totals;
     bool sending; /* publishers send while true */
     bool trace;   /* PALABRE_LOAD_TRACE=1: signaling messages on stderr */
+    bool turn;    /* --turn: relay every PC through the join's TURN server */
 };
 
 struct load_signaling {
@@ -109,6 +110,7 @@ struct load_participant {
     bool publishes;
     char room_name[64], name[32];
     struct load_pc pcs[2];
+    struct pal_media_config media_cfg; /* env's, with the join's TURN server under --turn */
     struct load_sender senders[2]; /* audio, video */
     size_t n_senders;
     int64_t start_us, joined_us, first_media_us;
@@ -123,6 +125,9 @@ void participant_send_due(struct load_participant *p, int64_t now_us);
 /* For the signaling dialects. */
 int participant_send_json(struct load_participant *p, json_t *msg); /* steals msg */
 void participant_joined(struct load_participant *p);
+/* --turn: relays p's PCs through the first turn:ADDR[:PORT][?transport=udp]
+ * of the join's ice_servers. 0, -EINVAL (no credentials), -ENOENT (no such URL). */
+int participant_use_turn(struct load_participant *p, json_t *ice_servers);
 /* Creates the publish transport and returns our offer (caller frees). */
 char *participant_publish_offer(struct load_participant *p);
 int participant_publish_answer(struct load_participant *p, const char *sdp);

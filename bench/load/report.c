@@ -59,6 +59,11 @@ void load_report_table(const struct load_result *r, FILE *out)
     } else {
         fprintf(out, "| server CPU | unknown (no --server-pid) |\n");
     }
+    if (r->turn_cpu_us >= 0) {
+        fprintf(out, "| TURN server CPU | %.1f %% of a core |\n", r->turn_cpu_pct);
+        fprintf(out, "| TURN server CPU per forwarded packet | %.2f µs |\n",
+                r->turn_cpu_us_per_forwarded_packet);
+    }
     fprintf(out, "| load tool CPU | %.1f %% of a core, %.2f %% per participant, %.2f µs per packet |\n",
             r->tool_cpu_pct, r->tool_cpu_pct_per_participant, r->tool_cpu_us_per_packet);
     fprintf(out, "| errors (media / signaling / send / late frames) | %llu / %llu / %llu / %llu |\n",
@@ -139,6 +144,11 @@ int load_report_json(const struct load_result *r, const char *path)
     json_object_set_new(j, "server_cpu_us_per_forwarded_packet",
                         r->server_cpu_us < 0 ? json_null()
                                              : num_or_null(r->server_cpu_us_per_forwarded_packet));
+    json_object_set_new(j, "turn_cpu_percent",
+                        r->turn_cpu_us < 0 ? json_null() : num_or_null(r->turn_cpu_pct));
+    json_object_set_new(j, "turn_cpu_us_per_forwarded_packet",
+                        r->turn_cpu_us < 0 ? json_null()
+                                           : num_or_null(r->turn_cpu_us_per_forwarded_packet));
     json_object_set_new(j, "server_rss_kib",
                         r->server_rss_kib < 0 ? json_null() : json_integer(r->server_rss_kib));
     json_object_set_new(j, "tool_cpu_percent", num_or_null(r->tool_cpu_pct));

@@ -53,6 +53,10 @@ struct load_result {
     double server_cpu_pct;
     double server_cpu_us_per_forwarded_packet;
     long server_rss_kib;
+    /* --turn-pid: the TURN server's CPU over the same window, per packet the
+     * subscribers received (each crossed it twice: publisher → server → subscriber) */
+    double turn_cpu_us; /* < 0 unknown */
+    double turn_cpu_pct, turn_cpu_us_per_forwarded_packet;
     double tool_cpu_pct, tool_cpu_pct_per_participant, tool_cpu_us_per_packet;
     /* The tool fell behind its own send schedule or used most of its one
      * thread: the machine, not the server, set the figures of this run. */

@@ -42,6 +42,11 @@ static void on_response(struct load_participant *p, json_t *msg)
         return;
     }
     if (id == ID_JOIN) {
+        if (p->env->turn && participant_use_turn(p, json_object_get(data, "ice_servers"))) {
+            participant_fail(p, false, "--turn: the join has no turn:ADDR:PORT?transport=udp URL "
+                                       "with a numeric address and credentials");
+            return;
+        }
         participant_joined(p);
         if (!p->publishes)
             return;

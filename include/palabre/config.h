@@ -10,6 +10,7 @@
 
 #define PAL_MAX_ORIGINS 16
 #define PAL_MAX_TRUSTED_PROXIES 16
+#define PAL_MAX_TURN_URLS 8
 
 /* Who is an agent ([access] agents). UNSET: no [access] section; allowed
  * only on a loopback listen address, where it means OPEN. */
@@ -73,6 +74,12 @@ struct pal_config {
     /* [metrics] */
     char metrics_token[128];       /* token = (none): else GET /metrics needs
                                     * Authorization: Bearer <token> */
+    /* [turn]: coturn with use-auth-secret; each join hands out credentials
+     * minted from the shared secret (signaling/turn.c) */
+    char turn_urls[PAL_MAX_TURN_URLS][256]; /* urls = (none): turn:/turns: URLs, comma-separated */
+    int n_turn_urls;
+    char turn_secret[256];         /* secret = (none): coturn's static-auth-secret */
+    int turn_ttl_seconds;          /* ttl_seconds = 43200: how long a join's credentials last */
 };
 
 /* Fills *cfg with the embedded defaults. */

@@ -210,6 +210,12 @@ struct pal_media_config {
      * (and interfaces is empty), media gathers on that address only; empty
      * or a wildcard (0.0.0.0, ::): every interface, as above. */
     char listen_addr[64];
+    /* A TURN server (UDP) that all of the agent's traffic goes through
+     * (libnice's force-relay): palabre-load --turn measures a meeting relayed
+     * by coturn. The server leaves turn_ip empty: it never relays. */
+    char turn_ip[64]; /* a numeric address, empty = none */
+    int turn_port;
+    char turn_user[160], turn_pass[64];
     /* The rooms' mixers (0: the mixer's default) */
     int mixer_width, mixer_height, mixer_fps, mixer_bitrate_kbps;
 };

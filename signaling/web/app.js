@@ -234,6 +234,7 @@ function createSession(room) {
     s.self = data.participant;
     s.roomInfo = data.room_info || s.roomInfo;
     s.resumeToken = data.resume_token;
+    s.iceServers = data.ice_servers || []; // TURN with this join's credentials ([turn])
     writeInRoom(room, { name: s.name, resumeToken: s.resumeToken });
     s.others = new Map((data.participants || []).map((p) => [p.id, p]));
     if (first) roomScreen();
@@ -547,6 +548,7 @@ function createSession(room) {
       participants: () => [...s.others.values()],
       selfId: () => s.self?.id,
       selfName: () => s.self?.name || s.name,
+      iceServers: () => s.iceServers || [],
       ...extra,
     };
   }

@@ -14,7 +14,8 @@
 //
 // Publish PC: the browser offers its tracks with `publish` and applies the answer.
 // Subscribe PC: the server offers (`subscribe_offer`), the browser answers. Trickle
-// ICE both ways with `ice_candidate`. No STUN/TURN server from another host.
+// ICE both ways with `ice_candidate`. No STUN server; TURN only as the join hands it
+// out (ice_servers: palabre's own coturn, with credentials that expire).
 //
 // Tests read window.__palabre (pcs, selfId, stats per participant, errors) and may
 // set window.__palabreHooks = { publishOffer(sdp) → sdp } before the page loads to
@@ -37,6 +38,7 @@ export { initials, markScreenTrack, msidByMid, MIXER_ID };
  *   participants()          — current list of {id, name, mic, camera, screen} (others)
  *   selfId                  — own participant id (string, or a function returning it)
  *   selfName                — optional: own name (string or function)
+ *   iceServers()            — optional: the join's ice_servers (TURN), for each new PC
  *   preJoinContainer        — element for the preview and the device <select>s
  *   controls                — optional element for the buttons (else made after videoArea)
  * }

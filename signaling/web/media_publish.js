@@ -30,7 +30,7 @@ export function createPeers(m) {
   const pcOf = (name) => (name === 'publish' ? state.pub : state.sub);
 
   function newPc(name) {
-    const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    const pc = new RTCPeerConnection({ iceServers: ctx.iceServers?.() || [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     const current = () => pc === pcOf(name); // not a replaced one
     pc.addEventListener('icecandidate', (e) => current() && sendCandidate(name, e.candidate));
     pc.addEventListener('iceconnectionstatechange', () => current() && onIceState(name, pc));

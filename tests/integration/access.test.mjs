@@ -104,6 +104,7 @@ test('an agent creates a room and a link; a guest waits, is admitted; a second i
     assert.equal(adm.resume_token, g.data.resume_token);
     assert.equal(adm.last_message_id, said.message.id);
     assert.equal(adm.receive, 'sfu');
+    assert.deepEqual(adm.ice_servers, [], 'no [turn]: an empty list, given on admission');
     assert.equal(adm.room_info.your_role, 'guest');
     assert.deepEqual((await a.event('lobby_left')), { type: 'lobby_left', participant_id: g.id, reason: 'admitted' });
     assert.equal((await a.event('participant_joined')).participant.id, g.id);

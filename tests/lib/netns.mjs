@@ -2,7 +2,9 @@
 // e2e file in `unshare --net` with only lo). This kernel has no netem: random
 // loss comes from nftables `numgen random`. Never call this outside a private
 // namespace: it would change the machine's firewall.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 
 const TABLE = 'palabre_test';
 
@@ -42,5 +44,190 @@ export function clearLoss() {
 // Packets dropped so far by the loss rules.
 export function droppedPackets() {
   const out = execFileSync('nft', ['list', 'table', 'inet', TABLE]).toString();
+  return [...out.matchAll(/counter packets (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
+// ---------------------------------------------------------------- topologies
+// Namespaces of our own, joined by veth pairs, inside the suite's private
+// namespace (which stands for the server's host). Each namespace is held by a
+// process (`unshare --net cat`) that lives as long as its stdin pipe: when the
+// test process goes, for whatever reason, the holders exit and the kernel
+// deletes their namespaces with their veth ends and nftables tables. Nothing
+// goes through /run/netns, so nothing is left on the machine.
+//
+//   const router = await Netns.create('router');
+//   await link(SELF, 's0', '10.77.1.2/24', router, 'r0', '10.77.1.1/24');
+//   router.run('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+//   router.nft('table ip nat { ... }');
+//   const child = router.spawn('turnserver', ['-c', conf]);   // a process inside it
+//   router.wrapper(dir, '/usr/bin/chromium')  → a script path: that binary, run inside
+//   await router.destroy();
+//
+// SELF is the test's own namespace (commands run directly).
+
+const run = (cmd, args, opts = {}) =>
+  execFileSync(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 10000, ...opts }).toString();
+
+export class Netns {
+  constructor(name, holder) {
+    this.name = name;
+    this.holder = holder; // null for SELF
+    this.pid = holder ? holder.pid : null;
+  }
+
+  // A command prefix that runs its arguments in this namespace.
+  get prefix() { return this.pid ? ['nsenter', '-t', String(this.pid), '-n', '--'] : []; }
+
+  run(cmd, args = [], opts) {
+    const p = this.prefix;
+    return p.length ? run(p[0], [...p.slice(1), cmd, ...args], opts) : run(cmd, args, opts);
+  }
+
+  spawn(cmd, args = [], opts = {}) {
+    const p = this.prefix;
+    return p.length ? spawn(p[0], [...p.slice(1), cmd, ...args], opts) : spawn(cmd, args, opts);
+  }
+
+  ip(...args) { return this.run('ip', args); }
+
+  nft(script) { return this.run('nft', ['-f', '-'], { input: script }); }
+
+  // An executable script that runs `binary` inside this namespace (for a
+  // launcher that wants a path, as Playwright's executablePath).
+  wrapper(dir, binary) {
+    const file = path.join(dir, `in-${this.name}-${path.basename(binary)}`);
+    fs.writeFileSync(file, `#!/bin/sh\nexec ${this.prefix.join(' ')} ${binary} "$@"\n`, { mode: 0o755 });
+    return file;
+  }
+
+  static async create(name) {
+    if (!inPrivateNetnsOrOurs()) throw new Error('refusing to build a topology outside a private network namespace');
+    const holder = spawn('unshare', ['--net', 'cat'], { stdio: ['pipe', 'ignore', 'inherit'] });
+    const gone = new Promise((resolve) => holder.once('exit', resolve));
+    holder.gone = gone;
+    await new Promise((resolve, reject) => {
+      holder.once('spawn', resolve);
+      holder.once('error', reject);
+    });
+    const ns = new Netns(name, holder);
+    // unshare has made the namespace once it has exec'd cat: wait for that
+    const own = fs.readlinkSync('/proc/self/ns/net');
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      let cur = null;
+      try { cur = fs.readlinkSync(`/proc/${holder.pid}/ns/net`); } catch { /* not yet */ }
+      let comm = '';
+      try { comm = fs.readFileSync(`/proc/${holder.pid}/comm`, 'utf8').trim(); } catch { /* not yet */ }
+      if (cur && cur !== own && comm === 'cat') break;
+      if (Date.now() > deadline) throw new Error(`namespace ${name} did not appear`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    ns.ip('link', 'set', 'lo', 'up');
+    return ns;
+  }
+
+  async destroy() {
+    if (!this.holder) return;
+    this.holder.stdin.end(); // cat exits; the namespace goes with its last process
+    const t = setTimeout(() => this.holder.kill('SIGKILL'), 2000);
+    await this.holder.gone;
+    clearTimeout(t);
+  }
+}
+
+export const SELF = new Netns('self', null);
+const selfLinks = new Set();
+
+// Deletes the veth ends made in SELF (with their routes and peer ends).
+export function unlinkSelf() {
+  for (const ifname of selfLinks) {
+    try { SELF.ip('link', 'del', ifname); } catch { /* its peer's namespace went first */ }
+  }
+  selfLinks.clear();
+}
+
+// Namespaces made by Netns.create are children of this one, so the check is
+// on the suite's namespace itself: only lo, or veths we added (names s*).
+let privateChecked = false;
+function inPrivateNetnsOrOurs() {
+  if (privateChecked) return true;
+  privateChecked = inPrivateNetns();
+  return privateChecked;
+}
+
+// A veth pair: end a in namespace na with address addrA (CIDR), end b in nb.
+export async function link(na, ifA, addrA, nb, ifB, addrB) {
+  // made inside na, the peer end moved to nb by its holder's pid
+  const peerNs = nb.pid ? ['netns', String(nb.pid)] : ['netns', String(process.pid)];
+  na.ip('link', 'add', ifA, 'type', 'veth', 'peer', 'name', ifB, ...peerNs);
+  // the kernel deletes a namespace (and the veth pairs in it) some time after
+  // its last process: the end in SELF is deleted at once by unlink()
+  if (na === SELF) selfLinks.add(ifA);
+  if (nb === SELF) selfLinks.add(ifB);
+  na.ip('addr', 'add', addrA, 'dev', ifA);
+  na.ip('link', 'set', ifA, 'up');
+  nb.ip('addr', 'add', addrB, 'dev', ifB);
+  nb.ip('link', 'set', ifB, 'up');
+}
+
+// The reach topology (tests/e2e/turn.test.mjs):
+//
+//   client 192.168.77.2 ── 192.168.77.1 router 10.77.1.1 ── 10.77.1.2 server (SELF)
+//   (behind the router's              │ masquerades the
+//    masquerading NAT)                │ client's network
+//                                   10.77.2.1 ── 10.77.2.2 coturn
+//
+// The server and coturn have routable addresses; the client reaches both
+// only through the NAT. Returns { router, coturn, client, addr, destroy() }.
+export async function natTopology() {
+  const addr = { server: '10.77.1.2', coturn: '10.77.2.2', client: '192.168.77.2', nat: '10.77.1.1' };
+  const made = [];
+  try {
+    const router = await Netns.create('router'); made.push(router);
+    const coturn = await Netns.create('coturn'); made.push(coturn);
+    const client = await Netns.create('client'); made.push(client);
+    await link(SELF, 's0', '10.77.1.2/24', router, 'r0', '10.77.1.1/24');
+    await link(router, 'r1', '10.77.2.1/24', coturn, 't0', '10.77.2.2/24');
+    await link(router, 'rl', '192.168.77.1/24', client, 'c0', '192.168.77.2/24');
+    SELF.ip('route', 'add', '10.77.2.0/24', 'via', '10.77.1.1');
+    coturn.ip('route', 'add', 'default', 'via', '10.77.2.1');
+    client.ip('route', 'add', 'default', 'via', '192.168.77.1');
+    router.run('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    router.nft(`table ip palabre_nat {
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr 192.168.77.0/24 oifname != "rl" masquerade
+  }
+}
+`);
+    return {
+      router, coturn, client, addr,
+      async destroy() { unlinkSelf(); for (const ns of made.reverse()) await ns.destroy(); },
+    };
+  } catch (e) {
+    unlinkSelf();
+    for (const ns of made.reverse()) await ns.destroy();
+    throw e;
+  }
+}
+
+// Firewall rules in the client's namespace (its output hook), replacing the
+// previous ones: `rules` are nftables statements, each counted. Returns the
+// packets they dropped so far with droppedBy(ns).
+export function clientFirewall(ns, rules) {
+  try { ns.run('nft', ['delete', 'table', 'inet', 'palabre_fw']); } catch { /* none yet */ }
+  if (!rules.length) return;
+  ns.nft(`table inet palabre_fw {
+  chain out {
+    type filter hook output priority 0; policy accept;
+${rules.map((r) => `    ${r} counter drop`).join('\n')}
+  }
+}
+`);
+}
+
+export function droppedBy(ns) {
+  let out = '';
+  try { out = ns.run('nft', ['list', 'table', 'inet', 'palabre_fw']); } catch { return 0; }
   return [...out.matchAll(/counter packets (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 }
