@@ -67,8 +67,9 @@ export async function until(fn, ms, what) {
 // Starts $PALABRE_BIN on a free 127.0.0.1 port with a fresh data directory
 // (tests/lib/palabre.mjs); its log goes to this process's output. stop()
 // fails when palabre does not exit 0 on SIGTERM (a crash, a sanitizer report).
-export async function startPalabre({ config } = {}) {
-  const srv = await start({ timeout: 15000, config });
+// host, ca: as tests/lib/palabre.mjs (an IPv6 listen address, TLS).
+export async function startPalabre({ config, host, ca } = {}) {
+  const srv = await start({ timeout: 15000, config, host, ca });
   srv.proc.stdout.pipe(process.stdout);
   srv.proc.stderr.pipe(process.stderr);
   return { base: srv.url, port: srv.port, dataDir: srv.dataDir, child: srv.proc, stop: () => srv.stop() };
