@@ -754,18 +754,18 @@ int pal_server_listen(struct pal_server *srv)
     lws_log_unlimited = lvl != NULL;
     lws_set_log_level(lvl ? atoi(lvl) : LLL_ERR, lws_log_emit);
     const struct pal_config *cfg = &srv->cfg;
-    struct sockaddr_storage ss;
-    socklen_t sslen;
-    char iface[INET6_ADDRSTRLEN];
-    int rc = listen_sockaddr(cfg, &ss, &sslen, iface);
-    if (rc || (rc = listen_probe(cfg, &ss, sslen)))
-        return rc;
     bool tls = cfg->tls_cert[0] != '\0';
     char err[600];
+    int rc;
     if (tls && (rc = pal_tls_check_files(cfg->tls_cert, cfg->tls_key, err, sizeof(err)))) {
         PAL_ERROR("server", NULL, NULL, "%s", err);
         return rc;
     }
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    char iface[INET6_ADDRSTRLEN];
+    if ((rc = listen_sockaddr(cfg, &ss, &sslen, iface)) || (rc = listen_probe(cfg, &ss, sslen)))
+        return rc;
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     info.port = cfg->listen_port;

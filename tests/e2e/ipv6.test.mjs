@@ -53,7 +53,7 @@ async function serverAddresses(page) {
   });
 }
 
-test('two participants on http://[::1] decode each other\'s video and audio over IPv6', { timeout: seconds(240) }, async () => {
+test('two participants on http://[::1] (page and WebSocket over IPv6) decode each other\'s video and audio', { timeout: seconds(240) }, async () => {
   assert.match(server.base, /^http:\/\/\[::1\]:\d+$/);
   const a = await join(browser, server.base, 'ipv6-two', 'Alice');
   open.push(a);
