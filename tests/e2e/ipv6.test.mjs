@@ -13,7 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS, startPalabre, join, waitDecoding, freePort } from '../lib/media_e2e.mjs';
+import { CHROMIUM_ARGS, startPalabre, join, waitDecoding, freePort, serverCandidates } from '../lib/media_e2e.mjs';
 import { runPalabre } from '../lib/palabre.mjs';
 import { seconds } from '../lib/timeouts.mjs';
 
@@ -35,24 +35,6 @@ afterEach(async () => {
   for (const p of open.splice(0)) await p.leave().catch(() => {});
 }, { timeout: seconds(60) });
 
-// The addresses of the server's side of each selected candidate pair.
-async function serverAddresses(page) {
-  return page.evaluate(async () => {
-    const out = [];
-    for (const pc of Object.values(window.__palabre.pcs)) {
-      if (!pc) continue;
-      const st = await pc.getStats();
-      st.forEach((r) => {
-        if (r.type !== 'transport' || !r.selectedCandidatePairId) return;
-        const pair = st.get(r.selectedCandidatePairId);
-        const remote = pair && st.get(pair.remoteCandidateId);
-        if (remote) out.push(remote.address || remote.ip);
-      });
-    }
-    return out;
-  });
-}
-
 test('two participants on http://[::1] (page and WebSocket over IPv6) decode each other\'s video and audio', { timeout: seconds(240) }, async () => {
   assert.match(server.base, /^http:\/\/\[::1\]:\d+$/);
   const a = await join(browser, server.base, 'ipv6-two', 'Alice');
@@ -63,7 +45,7 @@ test('two participants on http://[::1] (page and WebSocket over IPv6) decode eac
     const st = await waitDecoding(viewer, [other]);
     assert.ok(st[other.id].video.framesDecoded > 0, `${viewer.name} decodes ${other.name}`);
     assert.ok(st[other.id].audio.totalAudioEnergy > 0, `${viewer.name} hears ${other.name}`);
-    const addrs = await serverAddresses(viewer.page);
+    const addrs = (await serverCandidates(viewer.page)).map((c) => c.address);
     assert.equal(addrs.length, 2, `${viewer.name}: both peer connections have a selected pair`);
     console.log(`# ${viewer.name}: media pairs with the server on ${addrs.join(', ')}`);
     const offered = await viewer.page.evaluate(() => Object.values(window.__palabre.pcs).filter(Boolean)
