@@ -93,8 +93,8 @@ int pal_tls_reload(SSL_CTX *live, const char *cert, const char *key, char *err, 
     ERR_clear_error();
     /* override = 1: replaces the pair; the call checks that key and
      * certificate match before it changes anything */
-    if (SSL_CTX_use_cert_and_key(live, SSL_CTX_get0_certificate(ctx),
-                                 SSL_CTX_get0_privatekey(ctx), chain, 1) != 1) {
+    if (SSL_CTX_use_cert_and_key(live, SSL_CTX_get0_certificate(ctx), SSL_CTX_get0_privatekey(ctx),
+                                 chain, 1) != 1) {
         snprintf(err, errlen, "[server] tls_cert %s: cannot be installed: %s", cert,
                  ssl_reason(why, sizeof(why)));
         rc = -EINVAL;
