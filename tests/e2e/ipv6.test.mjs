@@ -37,6 +37,11 @@ afterEach(async () => {
 
 test('two participants on http://[::1] (page and WebSocket over IPv6) decode each other\'s video and audio', { timeout: seconds(240) }, async () => {
   assert.match(server.base, /^http:\/\/\[::1\]:\d+$/);
+  // plain HTTP: the security headers, but no HSTS (that is for built-in TLS, e2e/tls)
+  const page = await fetch(`${server.base}/r/ipv6-two`);
+  assert.equal(page.status, 200);
+  assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
+  assert.equal(page.headers.get('strict-transport-security'), null);
   const a = await join(browser, server.base, 'ipv6-two', 'Alice');
   open.push(a);
   const b = await join(browser, server.base, 'ipv6-two', 'Bruno');
