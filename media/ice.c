@@ -242,6 +242,12 @@ static void add_local_addresses(struct pal_ice *ice)
     if (pal_ice_bind_address(&ice->cfg, only)) {
         if (nice_address_set_from_string(&addr, only))
             nice_agent_add_local_address(ice->agent, &addr);
+        /* signaling on [::1]: IPv6 candidates, and IPv4 loopback too, for
+         * browsers that gather only 127.0.0.1 (Chromium without an IPv6
+         * default route, as in the test namespaces) */
+        if (ice->cfg.add_loopback && !strcmp(only, "::1") &&
+            nice_address_set_from_string(&addr, "127.0.0.1"))
+            nice_agent_add_local_address(ice->agent, &addr);
         return;
     }
     if (ice->cfg.interfaces[0]) {

@@ -75,24 +75,51 @@ static int set_string(char *dst, size_t cap, const char *value, char *err, size_
     return 0;
 }
 
-/* "ADDR:PORT" or ":PORT" or "PORT" */
+/* "ADDR:PORT", "[IPV6]:PORT", ":PORT" or "PORT". The address is kept
+ * without brackets (what bind and inet_pton take); an IPv6 address without
+ * brackets is refused: "::1:8080" could be read two ways. */
 static int set_listen(struct pal_config *cfg, const char *value, char *err, size_t errlen)
 {
-    const char *colon = strrchr(value, ':');
-    const char *port = colon ? colon + 1 : value;
+    const char *addr = value, *addr_end = NULL, *port = value;
+    if (value[0] == '[') {
+        const char *close = strchr(value, ']');
+        if (!close || close[1] != ':') {
+            snprintf(err, errlen, "key 'listen': expected [IPV6]:PORT, got '%s'", value);
+            return -EINVAL;
+        }
+        addr = value + 1;
+        addr_end = close;
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(value, ':');
+        if (colon) {
+            addr_end = colon;
+            port = colon + 1;
+            if (memchr(value, ':', (size_t)(colon - value))) {
+                snprintf(err, errlen,
+                         "key 'listen': an IPv6 address goes in brackets, [ADDR]:PORT, got '%s'",
+                         value);
+                return -EINVAL;
+            }
+        }
+    }
     long p;
     if (parse_int(port, 1, 65535, &p)) {
         snprintf(err, errlen, "key 'listen': expected ADDR:PORT with a port 1-65535, got '%s'", value);
         return -EINVAL;
     }
-    if (colon) {
-        size_t n = (size_t)(colon - value);
+    if (addr_end) {
+        size_t n = (size_t)(addr_end - addr);
         if (n >= sizeof(cfg->listen_addr)) {
             snprintf(err, errlen, "key 'listen': address too long");
             return -EINVAL;
         }
+        if (n == 0 && value[0] == '[') {
+            snprintf(err, errlen, "key 'listen': empty address in '%s'", value);
+            return -EINVAL;
+        }
         if (n > 0) {
-            memcpy(cfg->listen_addr, value, n);
+            memcpy(cfg->listen_addr, addr, n);
             cfg->listen_addr[n] = '\0';
         }
     }
@@ -194,6 +221,8 @@ static const struct key_def keys[] = {
     {"server", "metrics", K_SPECIAL, 0, 0, 0, 0},
     {"server", "trusted_proxies", K_SPECIAL, 0, 0, 0, 0},
     {"server", "public_url", K_SPECIAL, 0, 0, 0, 0},
+    {"server", "tls_cert", K_STR, OFF(tls_cert), SZ(tls_cert), 0, 0},
+    {"server", "tls_key", K_STR, OFF(tls_key), SZ(tls_key), 0, 0},
     {"access", "agents", K_SPECIAL, 0, 0, 0, 0},
     {"access", "jwks_file", K_STR, OFF(jwks_file), SZ(jwks_file), 0, 0},
     {"access", "issuer", K_STR, OFF(jwt_issuer), SZ(jwt_issuer), 0, 0},
@@ -417,6 +446,13 @@ bool pal_config_listen_is_loopback(const struct pal_config *cfg)
 
 int pal_config_check(struct pal_config *cfg, char *err, size_t errlen)
 {
+    /* a certificate without its key (or the reverse) cannot serve TLS, and
+     * falling back to plain HTTP would be a surprise */
+    if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+        snprintf(err, errlen, "[server] %s is set but [server] %s is missing: set both or neither",
+                 cfg->tls_cert[0] ? "tls_cert" : "tls_key", cfg->tls_cert[0] ? "tls_key" : "tls_cert");
+        return -EINVAL;
+    }
     if (cfg->agents == PAL_AGENTS_UNSET) {
         if (!pal_config_listen_is_loopback(cfg)) {
             snprintf(err, errlen,

@@ -17,6 +17,9 @@
 
 static const char CSP[] = "default-src 'self'; connect-src 'self' ws: wss:; "
                           "media-src 'self' blob: mediastream:; img-src 'self' data: blob:";
+/* a year: browsers then refuse plain HTTP to the site and any certificate
+ * error, for as long as the site keeps answering over HTTPS */
+static const char HSTS[] = "max-age=31536000";
 
 const char *pal_http_mime(const char *path)
 {
@@ -173,6 +176,12 @@ int pal_http_add_security_headers(struct lws *wsi, unsigned char **p, unsigned c
                                     (const unsigned char *)"no-referrer", 11, p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-cache", 8, p, end))
+        return -1;
+    /* over built-in TLS only: a plain HTTP listener (tests, behind a proxy
+     * that sets its own) must not tell browsers to insist on HTTPS */
+    if (lws_is_ssl(wsi) &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"strict-transport-security:",
+                                    (const unsigned char *)HSTS, (int)strlen(HSTS), p, end))
         return -1;
     return 0;
 }

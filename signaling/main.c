@@ -1,5 +1,6 @@
 /* palabre: the meeting server. Parses the command line and the config file,
- * then runs the signaling server until SIGTERM/SIGINT. `palabre token|jwks|
+ * then runs the signaling server until SIGTERM/SIGINT (SIGHUP reloads the
+ * TLS certificate). `palabre token|jwks|
  * invite` are operations subcommands (cli.c) and never start the server. */
 #include <errno.h>
 #include <getopt.h>
@@ -20,8 +21,11 @@ static struct pal_server *g_srv;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    if (g_srv)
+    if (!g_srv)
+        return;
+    if (sig == SIGHUP) /* a renewed certificate ([server] tls_cert) */
+        pal_server_request_reload(g_srv);
+    else
         pal_server_request_stop(g_srv);
 }
 
@@ -55,7 +59,8 @@ static void usage(FILE *f)
             "\n"
             "Palabre meeting server: HTTP + WebSocket signaling, browser client, chat.\n"
             "\n"
-            "  --listen ADDR:PORT   address and port to listen on (default 127.0.0.1:8080)\n"
+            "  --listen ADDR:PORT   address and port to listen on (default 127.0.0.1:8080;\n"
+            "                       IPv6 in brackets: [::1]:8080, [::]:8080)\n"
             "  --data-dir DIR       data directory, created if missing (default ./var)\n"
             "  --config FILE        INI configuration file ([server] [access] [limits] [media])\n"
             "  --log-level LEVEL    debug, info, warn, error or off (default info)\n"
@@ -141,6 +146,7 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     int rc = pal_server_run(srv);
     g_srv = NULL;
     pal_server_destroy(srv); /* and the media signaling it adopted */

@@ -9,14 +9,18 @@
  * never holds the signaling thread for long. */
 #include "palabre/server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libwebsockets.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +34,7 @@
 #include "palabre/room_store.h"
 #include "palabre/rooms.h"
 #include "palabre/session.h"
+#include "palabre/tls.h"
 
 #define MAX_LISTENERS 16
 #define MAX_WAKE_HOOKS 16
@@ -81,9 +86,12 @@ struct pal_server {
     pal_mix_admit_fn mix_admit;
     void *mix_admit_ud;
     lws_sorted_usec_list_t sul_flush, sul_sweep, sul_tick, sul_retention;
+    /* borrowed */
+    SSL_CTX *tls_ctx; /* the listening vhost's ([server] tls_cert), lws owns it */
     /* state */
     struct pal_session *sessions; /* connected sessions */
     atomic_int stop_requested; /* set by a signal handler or another thread */
+    atomic_int reload_requested; /* SIGHUP: reload the TLS certificate */
     uint64_t turn;             /* turns of the service loop */
     bool stopping;
     bool flush_armed;
@@ -469,6 +477,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         break;
     case LWS_CALLBACK_ADD_HEADERS:
         break;
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        /* lws's one look at the listening vhost's SSL_CTX (user): kept for
+         * the SIGHUP reload */
+        if (srv)
+            srv->tls_ctx = user;
+        return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return check_upgrade(srv, wsi);
     case LWS_CALLBACK_ESTABLISHED: {
@@ -645,16 +659,117 @@ fail:
     return NULL;
 }
 
+/* ---- listening: address, TLS, certificate reload ------------------------------ */
+
+/* The listen address as numbers (lws takes an interface name or a numeric
+ * address: a name such as "localhost" is resolved here), in *ss. An empty
+ * address is the IPv6 wildcard, which also takes IPv4 (v6only off). */
+static int listen_sockaddr(const struct pal_config *cfg, struct sockaddr_storage *ss,
+                           socklen_t *sslen, char numeric[static INET6_ADDRSTRLEN])
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%d", cfg->listen_port);
+    int rc = getaddrinfo(cfg->listen_addr[0] ? cfg->listen_addr : "::", port, &hints, &res);
+    if (rc) {
+        PAL_ERROR("server", NULL, NULL, "cannot listen on %s: %s", cfg->listen_addr,
+                  gai_strerror(rc));
+        return -EADDRNOTAVAIL;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sslen = res->ai_addrlen;
+    freeaddrinfo(res);
+    const void *a = ss->ss_family == AF_INET6 ? (void *)&((struct sockaddr_in6 *)ss)->sin6_addr
+                                              : (void *)&((struct sockaddr_in *)ss)->sin_addr;
+    inet_ntop(ss->ss_family, a, numeric, INET6_ADDRSTRLEN);
+    return 0;
+}
+
+/* lws logs a listen socket it cannot bind and goes on (it waits for the
+ * interface to appear): binding the same address first turns a busy port or
+ * an address of another host into a refusal to start, with the reason. */
+static int listen_probe(const struct pal_config *cfg, const struct sockaddr_storage *ss,
+                        socklen_t sslen)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        PAL_ERROR("server", NULL, NULL, "cannot listen on %s port %d: %s", cfg->listen_addr,
+                  cfg->listen_port, strerror(errno));
+        return -errno;
+    }
+    int one = 1, zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); /* as lws does */
+    if (ss->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    int rc = bind(fd, (const struct sockaddr *)ss, sslen) ? -errno : 0;
+    if (!rc && listen(fd, 1))
+        rc = -errno;
+    close(fd);
+    if (!rc)
+        return 0;
+    const char *why = rc == -EADDRINUSE      ? "the port is already in use"
+                      : rc == -EADDRNOTAVAIL ? "the address is not one of this host's"
+                      : rc == -EACCES        ? "permission denied (a port below 1024 needs "
+                                               "CAP_NET_BIND_SERVICE)"
+                                             : strerror(-rc);
+    PAL_ERROR("server", NULL, NULL, "cannot listen on %s port %d: %s", cfg->listen_addr,
+              cfg->listen_port, why);
+    return rc;
+}
+
+/* SIGHUP: the renewed certificate for new handshakes; the connections
+ * already open keep the session they negotiated. */
+static void tls_reload_now(struct pal_server *srv)
+{
+    srv->reload_requested = 0;
+    if (!srv->cfg.tls_cert[0]) {
+        PAL_INFO("server", NULL, NULL, "SIGHUP: no [server] tls_cert, nothing to reload");
+        return;
+    }
+    char err[600];
+    int rc = srv->tls_ctx ? pal_tls_reload(srv->tls_ctx, srv->cfg.tls_cert, srv->cfg.tls_key, err,
+                                           sizeof(err))
+                          : -ENOENT;
+    if (rc == -ENOENT && !srv->tls_ctx)
+        snprintf(err, sizeof(err), "the listener has no TLS context");
+    if (rc)
+        PAL_ERROR("server", NULL, NULL, "SIGHUP: certificate not reloaded, the previous one stays: %s",
+                  err);
+    else
+        PAL_INFO("server", NULL, NULL, "SIGHUP: certificate reloaded from %s", srv->cfg.tls_cert);
+}
+
+void pal_server_request_reload(struct pal_server *srv)
+{
+    srv->reload_requested = 1;
+    if (srv->ctx)
+        lws_cancel_service(srv->ctx);
+}
+
 int pal_server_listen(struct pal_server *srv)
 {
     /* PALABRE_LWS_LOG: an lws log bitmask (debugging lws itself) */
     const char *lvl = getenv("PALABRE_LWS_LOG");
     lws_log_unlimited = lvl != NULL;
     lws_set_log_level(lvl ? atoi(lvl) : LLL_ERR, lws_log_emit);
+    const struct pal_config *cfg = &srv->cfg;
+    bool tls = cfg->tls_cert[0] != '\0';
+    char err[600];
+    int rc;
+    if (tls && (rc = pal_tls_check_files(cfg->tls_cert, cfg->tls_key, err, sizeof(err)))) {
+        PAL_ERROR("server", NULL, NULL, "%s", err);
+        return rc;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    char iface[INET6_ADDRSTRLEN];
+    if ((rc = listen_sockaddr(cfg, &ss, &sslen, iface)) || (rc = listen_probe(cfg, &ss, sslen)))
+        return rc;
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
-    info.port = srv->cfg.listen_port;
-    info.iface = srv->cfg.listen_addr[0] ? srv->cfg.listen_addr : NULL;
+    info.port = cfg->listen_port;
+    info.iface = cfg->listen_addr[0] ? iface : NULL;
     info.protocols = protocols;
     info.user = srv;
     info.server_string = "palabre";
@@ -662,19 +777,31 @@ int pal_server_listen(struct pal_server *srv)
     /* large intranet cookies: headers up to HEADER_BYTES_MAX are served */
     info.max_http_header_data2 = HEADER_BUFFER;
     info.fd_limit_per_thread = fd_limit_for_lws();
-    if (info.iface && !strchr(info.iface, ':'))
+    if (ss.ss_family == AF_INET)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    else /* v6only off: [::] takes IPv4 clients too */
+        info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY;
+    if (tls) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+        /* HTTP/1.1 only: the WebSocket, the per-address limits and the
+         * header checks are those of HTTP/1.1 connections */
+        info.alpn = "http/1.1";
+    }
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
-        PAL_ERROR("server", NULL, NULL, "cannot listen on %s:%d", srv->cfg.listen_addr,
-                  srv->cfg.listen_port);
+        PAL_ERROR("server", NULL, NULL, "cannot listen on %s port %d (libwebsockets refused, see "
+                  "above)", cfg->listen_addr, cfg->listen_port);
         return -EADDRINUSE;
     }
     lws_sul_schedule(srv->ctx, 0, &srv->sul_sweep, sweep_cb, SWEEP_US);
-    if (srv->cfg.chat_retention_days > 0)
+    if (cfg->chat_retention_days > 0)
         lws_sul_schedule(srv->ctx, 0, &srv->sul_retention, retention_cb, 1);
-    PAL_INFO("server", NULL, NULL, "listening on http://%s:%d/ (web root %s, data %s)",
-             srv->cfg.listen_addr, srv->cfg.listen_port, srv->cfg.web_root, srv->cfg.data_dir);
+    bool v6 = strchr(cfg->listen_addr, ':') != NULL;
+    PAL_INFO("server", NULL, NULL, "listening on %s://%s%s%s:%d/ (web root %s, data %s)",
+             tls ? "https" : "http", v6 ? "[" : "", cfg->listen_addr, v6 ? "]" : "",
+             cfg->listen_port, cfg->web_root, cfg->data_dir);
     return 0;
 }
 
@@ -691,6 +818,8 @@ int pal_server_run(struct pal_server *srv)
         srv->turn++;
         if (lws_service(srv->ctx, 0) < 0)
             break;
+        if (srv->reload_requested)
+            tls_reload_now(srv);
         if (accept_failing)
             usleep(ACCEPT_BACKOFF_US);
     }

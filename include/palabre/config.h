@@ -24,7 +24,7 @@ enum pal_metrics_access { PAL_METRICS_OFF, PAL_METRICS_LOOPBACK, PAL_METRICS_ON 
 
 struct pal_config {
     /* [server] */
-    char listen_addr[64];   /* listen = 127.0.0.1:8080 */
+    char listen_addr[64];   /* listen = 127.0.0.1:8080 ([::1]:8080; kept without brackets) */
     int listen_port;
     char data_dir[512];     /* data_dir = ./var */
     char web_root[512];     /* web_root = (signaling/web next to the binary's source tree) */
@@ -37,6 +37,8 @@ struct pal_config {
     int n_trusted_proxies;
     char public_url[256];   /* public_url = (none): the site's address as users reach it,
                              * https://visio.example.fr; invite links start with it */
+    char tls_cert[512];     /* tls_cert = (none): PEM certificate, chain allowed: HTTPS/WSS */
+    char tls_key[512];      /* tls_key = (none): its PEM private key; both or neither */
     /* [access] */
     int agents;             /* agents = open | token (enum pal_agents_mode; default: open on
                              * a loopback listen address, else required) */

@@ -56,7 +56,7 @@ struct pal_server;
 int pal_http_serve(struct lws *wsi, struct pal_server *srv, const char *path, char **body);
 /* LWS_CALLBACK_HTTP_WRITEABLE: writes and frees *body. */
 int pal_http_write_body(struct lws *wsi, char **body);
-/* Adds the security headers (CSP, nosniff, referrer policy). */
+/* Adds the security headers (CSP, nosniff, referrer policy; HSTS over TLS). */
 int pal_http_add_security_headers(struct lws *wsi, unsigned char **p, unsigned char *end);
 
 #endif

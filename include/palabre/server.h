@@ -30,8 +30,14 @@ struct pal_server *pal_server_create(const struct pal_config *cfg);
  * store, destroys the lws context. */
 void pal_server_destroy(struct pal_server *srv);
 
-/* Creates the lws context listening on cfg->listen_addr:listen_port. */
+/* Creates the lws context listening on cfg->listen_addr:listen_port, over
+ * TLS when cfg->tls_cert is set. Refuses (a log line, a negative errno) an
+ * address of another host, a port in use, unreadable or mismatched TLS files. */
 int pal_server_listen(struct pal_server *srv);
+/* Async-signal-safe (SIGHUP): asks the signaling thread to reload the TLS
+ * certificate and key from their files; a bad pair is logged and the
+ * current one kept. */
+void pal_server_request_reload(struct pal_server *srv);
 /* Runs the service loop until a stop is requested, then shuts down
  * gracefully (server_shutdown to every client, close 1001). Returns 0. */
 int pal_server_run(struct pal_server *srv);

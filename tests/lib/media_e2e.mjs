@@ -67,8 +67,9 @@ export async function until(fn, ms, what) {
 // Starts $PALABRE_BIN on a free 127.0.0.1 port with a fresh data directory
 // (tests/lib/palabre.mjs); its log goes to this process's output. stop()
 // fails when palabre does not exit 0 on SIGTERM (a crash, a sanitizer report).
-export async function startPalabre({ config } = {}) {
-  const srv = await start({ timeout: 15000, config });
+// host, ca: as tests/lib/palabre.mjs (an IPv6 listen address, TLS).
+export async function startPalabre({ config, host, ca } = {}) {
+  const srv = await start({ timeout: 15000, config, host, ca });
   srv.proc.stdout.pipe(process.stdout);
   srv.proc.stderr.pipe(process.stderr);
   return { base: srv.url, port: srv.port, dataDir: srv.dataDir, child: srv.proc, stop: () => srv.stop() };
@@ -202,10 +203,11 @@ export async function waitDecoding(viewer, from, { audio = true, ms = 30000, fra
   }, ms, `${viewer.name} decodes ${from.map((p) => p.name).join(', ')}`);
 }
 
-// The server's UDP ports used by a page's two peer connections (selected pairs).
-export async function serverPorts(page) {
+// The server's side ({ address, port }) of the selected candidate pair of each
+// of a page's peer connections.
+export async function serverCandidates(page) {
   return page.evaluate(async () => {
-    const ports = [];
+    const out = [];
     for (const pc of Object.values(window.__palabre.pcs)) {
       if (!pc) continue;
       const st = await pc.getStats();
@@ -213,11 +215,16 @@ export async function serverPorts(page) {
         if (r.type !== 'transport' || !r.selectedCandidatePairId) return;
         const pair = st.get(r.selectedCandidatePairId);
         const remote = pair && st.get(pair.remoteCandidateId);
-        if (remote?.port) ports.push(remote.port);
+        if (remote) out.push({ address: remote.address || remote.ip, port: remote.port });
       });
     }
-    return ports;
+    return out;
   });
+}
+
+// The server's UDP ports used by a page's two peer connections (selected pairs).
+export async function serverPorts(page) {
+  return (await serverCandidates(page)).filter((c) => c.port).map((c) => c.port);
 }
 
 // Outbound video counters of a page's publish PC.

@@ -15,6 +15,9 @@
 //     srv.kill() (SIGKILL, no wait).
 //     wrap: a command prefix that must end by exec'ing its arguments (the
 //     binary and its flags), e.g. a mount namespace wrapper.
+//     host: the listen address as in a URL ('[::1]'; default '127.0.0.1').
+//     ca: the server speaks TLS (config sets tls_cert/tls_key): srv.url is
+//     https://, srv.wsUrl wss://, and /healthz is checked trusting this CA (PEM).
 //
 //   const c = await connect(srv.wsUrl, { origin, headers });
 //     A JSON WebSocket client (npm `ws`).
@@ -38,6 +41,7 @@
 // 10 s per request or event, all multiplied by PALABRE_TIME_SCALE (make asan: 3).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -75,11 +79,11 @@ export function iniText(config) {
 }
 
 export async function startPalabre({ config, args = [], env = {}, logLevel = 'info', keepDir = false,
-  timeout = 5000, wrap = [] } = {}) {
+  timeout = 5000, wrap = [], host = '127.0.0.1', ca } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-test-'));
   const dataDir = path.join(dir, 'data');
   const port = await freePort();
-  const argv = ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', logLevel];
+  const argv = ['--listen', `${host}:${port}`, '--data-dir', dataDir, '--log-level', logLevel];
   if (config) {
     const f = path.join(dir, 'palabre.ini');
     fs.writeFileSync(f, iniText(config));
@@ -93,9 +97,9 @@ export async function startPalabre({ config, args = [], env = {}, logLevel = 'in
   proc.stdout.on('data', (d) => { output += d; });
   proc.stderr.on('data', (d) => { output += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${ca ? 'https' : 'http'}://${host}:${port}`;
   const srv = {
-    port, url, wsUrl: `ws://127.0.0.1:${port}/ws`, dataDir, dir, proc, exited,
+    port, url, wsUrl: `${ca ? 'wss' : 'ws'}://${host}:${port}/ws`, dataDir, dir, proc, exited,
     output: () => output,
     async stop(signal = 'SIGTERM', { check = true } = {}) {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
@@ -112,13 +116,19 @@ export async function startPalabre({ config, args = [], env = {}, logLevel = 'in
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`palabre exited (${proc.exitCode}): ${output}`);
     try {
-      const res = await fetch(`${url}/healthz`);
-      if (res.ok) break;
+      if (ca ? await httpsOk(`${url}/healthz`, ca) : (await fetch(`${url}/healthz`)).ok) break;
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) { srv.kill(); throw new Error(`palabre did not listen: ${output}`); }
     await sleep(25);
   }
   return srv;
+}
+
+// GET over https trusting ca (fetch has no per-request CA): whether it answered 2xx.
+function httpsOk(url, ca) {
+  return new Promise((resolve, reject) => {
+    https.get(url, { ca }, (res) => { res.resume(); resolve(res.statusCode < 300); }).on('error', reject);
+  });
 }
 
 export async function runPalabre(args, { timeout = 5000 * TIME_SCALE } = {}) {

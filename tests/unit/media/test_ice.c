@@ -215,6 +215,39 @@ static void test_loopback_listen_gathers_on_loopback_only(void **state)
     g_main_context_unref(ctx);
 }
 
+/* Listening on [::1]: IPv6 loopback candidates, and IPv4 loopback for the
+ * browsers that gather only that; a remote on either is taken. */
+static void test_ipv6_loopback_listen_gathers_both_loopbacks(void **state)
+{
+    (void)state;
+    GMainContext *ctx = g_main_context_new();
+    struct pal_media_config cfg = {.add_loopback = true, .listen_addr = "::1"};
+    struct gathered g;
+    struct pal_ice *ice = gather(ctx, &cfg, &g);
+    bool v6 = false, v4 = false;
+    for (int i = 0; i < g.n; i++) {
+        if (!strcmp(g.addrs[i], "::1"))
+            v6 = true;
+        else if (!strcmp(g.addrs[i], "127.0.0.1"))
+            v4 = true;
+        else
+            fail_msg("candidate on %s, listen is [::1]", g.addrs[i]);
+    }
+    assert_true(v6);
+    assert_true(v4);
+    struct pal_media_candidate c = {
+        .foundation = "1", .component = 1, .priority = 1, .addr = "::1", .port = 9};
+    assert_int_equal(pal_ice_add_remote_candidate(ice, &c), 0);
+    snprintf(c.addr, sizeof(c.addr), "127.0.0.1");
+    assert_int_equal(pal_ice_add_remote_candidate(ice, &c), 0);
+    snprintf(c.addr, sizeof(c.addr), "2001:db8::1");
+    assert_int_equal(pal_ice_add_remote_candidate(ice, &c), -ENETUNREACH);
+    pal_ice_destroy(ice);
+    while (g_main_context_iteration(ctx, FALSE))
+        ;
+    g_main_context_unref(ctx);
+}
+
 static void test_specific_listen_gathers_there_only(void **state)
 {
     (void)state;
@@ -254,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_remote_reachable_table),
         cmocka_unit_test(test_loopback_listen_gathers_on_loopback_only),
         cmocka_unit_test(test_specific_listen_gathers_there_only),
+        cmocka_unit_test(test_ipv6_loopback_listen_gathers_both_loopbacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

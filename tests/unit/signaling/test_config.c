@@ -140,6 +140,60 @@ static void test_bad_set_leaves_config_unchanged(void **state)
     assert_memory_equal(&c, &before, sizeof(c));
 }
 
+/* IPv6 listen addresses in brackets, kept without them (what bind takes);
+ * one without brackets is ambiguous and refused. */
+static void test_listen_ipv6(void **state)
+{
+    static const struct {
+        const char *value, *addr;
+        int port;
+    } ok[] = {{"[::1]:8443", "::1", 8443},
+              {"[::]:80", "::", 80},
+              {"[2001:db8::7]:9000", "2001:db8::7", 9000},
+              {"192.0.2.1:443", "192.0.2.1", 443}};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        struct pal_config c;
+        char err[256] = "";
+        pal_config_defaults(&c);
+        if (pal_config_set(&c, NULL, "server.listen", ok[i].value, err, sizeof(err)))
+            fail_msg("%s: %s", ok[i].value, err);
+        assert_string_equal(c.listen_addr, ok[i].addr);
+        assert_int_equal(c.listen_port, ok[i].port);
+    }
+    struct pal_config c;
+    pal_config_defaults(&c);
+    assert_true(pal_config_set(&c, NULL, "server.listen", "[::1]:8080", (char[8]){0}, 8) == 0);
+    assert_true(pal_config_listen_is_loopback(&c));
+    static const char *bad[] = {"::1:8080", "[::1]8080", "[::1", "[]:80", "[::1]:0"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char err[256] = "";
+        pal_config_defaults(&c);
+        assert_int_equal(pal_config_set(&c, NULL, "server.listen", bad[i], err, sizeof(err)),
+                         -EINVAL);
+        assert_non_null(strstr(err, "key 'listen'"));
+        assert_string_equal(c.listen_addr, "127.0.0.1");
+    }
+}
+
+/* tls_cert and tls_key go together: one alone names the other. */
+static void test_tls_both_or_neither(void **state)
+{
+    struct pal_config c;
+    char err[256];
+    pal_config_defaults(&c);
+    assert_int_equal(pal_config_set(&c, NULL, "server.tls_cert", "/etc/c.pem", err, sizeof(err)), 0);
+    assert_int_equal(pal_config_check(&c, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "[server] tls_key is missing"));
+    pal_config_defaults(&c);
+    assert_int_equal(pal_config_set(&c, NULL, "server.tls_key", "/etc/k.pem", err, sizeof(err)), 0);
+    assert_int_equal(pal_config_check(&c, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "[server] tls_cert is missing"));
+    assert_int_equal(pal_config_set(&c, NULL, "server.tls_cert", "/etc/c.pem", err, sizeof(err)), 0);
+    assert_int_equal(pal_config_check(&c, err, sizeof(err)), 0);
+    assert_string_equal(c.tls_cert, "/etc/c.pem");
+    assert_string_equal(c.tls_key, "/etc/k.pem");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -148,6 +202,8 @@ int main(void)
         cmocka_unit_test(test_errors_name_key_and_line),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_bad_set_leaves_config_unchanged),
+        cmocka_unit_test(test_listen_ipv6),
+        cmocka_unit_test(test_tls_both_or_neither),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
