@@ -1096,11 +1096,6 @@ static void wake_signaling(void *ud)
 
 /* ---- life ------------------------------------------------------------------------ */
 
-static bool listens_on_loopback(const struct pal_config *cfg)
-{
-    return strncmp(cfg->listen_addr, "127.", 4) == 0 || !strcmp(cfg->listen_addr, "localhost") ||
-           !strcmp(cfg->listen_addr, "::1") || !strcmp(cfg->listen_addr, "[::1]");
-}
 
 /* /metrics: the workers' counters, summed. */
 static size_t media_metrics(struct pal_metric *out, size_t cap, void *ud)
@@ -1181,7 +1176,7 @@ int pal_media_signaling_create(struct pal_server *srv, struct pal_media_signalin
         .workers = cfg->media_workers,
         .port_min = cfg->port_min,
         .port_max = cfg->port_max,
-        .add_loopback = listens_on_loopback(cfg),
+        .add_loopback = pal_config_listen_is_loopback(cfg),
         .mixer_width = cfg->mixer_video_width & ~1,
         .mixer_height = cfg->mixer_video_height & ~1,
         .mixer_fps = cfg->mixer_video_fps,
