@@ -18,10 +18,13 @@
 
 static struct pal_server *g_srv;
 
+/* SIGTERM drains (the second one stops at once); SIGINT (Ctrl-C) stops at
+ * once. */
 static void on_signal(int sig)
 {
-    (void)sig;
-    if (g_srv)
+    if (g_srv && sig == SIGTERM)
+        pal_server_request_drain(g_srv);
+    else if (g_srv)
         pal_server_request_stop(g_srv);
 }
 

@@ -23,6 +23,7 @@
 #include "palabre/access.h"
 #include "palabre/chat_store.h"
 #include "palabre/common.h"
+#include "palabre/drain.h"
 #include "palabre/http.h"
 #include "palabre/ip_limits.h"
 #include "palabre/jwt.h"
@@ -84,6 +85,10 @@ struct pal_server {
     /* state */
     struct pal_session *sessions; /* connected sessions */
     atomic_int stop_requested; /* set by a signal handler or another thread */
+    atomic_int drain_requests; /* SIGTERMs so far (a signal handler) */
+    int drain_requests_seen;
+    bool draining;
+    int64_t drain_deadline_wall_ms, drain_deadline_mono_ms;
     uint64_t turn;             /* turns of the service loop */
     bool stopping;
     bool flush_armed;
@@ -95,6 +100,7 @@ struct pss {
     struct pal_session *s;
     char *http_body; /* /healthz or /metrics answer waiting for WRITEABLE */
     bool refused;    /* a method other than GET/HEAD: 405 once its body is read */
+    bool admin;      /* ... unless it is POST /admin/drain: answered then */
 };
 
 /* ---- accessors ----------------------------------------------------------- */
@@ -237,6 +243,78 @@ void pal_server_request_stop(struct pal_server *srv)
     srv->stop_requested = 1;
     if (srv->ctx)
         lws_cancel_service(srv->ctx);
+}
+
+/* ---- graceful drain ------------------------------------------------------------ */
+
+void pal_server_request_drain(struct pal_server *srv)
+{
+    atomic_fetch_add(&srv->drain_requests, 1);
+    if (srv->ctx)
+        lws_cancel_service(srv->ctx);
+}
+
+bool pal_server_draining(const struct pal_server *srv)
+{
+    return srv->draining;
+}
+
+int64_t pal_server_drain_deadline_ms(const struct pal_server *srv)
+{
+    return srv->drain_deadline_wall_ms;
+}
+
+int pal_server_start_drain(struct pal_server *srv)
+{
+    if (srv->draining)
+        return -EALREADY;
+    int secs = srv->cfg.drain_seconds;
+    srv->draining = true;
+    srv->drain_deadline_mono_ms = pal_now_ms() + (int64_t)secs * 1000;
+    srv->drain_deadline_wall_ms = pal_wall_ms() + (int64_t)secs * 1000;
+    if (secs == 0) {
+        PAL_INFO("server", NULL, NULL, "drain asked with drain_seconds = 0: stopping now");
+        srv->stop_requested = 1;
+        return 0;
+    }
+    PAL_INFO("server", NULL, NULL,
+             "draining: no new room; %d room(s) running may go on for up to %d s",
+             pal_rooms_count(srv->rooms), secs);
+    json_t *ev = pal_drain_event(srv->drain_deadline_wall_ms, pal_wall_ms());
+    char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    json_decref(ev);
+    struct pal_frame *frame = text ? pal_frame_create(text, strlen(text)) : NULL;
+    free(text);
+    for (struct pal_session *s = srv->sessions; frame && s; s = pal_session_next(s))
+        pal_session_send_frame(s, frame);
+    pal_frame_unref(frame);
+    return 0;
+}
+
+/* Once a turn of the service loop: SIGTERMs that arrived, then whether the
+ * drain is over (the last room emptied, or the deadline passed). */
+static void drain_turn(struct pal_server *srv)
+{
+    int n = atomic_load(&srv->drain_requests);
+    if (n > srv->drain_requests_seen) {
+        srv->drain_requests_seen = n;
+        if (n >= 2) {
+            PAL_INFO("server", NULL, NULL, "second SIGTERM: stopping now");
+            srv->stop_requested = 1;
+            return;
+        }
+        pal_server_start_drain(srv); /* after POST /admin/drain: the drain goes on */
+    }
+    if (!srv->draining || srv->stop_requested)
+        return;
+    if (pal_rooms_count(srv->rooms) == 0) {
+        PAL_INFO("server", NULL, NULL, "drained: no room left");
+        srv->stop_requested = 1;
+    } else if (pal_now_ms() >= srv->drain_deadline_mono_ms) {
+        PAL_INFO("server", NULL, NULL, "drain deadline: %d room(s) still running are closed",
+                 pal_rooms_count(srv->rooms));
+        srv->stop_requested = 1;
+    }
 }
 
 /* ---- rooms and participants ------------------------------------------------ */
@@ -442,6 +520,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP:
         if (!pal_http_method_allowed(wsi) && pal_http_has_body(wsi)) {
             pss->refused = true;
+            pss->admin = strcmp(in, "/admin/drain") == 0;
             lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, 5);
             return 0;
         }
@@ -454,6 +533,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (pss && pss->refused) {
             pss->refused = false;
             lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+            if (pss->admin)
+                return pal_http_admin_drain(wsi, srv, &pss->http_body);
             return pal_http_method_not_allowed(wsi, &pss->http_body);
         }
         break;
@@ -693,6 +774,7 @@ int pal_server_run(struct pal_server *srv)
             break;
         if (accept_failing)
             usleep(ACCEPT_BACKOFF_US);
+        drain_turn(srv);
     }
     PAL_INFO("server", NULL, NULL, "stopping: closing every connection");
     /* commit what is queued before refusing new requests */

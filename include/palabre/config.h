@@ -36,6 +36,8 @@ struct pal_config {
     int n_trusted_proxies;
     char public_url[256];   /* public_url = (none): the site's address as users reach it,
                              * https://visio.example.fr; invite links start with it */
+    int drain_seconds;      /* drain_seconds = 0: how long running meetings may go on after
+                             * SIGTERM or POST /admin/drain (0: stop at once) */
     /* [access] */
     int agents;             /* agents = open | token (enum pal_agents_mode; default: open on
                              * a loopback listen address, else required) */
