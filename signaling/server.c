@@ -40,6 +40,7 @@
 #define RETENTION_NEXT_BATCH_US (10 * LWS_US_PER_MS)
 #define SHUTDOWN_GRACE_MS 3000
 #define SHUTDOWN_NOTICE_MS 300
+#define DRAIN_ANSWER_MS 200
 #define HEADER_BYTES_MAX (16 * 1024) /* request headers served; 431 above */
 #define HEADER_BUFFER (32 * 1024)    /* lws keeps this much: beyond, it drops the request */
 #define LWS_LOG_PER_SECOND 5
@@ -81,7 +82,7 @@ struct pal_server {
     bool wake_closed;        /* under wake_mu: the context is going, wake no more */
     pal_mix_admit_fn mix_admit;
     void *mix_admit_ud;
-    lws_sorted_usec_list_t sul_flush, sul_sweep, sul_tick, sul_retention;
+    lws_sorted_usec_list_t sul_flush, sul_sweep, sul_tick, sul_retention, sul_drain;
     /* state */
     struct pal_session *sessions; /* connected sessions */
     atomic_int stop_requested; /* set by a signal handler or another thread */
@@ -89,6 +90,7 @@ struct pal_server {
     int drain_requests_seen;
     bool draining;
     int64_t drain_deadline_wall_ms, drain_deadline_mono_ms;
+    int64_t drain_not_before_ms; /* POST /admin/drain: its answer leaves before the stop */
     uint64_t turn;             /* turns of the service loop */
     bool stopping;
     bool flush_armed;
@@ -264,7 +266,7 @@ int64_t pal_server_drain_deadline_ms(const struct pal_server *srv)
     return srv->drain_deadline_wall_ms;
 }
 
-int pal_server_start_drain(struct pal_server *srv)
+static int start_drain(struct pal_server *srv)
 {
     if (srv->draining)
         return -EALREADY;
@@ -273,9 +275,8 @@ int pal_server_start_drain(struct pal_server *srv)
     srv->drain_deadline_mono_ms = pal_now_ms() + (int64_t)secs * 1000;
     srv->drain_deadline_wall_ms = pal_wall_ms() + (int64_t)secs * 1000;
     if (secs == 0) {
-        PAL_INFO("server", NULL, NULL, "drain asked with drain_seconds = 0: stopping now");
-        srv->stop_requested = 1;
-        return 0;
+        PAL_INFO("server", NULL, NULL, "drain with drain_seconds = 0: stopping now");
+        return 0; /* drain_turn stops: the deadline is now */
     }
     PAL_INFO("server", NULL, NULL,
              "draining: no new room; %d room(s) running may go on for up to %d s",
@@ -291,6 +292,24 @@ int pal_server_start_drain(struct pal_server *srv)
     return 0;
 }
 
+static void drain_wake(lws_sorted_usec_list_t *sul)
+{
+    (void)sul; /* a turn of the loop: drain_turn looks again */
+}
+
+int pal_server_start_drain(struct pal_server *srv)
+{
+    int rc = start_drain(srv);
+    if (rc == 0 && srv->ctx) {
+        /* the HTTP answer is written in a later turn: the stop (no room, or
+         * drain_seconds = 0) waits for it a little */
+        srv->drain_not_before_ms = pal_now_ms() + DRAIN_ANSWER_MS;
+        lws_sul_schedule(srv->ctx, 0, &srv->sul_drain, drain_wake,
+                         (DRAIN_ANSWER_MS + 10) * LWS_US_PER_MS);
+    }
+    return rc;
+}
+
 /* Once a turn of the service loop: SIGTERMs that arrived, then whether the
  * drain is over (the last room emptied, or the deadline passed). */
 static void drain_turn(struct pal_server *srv)
@@ -303,9 +322,9 @@ static void drain_turn(struct pal_server *srv)
             srv->stop_requested = 1;
             return;
         }
-        pal_server_start_drain(srv); /* after POST /admin/drain: the drain goes on */
+        start_drain(srv); /* after POST /admin/drain: the drain goes on */
     }
-    if (!srv->draining || srv->stop_requested)
+    if (!srv->draining || srv->stop_requested || pal_now_ms() < srv->drain_not_before_ms)
         return;
     if (pal_rooms_count(srv->rooms) == 0) {
         PAL_INFO("server", NULL, NULL, "drained: no room left");
@@ -518,7 +537,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
     switch (reason) {
     case LWS_CALLBACK_HTTP:
-        if (!pal_http_method_allowed(wsi) && pal_http_has_body(wsi)) {
+        /* POST /admin/drain with Content-Length: 0 (fetch, requests) is
+         * answered at body completion too: lws writes nothing before */
+        if (!pal_http_method_allowed(wsi) &&
+            (pal_http_has_body(wsi) ||
+             (strcmp(in, "/admin/drain") == 0 &&
+              lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0))) {
             pss->refused = true;
             pss->admin = strcmp(in, "/admin/drain") == 0;
             lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, 5);
