@@ -34,6 +34,14 @@ function exitWithin(srv, ms, what) {
   ]);
 }
 
+// The stop as before drains: server_shutdown, close 1001, exit 0, and the log line.
+async function assertStopped(srv, c, what, logLine) {
+  await c.event('server_shutdown', { timeout: seconds(20) });
+  assert.equal((await c.closed).code, 1001);
+  assert.deepEqual(await exitWithin(srv, seconds(15), what), { code: 0, signal: null });
+  if (logLine) assert.match(srv.output(), logLine);
+}
+
 // An HTTP request from a given local address (the TCP peer the server sees).
 function request(url, { method = 'GET', localAddress, headers = {}, body } = {}) {
   return new Promise((resolve, reject) => {
@@ -177,10 +185,7 @@ test('the deadline: server_shutdown, close 1001 and exit 0 with people still in'
     srv.proc.kill('SIGTERM');
     const ev = await a.c.event('server_draining');
     assert.ok(ev.seconds_left >= 1 && ev.seconds_left <= 2, JSON.stringify(ev));
-    await a.c.event('server_shutdown', { timeout: seconds(20) });
-    assert.equal((await a.c.closed).code, 1001);
-    assert.deepEqual(await exitWithin(srv, seconds(15), 'the deadline'), { code: 0, signal: null });
-    assert.match(srv.output(), /drain deadline/);
+    await assertStopped(srv, a.c, 'the deadline', /drain deadline/);
   } finally {
     await srv.stop('SIGKILL');
   }
@@ -194,10 +199,7 @@ test('a second SIGTERM during a drain stops at once, exit 0', { timeout: seconds
     await a.c.event('server_draining');
     assert.equal(srv.proc.exitCode, null);
     srv.proc.kill('SIGTERM');
-    await a.c.event('server_shutdown');
-    assert.equal((await a.c.closed).code, 1001);
-    assert.deepEqual(await exitWithin(srv, seconds(15), 'the second SIGTERM'), { code: 0, signal: null });
-    assert.match(srv.output(), /second SIGTERM/);
+    await assertStopped(srv, a.c, 'the second SIGTERM', /second SIGTERM/);
   } finally {
     await srv.stop('SIGKILL');
   }
@@ -206,17 +208,15 @@ test('a second SIGTERM during a drain stops at once, exit 0', { timeout: seconds
 test('SIGTERM with no meeting running, or drain_seconds = 0 (the default), stops at once', { timeout: seconds(60) }, async () => {
   const idle = await startPalabre({ config: { server: { drain_seconds: 600 } } });
   try {
-    const c = await connect(idle.wsUrl);
+    const c = await connect(idle.wsUrl); // connected, in no room
     idle.proc.kill('SIGTERM');
-    await c.event('server_shutdown');
-    assert.deepEqual(await exitWithin(idle, seconds(15), 'SIGTERM'), { code: 0, signal: null });
+    await assertStopped(idle, c, 'SIGTERM', /drained: no room left/);
   } finally { await idle.stop('SIGKILL'); }
   const now = await startPalabre();
   try {
     const a = await joined(now, 'direct', 'Alice');
     now.proc.kill('SIGTERM');
-    await a.c.event('server_shutdown');
+    await assertStopped(now, a.c, 'SIGTERM');
     assert.equal(a.c.events.some((e) => e.type === 'server_draining'), false);
-    assert.deepEqual(await exitWithin(now, seconds(15), 'SIGTERM'), { code: 0, signal: null });
   } finally { await now.stop('SIGKILL'); }
 });
