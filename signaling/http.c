@@ -292,8 +292,7 @@ int pal_http_admin_drain(struct lws *wsi, struct pal_server *srv, char **body)
     json_t *ev = pal_drain_event(pal_server_drain_deadline_ms(srv), pal_wall_ms());
     char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
-    return answer(wsi, started ? 202 : HTTP_STATUS_OK, "application/json", text,
-                  body, NULL, NULL);
+    return answer(wsi, started ? 202 : HTTP_STATUS_OK, "application/json", text, body, NULL, NULL);
 }
 
 int pal_http_serve(struct lws *wsi, struct pal_server *srv, const char *path, char **body)

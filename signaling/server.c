@@ -85,13 +85,13 @@ struct pal_server {
     lws_sorted_usec_list_t sul_flush, sul_sweep, sul_tick, sul_retention, sul_drain;
     /* state */
     struct pal_session *sessions; /* connected sessions */
-    atomic_int stop_requested; /* set by a signal handler or another thread */
-    atomic_int drain_requests; /* SIGTERMs so far (a signal handler) */
+    atomic_int stop_requested;    /* set by a signal handler or another thread */
+    atomic_int drain_requests;    /* SIGTERMs so far (a signal handler) */
     int drain_requests_seen;
     bool draining;
     int64_t drain_deadline_wall_ms, drain_deadline_mono_ms;
     int64_t drain_not_before_ms; /* POST /admin/drain: its answer leaves before the stop */
-    uint64_t turn;             /* turns of the service loop */
+    uint64_t turn;               /* turns of the service loop */
     bool stopping;
     bool flush_armed;
 };

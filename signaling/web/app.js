@@ -422,7 +422,7 @@ function createSession(room) {
     leaveBtn.addEventListener('click', leave);
     show(t('wait.title', { title }),
       h('div', { class: 'container narrow waiting', 'data-screen': 'waiting' },
-        h('h1', {}, title),
+        h('h1', {}, title), s.drain.el,
         h('p', { class: 'lead', role: 'status' }, t('wait.text')),
         h('p', {}, t('wait.hint')),
         h('p', { class: 'actions' }, leaveBtn)));
