@@ -1,5 +1,5 @@
 /* palabre: the meeting server. Parses the command line and the config file,
- * then runs the signaling server until SIGTERM/SIGINT. `palabre token|jwks|
+ * then runs the signaling server until SIGTERM (a drain: docs/operations.md) or SIGINT. `palabre token|jwks|
  * invite` are operations subcommands (cli.c) and never start the server. */
 #include <errno.h>
 #include <getopt.h>
@@ -24,7 +24,7 @@ static void on_signal(int sig)
 {
     if (g_srv && sig == SIGTERM)
         pal_server_request_drain(g_srv);
-    else if (g_srv)
+    else if (g_srv && sig == SIGINT)
         pal_server_request_stop(g_srv);
 }
 
