@@ -1,6 +1,7 @@
 /* palabre: the meeting server. Parses the command line and the config file,
- * then runs the signaling server until SIGTERM (a drain: docs/operations.md) or SIGINT. `palabre token|jwks|
- * invite` are operations subcommands (cli.c) and never start the server. */
+ * then runs the signaling server until SIGTERM (a drain: docs/operations.md)
+ * or SIGINT. `palabre token|jwks|invite` are operations subcommands (cli.c)
+ * and never start the server. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
