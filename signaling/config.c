@@ -25,6 +25,7 @@ void pal_config_defaults(struct pal_config *cfg)
     cfg->web_root[0] = '\0'; /* resolved by pal_config_resolve_web_root() */
     cfg->log_level = PAL_LOG_INFO;
     cfg->metrics = PAL_METRICS_LOOPBACK;
+    cfg->drain_seconds = 0; /* SIGTERM stops at once unless the operator asks for a drain */
     cfg->n_allowed_origins = 0; /* same origin */
     cfg->max_message_bytes = 524288; /* a subscribe answer for a room of 100 with cameras: ~200 KB */
     cfg->messages_per_second = 50;
@@ -230,6 +231,7 @@ static const struct key_def keys[] = {
     {"access", "algorithms", K_SPECIAL, 0, 0, 0, 0},
     {"access", "leeway_seconds", K_INT, OFF(jwt_leeway_seconds), 0, 0, 600},
     {"access", "max_rooms_per_agent", K_INT, OFF(max_rooms_per_agent), 0, 1, 100000},
+    {"server", "drain_seconds", K_INT, OFF(drain_seconds), 0, 0, 86400},
     {"limits", "max_message_bytes", K_SIZE, OFF(max_message_bytes), 0, 256, 16 * 1024 * 1024},
     {"limits", "messages_per_second", K_INT, OFF(messages_per_second), 0, 1, 100000},
     {"limits", "max_participants_per_room", K_INT, OFF(max_participants_per_room), 0, 1, 100000},

@@ -9,6 +9,7 @@
 #include "palabre/access.h"
 #include "palabre/chat_store.h"
 #include "palabre/common.h"
+#include "palabre/drain.h"
 #include "palabre/log.h"
 #include "palabre/moderation.h"
 #include "palabre/protocol.h"
@@ -126,7 +127,8 @@ static struct pal_participant *enter_or_reply(struct pal_session *s, json_t *id,
 {
     struct pal_server *srv = pal_session_server(s);
     struct pal_rooms *rooms = pal_server_rooms(srv);
-    if (pal_rooms_room_size(rooms, room) == 0 && !pal_session_create_room_or_reply(s, id))
+    if (pal_rooms_room_size(rooms, room) == 0 &&
+        (!pal_drain_new_room_or_reply(s, id) || !pal_session_create_room_or_reply(s, id)))
         return NULL;
     struct pal_participant *p;
     int rc = pal_rooms_join(rooms, room, name, role, &p);
@@ -217,6 +219,7 @@ static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud
     else
         json_decref(receive_error);
     pal_session_reply_ok(s, id, data);
+    pal_drain_tell(s);
     if (!token && p->waiting)
         pal_access_lobby_knock(srv, p);
     else if (!token)

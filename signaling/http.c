@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "palabre/common.h"
+#include "palabre/drain.h"
 #include "palabre/log.h"
 #include "palabre/metrics.h"
 #include "palabre/server.h"
@@ -52,6 +54,10 @@ enum pal_http_route pal_http_route(const char *web_root, const char *path, char 
 {
     if (strcmp(path, "/healthz") == 0)
         return PAL_HTTP_HEALTHZ;
+    if (strcmp(path, "/readyz") == 0)
+        return PAL_HTTP_READYZ;
+    if (strcmp(path, "/admin/drain") == 0)
+        return PAL_HTTP_ADMIN_DRAIN;
     if (strcmp(path, "/metrics") == 0)
         return PAL_HTTP_METRICS;
     if (path[0] != '/')
@@ -274,15 +280,41 @@ int pal_http_method_not_allowed(struct lws *wsi, char **body)
                   strdup("method not allowed\n"), body, "allow:", "GET, HEAD");
 }
 
+int pal_http_admin_drain(struct lws *wsi, struct pal_server *srv, char **body)
+{
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) <= 0) {
+        PAL_DEBUG("http", NULL, NULL, "405 /admin/drain");
+        return answer(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain",
+                      strdup("method not allowed: POST /admin/drain\n"), body, "allow:", "POST");
+    }
+    char peer[64] = "";
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    if (!pal_drain_loopback_peer(peer)) {
+        PAL_WARN("http", NULL, NULL, "403 POST /admin/drain from %s: loopback only", peer);
+        return answer(wsi, HTTP_STATUS_FORBIDDEN, "text/plain",
+                      strdup("POST /admin/drain is accepted from loopback only\n"), body, NULL,
+                      NULL);
+    }
+    bool started = pal_server_start_drain(srv) == 0;
+    PAL_INFO("http", NULL, NULL, "POST /admin/drain from %s: %s", peer,
+             started ? "drain started" : "already draining");
+    json_t *ev = pal_drain_event(pal_server_drain_deadline_ms(srv), pal_wall_ms());
+    char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    json_decref(ev);
+    return answer(wsi, started ? 202 : HTTP_STATUS_OK, "application/json", text, body, NULL, NULL);
+}
+
 int pal_http_serve(struct lws *wsi, struct pal_server *srv, const char *path, char **body)
 {
     const struct pal_config *cfg = pal_server_config(srv);
     char file[PATH_MAX];
     if (pal_server_check_headers(wsi))
         return transaction_done(wsi);
+    enum pal_http_route route = pal_http_route(cfg->web_root, path, file, sizeof(file));
+    if (route == PAL_HTTP_ADMIN_DRAIN)
+        return pal_http_admin_drain(wsi, srv, body);
     if (!pal_http_method_allowed(wsi))
         return pal_http_method_not_allowed(wsi, body);
-    enum pal_http_route route = pal_http_route(cfg->web_root, path, file, sizeof(file));
     unsigned char buf[LWS_PRE + 1024], *start = &buf[LWS_PRE], *p = start,
                                         *end = &buf[sizeof(buf) - 1];
     if (route == PAL_HTTP_METRICS && !metrics_allowed(wsi, cfg))
@@ -292,8 +324,16 @@ int pal_http_serve(struct lws *wsi, struct pal_server *srv, const char *path, ch
         return answer(wsi, HTTP_STATUS_UNAUTHORIZED, "text/plain", strdup("bearer token required\n"),
                       body, "www-authenticate:", "Bearer realm=\"palabre metrics\"");
     }
+    /* /healthz is liveness: a draining server is alive (200, "draining"),
+     * restarting it would cut the meetings the drain lets finish. /readyz is
+     * for load balancers: 503 while draining, so that nobody new is sent. */
     if (route == PAL_HTTP_HEALTHZ)
-        return answer(wsi, HTTP_STATUS_OK, "text/plain", strdup("ok"), body, NULL, NULL);
+        return answer(wsi, HTTP_STATUS_OK, "text/plain",
+                      strdup(pal_server_draining(srv) ? "draining" : "ok"), body, NULL, NULL);
+    if (route == PAL_HTTP_READYZ)
+        return answer(wsi, pal_server_draining(srv) ? HTTP_STATUS_SERVICE_UNAVAILABLE : HTTP_STATUS_OK,
+                      "text/plain", strdup(pal_server_draining(srv) ? "draining" : "ready"), body,
+                      NULL, NULL);
     if (route == PAL_HTTP_METRICS)
         return answer(wsi, HTTP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
                       pal_metrics_render(srv), body, NULL, NULL);

@@ -1,7 +1,7 @@
 /* palabre: the meeting server. Parses the command line and the config file,
- * then runs the signaling server until SIGTERM/SIGINT (SIGHUP reloads the
- * TLS certificate). `palabre token|jwks|
- * invite` are operations subcommands (cli.c) and never start the server. */
+ * then runs the signaling server until SIGTERM (a drain: docs/operations.md)
+ * or SIGINT (SIGHUP reloads the TLS certificate). `palabre token|jwks|invite`
+ * are operations subcommands (cli.c) and never start the server. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -19,13 +19,17 @@
 
 static struct pal_server *g_srv;
 
+/* SIGTERM drains (the second one stops at once); SIGINT (Ctrl-C) stops at
+ * once. */
 static void on_signal(int sig)
 {
     if (!g_srv)
         return;
     if (sig == SIGHUP) /* a renewed certificate ([server] tls_cert) */
         pal_server_request_reload(g_srv);
-    else
+    else if (sig == SIGTERM)
+        pal_server_request_drain(g_srv);
+    else if (sig == SIGINT)
         pal_server_request_stop(g_srv);
 }
 

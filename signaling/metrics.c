@@ -97,6 +97,9 @@ char *pal_metrics_render(struct pal_server *srv)
     metric(&t, "palabre_connections", "gauge", "Open WebSocket connections.", connections);
     metric(&t, "palabre_rooms", "gauge", "Rooms with at least one participant.",
            (unsigned long long)pal_rooms_count(pal_server_rooms(srv)));
+    metric(&t, "palabre_draining", "gauge",
+           "1 while the server drains (SIGTERM or POST /admin/drain), else 0.",
+           pal_server_draining(srv) ? 1 : 0);
     metric(&t, "palabre_participants", "gauge",
            "Participants in rooms, including those waiting for a resume.", participants);
 

@@ -27,6 +27,7 @@
 #include "palabre/access.h"
 #include "palabre/chat_store.h"
 #include "palabre/common.h"
+#include "palabre/drain.h"
 #include "palabre/http.h"
 #include "palabre/ip_limits.h"
 #include "palabre/jwt.h"
@@ -44,6 +45,7 @@
 #define RETENTION_NEXT_BATCH_US (10 * LWS_US_PER_MS)
 #define SHUTDOWN_GRACE_MS 3000
 #define SHUTDOWN_NOTICE_MS 300
+#define DRAIN_ANSWER_MS 200
 #define HEADER_BYTES_MAX (16 * 1024) /* request headers served; 431 above */
 #define HEADER_BUFFER (32 * 1024)    /* lws keeps this much: beyond, it drops the request */
 #define LWS_LOG_PER_SECOND 5
@@ -85,14 +87,19 @@ struct pal_server {
     bool wake_closed;        /* under wake_mu: the context is going, wake no more */
     pal_mix_admit_fn mix_admit;
     void *mix_admit_ud;
-    lws_sorted_usec_list_t sul_flush, sul_sweep, sul_tick, sul_retention;
+    lws_sorted_usec_list_t sul_flush, sul_sweep, sul_tick, sul_retention, sul_drain;
     /* borrowed */
     SSL_CTX *tls_ctx; /* the listening vhost's ([server] tls_cert), lws owns it */
     /* state */
     struct pal_session *sessions; /* connected sessions */
-    atomic_int stop_requested; /* set by a signal handler or another thread */
-    atomic_int reload_requested; /* SIGHUP: reload the TLS certificate */
-    uint64_t turn;             /* turns of the service loop */
+    atomic_int stop_requested;    /* set by a signal handler or another thread */
+    atomic_int reload_requested;  /* SIGHUP: reload the TLS certificate */
+    atomic_int drain_requests;    /* SIGTERMs so far (a signal handler) */
+    int drain_requests_seen;
+    bool draining;
+    int64_t drain_deadline_wall_ms, drain_deadline_mono_ms;
+    int64_t drain_not_before_ms; /* POST /admin/drain: its answer leaves before the stop */
+    uint64_t turn;               /* turns of the service loop */
     bool stopping;
     bool flush_armed;
 };
@@ -103,6 +110,7 @@ struct pss {
     struct pal_session *s;
     char *http_body; /* /healthz or /metrics answer waiting for WRITEABLE */
     bool refused;    /* a method other than GET/HEAD: 405 once its body is read */
+    bool admin;      /* ... unless it is POST /admin/drain: answered then */
 };
 
 /* ---- accessors ----------------------------------------------------------- */
@@ -245,6 +253,95 @@ void pal_server_request_stop(struct pal_server *srv)
     srv->stop_requested = 1;
     if (srv->ctx)
         lws_cancel_service(srv->ctx);
+}
+
+/* ---- graceful drain ------------------------------------------------------------ */
+
+void pal_server_request_drain(struct pal_server *srv)
+{
+    atomic_fetch_add(&srv->drain_requests, 1);
+    if (srv->ctx)
+        lws_cancel_service(srv->ctx);
+}
+
+bool pal_server_draining(const struct pal_server *srv)
+{
+    return srv->draining;
+}
+
+int64_t pal_server_drain_deadline_ms(const struct pal_server *srv)
+{
+    return srv->drain_deadline_wall_ms;
+}
+
+static int start_drain(struct pal_server *srv)
+{
+    if (srv->draining)
+        return -EALREADY;
+    int secs = srv->cfg.drain_seconds;
+    srv->draining = true;
+    srv->drain_deadline_mono_ms = pal_now_ms() + (int64_t)secs * 1000;
+    srv->drain_deadline_wall_ms = pal_wall_ms() + (int64_t)secs * 1000;
+    if (secs == 0) {
+        PAL_INFO("server", NULL, NULL, "drain with drain_seconds = 0: stopping now");
+        return 0; /* drain_turn stops: the deadline is now */
+    }
+    PAL_INFO("server", NULL, NULL,
+             "draining: no new room; %d room(s) running may go on for up to %d s",
+             pal_rooms_count(srv->rooms), secs);
+    json_t *ev = pal_drain_event(srv->drain_deadline_wall_ms, pal_wall_ms());
+    char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    json_decref(ev);
+    struct pal_frame *frame = text ? pal_frame_create(text, strlen(text)) : NULL;
+    free(text);
+    for (struct pal_session *s = srv->sessions; frame && s; s = pal_session_next(s))
+        pal_session_send_frame(s, frame);
+    pal_frame_unref(frame);
+    return 0;
+}
+
+static void drain_wake(lws_sorted_usec_list_t *sul)
+{
+    (void)sul; /* a turn of the loop: drain_turn looks again */
+}
+
+int pal_server_start_drain(struct pal_server *srv)
+{
+    int rc = start_drain(srv);
+    if (rc == 0 && srv->ctx) {
+        /* the HTTP answer is written in a later turn: the stop (no room, or
+         * drain_seconds = 0) waits for it a little */
+        srv->drain_not_before_ms = pal_now_ms() + DRAIN_ANSWER_MS;
+        lws_sul_schedule(srv->ctx, 0, &srv->sul_drain, drain_wake,
+                         (DRAIN_ANSWER_MS + 10) * LWS_US_PER_MS);
+    }
+    return rc;
+}
+
+/* Once a turn of the service loop: SIGTERMs that arrived, then whether the
+ * drain is over (the last room emptied, or the deadline passed). */
+static void drain_turn(struct pal_server *srv)
+{
+    int n = atomic_load(&srv->drain_requests);
+    if (n > srv->drain_requests_seen) {
+        srv->drain_requests_seen = n;
+        if (n >= 2) {
+            PAL_INFO("server", NULL, NULL, "second SIGTERM: stopping now");
+            srv->stop_requested = 1;
+            return;
+        }
+        start_drain(srv); /* after POST /admin/drain: the drain goes on */
+    }
+    if (!srv->draining || srv->stop_requested || pal_now_ms() < srv->drain_not_before_ms)
+        return;
+    if (pal_rooms_count(srv->rooms) == 0) {
+        PAL_INFO("server", NULL, NULL, "drained: no room left");
+        srv->stop_requested = 1;
+    } else if (pal_now_ms() >= srv->drain_deadline_mono_ms) {
+        PAL_INFO("server", NULL, NULL, "drain deadline: %d room(s) still running are closed",
+                 pal_rooms_count(srv->rooms));
+        srv->stop_requested = 1;
+    }
 }
 
 /* ---- rooms and participants ------------------------------------------------ */
@@ -448,8 +545,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
     switch (reason) {
     case LWS_CALLBACK_HTTP:
-        if (!pal_http_method_allowed(wsi) && pal_http_has_body(wsi)) {
+        /* POST /admin/drain with Content-Length: 0 (fetch, requests) is
+         * answered at body completion too: lws writes nothing before */
+        if (!pal_http_method_allowed(wsi) &&
+            (pal_http_has_body(wsi) ||
+             (strcmp(in, "/admin/drain") == 0 &&
+              lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0))) {
             pss->refused = true;
+            pss->admin = strcmp(in, "/admin/drain") == 0;
             lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, 5);
             return 0;
         }
@@ -462,6 +565,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (pss && pss->refused) {
             pss->refused = false;
             lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+            if (pss->admin)
+                return pal_http_admin_drain(wsi, srv, &pss->http_body);
             return pal_http_method_not_allowed(wsi, &pss->http_body);
         }
         break;
@@ -822,6 +927,7 @@ int pal_server_run(struct pal_server *srv)
             tls_reload_now(srv);
         if (accept_failing)
             usleep(ACCEPT_BACKOFF_US);
+        drain_turn(srv);
     }
     PAL_INFO("server", NULL, NULL, "stopping: closing every connection");
     /* commit what is queued before refusing new requests */

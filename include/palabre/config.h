@@ -39,6 +39,8 @@ struct pal_config {
                              * https://visio.example.fr; invite links start with it */
     char tls_cert[512];     /* tls_cert = (none): PEM certificate, chain allowed: HTTPS/WSS */
     char tls_key[512];      /* tls_key = (none): its PEM private key; both or neither */
+    int drain_seconds;      /* drain_seconds = 0: how long running meetings may go on after
+                             * SIGTERM or POST /admin/drain (0: stop at once) */
     /* [access] */
     int agents;             /* agents = open | token (enum pal_agents_mode; default: open on
                              * a loopback listen address, else required) */

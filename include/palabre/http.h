@@ -1,4 +1,4 @@
-/* Static files of the browser client, /healthz, /metrics, and the Origin check of the
+/* Static files of the browser client, /healthz, /readyz, /metrics, POST /admin/drain, and the Origin check of the
  * WebSocket upgrade.
  *
  * Thread: the signaling thread only. Owner: signaling/http.c. */
@@ -13,7 +13,14 @@
 struct lws;
 
 /* What a GET path maps to. */
-enum pal_http_route { PAL_HTTP_FILE, PAL_HTTP_HEALTHZ, PAL_HTTP_METRICS, PAL_HTTP_NOT_FOUND };
+enum pal_http_route {
+    PAL_HTTP_FILE,
+    PAL_HTTP_HEALTHZ,
+    PAL_HTTP_READYZ,      /* 200 "ready", 503 "draining" */
+    PAL_HTTP_ADMIN_DRAIN, /* POST, from a loopback peer only */
+    PAL_HTTP_METRICS,
+    PAL_HTTP_NOT_FOUND
+};
 
 /* Maps a URL path to a file under web_root (out, outlen): "/" and "/r/<room>"
  * are index.html, other paths are files under web_root; ".." segments,
@@ -48,6 +55,13 @@ bool pal_http_method_allowed(struct lws *wsi);
 bool pal_http_has_body(struct lws *wsi);
 /* 405 with Allow: GET, HEAD (the text left in *body for pal_http_write_body). */
 int pal_http_method_not_allowed(struct lws *wsi, char **body);
+
+struct pal_server;
+/* POST /admin/drain: starts a drain (202; 200 when one is on) when the TCP
+ * peer itself is loopback (X-Forwarded-For is not looked at: a proxy on the
+ * same host would be loopback too, so it must not forward /admin/); 403
+ * from another peer, 405 for another method. */
+int pal_http_admin_drain(struct lws *wsi, struct pal_server *srv, char **body);
 
 /* lws glue: LWS_CALLBACK_HTTP. Small generated answers (/healthz,
  * /metrics) are left in *body (malloc'd) for pal_http_write_body. Returns

@@ -43,6 +43,17 @@ void pal_server_request_reload(struct pal_server *srv);
 int pal_server_run(struct pal_server *srv);
 void pal_server_request_stop(struct pal_server *srv);
 
+/* Graceful drain (drain.h, docs/operations.md). pal_server_request_drain:
+ * any thread, async-signal-safe (SIGTERM): the first request starts the
+ * drain, the second stops at once. pal_server_start_drain: the signaling
+ * thread (POST /admin/drain); 0, or -EALREADY when a drain is on. With
+ * [server] drain_seconds = 0, or no room running, a drain is a stop. */
+void pal_server_request_drain(struct pal_server *srv);
+int pal_server_start_drain(struct pal_server *srv);
+bool pal_server_draining(const struct pal_server *srv);
+/* Wall clock (ms) at which a drain ends the meetings still running. */
+int64_t pal_server_drain_deadline_ms(const struct pal_server *srv);
+
 /* What the service loop does each turn: chat group commit, expired resume
  * windows (now_ms, monotonic). Tests and the fuzz target call it directly. */
 void pal_server_tick(struct pal_server *srv, int64_t now_ms);

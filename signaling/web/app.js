@@ -9,6 +9,7 @@
 // file only gives it containers, the connection and the participant list.
 import { createConnection } from './connection.js';
 import { h } from './dom.js';
+import { createDrainBanner } from './drain_banner.js';
 import { homeScreen, ROOM_RE } from './home.js';
 import { lang, t, formatTime } from './i18n.js';
 import { readFragment, joinFields, invite } from './identity.js';
@@ -134,6 +135,7 @@ function createSession(room) {
     lobby: null, invites: null, roomControls: null, // moderators' tools
   };
   s.videoBox = h('div', { class: 'room__video-box' }, s.grid);
+  s.drain = createDrainBanner(); // kept across screens, like the video box
   const conn = createConnection({ url, onOpen: () => enter(), onDown: () => setConnState('reconnecting'),
     // closed for good without its event (lost): the code says why
     onFinal: (code) => finish({ 4001: 'removed', 4002: 'ended', 4003: 'denied' }[code], {}) });
@@ -174,6 +176,7 @@ function createSession(room) {
   conn.on('participant_left', ({ participant_id: id }) => { s.others.delete(id); renderParticipants(); });
   conn.on('chat_message', ({ message }) => addMessage(message));
   conn.on('server_shutdown', () => setConnState('reconnecting'));
+  conn.on('server_draining', (ev) => s.drain.show(ev));
 
   // The receive mode rides on the join, so that the server's first subscribe
   // offer is already the mix. media.js's state is the URL's receive=mixed
@@ -420,7 +423,7 @@ function createSession(room) {
     leaveBtn.addEventListener('click', leave);
     show(t('wait.title', { title }),
       h('div', { class: 'container narrow waiting', 'data-screen': 'waiting' },
-        h('h1', {}, title),
+        h('h1', {}, title), s.drain.el,
         h('p', { class: 'lead', role: 'status' }, t('wait.text')),
         h('p', {}, t('wait.hint')),
         h('p', { class: 'actions' }, leaveBtn)));
@@ -493,7 +496,7 @@ function createSession(room) {
     show(t('room.title', { room: s.roomInfo?.title || room }),
       h('div', { class: 'room' },
         h('div', { class: 'room__bar' }, title, controls, leaveBtn),
-        alertBox, live,
+        s.drain.el, alertBox, live,
         h('div', { class: 'room__body' },
           h('section', { class: 'room__video', 'aria-labelledby': 'video-title' },
             h('h2', { id: 'video-title', class: 'sr-only' }, t('room.video')), videoEmpty, s.videoBox),
