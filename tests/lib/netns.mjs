@@ -231,3 +231,85 @@ export function droppedBy(ns) {
   try { out = ns.run('nft', ['list', 'table', 'inet', 'palabre_fw']); } catch { return 0; }
   return [...out.matchAll(/counter packets (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 }
+
+// The 1:1 NAT topology (tests/e2e/nat.test.mjs): the server has only a private
+// address; its gateway owns the public one and forwards it whole (dnat in,
+// snat out), as a cloud VM's floating IP does. Its forward chain lets in only
+// what docs/operations.md ("NAT") says to open: TCP `httpPort` (a port or a
+// list) and UDP
+// `udp[0]`–`udp[1]` to the server, and replies.
+//
+//   client 192.168.77.2 ── 192.168.77.1 SELF 203.0.113.20 ── 203.0.113.10 gw 10.77.2.1 ── 10.77.2.2 server
+//   (behind SELF's masquerading NAT)        (1:1 NAT: 203.0.113.10 ↔ 10.77.2.2)
+//
+// 203.0.113.0/24 is a documentation range, used only on these veth links.
+// Nothing routes 10.77.2.0/24 outside gw: the server's private address is
+// unreachable from the client; SELF lets into the client's LAN only replies. Returns { gw, server, client, addr, destroy() }.
+export async function oneToOneNatTopology({ httpPort, udp }) {
+  const addr = { server: '10.77.2.2', public: '203.0.113.10', client: '192.168.77.2', clientNat: '203.0.113.20' };
+  const made = [];
+  try {
+    const gw = await Netns.create('gw'); made.push(gw);
+    const server = await Netns.create('server'); made.push(server);
+    const client = await Netns.create('client'); made.push(client);
+    await link(SELF, 'sw', '203.0.113.20/24', gw, 'gw', '203.0.113.10/24');
+    await link(gw, 'gl', '10.77.2.1/24', server, 'v0', '10.77.2.2/24');
+    await link(SELF, 'sl', '192.168.77.1/24', client, 'c0', '192.168.77.2/24');
+    server.ip('route', 'add', 'default', 'via', '10.77.2.1');
+    client.ip('route', 'add', 'default', 'via', '192.168.77.1');
+    gw.ip('route', 'add', 'default', 'via', '203.0.113.20');
+    for (const ns of [SELF, gw]) ns.run('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    SELF.nft(`table ip palabre_nat {
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr 192.168.77.0/24 oifname "sw" masquerade
+  }
+  # a home or 4G NAT: from outside, only replies to what the client sent
+  # (without it, the gateway's default route would reach 192.168.77.0/24,
+  # which no router on the Internet does)
+  chain lan_in {
+    type filter hook forward priority 0; policy accept;
+    oifname "sl" ct state established,related accept
+    oifname "sl" counter drop
+  }
+}
+`);
+    gw.nft(`table ip palabre_nat {
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    iifname "gw" ip daddr ${addr.public} dnat to ${addr.server}
+  }
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "gw" ip saddr ${addr.server} snat to ${addr.public}
+  }
+  chain gate {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    iifname "gl" accept
+    iifname "gw" ip daddr ${addr.server} tcp dport { ${[].concat(httpPort).join(', ')} } accept
+    iifname "gw" ip daddr ${addr.server} udp dport ${udp[0]}-${udp[1]} accept
+    counter
+  }
+}
+`);
+    return {
+      gw, server, client, addr,
+      // packets the gateway's firewall dropped (what was not opened)
+      dropped() {
+        const out = gw.run('nft', ['list', 'chain', 'ip', 'palabre_nat', 'gate']);
+        return [...out.matchAll(/counter packets (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+      },
+      async destroy() {
+        unlinkSelf();
+        try { SELF.run('nft', ['delete', 'table', 'ip', 'palabre_nat']); } catch { /* absent */ }
+        for (const ns of made.reverse()) await ns.destroy();
+      },
+    };
+  } catch (e) {
+    unlinkSelf();
+    try { SELF.run('nft', ['delete', 'table', 'ip', 'palabre_nat']); } catch { /* absent */ }
+    for (const ns of made.reverse()) await ns.destroy();
+    throw e;
+  }
+}
