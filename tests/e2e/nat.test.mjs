@@ -21,12 +21,11 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { CHROMIUM_ARGS, join, waitDecoding, until } from '../lib/media_e2e.mjs';
-import { oneToOneNatTopology } from '../lib/netns.mjs';
+import { oneToOneNatTopology, startPalabreIn } from '../lib/netns.mjs';
 import { BIN, freePort } from '../lib/palabre.mjs';
 import { seconds, TIME_SCALE } from '../lib/timeouts.mjs';
 
 const MEDIA = { min: 42000, max: 42049 }; // palabre's [media] range: the gateway opens exactly this
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let dir, topo, browser;
 let ports; // one palabre per test, each on its own TCP port (both opened on the gateway)
@@ -34,35 +33,12 @@ const open = [];
 const servers = [];
 
 // palabre inside the server's namespace, listening on 0.0.0.0 there (a cloud
-// VM's usual setup); `media` is more of [media].
+// VM's usual setup), reached at the public address; `media` is more of [media].
 async function startPalabre(name, port, media) {
-  const sdir = fs.mkdtempSync(path.join(dir, `${name}-`));
-  const conf = path.join(sdir, 'palabre.ini');
-  fs.writeFileSync(conf, `[access]\nagents = open\n[media]\nport_min = ${MEDIA.min}\nport_max = ${MEDIA.max}\n${media}`);
-  const proc = topo.server.spawn(BIN, ['--listen', `0.0.0.0:${port}`, '--data-dir', path.join(sdir, 'data'),
-    '--config', conf, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  proc.stdout.on('data', (d) => { output += d; });
-  proc.stderr.on('data', (d) => { output += d; });
-  const exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
-  // what the clients open: the public address, through both NATs' rules
-  const base = `http://${topo.addr.public}:${port}`;
-  const srv = {
-    base, port, output: () => output,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const r = await exited;
-      if (r.code !== 0) throw new Error(`palabre exited with ${r.code} (${r.signal}) on SIGTERM:\n${output}`);
-    },
-  };
+  const srv = await startPalabreIn(topo.server, { bin: BIN, dir, name, listen: `0.0.0.0:${port}`,
+    base: `http://${topo.addr.public}:${port}`, timeoutMs: 15000 * TIME_SCALE,
+    ini: `[access]\nagents = open\n[media]\nport_min = ${MEDIA.min}\nport_max = ${MEDIA.max}\n${media}` });
   servers.push(srv);
-  const deadline = Date.now() + 15000 * TIME_SCALE;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`palabre exited (${proc.exitCode}): ${output}`);
-    try { if ((await fetch(`${base}/healthz`)).ok) break; } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`palabre did not answer on ${base}: ${output}`);
-    await sleep(50);
-  }
   return srv;
 }
 

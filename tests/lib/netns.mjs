@@ -289,17 +289,11 @@ export async function oneToOneNatTopology({ httpPort, udp }) {
     iifname "gl" accept
     iifname "gw" ip daddr ${addr.server} tcp dport { ${[].concat(httpPort).join(', ')} } accept
     iifname "gw" ip daddr ${addr.server} udp dport ${udp[0]}-${udp[1]} accept
-    counter
   }
 }
 `);
     return {
       gw, server, client, addr,
-      // packets the gateway's firewall dropped (what was not opened)
-      dropped() {
-        const out = gw.run('nft', ['list', 'chain', 'ip', 'palabre_nat', 'gate']);
-        return [...out.matchAll(/counter packets (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
-      },
       async destroy() {
         unlinkSelf();
         try { SELF.run('nft', ['delete', 'table', 'ip', 'palabre_nat']); } catch { /* absent */ }
@@ -312,4 +306,36 @@ export async function oneToOneNatTopology({ httpPort, udp }) {
     for (const ns of made.reverse()) await ns.destroy();
     throw e;
   }
+}
+
+// palabre run by `ns` (SELF: this namespace) with the configuration text `ini`
+// in a fresh folder under `dir`, listening on `listen` (host:port); waits until
+// `base`/healthz answers from here. stop() fails when palabre does not exit 0
+// on SIGTERM (a crash, a sanitizer report).
+export async function startPalabreIn(ns, { bin, dir, name, listen, base, ini, timeoutMs = 15000 }) {
+  const sdir = fs.mkdtempSync(path.join(dir, `${name}-`));
+  const conf = path.join(sdir, 'palabre.ini');
+  fs.writeFileSync(conf, ini);
+  const proc = ns.spawn(bin, ['--listen', listen, '--data-dir', path.join(sdir, 'data'), '--config', conf,
+    '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout.on('data', (d) => { output += d; });
+  proc.stderr.on('data', (d) => { output += d; });
+  const exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+  const srv = {
+    base, output: () => output,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const r = await exited;
+      if (r.code !== 0) throw new Error(`palabre exited with ${r.code} (${r.signal}) on SIGTERM:\n${output}`);
+    },
+  };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`palabre exited (${proc.exitCode}): ${output}`);
+    try { if ((await fetch(`${base}/healthz`)).ok) break; } catch { /* not yet */ }
+    if (Date.now() > deadline) { await srv.stop().catch(() => {}); throw new Error(`palabre did not answer on ${base}: ${output}`); }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return srv;
 }
