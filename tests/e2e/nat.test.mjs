@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
-import { CHROMIUM_ARGS, join, waitDecoding, until } from '../lib/media_e2e.mjs';
+import { CHROMIUM_ARGS, join, waitDecoding, until, selectedPairs } from '../lib/media_e2e.mjs';
 import { oneToOneNatTopology, startPalabreIn } from '../lib/netns.mjs';
 import { BIN, freePort } from '../lib/palabre.mjs';
 import { seconds, TIME_SCALE } from '../lib/timeouts.mjs';
@@ -90,25 +90,6 @@ async function participant(srv, room, name) {
   return p;
 }
 
-// The selected candidate pair of each of a page's PeerConnections, from getStats().
-async function selectedPairs(p) {
-  return p.page.evaluate(async () => {
-    const out = {};
-    for (const [name, pc] of Object.entries(window.__palabre.pcs)) {
-      if (!pc) continue;
-      const st = await pc.getStats();
-      st.forEach((r) => {
-        if (r.type !== 'transport' || !r.selectedCandidatePairId) return;
-        const pair = st.get(r.selectedCandidatePairId);
-        const local = st.get(pair.localCandidateId);
-        const remote = st.get(pair.remoteCandidateId);
-        out[name] = { local: local.candidateType, remoteType: remote.candidateType, remote: remote.address,
-          remotePort: remote.port };
-      });
-    }
-    return out;
-  });
-}
 
 test('server behind 1:1 NAT with public_ip, clients behind a masquerading NAT: both decode each other through the public address', { timeout: seconds(300) }, async () => {
   const srv = await startPalabre('public', ports[0], `public_ip = ${topo.addr.public}\n`);

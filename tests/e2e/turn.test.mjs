@@ -27,7 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
-import { CHROMIUM_ARGS, join, waitDecoding } from '../lib/media_e2e.mjs';
+import { CHROMIUM_ARGS, join, waitDecoding, selectedPairs } from '../lib/media_e2e.mjs';
 import { natTopology, clientFirewall, droppedBy } from '../lib/netns.mjs';
 import { startCoturn, testCertificate, turnCredential } from '../lib/coturn.mjs';
 import { BIN, connect, freePort, startPalabre as startLoopbackPalabre } from '../lib/palabre.mjs';
@@ -120,25 +120,6 @@ async function participant(srv, room, name) {
   return p;
 }
 
-// The selected candidate pair of each of a page's PeerConnections, from getStats().
-async function selectedPairs(p) {
-  return p.page.evaluate(async () => {
-    const out = {};
-    for (const [name, pc] of Object.entries(window.__palabre.pcs)) {
-      if (!pc) continue;
-      const st = await pc.getStats();
-      st.forEach((r) => {
-        if (r.type !== 'transport' || !r.selectedCandidatePairId) return;
-        const pair = st.get(r.selectedCandidatePairId);
-        const local = st.get(pair.localCandidateId);
-        const remote = st.get(pair.remoteCandidateId);
-        out[name] = { type: local.candidateType, relayProtocol: local.relayProtocol, relay: local.address,
-          remote: remote.address, remotePort: remote.port };
-      });
-    }
-    return out;
-  });
-}
 
 // Two participants behind the NAT, with the client firewall's `rules` in
 // force: each decodes the other, and every PeerConnection runs through coturn

@@ -241,3 +241,25 @@ export async function publishVideoStats(page) {
     return out;
   });
 }
+
+// The selected candidate pair of each of a page's PeerConnections, from
+// getStats(): our side's type (`type`, also `local`), TURN protocol and relay
+// address when relayed, and the server's address, port and type.
+export async function selectedPairs(p) {
+  return p.page.evaluate(async () => {
+    const out = {};
+    for (const [name, pc] of Object.entries(window.__palabre.pcs)) {
+      if (!pc) continue;
+      const st = await pc.getStats();
+      st.forEach((r) => {
+        if (r.type !== 'transport' || !r.selectedCandidatePairId) return;
+        const pair = st.get(r.selectedCandidatePairId);
+        const local = st.get(pair.localCandidateId);
+        const remote = st.get(pair.remoteCandidateId);
+        out[name] = { type: local.candidateType, local: local.candidateType, relayProtocol: local.relayProtocol,
+          relay: local.address, remote: remote.address, remoteType: remote.candidateType, remotePort: remote.port };
+      });
+    }
+    return out;
+  });
+}
