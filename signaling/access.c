@@ -508,7 +508,6 @@ bool pal_access_enter_or_reply(struct pal_session *s, json_t *id, json_t *req,
                                struct pal_participant *p)
 {
     struct pal_server *srv = pal_session_server(s);
-    struct pal_rooms *rooms = pal_server_rooms(srv);
     const char *invite = NULL, *guest_key = NULL;
     if (json_object_get(req, "invite") &&
         !(invite = pal_string_or_reply(s, id, req, "invite", 1, KEY_MAX, true)))
@@ -578,7 +577,6 @@ bool pal_access_enter_or_reply(struct pal_session *s, json_t *id, json_t *req,
         lobby = false;
     p->role = role;
     p->waiting = lobby;
-    (void)rooms;
     *pal_session_identity(s) = who;
     return true;
 }
