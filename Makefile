@@ -23,6 +23,12 @@ ifeq ($(SAN),1)
 override CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 override LDFLAGS += -fsanitize=address,undefined
 endif
+# libnice before 0.1.22 (Debian 12 has 0.1.21) declares consent lost 10 s after the
+# last answered check instead of RFC 7675's 30 s: media/ice.c then keeps consent
+# off (see there).
+ifeq ($(shell pkg-config --atleast-version=0.1.22 nice 2>/dev/null && echo y),y)
+override CFLAGS  += -DPAL_NICE_CONSENT_30S=1
+endif
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 override CFLAGS  += -DPAL_VERSION='"$(VERSION)"'
 

@@ -281,6 +281,22 @@ static void add_local_addresses(struct pal_ice *ice)
         nice_agent_add_local_address(ice->agent, &addr);
 }
 
+/* Liveness of a connected pair: libnice sends a keepalive connectivity check
+ * every 4-6 s, never retransmitted, and fails the component when none was
+ * answered for a while. With RFC 7675 consent freshness that while should be
+ * 30 s, but libnice 0.1.21 (Debian 12) uses 10 s: one lost check or answer can
+ * fail a healthy link (on a 5 % loss link, about once a minute), fixed upstream in
+ * 0.1.22 ("agent: set consent timeout to value specified in RFC 7675"). With that
+ * libnice, consent freshness stays off and the keepalive checks alone bound the
+ * silence at libnice's 50 s (docs/operations.md, "Failures and clean-up"). */
+#ifdef PAL_NICE_CONSENT_30S
+#define ICE_AGENT_OPTIONS                                                                      \
+    (NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_CONSENT_FRESHNESS |                     \
+     NICE_AGENT_OPTION_REGULAR_NOMINATION)
+#else
+#define ICE_AGENT_OPTIONS (NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_REGULAR_NOMINATION)
+#endif
+
 int pal_ice_create(GMainContext *ctx, const struct pal_media_config *cfg, bool controlling,
                    const struct pal_media_ice_params *local, struct pal_send_batch *batch,
                    const struct pal_ice_listener *l, struct pal_ice **out)
@@ -299,10 +315,7 @@ int pal_ice_create(GMainContext *ctx, const struct pal_media_config *cfg, bool c
         free(ice);
         return -ENOMEM;
     }
-    ice->agent = nice_agent_new_full(ctx, NICE_COMPATIBILITY_RFC5245,
-                                     NICE_AGENT_OPTION_ICE_TRICKLE |
-                                         NICE_AGENT_OPTION_CONSENT_FRESHNESS |
-                                         NICE_AGENT_OPTION_REGULAR_NOMINATION);
+    ice->agent = nice_agent_new_full(ctx, NICE_COMPATIBILITY_RFC5245, ICE_AGENT_OPTIONS);
     if (!ice->agent) {
         pal_send_queue_destroy(ice->queue);
         free(ice);

@@ -6,11 +6,17 @@ cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential pkg-config libwebsockets-dev libjansson-dev libsqlite3-dev
             libnice-dev libsrtp2-dev libssl-dev libgcrypt20-dev libopus-dev libvpx-dev libglib2.0-dev
-            libinih-dev libcjose-dev libcmocka-dev libyuv-dev)
+            libinih-dev libcjose-dev libcmocka-dev libyuv-dev libcurl4-openssl-dev libhiredis-dev)
 # coturn: the tests start /usr/bin/turnserver themselves, with their own configuration
 # (e2e/turn, integration/deploy), never the coturn service; docker-compose: `config` only.
+# redis-server, caddy and LemonLDAP::NG (an OpenID Connect provider) likewise: the
+# tests run their own instances; the packages' services are not started (below).
 test_pkgs=(chromium nftables iproute2 sqlite3 nodejs npm clang valgrind util-linux procps
-           coturn docker-compose)
+           coturn docker-compose redis-server caddy liblemonldap-ng-portal-perl
+           lemonldap-ng-fastcgi-server libplack-perl)
+# installed without their recommended packages (LemonLDAP::NG recommends nginx)
+no_recommends=" liblemonldap-ng-portal-perl lemonldap-ng-fastcgi-server libplack-perl "
+
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
@@ -34,7 +40,20 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "install-deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq "${missing[@]}" >/dev/null
+    # Services pulled in by test packages (redis, caddy, coturn, the LemonLDAP::NG
+    # FastCGI server) must not start listening on this host: a policy-rc.d that
+    # refuses every start, for the time of the install only.
+    rc_policy=/usr/sbin/policy-rc.d own_policy=
+    if [ ! -e "$rc_policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$rc_policy" && chmod +x "$rc_policy" && own_policy=1
+    fi
+    plain=() bare=()
+    for p in "${missing[@]}"; do
+        if [[ "$no_recommends" == *" $p "* ]]; then bare+=("$p"); else plain+=("$p"); fi
+    done
+    [ "${#plain[@]}" -eq 0 ] || apt-get install -y -qq "${plain[@]}" >/dev/null
+    [ "${#bare[@]}" -eq 0 ] || apt-get install -y -qq --no-install-recommends "${bare[@]}" >/dev/null
+    if [ -n "$own_policy" ]; then rm -f "$rc_policy"; fi
 fi
 
 if [ "${1:-build}" = test ]; then

