@@ -6,6 +6,7 @@
 #include <gio/gio.h>
 #include <interfaces.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <stdlib.h>
@@ -297,6 +298,9 @@ static void add_local_addresses(struct pal_ice *ice)
 #define ICE_AGENT_OPTIONS (NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_REGULAR_NOMINATION)
 #endif
 
+/* Every worker's ICE agents add to it: /metrics reads it from the signaling thread. */
+static _Atomic uint64_t remote_ignored_total;
+
 int pal_ice_create(GMainContext *ctx, const struct pal_media_config *cfg, bool controlling,
                    const struct pal_media_ice_params *local, struct pal_send_batch *batch,
                    const struct pal_ice_listener *l, struct pal_ice **out)
@@ -407,6 +411,7 @@ int pal_ice_add_remote_candidate(struct pal_ice *ice, const struct pal_media_can
     nice_address_copy_to_sockaddr(&addr, (struct sockaddr *)&ss);
     if (!pal_ice_remote_reachable((const struct sockaddr *)&ss, ice->local_kinds)) {
         ice->remote_ignored++;
+        atomic_fetch_add_explicit(&remote_ignored_total, 1, memory_order_relaxed);
         PAL_DEBUG("ice", NULL, NULL, "remote candidate %s port %u ignored: not reachable from here",
                   c->addr, c->port);
         return -ENETUNREACH;
@@ -434,6 +439,11 @@ int pal_ice_add_remote_candidate(struct pal_ice *ice, const struct pal_media_can
 uint64_t pal_ice_remote_ignored(const struct pal_ice *ice)
 {
     return ice->remote_ignored;
+}
+
+uint64_t pal_ice_remote_ignored_total(void)
+{
+    return atomic_load_explicit(&remote_ignored_total, memory_order_relaxed);
 }
 
 void pal_ice_remote_gathering_done(struct pal_ice *ice)

@@ -17,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "palabre/ice.h"
 #include "palabre/log.h"
 #include "palabre/loop.h"
 #include "palabre/mixer.h"
@@ -537,4 +538,5 @@ void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out)
         out->send_dropped += s.send_dropped;
         out->send_calls += s.send_calls;
     }
+    out->candidates_unreachable = pal_ice_remote_ignored_total();
 }

@@ -140,6 +140,7 @@ struct pal_media_signaling {
     struct stats_wait *stats_waits; /* STATS_WAIT_MAX, allocated with the first */
     /* state */
     int n_mixed_rooms;
+    uint64_t candidates_ignored; /* TCP and mDNS candidates, never sent to a worker */
     size_t n_stats_waits;
     uint32_t next_stats_request;
 };
@@ -794,6 +795,7 @@ static void on_ice_candidate(struct pal_session *s, json_t *id, json_t *req, voi
             return;
         } else if (c.u.remote_candidate.cand.tcp ||
                    strstr(c.u.remote_candidate.cand.addr, ".local")) {
+            ms->candidates_ignored++;
             pal_session_reply_ok(s, id, NULL); /* valid, not usable here: ignored */
             return;
         }
@@ -1132,6 +1134,10 @@ static size_t media_metrics(struct pal_metric *out, size_t cap, void *ud)
         {"palabre_media_send_calls_total", "counter",
          "Send system calls (sendmmsg) that carried them: packets per call = batching.",
          (double)m.send_calls},
+        {"palabre_media_remote_candidates_ignored_total", "counter",
+         "Remote ICE candidates accepted but not used: TCP, mDNS (.local) names, or an address "
+         "no local one can reach (never sent a check).",
+         (double)(m.candidates_unreachable + ms->candidates_ignored)},
         {"palabre_mixer_rooms", "gauge", "Rooms mixing, on the mixer threads.", (double)m.mixers},
         {"palabre_mixer_cpu_seconds_total", "counter", "CPU time of the mixer threads.",
          (double)m.mixer_cpu_us / 1e6},

@@ -60,6 +60,8 @@ bool pal_ice_remote_is(const struct pal_ice *ice, const struct pal_media_ice_par
 int pal_ice_add_remote_candidate(struct pal_ice *ice, const struct pal_media_candidate *c);
 /* Remote candidates ignored as unreachable since creation. */
 uint64_t pal_ice_remote_ignored(const struct pal_ice *ice);
+/* The same, summed over every agent the process has had. Any thread. */
+uint64_t pal_ice_remote_ignored_total(void);
 void pal_ice_remote_gathering_done(struct pal_ice *ice);
 /* ICE restart with new credentials on both sides; local candidates are
  * announced again. Returns 0 or -EIO. */

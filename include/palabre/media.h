@@ -257,6 +257,7 @@ struct pal_media_stats {
     uint64_t sent_packets; /* datagrams handed to the kernel */
     uint64_t send_dropped; /* datagrams the kernel refused (full socket buffer...) */
     uint64_t send_calls;   /* sendmmsg/sendmsg calls that carried them */
+    uint64_t candidates_unreachable; /* remote ICE candidates ignored: no route from here */
     /* the workers' mixer threads (palabre/mixer_thread.h) */
     uint64_t mixers;              /* rooms mixing */
     uint64_t mixer_cpu_us;        /* the mixer threads' CPU time */

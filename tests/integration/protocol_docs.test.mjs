@@ -116,6 +116,11 @@ test('ice_candidate: its errors, and what is accepted but not used', { timeout: 
       assertError(await c.request('ice_candidate', { pc: 'subscribe', candidate: bad }), 'bad_field', 'candidate',
         JSON.stringify(bad));
 
+    const ignored = async () => {
+      const text = await (await fetch(`${srv.url}/metrics`)).text();
+      return Number(/^palabre_media_remote_candidates_ignored_total (\S+)$/m.exec(text)[1]);
+    };
+    const ignored0 = await ignored();
     // Accepted: a UDP candidate (even before the publish PC exists: then dropped;
     // sdpMid and sdpMLineIndex are not read; a leading "a=" is allowed),
     // TCP and mDNS (.local) candidates (ignored), end of candidates as null or "".
@@ -131,6 +136,16 @@ test('ice_candidate: its errors, and what is accepted but not used', { timeout: 
     // None of it changed the connection: it still publishes.
     const answer = await c.call('publish', { sdp: offer });
     assert.match(answer.sdp, /^v=0/);
+    // the TCP and mDNS ones were counted as ignored; so is, once the publish PC
+    // exists, an address that no local one can reach (this server is on loopback):
+    // the server never sends it a check
+    assert.equal(await ignored() - ignored0, 2, 'TCP and mDNS candidates counted');
+    r = await c.request('ice_candidate', { pc: 'publish',
+      candidate: { candidate: 'candidate:4 1 udp 2122260223 192.0.2.10 50003 typ host' } });
+    assert.equal(r.ok, true, JSON.stringify(r));
+    const until = Date.now() + 10000; // the media worker's counters reach /metrics asynchronously
+    while (await ignored() - ignored0 < 3 && Date.now() < until) await new Promise((res) => setTimeout(res, 50));
+    assert.equal(await ignored() - ignored0, 3, 'the unreachable candidate counted');
     await c.close();
   } finally { await srv.stop(); }
 });
