@@ -19,10 +19,10 @@
 
 json_t *pal_participant_json(const struct pal_participant *p)
 {
-    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b}", "id", p->id, "name", p->name,
-                     "role", pal_role_name(p->role), "mic", p->mic, "camera", p->camera, "screen",
-                     p->screen, "mic_blocked", p->mic_blocked, "camera_blocked",
-                     p->camera_blocked);
+    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b}", "id", p->id, "name",
+                     p->name, "role", pal_role_name(p->role), "is_agent", p->is_agent, "mic",
+                     p->mic, "camera", p->camera, "screen", p->screen, "mic_blocked",
+                     p->mic_blocked, "camera_blocked", p->camera_blocked);
 }
 
 static json_t *message_json(const struct pal_chat_message *m)

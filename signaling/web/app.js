@@ -142,11 +142,11 @@ function createSession(room) {
 
   // a moderation request from the menus and dialogs: data, or null after
   // showing why it was refused
-  async function run(type, fields, { quiet = false } = {}) {
+  async function run(type, fields) {
     try {
       return await conn.request(type, fields);
     } catch (e) {
-      if (!quiet) s.ui?.alert(t('error.action', { msg: errorText(e) }));
+      s.ui?.alert(t('error.action', { msg: errorText(e) }));
       return null;
     }
   }

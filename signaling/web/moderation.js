@@ -31,7 +31,7 @@ function requestFor(action, p) {
     case 'allow_camera': return ['allow_unmute', { ...id, kind: 'camera' }];
     case 'promote': return ['set_role', { ...id, role: 'moderator' }];
     // a guest promoted for the meeting goes back to guest, an agent to participant
-    case 'demote': return ['set_role', { ...id, role: seenGuest.has(p.id) ? 'guest' : 'participant' }];
+    case 'demote': return ['set_role', { ...id, role: p.is_agent ? 'participant' : 'guest' }];
     case 'remove': return ['remove', id];
     case 'ban': return ['remove', { ...id, ban: true }];
     default: throw new Error(action);
@@ -39,14 +39,10 @@ function requestFor(action, p) {
 }
 
 const openMenus = new Set(); // participant ids whose menu is open (kept across renders)
-// Participants seen as guests: the participant object does not say whether a
-// moderator came by an invite link, and such a one steps back to guest only.
-const seenGuest = new Set();
 
 // A disclosure (button + group of buttons) in the participant's entry, or null
 // when self may do nothing to p. run(type, fields) sends the request.
 export function participantMenu(self, p, run) {
-  if (p.role === 'guest') seenGuest.add(p.id);
   const acts = powersOver(self, p);
   if (!acts.length) { openMenus.delete(p.id); return null; }
   const groupId = `pm-${p.id}`;
@@ -60,12 +56,7 @@ export function participantMenu(self, p, run) {
       'data-action': a, 'data-focus-key': `act:${p.id}:${a}`,
       onclick: async () => {
         const [type, fields] = requestFor(a, p);
-        // a moderator not seen as a guest before: participant if an agent,
-        // else (refused: came by a link) back to guest
-        const unsure = a === 'demote' && fields.role === 'participant';
-        let ok = await run(type, fields, { quiet: unsure });
-        if (!ok && unsure) ok = await run(type, { ...fields, role: 'guest' });
-        if (ok) { openMenus.delete(p.id); toggle.focus(); }
+        if (await run(type, fields)) { openMenus.delete(p.id); toggle.focus(); }
       },
     }, t(`pm.${a}`)))));
   const setOpen = (on) => {

@@ -335,6 +335,8 @@ test('promote a guest to moderator and back; remove with ban: the guest is told 
   // and back: the tools go
   await menu(a.page, b.id, 'Bernard Durand', 'Retirer le rôle de modérateur');
   await b.page.getByRole('button', { name: 'Inviter' }).waitFor({ state: 'detached' });
+  // a guest steps back to guest (the participant object says he is no agent)
+  await entry(a.page, b.id).locator('.person__role').getByText('Invité', { exact: true }).waitFor();
   assert.equal(await b.page.getByRole('button', { name: 'Gérer la salle' }).count(), 0);
 
   // a third guest, admitted, then removed with a ban

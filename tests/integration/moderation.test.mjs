@@ -154,6 +154,12 @@ test('remove with ban: the guest is told and closed 4001; its resume token, the 
   const inv = await owner.c.call('invite_create', { label: 'Cabinet Durand', lobby: false });
   const g = await guest(room, 'Guest', inv.token);
   assert.equal(g.data.participant.role, 'guest');
+  // is_agent tells agents from guests, also once the guest is a moderator
+  assert.equal(g.data.participant.is_agent, false);
+  assert.equal(owner.data.participant.is_agent, true);
+  const promoted = await owner.c.call('set_role', { participant_id: g.id, role: 'moderator' });
+  assert.equal(promoted.participant.is_agent, false);
+  await owner.c.call('set_role', { participant_id: g.id, role: 'guest' });
   assert.equal(g.data.lobby, undefined, 'in the meeting');
 
   await owner.c.call('remove', { participant_id: g.id, ban: true, reason: 'propos injurieux' });
