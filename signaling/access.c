@@ -577,6 +577,7 @@ bool pal_access_enter_or_reply(struct pal_session *s, json_t *id, json_t *req,
         lobby = false;
     p->role = role;
     p->waiting = lobby;
+    p->waiting_since_ms = lobby ? pal_now_ms() : 0;
     *pal_session_identity(s) = who;
     return true;
 }
@@ -770,6 +771,37 @@ static void handle_lobby_deny(struct pal_session *s, json_t *id, json_t *req, vo
     pal_session_send(gs, json_pack("{s:s, s:s?}", "type", "denied", "reason", reason));
     pal_session_close(gs, 4003, "denied");
     pal_server_participant_gone(srv, gs, "denied"); /* may destroy gs (no connection) */
+}
+
+/* A guest nobody admitted within [access] lobby_wait_seconds is let go as if
+ * denied (the lobby holds a connection and a place in the room), with
+ * `timeout` rather than a moderator's reason. */
+struct lobby_sweep {
+    struct pal_server *srv;
+    int64_t before_ms;
+};
+
+static void lobby_expire_one(struct pal_participant *p, void *ud)
+{
+    struct lobby_sweep *ls = ud;
+    if (!p->waiting || p->waiting_since_ms > ls->before_ms)
+        return;
+    PAL_INFO("access", p->room, p->id, "left the lobby: nobody admitted them in time");
+    struct pal_session *gs = p->owner;
+    if (!gs) {
+        pal_access_lobby_left(ls->srv, p, "timeout");
+        pal_rooms_remove(pal_server_rooms(ls->srv), p);
+        return;
+    }
+    pal_session_send(gs, json_pack("{s:s, s:n, s:b}", "type", "denied", "reason", "timeout", 1));
+    pal_session_close(gs, 4003, "lobby timeout");
+    pal_server_participant_gone(ls->srv, gs, "timeout"); /* may destroy gs (no connection) */
+}
+
+void pal_access_lobby_sweep(struct pal_server *srv, int64_t now_ms)
+{
+    struct lobby_sweep ls = {srv, now_ms - (int64_t)pal_server_config(srv)->lobby_wait_seconds * 1000};
+    pal_rooms_each(pal_server_rooms(srv), lobby_expire_one, &ls);
 }
 
 static void collect_waiting(struct pal_participant *p, void *ud)

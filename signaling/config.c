@@ -51,6 +51,7 @@ void pal_config_defaults(struct pal_config *cfg)
     cfg->jwt_algorithms = PAL_JWT_ES256 | PAL_JWT_RS256;
     cfg->jwt_leeway_seconds = 60;
     cfg->max_rooms_per_agent = 100;
+    cfg->lobby_wait_seconds = 1800;
     cfg->turn_ttl_seconds = 43200;
 }
 
@@ -231,6 +232,7 @@ static const struct key_def keys[] = {
     {"access", "algorithms", K_SPECIAL, 0, 0, 0, 0},
     {"access", "leeway_seconds", K_INT, OFF(jwt_leeway_seconds), 0, 0, 600},
     {"access", "max_rooms_per_agent", K_INT, OFF(max_rooms_per_agent), 0, 1, 100000},
+    {"access", "lobby_wait_seconds", K_INT, OFF(lobby_wait_seconds), 0, 5, 86400},
     {"server", "drain_seconds", K_INT, OFF(drain_seconds), 0, 0, 86400},
     {"limits", "max_message_bytes", K_SIZE, OFF(max_message_bytes), 0, 256, 16 * 1024 * 1024},
     {"limits", "messages_per_second", K_INT, OFF(messages_per_second), 0, 1, 100000},

@@ -465,6 +465,7 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 {
     struct pal_server *srv = lws_container_of(sul, struct pal_server, sul_sweep);
     pal_rooms_expire(srv->rooms, pal_now_ms(), expire_cb, srv);
+    pal_access_lobby_sweep(srv, pal_now_ms());
     pal_ip_limits_sweep(srv->ip_limits, pal_now_ms());
     lws_sul_schedule(srv->ctx, 0, &srv->sul_sweep, sweep_cb, SWEEP_US);
 }

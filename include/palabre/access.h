@@ -87,6 +87,10 @@ void pal_access_lobby_knock(struct pal_server *srv, const struct pal_participant
  * lobby_left to the moderators. */
 void pal_access_lobby_left(struct pal_server *srv, const struct pal_participant *p,
                            const char *reason);
+/* Lets go whoever has waited in a lobby longer than [access]
+ * lobby_wait_seconds: `denied {timeout: true}`, close 4003, lobby_left
+ * (timeout) to the moderators. Signaling thread, from the periodic sweep. */
+void pal_access_lobby_sweep(struct pal_server *srv, int64_t now_ms);
 /* chat_send by a guest while the room's guest_chat is off: forbidden. */
 bool pal_access_may_chat_or_reply(struct pal_session *s, json_t *id);
 

@@ -50,6 +50,7 @@ struct pal_config {
     int jwt_algorithms;     /* algorithms = ES256, RS256 (PAL_JWT_* bits) */
     int jwt_leeway_seconds; /* leeway_seconds = 60: clock skew allowed on exp and nbf */
     int max_rooms_per_agent; /* max_rooms_per_agent = 100 stored rooms an agent owns */
+    int lobby_wait_seconds;  /* lobby_wait_seconds = 1800: then a guest nobody admitted is let go */
     /* [limits] */
     size_t max_message_bytes;      /* 65536 */
     int messages_per_second;       /* 50, per connection */

@@ -42,6 +42,7 @@ struct pal_participant {
     /* state */
     enum pal_role role;
     bool waiting;        /* in the lobby: in no list, gets no event, no chat, no media */
+    int64_t waiting_since_ms; /* when it entered the lobby ([access] lobby_wait_seconds) */
     bool mic_blocked, camera_blocked; /* hard mute by a moderator: not forwarded, cannot unmute */
     bool mic, camera, screen;
     bool receive_mixed; /* receive "mixed" in force (join's, once admitted; media keeps it) */

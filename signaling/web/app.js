@@ -161,7 +161,7 @@ function createSession(room) {
     renderParticipants();
   });
   conn.on('admitted', (data) => { if (s.waiting) joined(data); });
-  conn.on('denied', ({ reason }) => finish('denied', { reason }));
+  conn.on('denied', ({ reason, timeout }) => finish(timeout ? 'lobbyTimeout' : 'denied', { reason }));
   conn.on('removed', ({ by, ban, reason }) => finish(ban ? 'banned' : 'removed', { by, reason }));
   conn.on('meeting_ended', ({ by, reason }) => finish('ended', { by, reason }));
   conn.on('room_updated', ({ room: info }) => { s.roomInfo = info; updateRoom(); });

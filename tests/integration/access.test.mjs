@@ -314,6 +314,33 @@ test('a waiting guest who leaves or drops: lobby_left; rooms per agent are bound
   } finally { await srv.stop(); }
 });
 
+test('a guest nobody admits is let go after lobby_wait_seconds: denied with timeout, close 4003, lobby_left', { timeout: seconds(60) }, async () => {
+  const srv = await startPalabre({ config: { access: { agents: 'open', lobby_wait_seconds: 5 } } });
+  try {
+    const a = await agentIn(srv, 'attente', 'Alice');
+    const link = await a.c.call('invite_create', { label: 'l' });
+    const g = await guestWith(srv, 'attente', 'G', link.token);
+    assert.equal(g.data.lobby, true);
+    const since = Date.now();
+    await a.c.event('lobby_knock');
+    // a second guest, admitted in time, stays
+    const h = await guestWith(srv, 'attente', 'H', link.token);
+    await a.c.event('lobby_knock', { filter: (e) => e.participant.id === h.id });
+    await a.c.call('lobby_admit', { participant_id: h.id });
+    const denied = await g.c.event('denied', { timeout: seconds(20) });
+    assert.deepEqual(denied, { type: 'denied', reason: null, timeout: true });
+    assert.ok(Date.now() - since >= 4500, `let go after ${Date.now() - since} ms`);
+    assert.deepEqual(await g.c.closed, { code: 4003, reason: 'lobby timeout' });
+    assert.deepEqual(await a.c.event('lobby_left', { filter: (e) => e.participant_id === g.id }),
+      { type: 'lobby_left', participant_id: g.id, reason: 'timeout' });
+    // the admitted one is still in the meeting: she can chat, and nobody left
+    await h.c.call('chat_send', { text: 'bonjour', client_msg_id: 'm1' });
+    await a.c.event('chat_message', { filter: (e) => e.message.text === 'bonjour' });
+    assert.ok(!a.c.events.some((e) => e.type === 'participant_left'), 'nobody left the meeting');
+    await Promise.all([a.c.close(), h.c.close()]);
+  } finally { await srv.stop(); }
+});
+
 test('removed with a ban: the resume token, the same link, the same guest_key or agent_key are refused banned', { timeout: seconds(60) }, async () => {
   const srv = await startPalabre();
   try {
