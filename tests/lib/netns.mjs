@@ -356,7 +356,10 @@ export async function ipv6Settled(ns, ms = 10000) {
 //   c4 10.77.4.2 ── 10.77.4.1 s4   SELF   s6 fd77:6::1 ── fd77:6::2 c6
 //   (IPv4 only: IPv6 disabled)   (server)   (IPv6 only: no IPv4 but lo)
 //
-// Each client's default route goes to SELF. SELF gets an IPv6 default route
+// Each client's default route goes to SELF, and each lets in only replies to
+// what it sent (and IPv6 neighbour discovery), as a home router's firewall
+// does (RFC 6092 for IPv6): the server cannot reach a client first, so media
+// connect only through addresses the server announced. SELF gets an IPv6 default route
 // too (through c6, which forwards nothing): Chromium gathers IPv6 candidates,
 // its ::1 included, only when the host has an IPv6 default route on a real
 // interface. fd77:6::/64 is a unique local (ULA) prefix, 10.77.4.0/24 private:
@@ -375,6 +378,18 @@ export async function familyTopology() {
     c4.ip('route', 'add', 'default', 'via', addr.v4);
     c6.ip('-6', 'route', 'add', 'default', 'via', addr.v6);
     SELF.ip('-6', 'route', 'add', 'default', 'via', addr.client6);
+    for (const ns of [c4, c6]) {
+      ns.nft(`table inet palabre_fw {
+  chain in {
+    type filter hook input priority 0; policy accept;
+    iifname "lo" accept
+    ct state established,related accept
+    meta l4proto ipv6-icmp accept
+    counter drop
+  }
+}
+`);
+    }
     return {
       c4, c6, addr,
       async destroy() { unlinkSelf(); for (const ns of made.reverse()) await ns.destroy(); },
