@@ -1,6 +1,8 @@
 // The docker-compose deployment (docker-compose.yml, .env.example, deploy/):
-// `docker-compose config` validates it (images cannot be pulled or built on
-// these machines), and its coturn and palabre configurations run natively,
+// `docker-compose config` validates it, Caddy's optional profile included
+// (images cannot be pulled or built on these machines), `caddy validate` the
+// rendered deploy/Caddyfile (tests/e2e/caddy.test.mjs runs it in front of
+// palabre), and its coturn and palabre configurations run natively,
 // rendered from .env.example by deploy/render.sh as the containers render
 // them. coturn runs in a namespace of its own (tests/lib/netns.mjs), where it
 // finds a non-loopback address as on a real host (no listening-ip in the file).
@@ -68,22 +70,42 @@ async function coturnWith(name, conf, certFor) {
     ports: [3478, Number(ENV.TURN_TLS_PORT)], args: ['--cert', cert.cert, '--pkey', cert.key] });
 }
 
-test('docker-compose config validates docker-compose.yml with .env.example; every image is built from debian:12', { timeout: seconds(60), skip: NO_COMPOSE }, async () => {
-  const out = execFileSync(COMPOSE, ['--env-file', '.env.example', '-f', 'docker-compose.yml', 'config'],
+test('docker-compose config validates docker-compose.yml with .env.example, Caddy\'s profile included; every image is built from debian:12', { timeout: seconds(60), skip: NO_COMPOSE }, async () => {
+  const out = execFileSync(COMPOSE, ['--env-file', '.env.example', '-f', 'docker-compose.yml', '--profile', 'caddy', 'config'],
     { cwd: ROOT, stdio: 'pipe', timeout: 50000 * TIME_SCALE }).toString();
   assert.match(out, /^ {2}palabre:$/m);
   assert.match(out, /^ {2}coturn:$/m);
+  assert.match(out, /^ {2}caddy:$/m);
   assert.match(out, /dockerfile: deploy\/coturn\.Dockerfile/);
+  assert.match(out, /dockerfile: deploy\/caddy\.Dockerfile/);
+  assert.match(out, /^ {4}profiles:\n {4}- caddy$/m, 'Caddy is optional: a profile');
   assert.doesNotMatch(out, /^\s+image:/m, 'no service pulls an image');
-  // the .env values reach both services
+  // the .env values reach the services that use them
+  const users = { MEDIA_INTERFACE: 1, CADDY_TLS: 1, DOMAIN: 3 };
   for (const [k, v] of Object.entries(ENV)) {
     const n = out.split('\n').filter((l) => l.trim() === `${k}: ${v}` || l.trim() === `${k}: '${v}'`).length;
-    assert.ok(n >= (k === 'MEDIA_INTERFACE' ? 1 : 2), `${k} in ${n} services:\n${out}`);
+    assert.ok(n >= (users[k] || 2), `${k} in ${n} services:\n${out}`);
   }
-  for (const f of ['Dockerfile', 'deploy/coturn.Dockerfile']) {
+  for (const f of ['Dockerfile', 'deploy/coturn.Dockerfile', 'deploy/caddy.Dockerfile']) {
     const from = fs.readFileSync(path.join(ROOT, f), 'utf8').split('\n').filter((l) => /^FROM\s/i.test(l));
     assert.deepEqual(from, ['FROM debian:12'], f);
   }
+});
+
+test('deploy/Caddyfile rendered from .env.example is a valid Caddy configuration (ACME for DOMAIN, proxy to palabre\'s listen)', { timeout: seconds(60) }, async () => {
+  const conf = render('deploy/Caddyfile');
+  assert.doesNotMatch(conf, /\$\{[A-Z]/);
+  assert.match(conf, new RegExp(`^${ENV.DOMAIN.replace(/\./g, '\\.')} \\{$`, 'm'));
+  assert.match(conf, new RegExp(`^\\s*tls ${ENV.CADDY_TLS}$`, 'm'), 'an e-mail address: ACME');
+  const listen = render('deploy/palabre.ini').match(/^listen = (.*)$/m)[1];
+  assert.match(conf, new RegExp(`^\\s*reverse_proxy ${listen}$`, 'm'), 'Caddy proxies to where palabre listens');
+  const sub = fs.mkdtempSync(path.join(dir, 'caddy-'));
+  fs.writeFileSync(path.join(sub, 'Caddyfile'), conf);
+  const out = await new Promise((resolve) => execFile('caddy', ['validate', '--config', 'Caddyfile', '--adapter', 'caddyfile'],
+    { cwd: sub, env: { PATH: process.env.PATH, HOME: sub, XDG_DATA_HOME: sub, XDG_CONFIG_HOME: sub }, timeout: 30000 * TIME_SCALE },
+    (err, stdout, stderr) => resolve({ code: err ? err.code : 0, text: `${stdout}${stderr}` })));
+  assert.equal(out.code, 0, out.text);
+  assert.match(out.text, /Valid configuration/);
 });
 
 test('deploy/render.sh stops on a template variable that is not set', { timeout: seconds(30) }, async () => {
