@@ -12,6 +12,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,13 +63,42 @@ async function allocates(username, credential, { tls = false } = {}) {
   return true;
 }
 
-async function coturnWith(name, conf, certFor) {
+// Resolves once coturn answers a STUN Binding request on UDP 3478: it opens
+// its TCP ports (what startCoturn waits for) before its UDP one, and a request
+// sent in between is refused (ICMP port unreachable).
+async function udpReady(deadlineMs) {
+  const sock = dgram.createSocket('udp4');
+  sock.on('error', () => { /* refused: not yet */ });
+  const answered = new Promise((resolve) => sock.on('message', (m) => { if (m.readUInt16BE(0) === 0x0101) resolve(true); }));
+  const request = Buffer.alloc(20);
+  request.writeUInt16BE(0x0001, 0); // Binding request, no attribute
+  request.writeUInt32BE(0x2112a442, 4); // magic cookie
+  crypto.randomFillSync(request, 8, 12);
+  try {
+    while (Date.now() < deadlineMs) {
+      sock.send(request, 3478, TURN_ADDR);
+      if (await Promise.race([answered, new Promise((r) => setTimeout(() => r(false), 200))])) return;
+    }
+    throw new Error(`coturn does not answer on UDP ${TURN_ADDR}:3478`);
+  } finally {
+    sock.close();
+  }
+}
+
+async function coturnWith(name, conf) {
   const sub = fs.mkdtempSync(path.join(dir, `${name}-`));
   const file = path.join(sub, 'turnserver.conf');
   fs.writeFileSync(file, conf);
   const cert = testCertificate(sub, TURN_ADDR);
-  return startCoturn({ ns: turnhost, dir: sub, listen: TURN_ADDR, confFile: file,
+  const turn = await startCoturn({ ns: turnhost, dir: sub, listen: TURN_ADDR, confFile: file,
     ports: [3478, Number(ENV.TURN_TLS_PORT)], args: ['--cert', cert.cert, '--pkey', cert.key] });
+  try {
+    await udpReady(Date.now() + 15000 * TIME_SCALE);
+  } catch (e) {
+    await turn.stop();
+    throw e;
+  }
+  return turn;
 }
 
 test('docker-compose config validates docker-compose.yml with .env.example, Caddy\'s profile included; every image is built from debian:12', { timeout: seconds(60), skip: NO_COMPOSE }, async () => {
@@ -81,11 +112,16 @@ test('docker-compose config validates docker-compose.yml with .env.example, Cadd
   assert.match(out, /^ {4}profiles:\n {4}- caddy$/m, 'Caddy is optional: a profile');
   assert.doesNotMatch(out, /^\s+image:/m, 'no service pulls an image');
   // the .env values reach the services that use them
-  const users = { MEDIA_INTERFACE: 1, CADDY_TLS: 1, DOMAIN: 3 };
+  const users = { MEDIA_INTERFACE: 1, CADDY_TLS: 1, AGENTS: 1, DOMAIN: 3 };
   for (const [k, v] of Object.entries(ENV)) {
     const n = out.split('\n').filter((l) => l.trim() === `${k}: ${v}` || l.trim() === `${k}: '${v}'`).length;
     assert.ok(n >= (users[k] || 2), `${k} in ${n} services:\n${out}`);
   }
+  // docker-compose stop (and an upgrade's up -d) sends SIGTERM, then SIGKILL after
+  // stop_grace_period: it must outlast palabre's drain
+  const drain = Number(render('deploy/palabre.ini').match(/^drain_seconds = (\d+)$/m)[1]);
+  const grace = out.match(/^ {2}palabre:\n(?: {4}.*\n| {6}.*\n)*? {4}stop_grace_period: (\d+)m$/m);
+  assert.ok(drain > 0 && grace && Number(grace[1]) * 60 > drain, `drain_seconds ${drain}, stop_grace_period ${grace?.[1]}m`);
   for (const f of ['Dockerfile', 'deploy/coturn.Dockerfile', 'deploy/caddy.Dockerfile']) {
     const from = fs.readFileSync(path.join(ROOT, f), 'utf8').split('\n').filter((l) => /^FROM\s/i.test(l));
     assert.deepEqual(from, ['FROM debian:12'], f);
