@@ -3,8 +3,10 @@
 
 #include <agent.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <gio/gio.h>
-#include <interfaces.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -122,6 +124,11 @@ static unsigned local_kinds(NiceAgent *agent, guint stream)
     return kinds;
 }
 
+static bool same_family(const char *a, const char *b)
+{
+    return (strchr(a, ':') != NULL) == (strchr(b, ':') != NULL);
+}
+
 static void to_candidate(const struct pal_ice *ice, const NiceCandidate *nc,
                          struct pal_media_candidate *c)
 {
@@ -145,9 +152,12 @@ static void to_candidate(const struct pal_ice *ice, const NiceCandidate *nc,
         snprintf(c->raddr, sizeof(c->raddr), "%s", a);
         c->rport = (uint16_t)nice_address_get_port(&nc->base_addr);
     }
-    /* 1:1 NAT: announce the public address instead of the private one. */
+    /* 1:1 NAT: announce the public address instead of the private one, on
+     * host candidates of its family only: a dual-stack host behind IPv4 NAT
+     * (a cloud VM) keeps announcing its routed IPv6 address as it is. */
     if (ice->cfg.public_ip[0] && c->type == PAL_MEDIA_CAND_HOST &&
-        strcmp(c->addr, "127.0.0.1") != 0 && strcmp(c->addr, "::1") != 0)
+        strcmp(c->addr, "127.0.0.1") != 0 && strcmp(c->addr, "::1") != 0 &&
+        same_family(c->addr, ice->cfg.public_ip))
         snprintf(c->addr, sizeof(c->addr), "%s", ice->cfg.public_ip);
 }
 
@@ -235,50 +245,68 @@ static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar
         ice->l.on_ice_recv(ice->l.ctx, (uint8_t *)buf, len);
 }
 
+/* Adds the usable addresses, both families, of interface `name`, or of every
+ * interface but loopback when name is NULL; returns how many. */
+static int add_addresses_of(NiceAgent *agent, const struct ifaddrs *ifs, const char *name)
+{
+    int added = 0;
+    for (const struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+        if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (name && strcmp(i->ifa_name, name)))
+            continue;
+        enum kind k = address_kind(i->ifa_addr);
+        if (k == K_UNUSABLE || (!name && (k == K_V4_LOOPBACK || k == K_V6_LOOPBACK)))
+            continue;
+        NiceAddress addr;
+        nice_address_set_from_sockaddr(&addr, i->ifa_addr);
+        nice_address_set_port(&addr, 0);
+        added += nice_agent_add_local_address(agent, &addr) ? 1 : 0;
+    }
+    return added;
+}
+
+/* The host's addresses, or those of the interfaces in `names` (comma-
+ * separated). Listed here rather than by libnice's own discovery, which also
+ * gathers link-local IPv6 addresses (useless in SDP, which cannot scope them),
+ * and whose lookup by interface name returns one IPv4 address. */
+static void add_host_addresses(NiceAgent *agent, const char *names)
+{
+    struct ifaddrs *ifs;
+    if (getifaddrs(&ifs) != 0) {
+        PAL_WARN("ice", NULL, NULL, "cannot list the host's addresses: %s", strerror(errno));
+        return;
+    }
+    if (!names[0]) {
+        add_addresses_of(agent, ifs, NULL);
+    } else {
+        char list[sizeof(((struct pal_media_config *)0)->interfaces)];
+        snprintf(list, sizeof(list), "%s", names);
+        char *save = NULL;
+        for (char *name = strtok_r(list, ", ", &save); name; name = strtok_r(NULL, ", ", &save))
+            if (!add_addresses_of(agent, ifs, name))
+                PAL_WARN("ice", NULL, NULL, "interface %s has no usable address", name);
+    }
+    freeifaddrs(ifs);
+}
+
 static void add_local_addresses(struct pal_ice *ice)
 {
     NiceAddress addr;
-    bool any = false;
     char only[64];
     if (pal_ice_bind_address(&ice->cfg, only)) {
         if (nice_address_set_from_string(&addr, only))
             nice_agent_add_local_address(ice->agent, &addr);
         /* signaling on [::1]: IPv6 candidates, and IPv4 loopback too, for
          * browsers that gather only 127.0.0.1 (Chromium without an IPv6
-         * default route, as in the test namespaces) */
+         * default route) */
         if (ice->cfg.add_loopback && !strcmp(only, "::1") &&
             nice_address_set_from_string(&addr, "127.0.0.1"))
             nice_agent_add_local_address(ice->agent, &addr);
         return;
     }
-    if (ice->cfg.interfaces[0]) {
-        char list[sizeof(ice->cfg.interfaces)];
-        snprintf(list, sizeof(list), "%s", ice->cfg.interfaces);
-        char *save = NULL;
-        for (char *name = strtok_r(list, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
-            gchar *ip = nice_interfaces_get_ip_for_interface(name);
-            if (ip && nice_address_set_from_string(&addr, ip)) {
-                nice_agent_add_local_address(ice->agent, &addr);
-                any = true;
-            } else {
-                PAL_WARN("ice", NULL, NULL, "interface %s has no usable address", name);
-            }
-            g_free(ip);
-        }
-    }
-    if (!ice->cfg.add_loopback)
-        return;
-    /* libnice skips loopback; once an address is added explicitly it stops
-     * discovering the others, so add them too when no list was given. */
-    if (!any && !ice->cfg.interfaces[0]) {
-        GList *ips = nice_interfaces_get_local_ips(FALSE);
-        for (GList *i = ips; i; i = i->next) {
-            if (nice_address_set_from_string(&addr, i->data))
-                nice_agent_add_local_address(ice->agent, &addr);
-        }
-        g_list_free_full(ips, g_free);
-    }
-    if (nice_address_set_from_string(&addr, "127.0.0.1"))
+    /* once one address is added, libnice discovers no other */
+    add_host_addresses(ice->agent, ice->cfg.interfaces);
+    /* libnice skips loopback */
+    if (ice->cfg.add_loopback && nice_address_set_from_string(&addr, "127.0.0.1"))
         nice_agent_add_local_address(ice->agent, &addr);
 }
 

@@ -1,11 +1,19 @@
-// IPv6 (issue 12): palabre listening on [::1] in a private network namespace
-// with only lo (tests/run.sh), two Chromium participants on http://[::1]:PORT
-// (page and WebSocket over IPv6) decode each other's video and audio; the
-// server offers IPv6 (::1) candidates on both peer connections, and IPv4
-// loopback ones as well: Chromium here gathers only 127.0.0.1 (it adds its
-// IPv6 loopback only with an IPv6 default route to a real interface), so the
-// media pairs it selects are the IPv4 ones (printed). A listen that cannot
-// work stops the start: an address that is not this host's, a port in use.
+// IPv6 (issue 12). tests/run.sh runs this file in a private network namespace
+// with only lo; tests/lib/netns.mjs familyTopology() adds two client
+// namespaces, one IPv4 only (c4) and one IPv6 only (c6), and gives this
+// namespace an IPv6 default route (through c6): Chromium gathers IPv6
+// candidates, its ::1 included, only with one.
+//   1. palabre on [::1], two Chromium participants on http://[::1]:PORT (page,
+//      WebSocket and media over IPv6): both ends of every selected candidate
+//      pair are IPv6, and they decode each other.
+//   2. both families in one meeting: palabre on [::] (dual-stack), one
+//      participant in c4 (its media IPv4 only), one in c6 (IPv6 only): each
+//      decodes the other, the SFU forwarding between families.
+//   3. the same with the IPv4 side behind 1:1 NAT ([media] public_ip): the
+//      public IPv4 address replaces only IPv4 host candidates, the IPv6
+//      participant still meets the server on its IPv6 address.
+// A listen that cannot work stops the start: an address that is not this
+// host's, a port in use.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -13,49 +21,184 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS, startPalabre, join, waitDecoding, freePort, serverCandidates } from '../lib/media_e2e.mjs';
-import { runPalabre } from '../lib/palabre.mjs';
-import { seconds } from '../lib/timeouts.mjs';
+import { CHROMIUM_ARGS, startPalabre, join, waitDecoding, freePort, selectedPairs } from '../lib/media_e2e.mjs';
+import { familyTopology, startPalabreIn, SELF } from '../lib/netns.mjs';
+import { BIN, runPalabre } from '../lib/palabre.mjs';
+import { seconds, TIME_SCALE } from '../lib/timeouts.mjs';
 
-let server, browser;
+let server, browser, topo, dir;
 const open = [];
+const browsers = [];
 
 before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-ipv6-'));
+  topo = await familyTopology();
   server = await startPalabre({ host: '[::1]' });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browsers.push(browser);
 }, { timeout: seconds(120) });
 
 after(async () => {
-  for (const p of open) await p.leave().catch(() => {});
-  await browser?.close();
+  for (const p of open.splice(0)) await p.leave().catch(() => {});
+  for (const b of browsers.splice(0)) await b.close().catch(() => {});
   await server?.stop();
+  try { SELF.run('nft', ['delete', 'table', 'ip', 'palabre_nat']); } catch { /* absent */ }
+  await topo?.destroy();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 }, { timeout: seconds(120) });
 
 afterEach(async () => {
   for (const p of open.splice(0)) await p.leave().catch(() => {});
 }, { timeout: seconds(60) });
 
-test('two participants on http://[::1] (page and WebSocket over IPv6) decode each other\'s video and audio', { timeout: seconds(240) }, async () => {
+const isV6 = (a) => net.isIPv6(a || '');
+const isV4 = (a) => net.isIPv4(a || '');
+
+// Asserts that each of p's two PeerConnections has a selected pair whose
+// local (browser) and remote (server) addresses pass `family`, the remote one
+// being `server`; returns the pairs.
+async function assertPairs(p, family, server) {
+  const pairs = await selectedPairs(p);
+  console.log(`# ${p.name}: ${JSON.stringify(pairs)}`);
+  assert.deepEqual(Object.keys(pairs).sort(), ['publish', 'subscribe'], `${p.name}: ${JSON.stringify(pairs)}`);
+  for (const [pc, pair] of Object.entries(pairs)) {
+    const what = `${p.name}'s ${pc} PC: ${JSON.stringify(pair)}`;
+    assert.equal(pair.remote, server, what);
+    assert.ok(family(pair.relay), `${what}: the browser's side`);
+    assert.equal(pair.local, 'host', what);
+  }
+  return pairs;
+}
+
+async function decodeEachOther(a, b) {
+  for (const [viewer, other] of [[a, b], [b, a]]) {
+    const st = await waitDecoding(viewer, [other], { ms: 90000 * TIME_SCALE });
+    assert.ok(st[other.id].video.framesDecoded > 0, `${viewer.name} decodes ${other.name}`);
+    assert.ok(st[other.id].audio.totalAudioEnergy > 0, `${viewer.name} hears ${other.name}`);
+  }
+}
+
+test('two participants on http://[::1]: page, WebSocket and media over IPv6, both decode each other', { timeout: seconds(240) }, async () => {
   assert.match(server.base, /^http:\/\/\[::1\]:\d+$/);
   // plain HTTP: the security headers, but no HSTS (that is for built-in TLS, e2e/tls)
   const page = await fetch(`${server.base}/r/ipv6-two`);
   assert.equal(page.status, 200);
   assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
   assert.equal(page.headers.get('strict-transport-security'), null);
-  const a = await join(browser, server.base, 'ipv6-two', 'Alice');
-  open.push(a);
-  const b = await join(browser, server.base, 'ipv6-two', 'Bruno');
-  open.push(b);
-  for (const [viewer, other] of [[a, b], [b, a]]) {
-    const st = await waitDecoding(viewer, [other]);
-    assert.ok(st[other.id].video.framesDecoded > 0, `${viewer.name} decodes ${other.name}`);
-    assert.ok(st[other.id].audio.totalAudioEnergy > 0, `${viewer.name} hears ${other.name}`);
-    const addrs = (await serverCandidates(viewer.page)).map((c) => c.address);
-    assert.equal(addrs.length, 2, `${viewer.name}: both peer connections have a selected pair`);
-    console.log(`# ${viewer.name}: media pairs with the server on ${addrs.join(', ')}`);
-    const offered = await viewer.page.evaluate(() => Object.values(window.__palabre.pcs).filter(Boolean)
-      .map((pc) => pc.remoteDescription.sdp.split('\r\n').filter((l) => / ::1 \d+ typ host/.test(l)).length));
-    assert.deepEqual(offered.map((n) => n > 0), [true, true], `${viewer.name}: the server offers ::1 candidates on both PCs`);
+  // palabre on [::1] also offers 127.0.0.1, for browsers without IPv6 (see
+  // media/ice.c); which pair ICE nominates first then depends on timing:
+  // this namespace drops IPv4 UDP, so media can only take IPv6
+  SELF.nft(`table ip palabre_v4 {
+  chain in {
+    type filter hook input priority 0; policy accept;
+    ip protocol udp counter drop
+  }
+}
+`);
+  try {
+    const a = await join(browser, server.base, 'ipv6-two', 'Alice');
+    open.push(a);
+    const b = await join(browser, server.base, 'ipv6-two', 'Bruno');
+    open.push(b);
+    await decodeEachOther(a, b);
+    for (const p of [a, b]) await assertPairs(p, isV6, '::1');
+    console.log(`# IPv4 UDP dropped: ${SELF.run('nft', ['list', 'table', 'ip', 'palabre_v4']).match(/packets \d+/)}`);
+  } finally {
+    SELF.run('nft', ['delete', 'table', 'ip', 'palabre_v4']);
+  }
+});
+
+// Chromium run in namespace ns, treating `origins` as secure contexts
+// (getUserMedia needs one; only loopback origins are by themselves).
+async function browserIn(ns, origins) {
+  const b = await chromium.launch({ executablePath: ns.wrapper(dir, '/usr/bin/chromium'),
+    args: [...CHROMIUM_ARGS, `--unsafely-treat-insecure-origin-as-secure=${origins.join(',')}`] });
+  browsers.push(b);
+  return b;
+}
+
+// The addresses of the server's host candidates in p's PeerConnections'
+// remote descriptions, once media flow (the browser adds trickled candidates
+// to them; getStats would not list those it ignores, as link-local ones).
+async function offeredHosts(p) {
+  return p.page.evaluate(() => [...new Set(Object.values(window.__palabre.pcs).filter(Boolean)
+    .flatMap((pc) => pc.remoteDescription.sdp.split('\r\n'))
+    .filter((l) => l.startsWith('a=candidate:') && / typ host/.test(l)).map((l) => l.split(' ')[4]))]);
+}
+
+// palabre on [::]:port in this namespace (both families), `media`: more of [media].
+async function dualStack(name, port, media = '') {
+  return startPalabreIn(SELF, { bin: BIN, dir, name, listen: `[::]:${port}`,
+    base: `http://[${topo.addr.v6}]:${port}`, timeoutMs: 15000 * TIME_SCALE,
+    ini: `[access]\nagents = open\n[media]\n${media}` });
+}
+
+test('both families in one meeting: an IPv4-only and an IPv6-only participant decode each other', { timeout: seconds(300) }, async () => {
+  const port = await freePort();
+  const srv = await dualStack('mixed', port);
+  try {
+    const base4 = `http://${topo.addr.v4}:${port}`;
+    const base6 = `http://[${topo.addr.v6}]:${port}`;
+    const b4 = await browserIn(topo.c4, [base4]);
+    const b6 = await browserIn(topo.c6, [base6]);
+    const a = await join(b4, base4, 'families', 'Anaïs');
+    open.push(a);
+    const b = await join(b6, base6, 'families', 'Benoît');
+    open.push(b);
+    await decodeEachOther(a, b);
+    // the server offers both families, and no link-local address (which SDP
+    // cannot scope)
+    const hosts = await offeredHosts(b);
+    console.log(`# the server's host candidates: ${JSON.stringify(hosts)}`);
+    assert.ok(hosts.includes(topo.addr.v4) && hosts.includes(topo.addr.v6), JSON.stringify(hosts));
+    assert.ok(!hosts.some((h) => /^fe80:/i.test(h)), JSON.stringify(hosts));
+    await assertPairs(a, isV4, topo.addr.v4);
+    await assertPairs(b, isV6, topo.addr.v6);
+  } finally {
+    for (const p of open.splice(0)) await p.leave().catch(() => {});
+    await srv.stop();
+  }
+});
+
+test('both families with the IPv4 side behind 1:1 NAT ([media] public_ip): the IPv6 participant still meets the server over IPv6', { timeout: seconds(300) }, async () => {
+  // a cloud VM's usual addressing: a private IPv4 address behind the provider's
+  // 1:1 NAT (here: this namespace maps 203.0.113.10 to 10.77.4.1 for c4) and a
+  // routed IPv6 address on the same host; media on the interfaces named, as
+  // deploy/palabre.ini does
+  const pub = '203.0.113.10';
+  SELF.nft(`table ip palabre_nat {
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    iifname "s4" ip daddr ${pub} dnat to ${topo.addr.v4}
+  }
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "s4" ip saddr ${topo.addr.v4} snat to ${pub}
+  }
+}
+`);
+  const port = await freePort();
+  const srv = await dualStack('public', port, `interfaces = s4, s6\npublic_ip = ${pub}\n`);
+  try {
+    const base4 = `http://${pub}:${port}`;
+    const base6 = `http://[${topo.addr.v6}]:${port}`;
+    const b4 = await browserIn(topo.c4, [base4]);
+    const b6 = await browserIn(topo.c6, [base6]);
+    const a = await join(b4, base4, 'families-nat', 'Aurélie');
+    open.push(a);
+    const b = await join(b6, base6, 'families-nat', 'Bastien');
+    open.push(b);
+    await decodeEachOther(a, b);
+    const hosts = await offeredHosts(b);
+    console.log(`# the server's host candidates: ${JSON.stringify(hosts)}`);
+    assert.ok(hosts.includes(pub) && hosts.includes(topo.addr.v6), JSON.stringify(hosts));
+    assert.ok(!hosts.includes(topo.addr.v4), `the private IPv4 address is not announced: ${hosts}`);
+    await assertPairs(a, isV4, pub);
+    await assertPairs(b, isV6, topo.addr.v6);
+  } finally {
+    for (const p of open.splice(0)) await p.leave().catch(() => {});
+    await srv.stop();
+    SELF.run('nft', ['delete', 'table', 'ip', 'palabre_nat']);
   }
 });
 

@@ -1,6 +1,8 @@
 // The docker-compose deployment (docker-compose.yml, .env.example, deploy/):
-// `docker-compose config` validates it (images cannot be pulled or built on
-// these machines), and its coturn and palabre configurations run natively,
+// `docker-compose config` validates it, Caddy's optional profile included
+// (images cannot be pulled or built on these machines), `caddy validate` the
+// rendered deploy/Caddyfile (tests/e2e/caddy.test.mjs runs it in front of
+// palabre), and its coturn and palabre configurations run natively,
 // rendered from .env.example by deploy/render.sh as the containers render
 // them. coturn runs in a namespace of its own (tests/lib/netns.mjs), where it
 // finds a non-loopback address as on a real host (no listening-ip in the file).
@@ -10,6 +12,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,31 +63,85 @@ async function allocates(username, credential, { tls = false } = {}) {
   return true;
 }
 
-async function coturnWith(name, conf, certFor) {
+// Resolves once coturn answers a STUN Binding request on UDP 3478: it opens
+// its TCP ports (what startCoturn waits for) before its UDP one, and a request
+// sent in between is refused (ICMP port unreachable).
+async function udpReady(deadlineMs) {
+  const sock = dgram.createSocket('udp4');
+  sock.on('error', () => { /* refused: not yet */ });
+  const answered = new Promise((resolve) => sock.on('message', (m) => { if (m.readUInt16BE(0) === 0x0101) resolve(true); }));
+  const request = Buffer.alloc(20);
+  request.writeUInt16BE(0x0001, 0); // Binding request, no attribute
+  request.writeUInt32BE(0x2112a442, 4); // magic cookie
+  crypto.randomFillSync(request, 8, 12);
+  try {
+    while (Date.now() < deadlineMs) {
+      sock.send(request, 3478, TURN_ADDR);
+      if (await Promise.race([answered, new Promise((r) => setTimeout(() => r(false), 200))])) return;
+    }
+    throw new Error(`coturn does not answer on UDP ${TURN_ADDR}:3478`);
+  } finally {
+    sock.close();
+  }
+}
+
+async function coturnWith(name, conf) {
   const sub = fs.mkdtempSync(path.join(dir, `${name}-`));
   const file = path.join(sub, 'turnserver.conf');
   fs.writeFileSync(file, conf);
   const cert = testCertificate(sub, TURN_ADDR);
-  return startCoturn({ ns: turnhost, dir: sub, listen: TURN_ADDR, confFile: file,
+  const turn = await startCoturn({ ns: turnhost, dir: sub, listen: TURN_ADDR, confFile: file,
     ports: [3478, Number(ENV.TURN_TLS_PORT)], args: ['--cert', cert.cert, '--pkey', cert.key] });
+  try {
+    await udpReady(Date.now() + 15000 * TIME_SCALE);
+  } catch (e) {
+    await turn.stop();
+    throw e;
+  }
+  return turn;
 }
 
-test('docker-compose config validates docker-compose.yml with .env.example; every image is built from debian:12', { timeout: seconds(60), skip: NO_COMPOSE }, async () => {
-  const out = execFileSync(COMPOSE, ['--env-file', '.env.example', '-f', 'docker-compose.yml', 'config'],
+test('docker-compose config validates docker-compose.yml with .env.example, Caddy\'s profile included; every image is built from debian:12', { timeout: seconds(60), skip: NO_COMPOSE }, async () => {
+  const out = execFileSync(COMPOSE, ['--env-file', '.env.example', '-f', 'docker-compose.yml', '--profile', 'caddy', 'config'],
     { cwd: ROOT, stdio: 'pipe', timeout: 50000 * TIME_SCALE }).toString();
   assert.match(out, /^ {2}palabre:$/m);
   assert.match(out, /^ {2}coturn:$/m);
+  assert.match(out, /^ {2}caddy:$/m);
   assert.match(out, /dockerfile: deploy\/coturn\.Dockerfile/);
+  assert.match(out, /dockerfile: deploy\/caddy\.Dockerfile/);
+  assert.match(out, /^ {4}profiles:\n {4}- caddy$/m, 'Caddy is optional: a profile');
   assert.doesNotMatch(out, /^\s+image:/m, 'no service pulls an image');
-  // the .env values reach both services
+  // the .env values reach the services that use them
+  const users = { MEDIA_INTERFACE: 1, CADDY_TLS: 1, AGENTS: 1, DOMAIN: 3 };
   for (const [k, v] of Object.entries(ENV)) {
     const n = out.split('\n').filter((l) => l.trim() === `${k}: ${v}` || l.trim() === `${k}: '${v}'`).length;
-    assert.ok(n >= (k === 'MEDIA_INTERFACE' ? 1 : 2), `${k} in ${n} services:\n${out}`);
+    assert.ok(n >= (users[k] || 2), `${k} in ${n} services:\n${out}`);
   }
-  for (const f of ['Dockerfile', 'deploy/coturn.Dockerfile']) {
+  // docker-compose stop (and an upgrade's up -d) sends SIGTERM, then SIGKILL after
+  // stop_grace_period: it must outlast palabre's drain
+  const drain = Number(render('deploy/palabre.ini').match(/^drain_seconds = (\d+)$/m)[1]);
+  const grace = out.match(/^ {2}palabre:\n(?: {4}.*\n| {6}.*\n)*? {4}stop_grace_period: (\d+)m$/m);
+  assert.ok(drain > 0 && grace && Number(grace[1]) * 60 > drain, `drain_seconds ${drain}, stop_grace_period ${grace?.[1]}m`);
+  for (const f of ['Dockerfile', 'deploy/coturn.Dockerfile', 'deploy/caddy.Dockerfile']) {
     const from = fs.readFileSync(path.join(ROOT, f), 'utf8').split('\n').filter((l) => /^FROM\s/i.test(l));
     assert.deepEqual(from, ['FROM debian:12'], f);
   }
+});
+
+test('deploy/Caddyfile rendered from .env.example is a valid Caddy configuration (ACME for DOMAIN, proxy to palabre\'s listen)', { timeout: seconds(60) }, async () => {
+  const conf = render('deploy/Caddyfile');
+  assert.doesNotMatch(conf, /\$\{[A-Z]/);
+  assert.match(conf, new RegExp(`^${ENV.DOMAIN.replace(/\./g, '\\.')} \\{$`, 'm'));
+  assert.match(conf, new RegExp(`^\\s*tls ${ENV.CADDY_TLS}$`, 'm'), 'an e-mail address: ACME');
+  const listen = render('deploy/palabre.ini').match(/^listen = (.*)$/m)[1];
+  assert.match(conf, new RegExp(`^\\s*reverse_proxy ${listen}$`, 'm'), 'Caddy proxies to where palabre listens');
+  const sub = fs.mkdtempSync(path.join(dir, 'caddy-'));
+  fs.writeFileSync(path.join(sub, 'Caddyfile'), conf);
+  const out = await new Promise((resolve) => execFile('caddy', ['validate', '--config', 'Caddyfile', '--adapter', 'caddyfile'],
+    { cwd: sub, env: { PATH: process.env.PATH, HOME: sub, XDG_DATA_HOME: sub, XDG_CONFIG_HOME: sub }, timeout: 30000 * TIME_SCALE },
+    (err, stdout, stderr) => resolve({ code: err ? err.code : 0, text: `${stdout}${stderr}` })));
+  assert.equal(out.code, 0, out.text);
+  assert.match(out.text, /Valid configuration/);
 });
 
 test('deploy/render.sh stops on a template variable that is not set', { timeout: seconds(30) }, async () => {

@@ -339,3 +339,64 @@ export async function startPalabreIn(ns, { bin, dir, name, listen, base, ini, ti
   }
   return srv;
 }
+
+// IPv6 addresses are tentative (unusable) until duplicate address detection
+// has run, a second or two after the link comes up: waits until `ns` has none.
+export async function ipv6Settled(ns, ms = 10000) {
+  const deadline = Date.now() + ms;
+  while (ns.ip('-6', '-o', 'addr', 'show', 'tentative').trim()) {
+    if (Date.now() > deadline) throw new Error(`IPv6 addresses still tentative in ${ns.name}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// The two address families (tests/e2e/ipv6.test.mjs): this namespace (the
+// server's host, dual-stack) and two client namespaces with one family each.
+//
+//   c4 10.77.4.2 ── 10.77.4.1 s4   SELF   s6 fd77:6::1 ── fd77:6::2 c6
+//   (IPv4 only: IPv6 disabled)   (server)   (IPv6 only: no IPv4 but lo)
+//
+// Each client's default route goes to SELF, and each lets in only replies to
+// what it sent (and IPv6 neighbour discovery), as a home router's firewall
+// does (RFC 6092 for IPv6): the server cannot reach a client first, so media
+// connect only through addresses the server announced. SELF gets an IPv6 default route
+// too (through c6, which forwards nothing): Chromium gathers IPv6 candidates,
+// its ::1 included, only when the host has an IPv6 default route on a real
+// interface. fd77:6::/64 is a unique local (ULA) prefix, 10.77.4.0/24 private:
+// nothing leaves the namespaces. Returns { c4, c6, addr, destroy() }.
+export async function familyTopology() {
+  const addr = { v4: '10.77.4.1', client4: '10.77.4.2', v6: 'fd77:6::1', client6: 'fd77:6::2' };
+  const made = [];
+  try {
+    const c4 = await Netns.create('c4'); made.push(c4);
+    const c6 = await Netns.create('c6'); made.push(c6);
+    c4.run('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    await link(SELF, 's4', `${addr.v4}/24`, c4, 'c4', `${addr.client4}/24`);
+    await link(SELF, 's6', `${addr.v6}/64`, c6, 'c6', `${addr.client6}/64`);
+    await ipv6Settled(SELF);
+    await ipv6Settled(c6);
+    c4.ip('route', 'add', 'default', 'via', addr.v4);
+    c6.ip('-6', 'route', 'add', 'default', 'via', addr.v6);
+    SELF.ip('-6', 'route', 'add', 'default', 'via', addr.client6);
+    for (const ns of [c4, c6]) {
+      ns.nft(`table inet palabre_fw {
+  chain in {
+    type filter hook input priority 0; policy accept;
+    iifname "lo" accept
+    ct state established,related accept
+    meta l4proto ipv6-icmp accept
+    counter drop
+  }
+}
+`);
+    }
+    return {
+      c4, c6, addr,
+      async destroy() { unlinkSelf(); for (const ns of made.reverse()) await ns.destroy(); },
+    };
+  } catch (e) {
+    unlinkSelf();
+    for (const ns of made.reverse()) await ns.destroy();
+    throw e;
+  }
+}

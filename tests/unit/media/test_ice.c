@@ -248,6 +248,49 @@ static void test_ipv6_loopback_listen_gathers_both_loopbacks(void **state)
     g_main_context_unref(ctx);
 }
 
+/* Whether lo has ::1 here (IPv6 may be disabled on the host). */
+static bool lo_has_ipv6(void)
+{
+    struct ifaddrs *ifs;
+    if (getifaddrs(&ifs))
+        return false;
+    bool found = false;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next)
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 && !strcmp(i->ifa_name, "lo"))
+            found = true;
+    freeifaddrs(ifs);
+    return found;
+}
+
+/* [media] interfaces: every usable address of the listed interfaces, both
+ * families (libnice's lookup by name gave one IPv4 address, so a dual-stack
+ * eth0 had no IPv6 media). */
+static void test_interfaces_gather_both_families(void **state)
+{
+    (void)state;
+    if (!lo_has_ipv6())
+        skip();
+    GMainContext *ctx = g_main_context_new();
+    struct pal_media_config cfg = {.interfaces = "lo"};
+    struct gathered g;
+    struct pal_ice *ice = gather(ctx, &cfg, &g);
+    bool v6 = false, v4 = false;
+    for (int i = 0; i < g.n; i++) {
+        if (!strcmp(g.addrs[i], "::1"))
+            v6 = true;
+        else if (!strcmp(g.addrs[i], "127.0.0.1"))
+            v4 = true;
+        else
+            fail_msg("candidate on %s, interfaces is lo", g.addrs[i]);
+    }
+    assert_true(v4);
+    assert_true(v6);
+    pal_ice_destroy(ice);
+    while (g_main_context_iteration(ctx, FALSE))
+        ;
+    g_main_context_unref(ctx);
+}
+
 static void test_specific_listen_gathers_there_only(void **state)
 {
     (void)state;
@@ -288,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_loopback_listen_gathers_on_loopback_only),
         cmocka_unit_test(test_specific_listen_gathers_there_only),
         cmocka_unit_test(test_ipv6_loopback_listen_gathers_both_loopbacks),
+        cmocka_unit_test(test_interfaces_gather_both_families),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
