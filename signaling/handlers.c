@@ -8,6 +8,7 @@
 
 #include "palabre/access.h"
 #include "palabre/chat_store.h"
+#include "palabre/cluster.h"
 #include "palabre/common.h"
 #include "palabre/drain.h"
 #include "palabre/log.h"
@@ -191,6 +192,11 @@ static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud
     bool mixed = false;
     if (json_object_get(req, "receive") &&
         !pal_receive_mode_or_reply(s, id, req, "receive", true, &mixed))
+        return;
+    /* a cluster: the room may live on another node (redirect), or be placed
+     * first (the join runs again once it is here) */
+    struct pal_cluster *cluster = pal_server_cluster(srv);
+    if (cluster && !pal_cluster_room_here_or_defer(cluster, s, id, req, room))
         return;
 
     struct pal_participant *p = token ? resume_or_reply(s, id, room, token)
