@@ -314,11 +314,6 @@ static void on_wake(struct pal_server *srv, void *ud)
 bool pal_cluster_room_here_or_defer(struct pal_cluster *c, struct pal_session *s, json_t *id,
                                     json_t *req, const char *room)
 {
-    struct lease *l = find_lease(c, room);
-    if (l && (!c->redis_up || pal_now_ms() <= l->deadline_ms))
-        return true;
-    if (l)
-        stop_serving(c, room, "lease not renewed in time");
     /* a ticket: another node placed the room here (we take the lease if it
      * is free); a forged one is refused, an expired one only ignored */
     bool here = false;
@@ -337,6 +332,11 @@ bool pal_cluster_room_here_or_defer(struct pal_cluster *c, struct pal_session *s
         }
         here = rc == 0 && strcmp(tnode, c->cfg->cluster_node_id) == 0;
     }
+    struct lease *l = find_lease(c, room);
+    if (l && (!c->redis_up || pal_now_ms() <= l->deadline_ms))
+        return true;
+    if (l)
+        stop_serving(c, room, "lease not renewed in time");
     char *text = json_dumps(req, JSON_COMPACT);
     if (c->n_pending == MAX_PENDING || !text) {
         free(text);
