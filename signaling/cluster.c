@@ -12,10 +12,12 @@
 #include "palabre/cluster.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "palabre/chat_store.h"
 #include "palabre/cluster_thread.h"
 #include "palabre/common.h"
 #include "palabre/log.h"
@@ -46,6 +48,14 @@ struct pending {
     int64_t at_ms;
 };
 
+/* A chat message waiting for its place in the room's stream. */
+struct chat_wait {
+    uint64_t seq;
+    pal_cluster_chat_fn done;
+    void *ud;
+    int64_t id;
+};
+
 struct pal_cluster {
     /* borrowed */
     struct pal_server *srv;
@@ -56,6 +66,9 @@ struct pal_cluster {
     int n_leases, cap_leases;
     struct pending pending[MAX_PENDING];
     int n_pending;
+    struct chat_wait *chats;
+    int n_chats, cap_chats;
+    struct pal_cluster_chat chat; /* 16 KB: kept off the stack */
     /* state */
     uint64_t next_seq;
     bool redis_up;
@@ -279,11 +292,52 @@ static void tick(struct pal_cluster *c)
     pal_cluster_thread_post(c->thread, &st);
 }
 
+static void import_done(void *ud, int err, const struct pal_chat_message *msg, bool duplicate)
+{
+    (void)ud, (void)msg, (void)duplicate;
+    if (err)
+        PAL_WARN("cluster", NULL, NULL, "a recovered chat message was not stored: %s",
+                 strerror(-err));
+}
+
+/* Chat answers and imports, all of them: an import precedes the HERE that
+ * placed its room, so the history is committed before the join runs. */
+static void drain_chat(struct pal_cluster *c)
+{
+    struct pal_cluster_chat *m = &c->chat;
+    struct pal_chat_store *cs = pal_server_chat(c->srv);
+    int imported = 0;
+    while (pal_cluster_thread_chat_poll(c->thread, m) == 1) {
+        if (m->seq == 0) {
+            if (cs && pal_chat_store_submit(cs, m->room, m->from, m->name, m->text,
+                                            m->client_msg_id, import_done, NULL) == 0)
+                imported++;
+            continue;
+        }
+        for (int i = 0; i < c->n_chats; i++) {
+            if (c->chats[i].seq != m->seq)
+                continue;
+            struct chat_wait w = c->chats[i];
+            c->chats[i] = c->chats[--c->n_chats];
+            struct pal_chat_message msg = {.id = w.id, .ts_ms = m->ts_ms, .room = m->room,
+                                           .from = m->from, .name = m->name, .text = m->text,
+                                           .client_msg_id = m->client_msg_id};
+            w.done(w.ud, m->ok ? 0 : find_lease(c, m->room) ? -EAGAIN : -ESTALE, &msg);
+            break;
+        }
+    }
+    if (imported)
+        pal_chat_store_flush(cs);
+}
+
 static void on_wake(struct pal_server *srv, void *ud)
 {
     struct pal_cluster *c = ud;
     struct pal_cluster_res r;
-    while (pal_cluster_thread_poll(c->thread, &r) == 1) {
+    for (;;) {
+        drain_chat(c);
+        if (pal_cluster_thread_poll(c->thread, &r) != 1)
+            break;
         switch (r.kind) {
         case PAL_CLUSTER_RES_HERE:
         case PAL_CLUSTER_RES_REDIRECT:
@@ -307,6 +361,37 @@ static void on_wake(struct pal_server *srv, void *ud)
             break;
         }
     }
+}
+
+int pal_cluster_chat_replicate(struct pal_cluster *c, const struct pal_chat_message *msg,
+                               pal_cluster_chat_fn done, void *ud)
+{
+    struct pal_cluster_chat *m = &c->chat;
+    if (strlen(msg->room) >= sizeof(m->room) || strlen(msg->from) >= sizeof(m->from) ||
+        strlen(msg->name) >= sizeof(m->name) || strlen(msg->text) >= sizeof(m->text) ||
+        strlen(msg->client_msg_id) >= sizeof(m->client_msg_id))
+        return -EINVAL;
+    if (c->n_chats == c->cap_chats) {
+        int cap = c->cap_chats ? c->cap_chats * 2 : 16;
+        struct chat_wait *n = realloc(c->chats, (size_t)cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        c->chats = n;
+        c->cap_chats = cap;
+    }
+    memset(m, 0, offsetof(struct pal_cluster_chat, text));
+    m->seq = ++c->next_seq;
+    m->ts_ms = msg->ts_ms;
+    snprintf(m->room, sizeof(m->room), "%s", msg->room);
+    snprintf(m->from, sizeof(m->from), "%s", msg->from);
+    snprintf(m->name, sizeof(m->name), "%s", msg->name);
+    snprintf(m->client_msg_id, sizeof(m->client_msg_id), "%s", msg->client_msg_id);
+    snprintf(m->text, sizeof(m->text), "%s", msg->text);
+    int rc = pal_cluster_thread_chat_post(c->thread, m);
+    if (rc)
+        return rc;
+    c->chats[c->n_chats++] = (struct chat_wait){m->seq, done, ud, msg->id};
+    return 0;
 }
 
 /* ---- join ------------------------------------------------------------------------- */
@@ -389,6 +474,10 @@ void pal_cluster_destroy(struct pal_cluster *c)
     pal_cluster_thread_destroy(c->thread);
     while (c->n_pending > 0)
         free_pending(c, &c->pending[0]);
+    /* chats still waiting: answered now (committed here, not in the stream) */
+    for (int i = 0; i < c->n_chats; i++)
+        c->chats[i].done(c->chats[i].ud, -ECANCELED, NULL);
+    free(c->chats);
     free(c->leases);
     free(c);
 }

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,10 @@
 #define IO_TIMEOUT_MS 1500
 #define QUEUE_ITEMS 1024
 #define MAX_CANDIDATES 64
+#define CHAT_QUEUE_ITEMS 64  /* ~1 MiB each way: a chat message is up to 16 KB */
+#define CHAT_STREAM_MAX 1000 /* messages a new home can recover (MAXLEN ~) */
+#define CHAT_STREAM_TTL_MS (7LL * 24 * 3600 * 1000) /* a room unused for a week */
+#define IMPORT_WAIT_MS 5000
 
 static const char RENEW_LUA[] =
     "local v = redis.call('GET', KEYS[1]) "
@@ -51,6 +56,13 @@ static const char RENEW_LUA[] =
     "if e > mine then return 0 end "
     "redis.call('SET', KEYS[2], ARGV[3]) "
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2";
+/* XADD only while the lease is still ours (the fencing of chat writes: a
+ * paused node that lost the room cannot write into its new life). */
+static const char CHAT_LUA[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
+    "redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'epoch', ARGV[3], 'ts', ARGV[4], "
+    "'cmid', ARGV[5], 'from', ARGV[6], 'name', ARGV[7], 'text', ARGV[8]) "
+    "redis.call('PEXPIRE', KEYS[2], ARGV[9]) return 1";
 static const char RELEASE_LUA[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
     "return 0";
@@ -67,6 +79,8 @@ struct pal_cluster_thread {
     /* owned */
     struct pal_config cfg;
     struct pal_queue *cmds, *results;
+    struct pal_queue *chat_in, *chat_out;
+    struct pal_cluster_chat chat; /* one being written or read (16 KB: not on the stack) */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -314,6 +328,89 @@ static void release(struct pal_cluster_thread *t, const char *room)
     drop_held(t, h);
 }
 
+/* ---- chat ---------------------------------------------------------------------- */
+
+static void chat_answer(struct pal_cluster_thread *t, const struct pal_cluster_chat *m)
+{
+    /* an import must not be dropped: wait (bounded) for the signaling
+     * thread to make room */
+    int64_t until = pal_now_ms() + IMPORT_WAIT_MS;
+    int rc;
+    while ((rc = pal_queue_push(t->chat_out, m)) < 0 && pal_now_ms() < until &&
+           !atomic_load(&t->stop)) {
+        pal_server_wake(t->srv);
+        usleep(2000);
+    }
+    if (rc < 0)
+        PAL_WARN("cluster", m->room, NULL, "chat queue full: a message %s dropped",
+                 m->seq ? "answer" : "import");
+    else if (rc == 1)
+        pal_server_wake(t->srv);
+}
+
+static void chat_append(struct pal_cluster_thread *t, struct pal_cluster_chat *m)
+{
+    struct held *h = find_held(t, m->room);
+    redisReply *r = NULL;
+    if (h) {
+        char ts[24], epoch[24];
+        snprintf(ts, sizeof(ts), "%lld", (long long)m->ts_ms);
+        snprintf(epoch, sizeof(epoch), "%lld", (long long)h->epoch);
+        r = cmd(t, "EVAL %s 2 pal:room:%s:home pal:room:%s:chat %s %d %s %s %s %s %s %s %lld",
+                CHAT_LUA, m->room, m->room, h->value, CHAT_STREAM_MAX, epoch, ts, m->client_msg_id,
+                m->from, m->name, m->text, (long long)CHAT_STREAM_TTL_MS);
+    }
+    m->ok = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    if (r)
+        freeReplyObject(r);
+    chat_answer(t, m);
+}
+
+static const char *field(redisReply *fields, const char *name)
+{
+    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+        if (fields->element[i]->type == REDIS_REPLY_STRING &&
+            strcmp(fields->element[i]->str, name) == 0 &&
+            fields->element[i + 1]->type == REDIS_REPLY_STRING)
+            return fields->element[i + 1]->str;
+    return NULL;
+}
+
+/* A new home: the room's recent chat from the stream, to the signaling
+ * thread (which stores it; client_msg_id makes it idempotent). */
+static void chat_import(struct pal_cluster_thread *t, const char *room)
+{
+    redisReply *r = cmd(t, "XRANGE pal:room:%s:chat - + COUNT %d", room, CHAT_STREAM_MAX + 100);
+    int n = 0;
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        redisReply *f = e->element[1];
+        const char *cmid = field(f, "cmid"), *from = field(f, "from"), *name = field(f, "name");
+        const char *text = field(f, "text"), *ts = field(f, "ts");
+        struct pal_cluster_chat *m = &t->chat;
+        if (!cmid || !from || !name || !text || !ts || strlen(cmid) >= sizeof(m->client_msg_id) ||
+            strlen(from) >= sizeof(m->from) || strlen(name) >= sizeof(m->name) ||
+            strlen(text) >= sizeof(m->text))
+            continue; /* not written by a node: ignored */
+        memset(m, 0, offsetof(struct pal_cluster_chat, text));
+        snprintf(m->room, sizeof(m->room), "%s", room);
+        snprintf(m->client_msg_id, sizeof(m->client_msg_id), "%s", cmid);
+        snprintf(m->from, sizeof(m->from), "%s", from);
+        snprintf(m->name, sizeof(m->name), "%s", name);
+        snprintf(m->text, sizeof(m->text), "%s", text);
+        m->ts_ms = atoll(ts);
+        chat_answer(t, m);
+        n++;
+    }
+    if (r)
+        freeReplyObject(r);
+    if (n)
+        PAL_INFO("cluster", room, NULL, "%d chat message(s) recovered from the room's stream", n);
+}
+
 /* ---- placement --------------------------------------------------------------- */
 
 static int placed_recently(struct pal_cluster_thread *t, const char *id)
@@ -505,6 +602,7 @@ static void place(struct pal_cluster_thread *t, const struct pal_cluster_cmd *c)
     if (won) {
         PAL_INFO("cluster", room, NULL, "room placed here (epoch %lld)", (long long)epoch);
         note_placed(t, t->cfg.cluster_node_id);
+        chat_import(t, room); /* before HERE: the join then finds the history */
         answer_here(t, c->seq, room, epoch);
         return;
     }
@@ -542,12 +640,19 @@ static void run_commands(struct pal_cluster_thread *t)
     }
 }
 
+static void run_chat(struct pal_cluster_thread *t)
+{
+    while (pal_queue_pop(t->chat_in, &t->chat) == 1)
+        chat_append(t, &t->chat);
+}
+
 static void *loop(void *arg)
 {
     struct pal_cluster_thread *t = arg;
     while (!atomic_load(&t->stop)) {
         pthread_mutex_lock(&t->mu);
-        if (pal_queue_len(t->cmds) == 0 && !atomic_load(&t->stop)) {
+        if (pal_queue_len(t->cmds) == 0 && pal_queue_len(t->chat_in) == 0 &&
+            !atomic_load(&t->stop)) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             ts.tv_nsec += 100 * 1000000L;
@@ -560,6 +665,7 @@ static void *loop(void *arg)
         pthread_mutex_unlock(&t->mu);
         try_connect(t);
         run_commands(t);
+        run_chat(t);
         int64_t now = pal_now_ms();
         if (t->rc && now - t->last_register_ms >= REGISTER_MS)
             register_node(t);
@@ -599,6 +705,10 @@ int pal_cluster_thread_create(const struct pal_config *cfg, struct pal_server *s
     int rc = pal_queue_create(QUEUE_ITEMS, sizeof(struct pal_cluster_cmd), &t->cmds);
     if (!rc)
         rc = pal_queue_create(QUEUE_ITEMS, sizeof(struct pal_cluster_res), &t->results);
+    if (!rc)
+        rc = pal_queue_create(CHAT_QUEUE_ITEMS, sizeof(struct pal_cluster_chat), &t->chat_in);
+    if (!rc)
+        rc = pal_queue_create(CHAT_QUEUE_ITEMS, sizeof(struct pal_cluster_chat), &t->chat_out);
     if (!rc && (rc = -pthread_create(&t->thread, NULL, loop, t)) == 0)
         t->started = true;
     if (rc) {
@@ -627,20 +737,39 @@ void pal_cluster_thread_destroy(struct pal_cluster_thread *t)
         pal_queue_destroy(t->cmds);
     if (t->results)
         pal_queue_destroy(t->results);
+    if (t->chat_in)
+        pal_queue_destroy(t->chat_in);
+    if (t->chat_out)
+        pal_queue_destroy(t->chat_out);
     pthread_cond_destroy(&t->cond);
     pthread_mutex_destroy(&t->mu);
     free(t);
 }
 
-int pal_cluster_thread_post(struct pal_cluster_thread *t, const struct pal_cluster_cmd *c)
+static int push_and_signal(struct pal_cluster_thread *t, struct pal_queue *q, const void *item)
 {
-    int rc = pal_queue_push(t->cmds, c);
+    int rc = pal_queue_push(q, item);
     if (rc < 0)
         return rc;
     pthread_mutex_lock(&t->mu);
     pthread_cond_signal(&t->cond);
     pthread_mutex_unlock(&t->mu);
     return 0;
+}
+
+int pal_cluster_thread_post(struct pal_cluster_thread *t, const struct pal_cluster_cmd *c)
+{
+    return push_and_signal(t, t->cmds, c);
+}
+
+int pal_cluster_thread_chat_post(struct pal_cluster_thread *t, const struct pal_cluster_chat *m)
+{
+    return push_and_signal(t, t->chat_in, m);
+}
+
+int pal_cluster_thread_chat_poll(struct pal_cluster_thread *t, struct pal_cluster_chat *out)
+{
+    return pal_queue_pop(t->chat_out, out);
 }
 
 int pal_cluster_thread_poll(struct pal_cluster_thread *t, struct pal_cluster_res *out)

@@ -35,4 +35,18 @@ void pal_cluster_destroy(struct pal_cluster *c);
 bool pal_cluster_room_here_or_defer(struct pal_cluster *c, struct pal_session *s, json_t *id,
                                     json_t *req, const char *room);
 
+/* Chat on a cluster: after the local commit, the message is appended to the
+ * room's Redis stream (fenced by this node's lease) so that a new home can
+ * serve it after a failover; done(ud, status, msg) runs once Redis
+ * answered, msg a copy valid during the call. status: 0 in the stream;
+ * -EAGAIN not in it, Redis unreachable (the local commit stands: a meeting
+ * goes on while Redis restarts); -ESTALE the lease is no longer this node's
+ * (the room moved: the sender should send it again, to the new home).
+ * At destroy, done runs with msg NULL. Returns 0, or -errno when it could
+ * not be queued (done never runs: answer at once). */
+struct pal_chat_message;
+typedef void (*pal_cluster_chat_fn)(void *ud, int status, const struct pal_chat_message *msg);
+int pal_cluster_chat_replicate(struct pal_cluster *c, const struct pal_chat_message *msg,
+                               pal_cluster_chat_fn done, void *ud);
+
 #endif

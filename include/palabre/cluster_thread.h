@@ -14,6 +14,9 @@
  *   pal:node:<id>:placed       rooms placed on it lately (the ramp-up penalty), PX 20000
  *   pal:room:<room>:home       the lease: "<node>:<epoch>", PX lease_seconds
  *   pal:room:<room>:epoch      INCR on each acquisition (the fencing number)
+ *   pal:room:<room>:chat       stream of the room's chat messages, capped at
+ *                              ~CHAT_STREAM_MAX, written only by the lease holder
+ *                              with its epoch (fenced in Lua), read by a new home
  *
  * Threads: create/destroy/post/poll on the signaling thread; the rest of
  * the work on its own thread. Owner: signaling/cluster_thread.c. */
@@ -65,6 +68,22 @@ struct pal_cluster_res {
     char url[PAL_CLUSTER_URL_MAX + 1];
 };
 
+/* A chat message on its way to the room's stream (signaling → cluster:
+ * seq set, ok unused), its answer (cluster → signaling: seq, ok: in the
+ * stream; false when Redis is down or the lease is no longer this node's),
+ * or a message of the stream imported by a new home (cluster → signaling:
+ * seq 0), always before the HERE result that placed the room. */
+struct pal_cluster_chat {
+    uint64_t seq;
+    bool ok;
+    int64_t ts_ms;
+    char room[65];
+    char from[32];
+    char name[64 * 4 + 1];
+    char client_msg_id[65];
+    char text[4000 * 4 + 1];
+};
+
 /* Starts the thread (it connects by itself). 0, -ENOMEM or -errno. */
 int pal_cluster_thread_create(const struct pal_config *cfg, struct pal_server *srv,
                               struct pal_cluster_thread **out);
@@ -73,6 +92,10 @@ int pal_cluster_thread_create(const struct pal_config *cfg, struct pal_server *s
 void pal_cluster_thread_destroy(struct pal_cluster_thread *t);
 /* 0, or -ENOBUFS when the command queue is full. */
 int pal_cluster_thread_post(struct pal_cluster_thread *t, const struct pal_cluster_cmd *cmd);
+/* 0, or -ENOBUFS when the chat queue is full. */
+int pal_cluster_thread_chat_post(struct pal_cluster_thread *t, const struct pal_cluster_chat *m);
+/* 1 and a chat answer or import, or 0. Drain it before each result. */
+int pal_cluster_thread_chat_poll(struct pal_cluster_thread *t, struct pal_cluster_chat *out);
 /* 1 and a result, or 0 when none is waiting. */
 int pal_cluster_thread_poll(struct pal_cluster_thread *t, struct pal_cluster_res *out);
 
