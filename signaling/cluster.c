@@ -72,6 +72,9 @@ struct pal_cluster {
     /* state */
     uint64_t next_seq;
     bool redis_up;
+    double rtp_out_last;  /* palabre_media_rtp_out_packets_total at rtp_out_at_ms */
+    int64_t rtp_out_at_ms;
+    int64_t packets_per_second;
 };
 
 static struct lease *find_lease(struct pal_cluster *c, const char *room)
@@ -254,6 +257,29 @@ static void count_one(struct pal_participant *p, void *ud)
     (*(int *)ud)++;
 }
 
+/* Packets forwarded per second for the registry: the media metrics'
+ * RTP-out counter, differentiated over ~2 s. */
+static void measure_packets(struct pal_cluster *c, int64_t now)
+{
+    if (now - c->rtp_out_at_ms < 2000)
+        return;
+    const struct pal_metrics_source *src;
+    int n = pal_server_metrics_sources(c->srv, &src);
+    struct pal_metric m[64];
+    for (int i = 0; i < n; i++) {
+        size_t k = src[i].fn(m, PAL_ARRAY_LEN(m), src[i].ud);
+        for (size_t j = 0; j < k && j < PAL_ARRAY_LEN(m); j++) {
+            if (strcmp(m[j].name, "palabre_media_rtp_out_packets_total") != 0)
+                continue;
+            if (c->rtp_out_at_ms && m[j].value >= c->rtp_out_last)
+                c->packets_per_second =
+                    (int64_t)((m[j].value - c->rtp_out_last) * 1000 / (double)(now - c->rtp_out_at_ms));
+            c->rtp_out_last = m[j].value;
+        }
+    }
+    c->rtp_out_at_ms = now;
+}
+
 static void tick(struct pal_cluster *c)
 {
     int64_t now = pal_now_ms();
@@ -285,9 +311,11 @@ static void tick(struct pal_cluster *c)
             reply_unavailable(p->s, p->id, p->room);
         free_pending(c, p);
     }
+    measure_packets(c, now);
     struct pal_cluster_cmd st = {.kind = PAL_CLUSTER_CMD_STATS,
                                  .rooms = pal_rooms_count(rooms),
-                                 .draining = pal_server_draining(c->srv)};
+                                 .draining = pal_server_draining(c->srv),
+                                 .packets_per_second = c->packets_per_second};
     pal_rooms_each(rooms, count_one, &st.participants);
     pal_cluster_thread_post(c->thread, &st);
 }
