@@ -26,7 +26,7 @@
 #include "palabre/server.h"
 #include "palabre/session.h"
 
-#define MAX_PENDING 256
+#define MAX_PENDING 1024 /* joins waiting for a placement, one per session at most */
 #define PENDING_TIMEOUT_MS 15000
 #define EMPTY_GRACE_MS 10000 /* an empty room keeps its lease this long (a rejoin, a reload) */
 #define LEASE_MARGIN_MS 1000 /* stop serving this much before Redis would expire the lease */
@@ -41,7 +41,7 @@ struct lease {
 
 struct pending {
     uint64_t seq;
-    struct pal_session *s; /* checked against the live sessions before use */
+    uint64_t serial;       /* the session's (pal_session_serial): found again by it */
     json_t *id;
     char *text; /* the join request, run again once placed here */
     char room[PAL_ROOM_MAX + 1];
@@ -156,12 +156,14 @@ static void stop_serving(struct pal_cluster *c, const char *room_in, const char 
 
 /* ---- joins waiting for a placement -------------------------------------------- */
 
-static bool session_alive(struct pal_cluster *c, struct pal_session *s)
+/* The waiting join's session if it is still connected and still not in a
+ * room (it may have gone, or joined meanwhile), else NULL. */
+static struct pal_session *pending_session(struct pal_cluster *c, const struct pending *p)
 {
     for (struct pal_session *x = *pal_server_sessions(c->srv); x; x = pal_session_next(x))
-        if (x == s)
-            return true;
-    return false;
+        if (pal_session_serial(x) == p->serial)
+            return pal_session_participant(x) ? NULL : x;
+    return NULL;
 }
 
 static struct pending *take_pending(struct pal_cluster *c, uint64_t seq)
@@ -187,20 +189,21 @@ static void reply_unavailable(struct pal_session *s, json_t *id, const char *roo
     pal_session_send(s, r);
 }
 
-static void reply_redirect(struct pal_cluster *c, struct pending *p, const struct pal_cluster_res *r)
+static void reply_redirect(struct pal_cluster *c, struct pal_session *s, struct pending *p,
+                           const struct pal_cluster_res *r)
 {
     char url[PAL_CLUSTER_URL_MAX + 8], ticket[PAL_CLUSTER_TICKET_MAX + 1];
     if (pal_cluster_ws_url(r->url, url, sizeof(url)) ||
         pal_cluster_ticket_write(c->cfg->cluster_secret, r->room, r->node,
                                  pal_wall_ms() + TICKET_MS, ticket, sizeof(ticket))) {
-        reply_unavailable(p->s, p->id, r->room);
+        reply_unavailable(s, p->id, r->room);
         return;
     }
     json_t *e = pal_response_error(p->id, "redirect", "room", "the room is served by another node");
     json_t *err = json_object_get(e, "error");
     json_object_set_new(err, "url", json_string(url));
     json_object_set_new(err, "ticket", json_string(ticket));
-    pal_session_send(p->s, e);
+    pal_session_send(s, e);
     PAL_INFO("cluster", r->room, NULL, "join redirected to node %s", r->node);
 }
 
@@ -229,12 +232,12 @@ static void placed(struct pal_cluster *c, const struct pal_cluster_res *r)
     struct pending *p = take_pending(c, r->seq);
     if (!p)
         return;
-    if (!session_alive(c, p->s) || pal_session_participant(p->s)) {
+    struct pal_session *s = pending_session(c, p);
+    if (!s) {
         free_pending(c, p); /* gone, or joined meanwhile */
         return;
     }
     if (r->kind == PAL_CLUSTER_RES_HERE) {
-        struct pal_session *s = p->s;
         char *text = p->text;
         p->text = NULL;
         free_pending(c, p);
@@ -243,9 +246,9 @@ static void placed(struct pal_cluster *c, const struct pal_cluster_res *r)
         return;
     }
     if (r->kind == PAL_CLUSTER_RES_REDIRECT)
-        reply_redirect(c, p, r);
+        reply_redirect(c, s, p, r);
     else
-        reply_unavailable(p->s, p->id, r->room);
+        reply_unavailable(s, p->id, r->room);
     free_pending(c, p);
 }
 
@@ -307,8 +310,9 @@ static void tick(struct pal_cluster *c)
             i++;
             continue;
         }
-        if (session_alive(c, p->s) && !pal_session_participant(p->s))
-            reply_unavailable(p->s, p->id, p->room);
+        struct pal_session *s = pending_session(c, p);
+        if (s)
+            reply_unavailable(s, p->id, p->room);
         free_pending(c, p);
     }
     measure_packets(c, now);
@@ -450,6 +454,13 @@ bool pal_cluster_room_here_or_defer(struct pal_cluster *c, struct pal_session *s
         return true;
     if (l)
         stop_serving(c, room, "lease not renewed in time");
+    for (int i = 0; i < c->n_pending; i++) {
+        if (c->pending[i].serial == pal_session_serial(s)) {
+            pal_session_reply_error(s, id, "already_joined", NULL,
+                                    "a join of this connection is already under way");
+            return false;
+        }
+    }
     char *text = json_dumps(req, JSON_COMPACT);
     if (c->n_pending == MAX_PENDING || !text) {
         free(text);
@@ -457,8 +468,8 @@ bool pal_cluster_room_here_or_defer(struct pal_cluster *c, struct pal_session *s
         return false;
     }
     struct pending *p = &c->pending[c->n_pending];
-    *p = (struct pending){.seq = ++c->next_seq, .s = s, .id = json_incref(id), .text = text,
-                          .at_ms = pal_now_ms()};
+    *p = (struct pending){.seq = ++c->next_seq, .serial = pal_session_serial(s),
+                          .id = json_incref(id), .text = text, .at_ms = pal_now_ms()};
     snprintf(p->room, sizeof(p->room), "%s", room);
     struct pal_cluster_cmd cmd = {.kind = PAL_CLUSTER_CMD_PLACE, .seq = p->seq, .here = here,
                                   .draining = pal_server_draining(c->srv)};

@@ -14,12 +14,17 @@
 //      between its participants, no close), the leases are taken back, and new
 //      rooms are placed again within seconds
 //   6. drain of a node: its meeting goes on to its end, new rooms go elsewhere
+//   7. the browser client (Chromium) opened on a node that is not the room's
+//      home follows the redirect by itself and is in the meeting
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { chromium } from 'playwright-core';
+
+import { CHROMIUM_ARGS } from '../lib/media_e2e.mjs';
 import { clusterTopology, joinRoom, redisCli, registry, startNodes, startRedis, stopNodes }
   from '../lib/cluster.mjs';
 import { connect } from '../lib/palabre.mjs';
@@ -236,4 +241,25 @@ test('drain of one node: its meeting goes on to its end, new rooms go elsewhere'
   const r = await draining.exited;
   assert.equal(r.code, 0, draining.output());
   nodes = nodes.filter((n) => n !== draining);
+});
+
+test('the browser client follows a redirect by itself', { timeout: seconds(150) }, async () => {
+  await startCluster();
+  const a = await join(nodes[0], 'navigateur', 'Amélie');
+  const homeNode = nodeOf(a.node);
+  const other = nodes.find((n) => n !== homeNode);
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium',
+    args: [...CHROMIUM_ARGS, `--unsafely-treat-insecure-origin-as-secure=${nodes.map((n) => n.url).join(',')}`] });
+  try {
+    const page = await browser.newPage();
+    const sockets = [];
+    page.on('websocket', (ws) => sockets.push(ws.url()));
+    const joined = a.c.event('participant_joined', { timeout: seconds(60), filter: (e) => e.participant.name === 'Chloé' });
+    await page.goto(`${other.url}/r/navigateur?name=Chlo%C3%A9&autojoin=1`);
+    await page.waitForFunction(() => window.__palabre?.selfId, null, { timeout: seconds(60), polling: 100 });
+    await joined;
+    assert.deepEqual(sockets, [other.ws, homeNode.ws], 'first the node of the page, then the home');
+  } finally {
+    await browser.close();
+  }
 });

@@ -100,7 +100,10 @@ export async function startNode(topo, dir, i, extra = {}) {
   const url = `http://${addr}:${NODE_PORT}`;
   const cluster = { redis: `${topo.redis.addr}:${topo.redis.port}`, redis_password: REDIS_PASSWORD,
     node_id: id, public_url: url, secret: CLUSTER_SECRET, ...(extra.cluster || {}) };
-  const ini = `[server]\ndrain_seconds = ${extra.drain_seconds ?? 0}\n[access]\nagents = open\n` +
+  // a page from one node opens the home node's WebSocket: every node's origin is allowed
+  const origins = topo.nodes.map((n) => `http://${n.addr}:${NODE_PORT}`).join(', ');
+  const ini = `[server]\ndrain_seconds = ${extra.drain_seconds ?? 0}\nallowed_origins = ${origins}\n` +
+    `[access]\nagents = open\n` +
     `[limits]\nrooms_per_ip_per_minute = 1000000\nmax_rooms = 100000\n[cluster]\n` +
     Object.entries(cluster).map(([k, v]) => `${k} = ${v}\n`).join('');
   const srv = await startPalabreIn(ns, { bin: BIN, dir, name: id, listen: `0.0.0.0:${NODE_PORT}`, base: url, ini,
