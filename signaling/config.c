@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "palabre/cluster_wire.h"
 #include "palabre/log.h"
 
 void pal_config_defaults(struct pal_config *cfg)
@@ -53,6 +54,7 @@ void pal_config_defaults(struct pal_config *cfg)
     cfg->max_rooms_per_agent = 100;
     cfg->lobby_wait_seconds = 1800;
     cfg->turn_ttl_seconds = 43200;
+    cfg->cluster_lease_seconds = 8;
 }
 
 static int parse_int(const char *value, long min, long max, long *out)
@@ -263,6 +265,14 @@ static const struct key_def keys[] = {
     {"turn", "secret", K_STR, OFF(turn_secret), SZ(turn_secret), 0, 0},
     /* a week at most: a leaked credential is only cut by rotating the secret */
     {"turn", "ttl_seconds", K_INT, OFF(turn_ttl_seconds), 0, 1, 7 * 86400},
+    {"cluster", "redis", K_STR, OFF(cluster_redis), SZ(cluster_redis), 0, 0},
+    {"cluster", "redis_password", K_STR, OFF(cluster_redis_password), SZ(cluster_redis_password), 0, 0},
+    {"cluster", "node_id", K_STR, OFF(cluster_node_id), SZ(cluster_node_id), 0, 0},
+    {"cluster", "public_url", K_SPECIAL, 0, 0, 0, 0},
+    {"cluster", "secret", K_STR, OFF(cluster_secret), SZ(cluster_secret), 0, 0},
+    /* above the 2 s renewal with room for a slow round; a minute at most:
+     * that long, a dead node's rooms wait */
+    {"cluster", "lease_seconds", K_INT, OFF(cluster_lease_seconds), 0, 4, 60},
 };
 
 int pal_config_set(struct pal_config *cfg, const char *section, const char *key, const char *value,
@@ -323,6 +333,7 @@ int pal_config_set(struct pal_config *cfg, const char *section, const char *key,
     if (strcmp(key, "urls") == 0)
         return set_turn_urls(cfg, value, err, errlen);
     if (strcmp(key, "public_url") == 0) {
+        char *dst = strcmp(k->section, "cluster") == 0 ? cfg->cluster_public_url : cfg->public_url;
         size_t n = strlen(value);
         while (n > 0 && value[n - 1] == '/')
             n--; /* links are public_url + "/r/..." */
@@ -332,8 +343,8 @@ int pal_config_set(struct pal_config *cfg, const char *section, const char *key,
                      value);
             return -EINVAL;
         }
-        memcpy(cfg->public_url, value, n);
-        cfg->public_url[n] = '\0';
+        memcpy(dst, value, n);
+        dst[n] = '\0';
         return 0;
     }
     if (strcmp(key, "agents") == 0) {
@@ -448,8 +459,38 @@ bool pal_config_listen_is_loopback(const struct pal_config *cfg)
     return false; /* a name or a wildcard: reachable from the network */
 }
 
+/* A node of a cluster must say who it is, where clients reach it, and sign
+ * its tickets with the secret the other nodes check. */
+static int cluster_check(const struct pal_config *cfg, char *err, size_t errlen)
+{
+    char host[256];
+    int port;
+    if (pal_cluster_redis_addr_parse(cfg->cluster_redis, host, sizeof(host), &port)) {
+        snprintf(err, errlen, "[cluster] redis: expected host:port, [v6]:port or /path, got '%s'",
+                 cfg->cluster_redis);
+        return -EINVAL;
+    }
+    if (!pal_cluster_node_id_valid(cfg->cluster_node_id)) {
+        snprintf(err, errlen, "[cluster] redis is set: [cluster] node_id needs 1 to %d of "
+                 "[A-Za-z0-9_-]", PAL_CLUSTER_NODE_ID_MAX);
+        return -EINVAL;
+    }
+    if (!cfg->cluster_public_url[0]) {
+        snprintf(err, errlen, "[cluster] redis is set: [cluster] public_url (http(s)://host:port "
+                 "clients reach this node at) is required");
+        return -EINVAL;
+    }
+    if (strlen(cfg->cluster_secret) < 16) {
+        snprintf(err, errlen, "[cluster] redis is set: [cluster] secret (16 characters or more, "
+                 "the same on every node) is required");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int pal_config_check(struct pal_config *cfg, char *err, size_t errlen)
 {
+    int rc;
     /* a certificate without its key (or the reverse) cannot serve TLS, and
      * falling back to plain HTTP would be a surprise */
     if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
@@ -479,6 +520,8 @@ int pal_config_check(struct pal_config *cfg, char *err, size_t errlen)
             return -EINVAL;
         }
     }
+    if (cfg->cluster_redis[0] && (rc = cluster_check(cfg, err, errlen)))
+        return rc;
     /* one without the other would hand out credentials coturn refuses, or none */
     if ((cfg->n_turn_urls > 0) != (cfg->turn_secret[0] != '\0')) {
         snprintf(err, errlen, "[turn] %s is set but not %s: set both (or neither)",

@@ -8,6 +8,7 @@
 
 #include "palabre/access.h"
 #include "palabre/chat_store.h"
+#include "palabre/cluster.h"
 #include "palabre/common.h"
 #include "palabre/drain.h"
 #include "palabre/log.h"
@@ -192,6 +193,11 @@ static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud
     if (json_object_get(req, "receive") &&
         !pal_receive_mode_or_reply(s, id, req, "receive", true, &mixed))
         return;
+    /* a cluster: the room may live on another node (redirect), or be placed
+     * first (the join runs again once it is here) */
+    struct pal_cluster *cluster = pal_server_cluster(srv);
+    if (cluster && !pal_cluster_room_here_or_defer(cluster, s, id, req, room))
+        return;
 
     struct pal_participant *p = token ? resume_or_reply(s, id, room, token)
                                       : enter_or_reply(s, id, req, room, name, role);
@@ -304,8 +310,30 @@ static void reply_and_broadcast(struct chat_pending *cp, struct pal_session *s,
     free(id);
 }
 
+/* A cluster: the message is committed here and now in the room's Redis
+ * stream too (pal_cluster_chat_replicate): only now is it acknowledged. */
+static void chat_replicated(void *ud, int status, const struct pal_chat_message *msg)
+{
+    struct chat_pending *cp = ud;
+    struct pal_participant *p =
+        msg ? pal_rooms_find_participant(pal_server_rooms(cp->srv), cp->pid) : NULL;
+    struct pal_session *s = p ? p->owner : NULL;
+    if (msg && status == -ESTALE) {
+        if (s)
+            pal_session_reply_error(s, cp->id, "storage_error", NULL,
+                                    "the room moved to another node: send the message again");
+    } else if (msg) {
+        if (status)
+            PAL_WARN("chat", msg->room, cp->pid, "message %lld committed here but not in the "
+                     "room's Redis stream (Redis unreachable)", (long long)msg->id);
+        reply_and_broadcast(cp, s, msg, false);
+    }
+    json_decref(cp->id);
+    free(cp);
+}
+
 /* Runs after the commit (pal_chat_store_flush): only now is the send
- * acknowledged and shown to the room. */
+ * acknowledged and shown to the room (on a cluster, once in Redis too). */
 static void chat_stored(void *ud, int err, const struct pal_chat_message *msg, bool duplicate)
 {
     struct chat_pending *cp = ud;
@@ -332,6 +360,9 @@ static void chat_stored(void *ud, int err, const struct pal_chat_message *msg, b
             pal_session_reply_error(s, cp->id, "storage_error", NULL,
                                     "the message could not be stored; nothing was stored");
     } else {
+        struct pal_cluster *cluster = pal_server_cluster(cp->srv);
+        if (cluster && !duplicate && pal_cluster_chat_replicate(cluster, msg, chat_replicated, cp) == 0)
+            return; /* cp is chat_replicated's now */
         reply_and_broadcast(cp, s, msg, duplicate);
     }
     json_decref(cp->id);

@@ -26,6 +26,7 @@
 
 #include "palabre/access.h"
 #include "palabre/chat_store.h"
+#include "palabre/cluster.h"
 #include "palabre/common.h"
 #include "palabre/drain.h"
 #include "palabre/http.h"
@@ -73,6 +74,7 @@ struct pal_server {
     struct pal_room_store *room_store;
     struct pal_jwt_verifier *jwt; /* [access] agents = token only */
     struct pal_ip_limits *ip_limits;
+    struct pal_cluster *cluster; /* [cluster] redis only */
     struct pal_handler_entry *handlers;
     int n_handlers, cap_handlers;
     struct pal_participant_listener listeners[MAX_LISTENERS];
@@ -134,6 +136,10 @@ struct pal_room_store *pal_server_room_store(struct pal_server *srv)
 struct pal_jwt_verifier *pal_server_jwt(struct pal_server *srv)
 {
     return srv->jwt;
+}
+struct pal_cluster *pal_server_cluster(struct pal_server *srv)
+{
+    return srv->cluster;
 }
 struct pal_ip_limits *pal_server_ip_limits(struct pal_server *srv)
 {
@@ -759,6 +765,10 @@ struct pal_server *pal_server_create(const struct pal_config *cfg)
         pal_moderation_register(srv))
         goto fail;
     pal_chat_store_set_room_quota(srv->chat, (int64_t)cfg->chat_max_room_bytes);
+    if (cfg->cluster_redis[0] && (rc = pal_cluster_create(srv, &srv->cluster))) {
+        PAL_ERROR("server", NULL, NULL, "[cluster]: cannot start: %s", strerror(-rc));
+        goto fail;
+    }
     return srv;
 fail:
     pal_server_destroy(srv);
@@ -981,6 +991,8 @@ void pal_server_destroy(struct pal_server *srv)
         pal_session_on_closed(srv->sessions);
     if (srv->rooms)
         pal_rooms_each(srv->rooms, gone_at_stop, srv);
+    pal_cluster_destroy(srv->cluster); /* releases this node's leases */
+    srv->cluster = NULL;
     while (srv->n_adopted > 0) { /* last adopted first */
         struct adopted *a = &srv->adopted[--srv->n_adopted];
         a->destroy(a->obj);

@@ -120,6 +120,7 @@ struct pal_session {
     bool backpressured;         /* rx flow off until the queue drains */
     bool rx_off;                /* what lws was told */
     int64_t last_seen_ms;
+    uint64_t serial; /* unique for the process's life: a handle that outlives the pointer */
     int close_code;
     int pending_close; /* closes when the linger timer fires */
     char close_reason[40];
@@ -157,6 +158,11 @@ struct pal_session *pal_session_next(struct pal_session *s)
     return s->next;
 }
 
+uint64_t pal_session_serial(const struct pal_session *s)
+{
+    return s->serial;
+}
+
 struct pal_session *pal_session_create(struct pal_server *srv, struct lws *wsi,
                                        struct pal_session **slot)
 {
@@ -170,6 +176,8 @@ struct pal_session *pal_session_create(struct pal_server *srv, struct lws *wsi,
     s->tokens = pal_server_config(srv)->messages_per_second;
     s->tokens_at_us = pal_now_us();
     s->last_seen_ms = pal_now_ms();
+    static uint64_t serials;
+    s->serial = ++serials;
     link_session(s);
     if (wsi)
         lws_set_timer_usecs(wsi, (lws_usec_t)pal_server_config(srv)->join_timeout_seconds *

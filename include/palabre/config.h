@@ -85,6 +85,13 @@ struct pal_config {
     int n_turn_urls;
     char turn_secret[256];         /* secret = (none): coturn's static-auth-secret */
     int turn_ttl_seconds;          /* ttl_seconds = 43200: how long a join's credentials last */
+    /* [cluster]: several nodes sharing Redis (signaling/cluster.c); no redis = one node */
+    char cluster_redis[256];       /* redis = (none): host:port, [v6]:port or a Unix socket path */
+    char cluster_redis_password[256]; /* redis_password = (none): AUTH */
+    char cluster_node_id[33];      /* node_id: 1 to 32 of [A-Za-z0-9_-], unique in the cluster */
+    char cluster_public_url[256];  /* public_url: http(s)://host:port clients reach this node at */
+    char cluster_secret[256];      /* secret: signs redirect tickets; the same on every node */
+    int cluster_lease_seconds;     /* lease_seconds = 8: a room's lease (renewed every 2 s) */
 };
 
 /* Fills *cfg with the embedded defaults. */

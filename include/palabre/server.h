@@ -64,6 +64,8 @@ struct pal_chat_store *pal_server_chat(struct pal_server *srv);
 /* The JWT verifier ([access] agents = token), NULL in open mode. */
 struct pal_jwt_verifier *pal_server_jwt(struct pal_server *srv);
 /* Per client address bounds ([limits] connections_per_ip, rooms_per_ip_per_minute). */
+/* The cluster node ([cluster] redis), or NULL for a single node. */
+struct pal_cluster *pal_server_cluster(struct pal_server *srv);
 struct pal_ip_limits *pal_server_ip_limits(struct pal_server *srv);
 /* Turns of the service loop so far (a session's work budget is per turn). */
 uint64_t pal_server_turn(const struct pal_server *srv);

@@ -23,6 +23,10 @@ struct pal_participant;
 struct pal_session *pal_session_create(struct pal_server *srv, struct lws *wsi,
                                        struct pal_session **slot);
 void pal_session_destroy(struct pal_session *s);
+/* A number no other session of this process has or will have: what another
+ * module keeps to find the session again later (cluster.c's waiting joins),
+ * since a freed session's address may be reused by a new one. */
+uint64_t pal_session_serial(const struct pal_session *s);
 
 /* One received chunk (lws RECEIVE). final: the last chunk of the message.
  * Reassembles, enforces size and rate limits, dispatches. */

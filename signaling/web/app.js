@@ -21,6 +21,7 @@ import { main, show, field, setConnState, errorText, endScreen } from './ui.js';
 const NAME_KEY = 'palabre.name';
 const FIRST_PAGE = 50; // latest messages shown on join; earlier ones on demand
 const HISTORY_PAGE = 200;
+const MAX_REDIRECTS = 5; // a cluster's redirects in a row before giving up (a loop between nodes)
 // chat_send errors after which the message stays pending and is sent again
 const RETRY_CODES = new Set(['offline', 'timeout', 'storage_error', 'not_joined', 'rate_limited', 'shutting_down']);
 // sessionStorage (this tab only): {name, resumeToken} while in a room, so that a
@@ -133,6 +134,8 @@ function createSession(room) {
     roomInfo: null, // RoomInfo {name, title, owner_name, settings, your_role}
     ended: false,
     lobby: null, invites: null, roomControls: null, // moderators' tools
+    ticket: null, // a cluster's redirect ticket for the next join
+    redirects: 0, // redirects followed since the last successful join
   };
   s.videoBox = h('div', { class: 'room__video-box' }, s.grid);
   s.drain = createDrainBanner(); // kept across screens, like the video box
@@ -193,6 +196,8 @@ function createSession(room) {
     try {
       const fields = { room, name: s.name, ...joinFields(room), ...receiveField() };
       if (s.resumeToken) fields.resume_token = s.resumeToken;
+      if (s.ticket) fields.ticket = s.ticket; // from the redirect that brought us to this node
+      s.ticket = null;
       try {
         data = await conn.request('join', fields);
       } catch (e) {
@@ -203,6 +208,18 @@ function createSession(room) {
       }
     } catch (e) {
       if (e.code === 'offline' || e.code === 'timeout' || e.code === 'shutting_down') return; // retried on reopen
+      // a cluster: the room lives on another node, or is moving (docs/protocol.md)
+      if (e.code === 'redirect' && typeof e.url === 'string' && s.redirects < MAX_REDIRECTS) {
+        s.redirects++;
+        s.ticket = e.ticket;
+        conn.redirect(e.url);
+        return;
+      }
+      if (e.code === 'room_unavailable') {
+        setConnState('reconnecting');
+        setTimeout(() => { if (conn.isOpen) enter(); }, e.retry_after_ms || 1000);
+        return;
+      }
       conn.stop();
       setConnState('disconnected');
       if (s.joined || s.waiting) { finish('refused', { error: e }); return; }
@@ -216,6 +233,7 @@ function createSession(room) {
   // In the lobby (join response or a resume while waiting): the room's title
   // and nothing else until `admitted` or `denied`.
   function waiting(data) {
+    s.redirects = 0;
     const first = !s.waiting;
     s.waiting = true;
     s.self = data.participant;
@@ -231,6 +249,7 @@ function createSession(room) {
 
   // A normal join response, or the data of `admitted` (the same fields).
   async function joined(data) {
+    s.redirects = 0;
     const first = !s.joined;
     s.waiting = false;
     s.joined = true;

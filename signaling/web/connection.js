@@ -10,6 +10,11 @@
 // reconnection is scheduled. Pending requests are rejected with code "offline".
 // A close with a final code (4001 removed, 4002 meeting ended, 4003 denied) is
 // not retried: onFinal(code, reason) runs instead.
+//
+// A cluster (docs/protocol.md, "Several nodes"): conn.redirect(url) moves the
+// connection to the node that serves the room (the join's `redirect` error);
+// when that connection is lost, the next attempt goes back to the first URL,
+// whose node knows where the room lives now (it moved after a failure).
 
 const BACKOFF_MIN_MS = 300;
 const BACKOFF_MAX_MS = 5000;
@@ -24,10 +29,11 @@ export function createConnection({ url, onOpen = () => {}, onDown = () => {}, on
   let attempt = 0;
   let retryTimer = null;
   let stopped = true;
+  let current = url; // the node serving the room after a redirect, else url
 
   function open() {
     retryTimer = null;
-    const sock = new WebSocket(url);
+    const sock = new WebSocket(current);
     ws = sock;
     sock.addEventListener('open', () => {
       if (sock !== ws) return;
@@ -55,6 +61,7 @@ export function createConnection({ url, onOpen = () => {}, onDown = () => {}, on
       if (sock !== ws) return;
       ws = null;
       failPending();
+      current = url;
       if (stopped) return;
       if (FINAL_CODES.has(ev.code)) {
         stopped = true;
@@ -91,6 +98,18 @@ export function createConnection({ url, onOpen = () => {}, onDown = () => {}, on
       ws = null;
       failPending();
       if (sock) sock.close(1000);
+    },
+    // Another node serves the room: reconnect there now (onOpen runs again).
+    redirect(to) {
+      if (stopped) return;
+      const sock = ws;
+      ws = null;
+      failPending();
+      if (sock) sock.close(1000);
+      clearTimeout(retryTimer);
+      attempt = 0;
+      current = to;
+      open();
     },
     get isOpen() { return !!ws && ws.readyState === WebSocket.OPEN; },
     on(type, handler) {

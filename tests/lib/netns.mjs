@@ -311,7 +311,8 @@ export async function oneToOneNatTopology({ httpPort, udp }) {
 // palabre run by `ns` (SELF: this namespace) with the configuration text `ini`
 // in a fresh folder under `dir`, listening on `listen` (host:port); waits until
 // `base`/healthz answers from here. stop() fails when palabre does not exit 0
-// on SIGTERM (a crash, a sanitizer report).
+// on SIGTERM (a crash, a sanitizer report). proc is the process (signals),
+// exited resolves to {code, signal}.
 export async function startPalabreIn(ns, { bin, dir, name, listen, base, ini, timeoutMs = 15000 }) {
   const sdir = fs.mkdtempSync(path.join(dir, `${name}-`));
   const conf = path.join(sdir, 'palabre.ini');
@@ -323,7 +324,7 @@ export async function startPalabreIn(ns, { bin, dir, name, listen, base, ini, ti
   proc.stderr.on('data', (d) => { output += d; });
   const exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
   const srv = {
-    base, output: () => output,
+    base, proc, exited, output: () => output,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       const r = await exited;

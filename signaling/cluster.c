@@ -1,0 +1,522 @@
+/* The signaling side of a cluster node (include/palabre/cluster.h): the
+ * rooms this node holds a lease for, the joins waiting for a placement, and
+ * the cluster thread's results, drained by a wake hook.
+ *
+ * A held room is served while its lease is known good: until RENEWED says
+ * otherwise, its deadline is the last renewal plus the lease. Past the
+ * deadline with Redis reachable (a SIGSTOP, a long stall: another node may
+ * hold the room now) the node stops serving it before even asking Redis;
+ * with Redis unreachable it goes on (a Redis restart must not end every
+ * meeting: nobody else can take a lease from a Redis that is down, and when
+ * it is back the renewal round says whether the lease is still ours). */
+#include "palabre/cluster.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "palabre/chat_store.h"
+#include "palabre/cluster_thread.h"
+#include "palabre/common.h"
+#include "palabre/log.h"
+#include "palabre/protocol.h"
+#include "palabre/rooms.h"
+#include "palabre/server.h"
+#include "palabre/session.h"
+
+#define MAX_PENDING 1024 /* joins waiting for a placement, one per session at most */
+#define PENDING_TIMEOUT_MS 15000
+#define EMPTY_GRACE_MS 10000 /* an empty room keeps its lease this long (a rejoin, a reload) */
+#define LEASE_MARGIN_MS 1000 /* stop serving this much before Redis would expire the lease */
+#define TICKET_MS 30000
+#define RETRY_MS 1000
+
+struct lease {
+    char room[PAL_ROOM_MAX + 1];
+    int64_t epoch;
+    int64_t acquired_ms, deadline_ms, empty_since_ms;
+};
+
+struct pending {
+    uint64_t seq;
+    uint64_t serial;       /* the session's (pal_session_serial): found again by it */
+    json_t *id;
+    char *text; /* the join request, run again once placed here */
+    char room[PAL_ROOM_MAX + 1];
+    int64_t at_ms;
+};
+
+/* A chat message waiting for its place in the room's stream. */
+struct chat_wait {
+    uint64_t seq;
+    pal_cluster_chat_fn done;
+    void *ud;
+    int64_t id;
+};
+
+struct pal_cluster {
+    /* borrowed */
+    struct pal_server *srv;
+    const struct pal_config *cfg;
+    /* owned */
+    struct pal_cluster_thread *thread;
+    struct lease *leases;
+    int n_leases, cap_leases;
+    struct pending pending[MAX_PENDING];
+    int n_pending;
+    struct chat_wait *chats;
+    int n_chats, cap_chats;
+    struct pal_cluster_chat chat; /* 16 KB: kept off the stack */
+    /* state */
+    uint64_t next_seq;
+    bool redis_up;
+    double rtp_out_last;  /* palabre_media_rtp_out_packets_total at rtp_out_at_ms */
+    int64_t rtp_out_at_ms;
+    int64_t packets_per_second;
+};
+
+static struct lease *find_lease(struct pal_cluster *c, const char *room)
+{
+    for (int i = 0; i < c->n_leases; i++)
+        if (strcmp(c->leases[i].room, room) == 0)
+            return &c->leases[i];
+    return NULL;
+}
+
+static void drop_lease(struct pal_cluster *c, struct lease *l)
+{
+    *l = c->leases[--c->n_leases];
+}
+
+static void post_room(struct pal_cluster *c, int kind, const char *room)
+{
+    struct pal_cluster_cmd cmd = {.kind = kind};
+    snprintf(cmd.room, sizeof(cmd.room), "%s", room);
+    if (pal_cluster_thread_post(c->thread, &cmd))
+        PAL_WARN("cluster", room, NULL, "cluster command queue full");
+}
+
+/* ---- losing a room ------------------------------------------------------------- */
+
+struct ids {
+    const char *room;
+    char (*id)[PAL_PARTICIPANT_ID_LEN + 1];
+    int n, cap;
+};
+
+static void collect(struct pal_participant *p, void *ud)
+{
+    struct ids *ids = ud;
+    if (strcmp(p->room, ids->room) != 0)
+        return;
+    if (ids->n == ids->cap) {
+        int cap = ids->cap ? ids->cap * 2 : 16;
+        void *n = realloc(ids->id, (size_t)cap * sizeof(*ids->id));
+        if (!n)
+            return;
+        ids->id = n;
+        ids->cap = cap;
+    }
+    snprintf(ids->id[ids->n++], sizeof(ids->id[0]), "%s", p->id);
+}
+
+/* Another node holds the room (or may): nobody stays here in a second copy.
+ * The clients are closed PAL_CLUSTER_CLOSE_MOVED and join again. */
+static void stop_serving(struct pal_cluster *c, const char *room_in, const char *why)
+{
+    char room[PAL_ROOM_MAX + 1];
+    snprintf(room, sizeof(room), "%s", room_in);
+    struct pal_rooms *rooms = pal_server_rooms(c->srv);
+    struct ids ids = {.room = room};
+    pal_rooms_each(rooms, collect, &ids);
+    PAL_WARN("cluster", room, NULL, "stops serving the room (%s): %d participant(s) sent away",
+             why, ids.n);
+    for (int i = 0; i < ids.n; i++) {
+        struct pal_participant *p = pal_rooms_find_participant(rooms, ids.id[i]);
+        if (!p)
+            continue;
+        struct pal_session *s = p->owner;
+        if (!s) {
+            pal_rooms_remove(rooms, p);
+            continue;
+        }
+        bool connected = pal_session_connected(s);
+        pal_server_participant_gone(c->srv, s, "room moved");
+        if (connected)
+            pal_session_close(s, PAL_CLUSTER_CLOSE_MOVED, "room moved");
+    }
+    free(ids.id);
+    struct lease *l = find_lease(c, room);
+    if (l)
+        drop_lease(c, l);
+    post_room(c, PAL_CLUSTER_CMD_RELEASE, room);
+}
+
+/* ---- joins waiting for a placement -------------------------------------------- */
+
+/* The waiting join's session if it is still connected and still not in a
+ * room (it may have gone, or joined meanwhile), else NULL. */
+static struct pal_session *pending_session(struct pal_cluster *c, const struct pending *p)
+{
+    for (struct pal_session *x = *pal_server_sessions(c->srv); x; x = pal_session_next(x))
+        if (pal_session_serial(x) == p->serial)
+            return pal_session_participant(x) ? NULL : x;
+    return NULL;
+}
+
+static struct pending *take_pending(struct pal_cluster *c, uint64_t seq)
+{
+    for (int i = 0; i < c->n_pending; i++)
+        if (c->pending[i].seq == seq)
+            return &c->pending[i];
+    return NULL;
+}
+
+static void free_pending(struct pal_cluster *c, struct pending *p)
+{
+    json_decref(p->id);
+    free(p->text);
+    *p = c->pending[--c->n_pending];
+}
+
+static void reply_unavailable(struct pal_session *s, json_t *id, const char *room)
+{
+    json_t *r = pal_response_error(id, "room_unavailable", "room",
+                                   "the room's node cannot be reached right now: retry");
+    json_object_set_new(json_object_get(r, "error"), "retry_after_ms", json_integer(RETRY_MS));
+    pal_session_send(s, r);
+}
+
+static void reply_redirect(struct pal_cluster *c, struct pal_session *s, struct pending *p,
+                           const struct pal_cluster_res *r)
+{
+    char url[PAL_CLUSTER_URL_MAX + 8], ticket[PAL_CLUSTER_TICKET_MAX + 1];
+    if (pal_cluster_ws_url(r->url, url, sizeof(url)) ||
+        pal_cluster_ticket_write(c->cfg->cluster_secret, r->room, r->node,
+                                 pal_wall_ms() + TICKET_MS, ticket, sizeof(ticket))) {
+        reply_unavailable(s, p->id, r->room);
+        return;
+    }
+    json_t *e = pal_response_error(p->id, "redirect", "room", "the room is served by another node");
+    json_t *err = json_object_get(e, "error");
+    json_object_set_new(err, "url", json_string(url));
+    json_object_set_new(err, "ticket", json_string(ticket));
+    pal_session_send(s, e);
+    PAL_INFO("cluster", r->room, NULL, "join redirected to node %s", r->node);
+}
+
+static void placed(struct pal_cluster *c, const struct pal_cluster_res *r)
+{
+    if (r->kind == PAL_CLUSTER_RES_HERE) {
+        struct lease *l = find_lease(c, r->room);
+        if (!l) {
+            if (c->n_leases == c->cap_leases) {
+                int cap = c->cap_leases ? c->cap_leases * 2 : 16;
+                struct lease *n = realloc(c->leases, (size_t)cap * sizeof(*n));
+                if (!n)
+                    return; /* the join times out as unavailable */
+                c->leases = n;
+                c->cap_leases = cap;
+            }
+            l = &c->leases[c->n_leases++];
+            memset(l, 0, sizeof(*l));
+            snprintf(l->room, sizeof(l->room), "%s", r->room);
+        }
+        l->epoch = r->epoch;
+        l->acquired_ms = r->at_ms;
+        l->deadline_ms = r->at_ms + c->cfg->cluster_lease_seconds * 1000 - LEASE_MARGIN_MS;
+        l->empty_since_ms = 0;
+    }
+    struct pending *p = take_pending(c, r->seq);
+    if (!p)
+        return;
+    struct pal_session *s = pending_session(c, p);
+    if (!s) {
+        free_pending(c, p); /* gone, or joined meanwhile */
+        return;
+    }
+    if (r->kind == PAL_CLUSTER_RES_HERE) {
+        char *text = p->text;
+        p->text = NULL;
+        free_pending(c, p);
+        pal_handlers_dispatch(s, text, strlen(text)); /* the join again, served here now */
+        free(text);
+        return;
+    }
+    if (r->kind == PAL_CLUSTER_RES_REDIRECT)
+        reply_redirect(c, s, p, r);
+    else
+        reply_unavailable(s, p->id, r->room);
+    free_pending(c, p);
+}
+
+/* ---- ticks ----------------------------------------------------------------------- */
+
+static void count_one(struct pal_participant *p, void *ud)
+{
+    (void)p;
+    (*(int *)ud)++;
+}
+
+/* Packets forwarded per second for the registry: the media metrics'
+ * RTP-out counter, differentiated over ~2 s. */
+static void measure_packets(struct pal_cluster *c, int64_t now)
+{
+    if (now - c->rtp_out_at_ms < 2000)
+        return;
+    const struct pal_metrics_source *src;
+    int n = pal_server_metrics_sources(c->srv, &src);
+    struct pal_metric m[64];
+    for (int i = 0; i < n; i++) {
+        size_t k = src[i].fn(m, PAL_ARRAY_LEN(m), src[i].ud);
+        for (size_t j = 0; j < k && j < PAL_ARRAY_LEN(m); j++) {
+            if (strcmp(m[j].name, "palabre_media_rtp_out_packets_total") != 0)
+                continue;
+            if (c->rtp_out_at_ms && m[j].value >= c->rtp_out_last)
+                c->packets_per_second =
+                    (int64_t)((m[j].value - c->rtp_out_last) * 1000 / (double)(now - c->rtp_out_at_ms));
+            c->rtp_out_last = m[j].value;
+        }
+    }
+    c->rtp_out_at_ms = now;
+}
+
+static void tick(struct pal_cluster *c)
+{
+    int64_t now = pal_now_ms();
+    struct pal_rooms *rooms = pal_server_rooms(c->srv);
+    for (int i = 0; i < c->n_leases;) {
+        struct lease *l = &c->leases[i];
+        if (c->redis_up && now > l->deadline_ms) {
+            stop_serving(c, l->room, "lease not renewed in time");
+            continue; /* l now holds another lease */
+        }
+        if (pal_rooms_room_size(rooms, l->room) > 0) {
+            l->empty_since_ms = 0;
+        } else if (!l->empty_since_ms) {
+            l->empty_since_ms = now;
+        } else if (now - l->empty_since_ms > EMPTY_GRACE_MS) {
+            post_room(c, PAL_CLUSTER_CMD_RELEASE, l->room);
+            drop_lease(c, l);
+            continue;
+        }
+        i++;
+    }
+    for (int i = 0; i < c->n_pending;) {
+        struct pending *p = &c->pending[i];
+        if (now - p->at_ms < PENDING_TIMEOUT_MS) {
+            i++;
+            continue;
+        }
+        struct pal_session *s = pending_session(c, p);
+        if (s)
+            reply_unavailable(s, p->id, p->room);
+        free_pending(c, p);
+    }
+    measure_packets(c, now);
+    struct pal_cluster_cmd st = {.kind = PAL_CLUSTER_CMD_STATS,
+                                 .rooms = pal_rooms_count(rooms),
+                                 .draining = pal_server_draining(c->srv),
+                                 .packets_per_second = c->packets_per_second};
+    pal_rooms_each(rooms, count_one, &st.participants);
+    pal_cluster_thread_post(c->thread, &st);
+}
+
+static void import_done(void *ud, int err, const struct pal_chat_message *msg, bool duplicate)
+{
+    (void)ud, (void)msg, (void)duplicate;
+    if (err)
+        PAL_WARN("cluster", NULL, NULL, "a recovered chat message was not stored: %s",
+                 strerror(-err));
+}
+
+/* Chat answers and imports, all of them: an import precedes the HERE that
+ * placed its room, so the history is committed before the join runs. */
+static void drain_chat(struct pal_cluster *c)
+{
+    struct pal_cluster_chat *m = &c->chat;
+    struct pal_chat_store *cs = pal_server_chat(c->srv);
+    int imported = 0;
+    while (pal_cluster_thread_chat_poll(c->thread, m) == 1) {
+        if (m->seq == 0) {
+            if (cs && pal_chat_store_submit(cs, m->room, m->from, m->name, m->text,
+                                            m->client_msg_id, import_done, NULL) == 0)
+                imported++;
+            continue;
+        }
+        for (int i = 0; i < c->n_chats; i++) {
+            if (c->chats[i].seq != m->seq)
+                continue;
+            struct chat_wait w = c->chats[i];
+            c->chats[i] = c->chats[--c->n_chats];
+            struct pal_chat_message msg = {.id = w.id, .ts_ms = m->ts_ms, .room = m->room,
+                                           .from = m->from, .name = m->name, .text = m->text,
+                                           .client_msg_id = m->client_msg_id};
+            w.done(w.ud, m->ok ? 0 : find_lease(c, m->room) ? -EAGAIN : -ESTALE, &msg);
+            break;
+        }
+    }
+    if (imported)
+        pal_chat_store_flush(cs);
+}
+
+static void on_wake(struct pal_server *srv, void *ud)
+{
+    struct pal_cluster *c = ud;
+    struct pal_cluster_res r;
+    for (;;) {
+        drain_chat(c);
+        if (pal_cluster_thread_poll(c->thread, &r) != 1)
+            break;
+        switch (r.kind) {
+        case PAL_CLUSTER_RES_HERE:
+        case PAL_CLUSTER_RES_REDIRECT:
+        case PAL_CLUSTER_RES_UNAVAILABLE:
+            placed(c, &r);
+            break;
+        case PAL_CLUSTER_RES_LOST:
+            if (find_lease(c, r.room))
+                stop_serving(c, r.room, "another node holds its lease");
+            break;
+        case PAL_CLUSTER_RES_RENEWED:
+            for (int i = 0; i < c->n_leases; i++)
+                if (c->leases[i].acquired_ms <= r.at_ms)
+                    c->leases[i].deadline_ms =
+                        r.at_ms + c->cfg->cluster_lease_seconds * 1000 - LEASE_MARGIN_MS;
+            c->redis_up = true;
+            break;
+        case PAL_CLUSTER_RES_TICK:
+            c->redis_up = r.redis_up;
+            tick(c);
+            break;
+        }
+    }
+}
+
+int pal_cluster_chat_replicate(struct pal_cluster *c, const struct pal_chat_message *msg,
+                               pal_cluster_chat_fn done, void *ud)
+{
+    struct pal_cluster_chat *m = &c->chat;
+    if (strlen(msg->room) >= sizeof(m->room) || strlen(msg->from) >= sizeof(m->from) ||
+        strlen(msg->name) >= sizeof(m->name) || strlen(msg->text) >= sizeof(m->text) ||
+        strlen(msg->client_msg_id) >= sizeof(m->client_msg_id))
+        return -EINVAL;
+    if (c->n_chats == c->cap_chats) {
+        int cap = c->cap_chats ? c->cap_chats * 2 : 16;
+        struct chat_wait *n = realloc(c->chats, (size_t)cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        c->chats = n;
+        c->cap_chats = cap;
+    }
+    memset(m, 0, offsetof(struct pal_cluster_chat, text));
+    m->seq = ++c->next_seq;
+    m->ts_ms = msg->ts_ms;
+    snprintf(m->room, sizeof(m->room), "%s", msg->room);
+    snprintf(m->from, sizeof(m->from), "%s", msg->from);
+    snprintf(m->name, sizeof(m->name), "%s", msg->name);
+    snprintf(m->client_msg_id, sizeof(m->client_msg_id), "%s", msg->client_msg_id);
+    snprintf(m->text, sizeof(m->text), "%s", msg->text);
+    int rc = pal_cluster_thread_chat_post(c->thread, m);
+    if (rc)
+        return rc;
+    c->chats[c->n_chats++] = (struct chat_wait){m->seq, done, ud, msg->id};
+    return 0;
+}
+
+/* ---- join ------------------------------------------------------------------------- */
+
+bool pal_cluster_room_here_or_defer(struct pal_cluster *c, struct pal_session *s, json_t *id,
+                                    json_t *req, const char *room)
+{
+    /* a ticket: another node placed the room here (we take the lease if it
+     * is free); a forged one is refused, an expired one only ignored */
+    bool here = false;
+    json_t *t = json_object_get(req, "ticket");
+    if (t) {
+        const char *ticket = pal_string_or_reply(s, id, req, "ticket", 1, PAL_CLUSTER_TICKET_MAX, true);
+        if (!ticket)
+            return false;
+        char troom[PAL_ROOM_MAX + 1], tnode[PAL_CLUSTER_NODE_ID_MAX + 1];
+        int rc = pal_cluster_ticket_read(c->cfg->cluster_secret, ticket, strlen(ticket),
+                                         pal_wall_ms(), troom, tnode);
+        if (rc == -EINVAL || (rc == 0 && strcmp(troom, room) != 0)) {
+            pal_session_reply_error(s, id, "bad_field", "ticket",
+                                    "ticket: not a ticket of this cluster for this room");
+            return false;
+        }
+        here = rc == 0 && strcmp(tnode, c->cfg->cluster_node_id) == 0;
+    }
+    struct lease *l = find_lease(c, room);
+    if (l && (!c->redis_up || pal_now_ms() <= l->deadline_ms))
+        return true;
+    if (l)
+        stop_serving(c, room, "lease not renewed in time");
+    for (int i = 0; i < c->n_pending; i++) {
+        if (c->pending[i].serial == pal_session_serial(s)) {
+            pal_session_reply_error(s, id, "already_joined", NULL,
+                                    "a join of this connection is already under way");
+            return false;
+        }
+    }
+    char *text = json_dumps(req, JSON_COMPACT);
+    if (c->n_pending == MAX_PENDING || !text) {
+        free(text);
+        reply_unavailable(s, id, room);
+        return false;
+    }
+    struct pending *p = &c->pending[c->n_pending];
+    *p = (struct pending){.seq = ++c->next_seq, .serial = pal_session_serial(s),
+                          .id = json_incref(id), .text = text, .at_ms = pal_now_ms()};
+    snprintf(p->room, sizeof(p->room), "%s", room);
+    struct pal_cluster_cmd cmd = {.kind = PAL_CLUSTER_CMD_PLACE, .seq = p->seq, .here = here,
+                                  .draining = pal_server_draining(c->srv)};
+    snprintf(cmd.room, sizeof(cmd.room), "%s", room);
+    if (pal_cluster_thread_post(c->thread, &cmd)) {
+        json_decref(p->id);
+        free(text);
+        reply_unavailable(s, id, room);
+        return false;
+    }
+    c->n_pending++;
+    return false;
+}
+
+/* ---- life ------------------------------------------------------------------------- */
+
+int pal_cluster_create(struct pal_server *srv, struct pal_cluster **out)
+{
+    struct pal_cluster *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->srv = srv;
+    c->cfg = pal_server_config(srv);
+    int rc = pal_cluster_thread_create(c->cfg, srv, &c->thread);
+    if (!rc)
+        rc = pal_server_add_wake_hook(srv, on_wake, c);
+    if (rc) {
+        pal_cluster_destroy(c);
+        return rc;
+    }
+    PAL_INFO("cluster", NULL, NULL, "node %s (%s), Redis %s", c->cfg->cluster_node_id,
+             c->cfg->cluster_public_url, c->cfg->cluster_redis);
+    *out = c;
+    return 0;
+}
+
+void pal_cluster_destroy(struct pal_cluster *c)
+{
+    if (!c)
+        return;
+    pal_cluster_thread_destroy(c->thread);
+    while (c->n_pending > 0)
+        free_pending(c, &c->pending[0]);
+    /* chats still waiting: answered now (committed here, not in the stream) */
+    for (int i = 0; i < c->n_chats; i++)
+        c->chats[i].done(c->chats[i].ud, -ECANCELED, NULL);
+    free(c->chats);
+    free(c->leases);
+    free(c);
+}
