@@ -46,6 +46,9 @@ export function makeCa(dir, host) {
   fs.writeFileSync(path.join(dir, 'op.ext'), `subjectAltName=IP:${host}\nextendedKeyUsage=serverAuth\n`);
   openssl('x509', '-req', '-in', 'op.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '0x4242',
     '-days', '2', '-sha256', '-extfile', 'op.ext', '-out', 'op.pem');
+  // the chain (leaf, then CA): Chromium matches the CA's key only in a chain it is sent
+  fs.writeFileSync(path.join(dir, 'op-chain.pem'),
+    fs.readFileSync(path.join(dir, 'op.pem'), 'utf8') + fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8'));
   const caSpki = execFileSync('sh', ['-c',
     'openssl x509 -in ca.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64'],
   { cwd: dir }).toString().trim();
@@ -185,7 +188,7 @@ export async function startProvider({ redirectUri, postLogoutUri, timeout = 3000
     '{', '\tadmin off', '\tauto_https disable_redirects', `\tstorage file_system ${path.join(dir, 'caddy')}`,
     '\tskip_install_trust', '}',
     `https://${OP_HOST}:${port} {`, `\tbind ${OP_HOST}`,
-    `\ttls ${path.join(dir, 'op.pem')} ${path.join(dir, 'op.key')}`,
+    `\ttls ${path.join(dir, 'op-chain.pem')} ${path.join(dir, 'op.key')}`,
     '\thandle_path /static/* {', '\t\troot * /usr/share/lemonldap-ng/portal/htdocs/static', '\t\tfile_server', '\t}',
     '\thandle_path /javascript/* {', '\t\troot * /usr/share/javascript', '\t\tfile_server', '\t}',
     `\treverse_proxy 127.0.0.1:${backPort}`, '}', '',
