@@ -252,7 +252,7 @@ int pal_oidc_user_from_claims(json_t *claims, const char *issuer, const char *ag
     const char *email = str(claims, "email", 200);
     const char *given = str(claims, "given_name", 200), *usual = str(claims, "usual_name", 200);
     const char *family = str(claims, "family_name", 200), *name = str(claims, "name", 200);
-    const char *siret = str(claims, "siret", 14);
+    const char *siret = str(claims, "siret", 20);
     if (email && (!strchr(email, '@') || strpbrk(email, " \t\r\n")))
         email = NULL;
     if (email) {
@@ -278,8 +278,14 @@ int pal_oidc_user_from_claims(json_t *claims, const char *issuer, const char *ag
     else
         snprintf(full, sizeof(full), "%s", out->email[0] ? out->email : sub);
     copy_text(out->name, sizeof(out->name), full);
-    if (siret && strlen(siret) == 14 && strspn(siret, "0123456789") == 14)
-        snprintf(out->siret, sizeof(out->siret), "%s", siret);
+    /* 14 digits; spaces between the groups (as documents print it) dropped */
+    size_t nd = 0;
+    for (const char *c = siret; c && *c && nd < 15; c++)
+        if (*c >= '0' && *c <= '9')
+            out->siret[nd++] = *c;
+        else if (*c != ' ')
+            nd = 15;
+    out->siret[nd == 14 ? 14 : 0] = '\0';
     bool lists = (agent_siret && agent_siret[0]) || (agent_email_domains && agent_email_domains[0]);
     const char *at = out->email[0] ? strrchr(out->email, '@') : NULL;
     out->agent = !lists || (out->siret[0] && agent_siret && in_list(agent_siret, out->siret, false)) ||

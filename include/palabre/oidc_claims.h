@@ -59,7 +59,7 @@ int pal_oidc_userinfo_parse(const char *content_type, const char *body, size_t l
  * service, so a returning agent is matched by email), else
  * "oidc:<issuer>#<sub>"; name from given_name + usual_name (ProConnect),
  * else given_name + family_name, else name, else email; siret when it is 14
- * digits. agent: true when both lists are empty, else when siret is in
+ * digits (spaces between them dropped). agent: true when both lists are empty, else when siret is in
  * agent_siret or the email's domain in agent_email_domains (comma-separated,
  * case-insensitive for domains). 0 or -EACCES (no sub). */
 int pal_oidc_user_from_claims(json_t *claims, const char *issuer, const char *agent_siret,
