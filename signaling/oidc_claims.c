@@ -253,7 +253,12 @@ int pal_oidc_user_from_claims(json_t *claims, const char *issuer, const char *ag
     const char *given = str(claims, "given_name", 200), *usual = str(claims, "usual_name", 200);
     const char *family = str(claims, "family_name", 200), *name = str(claims, "name", 200);
     const char *siret = str(claims, "siret", 20);
-    if (email && (!strchr(email, '@') || strpbrk(email, " \t\r\n")))
+    /* an address, or none: no space or control character (it becomes the
+     * agent's key and is shown) */
+    for (const char *c = email; c && *c; c++)
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+            email = NULL;
+    if (email && !strchr(email, '@'))
         email = NULL;
     if (email) {
         size_t i = 0;
