@@ -10,7 +10,7 @@
 BUILD   ?= build
 SAN     ?=
 CC      ?= cc
-PKGS    := libwebsockets jansson sqlite3 nice libsrtp2 openssl libgcrypt opus vpx glib-2.0 inih cjose hiredis
+PKGS    := libwebsockets jansson sqlite3 nice libsrtp2 openssl libgcrypt opus vpx glib-2.0 inih cjose hiredis libcurl
 # OPT is the optimisation level; CFLAGS/LDFLAGS given on the command line are
 # added to ours (override), never replace them.
 OPT     ?= -O2 -g

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
-pkgs="libwebsockets jansson sqlite3 nice libsrtp2 openssl libgcrypt opus vpx glib-2.0 inih cjose hiredis"
+pkgs="libwebsockets jansson sqlite3 nice libsrtp2 openssl libgcrypt opus vpx glib-2.0 inih cjose hiredis libcurl"
 mkdir -p build/fuzz
 core=$(ls signaling/*.c media/*.c mixer/*.c 2>/dev/null | grep -v signaling/main.c)
 for src in tests/fuzz/fuzz_*.c; do

@@ -305,6 +305,8 @@ static int agent_credentials_or_reply(struct pal_session *s, json_t *id, json_t 
 {
     struct pal_server *srv = pal_session_server(s);
     memset(out, 0, sizeof(*out));
+    if (pal_server_config(srv)->agents == PAL_AGENTS_OIDC)
+        return 0; /* agents came with their session cookie (signaling/oidc.c) */
     if (pal_server_config(srv)->agents == PAL_AGENTS_TOKEN) {
         if (!json_object_get(req, "token"))
             return 0;
@@ -340,12 +342,16 @@ static int agent_credentials_or_reply(struct pal_session *s, json_t *id, json_t 
 
 static const char *mode_name(struct pal_server *srv)
 {
-    return pal_server_config(srv)->agents == PAL_AGENTS_TOKEN ? "token" : "open";
+    int mode = pal_server_config(srv)->agents;
+    return mode == PAL_AGENTS_TOKEN ? "token" : mode == PAL_AGENTS_OIDC ? "oidc" : "open";
 }
 
 static void reply_auth_required(struct pal_session *s, json_t *id)
 {
-    if (pal_server_config(pal_session_server(s))->agents == PAL_AGENTS_TOKEN)
+    if (pal_server_config(pal_session_server(s))->agents == PAL_AGENTS_OIDC)
+        pal_session_reply_error(s, id, "auth_required", "session",
+                                "agents sign in first (/oidc/login); guests need an invite link");
+    else if (pal_server_config(pal_session_server(s))->agents == PAL_AGENTS_TOKEN)
         pal_session_reply_error(s, id, "auth_required", "token",
                                 "agents sign in with a token; guests need an invite link");
     else
@@ -373,11 +379,16 @@ static void handle_auth(struct pal_session *s, json_t *id, json_t *req, void *ud
     int rc = agent_credentials_or_reply(s, id, req, &who);
     if (rc < 0)
         return;
+    if (rc == 0 && pal_server_config(pal_session_server(s))->agents == PAL_AGENTS_OIDC &&
+        pal_session_identity(s)->known && pal_session_identity(s)->agent) {
+        who = *pal_session_identity(s); /* signed in: the upgrade carried the session */
+        rc = 1;
+    }
     if (rc == 0) {
         reply_auth_required(s, id);
         return;
     }
-    if (pal_server_config(pal_session_server(s))->agents != PAL_AGENTS_TOKEN &&
+    if (pal_server_config(pal_session_server(s))->agents == PAL_AGENTS_OPEN &&
         json_object_get(req, "name")) {
         const char *name = pal_string_or_reply(s, id, req, "name", 1, 64, true);
         if (!name)
@@ -495,7 +506,7 @@ static bool joiner_or_reply(struct pal_session *s, json_t *id, json_t *req,
         *who = *me;
         return true;
     }
-    if (pal_server_config(pal_session_server(s))->agents == PAL_AGENTS_TOKEN) {
+    if (pal_server_config(pal_session_server(s))->agents != PAL_AGENTS_OPEN) {
         reply_auth_required(s, id);
         return false;
     }

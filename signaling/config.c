@@ -55,6 +55,10 @@ void pal_config_defaults(struct pal_config *cfg)
     cfg->lobby_wait_seconds = 1800;
     cfg->turn_ttl_seconds = 43200;
     cfg->cluster_lease_seconds = 8;
+    snprintf(cfg->oidc_scopes, sizeof(cfg->oidc_scopes), "openid email profile");
+    cfg->oidc_session_lifetime_seconds = 43200; /* ProConnect's own session: 12 h */
+    cfg->oidc_session_idle_seconds = 7200;
+    cfg->oidc_timeout_seconds = 10;
 }
 
 static int parse_int(const char *value, long min, long max, long *out)
@@ -261,6 +265,22 @@ static const struct key_def keys[] = {
     /* at least one largest message (~16.5 KB), at most 1 TiB */
     {"chat", "max_room_bytes", K_SIZE, OFF(chat_max_room_bytes), 0, 65536, 1L << 40},
     {"metrics", "token", K_STR, OFF(metrics_token), SZ(metrics_token), 0, 0},
+    {"oidc", "issuer", K_STR, OFF(oidc_issuer), SZ(oidc_issuer), 0, 0},
+    {"oidc", "client_id", K_STR, OFF(oidc_client_id), SZ(oidc_client_id), 0, 0},
+    {"oidc", "client_secret", K_STR, OFF(oidc_client_secret), SZ(oidc_client_secret), 0, 0},
+    {"oidc", "redirect_uri", K_STR, OFF(oidc_redirect_uri), SZ(oidc_redirect_uri), 0, 0},
+    {"oidc", "post_logout_redirect_uri", K_STR, OFF(oidc_post_logout_uri),
+     SZ(oidc_post_logout_uri), 0, 0},
+    {"oidc", "scopes", K_STR, OFF(oidc_scopes), SZ(oidc_scopes), 0, 0},
+    {"oidc", "acr_values", K_STR, OFF(oidc_acr_values), SZ(oidc_acr_values), 0, 0},
+    {"oidc", "ca_file", K_STR, OFF(oidc_ca_file), SZ(oidc_ca_file), 0, 0},
+    {"oidc", "agent_siret", K_STR, OFF(oidc_agent_siret), SZ(oidc_agent_siret), 0, 0},
+    {"oidc", "agent_email_domains", K_STR, OFF(oidc_agent_email_domains),
+     SZ(oidc_agent_email_domains), 0, 0},
+    {"oidc", "session_lifetime_seconds", K_INT, OFF(oidc_session_lifetime_seconds), 0, 60,
+     30 * 86400},
+    {"oidc", "session_idle_seconds", K_INT, OFF(oidc_session_idle_seconds), 0, 60, 30 * 86400},
+    {"oidc", "timeout_seconds", K_INT, OFF(oidc_timeout_seconds), 0, 1, 120},
     {"turn", "urls", K_SPECIAL, 0, 0, 0, 0},
     {"turn", "secret", K_STR, OFF(turn_secret), SZ(turn_secret), 0, 0},
     /* a week at most: a leaked credential is only cut by rotating the secret */
@@ -352,8 +372,10 @@ int pal_config_set(struct pal_config *cfg, const char *section, const char *key,
             cfg->agents = PAL_AGENTS_OPEN;
         else if (strcmp(value, "token") == 0)
             cfg->agents = PAL_AGENTS_TOKEN;
+        else if (strcmp(value, "oidc") == 0)
+            cfg->agents = PAL_AGENTS_OIDC;
         else {
-            snprintf(err, errlen, "key 'agents': expected open or token, got '%s'", value);
+            snprintf(err, errlen, "key 'agents': expected open, token or oidc, got '%s'", value);
             return -EINVAL;
         }
         return 0;
@@ -522,6 +544,25 @@ int pal_config_check(struct pal_config *cfg, char *err, size_t errlen)
     }
     if (cfg->cluster_redis[0] && (rc = cluster_check(cfg, err, errlen)))
         return rc;
+    if (cfg->agents == PAL_AGENTS_OIDC) {
+        const char *missing = !cfg->oidc_issuer[0]          ? "issuer"
+                              : !cfg->oidc_client_id[0]     ? "client_id"
+                              : !cfg->oidc_client_secret[0] ? "client_secret"
+                              : !cfg->oidc_redirect_uri[0]  ? "redirect_uri"
+                                                            : NULL;
+        if (missing) {
+            snprintf(err, errlen, "[access] agents = oidc needs [oidc] %s", missing);
+            return -EINVAL;
+        }
+        /* the scopes go into a URL as they are (ProConnect refuses what it
+         * does not know: nothing is added to them) */
+        if (strncmp(cfg->oidc_issuer, "https://", 8) != 0 || !strstr(cfg->oidc_scopes, "openid") ||
+            strpbrk(cfg->oidc_scopes, "&#?%\"+<>") || strpbrk(cfg->oidc_acr_values, "&#?%\"+<>")) {
+            snprintf(err, errlen, "[oidc] issuer must be https://, scopes must hold openid, and "
+                                  "neither scopes nor acr_values may hold & # ? %% \" + < >");
+            return -EINVAL;
+        }
+    }
     /* one without the other would hand out credentials coturn refuses, or none */
     if ((cfg->n_turn_urls > 0) != (cfg->turn_secret[0] != '\0')) {
         snprintf(err, errlen, "[turn] %s is set but not %s: set both (or neither)",

@@ -218,17 +218,14 @@ static int key_from_jwk(json_t *j, int algorithms, struct jwt_key *out, char *wh
     return 0;
 }
 
-static int key_set_load(const char *path, int algorithms, struct key_set *set, char *err,
-                        size_t errlen)
+/* A JWKS document (path names it in messages: a file, or a URL). */
+static int key_set_parse(const char *text, size_t len, const char *path, int algorithms,
+                         struct key_set *set, char *err, size_t errlen)
 {
-    char *text;
-    size_t len;
-    int rc = read_small_file(path, JWKS_MAX_BYTES, &text, &len, err, errlen);
-    if (rc)
-        return rc;
+    if (len > JWKS_MAX_BYTES)
+        return fail(err, errlen, -EFBIG, "%s: more than %d bytes", path, JWKS_MAX_BYTES);
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(text);
     if (!root)
         return fail(err, errlen, -EINVAL, "%s:%d: %s", path, jerr.line, jerr.text);
     json_t *keys = json_object_get(root, "keys");
@@ -285,6 +282,37 @@ static int key_set_load(const char *path, int algorithms, struct key_set *set, c
     return 0;
 }
 
+static int key_set_load(const char *path, int algorithms, struct key_set *set, char *err,
+                        size_t errlen)
+{
+    char *text;
+    size_t len;
+    int rc = read_small_file(path, JWKS_MAX_BYTES, &text, &len, err, errlen);
+    if (rc)
+        return rc;
+    rc = key_set_parse(text, len, path, algorithms, set, err, errlen);
+    free(text);
+    return rc;
+}
+
+int pal_jwt_verifier_create_jwks(const char *jwks, size_t len, const char *origin,
+                                 int algorithms, struct pal_jwt_verifier **out, char *err,
+                                 size_t errlen)
+{
+    *out = NULL;
+    struct pal_jwt_verifier *v = calloc(1, sizeof(*v));
+    if (!v)
+        return fail(err, errlen, -ENOMEM, "out of memory");
+    v->algorithms = algorithms;
+    int rc = key_set_parse(jwks, len, origin, algorithms, &v->set, err, errlen);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
 int pal_jwt_verifier_create(const char *jwks_path, const char *issuer, const char *audience,
                             int algorithms, int leeway_seconds, struct pal_jwt_verifier **out,
                             char *err, size_t errlen)
@@ -325,6 +353,8 @@ void pal_jwt_verifier_destroy(struct pal_jwt_verifier *v)
 
 int pal_jwt_verifier_reload(struct pal_jwt_verifier *v, char *err, size_t errlen)
 {
+    if (!v->jwks_path)
+        return fail(err, errlen, -EINVAL, "this verifier has no JWKS file");
     struct key_set fresh = {0};
     int rc = key_set_load(v->jwks_path, v->algorithms, &fresh, err, errlen);
     if (rc)
@@ -347,7 +377,7 @@ static bool is_b64url(char c)
 
 /* The key for alg and the header's kid (NULL: none), or NULL with err set. */
 static const struct jwt_key *choose_key(const struct pal_jwt_verifier *v, int alg, json_t *kid,
-                                        char *err, size_t errlen)
+                                        bool *unknown_kid, char *err, size_t errlen)
 {
     char q[80];
     if (kid) {
@@ -368,6 +398,7 @@ static const struct jwt_key *choose_key(const struct pal_jwt_verifier *v, int al
             return k;
         }
         REFUSE("unknown key id '%s'", quoted(id, q, sizeof(q)));
+        *unknown_kid = true;
         return NULL;
     }
     const struct jwt_key *found = NULL;
@@ -499,8 +530,10 @@ static int check_claims(const struct pal_jwt_verifier *v, json_t *claims, int64_
     return 0;
 }
 
-int pal_jwt_verify(struct pal_jwt_verifier *v, const char *token, int64_t now_s,
-                   struct pal_jwt_identity *out, char *err, size_t errlen)
+/* The header and signature checks; *claims (the payload, a JSON object)
+ * on success. -EACCES, or -ENOKEY when the token names a kid the set lacks. */
+static int verify_jws(struct pal_jwt_verifier *v, const char *token, json_t **claims_out,
+                      char *err, size_t errlen)
 {
     size_t len = token ? strnlen(token, PAL_JWT_MAX_LEN + 1) : 0;
     if (len == 0)
@@ -552,9 +585,11 @@ int pal_jwt_verify(struct pal_jwt_verifier *v, const char *token, int64_t now_s,
     }
     if (rc)
         goto out;
-    const struct jwt_key *key = choose_key(v, bit, json_object_get(hdr, "kid"), err, errlen);
+    bool unknown_kid = false;
+    const struct jwt_key *key =
+        choose_key(v, bit, json_object_get(hdr, "kid"), &unknown_kid, err, errlen);
     if (!key) {
-        rc = -EACCES;
+        rc = unknown_kid ? -ENOKEY : -EACCES;
         goto out;
     }
     if (bit == PAL_JWT_ES256 && len - dot[1] - 1 != ES256_SIG_B64_LEN) {
@@ -593,12 +628,33 @@ int pal_jwt_verify(struct pal_jwt_verifier *v, const char *token, int64_t now_s,
                                                : "claims are not a JSON object");
         goto out;
     }
-    rc = check_claims(v, claims, now_s, out, err, errlen);
+    *claims_out = claims;
+    claims = NULL;
 out:
     json_decref(claims);
     cjose_jws_release(jws);
     json_decref(hdr);
     return rc;
+}
+
+int pal_jwt_verify(struct pal_jwt_verifier *v, const char *token, int64_t now_s,
+                   struct pal_jwt_identity *out, char *err, size_t errlen)
+{
+    json_t *claims = NULL;
+    int rc = verify_jws(v, token, &claims, err, errlen);
+    if (rc == -ENOKEY)
+        rc = -EACCES;
+    if (rc == 0)
+        rc = check_claims(v, claims, now_s, out, err, errlen);
+    json_decref(claims);
+    return rc;
+}
+
+int pal_jwt_verify_signature(struct pal_jwt_verifier *v, const char *token, json_t **claims,
+                             char *err, size_t errlen)
+{
+    *claims = NULL;
+    return verify_jws(v, token, claims, err, errlen);
 }
 
 /* ---- signing side: PEM keys for `palabre token` and `palabre jwks` ---- */

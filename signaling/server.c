@@ -27,6 +27,7 @@
 #include "palabre/access.h"
 #include "palabre/chat_store.h"
 #include "palabre/cluster.h"
+#include "palabre/oidc.h"
 #include "palabre/common.h"
 #include "palabre/drain.h"
 #include "palabre/http.h"
@@ -73,6 +74,7 @@ struct pal_server {
     struct pal_chat_store *chat;
     struct pal_room_store *room_store;
     struct pal_jwt_verifier *jwt; /* [access] agents = token only */
+    struct pal_oidc *oidc;        /* [access] agents = oidc only */
     struct pal_ip_limits *ip_limits;
     struct pal_cluster *cluster; /* [cluster] redis only */
     struct pal_handler_entry *handlers;
@@ -563,6 +565,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, 5);
             return 0;
         }
+        /* OpenID Connect sign-in: answered by signaling/oidc.c, maybe
+         * later (its worker calls the provider) */
+        if (srv->oidc && pal_oidc_is_route(in) && pal_http_method_allowed(wsi))
+            return pal_server_check_headers(wsi) ? -1 : pal_oidc_http(srv->oidc, wsi, in);
         return pal_http_serve(wsi, srv, in, &pss->http_body);
     case LWS_CALLBACK_HTTP_BODY:
         if (pss && pss->refused)
@@ -580,8 +586,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (pss && pss->http_body)
             return pal_http_write_body(wsi, &pss->http_body);
+        if (srv && srv->oidc) {
+            bool mine;
+            int rc = pal_oidc_http_writeable(srv->oidc, wsi, &mine);
+            if (mine)
+                return rc;
+        }
         break;
     case LWS_CALLBACK_CLOSED_HTTP:
+        if (srv && srv->oidc)
+            pal_oidc_http_closed(srv->oidc, wsi);
         if (pss) {
             free(pss->http_body);
             pss->http_body = NULL;
@@ -607,6 +621,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         pal_http_client_address(wsi, &srv->cfg, ip, sizeof(ip));
         if (pal_session_set_address(pss->s, ip))
             return -1;
+        /* a signed-in agent's session cookie came with the upgrade */
+        if (srv->oidc)
+            pal_oidc_identify(srv->oidc, wsi, pal_session_identity(pss->s));
         PAL_DEBUG("session", NULL, NULL, "connected from %s", ip);
         return 0;
     }
@@ -761,6 +778,8 @@ struct pal_server *pal_server_create(const struct pal_config *cfg)
             goto fail;
         }
     }
+    if (cfg->agents == PAL_AGENTS_OIDC && pal_oidc_create(srv, &srv->oidc))
+        goto fail; /* logged */
     if (pal_handlers_register_builtin(srv) || pal_access_register(srv) ||
         pal_moderation_register(srv))
         goto fail;
@@ -986,6 +1005,8 @@ void pal_server_destroy(struct pal_server *srv)
         lws_context_destroy(srv->ctx); /* CLOSED for every connection */
         srv->ctx = NULL;
     }
+    pal_oidc_destroy(srv->oidc); /* after the context: CLOSED_HTTP forgets its requests */
+    srv->oidc = NULL;
     /* sessions without network (tests), then orphans waiting for resume */
     while (srv->sessions)
         pal_session_on_closed(srv->sessions);

@@ -14,7 +14,7 @@
 
 /* Who is an agent ([access] agents). UNSET: no [access] section; allowed
  * only on a loopback listen address, where it means OPEN. */
-enum pal_agents_mode { PAL_AGENTS_UNSET, PAL_AGENTS_OPEN, PAL_AGENTS_TOKEN };
+enum pal_agents_mode { PAL_AGENTS_UNSET, PAL_AGENTS_OPEN, PAL_AGENTS_TOKEN, PAL_AGENTS_OIDC };
 /* [access] algorithms: the JWT algorithms accepted (each key still signs only with its own). */
 #define PAL_JWT_ES256 0x1
 #define PAL_JWT_RS256 0x2
@@ -42,7 +42,7 @@ struct pal_config {
     int drain_seconds;      /* drain_seconds = 0: how long running meetings may go on after
                              * SIGTERM or POST /admin/drain (0: stop at once) */
     /* [access] */
-    int agents;             /* agents = open | token (enum pal_agents_mode; default: open on
+    int agents;             /* agents = open | token | oidc (enum pal_agents_mode; default: open on
                              * a loopback listen address, else required) */
     char jwks_file[512];    /* jwks_file: token mode's public keys (a JWKS JSON file) */
     char jwt_issuer[256];   /* issuer: the expected iss */
@@ -51,6 +51,22 @@ struct pal_config {
     int jwt_leeway_seconds; /* leeway_seconds = 60: clock skew allowed on exp and nbf */
     int max_rooms_per_agent; /* max_rooms_per_agent = 100 stored rooms an agent owns */
     int lobby_wait_seconds;  /* lobby_wait_seconds = 1800: then a guest nobody admitted is let go */
+    /* [oidc]: agents sign in with OpenID Connect (agents = oidc; signaling/oidc.c) */
+    char oidc_issuer[256];         /* issuer: the provider; discovery at
+                                    * <issuer>/.well-known/openid-configuration */
+    char oidc_client_id[256];      /* client_id */
+    char oidc_client_secret[256];  /* client_secret (sent in the token request's body) */
+    char oidc_redirect_uri[512];   /* redirect_uri: https://<site>/oidc/callback */
+    char oidc_post_logout_uri[512]; /* post_logout_redirect_uri = (none): where the
+                                     * provider sends the browser after sign-out */
+    char oidc_scopes[256];         /* scopes = openid email profile */
+    char oidc_acr_values[256];     /* acr_values = (none): e.g. eidas1 */
+    char oidc_ca_file[512];        /* ca_file = (system store): CA bundle for the provider */
+    char oidc_agent_siret[2048];   /* agent_siret = (none): comma-separated SIRETs */
+    char oidc_agent_email_domains[2048]; /* agent_email_domains = (none): comma-separated */
+    int oidc_session_lifetime_seconds;   /* session_lifetime_seconds = 43200 */
+    int oidc_session_idle_seconds;       /* session_idle_seconds = 7200 */
+    int oidc_timeout_seconds;            /* timeout_seconds = 10: each call to the provider */
     /* [limits] */
     size_t max_message_bytes;      /* 65536 */
     int messages_per_second;       /* 50, per connection */

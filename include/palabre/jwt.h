@@ -20,6 +20,7 @@
 #ifndef PALABRE_JWT_H
 #define PALABRE_JWT_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,20 @@ int pal_jwt_verifier_reload(struct pal_jwt_verifier *v, char *err, size_t errlen
  * signature", "malformed token: ..."). */
 int pal_jwt_verify(struct pal_jwt_verifier *v, const char *token, int64_t now_s,
                    struct pal_jwt_identity *out, char *err, size_t errlen);
+
+/* OpenID Connect (signaling/oidc.c): a verifier over a JWKS document
+ * fetched from the provider (origin names it in messages; no file, so
+ * pal_jwt_verifier_reload refuses), with no issuer or audience of its own:
+ * the caller checks the claims. */
+int pal_jwt_verifier_create_jwks(const char *jwks, size_t len, const char *origin,
+                                 int algorithms, struct pal_jwt_verifier **out, char *err,
+                                 size_t errlen);
+/* The header rules above (alg pinned, kid, no crit, strict base64url) and
+ * the signature, nothing of the claims: 0 and *claims (a JSON object, the
+ * caller's reference), -EACCES with the reason, or -ENOKEY when the token
+ * names a kid the JWKS does not hold (the provider may have rotated). */
+int pal_jwt_verify_signature(struct pal_jwt_verifier *v, const char *token, json_t **claims,
+                             char *err, size_t errlen);
 
 /* palabre token: signs {sub, name, iss, aud, iat, nbf=iat, exp=iat+ttl}
  * with the PEM private key at key_path (EC P-256 -> ES256, PKCS#8 or SEC1;

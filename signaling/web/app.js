@@ -13,6 +13,7 @@ import { createDrainBanner } from './drain_banner.js';
 import { homeScreen, ROOM_RE } from './home.js';
 import { lang, t, formatTime } from './i18n.js';
 import { readFragment, joinFields, invite } from './identity.js';
+import { loadSignIn, oidcMode, signInUrl } from './signin.js';
 import { createInviteDialog } from './invite_dialog.js';
 import { createLobbyPanel } from './lobby_panel.js';
 import { canModerate, participantMenu, createRoomControls } from './moderation.js';
@@ -222,6 +223,13 @@ function createSession(room) {
       }
       conn.stop();
       setConnState('disconnected');
+      // OpenID Connect: a session that expired (or none) goes through
+      // sign-in and comes back to this room (not when signed in already:
+      // that account is not an agent's, and sign-in would loop)
+      if (e.code === 'auth_required' && oidcMode() && !(await loadSignIn()).signed_in) {
+        location.assign(signInUrl(`/r/${room}`));
+        return;
+      }
       if (s.joined || s.waiting) { finish('refused', { error: e }); return; }
       showJoinError(t('error.join', { msg: errorText(e) }));
       return;
@@ -610,8 +618,9 @@ function createSession(room) {
 
 // -------------------------------------------------------------------- routing
 
-function route() {
+async function route() {
   document.documentElement.lang = lang;
+  await loadSignIn();
   document.getElementById('skip-link').textContent = t('skip');
   document.getElementById('tagline').textContent = t('tagline');
   document.getElementById('footer-text').textContent = t('footer');

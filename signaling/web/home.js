@@ -5,6 +5,7 @@ import { createConnection } from './connection.js';
 import { h } from './dom.js';
 import { t } from './i18n.js';
 import { authFields } from './identity.js';
+import { oidcMode, signedIn, signInLink } from './signin.js';
 import { show, field, errorText } from './ui.js';
 
 export const ROOM_RE = /^[a-z0-9-]{1,64}$/;
@@ -58,9 +59,12 @@ export function homeScreen(notice) {
   // Token mode and no (valid) token: nothing here works without signing in.
   function signIn(e) {
     conn.stop();
+    // OpenID Connect: the way in is the sign-in button (signin.js)
+    const text = oidcMode() ? t(signedIn() ? 'home.notAgent' : 'home.signInOidc')
+      : e.code === 'bad_token' ? t('error.bad_token_home', { msg: e.message || '' }) : t('home.signIn');
     box.replaceChildren(h('h1', {}, t('home.signInTitle')),
-      h('p', { class: 'notice notice--error', role: 'alert' },
-        e.code === 'bad_token' ? t('error.bad_token_home', { msg: e.message || '' }) : t('home.signIn')));
+      h('p', { class: 'notice notice--error', role: 'alert' }, text),
+      oidcMode() && !signedIn() ? h('p', { class: 'actions' }, signInLink()) : null);
     box.querySelector('h1').tabIndex = -1;
     box.querySelector('h1').focus();
   }

@@ -13,6 +13,8 @@
 //     removes the dir unless keepDir; with check, a SIGTERM stop that does not
 //     exit 0 (crash, sanitizer report) throws with the server's output.
 //     srv.kill() (SIGKILL, no wait).
+//     port: listen on this port (known beforehand: an OpenID Connect redirect
+//     URI registered at the provider) instead of a free one.
 //     wrap: a command prefix that must end by exec'ing its arguments (the
 //     binary and its flags), e.g. a mount namespace wrapper.
 //     host: the listen address as in a URL ('[::1]'; default '127.0.0.1').
@@ -79,10 +81,10 @@ export function iniText(config) {
 }
 
 export async function startPalabre({ config, args = [], env = {}, logLevel = 'info', keepDir = false,
-  timeout = 5000, wrap = [], host = '127.0.0.1', ca } = {}) {
+  timeout = 5000, wrap = [], host = '127.0.0.1', ca, port: fixedPort } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-test-'));
   const dataDir = path.join(dir, 'data');
-  const port = await freePort();
+  const port = fixedPort || await freePort();
   const argv = ['--listen', `${host}:${port}`, '--data-dir', dataDir, '--log-level', logLevel];
   if (config) {
     const f = path.join(dir, 'palabre.ini');

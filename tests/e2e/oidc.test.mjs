@@ -1,0 +1,346 @@
+// OpenID Connect sign-in (issue 13), against a real provider: Debian's
+// LemonLDAP::NG portal (tests/lib/oidc_provider.mjs) over TLS from a test
+// CA, in this file's private network namespace (tests/run.sh). Chromium goes
+// through the provider's own login form. palabre runs with
+// [access] agents = oidc and trusts the test CA ([oidc] ca_file); Chromium
+// trusts it by its key (--ignore-certificate-errors-spki-list).
+//
+//   1. sign in as dwho: back on Palabre as "Doctor Who" (name in the
+//      header), create a room, invite a guest who waits and is admitted;
+//      sign out (through the provider's end-session endpoint): the old
+//      session cookie no longer opens anything (/oidc/me, WebSocket);
+//   2. the refusals, each with its error page and no session: a wrong
+//      state, a replayed code (the real provider), then ID tokens crafted
+//      by the test (a tiny token endpoint of its own, for these cases only):
+//      wrong nonce, aud, iss, expired, signed by a key not in the JWKS,
+//      alg none; the provider unreachable;
+//   3. a key rotation at the provider (new kid) is picked up by a palabre
+//      that already holds the old key, without a restart.
+import '../lib/timeouts.mjs';
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import WebSocket from 'ws';
+import { CHROMIUM_ARGS, TIME_SCALE } from '../lib/media_e2e.mjs';
+import { freePort, startPalabre } from '../lib/palabre.mjs';
+import { startProvider, makeCa } from '../lib/oidc_provider.mjs';
+import { seconds } from '../lib/timeouts.mjs';
+
+let op, srv, browser;
+const contexts = [];
+
+function oidcConfig(issuer, port, over = {}) {
+  return {
+    access: { agents: 'oidc' },
+    oidc: {
+      issuer, client_id: op.clientId, client_secret: op.clientSecret,
+      redirect_uri: `http://127.0.0.1:${port}/oidc/callback`,
+      post_logout_redirect_uri: `http://127.0.0.1:${port}/`,
+      scopes: 'openid email profile usual_name siret uid', ca_file: op.caFile, timeout_seconds: 5,
+      ...over,
+    },
+  };
+}
+
+before(async () => {
+  const port = await freePort();
+  op = await startProvider({
+    redirectUri: `http://127.0.0.1:${port}/oidc/callback`, postLogoutUri: `http://127.0.0.1:${port}/`,
+  });
+  srv = await startPalabre({ port, config: oidcConfig(op.issuer, port) });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${op.caSpki}`],
+  });
+}, { timeout: seconds(120) });
+
+after(async () => {
+  // palabre's sign-in log lines, for a failing run
+  for (const l of (srv?.output() || '').split('\n')) if (/ oidc /.test(l)) console.log(`# ${l}`);
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close();
+  await srv?.stop();
+  await op?.stop();
+}, { timeout: seconds(60) });
+
+async function person(name) {
+  const context = await browser.newContext({ locale: 'fr-FR' });
+  context.setDefaultTimeout(60000 * TIME_SCALE);
+  contexts.push(context);
+  const page = await context.newPage();
+  const p = { name, context, page, errors: [] };
+  page.on('pageerror', (e) => { p.errors.push(e.message); console.log(`# [${name}] page error: ${e.message}`); });
+  // where the browser went: the log of a failing run shows the step it stopped at
+  page.on('framenavigated', (f) => { if (f === page.mainFrame()) console.log(`# [${name}] at ${f.url().slice(0, 160)}`); });
+  return p;
+}
+
+// The provider's own login form (LemonLDAP::NG's portal).
+async function providerLogin(page, user, password) {
+  await page.waitForURL((u) => u.origin === op.issuer);
+  await page.locator('input[name="user"]').fill(user);
+  await page.locator('input[name="password"]').fill(password);
+  await page.locator('input[name="password"]').press('Enter');
+}
+
+const sessionCookie = async (context) => (await context.cookies(srv.url)).find((c) => c.name === 'palabre_session');
+
+async function me(base, cookie) {
+  const r = await fetch(`${base}/oidc/me`, { headers: cookie ? { cookie: `palabre_session=${cookie}` } : {} });
+  return r.json();
+}
+
+// A WebSocket carrying the cookie: the answer to auth.
+function wsAuth(base, cookie) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/ws`, {
+      origin: base, headers: cookie ? { cookie: `palabre_session=${cookie}` } : {},
+    });
+    ws.on('open', () => ws.send(JSON.stringify({ id: 1, type: 'auth' })));
+    ws.on('message', (m) => {
+      const msg = JSON.parse(String(m));
+      if (msg.id === 1) { ws.close(); resolve(msg); }
+    });
+    ws.on('error', reject);
+  });
+}
+
+test('an agent signs in at the provider, comes back named, creates a room and invites a guest; sign-out ends the session', { timeout: seconds(300) }, async () => {
+  const a = await person('dwho');
+  await a.page.goto(`${srv.url}/`);
+  // signed out: the home page says why and offers the button
+  await a.page.getByRole('heading', { level: 1, name: 'Connexion requise' }).waitFor();
+  await a.page.getByRole('main').getByRole('link', { name: 'Se connecter' }).click();
+  await providerLogin(a.page, 'dwho', 'dwho');
+  await a.page.waitForURL(`${srv.url}/`);
+  // named in the header (given_name + usual_name, ProConnect's claims)
+  const account = a.page.locator('#account');
+  await account.getByRole('button', { name: /Doctor Who/ }).waitFor();
+  const cookie = await sessionCookie(a.context);
+  assert.ok(cookie, 'a session cookie');
+  assert.equal(cookie.httpOnly, true);
+  assert.equal(cookie.sameSite, 'Lax');
+  assert.match(cookie.value, /^[A-Za-z0-9_-]{43}$/);
+  assert.deepEqual(await me(srv.url, cookie.value),
+    { mode: 'oidc', signed_in: true, name: 'Doctor Who', email: 'dwho@badwolf.org', agent: true });
+
+  // an agent: "my rooms", create one, join it as Doctor Who, the owner
+  await a.page.getByText('Vous n’avez pas encore de salle').waitFor();
+  await a.page.getByLabel('Titre de la salle').fill('Conseil des sages');
+  await a.page.getByRole('button', { name: 'Créer la salle' }).click();
+  await a.page.waitForURL(`${srv.url}/r/conseil-des-sages`);
+  await a.page.getByLabel('Votre nom').fill('Autre nom');
+  await a.page.getByRole('button', { name: 'Rejoindre', exact: true }).click();
+  await a.page.getByRole('heading', { level: 1, name: 'Réunion « Conseil des sages »' }).waitFor();
+  await a.page.locator('.people .person__name').getByText('Doctor Who (vous)').waitFor();
+  await a.page.locator('.people .person__role').getByText('Propriétaire').waitFor();
+
+  // an invite link for a partner, who waits in the lobby and is admitted
+  await a.page.getByRole('button', { name: 'Inviter' }).click();
+  const dialog = a.page.getByRole('dialog', { name: 'Inviter des participants extérieurs' });
+  await dialog.getByLabel('Libellé du lien').fill('Partenaire');
+  await dialog.getByRole('button', { name: 'Créer le lien' }).click();
+  await a.page.waitForFunction(() => document.getElementById('invite-link')?.value.includes('#invite='), null, { polling: 100 });
+  const link = await dialog.locator('#invite-link').inputValue();
+  await a.page.keyboard.press('Escape');
+  const g = await person('invitée');
+  await g.page.goto(link);
+  await g.page.getByLabel('Votre nom').fill('Martha Jones');
+  await g.page.getByRole('button', { name: 'Rejoindre', exact: true }).click();
+  await g.page.locator('[data-screen="waiting"]').getByText('Vous êtes dans la salle d’attente').waitFor();
+  await a.page.getByRole('button', { name: 'Faire entrer Martha Jones' }).click();
+  await g.page.getByRole('heading', { level: 1, name: 'Réunion « Conseil des sages »' }).waitFor();
+  await g.page.locator('.people .person__name').getByText('Doctor Who').waitFor();
+
+  // sign out from the header's menu, by keyboard: through the provider, back home signed out
+  await a.page.goto(`${srv.url}/`);
+  const menuButton = account.getByRole('button', { name: /Doctor Who/ });
+  await menuButton.focus();
+  await a.page.keyboard.press('Enter');
+  assert.equal(await menuButton.getAttribute('aria-expanded'), 'true');
+  await a.page.keyboard.press('Escape');
+  assert.equal(await menuButton.getAttribute('aria-expanded'), 'false');
+  await a.page.keyboard.press('Enter');
+  const toProvider = a.page.waitForRequest((r) => r.url().startsWith(op.issuer));
+  await account.getByRole('link', { name: 'Se déconnecter' }).click();
+  const endSession = new URL((await toProvider).url());
+  assert.equal(endSession.searchParams.get('id_token_hint')?.split('.').length, 3);
+  // the provider sends the browser back to post_logout_redirect_uri (with its state)
+  await a.page.waitForURL((u) => u.origin === srv.url && u.pathname === '/');
+  await a.page.locator('#account').getByRole('link', { name: 'Se connecter' }).waitFor();
+  assert.equal(await sessionCookie(a.context), undefined);
+  // the old cookie opens nothing any more
+  assert.deepEqual(await me(srv.url, cookie.value), { mode: 'oidc', signed_in: false });
+  const r = await wsAuth(srv.url, cookie.value);
+  assert.equal(r.ok, false);
+  assert.equal(r.error.code, 'auth_required');
+  for (const p of [a, g]) assert.deepEqual(p.errors, [], `${p.name}: page errors`);
+});
+
+// GET without following redirects: status, Location, Set-Cookie, body.
+async function get(url, cookie) {
+  const r = await fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+  return { status: r.status, location: r.headers.get('location'), setCookie: r.headers.get('set-cookie'), body: await r.text() };
+}
+
+// A sign-in started by hand: the state and nonce palabre sent to the provider.
+async function startLogin(base) {
+  const r = await get(`${base}/oidc/login`);
+  assert.equal(r.status, 303);
+  const u = new URL(r.location);
+  return { state: u.searchParams.get('state'), nonce: u.searchParams.get('nonce'), url: u };
+}
+
+function refused(r, detail) {
+  assert.equal(r.status, 403, r.body);
+  assert.equal(r.setCookie, null, 'no session cookie');
+  assert.match(r.body, /Connexion impossible/);
+  assert.match(r.body, /aucune session n’a été ouverte|aucune session n'a été ouverte/);
+  assert.ok(r.body.includes(detail), `"${detail}" in ${r.body}`);
+}
+
+test('refused at the callback with the real provider: a wrong state, a replayed code', { timeout: seconds(180) }, async () => {
+  const bogus = crypto.randomBytes(32).toString('base64url');
+  refused(await get(`${srv.url}/oidc/callback?code=abc&state=${bogus}`), 'unknown or already used state');
+
+  // a real sign-in whose callback is kept, then played again
+  const p = await person('rtyler');
+  const callbacks = [];
+  p.page.on('request', (r) => { if (r.url().startsWith(`${srv.url}/oidc/callback`)) callbacks.push(r.url()); });
+  await p.page.goto(`${srv.url}/oidc/login?return_to=/r/atelier`);
+  await providerLogin(p.page, 'rtyler', 'rtyler');
+  await p.page.waitForURL(`${srv.url}/r/atelier`); // back where sign-in started
+  assert.equal(callbacks.length, 1);
+  // the same callback again: its state was used
+  refused(await get(callbacks[0]), 'unknown or already used state');
+  // its code with the state of a new sign-in: the provider refuses the used code
+  const code = new URL(callbacks[0]).searchParams.get('code');
+  const { state } = await startLogin(srv.url);
+  refused(await get(`${srv.url}/oidc/callback?code=${code}&state=${state}`), 'the provider refused the code');
+  assert.equal(srv.output().match(/signed in: /g).length, 2, 'dwho and rtyler only');
+});
+
+test('a key rotation at the provider (new kid) is picked up without restarting palabre', { timeout: seconds(180) }, async () => {
+  const fetched = () => srv.output().match(/provider keys fetched/g).length;
+  const before = fetched();
+  const oldKid = op.kid;
+  await op.rotateKey();
+  assert.notEqual(op.kid, oldKid);
+  const p = await person('rtyler, after the rotation');
+  await p.page.goto(`${srv.url}/`);
+  await p.page.getByRole('main').getByRole('link', { name: 'Se connecter' }).click();
+  await providerLogin(p.page, 'rtyler', 'rtyler');
+  await p.page.locator('#account').getByRole('button', { name: /Rose Tyler/ }).waitFor();
+  assert.equal(fetched(), before + 1, 'the JWKS fetched again for the new kid');
+});
+
+// ---- crafted ID tokens --------------------------------------------------
+// A tiny provider of the test's own (discovery, JWKS, token, userinfo) over
+// TLS, used ONLY to hand palabre ID tokens that a real provider would never
+// sign: the happy path and the rotation above use LemonLDAP::NG.
+
+function tinyProvider(dir) {
+  const host = '127.0.0.3';
+  makeCa(dir, host);
+  const key = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const stranger = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
+  const state = { next: null, issuer: null };
+  const server = https.createServer({
+    key: fs.readFileSync(path.join(dir, 'op.key')),
+    cert: fs.readFileSync(path.join(dir, 'op.pem')) + fs.readFileSync(path.join(dir, 'ca.pem')),
+  }, (req, res) => {
+    const u = new URL(req.url, state.issuer);
+    const json = (o) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify(o)); };
+    if (u.pathname === '/.well-known/openid-configuration') {
+      json({ issuer: state.issuer, authorization_endpoint: `${state.issuer}/authorize`, token_endpoint: `${state.issuer}/token`,
+        userinfo_endpoint: `${state.issuer}/userinfo`, jwks_uri: `${state.issuer}/jwks` });
+    } else if (u.pathname === '/jwks') {
+      json({ keys: [{ ...key.publicKey.export({ format: 'jwk' }), kid: 'tiny1', alg: 'RS256', use: 'sig' }] });
+    } else if (u.pathname === '/token') {
+      req.resume();
+      json({ access_token: 'at', token_type: 'Bearer', id_token: state.next });
+    } else if (u.pathname === '/userinfo') {
+      json({ sub: 'agent-7', given_name: 'Clara', usual_name: 'Oswald', email: 'clara@mairie.example.fr' });
+    } else {
+      res.statusCode = 404; res.end();
+    }
+  });
+  return new Promise((resolve) => server.listen(0, host, () => {
+    state.issuer = `https://${host}:${server.address().port}`;
+    const sign = (header, claims, k = key.privateKey) => {
+      const input = `${b64(header)}.${b64(claims)}`;
+      return `${input}.${crypto.sign('sha256', Buffer.from(input), k).toString('base64url')}`;
+    };
+    resolve({ server, state, sign, stranger, caFile: path.join(dir, 'ca.pem') });
+  }));
+}
+
+test('crafted ID tokens are refused (wrong nonce, aud, iss, expired, unknown key, alg none) with no session; a good one passes', { timeout: seconds(180) }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-tiny-op-'));
+  const tiny = await tinyProvider(dir);
+  const port = await freePort();
+  const s2 = await startPalabre({ port, config: { access: { agents: 'oidc' }, oidc: {
+    issuer: tiny.state.issuer, client_id: 'palabre', client_secret: 's3cret', ca_file: tiny.caFile,
+    redirect_uri: `http://127.0.0.1:${port}/oidc/callback`, timeout_seconds: 5 } } });
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const good = (nonce) => ({ iss: tiny.state.issuer, aud: 'palabre', sub: 'agent-7', nonce, iat: now, exp: now + 300 });
+    const rs256 = (claims) => tiny.sign({ alg: 'RS256', kid: 'tiny1' }, claims);
+    const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
+    // each case: the ID token from the good claims for this sign-in's nonce, and the reason told
+    const cases = [
+      ['wrong nonce', (c) => rs256({ ...c, nonce: `${c.nonce}x` }), 'wrong nonce'],
+      ['wrong aud', (c) => rs256({ ...c, aud: 'someone-else' }), 'wrong audience'],
+      ['wrong iss', (c) => rs256({ ...c, iss: 'https://evil.example' }), 'wrong issuer'],
+      ['expired', (c) => rs256({ ...c, iat: now - 7200, exp: now - 3600 }), 'ID token expired'],
+      ['unknown key', (c) => tiny.sign({ alg: 'RS256', kid: 'stranger' }, c, tiny.stranger.privateKey), 'unknown key id'],
+      ['alg none', (c) => `${b64({ alg: 'none' })}.${b64(c)}.`, 'algorithm none refused'],
+    ];
+    for (const [name, make, detail] of cases) {
+      const { state, nonce } = await startLogin(s2.url);
+      tiny.state.next = make(good(nonce));
+      refused(await get(`${s2.url}/oidc/callback?code=c-${name.replace(/ /g, '-')}&state=${state}`), detail);
+    }
+    assert.equal((s2.output().match(/signed in: /g) || []).length, 0, 'no session made');
+    // the same harness with a good token: a session (so the refusals above are the checks')
+    const { state, nonce } = await startLogin(s2.url);
+    tiny.state.next = rs256(good(nonce));
+    const ok = await get(`${s2.url}/oidc/callback?code=good&state=${state}`);
+    assert.equal(ok.status, 303, ok.body);
+    assert.match(ok.setCookie, /^palabre_session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=43200; HttpOnly; SameSite=Lax$/);
+    const cookie = ok.setCookie.split(';')[0];
+    assert.deepEqual(JSON.parse((await get(`${s2.url}/oidc/me`, cookie)).body),
+      { mode: 'oidc', signed_in: true, name: 'Clara Oswald', email: 'clara@mairie.example.fr', agent: true });
+  } finally {
+    await s2.stop();
+    tiny.server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the provider unreachable: the sign-in page says so, and palabre goes on serving', { timeout: seconds(120) }, async () => {
+  const port = await freePort(), dead = await freePort();
+  const s3 = await startPalabre({ port, config: { access: { agents: 'oidc' }, oidc: {
+    issuer: `https://127.0.0.1:${dead}`, client_id: 'palabre', client_secret: 's3cret',
+    redirect_uri: `http://127.0.0.1:${port}/oidc/callback`, timeout_seconds: 3 } } });
+  try {
+    const p = await person('provider down');
+    await p.page.goto(`${s3.url}/`);
+    await p.page.getByRole('main').getByRole('link', { name: 'Se connecter' }).click();
+    await p.page.getByRole('heading', { level: 1, name: 'Connexion impossible' }).waitFor();
+    await p.page.getByText('Le service d\'identité ne répond pas').waitFor();
+    assert.equal(await p.page.locator('#oidc-error').getAttribute('data-reason'), 'provider_unreachable');
+    const r = await get(`${s3.url}/oidc/login`);
+    assert.equal(r.status, 502);
+    assert.equal(r.setCookie, null);
+    assert.equal((await get(`${s3.url}/healthz`)).body, 'ok');
+  } finally {
+    await s3.stop();
+  }
+});
