@@ -250,6 +250,9 @@ static void run_command(struct worker *w, const struct pal_media_cmd *c)
                      c->u.block.kind == PAL_MEDIA_AUDIO ? "audio" : "video",
                      c->u.block.blocked ? "blocked by a moderator" : "unblocked");
         break;
+    case PAL_MEDIA_CMD_TRACK_VIEW:
+        pal_peer_set_view(p, c->u.view.producer, c->u.view.producer_mid, &c->u.view.view);
+        break;
     default:
         break;
     }
