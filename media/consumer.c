@@ -116,13 +116,10 @@ void pal_consumer_resume(struct pal_consumer *c, int64_t wall_us)
 }
 
 /* The source's packet rewritten into this subscriber's numbering, SSRC,
- * payload type and extension ids (and, simulcast, VP8 picture id and
- * TL0PICIDX: the descriptor is copied after the header), the same bytes
- * each time for one packet, so a retransmission equals the original.
- * *len: the bytes in scratch; *body: where the rest of pkt starts. */
+ * payload type and extension ids: the same bytes each time for one packet,
+ * so a retransmission equals the original. */
 static int rewrite(const struct pal_consumer *c, const struct pal_rtp_packet *pkt,
-                   const struct pal_vp8_desc *d, uint8_t *scratch, size_t cap, size_t *len,
-                   const uint8_t **body)
+                   uint8_t *scratch, size_t cap, size_t *len)
 {
     struct pal_rtp_rewrite rw = {
         .ssrc = c->track.ssrc,
@@ -131,30 +128,33 @@ static int rewrite(const struct pal_consumer *c, const struct pal_rtp_packet *pk
         .payload_type = c->track.payload_type,
         .ext_map = &c->ext_map,
     };
-    int rc = pal_rtp_rewrite_header(pkt, &rw, scratch, cap, len);
-    *body = pkt->buf + *len;
-    if (rc || !c->vp8_rewrite || !d || !(d->has_picture_id || d->has_tl0picidx))
-        return rc;
-    if (*len + d->desc_len > cap)
-        return -ENOSPC;
-    uint8_t *desc = scratch + *len;
-    memcpy(desc, pal_rtp_payload(pkt), d->desc_len);
+    return pal_rtp_rewrite_header(pkt, &rw, scratch, cap, len);
+}
+
+/* The rewritten header in scratch, the payload where pkt has it. Simulcast:
+ * the VP8 picture id and TL0PICIDX in our numbering, patched in the received
+ * payload for the time of the send (the sink's cipher makes the copy that
+ * leaves) and put back: the ring and the other subscribers see the
+ * publisher's bytes. SRTP encrypts the payload, so the patch cannot go with
+ * the header. */
+static int send(struct pal_consumer *c, const struct pal_rtp_packet *pkt, const uint8_t *scratch,
+                size_t hdr_len, const struct pal_vp8_desc *d)
+{
+    const uint8_t *body = pkt->buf + hdr_len;
+    size_t body_len = pkt->len - hdr_len;
+    if (!c->vp8_rewrite || !d || !(d->has_picture_id || d->has_tl0picidx) ||
+        d->desc_len > 8 || pal_rtp_payload(pkt) != body)
+        return c->sink->send_rtp(c->sink->ctx, scratch, hdr_len, body, body_len);
+    uint8_t *desc = (uint8_t *)body, saved[8];
+    memcpy(saved, desc, d->desc_len);
     if (d->has_picture_id)
         pal_vp8_set_picture_id(desc, d, (uint16_t)(d->picture_id + c->pic_offset));
     if (d->has_tl0picidx) /* right after the picture id, or the X byte */
         desc[d->has_picture_id ? d->picture_id_off + (d->picture_id_bits == 15 ? 2 : 1) : 2] =
             (uint8_t)(d->tl0picidx + c->tl0_offset);
-    *len += d->desc_len;
-    *body = pal_rtp_payload(pkt) + d->desc_len;
-    return 0;
-}
-
-/* The rewritten header in scratch, the rest where pkt has it. */
-static int send(struct pal_consumer *c, const struct pal_rtp_packet *pkt, const uint8_t *scratch,
-                size_t hdr_len, const uint8_t *body)
-{
-    return c->sink->send_rtp(c->sink->ctx, scratch, hdr_len, body,
-                             (size_t)(pkt->buf + pkt->len - body));
+    int rc = c->sink->send_rtp(c->sink->ctx, scratch, hdr_len, body, body_len);
+    memcpy(desc, saved, d->desc_len);
+    return rc;
 }
 
 static uint16_t pic_mask(const struct pal_vp8_desc *d)
@@ -195,8 +195,7 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
             c->tl0_offset = (uint8_t)((c->have_tl0 ? c->last_tl0 + 1 : d->tl0picidx) - d->tl0picidx);
     }
     size_t len;
-    const uint8_t *body;
-    int rc = rewrite(c, pkt, d, scratch, cap, &len, &body);
+    int rc = rewrite(c, pkt, scratch, cap, &len);
     if (rc)
         return rc;
     uint16_t seq = (uint16_t)(pkt->seq + c->seq_offset);
@@ -217,7 +216,7 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
         pal_rtx_buffer_store(c->own_rtx, pkt->seq, pkt->buf, pkt->len, now_ms);
     c->packets++;
     c->octets += pkt->payload_len;
-    return send(c, pkt, scratch, len, body);
+    return send(c, pkt, scratch, len, d);
 }
 
 int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scratch, size_t cap,
@@ -244,13 +243,12 @@ int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scrat
     struct pal_vp8_desc d;
     bool vp8 = c->vp8_rewrite && pkt.payload_len > 0 &&
                pal_vp8_parse(pal_rtp_payload(&pkt), pkt.payload_len, &d, NULL) == 0;
-    const uint8_t *body;
-    if (rewrite(c, &pkt, vp8 ? &d : NULL, scratch, cap, &len, &body) != 0) {
+    if (rewrite(c, &pkt, scratch, cap, &len) != 0) {
         c->nack_misses++;
         return -ENOENT;
     }
     c->retransmitted++;
-    return send(c, &pkt, scratch, len, body);
+    return send(c, &pkt, scratch, len, vp8 ? &d : NULL);
 }
 
 int pal_consumer_write_sr(const struct pal_consumer *c, int64_t wall_us, uint8_t *out, size_t cap,

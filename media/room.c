@@ -168,6 +168,8 @@ int pal_room_peer_remove(struct pal_room *r, const char *participant)
                 pal_producer_detach(c->producer, c);
             room_mix_output_remove(r, c);
         }
+        for (size_t k = 0; k < p->n_consumers; k++)
+            r->st.layer_switches += p->consumers[k]->layer_switches;
         r->peers[i] = r->peers[--r->n_peers];
         if (strcmp(r->speaker, participant) == 0)
             r->speaker[0] = '\0';
@@ -331,6 +333,8 @@ int pal_room_producer_add(struct pal_room *r, struct pal_room_peer *p,
     } else {
         p->producers[p->n_producers++] = prod;
     }
+    if (t->n_layers)
+        PAL_INFO("media", r->name, p->id, "track %s: simulcast, %u layers", t->mid, t->n_layers);
     room_mix_input_add(r, p, prod);
     twcc_setup(p, t);
     relink_consumers(r, p->id, t->mid, prod, now_ms);
@@ -424,6 +428,7 @@ static struct pal_consumer *consumer_by_mid(struct pal_room_peer *p, const char 
 static void consumer_drop(struct pal_room *r, struct pal_room_peer *p, size_t idx)
 {
     struct pal_consumer *c = p->consumers[idx];
+    r->st.layer_switches += c->layer_switches; /* the counter never goes back */
     if (c->producer)
         pal_producer_detach(c->producer, c);
     room_mix_output_remove(r, c);
@@ -523,9 +528,15 @@ void *pal_room_peer_accept_rtp(void *peer, const struct pal_rtp_packet *hdr)
     if (prod)
         return prod;
     /* A simulcast layer: learnt from its rid extension. */
-    for (size_t i = 0; i < p->n_producers; i++)
-        if (p->producers[i]->track.n_layers && pal_producer_stream_of(p->producers[i], hdr) >= 0)
-            return p->producers[i];
+    for (size_t i = 0; i < p->n_producers; i++) {
+        struct pal_producer *sp = p->producers[i];
+        int l = sp->track.n_layers ? pal_producer_stream_of(sp, hdr) : -1;
+        if (l >= 0) {
+            PAL_INFO("media", p->room->name, p->id, "track %s: layer %s is SSRC %u", sp->track.mid,
+                     sp->track.rids[l], hdr->ssrc);
+            return sp;
+        }
+    }
     /* A track announced without a=ssrc: learn its SSRC from the mid
      * extension, once (header extensions are not encrypted). */
     for (size_t i = 0; i < p->n_producers; i++) {

@@ -329,6 +329,8 @@ static gboolean on_tick(gpointer ud)
         st.nack_in += rs.nack_in;
         st.retransmitted += rs.retransmitted;
         st.pli_out += rs.pli_out;
+        st.layer_switches += rs.layer_switches;
+        st.paused_tracks += rs.paused_tracks;
         st.dropped_in += rs.dropped_in;
     }
     struct pal_mixer_thread_stats ms;
@@ -529,6 +531,8 @@ void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out)
         out->nack_in += s.nack_in;
         out->retransmitted += s.retransmitted;
         out->pli_out += s.pli_out;
+        out->layer_switches += s.layer_switches;
+        out->paused_tracks += s.paused_tracks;
         out->dropped_in += s.dropped_in;
         out->mixers += s.mixers;
         out->mixer_cpu_us += s.mixer_cpu_us;
