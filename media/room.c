@@ -323,9 +323,17 @@ int pal_room_producer_add(struct pal_room *r, struct pal_room_peer *p,
         return rc;
     prod->blocked = t->kind <= PAL_MEDIA_VIDEO && p->blocked[t->kind];
     if (old) {
-        /* A renegotiation: the track's counters go on. */
+        /* A renegotiation: the track's counters go on, and the SSRCs learnt
+         * stay (the browser no longer sends the mid and rid extensions once
+         * we have reported its streams). */
         prod->packets_received = old->packets_received;
         prod->packets_forwarded = old->packets_forwarded;
+        for (size_t i = 0; i < prod->n_streams && i < old->n_streams; i++)
+            if (!prod->streams[i].ssrc &&
+                (!t->n_layers || !strcmp(t->rids[i], old->track.rids[i])))
+                prod->streams[i].ssrc = old->streams[i].ssrc;
+        if (!prod->track.ssrc && !t->n_layers && !old->track.n_layers)
+            prod->track.ssrc = old->track.ssrc;
         producer_unlink_all(old);
         room_mix_input_remove(r, old);
         pal_producer_destroy(old);

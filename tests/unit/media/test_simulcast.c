@@ -114,10 +114,12 @@ static int teardown(void **state)
 
 /* One packet (= one frame) of layer l: rid extension, VP8 descriptor with a
  * 15-bit picture id and TL0PICIDX, a keyframe header of the layer's size. */
+static bool with_rid = true; /* browsers stop sending it once we reported the stream */
+
 static void feed(struct fixture *f, int l, bool keyframe, int64_t now)
 {
     struct pal_rtp_header h = {.payload_type = 96, .seq = f->seq[l], .timestamp = f->ts[l],
-                               .ssrc = SSRC[l], .marker = true, .n_ext = 1};
+                               .ssrc = SSRC[l], .marker = true, .n_ext = with_rid ? 1 : 0};
     h.ext[0].id = EXT_RID;
     h.ext[0].len = 1;
     h.ext[0].data[0] = (uint8_t)RID[l][0];
@@ -326,6 +328,29 @@ static void test_nack_after_switch(void **state)
     assert_memory_equal(f->bob_sub.rtp[n], f->bob_sub.rtp[n - 1], f->bob_sub.rtp_len[n]);
 }
 
+/* A renegotiation (publish again: ICE restart, screen share added) keeps the
+ * SSRCs learnt: the browser sends no rid extension any more. */
+static void test_renegotiation_keeps_layers(void **state)
+{
+    struct fixture *f = *state;
+    int64_t now = 10;
+    with_rid = true;
+    frame_all(f, true, now);
+    assert_int_equal(f->bob_sub.n_rtp, 1);
+    with_rid = false;
+    struct pal_media_track v = {.kind = PAL_MEDIA_VIDEO, .payload_type = 96,
+                                .clock_rate = 90000, .ext_rid = EXT_RID, .n_layers = 3};
+    strcpy(v.mid, "1");
+    for (int i = 0; i < 3; i++)
+        strcpy(v.rids[i], RID[i]);
+    assert_int_equal(pal_room_producer_add(f->room, f->alice, &v, now), 0);
+    frame_all(f, true, now += 33);
+    frame_all(f, false, now += 33);
+    with_rid = true;
+    assert_int_equal(f->bob_sub.n_rtp, 3);
+    assert_continuous(&f->bob_sub);
+}
+
 static void test_sdp_layers(void **state)
 {
     (void)state;
@@ -384,6 +409,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_switch_continuity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hidden_gets_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nack_after_switch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_renegotiation_keeps_layers, setup, teardown),
         cmocka_unit_test(test_sdp_layers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
