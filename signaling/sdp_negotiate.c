@@ -13,8 +13,7 @@
 #include "palabre/sdp.h"
 #include "palabre/sdp_simulcast.h"
 
-static int fail(struct pal_sdp_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(struct pal_sdp_error *err, const char *fmt, ...)
+int pal_sdp_fail(struct pal_sdp_error *err, const char *fmt, ...)
 {
     if (err) {
         va_list ap;
@@ -25,6 +24,7 @@ static int fail(struct pal_sdp_error *err, const char *fmt, ...)
     }
     return -EINVAL;
 }
+#define fail pal_sdp_fail
 
 static bool is_decimal(const char *s)
 {

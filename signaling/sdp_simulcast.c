@@ -3,22 +3,10 @@
 #include "palabre/sdp_simulcast.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-static int fail(struct pal_sdp_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(struct pal_sdp_error *err, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        err->line = 0;
-        vsnprintf(err->message, sizeof(err->message), fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
-}
+#define fail pal_sdp_fail
 
 /* rid-id = 1*(alpha-numeric / "-" / "_") (RFC 8851 10), at most 16 bytes:
  * what the one-byte header extension form can carry. Returns its length,
