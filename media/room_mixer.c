@@ -142,8 +142,7 @@ void room_mix_input_add(struct pal_room *r, struct pal_room_peer *p, struct pal_
                                       .visible = true};
         size_t n = pal_producer_layers(prod, pal_now_ms(), layers);
         prod->mixer_layer = n > 1 ? pal_simulcast_choose(layers, n, &tile) : 0;
-        room_request_keyframe(r, prod, prod->mixer_layer, pal_now_ms());
-        return;
+        return; /* its decoder asks for a keyframe (on_keyframe_needed) */
     }
     /* One extension id for every input: kept while the publishers agree
      * (browsers do); otherwise levels are ignored and every input decoded. */
