@@ -119,26 +119,47 @@ static struct pal_srtp *make_srtp(enum pal_srtp_profile prof)
     return s;
 }
 
-/* A 1,200-byte VP8 packet with a transport-cc extension. */
-static size_t make_packet(uint8_t *buf, bool key)
+/* A 1,200-byte VP8 packet with a transport-cc extension and, as browsers
+ * send them, a 15-bit picture id and TL0PICIDX; rid: the simulcast layer's
+ * rid extension (its first packets), or NULL. */
+#define EXT_RID 4
+static size_t make_packet_of(uint8_t *buf, bool key, uint32_t ssrc, const char *rid)
 {
-    struct pal_rtp_header h = {.payload_type = 96, .ssrc = 0x2222, .n_ext = 1};
+    struct pal_rtp_header h = {.payload_type = 96, .ssrc = ssrc, .n_ext = 1};
     h.ext[0].id = 3;
     h.ext[0].len = 2;
-    static uint8_t payload[1200 - 12 - 8];
+    if (rid) {
+        h.ext[1].id = EXT_RID;
+        h.ext[1].len = (uint8_t)strlen(rid);
+        memcpy(h.ext[1].data, rid, strlen(rid));
+        h.n_ext = 2;
+    }
+    static uint8_t payload[1200 - 12 - 12];
     memset(payload, 0x5a, sizeof(payload));
-    payload[0] = 0x10;
-    payload[1] = key ? 0x00 : 0x01;
+    payload[0] = 0x90; /* X, S=1 */
+    payload[1] = 0xC0; /* I, L */
+    payload[2] = 0x80, payload[3] = 0x01, payload[4] = 0x00;
+    payload[5] = key ? 0x00 : 0x01;
     size_t len;
     pal_rtp_write(&h, payload, sizeof(payload), buf, 1500, &len);
     return len;
 }
+
+static size_t make_packet(uint8_t *buf, bool key)
+{
+    return make_packet_of(buf, key, 0x2222, NULL);
+}
+
+/* Simulcast variants: layers q, h (not forwarded: the subscribers' tiles are
+ * big) and f, 1, 2 and burst packets per frame. */
+static const uint32_t LAYER_SSRC[3] = {0x3330, 0x3331, 0x2222};
 
 #define MAX_ROUNDS 5
 
 struct variant {
     const char *name;
     bool plain;
+    bool simulcast;
     enum pal_srtp_profile prof;
     enum send_mode mode;
     /* set up by variant_open */
@@ -147,7 +168,7 @@ struct variant {
     struct sink_ctx *sinks;
     struct pal_send_batch *batch;
     int nsub;
-    uint16_t seq;
+    uint16_t seq, low_seq[2];
     uint32_t frame;
     double us[MAX_ROUNDS];
     uint64_t fwd, allocs;
@@ -160,6 +181,9 @@ static struct variant variants[] = {
     {.name = "gcm+batch", .prof = PAL_SRTP_AEAD_AES_128_GCM, .mode = SEND_BATCH},
     {.name = "cm", .prof = PAL_SRTP_AES128_CM_SHA1_80, .mode = SEND_DROP},
     {.name = "cm+batch", .prof = PAL_SRTP_AES128_CM_SHA1_80, .mode = SEND_BATCH},
+    {.name = "router+simulcast", .plain = true, .mode = SEND_DROP, .simulcast = true},
+    {.name = "gcm+batch+simulcast", .prof = PAL_SRTP_AEAD_AES_128_GCM, .mode = SEND_BATCH,
+     .simulcast = true},
 };
 #define N_VARIANTS (sizeof(variants) / sizeof(variants[0]))
 
@@ -170,7 +194,16 @@ static void variant_open(struct variant *v, int nsub, struct sockaddr_in dest)
     pal_room_peer_add(v->room, "pub", &v->pub);
     struct pal_media_track vt = {.mid = "1", .kind = PAL_MEDIA_VIDEO, .payload_type = 96,
                                  .clock_rate = 90000, .ssrc = 0x2222, .ext_twcc = 3};
-    pal_room_producer_add(v->room, v->pub, &vt, 0);
+    if (v->simulcast) {
+        struct pal_media_track st = vt;
+        st.ssrc = 0;
+        st.ext_rid = EXT_RID;
+        st.n_layers = 3;
+        strcpy(st.rids[0], "q"), strcpy(st.rids[1], "h"), strcpy(st.rids[2], "f");
+        pal_room_producer_add(v->room, v->pub, &st, 0);
+    } else {
+        pal_room_producer_add(v->room, v->pub, &vt, 0);
+    }
     if (v->mode == SEND_BATCH && pal_send_batch_create(NULL, &v->batch))
         abort();
     v->sinks = calloc((size_t)nsub, sizeof(*v->sinks));
@@ -197,11 +230,19 @@ static void variant_open(struct variant *v, int nsub, struct sockaddr_in dest)
         pal_room_consumer_add(v->room, p, "pub", "1", &t, 0);
         pal_room_sink_ready(v->room, p, PAL_MEDIA_PC_SUBSCRIBE, 0);
     }
-    /* a keyframe starts every consumer */
+    /* a keyframe starts every consumer (simulcast: one per layer, with its
+     * rid, the layers learnt; f last, the one the big tiles take) */
     uint8_t work[1600];
-    size_t l = make_packet(work, true);
-    pal_wr16(work + 2, 1);
-    pal_room_on_rtp(v->room, v->pub, work, l, 1);
+    for (int l = v->simulcast ? 0 : 2; l < 3; l++) {
+        static const char *const rid[3] = {"q", "h", "f"};
+        size_t len = make_packet_of(work, true, LAYER_SSRC[l], v->simulcast ? rid[l] : NULL);
+        pal_wr16(work + 2, 1);
+        struct pal_rtp_packet hdr;
+        pal_rtp_parse(&hdr, work, len, NULL);
+        pal_room_peer_accept_rtp(v->pub, &hdr);
+        pal_room_on_rtp(v->room, v->pub, work, len, 1);
+    }
+    v->low_seq[0] = v->low_seq[1] = 2;
     if (v->batch)
         pal_send_batch_flush(v->batch);
     v->seq = 2;
@@ -234,6 +275,14 @@ __attribute__((noinline)) void forward_frames(struct variant *v, const uint8_t *
     uint8_t work[1600];
     for (int i = 0; i < n; i++) {
         int k = i % burst;
+        for (int l = 0; v->simulcast && k == 0 && l < 2; l++) /* q: 1, h: 2 per frame */
+            for (int j = 0; j <= l; j++) {
+                memcpy(work, tmpl, len);
+                pal_wr16(work + 2, v->low_seq[l]++);
+                pal_wr32(work + 4, v->frame * 3000u);
+                pal_wr32(work + 8, LAYER_SSRC[l]);
+                pal_room_on_rtp(v->room, v->pub, work, len / (size_t)(4 >> l), 1000 + v->frame / 30);
+            }
         memcpy(work, tmpl, len); /* what libnice's receive buffer would hold */
         pal_wr16(work + 2, v->seq++);
         pal_wr32(work + 4, v->frame * 3000u);
@@ -325,7 +374,8 @@ int main(int argc, char **argv)
     if (bad || nsub < 1 || npk < 1 || burst < 1 || rounds < 1 || rounds > MAX_ROUNDS ||
         (only && !find(only))) {
         fprintf(stderr, "usage: bench_router [--subs N] [--packets N] [--burst N] [--rounds 1..5] "
-                        "[--dest IP] [--uneven] [--only router|gcm|gcm+sendto|gcm+batch|cm|cm+batch]\n");
+                        "[--dest IP] [--uneven] [--only router|gcm|gcm+sendto|gcm+batch|cm|cm+batch|"
+                        "router+simulcast|gcm+batch+simulcast]\n");
         return 2;
     }
     /* the destination: a never-read socket on 127.0.0.1, or --dest IP:9 */

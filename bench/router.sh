@@ -27,7 +27,7 @@ command -v valgrind >/dev/null || { echo "(valgrind not installed: no instructio
 echo "### callgrind, $PKTS packets in"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for v in router gcm gcm+sendto gcm+batch cm cm+batch; do
+for v in router gcm gcm+sendto gcm+batch cm cm+batch router+simulcast gcm+batch+simulcast; do
     out=$(unshare --net -- bash -c 'ip link set lo up && exec "$@"' _ \
         valgrind --tool=callgrind --toggle-collect='forward_frames*' \
         --callgrind-out-file="$tmp/cg" "$bin" "$@" --packets "$PKTS" --only "$v" 2>/dev/null)

@@ -9,6 +9,7 @@
 #include "palabre/rtcp.h"
 #include "palabre/rtx_buffer.h"
 #include "palabre/srtp.h"
+#include "palabre/vp8.h"
 
 int pal_consumer_create(const char *subscriber, const char *producer_pid, const char *producer_mid,
                         const struct pal_media_track *track, const struct pal_media_sink *sink,
@@ -42,6 +43,8 @@ int pal_consumer_create(const char *subscriber, const char *producer_pid, const 
     pal_random_bytes(r, sizeof(r));
     c->first_seq = (uint16_t)(r[0] & 0x7fff);
     c->first_ts = r[1];
+    /* No view told (yet): as big as can be, the best layer. */
+    c->view = (struct pal_media_view){.width = UINT16_MAX, .height = UINT16_MAX, .visible = true};
     *out = c;
     return 0;
 }
@@ -73,9 +76,17 @@ void pal_consumer_set_producer(struct pal_consumer *c, struct pal_producer *p)
     c->wait_keyframe = c->track.kind == PAL_MEDIA_VIDEO;
     if (c->own_rtx)
         pal_rtx_buffer_clear(c->own_rtx);
+    /* A simulcast producer: no layer until the room picks one; picture ids
+     * go on from what was sent (another producer numbers its own). */
+    c->vp8_rewrite = p && p->track.n_layers > 0;
+    c->layer = c->vp8_rewrite ? -1 : 0;
+    c->target = c->vp8_rewrite ? (int)p->n_streams - 1 : 0;
+    if (c->has_view && !c->view.visible && c->track.kind == PAL_MEDIA_VIDEO)
+        c->target = c->layer = -1;
 }
 
-void pal_consumer_resume(struct pal_consumer *c, int64_t wall_us)
+/* The next packet of layer starts our stream again where it stopped. */
+static void restart_at(struct pal_consumer *c, int64_t wall_us)
 {
     if (c->started) {
         uint32_t rate = c->track.clock_rate ? c->track.clock_rate : 90000;
@@ -84,6 +95,23 @@ void pal_consumer_resume(struct pal_consumer *c, int64_t wall_us)
         c->first_ts = c->last_ts + (uint32_t)(since_us * (int64_t)rate / 1000000) + 1;
         c->started = false;
     }
+}
+
+bool pal_consumer_set_target(struct pal_consumer *c, int layer)
+{
+    if (layer == c->target)
+        return layer >= 0 && c->layer != layer;
+    c->target = layer;
+    if (layer < 0) {
+        c->layer = -1; /* stops at once: a hidden tile gets nothing */
+        return false;
+    }
+    return c->layer != layer;
+}
+
+void pal_consumer_resume(struct pal_consumer *c, int64_t wall_us)
+{
+    restart_at(c, wall_us);
     c->wait_keyframe = c->track.kind == PAL_MEDIA_VIDEO;
 }
 
@@ -103,21 +131,56 @@ static int rewrite(const struct pal_consumer *c, const struct pal_rtp_packet *pk
     return pal_rtp_rewrite_header(pkt, &rw, scratch, cap, len);
 }
 
-/* The rewritten header in scratch, the payload where pkt has it. */
+/* The rewritten header in scratch, the payload where pkt has it. Simulcast:
+ * the VP8 picture id and TL0PICIDX in our numbering, patched in the received
+ * payload for the time of the send (the sink's cipher makes the copy that
+ * leaves) and put back: the ring and the other subscribers see the
+ * publisher's bytes. SRTP encrypts the payload, so the patch cannot go with
+ * the header. */
 static int send(struct pal_consumer *c, const struct pal_rtp_packet *pkt, const uint8_t *scratch,
-                size_t hdr_len)
+                size_t hdr_len, const struct pal_vp8_desc *d)
 {
-    return c->sink->send_rtp(c->sink->ctx, scratch, hdr_len, pkt->buf + hdr_len,
-                             pkt->len - hdr_len);
+    const uint8_t *body = pkt->buf + hdr_len;
+    size_t body_len = pkt->len - hdr_len;
+    if (!c->vp8_rewrite || !d || !(d->has_picture_id || d->has_tl0picidx) ||
+        d->desc_len > 8 || pal_rtp_payload(pkt) != body)
+        return c->sink->send_rtp(c->sink->ctx, scratch, hdr_len, body, body_len);
+    uint8_t *desc = (uint8_t *)body, saved[8];
+    memcpy(saved, desc, d->desc_len);
+    if (d->has_picture_id)
+        pal_vp8_set_picture_id(desc, d, (uint16_t)(d->picture_id + c->pic_offset));
+    if (d->has_tl0picidx) /* right after the picture id, or the X byte */
+        desc[d->has_picture_id ? d->picture_id_off + (d->picture_id_bits == 15 ? 2 : 1) : 2] =
+            (uint8_t)(d->tl0picidx + c->tl0_offset);
+    int rc = c->sink->send_rtp(c->sink->ctx, scratch, hdr_len, body, body_len);
+    memcpy(desc, saved, d->desc_len);
+    return rc;
 }
 
-int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pkt, bool keyframe,
-                         uint8_t *scratch, size_t cap, int64_t now_ms, int64_t wall_us)
+static uint16_t pic_mask(const struct pal_vp8_desc *d)
 {
-    if (!c->sink->ready)
+    return d->picture_id_bits == 15 ? 0x7fff : 0x7f;
+}
+
+int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pkt,
+                         const struct pal_packet_info *info, uint8_t *scratch, size_t cap,
+                         int64_t now_ms, int64_t wall_us)
+{
+    if (!c->sink->ready || c->target < 0)
         return 1;
+    const struct pal_vp8_desc *d = info->has_vp8 ? &info->vp8 : NULL;
+    if (info->layer != c->layer) {
+        /* Switch (or start, or resume after hidden) on the target's keyframe. */
+        if (info->layer != c->target || !info->keyframe)
+            return 1;
+        if (c->layer >= 0 || c->started)
+            c->layer_switches++;
+        restart_at(c, wall_us);
+        c->layer = info->layer;
+        c->wait_keyframe = false;
+    }
     if (c->wait_keyframe) {
-        if (!keyframe)
+        if (!info->keyframe)
             return 1;
         c->wait_keyframe = false;
     }
@@ -125,6 +188,11 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
         c->seq_offset = (uint16_t)(c->first_seq - pkt->seq);
         c->ts_offset = c->first_ts - pkt->timestamp;
         c->started = true;
+        if (c->vp8_rewrite && d && d->has_picture_id)
+            c->pic_offset =
+                (uint16_t)((c->have_pic ? c->last_pic + 1 : d->picture_id) - d->picture_id);
+        if (c->vp8_rewrite && d && d->has_tl0picidx)
+            c->tl0_offset = (uint8_t)((c->have_tl0 ? c->last_tl0 + 1 : d->tl0picidx) - d->tl0picidx);
     }
     size_t len;
     int rc = rewrite(c, pkt, scratch, cap, &len);
@@ -135,18 +203,30 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
         c->last_seq = seq;
         c->last_ts = pkt->timestamp + c->ts_offset;
         c->last_ts_wall_us = wall_us;
+        if (c->vp8_rewrite && d && d->has_picture_id) {
+            c->last_pic = (uint16_t)((d->picture_id + c->pic_offset) & pic_mask(d));
+            c->have_pic = true;
+        }
+        if (c->vp8_rewrite && d && d->has_tl0picidx) {
+            c->last_tl0 = (uint8_t)(d->tl0picidx + c->tl0_offset);
+            c->have_tl0 = true;
+        }
     }
     if (c->own_rtx)
         pal_rtx_buffer_store(c->own_rtx, pkt->seq, pkt->buf, pkt->len, now_ms);
     c->packets++;
     c->octets += pkt->payload_len;
-    return send(c, pkt, scratch, len);
+    return send(c, pkt, scratch, len, d);
 }
 
 int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scratch, size_t cap,
                             int64_t now_ms)
 {
-    struct pal_rtx_buffer *ring = c->own_rtx ? c->own_rtx : c->producer ? c->producer->rtx : NULL;
+    struct pal_rtx_buffer *ring = c->own_rtx                          ? c->own_rtx
+                                  : c->producer && c->layer >= 0 &&
+                                            (size_t)c->layer < c->producer->n_streams
+                                      ? c->producer->streams[c->layer].rtx
+                                      : NULL;
     const uint8_t *kept;
     size_t kept_len, len;
     struct pal_rtp_packet pkt;
@@ -156,13 +236,19 @@ int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scrat
                 (uint16_t)(seq - c->first_seq) <= (uint16_t)(c->last_seq - c->first_seq);
     if (!c->sink->ready || !ring || !sent ||
         pal_rtx_buffer_get(ring, (uint16_t)(seq - c->seq_offset), now_ms, &kept, &kept_len) != 0 ||
-        pal_rtp_parse(&pkt, (uint8_t *)kept, kept_len, NULL) != 0 ||
-        rewrite(c, &pkt, scratch, cap, &len) != 0) {
+        pal_rtp_parse(&pkt, (uint8_t *)kept, kept_len, NULL) != 0) {
+        c->nack_misses++;
+        return -ENOENT;
+    }
+    struct pal_vp8_desc d;
+    bool vp8 = c->vp8_rewrite && pkt.payload_len > 0 &&
+               pal_vp8_parse(pal_rtp_payload(&pkt), pkt.payload_len, &d, NULL) == 0;
+    if (rewrite(c, &pkt, scratch, cap, &len) != 0) {
         c->nack_misses++;
         return -ENOENT;
     }
     c->retransmitted++;
-    return send(c, &pkt, scratch, len);
+    return send(c, &pkt, scratch, len, vp8 ? &d : NULL);
 }
 
 int pal_consumer_write_sr(const struct pal_consumer *c, int64_t wall_us, uint8_t *out, size_t cap,

@@ -220,6 +220,12 @@ int pal_peer_block(struct pal_peer *p, enum pal_media_kind kind, bool blocked)
     return pal_room_block(p->room, p->rp, kind, blocked, pal_now_ms());
 }
 
+int pal_peer_set_view(struct pal_peer *p, const char *producer_pid, const char *producer_mid,
+                      const struct pal_media_view *v)
+{
+    return pal_room_set_view(p->room, p->rp, producer_pid, producer_mid, v, pal_now_ms());
+}
+
 size_t pal_peer_track_stats(const struct pal_peer *p, struct pal_media_track_stats *out,
                             size_t cap)
 {

@@ -1,5 +1,6 @@
-/* A published track: receive statistics, NACK and keyframe bookkeeping,
- * audio level, list of consumers. See palabre/producer.h. */
+/* A published track: receive statistics, NACK and keyframe bookkeeping per
+ * stream (the track, or each simulcast layer), audio level, list of
+ * consumers. See palabre/producer.h. */
 #include "palabre/producer.h"
 
 #include <math.h>
@@ -10,26 +11,43 @@
 #include "palabre/keyframe.h"
 #include "palabre/nack.h"
 #include "palabre/rtx_buffer.h"
-#include "palabre/vp8.h"
+#include "palabre/simulcast.h"
+
+#define LAYER_ACTIVE_MS 1000 /* a layer with no packet for this long is off */
+
+static int stream_init(struct pal_producer_stream *s, bool video)
+{
+    pal_seq_unwrapper_init(&s->unwrap);
+    if (pal_rtx_buffer_create_for(video, &s->rtx))
+        return -ENOMEM;
+    if (video && (pal_nack_create(NULL, &s->nack) || pal_keyframe_create(0, &s->kf)))
+        return -ENOMEM;
+    return 0;
+}
+
+static void stream_fini(struct pal_producer_stream *s)
+{
+    pal_nack_destroy(s->nack);
+    pal_keyframe_destroy(s->kf);
+    pal_rtx_buffer_destroy(s->rtx);
+}
 
 int pal_producer_create(const char *participant, const struct pal_media_track *t,
                         struct pal_producer **out)
 {
     *out = NULL;
-    if (!participant || !t || strlen(participant) >= PAL_MEDIA_ID_MAX)
+    if (!participant || !t || strlen(participant) >= PAL_MEDIA_ID_MAX ||
+        t->n_layers > PAL_MEDIA_MAX_LAYERS || (t->n_layers && t->kind != PAL_MEDIA_VIDEO))
         return -EINVAL;
     struct pal_producer *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
     snprintf(p->participant, sizeof(p->participant), "%s", participant);
     p->track = *t;
-    pal_seq_unwrapper_init(&p->unwrap);
-    if (pal_rtx_buffer_create_for(t->kind == PAL_MEDIA_VIDEO, &p->rtx)) {
-        free(p);
-        return -ENOMEM;
-    }
-    if (t->kind == PAL_MEDIA_VIDEO) {
-        if (pal_nack_create(NULL, &p->nack) || pal_keyframe_create(0, &p->kf)) {
+    p->n_streams = t->n_layers ? t->n_layers : 1;
+    p->streams[0].ssrc = t->n_layers ? 0 : t->ssrc;
+    for (size_t i = 0; i < p->n_streams; i++) {
+        if (stream_init(&p->streams[i], t->kind == PAL_MEDIA_VIDEO)) {
             pal_producer_destroy(p);
             return -ENOMEM;
         }
@@ -42,9 +60,8 @@ void pal_producer_destroy(struct pal_producer *p)
 {
     if (!p)
         return;
-    pal_nack_destroy(p->nack);
-    pal_keyframe_destroy(p->kf);
-    pal_rtx_buffer_destroy(p->rtx);
+    for (size_t i = 0; i < p->n_streams; i++)
+        stream_fini(&p->streams[i]);
     free(p->consumers);
     free(p);
 }
@@ -76,34 +93,66 @@ void pal_producer_detach(struct pal_producer *p, struct pal_consumer *c)
     }
 }
 
-bool pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet *pkt,
-                            int64_t now_ms, bool *keyframe)
+int pal_producer_stream_of(struct pal_producer *p, const struct pal_rtp_packet *hdr)
 {
-    *keyframe = false;
-    int64_t ext = pal_seq_unwrap(&p->unwrap, pkt->seq);
-    if (p->received == 0) {
-        p->base_ext = ext;
-        p->max_ext = ext;
-    } else if (ext > p->max_ext) {
-        p->max_ext = ext;
+    for (size_t i = 0; i < p->n_streams; i++)
+        if (p->streams[i].ssrc && p->streams[i].ssrc == hdr->ssrc)
+            return (int)i;
+    if (!p->track.n_layers || !p->track.ext_rid)
+        return -1;
+    size_t len;
+    const uint8_t *rid = pal_rtp_ext_find(hdr, p->track.ext_rid, &len);
+    int layer = pal_simulcast_rid_layer(&p->track, rid, len);
+    if (layer < 0)
+        return -1;
+    /* A new SSRC for a layer (the browser restarted its encoder): a new
+     * stream, counted from scratch. */
+    struct pal_producer_stream *s = &p->streams[layer];
+    if (s->ssrc != hdr->ssrc && s->received) {
+        bool video = p->track.kind == PAL_MEDIA_VIDEO;
+        stream_fini(s);
+        memset(s, 0, sizeof(*s));
+        if (stream_init(s, video)) {
+            stream_fini(s);
+            memset(s, 0, sizeof(*s));
+            return -1;
+        }
     }
-    p->received++;
-    p->octets += pkt->payload_len;
-    pal_rtx_buffer_store(p->rtx, pkt->seq, pkt->buf, pkt->len, now_ms);
+    s->ssrc = hdr->ssrc;
+    return layer;
+}
+
+bool pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet *pkt,
+                            int64_t now_ms, struct pal_packet_info *info)
+{
+    info->keyframe = false;
+    info->has_vp8 = false;
+    struct pal_producer_stream *s = &p->streams[info->layer];
+    int64_t ext = pal_seq_unwrap(&s->unwrap, pkt->seq);
+    if (s->received == 0) {
+        s->base_ext = ext;
+        s->max_ext = ext;
+    } else if (ext > s->max_ext) {
+        s->max_ext = ext;
+    }
+    s->received++;
+    s->octets += pkt->payload_len;
+    pal_rtx_buffer_store(s->rtx, pkt->seq, pkt->buf, pkt->len, now_ms);
+    s->last_packet_ms = now_ms;
     p->last_packet_ms = now_ms;
 
     /* Interarrival jitter (RFC 3550 A.8) in clock units. */
     int64_t arrival = now_ms * (int64_t)(p->track.clock_rate ? p->track.clock_rate : 90000) / 1000;
     int64_t transit = arrival - (int64_t)pkt->timestamp;
-    if (p->have_transit) {
-        int64_t d = transit - p->last_transit;
+    if (s->have_transit) {
+        int64_t d = transit - s->last_transit;
         if (d < 0)
             d = -d;
         if (d < (1 << 24)) /* ignore timestamp jumps */
-            p->jitter += ((double)d - p->jitter) / 16.0;
+            s->jitter += ((double)d - s->jitter) / 16.0;
     }
-    p->last_transit = transit;
-    p->have_transit = true;
+    s->last_transit = transit;
+    s->have_transit = true;
 
     if (p->track.kind == PAL_MEDIA_AUDIO) {
         size_t len;
@@ -118,49 +167,72 @@ bool pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet 
     }
 
     bool need_kf = false;
-    if (p->nack && pal_nack_on_packet(p->nack, pkt->seq, now_ms) == PAL_NACK_NEED_KEYFRAME)
+    if (s->nack && pal_nack_on_packet(s->nack, pkt->seq, now_ms) == PAL_NACK_NEED_KEYFRAME)
         need_kf = true;
-    struct pal_vp8_desc d;
     if (pkt->payload_len > 0 &&
-        pal_vp8_parse(pal_rtp_payload(pkt), pkt->payload_len, &d, NULL) == 0 && d.is_keyframe) {
-        *keyframe = true;
-        if (p->kf)
-            pal_keyframe_on_keyframe(p->kf, now_ms);
+        pal_vp8_parse(pal_rtp_payload(pkt), pkt->payload_len, &info->vp8, NULL) == 0) {
+        info->has_vp8 = true;
+        if (info->vp8.is_keyframe) {
+            info->keyframe = true;
+            if (info->vp8.width && info->vp8.height) {
+                s->width = info->vp8.width;
+                s->height = info->vp8.height;
+            }
+            if (s->kf)
+                pal_keyframe_on_keyframe(s->kf, now_ms);
+        }
     }
     return need_kf;
 }
 
-void pal_producer_on_sr(struct pal_producer *p, uint64_t ntp, int64_t now_ms)
+size_t pal_producer_layers(const struct pal_producer *p, int64_t now_ms,
+                           struct pal_simulcast_layer *out)
 {
-    p->last_sr_middle = pal_ntp_middle(ntp);
-    p->last_sr_ms = now_ms;
+    for (size_t i = 0; i < p->n_streams; i++) {
+        const struct pal_producer_stream *s = &p->streams[i];
+        out[i].width = s->width;
+        out[i].height = s->height;
+        out[i].active = s->received && now_ms - s->last_packet_ms < LAYER_ACTIVE_MS;
+    }
+    return p->n_streams;
 }
 
-bool pal_producer_report_block(struct pal_producer *p, int64_t now_ms,
+void pal_producer_on_sr(struct pal_producer *p, uint32_t ssrc, uint64_t ntp, int64_t now_ms)
+{
+    for (size_t i = 0; i < p->n_streams; i++) {
+        if (p->streams[i].ssrc == ssrc) {
+            p->streams[i].last_sr_middle = pal_ntp_middle(ntp);
+            p->streams[i].last_sr_ms = now_ms;
+        }
+    }
+}
+
+bool pal_producer_report_block(struct pal_producer *p, size_t i, int64_t now_ms,
                                struct pal_rtcp_report_block *rb)
 {
-    if (p->received == 0)
+    struct pal_producer_stream *s = &p->streams[i];
+    if (i >= p->n_streams || s->received == 0 || !s->ssrc)
         return false;
-    int64_t expected = p->max_ext - p->base_ext + 1;
-    int64_t lost = expected - (int64_t)p->received;
-    int64_t exp_int = expected - p->expected_prior;
-    int64_t rec_int = (int64_t)p->received - p->received_prior;
+    int64_t expected = s->max_ext - s->base_ext + 1;
+    int64_t lost = expected - (int64_t)s->received;
+    int64_t exp_int = expected - s->expected_prior;
+    int64_t rec_int = (int64_t)s->received - s->received_prior;
     int64_t lost_int = exp_int - rec_int;
-    p->expected_prior = expected;
-    p->received_prior = (int64_t)p->received;
+    s->expected_prior = expected;
+    s->received_prior = (int64_t)s->received;
     memset(rb, 0, sizeof(*rb));
-    rb->ssrc = p->track.ssrc;
+    rb->ssrc = s->ssrc;
     rb->fraction_lost = (exp_int > 0 && lost_int > 0) ? (uint8_t)((lost_int << 8) / exp_int) : 0;
     if (lost > 0x7fffff)
         lost = 0x7fffff;
     if (lost < -0x800000)
         lost = -0x800000;
     rb->cumulative_lost = (int32_t)lost;
-    rb->highest_seq = (uint32_t)p->max_ext;
-    rb->jitter = (uint32_t)lround(p->jitter);
-    if (p->last_sr_ms) {
-        rb->lsr = p->last_sr_middle;
-        rb->dlsr = (uint32_t)((now_ms - p->last_sr_ms) * 65536 / 1000);
+    rb->highest_seq = (uint32_t)s->max_ext;
+    rb->jitter = (uint32_t)lround(s->jitter);
+    if (s->last_sr_ms) {
+        rb->lsr = s->last_sr_middle;
+        rb->dlsr = (uint32_t)((now_ms - s->last_sr_ms) * 65536 / 1000);
     }
     return true;
 }

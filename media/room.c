@@ -20,6 +20,7 @@
 #include "palabre/nack.h"
 #include "palabre/producer.h"
 #include "palabre/rtcp.h"
+#include "palabre/simulcast.h"
 #include "palabre/srtp.h"
 #include "palabre/twcc.h"
 
@@ -29,6 +30,7 @@
 #define SPEAKER_INTERVAL_MS 500
 #define SPEAKER_MIN_LOUDNESS 40 /* 127 - dBov: quieter than -87 dBov is silence */
 #define SPEAKER_HYSTERESIS 6
+#define LAYERS_INTERVAL_MS 500 /* simulcast layers started or stopped: choose again */
 
 int pal_room_create(const char *name, const struct pal_room_listener *l, struct pal_room **out)
 {
@@ -81,6 +83,14 @@ size_t pal_room_peer_count(const struct pal_room *r)
 void pal_room_get_stats(const struct pal_room *r, struct pal_room_stats *out)
 {
     *out = r->st;
+    /* Summed here, not counted per packet. */
+    for (size_t i = 0; i < r->n_peers; i++)
+        for (size_t k = 0; k < r->peers[i]->n_consumers; k++) {
+            const struct pal_consumer *c = r->peers[i]->consumers[k];
+            out->layer_switches += c->layer_switches;
+            if (c->track.kind == PAL_MEDIA_VIDEO && c->producer && c->target < 0)
+                out->paused_tracks++;
+        }
 }
 
 struct pal_room_peer *pal_room_peer_find(struct pal_room *r, const char *participant)
@@ -158,6 +168,8 @@ int pal_room_peer_remove(struct pal_room *r, const char *participant)
                 pal_producer_detach(c->producer, c);
             room_mix_output_remove(r, c);
         }
+        for (size_t k = 0; k < p->n_consumers; k++)
+            r->st.layer_switches += p->consumers[k]->layer_switches;
         r->peers[i] = r->peers[--r->n_peers];
         if (strcmp(r->speaker, participant) == 0)
             r->speaker[0] = '\0';
@@ -193,12 +205,12 @@ static void send_rtcp_to(struct pal_room *r, struct pal_room_peer *p, enum pal_m
         r->st.rtcp_out++;
 }
 
-static void send_pli(struct pal_room *r, struct pal_producer *prod)
+static void send_pli(struct pal_room *r, struct pal_producer *prod, size_t layer)
 {
     struct pal_room_peer *pub = owner_of(r, prod);
+    uint32_t ssrc = prod->streams[layer].ssrc;
     size_t len;
-    if (!pub || !prod->track.ssrc ||
-        pal_rtcp_write_pli(r->rtcp, sizeof(r->rtcp), &len, pub->rtcp_ssrc, prod->track.ssrc))
+    if (!pub || !ssrc || pal_rtcp_write_pli(r->rtcp, sizeof(r->rtcp), &len, pub->rtcp_ssrc, ssrc))
         return;
     send_rtcp_to(r, pub, PAL_MEDIA_PC_PUBLISH, len);
     r->st.pli_out++;
@@ -206,10 +218,42 @@ static void send_pli(struct pal_room *r, struct pal_producer *prod)
         r->l.on_room_keyframe_request(r->l.ctx, r->name, pub->id);
 }
 
-void room_request_keyframe(struct pal_room *r, struct pal_producer *prod, int64_t now_ms)
+void room_request_keyframe(struct pal_room *r, struct pal_producer *prod, int layer,
+                           int64_t now_ms)
 {
-    if (prod && !prod->blocked && prod->kf && pal_keyframe_request(prod->kf, now_ms))
-        send_pli(r, prod);
+    if (!prod || prod->blocked || layer < 0 || (size_t)layer >= prod->n_streams)
+        return;
+    struct pal_keyframe *kf = prod->streams[layer].kf;
+    if (kf && pal_keyframe_request(kf, now_ms))
+        send_pli(r, prod, (size_t)layer);
+}
+
+/* The stream c wants: from how the subscriber shows the track and, for a
+ * simulcast producer, which layers arrive. A new one gets its keyframe
+ * asked. */
+static void consumer_choose(struct pal_room *r, struct pal_room_peer *sub,
+                            struct pal_consumer *c, int64_t now_ms)
+{
+    struct pal_producer *prod = c->producer;
+    if (!prod || c->track.kind != PAL_MEDIA_VIDEO)
+        return;
+    int target;
+    if (prod->track.n_layers) {
+        struct pal_simulcast_layer layers[PAL_MEDIA_MAX_LAYERS];
+        size_t n = pal_producer_layers(prod, now_ms, layers);
+        target = pal_simulcast_choose(layers, n, &c->view);
+    } else {
+        target = c->view.visible ? 0 : -1;
+    }
+    if (pal_consumer_set_target(c, target) && sub->sinks[PAL_MEDIA_PC_SUBSCRIBE].ready)
+        room_request_keyframe(r, prod, target, now_ms);
+}
+
+/* The stream to ask a keyframe of for c: the one it forwards, else the one
+ * it waits for. */
+static int consumer_layer(const struct pal_consumer *c)
+{
+    return c->layer >= 0 ? c->layer : c->target;
 }
 
 void pal_room_sink_ready(struct pal_room *r, struct pal_room_peer *p, enum pal_media_pc pc,
@@ -219,7 +263,8 @@ void pal_room_sink_ready(struct pal_room *r, struct pal_room_peer *p, enum pal_m
     if (pc != PAL_MEDIA_PC_SUBSCRIBE)
         return;
     for (size_t i = 0; i < p->n_consumers; i++) {
-        room_request_keyframe(r, p->consumers[i]->producer, now_ms);
+        room_request_keyframe(r, p->consumers[i]->producer, consumer_layer(p->consumers[i]),
+                              now_ms);
         room_mix_keyframe(r, p->consumers[i]);
     }
 }
@@ -248,8 +293,9 @@ static void relink_consumers(struct pal_room *r, const char *pid, const char *mi
             if (c->producer)
                 pal_producer_detach(c->producer, c);
             pal_consumer_set_producer(c, prod);
+            consumer_choose(r, p, c, now_ms);
             if (prod && pal_producer_attach(prod, c) == 0 && p->sinks[PAL_MEDIA_PC_SUBSCRIBE].ready)
-                room_request_keyframe(r, prod, now_ms);
+                room_request_keyframe(r, prod, consumer_layer(c), now_ms);
         }
     }
 }
@@ -277,9 +323,17 @@ int pal_room_producer_add(struct pal_room *r, struct pal_room_peer *p,
         return rc;
     prod->blocked = t->kind <= PAL_MEDIA_VIDEO && p->blocked[t->kind];
     if (old) {
-        /* A renegotiation: the track's counters go on. */
+        /* A renegotiation: the track's counters go on, and the SSRCs learnt
+         * stay (the browser no longer sends the mid and rid extensions once
+         * we have reported its streams). */
         prod->packets_received = old->packets_received;
         prod->packets_forwarded = old->packets_forwarded;
+        for (size_t i = 0; i < prod->n_streams && i < old->n_streams; i++)
+            if (!prod->streams[i].ssrc &&
+                (!t->n_layers || !strcmp(t->rids[i], old->track.rids[i])))
+                prod->streams[i].ssrc = old->streams[i].ssrc;
+        if (!prod->track.ssrc && !t->n_layers && !old->track.n_layers)
+            prod->track.ssrc = old->track.ssrc;
         producer_unlink_all(old);
         room_mix_input_remove(r, old);
         pal_producer_destroy(old);
@@ -287,6 +341,8 @@ int pal_room_producer_add(struct pal_room *r, struct pal_room_peer *p,
     } else {
         p->producers[p->n_producers++] = prod;
     }
+    if (t->n_layers)
+        PAL_INFO("media", r->name, p->id, "track %s: simulcast, %u layers", t->mid, t->n_layers);
     room_mix_input_add(r, p, prod);
     twcc_setup(p, t);
     relink_consumers(r, p->id, t->mid, prod, now_ms);
@@ -319,8 +375,9 @@ static void producer_unblock(struct pal_room *r, struct pal_room_peer *p,
     for (size_t i = 0; i < prod->n_consumers; i++)
         pal_consumer_resume(prod->consumers[i], wall_us);
     room_mix_input_add(r, p, prod);
-    if (prod->n_consumers || prod->mixer_input)
-        room_request_keyframe(r, prod, now_ms); /* video: the subscribers' picture back */
+    for (size_t i = 0; i < prod->n_streams; i++) /* video: the subscribers' picture back */
+        if (prod->n_consumers || prod->mixer_input)
+            room_request_keyframe(r, prod, (int)i, now_ms);
 }
 
 int pal_room_block(struct pal_room *r, struct pal_room_peer *p, enum pal_media_kind kind,
@@ -379,6 +436,7 @@ static struct pal_consumer *consumer_by_mid(struct pal_room_peer *p, const char 
 static void consumer_drop(struct pal_room *r, struct pal_room_peer *p, size_t idx)
 {
     struct pal_consumer *c = p->consumers[idx];
+    r->st.layer_switches += c->layer_switches; /* the counter never goes back */
     if (c->producer)
         pal_producer_detach(c->producer, c);
     room_mix_output_remove(r, c);
@@ -420,15 +478,32 @@ int pal_room_consumer_add(struct pal_room *r, struct pal_room_peer *p, const cha
     struct pal_room_peer *pub = pal_room_peer_find(r, producer_pid);
     struct pal_producer *prod = pub ? producer_by_mid(pub, producer_mid, NULL) : NULL;
     pal_consumer_set_producer(c, prod);
+    consumer_choose(r, p, c, now_ms);
     if (prod) {
         if (pal_producer_attach(prod, c)) {
             consumer_drop(r, p, p->n_consumers - 1);
             return -ENOMEM;
         }
         if (p->sinks[PAL_MEDIA_PC_SUBSCRIBE].ready)
-            room_request_keyframe(r, prod, now_ms);
+            room_request_keyframe(r, prod, consumer_layer(c), now_ms);
     }
     return 0;
+}
+
+int pal_room_set_view(struct pal_room *r, struct pal_room_peer *p, const char *producer_pid,
+                      const char *producer_mid, const struct pal_media_view *v, int64_t now_ms)
+{
+    int found = -ENOENT;
+    for (size_t i = 0; i < p->n_consumers; i++) {
+        struct pal_consumer *c = p->consumers[i];
+        if (strcmp(c->producer_pid, producer_pid) || strcmp(c->producer_mid, producer_mid))
+            continue;
+        c->view = *v;
+        c->has_view = true;
+        consumer_choose(r, p, c, now_ms);
+        found = 0;
+    }
+    return found;
 }
 
 int pal_room_consumer_remove(struct pal_room *r, struct pal_room_peer *p, const char *mid)
@@ -448,8 +523,9 @@ size_t pal_room_consumer_count(const struct pal_room_peer *p)
 static struct pal_producer *producer_by_ssrc(struct pal_room_peer *p, uint32_t ssrc)
 {
     for (size_t i = 0; i < p->n_producers; i++)
-        if (p->producers[i]->track.ssrc == ssrc)
-            return p->producers[i];
+        for (size_t k = 0; k < p->producers[i]->n_streams; k++)
+            if (p->producers[i]->streams[k].ssrc == ssrc)
+                return p->producers[i];
     return NULL;
 }
 
@@ -459,16 +535,27 @@ void *pal_room_peer_accept_rtp(void *peer, const struct pal_rtp_packet *hdr)
     struct pal_producer *prod = producer_by_ssrc(p, hdr->ssrc);
     if (prod)
         return prod;
+    /* A simulcast layer: learnt from its rid extension. */
+    for (size_t i = 0; i < p->n_producers; i++) {
+        struct pal_producer *sp = p->producers[i];
+        int l = sp->track.n_layers ? pal_producer_stream_of(sp, hdr) : -1;
+        if (l >= 0) {
+            PAL_INFO("media", p->room->name, p->id, "track %s: layer %s is SSRC %u", sp->track.mid,
+                     sp->track.rids[l], hdr->ssrc);
+            return sp;
+        }
+    }
     /* A track announced without a=ssrc: learn its SSRC from the mid
      * extension, once (header extensions are not encrypted). */
     for (size_t i = 0; i < p->n_producers; i++) {
         struct pal_producer *prod = p->producers[i];
-        if (prod->track.ssrc || !prod->track.ext_mid)
+        if (prod->track.ssrc || prod->track.n_layers || !prod->track.ext_mid)
             continue;
         size_t len;
         const uint8_t *mid = pal_rtp_ext_find(hdr, prod->track.ext_mid, &len);
         if (mid && len == strlen(prod->track.mid) && memcmp(mid, prod->track.mid, len) == 0) {
             prod->track.ssrc = hdr->ssrc;
+            prod->streams[0].ssrc = hdr->ssrc;
             return prod;
         }
     }
@@ -492,27 +579,33 @@ static void on_rtp(struct pal_room *r, struct pal_room_peer *p, struct pal_produ
         if (tw && el >= 2)
             pal_twcc_on_packet(p->twcc, pal_rd16(tw), now_ms * 1000);
     }
-    bool keyframe;
+    struct pal_packet_info info;
+    info.layer = pal_producer_stream_of(prod, pkt);
+    if (info.layer < 0) {
+        r->st.dropped_in++;
+        return;
+    }
     prod->packets_received++;
-    if (pal_producer_on_packet(prod, pkt, now_ms, &keyframe))
-        room_request_keyframe(r, prod, now_ms);
+    if (pal_producer_on_packet(prod, pkt, now_ms, &info))
+        room_request_keyframe(r, prod, info.layer, now_ms);
     if (prod->blocked) /* hard mute: bookkeeping only (RR, NACK), nothing goes out */
         return;
-    if (r->mixer && prod->mixer_input)
+    if (r->mixer && prod->mixer_input && info.layer == prod->mixer_layer)
         room_mix_push(r, prod, pkt, now_ms);
     if (prod->n_consumers == 0)
         return;
     int64_t wall_us = pal_wall_ms() * 1000;
     for (size_t i = 0; i < prod->n_consumers; i++) {
         struct pal_consumer *c = prod->consumers[i];
-        bool waited = c->wait_keyframe;
-        int rc = pal_consumer_forward(c, pkt, keyframe, r->scratch, sizeof(r->scratch), now_ms,
+        bool waited = c->wait_keyframe || (c->target >= 0 && c->layer != c->target);
+        int rc = pal_consumer_forward(c, pkt, &info, r->scratch, sizeof(r->scratch), now_ms,
                                       wall_us);
         if (rc == 0) {
             r->st.rtp_out++;
             prod->packets_forwarded++;
-        } else if (rc == 1 && waited && c->sink->ready) {
-            room_request_keyframe(r, prod, now_ms); /* still waiting: keep asking (throttled) */
+        } else if (rc == 1 && waited && c->sink->ready && info.layer == c->target) {
+            /* still waiting: keep asking (throttled) */
+            room_request_keyframe(r, prod, c->target, now_ms);
         }
     }
 }
@@ -562,7 +655,7 @@ static void on_subscriber_feedback(struct pal_room *r, struct pal_room_peer *p,
     case PAL_RTCP_PLI:
         r->st.pli_in++;
         if (c) {
-            room_request_keyframe(r, c->producer, now_ms);
+            room_request_keyframe(r, c->producer, consumer_layer(c), now_ms);
             room_mix_keyframe(r, c);
         }
         break;
@@ -574,7 +667,7 @@ static void on_subscriber_feedback(struct pal_room *r, struct pal_room_peer *p,
             pal_rtcp_fir_entry(pk, i, &ssrc, &seq);
             struct pal_consumer *fc = consumer_by_ssrc(p, ssrc);
             if (fc) {
-                room_request_keyframe(r, fc->producer, now_ms);
+                room_request_keyframe(r, fc->producer, consumer_layer(fc), now_ms);
                 room_mix_keyframe(r, fc);
             }
         }
@@ -597,7 +690,7 @@ void pal_room_on_rtcp(struct pal_room *r, struct pal_room_peer *p, enum pal_medi
             if (pk.kind == PAL_RTCP_SR) {
                 struct pal_producer *prod = producer_by_ssrc(p, pk.sr.ssrc);
                 if (prod)
-                    pal_producer_on_sr(prod, pk.sr.ntp, now_ms);
+                    pal_producer_on_sr(prod, pk.sr.ssrc, pk.sr.ntp, now_ms);
             }
         } else {
             on_subscriber_feedback(r, p, &pk, now_ms);
@@ -621,17 +714,20 @@ static void tick_nack_pli(struct pal_room *r, struct pal_room_peer *p, int64_t n
 {
     for (size_t i = 0; i < p->n_producers; i++) {
         struct pal_producer *prod = p->producers[i];
-        if (prod->kf && !prod->blocked && pal_keyframe_poll(prod->kf, now_ms))
-            send_pli(r, prod);
-        if (!prod->nack || !prod->track.ssrc)
-            continue;
-        uint16_t seqs[64];
-        size_t n = pal_nack_collect(prod->nack, now_ms, seqs, PAL_ARRAY_LEN(seqs));
-        size_t len;
-        if (n && pal_rtcp_write_nack(r->rtcp, sizeof(r->rtcp) - PAL_SRTP_MAX_TRAILER, &len,
-                                     p->rtcp_ssrc, prod->track.ssrc, seqs, n) == 0) {
-            send_rtcp_to(r, p, PAL_MEDIA_PC_PUBLISH, len);
-            r->st.nack_out += n;
+        for (size_t k = 0; k < prod->n_streams; k++) {
+            struct pal_producer_stream *st = &prod->streams[k];
+            if (st->kf && !prod->blocked && pal_keyframe_poll(st->kf, now_ms))
+                send_pli(r, prod, k);
+            if (!st->nack || !st->ssrc)
+                continue;
+            uint16_t seqs[64];
+            size_t n = pal_nack_collect(st->nack, now_ms, seqs, PAL_ARRAY_LEN(seqs));
+            size_t len;
+            if (n && pal_rtcp_write_nack(r->rtcp, sizeof(r->rtcp) - PAL_SRTP_MAX_TRAILER, &len,
+                                         p->rtcp_ssrc, st->ssrc, seqs, n) == 0) {
+                send_rtcp_to(r, p, PAL_MEDIA_PC_PUBLISH, len);
+                r->st.nack_out += n;
+            }
         }
     }
 }
@@ -639,11 +735,12 @@ static void tick_nack_pli(struct pal_room *r, struct pal_room_peer *p, int64_t n
 static void tick_reports(struct pal_room *r, struct pal_room_peer *p, int64_t now_ms)
 {
     /* RR to the publisher: one block per producer. */
-    struct pal_rtcp_report_block rb[PAL_MEDIA_MAX_TRACKS];
+    struct pal_rtcp_report_block rb[PAL_MEDIA_MAX_TRACKS * PAL_MEDIA_MAX_LAYERS];
     size_t n = 0, len;
     for (size_t i = 0; i < p->n_producers; i++)
-        if (pal_producer_report_block(p->producers[i], now_ms, &rb[n]))
-            n++;
+        for (size_t k = 0; k < p->producers[i]->n_streams && n < 31; k++)
+            if (pal_producer_report_block(p->producers[i], k, now_ms, &rb[n]))
+                n++;
     if (n && pal_rtcp_write_rr(r->rtcp, sizeof(r->rtcp) - PAL_SRTP_MAX_TRAILER, &len,
                                p->rtcp_ssrc, rb, n) == 0)
         send_rtcp_to(r, p, PAL_MEDIA_PC_PUBLISH, len);
@@ -717,6 +814,15 @@ void pal_room_tick(struct pal_room *r, int64_t now_ms)
             tick_reports(r, p, now_ms);
         if (twcc)
             tick_twcc(r, p);
+    }
+    if (now_ms - r->last_layers_ms >= LAYERS_INTERVAL_MS) {
+        r->last_layers_ms = now_ms;
+        for (size_t i = 0; i < r->n_peers; i++)
+            for (size_t k = 0; k < r->peers[i]->n_consumers; k++) {
+                struct pal_consumer *c = r->peers[i]->consumers[k];
+                if (c->producer && c->producer->track.n_layers)
+                    consumer_choose(r, r->peers[i], c, now_ms);
+            }
     }
     if (now_ms - r->last_speaker_ms >= SPEAKER_INTERVAL_MS) {
         r->last_speaker_ms = now_ms;

@@ -16,6 +16,7 @@
 #include "palabre/mixer.h"
 #include "palabre/mixer_thread.h"
 #include "palabre/producer.h"
+#include "palabre/simulcast.h"
 #include "palabre/vp8.h"
 
 void room_mix_init(struct pal_room *r)
@@ -73,13 +74,14 @@ static void mix_on_packet(void *ctx, uint32_t output_id, const uint8_t *rtp, siz
     memcpy(r->mix_in, rtp, len);
     if (pal_rtp_parse(&pkt, r->mix_in, len, NULL) != 0)
         return;
-    bool keyframe = false;
-    struct pal_vp8_desc d;
+    struct pal_packet_info info = {.layer = 0};
     if (c->track.kind == PAL_MEDIA_VIDEO &&
-        pal_vp8_parse(pal_rtp_payload(&pkt), pkt.payload_len, &d, NULL) == 0)
-        keyframe = d.is_frame_start && d.is_keyframe;
+        pal_vp8_parse(pal_rtp_payload(&pkt), pkt.payload_len, &info.vp8, NULL) == 0) {
+        info.has_vp8 = true;
+        info.keyframe = info.vp8.is_frame_start && info.vp8.is_keyframe;
+    }
     bool waited = c->wait_keyframe;
-    int rc = pal_consumer_forward(c, &pkt, keyframe, r->scratch, sizeof(r->scratch), pal_now_ms(),
+    int rc = pal_consumer_forward(c, &pkt, &info, r->scratch, sizeof(r->scratch), pal_now_ms(),
                                   pal_wall_ms() * 1000);
     if (rc == 0)
         r->st.rtp_out++;
@@ -107,7 +109,7 @@ static void mix_on_keyframe_needed(void *ctx, uint32_t input_id)
     struct pal_room_peer *owner;
     struct pal_producer *prod = producer_by_mixer_input(r, input_id, &owner);
     if (prod)
-        room_request_keyframe(r, prod, pal_now_ms());
+        room_request_keyframe(r, prod, prod->mixer_layer, pal_now_ms());
 }
 
 /* Input and output ids: never 0 (the "none" value). */
@@ -130,8 +132,18 @@ void room_mix_input_add(struct pal_room *r, struct pal_room_peer *p, struct pal_
         return;
     }
     prod->mixer_input = id;
-    if (kind != PAL_MIXER_AUDIO)
-        return;
+    if (kind != PAL_MIXER_AUDIO) {
+        /* Simulcast: the smallest layer that fills a tile of the composite
+         * (a 2x2 grid), kept for the input's life: its decoder needs one
+         * stream. */
+        struct pal_simulcast_layer layers[PAL_MEDIA_MAX_LAYERS];
+        struct pal_media_view tile = {.width = (uint16_t)(r->mix_cfg.video_width / 2),
+                                      .height = (uint16_t)(r->mix_cfg.video_height / 2),
+                                      .visible = true};
+        size_t n = pal_producer_layers(prod, pal_now_ms(), layers);
+        prod->mixer_layer = n > 1 ? pal_simulcast_choose(layers, n, &tile) : 0;
+        return; /* its decoder asks for a keyframe (on_keyframe_needed) */
+    }
     /* One extension id for every input: kept while the publishers agree
      * (browsers do); otherwise levels are ignored and every input decoded. */
     int ext = prod->track.ext_audio_level;

@@ -45,7 +45,7 @@ struct pal_room {
     char name[PAL_MEDIA_ID_MAX];
     struct pal_room_listener l;
     size_t n_peers, cap_peers;
-    int64_t last_nack_ms, last_report_ms, last_twcc_ms, last_speaker_ms;
+    int64_t last_nack_ms, last_report_ms, last_twcc_ms, last_speaker_ms, last_layers_ms;
     char speaker[PAL_MEDIA_ID_MAX];
     int speaker_level;
     struct pal_room_stats st;
@@ -59,8 +59,10 @@ struct pal_room {
     uint8_t mix_in[PAL_MEDIA_SCRATCH]; /* a mixer packet, parsed in place */
 };
 
-/* room.c: a keyframe request to prod's publisher (throttled, coalesced). */
-void room_request_keyframe(struct pal_room *r, struct pal_producer *prod, int64_t now_ms);
+/* room.c: a keyframe request to prod's publisher for stream layer
+ * (throttled, coalesced; layer < 0: none). */
+void room_request_keyframe(struct pal_room *r, struct pal_producer *prod, int layer,
+                           int64_t now_ms);
 
 /* room_mixer.c: the mixer's side of the room's life, producers and consumers. */
 void room_mix_init(struct pal_room *r);

@@ -251,6 +251,9 @@ static void run_command(struct worker *w, const struct pal_media_cmd *c)
                      c->u.block.kind == PAL_MEDIA_AUDIO ? "audio" : "video",
                      c->u.block.blocked ? "blocked by a moderator" : "unblocked");
         break;
+    case PAL_MEDIA_CMD_TRACK_VIEW:
+        pal_peer_set_view(p, c->u.view.producer, c->u.view.producer_mid, &c->u.view.view);
+        break;
     default:
         break;
     }
@@ -327,6 +330,8 @@ static gboolean on_tick(gpointer ud)
         st.nack_in += rs.nack_in;
         st.retransmitted += rs.retransmitted;
         st.pli_out += rs.pli_out;
+        st.layer_switches += rs.layer_switches;
+        st.paused_tracks += rs.paused_tracks;
         st.dropped_in += rs.dropped_in;
     }
     struct pal_mixer_thread_stats ms;
@@ -527,6 +532,8 @@ void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out)
         out->nack_in += s.nack_in;
         out->retransmitted += s.retransmitted;
         out->pli_out += s.pli_out;
+        out->layer_switches += s.layer_switches;
+        out->paused_tracks += s.paused_tracks;
         out->dropped_in += s.dropped_in;
         out->mixers += s.mixers;
         out->mixer_cpu_us += s.mixer_cpu_us;

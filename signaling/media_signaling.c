@@ -42,6 +42,7 @@
 #include "palabre/protocol.h"
 #include "palabre/rooms.h"
 #include "palabre/sdp.h"
+#include "palabre/sdp_simulcast.h"
 #include "palabre/sdp_media.h"
 #include "palabre/server.h"
 #include "palabre/session.h"
@@ -672,6 +673,14 @@ static void on_publish(struct pal_session *s, json_t *id, json_t *req, void *ud)
         t->ext_mid = pal_sdp_find_extmap(am, PAL_SDP_EXT_MID);
         t->ext_audio_level = pal_sdp_find_extmap(am, PAL_SDP_EXT_AUDIO_LEVEL);
         t->ext_twcc = pal_sdp_find_extmap(am, PAL_SDP_EXT_TRANSPORT_CC);
+        t->ext_rid = pal_sdp_find_extmap(am, PAL_SDP_EXT_RID);
+        t->ext_repaired_rid = pal_sdp_find_extmap(am, PAL_SDP_EXT_REPAIRED_RID);
+        int nl = pal_sdp_simulcast_layers(am, PAL_SDP_DIR_RECVONLY, t->rids, PAL_MEDIA_MAX_LAYERS,
+                                          NULL);
+        if (nl > 0 && t->ext_rid) {
+            t->n_layers = (uint8_t)nl;
+            t->ssrc = 0; /* one per layer, learnt from the rid extension */
+        }
     }
     struct pal_participant *pp = pal_session_participant(s);
     if (pp->mic_blocked || pp->camera_blocked)
@@ -910,6 +919,74 @@ static void stats_answer(struct pal_media_signaling *ms, const struct pal_media_
     stats_wait_drop(ms, i);
 }
 
+/* A track source: "camera" (the video track not named screen-...) or
+ * "screen". Sends bad_field/missing_field itself. */
+static bool source_or_reply(struct pal_session *s, json_t *id, json_t *req, bool *screen)
+{
+    const char *v = pal_string_or_reply(s, id, req, "source", 1, 16, true);
+    if (!v)
+        return false;
+    if (strcmp(v, "camera") && strcmp(v, "screen")) {
+        pal_session_reply_error(s, id, "bad_field", "source", "source: \"camera\" or \"screen\"");
+        return false;
+    }
+    *screen = !strcmp(v, "screen");
+    return true;
+}
+
+#define VIEW_MAX_PIXELS 16384 /* a tile's side in device pixels (8K is 7680) */
+
+/* set_track_view {participant_id, source, width, height, visible}: how this
+ * participant shows another's video track. A hidden one is not forwarded;
+ * a simulcast one gets the smallest layer that fills width x height. */
+static void on_set_track_view(struct pal_session *s, json_t *id, json_t *req, void *ud)
+{
+    struct pal_media_signaling *ms = ud;
+    struct part *me = part_or_reply(s, id);
+    json_int_t w, h;
+    bool screen, visible;
+    const char *pid;
+    if (!me ||
+        !(pid = pal_string_or_reply(s, id, req, "participant_id", 1, PAL_MEDIA_ID_MAX - 1, true)) ||
+        !source_or_reply(s, id, req, &screen) ||
+        !pal_int_or_reply(s, id, req, "width", 0, VIEW_MAX_PIXELS, true, &w) ||
+        !pal_int_or_reply(s, id, req, "height", 0, VIEW_MAX_PIXELS, true, &h) ||
+        !pal_bool_or_reply(s, id, req, "visible", true, &visible))
+        return;
+    struct pal_participant *target = pal_rooms_find_participant(pal_server_rooms(ms->srv), pid);
+    struct part *tp = part_of(target);
+    if (!target || target->waiting || strcmp(target->room, me->room) != 0 || target == pal_session_participant(s)) {
+        pal_session_reply_error(s, id, "unknown_participant", "participant_id",
+                                "no other participant '%s' in this room", pid);
+        return;
+    }
+    const struct pal_media_track *t = NULL;
+    for (size_t i = 0; tp && i < tp->n_tracks && !t; i++)
+        if (tp->tracks[i].kind == PAL_MEDIA_VIDEO &&
+            !strncmp(tp->tracks[i].track_id, "screen-", 7) == screen)
+            t = &tp->tracks[i];
+    if (!t) {
+        pal_session_reply_error(s, id, "unknown_track", "source",
+                                "participant '%s' publishes no %s video", pid,
+                                screen ? "screen" : "camera");
+        return;
+    }
+    struct pal_media_cmd c;
+    cmd_init(&c, PAL_MEDIA_CMD_TRACK_VIEW, me, PAL_MEDIA_PC_SUBSCRIBE);
+    snprintf(c.u.view.producer, sizeof(c.u.view.producer), "%s", tp->pid);
+    snprintf(c.u.view.producer_mid, sizeof(c.u.view.producer_mid), "%s", t->mid);
+    c.u.view.view.width = (uint16_t)w;
+    c.u.view.view.height = (uint16_t)h;
+    c.u.view.view.visible = visible;
+    if (pal_media_post(ms->media, &c) != 0) {
+        pal_session_reply_rate_limited(s, id, 200, "the media worker is busy");
+        return;
+    }
+    pal_session_reply_ok(s, id, json_pack("{s:s,s:s,s:i}", "participant_id", pid, "source",
+                                          screen ? "screen" : "camera", "layers",
+                                          (int)t->n_layers));
+}
+
 /* track_stats {participant_id}: the server's counters of each track that
  * participant publishes. Anyone about themselves, a moderator about anyone
  * in the room. Answered when the room's media worker has read them. */
@@ -1122,6 +1199,12 @@ static size_t media_metrics(struct pal_metric *out, size_t cap, void *ud)
          "Packets resent from the retransmission rings.", (double)m.retransmitted},
         {"palabre_media_pli_out_total", "counter", "Keyframe requests (PLI) sent to publishers.",
          (double)m.pli_out},
+        {"palabre_media_layer_switches_total", "counter",
+         "Simulcast layer switches made for subscribers (tile size, layers started or stopped).",
+         (double)m.layer_switches},
+        {"palabre_media_paused_tracks", "gauge",
+         "Video tracks forwarded to a subscriber who hides them: paused, no packets.",
+         (double)m.paused_tracks},
         {"palabre_media_dropped_in_packets_total", "counter",
          "Incoming packets dropped: undecryptable, unknown SSRC or malformed.",
          (double)m.dropped_in},
@@ -1222,7 +1305,8 @@ int pal_media_signaling_create(struct pal_server *srv, struct pal_media_signalin
         (rc = pal_server_register_handler(srv, "subscribe_restart", on_subscribe_restart, true,
                                           ms)) ||
         (rc = pal_server_register_handler(srv, "set_receive", on_set_receive, true, ms)) ||
-        (rc = pal_server_register_handler(srv, "track_stats", on_track_stats, true, ms))) {
+        (rc = pal_server_register_handler(srv, "track_stats", on_track_stats, true, ms)) ||
+        (rc = pal_server_register_handler(srv, "set_track_view", on_set_track_view, true, ms))) {
         /* Registrations cannot be undone: the caller destroys the server
          * without running it (nothing calls them before the loop). */
         pal_media_destroy(ms->media);

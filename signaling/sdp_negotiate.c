@@ -11,9 +11,9 @@
 
 #include "palabre/common.h"
 #include "palabre/sdp.h"
+#include "palabre/sdp_simulcast.h"
 
-static int fail(struct pal_sdp_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(struct pal_sdp_error *err, const char *fmt, ...)
+int pal_sdp_fail(struct pal_sdp_error *err, const char *fmt, ...)
 {
     if (err) {
         va_list ap;
@@ -24,6 +24,7 @@ static int fail(struct pal_sdp_error *err, const char *fmt, ...)
     }
     return -EINVAL;
 }
+#define fail pal_sdp_fail
 
 static bool is_decimal(const char *s)
 {
@@ -210,10 +211,23 @@ int pal_sdp_build_answer(const struct pal_session_desc *offer, const struct pal_
         am->n_codecs = 1;
         codec_set(&am->codecs[0], oc->pt, oc->name, oc->clock_rate, oc->channels,
                   audio ? PAL_SDP_OPUS_FMTP : "", oc->fb & fb);
+        /* Simulcast: receive every layer offered (up to PAL_MEDIA_MAX_LAYERS);
+         * the rid extensions tell the layers apart. */
+        char rids[PAL_MEDIA_MAX_LAYERS][PAL_MEDIA_RID_MAX];
+        int n_layers = audio ? 0
+                             : pal_sdp_simulcast_layers(om, PAL_SDP_DIR_SENDONLY, rids,
+                                                        PAL_MEDIA_MAX_LAYERS, err);
+        if (n_layers < 0) {
+            answer->n_media = 0;
+            return n_layers;
+        }
+        pal_sdp_simulcast_answer(am, rids, (size_t)n_layers);
         for (unsigned k = 0; k < om->n_extmaps; k++) {
             const struct pal_sdp_extmap *e = &om->extmaps[k];
             if (e->known == PAL_SDP_EXT_MID || e->known == PAL_SDP_EXT_TRANSPORT_CC ||
-                (audio && e->known == PAL_SDP_EXT_AUDIO_LEVEL))
+                (audio && e->known == PAL_SDP_EXT_AUDIO_LEVEL) ||
+                (n_layers > 0 &&
+                 (e->known == PAL_SDP_EXT_RID || e->known == PAL_SDP_EXT_REPAIRED_RID)))
                 extmap_add(am, e->id, e->known, e->uri);
         }
         if (first)

@@ -66,6 +66,20 @@ struct pal_consumer {
     uint64_t packets, octets, retransmitted, nack_misses;
     uint32_t mixer_output; /* forwards the room's mixer output (producer_pid
                               PAL_MEDIA_MIXER_ID), 0: an ordinary track */
+    /* Which of the producer's streams (palabre/simulcast.h): layer is the
+     * one forwarded (-1: none yet, or stopped), target the one wanted (-1:
+     * none, the subscriber hides the track). A switch happens on a keyframe
+     * of the target; until then the current layer goes on. */
+    int layer, target;
+    struct pal_media_view view; /* as the subscriber last told (set_track_view) */
+    bool has_view;
+    /* Simulcast: the VP8 picture id and TL0PICIDX made continuous across
+     * layers (each layer's encoder numbers its own pictures). */
+    bool vp8_rewrite;
+    bool have_pic, have_tl0;
+    uint16_t pic_offset, last_pic;
+    uint8_t tl0_offset, last_tl0;
+    uint64_t layer_switches;
 };
 
 /* sink: borrowed, must outlive the consumer. Returns 0, -EINVAL, -ENOMEM. */
@@ -83,11 +97,21 @@ void pal_consumer_set_producer(struct pal_consumer *c, struct pal_producer *p);
  * waits for a keyframe (the deltas in between are gone). */
 void pal_consumer_resume(struct pal_consumer *c, int64_t wall_us);
 
-/* Forwards one received packet. keyframe: the packet starts a VP8 keyframe.
- * Returns 0 (sent), 1 (held back: not ready or waiting for a keyframe) or a
- * negative errno from the sink. */
-int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pkt, bool keyframe,
-                         uint8_t *scratch, size_t cap, int64_t now_ms, int64_t wall_us);
+/* The stream to forward from now on (-1: none, e.g. a hidden tile). The
+ * switch itself waits for a keyframe of that layer, and the subscriber sees
+ * one stream: sequence numbers and (simulcast) picture ids go on from the
+ * last sent, timestamps advance by the wall time since. Returns true when a
+ * keyframe of layer is needed (ask the publisher). */
+bool pal_consumer_set_target(struct pal_consumer *c, int layer);
+
+/* Forwards one received packet of stream info->layer (info->keyframe: it
+ * starts a VP8 keyframe; info->vp8 its descriptor when has_vp8). Returns 0
+ * (sent), 1 (held back: not ready, another layer, waiting for a keyframe)
+ * or a negative errno from the sink. */
+struct pal_packet_info;
+int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pkt,
+                         const struct pal_packet_info *info, uint8_t *scratch, size_t cap,
+                         int64_t now_ms, int64_t wall_us);
 /* Resends seq (out numbering) from the ring. Returns 0, -ENOENT (not kept
  * any more) or a sink error. */
 int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scratch, size_t cap,

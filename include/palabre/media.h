@@ -25,6 +25,10 @@
 #define PAL_MEDIA_PWD_MAX 128
 #define PAL_MEDIA_MAX_TRACKS 8 /* per publish PeerConnection */
 #define PAL_MEDIA_ADDR_MAX 64
+/* Simulcast (palabre/simulcast.h): spatial layers of one video track, each
+ * its own RTP stream named by a rid (RFC 8851), e.g. q, h, f. */
+#define PAL_MEDIA_MAX_LAYERS 3
+#define PAL_MEDIA_RID_MAX 17 /* 16 characters (the one-byte extension form) + NUL */
 
 /* The producer id of the room's mixer in PAL_MEDIA_CMD_CONSUMER_ADD, with
  * producer_mid "audio" (the participant's N-1 mix) or "video" (the
@@ -80,6 +84,20 @@ struct pal_media_track {
     uint8_t ext_audio_level;
     uint8_t ext_twcc;
     uint8_t ext_abs_send_time;
+    uint8_t ext_rid;          /* sdes:rtp-stream-id (simulcast) */
+    uint8_t ext_repaired_rid; /* sdes:repaired-rtp-stream-id */
+    /* Simulcast: the rids of its layers, lowest resolution first (q, h, f);
+     * 0 = one stream. Each layer's SSRC is learnt from the rid extension. */
+    uint8_t n_layers;
+    char rids[PAL_MEDIA_MAX_LAYERS][PAL_MEDIA_RID_MAX];
+};
+
+/* How a subscriber shows one video track (set_track_view): the tile's size
+ * in device pixels, and whether it is on screen. A hidden track gets no
+ * packets; a simulcast track gets the smallest layer that fills the tile. */
+struct pal_media_view {
+    uint16_t width, height;
+    bool visible;
 };
 
 enum pal_media_cmd_type {
@@ -111,6 +129,8 @@ enum pal_media_cmd_type {
     /* Asks the participant's per-track counters: answered by one
      * PAL_MEDIA_EV_TRACK_STATS carrying u.stats.request. */
     PAL_MEDIA_CMD_TRACK_STATS,
+    /* How the participant shows (u.view.producer, producer_mid): u.view.view. */
+    PAL_MEDIA_CMD_TRACK_VIEW,
 };
 
 struct pal_media_cmd {
@@ -148,6 +168,11 @@ struct pal_media_cmd {
         struct {
             uint32_t request; /* the caller's, echoed in the event */
         } stats;
+        struct {
+            char producer[PAL_MEDIA_ID_MAX];
+            char producer_mid[PAL_MEDIA_MID_MAX];
+            struct pal_media_view view;
+        } view;
     } u;
 };
 
@@ -252,6 +277,8 @@ struct pal_media_stats {
     uint64_t rtcp_in, rtcp_out;
     uint64_t nack_in, retransmitted;
     uint64_t pli_out;
+    uint64_t layer_switches; /* simulcast layer switches made for subscribers */
+    uint64_t paused_tracks;  /* now: video tracks not forwarded to a subscriber (hidden) */
     uint64_t dropped_in; /* undecryptable, unknown SSRC, malformed */
     /* the workers' batched sends (palabre/send_queue.h) */
     uint64_t sent_packets; /* datagrams handed to the kernel */

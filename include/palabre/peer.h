@@ -46,6 +46,9 @@ int pal_peer_remote_candidate(struct pal_peer *p, enum pal_media_pc pc,
                               const struct pal_media_candidate *c, bool end);
 /* Hard mute of one kind of the participant's tracks (palabre/room.h). */
 int pal_peer_block(struct pal_peer *p, enum pal_media_kind kind, bool blocked);
+/* set_track_view: see pal_room_set_view. */
+int pal_peer_set_view(struct pal_peer *p, const char *producer_pid, const char *producer_mid,
+                      const struct pal_media_view *v);
 /* Its published tracks' counters; returns how many (at most cap). */
 size_t pal_peer_track_stats(const struct pal_peer *p, struct pal_media_track_stats *out,
                             size_t cap);

@@ -11,24 +11,23 @@
 #include "palabre/media.h"
 #include "palabre/rtcp.h"
 #include "palabre/rtp.h"
+#include "palabre/vp8.h"
 
 struct pal_consumer;
 struct pal_nack;
 struct pal_keyframe;
 struct pal_rtx_buffer;
 
-struct pal_producer {
-    /* borrowed */
-    struct pal_consumer **consumers; /* the array is owned, the consumers are not */
+/* One RTP stream of the track: the track itself, or one simulcast layer
+ * (its own SSRC, sequence numbers, losses and keyframes). */
+struct pal_producer_stream {
     /* owned */
     struct pal_nack *nack;   /* video only */
     struct pal_keyframe *kf; /* video only */
     struct pal_rtx_buffer *rtx; /* the packets as received (by their seq):
                                    its consumers answer NACKs from it */
     /* state */
-    char participant[PAL_MEDIA_ID_MAX];
-    struct pal_media_track track;
-    size_t n_consumers, cap_consumers;
+    uint32_t ssrc; /* 0 until known */
     struct pal_seq_unwrapper unwrap;
     int64_t base_ext, max_ext; /* extended seq of the first and highest packet */
     uint64_t received, octets;
@@ -38,9 +37,32 @@ struct pal_producer {
     bool have_transit;
     uint32_t last_sr_middle; /* LSR */
     int64_t last_sr_ms;      /* when it arrived */
+    int64_t last_packet_ms;
+    uint16_t width, height; /* video: from its last keyframe */
+};
+
+/* What the producer learnt of one packet, for its consumers. */
+struct pal_packet_info {
+    int layer;     /* the stream: 0, or the simulcast layer */
+    bool keyframe; /* it starts a VP8 keyframe */
+    bool has_vp8;  /* vp8 holds its parsed payload descriptor */
+    struct pal_vp8_desc vp8;
+};
+
+struct pal_producer {
+    /* borrowed */
+    struct pal_consumer **consumers; /* the array is owned, the consumers are not */
+    /* owned: streams[i] */
+    /* state */
+    char participant[PAL_MEDIA_ID_MAX];
+    struct pal_media_track track;
+    size_t n_consumers, cap_consumers;
+    size_t n_streams; /* 1, or track.n_layers */
+    struct pal_producer_stream streams[PAL_MEDIA_MAX_LAYERS];
     uint32_t level_sum, level_count; /* audio: loudness 0..127 (127 = loudest) */
     int64_t last_packet_ms;
     uint32_t mixer_input; /* the room's mixer input fed by this track, 0: none */
+    int mixer_layer;      /* the layer the mixer decodes (simulcast: fixed at input add) */
     bool blocked;         /* hard mute: received and counted, never forwarded nor mixed */
     uint64_t packets_received, packets_forwarded; /* palabre/media.h's track stats */
 };
@@ -53,13 +75,24 @@ void pal_producer_destroy(struct pal_producer *p);
 int pal_producer_attach(struct pal_producer *p, struct pal_consumer *c);
 void pal_producer_detach(struct pal_producer *p, struct pal_consumer *c);
 
-/* Bookkeeping of one received packet (kept in the ring). *keyframe: it starts a VP8 keyframe.
- * Returns true if the NACK generator gave up and a keyframe should be asked. */
+/* The stream an SSRC belongs to, or -1. A simulcast layer whose SSRC is not
+ * known yet is learnt from the packet's rid extension (hdr: parsed header,
+ * before decryption: extensions are not encrypted). */
+int pal_producer_stream_of(struct pal_producer *p, const struct pal_rtp_packet *hdr);
+
+/* Bookkeeping of one received packet of stream info->layer (kept in its
+ * ring); fills the rest of info. Returns true if the NACK generator gave
+ * up and a keyframe of that stream should be asked. */
 bool pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet *pkt,
-                            int64_t now_ms, bool *keyframe);
-void pal_producer_on_sr(struct pal_producer *p, uint64_t ntp, int64_t now_ms);
-/* Fills the RR report block for this stream; false before any packet. */
-bool pal_producer_report_block(struct pal_producer *p, int64_t now_ms,
+                            int64_t now_ms, struct pal_packet_info *info);
+/* Layers (or the one stream) as pal_simulcast_choose wants them: active
+ * means a packet within the last second. Returns n_streams. */
+struct pal_simulcast_layer;
+size_t pal_producer_layers(const struct pal_producer *p, int64_t now_ms,
+                           struct pal_simulcast_layer *out);
+void pal_producer_on_sr(struct pal_producer *p, uint32_t ssrc, uint64_t ntp, int64_t now_ms);
+/* Fills the RR report block of stream i; false before any packet. */
+bool pal_producer_report_block(struct pal_producer *p, size_t i, int64_t now_ms,
                                struct pal_rtcp_report_block *rb);
 /* Mean loudness since the last call (0..127, 127 = loudest), or -1 if no
  * level was received. Resets the accumulator. */

@@ -35,6 +35,9 @@ struct pal_room_stats {
     uint64_t rtcp_in, rtcp_out;
     uint64_t nack_in, retransmitted, nack_out;
     uint64_t pli_in, pli_out;
+    /* now, over the consumers: simulcast layer switches since they were
+     * created, video tracks forwarded to nobody because hidden */
+    uint64_t layer_switches, paused_tracks;
 };
 
 /* l is copied. Returns 0, -EINVAL or -ENOMEM. */
@@ -114,6 +117,13 @@ int pal_room_consumer_add(struct pal_room *r, struct pal_room_peer *p, const cha
                           const char *producer_mid, const struct pal_media_track *t,
                           int64_t now_ms);
 int pal_room_consumer_remove(struct pal_room *r, struct pal_room_peer *p, const char *mid);
+/* How p shows (producer_pid, producer_mid) (set_track_view): a hidden video
+ * track is not forwarded; a simulcast one gets the smallest layer that fills
+ * the view (palabre/simulcast.h), switched on that layer's keyframe (asked
+ * at once). Kept across a producer change. Returns 0, or -ENOENT when p does
+ * not consume that track. */
+int pal_room_set_view(struct pal_room *r, struct pal_room_peer *p, const char *producer_pid,
+                      const char *producer_mid, const struct pal_media_view *v, int64_t now_ms);
 size_t pal_room_consumer_count(const struct pal_room_peer *p);
 
 /* The transport's packet callbacks (struct pal_transport_listener, its

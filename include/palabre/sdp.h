@@ -23,6 +23,10 @@ struct pal_sdp_error {
     char message[192];
 };
 
+/* Fills err (when not NULL; line 0) with the formatted message and returns
+ * -EINVAL: the error of the builders and checks below. */
+int pal_sdp_fail(struct pal_sdp_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* ---- text <-> struct ---------------------------------------------------- */
 
 /* Parses len bytes of SDP (CRLF or LF line endings; need not be

@@ -24,6 +24,27 @@ export function markScreenTrack(sdp, mid) {
 // keeps refusing (e.g. dtls_failed) does not loop quickly.
 const retryDelay = (n) => (n === 1 ? 0 : Math.min(30000, 1000 * 2 ** (n - 2)));
 
+// The camera as three VP8 encodings (docs/protocol.md "Simulcast"): rid q, h, f
+// at 1/4, 1/2 and full resolution, lowest first, each with three temporal
+// layers where the browser has scalabilityMode; the server forwards each
+// subscriber the one its tile needs. A screen share stays one encoding.
+export const SIMULCAST_ENCODINGS = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1500000 },
+];
+
+function addSimulcast(pc, trackOrKind, init) {
+  if (window.__palabreHooks?.simulcast === false) return pc.addTransceiver(trackOrKind, init);
+  const withModes = SIMULCAST_ENCODINGS.map((e) => ({ ...e, scalabilityMode: 'L1T3' }));
+  for (const sendEncodings of [withModes, SIMULCAST_ENCODINGS]) {
+    try {
+      return pc.addTransceiver(trackOrKind, { ...init, sendEncodings });
+    } catch { /* scalabilityMode unknown to this browser: without it */ }
+  }
+  return pc.addTransceiver(trackOrKind, init);
+}
+
 export function createPeers(m) {
   const { state, ctx } = m;
   const hooks = () => window.__palabreHooks || {};
@@ -120,7 +141,9 @@ export function createPeers(m) {
     for (const kind of ['audio', 'video']) {
       const track = m.devices.localTrack(kind);
       if (track && kind === 'audio') track.enabled = state.mic;
-      state.pubTx[kind] = pc.addTransceiver(track || kind, { direction: 'sendonly', streams: [stream] });
+      const init = { direction: 'sendonly', streams: [stream] };
+      state.pubTx[kind] = kind === 'video' ? addSimulcast(pc, track || kind, init)
+        : pc.addTransceiver(track || kind, init);
     }
     if (!state.camera) state.pubTx.video.sender.replaceTrack(null);
     if (state.screenTrack) {

@@ -102,6 +102,7 @@ export function createSubscribe(m, peers) {
           totalFreezesDuration: r.totalFreezesDuration || 0, nackCount: r.nackCount || 0,
           keyFramesDecoded: r.keyFramesDecoded || 0, audioLevel: r.audioLevel || 0,
           totalAudioEnergy: r.totalAudioEnergy || 0, bytesReceived: r.bytesReceived || 0,
+          frameWidth: r.frameWidth || 0, frameHeight: r.frameHeight || 0, // the simulcast layer forwarded
         };
       });
     }

@@ -10,6 +10,7 @@
 import { h } from './dom.js';
 import { t } from './i18n.js';
 import { planStage } from './grid_layout.js';
+import { createViews } from './media_views.js';
 
 // The stream id (msid) of the room mixer's tracks in subscribe offers.
 export const MIXER_ID = 'mixer';
@@ -48,6 +49,7 @@ function setStream(media, track) {
 export function createTiles(m) {
   const { state, ctx, grid } = m;
   let page = 0;
+  const views = createViews(m);
 
   const status = h('p', { class: 'media-pager-status', 'aria-live': 'polite' });
   const prev = h('button', { type: 'button', class: 'media-pager-btn', onclick: () => turn(-1) }, t('media.pagePrev'));
@@ -102,6 +104,7 @@ export function createTiles(m) {
     if (status.textContent !== said) status.textContent = said; // a live region: only changes are read
     grid.dataset.pages = String(plan.pages);
     grid.dataset.laidOut = String(all.length); // tests wait for this
+    views.schedule(grid);
   }
 
   function place(tile, r) {

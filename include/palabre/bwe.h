@@ -1,0 +1,51 @@
+/* Send-side bandwidth estimation for one subscriber's PeerConnection, from
+ * its transport-cc feedback (palabre/twcc.h decodes it), after Google
+ * Congestion Control (draft-ietf-rmcat-gcc-02):
+ *
+ * - delay-based: packets grouped by send time (5 ms bursts); the variation
+ *   of the delay between groups, accumulated and smoothed, gives a trend
+ *   (slope of a linear fit over the last 20 groups); above an adaptive
+ *   threshold the link is overused (queues grow), below its opposite
+ *   underused. The rate follows AIMD: x0.85 of what was received on
+ *   overuse, +8 % per second otherwise (held while underused);
+ * - loss-based: more than 10 % lost in a feedback interval cuts the rate by
+ *   half the loss fraction, less than 2 % lets it grow.
+ * The estimate is the lower of the two, within [min_bps, max_bps].
+ *
+ * A fixed ring of sent packets: no allocation after create.
+ *
+ * Status: the estimator alone, tested on synthetic traces
+ * (tests/unit/media/test_bwe.c); not yet fed by the router (the
+ * transport-wide sequence numbers on forwarded packets, the feedback from
+ * subscribers and the layer budget are what remain of issue 14).
+ *
+ * Thread: one owner thread (the room's worker). */
+#ifndef PALABRE_BWE_H
+#define PALABRE_BWE_H
+
+#include "palabre/common.h"
+#include "palabre/twcc.h"
+
+struct pal_bwe;
+
+struct pal_bwe_config {
+    uint32_t start_bps, min_bps, max_bps; /* 0: 300 kbit/s, 30 kbit/s, 20 Mbit/s */
+};
+
+enum pal_bwe_usage { PAL_BWE_NORMAL = 0, PAL_BWE_OVERUSE, PAL_BWE_UNDERUSE };
+
+/* cfg may be NULL. Returns 0 or -ENOMEM. */
+int pal_bwe_create(const struct pal_bwe_config *cfg, struct pal_bwe **out);
+void pal_bwe_destroy(struct pal_bwe *b);
+
+/* A packet sent with transport-wide sequence number seq. */
+void pal_bwe_on_sent(struct pal_bwe *b, uint16_t seq, size_t bytes, int64_t send_us);
+/* One feedback packet's statuses (pal_twcc_feedback_decode) and its
+ * reference time in microseconds (reference_time x 64 ms). */
+void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, size_t n,
+                         int64_t reference_us, int64_t now_us);
+
+uint32_t pal_bwe_estimate(const struct pal_bwe *b);
+enum pal_bwe_usage pal_bwe_usage(const struct pal_bwe *b);
+
+#endif

@@ -1,0 +1,257 @@
+/* Send-side bandwidth estimation (GCC). See palabre/bwe.h. */
+#include "palabre/bwe.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SENT_SLOTS 1024         /* power of two: > packets in flight between feedbacks */
+#define BURST_US 5000           /* packets sent within 5 ms form one group */
+#define TREND_WINDOW 20         /* groups in the linear fit */
+#define TREND_GAIN 4.0
+#define SMOOTHING 0.9
+#define OVERUSE_TIME_MS 10.0    /* the trend must stay above the threshold this long */
+#define K_UP 0.0087
+#define K_DOWN 0.039
+#define RATE_WINDOW_US 500000   /* received rate: over the last 500 ms of arrivals */
+
+struct sent {
+    uint16_t seq;
+    bool valid;
+    uint16_t bytes;
+    int64_t send_us;
+};
+
+struct group {
+    int64_t first_send_us, last_send_us, last_arrival_us;
+    bool open;
+};
+
+struct pal_bwe {
+    /* state */
+    struct pal_bwe_config cfg;
+    struct sent sent[SENT_SLOTS];
+    struct group cur, prev;
+    bool have_prev;
+    double acc_delay_ms, smoothed_ms;
+    double fit_x[TREND_WINDOW], fit_y[TREND_WINDOW];
+    int n_fit, fit_next, n_groups;
+    int64_t first_arrival_us;
+    double threshold_ms;
+    int64_t last_threshold_us;
+    double overuse_ms;
+    double prev_trend;
+    enum pal_bwe_usage usage;
+    double delay_bps, loss_bps;
+    int64_t last_update_us;
+    /* received rate: arrivals (time, bytes) in a ring */
+    int64_t rx_us[256];
+    uint16_t rx_bytes[256];
+    unsigned rx_head, rx_n;
+};
+
+int pal_bwe_create(const struct pal_bwe_config *cfg, struct pal_bwe **out)
+{
+    struct pal_bwe *b = calloc(1, sizeof(*b));
+    if (!b)
+        return -ENOMEM;
+    if (cfg)
+        b->cfg = *cfg;
+    if (!b->cfg.start_bps)
+        b->cfg.start_bps = 300000;
+    if (!b->cfg.min_bps)
+        b->cfg.min_bps = 30000;
+    if (!b->cfg.max_bps)
+        b->cfg.max_bps = 20000000;
+    b->delay_bps = b->loss_bps = b->cfg.start_bps;
+    b->threshold_ms = 12.5;
+    *out = b;
+    return 0;
+}
+
+void pal_bwe_destroy(struct pal_bwe *b)
+{
+    free(b);
+}
+
+void pal_bwe_on_sent(struct pal_bwe *b, uint16_t seq, size_t bytes, int64_t send_us)
+{
+    struct sent *s = &b->sent[seq & (SENT_SLOTS - 1)];
+    s->seq = seq;
+    s->valid = true;
+    s->bytes = (uint16_t)(bytes > UINT16_MAX ? UINT16_MAX : bytes);
+    s->send_us = send_us;
+}
+
+static double received_bps(const struct pal_bwe *b)
+{
+    if (b->rx_n < 2)
+        return 0;
+    unsigned last = (b->rx_head + 255) & 255, first = (b->rx_head + 256 - b->rx_n) & 255;
+    int64_t span = b->rx_us[last] - b->rx_us[first];
+    if (span <= 0)
+        return 0;
+    double bytes = 0;
+    for (unsigned i = 1; i < b->rx_n; i++)
+        bytes += b->rx_bytes[(first + i) & 255];
+    return bytes * 8e6 / (double)span;
+}
+
+static void rx_add(struct pal_bwe *b, int64_t arrival_us, uint16_t bytes)
+{
+    b->rx_us[b->rx_head] = arrival_us;
+    b->rx_bytes[b->rx_head] = bytes;
+    b->rx_head = (b->rx_head + 1) & 255;
+    if (b->rx_n < 256)
+        b->rx_n++;
+    /* forget what is older than the window */
+    while (b->rx_n > 2 &&
+           arrival_us - b->rx_us[(b->rx_head + 256 - b->rx_n) & 255] > RATE_WINDOW_US)
+        b->rx_n--;
+}
+
+/* Slope of the least-squares fit of the smoothed delay over arrival time. */
+static double trend(const struct pal_bwe *b)
+{
+    double mx = 0, my = 0;
+    for (int i = 0; i < b->n_fit; i++) {
+        mx += b->fit_x[i];
+        my += b->fit_y[i];
+    }
+    mx /= b->n_fit;
+    my /= b->n_fit;
+    double num = 0, den = 0;
+    for (int i = 0; i < b->n_fit; i++) {
+        num += (b->fit_x[i] - mx) * (b->fit_y[i] - my);
+        den += (b->fit_x[i] - mx) * (b->fit_x[i] - mx);
+    }
+    return den > 0 ? num / den : 0;
+}
+
+/* The overuse detector on one new trend value (draft-ietf-rmcat-gcc 5.4-5.5). */
+static void detect(struct pal_bwe *b, double slope, double dt_ms, int64_t now_us)
+{
+    double t = (b->n_groups < 60 ? b->n_groups : 60) * slope * TREND_GAIN;
+    if (t > b->threshold_ms) {
+        b->overuse_ms += dt_ms;
+        if (b->overuse_ms > OVERUSE_TIME_MS && t >= b->prev_trend)
+            b->usage = PAL_BWE_OVERUSE;
+    } else if (t < -b->threshold_ms) {
+        b->overuse_ms = 0;
+        b->usage = PAL_BWE_UNDERUSE;
+    } else {
+        b->overuse_ms = 0;
+        b->usage = PAL_BWE_NORMAL;
+    }
+    b->prev_trend = t;
+    /* the threshold follows the trend, slowly up, faster down */
+    double since = b->last_threshold_us ? (double)(now_us - b->last_threshold_us) / 1000 : 0;
+    if (since > 100)
+        since = 100;
+    if (fabs(t) < b->threshold_ms + 15) {
+        double k = fabs(t) < b->threshold_ms ? K_DOWN : K_UP;
+        b->threshold_ms += k * (fabs(t) - b->threshold_ms) * since;
+        b->threshold_ms = b->threshold_ms < 6 ? 6 : b->threshold_ms > 600 ? 600 : b->threshold_ms;
+    }
+    b->last_threshold_us = now_us;
+}
+
+/* A group is complete: its delay variation against the previous one. */
+static void group_done(struct pal_bwe *b, int64_t now_us)
+{
+    if (b->have_prev) {
+        double send_ms = (double)(b->cur.last_send_us - b->prev.last_send_us) / 1000;
+        double arr_ms = (double)(b->cur.last_arrival_us - b->prev.last_arrival_us) / 1000;
+        double d = arr_ms - send_ms;
+        b->acc_delay_ms += d;
+        b->smoothed_ms = SMOOTHING * b->smoothed_ms + (1 - SMOOTHING) * b->acc_delay_ms;
+        b->fit_x[b->fit_next] = (double)(b->cur.last_arrival_us - b->first_arrival_us) / 1000;
+        b->fit_y[b->fit_next] = b->smoothed_ms;
+        b->fit_next = (b->fit_next + 1) % TREND_WINDOW;
+        if (b->n_fit < TREND_WINDOW)
+            b->n_fit++;
+        b->n_groups++;
+        if (b->n_fit == TREND_WINDOW)
+            detect(b, trend(b), arr_ms, now_us);
+    } else {
+        b->first_arrival_us = b->cur.last_arrival_us;
+    }
+    b->prev = b->cur;
+    b->have_prev = true;
+}
+
+static double clamp(const struct pal_bwe *b, double bps)
+{
+    return bps < b->cfg.min_bps ? b->cfg.min_bps : bps > b->cfg.max_bps ? b->cfg.max_bps : bps;
+}
+
+void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, size_t n,
+                         int64_t reference_us, int64_t now_us)
+{
+    int64_t arrival = reference_us;
+    size_t lost = 0, known = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct sent *s = &b->sent[st[i].seq & (SENT_SLOTS - 1)];
+        if (!s->valid || s->seq != st[i].seq)
+            continue; /* not ours, or too old */
+        known++;
+        if (!st[i].received) {
+            lost++;
+            continue;
+        }
+        arrival += st[i].delta_us;
+        s->valid = false;
+        rx_add(b, arrival, s->bytes);
+        if (b->cur.open && s->send_us - b->cur.first_send_us > BURST_US) {
+            group_done(b, now_us);
+            b->cur.open = false;
+        }
+        if (!b->cur.open) {
+            b->cur.first_send_us = s->send_us;
+            b->cur.open = true;
+        }
+        if (s->send_us >= b->cur.last_send_us || b->cur.first_send_us == s->send_us)
+            b->cur.last_send_us = s->send_us;
+        b->cur.last_arrival_us = arrival;
+    }
+    double rx = received_bps(b);
+    double dt = b->last_update_us ? (double)(now_us - b->last_update_us) / 1e6 : 0;
+    if (dt > 1)
+        dt = 1;
+    b->last_update_us = now_us;
+    /* delay-based AIMD */
+    if (b->usage == PAL_BWE_OVERUSE && rx > 0) {
+        double cut = 0.85 * rx;
+        if (cut < b->delay_bps)
+            b->delay_bps = cut;
+        b->usage = PAL_BWE_NORMAL; /* once per overuse episode: the detector says again */
+        b->overuse_ms = 0;
+    } else if (b->usage == PAL_BWE_NORMAL) {
+        double up = b->delay_bps * pow(1.08, dt);
+        double cap = rx > 0 ? 1.5 * rx + 10000 : up;
+        b->delay_bps = up < cap ? up : (b->delay_bps > cap ? b->delay_bps : cap);
+    }
+    b->delay_bps = clamp(b, b->delay_bps);
+    /* loss-based */
+    if (known > 0) {
+        double loss = (double)lost / (double)known;
+        if (loss > 0.10)
+            b->loss_bps = b->loss_bps * (1 - 0.5 * loss);
+        else if (loss < 0.02)
+            b->loss_bps = b->loss_bps * pow(1.05, dt > 0 ? dt * 10 : 0);
+        if (b->loss_bps > b->delay_bps * 1.5)
+            b->loss_bps = b->delay_bps * 1.5; /* the loss side never runs far ahead */
+        b->loss_bps = clamp(b, b->loss_bps);
+    }
+}
+
+uint32_t pal_bwe_estimate(const struct pal_bwe *b)
+{
+    double e = b->delay_bps < b->loss_bps ? b->delay_bps : b->loss_bps;
+    return (uint32_t)clamp(b, e);
+}
+
+enum pal_bwe_usage pal_bwe_usage(const struct pal_bwe *b)
+{
+    return b->usage;
+}
