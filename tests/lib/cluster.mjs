@@ -164,11 +164,17 @@ export async function joinRoom(wsUrl, room, name, { timeoutMs = 30000 * TIME_SCA
 }
 
 // Every node's process, stopped: SIGCONT first (a test may have left one
-// stopped), then SIGTERM.
+// stopped), then SIGTERM. Throws, with its output, when a node did not exit 0
+// (a crash, a sanitizer report, a leak).
 export async function stopNodes(nodes) {
   for (const n of nodes) {
     try { n.proc.kill('SIGCONT'); } catch { /* gone */ }
     if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill('SIGTERM');
   }
-  await Promise.all(nodes.map((n) => n.exited));
+  const bad = [];
+  for (const n of nodes) {
+    const r = await n.exited;
+    if (r.code !== 0) bad.push(`${n.id} exited with ${r.code} (${r.signal}):\n${n.output()}`);
+  }
+  if (bad.length) throw new Error(bad.join('\n'));
 }
