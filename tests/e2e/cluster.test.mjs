@@ -210,8 +210,7 @@ test('redis-server down past a lease, then restarted: the meeting goes on, new r
   let got = b.c.event('chat_message');
   await a.c.call('chat_send', { text: 'sans Redis', client_msg_id: 'm0' });
   assert.equal((await got).message.text, 'sans Redis');
-  await redis.start();
-  assert.equal(redisCli(topo, 'EXISTS', 'pal:room:steady:home'), '0', 'the restart lost every key');
+  await redis.start(); // empty: nothing was saved (startRedis), the directory is gone
   // the nodes register again and take their leases back by themselves
   await until('the lease taken back', () => home('steady') === lease, seconds(10));
   await until('every node registered again', () => nodes.every((n) => registry(topo, n.id)), seconds(10));
