@@ -77,6 +77,20 @@ struct pal_cluster {
     int64_t packets_per_second;
 };
 
+/* Room for one more of n items of size bytes in *items (capacity *cap). */
+static int grow(void *items, int *cap, int n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    int ncap = *cap ? *cap * 2 : 16;
+    void *p = realloc(*(void **)items, (size_t)ncap * size);
+    if (!p)
+        return -ENOMEM;
+    *(void **)items = p;
+    *cap = ncap;
+    return 0;
+}
+
 static struct lease *find_lease(struct pal_cluster *c, const char *room)
 {
     for (int i = 0; i < c->n_leases; i++)
@@ -111,14 +125,8 @@ static void collect(struct pal_participant *p, void *ud)
     struct ids *ids = ud;
     if (strcmp(p->room, ids->room) != 0)
         return;
-    if (ids->n == ids->cap) {
-        int cap = ids->cap ? ids->cap * 2 : 16;
-        void *n = realloc(ids->id, (size_t)cap * sizeof(*ids->id));
-        if (!n)
-            return;
-        ids->id = n;
-        ids->cap = cap;
-    }
+    if (grow(&ids->id, &ids->cap, ids->n, sizeof(*ids->id)))
+        return;
     snprintf(ids->id[ids->n++], sizeof(ids->id[0]), "%s", p->id);
 }
 
@@ -212,14 +220,8 @@ static void placed(struct pal_cluster *c, const struct pal_cluster_res *r)
     if (r->kind == PAL_CLUSTER_RES_HERE) {
         struct lease *l = find_lease(c, r->room);
         if (!l) {
-            if (c->n_leases == c->cap_leases) {
-                int cap = c->cap_leases ? c->cap_leases * 2 : 16;
-                struct lease *n = realloc(c->leases, (size_t)cap * sizeof(*n));
-                if (!n)
-                    return; /* the join times out as unavailable */
-                c->leases = n;
-                c->cap_leases = cap;
-            }
+            if (grow(&c->leases, &c->cap_leases, c->n_leases, sizeof(*c->leases)))
+                return; /* the join times out as unavailable */
             l = &c->leases[c->n_leases++];
             memset(l, 0, sizeof(*l));
             snprintf(l->room, sizeof(l->room), "%s", r->room);
@@ -403,14 +405,8 @@ int pal_cluster_chat_replicate(struct pal_cluster *c, const struct pal_chat_mess
         strlen(msg->name) >= sizeof(m->name) || strlen(msg->text) >= sizeof(m->text) ||
         strlen(msg->client_msg_id) >= sizeof(m->client_msg_id))
         return -EINVAL;
-    if (c->n_chats == c->cap_chats) {
-        int cap = c->cap_chats ? c->cap_chats * 2 : 16;
-        struct chat_wait *n = realloc(c->chats, (size_t)cap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        c->chats = n;
-        c->cap_chats = cap;
-    }
+    if (grow(&c->chats, &c->cap_chats, c->n_chats, sizeof(*c->chats)))
+        return -ENOMEM;
     memset(m, 0, offsetof(struct pal_cluster_chat, text));
     m->seq = ++c->next_seq;
     m->ts_ms = msg->ts_ms;

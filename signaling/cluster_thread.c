@@ -40,6 +40,7 @@
 #define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 2000
 #define IO_TIMEOUT_MS 1500
+#define CONNECT_LOG_MS 30000
 #define QUEUE_ITEMS 1024
 #define MAX_CANDIDATES 64
 #define CHAT_QUEUE_ITEMS 64  /* ~1 MiB each way: a chat message is up to 16 KB */
@@ -91,7 +92,7 @@ struct pal_cluster_thread {
     atomic_bool stop;
     bool started;
     bool up;
-    int64_t next_connect_ms, backoff_ms;
+    int64_t next_connect_ms, backoff_ms, fail_logged_ms;
     int64_t last_register_ms, last_renew_ms, last_tick_ms;
     struct pal_cluster_cmd stats; /* the latest STATS */
     unsigned rnd;
@@ -119,8 +120,11 @@ static void post_kind(struct pal_cluster_thread *t, int kind, uint64_t seq, cons
 
 static void disconnect(struct pal_cluster_thread *t, const char *why)
 {
-    if (t->rc) {
+    if (t->rc && why) {
         PAL_WARN("cluster", NULL, NULL, "Redis %s: %s (reconnecting)", t->cfg.cluster_redis, why);
+        t->fail_logged_ms = pal_now_ms();
+    }
+    if (t->rc) {
         redisFree(t->rc);
         t->rc = NULL;
     }
@@ -163,15 +167,17 @@ static void try_connect(struct pal_cluster_thread *t)
     struct timeval tv = {IO_TIMEOUT_MS / 1000, (IO_TIMEOUT_MS % 1000) * 1000};
     t->rc = port ? redisConnectWithTimeout(host, port, tv) : redisConnectUnixWithTimeout(host, tv);
     if (!t->rc || t->rc->err) {
-        const char *why = t->rc ? t->rc->errstr : "out of memory";
-        char buf[128];
-        snprintf(buf, sizeof(buf), "%s", why);
+        /* one line when it goes down, then one every CONNECT_LOG_MS */
+        if (t->up || pal_now_ms() - t->fail_logged_ms >= CONNECT_LOG_MS) {
+            PAL_WARN("cluster", NULL, NULL, "cannot reach Redis %s: %s (retrying)",
+                     t->cfg.cluster_redis, t->rc ? t->rc->errstr : "out of memory");
+            t->fail_logged_ms = pal_now_ms();
+        }
         if (t->rc) {
             redisFree(t->rc);
             t->rc = NULL;
         }
-        t->up = true; /* so that disconnect() reports it down once */
-        disconnect(t, buf);
+        disconnect(t, NULL);
         return;
     }
     redisSetTimeout(t->rc, tv);
@@ -188,12 +194,16 @@ static void try_connect(struct pal_cluster_thread *t)
     PAL_INFO("cluster", NULL, NULL, "connected to Redis %s as node %s", t->cfg.cluster_redis,
              t->cfg.cluster_node_id);
     t->backoff_ms = BACKOFF_MIN_MS;
-    t->up = true;
-    post_kind(t, PAL_CLUSTER_RES_TICK, 0, NULL);
     /* a Redis that restarted lost everything: say who we are and take our
-     * leases back at once, before anybody places our rooms elsewhere */
+     * leases back at once, before anybody places our rooms elsewhere. Only
+     * then is Redis "up" for the signaling thread: a lease deadline passed
+     * during the outage is not a lost lease until this round says so. */
     register_node(t);
     renew_all(t);
+    if (t->rc) {
+        t->up = true;
+        post_kind(t, PAL_CLUSTER_RES_TICK, 0, NULL);
+    }
 }
 
 /* ---- registry ---------------------------------------------------------------- */
@@ -444,8 +454,9 @@ static double score(const struct pal_cluster_node *n, int placed)
 }
 
 /* The less loaded of two random live, serving, compatible nodes (power of
- * two choices), into *out. -ENOENT when there is none. */
-static int choose_node(struct pal_cluster_thread *t, struct pal_cluster_node *out)
+ * two choices), into *out; never this node when it drains (its registry
+ * entry may not say so yet). -ENOENT when there is none. */
+static int choose_node(struct pal_cluster_thread *t, bool draining, struct pal_cluster_node *out)
 {
     redisReply *r = cmd(t, "SMEMBERS pal:nodes");
     if (!r)
@@ -475,8 +486,10 @@ static int choose_node(struct pal_cluster_thread *t, struct pal_cluster_node *ou
                 freeReplyObject(d);
             continue;
         }
+        bool me = strcmp(ids[i], t->cfg.cluster_node_id) == 0;
         if (rc == 0 && live[n_live].state == PAL_CLUSTER_SERVING &&
-            live[n_live].proto == PAL_CLUSTER_PROTO && strcmp(live[n_live].id, ids[i]) == 0)
+            live[n_live].proto == PAL_CLUSTER_PROTO && strcmp(live[n_live].id, ids[i]) == 0 &&
+            !(me && draining))
             n_live++;
     }
     int rc = -ENOENT;
@@ -563,9 +576,10 @@ static void place(struct pal_cluster_thread *t, const struct pal_cluster_cmd *c)
     }
     freeReplyObject(r);
     struct pal_cluster_node target;
-    bool here = c->here && !t->stats.draining;
+    bool draining = c->draining || t->stats.draining;
+    bool here = c->here && !draining;
     if (!here) {
-        int rc = choose_node(t, &target);
+        int rc = choose_node(t, draining, &target);
         if (rc) {
             if (rc == -ENOENT)
                 PAL_WARN("cluster", room, NULL, "no live serving node to place the room on");

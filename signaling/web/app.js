@@ -137,10 +137,14 @@ function createSession(room) {
     lobby: null, invites: null, roomControls: null, // moderators' tools
     ticket: null, // a cluster's redirect ticket for the next join
     redirects: 0, // redirects followed since the last successful join
+    node: null, // the WebSocket URL of the node the last join was answered by
   };
   s.videoBox = h('div', { class: 'room__video-box' }, s.grid);
   s.drain = createDrainBanner(); // kept across screens, like the video box
-  const conn = createConnection({ url, onOpen: () => enter(), onDown: () => setConnState('reconnecting'),
+  // onDown: a lost connection (a redirect to a node that just died included)
+  // ends a run of redirects: only redirects between live nodes count as a loop
+  const conn = createConnection({ url, onOpen: () => enter(),
+    onDown: () => { s.redirects = 0; setConnState('reconnecting'); },
     // closed for good without its event (lost): the code says why
     onFinal: (code) => finish({ 4001: 'removed', 4002: 'ended', 4003: 'denied' }[code], {}) });
 
@@ -259,6 +263,10 @@ function createSession(room) {
   async function joined(data) {
     s.redirects = 0;
     const first = !s.joined;
+    // a cluster moved the room to another node (failover): message ids are
+    // that node's, the chat is read again from its latest page
+    if (!first && s.node && s.node !== conn.url) resetChat();
+    s.node = conn.url;
     s.waiting = false;
     s.joined = true;
     s.self = data.participant;
@@ -341,6 +349,12 @@ function createSession(room) {
   }
 
   // Inserts a message in id order, once (dedupe by the server's id).
+  function resetChat() {
+    for (const li of s.messages.values()) li.remove();
+    s.messages.clear();
+    s.lastId = 0;
+  }
+
   function addMessage(m, scroll = true) {
     if (!s.ui || s.messages.has(m.id)) return;
     // our own message stored before an acknowledgement was lost (seen again in the

@@ -112,6 +112,8 @@ export function createConnection({ url, onOpen = () => {}, onDown = () => {}, on
       open();
     },
     get isOpen() { return !!ws && ws.readyState === WebSocket.OPEN; },
+    // the URL of the node this connection is (or will be) open to
+    get url() { return current; },
     on(type, handler) {
       if (!handlers.has(type)) handlers.set(type, []);
       handlers.get(type).push(handler);

@@ -16,8 +16,10 @@
 //     retry_after_ms) until joined: m.c (the client), m.data, m.node (the
 //     ws URL joined), m.hops (redirects followed)
 //   redisCli(topo, 'GET', 'pal:node:node1')
+//   ticketFor(room, 'node1') → a ticket that places a new room on node1
 //   await topo.destroy();
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -55,6 +57,13 @@ export async function clusterTopology(n) {
     for (const ns of made.reverse()) await ns.destroy();
     throw e;
   }
+}
+
+// A redirect ticket for room on node (signed with the tests' cluster secret,
+// docs/protocol.md): a join carrying it places a new room on that node.
+export function ticketFor(room, nodeId, expiresMs = Date.now() + 30000) {
+  const body = `v1.${room}.${nodeId}.${expiresMs}`;
+  return `${body}.${crypto.createHmac('sha256', CLUSTER_SECRET).update(body).digest('hex')}`;
 }
 
 export function redisCli(topo, ...args) {
@@ -164,11 +173,17 @@ export async function joinRoom(wsUrl, room, name, { timeoutMs = 30000 * TIME_SCA
 }
 
 // Every node's process, stopped: SIGCONT first (a test may have left one
-// stopped), then SIGTERM.
+// stopped), then SIGTERM. Throws, with its output, when a node did not exit 0
+// (a crash, a sanitizer report, a leak).
 export async function stopNodes(nodes) {
   for (const n of nodes) {
     try { n.proc.kill('SIGCONT'); } catch { /* gone */ }
     if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill('SIGTERM');
   }
-  await Promise.all(nodes.map((n) => n.exited));
+  const bad = [];
+  for (const n of nodes) {
+    const r = await n.exited;
+    if (r.code !== 0) bad.push(`${n.id} exited with ${r.code} (${r.signal}):\n${n.output()}`);
+  }
+  if (bad.length) throw new Error(bad.join('\n'));
 }
