@@ -217,8 +217,10 @@ void pal_producer_on_sr(struct pal_producer *p, uint32_t ssrc, uint64_t ntp, int
 bool pal_producer_report_block(struct pal_producer *p, size_t i, int64_t now_ms,
                                struct pal_rtcp_report_block *rb)
 {
+    if (i >= p->n_streams)
+        return false;
     struct pal_producer_stream *s = &p->streams[i];
-    if (i >= p->n_streams || s->received == 0 || !s->ssrc)
+    if (s->received == 0 || !s->ssrc)
         return false;
     int64_t expected = s->max_ext - s->base_ext + 1;
     int64_t lost = expected - (int64_t)s->received;
