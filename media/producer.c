@@ -13,7 +13,8 @@
 #include "palabre/rtx_buffer.h"
 #include "palabre/simulcast.h"
 
-#define LAYER_ACTIVE_MS 1000 /* a layer with no packet for this long is off */
+#define LAYER_ACTIVE_MS 1000 /* a layer with no packet for this long is off (and may
+                              change SSRC) */
 
 static int stream_init(struct pal_producer_stream *s, bool video)
 {
@@ -106,17 +107,23 @@ int pal_producer_stream_of(struct pal_producer *p, const struct pal_rtp_packet *
     if (layer < 0)
         return -1;
     /* A new SSRC for a layer (the browser restarted its encoder): a new
-     * stream, counted from scratch. */
+     * stream, counted from scratch, in the same ring and NACK state (no
+     * allocation: a publisher flipping SSRCs costs us nothing more). */
     struct pal_producer_stream *s = &p->streams[layer];
+    /* Learnt before SRTP authenticates the packet: a layer that still
+     * flows keeps its SSRC, so a forged header cannot take it over. */
+    if (s->ssrc && s->ssrc != hdr->ssrc && pal_now_ms() - s->last_packet_ms < LAYER_ACTIVE_MS)
+        return -1;
     if (s->ssrc != hdr->ssrc && s->received) {
-        bool video = p->track.kind == PAL_MEDIA_VIDEO;
-        stream_fini(s);
+        struct pal_producer_stream keep = *s;
         memset(s, 0, sizeof(*s));
-        if (stream_init(s, video)) {
-            stream_fini(s);
-            memset(s, 0, sizeof(*s));
-            return -1;
-        }
+        s->nack = keep.nack;
+        s->kf = keep.kf;
+        s->rtx = keep.rtx;
+        pal_seq_unwrapper_init(&s->unwrap);
+        pal_rtx_buffer_clear(s->rtx);
+        if (s->nack)
+            pal_nack_reset(s->nack);
     }
     s->ssrc = hdr->ssrc;
     return layer;
@@ -210,8 +217,10 @@ void pal_producer_on_sr(struct pal_producer *p, uint32_t ssrc, uint64_t ntp, int
 bool pal_producer_report_block(struct pal_producer *p, size_t i, int64_t now_ms,
                                struct pal_rtcp_report_block *rb)
 {
+    if (i >= p->n_streams)
+        return false;
     struct pal_producer_stream *s = &p->streams[i];
-    if (i >= p->n_streams || s->received == 0 || !s->ssrc)
+    if (s->received == 0 || !s->ssrc)
         return false;
     int64_t expected = s->max_ext - s->base_ext + 1;
     int64_t lost = expected - (int64_t)s->received;

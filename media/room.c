@@ -738,7 +738,7 @@ static void tick_reports(struct pal_room *r, struct pal_room_peer *p, int64_t no
     struct pal_rtcp_report_block rb[PAL_MEDIA_MAX_TRACKS * PAL_MEDIA_MAX_LAYERS];
     size_t n = 0, len;
     for (size_t i = 0; i < p->n_producers; i++)
-        for (size_t k = 0; k < p->producers[i]->n_streams && n < 31; k++)
+        for (size_t k = 0; k < p->producers[i]->n_streams && n < PAL_ARRAY_LEN(rb); k++)
             if (pal_producer_report_block(p->producers[i], k, now_ms, &rb[n]))
                 n++;
     if (n && pal_rtcp_write_rr(r->rtcp, sizeof(r->rtcp) - PAL_SRTP_MAX_TRAILER, &len,

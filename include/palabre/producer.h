@@ -77,7 +77,9 @@ void pal_producer_detach(struct pal_producer *p, struct pal_consumer *c);
 
 /* The stream an SSRC belongs to, or -1. A simulcast layer whose SSRC is not
  * known yet is learnt from the packet's rid extension (hdr: parsed header,
- * before decryption: extensions are not encrypted). */
+ * before decryption: extensions are not encrypted); a known layer takes a
+ * new SSRC only after a second without packets (the browser restarted that
+ * encoder), on pal_now_ms()'s clock. */
 int pal_producer_stream_of(struct pal_producer *p, const struct pal_rtp_packet *hdr);
 
 /* Bookkeeping of one received packet of stream info->layer (kept in its

@@ -24,20 +24,30 @@ export function markScreenTrack(sdp, mid) {
 // keeps refusing (e.g. dtls_failed) does not loop quickly.
 const retryDelay = (n) => (n === 1 ? 0 : Math.min(30000, 1000 * 2 ** (n - 2)));
 
-// The camera as three VP8 encodings (docs/protocol.md "Simulcast"): rid q, h, f
-// at 1/4, 1/2 and full resolution, lowest first, each with three temporal
-// layers where the browser has scalabilityMode; the server forwards each
-// subscriber the one its tile needs. A screen share stays one encoding.
+// The camera as VP8 simulcast (docs/protocol.md "Simulcast"): rid q, h, f at
+// 1/4, 1/2 and full resolution, lowest first, each with three temporal layers
+// where the browser has scalabilityMode; the server forwards each subscriber
+// the one its tile needs. A camera below 960x540 (ours asks 640x360) is sent
+// as h and f only: Chromium sends no more layers than a source of that size
+// allows and drops the top ones, which would leave everyone a quarter of the
+// picture. A screen share stays one encoding.
 export const SIMULCAST_ENCODINGS = [
   { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
   { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
   { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1500000 },
 ];
 
+export function simulcastEncodings(height) {
+  return height >= 540 ? SIMULCAST_ENCODINGS
+    : SIMULCAST_ENCODINGS.slice(1);
+}
+
 function addSimulcast(pc, trackOrKind, init) {
   if (window.__palabreHooks?.simulcast === false) return pc.addTransceiver(trackOrKind, init);
-  const withModes = SIMULCAST_ENCODINGS.map((e) => ({ ...e, scalabilityMode: 'L1T3' }));
-  for (const sendEncodings of [withModes, SIMULCAST_ENCODINGS]) {
+  const height = typeof trackOrKind === 'string' ? 360 : (trackOrKind.getSettings?.().height || 360);
+  const encodings = simulcastEncodings(height);
+  const withModes = encodings.map((e) => ({ ...e, scalabilityMode: 'L1T3' }));
+  for (const sendEncodings of [withModes, encodings]) {
     try {
       return pc.addTransceiver(trackOrKind, { ...init, sendEncodings });
     } catch { /* scalabilityMode unknown to this browser: without it */ }

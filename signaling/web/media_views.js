@@ -37,7 +37,11 @@ export function createViews(m) {
       if (sent.get(key) === said) continue;
       sent.set(key, said);
       ctx.request('set_track_view', { participant_id: pid, source, width, height, visible })
-        .catch((e) => { sent.delete(key); m.recordError?.(e); });
+        .catch((e) => {
+          sent.delete(key); // told again at the next layout
+          // the participant left or unpublished meanwhile: not an error of ours
+          if (e?.code !== 'unknown_track' && e?.code !== 'unknown_participant') m.recordError?.(e);
+        });
     }
     for (const key of [...sent.keys()]) if (!seen.has(key)) sent.delete(key);
   }

@@ -13,6 +13,7 @@
 
 #include "palabre/room.h"
 #include "palabre/rtcp.h"
+#include "rtcp_count.h"
 #include "palabre/rtp.h"
 #include "palabre/rtx_buffer.h"
 
@@ -180,18 +181,9 @@ static void subscribe(struct fixture *f, struct pal_room_peer *p, struct rec *su
     pal_room_sink_ready(f->room, p, PAL_MEDIA_PC_SUBSCRIBE, now);
 }
 
-static int count_pli(struct rec *r, uint32_t media_ssrc)
+static int count_pli(const struct rec *r, uint32_t media_ssrc)
 {
-    int n = 0;
-    for (int i = 0; i < r->n_rtcp; i++) {
-        struct pal_rtcp_iter it;
-        struct pal_rtcp_packet pk;
-        pal_rtcp_iter_init(&it, r->rtcp[i], r->rtcp_len[i]);
-        while (pal_rtcp_next(&it, &pk, NULL) == 1)
-            if (pk.kind == PAL_RTCP_PLI && pk.fb.media_ssrc == media_ssrc)
-                n++;
-    }
-    return n;
+    return count_plis_in(r->rtcp[0], sizeof(r->rtcp[0]), r->rtcp_len, r->n_rtcp, media_ssrc);
 }
 
 static void test_fanout_and_rewrite(void **state)

@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "palabre/common.h"
 #include "palabre/room.h"
 #include "palabre/rtcp.h"
+#include "rtcp_count.h"
 #include "palabre/rtp.h"
 #include "palabre/sdp_simulcast.h"
 #include "palabre/simulcast.h"
@@ -187,16 +189,7 @@ static void assert_continuous(const struct rec *r)
 
 static int count_pli(const struct rec *r, uint32_t media_ssrc)
 {
-    int n = 0;
-    for (int i = 0; i < r->n_rtcp; i++) {
-        struct pal_rtcp_iter it;
-        struct pal_rtcp_packet pk;
-        pal_rtcp_iter_init(&it, r->rtcp[i], r->rtcp_len[i]);
-        while (pal_rtcp_next(&it, &pk, NULL) == 1)
-            if (pk.kind == PAL_RTCP_PLI && pk.fb.media_ssrc == media_ssrc)
-                n++;
-    }
-    return n;
+    return count_plis_in(r->rtcp[0], sizeof(r->rtcp[0]), r->rtcp_len, r->n_rtcp, media_ssrc);
 }
 
 static void test_rid_layer(void **state)
@@ -351,6 +344,33 @@ static void test_renegotiation_keeps_layers(void **state)
     assert_continuous(&f->bob_sub);
 }
 
+/* A header naming a flowing layer with another SSRC (forged: learnt before
+ * SRTP authenticates it) is refused; after a second of silence the layer
+ * takes its new SSRC (the browser restarted that encoder). */
+static void test_layer_ssrc_not_taken_over(void **state)
+{
+    struct fixture *f = *state;
+    int64_t now = pal_now_ms();
+    frame_all(f, true, now);
+    struct pal_rtp_header h = {.payload_type = 96, .seq = 1, .timestamp = 1, .ssrc = 0xBAD,
+                               .n_ext = 1};
+    h.ext[0].id = EXT_RID;
+    h.ext[0].len = 1;
+    h.ext[0].data[0] = 'q';
+    uint8_t p[20] = {0x10, 0x01}, buf[100];
+    size_t len;
+    assert_int_equal(pal_rtp_write(&h, p, sizeof(p), buf, sizeof(buf), &len), 0);
+    struct pal_rtp_packet hdr;
+    assert_int_equal(pal_rtp_parse(&hdr, buf, len, NULL), 0);
+    assert_null(pal_room_peer_accept_rtp(f->alice, &hdr));
+    /* q silent for 2 s (its last packet that long ago): the new SSRC is q */
+    teardown(state);
+    setup(state);
+    f = *state;
+    feed(f, 0, true, pal_now_ms() - 2000);
+    assert_non_null(pal_room_peer_accept_rtp(f->alice, &hdr));
+}
+
 static void test_sdp_layers(void **state)
 {
     (void)state;
@@ -410,6 +430,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hidden_gets_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nack_after_switch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_renegotiation_keeps_layers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_layer_ssrc_not_taken_over, setup, teardown),
         cmocka_unit_test(test_sdp_layers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

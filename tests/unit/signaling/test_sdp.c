@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "palabre/sdp.h"
+#include "palabre/sdp_simulcast.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -275,6 +276,43 @@ static void chrome_simulcast_fields(void **state)
     assert_string_equal(v->simulcast, "send q;h;f");
     assert_int_equal(pal_sdp_find_extmap(v, PAL_SDP_EXT_RID), 10);
     free(d);
+}
+
+/* The answer to Chrome's simulcast offer receives its three layers:
+ * a=rid:<id> recv, a=simulcast:recv q;h;f, the rid and repaired-rid
+ * extensions; a malformed simulcast line is refused with a clear error. */
+static void chrome_simulcast_answer(void **state)
+{
+    struct pal_session_desc *offer = parse_fixture("chrome-offer-simulcast.sdp");
+    struct pal_session_desc *ans = desc_new();
+    struct pal_sdp_local local;
+    local_init(&local);
+    struct pal_sdp_error err;
+    assert_int_equal(pal_sdp_build_answer(offer, &local, ans, &err), 0);
+    char *text = pal_sdp_write_alloc(ans, &err);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "a=rid:q recv\r\na=rid:h recv\r\na=rid:f recv\r\n"));
+    assert_non_null(strstr(text, "a=simulcast:recv q;h;f\r\n"));
+    assert_non_null(strstr(text, " urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n"));
+    assert_non_null(strstr(text, " urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id\r\n"));
+    struct pal_session_desc *back = desc_new();
+    assert_int_equal(pal_sdp_parse(text, strlen(text), back, &err), 0);
+    char rids[PAL_MEDIA_MAX_LAYERS][PAL_MEDIA_RID_MAX];
+    assert_int_equal(pal_sdp_simulcast_layers(&back->media[1], PAL_SDP_DIR_RECVONLY, rids,
+                                              PAL_MEDIA_MAX_LAYERS, NULL),
+                     3);
+    assert_string_equal(rids[0], "q");
+    assert_string_equal(rids[2], "f");
+    /* audio has none of it */
+    assert_int_equal(back->media[0].n_rids, 0);
+    assert_int_equal(pal_sdp_find_extmap(&back->media[0], PAL_SDP_EXT_RID), 0);
+    free(text);
+    strcpy(offer->media[1].simulcast, "send q;x");
+    assert_int_equal(pal_sdp_build_answer(offer, &local, ans, &err), -EINVAL);
+    assert_non_null(strstr(err.message, "'x'"));
+    free(back);
+    free(ans);
+    free(offer);
 }
 
 static void firefox_offer_fields(void **state)
@@ -834,6 +872,7 @@ int main(void)
         cmocka_unit_test(chrome_offer_fields),
         cmocka_unit_test(chrome_answer_fields),
         cmocka_unit_test(chrome_simulcast_fields),
+        cmocka_unit_test(chrome_simulcast_answer),
         cmocka_unit_test(firefox_offer_fields),
         cmocka_unit_test(answer_to_chrome),
         cmocka_unit_test(answer_to_firefox),
