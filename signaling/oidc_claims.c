@@ -12,20 +12,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "palabre/common.h"
 #include "palabre/jwt.h"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
+#define fail pal_errf /* common.h */
 #define REFUSE(...) fail(err, errlen, -EACCES, __VA_ARGS__)
 
 /* A string member without NUL of at most max bytes, else NULL. */
@@ -96,22 +86,6 @@ out:
     return rc;
 }
 
-/* A NumericDate, -1 when not a finite number. */
-static int numeric_date(json_t *j, int64_t *out)
-{
-    double d;
-    if (json_is_integer(j))
-        d = (double)json_integer_value(j);
-    else if (json_is_real(j))
-        d = json_real_value(j);
-    else
-        return -1;
-    if (!isfinite(d) || d > 4e15 || d < -4e15)
-        return -1;
-    *out = (int64_t)floor(d);
-    return 0;
-}
-
 static bool audience_ok(json_t *aud, json_t *azp, const char *client_id)
 {
     if (json_is_string(aud))
@@ -139,11 +113,11 @@ int pal_oidc_check_id_token(json_t *claims, const char *issuer, const char *clie
     if (!audience_ok(json_object_get(claims, "aud"), json_object_get(claims, "azp"), client_id))
         return REFUSE("wrong audience");
     int64_t exp, iat;
-    if (numeric_date(json_object_get(claims, "exp"), &exp))
+    if (pal_jwt_numeric_date(json_object_get(claims, "exp"), &exp))
         return REFUSE("ID token has no expiry (exp)");
     if (now_s >= exp + leeway_s)
         return REFUSE("ID token expired");
-    if (numeric_date(json_object_get(claims, "iat"), &iat))
+    if (pal_jwt_numeric_date(json_object_get(claims, "iat"), &iat))
         return REFUSE("ID token has no issue time (iat)");
     if (iat > now_s + leeway_s)
         return REFUSE("ID token issued in the future (iat)");

@@ -8,7 +8,9 @@
 //   1. sign in as dwho: back on Palabre as "Doctor Who" (name in the
 //      header), create a room, invite a guest who waits and is admitted;
 //      sign out (through the provider's end-session endpoint): the old
-//      session cookie no longer opens anything (/oidc/me, WebSocket);
+//      session cookie no longer opens anything (/oidc/me, WebSocket); back
+//      in the room without a session, the agent goes through sign-in and
+//      comes back to that room, its owner again;
 //   2. the refusals, each with its error page and no session: a wrong
 //      state, a replayed code (the real provider), then ID tokens crafted
 //      by the test (a tiny token endpoint of its own, for these cases only):
@@ -179,6 +181,17 @@ test('an agent signs in at the provider, comes back named, creates a room and in
   const r = await wsAuth(srv.url, cookie.value);
   assert.equal(r.ok, false);
   assert.equal(r.error.code, 'auth_required');
+
+  // coming back to the room without a session (a new tab: no resume token of
+  // the meeting left a moment ago): through sign-in, and back to that room
+  const back = await a.context.newPage();
+  await back.goto(`${srv.url}/r/conseil-des-sages`);
+  await back.getByRole('button', { name: 'Rejoindre', exact: true }).click();
+  await providerLogin(back, 'dwho', 'dwho');
+  await back.waitForURL(`${srv.url}/r/conseil-des-sages`);
+  await back.getByRole('button', { name: 'Rejoindre', exact: true }).click();
+  await back.getByRole('heading', { level: 1, name: 'Réunion « Conseil des sages »' }).waitFor();
+  await back.locator('.people .person__role').getByText('Propriétaire').first().waitFor();
   for (const p of [a, g]) assert.deepEqual(p.errors, [], `${p.name}: page errors`);
 });
 
@@ -205,6 +218,8 @@ function refused(r, detail) {
 }
 
 test('refused at the callback with the real provider: a wrong state, a replayed code', { timeout: seconds(180) }, async () => {
+  const sessions = () => (srv.output().match(/signed in: /g) || []).length;
+  const before = sessions();
   const bogus = crypto.randomBytes(32).toString('base64url');
   refused(await get(`${srv.url}/oidc/callback?code=abc&state=${bogus}`), 'unknown or already used state');
 
@@ -222,7 +237,7 @@ test('refused at the callback with the real provider: a wrong state, a replayed 
   const code = new URL(callbacks[0]).searchParams.get('code');
   const { state } = await startLogin(srv.url);
   refused(await get(`${srv.url}/oidc/callback?code=${code}&state=${state}`), 'the provider refused the code');
-  assert.equal(srv.output().match(/signed in: /g).length, 2, 'dwho and rtyler only');
+  assert.equal(sessions(), before + 1, 'rtyler\'s own sign-in only');
 });
 
 test('a key rotation at the provider (new kid) is picked up without restarting palabre', { timeout: seconds(180) }, async () => {
