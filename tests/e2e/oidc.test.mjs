@@ -24,12 +24,13 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { CHROMIUM_ARGS, TIME_SCALE } from '../lib/media_e2e.mjs';
-import { freePort, startPalabre } from '../lib/palabre.mjs';
+import { connect, freePort, startPalabre } from '../lib/palabre.mjs';
 import { startProvider, makeCa } from '../lib/oidc_provider.mjs';
 import { seconds } from '../lib/timeouts.mjs';
 
@@ -357,5 +358,40 @@ test('the provider unreachable: the sign-in page says so, and palabre goes on se
     assert.equal((await get(`${s3.url}/healthz`)).body, 'ok');
   } finally {
     await s3.stop();
+  }
+});
+
+test('a provider that accepts connections and never answers delays only sign-in: the server answers HTTP and WebSocket requests meanwhile', { timeout: seconds(120) }, async () => {
+  // a black hole: TCP accepted, TLS never answered
+  const held = [];
+  const hole = net.createServer((sock) => { held.push(sock); sock.on('error', () => {}); });
+  await new Promise((r) => hole.listen(0, '127.0.0.1', r));
+  const port = await freePort();
+  const s4 = await startPalabre({ port, config: { access: { agents: 'oidc' }, oidc: {
+    issuer: `https://127.0.0.1:${hole.address().port}`, client_id: 'palabre', client_secret: 's3cret',
+    redirect_uri: `http://127.0.0.1:${port}/oidc/callback`, timeout_seconds: 4 } } });
+  try {
+    let loginDone = false;
+    const login = get(`${s4.url}/oidc/login`).then((r) => { loginDone = true; return r; });
+    // wait until the worker is inside its call to the provider
+    const deadline = Date.now() + seconds(10);
+    while (held.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(held.length, 1, 'palabre connected to the provider');
+    // meanwhile the signaling thread answers: HTTP, and a WebSocket request
+    // (a join without a session, refused as it should be)
+    assert.equal((await get(`${s4.url}/healthz`)).body, 'ok');
+    assert.equal((await get(`${s4.url}/oidc/me`)).status, 200);
+    const c = await connect(s4.wsUrl);
+    const refusedJoin = await c.request('join', { room: 'salle', name: 'X' });
+    assert.equal(refusedJoin.error.code, 'auth_required');
+    c.close();
+    assert.equal(loginDone, false, 'all of that while the sign-in was still waiting on the provider');
+    const r = await login;
+    assert.equal(r.status, 502);
+    assert.match(r.body, /provider_unreachable/);
+  } finally {
+    await s4.stop();
+    for (const sock of held) sock.destroy();
+    hole.close();
   }
 });
