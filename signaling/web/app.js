@@ -601,7 +601,6 @@ function createSession(room) {
 
 async function route() {
   document.documentElement.lang = lang;
-  await loadSignIn();
   document.getElementById('skip-link').textContent = t('skip');
   document.getElementById('tagline').textContent = t('tagline');
   document.getElementById('footer-text').textContent = t('footer');
@@ -610,7 +609,10 @@ async function route() {
   if (m) {
     try { room = decodeURIComponent(m[1]); } catch { room = m[1]; }
   }
+  // the fragment's token or invite leaves the address bar at once, before
+  // anything waits on the network
   readFragment(room && ROOM_RE.test(room) ? room : null);
+  await loadSignIn(); // OpenID Connect: who is signed in (signin.js), for the header and the screens
   if (!m) { homeScreen(); return; }
   if (!ROOM_RE.test(room)) { homeScreen(t('home.badRoom', { room })); return; }
   preJoinScreen(room, new URLSearchParams(location.search));
