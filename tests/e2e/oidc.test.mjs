@@ -33,6 +33,7 @@ import { CHROMIUM_ARGS, TIME_SCALE } from '../lib/media_e2e.mjs';
 import { connect, freePort, startPalabre } from '../lib/palabre.mjs';
 import { startProvider, makeCa } from '../lib/oidc_provider.mjs';
 import { seconds } from '../lib/timeouts.mjs';
+import { axeSerious } from '../lib/web.mjs';
 
 let op, srv, browser;
 const contexts = [];
@@ -166,6 +167,7 @@ test('an agent signs in at the provider, comes back named, creates a room and in
   await menuButton.focus();
   await a.page.keyboard.press('Enter');
   assert.equal(await menuButton.getAttribute('aria-expanded'), 'true');
+  assert.deepEqual(await axeSerious(a.page), [], 'axe-core: the home page with the account menu open');
   await a.page.keyboard.press('Escape');
   assert.equal(await menuButton.getAttribute('aria-expanded'), 'false');
   await a.page.keyboard.press('Enter');
@@ -351,6 +353,7 @@ test('the provider unreachable: the sign-in page says so, and palabre goes on se
     await p.page.getByRole('main').getByRole('link', { name: 'Se connecter' }).click();
     await p.page.getByRole('heading', { level: 1, name: 'Connexion impossible' }).waitFor();
     await p.page.getByText('Le service d\'identité ne répond pas').waitFor();
+    assert.deepEqual(await axeSerious(p.page), [], 'axe-core: the sign-in error page');
     assert.equal(await p.page.locator('#oidc-error').getAttribute('data-reason'), 'provider_unreachable');
     const r = await get(`${s3.url}/oidc/login`);
     assert.equal(r.status, 502);
