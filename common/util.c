@@ -1,6 +1,8 @@
 #include "palabre/common.h"
 
 #include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <time.h>
 
 int64_t pal_now_us(void)
@@ -42,4 +44,15 @@ int pal_random_hex(char *out, size_t n)
     }
     out[2 * n] = '\0';
     return 0;
+}
+
+int pal_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
 }

@@ -13,8 +13,10 @@ build_pkgs=(build-essential pkg-config libwebsockets-dev libjansson-dev libsqlit
 # tests run their own instances; the packages' services are not started (below).
 test_pkgs=(chromium nftables iproute2 sqlite3 nodejs npm clang valgrind util-linux procps
            coturn docker-compose redis-server caddy liblemonldap-ng-portal-perl
-           lemonldap-ng-fastcgi-server libplack-perl)
-# installed without their recommended packages (LemonLDAP::NG recommends nginx)
+           lemonldap-ng-fastcgi-server libplack-perl libstring-random-perl libio-string-perl)
+# installed without their recommended packages (LemonLDAP::NG recommends nginx); its
+# OpenID Connect issuer needs String::Random (not even a dependency) and IO::String (a
+# Recommends): tests/lib/oidc_provider.mjs stands in for them when they are missing
 no_recommends=" liblemonldap-ng-portal-perl lemonldap-ng-fastcgi-server libplack-perl "
 
 

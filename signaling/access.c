@@ -388,7 +388,8 @@ static void handle_auth(struct pal_session *s, json_t *id, json_t *req, void *ud
         reply_auth_required(s, id);
         return;
     }
-    if (pal_server_config(pal_session_server(s))->agents == PAL_AGENTS_OPEN &&
+    int mode = pal_server_config(pal_session_server(s))->agents;
+    if (mode != PAL_AGENTS_TOKEN && mode != PAL_AGENTS_OIDC &&
         json_object_get(req, "name")) {
         const char *name = pal_string_or_reply(s, id, req, "name", 1, 64, true);
         if (!name)
@@ -506,7 +507,8 @@ static bool joiner_or_reply(struct pal_session *s, json_t *id, json_t *req,
         *who = *me;
         return true;
     }
-    if (pal_server_config(pal_session_server(s))->agents != PAL_AGENTS_OPEN) {
+    int mode = pal_server_config(pal_session_server(s))->agents;
+    if (mode == PAL_AGENTS_TOKEN || mode == PAL_AGENTS_OIDC) {
         reply_auth_required(s, id);
         return false;
     }

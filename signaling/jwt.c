@@ -45,6 +45,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "palabre/common.h"
 #include "palabre/config.h"
 #include "palabre/log.h"
 
@@ -75,18 +76,7 @@ struct pal_jwt_verifier {
     int algorithms, leeway;
 };
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
+#define fail pal_errf /* common.h */
 
 static const char *alg_name(int alg)
 {
@@ -417,9 +407,7 @@ static const struct jwt_key *choose_key(const struct pal_jwt_verifier *v, int al
     return NULL;
 }
 
-/* A NumericDate (RFC 7519: seconds, possibly fractional), clamped to what
- * an int64_t holds with room for the leeway. -1: not a number. */
-static int numeric_date(json_t *j, int64_t *out)
+int pal_jwt_numeric_date(json_t *j, int64_t *out)
 {
     const double lim = 4e15; /* ~127 million years */
     double d;
@@ -471,15 +459,15 @@ static int check_claims(const struct pal_jwt_verifier *v, json_t *claims, int64_
     json_t *j = json_object_get(claims, "exp");
     if (!j)
         return REFUSE("token has no expiry (exp)");
-    if (numeric_date(j, &exp))
+    if (pal_jwt_numeric_date(j, &exp))
         return REFUSE("malformed token: exp is not a number");
     if (now_s >= exp + v->leeway)
         return REFUSE("token expired");
-    if ((j = json_object_get(claims, "nbf")) && numeric_date(j, &nbf))
+    if ((j = json_object_get(claims, "nbf")) && pal_jwt_numeric_date(j, &nbf))
         return REFUSE("malformed token: nbf is not a number");
     if (j && now_s + v->leeway < nbf)
         return REFUSE("token not yet valid");
-    if ((j = json_object_get(claims, "iat")) && numeric_date(j, &iat))
+    if ((j = json_object_get(claims, "iat")) && pal_jwt_numeric_date(j, &iat))
         return REFUSE("malformed token: iat is not a number");
     if (j && now_s + v->leeway < iat)
         return REFUSE("token not yet valid (issued in the future)");

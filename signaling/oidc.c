@@ -51,9 +51,9 @@ struct job {
     char code[CODE_MAX];
     char id_token[8192]; /* logout: the hint */
     /* out */
-    int rc;                  /* 0, or -EHOSTUNREACH & co (provider down: 502), -EACCES (403) */
+    int rc; /* 0, or -EHOSTUNREACH & co (provider down: 502), -EACCES (403) */
     char err[300];
-    char location[6144];     /* login, logout: where the browser goes */
+    char location[6144];             /* login, logout: where the browser goes */
     struct pal_oidc_session session; /* callback */
 };
 
@@ -151,8 +151,11 @@ static char *html_escape(const char *s)
     if (!out)
         return NULL;
     for (const char *c = s; *c; c++) {
-        const char *r = *c == '&' ? "&amp;" : *c == '<' ? "&lt;" : *c == '>' ? "&gt;"
-                                          : *c == '"' ? "&quot;" : NULL;
+        const char *r = *c == '&'   ? "&amp;"
+                        : *c == '<' ? "&lt;"
+                        : *c == '>' ? "&gt;"
+                        : *c == '"' ? "&quot;"
+                                    : NULL;
         if (r) {
             strcpy(o, r);
             o += strlen(r);
@@ -169,8 +172,8 @@ static char *html_escape(const char *s)
 static int fetch(struct pal_oidc *o, const char *url, const char *form, const char *bearer,
                  struct pal_oidc_response *r, char *err, size_t errlen)
 {
-    return pal_oidc_fetch(url, form, bearer, o->cfg->oidc_ca_file, o->cfg->oidc_timeout_seconds,
-                          r, err, errlen);
+    return pal_oidc_fetch(url, form, bearer, o->cfg->oidc_ca_file, o->cfg->oidc_timeout_seconds, r,
+                          err, errlen);
 }
 
 static int discover(struct pal_oidc *o, char *err, size_t errlen)
@@ -261,7 +264,8 @@ static void run_login(struct pal_oidc *o, struct job *j)
     int rc = add_param(u, n, "response_type", "code") ||
              add_param(u, n, "client_id", c->oidc_client_id) ||
              add_param(u, n, "redirect_uri", c->oidc_redirect_uri) ||
-             add_param(u, n, "scope", c->oidc_scopes) || add_param(u, n, "state", j->pending.state) ||
+             add_param(u, n, "scope", c->oidc_scopes) ||
+             add_param(u, n, "state", j->pending.state) ||
              add_param(u, n, "nonce", j->pending.nonce) ||
              add_param(u, n, "code_challenge", challenge) ||
              add_param(u, n, "code_challenge_method", "S256") ||
@@ -274,9 +278,10 @@ static void run_login(struct pal_oidc *o, struct job *j)
 static int token_request(struct pal_oidc *o, struct job *j, char **id_token, char **access)
 {
     const struct pal_config *c = o->cfg;
-    const char *names[] = {"grant_type", "code", "redirect_uri", "client_id", "client_secret",
-                           "code_verifier"};
-    const char *values[] = {"authorization_code", j->code, c->oidc_redirect_uri, c->oidc_client_id,
+    const char *names[] = {"grant_type", "code",          "redirect_uri",
+                           "client_id",  "client_secret", "code_verifier"};
+    const char *values[] = {"authorization_code",  j->code,
+                            c->oidc_redirect_uri,  c->oidc_client_id,
                             c->oidc_client_secret, j->pending.verifier};
     char form[6000] = "";
     for (size_t i = 0; i < PAL_ARRAY_LEN(names); i++) {
@@ -318,7 +323,8 @@ static void run_callback(struct pal_oidc *o, struct job *j)
     char *idt = NULL, *access = NULL;
     json_t *claims = NULL, *info = NULL;
     char why[200] = "";
-    if ((j->rc = discover(o, j->err, sizeof(j->err))) || (j->rc = token_request(o, j, &idt, &access)))
+    if ((j->rc = discover(o, j->err, sizeof(j->err))) ||
+        (j->rc = token_request(o, j, &idt, &access)))
         goto out;
     if (strlen(idt) >= sizeof(j->session.id_token)) {
         snprintf(j->err, sizeof(j->err), "ID token too long");
@@ -326,17 +332,16 @@ static void run_callback(struct pal_oidc *o, struct job *j)
         goto out;
     }
     if ((j->rc = verify_jws(o, idt, &claims, why, sizeof(why))) ||
-        (j->rc = pal_oidc_check_id_token(claims, c->oidc_issuer, c->oidc_client_id,
-                                         j->pending.nonce, pal_wall_ms() / 1000, LEEWAY_S, why,
-                                         sizeof(why)))) {
+        (j->rc =
+             pal_oidc_check_id_token(claims, c->oidc_issuer, c->oidc_client_id, j->pending.nonce,
+                                     pal_wall_ms() / 1000, LEEWAY_S, why, sizeof(why)))) {
         snprintf(j->err, sizeof(j->err), "ID token refused: %s", why);
         goto out;
     }
     const char *sub = json_string_value(json_object_get(claims, "sub"));
     if (o->prov.userinfo_endpoint[0] && access) {
         struct pal_oidc_response r;
-        if ((j->rc = fetch(o, o->prov.userinfo_endpoint, NULL, access, &r, j->err,
-                           sizeof(j->err))))
+        if ((j->rc = fetch(o, o->prov.userinfo_endpoint, NULL, access, &r, j->err, sizeof(j->err))))
             goto out;
         if (r.status != 200) {
             snprintf(j->err, sizeof(j->err), "userinfo: HTTP %ld", r.status);
@@ -345,9 +350,9 @@ static void run_callback(struct pal_oidc *o, struct job *j)
             j->rc = pal_oidc_userinfo_parse(r.content_type, r.body, r.len, o->keys, c->oidc_issuer,
                                             c->oidc_client_id, sub, &info, why, sizeof(why));
             if (j->rc == -ENOKEY && load_keys(o, true, why, sizeof(why)) == 0)
-                j->rc = pal_oidc_userinfo_parse(r.content_type, r.body, r.len, o->keys,
-                                                c->oidc_issuer, c->oidc_client_id, sub, &info,
-                                                why, sizeof(why));
+                j->rc =
+                    pal_oidc_userinfo_parse(r.content_type, r.body, r.len, o->keys, c->oidc_issuer,
+                                            c->oidc_client_id, sub, &info, why, sizeof(why));
             if (j->rc) {
                 j->rc = -EACCES;
                 snprintf(j->err, sizeof(j->err), "%s", why);
@@ -447,15 +452,16 @@ static char *error_page(int rc, const char *detail)
                           : "Sign-in was refused and no session was opened.";
     char *d = html_escape(detail ? detail : "");
     char *page = NULL;
-    if (d && asprintf(&page,
-                      "<!doctype html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
-                      "<meta name=\"viewport\" content=\"width=device-width\">"
-                      "<title>Connexion impossible – Palabre</title></head><body><main>"
-                      "<h1>Connexion impossible</h1><p id=\"oidc-error\" data-reason=\"%s\">%s</p>"
-                      "<p lang=\"en\">%s</p><p>Détail / detail : <code id=\"oidc-detail\">%s</code></p>"
-                      "<p><a href=\"/oidc/login\">Réessayer</a> · <a href=\"/\">Accueil</a></p>"
-                      "</main></body></html>\n",
-                      down ? "provider_unreachable" : "refused", fr, en, d) < 0)
+    if (d &&
+        asprintf(&page,
+                 "<!doctype html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
+                 "<meta name=\"viewport\" content=\"width=device-width\">"
+                 "<title>Connexion impossible – Palabre</title></head><body><main>"
+                 "<h1>Connexion impossible</h1><p id=\"oidc-error\" data-reason=\"%s\">%s</p>"
+                 "<p lang=\"en\">%s</p><p>Détail / detail : <code id=\"oidc-detail\">%s</code></p>"
+                 "<p><a href=\"/oidc/login\">Réessayer</a> · <a href=\"/\">Accueil</a></p>"
+                 "</main></body></html>\n",
+                 down ? "provider_unreachable" : "refused", fr, en, d) < 0)
         page = NULL;
     free(d);
     return page;
@@ -505,13 +511,12 @@ int pal_oidc_http_writeable(struct pal_oidc *o, struct lws *wsi, bool *mine)
     size_t len = r->body ? strlen(r->body) : 0;
     if (!w->headers_sent) {
         unsigned char buf[LWS_PRE + 8192], *start = &buf[LWS_PRE], *p = start,
-                                            *end = &buf[sizeof(buf) - 1];
+                                           *end = &buf[sizeof(buf) - 1];
         if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->type, len, &p, end) ||
             pal_http_add_security_headers(wsi, &p, end) ||
-            (r->location &&
-             lws_add_http_header_by_name(wsi, (const unsigned char *)"location:",
-                                         (const unsigned char *)r->location,
-                                         (int)strlen(r->location), &p, end)) ||
+            (r->location && lws_add_http_header_by_name(wsi, (const unsigned char *)"location:",
+                                                        (const unsigned char *)r->location,
+                                                        (int)strlen(r->location), &p, end)) ||
             (r->cookie && lws_add_http_header_by_name(wsi, (const unsigned char *)"set-cookie:",
                                                       (const unsigned char *)r->cookie,
                                                       (int)strlen(r->cookie), &p, end)) ||
@@ -683,8 +688,9 @@ static void route_callback(struct pal_oidc *o, struct waiting *w)
     if (rc) {
         PAL_INFO(MOD, NULL, NULL, "callback refused: %s state",
                  rc == -ETIMEDOUT ? "expired" : "unknown or used");
-        fail_page(w, -EACCES, rc == -ETIMEDOUT ? "this sign-in took too long (state expired)"
-                                               : "unknown or already used state");
+        fail_page(w, -EACCES,
+                  rc == -ETIMEDOUT ? "this sign-in took too long (state expired)"
+                                   : "unknown or already used state");
         free(j);
         return;
     }
@@ -721,8 +727,8 @@ int pal_oidc_http(struct pal_oidc *o, struct lws *wsi, const char *path)
     if (!w) {
         PAL_WARN(MOD, NULL, NULL, "503 %s: %d requests already waiting", path, MAX_WAITING);
         return lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, NULL) ? -1
-               : lws_http_transaction_completed(wsi)                               ? -1
-                                                                                   : 0;
+               : lws_http_transaction_completed(wsi)                              ? -1
+                                                                                  : 0;
     }
     memset(w, 0, sizeof(*w));
     w->wsi = wsi;

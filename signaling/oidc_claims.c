@@ -12,20 +12,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "palabre/common.h"
 #include "palabre/jwt.h"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
+#define fail pal_errf /* common.h */
 #define REFUSE(...) fail(err, errlen, -EACCES, __VA_ARGS__)
 
 /* A string member without NUL of at most max bytes, else NULL. */
@@ -73,11 +63,13 @@ int pal_oidc_discovery_parse(const char *body, size_t len, const char *issuer,
         size_t size;
         bool required;
     } eps[] = {
-        {"authorization_endpoint", out->authorization_endpoint, sizeof(out->authorization_endpoint), true},
+        {"authorization_endpoint", out->authorization_endpoint, sizeof(out->authorization_endpoint),
+         true},
         {"token_endpoint", out->token_endpoint, sizeof(out->token_endpoint), true},
         {"jwks_uri", out->jwks_uri, sizeof(out->jwks_uri), true},
         {"userinfo_endpoint", out->userinfo_endpoint, sizeof(out->userinfo_endpoint), false},
-        {"end_session_endpoint", out->end_session_endpoint, sizeof(out->end_session_endpoint), false},
+        {"end_session_endpoint", out->end_session_endpoint, sizeof(out->end_session_endpoint),
+         false},
     };
     for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
         json_t *j = json_object_get(d, eps[i].key);
@@ -96,22 +88,6 @@ out:
     return rc;
 }
 
-/* A NumericDate, -1 when not a finite number. */
-static int numeric_date(json_t *j, int64_t *out)
-{
-    double d;
-    if (json_is_integer(j))
-        d = (double)json_integer_value(j);
-    else if (json_is_real(j))
-        d = json_real_value(j);
-    else
-        return -1;
-    if (!isfinite(d) || d > 4e15 || d < -4e15)
-        return -1;
-    *out = (int64_t)floor(d);
-    return 0;
-}
-
 static bool audience_ok(json_t *aud, json_t *azp, const char *client_id)
 {
     if (json_is_string(aud))
@@ -121,8 +97,8 @@ static bool audience_ok(json_t *aud, json_t *azp, const char *client_id)
     bool found = false;
     size_t i;
     json_t *a;
-    json_array_foreach(aud, i, a) found = found || (json_is_string(a) &&
-                                                   strcmp(json_string_value(a), client_id) == 0);
+    json_array_foreach(aud, i, a) found =
+        found || (json_is_string(a) && strcmp(json_string_value(a), client_id) == 0);
     /* several audiences: the party it was issued to must be us */
     if (found && json_array_size(aud) > 1 && azp)
         return json_is_string(azp) && strcmp(json_string_value(azp), client_id) == 0;
@@ -139,11 +115,11 @@ int pal_oidc_check_id_token(json_t *claims, const char *issuer, const char *clie
     if (!audience_ok(json_object_get(claims, "aud"), json_object_get(claims, "azp"), client_id))
         return REFUSE("wrong audience");
     int64_t exp, iat;
-    if (numeric_date(json_object_get(claims, "exp"), &exp))
+    if (pal_jwt_numeric_date(json_object_get(claims, "exp"), &exp))
         return REFUSE("ID token has no expiry (exp)");
     if (now_s >= exp + leeway_s)
         return REFUSE("ID token expired");
-    if (numeric_date(json_object_get(claims, "iat"), &iat))
+    if (pal_jwt_numeric_date(json_object_get(claims, "iat"), &iat))
         return REFUSE("ID token has no issue time (iat)");
     if (iat > now_s + leeway_s)
         return REFUSE("ID token issued in the future (iat)");
@@ -157,9 +133,8 @@ int pal_oidc_check_id_token(json_t *claims, const char *issuer, const char *clie
 }
 
 int pal_oidc_userinfo_parse(const char *content_type, const char *body, size_t len,
-                            struct pal_jwt_verifier *v, const char *issuer,
-                            const char *client_id, const char *sub, json_t **out, char *err,
-                            size_t errlen)
+                            struct pal_jwt_verifier *v, const char *issuer, const char *client_id,
+                            const char *sub, json_t **out, char *err, size_t errlen)
 {
     *out = NULL;
     json_t *claims = NULL;
@@ -242,8 +217,8 @@ static bool in_list(const char *list, const char *item, bool nocase)
 }
 
 int pal_oidc_user_from_claims(json_t *claims, const char *issuer, const char *agent_siret,
-                              const char *agent_email_domains, struct pal_oidc_user *out,
-                              char *err, size_t errlen)
+                              const char *agent_email_domains, struct pal_oidc_user *out, char *err,
+                              size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     const char *sub = str(claims, "sub", 255);
@@ -293,7 +268,8 @@ int pal_oidc_user_from_claims(json_t *claims, const char *issuer, const char *ag
     out->siret[nd == 14 ? 14 : 0] = '\0';
     bool lists = (agent_siret && agent_siret[0]) || (agent_email_domains && agent_email_domains[0]);
     const char *at = out->email[0] ? strrchr(out->email, '@') : NULL;
-    out->agent = !lists || (out->siret[0] && agent_siret && in_list(agent_siret, out->siret, false)) ||
+    out->agent = !lists ||
+                 (out->siret[0] && agent_siret && in_list(agent_siret, out->siret, false)) ||
                  (at && agent_email_domains && in_list(agent_email_domains, at + 1, true));
     return 0;
 }

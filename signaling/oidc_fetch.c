@@ -12,16 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
+#include "palabre/common.h"
+
+#define fail pal_errf /* common.h */
 
 int pal_oidc_fetch_global_init(void)
 {
@@ -106,16 +99,18 @@ int pal_oidc_fetch(const char *url, const char *form, const char *bearer, const 
     CURLcode cc = curl_easy_perform(c);
     int rc = 0;
     if (cc != CURLE_OK) {
-        rc = sink.too_big ? fail(err, errlen, -EFBIG, "%s: answer larger than %d bytes", url,
-                                 PAL_OIDC_FETCH_MAX_BYTES)
-                          : fail(err, errlen, curl_errno(cc), "%s: %s", url, curl_easy_strerror(cc));
+        rc = sink.too_big
+                 ? fail(err, errlen, -EFBIG, "%s: answer larger than %d bytes", url,
+                        PAL_OIDC_FETCH_MAX_BYTES)
+                 : fail(err, errlen, curl_errno(cc), "%s: %s", url, curl_easy_strerror(cc));
         free(sink.buf);
     } else {
         char *ct = NULL;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
         curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
         size_t i = 0;
-        for (; ct && ct[i] && ct[i] != ';' && ct[i] != ' ' && i + 1 < sizeof(out->content_type); i++)
+        for (; ct && ct[i] && ct[i] != ';' && ct[i] != ' ' && i + 1 < sizeof(out->content_type);
+             i++)
             out->content_type[i] = (char)tolower((unsigned char)ct[i]);
         out->content_type[i] = '\0';
         out->body = sink.buf ? sink.buf : calloc(1, 1);

@@ -112,6 +112,15 @@ static int run(struct pal_oidc_store *st, sqlite3_stmt *s)
     return 0;
 }
 
+/* After the one step of a lookup: resets s; 0 when a row was read,
+ * -ENOENT when none, else -errno. */
+static int row_done(sqlite3_stmt *s, int rc)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : pal_db_errno(rc);
+}
+
 /* Hex SHA-256 of the cookie's token. */
 static void token_hash(const char *token, char out[65])
 {
@@ -158,12 +167,8 @@ int pal_oidc_store_pending_take(struct pal_oidc_store *st, const char *state, in
         copy(out->return_to, sizeof(out->return_to), s, 2);
         out->created_ms = sqlite3_column_int64(s, 3);
     }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc == SQLITE_DONE)
-        return -ENOENT;
-    if (rc != SQLITE_ROW)
-        return pal_db_errno(rc);
+    if ((rc = row_done(s, rc)))
+        return rc;
     s = st->st[ST_PENDING_DEL];
     sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
     if ((rc = run(st, s)))
@@ -220,12 +225,8 @@ int pal_oidc_store_session_get(struct pal_oidc_store *st, const char *token, int
         out->last_seen_ms = sqlite3_column_int64(s, 7);
         out->expires_ms = sqlite3_column_int64(s, 8);
     }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc == SQLITE_DONE)
-        return -ENOENT;
-    if (rc != SQLITE_ROW)
-        return pal_db_errno(rc);
+    if ((rc = row_done(s, rc)))
+        return rc;
     if (now_ms >= out->expires_ms || now_ms - out->last_seen_ms > idle_ms) {
         pal_oidc_store_session_delete(st, token);
         return -ETIMEDOUT;

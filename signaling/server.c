@@ -34,6 +34,7 @@
 #include "palabre/ip_limits.h"
 #include "palabre/jwt.h"
 #include "palabre/log.h"
+#include "palabre/oidc.h"
 #include "palabre/room_store.h"
 #include "palabre/rooms.h"
 #include "palabre/session.h"

@@ -31,4 +31,9 @@ int pal_random_bytes(void *buf, size_t n);
 /* Writes 2*n lowercase hex characters of n random bytes plus a NUL into out. */
 int pal_random_hex(char *out, size_t n);
 
+/* Writes the message (printf) into err (errlen bytes; err may be NULL) and
+ * returns rc: `return pal_errf(err, errlen, -EINVAL, "key %s: ...", k);` */
+int pal_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

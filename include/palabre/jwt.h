@@ -67,6 +67,10 @@ int pal_jwt_verifier_create_jwks(const char *jwks, size_t len, const char *origi
 int pal_jwt_verify_signature(struct pal_jwt_verifier *v, const char *token, json_t **claims,
                              char *err, size_t errlen);
 
+/* A NumericDate claim (RFC 7519: seconds, possibly fractional), clamped to
+ * what an int64_t holds with room for a leeway. 0, or -1: not a number. */
+int pal_jwt_numeric_date(json_t *j, int64_t *out);
+
 /* palabre token: signs {sub, name, iss, aud, iat, nbf=iat, exp=iat+ttl}
  * with the PEM private key at key_path (EC P-256 -> ES256, PKCS#8 or SEC1;
  * RSA -> RS256), header kid = the RFC 7638 thumbprint of the public key.

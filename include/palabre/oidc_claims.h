@@ -50,21 +50,20 @@ int pal_oidc_check_id_token(json_t *claims, const char *issuer, const char *clie
  * must equal sub (OIDC Core 5.3.2). 0 and *out (a new reference), or
  * -EACCES / -ENOKEY with the reason. */
 int pal_oidc_userinfo_parse(const char *content_type, const char *body, size_t len,
-                            struct pal_jwt_verifier *v, const char *issuer,
-                            const char *client_id, const char *sub, json_t **out, char *err,
-                            size_t errlen);
+                            struct pal_jwt_verifier *v, const char *issuer, const char *client_id,
+                            const char *sub, json_t **out, char *err, size_t errlen);
 
 /* The agent from the merged claims (userinfo over the ID token's):
  * user->sub "oidc:<email>" (email lowercased; ProConnect's sub differs per
  * service, so a returning agent is matched by email), else
  * "oidc:<issuer>#<sub>"; name from given_name + usual_name (ProConnect),
  * else given_name + family_name, else name, else email; siret when it is 14
- * digits (spaces between them dropped). agent: true when both lists are empty, else when siret is in
- * agent_siret or the email's domain in agent_email_domains (comma-separated,
- * case-insensitive for domains). 0 or -EACCES (no sub). */
+ * digits (spaces between them dropped). agent: true when both lists are empty, else when siret is
+ * in agent_siret or the email's domain in agent_email_domains (comma-separated, case-insensitive
+ * for domains). 0 or -EACCES (no sub). */
 int pal_oidc_user_from_claims(json_t *claims, const char *issuer, const char *agent_siret,
-                              const char *agent_email_domains, struct pal_oidc_user *out,
-                              char *err, size_t errlen);
+                              const char *agent_email_domains, struct pal_oidc_user *out, char *err,
+                              size_t errlen);
 
 /* The value of cookie name in a Cookie header: 0 and out, -ENOENT, or
  * -E2BIG when longer than outlen - 1. */

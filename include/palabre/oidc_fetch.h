@@ -13,9 +13,9 @@
 #define PAL_OIDC_FETCH_MAX_BYTES (256 * 1024) /* a JWKS or discovery document is < 20 KiB */
 
 struct pal_oidc_response {
-    long status;          /* HTTP status */
+    long status;            /* HTTP status */
     char content_type[128]; /* lowercased, parameters cut ("application/jwt") */
-    char *body;           /* malloc'd, NUL-terminated; may hold NULs (len counts them) */
+    char *body;             /* malloc'd, NUL-terminated; may hold NULs (len counts them) */
     size_t len;
 };
 

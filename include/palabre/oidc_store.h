@@ -30,12 +30,12 @@ struct pal_oidc_pending {
 };
 
 struct pal_oidc_user {
-    char sub[256];   /* Palabre's key for the agent: "oidc:<email>" (lowercased), else
-                      * "oidc:<iss-sub>": ProConnect's sub differs per service */
+    char sub[256]; /* Palabre's key for the agent: "oidc:<email>" (lowercased), else
+                    * "oidc:<iss-sub>": ProConnect's sub differs per service */
     char name[256];
     char email[256];
     char siret[32];
-    bool agent;      /* false: a signed-in professional outside the allow list (a guest) */
+    bool agent; /* false: a signed-in professional outside the allow list (a guest) */
 };
 
 struct pal_oidc_session {

@@ -634,17 +634,18 @@ function createSession(room) {
 
 async function route() {
   document.documentElement.lang = lang;
+  document.getElementById('skip-link').textContent = t('skip');
+  document.getElementById('tagline').textContent = t('tagline');
+  document.getElementById('footer-text').textContent = t('footer');
   const m = location.pathname.match(/^\/r\/([^/]*)\/?$/);
   let room = null;
   if (m) {
     try { room = decodeURIComponent(m[1]); } catch { room = m[1]; }
   }
-  // first of all, before any await: a token or an invite leaves the address bar
+  // the fragment's token or invite leaves the address bar at once, before
+  // anything waits on the network
   readFragment(room && ROOM_RE.test(room) ? room : null);
-  await loadSignIn();
-  document.getElementById('skip-link').textContent = t('skip');
-  document.getElementById('tagline').textContent = t('tagline');
-  document.getElementById('footer-text').textContent = t('footer');
+  await loadSignIn(); // OpenID Connect: who is signed in (signin.js), for the header and the screens
   if (!m) { homeScreen(); return; }
   if (!ROOM_RE.test(room)) { homeScreen(t('home.badRoom', { room })); return; }
   preJoinScreen(room, new URLSearchParams(location.search));

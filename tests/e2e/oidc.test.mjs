@@ -8,7 +8,9 @@
 //   1. sign in as dwho: back on Palabre as "Doctor Who" (name in the
 //      header), create a room, invite a guest who waits and is admitted;
 //      sign out (through the provider's end-session endpoint): the old
-//      session cookie no longer opens anything (/oidc/me, WebSocket);
+//      session cookie no longer opens anything (/oidc/me, WebSocket); back
+//      in the room without a session, the agent goes through sign-in and
+//      comes back to that room, its owner again;
 //   2. the refusals, each with its error page and no session: a wrong
 //      state, a replayed code (the real provider), then ID tokens crafted
 //      by the test (a tiny token endpoint of its own, for these cases only):
@@ -22,14 +24,16 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { CHROMIUM_ARGS, TIME_SCALE } from '../lib/media_e2e.mjs';
-import { freePort, startPalabre } from '../lib/palabre.mjs';
+import { connect, freePort, startPalabre } from '../lib/palabre.mjs';
 import { startProvider, makeCa } from '../lib/oidc_provider.mjs';
 import { seconds } from '../lib/timeouts.mjs';
+import { axeSerious } from '../lib/web.mjs';
 
 let op, srv, browser;
 const contexts = [];
@@ -163,6 +167,7 @@ test('an agent signs in at the provider, comes back named, creates a room and in
   await menuButton.focus();
   await a.page.keyboard.press('Enter');
   assert.equal(await menuButton.getAttribute('aria-expanded'), 'true');
+  assert.deepEqual(await axeSerious(a.page), [], 'axe-core: the home page with the account menu open');
   await a.page.keyboard.press('Escape');
   assert.equal(await menuButton.getAttribute('aria-expanded'), 'false');
   await a.page.keyboard.press('Enter');
@@ -179,6 +184,17 @@ test('an agent signs in at the provider, comes back named, creates a room and in
   const r = await wsAuth(srv.url, cookie.value);
   assert.equal(r.ok, false);
   assert.equal(r.error.code, 'auth_required');
+
+  // coming back to the room without a session (a new tab: no resume token of
+  // the meeting left a moment ago): through sign-in, and back to that room
+  const back = await a.context.newPage();
+  await back.goto(`${srv.url}/r/conseil-des-sages`);
+  await back.getByRole('button', { name: 'Rejoindre', exact: true }).click();
+  await providerLogin(back, 'dwho', 'dwho');
+  await back.waitForURL(`${srv.url}/r/conseil-des-sages`);
+  await back.getByRole('button', { name: 'Rejoindre', exact: true }).click();
+  await back.getByRole('heading', { level: 1, name: 'Réunion « Conseil des sages »' }).waitFor();
+  await back.locator('.people .person__role').getByText('Propriétaire').first().waitFor();
   for (const p of [a, g]) assert.deepEqual(p.errors, [], `${p.name}: page errors`);
 });
 
@@ -205,6 +221,8 @@ function refused(r, detail) {
 }
 
 test('refused at the callback with the real provider: a wrong state, a replayed code', { timeout: seconds(180) }, async () => {
+  const sessions = () => (srv.output().match(/signed in: /g) || []).length;
+  const before = sessions();
   const bogus = crypto.randomBytes(32).toString('base64url');
   refused(await get(`${srv.url}/oidc/callback?code=abc&state=${bogus}`), 'unknown or already used state');
 
@@ -222,7 +240,7 @@ test('refused at the callback with the real provider: a wrong state, a replayed 
   const code = new URL(callbacks[0]).searchParams.get('code');
   const { state } = await startLogin(srv.url);
   refused(await get(`${srv.url}/oidc/callback?code=${code}&state=${state}`), 'the provider refused the code');
-  assert.equal(srv.output().match(/signed in: /g).length, 2, 'dwho and rtyler only');
+  assert.equal(sessions(), before + 1, 'rtyler\'s own sign-in only');
 });
 
 test('a key rotation at the provider (new kid) is picked up without restarting palabre', { timeout: seconds(180) }, async () => {
@@ -335,6 +353,7 @@ test('the provider unreachable: the sign-in page says so, and palabre goes on se
     await p.page.getByRole('main').getByRole('link', { name: 'Se connecter' }).click();
     await p.page.getByRole('heading', { level: 1, name: 'Connexion impossible' }).waitFor();
     await p.page.getByText('Le service d\'identité ne répond pas').waitFor();
+    assert.deepEqual(await axeSerious(p.page), [], 'axe-core: the sign-in error page');
     assert.equal(await p.page.locator('#oidc-error').getAttribute('data-reason'), 'provider_unreachable');
     const r = await get(`${s3.url}/oidc/login`);
     assert.equal(r.status, 502);
@@ -342,5 +361,40 @@ test('the provider unreachable: the sign-in page says so, and palabre goes on se
     assert.equal((await get(`${s3.url}/healthz`)).body, 'ok');
   } finally {
     await s3.stop();
+  }
+});
+
+test('a provider that accepts connections and never answers delays only sign-in: the server answers HTTP and WebSocket requests meanwhile', { timeout: seconds(120) }, async () => {
+  // a black hole: TCP accepted, TLS never answered
+  const held = [];
+  const hole = net.createServer((sock) => { held.push(sock); sock.on('error', () => {}); });
+  await new Promise((r) => hole.listen(0, '127.0.0.1', r));
+  const port = await freePort();
+  const s4 = await startPalabre({ port, config: { access: { agents: 'oidc' }, oidc: {
+    issuer: `https://127.0.0.1:${hole.address().port}`, client_id: 'palabre', client_secret: 's3cret',
+    redirect_uri: `http://127.0.0.1:${port}/oidc/callback`, timeout_seconds: 4 } } });
+  try {
+    let loginDone = false;
+    const login = get(`${s4.url}/oidc/login`).then((r) => { loginDone = true; return r; });
+    // wait until the worker is inside its call to the provider
+    const deadline = Date.now() + seconds(10);
+    while (held.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(held.length, 1, 'palabre connected to the provider');
+    // meanwhile the signaling thread answers: HTTP, and a WebSocket request
+    // (a join without a session, refused as it should be)
+    assert.equal((await get(`${s4.url}/healthz`)).body, 'ok');
+    assert.equal((await get(`${s4.url}/oidc/me`)).status, 200);
+    const c = await connect(s4.wsUrl);
+    const refusedJoin = await c.request('join', { room: 'salle', name: 'X' });
+    assert.equal(refusedJoin.error.code, 'auth_required');
+    c.close();
+    assert.equal(loginDone, false, 'all of that while the sign-in was still waiting on the provider');
+    const r = await login;
+    assert.equal(r.status, 502);
+    assert.match(r.body, /provider_unreachable/);
+  } finally {
+    await s4.stop();
+    for (const sock of held) sock.destroy();
+    hole.close();
   }
 });

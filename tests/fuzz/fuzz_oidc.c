@@ -45,8 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 'd': {
         struct pal_oidc_provider p;
         rc = pal_oidc_discovery_parse(in, len, ISS, &p, err, sizeof(err));
-        if (rc == 0 && (strncmp(p.authorization_endpoint, "https://", 8) ||
-                        strncmp(p.token_endpoint, "https://", 8) || strncmp(p.jwks_uri, "https://", 8)))
+        if (rc == 0 &&
+            (strncmp(p.authorization_endpoint, "https://", 8) ||
+             strncmp(p.token_endpoint, "https://", 8) || strncmp(p.jwks_uri, "https://", 8)))
             abort();
         break;
     }

@@ -194,6 +194,45 @@ static void test_tls_both_or_neither(void **state)
     assert_string_equal(c.tls_key, "/etc/k.pem");
 }
 
+/* [access] agents = oidc: each required [oidc] key named when missing; the
+ * issuer https only; scopes with openid and nothing that would break the
+ * authorization URL; defaults of the session keys. */
+static void test_oidc_keys(void **state)
+{
+    (void)state;
+    struct pal_config c;
+    char err[256];
+    pal_config_defaults(&c);
+    assert_string_equal(c.oidc_scopes, "openid email profile");
+    assert_int_equal(c.oidc_session_lifetime_seconds, 43200);
+    assert_int_equal(c.oidc_session_idle_seconds, 7200);
+    assert_int_equal(pal_config_set(&c, "access", "agents", "oidc", err, sizeof(err)), 0);
+    assert_int_equal(c.agents, PAL_AGENTS_OIDC);
+    const char *keys[][2] = {{"issuer", "https://idp.example.fr"},
+                             {"client_id", "palabre"},
+                             {"client_secret", "s"},
+                             {"redirect_uri", "https://visio.example.fr/oidc/callback"}};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(pal_config_check(&c, err, sizeof(err)), -EINVAL);
+        char want[64];
+        snprintf(want, sizeof(want), "needs [oidc] %s", keys[i][0]);
+        assert_non_null(strstr(err, want));
+        assert_int_equal(pal_config_set(&c, "oidc", keys[i][0], keys[i][1], err, sizeof(err)), 0);
+    }
+    assert_int_equal(pal_config_check(&c, err, sizeof(err)), 0);
+    assert_int_equal(pal_config_set(&c, "oidc", "scopes", "openid email&prompt=none", err, sizeof(err)), 0);
+    assert_int_equal(pal_config_check(&c, err, sizeof(err)), -EINVAL);
+    assert_int_equal(pal_config_set(&c, "oidc", "scopes", "email", err, sizeof(err)), 0);
+    assert_int_equal(pal_config_check(&c, err, sizeof(err)), -EINVAL);
+    assert_int_equal(pal_config_set(&c, "oidc", "scopes", "openid siret", err, sizeof(err)), 0);
+    assert_int_equal(pal_config_set(&c, "oidc", "issuer", "http://idp.example.fr", err, sizeof(err)), 0);
+    assert_int_equal(pal_config_check(&c, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "issuer must be https://"));
+    assert_int_equal(pal_config_set(&c, "oidc", "session_idle_seconds", "10", err, sizeof(err)), -EINVAL);
+    assert_int_equal(pal_config_set(&c, "access", "agents", "saml", err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "expected open, token or oidc"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_bad_set_leaves_config_unchanged),
         cmocka_unit_test(test_listen_ipv6),
         cmocka_unit_test(test_tls_both_or_neither),
+        cmocka_unit_test(test_oidc_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,12 +53,12 @@ static char *sign(cjose_jwk_t *k, const char *kid, const char *alg, const char *
  * merged over it). */
 static char *userinfo_claims(const char *over)
 {
-    json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "sub", SUB,
-                          "given_name", "Jeanne", "usual_name", "Lefèvre", "email",
-                          "Jeanne.Lefevre@Mairie-Exemple.fr", "uid", "1234", "siret",
-                          "21750001600019", "organizational_unit", "Direction du numérique",
-                          "belonging_population", "agent", "iss", ISS, "aud", CLIENT, "iat",
-                          (json_int_t)NOW, "exp", (json_int_t)NOW + 60);
+    json_t *c =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "sub", SUB,
+                  "given_name", "Jeanne", "usual_name", "Lefèvre", "email",
+                  "Jeanne.Lefevre@Mairie-Exemple.fr", "uid", "1234", "siret", "21750001600019",
+                  "organizational_unit", "Direction du numérique", "belonging_population", "agent",
+                  "iss", ISS, "aud", CLIENT, "iat", (json_int_t)NOW, "exp", (json_int_t)NOW + 60);
     if (over) {
         json_t *o = json_loads(over, 0, NULL);
         assert_non_null(o);
@@ -95,7 +95,8 @@ static int setup(void **state)
     char *pub = cjose_jwk_to_json(key, false, &err);
     char jwks[2048];
     /* the kid is added as the provider's JWKS carries it */
-    snprintf(jwks, sizeof(jwks), "{\"keys\":[%.*s,\"kid\":\"pc-2026\",\"use\":\"sig\",\"alg\":\"ES256\"}]}",
+    snprintf(jwks, sizeof(jwks),
+             "{\"keys\":[%.*s,\"kid\":\"pc-2026\",\"use\":\"sig\",\"alg\":\"ES256\"}]}",
              (int)strlen(pub) - 1, pub);
     free(pub);
     char why[256];
@@ -146,14 +147,16 @@ static void test_proconnect_allow_list(void **state)
     struct pal_oidc_user u;
     char err[200];
     /* by SIRET */
-    assert_int_equal(proconnect_userinfo(tok, "11002001300097, 21750001600019", "", &u, err, sizeof(err)), 0);
+    assert_int_equal(
+        proconnect_userinfo(tok, "11002001300097, 21750001600019", "", &u, err, sizeof(err)), 0);
     assert_true(u.agent);
     /* by email domain, case-insensitive */
-    assert_int_equal(proconnect_userinfo(tok, "11002001300097", "MAIRIE-exemple.fr", &u, err, sizeof(err)), 0);
+    assert_int_equal(
+        proconnect_userinfo(tok, "11002001300097", "MAIRIE-exemple.fr", &u, err, sizeof(err)), 0);
     assert_true(u.agent);
     /* neither: a signed-in professional of a company, a guest */
-    assert_int_equal(proconnect_userinfo(tok, "11002001300097", "exemple.fr,mairie-exemple.fr.evil", &u,
-                                         err, sizeof(err)),
+    assert_int_equal(proconnect_userinfo(tok, "11002001300097", "exemple.fr,mairie-exemple.fr.evil",
+                                         &u, err, sizeof(err)),
                      0);
     assert_false(u.agent);
     assert_string_equal(u.name, "Jeanne Lefèvre");
@@ -225,8 +228,8 @@ static void test_plain_json_userinfo(void **state)
                        "\"email\":\"rose@badwolf.org\"}";
     json_t *claims = NULL;
     char err[200];
-    assert_int_equal(pal_oidc_userinfo_parse("application/json", body, strlen(body), NULL, ISS, CLIENT,
-                                             SUB, &claims, err, sizeof(err)),
+    assert_int_equal(pal_oidc_userinfo_parse("application/json", body, strlen(body), NULL, ISS,
+                                             CLIENT, SUB, &claims, err, sizeof(err)),
                      0);
     struct pal_oidc_user u;
     assert_int_equal(pal_oidc_user_from_claims(claims, ISS, "", "", &u, err, sizeof(err)), 0);
@@ -246,9 +249,9 @@ static void test_plain_json_userinfo(void **state)
 
 static json_t *id_claims(const char *over)
 {
-    json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "iss", ISS, "aud", CLIENT, "sub", SUB,
-                          "nonce", "n-0123456789", "iat", (json_int_t)NOW, "exp",
-                          (json_int_t)NOW + 60);
+    json_t *c =
+        json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "iss", ISS, "aud", CLIENT, "sub", SUB, "nonce",
+                  "n-0123456789", "iat", (json_int_t)NOW, "exp", (json_int_t)NOW + 60);
     if (over) {
         json_t *o = json_loads(over, 0, NULL);
         assert_non_null(o);
@@ -292,8 +295,9 @@ static void test_id_token_claims(void **state)
     }
     json_t *c = id_claims(NULL);
     json_object_del(c, "iat");
-    assert_int_equal(pal_oidc_check_id_token(c, ISS, CLIENT, "n-0123456789", NOW, 60, err, sizeof(err)),
-                     -EACCES);
+    assert_int_equal(
+        pal_oidc_check_id_token(c, ISS, CLIENT, "n-0123456789", NOW, 60, err, sizeof(err)),
+        -EACCES);
     json_decref(c);
 }
 
@@ -312,7 +316,8 @@ static void test_discovery(void **state)
                      -EINVAL);
     const char *http = "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"http://x/a\","
                        "\"token_endpoint\":\"" ISS "/token\",\"jwks_uri\":\"" ISS "/jwks\"}";
-    assert_int_equal(pal_oidc_discovery_parse(http, strlen(http), ISS, &p, err, sizeof(err)), -EINVAL);
+    assert_int_equal(pal_oidc_discovery_parse(http, strlen(http), ISS, &p, err, sizeof(err)),
+                     -EINVAL);
     assert_non_null(strstr(err, "authorization_endpoint"));
     const char *nojwks = "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS "/a\","
                          "\"token_endpoint\":\"" ISS "/token\"}";
@@ -325,9 +330,8 @@ static void test_cookie_and_return_path(void **state)
 {
     (void)state;
     char v[44];
-    assert_int_equal(pal_oidc_cookie_value("a=1; palabre_session=abc; b=2", "palabre_session", v,
-                                           sizeof(v)),
-                     0);
+    assert_int_equal(
+        pal_oidc_cookie_value("a=1; palabre_session=abc; b=2", "palabre_session", v, sizeof(v)), 0);
     assert_string_equal(v, "abc");
     assert_int_equal(pal_oidc_cookie_value("xpalabre_session=abc", "palabre_session", v, sizeof(v)),
                      -ENOENT);
