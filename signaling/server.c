@@ -47,7 +47,8 @@
 #define SHUTDOWN_NOTICE_MS 300
 #define DRAIN_ANSWER_MS 200
 #define HEADER_BYTES_MAX (16 * 1024) /* request headers served; 431 above */
-#define HEADER_BUFFER (32 * 1024)    /* lws keeps this much: beyond, it drops the request */
+#define HEADER_BUFFER (32 * 1024)    /* lws keeps this much: beyond, it drops the request (each
+                                       * header is cut past HEADER_BYTES_MAX: pal_http_token_limits) */
 #define LWS_LOG_PER_SECOND 5
 #define ACCEPT_BACKOFF_US (20 * 1000)
 
@@ -881,6 +882,7 @@ int pal_server_listen(struct pal_server *srv)
     info.retry_and_idle_policy = &retry;
     /* large intranet cookies: headers up to HEADER_BYTES_MAX are served */
     info.max_http_header_data2 = HEADER_BUFFER;
+    info.token_limits = pal_http_token_limits(HEADER_BYTES_MAX);
     info.fd_limit_per_thread = fd_limit_for_lws();
     if (ss.ss_family == AF_INET)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
