@@ -5,7 +5,9 @@
 // candidates, its ::1 included, only with one.
 //   1. palabre on [::1], two Chromium participants on http://[::1]:PORT (page,
 //      WebSocket and media over IPv6): both ends of every selected candidate
-//      pair are IPv6, and they decode each other.
+//      pair are IPv6, and they decode each other. palabre on [::1] also offers
+//      127.0.0.1 (for browsers without IPv6) and which pair ICE nominates
+//      first is a matter of timing: IPv4 UDP is dropped for this test.
 //   2. both families in one meeting: palabre on [::] (dual-stack), one
 //      participant in c4 (its media IPv4 only), one in c6 (IPv6 only): each
 //      decodes the other, the SFU forwarding between families.
