@@ -160,14 +160,24 @@ async function familiesMeeting({ room, names, v4, media = '' }, check) {
 }
 
 test('both families in one meeting: an IPv4-only and an IPv6-only participant decode each other', { timeout: seconds(300) }, async () => {
-  await familiesMeeting({ room: 'families', names: ['Anaïs', 'Benoît'], v4: topo.addr.v4 }, async (a, b, hosts) => {
-    // the server offers both families, and no link-local address (which SDP
-    // cannot scope)
-    assert.ok(hosts.includes(topo.addr.v4) && hosts.includes(topo.addr.v6), JSON.stringify(hosts));
-    assert.ok(!hosts.some((h) => /^fe80:/i.test(h)), JSON.stringify(hosts));
-    await assertPairs(a, isV4, topo.addr.v4);
-    await assertPairs(b, isV6, topo.addr.v6);
-  });
+  // a container bridge's kind of interface on the server's host (a veth pair
+  // within this namespace): no browser reaches it
+  SELF.ip('link', 'add', 'veth-pal', 'type', 'veth', 'peer', 'name', 'veth-pal1');
+  try {
+    SELF.ip('addr', 'add', '10.77.9.1/24', 'dev', 'veth-pal');
+    for (const l of ['veth-pal', 'veth-pal1']) SELF.ip('link', 'set', l, 'up');
+    await familiesMeeting({ room: 'families', names: ['Anaïs', 'Benoît'], v4: topo.addr.v4 }, async (a, b, hosts) => {
+      // the server offers both families, and no link-local address (which SDP
+      // cannot scope), nor the veth's
+      assert.ok(hosts.includes(topo.addr.v4) && hosts.includes(topo.addr.v6), JSON.stringify(hosts));
+      assert.ok(!hosts.some((h) => /^fe80:/i.test(h)), JSON.stringify(hosts));
+      assert.ok(!hosts.includes('10.77.9.1'), JSON.stringify(hosts));
+      await assertPairs(a, isV4, topo.addr.v4);
+      await assertPairs(b, isV6, topo.addr.v6);
+    });
+  } finally {
+    SELF.ip('link', 'del', 'veth-pal');
+  }
 });
 
 test('both families with the IPv4 side behind 1:1 NAT ([media] public_ip): the IPv6 participant still meets the server over IPv6', { timeout: seconds(300) }, async () => {
