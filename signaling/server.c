@@ -47,8 +47,9 @@
 #define SHUTDOWN_NOTICE_MS 300
 #define DRAIN_ANSWER_MS 200
 #define HEADER_BYTES_MAX (16 * 1024) /* request headers served; 431 above */
-#define HEADER_BUFFER (32 * 1024)    /* lws keeps this much: beyond, it drops the request (each
-                                       * header is cut past HEADER_BYTES_MAX: pal_http_token_limits) */
+/* lws keeps HEADER_BUFFER bytes of header values and drops a request past
+ * them; each header is cut just past HEADER_BYTES_MAX (pal_http_token_limits) */
+#define HEADER_BUFFER (32 * 1024)
 #define LWS_LOG_PER_SECOND 5
 #define ACCEPT_BACKOFF_US (20 * 1000)
 
