@@ -245,13 +245,27 @@ static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar
         ice->l.on_ice_recv(ice->l.ctx, (uint8_t *)buf, len);
 }
 
+/* Interfaces no browser reaches (container bridges and veths, VM networks):
+ * skipped when no list is given, as libnice's own discovery does in Debian's
+ * build (its ignored-network-interface-prefix). Named in a list, they count. */
+static bool host_internal(const char *ifname)
+{
+    static const char *const prefixes[] = {"docker", "veth", "virbr", "vnet"};
+    for (size_t i = 0; i < PAL_ARRAY_LEN(prefixes); i++)
+        if (!strncmp(ifname, prefixes[i], strlen(prefixes[i])))
+            return true;
+    return false;
+}
+
 /* Adds the usable addresses, both families, of interface `name`, or of every
- * interface but loopback when name is NULL; returns how many. */
+ * interface but loopback and host_internal() ones when name is NULL; returns
+ * how many. */
 static int add_addresses_of(NiceAgent *agent, const struct ifaddrs *ifs, const char *name)
 {
     int added = 0;
     for (const struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-        if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (name && strcmp(i->ifa_name, name)))
+        if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (name && strcmp(i->ifa_name, name)) ||
+            (!name && host_internal(i->ifa_name)))
             continue;
         enum kind k = address_kind(i->ifa_addr);
         if (k == K_UNUSABLE || (!name && (k == K_V4_LOOPBACK || k == K_V6_LOOPBACK)))

@@ -172,6 +172,15 @@ void pal_http_client_address(struct lws *wsi, const struct pal_config *cfg, char
     pal_http_forwarded_client(cfg, peer, n > 0 ? xff : NULL, out, outlen);
 }
 
+const struct lws_token_limits *pal_http_token_limits(size_t served)
+{
+    static struct lws_token_limits limits;
+    unsigned short cut = served + 1 < 65535 ? (unsigned short)(served + 1) : 65535;
+    for (size_t i = 0; i < PAL_ARRAY_LEN(limits.token_limit); i++)
+        limits.token_limit[i] = cut;
+    return &limits;
+}
+
 int pal_http_add_security_headers(struct lws *wsi, unsigned char **p, unsigned char *end)
 {
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",

@@ -50,7 +50,9 @@
 #define SHUTDOWN_NOTICE_MS 300
 #define DRAIN_ANSWER_MS 200
 #define HEADER_BYTES_MAX (16 * 1024) /* request headers served; 431 above */
-#define HEADER_BUFFER (32 * 1024)    /* lws keeps this much: beyond, it drops the request */
+/* lws keeps HEADER_BUFFER bytes of header values and drops a request past
+ * them; each header is cut just past HEADER_BYTES_MAX (pal_http_token_limits) */
+#define HEADER_BUFFER (32 * 1024)
 #define LWS_LOG_PER_SECOND 5
 #define ACCEPT_BACKOFF_US (20 * 1000)
 
@@ -912,6 +914,7 @@ int pal_server_listen(struct pal_server *srv)
     info.retry_and_idle_policy = &retry;
     /* large intranet cookies: headers up to HEADER_BYTES_MAX are served */
     info.max_http_header_data2 = HEADER_BUFFER;
+    info.token_limits = pal_http_token_limits(HEADER_BYTES_MAX);
     info.fd_limit_per_thread = fd_limit_for_lws();
     if (ss.ss_family == AF_INET)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;

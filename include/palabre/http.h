@@ -11,6 +11,7 @@
 #include "palabre/config.h"
 
 struct lws;
+struct lws_token_limits;
 
 /* What a GET path maps to. */
 enum pal_http_route {
@@ -43,6 +44,12 @@ void pal_http_forwarded_client(const struct pal_config *cfg, const char *peer, c
 /* The same for a connection whose headers are still there (lws). */
 void pal_http_client_address(struct lws *wsi, const struct pal_config *cfg, char *out,
                              size_t outlen);
+
+/* Per-header limits for libwebsockets (lws_context_creation_info's
+ * token_limits): every header is cut at `served` + 1 bytes and parsing goes
+ * on, so that a request with one header over `served` reaches the 431 check
+ * instead of overflowing lws's header buffer, which drops it without a status. */
+const struct lws_token_limits *pal_http_token_limits(size_t served);
 
 /* [metrics] token: true when token is empty, or authorization is
  * "Bearer <token>" (compared in constant time). */

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ROOT, connect, startPalabre } from '../lib/palabre.mjs';
+import { ROOT, connect, runPalabre, startPalabre } from '../lib/palabre.mjs';
 import { Netns, SELF, link, unlinkSelf } from '../lib/netns.mjs';
 import { startCoturn, testCertificate, turnCredential } from '../lib/coturn.mjs';
 import { seconds, TIME_SCALE } from '../lib/timeouts.mjs';
@@ -208,5 +208,48 @@ test('rotating the secret as docs/operations.md says: coturn with both secrets a
     assert.equal(await allocates(...cred(newSecret)), true, 'new secret accepted');
   } finally {
     await turn.stop();
+  }
+});
+
+test('upgrade and rollback as docs/operations.md says: the online backup restores; a build older than the database refuses to start and changes nothing', { timeout: seconds(120) }, async () => {
+  // a running server with a chat message, backed up while it runs
+  const srv = await startPalabre({ keepDir: true, logLevel: 'warn' });
+  const db = path.join(srv.dataDir, 'palabre.db');
+  const backup = path.join(dir, 'palabre-backup.db');
+  try {
+    const c = await connect(srv.wsUrl);
+    await c.call('join', { room: 'upgrade', name: 'Ops' });
+    await c.call('chat_send', { text: 'avant la mise à jour', client_msg_id: 'u1' });
+    execFileSync('sqlite3', [db, `.backup '${backup}'`], { timeout: 20000 });
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+  const schema = (file) => execFileSync('sqlite3', [file, 'SELECT version FROM schema_version'], { timeout: 10000 }).toString().trim();
+  const version = Number(schema(db));
+  assert.ok(version >= 1);
+  assert.equal(schema(backup), String(version));
+
+  // what a newer build leaves once it has migrated the file: a later version
+  execFileSync('sqlite3', [db, `UPDATE schema_version SET version = ${version + 1}`], { timeout: 10000 });
+  const before = fs.readFileSync(db);
+  const r = await runPalabre(['--listen', `127.0.0.1:${srv.port}`, '--data-dir', srv.dataDir], { timeout: seconds(15) });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stdout + r.stderr, new RegExp(`schema_version ${version + 1} is newer than this build's ${version}`));
+  assert.ok(fs.readFileSync(db).equals(before), 'the database is left as it was');
+
+  // rollback: the backup taken before the upgrade, in place of the file and its WAL
+  for (const f of ['palabre.db-wal', 'palabre.db-shm']) fs.rmSync(path.join(srv.dataDir, f), { force: true });
+  fs.copyFileSync(backup, db);
+  const back = await startPalabre({ args: ['--data-dir', srv.dataDir], logLevel: 'warn' });
+  try {
+    const c = await connect(back.wsUrl);
+    await c.call('join', { room: 'upgrade', name: 'Ops' });
+    const h = await c.call('chat_history', {});
+    assert.deepEqual(h.messages.map((m) => m.text), ['avant la mise à jour']);
+    c.close();
+  } finally {
+    await back.stop();
+    fs.rmSync(srv.dir, { recursive: true, force: true });
   }
 });

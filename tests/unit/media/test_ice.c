@@ -215,6 +215,22 @@ static void test_loopback_listen_gathers_on_loopback_only(void **state)
     g_main_context_unref(ctx);
 }
 
+/* Fails unless the candidates are on 127.0.0.1 and ::1, both, and nowhere else. */
+static void assert_both_loopbacks(const struct gathered *g, const char *why)
+{
+    bool v6 = false, v4 = false;
+    for (int i = 0; i < g->n; i++) {
+        if (!strcmp(g->addrs[i], "::1"))
+            v6 = true;
+        else if (!strcmp(g->addrs[i], "127.0.0.1"))
+            v4 = true;
+        else
+            fail_msg("candidate on %s, %s", g->addrs[i], why);
+    }
+    assert_true(v6);
+    assert_true(v4);
+}
+
 /* Listening on [::1]: IPv6 loopback candidates, and IPv4 loopback for the
  * browsers that gather only that; a remote on either is taken. */
 static void test_ipv6_loopback_listen_gathers_both_loopbacks(void **state)
@@ -224,17 +240,7 @@ static void test_ipv6_loopback_listen_gathers_both_loopbacks(void **state)
     struct pal_media_config cfg = {.add_loopback = true, .listen_addr = "::1"};
     struct gathered g;
     struct pal_ice *ice = gather(ctx, &cfg, &g);
-    bool v6 = false, v4 = false;
-    for (int i = 0; i < g.n; i++) {
-        if (!strcmp(g.addrs[i], "::1"))
-            v6 = true;
-        else if (!strcmp(g.addrs[i], "127.0.0.1"))
-            v4 = true;
-        else
-            fail_msg("candidate on %s, listen is [::1]", g.addrs[i]);
-    }
-    assert_true(v6);
-    assert_true(v4);
+    assert_both_loopbacks(&g, "listen is [::1]");
     struct pal_media_candidate c = {
         .foundation = "1", .component = 1, .priority = 1, .addr = "::1", .port = 9};
     assert_int_equal(pal_ice_add_remote_candidate(ice, &c), 0);
@@ -274,17 +280,7 @@ static void test_interfaces_gather_both_families(void **state)
     struct pal_media_config cfg = {.interfaces = "lo"};
     struct gathered g;
     struct pal_ice *ice = gather(ctx, &cfg, &g);
-    bool v6 = false, v4 = false;
-    for (int i = 0; i < g.n; i++) {
-        if (!strcmp(g.addrs[i], "::1"))
-            v6 = true;
-        else if (!strcmp(g.addrs[i], "127.0.0.1"))
-            v4 = true;
-        else
-            fail_msg("candidate on %s, interfaces is lo", g.addrs[i]);
-    }
-    assert_true(v4);
-    assert_true(v6);
+    assert_both_loopbacks(&g, "interfaces is lo");
     pal_ice_destroy(ice);
     while (g_main_context_iteration(ctx, FALSE))
         ;
