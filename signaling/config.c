@@ -59,6 +59,7 @@ void pal_config_defaults(struct pal_config *cfg)
     cfg->oidc_session_lifetime_seconds = 43200; /* ProConnect's own session: 12 h */
     cfg->oidc_session_idle_seconds = 7200;
     cfg->oidc_timeout_seconds = 10;
+    cfg->oidc_pkce = true;
 }
 
 static int parse_int(const char *value, long min, long max, long *out)
@@ -281,6 +282,7 @@ static const struct key_def keys[] = {
      30 * 86400},
     {"oidc", "session_idle_seconds", K_INT, OFF(oidc_session_idle_seconds), 0, 60, 30 * 86400},
     {"oidc", "timeout_seconds", K_INT, OFF(oidc_timeout_seconds), 0, 1, 120},
+    {"oidc", "pkce", K_SPECIAL, 0, 0, 0, 0},
     {"turn", "urls", K_SPECIAL, 0, 0, 0, 0},
     {"turn", "secret", K_STR, OFF(turn_secret), SZ(turn_secret), 0, 0},
     /* a week at most: a leaked credential is only cut by rotating the secret */
@@ -365,6 +367,17 @@ int pal_config_set(struct pal_config *cfg, const char *section, const char *key,
         }
         memcpy(dst, value, n);
         dst[n] = '\0';
+        return 0;
+    }
+    if (strcmp(key, "pkce") == 0) {
+        if (strcmp(value, "on") == 0)
+            cfg->oidc_pkce = true;
+        else if (strcmp(value, "off") == 0)
+            cfg->oidc_pkce = false;
+        else {
+            snprintf(err, errlen, "key 'pkce': expected on or off, got '%s'", value);
+            return -EINVAL;
+        }
         return 0;
     }
     if (strcmp(key, "agents") == 0) {

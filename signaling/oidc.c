@@ -254,10 +254,10 @@ static void run_login(struct pal_oidc *o, struct job *j)
     char challenge[PAL_OIDC_RANDOM_LEN + 1];
     if ((j->rc = discover(o, j->err, sizeof(j->err))))
         return;
-    if ((j->rc = pkce_challenge(j->pending.verifier, challenge)))
+    if (c->oidc_pkce && (j->rc = pkce_challenge(j->pending.verifier, challenge)))
         return;
-    /* exactly the parameters ProConnect accepts (anything else is refused
-     * there), acr_values only when configured */
+    /* the parameters ProConnect lists (anything else is refused there), PKCE's
+     * two unless [oidc] pkce = off, acr_values only when configured */
     char *u = j->location;
     size_t n = sizeof(j->location);
     snprintf(u, n, "%s", o->prov.authorization_endpoint);
@@ -267,8 +267,8 @@ static void run_login(struct pal_oidc *o, struct job *j)
              add_param(u, n, "scope", c->oidc_scopes) ||
              add_param(u, n, "state", j->pending.state) ||
              add_param(u, n, "nonce", j->pending.nonce) ||
-             add_param(u, n, "code_challenge", challenge) ||
-             add_param(u, n, "code_challenge_method", "S256") ||
+             (c->oidc_pkce && (add_param(u, n, "code_challenge", challenge) ||
+                               add_param(u, n, "code_challenge_method", "S256"))) ||
              (c->oidc_acr_values[0] && add_param(u, n, "acr_values", c->oidc_acr_values));
     if (rc)
         j->rc = -E2BIG;
@@ -284,7 +284,9 @@ static int token_request(struct pal_oidc *o, struct job *j, char **id_token, cha
                             c->oidc_redirect_uri,  c->oidc_client_id,
                             c->oidc_client_secret, j->pending.verifier};
     char form[6000] = "";
-    for (size_t i = 0; i < PAL_ARRAY_LEN(names); i++) {
+    /* the verifier comes last: left out with [oidc] pkce = off */
+    size_t n_params = PAL_ARRAY_LEN(names) - (c->oidc_pkce ? 0 : 1);
+    for (size_t i = 0; i < n_params; i++) {
         char *v = pal_oidc_form_escape(values[i]);
         size_t n = strlen(form);
         if (v)

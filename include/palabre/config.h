@@ -67,6 +67,9 @@ struct pal_config {
     int oidc_session_lifetime_seconds;   /* session_lifetime_seconds = 43200 */
     int oidc_session_idle_seconds;       /* session_idle_seconds = 7200 */
     int oidc_timeout_seconds;            /* timeout_seconds = 10: each call to the provider */
+    bool oidc_pkce;                      /* pkce = on: PKCE S256 (off: a provider that refuses
+                                          * parameters it does not list, as ProConnect's
+                                          * documentation says it does) */
     /* [limits] */
     size_t max_message_bytes;      /* 65536 */
     int messages_per_second;       /* 50, per connection */

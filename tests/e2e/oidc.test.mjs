@@ -268,7 +268,7 @@ function tinyProvider(dir) {
   const key = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const stranger = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
-  const state = { next: null, issuer: null };
+  const state = { next: null, issuer: null, forms: [] }; // forms: the token requests' bodies
   const server = https.createServer({
     key: fs.readFileSync(path.join(dir, 'op.key')),
     cert: fs.readFileSync(path.join(dir, 'op.pem')) + fs.readFileSync(path.join(dir, 'ca.pem')),
@@ -281,8 +281,12 @@ function tinyProvider(dir) {
     } else if (u.pathname === '/jwks') {
       json({ keys: [{ ...key.publicKey.export({ format: 'jwk' }), kid: 'tiny1', alg: 'RS256', use: 'sig' }] });
     } else if (u.pathname === '/token') {
-      req.resume();
-      json({ access_token: 'at', token_type: 'Bearer', id_token: state.next });
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => {
+        state.forms.push(new URLSearchParams(body));
+        json({ access_token: 'at', token_type: 'Bearer', id_token: state.next });
+      });
     } else if (u.pathname === '/userinfo') {
       json({ sub: 'agent-7', given_name: 'Clara', usual_name: 'Oswald', email: 'clara@mairie.example.fr' });
     } else {
@@ -337,6 +341,49 @@ test('crafted ID tokens are refused (wrong nonce, aud, iss, expired, unknown key
       { mode: 'oidc', signed_in: true, name: 'Clara Oswald', email: 'clara@mairie.example.fr', agent: true });
   } finally {
     await s2.stop();
+    tiny.server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('[oidc] pkce: on, the authorization request carries PKCE S256 and the token request its verifier; off, only the parameters ProConnect lists', { timeout: seconds(180) }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-tiny-op-'));
+  const tiny = await tinyProvider(dir);
+  const now = Math.floor(Date.now() / 1000);
+  const started = [];
+  try {
+    for (const pkce of ['on', 'off']) {
+      const port = await freePort();
+      const s = await startPalabre({ port, config: { access: { agents: 'oidc' }, oidc: {
+        issuer: tiny.state.issuer, client_id: 'palabre', client_secret: 's3cret', ca_file: tiny.caFile,
+        redirect_uri: `http://127.0.0.1:${port}/oidc/callback`, timeout_seconds: 5, pkce } } });
+      started.push(s);
+      const { state, nonce, url } = await startLogin(s.url);
+      const names = [...url.searchParams.keys()].sort();
+      const proconnect = ['client_id', 'nonce', 'redirect_uri', 'response_type', 'scope', 'state'];
+      if (pkce === 'on') {
+        assert.deepEqual(names, [...proconnect, 'code_challenge', 'code_challenge_method'].sort());
+        assert.equal(url.searchParams.get('code_challenge_method'), 'S256');
+        assert.match(url.searchParams.get('code_challenge'), /^[A-Za-z0-9_-]{43}$/);
+      } else {
+        assert.deepEqual(names, proconnect);
+      }
+      tiny.state.next = tiny.sign({ alg: 'RS256', kid: 'tiny1' },
+        { iss: tiny.state.issuer, aud: 'palabre', sub: 'agent-7', nonce, iat: now, exp: now + 300 });
+      const ok = await get(`${s.url}/oidc/callback?code=code-${pkce}&state=${state}`);
+      assert.equal(ok.status, 303, ok.body); // signed in either way
+      const form = tiny.state.forms.at(-1);
+      assert.equal(form.get('code'), `code-${pkce}`);
+      if (pkce === 'on') {
+        // the verifier is the one whose SHA-256 is the challenge sent
+        const v = form.get('code_verifier');
+        assert.equal(crypto.createHash('sha256').update(v).digest('base64url'), url.searchParams.get('code_challenge'));
+      } else {
+        assert.equal(form.has('code_verifier'), false);
+      }
+    }
+  } finally {
+    for (const s of started) await s.stop();
     tiny.server.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
