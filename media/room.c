@@ -375,8 +375,8 @@ static void producer_unblock(struct pal_room *r, struct pal_room_peer *p,
     for (size_t i = 0; i < prod->n_consumers; i++)
         pal_consumer_resume(prod->consumers[i], wall_us);
     room_mix_input_add(r, p, prod);
-    for (size_t i = 0; i < prod->n_streams; i++) /* video: the subscribers' picture back */
-        if (prod->n_consumers || prod->mixer_input)
+    if (prod->n_consumers || prod->mixer_input) /* video: the subscribers' picture back */
+        for (size_t i = 0; i < prod->n_streams; i++)
             room_request_keyframe(r, prod, (int)i, now_ms);
 }
 
