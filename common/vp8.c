@@ -45,6 +45,7 @@ int pal_vp8_parse(const uint8_t *b, size_t len, struct pal_vp8_desc *d, struct p
                 return pal_wire_fail(err, -EINVAL, "vp8: TL0PICIDX: needed %zu bytes, had %zu",
                                      pos + 1, len);
             d->has_tl0picidx = true;
+            d->tl0picidx_off = (uint8_t)pos;
             d->tl0picidx = b[pos++];
         }
         if (t || k) {
@@ -88,5 +89,13 @@ int pal_vp8_set_picture_id(uint8_t *payload, const struct pal_vp8_desc *d, uint1
     } else {
         p[0] = picture_id & 0x7F;
     }
+    return 0;
+}
+
+int pal_vp8_set_tl0picidx(uint8_t *payload, const struct pal_vp8_desc *d, uint8_t tl0picidx)
+{
+    if (!d->has_tl0picidx)
+        return -EINVAL;
+    payload[d->tl0picidx_off] = tl0picidx;
     return 0;
 }

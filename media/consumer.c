@@ -149,9 +149,8 @@ static int send(struct pal_consumer *c, const struct pal_rtp_packet *pkt, const 
     memcpy(saved, desc, d->desc_len);
     if (d->has_picture_id)
         pal_vp8_set_picture_id(desc, d, (uint16_t)(d->picture_id + c->pic_offset));
-    if (d->has_tl0picidx) /* right after the picture id, or the X byte */
-        desc[d->has_picture_id ? d->picture_id_off + (d->picture_id_bits == 15 ? 2 : 1) : 2] =
-            (uint8_t)(d->tl0picidx + c->tl0_offset);
+    if (d->has_tl0picidx)
+        pal_vp8_set_tl0picidx(desc, d, (uint8_t)(d->tl0picidx + c->tl0_offset));
     int rc = c->sink->send_rtp(c->sink->ctx, scratch, hdr_len, body, body_len);
     memcpy(desc, saved, d->desc_len);
     return rc;

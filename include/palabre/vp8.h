@@ -17,6 +17,7 @@ struct pal_vp8_desc {
     uint8_t picture_id_off; /* offset of the picture id in the payload */
     bool has_tl0picidx;
     uint8_t tl0picidx;
+    uint8_t tl0picidx_off; /* its offset in the payload */
     bool has_tid;
     uint8_t tid;
     bool layer_sync; /* Y */
@@ -52,5 +53,7 @@ int pal_vp8_parse(const uint8_t *payload, size_t len, struct pal_vp8_desc *d,
 /* Rewrites the picture id in place (keeps its 7/15-bit width, the value is
  * masked to it). -EINVAL if d has no picture id. */
 int pal_vp8_set_picture_id(uint8_t *payload, const struct pal_vp8_desc *d, uint16_t picture_id);
+/* Rewrites TL0PICIDX in place. -EINVAL if d has none. */
+int pal_vp8_set_tl0picidx(uint8_t *payload, const struct pal_vp8_desc *d, uint8_t tl0picidx);
 
 #endif

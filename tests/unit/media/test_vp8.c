@@ -73,6 +73,33 @@ static void full_extension_fields(void **state)
     assert_int_equal(pal_vp8_set_picture_id((uint8_t *)q, &d, 1), -EINVAL);
 }
 
+static void set_tl0picidx_in_place(void **state)
+{
+    struct pal_vp8_desc d;
+    /* after a 15-bit picture id: only TL0PICIDX changes */
+    uint8_t p[] = {0xB0, 0xF0, 0x92, 0x34, 0x07, 0xA5, 0x00, 0x00};
+    assert_int_equal(pal_vp8_parse(p, sizeof(p), &d, NULL), 0);
+    assert_int_equal(pal_vp8_set_tl0picidx(p, &d, 200), 0);
+    assert_int_equal(pal_vp8_parse(p, sizeof(p), &d, NULL), 0);
+    assert_int_equal(d.tl0picidx, 200);
+    assert_int_equal(d.picture_id, 0x1234);
+    assert_int_equal(d.tid, 2);
+    /* after a 7-bit picture id, and with no picture id at all (I=0, L=1) */
+    uint8_t q[] = {0x90, 0xC0, 0x05, 0x09, 0x01};
+    assert_int_equal(pal_vp8_parse(q, sizeof(q), &d, NULL), 0);
+    assert_int_equal(pal_vp8_set_tl0picidx(q, &d, 10), 0);
+    assert_int_equal(q[3], 10);
+    assert_int_equal(q[2], 5);
+    uint8_t r[] = {0x90, 0x40, 0x09, 0x01};
+    assert_int_equal(pal_vp8_parse(r, sizeof(r), &d, NULL), 0);
+    assert_int_equal(pal_vp8_set_tl0picidx(r, &d, 11), 0);
+    assert_int_equal(r[2], 11);
+    /* none to set */
+    uint8_t none[] = {0x10, 0x00};
+    assert_int_equal(pal_vp8_parse(none, sizeof(none), &d, NULL), 0);
+    assert_int_equal(pal_vp8_set_tl0picidx(none, &d, 1), -EINVAL);
+}
+
 static void truncated_descriptors(void **state)
 {
     struct pal_vp8_desc d;
@@ -101,6 +128,7 @@ int main(void)
         cmocka_unit_test(interframe_and_continuation),
         cmocka_unit_test(full_extension_fields),
         cmocka_unit_test(truncated_descriptors),
+        cmocka_unit_test(set_tl0picidx_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
