@@ -69,12 +69,17 @@ function peerCertificate(port) {
   });
 }
 
+// A GET on a connection of its own (agent: false): Node's global agent keeps
+// connections alive and would reuse one made before a reload, which is
+// neither what a page loaded now does nor safe against the server closing an
+// idle connection at the moment it is reused. `cert` is the one it was served.
 function httpsGet(url) {
   return new Promise((resolve, reject) => {
-    https.get(url, { ca }, (res) => {
+    https.get(url, { ca, agent: false }, (res) => {
+      const cert = res.socket.getPeerCertificate();
       let body = '';
       res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body, cert }));
     }).on('error', reject);
   });
 }
@@ -165,6 +170,7 @@ test('agents join over https and wss; SIGHUP renews the certificate for new conn
     // and a page loaded now gets the renewed certificate too
     const r = await httpsGet(`${server.base}/healthz`);
     assert.equal(r.status, 200);
+    assert.equal(r.cert.serialNumber, '2002');
 
     // a bad renewal (the first key with the renewed certificate) is refused: the current pair stays
     install({ chain: renewed.chain, key: first.key });

@@ -165,9 +165,30 @@ export async function join(browser, base, room, name, { initScript, query } = {}
       ws.on('framereceived', (f) => console.log(`# [${name}] ws< ${String(f.payload).slice(0, 160).replace(/\s+/g, ' ')}`));
     });
   }
+  // what the page did, kept to explain a join that never completes: its last
+  // console lines, failed requests and WebSocket closes
+  const trail = [];
+  const note = (line) => { trail.push(line); if (trail.length > 40) trail.shift(); };
+  page.on('console', (m) => note(`${m.type()}: ${m.text().slice(0, 200)}`));
+  page.on('requestfailed', (r) => note(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('websocket', (ws) => {
+    note(`websocket ${ws.url()}`);
+    ws.on('close', () => note(`websocket closed ${ws.url()}`));
+  });
   await page.goto(`${base}/r/${room}?name=${encodeURIComponent(name)}&autojoin=1${query ? `&${query}` : ''}`);
-  await page.waitForFunction(() => window.__palabre?.selfId && window.__palabre?.pcs?.publish,
-    null, { timeout: 60000 * TIME_SCALE, polling: 100 });
+  try {
+    await page.waitForFunction(() => window.__palabre?.selfId && window.__palabre?.pcs?.publish,
+      null, { timeout: 60000 * TIME_SCALE, polling: 100 });
+  } catch (e) {
+    const state = await page.evaluate(() => ({
+      url: location.href, readyState: document.readyState, hooks: !!window.__palabre,
+      selfId: window.__palabre?.selfId ?? null, pcs: Object.keys(window.__palabre?.pcs || {}),
+      errors: window.__palabre?.errors || null,
+      status: document.querySelector('[role=status]')?.textContent?.trim() || null,
+    })).catch((err) => ({ evaluate: String(err) }));
+    throw new Error(`${name} did not join: ${e.message}\npage: ${JSON.stringify(state)}\n` +
+      `trail:\n  ${trail.join('\n  ')}`);
+  }
   const id = await page.evaluate(() => window.__palabre.selfId);
   return {
     name, id, page, context, sent,
