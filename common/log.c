@@ -1,23 +1,26 @@
 #include "palabre/log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
-static volatile enum pal_log_level current_level = PAL_LOG_INFO;
+/* Set by the main thread, read by every thread that logs: relaxed is
+ * enough, a thread may see a new level one line late. */
+static _Atomic int current_level = PAL_LOG_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
 void pal_log_set_level(enum pal_log_level level)
 {
-    current_level = level;
+    atomic_store_explicit(&current_level, (int)level, memory_order_relaxed);
 }
 
 enum pal_log_level pal_log_get_level(void)
 {
-    return current_level;
+    return (enum pal_log_level)atomic_load_explicit(&current_level, memory_order_relaxed);
 }
 
 int pal_log_level_parse(const char *name, enum pal_log_level *out)
@@ -34,7 +37,8 @@ int pal_log_level_parse(const char *name, enum pal_log_level *out)
 void pal_logv(enum pal_log_level level, const char *module, const char *room,
               const char *participant, const char *fmt, va_list ap)
 {
-    if (level < current_level || level >= PAL_LOG_OFF)
+    if ((int)level < atomic_load_explicit(&current_level, memory_order_relaxed) ||
+        level >= PAL_LOG_OFF)
         return;
     char line[2048];
     struct timeval tv;

@@ -113,6 +113,9 @@ test('server behind 1:1 NAT with public_ip, clients behind a masquerading NAT: b
         assert.ok(pair.remotePort >= MEDIA.min && pair.remotePort <= MEDIA.max, what);
       }
     }
+  } catch (e) {
+    console.log(`# palabre's log (warnings and errors):\n${srv.output().replace(/^/gm, '# ')}`);
+    throw e;
   } finally {
     for (const p of open.splice(0)) await p.leave().catch(() => {});
     await srv.stop();
