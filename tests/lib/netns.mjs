@@ -164,10 +164,24 @@ export async function link(na, ifA, addrA, nb, ifB, addrB) {
   // its last process: the end in SELF is deleted at once by unlink()
   if (na === SELF) selfLinks.add(ifA);
   if (nb === SELF) selfLinks.add(ifB);
+  // No duplicate address detection on these links: with it, each IPv6
+  // address (the link-local one too) turns from tentative to usable a second
+  // or two after the link comes up, and Chromium, already running by then,
+  // takes that for a network change and fails every request in flight
+  // (net::ERR_NETWORK_CHANGED: a page's module never loads). Without it the
+  // addresses are final before link() returns.
+  noDad(na, ifA);
+  noDad(nb, ifB);
   na.ip('addr', 'add', addrA, 'dev', ifA);
   na.ip('link', 'set', ifA, 'up');
   nb.ip('addr', 'add', addrB, 'dev', ifB);
   nb.ip('link', 'set', ifB, 'up');
+}
+
+function noDad(ns, ifname) {
+  try {
+    ns.run('sysctl', ['-qw', `net.ipv6.conf.${ifname}.accept_dad=0`]);
+  } catch { /* IPv6 off in that namespace: no address to detect */ }
 }
 
 // The reach topology (tests/e2e/turn.test.mjs):
