@@ -42,6 +42,8 @@ struct pal_bwe {
     double overuse_ms;
     double prev_trend;
     enum pal_bwe_usage usage;
+    uint16_t next_seq;
+    bool has_feedback;
     double delay_bps, loss_bps;
     int64_t last_update_us;
     /* received rate: arrivals (time, bytes) in a ring */
@@ -81,6 +83,18 @@ void pal_bwe_on_sent(struct pal_bwe *b, uint16_t seq, size_t bytes, int64_t send
     s->valid = true;
     s->bytes = (uint16_t)(bytes > UINT16_MAX ? UINT16_MAX : bytes);
     s->send_us = send_us;
+}
+
+uint16_t pal_bwe_next_seq(struct pal_bwe *b, size_t bytes, int64_t send_us)
+{
+    uint16_t seq = b->next_seq++;
+    pal_bwe_on_sent(b, seq, bytes, send_us);
+    return seq;
+}
+
+bool pal_bwe_has_feedback(const struct pal_bwe *b)
+{
+    return b->has_feedback;
 }
 
 static double received_bps(const struct pal_bwe *b)
@@ -190,6 +204,7 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
 {
     int64_t arrival = reference_us;
     size_t lost = 0, known = 0;
+    b->has_feedback = true;
     for (size_t i = 0; i < n; i++) {
         struct sent *s = &b->sent[st[i].seq & (SENT_SLOTS - 1)];
         if (!s->valid || s->seq != st[i].seq)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "palabre/bwe.h"
 #include "palabre/keyframe.h"
 #include "palabre/log.h"
 #include "palabre/nack.h"
@@ -56,6 +57,7 @@ static void peer_free(struct pal_room_peer *p)
     for (size_t i = 0; i < p->n_producers; i++)
         pal_producer_destroy(p->producers[i]);
     pal_twcc_destroy(p->twcc);
+    pal_bwe_destroy(p->bwe);
     free(p);
 }
 
@@ -84,6 +86,16 @@ void pal_room_get_stats(const struct pal_room *r, struct pal_room_stats *out)
 {
     *out = r->st;
     /* Summed here, not counted per packet. */
+    for (size_t i = 0; i < r->n_peers; i++) {
+        const struct pal_bwe *b = r->peers[i]->bwe;
+        if (b && pal_bwe_has_feedback(b)) {
+            uint32_t e = pal_bwe_estimate(b);
+            out->bwe_subscribers++;
+            out->bwe_sum_bps += e;
+            if (!out->bwe_min_bps || e < out->bwe_min_bps)
+                out->bwe_min_bps = e;
+        }
+    }
     for (size_t i = 0; i < r->n_peers; i++)
         for (size_t k = 0; k < r->peers[i]->n_consumers; k++) {
             const struct pal_consumer *c = r->peers[i]->consumers[k];
@@ -469,6 +481,9 @@ int pal_room_consumer_add(struct pal_room *r, struct pal_room_peer *p, const cha
         p->cap_consumers = cap;
     }
     p->consumers[p->n_consumers++] = c;
+    if (t->ext_twcc && !p->bwe)
+        pal_bwe_create(NULL, &p->bwe); /* without it (no memory), no numbering */
+    c->bwe = t->ext_twcc ? p->bwe : NULL;
     if (strcmp(producer_pid, PAL_MEDIA_MIXER_ID) == 0) {
         rc = room_mix_output_add(r, p, c);
         if (rc)
@@ -650,6 +665,15 @@ static void on_subscriber_feedback(struct pal_room *r, struct pal_room_peer *p,
         for (size_t i = 0; i < n; i++)
             if (pal_consumer_retransmit(c, seqs[i], r->scratch, sizeof(r->scratch), now_ms) == 0)
                 r->st.retransmitted++;
+        break;
+    }
+    case PAL_RTCP_TWCC: {
+        int n = p->bwe ? pal_twcc_feedback_decode(pk, r->tw_status, PAL_ARRAY_LEN(r->tw_status),
+                                                  NULL)
+                       : -1;
+        if (n > 0)
+            pal_bwe_on_feedback(p->bwe, r->tw_status, (size_t)n,
+                                (int64_t)pk->fb.u.twcc.reference_time * 64000, now_ms * 1000);
         break;
     }
     case PAL_RTCP_PLI:

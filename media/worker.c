@@ -332,6 +332,10 @@ static gboolean on_tick(gpointer ud)
         st.pli_out += rs.pli_out;
         st.layer_switches += rs.layer_switches;
         st.paused_tracks += rs.paused_tracks;
+        st.bwe_subscribers += rs.bwe_subscribers;
+        st.bwe_sum_bps += rs.bwe_sum_bps;
+        if (rs.bwe_min_bps && (!st.bwe_min_bps || rs.bwe_min_bps < st.bwe_min_bps))
+            st.bwe_min_bps = rs.bwe_min_bps;
         st.dropped_in += rs.dropped_in;
     }
     struct pal_mixer_thread_stats ms;
@@ -534,6 +538,10 @@ void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out)
         out->pli_out += s.pli_out;
         out->layer_switches += s.layer_switches;
         out->paused_tracks += s.paused_tracks;
+        out->bwe_subscribers += s.bwe_subscribers;
+        out->bwe_sum_bps += s.bwe_sum_bps;
+        if (s.bwe_min_bps && (!out->bwe_min_bps || s.bwe_min_bps < out->bwe_min_bps))
+            out->bwe_min_bps = s.bwe_min_bps;
         out->dropped_in += s.dropped_in;
         out->mixers += s.mixers;
         out->mixer_cpu_us += s.mixer_cpu_us;

@@ -460,6 +460,7 @@ static bool offer_add(struct pal_media_signaling *ms, struct part *p, const char
     ct->clock_rate = o->kind == PAL_MEDIA_AUDIO ? 48000 : 90000;
     ct->ssrc = o->ssrc;
     ct->ext_audio_level = o->kind == PAL_MEDIA_AUDIO ? 1 : 0;
+    ct->ext_twcc = PAL_SDP_SUB_EXT_TRANSPORT_CC; /* offered on every m-line */
     post(ms, &c);
     return true;
 }
@@ -1205,6 +1206,15 @@ static size_t media_metrics(struct pal_metric *out, size_t cap, void *ud)
         {"palabre_media_paused_tracks", "gauge",
          "Video tracks forwarded to a subscriber who hides them: paused, no packets.",
          (double)m.paused_tracks},
+        {"palabre_media_bwe_subscribers", "gauge",
+         "Subscribers with a send-side bandwidth estimate (their transport-cc feedback came).",
+         (double)m.bwe_subscribers},
+        {"palabre_media_bwe_estimate_avg_bps", "gauge",
+         "Mean send-side bandwidth estimate of those subscribers, bit/s (0: none).",
+         m.bwe_subscribers ? (double)m.bwe_sum_bps / (double)m.bwe_subscribers : 0.0},
+        {"palabre_media_bwe_estimate_min_bps", "gauge",
+         "Lowest send-side bandwidth estimate of a subscriber, bit/s (0: none).",
+         (double)m.bwe_min_bps},
         {"palabre_media_dropped_in_packets_total", "counter",
          "Incoming packets dropped: undecryptable, unknown SSRC or malformed.",
          (double)m.dropped_in},

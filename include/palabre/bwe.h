@@ -14,10 +14,11 @@
  *
  * A fixed ring of sent packets: no allocation after create.
  *
- * Status: the estimator alone, tested on synthetic traces
- * (tests/unit/media/test_bwe.c); not yet fed by the router (the
- * transport-wide sequence numbers on forwarded packets, the feedback from
- * subscribers and the layer budget are what remain of issue 14).
+ * The router numbers every packet it forwards to a subscriber (its
+ * transport-cc extension) through pal_bwe_next_seq and feeds the
+ * subscriber's feedback here; the estimate is reported (/metrics), not yet
+ * used to choose layers (the layer budget, probing and pausing are what
+ * remain of issue 14).
  *
  * Thread: one owner thread (the room's worker). */
 #ifndef PALABRE_BWE_H
@@ -40,6 +41,11 @@ void pal_bwe_destroy(struct pal_bwe *b);
 
 /* A packet sent with transport-wide sequence number seq. */
 void pal_bwe_on_sent(struct pal_bwe *b, uint16_t seq, size_t bytes, int64_t send_us);
+/* The next transport-wide sequence number of this PeerConnection for a
+ * packet of bytes sent now (recorded as pal_bwe_on_sent). */
+uint16_t pal_bwe_next_seq(struct pal_bwe *b, size_t bytes, int64_t send_us);
+/* Whether feedback came (the estimate says something of the link). */
+bool pal_bwe_has_feedback(const struct pal_bwe *b);
 /* One feedback packet's statuses (pal_twcc_feedback_decode) and its
  * reference time in microseconds (reference_time x 64 ms). */
 void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, size_t n,

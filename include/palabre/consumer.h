@@ -20,6 +20,7 @@
 #include "palabre/media.h"
 #include "palabre/rtp.h"
 
+struct pal_bwe;
 struct pal_rtx_buffer;
 struct pal_producer;
 
@@ -45,6 +46,7 @@ struct pal_consumer {
     /* borrowed */
     struct pal_producer *producer;     /* NULL while the producer is absent */
     const struct pal_media_sink *sink; /* the subscriber's subscribe PC */
+    struct pal_bwe *bwe; /* its transport-wide numbering and estimate (NULL: none) */
     /* owned */
     struct pal_rtx_buffer *own_rtx; /* a mixer output's packets; NULL for a
                                        producer's track (its ring is shared) */

@@ -279,6 +279,7 @@ struct pal_media_stats {
     uint64_t pli_out;
     uint64_t layer_switches; /* simulcast layer switches made for subscribers */
     uint64_t paused_tracks;  /* now: video tracks not forwarded to a subscriber (hidden) */
+    uint64_t bwe_subscribers, bwe_sum_bps, bwe_min_bps; /* now: send-side estimates */
     uint64_t dropped_in; /* undecryptable, unknown SSRC, malformed */
     /* the workers' batched sends (palabre/send_queue.h) */
     uint64_t sent_packets; /* datagrams handed to the kernel */

@@ -38,6 +38,9 @@ struct pal_room_stats {
     /* now, over the consumers: simulcast layer switches since they were
      * created, video tracks forwarded to nobody because hidden */
     uint64_t layer_switches, paused_tracks;
+    /* now: subscribers with a bandwidth estimate (transport-cc feedback
+     * came), their sum and the lowest, in bit/s (palabre/bwe.h) */
+    uint64_t bwe_subscribers, bwe_sum_bps, bwe_min_bps;
 };
 
 /* l is copied. Returns 0, -EINVAL or -ENOMEM. */
