@@ -46,6 +46,9 @@ int pal_consumer_create(const char *subscriber, const char *producer_pid, const 
     c->first_ts = r[1];
     /* No view told (yet): as big as can be, the best layer. */
     c->view = (struct pal_media_view){.width = UINT16_MAX, .height = UINT16_MAX, .visible = true};
+    pal_bwe_alloc_init(&c->alloc);
+    c->want = -1;
+    c->reported_layer = -2;
     *out = c;
     return 0;
 }
@@ -185,8 +188,10 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
         /* Switch (or start, or resume after hidden) on the target's keyframe. */
         if (info->layer != c->target || !info->keyframe)
             return 1;
-        if (c->layer >= 0 || c->started)
+        if (c->layer >= 0 || c->started) {
             c->layer_switches++;
+            c->layer_switches_bw += c->target_bw;
+        }
         restart_at(c, wall_us);
         c->layer = info->layer;
         c->wait_keyframe = false;

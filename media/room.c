@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "palabre/bwe.h"
+#include "palabre/bwe_alloc.h"
 #include "palabre/keyframe.h"
 #include "palabre/log.h"
 #include "palabre/nack.h"
@@ -100,8 +101,11 @@ void pal_room_get_stats(const struct pal_room *r, struct pal_room_stats *out)
         for (size_t k = 0; k < r->peers[i]->n_consumers; k++) {
             const struct pal_consumer *c = r->peers[i]->consumers[k];
             out->layer_switches += c->layer_switches;
-            if (c->track.kind == PAL_MEDIA_VIDEO && c->producer && c->target < 0)
+            out->layer_switches_bw += c->layer_switches_bw;
+            if (c->track.kind == PAL_MEDIA_VIDEO && c->producer && c->target < 0) {
                 out->paused_tracks++;
+                out->paused_tracks_bw += c->want >= 0;
+            }
         }
 }
 
@@ -180,8 +184,10 @@ int pal_room_peer_remove(struct pal_room *r, const char *participant)
                 pal_producer_detach(c->producer, c);
             room_mix_output_remove(r, c);
         }
-        for (size_t k = 0; k < p->n_consumers; k++)
+        for (size_t k = 0; k < p->n_consumers; k++) {
             r->st.layer_switches += p->consumers[k]->layer_switches;
+            r->st.layer_switches_bw += p->consumers[k]->layer_switches_bw;
+        }
         r->peers[i] = r->peers[--r->n_peers];
         if (strcmp(r->speaker, participant) == 0)
             r->speaker[0] = '\0';
@@ -240,25 +246,42 @@ void room_request_keyframe(struct pal_room *r, struct pal_producer *prod, int la
         send_pli(r, prod, (size_t)layer);
 }
 
-/* The stream c wants: from how the subscriber shows the track and, for a
- * simulcast producer, which layers arrive. A new one gets its keyframe
- * asked. */
+/* The layer the view asks for c (-1: hidden): from how the subscriber
+ * shows the track and, for a simulcast producer, which layers arrive. */
+static int view_want(const struct pal_consumer *c, int64_t now_ms)
+{
+    if (!c->producer->track.n_layers)
+        return c->view.visible ? 0 : -1;
+    struct pal_simulcast_layer layers[PAL_MEDIA_MAX_LAYERS];
+    size_t n = pal_producer_layers(c->producer, now_ms, layers);
+    return pal_simulcast_choose(layers, n, &c->view);
+}
+
+/* The stream c forwards: what the view asks, capped by the subscriber's
+ * bandwidth (tick_budget). A new one gets its keyframe asked; the
+ * subscriber is told when its layer or its limit changes. */
 static void consumer_choose(struct pal_room *r, struct pal_room_peer *sub,
                             struct pal_consumer *c, int64_t now_ms)
 {
     struct pal_producer *prod = c->producer;
     if (!prod || c->track.kind != PAL_MEDIA_VIDEO)
         return;
-    int target;
-    if (prod->track.n_layers) {
-        struct pal_simulcast_layer layers[PAL_MEDIA_MAX_LAYERS];
-        size_t n = pal_producer_layers(prod, now_ms, layers);
-        target = pal_simulcast_choose(layers, n, &c->view);
-    } else {
-        target = c->view.visible ? 0 : -1;
-    }
+    int want = view_want(c, now_ms);
+    int target = pal_bwe_alloc_layer(&c->alloc, want);
+    if (target != c->target)
+        c->target_bw = want == c->want; /* the view asked nothing new */
+    c->want = want;
     if (pal_consumer_set_target(c, target) && sub->sinks[PAL_MEDIA_PC_SUBSCRIBE].ready)
         room_request_keyframe(r, prod, target, now_ms);
+    bool limited = pal_bwe_alloc_limited(&c->alloc, want);
+    if (target == c->reported_layer && limited == c->reported_limited)
+        return;
+    /* told once a first layer is known, then on each change */
+    c->reported_layer = target;
+    c->reported_limited = limited;
+    if (r->l.on_room_track_quality)
+        r->l.on_room_track_quality(r->l.ctx, r->name, sub->id, c->producer_pid, c->producer_mid,
+                                   target, limited);
 }
 
 /* The stream to ask a keyframe of for c: the one it forwards, else the one
@@ -449,6 +472,7 @@ static void consumer_drop(struct pal_room *r, struct pal_room_peer *p, size_t id
 {
     struct pal_consumer *c = p->consumers[idx];
     r->st.layer_switches += c->layer_switches; /* the counter never goes back */
+    r->st.layer_switches_bw += c->layer_switches_bw;
     if (c->producer)
         pal_producer_detach(c->producer, c);
     room_mix_output_remove(r, c);
@@ -819,6 +843,56 @@ static void tick_speaker(struct pal_room *r)
         r->l.on_room_active_speaker(r->l.ctx, r->name, r->speaker);
 }
 
+#define AUDIO_RESERVE_BPS 50000 /* an audio track whose rate is not measured yet */
+#define MIN_NEED_BPS 30000
+
+/* What layer l of n needs when its rate is not measured yet: the q/h/f
+ * ladder of a 720p camera, top aligned (one layer: the top's). */
+static uint32_t nominal_need(size_t l, size_t n)
+{
+    static const uint32_t ladder[] = {150000, 500000, 1500000};
+    size_t i = l + PAL_ARRAY_LEN(ladder) - n;
+    return i < PAL_ARRAY_LEN(ladder) ? ladder[i] : ladder[PAL_ARRAY_LEN(ladder) - 1];
+}
+
+/* Shares the subscriber's estimate: audio first (what it measures), the
+ * rest split evenly between the video tracks it shows; each video
+ * track's cap follows its share (palabre/bwe_alloc.h). Before any
+ * feedback, nothing limits. */
+static void tick_budget(struct pal_room_peer *p, int64_t now_ms)
+{
+    if (!p->bwe || !pal_bwe_has_feedback(p->bwe))
+        return;
+    uint64_t audio = 0;
+    size_t videos = 0;
+    for (size_t k = 0; k < p->n_consumers; k++) {
+        struct pal_consumer *c = p->consumers[k];
+        if (!c->producer || c->producer->blocked)
+            continue;
+        if (c->track.kind == PAL_MEDIA_AUDIO)
+            audio += c->producer->streams[0].bps ? c->producer->streams[0].bps : AUDIO_RESERVE_BPS;
+        else if (view_want(c, now_ms) >= 0)
+            videos++;
+    }
+    uint64_t est = pal_bwe_estimate(p->bwe);
+    uint32_t share = videos && est > audio ? (uint32_t)((est - audio) / videos) : 0;
+    int64_t cut = pal_bwe_last_cut_us(p->bwe) / 1000;
+    for (size_t k = 0; k < p->n_consumers; k++) {
+        struct pal_consumer *c = p->consumers[k];
+        if (!c->producer || c->producer->blocked || c->track.kind != PAL_MEDIA_VIDEO)
+            continue;
+        uint32_t need[PAL_MEDIA_MAX_LAYERS];
+        size_t n = c->producer->n_streams;
+        for (size_t l = 0; l < n; l++) {
+            uint32_t bps = c->producer->streams[l].bps;
+            need[l] = bps ? bps : nominal_need(l, n);
+            if (need[l] < MIN_NEED_BPS)
+                need[l] = MIN_NEED_BPS;
+        }
+        pal_bwe_alloc_step(&c->alloc, need, n, view_want(c, now_ms), share, cut, now_ms);
+    }
+}
+
 void pal_room_tick(struct pal_room *r, int64_t now_ms)
 {
     bool nack = now_ms - r->last_nack_ms >= NACK_INTERVAL_MS;
@@ -842,11 +916,16 @@ void pal_room_tick(struct pal_room *r, int64_t now_ms)
     if (now_ms - r->last_layers_ms >= LAYERS_INTERVAL_MS) {
         r->last_layers_ms = now_ms;
         for (size_t i = 0; i < r->n_peers; i++)
+            for (size_t k = 0; k < r->peers[i]->n_producers; k++)
+                pal_producer_update_rates(r->peers[i]->producers[k], now_ms);
+        for (size_t i = 0; i < r->n_peers; i++) {
+            tick_budget(r->peers[i], now_ms);
             for (size_t k = 0; k < r->peers[i]->n_consumers; k++) {
                 struct pal_consumer *c = r->peers[i]->consumers[k];
-                if (c->producer && c->producer->track.n_layers)
+                if (c->producer && c->track.kind == PAL_MEDIA_VIDEO)
                     consumer_choose(r, r->peers[i], c, now_ms);
             }
+        }
     }
     if (now_ms - r->last_speaker_ms >= SPEAKER_INTERVAL_MS) {
         r->last_speaker_ms = now_ms;
