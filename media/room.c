@@ -257,6 +257,32 @@ static int view_want(const struct pal_consumer *c, int64_t now_ms)
     return pal_simulcast_choose(layers, n, &c->view);
 }
 
+/* The layers of c's producer that arrive (all of them when none does, as
+ * pal_simulcast_choose), lowest first, into idx: the bandwidth budget
+ * counts only those (the browser stops the top layers of a small camera).
+ * Returns their number. */
+static size_t active_layers(const struct pal_consumer *c, int64_t now_ms, int *idx)
+{
+    struct pal_simulcast_layer layers[PAL_MEDIA_MAX_LAYERS];
+    size_t n = pal_producer_layers(c->producer, now_ms, layers), k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (layers[i].active)
+            idx[k++] = (int)i;
+    if (k == 0)
+        for (size_t i = 0; i < n; i++)
+            idx[k++] = (int)i;
+    return k;
+}
+
+/* The position of layer among the active ones idx (-1: none). */
+static int active_pos(const int *idx, size_t n, int layer)
+{
+    int pos = -1;
+    for (size_t i = 0; i < n && layer >= 0 && idx[i] <= layer; i++)
+        pos = (int)i;
+    return layer < 0 ? -1 : pos < 0 ? 0 : pos;
+}
+
 /* The stream c forwards: what the view asks, capped by the subscriber's
  * bandwidth (tick_budget). A new one gets its keyframe asked; the
  * subscriber is told when its layer or its limit changes. */
@@ -266,14 +292,17 @@ static void consumer_choose(struct pal_room *r, struct pal_room_peer *sub,
     struct pal_producer *prod = c->producer;
     if (!prod || c->track.kind != PAL_MEDIA_VIDEO)
         return;
-    int want = view_want(c, now_ms);
-    int target = pal_bwe_alloc_layer(&c->alloc, want);
+    int want = view_want(c, now_ms), idx[PAL_MEDIA_MAX_LAYERS];
+    size_t n = active_layers(c, now_ms, idx);
+    int pos = active_pos(idx, n, want);
+    int allowed = pal_bwe_alloc_layer(&c->alloc, pos);
+    int target = allowed >= 0 ? idx[allowed] : -1;
     if (target != c->target)
         c->target_bw = want == c->want; /* the view asked nothing new */
     c->want = want;
     if (pal_consumer_set_target(c, target) && sub->sinks[PAL_MEDIA_PC_SUBSCRIBE].ready)
         room_request_keyframe(r, prod, target, now_ms);
-    bool limited = pal_bwe_alloc_limited(&c->alloc, want);
+    bool limited = pal_bwe_alloc_limited(&c->alloc, pos);
     if (target == c->reported_layer && limited == c->reported_limited)
         return;
     /* told once a first layer is known, then on each change */
@@ -882,14 +911,16 @@ static void tick_budget(struct pal_room_peer *p, int64_t now_ms)
         if (!c->producer || c->producer->blocked || c->track.kind != PAL_MEDIA_VIDEO)
             continue;
         uint32_t need[PAL_MEDIA_MAX_LAYERS];
-        size_t n = c->producer->n_streams;
+        int idx[PAL_MEDIA_MAX_LAYERS];
+        size_t n = active_layers(c, now_ms, idx);
         for (size_t l = 0; l < n; l++) {
-            uint32_t bps = c->producer->streams[l].bps;
-            need[l] = bps ? bps : nominal_need(l, n);
+            uint32_t bps = c->producer->streams[idx[l]].bps;
+            need[l] = bps ? bps : nominal_need((size_t)idx[l], c->producer->n_streams);
             if (need[l] < MIN_NEED_BPS)
                 need[l] = MIN_NEED_BPS;
         }
-        pal_bwe_alloc_step(&c->alloc, need, n, view_want(c, now_ms), share, cut, now_ms);
+        pal_bwe_alloc_step(&c->alloc, need, n, active_pos(idx, n, view_want(c, now_ms)), share,
+                           cut, now_ms);
     }
 }
 
