@@ -5,6 +5,10 @@
 #include <string.h>
 
 #define DOWN_FRACTION 0.85 /* the current layer stays while the share covers 85 % of it */
+#define PROBE_FRACTION 0.1 /* no probe while the share is below 10 % of the next layer (an
+                              estimate that does not even cover the audio: the link is short,
+                              a try would only hurt the audio) */
+#define AFTER_SUCCESS_MS 500 /* the next layer may be tried soon after a try that held */
 
 void pal_bwe_alloc_init(struct pal_bwe_alloc *a)
 {
@@ -55,7 +59,7 @@ void pal_bwe_alloc_step(struct pal_bwe_alloc *a, const uint32_t *need_bps, size_
             a->cap = a->probe_layer >= (int)n - 1 ? PAL_BWE_ALLOC_FREE : a->probe_layer;
             a->probe_until_ms = 0;
             a->backoff_ms = PAL_BWE_ALLOC_BACKOFF_MIN_MS;
-            a->next_probe_ms = now_ms + a->backoff_ms;
+            a->next_probe_ms = now_ms + AFTER_SUCCESS_MS;
             a->up_since_ms = 0;
             return;
         } else {
@@ -87,7 +91,7 @@ void pal_bwe_alloc_step(struct pal_bwe_alloc *a, const uint32_t *need_bps, size_
         return;
     }
     a->up_since_ms = 0;
-    if (now_ms >= a->next_probe_ms) {
+    if (now_ms >= a->next_probe_ms && share_bps > PROBE_FRACTION * need_bps[cur + 1]) {
         a->probe_layer = cur + 1;
         a->probe_start_ms = now_ms;
         a->probe_until_ms = now_ms + PAL_BWE_ALLOC_PROBE_MS;

@@ -274,6 +274,18 @@ static size_t active_layers(const struct pal_consumer *c, int64_t now_ms, int *i
     return k;
 }
 
+/* Whether packets of c's producer arrive (a camera turned off sends none:
+ * it takes no share of the estimate). */
+static bool producer_flowing(const struct pal_consumer *c, int64_t now_ms)
+{
+    struct pal_simulcast_layer layers[PAL_MEDIA_MAX_LAYERS];
+    size_t n = pal_producer_layers(c->producer, now_ms, layers);
+    for (size_t i = 0; i < n; i++)
+        if (layers[i].active)
+            return true;
+    return false;
+}
+
 /* The position of layer among the active ones idx (-1: none). */
 static int active_pos(const int *idx, size_t n, int layer)
 {
@@ -900,7 +912,7 @@ static void tick_budget(struct pal_room_peer *p, int64_t now_ms)
             continue;
         if (c->track.kind == PAL_MEDIA_AUDIO)
             audio += c->producer->streams[0].bps ? c->producer->streams[0].bps : AUDIO_RESERVE_BPS;
-        else if (view_want(c, now_ms) >= 0)
+        else if (producer_flowing(c, now_ms) && view_want(c, now_ms) >= 0)
             videos++;
     }
     uint64_t est = pal_bwe_estimate(p->bwe);
@@ -908,7 +920,8 @@ static void tick_budget(struct pal_room_peer *p, int64_t now_ms)
     int64_t cut = pal_bwe_last_cut_us(p->bwe) / 1000;
     for (size_t k = 0; k < p->n_consumers; k++) {
         struct pal_consumer *c = p->consumers[k];
-        if (!c->producer || c->producer->blocked || c->track.kind != PAL_MEDIA_VIDEO)
+        if (!c->producer || c->producer->blocked || c->track.kind != PAL_MEDIA_VIDEO ||
+            !producer_flowing(c, now_ms))
             continue;
         uint32_t need[PAL_MEDIA_MAX_LAYERS];
         int idx[PAL_MEDIA_MAX_LAYERS];

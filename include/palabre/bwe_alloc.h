@@ -11,7 +11,9 @@
  *   layer (the estimate cannot grow much above what is sent: it is app
  *   limited) tries that layer for PAL_BWE_ALLOC_PROBE_MS; a cut meanwhile
  *   ends the probe at once and the next one waits twice as long (up to
- *   PAL_BWE_ALLOC_BACKOFF_MAX_MS), none keeps the layer.
+ *   PAL_BWE_ALLOC_BACKOFF_MAX_MS), none keeps the layer (and the next layer
+ *   may be tried half a second later). No probe while the share is a tenth
+ *   of the next layer's need or less (it does not even cover the audio).
  * Without a cut lately, a low estimate is no reason to go down (it only
  * means little was sent): the view decides.
  *

@@ -105,6 +105,24 @@ static void test_hidden_keeps_cap(void **state)
     assert_int_equal(pal_bwe_alloc_layer(&a, F), Q);
 }
 
+/* An estimate that does not even cover the audio: no probe (it would only
+ * hurt the audio), until the share grows again. */
+static void test_no_probe_below_audio(void **state)
+{
+    (void)state;
+    struct pal_bwe_alloc a;
+    pal_bwe_alloc_init(&a);
+    int64_t now = 1000;
+    pal_bwe_alloc_step(&a, need, 3, F, 0, now, now);
+    assert_int_equal(pal_bwe_alloc_layer(&a, F), -1);
+    for (int64_t end = now + 60000; now < end; now += 500) {
+        pal_bwe_alloc_step(&a, need, 3, F, 0, 1000, now);
+        assert_int_equal(pal_bwe_alloc_layer(&a, F), -1);
+    }
+    run(&a, F, 60000, 1000, &now, 1000); /* the estimate covers more than the audio */
+    assert_int_equal(pal_bwe_alloc_layer(&a, F), Q); /* tried */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -112,6 +130,7 @@ int main(void)
         cmocka_unit_test(test_down_fast_then_up_after_hold),
         cmocka_unit_test(test_paused_below_lowest_and_probe),
         cmocka_unit_test(test_hidden_keeps_cap),
+        cmocka_unit_test(test_no_probe_below_audio),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
