@@ -297,7 +297,8 @@ static int active_pos(const int *idx, size_t n, int layer)
 
 /* The stream c forwards: what the view asks, capped by the subscriber's
  * bandwidth (tick_budget). A new one gets its keyframe asked; the
- * subscriber is told when its layer or its limit changes. */
+ * subscriber is told when bandwidth holds the track back, changes its
+ * layer meanwhile, or lets it go. */
 static void consumer_choose(struct pal_room *r, struct pal_room_peer *sub,
                             struct pal_consumer *c, int64_t now_ms)
 {
@@ -317,10 +318,12 @@ static void consumer_choose(struct pal_room *r, struct pal_room_peer *sub,
     bool limited = pal_bwe_alloc_limited(&c->alloc, pos);
     if (target == c->reported_layer && limited == c->reported_limited)
         return;
-    /* told once a first layer is known, then on each change */
+    /* told only what bandwidth does (held back, or no longer): what the view
+     * does, the subscriber asked (no event per track and subscriber on join) */
+    bool tell = limited || c->reported_limited;
     c->reported_layer = target;
     c->reported_limited = limited;
-    if (r->l.on_room_track_quality)
+    if (tell && r->l.on_room_track_quality)
         r->l.on_room_track_quality(r->l.ctx, r->name, sub->id, c->producer_pid, c->producer_mid,
                                    target, limited);
 }

@@ -28,8 +28,9 @@ struct pal_room_listener {
     void (*on_room_active_speaker)(void *ctx, const char *room, const char *participant);
     /* A PLI/FIR was sent to the publisher (stats; may be NULL). */
     void (*on_room_keyframe_request)(void *ctx, const char *room, const char *participant);
-    /* What subscriber gets of producer's video track mid changed: layer (-1:
-     * paused), limited: by its bandwidth, not its view (may be NULL). */
+    /* What subscriber gets of producer's video track mid changed while its
+     * bandwidth holds it back (limited), or it no longer does (limited
+     * false): layer -1 is paused (may be NULL). */
     void (*on_room_track_quality)(void *ctx, const char *room, const char *subscriber,
                                   const char *producer, const char *mid, int layer, bool limited);
 };
