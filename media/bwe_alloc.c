@@ -4,7 +4,8 @@
 
 #include <string.h>
 
-#define DOWN_FRACTION 0.85 /* the current layer stays while the share covers 85 % of it */
+#define DOWN_FRACTION 0.7 /* the current layer stays while the share covers 70 % of it: one
+                             cut (x0.85 of what was received) is no reason to go down */
 #define PROBE_FRACTION 0.1 /* no probe while the share is below 10 % of the next layer (an
                               estimate that does not even cover the audio: the link is short,
                               a try would only hurt the audio) */

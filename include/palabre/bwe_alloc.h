@@ -3,8 +3,8 @@
  * decision the view (palabre/simulcast.h) cannot make alone.
  *
  * - down fast: when the estimator cut its estimate lately (queues grew or
- *   packets were lost) and the share no longer covers the current layer,
- *   the highest layer that fits, or none (video paused, audio kept);
+ *   packets were lost) and the share no longer covers 70 % of the current
+ *   layer, the highest layer that fits, or none (video paused, audio kept);
  * - up slowly: the share must cover the next layer's need for
  *   PAL_BWE_ALLOC_UP_HOLD_MS before it is taken;
  * - probing: a capped or paused track whose share does not cover the next
