@@ -899,16 +899,24 @@ static uint32_t nominal_need(size_t l, size_t n)
     return i < PAL_ARRAY_LEN(ladder) ? ladder[i] : ladder[PAL_ARRAY_LEN(ladder) - 1];
 }
 
+/* A video track's weight in its subscriber's share of the estimate: the
+ * room's priorities (a screen share, then the active speaker's camera). */
+static unsigned share_weight(const struct pal_room *r, const struct pal_consumer *c)
+{
+    if (!strncmp(c->producer->track.track_id, "screen-", 7))
+        return 4;
+    return strcmp(c->producer_pid, r->speaker) == 0 ? 2 : 1;
+}
+
 /* Shares the subscriber's estimate: audio first (what it measures), the
- * rest split evenly between the video tracks it shows; each video
- * track's cap follows its share (palabre/bwe_alloc.h). Before any
+ * rest between the video tracks it shows, by weight (share_weight); each
+ * video track's cap follows its share (palabre/bwe_alloc.h). Before any
  * feedback, nothing limits. */
-static void tick_budget(struct pal_room_peer *p, int64_t now_ms)
+static void tick_budget(const struct pal_room *r, struct pal_room_peer *p, int64_t now_ms)
 {
     if (!p->bwe || !pal_bwe_has_feedback(p->bwe))
         return;
-    uint64_t audio = 0;
-    size_t videos = 0;
+    uint64_t audio = 0, weights = 0;
     for (size_t k = 0; k < p->n_consumers; k++) {
         struct pal_consumer *c = p->consumers[k];
         if (!c->producer || c->producer->blocked)
@@ -916,10 +924,10 @@ static void tick_budget(struct pal_room_peer *p, int64_t now_ms)
         if (c->track.kind == PAL_MEDIA_AUDIO)
             audio += c->producer->streams[0].bps ? c->producer->streams[0].bps : AUDIO_RESERVE_BPS;
         else if (producer_flowing(c, now_ms) && view_want(c, now_ms) >= 0)
-            videos++;
+            weights += share_weight(r, c);
     }
     uint64_t est = pal_bwe_estimate(p->bwe);
-    uint32_t share = videos && est > audio ? (uint32_t)((est - audio) / videos) : 0;
+    uint64_t avail = est > audio ? est - audio : 0;
     int64_t cut = pal_bwe_last_cut_us(p->bwe) / 1000;
     for (size_t k = 0; k < p->n_consumers; k++) {
         struct pal_consumer *c = p->consumers[k];
@@ -935,6 +943,7 @@ static void tick_budget(struct pal_room_peer *p, int64_t now_ms)
             if (need[l] < MIN_NEED_BPS)
                 need[l] = MIN_NEED_BPS;
         }
+        uint32_t share = weights ? (uint32_t)(avail * share_weight(r, c) / weights) : 0;
         pal_bwe_alloc_step(&c->alloc, need, n, active_pos(idx, n, view_want(c, now_ms)), share,
                            cut, now_ms);
     }
@@ -966,7 +975,7 @@ void pal_room_tick(struct pal_room *r, int64_t now_ms)
             for (size_t k = 0; k < r->peers[i]->n_producers; k++)
                 pal_producer_update_rates(r->peers[i]->producers[k], now_ms);
         for (size_t i = 0; i < r->n_peers; i++) {
-            tick_budget(r->peers[i], now_ms);
+            tick_budget(r, r->peers[i], now_ms);
             for (size_t k = 0; k < r->peers[i]->n_consumers; k++) {
                 struct pal_consumer *c = r->peers[i]->consumers[k];
                 if (c->producer && c->track.kind == PAL_MEDIA_VIDEO)
