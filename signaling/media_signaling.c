@@ -1128,10 +1128,10 @@ static void send_candidate(struct pal_session *s, const struct part *p,
 /* track_quality {participant_id, source, layer, paused, reason}: what the
  * subscriber gets of a video track now, and whether its bandwidth (not
  * its view) decided; a track gone meanwhile is not told. */
-static void send_track_quality(struct pal_session *s, const struct pal_media_event *ev)
+static void send_track_quality(struct pal_media_signaling *ms, struct pal_session *s,
+                               const struct pal_media_event *ev)
 {
-    struct part *tp = part_of(pal_rooms_find_participant(pal_server_rooms(pal_session_server(s)),
-                                                         ev->u.quality.producer));
+    struct part *tp = part_find(ms, ev->u.quality.producer);
     const struct pal_media_track *t = NULL;
     for (size_t i = 0; tp && i < tp->n_tracks && !t; i++)
         if (!strcmp(tp->tracks[i].mid, ev->u.quality.producer_mid))
@@ -1187,7 +1187,7 @@ static void drain_events(struct pal_server *srv, void *ud)
                 p->published = false;
             break;
         case PAL_MEDIA_EV_TRACK_QUALITY:
-            send_track_quality(s, &ev);
+            send_track_quality(ms, s, &ev);
             break;
         default:
             break;
