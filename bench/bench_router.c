@@ -160,6 +160,8 @@ struct variant {
     const char *name;
     bool plain;
     bool simulcast;
+    bool twcc; /* the subscribers negotiated transport-cc: each forwarded packet
+                  gets their PC's transport-wide number, recorded by its estimator */
     enum pal_srtp_profile prof;
     enum send_mode mode;
     /* set up by variant_open */
@@ -184,6 +186,8 @@ static struct variant variants[] = {
     {.name = "router+simulcast", .plain = true, .mode = SEND_DROP, .simulcast = true},
     {.name = "gcm+batch+simulcast", .prof = PAL_SRTP_AEAD_AES_128_GCM, .mode = SEND_BATCH,
      .simulcast = true},
+    {.name = "gcm+batch+simulcast+twcc", .prof = PAL_SRTP_AEAD_AES_128_GCM, .mode = SEND_BATCH,
+     .simulcast = true, .twcc = true},
 };
 #define N_VARIANTS (sizeof(variants) / sizeof(variants[0]))
 
@@ -226,7 +230,7 @@ static void variant_open(struct variant *v, int nsub, struct sockaddr_in dest)
         struct pal_media_track t = vt;
         snprintf(t.mid, sizeof(t.mid), "v");
         t.ssrc = 0x1000u + (uint32_t)i;
-        t.ext_twcc = 0;
+        t.ext_twcc = v->twcc ? 3 : 0;
         pal_room_consumer_add(v->room, p, "pub", "1", &t, 0);
         pal_room_sink_ready(v->room, p, PAL_MEDIA_PC_SUBSCRIBE, 0);
     }
@@ -375,7 +379,7 @@ int main(int argc, char **argv)
         (only && !find(only))) {
         fprintf(stderr, "usage: bench_router [--subs N] [--packets N] [--burst N] [--rounds 1..5] "
                         "[--dest IP] [--uneven] [--only router|gcm|gcm+sendto|gcm+batch|cm|cm+batch|"
-                        "router+simulcast|gcm+batch+simulcast]\n");
+                        "router+simulcast|gcm+batch+simulcast|gcm+batch+simulcast+twcc]\n");
         return 2;
     }
     /* the destination: a never-read socket on 127.0.0.1, or --dest IP:9 */

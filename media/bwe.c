@@ -42,6 +42,9 @@ struct pal_bwe {
     double overuse_ms;
     double prev_trend;
     enum pal_bwe_usage usage;
+    uint16_t next_seq;
+    bool has_feedback;
+    int64_t last_cut_us; /* the estimate was last cut (overuse or loss); 0: never */
     double delay_bps, loss_bps;
     int64_t last_update_us;
     /* received rate: arrivals (time, bytes) in a ring */
@@ -81,6 +84,18 @@ void pal_bwe_on_sent(struct pal_bwe *b, uint16_t seq, size_t bytes, int64_t send
     s->valid = true;
     s->bytes = (uint16_t)(bytes > UINT16_MAX ? UINT16_MAX : bytes);
     s->send_us = send_us;
+}
+
+uint16_t pal_bwe_next_seq(struct pal_bwe *b, size_t bytes, int64_t send_us)
+{
+    uint16_t seq = b->next_seq++;
+    pal_bwe_on_sent(b, seq, bytes, send_us);
+    return seq;
+}
+
+bool pal_bwe_has_feedback(const struct pal_bwe *b)
+{
+    return b->has_feedback;
 }
 
 static double received_bps(const struct pal_bwe *b)
@@ -190,6 +205,7 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
 {
     int64_t arrival = reference_us;
     size_t lost = 0, known = 0;
+    b->has_feedback = true;
     for (size_t i = 0; i < n; i++) {
         struct sent *s = &b->sent[st[i].seq & (SENT_SLOTS - 1)];
         if (!s->valid || s->seq != st[i].seq)
@@ -224,9 +240,14 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
         double cut = 0.85 * rx;
         if (cut < b->delay_bps)
             b->delay_bps = cut;
+        b->last_cut_us = now_us;
         b->usage = PAL_BWE_NORMAL; /* once per overuse episode: the detector says again */
         b->overuse_ms = 0;
     } else if (b->usage == PAL_BWE_NORMAL) {
+        /* what went through without queues growing is at least the link's
+         * rate (a probe's result, and the start without a slow climb) */
+        if (rx > b->delay_bps)
+            b->delay_bps = rx;
         double up = b->delay_bps * pow(1.08, dt);
         double cap = rx > 0 ? 1.5 * rx + 10000 : up;
         b->delay_bps = up < cap ? up : (b->delay_bps > cap ? b->delay_bps : cap);
@@ -235,14 +256,23 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
     /* loss-based */
     if (known > 0) {
         double loss = (double)lost / (double)known;
-        if (loss > 0.10)
+        if (loss > 0.10) {
             b->loss_bps = b->loss_bps * (1 - 0.5 * loss);
-        else if (loss < 0.02)
+            b->last_cut_us = now_us;
+        } else if (loss < 0.02) {
             b->loss_bps = b->loss_bps * pow(1.05, dt > 0 ? dt * 10 : 0);
+            if (rx > b->loss_bps)
+                b->loss_bps = rx; /* delivered without loss */
+        }
         if (b->loss_bps > b->delay_bps * 1.5)
             b->loss_bps = b->delay_bps * 1.5; /* the loss side never runs far ahead */
         b->loss_bps = clamp(b, b->loss_bps);
     }
+}
+
+int64_t pal_bwe_last_cut_us(const struct pal_bwe *b)
+{
+    return b->last_cut_us;
 }
 
 uint32_t pal_bwe_estimate(const struct pal_bwe *b)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "palabre/bwe.h"
 #include "palabre/producer.h"
 #include "palabre/rtcp.h"
 #include "palabre/rtx_buffer.h"
@@ -45,6 +46,9 @@ int pal_consumer_create(const char *subscriber, const char *producer_pid, const 
     c->first_ts = r[1];
     /* No view told (yet): as big as can be, the best layer. */
     c->view = (struct pal_media_view){.width = UINT16_MAX, .height = UINT16_MAX, .visible = true};
+    pal_bwe_alloc_init(&c->alloc);
+    c->want = -1;
+    c->reported_layer = -2;
     *out = c;
     return 0;
 }
@@ -67,6 +71,9 @@ void pal_consumer_set_producer(struct pal_consumer *c, struct pal_producer *p)
     if (p && p->track.ext_audio_level && p->track.ext_audio_level < 16 &&
         c->track.ext_audio_level)
         c->ext_map.map[p->track.ext_audio_level] = c->track.ext_audio_level;
+    /* transport-cc: the element is kept, its value is ours (send()) */
+    if (p && p->track.ext_twcc && p->track.ext_twcc < 16 && c->track.ext_twcc)
+        c->ext_map.map[p->track.ext_twcc] = c->track.ext_twcc;
     if (c->started) {
         /* Continue our numbering after a producer change. */
         c->first_seq = (uint16_t)(c->last_seq + 1);
@@ -137,11 +144,20 @@ static int rewrite(const struct pal_consumer *c, const struct pal_rtp_packet *pk
  * leaves) and put back: the ring and the other subscribers see the
  * publisher's bytes. SRTP encrypts the payload, so the patch cannot go with
  * the header. */
-static int send(struct pal_consumer *c, const struct pal_rtp_packet *pkt, const uint8_t *scratch,
-                size_t hdr_len, const struct pal_vp8_desc *d)
+static int send(struct pal_consumer *c, const struct pal_rtp_packet *pkt, uint8_t *scratch,
+                size_t hdr_len, const struct pal_vp8_desc *d, int64_t now_ms)
 {
     const uint8_t *body = pkt->buf + hdr_len;
     size_t body_len = pkt->len - hdr_len;
+    /* Our transport-wide sequence number, where the publisher's was (the
+     * rewritten header keeps the element's place): the subscriber's
+     * transport-cc feedback then tells the estimator about our sends. */
+    size_t tl;
+    const uint8_t *tw = c->bwe && c->producer && c->track.ext_twcc
+                            ? pal_rtp_ext_find(pkt, c->producer->track.ext_twcc, &tl)
+                            : NULL;
+    if (tw && tl == 2 && tw > pkt->buf && (size_t)(tw - pkt->buf) + 2 <= hdr_len)
+        pal_wr16(scratch + (tw - pkt->buf), pal_bwe_next_seq(c->bwe, pkt->len, now_ms * 1000));
     if (!c->vp8_rewrite || !d || !(d->has_picture_id || d->has_tl0picidx) ||
         d->desc_len > 8 || pal_rtp_payload(pkt) != body)
         return c->sink->send_rtp(c->sink->ctx, scratch, hdr_len, body, body_len);
@@ -172,8 +188,10 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
         /* Switch (or start, or resume after hidden) on the target's keyframe. */
         if (info->layer != c->target || !info->keyframe)
             return 1;
-        if (c->layer >= 0 || c->started)
+        if (c->layer >= 0 || c->started) {
             c->layer_switches++;
+            c->layer_switches_bw += c->target_bw;
+        }
         restart_at(c, wall_us);
         c->layer = info->layer;
         c->wait_keyframe = false;
@@ -215,7 +233,7 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
         pal_rtx_buffer_store(c->own_rtx, pkt->seq, pkt->buf, pkt->len, now_ms);
     c->packets++;
     c->octets += pkt->payload_len;
-    return send(c, pkt, scratch, len, d);
+    return send(c, pkt, scratch, len, d, now_ms);
 }
 
 int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scratch, size_t cap,
@@ -247,7 +265,7 @@ int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scrat
         return -ENOENT;
     }
     c->retransmitted++;
-    return send(c, &pkt, scratch, len, vp8 ? &d : NULL);
+    return send(c, &pkt, scratch, len, vp8 ? &d : NULL, now_ms);
 }
 
 int pal_consumer_write_sr(const struct pal_consumer *c, int64_t wall_us, uint8_t *out, size_t cap,

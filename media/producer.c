@@ -192,6 +192,29 @@ bool pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet 
     return need_kf;
 }
 
+#define RATE_MIN_SPAN_MS 400
+#define PACKET_OVERHEAD 60 /* RTP header + extensions, SRTP tag, UDP, IPv4 */
+
+void pal_producer_update_rates(struct pal_producer *p, int64_t now_ms)
+{
+    for (size_t i = 0; i < p->n_streams; i++) {
+        struct pal_producer_stream *s = &p->streams[i];
+        int64_t span = now_ms - s->rate_ms;
+        if (s->rate_ms && span < RATE_MIN_SPAN_MS)
+            continue;
+        if (s->rate_ms && span < 5000) {
+            uint64_t bytes = (s->octets - s->rate_octets) +
+                             (s->received - s->rate_received) * PACKET_OVERHEAD;
+            uint32_t bps = (uint32_t)(bytes * 8000 / (uint64_t)span);
+            /* a keyframe makes one interval big: smoothed over a few seconds */
+            s->bps = s->bps ? (uint32_t)((s->bps * 3ull + bps) / 4) : bps;
+        }
+        s->rate_ms = now_ms;
+        s->rate_octets = s->octets;
+        s->rate_received = s->received;
+    }
+}
+
 size_t pal_producer_layers(const struct pal_producer *p, int64_t now_ms,
                            struct pal_simulcast_layer *out)
 {

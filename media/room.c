@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "palabre/bwe.h"
+#include "palabre/bwe_alloc.h"
 #include "palabre/keyframe.h"
 #include "palabre/log.h"
 #include "palabre/nack.h"
@@ -56,6 +58,7 @@ static void peer_free(struct pal_room_peer *p)
     for (size_t i = 0; i < p->n_producers; i++)
         pal_producer_destroy(p->producers[i]);
     pal_twcc_destroy(p->twcc);
+    pal_bwe_destroy(p->bwe);
     free(p);
 }
 
@@ -84,12 +87,25 @@ void pal_room_get_stats(const struct pal_room *r, struct pal_room_stats *out)
 {
     *out = r->st;
     /* Summed here, not counted per packet. */
+    for (size_t i = 0; i < r->n_peers; i++) {
+        const struct pal_bwe *b = r->peers[i]->bwe;
+        if (b && pal_bwe_has_feedback(b)) {
+            uint32_t e = pal_bwe_estimate(b);
+            out->bwe_subscribers++;
+            out->bwe_sum_bps += e;
+            if (!out->bwe_min_bps || e < out->bwe_min_bps)
+                out->bwe_min_bps = e;
+        }
+    }
     for (size_t i = 0; i < r->n_peers; i++)
         for (size_t k = 0; k < r->peers[i]->n_consumers; k++) {
             const struct pal_consumer *c = r->peers[i]->consumers[k];
             out->layer_switches += c->layer_switches;
-            if (c->track.kind == PAL_MEDIA_VIDEO && c->producer && c->target < 0)
+            out->layer_switches_bw += c->layer_switches_bw;
+            if (c->track.kind == PAL_MEDIA_VIDEO && c->producer && c->target < 0) {
                 out->paused_tracks++;
+                out->paused_tracks_bw += c->want >= 0;
+            }
         }
 }
 
@@ -168,8 +184,10 @@ int pal_room_peer_remove(struct pal_room *r, const char *participant)
                 pal_producer_detach(c->producer, c);
             room_mix_output_remove(r, c);
         }
-        for (size_t k = 0; k < p->n_consumers; k++)
+        for (size_t k = 0; k < p->n_consumers; k++) {
             r->st.layer_switches += p->consumers[k]->layer_switches;
+            r->st.layer_switches_bw += p->consumers[k]->layer_switches_bw;
+        }
         r->peers[i] = r->peers[--r->n_peers];
         if (strcmp(r->speaker, participant) == 0)
             r->speaker[0] = '\0';
@@ -228,25 +246,86 @@ void room_request_keyframe(struct pal_room *r, struct pal_producer *prod, int la
         send_pli(r, prod, (size_t)layer);
 }
 
-/* The stream c wants: from how the subscriber shows the track and, for a
- * simulcast producer, which layers arrive. A new one gets its keyframe
- * asked. */
+/* The layer the view asks for c (-1: hidden): from how the subscriber
+ * shows the track and, for a simulcast producer, which layers arrive. */
+static int view_want(const struct pal_consumer *c, int64_t now_ms)
+{
+    if (!c->producer->track.n_layers)
+        return c->view.visible ? 0 : -1;
+    struct pal_simulcast_layer layers[PAL_MEDIA_MAX_LAYERS];
+    size_t n = pal_producer_layers(c->producer, now_ms, layers);
+    return pal_simulcast_choose(layers, n, &c->view);
+}
+
+/* The layers of c's producer that arrive (all of them when none does, as
+ * pal_simulcast_choose), lowest first, into idx: the bandwidth budget
+ * counts only those (the browser stops the top layers of a small camera).
+ * Returns their number. */
+static size_t active_layers(const struct pal_consumer *c, int64_t now_ms, int *idx)
+{
+    struct pal_simulcast_layer layers[PAL_MEDIA_MAX_LAYERS];
+    size_t n = pal_producer_layers(c->producer, now_ms, layers), k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (layers[i].active)
+            idx[k++] = (int)i;
+    if (k == 0)
+        for (size_t i = 0; i < n; i++)
+            idx[k++] = (int)i;
+    return k;
+}
+
+/* Whether packets of c's producer arrive (a camera turned off sends none:
+ * it takes no share of the estimate). */
+static bool producer_flowing(const struct pal_consumer *c, int64_t now_ms)
+{
+    struct pal_simulcast_layer layers[PAL_MEDIA_MAX_LAYERS];
+    size_t n = pal_producer_layers(c->producer, now_ms, layers);
+    for (size_t i = 0; i < n; i++)
+        if (layers[i].active)
+            return true;
+    return false;
+}
+
+/* The position of layer among the active ones idx (-1: none). */
+static int active_pos(const int *idx, size_t n, int layer)
+{
+    int pos = -1;
+    for (size_t i = 0; i < n && layer >= 0 && idx[i] <= layer; i++)
+        pos = (int)i;
+    return layer < 0 ? -1 : pos < 0 ? 0 : pos;
+}
+
+/* The stream c forwards: what the view asks, capped by the subscriber's
+ * bandwidth (tick_budget). A new one gets its keyframe asked; the
+ * subscriber is told when bandwidth holds the track back, changes its
+ * layer meanwhile, or lets it go. */
 static void consumer_choose(struct pal_room *r, struct pal_room_peer *sub,
                             struct pal_consumer *c, int64_t now_ms)
 {
     struct pal_producer *prod = c->producer;
     if (!prod || c->track.kind != PAL_MEDIA_VIDEO)
         return;
-    int target;
-    if (prod->track.n_layers) {
-        struct pal_simulcast_layer layers[PAL_MEDIA_MAX_LAYERS];
-        size_t n = pal_producer_layers(prod, now_ms, layers);
-        target = pal_simulcast_choose(layers, n, &c->view);
-    } else {
-        target = c->view.visible ? 0 : -1;
-    }
+    int want = view_want(c, now_ms), idx[PAL_MEDIA_MAX_LAYERS];
+    size_t n = active_layers(c, now_ms, idx);
+    int pos = active_pos(idx, n, want);
+    int allowed = pal_bwe_alloc_layer(&c->alloc, pos);
+    int target = allowed >= 0 ? idx[allowed] : -1;
+    if (target != c->target)
+        c->target_bw = want == c->want; /* the view asked nothing new */
+    c->want = want;
     if (pal_consumer_set_target(c, target) && sub->sinks[PAL_MEDIA_PC_SUBSCRIBE].ready)
         room_request_keyframe(r, prod, target, now_ms);
+    bool limited = pal_bwe_alloc_limited(&c->alloc, pos);
+    if (target == c->reported_layer && limited == c->reported_limited)
+        return;
+    /* told only what bandwidth does (held back, or no longer): what the view
+     * does, the subscriber asked (no event per track and subscriber on join) */
+    bool tell = limited || c->reported_limited;
+    c->reported_layer = target;
+    c->reported_limited = limited;
+    if (tell && r->l.on_room_track_quality)
+        r->l.on_room_track_quality(r->l.ctx, r->name, sub->id, c->producer_pid, c->producer_mid,
+                                   target, limited);
 }
 
 /* The stream to ask a keyframe of for c: the one it forwards, else the one
@@ -437,6 +516,7 @@ static void consumer_drop(struct pal_room *r, struct pal_room_peer *p, size_t id
 {
     struct pal_consumer *c = p->consumers[idx];
     r->st.layer_switches += c->layer_switches; /* the counter never goes back */
+    r->st.layer_switches_bw += c->layer_switches_bw;
     if (c->producer)
         pal_producer_detach(c->producer, c);
     room_mix_output_remove(r, c);
@@ -469,6 +549,9 @@ int pal_room_consumer_add(struct pal_room *r, struct pal_room_peer *p, const cha
         p->cap_consumers = cap;
     }
     p->consumers[p->n_consumers++] = c;
+    if (t->ext_twcc && !p->bwe)
+        pal_bwe_create(NULL, &p->bwe); /* without it (no memory), no numbering */
+    c->bwe = t->ext_twcc ? p->bwe : NULL;
     if (strcmp(producer_pid, PAL_MEDIA_MIXER_ID) == 0) {
         rc = room_mix_output_add(r, p, c);
         if (rc)
@@ -652,6 +735,15 @@ static void on_subscriber_feedback(struct pal_room *r, struct pal_room_peer *p,
                 r->st.retransmitted++;
         break;
     }
+    case PAL_RTCP_TWCC: {
+        int n = p->bwe ? pal_twcc_feedback_decode(pk, r->tw_status, PAL_ARRAY_LEN(r->tw_status),
+                                                  NULL)
+                       : -1;
+        if (n > 0)
+            pal_bwe_on_feedback(p->bwe, r->tw_status, (size_t)n,
+                                (int64_t)pk->fb.u.twcc.reference_time * 64000, now_ms * 1000);
+        break;
+    }
     case PAL_RTCP_PLI:
         r->st.pli_in++;
         if (c) {
@@ -795,6 +887,68 @@ static void tick_speaker(struct pal_room *r)
         r->l.on_room_active_speaker(r->l.ctx, r->name, r->speaker);
 }
 
+#define AUDIO_RESERVE_BPS 50000 /* an audio track whose rate is not measured yet */
+#define MIN_NEED_BPS 30000
+
+/* What layer l of n needs when its rate is not measured yet: the q/h/f
+ * ladder of a 720p camera, top aligned (one layer: the top's). */
+static uint32_t nominal_need(size_t l, size_t n)
+{
+    static const uint32_t ladder[] = {150000, 500000, 1500000};
+    size_t i = l + PAL_ARRAY_LEN(ladder) - n;
+    return i < PAL_ARRAY_LEN(ladder) ? ladder[i] : ladder[PAL_ARRAY_LEN(ladder) - 1];
+}
+
+/* A video track's weight in its subscriber's share of the estimate: the
+ * room's priorities (a screen share, then the active speaker's camera). */
+static unsigned share_weight(const struct pal_room *r, const struct pal_consumer *c)
+{
+    if (!strncmp(c->producer->track.track_id, "screen-", 7))
+        return 4;
+    return strcmp(c->producer_pid, r->speaker) == 0 ? 2 : 1;
+}
+
+/* Shares the subscriber's estimate: audio first (what it measures), the
+ * rest between the video tracks it shows, by weight (share_weight); each
+ * video track's cap follows its share (palabre/bwe_alloc.h). Before any
+ * feedback, nothing limits. */
+static void tick_budget(const struct pal_room *r, struct pal_room_peer *p, int64_t now_ms)
+{
+    if (!p->bwe || !pal_bwe_has_feedback(p->bwe))
+        return;
+    uint64_t audio = 0, weights = 0;
+    for (size_t k = 0; k < p->n_consumers; k++) {
+        struct pal_consumer *c = p->consumers[k];
+        if (!c->producer || c->producer->blocked)
+            continue;
+        if (c->track.kind == PAL_MEDIA_AUDIO)
+            audio += c->producer->streams[0].bps ? c->producer->streams[0].bps : AUDIO_RESERVE_BPS;
+        else if (producer_flowing(c, now_ms) && view_want(c, now_ms) >= 0)
+            weights += share_weight(r, c);
+    }
+    uint64_t est = pal_bwe_estimate(p->bwe);
+    uint64_t avail = est > audio ? est - audio : 0;
+    int64_t cut = pal_bwe_last_cut_us(p->bwe) / 1000;
+    for (size_t k = 0; k < p->n_consumers; k++) {
+        struct pal_consumer *c = p->consumers[k];
+        if (!c->producer || c->producer->blocked || c->track.kind != PAL_MEDIA_VIDEO ||
+            !producer_flowing(c, now_ms))
+            continue;
+        uint32_t need[PAL_MEDIA_MAX_LAYERS];
+        int idx[PAL_MEDIA_MAX_LAYERS];
+        size_t n = active_layers(c, now_ms, idx);
+        for (size_t l = 0; l < n; l++) {
+            uint32_t bps = c->producer->streams[idx[l]].bps;
+            need[l] = bps ? bps : nominal_need((size_t)idx[l], c->producer->n_streams);
+            if (need[l] < MIN_NEED_BPS)
+                need[l] = MIN_NEED_BPS;
+        }
+        uint32_t share = weights ? (uint32_t)(avail * share_weight(r, c) / weights) : 0;
+        pal_bwe_alloc_step(&c->alloc, need, n, active_pos(idx, n, view_want(c, now_ms)), share,
+                           cut, now_ms);
+    }
+}
+
 void pal_room_tick(struct pal_room *r, int64_t now_ms)
 {
     bool nack = now_ms - r->last_nack_ms >= NACK_INTERVAL_MS;
@@ -818,11 +972,16 @@ void pal_room_tick(struct pal_room *r, int64_t now_ms)
     if (now_ms - r->last_layers_ms >= LAYERS_INTERVAL_MS) {
         r->last_layers_ms = now_ms;
         for (size_t i = 0; i < r->n_peers; i++)
+            for (size_t k = 0; k < r->peers[i]->n_producers; k++)
+                pal_producer_update_rates(r->peers[i]->producers[k], now_ms);
+        for (size_t i = 0; i < r->n_peers; i++) {
+            tick_budget(r, r->peers[i], now_ms);
             for (size_t k = 0; k < r->peers[i]->n_consumers; k++) {
                 struct pal_consumer *c = r->peers[i]->consumers[k];
-                if (c->producer && c->producer->track.n_layers)
+                if (c->producer && c->track.kind == PAL_MEDIA_VIDEO)
                     consumer_choose(r, r->peers[i], c, now_ms);
             }
+        }
     }
     if (now_ms - r->last_speaker_ms >= SPEAKER_INTERVAL_MS) {
         r->last_speaker_ms = now_ms;

@@ -10,9 +10,11 @@
 #include "palabre/mixer.h"
 #include "palabre/room.h"
 #include "palabre/srtp.h"
+#include "palabre/twcc.h"
 
 #define RTCP_BUF (PAL_RTP_MAX_PACKET + PAL_SRTP_MAX_TRAILER)
 
+struct pal_bwe;
 struct pal_producer;
 struct pal_twcc;
 
@@ -23,6 +25,7 @@ struct pal_room_peer {
     struct pal_producer *producers[PAL_MEDIA_MAX_TRACKS];
     struct pal_consumer **consumers;
     struct pal_twcc *twcc;
+    struct pal_bwe *bwe; /* the subscribe PC's send side: numbering, estimate */
     /* state */
     char id[PAL_MEDIA_ID_MAX];
     struct pal_media_sink sinks[2];
@@ -57,6 +60,7 @@ struct pal_room {
     uint32_t next_peer_num, next_mix_id;
     int mix_level_ext;                 /* -1: no audio input yet; 0: publishers disagree, ignored */
     uint8_t mix_in[PAL_MEDIA_SCRATCH]; /* a mixer packet, parsed in place */
+    struct pal_twcc_status tw_status[1024]; /* a subscriber's decoded feedback */
 };
 
 /* room.c: a keyframe request to prod's publisher for stream layer

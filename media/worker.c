@@ -97,6 +97,21 @@ static void on_room_active_speaker(void *ctx, const char *room, const char *part
     emit_event(w, &ev);
 }
 
+static void on_room_track_quality(void *ctx, const char *room, const char *subscriber,
+                                  const char *producer, const char *mid, int layer, bool limited)
+{
+    struct worker *w = ctx;
+    struct pal_media_event ev = {.type = PAL_MEDIA_EV_TRACK_QUALITY};
+    snprintf(ev.room, sizeof(ev.room), "%s", room);
+    snprintf(ev.participant, sizeof(ev.participant), "%s", subscriber);
+    ev.pc = PAL_MEDIA_PC_SUBSCRIBE;
+    snprintf(ev.u.quality.producer, sizeof(ev.u.quality.producer), "%s", producer);
+    snprintf(ev.u.quality.producer_mid, sizeof(ev.u.quality.producer_mid), "%s", mid);
+    ev.u.quality.layer = layer;
+    ev.u.quality.limited = limited;
+    emit_event(w, &ev);
+}
+
 /* ---- rooms on a worker ---------------------------------------------------- */
 
 static void wroom_free(gpointer data)
@@ -115,7 +130,9 @@ static struct wroom *wroom_get(struct worker *w, const char *name, bool create)
     wr = calloc(1, sizeof(*wr));
     if (!wr)
         return NULL;
-    struct pal_room_listener l = {.ctx = w, .on_room_active_speaker = on_room_active_speaker};
+    struct pal_room_listener l = {.ctx = w,
+                                  .on_room_active_speaker = on_room_active_speaker,
+                                  .on_room_track_quality = on_room_track_quality};
     if (pal_room_create(name, &l, &wr->room)) {
         free(wr);
         return NULL;
@@ -332,6 +349,12 @@ static gboolean on_tick(gpointer ud)
         st.pli_out += rs.pli_out;
         st.layer_switches += rs.layer_switches;
         st.paused_tracks += rs.paused_tracks;
+        st.layer_switches_bw += rs.layer_switches_bw;
+        st.paused_tracks_bw += rs.paused_tracks_bw;
+        st.bwe_subscribers += rs.bwe_subscribers;
+        st.bwe_sum_bps += rs.bwe_sum_bps;
+        if (rs.bwe_min_bps && (!st.bwe_min_bps || rs.bwe_min_bps < st.bwe_min_bps))
+            st.bwe_min_bps = rs.bwe_min_bps;
         st.dropped_in += rs.dropped_in;
     }
     struct pal_mixer_thread_stats ms;
@@ -534,6 +557,12 @@ void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out)
         out->pli_out += s.pli_out;
         out->layer_switches += s.layer_switches;
         out->paused_tracks += s.paused_tracks;
+        out->layer_switches_bw += s.layer_switches_bw;
+        out->paused_tracks_bw += s.paused_tracks_bw;
+        out->bwe_subscribers += s.bwe_subscribers;
+        out->bwe_sum_bps += s.bwe_sum_bps;
+        if (s.bwe_min_bps && (!out->bwe_min_bps || s.bwe_min_bps < out->bwe_min_bps))
+            out->bwe_min_bps = s.bwe_min_bps;
         out->dropped_in += s.dropped_in;
         out->mixers += s.mixers;
         out->mixer_cpu_us += s.mixer_cpu_us;

@@ -1,6 +1,7 @@
 /* The media messages of docs/protocol.md ("Media (WebRTC)") on the
  * signaling thread: publish, subscribe_offer/subscribe_answer,
- * ice_candidate, subscribe_restart, set_receive, media_error, active_speaker.
+ * ice_candidate, subscribe_restart, set_receive, media_error, active_speaker,
+ * track_quality.
  *
  * set_receive "mixed": the participant's subscribe offer then holds exactly
  * two active m-lines, the room mixer's audio (its N-1 mix) and video
@@ -460,6 +461,7 @@ static bool offer_add(struct pal_media_signaling *ms, struct part *p, const char
     ct->clock_rate = o->kind == PAL_MEDIA_AUDIO ? 48000 : 90000;
     ct->ssrc = o->ssrc;
     ct->ext_audio_level = o->kind == PAL_MEDIA_AUDIO ? 1 : 0;
+    ct->ext_twcc = PAL_SDP_SUB_EXT_TRANSPORT_CC; /* offered on every m-line */
     post(ms, &c);
     return true;
 }
@@ -1123,6 +1125,28 @@ static void send_candidate(struct pal_session *s, const struct part *p,
                                   pal_media_pc_name(ev->pc), "candidate", cand));
 }
 
+/* track_quality {participant_id, source, layer, paused, reason}: what the
+ * subscriber gets of a video track now, and whether its bandwidth (not
+ * its view) decided; a track gone meanwhile is not told. */
+static void send_track_quality(struct pal_media_signaling *ms, struct pal_session *s,
+                               const struct pal_media_event *ev)
+{
+    struct part *tp = part_find(ms, ev->u.quality.producer);
+    const struct pal_media_track *t = NULL;
+    for (size_t i = 0; tp && i < tp->n_tracks && !t; i++)
+        if (!strcmp(tp->tracks[i].mid, ev->u.quality.producer_mid))
+            t = &tp->tracks[i];
+    if (!t || t->kind != PAL_MEDIA_VIDEO)
+        return;
+    int l = ev->u.quality.layer;
+    json_t *layer = l >= 0 && l < (int)t->n_layers ? json_string(t->rids[l]) : json_null();
+    pal_session_send(s, json_pack("{s:s,s:s,s:s,s:o,s:b,s:s}", "type", "track_quality",
+                                  "participant_id", ev->u.quality.producer, "source",
+                                  strncmp(t->track_id, "screen-", 7) ? "camera" : "screen", "layer",
+                                  layer, "paused", l < 0, "reason",
+                                  ev->u.quality.limited ? "bandwidth" : "view"));
+}
+
 static void drain_events(struct pal_server *srv, void *ud)
 {
     struct pal_media_signaling *ms = ud;
@@ -1161,6 +1185,9 @@ static void drain_events(struct pal_server *srv, void *ud)
                 p->sub_remote_ufrag[0] = '\0';
             else
                 p->published = false;
+            break;
+        case PAL_MEDIA_EV_TRACK_QUALITY:
+            send_track_quality(ms, s, &ev);
             break;
         default:
             break;
@@ -1203,8 +1230,29 @@ static size_t media_metrics(struct pal_metric *out, size_t cap, void *ud)
          "Simulcast layer switches made for subscribers (tile size, layers started or stopped).",
          (double)m.layer_switches},
         {"palabre_media_paused_tracks", "gauge",
-         "Video tracks forwarded to a subscriber who hides them: paused, no packets.",
+         "Video tracks not forwarded to a subscriber: it hides them, or its bandwidth is short.",
          (double)m.paused_tracks},
+        {"palabre_media_layer_switches_bandwidth_total", "counter",
+         "Of the simulcast layer switches, those made for a subscriber's bandwidth estimate "
+         "(the others follow its view).",
+         (double)m.layer_switches_bw},
+        {"palabre_media_layer_switches_view_total", "counter",
+         "Of the simulcast layer switches, those made for a subscriber's view (set_track_view, "
+         "layers starting or stopping).",
+         (double)(m.layer_switches - m.layer_switches_bw)},
+        {"palabre_media_bwe_paused_tracks", "gauge",
+         "Video tracks a subscriber shows but does not get: its bandwidth estimate is below "
+         "their lowest layer's rate (audio goes on).",
+         (double)m.paused_tracks_bw},
+        {"palabre_media_bwe_subscribers", "gauge",
+         "Subscribers with a send-side bandwidth estimate (their transport-cc feedback came).",
+         (double)m.bwe_subscribers},
+        {"palabre_media_bwe_estimate_avg_bps", "gauge",
+         "Mean send-side bandwidth estimate of those subscribers, bit/s (0: none).",
+         m.bwe_subscribers ? (double)m.bwe_sum_bps / (double)m.bwe_subscribers : 0.0},
+        {"palabre_media_bwe_estimate_min_bps", "gauge",
+         "Lowest send-side bandwidth estimate of a subscriber, bit/s (0: none).",
+         (double)m.bwe_min_bps},
         {"palabre_media_dropped_in_packets_total", "counter",
          "Incoming packets dropped: undecryptable, unknown SSRC or malformed.",
          (double)m.dropped_in},

@@ -9,15 +9,17 @@
  *   underused. The rate follows AIMD: x0.85 of what was received on
  *   overuse, +8 % per second otherwise (held while underused);
  * - loss-based: more than 10 % lost in a feedback interval cuts the rate by
- *   half the loss fraction, less than 2 % lets it grow.
+ *   half the loss fraction, less than 2 % lets it grow (to at least what
+ *   was received).
  * The estimate is the lower of the two, within [min_bps, max_bps].
  *
  * A fixed ring of sent packets: no allocation after create.
  *
- * Status: the estimator alone, tested on synthetic traces
- * (tests/unit/media/test_bwe.c); not yet fed by the router (the
- * transport-wide sequence numbers on forwarded packets, the feedback from
- * subscribers and the layer budget are what remain of issue 14).
+ * The router numbers every packet it forwards to a subscriber (its
+ * transport-cc extension) through pal_bwe_next_seq and feeds the
+ * subscriber's feedback here; the estimate, shared among the subscriber's
+ * tracks, caps their layers (palabre/bwe_alloc.h) and is reported
+ * (/metrics).
  *
  * Thread: one owner thread (the room's worker). */
 #ifndef PALABRE_BWE_H
@@ -40,12 +42,21 @@ void pal_bwe_destroy(struct pal_bwe *b);
 
 /* A packet sent with transport-wide sequence number seq. */
 void pal_bwe_on_sent(struct pal_bwe *b, uint16_t seq, size_t bytes, int64_t send_us);
+/* The next transport-wide sequence number of this PeerConnection for a
+ * packet of bytes sent now (recorded as pal_bwe_on_sent). */
+uint16_t pal_bwe_next_seq(struct pal_bwe *b, size_t bytes, int64_t send_us);
+/* Whether feedback came (the estimate says something of the link). */
+bool pal_bwe_has_feedback(const struct pal_bwe *b);
 /* One feedback packet's statuses (pal_twcc_feedback_decode) and its
  * reference time in microseconds (reference_time x 64 ms). */
 void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, size_t n,
                          int64_t reference_us, int64_t now_us);
 
 uint32_t pal_bwe_estimate(const struct pal_bwe *b);
+/* When the estimate was last cut (overuse, or over 10 % lost), on the
+ * now_us clock of pal_bwe_on_feedback; 0: never. A low estimate without a
+ * cut only says little was sent (palabre/bwe_alloc.h). */
+int64_t pal_bwe_last_cut_us(const struct pal_bwe *b);
 enum pal_bwe_usage pal_bwe_usage(const struct pal_bwe *b);
 
 #endif

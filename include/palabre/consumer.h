@@ -16,10 +16,12 @@
 #ifndef PALABRE_CONSUMER_H
 #define PALABRE_CONSUMER_H
 
+#include "palabre/bwe_alloc.h"
 #include "palabre/common.h"
 #include "palabre/media.h"
 #include "palabre/rtp.h"
 
+struct pal_bwe;
 struct pal_rtx_buffer;
 struct pal_producer;
 
@@ -45,6 +47,7 @@ struct pal_consumer {
     /* borrowed */
     struct pal_producer *producer;     /* NULL while the producer is absent */
     const struct pal_media_sink *sink; /* the subscriber's subscribe PC */
+    struct pal_bwe *bwe; /* its transport-wide numbering and estimate (NULL: none) */
     /* owned */
     struct pal_rtx_buffer *own_rtx; /* a mixer output's packets; NULL for a
                                        producer's track (its ring is shared) */
@@ -80,6 +83,16 @@ struct pal_consumer {
     uint16_t pic_offset, last_pic;
     uint8_t tl0_offset, last_tl0;
     uint64_t layer_switches;
+    /* Bandwidth (palabre/bwe_alloc.h): want is the layer the view asks,
+     * alloc caps it. A switch the view did not ask is counted as
+     * bandwidth's (target_bw). reported_*: what the subscriber was last told
+     * (track_quality), reported_layer -2: nothing yet. */
+    struct pal_bwe_alloc alloc;
+    int want;
+    bool target_bw;
+    uint64_t layer_switches_bw;
+    int reported_layer;
+    bool reported_limited;
 };
 
 /* sink: borrowed, must outlive the consumer. Returns 0, -EINVAL, -ENOMEM. */

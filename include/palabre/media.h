@@ -184,6 +184,7 @@ enum pal_media_event_type {
     PAL_MEDIA_EV_ACTIVE_SPEAKER,   /* participant = the loudest speaker of room */
     PAL_MEDIA_EV_KEYFRAME_REQUEST, /* stats only: a PLI/FIR was sent to participant */
     PAL_MEDIA_EV_TRACK_STATS,      /* answer to PAL_MEDIA_CMD_TRACK_STATS: u.track_stats */
+    PAL_MEDIA_EV_TRACK_QUALITY,    /* what participant gets of a video track: u.quality */
 };
 
 enum pal_media_fail_code {
@@ -221,6 +222,12 @@ struct pal_media_event {
             uint8_t n;
             struct pal_media_track_stats tracks[PAL_MEDIA_MAX_TRACKS];
         } track_stats;
+        struct {
+            char producer[PAL_MEDIA_ID_MAX];
+            char producer_mid[PAL_MEDIA_MID_MAX];
+            int layer;    /* forwarded (or awaited) layer, -1: none */
+            bool limited; /* by the subscriber's bandwidth, not its view */
+        } quality;
     } u;
 };
 
@@ -278,7 +285,10 @@ struct pal_media_stats {
     uint64_t nack_in, retransmitted;
     uint64_t pli_out;
     uint64_t layer_switches; /* simulcast layer switches made for subscribers */
-    uint64_t paused_tracks;  /* now: video tracks not forwarded to a subscriber (hidden) */
+    uint64_t paused_tracks;  /* now: video tracks not forwarded to a subscriber (hidden or bandwidth) */
+    uint64_t layer_switches_bw; /* of layer_switches, made for bandwidth (not the view) */
+    uint64_t paused_tracks_bw;  /* now: of paused_tracks, paused for bandwidth */
+    uint64_t bwe_subscribers, bwe_sum_bps, bwe_min_bps; /* now: send-side estimates */
     uint64_t dropped_in; /* undecryptable, unknown SSRC, malformed */
     /* the workers' batched sends (palabre/send_queue.h) */
     uint64_t sent_packets; /* datagrams handed to the kernel */

@@ -39,6 +39,10 @@ struct pal_producer_stream {
     int64_t last_sr_ms;      /* when it arrived */
     int64_t last_packet_ms;
     uint16_t width, height; /* video: from its last keyframe */
+    /* its rate as a subscriber receives it (pal_producer_update_rates) */
+    uint64_t rate_received, rate_octets; /* at the last update */
+    int64_t rate_ms;
+    uint32_t bps; /* smoothed, with per-packet overhead; 0: not measured yet */
 };
 
 /* What the producer learnt of one packet, for its consumers. */
@@ -87,6 +91,10 @@ int pal_producer_stream_of(struct pal_producer *p, const struct pal_rtp_packet *
  * up and a keyframe of that stream should be asked. */
 bool pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet *pkt,
                             int64_t now_ms, struct pal_packet_info *info);
+/* Measures each stream's rate since the last call (at least every 500 ms
+ * apart to count): payload plus RTP/SRTP/UDP/IP overhead per packet,
+ * smoothed. Called from the room's tick, not per packet. */
+void pal_producer_update_rates(struct pal_producer *p, int64_t now_ms);
 /* Layers (or the one stream) as pal_simulcast_choose wants them: active
  * means a packet within the last second. Returns n_streams. */
 struct pal_simulcast_layer;

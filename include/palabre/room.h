@@ -28,6 +28,11 @@ struct pal_room_listener {
     void (*on_room_active_speaker)(void *ctx, const char *room, const char *participant);
     /* A PLI/FIR was sent to the publisher (stats; may be NULL). */
     void (*on_room_keyframe_request)(void *ctx, const char *room, const char *participant);
+    /* What subscriber gets of producer's video track mid changed while its
+     * bandwidth holds it back (limited), or it no longer does (limited
+     * false): layer -1 is paused (may be NULL). */
+    void (*on_room_track_quality)(void *ctx, const char *room, const char *subscriber,
+                                  const char *producer, const char *mid, int layer, bool limited);
 };
 
 struct pal_room_stats {
@@ -38,6 +43,12 @@ struct pal_room_stats {
     /* now, over the consumers: simulcast layer switches since they were
      * created, video tracks forwarded to nobody because hidden */
     uint64_t layer_switches, paused_tracks;
+    /* of which made for bandwidth (palabre/bwe_alloc.h); video tracks paused
+     * because the subscriber's estimate is below their lowest layer */
+    uint64_t layer_switches_bw, paused_tracks_bw;
+    /* now: subscribers with a bandwidth estimate (transport-cc feedback
+     * came), their sum and the lowest, in bit/s (palabre/bwe.h) */
+    uint64_t bwe_subscribers, bwe_sum_bps, bwe_min_bps;
 };
 
 /* l is copied. Returns 0, -EINVAL or -ENOMEM. */

@@ -204,6 +204,7 @@ export function createMedia(ctx) {
     state.activeSpeaker = id;
     tiles.markSpeaker(id);
   });
+  on('track_quality', (ev) => tiles.onQuality(ev)); // a tile reduced or paused for bandwidth
   on('media_error', (ev) => {
     m.recordError(ev);
     m.showError(t('media.errConnect', { code: ev.code }));

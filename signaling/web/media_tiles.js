@@ -6,7 +6,7 @@
 //
 //   const tiles = createTiles(m);   // m: the media state shared by media.js
 //   tiles.render();                 // after any change of participants, tracks or state
-//   tiles.markSpeaker(id); tiles.clear();
+//   tiles.markSpeaker(id); tiles.clear(); tiles.onQuality(ev) (track_quality)
 import { h } from './dom.js';
 import { t } from './i18n.js';
 import { planStage } from './grid_layout.js';
@@ -230,5 +230,5 @@ export function createTiles(m) {
     pager.hidden = true;
   }
 
-  return { render, markSpeaker, clear };
+  return { render, markSpeaker, clear, onQuality: views.onQuality };
 }

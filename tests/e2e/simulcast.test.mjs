@@ -77,16 +77,16 @@ test('simulcast: a small tile gets a low layer, a big one the full layer, a hidd
   assert.equal((await video(b, a)).frameWidth, full);
 
   // Chloé hides the tile: no more packets of Alice's video
-  await c.page.evaluate((id) => window.__palabre.request('set_track_view',
-    { participant_id: id, source: 'camera', width: 0, height: 0, visible: false }), a.id);
+  const view = (body) => c.page.evaluate((body) => window.__palabre.request('set_track_view', body)
+    .catch((e) => { throw new Error(JSON.stringify(e)); }), body);
+  await view({ participant_id: a.id, source: 'camera', width: 0, height: 0, visible: false });
   await new Promise((r) => setTimeout(r, 1000)); // what was in flight arrives
   const hidden = await video(c, a);
   await new Promise((r) => setTimeout(r, 2000));
   assert.equal((await video(c, a)).packetsReceived, hidden.packetsReceived, 'no packet for a hidden tile');
 
   // shown big again: the full layer, decoding resumes
-  await c.page.evaluate((id) => window.__palabre.request('set_track_view',
-    { participant_id: id, source: 'camera', width: 1280, height: 720, visible: true }), a.id);
+  await view({ participant_id: a.id, source: 'camera', width: 1280, height: 720, visible: true });
   await until(async () => {
     const v = await video(c, a);
     return v.frameWidth === full && v.framesDecoded > hidden.framesDecoded + 10;
@@ -94,6 +94,14 @@ test('simulcast: a small tile gets a low layer, a big one the full layer, a hidd
 
   const m = await metrics(server.base);
   assert.ok(m.get('palabre_media_layer_switches_total') >= 2, 'layer switches counted');
+  // the subscribers' transport-cc feedback on what the server sends them gives
+  // each a send-side bandwidth estimate
+  const est = await until(async () => {
+    const mm = await metrics(server.base);
+    return mm.get('palabre_media_bwe_subscribers') >= 3 && mm;
+  }, 20000, 'an estimate for each subscriber');
+  console.log(`# estimates: min ${est.get('palabre_media_bwe_estimate_min_bps')} bit/s, mean ${est.get('palabre_media_bwe_estimate_avg_bps')} bit/s`);
+  assert.ok(est.get('palabre_media_bwe_estimate_min_bps') > 0);
 });
 
 test('set_track_view: bad fields get clear errors', { timeout: seconds(120) }, async () => {

@@ -83,6 +83,28 @@ static void attach(struct pal_room_peer *p, enum pal_media_pc pc, struct rec *re
     pal_room_set_sink(p, pc, &s);
 }
 
+/* A retransmission equals the original (same numbering, same bytes) but
+ * for its transport-wide sequence number: each datagram sent gets its own
+ * (the subscriber's transport-cc feedback counts sends, not packets). */
+static void assert_resent(const struct rec *r, int resent, int orig)
+{
+    assert_int_equal(r->rtp_len[resent], r->rtp_len[orig]);
+    uint8_t a[sizeof(r->rtp[0])], b[sizeof(r->rtp[0])];
+    memcpy(a, r->rtp[resent], r->rtp_len[resent]);
+    memcpy(b, r->rtp[orig], r->rtp_len[orig]);
+    struct pal_rtp_packet pa, pb;
+    assert_int_equal(pal_rtp_parse(&pa, a, r->rtp_len[resent], NULL), 0);
+    assert_int_equal(pal_rtp_parse(&pb, b, r->rtp_len[orig], NULL), 0);
+    size_t la, lb;
+    uint8_t *ta = (uint8_t *)pal_rtp_ext_find(&pa, 3, &la), *tb = (uint8_t *)pal_rtp_ext_find(&pb, 3, &lb);
+    assert_non_null(ta);
+    assert_non_null(tb);
+    assert_int_not_equal(pal_rd16(ta), pal_rd16(tb));
+    memset(ta, 0, la);
+    memset(tb, 0, lb);
+    assert_memory_equal(a, b, r->rtp_len[orig]);
+}
+
 static struct pal_media_track track(const char *mid, enum pal_media_kind kind, uint32_t ssrc)
 {
     struct pal_media_track t = {0};
@@ -196,7 +218,7 @@ static void test_fanout_and_rewrite(void **state)
         feed(f, 0x1111, (uint16_t)(65533 + i), 1000u + 960u * i, false, false, 30, 10 + i);
     assert_int_equal(f->bob_sub.n_rtp, 5);
     assert_int_equal(f->carol_sub.n_rtp, 5);
-    uint16_t first = 0;
+    uint16_t first = 0, first_tw = 0;
     for (int i = 0; i < 5; i++) {
         struct pal_rtp_packet p;
         assert_int_equal(pal_rtp_parse(&p, f->bob_sub.rtp[i], f->bob_sub.rtp_len[i], NULL), 0);
@@ -211,7 +233,13 @@ static void test_fanout_and_rewrite(void **state)
         const uint8_t *lv = pal_rtp_ext_find(&p, 4, &el);
         assert_non_null(lv); /* audio level remapped from id 1 to 4 */
         assert_int_equal(lv[0], 30);
-        assert_null(pal_rtp_ext_find(&p, 3, &el)); /* publisher's transport-cc stripped */
+        /* transport-cc: our numbering of what bob's PC sends, not the publisher's */
+        const uint8_t *tw = pal_rtp_ext_find(&p, 3, &el);
+        assert_non_null(tw);
+        assert_int_equal(el, 2);
+        if (i == 0)
+            first_tw = pal_rd16(tw);
+        assert_int_equal(pal_rd16(tw), (uint16_t)(first_tw + i));
         struct pal_rtp_packet q;
         assert_int_equal(pal_rtp_parse(&q, f->carol_sub.rtp[i], f->carol_sub.rtp_len[i], NULL), 0);
         assert_int_equal(q.ssrc, 0xCA0A);
@@ -283,8 +311,8 @@ static void test_nack_answered_from_ring(void **state)
     pal_room_on_rtcp(f->room, f->bob, PAL_MEDIA_PC_SUBSCRIBE, nack, len, 100);
     assert_int_equal(f->bob_sub.n_rtp, 12); /* two resent, the unknown one not */
     assert_int_equal(f->bob_sub.rtp_len[10], f->bob_sub.rtp_len[3]);
-    assert_memory_equal(f->bob_sub.rtp[10], f->bob_sub.rtp[3], f->bob_sub.rtp_len[3]);
-    assert_memory_equal(f->bob_sub.rtp[11], f->bob_sub.rtp[7], f->bob_sub.rtp_len[7]);
+    assert_resent(&f->bob_sub, 10, 3);
+    assert_resent(&f->bob_sub, 11, 7);
     struct pal_room_stats st;
     pal_room_get_stats(f->room, &st);
     assert_int_equal(st.nack_in, 3);
@@ -326,14 +354,14 @@ static void test_nack_shared_ring_per_subscriber(void **state)
     nack(f, f->carol, 0xCA0B, seq_of(&f->carol_sub, 2), 40); /* source 512 */
     assert_int_equal(f->carol_sub.n_rtp, 6);
     assert_int_equal(f->carol_sub.rtp_len[5], f->carol_sub.rtp_len[2]);
-    assert_memory_equal(f->carol_sub.rtp[5], f->carol_sub.rtp[2], f->carol_sub.rtp_len[2]);
+    assert_resent(&f->carol_sub, 5, 2);
     /* source 505 is in the ring, but carol joined after it: not hers */
     nack(f, f->carol, 0xCA0B, (uint16_t)(seq_of(&f->carol_sub, 0) - 5), 41);
     assert_int_equal(f->carol_sub.n_rtp, 6);
     /* bob had it */
     nack(f, f->bob, 0xB0B0B, seq_of(&f->bob_sub, 5), 42);
     assert_int_equal(f->bob_sub.n_rtp, 16);
-    assert_memory_equal(f->bob_sub.rtp[15], f->bob_sub.rtp[5], f->bob_sub.rtp_len[5]);
+    assert_resent(&f->bob_sub, 15, 5);
     /* nothing is kept past its age (video: 2 s) */
     nack(f, f->bob, 0xB0B0B, seq_of(&f->bob_sub, 6), 10 + 6 + PAL_RTX_VIDEO_MAX_AGE_MS + 1);
     assert_int_equal(f->bob_sub.n_rtp, 16);

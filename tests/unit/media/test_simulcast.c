@@ -20,6 +20,7 @@
 #include "palabre/rtp.h"
 #include "palabre/sdp_simulcast.h"
 #include "palabre/simulcast.h"
+#include "palabre/twcc.h"
 #include "palabre/vp8.h"
 
 #define MAX_SENT 512
@@ -371,6 +372,66 @@ static void test_layer_ssrc_not_taken_over(void **state)
     assert_non_null(pal_room_peer_accept_rtp(f->alice, &hdr));
 }
 
+/* Packets forwarded to a subscriber carry our transport-wide sequence
+ * numbers (one numbering per subscribe PC, whatever the track), and its
+ * transport-cc feedback gives it a bandwidth estimate. */
+static void test_transport_wide_numbering(void **state)
+{
+    (void)state;
+    struct pal_room *room;
+    struct pal_room_peer *pub, *sub;
+    struct rec *pub_rec = calloc(1, sizeof(*pub_rec)), *sub_rec = calloc(1, sizeof(*sub_rec));
+    assert_int_equal(pal_room_create("tw", NULL, &room), 0);
+    pal_room_peer_add(room, "pub", &pub);
+    pal_room_peer_add(room, "sub", &sub);
+    attach(pub, PAL_MEDIA_PC_PUBLISH, pub_rec);
+    attach(sub, PAL_MEDIA_PC_SUBSCRIBE, sub_rec);
+    struct pal_media_track a = {.mid = "0", .kind = PAL_MEDIA_AUDIO, .payload_type = 111,
+                                .clock_rate = 48000, .ssrc = 0xA, .ext_twcc = 3};
+    struct pal_media_track ca = a;
+    assert_int_equal(pal_room_producer_add(room, pub, &a, 0), 0);
+    ca.ssrc = 0xCA;
+    ca.ext_twcc = 5; /* the subscribe PC's id */
+    strcpy(ca.mid, "a");
+    assert_int_equal(pal_room_consumer_add(room, sub, "pub", "0", &ca, 0), 0);
+    pal_room_sink_ready(room, sub, PAL_MEDIA_PC_SUBSCRIBE, 0);
+    struct pal_twcc *rx;
+    assert_int_equal(pal_twcc_create(1, 0xCA, &rx), 0);
+    for (int i = 0; i < 20; i++) {
+        struct pal_rtp_header h = {.payload_type = 111, .seq = (uint16_t)(500 + i),
+                                   .timestamp = (uint32_t)(960 * i), .ssrc = 0xA, .n_ext = 1};
+        h.ext[0].id = 3; /* the publisher's transport-wide numbering */
+        h.ext[0].len = 2;
+        h.ext[0].data[0] = 0x77, h.ext[0].data[1] = (uint8_t)(0x10 + i);
+        uint8_t pl[60] = {0xfc}, buf[200];
+        size_t len;
+        assert_int_equal(pal_rtp_write(&h, pl, sizeof(pl), buf, sizeof(buf), &len), 0);
+        pal_room_on_rtp(room, pub, buf, len, 20 * i);
+        struct pal_rtp_packet out;
+        assert_int_equal(pal_rtp_parse(&out, sub_rec->rtp[i], sub_rec->rtp_len[i], NULL), 0);
+        size_t el;
+        const uint8_t *tw = pal_rtp_ext_find(&out, 5, &el);
+        assert_non_null(tw);
+        assert_int_equal(el, 2);
+        assert_int_equal(pal_rd16(tw), i); /* ours, from 0, not the publisher's */
+        pal_twcc_on_packet(rx, pal_rd16(tw), (int64_t)(20 * i) * 1000 + 30000);
+    }
+    struct pal_room_stats st;
+    pal_room_get_stats(room, &st);
+    assert_int_equal(st.bwe_subscribers, 0); /* no feedback yet */
+    uint8_t fb[1200];
+    size_t fl;
+    assert_int_equal(pal_twcc_build(rx, fb, sizeof(fb), &fl), 0);
+    pal_room_on_rtcp(room, sub, PAL_MEDIA_PC_SUBSCRIBE, fb, fl, 400);
+    pal_room_get_stats(room, &st);
+    assert_int_equal(st.bwe_subscribers, 1);
+    assert_true(st.bwe_min_bps > 0 && st.bwe_sum_bps == st.bwe_min_bps);
+    pal_twcc_destroy(rx);
+    pal_room_destroy(room);
+    free(pub_rec);
+    free(sub_rec);
+}
+
 static void test_sdp_layers(void **state)
 {
     (void)state;
@@ -431,6 +492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nack_after_switch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_renegotiation_keeps_layers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_layer_ssrc_not_taken_over, setup, teardown),
+        cmocka_unit_test(test_transport_wide_numbering),
         cmocka_unit_test(test_sdp_layers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,60 @@
+/* Which simulcast layer one subscriber's video track may get from its
+ * share of the subscriber's bandwidth estimate (palabre/bwe.h): the
+ * decision the view (palabre/simulcast.h) cannot make alone.
+ *
+ * - down fast: when the estimator cut its estimate lately (queues grew or
+ *   packets were lost) and the share no longer covers 70 % of the current
+ *   layer, the highest layer that fits, or none (video paused, audio kept);
+ * - up slowly: the share must cover the next layer's need for
+ *   PAL_BWE_ALLOC_UP_HOLD_MS before it is taken;
+ * - probing: a capped or paused track whose share does not cover the next
+ *   layer (the estimate cannot grow much above what is sent: it is app
+ *   limited) tries that layer for PAL_BWE_ALLOC_PROBE_MS; a cut meanwhile
+ *   ends the probe at once and the next one waits twice as long (up to
+ *   PAL_BWE_ALLOC_BACKOFF_MAX_MS), none keeps the layer (and the next layer
+ *   may be tried half a second later). No probe while the share is a tenth
+ *   of the next layer's need or less (it does not even cover the audio).
+ * Without a cut lately, a low estimate is no reason to go down (it only
+ * means little was sent): the view decides.
+ *
+ * No allocation: the state is a plain struct in the consumer.
+ * Thread: the owner's (the room's worker). */
+#ifndef PALABRE_BWE_ALLOC_H
+#define PALABRE_BWE_ALLOC_H
+
+#include "palabre/common.h"
+#include "palabre/media.h"
+
+#define PAL_BWE_ALLOC_FREE 127 /* cap: no bandwidth limit */
+#define PAL_BWE_ALLOC_UP_HOLD_MS 3000
+#define PAL_BWE_ALLOC_PROBE_MS 1500
+#define PAL_BWE_ALLOC_BACKOFF_MIN_MS 2000
+#define PAL_BWE_ALLOC_BACKOFF_MAX_MS 8000
+#define PAL_BWE_ALLOC_CUT_MEMORY_MS 5000 /* a cut older than this is forgotten */
+
+struct pal_bwe_alloc {
+    int cap;               /* highest layer allowed (-1: paused, FREE: no limit) */
+    int probe_layer;       /* tried until probe_until_ms (0: no probe) */
+    int64_t probe_until_ms, probe_start_ms;
+    int64_t up_since_ms;   /* the share has covered cap + 1 since (0: not) */
+    int64_t next_probe_ms; /* no probe before */
+    uint32_t backoff_ms;
+};
+
+void pal_bwe_alloc_init(struct pal_bwe_alloc *a);
+
+/* One decision, every few hundred ms. need_bps: what each of the n layers
+ * needs (lowest first); want: the layer the view asks (-1: hidden);
+ * share_bps: this track's share of the estimate; last_cut_ms: when the
+ * estimator last cut its estimate (0: never). */
+void pal_bwe_alloc_step(struct pal_bwe_alloc *a, const uint32_t *need_bps, size_t n, int want,
+                        uint32_t share_bps, int64_t last_cut_ms, int64_t now_ms);
+
+/* The layer to forward when the view asks want: want capped (-1: none). */
+int pal_bwe_alloc_layer(const struct pal_bwe_alloc *a, int want);
+
+/* Whether the bandwidth, not the view, decides (the layer is below want,
+ * or paused). */
+bool pal_bwe_alloc_limited(const struct pal_bwe_alloc *a, int want);
+
+#endif
