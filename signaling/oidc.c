@@ -854,8 +854,9 @@ static void finish(struct pal_oidc *o, struct job *j)
         fail_page(w, -EIO, "cannot store the session");
         return;
     }
-    PAL_INFO(MOD, NULL, NULL, "signed in: %s (%s)", j->session.user.sub,
-             j->session.user.agent ? "agent" : "guest: not in the allow list");
+    PAL_INFO(MOD, NULL, NULL, "signed in: %s (%s, siret %s)", j->session.user.sub,
+             j->session.user.agent ? "agent" : "guest: not in the allow list",
+             j->session.user.siret[0] ? j->session.user.siret : "none");
     redirect(w, j->pending.return_to,
              cookie_for(o, w->wsi, token, o->cfg->oidc_session_lifetime_seconds));
 }

@@ -31,11 +31,11 @@ import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { CHROMIUM_ARGS, TIME_SCALE } from '../lib/media_e2e.mjs';
 import { connect, freePort, startPalabre } from '../lib/palabre.mjs';
-import { startProvider, makeCa } from '../lib/oidc_provider.mjs';
+import { startProvider, makeCa, SIRETS } from '../lib/oidc_provider.mjs';
 import { seconds } from '../lib/timeouts.mjs';
 import { axeSerious } from '../lib/web.mjs';
 
-let op, srv, browser;
+let op, srv, browser, port2; // port2: a second palabre, with an allow list
 const contexts = [];
 
 function oidcConfig(issuer, port, over = {}) {
@@ -53,8 +53,10 @@ function oidcConfig(issuer, port, over = {}) {
 
 before(async () => {
   const port = await freePort();
+  port2 = await freePort();
+  const both = (f) => [port, port2].map(f).join(' ');
   op = await startProvider({
-    redirectUri: `http://127.0.0.1:${port}/oidc/callback`, postLogoutUri: `http://127.0.0.1:${port}/`,
+    redirectUri: both((p) => `http://127.0.0.1:${p}/oidc/callback`), postLogoutUri: both((p) => `http://127.0.0.1:${p}/`),
   });
   srv = await startPalabre({ port, config: oidcConfig(op.issuer, port) });
   browser = await chromium.launch({
@@ -92,7 +94,7 @@ async function providerLogin(page, user, password) {
   await page.locator('input[name="password"]').press('Enter');
 }
 
-const sessionCookie = async (context) => (await context.cookies(srv.url)).find((c) => c.name === 'palabre_session');
+const sessionCookie = async (context, url = srv.url) => (await context.cookies(url)).find((c) => c.name === 'palabre_session');
 
 async function me(base, cookie) {
   const r = await fetch(`${base}/oidc/me`, { headers: cookie ? { cookie: `palabre_session=${cookie}` } : {} });
@@ -196,6 +198,72 @@ test('an agent signs in at the provider, comes back named, creates a room and in
   await back.getByRole('heading', { level: 1, name: 'Réunion « Conseil des sages »' }).waitFor();
   await back.locator('.people .person__role').getByText('Propriétaire').first().waitFor();
   for (const p of [a, g]) assert.deepEqual(p.errors, [], `${p.name}: page errors`);
+});
+
+test('[oidc] agent_siret with the real provider: dwho (a listed siret) is an agent; rtyler (another siret) signs in as a guest who cannot create a room and knocks at the lobby; signing out in one tab closes the agent\'s other connections', { timeout: seconds(300) }, async () => {
+  const s5 = await startPalabre({ port: port2, config: oidcConfig(op.issuer, port2, { agent_siret: `00000000000000, ${SIRETS.dwho}` }) });
+  try {
+    // dwho: signed in, an agent (the provider's siret claim is on the list)
+    const a = await person('dwho, allow list');
+    await a.page.goto(`${s5.url}/`);
+    await a.page.getByRole('main').getByRole('link', { name: 'Se connecter' }).click();
+    await providerLogin(a.page, 'dwho', 'dwho');
+    await a.page.locator('#account').getByRole('button', { name: /Doctor Who/ }).waitFor();
+    assert.equal((await me(s5.url, (await sessionCookie(a.context, s5.url)).value)).agent, true);
+    assert.match(s5.output(), new RegExp(`signed in: oidc:dwho@badwolf.org \\(agent, siret ${SIRETS.dwho}\\)`));
+    await a.page.getByLabel('Titre de la salle').fill('Salle des fêtes');
+    await a.page.getByRole('button', { name: 'Créer la salle' }).click();
+    await a.page.waitForURL(`${s5.url}/r/salle-des-fetes`);
+    await a.page.getByLabel('Votre nom').fill('Docteur');
+    await a.page.getByRole('button', { name: 'Rejoindre', exact: true }).click();
+    await a.page.getByRole('heading', { level: 1, name: 'Réunion « Salle des fêtes »' }).waitFor();
+    await a.page.locator('.people .person__role').getByText('Propriétaire').waitFor();
+
+    // rtyler: signed in too, named by the provider, but not an agent
+    const r = await person('rtyler, allow list');
+    await r.page.goto(`${s5.url}/`);
+    await r.page.getByRole('main').getByRole('link', { name: 'Se connecter' }).click();
+    await providerLogin(r.page, 'rtyler', 'rtyler');
+    await r.page.locator('#account').getByRole('button', { name: /Rose Tyler/ }).waitFor();
+    const rCookie = (await sessionCookie(r.context, s5.url)).value;
+    assert.deepEqual(await me(s5.url, rCookie),
+      { mode: 'oidc', signed_in: true, name: 'Rose Tyler', email: 'rtyler@badwolf.org', agent: false });
+    assert.match(s5.output(), new RegExp(`signed in: oidc:rtyler@badwolf.org \\(guest: not in the allow list, siret ${SIRETS.rtyler}\\)`));
+    // no room of her own: the home page says why, and room_create is refused
+    await r.page.getByText('votre compte n’est pas celui d’un agent').waitFor();
+    assert.equal(await r.page.getByRole('button', { name: 'Créer la salle' }).count(), 0);
+    const c = await connect(s5.wsUrl, { origin: s5.url, headers: { cookie: `palabre_session=${rCookie}` } });
+    const created = await c.request('room_create', { room: 'chez-rose', title: 'Chez Rose' });
+    assert.equal(created.error.code, 'forbidden');
+    c.close();
+    // dwho's room: she waits in the lobby under the provider's name, and is admitted
+    await r.page.goto(`${s5.url}/r/salle-des-fetes`);
+    await r.page.getByLabel('Votre nom').fill('Rose'); // the provider's name wins
+    await r.page.getByRole('button', { name: 'Rejoindre', exact: true }).click();
+    await r.page.locator('[data-screen="waiting"]').getByText('Vous êtes dans la salle d’attente').waitFor();
+    await a.page.getByRole('button', { name: 'Faire entrer Rose Tyler' }).click();
+    await r.page.getByRole('heading', { level: 1, name: 'Réunion « Salle des fêtes »' }).waitFor();
+    await r.page.locator('.people .person__name').getByText('Doctor Who').waitFor();
+
+    // dwho signs out in another tab: the meeting tab's connection ends with
+    // its session (close 4010, its participant leaves), and that tab goes
+    // through sign-in back to the same room
+    const tab = await a.context.newPage();
+    await tab.goto(`${s5.url}/oidc/logout`);
+    await tab.waitForURL((u) => u.origin === s5.url && u.pathname === '/');
+    await r.page.locator('.people .person__name').getByText('Doctor Who').waitFor({ state: 'detached' });
+    await a.page.waitForURL((u) => u.origin === op.issuer);
+    assert.match(s5.output(), /signed out: connection closed/);
+    await providerLogin(a.page, 'dwho', 'dwho');
+    await a.page.waitForURL(`${s5.url}/r/salle-des-fetes`);
+    // back in the meeting by itself (the tab remembers it was in that room)
+    await a.page.getByRole('heading', { level: 1, name: 'Réunion « Salle des fêtes »' }).waitFor();
+    await a.page.locator('.people .person__role').getByText('Propriétaire').waitFor();
+    for (const p of [a, r]) assert.deepEqual(p.errors, [], `${p.name}: page errors`);
+  } finally {
+    for (const l of s5.output().split('\n')) if (/ (oidc|access|rooms) /.test(l)) console.log(`# s5 ${l}`);
+    await s5.stop();
+  }
 });
 
 // GET without following redirects: status, Location, Set-Cookie, body.
