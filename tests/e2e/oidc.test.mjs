@@ -457,6 +457,108 @@ test('[oidc] pkce: on, the authorization request carries PKCE S256 and the token
   }
 });
 
+// GET over TLS trusting ca, without following redirects.
+function getTls(url, ca, cookie) {
+  return new Promise((resolve, reject) => {
+    https.get(url, { ca, headers: cookie ? { cookie } : {} }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, location: res.headers.location,
+        setCookie: res.headers['set-cookie']?.join('\n') ?? null, body }));
+    }).on('error', reject);
+  });
+}
+
+test('palabre over TLS: the session cookie is Secure (HttpOnly, SameSite=Lax, Max-Age = the lifetime); an unused session ends at the idle timeout, an open connection keeps its own alive until the lifetime, then is closed 4010 and leaves the room', { timeout: seconds(180) }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-tiny-op-'));
+  const tiny = await tinyProvider(dir);
+  const tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-tls-'));
+  const { ca } = makeCa(tlsDir, '127.0.0.1');
+  const port = await freePort();
+  const LIFETIME = 30, IDLE = 10;
+  const s6 = await startPalabre({ port, ca, config: {
+    server: { tls_cert: path.join(tlsDir, 'op-chain.pem'), tls_key: path.join(tlsDir, 'op.key') },
+    access: { agents: 'oidc' },
+    oidc: { issuer: tiny.state.issuer, client_id: 'palabre', client_secret: 's3cret', ca_file: tiny.caFile,
+      redirect_uri: `https://127.0.0.1:${port}/oidc/callback`, timeout_seconds: 5,
+      session_lifetime_seconds: LIFETIME, session_idle_seconds: IDLE } } });
+  const sockets = [];
+  try {
+    assert.match(s6.url, /^https:/);
+    const now = () => Math.floor(Date.now() / 1000);
+    const signIn = async (sub) => {
+      const r = await getTls(`${s6.url}/oidc/login`, ca);
+      const u = new URL(r.location);
+      tiny.state.next = tiny.sign({ alg: 'RS256', kid: 'tiny1' }, { iss: tiny.state.issuer, aud: 'palabre', sub,
+        nonce: u.searchParams.get('nonce'), iat: now(), exp: now() + 300 });
+      const ok = await getTls(`${s6.url}/oidc/callback?code=c-${sub}&state=${u.searchParams.get('state')}`, ca);
+      assert.equal(ok.status, 303, ok.body);
+      return ok.setCookie;
+    };
+    const me6 = async (cookie) => JSON.parse((await getTls(`${s6.url}/oidc/me`, ca, cookie)).body).signed_in;
+    const setCookie = await signIn('agent-7');
+    assert.match(setCookie, new RegExp(`^palabre_session=[A-Za-z0-9_-]{43}; Path=/; Max-Age=${LIFETIME}; HttpOnly; SameSite=Lax; Secure$`));
+    const inMeeting = setCookie.split(';')[0];
+    const unused = (await signIn('agent-7')).split(';')[0];
+    const started = Date.now();
+
+    // the first session's WebSocket (wss): an agent who creates and joins a room
+    const ws = new WebSocket(`${s6.wsUrl}`, { ca, origin: s6.url, headers: { cookie: inMeeting } });
+    sockets.push(ws);
+    const msgs = [];
+    const closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason), at: Date.now() })));
+    ws.on('message', (m) => msgs.push(JSON.parse(String(m))));
+    await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+    ws.send(JSON.stringify({ id: 1, type: 'join', room: 'salle-tls', name: 'Clara' }));
+    const deadline = Date.now() + seconds(10);
+    while (!msgs.some((m) => m.id === 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const joined = msgs.find((m) => m.id === 1);
+    assert.equal(joined?.ok, true, JSON.stringify(joined));
+    assert.equal(joined.data.participant.role, 'owner');
+
+    // past the idle timeout: the unused session is gone, the one in a meeting is not
+    await new Promise((r) => setTimeout(r, (IDLE + 2) * 1000 - (Date.now() - started)));
+    assert.equal(await me6(unused), false, 'idle session ended');
+    assert.equal(await me6(inMeeting), true, 'the session of an open connection is in use');
+
+    // its lifetime ends: the connection is closed 4010, and its rights with it
+    const c = await closed;
+    assert.deepEqual({ code: c.code, reason: c.reason }, { code: 4010, reason: 'session expired' });
+    assert.ok(c.at - started >= (LIFETIME - 2) * 1000, `closed after ${c.at - started} ms, not before the lifetime`);
+    assert.match(s6.output(), /room=salle-tls participant=\S+ left \(session_expired\)/);
+    assert.equal(await me6(inMeeting), false);
+  } finally {
+    for (const w of sockets) w.terminate();
+    await s6.stop();
+    tiny.server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(tlsDir, { recursive: true, force: true });
+  }
+});
+
+test('sign-in off ([access] agents = open): a normal join logs no error in the browser console (/oidc/me says mode off, no 404)', { timeout: seconds(120) }, async () => {
+  const s7 = await startPalabre({ port: await freePort() });
+  try {
+    const p = await person('open mode');
+    const errors = [];
+    p.page.on('console', (m) => { if (m.type() === 'error') errors.push(`${m.text()} ${m.location()?.url || ''}`); });
+    p.page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()}`));
+    p.page.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
+    const me7 = p.page.waitForResponse((r) => r.url().endsWith('/oidc/me'));
+    await p.page.goto(`${s7.url}/r/salle-ouverte`);
+    assert.equal((await me7).status(), 200);
+    await p.page.getByLabel('Votre nom').fill('Amy Pond');
+    await p.page.getByRole('button', { name: 'Rejoindre', exact: true }).click();
+    await p.page.getByRole('heading', { level: 1, name: /salle-ouverte/ }).waitFor();
+    await p.page.locator('.people .person__name').getByText('Amy Pond (vous)').waitFor();
+    assert.equal(await p.page.locator('#account').count(), 0, 'no sign-in button');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(p.errors, []);
+  } finally {
+    await s7.stop();
+  }
+});
+
 test('the provider unreachable: the sign-in page says so, and palabre goes on serving', { timeout: seconds(120) }, async () => {
   const port = await freePort(), dead = await freePort();
   const s3 = await startPalabre({ port, config: { access: { agents: 'oidc' }, oidc: {
