@@ -443,6 +443,14 @@ static void reply_banned(struct pal_session *s, json_t *id)
                             "you were removed from this meeting and cannot come back");
 }
 
+bool pal_access_resume_allowed(struct pal_session *s, const struct pal_participant *p)
+{
+    if (pal_server_config(pal_session_server(s))->agents != PAL_AGENTS_OIDC || !p->is_agent)
+        return true;
+    const struct pal_identity *me = pal_session_identity(s);
+    return me->known && me->agent && p->sub && strcmp(me->sub, p->sub) == 0;
+}
+
 bool pal_access_resume_banned_or_reply(struct pal_session *s, json_t *id, const char *room,
                                        const char *token)
 {

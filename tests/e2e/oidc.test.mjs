@@ -536,6 +536,53 @@ test('palabre over TLS: the session cookie is Secure (HttpOnly, SameSite=Lax, Ma
   }
 });
 
+test('an agent whose connection dropped and whose session then ended (signed out) cannot resume: resume_failed, and the participant leaves', { timeout: seconds(120) }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-tiny-op-'));
+  const tiny = await tinyProvider(dir);
+  const port = await freePort();
+  const s8 = await startPalabre({ port, config: { access: { agents: 'oidc' }, oidc: {
+    issuer: tiny.state.issuer, client_id: 'palabre', client_secret: 's3cret', ca_file: tiny.caFile,
+    redirect_uri: `http://127.0.0.1:${port}/oidc/callback`, timeout_seconds: 5 } } });
+  const open = [];
+  try {
+    const now = () => Math.floor(Date.now() / 1000);
+    const signIn = async () => {
+      const { state, nonce } = await startLogin(s8.url);
+      tiny.state.next = tiny.sign({ alg: 'RS256', kid: 'tiny1' },
+        { iss: tiny.state.issuer, aud: 'palabre', sub: 'agent-7', nonce, iat: now(), exp: now() + 300 });
+      const ok = await get(`${s8.url}/oidc/callback?code=c&state=${state}`);
+      assert.equal(ok.status, 303, ok.body);
+      return ok.setCookie.split(';')[0];
+    };
+    const [a, b] = [await signIn(), await signIn()]; // two tabs' worth: two sessions of one agent
+    const ca = await connect(s8.wsUrl, { origin: s8.url, headers: { cookie: a } });
+    const cb = await connect(s8.wsUrl, { origin: s8.url, headers: { cookie: b } });
+    open.push(ca, cb);
+    const ja = await ca.call('join', { room: 'salle-absente', name: 'Clara' });
+    assert.equal(ja.participant.role, 'owner');
+    await cb.call('join', { room: 'salle-absente', name: 'Clara' });
+    // a's connection drops (no close frame): a ghost that may resume
+    ca.ws.terminate();
+    await ca.closed;
+    assert.equal((await get(`${s8.url}/oidc/logout`, a)).status, 303);
+    const left = cb.event('participant_left', { filter: (e) => e.participant_id === ja.participant.id });
+    // the resume, on a connection without a live session
+    const again = await connect(s8.wsUrl, { origin: s8.url, headers: { cookie: a } });
+    open.push(again);
+    const r = await again.request('join', { room: 'salle-absente', name: 'Clara', resume_token: ja.resume_token });
+    assert.equal(r.ok, false, JSON.stringify(r));
+    assert.equal(r.error.code, 'resume_failed');
+    assert.equal((await left).reason, 'session_expired');
+    // without the token either: sign in first
+    assert.equal((await again.request('join', { room: 'salle-absente', name: 'Clara' })).error.code, 'auth_required');
+  } finally {
+    for (const c of open) c.close();
+    await s8.stop();
+    tiny.server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('sign-in off ([access] agents = open): a normal join logs no error in the browser console (/oidc/me says mode off, no 404)', { timeout: seconds(120) }, async () => {
   const s7 = await startPalabre({ port: await freePort() });
   try {
