@@ -284,7 +284,7 @@ static const struct key_def keys[] = {
      30 * 86400},
     {"oidc", "session_idle_seconds", K_INT, OFF(oidc_session_idle_seconds), 0, 10, 30 * 86400},
     {"oidc", "timeout_seconds", K_INT, OFF(oidc_timeout_seconds), 0, 1, 120},
-    {"oidc", "logins_per_ip_per_minute", K_INT, OFF(oidc_logins_per_ip_per_minute), 0, 1, 100000},
+    {"oidc", "logins_per_ip_per_minute", K_INT, OFF(oidc_logins_per_ip_per_minute), 0, 1, 1000},
     {"oidc", "max_pending_logins", K_INT, OFF(oidc_max_pending_logins), 0, 1, 1000000},
     {"oidc", "pkce", K_SPECIAL, 0, 0, 0, 0},
     {"turn", "urls", K_SPECIAL, 0, 0, 0, 0},

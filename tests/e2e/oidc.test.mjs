@@ -94,6 +94,25 @@ async function providerLogin(page, user, password) {
   await page.locator('input[name="password"]').press('Enter');
 }
 
+// From base's home page, through the provider's form, back named.
+async function signInFromHome(p, base, user, name) {
+  await p.page.goto(`${base}/`);
+  await p.page.getByRole('main').getByRole('link', { name: 'Se connecter' }).click();
+  await providerLogin(p.page, user, user);
+  await p.page.locator('#account').getByRole('button', { name }).waitFor();
+}
+
+// An agent on the home page creates a room and joins it, its owner.
+async function createAndJoin(page, base, title, slug) {
+  await page.getByLabel('Titre de la salle').fill(title);
+  await page.getByRole('button', { name: 'Créer la salle' }).click();
+  await page.waitForURL(`${base}/r/${slug}`);
+  await page.getByLabel('Votre nom').fill('Autre nom'); // the provider's name wins
+  await page.getByRole('button', { name: 'Rejoindre', exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: `Réunion « ${title} »` }).waitFor();
+  await page.locator('.people .person__role').getByText('Propriétaire').waitFor();
+}
+
 const sessionCookie = async (context, url = srv.url) => (await context.cookies(url)).find((c) => c.name === 'palabre_session');
 
 async function me(base, cookie) {
@@ -137,14 +156,8 @@ test('an agent signs in at the provider, comes back named, creates a room and in
 
   // an agent: "my rooms", create one, join it as Doctor Who, the owner
   await a.page.getByText('Vous n’avez pas encore de salle').waitFor();
-  await a.page.getByLabel('Titre de la salle').fill('Conseil des sages');
-  await a.page.getByRole('button', { name: 'Créer la salle' }).click();
-  await a.page.waitForURL(`${srv.url}/r/conseil-des-sages`);
-  await a.page.getByLabel('Votre nom').fill('Autre nom');
-  await a.page.getByRole('button', { name: 'Rejoindre', exact: true }).click();
-  await a.page.getByRole('heading', { level: 1, name: 'Réunion « Conseil des sages »' }).waitFor();
+  await createAndJoin(a.page, srv.url, 'Conseil des sages', 'conseil-des-sages');
   await a.page.locator('.people .person__name').getByText('Doctor Who (vous)').waitFor();
-  await a.page.locator('.people .person__role').getByText('Propriétaire').waitFor();
 
   // an invite link for a partner, who waits in the lobby and is admitted
   await a.page.getByRole('button', { name: 'Inviter' }).click();
@@ -205,26 +218,14 @@ test('[oidc] agent_siret with the real provider: dwho (a listed siret) is an age
   try {
     // dwho: signed in, an agent (the provider's siret claim is on the list)
     const a = await person('dwho, allow list');
-    await a.page.goto(`${s5.url}/`);
-    await a.page.getByRole('main').getByRole('link', { name: 'Se connecter' }).click();
-    await providerLogin(a.page, 'dwho', 'dwho');
-    await a.page.locator('#account').getByRole('button', { name: /Doctor Who/ }).waitFor();
+    await signInFromHome(a, s5.url, 'dwho', /Doctor Who/);
     assert.equal((await me(s5.url, (await sessionCookie(a.context, s5.url)).value)).agent, true);
     assert.match(s5.output(), new RegExp(`signed in: oidc:dwho@badwolf.org \\(agent, siret ${SIRETS.dwho}\\)`));
-    await a.page.getByLabel('Titre de la salle').fill('Salle des fêtes');
-    await a.page.getByRole('button', { name: 'Créer la salle' }).click();
-    await a.page.waitForURL(`${s5.url}/r/salle-des-fetes`);
-    await a.page.getByLabel('Votre nom').fill('Docteur');
-    await a.page.getByRole('button', { name: 'Rejoindre', exact: true }).click();
-    await a.page.getByRole('heading', { level: 1, name: 'Réunion « Salle des fêtes »' }).waitFor();
-    await a.page.locator('.people .person__role').getByText('Propriétaire').waitFor();
+    await createAndJoin(a.page, s5.url, 'Salle des fêtes', 'salle-des-fetes');
 
     // rtyler: signed in too, named by the provider, but not an agent
     const r = await person('rtyler, allow list');
-    await r.page.goto(`${s5.url}/`);
-    await r.page.getByRole('main').getByRole('link', { name: 'Se connecter' }).click();
-    await providerLogin(r.page, 'rtyler', 'rtyler');
-    await r.page.locator('#account').getByRole('button', { name: /Rose Tyler/ }).waitFor();
+    await signInFromHome(r, s5.url, 'rtyler', /Rose Tyler/);
     const rCookie = (await sessionCookie(r.context, s5.url)).value;
     assert.deepEqual(await me(s5.url, rCookie),
       { mode: 'oidc', signed_in: true, name: 'Rose Tyler', email: 'rtyler@badwolf.org', agent: false });
@@ -318,10 +319,7 @@ test('a key rotation at the provider (new kid) is picked up without restarting p
   await op.rotateKey();
   assert.notEqual(op.kid, oldKid);
   const p = await person('rtyler, after the rotation');
-  await p.page.goto(`${srv.url}/`);
-  await p.page.getByRole('main').getByRole('link', { name: 'Se connecter' }).click();
-  await providerLogin(p.page, 'rtyler', 'rtyler');
-  await p.page.locator('#account').getByRole('button', { name: /Rose Tyler/ }).waitFor();
+  await signInFromHome(p, srv.url, 'rtyler', /Rose Tyler/);
   assert.equal(fetched(), before + 1, 'the JWKS fetched again for the new kid');
 });
 
@@ -371,13 +369,26 @@ function tinyProvider(dir) {
   }));
 }
 
-test('crafted ID tokens are refused (wrong nonce, aud, iss, expired, unknown key, alg none) with no session; a good one passes', { timeout: seconds(180) }, async () => {
+// A tiny provider and a palabre (plain http) that signs in there; stop() ends both.
+async function startTinyPalabre() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-tiny-op-'));
   const tiny = await tinyProvider(dir);
   const port = await freePort();
-  const s2 = await startPalabre({ port, config: { access: { agents: 'oidc' }, oidc: {
+  const srv2 = await startPalabre({ port, config: { access: { agents: 'oidc' }, oidc: {
     issuer: tiny.state.issuer, client_id: 'palabre', client_secret: 's3cret', ca_file: tiny.caFile,
     redirect_uri: `http://127.0.0.1:${port}/oidc/callback`, timeout_seconds: 5 } } });
+  return {
+    tiny, srv: srv2,
+    async stop() {
+      await srv2.stop();
+      tiny.server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('crafted ID tokens are refused (wrong nonce, aud, iss, expired, unknown key, alg none) with no session; a good one passes', { timeout: seconds(180) }, async () => {
+  const { tiny, srv: s2, stop } = await startTinyPalabre();
   try {
     const now = Math.floor(Date.now() / 1000);
     const good = (nonce) => ({ iss: tiny.state.issuer, aud: 'palabre', sub: 'agent-7', nonce, iat: now, exp: now + 300 });
@@ -408,9 +419,7 @@ test('crafted ID tokens are refused (wrong nonce, aud, iss, expired, unknown key
     assert.deepEqual(JSON.parse((await get(`${s2.url}/oidc/me`, cookie)).body),
       { mode: 'oidc', signed_in: true, name: 'Clara Oswald', email: 'clara@mairie.example.fr', agent: true });
   } finally {
-    await s2.stop();
-    tiny.server.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await stop();
   }
 });
 
@@ -457,6 +466,18 @@ test('[oidc] pkce: on, the authorization request carries PKCE S256 and the token
   }
 });
 
+// A sign-in at palabre base through the tiny provider (a good ID token for
+// sub): the callback's answer. fetchUrl: get, or getTls with its CA.
+async function tinySignIn(tiny, base, sub, fetchUrl = get) {
+  const now = Math.floor(Date.now() / 1000);
+  const u = new URL((await fetchUrl(`${base}/oidc/login`)).location);
+  tiny.state.next = tiny.sign({ alg: 'RS256', kid: 'tiny1' }, { iss: tiny.state.issuer, aud: 'palabre', sub,
+    nonce: u.searchParams.get('nonce'), iat: now, exp: now + 300 });
+  const ok = await fetchUrl(`${base}/oidc/callback?code=c-${sub}&state=${u.searchParams.get('state')}`);
+  assert.equal(ok.status, 303, ok.body);
+  return ok;
+}
+
 // GET over TLS trusting ca, without following redirects.
 function getTls(url, ca, cookie) {
   return new Promise((resolve, reject) => {
@@ -485,16 +506,7 @@ test('palabre over TLS: the session cookie is Secure (HttpOnly, SameSite=Lax, Ma
   const sockets = [];
   try {
     assert.match(s6.url, /^https:/);
-    const now = () => Math.floor(Date.now() / 1000);
-    const signIn = async (sub) => {
-      const r = await getTls(`${s6.url}/oidc/login`, ca);
-      const u = new URL(r.location);
-      tiny.state.next = tiny.sign({ alg: 'RS256', kid: 'tiny1' }, { iss: tiny.state.issuer, aud: 'palabre', sub,
-        nonce: u.searchParams.get('nonce'), iat: now(), exp: now() + 300 });
-      const ok = await getTls(`${s6.url}/oidc/callback?code=c-${sub}&state=${u.searchParams.get('state')}`, ca);
-      assert.equal(ok.status, 303, ok.body);
-      return ok.setCookie;
-    };
+    const signIn = async (sub) => (await tinySignIn(tiny, s6.url, sub, (u) => getTls(u, ca))).setCookie;
     const me6 = async (cookie) => JSON.parse((await getTls(`${s6.url}/oidc/me`, ca, cookie)).body).signed_in;
     const setCookie = await signIn('agent-7');
     assert.match(setCookie, new RegExp(`^palabre_session=[A-Za-z0-9_-]{43}; Path=/; Max-Age=${LIFETIME}; HttpOnly; SameSite=Lax; Secure$`));
@@ -537,23 +549,10 @@ test('palabre over TLS: the session cookie is Secure (HttpOnly, SameSite=Lax, Ma
 });
 
 test('an agent whose connection dropped and whose session then ended (signed out) cannot resume: resume_failed, and the participant leaves', { timeout: seconds(120) }, async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-tiny-op-'));
-  const tiny = await tinyProvider(dir);
-  const port = await freePort();
-  const s8 = await startPalabre({ port, config: { access: { agents: 'oidc' }, oidc: {
-    issuer: tiny.state.issuer, client_id: 'palabre', client_secret: 's3cret', ca_file: tiny.caFile,
-    redirect_uri: `http://127.0.0.1:${port}/oidc/callback`, timeout_seconds: 5 } } });
+  const { tiny, srv: s8, stop } = await startTinyPalabre();
   const open = [];
   try {
-    const now = () => Math.floor(Date.now() / 1000);
-    const signIn = async () => {
-      const { state, nonce } = await startLogin(s8.url);
-      tiny.state.next = tiny.sign({ alg: 'RS256', kid: 'tiny1' },
-        { iss: tiny.state.issuer, aud: 'palabre', sub: 'agent-7', nonce, iat: now(), exp: now() + 300 });
-      const ok = await get(`${s8.url}/oidc/callback?code=c&state=${state}`);
-      assert.equal(ok.status, 303, ok.body);
-      return ok.setCookie.split(';')[0];
-    };
+    const signIn = async () => (await tinySignIn(tiny, s8.url, 'agent-7')).setCookie.split(';')[0];
     const [a, b] = [await signIn(), await signIn()]; // two tabs' worth: two sessions of one agent
     const ca = await connect(s8.wsUrl, { origin: s8.url, headers: { cookie: a } });
     const cb = await connect(s8.wsUrl, { origin: s8.url, headers: { cookie: b } });
@@ -577,9 +576,7 @@ test('an agent whose connection dropped and whose session then ended (signed out
     assert.equal((await again.request('join', { room: 'salle-absente', name: 'Clara' })).error.code, 'auth_required');
   } finally {
     for (const c of open) c.close();
-    await s8.stop();
-    tiny.server.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await stop();
   }
 });
 
