@@ -76,7 +76,7 @@ static int ban_keys(const struct pal_participant *p, char keys[4][300])
 {
     int n = 0;
     snprintf(keys[n++], sizeof(keys[0]), "resume:%s", p->resume_token);
-    if (p->is_agent && p->sub)
+    if (p->sub) /* an agent, or a guest signed in at the provider */
         snprintf(keys[n++], sizeof(keys[0]), "sub:%s", p->sub);
     if (p->invite_id > 0)
         snprintf(keys[n++], sizeof(keys[0]), "invite:%lld", (long long)p->invite_id);
@@ -443,6 +443,14 @@ static void reply_banned(struct pal_session *s, json_t *id)
                             "you were removed from this meeting and cannot come back");
 }
 
+bool pal_access_resume_allowed(struct pal_session *s, const struct pal_participant *p)
+{
+    if (pal_server_config(pal_session_server(s))->agents != PAL_AGENTS_OIDC || !p->is_agent)
+        return true;
+    const struct pal_identity *me = pal_session_identity(s);
+    return me->known && me->agent && p->sub && strcmp(me->sub, p->sub) == 0;
+}
+
 bool pal_access_resume_banned_or_reply(struct pal_session *s, json_t *id, const char *room,
                                        const char *token)
 {
@@ -489,12 +497,21 @@ static bool stored_room_or_reply(struct pal_session *s, json_t *id, const struct
 }
 
 /* Who joins: a guest with an invite, else an agent by the credentials in
- * req or the session's (auth), else (open mode) an anonymous agent. */
+ * req or the session's (auth), else (open mode) an anonymous agent.
+ * OpenID Connect: someone signed in outside [oidc] agent_siret /
+ * agent_email_domains is a guest named by the provider (who->sub set,
+ * agent false), with or without an invite: see signed_in_guest. */
 static bool joiner_or_reply(struct pal_session *s, json_t *id, json_t *req,
                             const struct pal_participant *p, bool guest, struct pal_identity *who)
 {
     memset(who, 0, sizeof(*who));
     who->known = true;
+    const struct pal_identity *me = pal_session_identity(s);
+    if (pal_server_config(pal_session_server(s))->agents == PAL_AGENTS_OIDC && me->known &&
+        !me->agent && me->sub[0]) {
+        *who = *me;
+        return true;
+    }
     if (guest)
         return true;
     int rc = agent_credentials_or_reply(s, id, req, who);
@@ -502,7 +519,6 @@ static bool joiner_or_reply(struct pal_session *s, json_t *id, json_t *req,
         return false;
     if (rc > 0)
         return true;
-    const struct pal_identity *me = pal_session_identity(s);
     if (me->known && me->agent) {
         *who = *me;
         return true;
@@ -532,7 +548,7 @@ bool pal_access_enter_or_reply(struct pal_session *s, json_t *id, json_t *req,
     if (!joiner_or_reply(s, id, req, p, invite != NULL, &who))
         return false;
     p->is_agent = who.agent;
-    bool ok = set_string(&p->sub, who.agent ? who.sub : NULL) &&
+    bool ok = set_string(&p->sub, who.sub[0] ? who.sub : NULL) &&
               set_string(&p->email, who.email[0] ? who.email : NULL) &&
               set_string(&p->guest_key, guest_key) &&
               (!who.name[0] || set_string(&p->name, who.name)); /* a token's name wins */
@@ -559,7 +575,13 @@ bool pal_access_enter_or_reply(struct pal_session *s, json_t *id, json_t *req,
     if (p->role == PAL_ROLE_GUEST)
         role = PAL_ROLE_GUEST;
     bool lobby = false;
-    if (!who.agent) {
+    /* signed in at the provider, outside the allow list: a guest who knocks
+     * (the lobby, always), with an invite or without one (the provider
+     * vouches for the name; the room must exist) */
+    bool signed_in_guest = !who.agent && who.sub[0];
+    if (signed_in_guest)
+        lobby = true;
+    if (!who.agent && (invite || !signed_in_guest)) {
         /* Found, checked against the meeting's bans, and only then counted:
          * a banned holder's attempt takes no use from the others. */
         struct pal_room_store *rs = pal_server_room_store(srv);
@@ -582,7 +604,7 @@ bool pal_access_enter_or_reply(struct pal_session *s, json_t *id, json_t *req,
             pal_session_reply_error(s, id, "storage_error", NULL, "out of memory");
             return false;
         }
-        lobby = inv.lobby || rec.settings.lobby;
+        lobby = lobby || inv.lobby || rec.settings.lobby;
     }
     if (rec.settings.locked)
         lobby = true;

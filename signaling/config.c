@@ -59,6 +59,8 @@ void pal_config_defaults(struct pal_config *cfg)
     cfg->oidc_session_lifetime_seconds = 43200; /* ProConnect's own session: 12 h */
     cfg->oidc_session_idle_seconds = 7200;
     cfg->oidc_timeout_seconds = 10;
+    cfg->oidc_logins_per_ip_per_minute = 30;
+    cfg->oidc_max_pending_logins = 10000;
     cfg->oidc_pkce = true;
 }
 
@@ -278,10 +280,12 @@ static const struct key_def keys[] = {
     {"oidc", "agent_siret", K_STR, OFF(oidc_agent_siret), SZ(oidc_agent_siret), 0, 0},
     {"oidc", "agent_email_domains", K_STR, OFF(oidc_agent_email_domains),
      SZ(oidc_agent_email_domains), 0, 0},
-    {"oidc", "session_lifetime_seconds", K_INT, OFF(oidc_session_lifetime_seconds), 0, 60,
+    {"oidc", "session_lifetime_seconds", K_INT, OFF(oidc_session_lifetime_seconds), 0, 10,
      30 * 86400},
-    {"oidc", "session_idle_seconds", K_INT, OFF(oidc_session_idle_seconds), 0, 60, 30 * 86400},
+    {"oidc", "session_idle_seconds", K_INT, OFF(oidc_session_idle_seconds), 0, 10, 30 * 86400},
     {"oidc", "timeout_seconds", K_INT, OFF(oidc_timeout_seconds), 0, 1, 120},
+    {"oidc", "logins_per_ip_per_minute", K_INT, OFF(oidc_logins_per_ip_per_minute), 0, 1, 1000},
+    {"oidc", "max_pending_logins", K_INT, OFF(oidc_max_pending_logins), 0, 1, 1000000},
     {"oidc", "pkce", K_SPECIAL, 0, 0, 0, 0},
     {"turn", "urls", K_SPECIAL, 0, 0, 0, 0},
     {"turn", "secret", K_STR, OFF(turn_secret), SZ(turn_secret), 0, 0},

@@ -104,6 +104,17 @@ static struct pal_participant *resume_or_reply(struct pal_session *s, json_t *id
         return NULL;
     }
     struct pal_session *old = p->owner;
+    if (!pal_access_resume_allowed(s, p)) {
+        /* its session ended while it was away: the participant goes with it */
+        PAL_INFO("rooms", room, p->id, "resume refused: the agent's session ended");
+        if (old)
+            pal_server_participant_gone(srv, old, "session_expired");
+        else
+            pal_rooms_remove(pal_server_rooms(srv), p);
+        pal_session_reply_error(s, id, "resume_failed", "resume_token",
+                                "unknown or expired resume token: join again without it");
+        return NULL;
+    }
     if (old && old != s) {
         /* The previous connection may still look alive (its loss not yet
          * detected): it is dropped, the participant moves here. */

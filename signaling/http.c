@@ -343,6 +343,12 @@ int pal_http_serve(struct lws *wsi, struct pal_server *srv, const char *path, ch
         return answer(wsi, pal_server_draining(srv) ? HTTP_STATUS_SERVICE_UNAVAILABLE : HTTP_STATUS_OK,
                       "text/plain", strdup(pal_server_draining(srv) ? "draining" : "ready"), body,
                       NULL, NULL);
+    /* asked by every page (signaling/web/signin.js): with [access] agents =
+     * oidc, signaling/oidc.c answers; otherwise sign-in is off, said plainly
+     * (a 404 would be an error in the browser's console) */
+    if (strcmp(path, "/oidc/me") == 0)
+        return answer(wsi, HTTP_STATUS_OK, "application/json", strdup("{\"mode\":\"off\"}"), body,
+                      NULL, NULL);
     if (route == PAL_HTTP_METRICS)
         return answer(wsi, HTTP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
                       pal_metrics_render(srv), body, NULL, NULL);

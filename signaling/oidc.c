@@ -25,12 +25,14 @@
 #include "palabre/common.h"
 #include "palabre/config.h"
 #include "palabre/http.h"
+#include "palabre/ip_limits.h"
 #include "palabre/jwt.h"
 #include "palabre/log.h"
 #include "palabre/oidc_claims.h"
 #include "palabre/oidc_fetch.h"
 #include "palabre/oidc_store.h"
 #include "palabre/server.h"
+#include "palabre/session.h"
 
 #define MOD "oidc"
 #define MAX_WAITING 128          /* HTTP requests waiting on the worker */
@@ -39,6 +41,8 @@
 #define JWKS_REFETCH_MS 10000    /* an unknown kid refetches the JWKS at most this often */
 #define LEEWAY_S 60              /* clock skew on exp and iat */
 #define CODE_MAX 2048
+#define CHECK_US (5 * LWS_US_PER_SEC) /* open connections' sessions checked this often */
+#define FULL_RETRY_S 60               /* Retry-After when the pending sign-ins are full */
 
 enum job_kind { JOB_LOGIN, JOB_CALLBACK, JOB_LOGOUT };
 
@@ -61,6 +65,13 @@ struct reply {
     int status;
     const char *type;
     char *body, *location, *cookie; /* owned */
+    int retry_after;                /* seconds, 429 only */
+};
+
+/* A WebSocket opened with a live session: closed when that session ends. */
+struct tracked {
+    struct pal_session *s; /* borrowed: forgotten at its CLOSED */
+    char token[PAL_OIDC_RANDOM_LEN + 1];
 };
 
 struct waiting {
@@ -77,6 +88,12 @@ struct pal_oidc {
     /* owned, signaling thread */
     struct pal_oidc_store *store;
     struct waiting waiting[MAX_WAITING];
+    struct pal_ip_limits *rate; /* /oidc/login + /oidc/callback per address and minute */
+    int64_t rate_swept_ms;
+    struct tracked *conns;
+    int n_conns, cap_conns;
+    struct lws_context *ctx; /* for the check timer, from the first tracked connection */
+    lws_sorted_usec_list_t sul_check;
     uint64_t next_job;
     /* shared with the worker, under mu */
     pthread_mutex_t mu;
@@ -446,12 +463,15 @@ static struct waiting *find(struct pal_oidc *o, struct lws *wsi)
 static char *error_page(int rc, const char *detail)
 {
     bool down = rc == -EHOSTUNREACH || rc == -ETIMEDOUT || rc == -EPROTO;
-    const char *fr = down ? "Le service d'identité ne répond pas. Réessayez dans quelques "
-                            "minutes ; les réunions en cours ne sont pas affectées."
-                          : "La connexion a été refusée et aucune session n'a été ouverte.";
-    const char *en = down ? "The identity provider is unreachable. Try again in a few minutes; "
-                            "meetings in progress are not affected."
-                          : "Sign-in was refused and no session was opened.";
+    bool busy = rc == -EAGAIN; /* 429: this address, or everyone, started too many */
+    const char *fr = down   ? "Le service d'identité ne répond pas. Réessayez dans quelques "
+                              "minutes ; les réunions en cours ne sont pas affectées."
+                     : busy ? "Trop de tentatives de connexion : réessayez dans une minute."
+                            : "La connexion a été refusée et aucune session n'a été ouverte.";
+    const char *en = down   ? "The identity provider is unreachable. Try again in a few minutes; "
+                              "meetings in progress are not affected."
+                     : busy ? "Too many sign-in attempts: try again in a minute."
+                            : "Sign-in was refused and no session was opened.";
     char *d = html_escape(detail ? detail : "");
     char *page = NULL;
     if (d &&
@@ -463,7 +483,7 @@ static char *error_page(int rc, const char *detail)
                  "<p lang=\"en\">%s</p><p>Détail / detail : <code id=\"oidc-detail\">%s</code></p>"
                  "<p><a href=\"/oidc/login\">Réessayer</a> · <a href=\"/\">Accueil</a></p>"
                  "</main></body></html>\n",
-                 down ? "provider_unreachable" : "refused", fr, en, d) < 0)
+                 down ? "provider_unreachable" : busy ? "too_many" : "refused", fr, en, d) < 0)
         page = NULL;
     free(d);
     return page;
@@ -484,7 +504,7 @@ static void answer(struct waiting *w, int status, const char *type, char *body, 
                    char *cookie)
 {
     reply_free(&w->reply);
-    w->reply = (struct reply){status, type, body ? body : strdup(""), location, cookie};
+    w->reply = (struct reply){status, type, body ? body : strdup(""), location, cookie, 0};
     w->job = 0;
     lws_set_timeout(w->wsi, NO_PENDING_TIMEOUT, 0);
     lws_callback_on_writable(w->wsi);
@@ -501,6 +521,25 @@ static void fail_page(struct waiting *w, int rc, const char *detail)
     int status = down ? 502 : rc == -EINVAL ? 400 : 403;
     PAL_WARN(MOD, NULL, NULL, "%d: %s", status, detail);
     answer(w, status, "text/html; charset=utf-8", error_page(rc, detail), NULL, NULL);
+}
+
+static int add_retry_after(struct lws *wsi, int seconds, unsigned char **p, unsigned char *end)
+{
+    char v[16];
+    snprintf(v, sizeof(v), "%d", seconds);
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                       (const unsigned char *)v, (int)strlen(v), p, end);
+}
+
+/* 429 with Retry-After, a page that says why. */
+static void too_many(struct waiting *w, int retry_after_s, const char *why)
+{
+    char ip[PAL_IP_MAX + 1] = "";
+    lws_get_peer_simple(w->wsi, ip, sizeof(ip));
+    PAL_WARN(MOD, NULL, NULL, "429 for %s: %s", ip, why);
+    char *page = error_page(-EAGAIN, why);
+    answer(w, 429, "text/html; charset=utf-8", page, NULL, NULL);
+    w->reply.retry_after = retry_after_s > 0 ? retry_after_s : 1;
 }
 
 int pal_oidc_http_writeable(struct pal_oidc *o, struct lws *wsi, bool *mine)
@@ -522,6 +561,7 @@ int pal_oidc_http_writeable(struct pal_oidc *o, struct lws *wsi, bool *mine)
             (r->cookie && lws_add_http_header_by_name(wsi, (const unsigned char *)"set-cookie:",
                                                       (const unsigned char *)r->cookie,
                                                       (int)strlen(r->cookie), &p, end)) ||
+            (r->retry_after > 0 && add_retry_after(wsi, r->retry_after, &p, end)) ||
             lws_finalize_write_http_header(wsi, start, &p, end))
             return -1;
         w->headers_sent = true;
@@ -640,8 +680,30 @@ static bool arg(struct lws *wsi, const char *name, char *out, size_t size)
     return out[0] != '\0';
 }
 
+/* Each /oidc/login and /oidc/callback makes the server work (a pending
+ * sign-in, calls to the provider): [oidc] logins_per_ip_per_minute per
+ * client address. false: answered 429. */
+static bool rate_ok_or_429(struct pal_oidc *o, struct waiting *w)
+{
+    char ip[PAL_IP_MAX + 1];
+    int64_t now = pal_now_ms(), retry_ms = 0;
+    pal_http_client_address(w->wsi, o->cfg, ip, sizeof(ip));
+    if (now - o->rate_swept_ms > 10000) {
+        pal_ip_limits_sweep(o->rate, now);
+        o->rate_swept_ms = now;
+    }
+    int rc = pal_ip_limits_create_room(o->rate, ip, now, &retry_ms);
+    if (rc == -EAGAIN) {
+        too_many(w, (int)((retry_ms + 999) / 1000), "too many sign-in requests from this address");
+        return false;
+    }
+    return true; /* -ENOMEM: not counted, served */
+}
+
 static void route_login(struct pal_oidc *o, struct waiting *w)
 {
+    if (!rate_ok_or_429(o, w))
+        return;
     struct job *j = calloc(1, sizeof(*j));
     char to[256] = "/";
     if (!j) {
@@ -653,10 +715,17 @@ static void route_login(struct pal_oidc *o, struct waiting *w)
     j->kind = JOB_LOGIN;
     j->pending.created_ms = pal_wall_ms();
     snprintf(j->pending.return_to, sizeof(j->pending.return_to), "%s", to);
-    if (random_b64url(j->pending.state) || random_b64url(j->pending.nonce) ||
-        random_b64url(j->pending.verifier) || pal_oidc_store_pending_put(o->store, &j->pending)) {
+    int rc = random_b64url(j->pending.state) || random_b64url(j->pending.nonce) ||
+                     random_b64url(j->pending.verifier)
+                 ? -EIO
+                 : pal_oidc_store_pending_put(o->store, &j->pending,
+                                              o->cfg->oidc_max_pending_logins);
+    if (rc) {
         free(j);
-        fail_page(w, -EIO, "cannot start a sign-in (storage)");
+        if (rc == -ENOSPC)
+            too_many(w, FULL_RETRY_S, "too many sign-ins in progress");
+        else
+            fail_page(w, -EIO, "cannot start a sign-in (storage)");
         return;
     }
     if (!submit(o, w, j))
@@ -666,6 +735,8 @@ static void route_login(struct pal_oidc *o, struct waiting *w)
 static void route_callback(struct pal_oidc *o, struct waiting *w)
 {
     char state[PAL_OIDC_RANDOM_LEN + 2], error[128];
+    if (!rate_ok_or_429(o, w))
+        return;
     struct job *j = calloc(1, sizeof(*j));
     if (!j) {
         fail_page(w, -EIO, "out of memory");
@@ -700,6 +771,8 @@ static void route_callback(struct pal_oidc *o, struct waiting *w)
         fail_page(w, -EHOSTUNREACH, "too many sign-ins in progress");
 }
 
+static void end_connections_of(struct pal_oidc *o, const char *token);
+
 static void route_logout(struct pal_oidc *o, struct waiting *w)
 {
     char token[PAL_OIDC_RANDOM_LEN + 1];
@@ -711,6 +784,7 @@ static void route_logout(struct pal_oidc *o, struct waiting *w)
     j->kind = JOB_LOGOUT;
     if (session_of(o, w->wsi, token, &j->session) == 0) {
         pal_oidc_store_session_delete(o->store, token);
+        end_connections_of(o, token);
         snprintf(j->id_token, sizeof(j->id_token), "%s", j->session.id_token);
         PAL_INFO(MOD, NULL, NULL, "signed out: %s", j->session.user.sub);
     }
@@ -780,8 +854,9 @@ static void finish(struct pal_oidc *o, struct job *j)
         fail_page(w, -EIO, "cannot store the session");
         return;
     }
-    PAL_INFO(MOD, NULL, NULL, "signed in: %s (%s)", j->session.user.sub,
-             j->session.user.agent ? "agent" : "guest: not in the allow list");
+    PAL_INFO(MOD, NULL, NULL, "signed in: %s (%s, siret %s)", j->session.user.sub,
+             j->session.user.agent ? "agent" : "guest: not in the allow list",
+             j->session.user.siret[0] ? j->session.user.siret : "none");
     redirect(w, j->pending.return_to,
              cookie_for(o, w->wsi, token, o->cfg->oidc_session_lifetime_seconds));
 }
@@ -802,11 +877,77 @@ static void on_wake(struct pal_server *srv, void *ud)
     }
 }
 
-void pal_oidc_identify(struct pal_oidc *o, struct lws *wsi, struct pal_identity *id)
+/* ---- open connections of a session --------------------------------------- */
+
+/* The session of c ended (signed out, expired): its rights end now, not at
+ * its next connection. The participant leaves the room (a resume would give
+ * the agent's role back), the identity is forgotten, and the connection is
+ * closed PAL_OIDC_CLOSE_SESSION_ENDED; the client reconnects, is refused
+ * (auth_required) and signs in again, back to the same room. */
+static void end_connection(struct pal_oidc *o, int i, const char *why)
+{
+    struct pal_session *s = o->conns[i].s;
+    o->conns[i] = o->conns[--o->n_conns];
+    PAL_INFO(MOD, pal_session_room(s), pal_session_participant_id(s), "%s: connection closed",
+             why);
+    pal_session_close(s, PAL_OIDC_CLOSE_SESSION_ENDED, why); /* first: no join timer */
+    pal_server_participant_gone(o->srv, s, strcmp(why, "signed out") == 0 ? "signed_out"
+                                                                         : "session_expired");
+    memset(pal_session_identity(s), 0, sizeof(struct pal_identity));
+}
+
+/* Every CHECK_US while connections are tracked: their sessions still live?
+ * (An open connection is use: it keeps its session from the idle timeout,
+ * not from its lifetime.) */
+static void check_cb(lws_sorted_usec_list_t *sul)
+{
+    struct pal_oidc *o = lws_container_of(sul, struct pal_oidc, sul_check);
+    struct pal_oidc_session *ses = malloc(sizeof(*ses));
+    int64_t now = pal_wall_ms(), idle = (int64_t)o->cfg->oidc_session_idle_seconds * 1000;
+    for (int i = 0; ses && i < o->n_conns;) {
+        int rc = pal_oidc_store_session_get(o->store, o->conns[i].token, now, idle, ses);
+        if (rc == -ENOENT || rc == -ETIMEDOUT)
+            end_connection(o, i, rc == -ENOENT ? "signed out" : "session expired");
+        else
+            i++; /* a storage error is not the agent's: kept */
+    }
+    free(ses);
+    if (o->n_conns)
+        lws_sul_schedule(o->ctx, 0, &o->sul_check, check_cb, CHECK_US);
+}
+
+/* Logout: every connection opened with token, this tab's and the others. */
+static void end_connections_of(struct pal_oidc *o, const char *token)
+{
+    for (int i = 0; i < o->n_conns;)
+        if (strcmp(o->conns[i].token, token) == 0)
+            end_connection(o, i, "signed out");
+        else
+            i++;
+}
+
+void pal_oidc_identify(struct pal_oidc *o, struct lws *wsi, struct pal_session *conn)
 {
     char token[PAL_OIDC_RANDOM_LEN + 1];
     struct pal_oidc_session *s = malloc(sizeof(*s));
     if (s && session_of(o, wsi, token, s) == 0) {
+        if (o->n_conns == o->cap_conns) {
+            int cap = o->cap_conns ? 2 * o->cap_conns : 16;
+            struct tracked *c = realloc(o->conns, (size_t)cap * sizeof(*c));
+            if (!c) { /* not tracked, not an agent: refused like a signed-out one */
+                free(s);
+                return;
+            }
+            o->conns = c;
+            o->cap_conns = cap;
+        }
+        o->conns[o->n_conns].s = conn;
+        snprintf(o->conns[o->n_conns].token, sizeof(token), "%s", token);
+        if (o->n_conns++ == 0) {
+            o->ctx = lws_get_context(wsi);
+            lws_sul_schedule(o->ctx, 0, &o->sul_check, check_cb, CHECK_US);
+        }
+        struct pal_identity *id = pal_session_identity(conn);
         memset(id, 0, sizeof(*id));
         id->known = true;
         id->agent = s->user.agent;
@@ -815,6 +956,15 @@ void pal_oidc_identify(struct pal_oidc *o, struct lws *wsi, struct pal_identity 
         snprintf(id->email, sizeof(id->email), "%s", s->user.email);
     }
     free(s);
+}
+
+void pal_oidc_connection_closed(struct pal_oidc *o, struct pal_session *conn)
+{
+    for (int i = 0; i < o->n_conns; i++)
+        if (o->conns[i].s == conn) {
+            o->conns[i] = o->conns[--o->n_conns];
+            return;
+        }
 }
 
 /* ---- life ---------------------------------------------------------------- */
@@ -832,6 +982,8 @@ int pal_oidc_create(struct pal_server *srv, struct pal_oidc **out)
     int rc = pal_oidc_fetch_global_init();
     if (!rc)
         rc = pal_oidc_store_open(o->cfg->data_dir, &o->store);
+    if (!rc && !(o->rate = pal_ip_limits_create(0, o->cfg->oidc_logins_per_ip_per_minute)))
+        rc = -ENOMEM;
     if (!rc)
         rc = pal_server_add_wake_hook(srv, on_wake, o);
     if (!rc && pthread_create(&o->thread, NULL, worker_main, o))
@@ -868,6 +1020,8 @@ void pal_oidc_destroy(struct pal_oidc *o)
         reply_free(&o->waiting[i].reply);
     pal_jwt_verifier_destroy(o->keys);
     pal_oidc_store_close(o->store);
+    pal_ip_limits_destroy(o->rate);
+    free(o->conns); /* the context, and its check timer, are gone already */
     pthread_cond_destroy(&o->cond);
     pthread_mutex_destroy(&o->mu);
     free(o);

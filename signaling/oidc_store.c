@@ -19,6 +19,7 @@
 enum {
     ST_PENDING_PUT,
     ST_PENDING_TRIM,
+    ST_PENDING_COUNT,
     ST_PENDING_GET,
     ST_PENDING_DEL,
     ST_SESSION_PUT,
@@ -33,8 +34,8 @@ enum {
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_PENDING_PUT] = "INSERT INTO oidc_pending(state, nonce, verifier, return_to, created_ms) "
                        "VALUES (?, ?, ?, ?, ?)",
-    [ST_PENDING_TRIM] = "DELETE FROM oidc_pending WHERE created_ms < ? OR state IN (SELECT state "
-                        "FROM oidc_pending ORDER BY created_ms DESC LIMIT -1 OFFSET ?)",
+    [ST_PENDING_TRIM] = "DELETE FROM oidc_pending WHERE created_ms < ?",
+    [ST_PENDING_COUNT] = "SELECT count(*) FROM oidc_pending",
     [ST_PENDING_GET] = "SELECT nonce, verifier, return_to, created_ms FROM oidc_pending "
                        "WHERE state = ?",
     [ST_PENDING_DEL] = "DELETE FROM oidc_pending WHERE state = ?",
@@ -136,14 +137,21 @@ static void copy(char *dst, size_t size, sqlite3_stmt *s, int i)
     snprintf(dst, size, "%s", pal_db_text(s, i));
 }
 
-int pal_oidc_store_pending_put(struct pal_oidc_store *st, const struct pal_oidc_pending *p)
+int pal_oidc_store_pending_put(struct pal_oidc_store *st, const struct pal_oidc_pending *p,
+                               int max)
 {
     sqlite3_stmt *s = st->st[ST_PENDING_TRIM];
     sqlite3_bind_int64(s, 1, p->created_ms - PAL_OIDC_PENDING_MS);
-    sqlite3_bind_int(s, 2, PAL_OIDC_MAX_PENDING - 1);
     int rc = run(st, s);
     if (rc)
         return rc;
+    s = st->st[ST_PENDING_COUNT];
+    rc = sqlite3_step(s);
+    int64_t held = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    if ((rc = row_done(s, rc)))
+        return rc;
+    if (held >= max)
+        return -ENOSPC;
     s = st->st[ST_PENDING_PUT];
     sqlite3_bind_text(s, 1, p->state, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, p->nonce, -1, SQLITE_STATIC);
@@ -231,6 +239,8 @@ int pal_oidc_store_session_get(struct pal_oidc_store *st, const char *token, int
         pal_oidc_store_session_delete(st, token);
         return -ETIMEDOUT;
     }
+    if (now_ms - out->last_seen_ms < idle_ms / 8)
+        return 0;
     s = st->st[ST_SESSION_TOUCH];
     sqlite3_bind_int64(s, 1, now_ms);
     sqlite3_bind_text(s, 2, h, -1, SQLITE_STATIC);

@@ -626,7 +626,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return -1;
         /* a signed-in agent's session cookie came with the upgrade */
         if (srv->oidc)
-            pal_oidc_identify(srv->oidc, wsi, pal_session_identity(pss->s));
+            pal_oidc_identify(srv->oidc, wsi, pss->s);
         PAL_DEBUG("session", NULL, NULL, "connected from %s", ip);
         return 0;
     }
@@ -651,6 +651,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (pss->s) {
             struct pal_session *s = pss->s;
             pss->s = NULL;
+            if (srv->oidc)
+                pal_oidc_connection_closed(srv->oidc, s);
             pal_session_on_closed(s);
         }
         return 0;

@@ -58,6 +58,11 @@ int pal_access_ban_participant(struct pal_server *srv, const struct pal_particip
 bool pal_access_is_banned(struct pal_server *srv, const struct pal_participant *p);
 /* A resume with the token of someone removed with a ban: answers banned
  * and returns true. */
+/* OpenID Connect: an agent's participant resumes only on a connection that
+ * carries a live session of that agent (its rights ended with its session:
+ * signed out or expired while disconnected). Always true in other modes and
+ * for guests. */
+bool pal_access_resume_allowed(struct pal_session *s, const struct pal_participant *p);
 bool pal_access_resume_banned_or_reply(struct pal_session *s, json_t *id, const char *room,
                                        const char *token);
 

@@ -67,6 +67,10 @@ struct pal_config {
     int oidc_session_lifetime_seconds;   /* session_lifetime_seconds = 43200 */
     int oidc_session_idle_seconds;       /* session_idle_seconds = 7200 */
     int oidc_timeout_seconds;            /* timeout_seconds = 10: each call to the provider */
+    int oidc_logins_per_ip_per_minute;   /* logins_per_ip_per_minute = 30: /oidc/login and
+                                          * /oidc/callback requests of one address, together */
+    int oidc_max_pending_logins;         /* max_pending_logins = 10000: sign-ins started and
+                                          * not yet back (each holds a state for 10 min) */
     bool oidc_pkce;                      /* pkce = on: PKCE S256 (off: a provider that refuses
                                           * parameters it does not list, as ProConnect's
                                           * documentation says it does) */

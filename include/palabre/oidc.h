@@ -12,7 +12,9 @@
  *   GET /oidc/me                           {"signed_in", "name", "email",
  *        "agent"} for the client (no secret)
  * A refusal or an unreachable provider answers an HTML page that says why
- * (403, 502), and creates no session.
+ * (403, 502), and creates no session. /oidc/login and /oidc/callback: at
+ * most [oidc] logins_per_ip_per_minute per address, max_pending_logins
+ * sign-ins started and not back: beyond, 429 with Retry-After.
  *
  * Calls to the provider block (libcurl, [oidc] timeout_seconds each): they
  * run on the module's own worker thread; the HTTP request waits, the
@@ -29,10 +31,13 @@
 
 struct lws;
 struct pal_server;
-struct pal_identity;
+struct pal_session;
 struct pal_oidc;
 
 #define PAL_OIDC_COOKIE "palabre_session"
+/* WebSocket close code when the session a connection was opened with ends
+ * (reason "signed out" or "session expired"); the participant has left. */
+#define PAL_OIDC_CLOSE_SESSION_ENDED 4010
 
 /* Opens the sign-in store and starts the worker. 0 or -errno (logged). */
 int pal_oidc_create(struct pal_server *srv, struct pal_oidc **out);
@@ -51,9 +56,13 @@ int pal_oidc_http_writeable(struct pal_oidc *o, struct lws *wsi, bool *mine);
 void pal_oidc_http_closed(struct pal_oidc *o, struct lws *wsi);
 
 /* At the WebSocket's ESTABLISHED (headers still there): the session cookie
- * of a signed-in agent makes the connection that agent (*id filled: known,
- * agent unless outside the allow list, sub, name, email). Nothing changes
- * without a live session. */
-void pal_oidc_identify(struct pal_oidc *o, struct lws *wsi, struct pal_identity *id);
+ * of a signed-in agent makes the connection conn that agent (its identity
+ * filled: known, agent unless outside the allow list, sub, name, email).
+ * Nothing changes without a live session. The connection is then followed:
+ * signing out (any tab) or the session's expiry (checked every 5 s) closes
+ * it with PAL_OIDC_CLOSE_SESSION_ENDED after its participant left. */
+void pal_oidc_identify(struct pal_oidc *o, struct lws *wsi, struct pal_session *conn);
+/* At the WebSocket's CLOSED, before the session goes: forgets conn. */
+void pal_oidc_connection_closed(struct pal_oidc *o, struct pal_session *conn);
 
 #endif

@@ -16,7 +16,6 @@
 #include <stdint.h>
 
 #define PAL_OIDC_PENDING_MS (10 * 60 * 1000) /* a sign-in at the provider: 10 min */
-#define PAL_OIDC_MAX_PENDING 10000           /* bound: oldest dropped beyond */
 #define PAL_OIDC_RANDOM_LEN 43               /* base64url of 32 random bytes */
 
 struct pal_oidc_store;
@@ -47,8 +46,11 @@ struct pal_oidc_session {
 int pal_oidc_store_open(const char *data_dir, struct pal_oidc_store **out);
 void pal_oidc_store_close(struct pal_oidc_store *st);
 
-/* Saves p (expired ones and the oldest beyond PAL_OIDC_MAX_PENDING go). */
-int pal_oidc_store_pending_put(struct pal_oidc_store *st, const struct pal_oidc_pending *p);
+/* Saves p after deleting the expired ones; -ENOSPC when max are held
+ * already (nothing is dropped: an attacker starting sign-ins must not push
+ * out those of real users, who then get a clear 429). */
+int pal_oidc_store_pending_put(struct pal_oidc_store *st, const struct pal_oidc_pending *p,
+                               int max);
 /* Takes the pending sign-in of state: 0 and *out (deleted), -ENOENT (unknown
  * or already used), -ETIMEDOUT (expired at now_ms; deleted too). */
 int pal_oidc_store_pending_take(struct pal_oidc_store *st, const char *state, int64_t now_ms,
@@ -57,7 +59,9 @@ int pal_oidc_store_pending_take(struct pal_oidc_store *st, const char *state, in
 /* New session for token (the cookie's value; only its hash is kept). */
 int pal_oidc_store_session_put(struct pal_oidc_store *st, const char *token,
                                const struct pal_oidc_session *s);
-/* The live session of token at now_ms, its last_seen set to now_ms: 0 and
+/* The live session of token at now_ms, its last_seen set to now_ms (written
+ * only when idle_ms / 8 old: an open connection checks its session every
+ * few seconds, the database is not rewritten each time): 0 and
  * *out; -ENOENT (unknown, or signed out), -ETIMEDOUT (past its lifetime or
  * idle timeout idle_ms: deleted). */
 int pal_oidc_store_session_get(struct pal_oidc_store *st, const char *token, int64_t now_ms,

@@ -6,8 +6,9 @@
 //     disclosure: Enter or Space opens it, Escape closes it and gives the
 //     focus back) with "Se déconnecter" / "Sign out" (/oidc/logout).
 // The session itself is an HttpOnly cookie: this script never sees it; it
-// asks /oidc/me who is signed in. On a server in another mode /oidc/me is
-// 404 and nothing is shown.
+// asks /oidc/me who is signed in. On a server in another mode /oidc/me
+// answers {"mode": "off"} (not a 404: no error in the console) and nothing
+// is shown.
 import { h } from './dom.js';
 import { t } from './i18n.js';
 

@@ -31,11 +31,11 @@ import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { CHROMIUM_ARGS, TIME_SCALE } from '../lib/media_e2e.mjs';
 import { connect, freePort, startPalabre } from '../lib/palabre.mjs';
-import { startProvider, makeCa } from '../lib/oidc_provider.mjs';
+import { startProvider, makeCa, SIRETS } from '../lib/oidc_provider.mjs';
 import { seconds } from '../lib/timeouts.mjs';
 import { axeSerious } from '../lib/web.mjs';
 
-let op, srv, browser;
+let op, srv, browser, port2; // port2: a second palabre, with an allow list
 const contexts = [];
 
 function oidcConfig(issuer, port, over = {}) {
@@ -53,8 +53,10 @@ function oidcConfig(issuer, port, over = {}) {
 
 before(async () => {
   const port = await freePort();
+  port2 = await freePort();
+  const both = (f) => [port, port2].map(f).join(' ');
   op = await startProvider({
-    redirectUri: `http://127.0.0.1:${port}/oidc/callback`, postLogoutUri: `http://127.0.0.1:${port}/`,
+    redirectUri: both((p) => `http://127.0.0.1:${p}/oidc/callback`), postLogoutUri: both((p) => `http://127.0.0.1:${p}/`),
   });
   srv = await startPalabre({ port, config: oidcConfig(op.issuer, port) });
   browser = await chromium.launch({
@@ -92,7 +94,26 @@ async function providerLogin(page, user, password) {
   await page.locator('input[name="password"]').press('Enter');
 }
 
-const sessionCookie = async (context) => (await context.cookies(srv.url)).find((c) => c.name === 'palabre_session');
+// From base's home page, through the provider's form, back named.
+async function signInFromHome(p, base, user, name) {
+  await p.page.goto(`${base}/`);
+  await p.page.getByRole('main').getByRole('link', { name: 'Se connecter' }).click();
+  await providerLogin(p.page, user, user);
+  await p.page.locator('#account').getByRole('button', { name }).waitFor();
+}
+
+// An agent on the home page creates a room and joins it, its owner.
+async function createAndJoin(page, base, title, slug) {
+  await page.getByLabel('Titre de la salle').fill(title);
+  await page.getByRole('button', { name: 'Créer la salle' }).click();
+  await page.waitForURL(`${base}/r/${slug}`);
+  await page.getByLabel('Votre nom').fill('Autre nom'); // the provider's name wins
+  await page.getByRole('button', { name: 'Rejoindre', exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: `Réunion « ${title} »` }).waitFor();
+  await page.locator('.people .person__role').getByText('Propriétaire').waitFor();
+}
+
+const sessionCookie = async (context, url = srv.url) => (await context.cookies(url)).find((c) => c.name === 'palabre_session');
 
 async function me(base, cookie) {
   const r = await fetch(`${base}/oidc/me`, { headers: cookie ? { cookie: `palabre_session=${cookie}` } : {} });
@@ -135,14 +156,8 @@ test('an agent signs in at the provider, comes back named, creates a room and in
 
   // an agent: "my rooms", create one, join it as Doctor Who, the owner
   await a.page.getByText('Vous n’avez pas encore de salle').waitFor();
-  await a.page.getByLabel('Titre de la salle').fill('Conseil des sages');
-  await a.page.getByRole('button', { name: 'Créer la salle' }).click();
-  await a.page.waitForURL(`${srv.url}/r/conseil-des-sages`);
-  await a.page.getByLabel('Votre nom').fill('Autre nom');
-  await a.page.getByRole('button', { name: 'Rejoindre', exact: true }).click();
-  await a.page.getByRole('heading', { level: 1, name: 'Réunion « Conseil des sages »' }).waitFor();
+  await createAndJoin(a.page, srv.url, 'Conseil des sages', 'conseil-des-sages');
   await a.page.locator('.people .person__name').getByText('Doctor Who (vous)').waitFor();
-  await a.page.locator('.people .person__role').getByText('Propriétaire').waitFor();
 
   // an invite link for a partner, who waits in the lobby and is admitted
   await a.page.getByRole('button', { name: 'Inviter' }).click();
@@ -198,6 +213,60 @@ test('an agent signs in at the provider, comes back named, creates a room and in
   for (const p of [a, g]) assert.deepEqual(p.errors, [], `${p.name}: page errors`);
 });
 
+test('[oidc] agent_siret with the real provider: dwho (a listed siret) is an agent; rtyler (another siret) signs in as a guest who cannot create a room and knocks at the lobby; signing out in one tab closes the agent\'s other connections', { timeout: seconds(300) }, async () => {
+  const s5 = await startPalabre({ port: port2, config: oidcConfig(op.issuer, port2, { agent_siret: `00000000000000, ${SIRETS.dwho}` }) });
+  try {
+    // dwho: signed in, an agent (the provider's siret claim is on the list)
+    const a = await person('dwho, allow list');
+    await signInFromHome(a, s5.url, 'dwho', /Doctor Who/);
+    assert.equal((await me(s5.url, (await sessionCookie(a.context, s5.url)).value)).agent, true);
+    assert.match(s5.output(), new RegExp(`signed in: oidc:dwho@badwolf.org \\(agent, siret ${SIRETS.dwho}\\)`));
+    await createAndJoin(a.page, s5.url, 'Salle des fêtes', 'salle-des-fetes');
+
+    // rtyler: signed in too, named by the provider, but not an agent
+    const r = await person('rtyler, allow list');
+    await signInFromHome(r, s5.url, 'rtyler', /Rose Tyler/);
+    const rCookie = (await sessionCookie(r.context, s5.url)).value;
+    assert.deepEqual(await me(s5.url, rCookie),
+      { mode: 'oidc', signed_in: true, name: 'Rose Tyler', email: 'rtyler@badwolf.org', agent: false });
+    assert.match(s5.output(), new RegExp(`signed in: oidc:rtyler@badwolf.org \\(guest: not in the allow list, siret ${SIRETS.rtyler}\\)`));
+    // no room of her own: the home page says why, and room_create is refused
+    await r.page.getByText('votre compte n’est pas celui d’un agent').waitFor();
+    assert.equal(await r.page.getByRole('button', { name: 'Créer la salle' }).count(), 0);
+    const c = await connect(s5.wsUrl, { origin: s5.url, headers: { cookie: `palabre_session=${rCookie}` } });
+    const created = await c.request('room_create', { room: 'chez-rose', title: 'Chez Rose' });
+    assert.equal(created.error.code, 'forbidden');
+    c.close();
+    // dwho's room: she waits in the lobby under the provider's name, and is admitted
+    await r.page.goto(`${s5.url}/r/salle-des-fetes`);
+    await r.page.getByLabel('Votre nom').fill('Rose'); // the provider's name wins
+    await r.page.getByRole('button', { name: 'Rejoindre', exact: true }).click();
+    await r.page.locator('[data-screen="waiting"]').getByText('Vous êtes dans la salle d’attente').waitFor();
+    await a.page.getByRole('button', { name: 'Faire entrer Rose Tyler' }).click();
+    await r.page.getByRole('heading', { level: 1, name: 'Réunion « Salle des fêtes »' }).waitFor();
+    await r.page.locator('.people .person__name').getByText('Doctor Who').waitFor();
+
+    // dwho signs out in another tab: the meeting tab's connection ends with
+    // its session (close 4010, its participant leaves), and that tab goes
+    // through sign-in back to the same room
+    const tab = await a.context.newPage();
+    await tab.goto(`${s5.url}/oidc/logout`);
+    await tab.waitForURL((u) => u.origin === s5.url && u.pathname === '/');
+    await r.page.locator('.people .person__name').getByText('Doctor Who').waitFor({ state: 'detached' });
+    await a.page.waitForURL((u) => u.origin === op.issuer);
+    assert.match(s5.output(), /signed out: connection closed/);
+    await providerLogin(a.page, 'dwho', 'dwho');
+    await a.page.waitForURL(`${s5.url}/r/salle-des-fetes`);
+    // back in the meeting by itself (the tab remembers it was in that room)
+    await a.page.getByRole('heading', { level: 1, name: 'Réunion « Salle des fêtes »' }).waitFor();
+    await a.page.locator('.people .person__role').getByText('Propriétaire').waitFor();
+    for (const p of [a, r]) assert.deepEqual(p.errors, [], `${p.name}: page errors`);
+  } finally {
+    for (const l of s5.output().split('\n')) if (/ (oidc|access|rooms) /.test(l)) console.log(`# s5 ${l}`);
+    await s5.stop();
+  }
+});
+
 // GET without following redirects: status, Location, Set-Cookie, body.
 async function get(url, cookie) {
   const r = await fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
@@ -250,10 +319,7 @@ test('a key rotation at the provider (new kid) is picked up without restarting p
   await op.rotateKey();
   assert.notEqual(op.kid, oldKid);
   const p = await person('rtyler, after the rotation');
-  await p.page.goto(`${srv.url}/`);
-  await p.page.getByRole('main').getByRole('link', { name: 'Se connecter' }).click();
-  await providerLogin(p.page, 'rtyler', 'rtyler');
-  await p.page.locator('#account').getByRole('button', { name: /Rose Tyler/ }).waitFor();
+  await signInFromHome(p, srv.url, 'rtyler', /Rose Tyler/);
   assert.equal(fetched(), before + 1, 'the JWKS fetched again for the new kid');
 });
 
@@ -303,13 +369,26 @@ function tinyProvider(dir) {
   }));
 }
 
-test('crafted ID tokens are refused (wrong nonce, aud, iss, expired, unknown key, alg none) with no session; a good one passes', { timeout: seconds(180) }, async () => {
+// A tiny provider and a palabre (plain http) that signs in there; stop() ends both.
+async function startTinyPalabre() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-tiny-op-'));
   const tiny = await tinyProvider(dir);
   const port = await freePort();
-  const s2 = await startPalabre({ port, config: { access: { agents: 'oidc' }, oidc: {
+  const srv2 = await startPalabre({ port, config: { access: { agents: 'oidc' }, oidc: {
     issuer: tiny.state.issuer, client_id: 'palabre', client_secret: 's3cret', ca_file: tiny.caFile,
     redirect_uri: `http://127.0.0.1:${port}/oidc/callback`, timeout_seconds: 5 } } });
+  return {
+    tiny, srv: srv2,
+    async stop() {
+      await srv2.stop();
+      tiny.server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('crafted ID tokens are refused (wrong nonce, aud, iss, expired, unknown key, alg none) with no session; a good one passes', { timeout: seconds(180) }, async () => {
+  const { tiny, srv: s2, stop } = await startTinyPalabre();
   try {
     const now = Math.floor(Date.now() / 1000);
     const good = (nonce) => ({ iss: tiny.state.issuer, aud: 'palabre', sub: 'agent-7', nonce, iat: now, exp: now + 300 });
@@ -340,9 +419,7 @@ test('crafted ID tokens are refused (wrong nonce, aud, iss, expired, unknown key
     assert.deepEqual(JSON.parse((await get(`${s2.url}/oidc/me`, cookie)).body),
       { mode: 'oidc', signed_in: true, name: 'Clara Oswald', email: 'clara@mairie.example.fr', agent: true });
   } finally {
-    await s2.stop();
-    tiny.server.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await stop();
   }
 });
 
@@ -386,6 +463,143 @@ test('[oidc] pkce: on, the authorization request carries PKCE S256 and the token
     for (const s of started) await s.stop();
     tiny.server.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// A sign-in at palabre base through the tiny provider (a good ID token for
+// sub): the callback's answer. fetchUrl: get, or getTls with its CA.
+async function tinySignIn(tiny, base, sub, fetchUrl = get) {
+  const now = Math.floor(Date.now() / 1000);
+  const u = new URL((await fetchUrl(`${base}/oidc/login`)).location);
+  tiny.state.next = tiny.sign({ alg: 'RS256', kid: 'tiny1' }, { iss: tiny.state.issuer, aud: 'palabre', sub,
+    nonce: u.searchParams.get('nonce'), iat: now, exp: now + 300 });
+  const ok = await fetchUrl(`${base}/oidc/callback?code=c-${sub}&state=${u.searchParams.get('state')}`);
+  assert.equal(ok.status, 303, ok.body);
+  return ok;
+}
+
+// GET over TLS trusting ca, without following redirects.
+function getTls(url, ca, cookie) {
+  return new Promise((resolve, reject) => {
+    https.get(url, { ca, headers: cookie ? { cookie } : {} }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, location: res.headers.location,
+        setCookie: res.headers['set-cookie']?.join('\n') ?? null, body }));
+    }).on('error', reject);
+  });
+}
+
+test('palabre over TLS: the session cookie is Secure (HttpOnly, SameSite=Lax, Max-Age = the lifetime); an unused session ends at the idle timeout, an open connection keeps its own alive until the lifetime, then is closed 4010 and leaves the room', { timeout: seconds(180) }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-tiny-op-'));
+  const tiny = await tinyProvider(dir);
+  const tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-tls-'));
+  const { ca } = makeCa(tlsDir, '127.0.0.1');
+  const port = await freePort();
+  const LIFETIME = 30, IDLE = 10;
+  const s6 = await startPalabre({ port, ca, config: {
+    server: { tls_cert: path.join(tlsDir, 'op-chain.pem'), tls_key: path.join(tlsDir, 'op.key') },
+    access: { agents: 'oidc' },
+    oidc: { issuer: tiny.state.issuer, client_id: 'palabre', client_secret: 's3cret', ca_file: tiny.caFile,
+      redirect_uri: `https://127.0.0.1:${port}/oidc/callback`, timeout_seconds: 5,
+      session_lifetime_seconds: LIFETIME, session_idle_seconds: IDLE } } });
+  const sockets = [];
+  try {
+    assert.match(s6.url, /^https:/);
+    const signIn = async (sub) => (await tinySignIn(tiny, s6.url, sub, (u) => getTls(u, ca))).setCookie;
+    const me6 = async (cookie) => JSON.parse((await getTls(`${s6.url}/oidc/me`, ca, cookie)).body).signed_in;
+    const setCookie = await signIn('agent-7');
+    assert.match(setCookie, new RegExp(`^palabre_session=[A-Za-z0-9_-]{43}; Path=/; Max-Age=${LIFETIME}; HttpOnly; SameSite=Lax; Secure$`));
+    const inMeeting = setCookie.split(';')[0];
+    const unused = (await signIn('agent-7')).split(';')[0];
+    const started = Date.now();
+
+    // the first session's WebSocket (wss): an agent who creates and joins a room
+    const ws = new WebSocket(`${s6.wsUrl}`, { ca, origin: s6.url, headers: { cookie: inMeeting } });
+    sockets.push(ws);
+    const msgs = [];
+    const closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason), at: Date.now() })));
+    ws.on('message', (m) => msgs.push(JSON.parse(String(m))));
+    await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+    ws.send(JSON.stringify({ id: 1, type: 'join', room: 'salle-tls', name: 'Clara' }));
+    const deadline = Date.now() + seconds(10);
+    while (!msgs.some((m) => m.id === 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const joined = msgs.find((m) => m.id === 1);
+    assert.equal(joined?.ok, true, JSON.stringify(joined));
+    assert.equal(joined.data.participant.role, 'owner');
+
+    // past the idle timeout: the unused session is gone, the one in a meeting is not
+    await new Promise((r) => setTimeout(r, (IDLE + 2) * 1000 - (Date.now() - started)));
+    assert.equal(await me6(unused), false, 'idle session ended');
+    assert.equal(await me6(inMeeting), true, 'the session of an open connection is in use');
+
+    // its lifetime ends: the connection is closed 4010, and its rights with it
+    const c = await closed;
+    assert.deepEqual({ code: c.code, reason: c.reason }, { code: 4010, reason: 'session expired' });
+    assert.ok(c.at - started >= (LIFETIME - 2) * 1000, `closed after ${c.at - started} ms, not before the lifetime`);
+    assert.match(s6.output(), /room=salle-tls participant=\S+ left \(session_expired\)/);
+    assert.equal(await me6(inMeeting), false);
+  } finally {
+    for (const w of sockets) w.terminate();
+    await s6.stop();
+    tiny.server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(tlsDir, { recursive: true, force: true });
+  }
+});
+
+test('an agent whose connection dropped and whose session then ended (signed out) cannot resume: resume_failed, and the participant leaves', { timeout: seconds(120) }, async () => {
+  const { tiny, srv: s8, stop } = await startTinyPalabre();
+  const open = [];
+  try {
+    const signIn = async () => (await tinySignIn(tiny, s8.url, 'agent-7')).setCookie.split(';')[0];
+    const [a, b] = [await signIn(), await signIn()]; // two tabs' worth: two sessions of one agent
+    const ca = await connect(s8.wsUrl, { origin: s8.url, headers: { cookie: a } });
+    const cb = await connect(s8.wsUrl, { origin: s8.url, headers: { cookie: b } });
+    open.push(ca, cb);
+    const ja = await ca.call('join', { room: 'salle-absente', name: 'Clara' });
+    assert.equal(ja.participant.role, 'owner');
+    await cb.call('join', { room: 'salle-absente', name: 'Clara' });
+    // a's connection drops (no close frame): a ghost that may resume
+    ca.ws.terminate();
+    await ca.closed;
+    assert.equal((await get(`${s8.url}/oidc/logout`, a)).status, 303);
+    const left = cb.event('participant_left', { filter: (e) => e.participant_id === ja.participant.id });
+    // the resume, on a connection without a live session
+    const again = await connect(s8.wsUrl, { origin: s8.url, headers: { cookie: a } });
+    open.push(again);
+    const r = await again.request('join', { room: 'salle-absente', name: 'Clara', resume_token: ja.resume_token });
+    assert.equal(r.ok, false, JSON.stringify(r));
+    assert.equal(r.error.code, 'resume_failed');
+    assert.equal((await left).reason, 'session_expired');
+    // without the token either: sign in first
+    assert.equal((await again.request('join', { room: 'salle-absente', name: 'Clara' })).error.code, 'auth_required');
+  } finally {
+    for (const c of open) c.close();
+    await stop();
+  }
+});
+
+test('sign-in off ([access] agents = open): a normal join logs no error in the browser console (/oidc/me says mode off, no 404)', { timeout: seconds(120) }, async () => {
+  const s7 = await startPalabre({ port: await freePort() });
+  try {
+    const p = await person('open mode');
+    const errors = [];
+    p.page.on('console', (m) => { if (m.type() === 'error') errors.push(`${m.text()} ${m.location()?.url || ''}`); });
+    p.page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()}`));
+    p.page.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
+    const me7 = p.page.waitForResponse((r) => r.url().endsWith('/oidc/me'));
+    await p.page.goto(`${s7.url}/r/salle-ouverte`);
+    assert.equal((await me7).status(), 200);
+    await p.page.getByLabel('Votre nom').fill('Amy Pond');
+    await p.page.getByRole('button', { name: 'Rejoindre', exact: true }).click();
+    await p.page.getByRole('heading', { level: 1, name: /salle-ouverte/ }).waitFor();
+    await p.page.locator('.people .person__name').getByText('Amy Pond (vous)').waitFor();
+    assert.equal(await p.page.locator('#account').count(), 0, 'no sign-in button');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(p.errors, []);
+  } finally {
+    await s7.stop();
   }
 });
 

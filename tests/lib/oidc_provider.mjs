@@ -6,6 +6,8 @@
 // so that its cookies and palabre's (127.0.0.1) never mix in the browser.
 //
 //   const op = await startProvider({ redirectUri, postLogoutUri });
+//                             (each may be several URIs, space-separated:
+//                             several palabre servers of one test file)
 //   op.issuer                 'https://127.0.0.2:<port>'
 //   op.ca                     the test CA (PEM); op.caFile its path
 //   op.caSpki                 base64 SHA-256 of the CA's public key, for
@@ -33,6 +35,9 @@ import { freePort } from './palabre.mjs';
 import { TIME_SCALE } from './timeouts.mjs';
 
 export const OP_HOST = '127.0.0.2';
+// The siret claim of the Demo users (a mairie's for dwho and msmith, a
+// company's for rtyler), for [oidc] agent_siret.
+export const SIRETS = { dwho: '21750001600019', rtyler: '41816609600069' };
 const PSGI = '/usr/share/lemonldap-ng/portal/htdocs/index.psgi';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -81,11 +86,15 @@ function lmConf({ num, issuer, dir, key, kid, clientId, clientSecret, redirectUr
     notification: 0, loginHistoryEnabled: 0, portalCheckLogins: 0, portalDisplayLogout: 1,
     locationRules: {}, exportedHeaders: {}, groups: {}, vhostOptions: {},
     // ProConnect's claims, from the demo users' cn ("Doctor Who"): given_name
-    // "Doctor", usual_name "Who"; a fixed siret (a mairie's)
+    // "Doctor", usual_name "Who"; a siret per user (SIRETS): dwho works at a
+    // mairie, rtyler at a private company. Macros are Perl expressions over the
+    // session's attributes (here the Demo backend's exported cn and uid),
+    // computed at sign-in (LLNG's "macros", Lemonldap::NG::Portal::Main::Process
+    // setMacros), then released as claims through the RP's exported variables
     macros: {
       given_name: '(split(/ /, $cn, 2))[0]',
       usual_name: '(split(/ /, $cn, 2))[1]',
-      siret: '"21750001600019"',
+      siret: `$uid eq "rtyler" ? "${SIRETS.rtyler}" : "${SIRETS.dwho}"`,
     },
     issuerDBOpenIDConnectActivation: 1,
     oidcServiceMetaDataIssuer: issuer,
@@ -104,8 +113,14 @@ function lmConf({ num, issuer, dir, key, kid, clientId, clientSecret, redirectUr
         oidcRPMetaDataOptionsLogoutBypassConfirm: 1,
         oidcRPMetaDataOptionsIDTokenExpiration: 300,
         oidcRPMetaDataOptionsUserIDAttr: 'uid',
-        oidcRPMetaDataOptionsExtraClaims: { usual_name: 'usual_name', siret: 'siret', uid: 'uid' },
       },
+    },
+    // scope -> claims released with it, per RP. A top-level key (the portal
+    // reads $conf->{oidcRPMetaDataOptionsExtraClaims}->{$rp},
+    // Lemonldap::NG::Portal::Lib::OpenIDConnect loadRPs), not one of the RP's
+    // options: nested there, it is ignored and no siret is ever released
+    oidcRPMetaDataOptionsExtraClaims: {
+      palabre: { usual_name: 'usual_name', siret: 'siret', uid: 'uid' },
     },
     oidcRPMetaDataExportedVars: {
       palabre: {
