@@ -282,3 +282,116 @@ int pal_cluster_redis_addr_parse(const char *value, char *host, size_t hostcap, 
     *port = (int)p;
     return 0;
 }
+
+/* ---- access fields ---------------------------------------------------------- */
+
+static int dump(json_t *o, char *out, size_t cap)
+{
+    if (!o)
+        return -ENOMEM;
+    size_t need = json_dumpb(o, out, cap, JSON_COMPACT);
+    json_decref(o);
+    if (need == 0 || need >= cap)
+        return -ENOSPC;
+    out[need] = '\0';
+    return 0;
+}
+
+int pal_cluster_room_write(const struct pal_room_record *r, char *out, size_t cap)
+{
+    return dump(json_pack("{s:s, s:s, s:s, s:I, s:b, s:b, s:b}", "title", r->title, "owner_sub",
+                          r->owner_sub, "owner_name", r->owner_name, "created_ms",
+                          (json_int_t)r->created_ms, "lobby", r->settings.lobby, "locked",
+                          r->settings.locked, "guest_chat", r->settings.guest_chat),
+                out, cap);
+}
+
+static int get_bool(json_t *o, const char *key, bool *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_boolean(v))
+        return -EINVAL;
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* A string of min to sizeof(dst) - 1 bytes. */
+static int get_text(json_t *o, const char *key, size_t min, char *dst, size_t cap)
+{
+    char err[8];
+    int rc = get_str(o, key, dst, cap, err, sizeof(err));
+    return rc ? rc : strlen(dst) < min ? -EINVAL : 0;
+}
+
+static json_t *load_object(const char *text, size_t len)
+{
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int pal_cluster_room_read(const char *text, size_t len, const char *room,
+                          struct pal_room_record *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!room_valid(room, strlen(room)))
+        return -EINVAL;
+    json_t *o = load_object(text, len);
+    if (!o)
+        return -EINVAL;
+    char err[8];
+    int64_t created = 0;
+    int rc = get_text(o, "title", 1, out->title, sizeof(out->title));
+    rc = rc ? rc : get_text(o, "owner_sub", 1, out->owner_sub, sizeof(out->owner_sub));
+    rc = rc ? rc : get_text(o, "owner_name", 0, out->owner_name, sizeof(out->owner_name));
+    rc = rc ? rc : get_int(o, "created_ms", 0, INT64_MAX, &created, err, sizeof(err));
+    rc = rc ? rc : get_bool(o, "lobby", &out->settings.lobby);
+    rc = rc ? rc : get_bool(o, "locked", &out->settings.locked);
+    rc = rc ? rc : get_bool(o, "guest_chat", &out->settings.guest_chat);
+    json_decref(o);
+    out->created_ms = created;
+    snprintf(out->name, sizeof(out->name), "%s", room);
+    return rc ? -EINVAL : 0;
+}
+
+int pal_cluster_invite_write(const struct pal_invite *inv, char *out, size_t cap)
+{
+    return dump(json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:b, s:I}", "label", inv->label,
+                          "created_by", inv->created_by, "created_ms",
+                          (json_int_t)inv->created_ms, "expires_ms", (json_int_t)inv->expires_ms,
+                          "max_uses", inv->max_uses, "uses", inv->uses, "lobby", inv->lobby,
+                          "revoked_ms", (json_int_t)inv->revoked_ms),
+                out, cap);
+}
+
+int pal_cluster_invite_read(const char *text, size_t len, const char *room,
+                            struct pal_invite *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!room_valid(room, strlen(room)))
+        return -EINVAL;
+    json_t *o = load_object(text, len);
+    if (!o)
+        return -EINVAL;
+    char err[8];
+    int64_t created = 0, expires = 0, max_uses = 0, uses = 0, revoked = 0;
+    int rc = get_text(o, "label", 1, out->label, sizeof(out->label));
+    rc = rc ? rc : get_text(o, "created_by", 0, out->created_by, sizeof(out->created_by));
+    rc = rc ? rc : get_int(o, "created_ms", 0, INT64_MAX, &created, err, sizeof(err));
+    rc = rc ? rc : get_int(o, "expires_ms", 0, INT64_MAX, &expires, err, sizeof(err));
+    rc = rc ? rc : get_int(o, "max_uses", 0, INT32_MAX, &max_uses, err, sizeof(err));
+    rc = rc ? rc : get_int(o, "uses", 0, INT32_MAX, &uses, err, sizeof(err));
+    rc = rc ? rc : get_bool(o, "lobby", &out->lobby);
+    rc = rc ? rc : get_int(o, "revoked_ms", 0, INT64_MAX, &revoked, err, sizeof(err));
+    json_decref(o);
+    out->created_ms = created;
+    out->expires_ms = expires;
+    out->max_uses = (int)max_uses;
+    out->uses = (int)uses;
+    out->revoked_ms = revoked;
+    snprintf(out->room, sizeof(out->room), "%s", room);
+    return rc ? -EINVAL : 0;
+}
