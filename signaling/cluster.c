@@ -12,6 +12,7 @@
 #include "palabre/cluster.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,16 @@ struct cban {
 };
 #define MAX_CBANS (4 * PAL_ROOM_MAX_BANS)
 
+/* Someone who was in a meeting this node took over (pal:room:<room>:people),
+ * waiting for their join with the resume token of the old home: they come
+ * back as themselves (same id, role, identity), once. */
+struct adopt {
+    char room[PAL_ROOM_MAX + 1];
+    char hash[65];
+    struct pal_cluster_person who;
+};
+#define MAX_ADOPT 20000
+
 struct pal_cluster {
     /* borrowed */
     struct pal_server *srv;
@@ -83,6 +94,8 @@ struct pal_cluster {
     struct pal_cluster_access access; /* 4 KB: kept off the stack */
     struct cban *cbans;
     int n_cbans, cap_cbans;
+    struct adopt *adopt;
+    int n_adopt, cap_adopt;
     /* state */
     uint64_t next_seq;
     bool redis_up;
@@ -125,9 +138,20 @@ static void drop_cbans(struct pal_cluster *c, const char *room)
     }
 }
 
+static void drop_adopt(struct pal_cluster *c, const char *room)
+{
+    for (int i = 0; i < c->n_adopt;) {
+        if (strcmp(c->adopt[i].room, room) == 0)
+            c->adopt[i] = c->adopt[--c->n_adopt];
+        else
+            i++;
+    }
+}
+
 static void drop_lease(struct pal_cluster *c, struct lease *l)
 {
     drop_cbans(c, l->room);
+    drop_adopt(c, l->room);
     *l = c->leases[--c->n_leases];
 }
 
@@ -438,6 +462,16 @@ static void apply_access(struct pal_cluster *c, const struct pal_cluster_access 
             rc = pal_room_store_invite_put(rs, a->field + 4, &inv, NULL);
     } else if (strcmp(a->field, "ban") == 0 && a->import) {
         cban_add(c, a->room, a->value);
+    } else if (strncmp(a->field, "person:", 7) == 0 && a->import) {
+        struct pal_cluster_person who;
+        rc = pal_cluster_person_read(a->value, strlen(a->value), &who);
+        if (!rc && strlen(a->field + 7) == 64 && c->n_adopt < MAX_ADOPT &&
+            grow(&c->adopt, &c->cap_adopt, c->n_adopt, sizeof(*c->adopt)) == 0) {
+            struct adopt *ad = &c->adopt[c->n_adopt++];
+            snprintf(ad->room, sizeof(ad->room), "%s", a->room);
+            snprintf(ad->hash, sizeof(ad->hash), "%s", a->field + 7);
+            ad->who = who;
+        }
     } else {
         rc = -EINVAL;
     }
@@ -512,6 +546,75 @@ void pal_cluster_access_ban(struct pal_cluster *c, const char *room, const char 
         key = v;
     }
     post_access(c, room, "ban", key);
+}
+
+/* hex SHA-256 of a resume token: its name in pal:room:<room>:people */
+static int token_hash(const char *token, char hex[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    if (EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL) != 1 || len != 32)
+        return -EIO;
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+void pal_cluster_person(struct pal_cluster *c, const struct pal_participant *p, bool present)
+{
+    char field[8 + 65], v[PAL_CLUSTER_ACCESS_VALUE_MAX] = "";
+    memcpy(field, "person:", 7);
+    if (!c || p->waiting || token_hash(p->resume_token, field + 7))
+        return;
+    if (present) {
+        struct pal_cluster_person who = {.role = (int)p->role, .agent = p->is_agent};
+        snprintf(who.id, sizeof(who.id), "%s", p->id);
+        snprintf(who.name, sizeof(who.name), "%s", p->name);
+        snprintf(who.sub, sizeof(who.sub), "%s", p->is_agent && p->sub ? p->sub : "");
+        if (pal_cluster_person_write(&who, v, sizeof(v)))
+            return;
+    }
+    post_access(c, p->room, field, v);
+}
+
+int pal_cluster_adopt_or_reply(struct pal_cluster *c, struct pal_session *s, json_t *id,
+                               const char *room, const char *token,
+                               struct pal_participant **out)
+{
+    char hash[65];
+    if (!c || token_hash(token, hash))
+        return 0;
+    int i = 0;
+    while (i < c->n_adopt && (strcmp(c->adopt[i].hash, hash) != 0 || strcmp(c->adopt[i].room, room) != 0))
+        i++;
+    if (i == c->n_adopt)
+        return 0;
+    struct pal_cluster_person who = c->adopt[i].who;
+    c->adopt[i] = c->adopt[--c->n_adopt]; /* once */
+    struct pal_rooms *rooms = pal_server_rooms(c->srv);
+    struct pal_participant *p;
+    if (pal_rooms_join_as(rooms, room, who.name, (enum pal_role)who.role, who.id, token, &p))
+        return 0; /* the id is taken here: they join as someone new */
+    p->is_agent = who.agent;
+    if (who.agent && !(p->sub = strdup(who.sub))) {
+        pal_rooms_remove(rooms, p);
+        return 0;
+    }
+    if (pal_access_is_banned(c->srv, p)) {
+        pal_rooms_remove(rooms, p);
+        pal_session_reply_error(s, id, "banned", NULL,
+                                "you were removed from this meeting and cannot come back");
+        return -1;
+    }
+    struct pal_identity *me = pal_session_identity(s);
+    memset(me, 0, sizeof(*me));
+    me->known = true;
+    me->agent = who.agent;
+    snprintf(me->sub, sizeof(me->sub), "%s", who.sub);
+    PAL_INFO("cluster", room, p->id, "came back from the room's previous home as %s",
+             pal_role_name(p->role));
+    *out = p;
+    return 1;
 }
 
 bool pal_cluster_banned(struct pal_cluster *c, const char *room, const char *key)
@@ -679,6 +782,7 @@ void pal_cluster_destroy(struct pal_cluster *c)
     for (int i = 0; i < c->n_cbans; i++)
         free(c->cbans[i].key);
     free(c->cbans);
+    free(c->adopt);
     free(c->leases);
     free(c);
 }

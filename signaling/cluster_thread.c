@@ -76,13 +76,18 @@ static const char ACCESS_LUA[] =
     "elseif not h then redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3]) "
     "else return 0 end "
     "redis.call('PUBLISH', '" ACCESS_CHANNEL "', ARGV[4]) return 1";
-/* A ban: only during the meeting, by its home. */
-static const char BAN_LUA[] =
+/* The meeting's state, only by its home: a ban (SADD to the set), someone
+ * in it (HSET field value) or gone (HDEL: value ""). Kept a day at most
+ * after the last write when its home dies and nobody comes back. */
+static const char MEETING_LUA[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
-    "redis.call('SADD', KEYS[2], ARGV[2]) return 1";
-/* The end of a meeting: the lease and its bans. */
+    "if ARGV[2] == '' then redis.call('SADD', KEYS[2], ARGV[3]) "
+    "elseif ARGV[3] == '' then redis.call('HDEL', KEYS[2], ARGV[2]) "
+    "else redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) end "
+    "redis.call('PEXPIRE', KEYS[2], 86400000) return 1";
+/* The end of a meeting: the lease, its bans and its people. */
 static const char RELEASE_ENDED_LUA[] =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[2]) "
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[2], KEYS[3]) "
     "return redis.call('DEL', KEYS[1]) end return 0";
 static const char RELEASE_LUA[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
@@ -401,8 +406,9 @@ static void release(struct pal_cluster_thread *t, const char *room, bool ended)
     struct held *h = find_held(t, room);
     if (!h)
         return;
-    redisReply *r = ended ? cmd(t, "EVAL %s 2 pal:room:%s:home pal:room:%s:bans %s",
-                                RELEASE_ENDED_LUA, room, room, h->value)
+    redisReply *r = ended ? cmd(t, "EVAL %s 3 pal:room:%s:home pal:room:%s:bans "
+                                   "pal:room:%s:people %s",
+                                RELEASE_ENDED_LUA, room, room, room, h->value)
                           : cmd(t, "EVAL %s 1 pal:room:%s:home %s", RELEASE_LUA, room, h->value);
     if (r)
         freeReplyObject(r);
@@ -518,8 +524,13 @@ static void access_write(struct pal_cluster_thread *t, const struct pal_cluster_
     if (strcmp(a->field, "ban") == 0) {
         if (!h)
             return;
-        r = cmd(t, "EVAL %s 2 pal:room:%s:home pal:room:%s:bans %s %s", BAN_LUA, a->room,
-                a->room, mine, a->value);
+        r = cmd(t, "EVAL %s 2 pal:room:%s:home pal:room:%s:bans %s %s %s", MEETING_LUA, a->room,
+                a->room, mine, "", a->value);
+    } else if (strncmp(a->field, "person:", 7) == 0) {
+        if (!h)
+            return; /* the room moved: its new home has its own list */
+        r = cmd(t, "EVAL %s 2 pal:room:%s:home pal:room:%s:people %s %s %s", MEETING_LUA, a->room,
+                a->room, mine, a->field + 7, a->value);
     } else {
         char msg[sizeof(a->room) + sizeof(a->field) + 1];
         snprintf(msg, sizeof(msg), "%s %s", a->room, a->field);
@@ -570,6 +581,17 @@ static void access_import(struct pal_cluster_thread *t, const char *room)
     for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
         if (r->element[i]->type == REDIS_REPLY_STRING)
             access_post(t, true, room, "ban", r->element[i]->str, r->element[i]->len);
+    if (r)
+        freeReplyObject(r);
+    r = cmd(t, "HGETALL pal:room:%s:people", room);
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        redisReply *k = r->element[i], *v = r->element[i + 1];
+        char field[80];
+        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING && k->len == 64) {
+            snprintf(field, sizeof(field), "person:%s", k->str);
+            access_post(t, true, room, field, v->str, v->len);
+        }
+    }
     if (r)
         freeReplyObject(r);
 }

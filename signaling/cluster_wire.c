@@ -395,3 +395,40 @@ int pal_cluster_invite_read(const char *text, size_t len, const char *room,
     snprintf(out->room, sizeof(out->room), "%s", room);
     return rc ? -EINVAL : 0;
 }
+
+int pal_cluster_person_write(const struct pal_cluster_person *p, char *out, size_t cap)
+{
+    return dump(json_pack("{s:s, s:s, s:s, s:b, s:s}", "id", p->id, "name", p->name, "role",
+                          pal_role_name((enum pal_role)p->role), "agent", p->agent, "sub", p->sub),
+                out, cap);
+}
+
+int pal_cluster_person_read(const char *text, size_t len, struct pal_cluster_person *out)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *o = load_object(text, len);
+    if (!o)
+        return -EINVAL;
+    char role[16];
+    enum pal_role r = PAL_ROLE_GUEST;
+    int rc = get_text(o, "id", PAL_PARTICIPANT_ID_LEN, out->id, sizeof(out->id));
+    rc = rc ? rc : get_text(o, "name", 1, out->name, sizeof(out->name));
+    rc = rc ? rc : get_text(o, "role", 1, role, sizeof(role));
+    rc = rc ? rc : get_bool(o, "agent", &out->agent);
+    rc = rc ? rc : get_text(o, "sub", 0, out->sub, sizeof(out->sub));
+    json_decref(o);
+    static const enum pal_role roles[] = {PAL_ROLE_OWNER, PAL_ROLE_MODERATOR,
+                                          PAL_ROLE_PARTICIPANT, PAL_ROLE_GUEST};
+    bool known = false;
+    for (size_t i = 0; !rc && i < sizeof(roles) / sizeof(roles[0]); i++)
+        if (strcmp(role, pal_role_name(roles[i])) == 0) {
+            r = roles[i];
+            known = true;
+        }
+    if (!rc && (!known || strncmp(out->id, "p_", 2) != 0 ||
+                strspn(out->id + 2, "0123456789abcdef") != PAL_PARTICIPANT_ID_LEN - 2 ||
+                out->agent != (out->sub[0] != '\0')))
+        rc = -EINVAL;
+    out->role = (int)r;
+    return rc ? -EINVAL : 0;
+}

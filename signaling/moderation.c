@@ -553,6 +553,7 @@ static void handle_set_role(struct pal_session *s, json_t *id, json_t *req, void
         }
         bool up = role < t->role; /* enum pal_role: highest first */
         t->role = role;
+        pal_cluster_person(pal_server_cluster(srv), t, true);
         broadcast_updated(srv, t);
         pal_access_announce(srv, me, up ? "promote" : "demote", t, name);
         if (role == PAL_ROLE_MODERATOR)

@@ -878,12 +878,16 @@ int pal_room_store_invite_put(struct pal_room_store *rs, const char *hash_hex,
         !text_ok(inv->label, 1, PAL_INVITE_LABEL_MAX * 4) ||
         !text_ok(inv->created_by, 0, NAME_BYTES_MAX) || inv->max_uses < 0 || inv->uses < 0)
         return -EINVAL;
+    bool exists = false;
+    int rc = room_exists(rs, inv->room, &exists);
+    if (rc || !exists)
+        return rc ? rc : -ENOENT;
     sqlite3_stmt *st = with(rs, ST_INV_PUT, "t", inv->room);
     sqlite3_bind_blob(st, 2, hash, sizeof(hash), SQLITE_TRANSIENT);
     with(rs, ST_INV_PUT, "__ttiiiibi", inv->label, inv->created_by, inv->created_ms,
          inv->expires_ms, (int64_t)inv->max_uses, (int64_t)inv->uses, (int)inv->lobby,
          inv->revoked_ms);
-    int rc = run(rs, ST_INV_PUT);
+    rc = run(rs, ST_INV_PUT);
     if (rc)
         return rc;
     sqlite3_bind_blob(rs->st[ST_INV_BY_HASH], 1, hash, sizeof(hash), SQLITE_TRANSIENT);

@@ -63,6 +63,19 @@ void pal_cluster_access_moderator(struct pal_cluster *c, const char *room, const
                                   const char *name, bool moderator);
 /* A ban key of the meeting (rooms.h): kept until the meeting ends. */
 void pal_cluster_access_ban(struct pal_cluster *c, const char *room, const char *key);
+/* Someone in the meeting (present; not the lobby) or gone, for a new home
+ * after a failover: it lets them come back with the resume token the old
+ * home gave them as themselves (same participant id, role and identity;
+ * new PeerConnections). */
+struct pal_participant;
+void pal_cluster_person(struct pal_cluster *c, const struct pal_participant *p, bool present);
+/* join with a resume token unknown here: when this node took the room over
+ * and token is one the old home gave, the participant is made again here
+ * (*out; resumed false: no state but who they are) and 1 is returned; 0
+ * when not (the caller answers resume_failed); -1 when answered (banned). */
+int pal_cluster_adopt_or_reply(struct pal_cluster *c, struct pal_session *s, json_t *id,
+                               const char *room, const char *token,
+                               struct pal_participant **out);
 /* Whether key was banned from room's meeting on the node it came from. */
 bool pal_cluster_banned(struct pal_cluster *c, const char *room, const char *key);
 

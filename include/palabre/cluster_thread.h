@@ -20,6 +20,9 @@
  *                              read by a new home before it serves the room
  *   pal:room:<room>:bans       set: the meeting's ban keys, deleted when its
  *                              home releases the room at the meeting's end
+ *   pal:room:<room>:people     hash: who is in the meeting (cluster_wire.h), so
+ *                              that they come back to a new home as themselves;
+ *                              deleted with the bans
  *   channel pal:access         "<room> <field>" after each write: the other
  *                              nodes refresh their SQLite copy of that field
  *   pal:room:<room>:chat       stream of the room's chat messages, capped at
@@ -95,7 +98,8 @@ struct pal_cluster_chat {
 };
 
 /* An access field on its way to Redis (signaling → cluster: field "room",
- * "mod:<sub>", "inv:<hash>", or "ban" with the ban key as value), or read
+ * "mod:<sub>", "inv:<hash>", "ban" with the ban key as value, or
+ * "person:<hash>" with the person, "" when gone), or read
  * from it (cluster → signaling): import true, a new home's copy of the
  * room's hash and bans, always before the HERE that placed the room;
  * import false, a field another node changed (told on pal:access), for a

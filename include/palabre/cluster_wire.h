@@ -21,6 +21,9 @@
  *                                   <hash>: hex SHA-256 of the link's token
  *                     pal:room:<room>:bans, a set of the meeting's ban keys
  *                     (rooms.h), an invite's as "inv:<hash>" (ids are per node)
+ *                     pal:room:<room>:people, a hash of who is in the meeting:
+ *                       <hash>      {"id","name","role","agent","sub"}
+ *                                   <hash>: hex SHA-256 of their resume token
  *
  * Pure functions, any thread. Owner: signaling/cluster_wire.c. */
 #ifndef PALABRE_CLUSTER_WIRE_H
@@ -93,5 +96,16 @@ int pal_cluster_room_read(const char *text, size_t len, const char *room,
 int pal_cluster_invite_write(const struct pal_invite *inv, char *out, size_t cap);
 int pal_cluster_invite_read(const char *text, size_t len, const char *room,
                             struct pal_invite *out);
+
+/* Someone in a meeting, as a new home lets them come back (cluster.h). */
+struct pal_cluster_person {
+    char id[PAL_PARTICIPANT_ID_LEN + 1];
+    char name[64 * 4 + 1];
+    char sub[PAL_SUB_MAX + 1]; /* "" for a guest */
+    int role;                  /* enum pal_role */
+    bool agent;
+};
+int pal_cluster_person_write(const struct pal_cluster_person *p, char *out, size_t cap);
+int pal_cluster_person_read(const char *text, size_t len, struct pal_cluster_person *out);
 
 #endif

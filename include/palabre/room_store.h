@@ -162,8 +162,8 @@ int pal_room_store_invite_revoke(struct pal_room_store *rs, const char *room, in
 int pal_room_store_put(struct pal_room_store *rs, const struct pal_room_record *r);
 /* Creates or updates the link of inv->room whose token hashes to hash_hex
  * (64 hex digits): uses only go up, a revocation stays. *id_out: its id
- * here. 0, -EINVAL, -EEXIST (the hash is another room's link), -EIO (the
- * room must exist). */
+ * here. 0, -EINVAL, -ENOENT (no such room here), -EEXIST (the hash is
+ * another room's link), -EIO. */
 int pal_room_store_invite_put(struct pal_room_store *rs, const char *hash_hex,
                               const struct pal_invite *inv, int64_t *id_out);
 /* The id here of room's link whose token hashes to hash_hex: 0, -ENOENT. */

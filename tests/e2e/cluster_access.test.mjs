@@ -10,6 +10,9 @@
 //   2. the other nodes' copies follow the home at once (pub/sub): a room's
 //      new title is in "my rooms" on another node, and still after a
 //      redis-server restart (the subscription is made again)
+//   3. kill -9 of the home: a participant that comes back to the new home
+//      with the resume token of the old one is itself again (same id and
+//      role, resumed false); one who had left, or a made-up token, is not
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -134,4 +137,41 @@ test('a change on the home reaches the other nodes\' copies at once, also after 
   await sleep(1000); // the subscription is made right after the lease round
   await o.c.call('room_update', { title: 'Syndicat des eaux et forêts' });
   await until('the title after the restart', async () => (await titleThere()) === 'Syndicat des eaux et forêts', seconds(10));
+});
+
+test('after a failover a participant who comes back with its resume token is itself again: same id, same role', { timeout: seconds(180) }, async () => {
+  await startCluster();
+  const a = await join(nodes[0], 'relais', 'Amélie', { agent_key: newKey() });
+  const dead = nodeOf(a.node);
+  const b = await join(nodes[0], 'relais', 'Bruno', { agent_key: newKey() });
+  const g = await join(nodes[0], 'relais', 'Gaston', { agent_key: newKey(), role: 'guest' });
+  await a.c.call('set_role', { participant_id: b.data.participant.id, role: 'moderator' });
+  // who is in the meeting, written through by the home
+  await until('the people in Redis', () => {
+    const people = redisCli(topo, 'HVALS', 'pal:room:relais:people').split('\n').filter(Boolean).map((v) => JSON.parse(v));
+    return people.length === 3 && people.some((p) => p.id === b.data.participant.id && p.role === 'moderator');
+  }, seconds(10));
+  // Gaston leaves before the crash: he is not kept
+  await g.c.call('leave');
+  await until('Gaston gone from Redis', () => redisCli(topo, 'HLEN', 'pal:room:relais:people') === '2', seconds(10));
+
+  dead.proc.kill('SIGKILL');
+  await a.c.closed;
+  const live = nodes.find((n) => n !== dead);
+  const a2 = await join(live, 'relais', 'Amélie', { resume_token: a.data.resume_token });
+  assert.notEqual(nodeOf(a2.node), dead);
+  assert.equal(a2.data.participant.id, a.data.participant.id, 'same participant id');
+  assert.equal(a2.data.participant.role, 'owner');
+  assert.equal(a2.data.resumed, false, 'a new home: new PeerConnections, nothing else resumed');
+  const joined = a2.c.event('participant_joined');
+  const b2 = await join(live, 'relais', 'Bruno', { resume_token: b.data.resume_token });
+  assert.equal(b2.data.participant.id, b.data.participant.id);
+  assert.equal(b2.data.participant.role, 'moderator');
+  assert.deepEqual(b2.data.participants.map((p) => p.id), [a.data.participant.id]);
+  assert.equal((await joined).participant.id, b.data.participant.id);
+  // a token the old home did not give (or gave someone who left) is refused
+  await assert.rejects(join(live, 'relais', 'Gaston', { resume_token: g.data.resume_token }), /"code":"resume_failed"/);
+  await assert.rejects(join(live, 'relais', 'X', { resume_token: 'ab'.repeat(32) }), /"code":"resume_failed"/);
+  nodes = nodes.filter((n) => n !== dead);
+  await dead.exited;
 });
