@@ -248,6 +248,34 @@ static void test_access_values(void **state)
                          -EINVAL);
 }
 
+/* pal:room:<room>:people values: written, read back; a bad id, an unknown
+ * role, an agent without sub (or a guest with one) refused. */
+static void test_person_values(void **state)
+{
+    struct pal_cluster_person p = {.id = "p_0123456789ab", .name = "Amélie", .sub = "local:ab",
+                                   .role = PAL_ROLE_MODERATOR, .agent = true},
+                              q;
+    char v[PAL_CLUSTER_ACCESS_VALUE_MAX];
+    assert_int_equal(pal_cluster_person_write(&p, v, sizeof(v)), 0);
+    assert_int_equal(pal_cluster_person_read(v, strlen(v), &q), 0);
+    assert_string_equal(q.id, p.id);
+    assert_string_equal(q.name, "Amélie");
+    assert_string_equal(q.sub, "local:ab");
+    assert_int_equal(q.role, PAL_ROLE_MODERATOR);
+    assert_true(q.agent);
+    static const char *const bad[] = {
+        "{\"id\":\"p_0123456789aZ\",\"name\":\"a\",\"role\":\"owner\",\"agent\":true,\"sub\":\"s\"}",
+        "{\"id\":\"q_0123456789ab\",\"name\":\"a\",\"role\":\"owner\",\"agent\":true,\"sub\":\"s\"}",
+        "{\"id\":\"p_0123456789ab\",\"name\":\"a\",\"role\":\"king\",\"agent\":true,\"sub\":\"s\"}",
+        "{\"id\":\"p_0123456789ab\",\"name\":\"a\",\"role\":\"owner\",\"agent\":true,\"sub\":\"\"}",
+        "{\"id\":\"p_0123456789ab\",\"name\":\"a\",\"role\":\"guest\",\"agent\":false,\"sub\":\"s\"}",
+        "{\"id\":\"p_0123456789ab\",\"name\":\"\",\"role\":\"guest\",\"agent\":false,\"sub\":\"\"}",
+        "{\"id\":\"p_0123456789abc\",\"name\":\"a\",\"role\":\"guest\",\"agent\":false,\"sub\":\"\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(pal_cluster_person_read(bad[i], strlen(bad[i]), &q), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_lease_value),       cmocka_unit_test(test_registry_round_trip),
         cmocka_unit_test(test_registry_refused),  cmocka_unit_test(test_ws_url_and_redis_addr),
         cmocka_unit_test(test_config_keys),       cmocka_unit_test(test_access_values),
+        cmocka_unit_test(test_person_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
