@@ -475,7 +475,9 @@ static void apply_access(struct pal_cluster *c, const struct pal_cluster_access 
     } else {
         rc = -EINVAL;
     }
-    if (rc)
+    /* a copy of a room this node never had (its "room" field came before
+     * this node subscribed): nothing to update */
+    if (rc && !(rc == -ENOENT && !a->import))
         PAL_WARN("cluster", a->room, NULL, "access field %s from Redis not applied: %s", a->field,
                  strerror(-rc));
 }

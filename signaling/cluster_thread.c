@@ -417,17 +417,22 @@ static void release(struct pal_cluster_thread *t, const char *room, bool ended)
 
 /* ---- chat ---------------------------------------------------------------------- */
 
-static void chat_answer(struct pal_cluster_thread *t, const struct pal_cluster_chat *m)
+/* An answer or an import for the signaling thread: an import must not be
+ * dropped, so this waits (bounded) for it to make room. pal_queue_push's. */
+static int push_out(struct pal_cluster_thread *t, struct pal_queue *q, const void *item)
 {
-    /* an import must not be dropped: wait (bounded) for the signaling
-     * thread to make room */
     int64_t until = pal_now_ms() + IMPORT_WAIT_MS;
     int rc;
-    while ((rc = pal_queue_push(t->chat_out, m)) < 0 && pal_now_ms() < until &&
-           !atomic_load(&t->stop)) {
+    while ((rc = pal_queue_push(q, item)) < 0 && pal_now_ms() < until && !atomic_load(&t->stop)) {
         pal_server_wake(t->srv);
         usleep(2000);
     }
+    return rc;
+}
+
+static void chat_answer(struct pal_cluster_thread *t, const struct pal_cluster_chat *m)
+{
+    int rc = push_out(t, t->chat_out, m);
     if (rc < 0)
         PAL_WARN("cluster", m->room, NULL, "chat queue full: a message %s dropped",
                  m->seq ? "answer" : "import");
@@ -502,14 +507,7 @@ static void chat_import(struct pal_cluster_thread *t, const char *room)
 
 static void access_answer(struct pal_cluster_thread *t, const struct pal_cluster_access *a)
 {
-    /* like a chat import: not dropped while the signaling thread is slow */
-    int64_t until = pal_now_ms() + IMPORT_WAIT_MS;
-    int rc;
-    while ((rc = pal_queue_push(t->access_out, a)) < 0 && pal_now_ms() < until &&
-           !atomic_load(&t->stop)) {
-        pal_server_wake(t->srv);
-        usleep(2000);
-    }
+    int rc = push_out(t, t->access_out, a);
     if (rc < 0)
         PAL_WARN("cluster", a->room, NULL, "access queue full: field %s dropped", a->field);
     else if (rc == 1)

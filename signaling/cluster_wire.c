@@ -138,13 +138,9 @@ int pal_cluster_lease_read(const char *value, size_t len, char *node, int64_t *e
 
 static const char *const state_names[] = {"serving", "draining"};
 
-int pal_cluster_node_write(const struct pal_cluster_node *n, char *out, size_t cap)
+/* o (stolen) as compact JSON into out: 0, -ENOMEM, -ENOSPC. */
+static int dump(json_t *o, char *out, size_t cap)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:f, s:i, s:i, s:I, s:s, s:i}", "id", n->id, "url",
-                          n->url, "version", n->version, "cores", n->cores, "load", n->load,
-                          "rooms", n->rooms, "participants", n->participants,
-                          "packets_per_second", (json_int_t)n->packets_per_second, "state",
-                          state_names[n->state == PAL_CLUSTER_DRAINING], "proto", n->proto);
     if (!o)
         return -ENOMEM;
     size_t need = json_dumpb(o, out, cap, JSON_COMPACT);
@@ -153,6 +149,16 @@ int pal_cluster_node_write(const struct pal_cluster_node *n, char *out, size_t c
         return -ENOSPC;
     out[need] = '\0';
     return 0;
+}
+
+int pal_cluster_node_write(const struct pal_cluster_node *n, char *out, size_t cap)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:f, s:i, s:i, s:I, s:s, s:i}", "id", n->id, "url",
+                          n->url, "version", n->version, "cores", n->cores, "load", n->load,
+                          "rooms", n->rooms, "participants", n->participants,
+                          "packets_per_second", (json_int_t)n->packets_per_second, "state",
+                          state_names[n->state == PAL_CLUSTER_DRAINING], "proto", n->proto);
+    return dump(o, out, cap);
 }
 
 static int get_int(json_t *o, const char *key, long min, long max, int64_t *out, char *err,
@@ -285,18 +291,6 @@ int pal_cluster_redis_addr_parse(const char *value, char *host, size_t hostcap, 
 
 /* ---- access fields ---------------------------------------------------------- */
 
-static int dump(json_t *o, char *out, size_t cap)
-{
-    if (!o)
-        return -ENOMEM;
-    size_t need = json_dumpb(o, out, cap, JSON_COMPACT);
-    json_decref(o);
-    if (need == 0 || need >= cap)
-        return -ENOSPC;
-    out[need] = '\0';
-    return 0;
-}
-
 int pal_cluster_room_write(const struct pal_room_record *r, char *out, size_t cap)
 {
     return dump(json_pack("{s:s, s:s, s:s, s:I, s:b, s:b, s:b}", "title", r->title, "owner_sub",
@@ -323,8 +317,14 @@ static int get_text(json_t *o, const char *key, size_t min, char *dst, size_t ca
     return rc ? rc : strlen(dst) < min ? -EINVAL : 0;
 }
 
-static json_t *load_object(const char *text, size_t len)
+/* The JSON object of a value, or NULL; out (size bytes) zeroed first, and
+ * room (when not NULL) checked. */
+static json_t *load_object(const char *text, size_t len, const char *room, void *out,
+                           size_t size)
 {
+    memset(out, 0, size);
+    if (room && !room_valid(room, strlen(room)))
+        return NULL;
     json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(o)) {
         json_decref(o);
@@ -336,10 +336,7 @@ static json_t *load_object(const char *text, size_t len)
 int pal_cluster_room_read(const char *text, size_t len, const char *room,
                           struct pal_room_record *out)
 {
-    memset(out, 0, sizeof(*out));
-    if (!room_valid(room, strlen(room)))
-        return -EINVAL;
-    json_t *o = load_object(text, len);
+    json_t *o = load_object(text, len, room, out, sizeof(*out));
     if (!o)
         return -EINVAL;
     char err[8];
@@ -370,10 +367,7 @@ int pal_cluster_invite_write(const struct pal_invite *inv, char *out, size_t cap
 int pal_cluster_invite_read(const char *text, size_t len, const char *room,
                             struct pal_invite *out)
 {
-    memset(out, 0, sizeof(*out));
-    if (!room_valid(room, strlen(room)))
-        return -EINVAL;
-    json_t *o = load_object(text, len);
+    json_t *o = load_object(text, len, room, out, sizeof(*out));
     if (!o)
         return -EINVAL;
     char err[8];
@@ -405,8 +399,7 @@ int pal_cluster_person_write(const struct pal_cluster_person *p, char *out, size
 
 int pal_cluster_person_read(const char *text, size_t len, struct pal_cluster_person *out)
 {
-    memset(out, 0, sizeof(*out));
-    json_t *o = load_object(text, len);
+    json_t *o = load_object(text, len, NULL, out, sizeof(*out));
     if (!o)
         return -EINVAL;
     char role[16];

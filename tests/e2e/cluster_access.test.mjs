@@ -20,24 +20,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { clusterTopology, joinRoom, redisCli, startNodes, startRedis, stopNodes } from '../lib/cluster.mjs';
+import { clusterTopology, joinRoom, redisCli, sleep, startNodes, startRedis, stopNodes, until }
+  from '../lib/cluster.mjs';
 import { connect } from '../lib/palabre.mjs';
 import { seconds } from '../lib/timeouts.mjs';
 
 let dir, topo, redis, nodes = [];
 const clients = [];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const newKey = () => crypto.randomBytes(16).toString('base64url');
-async function until(what, fn, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 const nodeOf = (wsUrl) => nodes.find((n) => n.ws === wsUrl);
 async function join(entry, room, name, fields) {
   const m = await joinRoom(entry.ws, room, name, { fields });
