@@ -40,6 +40,7 @@ struct lease {
     char room[PAL_ROOM_MAX + 1];
     int64_t epoch;
     int64_t acquired_ms, deadline_ms, empty_since_ms;
+    int resync; /* tries left to write the meeting's state again (Redis lost it) */
 };
 
 struct pending {
@@ -96,6 +97,7 @@ struct pal_cluster {
     int n_cbans, cap_cbans;
     struct adopt *adopt;
     int n_adopt, cap_adopt;
+    int access_dropped; /* writes the access queue refused (resync tells) */
     /* state */
     uint64_t next_seq;
     bool redis_up;
@@ -339,6 +341,7 @@ static void measure_packets(struct pal_cluster *c, int64_t now)
 static void tick(struct pal_cluster *c)
 {
     int64_t now = pal_now_ms();
+    c->access_dropped = 0; /* one warning per tick at most */
     struct pal_rooms *rooms = pal_server_rooms(c->srv);
     for (int i = 0; i < c->n_leases;) {
         struct lease *l = &c->leases[i];
@@ -498,7 +501,7 @@ static void post_access(struct pal_cluster *c, const char *room, const char *fie
     snprintf(a->room, sizeof(a->room), "%s", room);
     snprintf(a->field, sizeof(a->field), "%s", field);
     snprintf(a->value, sizeof(a->value), "%s", value);
-    if (pal_cluster_thread_access_post(c->thread, a))
+    if (pal_cluster_thread_access_post(c->thread, a) && c->access_dropped++ == 0)
         PAL_WARN("cluster", room, NULL, "access queue full: %s not written to Redis", field);
 }
 
@@ -627,6 +630,52 @@ bool pal_cluster_banned(struct pal_cluster *c, const char *room, const char *key
     return false;
 }
 
+struct resync {
+    struct pal_cluster *c;
+    const char *room;
+};
+
+static void resync_person(struct pal_participant *p, void *ud)
+{
+    struct resync *r = ud;
+    if (strcmp(p->room, r->room) == 0) /* disconnected ones too: they may come back */
+        pal_cluster_person(r->c, p, true);
+}
+
+static void resync_ban(const char *key, void *ud)
+{
+    struct resync *r = ud;
+    pal_cluster_access_ban(r->c, r->room, key);
+}
+
+/* Redis lost the room's keys (a restart without persistence) and we took
+ * its lease back: the state only Redis and this node had (the meeting's
+ * people and bans, and the room's record) is written again, so that a
+ * failover after the restart still finds it. The store's links and
+ * moderators are in the other nodes' copies (pal:access). One room per
+ * tick, a few tries when the queue is full (the writes are idempotent). */
+static void resync_one(struct pal_cluster *c)
+{
+    for (int i = 0; i < c->n_leases; i++) {
+        struct lease *l = &c->leases[i];
+        if (l->resync <= 0)
+            continue;
+        struct resync r = {c, l->room};
+        c->access_dropped = 0;
+        pal_cluster_access_room(c, l->room);
+        pal_rooms_each(pal_server_rooms(c->srv), resync_person, &r);
+        pal_rooms_each_ban(pal_server_rooms(c->srv), l->room, resync_ban, &r);
+        for (int j = 0; j < c->n_cbans; j++)
+            if (strcmp(c->cbans[j].room, l->room) == 0)
+                resync_ban(c->cbans[j].key, &r);
+        l->resync = c->access_dropped ? l->resync - 1 : 0;
+        if (c->access_dropped && !l->resync)
+            PAL_WARN("cluster", l->room, NULL, "the meeting's state could not all be written "
+                     "again to Redis (%d writes dropped)", c->access_dropped);
+        return;
+    }
+}
+
 static void on_wake(struct pal_server *srv, void *ud)
 {
     struct pal_cluster *c = ud;
@@ -660,7 +709,14 @@ static void on_wake(struct pal_server *srv, void *ud)
         case PAL_CLUSTER_RES_TICK:
             c->redis_up = r.redis_up;
             tick(c);
+            resync_one(c);
             break;
+        case PAL_CLUSTER_RES_RETAKEN: {
+            struct lease *l = find_lease(c, r.room);
+            if (l)
+                l->resync = 3;
+            break;
+        }
         }
     }
 }

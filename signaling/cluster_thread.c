@@ -48,7 +48,10 @@
 #define CHAT_STREAM_MAX 1000 /* messages a new home can recover (MAXLEN ~) */
 #define CHAT_STREAM_TTL_MS (7LL * 24 * 3600 * 1000) /* a room unused for a week */
 #define IMPORT_WAIT_MS 5000
-#define ACCESS_QUEUE_ITEMS 256 /* ~1 MiB each way */
+/* ~4.5 KB an item (pages touched only when used): a meeting's state written again after a Redis restart
+ * (people and bans, one room at a time) fits when under ~1000 */
+#define ACCESS_IN_ITEMS 1024
+#define ACCESS_OUT_ITEMS 256 /* imports wait for room (push_out) */
 #define ACCESS_CHANNEL "pal:access"
 
 static const char RENEW_LUA[] =
@@ -383,9 +386,11 @@ static void renew_all(struct pal_cluster_thread *t)
         if (!r)
             return; /* disconnected: no RENEWED for this round */
         bool lost = r->type == REDIS_REPLY_INTEGER && r->integer == 0;
-        if (r->type == REDIS_REPLY_INTEGER && r->integer == 2)
+        if (r->type == REDIS_REPLY_INTEGER && r->integer == 2) {
             PAL_INFO("cluster", h->room, NULL, "lease taken back (epoch %lld) after Redis lost it",
                      (long long)h->epoch);
+            post_kind(t, PAL_CLUSTER_RES_RETAKEN, 0, h->room);
+        }
         freeReplyObject(r);
         if (lost) {
             PAL_WARN("cluster", h->room, NULL, "lease lost (epoch %lld): another node has the room",
@@ -953,9 +958,9 @@ int pal_cluster_thread_create(const struct pal_config *cfg, struct pal_server *s
     if (!rc)
         rc = pal_queue_create(CHAT_QUEUE_ITEMS, sizeof(struct pal_cluster_chat), &t->chat_out);
     if (!rc)
-        rc = pal_queue_create(ACCESS_QUEUE_ITEMS, sizeof(struct pal_cluster_access), &t->access_in);
+        rc = pal_queue_create(ACCESS_IN_ITEMS, sizeof(struct pal_cluster_access), &t->access_in);
     if (!rc)
-        rc = pal_queue_create(ACCESS_QUEUE_ITEMS, sizeof(struct pal_cluster_access), &t->access_out);
+        rc = pal_queue_create(ACCESS_OUT_ITEMS, sizeof(struct pal_cluster_access), &t->access_out);
     if (!rc && (rc = -pthread_create(&t->thread, NULL, loop, t)) == 0)
         t->started = true;
     if (rc) {

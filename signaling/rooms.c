@@ -363,6 +363,14 @@ int pal_rooms_ban(struct pal_rooms *r, const char *room, const char *key)
     return 0;
 }
 
+void pal_rooms_each_ban(struct pal_rooms *r, const char *room,
+                        void (*fn)(const char *key, void *ud), void *ud)
+{
+    struct room *rm = room_find(r, room);
+    for (int i = 0; rm && i < rm->n_bans; i++)
+        fn(rm->bans[i], ud);
+}
+
 bool pal_rooms_is_banned(struct pal_rooms *r, const char *room, const char *key)
 {
     struct room *rm = room_find(r, room);

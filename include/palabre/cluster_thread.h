@@ -68,6 +68,8 @@ enum pal_cluster_res_kind {
     PAL_CLUSTER_RES_LOST,        /* room: the lease is someone else's now */
     PAL_CLUSTER_RES_RENEWED,     /* at_ms: every lease held at at_ms was renewed then */
     PAL_CLUSTER_RES_TICK,        /* redis_up: every ~500 ms */
+    PAL_CLUSTER_RES_RETAKEN,     /* room: its lease taken back after Redis lost it (a
+                                    restart): the meeting's state is to be written again */
 };
 
 struct pal_cluster_res {

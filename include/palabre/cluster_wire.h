@@ -89,7 +89,10 @@ int pal_cluster_redis_addr_parse(const char *value, char *host, size_t hostcap, 
  * 0, -ENOSPC, -ENOMEM. read: 0 or -EINVAL (anything out of the store's
  * bounds: such a value was not written by a node). The room's name and an
  * invite's room are not in the values: the key names them (room copied). */
-#define PAL_CLUSTER_ACCESS_VALUE_MAX 4096
+/* the largest value: a room record whose title, sub and name are all
+ * escaped characters (a JWT's sub may hold control characters: 6 bytes
+ * each), ~4.1 KB */
+#define PAL_CLUSTER_ACCESS_VALUE_MAX 4200
 int pal_cluster_room_write(const struct pal_room_record *r, char *out, size_t cap);
 int pal_cluster_room_read(const char *text, size_t len, const char *room,
                           struct pal_room_record *out);

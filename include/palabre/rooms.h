@@ -106,6 +106,9 @@ void pal_rooms_each(struct pal_rooms *r, pal_rooms_participant_fn fn, void *ud);
 #define PAL_ROOM_MAX_BANS 1000
 int pal_rooms_ban(struct pal_rooms *r, const char *room, const char *key);
 bool pal_rooms_is_banned(struct pal_rooms *r, const char *room, const char *key);
+/* Calls fn with each ban key of room's meeting. */
+void pal_rooms_each_ban(struct pal_rooms *r, const char *room,
+                        void (*fn)(const char *key, void *ud), void *ud);
 
 struct pal_participant *pal_rooms_find_participant(struct pal_rooms *r, const char *id);
 int pal_rooms_count(const struct pal_rooms *r);

@@ -13,6 +13,8 @@
 //   3. kill -9 of the home: a participant that comes back to the new home
 //      with the resume token of the old one is itself again (same id and
 //      role, resumed false); one who had left, or a made-up token, is not
+//   4. redis-server restarted empty: the home writes the meeting's state
+//      (people, bans, the room) again, so that a kill -9 after it keeps them
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -163,6 +165,32 @@ test('after a failover a participant who comes back with its resume token is its
   // a token the old home did not give (or gave someone who left) is refused
   await assert.rejects(join(live, 'relais', 'Gaston', { resume_token: g.data.resume_token }), /"code":"resume_failed"/);
   await assert.rejects(join(live, 'relais', 'X', { resume_token: 'ab'.repeat(32) }), /"code":"resume_failed"/);
+  nodes = nodes.filter((n) => n !== dead);
+  await dead.exited;
+});
+
+test('after a redis-server restart the home writes its meeting\'s state again: a failover then keeps the bans and who is who', { timeout: seconds(180) }, async () => {
+  await startCluster();
+  const banned = newKey();
+  const o = await join(nodes[1], 'comite', 'Odile', { agent_key: newKey() });
+  const dead = nodeOf(o.node);
+  const x = await join(nodes[1], 'comite', 'Xavier', { agent_key: banned });
+  const m = await join(nodes[1], 'comite', 'Martin', { agent_key: newKey() });
+  await o.c.call('remove', { participant_id: x.data.participant.id, ban: true });
+  const written = () => redisCli(topo, 'HLEN', 'pal:room:comite:people') === '2' &&
+    redisCli(topo, 'SCARD', 'pal:room:comite:bans') !== '0' &&
+    redisCli(topo, 'HEXISTS', 'pal:room:comite:access', 'room') === '1';
+  await until('the meeting in Redis', written, seconds(10));
+  await redis.restart(); // empty: nothing was saved
+  assert.equal(written(), false);
+  await until('the meeting written again', written, seconds(20));
+
+  dead.proc.kill('SIGKILL');
+  await o.c.closed;
+  const live = nodes.find((n) => n !== dead);
+  const m2 = await join(live, 'comite', 'Martin', { resume_token: m.data.resume_token });
+  assert.equal(m2.data.participant.id, m.data.participant.id);
+  await assert.rejects(join(live, 'comite', 'Xavier', { agent_key: banned }), /"code":"banned"/);
   nodes = nodes.filter((n) => n !== dead);
   await dead.exited;
 });
