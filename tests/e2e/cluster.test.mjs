@@ -27,8 +27,8 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { CHROMIUM_ARGS } from '../lib/media_e2e.mjs';
-import { clusterTopology, joinRoom, redisCli, registry, sleep, startNodes, startRedis, stopNodes, ticketFor,
-  until } from '../lib/cluster.mjs';
+import { clusterTopology, joinRoom, redisCli, registry, removeTopology, sleep, startNodes, startRedis,
+  stopCluster, ticketFor, until } from '../lib/cluster.mjs';
 import { connect } from '../lib/palabre.mjs';
 import { seconds, TIME_SCALE } from '../lib/timeouts.mjs';
 
@@ -49,10 +49,7 @@ before(async () => {
   topo = await clusterTopology(3);
 }, { timeout: seconds(60) });
 
-after(async () => {
-  await topo?.destroy();
-  fs.rmSync(dir, { recursive: true, force: true });
-}, { timeout: seconds(60) });
+after(() => removeTopology(topo, dir), { timeout: seconds(60) });
 
 async function startCluster(extra) {
   redis = await startRedis(topo, fs.mkdtempSync(path.join(dir, 'redis-')));
@@ -60,10 +57,9 @@ async function startCluster(extra) {
 }
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close().catch(() => {});
-  await stopNodes(nodes);
+  const running = nodes;
   nodes = [];
-  await redis?.stop();
+  await stopCluster(clients, running, redis);
 }, { timeout: seconds(60) });
 
 test('rooms spread over the nodes; a join on the wrong node is redirected with a ticket and works', { timeout: seconds(120) }, async () => {

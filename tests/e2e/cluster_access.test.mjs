@@ -22,8 +22,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { clusterTopology, joinRoom, redisCli, sleep, startNodes, startRedis, stopNodes, until }
-  from '../lib/cluster.mjs';
+import { clusterTopology, joinRoom, redisCli, removeTopology, sleep, startNodes, startRedis, stopCluster,
+  until } from '../lib/cluster.mjs';
 import { connect } from '../lib/palabre.mjs';
 import { seconds } from '../lib/timeouts.mjs';
 
@@ -44,16 +44,12 @@ before(async () => {
   topo = await clusterTopology(2);
 }, { timeout: seconds(60) });
 
-after(async () => {
-  await topo?.destroy();
-  fs.rmSync(dir, { recursive: true, force: true });
-}, { timeout: seconds(60) });
+after(() => removeTopology(topo, dir), { timeout: seconds(60) });
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close().catch(() => {});
-  await stopNodes(nodes);
+  const running = nodes;
   nodes = [];
-  await redis?.stop();
+  await stopCluster(clients, running, redis);
 }, { timeout: seconds(60) });
 
 async function startCluster() {

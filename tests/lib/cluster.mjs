@@ -202,3 +202,17 @@ export async function until(what, fn, timeoutMs) {
     await sleep(100);
   }
 }
+
+// The end of a test: its clients closed, its nodes stopped (stopNodes: throws
+// on a crash or a sanitizer report), its redis-server stopped.
+export async function stopCluster(clients, nodes, redis) {
+  for (const c of clients.splice(0)) await c.close().catch(() => {});
+  await stopNodes(nodes);
+  await redis?.stop();
+}
+
+// The end of a test file: the namespaces and the temporary directory gone.
+export async function removeTopology(topo, dir) {
+  await topo?.destroy();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
