@@ -113,6 +113,7 @@ struct pal_cluster_thread {
     struct pal_queue *access_in, *access_out;
     struct pal_cluster_access access; /* one being written or read */
     redisContext *sub;                /* SUBSCRIBEd to ACCESS_CHANNEL */
+    int64_t sub_retry_ms;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -625,8 +626,10 @@ static void access_changed(struct pal_cluster_thread *t, const char *msg, size_t
 /* Messages waiting on the subscription, without blocking. */
 static void sub_poll(struct pal_cluster_thread *t)
 {
-    if (!t->sub && t->rc)
+    if (!t->sub && t->rc && pal_now_ms() >= t->sub_retry_ms) {
+        t->sub_retry_ms = pal_now_ms() + BACKOFF_MAX_MS; /* a refusal is logged once per try */
         sub_open(t);
+    }
     if (!t->sub)
         return;
     struct pollfd pfd = {.fd = t->sub->fd, .events = POLLIN};
