@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "palabre/chat_store.h"
+#include "palabre/cluster.h"
 #include "palabre/common.h"
 #include "palabre/jwt.h"
 #include "palabre/log.h"
@@ -93,6 +94,8 @@ int pal_access_ban_participant(struct pal_server *srv, const struct pal_particip
         int rc = pal_rooms_ban(pal_server_rooms(srv), p->room, keys[i]);
         if (rc)
             return rc;
+        /* a cluster: the room's next home refuses them too */
+        pal_cluster_access_ban(pal_server_cluster(srv), p->room, keys[i]);
     }
     return 0;
 }
@@ -102,7 +105,8 @@ bool pal_access_is_banned(struct pal_server *srv, const struct pal_participant *
     char keys[4][300];
     int n = ban_keys(p, keys);
     for (int i = 0; i < n; i++)
-        if (pal_rooms_is_banned(pal_server_rooms(srv), p->room, keys[i]))
+        if (pal_rooms_is_banned(pal_server_rooms(srv), p->room, keys[i]) ||
+            pal_cluster_banned(pal_server_cluster(srv), p->room, keys[i]))
             return true;
     return false;
 }
@@ -456,7 +460,9 @@ bool pal_access_resume_banned_or_reply(struct pal_session *s, json_t *id, const 
 {
     char key[300];
     snprintf(key, sizeof(key), "resume:%s", token);
-    if (!pal_rooms_is_banned(pal_server_rooms(pal_session_server(s)), room, key))
+    struct pal_server *srv = pal_session_server(s);
+    if (!pal_rooms_is_banned(pal_server_rooms(srv), room, key) &&
+        !pal_cluster_banned(pal_server_cluster(srv), room, key))
         return false;
     reply_banned(s, id);
     return true;
@@ -481,6 +487,7 @@ static bool stored_room_or_reply(struct pal_session *s, json_t *id, const struct
         if (rc == 0) {
             PAL_INFO("access", p->room, p->id, "room created by %s", who->sub);
             rc = pal_room_store_get(rs, p->room, rec);
+            pal_cluster_access_room(pal_server_cluster(srv), p->room);
         }
     }
     if (rc == -ENOENT) {
@@ -600,6 +607,7 @@ bool pal_access_enter_or_reply(struct pal_session *s, json_t *id, json_t *req,
             reply_invite_error(s, id, rc, p->room);
             return false;
         }
+        pal_cluster_access_invite(pal_server_cluster(srv), p->room, inv.id); /* its uses */
         if (!set_string(&p->invite_label, inv.label)) {
             pal_session_reply_error(s, id, "storage_error", NULL, "out of memory");
             return false;
@@ -694,6 +702,7 @@ static void handle_room_create(struct pal_session *s, json_t *id, json_t *req, v
         return;
     }
     PAL_INFO("access", room, NULL, "room created by %s", me->sub);
+    pal_cluster_access_room(pal_server_cluster(srv), room);
     pal_session_reply_ok(s, id, json_pack("{s:o}", "room", room_info_json(&rec, "owner")));
 }
 
@@ -912,6 +921,7 @@ static void handle_invite_create(struct pal_session *s, json_t *id, json_t *req,
                                 strerror(-rc));
         return;
     }
+    pal_cluster_access_invite(pal_server_cluster(srv), room, inv.id);
     char path[PAL_ROOM_MAX + PAL_INVITE_TOKEN_LEN + 16];
     snprintf(path, sizeof(path), "/r/%s#invite=%s", room, token);
     const char *base = pal_server_config(srv)->public_url;
@@ -959,6 +969,9 @@ static void handle_invite_revoke(struct pal_session *s, json_t *id, json_t *req,
     int rc = pal_room_store_invite_revoke(rs, pal_session_room(s), iid, pal_wall_ms());
     if (rc == 0)
         rc = pal_room_store_invite_get(rs, pal_session_room(s), iid, &inv);
+    if (rc == 0) /* a cluster: refused on every node from now on */
+        pal_cluster_access_invite(pal_server_cluster(pal_session_server(s)), pal_session_room(s),
+                                  iid);
     if (rc == -ENOENT) {
         pal_session_reply_error(s, id, "invite_invalid", "invite_id",
                                 "this room has no invite link %lld", (long long)iid);

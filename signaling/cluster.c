@@ -12,16 +12,19 @@
 #include "palabre/cluster.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "palabre/access.h"
 #include "palabre/chat_store.h"
 #include "palabre/cluster_thread.h"
 #include "palabre/common.h"
 #include "palabre/log.h"
 #include "palabre/protocol.h"
+#include "palabre/room_store.h"
 #include "palabre/rooms.h"
 #include "palabre/server.h"
 #include "palabre/session.h"
@@ -37,6 +40,7 @@ struct lease {
     char room[PAL_ROOM_MAX + 1];
     int64_t epoch;
     int64_t acquired_ms, deadline_ms, empty_since_ms;
+    int resync; /* tries left to write the meeting's state again (Redis lost it) */
 };
 
 struct pending {
@@ -56,6 +60,25 @@ struct chat_wait {
     int64_t id;
 };
 
+/* A ban of a meeting this node took over (pal:room:<room>:bans), kept
+ * while it holds the room's lease: rooms.h's bans live with the room,
+ * which does not exist yet when the import arrives. */
+struct cban {
+    char room[PAL_ROOM_MAX + 1];
+    char *key;
+};
+#define MAX_CBANS (4 * PAL_ROOM_MAX_BANS)
+
+/* Someone who was in a meeting this node took over (pal:room:<room>:people),
+ * waiting for their join with the resume token of the old home: they come
+ * back as themselves (same id, role, identity), once. */
+struct adopt {
+    char room[PAL_ROOM_MAX + 1];
+    char hash[65];
+    struct pal_cluster_person who;
+};
+#define MAX_ADOPT 20000
+
 struct pal_cluster {
     /* borrowed */
     struct pal_server *srv;
@@ -69,6 +92,12 @@ struct pal_cluster {
     struct chat_wait *chats;
     int n_chats, cap_chats;
     struct pal_cluster_chat chat; /* 16 KB: kept off the stack */
+    struct pal_cluster_access access; /* 4 KB: kept off the stack */
+    struct cban *cbans;
+    int n_cbans, cap_cbans;
+    struct adopt *adopt;
+    int n_adopt, cap_adopt;
+    int access_dropped; /* writes the access queue refused (resync tells) */
     /* state */
     uint64_t next_seq;
     bool redis_up;
@@ -99,14 +128,38 @@ static struct lease *find_lease(struct pal_cluster *c, const char *room)
     return NULL;
 }
 
+static void drop_cbans(struct pal_cluster *c, const char *room)
+{
+    for (int i = 0; i < c->n_cbans;) {
+        if (strcmp(c->cbans[i].room, room) == 0) {
+            free(c->cbans[i].key);
+            c->cbans[i] = c->cbans[--c->n_cbans];
+        } else {
+            i++;
+        }
+    }
+}
+
+static void drop_adopt(struct pal_cluster *c, const char *room)
+{
+    for (int i = 0; i < c->n_adopt;) {
+        if (strcmp(c->adopt[i].room, room) == 0)
+            c->adopt[i] = c->adopt[--c->n_adopt];
+        else
+            i++;
+    }
+}
+
 static void drop_lease(struct pal_cluster *c, struct lease *l)
 {
+    drop_cbans(c, l->room);
+    drop_adopt(c, l->room);
     *l = c->leases[--c->n_leases];
 }
 
-static void post_room(struct pal_cluster *c, int kind, const char *room)
+static void post_room(struct pal_cluster *c, int kind, const char *room, bool ended)
 {
-    struct pal_cluster_cmd cmd = {.kind = kind};
+    struct pal_cluster_cmd cmd = {.kind = kind, .ended = ended};
     snprintf(cmd.room, sizeof(cmd.room), "%s", room);
     if (pal_cluster_thread_post(c->thread, &cmd))
         PAL_WARN("cluster", room, NULL, "cluster command queue full");
@@ -159,7 +212,7 @@ static void stop_serving(struct pal_cluster *c, const char *room_in, const char 
     struct lease *l = find_lease(c, room);
     if (l)
         drop_lease(c, l);
-    post_room(c, PAL_CLUSTER_CMD_RELEASE, room);
+    post_room(c, PAL_CLUSTER_CMD_RELEASE, room, false);
 }
 
 /* ---- joins waiting for a placement -------------------------------------------- */
@@ -288,6 +341,7 @@ static void measure_packets(struct pal_cluster *c, int64_t now)
 static void tick(struct pal_cluster *c)
 {
     int64_t now = pal_now_ms();
+    c->access_dropped = 0; /* one warning per tick at most */
     struct pal_rooms *rooms = pal_server_rooms(c->srv);
     for (int i = 0; i < c->n_leases;) {
         struct lease *l = &c->leases[i];
@@ -300,7 +354,7 @@ static void tick(struct pal_cluster *c)
         } else if (!l->empty_since_ms) {
             l->empty_since_ms = now;
         } else if (now - l->empty_since_ms > EMPTY_GRACE_MS) {
-            post_room(c, PAL_CLUSTER_CMD_RELEASE, l->room);
+            post_room(c, PAL_CLUSTER_CMD_RELEASE, l->room, true); /* the meeting ended */
             drop_lease(c, l);
             continue;
         }
@@ -364,14 +418,277 @@ static void drain_chat(struct pal_cluster *c)
         pal_chat_store_flush(cs);
 }
 
+/* ---- access state ------------------------------------------------------------------ */
+
+static void cban_add(struct pal_cluster *c, const char *room, const char *key)
+{
+    struct pal_room_store *rs = pal_server_room_store(c->srv);
+    char local[64];
+    if (strncmp(key, "inv:", 4) == 0) { /* ids are per node: the link's id here */
+        int64_t id;
+        if (pal_room_store_invite_id(rs, room, key + 4, &id))
+            return;
+        snprintf(local, sizeof(local), "invite:%lld", (long long)id);
+        key = local;
+    }
+    if (c->n_cbans >= MAX_CBANS || pal_cluster_banned(c, room, key) ||
+        grow(&c->cbans, &c->cap_cbans, c->n_cbans, sizeof(*c->cbans)))
+        return;
+    char *k = strdup(key);
+    if (!k)
+        return;
+    snprintf(c->cbans[c->n_cbans].room, sizeof(c->cbans[0].room), "%s", room);
+    c->cbans[c->n_cbans++].key = k;
+}
+
+/* A field of a room's access state read from Redis, into the local store:
+ * imported by a new home (before the join that placed the room runs), or
+ * changed by the home of a room we do not hold. */
+static void apply_access(struct pal_cluster *c, const struct pal_cluster_access *a)
+{
+    struct pal_room_store *rs = pal_server_room_store(c->srv);
+    if (!rs || (!a->import && find_lease(c, a->room)))
+        return;
+    int rc = 0;
+    if (strcmp(a->field, "room") == 0) {
+        struct pal_room_record rec;
+        rc = pal_cluster_room_read(a->value, strlen(a->value), a->room, &rec);
+        if (!rc)
+            rc = pal_room_store_put(rs, &rec);
+    } else if (strncmp(a->field, "mod:", 4) == 0 && (a->value[0] == '0' || a->value[0] == '1')) {
+        rc = pal_room_store_set_moderator(rs, a->room, a->field + 4, a->value + 1,
+                                          a->value[0] == '1');
+    } else if (strncmp(a->field, "inv:", 4) == 0) {
+        struct pal_invite inv;
+        rc = pal_cluster_invite_read(a->value, strlen(a->value), a->room, &inv);
+        if (!rc)
+            rc = pal_room_store_invite_put(rs, a->field + 4, &inv, NULL);
+    } else if (strcmp(a->field, "ban") == 0 && a->import) {
+        cban_add(c, a->room, a->value);
+    } else if (strncmp(a->field, "person:", 7) == 0 && a->import) {
+        struct pal_cluster_person who;
+        rc = pal_cluster_person_read(a->value, strlen(a->value), &who);
+        if (!rc && strlen(a->field + 7) == 64 && c->n_adopt < MAX_ADOPT &&
+            grow(&c->adopt, &c->cap_adopt, c->n_adopt, sizeof(*c->adopt)) == 0) {
+            struct adopt *ad = &c->adopt[c->n_adopt++];
+            snprintf(ad->room, sizeof(ad->room), "%s", a->room);
+            snprintf(ad->hash, sizeof(ad->hash), "%s", a->field + 7);
+            ad->who = who;
+        }
+    } else {
+        rc = -EINVAL;
+    }
+    /* a copy of a room this node never had (its "room" field came before
+     * this node subscribed): nothing to update */
+    if (rc && !(rc == -ENOENT && !a->import))
+        PAL_WARN("cluster", a->room, NULL, "access field %s from Redis not applied: %s", a->field,
+                 strerror(-rc));
+}
+
+static void drain_access(struct pal_cluster *c)
+{
+    while (pal_cluster_thread_access_poll(c->thread, &c->access) == 1)
+        apply_access(c, &c->access);
+}
+
+static void post_access(struct pal_cluster *c, const char *room, const char *field,
+                        const char *value)
+{
+    struct pal_cluster_access *a = &c->access;
+    if (strlen(room) >= sizeof(a->room) || strlen(field) >= sizeof(a->field))
+        return;
+    memset(a, 0, offsetof(struct pal_cluster_access, value));
+    snprintf(a->room, sizeof(a->room), "%s", room);
+    snprintf(a->field, sizeof(a->field), "%s", field);
+    snprintf(a->value, sizeof(a->value), "%s", value);
+    if (pal_cluster_thread_access_post(c->thread, a) && c->access_dropped++ == 0)
+        PAL_WARN("cluster", room, NULL, "access queue full: %s not written to Redis", field);
+}
+
+void pal_cluster_access_room(struct pal_cluster *c, const char *room)
+{
+    struct pal_room_record rec;
+    char v[PAL_CLUSTER_ACCESS_VALUE_MAX];
+    if (c && pal_room_store_get(pal_server_room_store(c->srv), room, &rec) == 0 &&
+        pal_cluster_room_write(&rec, v, sizeof(v)) == 0)
+        post_access(c, room, "room", v);
+}
+
+void pal_cluster_access_invite(struct pal_cluster *c, const char *room, int64_t id)
+{
+    struct pal_room_store *rs = c ? pal_server_room_store(c->srv) : NULL;
+    struct pal_invite inv;
+    char v[PAL_CLUSTER_ACCESS_VALUE_MAX], field[4 + 65];
+    memcpy(field, "inv:", 4);
+    if (rs && pal_room_store_invite_get(rs, room, id, &inv) == 0 &&
+        pal_room_store_invite_hash(rs, room, id, field + 4) == 0 &&
+        pal_cluster_invite_write(&inv, v, sizeof(v)) == 0)
+        post_access(c, room, field, v);
+}
+
+void pal_cluster_access_moderator(struct pal_cluster *c, const char *room, const char *sub,
+                                  const char *name, bool moderator)
+{
+    char field[300], v[300];
+    if (!c || snprintf(field, sizeof(field), "mod:%s", sub) >= (int)sizeof(field))
+        return;
+    snprintf(v, sizeof(v), "%c%s", moderator ? '1' : '0', moderator ? name : "");
+    post_access(c, room, field, v);
+}
+
+void pal_cluster_access_ban(struct pal_cluster *c, const char *room, const char *key)
+{
+    if (!c)
+        return;
+    char v[300];
+    long long id;
+    char end;
+    /* an invite's id is this node's: the link's hash names it everywhere */
+    if (sscanf(key, "invite:%lld%c", &id, &end) == 1) {
+        memcpy(v, "inv:", 4);
+        if (pal_room_store_invite_hash(pal_server_room_store(c->srv), room, id, v + 4))
+            return;
+        key = v;
+    }
+    post_access(c, room, "ban", key);
+}
+
+/* hex SHA-256 of a resume token: its name in pal:room:<room>:people */
+static int token_hash(const char *token, char hex[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    if (EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL) != 1 || len != 32)
+        return -EIO;
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+void pal_cluster_person(struct pal_cluster *c, const struct pal_participant *p, bool present)
+{
+    char field[8 + 65], v[PAL_CLUSTER_ACCESS_VALUE_MAX] = "";
+    memcpy(field, "person:", 7);
+    if (!c || p->waiting || token_hash(p->resume_token, field + 7))
+        return;
+    if (present) {
+        struct pal_cluster_person who = {.role = (int)p->role, .agent = p->is_agent};
+        snprintf(who.id, sizeof(who.id), "%s", p->id);
+        snprintf(who.name, sizeof(who.name), "%s", p->name);
+        snprintf(who.sub, sizeof(who.sub), "%s", p->is_agent && p->sub ? p->sub : "");
+        if (pal_cluster_person_write(&who, v, sizeof(v)))
+            return;
+    }
+    post_access(c, p->room, field, v);
+}
+
+int pal_cluster_adopt_or_reply(struct pal_cluster *c, struct pal_session *s, json_t *id,
+                               const char *room, const char *token,
+                               struct pal_participant **out)
+{
+    char hash[65];
+    if (!c || token_hash(token, hash))
+        return 0;
+    int i = 0;
+    while (i < c->n_adopt && (strcmp(c->adopt[i].hash, hash) != 0 || strcmp(c->adopt[i].room, room) != 0))
+        i++;
+    if (i == c->n_adopt)
+        return 0;
+    struct pal_cluster_person who = c->adopt[i].who;
+    c->adopt[i] = c->adopt[--c->n_adopt]; /* once */
+    struct pal_rooms *rooms = pal_server_rooms(c->srv);
+    struct pal_participant *p;
+    if (pal_rooms_join_as(rooms, room, who.name, (enum pal_role)who.role, who.id, token, &p))
+        return 0; /* the id is taken here: they join as someone new */
+    p->is_agent = who.agent;
+    if (who.agent && !(p->sub = strdup(who.sub))) {
+        pal_rooms_remove(rooms, p);
+        return 0;
+    }
+    if (pal_access_is_banned(c->srv, p)) {
+        pal_rooms_remove(rooms, p);
+        pal_session_reply_error(s, id, "banned", NULL,
+                                "you were removed from this meeting and cannot come back");
+        return -1;
+    }
+    struct pal_identity *me = pal_session_identity(s);
+    memset(me, 0, sizeof(*me));
+    me->known = true;
+    me->agent = who.agent;
+    snprintf(me->sub, sizeof(me->sub), "%s", who.sub);
+    PAL_INFO("cluster", room, p->id, "came back from the room's previous home as %s",
+             pal_role_name(p->role));
+    *out = p;
+    return 1;
+}
+
+bool pal_cluster_banned(struct pal_cluster *c, const char *room, const char *key)
+{
+    for (int i = 0; c && i < c->n_cbans; i++)
+        if (strcmp(c->cbans[i].room, room) == 0 && strcmp(c->cbans[i].key, key) == 0)
+            return true;
+    return false;
+}
+
+struct resync {
+    struct pal_cluster *c;
+    const char *room;
+};
+
+static void resync_person(struct pal_participant *p, void *ud)
+{
+    struct resync *r = ud;
+    if (strcmp(p->room, r->room) == 0) /* disconnected ones too: they may come back */
+        pal_cluster_person(r->c, p, true);
+}
+
+static void resync_ban(const char *key, void *ud)
+{
+    struct resync *r = ud;
+    pal_cluster_access_ban(r->c, r->room, key);
+}
+
+/* Redis lost the room's keys (a restart without persistence) and we took
+ * its lease back: the state only Redis and this node had (the meeting's
+ * people and bans, and the room's record) is written again, so that a
+ * failover after the restart still finds it. The store's links and
+ * moderators are in the other nodes' copies (pal:access). One room per
+ * tick, a few tries when the queue is full (the writes are idempotent). */
+static void resync_one(struct pal_cluster *c)
+{
+    for (int i = 0; i < c->n_leases; i++) {
+        struct lease *l = &c->leases[i];
+        if (l->resync <= 0)
+            continue;
+        struct resync r = {c, l->room};
+        c->access_dropped = 0;
+        pal_cluster_access_room(c, l->room);
+        pal_rooms_each(pal_server_rooms(c->srv), resync_person, &r);
+        pal_rooms_each_ban(pal_server_rooms(c->srv), l->room, resync_ban, &r);
+        for (int j = 0; j < c->n_cbans; j++)
+            if (strcmp(c->cbans[j].room, l->room) == 0)
+                resync_ban(c->cbans[j].key, &r);
+        l->resync = c->access_dropped ? l->resync - 1 : 0;
+        if (c->access_dropped && !l->resync)
+            PAL_WARN("cluster", l->room, NULL, "the meeting's state could not all be written "
+                     "again to Redis (%d writes dropped)", c->access_dropped);
+        return;
+    }
+}
+
 static void on_wake(struct pal_server *srv, void *ud)
 {
     struct pal_cluster *c = ud;
     struct pal_cluster_res r;
     for (;;) {
+        drain_access(c);
         drain_chat(c);
         if (pal_cluster_thread_poll(c->thread, &r) != 1)
             break;
+        /* what the thread queued before this result (a new home's imports
+         * before its HERE) may have arrived after the drains above */
+        drain_access(c);
+        drain_chat(c);
         switch (r.kind) {
         case PAL_CLUSTER_RES_HERE:
         case PAL_CLUSTER_RES_REDIRECT:
@@ -392,7 +709,14 @@ static void on_wake(struct pal_server *srv, void *ud)
         case PAL_CLUSTER_RES_TICK:
             c->redis_up = r.redis_up;
             tick(c);
+            resync_one(c);
             break;
+        case PAL_CLUSTER_RES_RETAKEN: {
+            struct lease *l = find_lease(c, r.room);
+            if (l)
+                l->resync = 3;
+            break;
+        }
         }
     }
 }
@@ -513,6 +837,10 @@ void pal_cluster_destroy(struct pal_cluster *c)
     for (int i = 0; i < c->n_chats; i++)
         c->chats[i].done(c->chats[i].ud, -ECANCELED, NULL);
     free(c->chats);
+    for (int i = 0; i < c->n_cbans; i++)
+        free(c->cbans[i].key);
+    free(c->cbans);
+    free(c->adopt);
     free(c->leases);
     free(c);
 }

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -47,6 +48,11 @@
 #define CHAT_STREAM_MAX 1000 /* messages a new home can recover (MAXLEN ~) */
 #define CHAT_STREAM_TTL_MS (7LL * 24 * 3600 * 1000) /* a room unused for a week */
 #define IMPORT_WAIT_MS 5000
+/* ~4.5 KB an item (pages touched only when used): a meeting's state written again after a Redis restart
+ * (people and bans, one room at a time) fits when under ~1000 */
+#define ACCESS_IN_ITEMS 1024
+#define ACCESS_OUT_ITEMS 256 /* imports wait for room (push_out) */
+#define ACCESS_CHANNEL "pal:access"
 
 static const char RENEW_LUA[] =
     "local v = redis.call('GET', KEYS[1]) "
@@ -64,6 +70,28 @@ static const char CHAT_LUA[] =
     "redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'epoch', ARGV[3], 'ts', ARGV[4], "
     "'cmid', ARGV[5], 'from', ARGV[6], 'name', ARGV[7], 'text', ARGV[8]) "
     "redis.call('PEXPIRE', KEYS[2], ARGV[9]) return 1";
+/* An access field: the lease holder writes it; while nobody holds the room
+ * (a room_create on any node) a field is only added, never overwritten; a
+ * node that lost the room writes nothing. Then the other nodes are told. */
+static const char ACCESS_LUA[] =
+    "local h = redis.call('GET', KEYS[1]) "
+    "if h and h == ARGV[1] then redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) "
+    "elseif not h then redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3]) "
+    "else return 0 end "
+    "redis.call('PUBLISH', '" ACCESS_CHANNEL "', ARGV[4]) return 1";
+/* The meeting's state, only by its home: a ban (SADD to the set), someone
+ * in it (HSET field value) or gone (HDEL: value ""). Kept a day at most
+ * after the last write when its home dies and nobody comes back. */
+static const char MEETING_LUA[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
+    "if ARGV[2] == '' then redis.call('SADD', KEYS[2], ARGV[3]) "
+    "elseif ARGV[3] == '' then redis.call('HDEL', KEYS[2], ARGV[2]) "
+    "else redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) end "
+    "redis.call('PEXPIRE', KEYS[2], 86400000) return 1";
+/* The end of a meeting: the lease, its bans and its people. */
+static const char RELEASE_ENDED_LUA[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[2], KEYS[3]) "
+    "return redis.call('DEL', KEYS[1]) end return 0";
 static const char RELEASE_LUA[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
     "return 0";
@@ -82,6 +110,10 @@ struct pal_cluster_thread {
     struct pal_queue *cmds, *results;
     struct pal_queue *chat_in, *chat_out;
     struct pal_cluster_chat chat; /* one being written or read (16 KB: not on the stack) */
+    struct pal_queue *access_in, *access_out;
+    struct pal_cluster_access access; /* one being written or read */
+    redisContext *sub;                /* SUBSCRIBEd to ACCESS_CHANNEL */
+    int64_t sub_retry_ms;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -118,6 +150,8 @@ static void post_kind(struct pal_cluster_thread *t, int kind, uint64_t seq, cons
 
 /* ---- connection -------------------------------------------------------------- */
 
+static void sub_close(struct pal_cluster_thread *t);
+
 static void disconnect(struct pal_cluster_thread *t, const char *why)
 {
     if (t->rc && why) {
@@ -128,6 +162,7 @@ static void disconnect(struct pal_cluster_thread *t, const char *why)
         redisFree(t->rc);
         t->rc = NULL;
     }
+    sub_close(t);
     if (t->up) {
         t->up = false;
         post_kind(t, PAL_CLUSTER_RES_TICK, 0, NULL);
@@ -156,40 +191,82 @@ static redisReply *cmd(struct pal_cluster_thread *t, const char *fmt, ...)
 static void renew_all(struct pal_cluster_thread *t);
 static void register_node(struct pal_cluster_thread *t);
 
-static void try_connect(struct pal_cluster_thread *t)
+/* A connection to Redis, authenticated: the context, or NULL (logged as
+ * the caller says). */
+static redisContext *open_ctx(struct pal_cluster_thread *t, const char **why)
 {
-    if (t->rc || pal_now_ms() < t->next_connect_ms)
-        return;
     char host[256];
     int port;
+    *why = "bad address";
     if (pal_cluster_redis_addr_parse(t->cfg.cluster_redis, host, sizeof(host), &port))
-        return; /* checked at start */
+        return NULL; /* checked at start */
     struct timeval tv = {IO_TIMEOUT_MS / 1000, (IO_TIMEOUT_MS % 1000) * 1000};
-    t->rc = port ? redisConnectWithTimeout(host, port, tv) : redisConnectUnixWithTimeout(host, tv);
-    if (!t->rc || t->rc->err) {
-        /* one line when it goes down, then one every CONNECT_LOG_MS */
-        if (t->up || pal_now_ms() - t->fail_logged_ms >= CONNECT_LOG_MS) {
-            PAL_WARN("cluster", NULL, NULL, "cannot reach Redis %s: %s (retrying)",
-                     t->cfg.cluster_redis, t->rc ? t->rc->errstr : "out of memory");
-            t->fail_logged_ms = pal_now_ms();
-        }
-        if (t->rc) {
-            redisFree(t->rc);
-            t->rc = NULL;
-        }
-        disconnect(t, NULL);
-        return;
+    redisContext *c = port ? redisConnectWithTimeout(host, port, tv)
+                           : redisConnectUnixWithTimeout(host, tv);
+    static __thread char err[128];
+    if (!c || c->err) {
+        snprintf(err, sizeof(err), "%s", c ? c->errstr : "out of memory");
+        *why = err;
+        if (c)
+            redisFree(c);
+        return NULL;
     }
-    redisSetTimeout(t->rc, tv);
+    redisSetTimeout(c, tv);
     if (t->cfg.cluster_redis_password[0]) {
-        redisReply *r = cmd(t, "AUTH %s", t->cfg.cluster_redis_password);
+        redisReply *r = redisCommand(c, "AUTH %s", t->cfg.cluster_redis_password);
         bool ok = r && r->type != REDIS_REPLY_ERROR;
         if (r)
             freeReplyObject(r);
         if (!ok) {
-            disconnect(t, "AUTH refused");
-            return;
+            *why = "AUTH refused";
+            redisFree(c);
+            return NULL;
         }
+    }
+    return c;
+}
+
+static void sub_close(struct pal_cluster_thread *t)
+{
+    if (t->sub) {
+        redisFree(t->sub);
+        t->sub = NULL;
+    }
+}
+
+/* The subscription, on a connection of its own (a subscribed connection
+ * takes no other command): opened again with the main one, so that a
+ * Redis restart is followed by a new SUBSCRIBE (livekit/livekit#2464). */
+static void sub_open(struct pal_cluster_thread *t)
+{
+    sub_close(t);
+    const char *why;
+    t->sub = open_ctx(t, &why);
+    redisReply *r = t->sub ? redisCommand(t->sub, "SUBSCRIBE %s", ACCESS_CHANNEL) : NULL;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        PAL_WARN("cluster", NULL, NULL, "cannot subscribe to %s: %s (retrying)", ACCESS_CHANNEL,
+                 t->sub ? "refused" : why);
+        sub_close(t);
+    }
+    if (r)
+        freeReplyObject(r);
+}
+
+static void try_connect(struct pal_cluster_thread *t)
+{
+    if (t->rc || pal_now_ms() < t->next_connect_ms)
+        return;
+    const char *why;
+    t->rc = open_ctx(t, &why);
+    if (!t->rc) {
+        /* one line when it goes down, then one every CONNECT_LOG_MS */
+        if (t->up || pal_now_ms() - t->fail_logged_ms >= CONNECT_LOG_MS) {
+            PAL_WARN("cluster", NULL, NULL, "cannot reach Redis %s: %s (retrying)",
+                     t->cfg.cluster_redis, why);
+            t->fail_logged_ms = pal_now_ms();
+        }
+        disconnect(t, NULL);
+        return;
     }
     PAL_INFO("cluster", NULL, NULL, "connected to Redis %s as node %s", t->cfg.cluster_redis,
              t->cfg.cluster_node_id);
@@ -200,6 +277,7 @@ static void try_connect(struct pal_cluster_thread *t)
      * during the outage is not a lost lease until this round says so. */
     register_node(t);
     renew_all(t);
+    sub_open(t);
     if (t->rc) {
         t->up = true;
         post_kind(t, PAL_CLUSTER_RES_TICK, 0, NULL);
@@ -309,9 +387,11 @@ static void renew_all(struct pal_cluster_thread *t)
         if (!r)
             return; /* disconnected: no RENEWED for this round */
         bool lost = r->type == REDIS_REPLY_INTEGER && r->integer == 0;
-        if (r->type == REDIS_REPLY_INTEGER && r->integer == 2)
+        if (r->type == REDIS_REPLY_INTEGER && r->integer == 2) {
             PAL_INFO("cluster", h->room, NULL, "lease taken back (epoch %lld) after Redis lost it",
                      (long long)h->epoch);
+            post_kind(t, PAL_CLUSTER_RES_RETAKEN, 0, h->room);
+        }
         freeReplyObject(r);
         if (lost) {
             PAL_WARN("cluster", h->room, NULL, "lease lost (epoch %lld): another node has the room",
@@ -327,12 +407,15 @@ static void renew_all(struct pal_cluster_thread *t)
     t->last_renew_ms = at;
 }
 
-static void release(struct pal_cluster_thread *t, const char *room)
+static void release(struct pal_cluster_thread *t, const char *room, bool ended)
 {
     struct held *h = find_held(t, room);
     if (!h)
         return;
-    redisReply *r = cmd(t, "EVAL %s 1 pal:room:%s:home %s", RELEASE_LUA, room, h->value);
+    redisReply *r = ended ? cmd(t, "EVAL %s 3 pal:room:%s:home pal:room:%s:bans "
+                                   "pal:room:%s:people %s",
+                                RELEASE_ENDED_LUA, room, room, room, h->value)
+                          : cmd(t, "EVAL %s 1 pal:room:%s:home %s", RELEASE_LUA, room, h->value);
     if (r)
         freeReplyObject(r);
     drop_held(t, h);
@@ -340,17 +423,22 @@ static void release(struct pal_cluster_thread *t, const char *room)
 
 /* ---- chat ---------------------------------------------------------------------- */
 
-static void chat_answer(struct pal_cluster_thread *t, const struct pal_cluster_chat *m)
+/* An answer or an import for the signaling thread: an import must not be
+ * dropped, so this waits (bounded) for it to make room. pal_queue_push's. */
+static int push_out(struct pal_cluster_thread *t, struct pal_queue *q, const void *item)
 {
-    /* an import must not be dropped: wait (bounded) for the signaling
-     * thread to make room */
     int64_t until = pal_now_ms() + IMPORT_WAIT_MS;
     int rc;
-    while ((rc = pal_queue_push(t->chat_out, m)) < 0 && pal_now_ms() < until &&
-           !atomic_load(&t->stop)) {
+    while ((rc = pal_queue_push(q, item)) < 0 && pal_now_ms() < until && !atomic_load(&t->stop)) {
         pal_server_wake(t->srv);
         usleep(2000);
     }
+    return rc;
+}
+
+static void chat_answer(struct pal_cluster_thread *t, const struct pal_cluster_chat *m)
+{
+    int rc = push_out(t, t->chat_out, m);
     if (rc < 0)
         PAL_WARN("cluster", m->room, NULL, "chat queue full: a message %s dropped",
                  m->seq ? "answer" : "import");
@@ -419,6 +507,149 @@ static void chat_import(struct pal_cluster_thread *t, const char *room)
         freeReplyObject(r);
     if (n)
         PAL_INFO("cluster", room, NULL, "%d chat message(s) recovered from the room's stream", n);
+}
+
+/* ---- access state ---------------------------------------------------------------- */
+
+static void access_answer(struct pal_cluster_thread *t, const struct pal_cluster_access *a)
+{
+    int rc = push_out(t, t->access_out, a);
+    if (rc < 0)
+        PAL_WARN("cluster", a->room, NULL, "access queue full: field %s dropped", a->field);
+    else if (rc == 1)
+        pal_server_wake(t->srv);
+}
+
+static void access_write(struct pal_cluster_thread *t, const struct pal_cluster_access *a)
+{
+    struct held *h = find_held(t, a->room);
+    const char *mine = h ? h->value : "";
+    redisReply *r;
+    if (strcmp(a->field, "ban") == 0) {
+        if (!h)
+            return;
+        r = cmd(t, "EVAL %s 2 pal:room:%s:home pal:room:%s:bans %s %s %s", MEETING_LUA, a->room,
+                a->room, mine, "", a->value);
+    } else if (strncmp(a->field, "person:", 7) == 0) {
+        if (!h)
+            return; /* the room moved: its new home has its own list */
+        r = cmd(t, "EVAL %s 2 pal:room:%s:home pal:room:%s:people %s %s %s", MEETING_LUA, a->room,
+                a->room, mine, a->field + 7, a->value);
+    } else {
+        char msg[sizeof(a->room) + sizeof(a->field) + 1];
+        snprintf(msg, sizeof(msg), "%s %s", a->room, a->field);
+        r = cmd(t, "EVAL %s 2 pal:room:%s:home pal:room:%s:access %s %s %s %s", ACCESS_LUA,
+                a->room, a->room, mine, a->field, a->value, msg);
+    }
+    if (!r)
+        PAL_WARN("cluster", a->room, NULL, "access field %s not written: Redis unreachable",
+                 a->field);
+    else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
+        PAL_WARN("cluster", a->room, NULL, "access field %s not written: the room is not ours",
+                 a->field);
+    if (r)
+        freeReplyObject(r);
+}
+
+static void access_post(struct pal_cluster_thread *t, bool import, const char *room,
+                        const char *field, const char *value, size_t len)
+{
+    struct pal_cluster_access *a = &t->access;
+    if (strlen(field) >= sizeof(a->field) || len >= sizeof(a->value))
+        return; /* not written by a node */
+    a->import = import;
+    snprintf(a->room, sizeof(a->room), "%s", room);
+    snprintf(a->field, sizeof(a->field), "%s", field);
+    memcpy(a->value, value, len);
+    a->value[len] = '\0';
+    access_answer(t, a);
+}
+
+/* A new home: the room's access state, "room" first (the others need the
+ * room to exist), then its links, moderators, and the meeting's bans. */
+static void access_import(struct pal_cluster_thread *t, const char *room)
+{
+    redisReply *r = cmd(t, "HGETALL pal:room:%s:access", room);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+            redisReply *k = r->element[i], *v = r->element[i + 1];
+            if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+                (strcmp(k->str, "room") == 0) != (pass == 0))
+                continue;
+            access_post(t, true, room, k->str, v->str, v->len);
+        }
+    }
+    if (r)
+        freeReplyObject(r);
+    r = cmd(t, "SMEMBERS pal:room:%s:bans", room);
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            access_post(t, true, room, "ban", r->element[i]->str, r->element[i]->len);
+    if (r)
+        freeReplyObject(r);
+    r = cmd(t, "HGETALL pal:room:%s:people", room);
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        redisReply *k = r->element[i], *v = r->element[i + 1];
+        char field[80];
+        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING && k->len == 64) {
+            snprintf(field, sizeof(field), "person:%s", k->str);
+            access_post(t, true, room, field, v->str, v->len);
+        }
+    }
+    if (r)
+        freeReplyObject(r);
+}
+
+/* "<room> <field>" published by a home: its new value, for our copy,
+ * unless we hold the room (then we wrote it). */
+static void access_changed(struct pal_cluster_thread *t, const char *msg, size_t len)
+{
+    const char *sp = memchr(msg, ' ', len);
+    char room[65], field[300];
+    size_t flen = sp ? len - (size_t)(sp - msg) - 1 : 0;
+    if (!sp || sp == msg || (size_t)(sp - msg) >= sizeof(room) || flen >= sizeof(field) ||
+        flen == 0 || memchr(msg, '\0', len))
+        return;
+    memcpy(room, msg, (size_t)(sp - msg));
+    room[sp - msg] = '\0';
+    memcpy(field, sp + 1, flen);
+    field[flen] = '\0';
+    if (find_held(t, room))
+        return;
+    redisReply *r = cmd(t, "HGET pal:room:%s:access %s", room, field);
+    if (r && r->type == REDIS_REPLY_STRING)
+        access_post(t, false, room, field, r->str, r->len);
+    if (r)
+        freeReplyObject(r);
+}
+
+/* Messages waiting on the subscription, without blocking. */
+static void sub_poll(struct pal_cluster_thread *t)
+{
+    if (!t->sub && t->rc && pal_now_ms() >= t->sub_retry_ms) {
+        t->sub_retry_ms = pal_now_ms() + BACKOFF_MAX_MS; /* a refusal is logged once per try */
+        sub_open(t);
+    }
+    if (!t->sub)
+        return;
+    struct pollfd pfd = {.fd = t->sub->fd, .events = POLLIN};
+    if (poll(&pfd, 1, 0) <= 0)
+        return;
+    if (redisBufferRead(t->sub) != REDIS_OK) {
+        PAL_WARN("cluster", NULL, NULL, "subscription lost: %s (subscribing again)",
+                 t->sub->errstr);
+        sub_close(t);
+        return;
+    }
+    void *reply;
+    while (t->sub && redisGetReplyFromReader(t->sub, &reply) == REDIS_OK && reply) {
+        redisReply *m = reply;
+        if (m->type == REDIS_REPLY_ARRAY && m->elements == 3 &&
+            m->element[0]->type == REDIS_REPLY_STRING && strcmp(m->element[0]->str, "message") == 0 &&
+            m->element[2]->type == REDIS_REPLY_STRING)
+            access_changed(t, m->element[2]->str, m->element[2]->len);
+        freeReplyObject(m);
+    }
 }
 
 /* ---- placement --------------------------------------------------------------- */
@@ -616,7 +847,8 @@ static void place(struct pal_cluster_thread *t, const struct pal_cluster_cmd *c)
     if (won) {
         PAL_INFO("cluster", room, NULL, "room placed here (epoch %lld)", (long long)epoch);
         note_placed(t, t->cfg.cluster_node_id);
-        chat_import(t, room); /* before HERE: the join then finds the history */
+        access_import(t, room); /* before HERE: the join is checked against it */
+        chat_import(t, room);   /* before HERE: the join then finds the history */
         answer_here(t, c->seq, room, epoch);
         return;
     }
@@ -641,7 +873,7 @@ static void run_commands(struct pal_cluster_thread *t)
             place(t, &c);
             break;
         case PAL_CLUSTER_CMD_RELEASE:
-            release(t, c.room);
+            release(t, c.room, c.ended);
             break;
         case PAL_CLUSTER_CMD_STATS: {
             bool drain_changed = c.draining != t->stats.draining;
@@ -658,6 +890,9 @@ static void run_chat(struct pal_cluster_thread *t)
 {
     while (pal_queue_pop(t->chat_in, &t->chat) == 1)
         chat_append(t, &t->chat);
+    struct pal_cluster_access *a = &t->access;
+    while (pal_queue_pop(t->access_in, a) == 1)
+        access_write(t, a);
 }
 
 static void *loop(void *arg)
@@ -666,6 +901,7 @@ static void *loop(void *arg)
     while (!atomic_load(&t->stop)) {
         pthread_mutex_lock(&t->mu);
         if (pal_queue_len(t->cmds) == 0 && pal_queue_len(t->chat_in) == 0 &&
+            pal_queue_len(t->access_in) == 0 &&
             !atomic_load(&t->stop)) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -680,6 +916,7 @@ static void *loop(void *arg)
         try_connect(t);
         run_commands(t);
         run_chat(t);
+        sub_poll(t);
         int64_t now = pal_now_ms();
         if (t->rc && now - t->last_register_ms >= REGISTER_MS)
             register_node(t);
@@ -692,7 +929,7 @@ static void *loop(void *arg)
     }
     /* a clean stop: our rooms are free at once, and we leave the registry */
     while (t->n_held > 0 && t->rc)
-        release(t, t->held[0].room);
+        release(t, t->held[0].room, false);
     redisReply *r = cmd(t, "DEL pal:node:%s", t->cfg.cluster_node_id);
     if (r)
         freeReplyObject(r);
@@ -723,6 +960,10 @@ int pal_cluster_thread_create(const struct pal_config *cfg, struct pal_server *s
         rc = pal_queue_create(CHAT_QUEUE_ITEMS, sizeof(struct pal_cluster_chat), &t->chat_in);
     if (!rc)
         rc = pal_queue_create(CHAT_QUEUE_ITEMS, sizeof(struct pal_cluster_chat), &t->chat_out);
+    if (!rc)
+        rc = pal_queue_create(ACCESS_IN_ITEMS, sizeof(struct pal_cluster_access), &t->access_in);
+    if (!rc)
+        rc = pal_queue_create(ACCESS_OUT_ITEMS, sizeof(struct pal_cluster_access), &t->access_out);
     if (!rc && (rc = -pthread_create(&t->thread, NULL, loop, t)) == 0)
         t->started = true;
     if (rc) {
@@ -746,7 +987,12 @@ void pal_cluster_thread_destroy(struct pal_cluster_thread *t)
     }
     if (t->rc)
         redisFree(t->rc);
+    sub_close(t);
     free(t->held);
+    if (t->access_in)
+        pal_queue_destroy(t->access_in);
+    if (t->access_out)
+        pal_queue_destroy(t->access_out);
     if (t->cmds)
         pal_queue_destroy(t->cmds);
     if (t->results)
@@ -789,4 +1035,15 @@ int pal_cluster_thread_chat_poll(struct pal_cluster_thread *t, struct pal_cluste
 int pal_cluster_thread_poll(struct pal_cluster_thread *t, struct pal_cluster_res *out)
 {
     return pal_queue_pop(t->results, out);
+}
+
+int pal_cluster_thread_access_post(struct pal_cluster_thread *t,
+                                   const struct pal_cluster_access *a)
+{
+    return push_and_signal(t, t->access_in, a);
+}
+
+int pal_cluster_thread_access_poll(struct pal_cluster_thread *t, struct pal_cluster_access *out)
+{
+    return pal_queue_pop(t->access_out, out);
 }

@@ -138,13 +138,9 @@ int pal_cluster_lease_read(const char *value, size_t len, char *node, int64_t *e
 
 static const char *const state_names[] = {"serving", "draining"};
 
-int pal_cluster_node_write(const struct pal_cluster_node *n, char *out, size_t cap)
+/* o (stolen) as compact JSON into out: 0, -ENOMEM, -ENOSPC. */
+static int dump(json_t *o, char *out, size_t cap)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:f, s:i, s:i, s:I, s:s, s:i}", "id", n->id, "url",
-                          n->url, "version", n->version, "cores", n->cores, "load", n->load,
-                          "rooms", n->rooms, "participants", n->participants,
-                          "packets_per_second", (json_int_t)n->packets_per_second, "state",
-                          state_names[n->state == PAL_CLUSTER_DRAINING], "proto", n->proto);
     if (!o)
         return -ENOMEM;
     size_t need = json_dumpb(o, out, cap, JSON_COMPACT);
@@ -153,6 +149,16 @@ int pal_cluster_node_write(const struct pal_cluster_node *n, char *out, size_t c
         return -ENOSPC;
     out[need] = '\0';
     return 0;
+}
+
+int pal_cluster_node_write(const struct pal_cluster_node *n, char *out, size_t cap)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:f, s:i, s:i, s:I, s:s, s:i}", "id", n->id, "url",
+                          n->url, "version", n->version, "cores", n->cores, "load", n->load,
+                          "rooms", n->rooms, "participants", n->participants,
+                          "packets_per_second", (json_int_t)n->packets_per_second, "state",
+                          state_names[n->state == PAL_CLUSTER_DRAINING], "proto", n->proto);
+    return dump(o, out, cap);
 }
 
 static int get_int(json_t *o, const char *key, long min, long max, int64_t *out, char *err,
@@ -281,4 +287,141 @@ int pal_cluster_redis_addr_parse(const char *value, char *host, size_t hostcap, 
     host[hl] = '\0';
     *port = (int)p;
     return 0;
+}
+
+/* ---- access fields ---------------------------------------------------------- */
+
+int pal_cluster_room_write(const struct pal_room_record *r, char *out, size_t cap)
+{
+    return dump(json_pack("{s:s, s:s, s:s, s:I, s:b, s:b, s:b}", "title", r->title, "owner_sub",
+                          r->owner_sub, "owner_name", r->owner_name, "created_ms",
+                          (json_int_t)r->created_ms, "lobby", r->settings.lobby, "locked",
+                          r->settings.locked, "guest_chat", r->settings.guest_chat),
+                out, cap);
+}
+
+static int get_bool(json_t *o, const char *key, bool *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_boolean(v))
+        return -EINVAL;
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* A string of min to sizeof(dst) - 1 bytes. */
+static int get_text(json_t *o, const char *key, size_t min, char *dst, size_t cap)
+{
+    char err[8];
+    int rc = get_str(o, key, dst, cap, err, sizeof(err));
+    return rc ? rc : strlen(dst) < min ? -EINVAL : 0;
+}
+
+/* The JSON object of a value, or NULL; out (size bytes) zeroed first, and
+ * room (when not NULL) checked. */
+static json_t *load_object(const char *text, size_t len, const char *room, void *out,
+                           size_t size)
+{
+    memset(out, 0, size);
+    if (room && !room_valid(room, strlen(room)))
+        return NULL;
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int pal_cluster_room_read(const char *text, size_t len, const char *room,
+                          struct pal_room_record *out)
+{
+    json_t *o = load_object(text, len, room, out, sizeof(*out));
+    if (!o)
+        return -EINVAL;
+    char err[8];
+    int64_t created = 0;
+    int rc = get_text(o, "title", 1, out->title, sizeof(out->title));
+    rc = rc ? rc : get_text(o, "owner_sub", 1, out->owner_sub, sizeof(out->owner_sub));
+    rc = rc ? rc : get_text(o, "owner_name", 0, out->owner_name, sizeof(out->owner_name));
+    rc = rc ? rc : get_int(o, "created_ms", 0, INT64_MAX, &created, err, sizeof(err));
+    rc = rc ? rc : get_bool(o, "lobby", &out->settings.lobby);
+    rc = rc ? rc : get_bool(o, "locked", &out->settings.locked);
+    rc = rc ? rc : get_bool(o, "guest_chat", &out->settings.guest_chat);
+    json_decref(o);
+    out->created_ms = created;
+    snprintf(out->name, sizeof(out->name), "%s", room);
+    return rc ? -EINVAL : 0;
+}
+
+int pal_cluster_invite_write(const struct pal_invite *inv, char *out, size_t cap)
+{
+    return dump(json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:b, s:I}", "label", inv->label,
+                          "created_by", inv->created_by, "created_ms",
+                          (json_int_t)inv->created_ms, "expires_ms", (json_int_t)inv->expires_ms,
+                          "max_uses", inv->max_uses, "uses", inv->uses, "lobby", inv->lobby,
+                          "revoked_ms", (json_int_t)inv->revoked_ms),
+                out, cap);
+}
+
+int pal_cluster_invite_read(const char *text, size_t len, const char *room,
+                            struct pal_invite *out)
+{
+    json_t *o = load_object(text, len, room, out, sizeof(*out));
+    if (!o)
+        return -EINVAL;
+    char err[8];
+    int64_t created = 0, expires = 0, max_uses = 0, uses = 0, revoked = 0;
+    int rc = get_text(o, "label", 1, out->label, sizeof(out->label));
+    rc = rc ? rc : get_text(o, "created_by", 0, out->created_by, sizeof(out->created_by));
+    rc = rc ? rc : get_int(o, "created_ms", 0, INT64_MAX, &created, err, sizeof(err));
+    rc = rc ? rc : get_int(o, "expires_ms", 0, INT64_MAX, &expires, err, sizeof(err));
+    rc = rc ? rc : get_int(o, "max_uses", 0, INT32_MAX, &max_uses, err, sizeof(err));
+    rc = rc ? rc : get_int(o, "uses", 0, INT32_MAX, &uses, err, sizeof(err));
+    rc = rc ? rc : get_bool(o, "lobby", &out->lobby);
+    rc = rc ? rc : get_int(o, "revoked_ms", 0, INT64_MAX, &revoked, err, sizeof(err));
+    json_decref(o);
+    out->created_ms = created;
+    out->expires_ms = expires;
+    out->max_uses = (int)max_uses;
+    out->uses = (int)uses;
+    out->revoked_ms = revoked;
+    snprintf(out->room, sizeof(out->room), "%s", room);
+    return rc ? -EINVAL : 0;
+}
+
+int pal_cluster_person_write(const struct pal_cluster_person *p, char *out, size_t cap)
+{
+    return dump(json_pack("{s:s, s:s, s:s, s:b, s:s}", "id", p->id, "name", p->name, "role",
+                          pal_role_name((enum pal_role)p->role), "agent", p->agent, "sub", p->sub),
+                out, cap);
+}
+
+int pal_cluster_person_read(const char *text, size_t len, struct pal_cluster_person *out)
+{
+    json_t *o = load_object(text, len, NULL, out, sizeof(*out));
+    if (!o)
+        return -EINVAL;
+    char role[16];
+    enum pal_role r = PAL_ROLE_GUEST;
+    int rc = get_text(o, "id", PAL_PARTICIPANT_ID_LEN, out->id, sizeof(out->id));
+    rc = rc ? rc : get_text(o, "name", 1, out->name, sizeof(out->name));
+    rc = rc ? rc : get_text(o, "role", 1, role, sizeof(role));
+    rc = rc ? rc : get_bool(o, "agent", &out->agent);
+    rc = rc ? rc : get_text(o, "sub", 0, out->sub, sizeof(out->sub));
+    json_decref(o);
+    static const enum pal_role roles[] = {PAL_ROLE_OWNER, PAL_ROLE_MODERATOR,
+                                          PAL_ROLE_PARTICIPANT, PAL_ROLE_GUEST};
+    bool known = false;
+    for (size_t i = 0; !rc && i < sizeof(roles) / sizeof(roles[0]); i++)
+        if (strcmp(role, pal_role_name(roles[i])) == 0) {
+            r = roles[i];
+            known = true;
+        }
+    if (!rc && (!known || strncmp(out->id, "p_", 2) != 0 ||
+                strspn(out->id + 2, "0123456789abcdef") != PAL_PARTICIPANT_ID_LEN - 2 ||
+                out->agent != (out->sub[0] != '\0')))
+        rc = -EINVAL;
+    out->role = (int)r;
+    return rc ? -EINVAL : 0;
 }

@@ -92,13 +92,21 @@ out:
 /* A resume: the participant (role, lobby, state) moves to this connection,
  * unless it was removed with a ban meanwhile (its resume token is banned). */
 static struct pal_participant *resume_or_reply(struct pal_session *s, json_t *id, const char *room,
-                                               const char *token)
+                                               const char *token, bool *resumed)
 {
     struct pal_server *srv = pal_session_server(s);
     struct pal_participant *p;
+    *resumed = true;
     if (pal_access_resume_banned_or_reply(s, id, room, token))
         return NULL;
     if (pal_rooms_resume(pal_server_rooms(srv), room, token, pal_now_ms(), &p)) {
+        /* a cluster: this node may have taken the room over from the node
+         * that gave the token; then they come back as themselves */
+        int rc = pal_cluster_adopt_or_reply(pal_server_cluster(srv), s, id, room, token, &p);
+        if (rc) {
+            *resumed = false;
+            return rc > 0 ? p : NULL;
+        }
         pal_session_reply_error(s, id, "resume_failed", "resume_token",
                                 "unknown or expired resume token: join again without it");
         return NULL;
@@ -210,12 +218,13 @@ static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud
     if (cluster && !pal_cluster_room_here_or_defer(cluster, s, id, req, room))
         return;
 
-    struct pal_participant *p = token ? resume_or_reply(s, id, room, token)
+    bool resumed = false;
+    struct pal_participant *p = token ? resume_or_reply(s, id, room, token, &resumed)
                                       : enter_or_reply(s, id, req, room, name, role);
     if (!p)
         return;
     json_t *receive_error = NULL;
-    if (!token) {
+    if (!resumed) {
         p->mic = mic && !p->mic_blocked;
         p->camera = camera && !p->camera_blocked;
         pal_session_set_participant(s, p);
@@ -230,16 +239,16 @@ static void handle_join(struct pal_session *s, json_t *id, json_t *req, void *ud
         PAL_INFO("rooms", room, p->id, "%s as %s", p->waiting ? "waits in the lobby" : "joined",
                  pal_role_name(p->role));
     }
-    json_t *data = pal_access_join_data(srv, p, token != NULL);
+    json_t *data = pal_access_join_data(srv, p, resumed);
     if (data && receive_error)
         json_object_set_new(data, "receive_error", receive_error);
     else
         json_decref(receive_error);
     pal_session_reply_ok(s, id, data);
     pal_drain_tell(s);
-    if (!token && p->waiting)
+    if (!resumed && p->waiting)
         pal_access_lobby_knock(srv, p);
-    else if (!token)
+    else if (!resumed)
         pal_server_participant_joined(srv, s);
 }
 

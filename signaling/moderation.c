@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "palabre/access.h"
+#include "palabre/cluster.h"
 #include "palabre/common.h"
 #include "palabre/log.h"
 #include "palabre/room_store.h"
@@ -478,6 +479,8 @@ static void handle_room_update(struct pal_session *s, json_t *id, json_t *req, v
         if (have_lobby)
             st.lobby = lobby;
         rc = pal_room_store_update(rs, me->room, title, &st);
+        if (rc == 0) /* a cluster: the room's next home has them too */
+            pal_cluster_access_room(pal_server_cluster(srv), me->room);
     }
     if (rc) {
         pal_session_reply_error(s, id, rc == -ENOENT ? "room_not_found" : "storage_error", NULL,
@@ -545,9 +548,12 @@ static void handle_set_role(struct pal_session *s, json_t *id, json_t *req, void
                                         "the role could not be stored: %s", strerror(-rc));
                 return;
             }
+            pal_cluster_access_moderator(pal_server_cluster(srv), t->room, t->sub, t->name,
+                                         role == PAL_ROLE_MODERATOR);
         }
         bool up = role < t->role; /* enum pal_role: highest first */
         t->role = role;
+        pal_cluster_person(pal_server_cluster(srv), t, true);
         broadcast_updated(srv, t);
         pal_access_announce(srv, me, up ? "promote" : "demote", t, name);
         if (role == PAL_ROLE_MODERATOR)

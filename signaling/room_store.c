@@ -35,6 +35,7 @@
 #include "palabre/db.h"
 #include "palabre/log.h"
 
+#include <ctype.h>
 #include <libwebsockets.h>
 #include <stdarg.h>
 #include <openssl/evp.h>
@@ -84,6 +85,9 @@ enum stmt {
     ST_J_COUNT,
     ST_J_TRIM,
     ST_J_LIST,
+    ST_ROOM_PUT,
+    ST_INV_PUT,
+    ST_INV_HASH,
     ST_COUNT
 };
 
@@ -146,6 +150,22 @@ static const char *const stmt_sql[ST_COUNT] = {
                   " ORDER BY id LIMIT ?2)",
     [ST_J_LIST] = "SELECT id, ts_ms, action, actor_id, actor_name, target_id, target_name, detail"
                   " FROM journal WHERE room = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+    /* A cluster's copy (room_store.h, "a cluster's copies"): the home
+     * node's state wins; uses and a revocation never go back. */
+    [ST_ROOM_PUT] = "INSERT INTO rooms(" ROOM_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                    " ON CONFLICT(name) DO UPDATE SET title = excluded.title,"
+                    " owner_sub = excluded.owner_sub, owner_name = excluded.owner_name,"
+                    " lobby = excluded.lobby, locked = excluded.locked,"
+                    " guest_chat = excluded.guest_chat",
+    [ST_INV_PUT] = "INSERT INTO invites(room, token_hash, label, created_by, created_ms,"
+                   " expires_ms, max_uses, uses, lobby, revoked_ms)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                   " ON CONFLICT(token_hash) DO UPDATE SET label = excluded.label,"
+                   " expires_ms = excluded.expires_ms, max_uses = excluded.max_uses,"
+                   " uses = max(uses, excluded.uses), lobby = excluded.lobby,"
+                   " revoked_ms = CASE WHEN revoked_ms > 0 THEN revoked_ms"
+                   " ELSE excluded.revoked_ms END WHERE room = excluded.room",
+    [ST_INV_HASH] = "SELECT token_hash FROM invites WHERE room = ?1 AND id = ?2",
 };
 
 /* Each entry brings the schema from version i to i + 1, in one transaction. */
@@ -821,4 +841,96 @@ int pal_room_store_journal_list(struct pal_room_store *rs, const char *room, int
     }
     done(st);
     return rc == SQLITE_DONE ? n : db_error(rs, rc, stmt_sql[ST_J_LIST]);
+}
+
+/* ---- a cluster's copies ---- */
+
+int pal_room_store_put(struct pal_room_store *rs, const struct pal_room_record *r)
+{
+    if (!room_name_ok(r->name) || !text_ok(r->title, 1, PAL_ROOM_TITLE_MAX * 4) ||
+        !text_ok(r->owner_sub, 1, PAL_SUB_MAX) || !text_ok(r->owner_name, 0, NAME_BYTES_MAX))
+        return -EINVAL;
+    with(rs, ST_ROOM_PUT, "ttttibbb", r->name, r->title, r->owner_sub, r->owner_name,
+         r->created_ms, (int)r->settings.lobby, (int)r->settings.locked,
+         (int)r->settings.guest_chat);
+    return run(rs, ST_ROOM_PUT);
+}
+
+static int hash_parse(const char *hex, unsigned char hash[32])
+{
+    if (!hex || strlen(hex) != 64)
+        return -EINVAL;
+    for (int i = 0; i < 32; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !isxdigit((unsigned char)hex[2 * i]) ||
+            !isxdigit((unsigned char)hex[2 * i + 1]))
+            return -EINVAL;
+        hash[i] = (unsigned char)v;
+    }
+    return 0;
+}
+
+int pal_room_store_invite_put(struct pal_room_store *rs, const char *hash_hex,
+                              const struct pal_invite *inv, int64_t *id_out)
+{
+    unsigned char hash[32];
+    if (hash_parse(hash_hex, hash) || !room_name_ok(inv->room) ||
+        !text_ok(inv->label, 1, PAL_INVITE_LABEL_MAX * 4) ||
+        !text_ok(inv->created_by, 0, NAME_BYTES_MAX) || inv->max_uses < 0 || inv->uses < 0)
+        return -EINVAL;
+    bool exists = false;
+    int rc = room_exists(rs, inv->room, &exists);
+    if (rc || !exists)
+        return rc ? rc : -ENOENT;
+    sqlite3_stmt *st = with(rs, ST_INV_PUT, "t", inv->room);
+    sqlite3_bind_blob(st, 2, hash, sizeof(hash), SQLITE_TRANSIENT);
+    with(rs, ST_INV_PUT, "__ttiiiibi", inv->label, inv->created_by, inv->created_ms,
+         inv->expires_ms, (int64_t)inv->max_uses, (int64_t)inv->uses, (int)inv->lobby,
+         inv->revoked_ms);
+    rc = run(rs, ST_INV_PUT);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(rs->st[ST_INV_BY_HASH], 1, hash, sizeof(hash), SQLITE_TRANSIENT);
+    struct pal_invite got;
+    rc = run_one(rs, ST_INV_BY_HASH, read_invite, &got);
+    if (!rc && strcmp(got.room, inv->room) != 0)
+        rc = -EEXIST; /* another room's link: never moved */
+    if (!rc && id_out)
+        *id_out = got.id;
+    return rc;
+}
+
+int pal_room_store_invite_id(struct pal_room_store *rs, const char *room, const char *hash_hex,
+                             int64_t *id)
+{
+    unsigned char hash[32];
+    if (hash_parse(hash_hex, hash))
+        return -ENOENT;
+    sqlite3_bind_blob(rs->st[ST_INV_BY_HASH], 1, hash, sizeof(hash), SQLITE_TRANSIENT);
+    struct pal_invite inv;
+    int rc = run_one(rs, ST_INV_BY_HASH, read_invite, &inv);
+    if (!rc && strcmp(inv.room, room) != 0)
+        rc = -ENOENT;
+    if (!rc)
+        *id = inv.id;
+    return rc;
+}
+
+int pal_room_store_invite_hash(struct pal_room_store *rs, const char *room, int64_t id,
+                               char hex[65])
+{
+    if (!room_name_ok(room))
+        return -ENOENT;
+    sqlite3_stmt *st = with(rs, ST_INV_HASH, "ti", room, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+        const unsigned char *h = sqlite3_column_blob(st, 0);
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", h[i]);
+    }
+    bool found = rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32;
+    done(st);
+    if (found)
+        return 0;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? -ENOENT : db_error(rs, rc, stmt_sql[ST_INV_HASH]);
 }

@@ -145,11 +145,18 @@ struct pal_participant *pal_rooms_find_participant(struct pal_rooms *r, const ch
     return NULL;
 }
 
-int pal_rooms_join(struct pal_rooms *r, const char *room, const char *name, enum pal_role requested,
-                   struct pal_participant **out)
+/* id and token NULL: new random ones. */
+static int join_with(struct pal_rooms *r, const char *room, const char *name,
+                     enum pal_role requested, const char *id, const char *token,
+                     struct pal_participant **out)
 {
     if (strlen(room) > PAL_ROOM_MAX)
         return -EINVAL;
+    if (id && (strlen(id) != PAL_PARTICIPANT_ID_LEN || strncmp(id, "p_", 2) != 0 || !token ||
+               strlen(token) != PAL_RESUME_TOKEN_LEN))
+        return -EINVAL;
+    if (id && pal_rooms_find_participant(r, id))
+        return -EEXIST;
     struct room *rm = room_find(r, room);
     bool created = false;
     if (!rm) {
@@ -184,14 +191,20 @@ int pal_rooms_join(struct pal_rooms *r, const char *room, const char *name, enum
         free(node);
         goto fail;
     }
-    do {
+    if (id) {
+        memcpy(p->id, id, PAL_PARTICIPANT_ID_LEN + 1);
+        memcpy(p->resume_token, token, PAL_RESUME_TOKEN_LEN + 1);
+    }
+    while (!id) {
         memcpy(p->id, "p_", 2);
         if (pal_random_hex(p->id + 2, 6) || pal_random_hex(p->resume_token, 32)) {
             free(p->name);
             free(node);
             goto fail;
         }
-    } while (pal_rooms_find_participant(r, p->id));
+        if (!pal_rooms_find_participant(r, p->id))
+            break;
+    }
     snprintf(p->room, sizeof(p->room), "%s", room);
     p->role = requested; /* being first gives nothing: the caller decides (access.c) */
     unsigned h = hash(p->id);
@@ -204,6 +217,18 @@ fail:
     if (created)
         room_free(r, rm);
     return -ENOMEM;
+}
+
+int pal_rooms_join(struct pal_rooms *r, const char *room, const char *name, enum pal_role requested,
+                   struct pal_participant **out)
+{
+    return join_with(r, room, name, requested, NULL, NULL, out);
+}
+
+int pal_rooms_join_as(struct pal_rooms *r, const char *room, const char *name, enum pal_role role,
+                      const char *id, const char *token, struct pal_participant **out)
+{
+    return join_with(r, room, name, role, id, token, out);
 }
 
 int pal_rooms_resume(struct pal_rooms *r, const char *room, const char *token, int64_t now_ms,
@@ -336,6 +361,14 @@ int pal_rooms_ban(struct pal_rooms *r, const char *room, const char *key)
         return -ENOMEM;
     rm->bans[rm->n_bans++] = k;
     return 0;
+}
+
+void pal_rooms_each_ban(struct pal_rooms *r, const char *room,
+                        void (*fn)(const char *key, void *ud), void *ud)
+{
+    struct room *rm = room_find(r, room);
+    for (int i = 0; rm && i < rm->n_bans; i++)
+        fn(rm->bans[i], ud);
 }
 
 bool pal_rooms_is_banned(struct pal_rooms *r, const char *room, const char *key)

@@ -396,6 +396,7 @@ void pal_server_broadcast(struct pal_server *srv, const char *room, const struct
 void pal_server_participant_joined(struct pal_server *srv, struct pal_session *s)
 {
     struct pal_participant *p = pal_session_participant(s);
+    pal_cluster_person(srv->cluster, p, true); /* a new home lets them back as themselves */
     pal_server_broadcast(srv, p->room, s,
                          json_pack("{s:s, s:o}", "type", "participant_joined", "participant",
                                    pal_participant_json(p)));
@@ -427,6 +428,7 @@ void pal_server_participant_gone(struct pal_server *srv, struct pal_session *s, 
         return;
     }
     PAL_INFO("rooms", p->room, p->id, "left (%s)", reason);
+    pal_cluster_person(srv->cluster, p, false);
     pal_server_broadcast(srv, p->room, s,
                          json_pack("{s:s, s:s, s:s}", "type", "participant_left", "participant_id",
                                    p->id, "reason", reason));

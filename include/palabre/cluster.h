@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct pal_server;
 struct pal_session;
@@ -48,5 +49,34 @@ struct pal_chat_message;
 typedef void (*pal_cluster_chat_fn)(void *ud, int status, const struct pal_chat_message *msg);
 int pal_cluster_chat_replicate(struct pal_cluster *c, const struct pal_chat_message *msg,
                                pal_cluster_chat_fn done, void *ud);
+
+/* A room's access state on a cluster: its home node writes each change
+ * through to Redis (pal:room:<room>:access, cluster_thread.h), from where a
+ * new home copies it into its own store before it serves the room (a
+ * failover, a room opened again elsewhere) and the other nodes refresh
+ * their copies. Called after the local change was stored; c NULL (no
+ * cluster): nothing. Asynchronous: the answer to the client does not wait
+ * for Redis. */
+void pal_cluster_access_room(struct pal_cluster *c, const char *room); /* owner, settings */
+void pal_cluster_access_invite(struct pal_cluster *c, const char *room, int64_t id);
+void pal_cluster_access_moderator(struct pal_cluster *c, const char *room, const char *sub,
+                                  const char *name, bool moderator);
+/* A ban key of the meeting (rooms.h): kept until the meeting ends. */
+void pal_cluster_access_ban(struct pal_cluster *c, const char *room, const char *key);
+/* Someone in the meeting (present; not the lobby) or gone, for a new home
+ * after a failover: it lets them come back with the resume token the old
+ * home gave them as themselves (same participant id, role and identity;
+ * new PeerConnections). */
+struct pal_participant;
+void pal_cluster_person(struct pal_cluster *c, const struct pal_participant *p, bool present);
+/* join with a resume token unknown here: when this node took the room over
+ * and token is one the old home gave, the participant is made again here
+ * (*out; resumed false: no state but who they are) and 1 is returned; 0
+ * when not (the caller answers resume_failed); -1 when answered (banned). */
+int pal_cluster_adopt_or_reply(struct pal_cluster *c, struct pal_session *s, json_t *id,
+                               const char *room, const char *token,
+                               struct pal_participant **out);
+/* Whether key was banned from room's meeting on the node it came from. */
+bool pal_cluster_banned(struct pal_cluster *c, const char *room, const char *key);
 
 #endif

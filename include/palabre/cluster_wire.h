@@ -11,6 +11,19 @@
  *                     {"id","url","version","cores","load","rooms",
  *                      "participants","packets_per_second","state","proto"}
  *   redis address     "host:port", "[v6]:port" or "/path/to/redis.sock"
+ *   access fields     pal:room:<room>:access, a hash (the room's access state,
+ *                     written through by its home node, read by a new home):
+ *                       room        {"title","owner_sub","owner_name","created_ms",
+ *                                    "lobby","locked","guest_chat"}
+ *                       mod:<sub>   "1<name>" named moderator, "0" unnamed
+ *                       inv:<hash>  {"label","created_by","created_ms","expires_ms",
+ *                                    "max_uses","uses","lobby","revoked_ms"}
+ *                                   <hash>: hex SHA-256 of the link's token
+ *                     pal:room:<room>:bans, a set of the meeting's ban keys
+ *                     (rooms.h), an invite's as "inv:<hash>" (ids are per node)
+ *                     pal:room:<room>:people, a hash of who is in the meeting:
+ *                       <hash>      {"id","name","role","agent","sub"}
+ *                                   <hash>: hex SHA-256 of their resume token
  *
  * Pure functions, any thread. Owner: signaling/cluster_wire.c. */
 #ifndef PALABRE_CLUSTER_WIRE_H
@@ -19,6 +32,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "palabre/room_store.h"
 
 #define PAL_CLUSTER_NODE_ID_MAX 32 /* [A-Za-z0-9_-] */
 #define PAL_CLUSTER_URL_MAX 255
@@ -69,5 +84,31 @@ int pal_cluster_ws_url(const char *public_url, char *out, size_t cap);
 /* [cluster] redis: a Unix socket path (starts with '/') or host:port
  * ([v6]:port). host: 256 bytes. *port 0 for a socket path. 0 or -EINVAL. */
 int pal_cluster_redis_addr_parse(const char *value, char *host, size_t hostcap, int *port);
+
+/* Access fields (above) <-> structs. write: NUL-terminated text into out;
+ * 0, -ENOSPC, -ENOMEM. read: 0 or -EINVAL (anything out of the store's
+ * bounds: such a value was not written by a node). The room's name and an
+ * invite's room are not in the values: the key names them (room copied). */
+/* the largest value: a room record whose title, sub and name are all
+ * escaped characters (a JWT's sub may hold control characters: 6 bytes
+ * each), ~4.1 KB */
+#define PAL_CLUSTER_ACCESS_VALUE_MAX 4200
+int pal_cluster_room_write(const struct pal_room_record *r, char *out, size_t cap);
+int pal_cluster_room_read(const char *text, size_t len, const char *room,
+                          struct pal_room_record *out);
+int pal_cluster_invite_write(const struct pal_invite *inv, char *out, size_t cap);
+int pal_cluster_invite_read(const char *text, size_t len, const char *room,
+                            struct pal_invite *out);
+
+/* Someone in a meeting, as a new home lets them come back (cluster.h). */
+struct pal_cluster_person {
+    char id[PAL_PARTICIPANT_ID_LEN + 1];
+    char name[64 * 4 + 1];
+    char sub[PAL_SUB_MAX + 1]; /* "" for a guest */
+    int role;                  /* enum pal_role */
+    bool agent;
+};
+int pal_cluster_person_write(const struct pal_cluster_person *p, char *out, size_t cap);
+int pal_cluster_person_read(const char *text, size_t len, struct pal_cluster_person *out);
 
 #endif

@@ -154,6 +154,25 @@ int pal_room_store_invite_list(struct pal_room_store *rs, const char *room, pal_
 int pal_room_store_invite_revoke(struct pal_room_store *rs, const char *room, int64_t id,
                                  int64_t now_ms);
 
+/* ---- a cluster's copies (cluster.h: the room's home node writes its
+ * access state through to Redis; a new home, or a node told of a change,
+ * copies it here) ---- */
+/* Creates or overwrites the room r->name (owner and settings included).
+ * 0, -EINVAL, -EIO. */
+int pal_room_store_put(struct pal_room_store *rs, const struct pal_room_record *r);
+/* Creates or updates the link of inv->room whose token hashes to hash_hex
+ * (64 hex digits): uses only go up, a revocation stays. *id_out: its id
+ * here. 0, -EINVAL, -ENOENT (no such room here), -EEXIST (the hash is
+ * another room's link), -EIO. */
+int pal_room_store_invite_put(struct pal_room_store *rs, const char *hash_hex,
+                              const struct pal_invite *inv, int64_t *id_out);
+/* The id here of room's link whose token hashes to hash_hex: 0, -ENOENT. */
+int pal_room_store_invite_id(struct pal_room_store *rs, const char *room, const char *hash_hex,
+                             int64_t *id);
+/* The hex SHA-256 of link id's token: 0, -ENOENT, -EIO. */
+int pal_room_store_invite_hash(struct pal_room_store *rs, const char *room, int64_t id,
+                               char hex[65]);
+
 /* ---- journal: who did what, per room ---- */
 struct pal_journal_entry {
     int64_t id, ts_ms;

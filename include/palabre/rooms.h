@@ -68,6 +68,11 @@ int pal_role_parse(const char *name, enum pal_role *out);
  * would pass max_rooms, -ENOMEM. */
 int pal_rooms_join(struct pal_rooms *r, const char *room, const char *name, enum pal_role requested,
                    struct pal_participant **out);
+/* As pal_rooms_join, with the given id ("p_" + 12) and resume token (64):
+ * a participant coming back on a cluster's new home (cluster.h). Also
+ * -EEXIST (the id is taken here), -EINVAL. */
+int pal_rooms_join_as(struct pal_rooms *r, const char *room, const char *name, enum pal_role role,
+                      const char *id, const char *token, struct pal_participant **out);
 /* Finds the participant of room holding token, connected or within its
  * resume window; marks it connected again. Returns 0 or -ENOENT. */
 int pal_rooms_resume(struct pal_rooms *r, const char *room, const char *token, int64_t now_ms,
@@ -101,6 +106,9 @@ void pal_rooms_each(struct pal_rooms *r, pal_rooms_participant_fn fn, void *ud);
 #define PAL_ROOM_MAX_BANS 1000
 int pal_rooms_ban(struct pal_rooms *r, const char *room, const char *key);
 bool pal_rooms_is_banned(struct pal_rooms *r, const char *room, const char *key);
+/* Calls fn with each ban key of room's meeting. */
+void pal_rooms_each_ban(struct pal_rooms *r, const char *room,
+                        void (*fn)(const char *key, void *ud), void *ud);
 
 struct pal_participant *pal_rooms_find_participant(struct pal_rooms *r, const char *id);
 int pal_rooms_count(const struct pal_rooms *r);

@@ -27,8 +27,8 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { CHROMIUM_ARGS } from '../lib/media_e2e.mjs';
-import { clusterTopology, joinRoom, redisCli, registry, startNodes, startRedis, stopNodes, ticketFor }
-  from '../lib/cluster.mjs';
+import { clusterTopology, joinRoom, redisCli, registry, removeTopology, sleep, startNodes, startRedis,
+  stopCluster, ticketFor, until } from '../lib/cluster.mjs';
 import { connect } from '../lib/palabre.mjs';
 import { seconds, TIME_SCALE } from '../lib/timeouts.mjs';
 
@@ -36,16 +36,6 @@ const LEASE_MS = 8000; // [cluster] lease_seconds default
 let dir, topo, redis, nodes = [];
 const clients = [];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(what, fn, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 const nodeOf = (wsUrl) => nodes.find((n) => n.ws === wsUrl);
 async function join(entry, room, name, opts) {
   const m = await joinRoom(entry.ws, room, name, opts);
@@ -59,10 +49,7 @@ before(async () => {
   topo = await clusterTopology(3);
 }, { timeout: seconds(60) });
 
-after(async () => {
-  await topo?.destroy();
-  fs.rmSync(dir, { recursive: true, force: true });
-}, { timeout: seconds(60) });
+after(() => removeTopology(topo, dir), { timeout: seconds(60) });
 
 async function startCluster(extra) {
   redis = await startRedis(topo, fs.mkdtempSync(path.join(dir, 'redis-')));
@@ -70,10 +57,9 @@ async function startCluster(extra) {
 }
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close().catch(() => {});
-  await stopNodes(nodes);
+  const running = nodes;
   nodes = [];
-  await redis?.stop();
+  await stopCluster(clients, running, redis);
 }, { timeout: seconds(60) });
 
 test('rooms spread over the nodes; a join on the wrong node is redirected with a ticket and works', { timeout: seconds(120) }, async () => {

@@ -18,6 +18,7 @@
 //   redisCli(topo, 'GET', 'pal:node:node1')
 //   ticketFor(room, 'node1') → a ticket that places a new room on node1
 //   await topo.destroy();
+//   await until('what', () => cond, ms)    polls cond every 100 ms, throws after ms
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -186,4 +187,32 @@ export async function stopNodes(nodes) {
     if (r.code !== 0) bad.push(`${n.id} exited with ${r.code} (${r.signal}):\n${n.output()}`);
   }
   if (bad.length) throw new Error(bad.join('\n'));
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls fn every 100 ms until it returns something truthy (returned), or
+// throws after timeoutMs naming what was awaited.
+export async function until(what, fn, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+// The end of a test: its clients closed, its nodes stopped (stopNodes: throws
+// on a crash or a sanitizer report), its redis-server stopped.
+export async function stopCluster(clients, nodes, redis) {
+  for (const c of clients.splice(0)) await c.close().catch(() => {});
+  await stopNodes(nodes);
+  await redis?.stop();
+}
+
+// The end of a test file: the namespaces and the temporary directory gone.
+export async function removeTopology(topo, dir) {
+  await topo?.destroy();
+  fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -188,13 +188,102 @@ static void test_config_keys(void **state)
     assert_non_null(strstr(err, "[cluster] redis"));
 }
 
+/* The access fields of pal:room:<room>:access: written, read back the
+ * same; a value out of the store's bounds (not written by a node) refused. */
+static void test_access_values(void **state)
+{
+    struct pal_room_record r = {.title = "Conseil \"municipal\"", .owner_sub = "local:ab",
+                                .owner_name = "Amélie", .created_ms = 1764374400000LL,
+                                .settings = {.lobby = false, .locked = true, .guest_chat = true}},
+                           got;
+    char v[PAL_CLUSTER_ACCESS_VALUE_MAX];
+    assert_int_equal(pal_cluster_room_write(&r, v, sizeof(v)), 0);
+    assert_int_equal(pal_cluster_room_read(v, strlen(v), "conseil", &got), 0);
+    assert_string_equal(got.name, "conseil");
+    assert_string_equal(got.title, r.title);
+    assert_string_equal(got.owner_sub, "local:ab");
+    assert_string_equal(got.owner_name, "Amélie");
+    assert_int_equal(got.created_ms, r.created_ms);
+    assert_false(got.settings.lobby);
+    assert_true(got.settings.locked);
+    assert_true(got.settings.guest_chat);
+    assert_int_equal(pal_cluster_room_write(&r, v, 20), -ENOSPC);
+    assert_int_equal(pal_cluster_room_read(v, strlen(v), "Bad Room", &got), -EINVAL);
+
+    struct pal_invite inv = {.label = "voirie", .created_by = "Alice", .created_ms = 5,
+                             .expires_ms = 99, .max_uses = 3, .uses = 2, .lobby = true,
+                             .revoked_ms = 7},
+                      back;
+    assert_int_equal(pal_cluster_invite_write(&inv, v, sizeof(v)), 0);
+    assert_int_equal(pal_cluster_invite_read(v, strlen(v), "conseil", &back), 0);
+    assert_string_equal(back.room, "conseil");
+    assert_string_equal(back.label, "voirie");
+    assert_int_equal(back.max_uses, 3);
+    assert_int_equal(back.uses, 2);
+    assert_int_equal(back.revoked_ms, 7);
+    assert_true(back.lobby);
+
+    static const char *const bad_rooms[] = {
+        "[]",
+        "{\"title\":\"\",\"owner_sub\":\"s\",\"owner_name\":\"\",\"created_ms\":0,"
+        "\"lobby\":true,\"locked\":false,\"guest_chat\":true}", /* empty title */
+        "{\"title\":\"t\",\"owner_sub\":\"s\",\"owner_name\":\"\",\"created_ms\":-1,"
+        "\"lobby\":true,\"locked\":false,\"guest_chat\":true}",
+        "{\"title\":\"t\",\"owner_sub\":\"s\",\"owner_name\":\"\",\"created_ms\":0,"
+        "\"lobby\":1,\"locked\":false,\"guest_chat\":true}",
+        "{\"title\":\"t\",\"title\":\"u\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad_rooms) / sizeof(bad_rooms[0]); i++)
+        assert_int_equal(pal_cluster_room_read(bad_rooms[i], strlen(bad_rooms[i]), "c", &got),
+                         -EINVAL);
+    static const char *const bad_invites[] = {
+        "{\"label\":\"l\",\"created_by\":\"\",\"created_ms\":0,\"expires_ms\":1,"
+        "\"max_uses\":-1,\"uses\":0,\"lobby\":true,\"revoked_ms\":0}",
+        "{\"label\":\"l\",\"created_by\":\"\",\"created_ms\":0,\"expires_ms\":1,"
+        "\"max_uses\":0,\"uses\":0,\"lobby\":true}",
+        "\"l\"",
+    };
+    for (size_t i = 0; i < sizeof(bad_invites) / sizeof(bad_invites[0]); i++)
+        assert_int_equal(pal_cluster_invite_read(bad_invites[i], strlen(bad_invites[i]), "c", &back),
+                         -EINVAL);
+}
+
+/* pal:room:<room>:people values: written, read back; a bad id, an unknown
+ * role, an agent without sub (or a guest with one) refused. */
+static void test_person_values(void **state)
+{
+    struct pal_cluster_person p = {.id = "p_0123456789ab", .name = "Amélie", .sub = "local:ab",
+                                   .role = PAL_ROLE_MODERATOR, .agent = true},
+                              q;
+    char v[PAL_CLUSTER_ACCESS_VALUE_MAX];
+    assert_int_equal(pal_cluster_person_write(&p, v, sizeof(v)), 0);
+    assert_int_equal(pal_cluster_person_read(v, strlen(v), &q), 0);
+    assert_string_equal(q.id, p.id);
+    assert_string_equal(q.name, "Amélie");
+    assert_string_equal(q.sub, "local:ab");
+    assert_int_equal(q.role, PAL_ROLE_MODERATOR);
+    assert_true(q.agent);
+    static const char *const bad[] = {
+        "{\"id\":\"p_0123456789aZ\",\"name\":\"a\",\"role\":\"owner\",\"agent\":true,\"sub\":\"s\"}",
+        "{\"id\":\"q_0123456789ab\",\"name\":\"a\",\"role\":\"owner\",\"agent\":true,\"sub\":\"s\"}",
+        "{\"id\":\"p_0123456789ab\",\"name\":\"a\",\"role\":\"king\",\"agent\":true,\"sub\":\"s\"}",
+        "{\"id\":\"p_0123456789ab\",\"name\":\"a\",\"role\":\"owner\",\"agent\":true,\"sub\":\"\"}",
+        "{\"id\":\"p_0123456789ab\",\"name\":\"a\",\"role\":\"guest\",\"agent\":false,\"sub\":\"s\"}",
+        "{\"id\":\"p_0123456789ab\",\"name\":\"\",\"role\":\"guest\",\"agent\":false,\"sub\":\"\"}",
+        "{\"id\":\"p_0123456789abc\",\"name\":\"a\",\"role\":\"guest\",\"agent\":false,\"sub\":\"\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(pal_cluster_person_read(bad[i], strlen(bad[i]), &q), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ticket_vector),     cmocka_unit_test(test_ticket_refused),
         cmocka_unit_test(test_lease_value),       cmocka_unit_test(test_registry_round_trip),
         cmocka_unit_test(test_registry_refused),  cmocka_unit_test(test_ws_url_and_redis_addr),
-        cmocka_unit_test(test_config_keys),
+        cmocka_unit_test(test_config_keys),       cmocka_unit_test(test_access_values),
+        cmocka_unit_test(test_person_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -783,6 +783,78 @@ static void open_refuses_a_newer_schema_and_bad_places(void **state)
     assert_int_equal(st.st_size, 512 * 15);
 }
 
+/* A cluster's copies (room_store.h): a room put from another node's state
+ * takes its owner and settings; a link put by its hash keeps its token
+ * working here, its uses only go up, a revocation stays, and a hash that is
+ * another room's link is refused. */
+static void cluster_copies(void **state)
+{
+    struct fixture *f = *state;
+    struct pal_room_record r = {.name = "conseil", .title = "Conseil", .owner_sub = "sub-a",
+                                .owner_name = "Alice", .created_ms = NOW,
+                                .settings = {.lobby = true, .locked = true, .guest_chat = false}};
+    assert_int_equal(pal_room_store_put(f->rs, &r), 0);
+    struct pal_room_record got;
+    assert_int_equal(pal_room_store_get(f->rs, "conseil", &got), 0);
+    assert_string_equal(got.owner_sub, "sub-a");
+    assert_true(got.settings.locked);
+    snprintf(r.owner_sub, sizeof(r.owner_sub), "sub-b");
+    r.settings.locked = false;
+    assert_int_equal(pal_room_store_put(f->rs, &r), 0); /* overwritten */
+    assert_int_equal(pal_room_store_get(f->rs, "conseil", &got), 0);
+    assert_string_equal(got.owner_sub, "sub-b");
+    assert_false(got.settings.locked);
+    snprintf(r.name, sizeof(r.name), "Bad Name");
+    assert_int_equal(pal_room_store_put(f->rs, &r), -EINVAL);
+
+    /* a link made here, its hash, and the same link put again as another
+     * node saw it (used 3 times, revoked) */
+    char token[PAL_INVITE_TOKEN_LEN + 1], hex[65];
+    struct pal_invite inv, again;
+    assert_int_equal(pal_room_store_invite_create(f->rs, "conseil", "voirie", "Alice", NOW,
+                                                  NOW + DAY, 0, true, token, &inv), 0);
+    assert_int_equal(pal_room_store_invite_hash(f->rs, "conseil", inv.id, hex), 0);
+    assert_int_equal(strlen(hex), 64);
+    int64_t id = 0;
+    assert_int_equal(pal_room_store_invite_id(f->rs, "conseil", hex, &id), 0);
+    assert_int_equal(id, inv.id);
+    assert_int_equal(pal_room_store_invite_id(f->rs, "autre", hex, &id), -ENOENT);
+    struct pal_invite seen = inv;
+    seen.uses = 3;
+    seen.revoked_ms = NOW + 5;
+    assert_int_equal(pal_room_store_invite_put(f->rs, hex, &seen, &id), 0);
+    assert_int_equal(id, inv.id);
+    assert_int_equal(pal_room_store_invite_find(f->rs, "conseil", token, NOW + 10, &again),
+                     -ECANCELED);
+    seen.uses = 1; /* an older copy: the count and the revocation stay */
+    seen.revoked_ms = 0;
+    assert_int_equal(pal_room_store_invite_put(f->rs, hex, &seen, NULL), 0);
+    assert_int_equal(pal_room_store_invite_get(f->rs, "conseil", inv.id, &again), 0);
+    assert_int_equal(again.uses, 3);
+    assert_int_equal(again.revoked_ms, NOW + 5);
+
+    /* a link first known from another node: its token works here */
+    const char *other = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    struct pal_invite far = {.room = "conseil", .label = "ailleurs", .created_by = "Bob",
+                             .created_ms = NOW, .expires_ms = NOW + DAY, .lobby = false};
+    assert_int_equal(pal_room_store_invite_put(f->rs, other, &far, &id), 0);
+    assert_int_equal(pal_room_store_invite_get(f->rs, "conseil", id, &again), 0);
+    assert_string_equal(again.label, "ailleurs");
+    assert_int_equal(pal_room_store_invite_hash(f->rs, "conseil", id, hex), 0);
+    assert_string_equal(hex, other);
+
+    /* another room's hash, a bad hash, a room that is not here */
+    struct pal_room_record r2 = {.name = "autre", .title = "Autre", .owner_sub = "sub-a",
+                                 .created_ms = NOW};
+    assert_int_equal(pal_room_store_put(f->rs, &r2), 0);
+    snprintf(far.room, sizeof(far.room), "autre");
+    assert_int_equal(pal_room_store_invite_put(f->rs, other, &far, &id), -EEXIST);
+    assert_int_equal(pal_room_store_invite_put(f->rs, "xyz", &far, &id), -EINVAL);
+    snprintf(far.room, sizeof(far.room), "absente");
+    const char *third = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+    assert_int_equal(pal_room_store_invite_put(f->rs, third, &far, &id), -ENOENT);
+}
+
 int main(void)
 {
     pal_log_set_level(PAL_LOG_OFF);
@@ -805,6 +877,7 @@ int main(void)
         T(reopen_keeps_everything),
         T(shares_the_file_with_the_chat_store),
         T(open_refuses_a_newer_schema_and_bad_places),
+        T(cluster_copies),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

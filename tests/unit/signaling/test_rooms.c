@@ -209,6 +209,32 @@ static void test_bans(void **state)
     pal_rooms_destroy(r);
 }
 
+/* join_as (a cluster's new home): the given id and token, found and resumed
+ * by them; an id taken here or malformed is refused. */
+static void test_join_as(void **state)
+{
+    struct pal_rooms *r = pal_rooms_create(10, 10, 30);
+    struct pal_participant *a, *b, *got;
+    const char *token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    assert_int_equal(pal_rooms_join_as(r, "w", "A", PAL_ROLE_OWNER, "p_0123456789ab", token, &a), 0);
+    assert_string_equal(a->id, "p_0123456789ab");
+    assert_string_equal(a->resume_token, token);
+    assert_int_equal(a->role, PAL_ROLE_OWNER);
+    assert_ptr_equal(pal_rooms_find_participant(r, "p_0123456789ab"), a);
+    assert_int_equal(pal_rooms_room_size(r, "w"), 1);
+    assert_int_equal(pal_rooms_resume(r, "w", token, 0, &got), 0);
+    assert_ptr_equal(got, a);
+    assert_int_equal(pal_rooms_join_as(r, "w", "B", PAL_ROLE_GUEST, "p_0123456789ab", token, &b),
+                     -EEXIST);
+    assert_int_equal(pal_rooms_join_as(r, "w", "B", PAL_ROLE_GUEST, "x_0123456789ab", token, &b),
+                     -EINVAL);
+    assert_int_equal(pal_rooms_join_as(r, "w", "B", PAL_ROLE_GUEST, "p_01", token, &b), -EINVAL);
+    assert_int_equal(pal_rooms_join_as(r, "w", "B", PAL_ROLE_GUEST, "p_0123456789ac", "short", &b),
+                     -EINVAL);
+    assert_int_equal(pal_rooms_room_size(r, "w"), 1);
+    pal_rooms_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_iteration),
         cmocka_unit_test(test_lobby_iteration),
         cmocka_unit_test(test_bans),
+        cmocka_unit_test(test_join_as),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
