@@ -228,7 +228,7 @@ static void test_oidc_keys(void **state)
     assert_int_equal(pal_config_set(&c, "oidc", "issuer", "http://idp.example.fr", err, sizeof(err)), 0);
     assert_int_equal(pal_config_check(&c, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "issuer must be https://"));
-    assert_int_equal(pal_config_set(&c, "oidc", "session_idle_seconds", "10", err, sizeof(err)), -EINVAL);
+    assert_int_equal(pal_config_set(&c, "oidc", "session_idle_seconds", "9", err, sizeof(err)), -EINVAL);
     assert_int_equal(pal_config_set(&c, "access", "agents", "saml", err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "expected open, token or oidc"));
 }
