@@ -651,4 +651,6 @@ async function route() {
   preJoinScreen(room, new URLSearchParams(location.search));
 }
 
+// boot.js: the modules loaded and ran (otherwise it reloads the page)
+window.__palabreBooted = true;
 route();

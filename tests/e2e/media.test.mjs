@@ -167,7 +167,7 @@ test('with 5% random loss video keeps decoding: NACKs sent and answered, no free
       p1 = await publishVideoStats(a.page);
       return v1.framesDecoded - v0.framesDecoded >= 150 && v1.nackCount - v0.nackCount >= 5 &&
         (dropped = droppedPackets()) >= 50 && p1.nackCount > p0.nackCount;
-    }, 60000, 'NACKs under loss');
+    }, 60000 * TIME_SCALE, 'NACKs under loss');
   } finally {
     clearLoss();
   }
@@ -179,14 +179,17 @@ test('with 5% random loss video keeps decoding: NACKs sent and answered, no free
     `${v1.framesDecoded - v0.framesDecoded} frames, ` +
     `freezes ${(v1.totalFreezesDuration - v0.totalFreezesDuration).toFixed(2)} s (longest <= ${longest.toFixed(2)} s); Alice: ` +
     `${p1.nackCount - p0.nackCount} NACKs received, ${p1.retransmittedPacketsSent - p0.retransmittedPacketsSent} retransmitted`);
-  // Both legs drop 5 %, so without repair about 10 % of Alice's packets would
-  // never reach Bruno. The server answers Bruno's NACKs from its own buffer;
-  // what stays lost is mostly what Alice's browser chose not to resend (Chrome
-  // rate-limits retransmissions under loss), outside the server's control: the
-  // holes left must be fewer than one lossy leg alone would make.
+  // Both legs drop 5 %, so without repair about 9.75 % of Alice's packets
+  // would never reach Bruno. The server answers Bruno's NACKs from its own
+  // buffer; what stays lost is mostly what Alice's browser chose not to resend
+  // (Chrome rate-limits retransmissions under loss: in one run it answered 256
+  // NACKs with 7 packets), outside the server's control: up to
+  // the upstream leg's 5 %. The bound sits between the two (8 %: for the
+  // 1,000 and more packets a window holds on a loaded machine, 4 standard
+  // deviations above 5 %).
   assert.ok(v1.nackCount > v0.nackCount, 'Bruno sent NACKs');
   assert.ok(repaired > 0, 'the server answered Bruno\'s NACKs with retransmissions');
-  assert.ok(lost < (received + lost) * 0.05, `lost ${lost} of ${received + lost} despite NACKs`);
+  assert.ok(lost < (received + lost) * 0.08, `lost ${lost} of ${received + lost} despite NACKs`);
   // the server NACKs Alice's lost packets and she retransmits them
   assert.ok(p1.nackCount > p0.nackCount, 'server sent NACKs to the publisher');
   assert.ok(p1.retransmittedPacketsSent > p0.retransmittedPacketsSent, 'publisher answered NACKs');

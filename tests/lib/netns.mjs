@@ -176,6 +176,25 @@ export async function link(na, ifA, addrA, nb, ifB, addrB) {
   na.ip('link', 'set', ifA, 'up');
   nb.ip('addr', 'add', addrB, 'dev', ifB);
   nb.ip('link', 'set', ifB, 'up');
+  await settled(na, ifA);
+  await settled(nb, ifB);
+}
+
+// The kernel finishes bringing a link up about a second later (its link
+// watcher: operstate UP, then the IPv6 link-local address). A Chromium
+// started before that sees a network change and fails the requests it has in
+// flight (net::ERR_NETWORK_CHANGED), so link() returns once the link is final.
+async function settled(ns, ifname, ms = 10000) {
+  const deadline = Date.now() + ms;
+  const v6 = () => { try { return ns.run('sysctl', ['-n', `net.ipv6.conf.${ifname}.disable_ipv6`]).trim() === '0'; } catch { return false; } };
+  const hasV6 = v6();
+  for (;;) {
+    const up = / state UP /.test(ns.ip('-o', 'link', 'show', 'dev', ifname));
+    const ll = !hasV6 || ns.ip('-6', '-o', 'addr', 'show', 'dev', ifname, 'scope', 'link').includes('fe80::');
+    if (up && ll) return;
+    if (Date.now() > deadline) throw new Error(`link ${ifname} in ${ns.name} not up after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 function noDad(ns, ifname) {
