@@ -1,9 +1,10 @@
 /* The router of one room. See palabre/room.h.
  *
  * Fan-out: publisher packet (parsed once by its transport) -> producer
- * bookkeeping -> each consumer rewrites the header into the room's scratch
- * buffer -> its sink protects header and received payload into the datagram
- * (the cipher makes the one copy of the payload) and sends. Nothing is
+ * bookkeeping (a copy into its retransmission ring) -> pal_producer_forward:
+ * each of its consumers rewrites the header into the room's scratch buffer
+ * -> its sink protects header and received payload into the datagram (the
+ * cipher makes the subscriber's copy of the payload) and sends. Nothing is
  * allocated per packet.
  *
  * The room's mixer (media/room_mixer.c) sees the same producers and
@@ -17,9 +18,7 @@
 
 #include "palabre/bwe.h"
 #include "palabre/bwe_alloc.h"
-#include "palabre/keyframe.h"
 #include "palabre/log.h"
-#include "palabre/nack.h"
 #include "palabre/producer.h"
 #include "palabre/rtcp.h"
 #include "palabre/simulcast.h"

@@ -8,9 +8,10 @@
  * No allocation per packet, one copy of the payload per subscriber: only
  * the header is rewritten (into a caller scratch buffer), and the sink's
  * SRTP reads the payload where it was received and writes the datagram it
- * sends (the cipher makes the copy). The ring slots are preallocated, one
- * ring per published stream (palabre/rtx_buffer.h) instead of one per
- * subscriber: 10 times less memory in a room of 10.
+ * sends (its cipher makes that copy). The other copy is per received
+ * packet, not per subscriber: the producer's ring (palabre/rtx_buffer.h),
+ * one per published stream instead of one per subscriber (10 times less
+ * memory in a room of 10), its slots preallocated.
  *
  * Thread: the room's worker (create/destroy too). */
 #ifndef PALABRE_CONSUMER_H

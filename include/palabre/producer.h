@@ -1,7 +1,8 @@
 /* A producer: one track received on a participant's publish PeerConnection.
  * It keeps the receive statistics of the stream (for RTCP RR), the NACK
  * generator and the keyframe-request throttle (video), the audio level
- * (RFC 6464) and the list of consumers it fans out to.
+ * (RFC 6464) and the list of consumers it fans out to (pal_producer_forward;
+ * the room attaches and detaches them, never edits the list).
  *
  * Thread: the room's worker (create/destroy too). */
 #ifndef PALABRE_PRODUCER_H
