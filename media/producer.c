@@ -240,8 +240,7 @@ void pal_producer_set_mixer_input(struct pal_producer *p, uint32_t id, int layer
     p->mixer_layer = layer;
 }
 
-void pal_producer_counters(const struct pal_producer *p, uint64_t *received,
-                           uint64_t *forwarded)
+void pal_producer_counters(const struct pal_producer *p, uint64_t *received, uint64_t *forwarded)
 {
     *received = p->packets_received;
     *forwarded = p->packets_forwarded;

@@ -693,7 +693,8 @@ static void on_subscriber_feedback(struct pal_room *r, struct pal_room_peer *p,
     case PAL_RTCP_PLI:
         r->st.pli_in++;
         if (c) {
-            room_request_keyframe(r, pal_consumer_producer(c), pal_consumer_keyframe_layer(c), now_ms);
+            room_request_keyframe(r, pal_consumer_producer(c), pal_consumer_keyframe_layer(c),
+                                  now_ms);
             room_mix_keyframe(r, c);
         }
         break;
@@ -880,8 +881,8 @@ static void tick_budget(const struct pal_room *r, struct pal_room_peer *p, int64
     for (size_t k = 0; k < p->n_consumers; k++) {
         struct pal_consumer *c = p->consumers[k];
         const struct pal_producer *prod = pal_consumer_producer(c);
-        if (!prod || pal_producer_blocked(prod) ||
-            pal_consumer_track(c)->kind != PAL_MEDIA_VIDEO || !producer_flowing(c, now_ms))
+        if (!prod || pal_producer_blocked(prod) || pal_consumer_track(c)->kind != PAL_MEDIA_VIDEO ||
+            !producer_flowing(c, now_ms))
             continue;
         uint32_t need[PAL_MEDIA_MAX_LAYERS];
         int idx[PAL_MEDIA_MAX_LAYERS];
@@ -893,8 +894,8 @@ static void tick_budget(const struct pal_room *r, struct pal_room_peer *p, int64
                 need[l] = MIN_NEED_BPS;
         }
         uint32_t share = weights ? (uint32_t)(avail * share_weight(r, c) / weights) : 0;
-        pal_bwe_alloc_step(pal_consumer_alloc(c), need, n, active_pos(idx, n, view_want(c, now_ms)), share,
-                           cut, now_ms);
+        pal_bwe_alloc_step(pal_consumer_alloc(c), need, n, active_pos(idx, n, view_want(c, now_ms)),
+                           share, cut, now_ms);
     }
 }
 

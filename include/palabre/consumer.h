@@ -47,11 +47,12 @@ struct pal_media_sink {
 /* Opaque: only media/consumer.c reads or edits a consumer's state. */
 struct pal_consumer;
 
-/* pal_consumer_forward's results besides a sink error. */
+/* pal_consumer_forward's results besides a sink error: sent; held back
+ * (not ready, another layer, hidden); held back until a keyframe of the
+ * packet's layer (ask the publisher for one). */
 #define PAL_CONSUMER_SENT 0
-#define PAL_CONSUMER_HELD 1           /* not ready, another layer, hidden */
-#define PAL_CONSUMER_WANTS_KEYFRAME 2 /* held: it waits for a keyframe of this
-                                         packet's layer (ask the publisher) */
+#define PAL_CONSUMER_HELD 1
+#define PAL_CONSUMER_WANTS_KEYFRAME 2
 
 /* sink: borrowed, must outlive the consumer. Returns 0, -EINVAL, -ENOMEM. */
 int pal_consumer_create(const char *subscriber, const char *producer_pid, const char *producer_mid,

@@ -75,8 +75,7 @@ void pal_producer_set_blocked(struct pal_producer *p, bool blocked, int64_t wall
 uint32_t pal_producer_mixer_input(const struct pal_producer *p, int *layer);
 void pal_producer_set_mixer_input(struct pal_producer *p, uint32_t id, int layer);
 /* palabre/media.h's track stats: packets received, and sent to subscribers. */
-void pal_producer_counters(const struct pal_producer *p, uint64_t *received,
-                           uint64_t *forwarded);
+void pal_producer_counters(const struct pal_producer *p, uint64_t *received, uint64_t *forwarded);
 
 /* Whether a keyframe request (PLI) for stream layer should go to the
  * publisher now: video, not blocked, and past the throttle (the request

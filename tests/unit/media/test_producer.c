@@ -53,8 +53,8 @@ static size_t feed(struct pal_producer *prod, uint16_t seq, bool keyframe, bool 
     struct pal_rtp_header h = {
         .payload_type = PT, .seq = seq, .timestamp = seq * 3000u, .ssrc = VIDEO_SSRC};
     uint8_t payload[40] = {0};
-    payload[0] = 0x10;                   /* S=1, PID=0 */
-    payload[1] = keyframe ? 0x00 : 0x01; /* P bit: 0 = keyframe */
+    payload[0] = 0x10;                                       /* S=1, PID=0 */
+    payload[1] = keyframe ? 0x00 : 0x01;                     /* P bit: 0 = keyframe */
     payload[4] = 0x9d, payload[5] = 0x01, payload[6] = 0x2a; /* start code */
     payload[7] = 64, payload[9] = 48;
     uint8_t buf[1500], scratch[PAL_MEDIA_SCRATCH];
@@ -106,8 +106,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void counters(const struct pal_producer *p, uint64_t want_received,
-                     uint64_t want_forwarded)
+static void counters(const struct pal_producer *p, uint64_t want_received, uint64_t want_forwarded)
 {
     uint64_t received, forwarded;
     pal_producer_counters(p, &received, &forwarded);
