@@ -33,10 +33,14 @@ struct pal_packet_info {
 
 int pal_producer_create(const char *participant, const struct pal_media_track *t,
                         struct pal_producer **out);
-/* The consumers must have been detached first (pal_consumer_set_producer NULL). */
+/* Its consumers must have been unlinked first (pal_producer_unlink_all):
+ * they would keep a dangling producer. */
 void pal_producer_destroy(struct pal_producer *p);
 
+/* Adds c (linked to p by pal_consumer_set_producer) to the consumers it
+ * forwards to; once only. Returns 0 or -ENOMEM. */
 int pal_producer_attach(struct pal_producer *p, struct pal_consumer *c);
+/* Removes c from the list (nothing if it is not there). */
 void pal_producer_detach(struct pal_producer *p, struct pal_consumer *c);
 /* Unlinks every consumer (pal_consumer_set_producer NULL) and empties the
  * list: before destroying p, or when its track goes away. */
