@@ -12,6 +12,58 @@
 #include "palabre/srtp.h"
 #include "palabre/vp8.h"
 
+struct pal_consumer {
+    /* borrowed */
+    struct pal_producer *producer;     /* NULL while the producer is absent */
+    const struct pal_media_sink *sink; /* the subscriber's subscribe PC */
+    struct pal_bwe *bwe; /* its transport-wide numbering and estimate (NULL: none) */
+    /* owned */
+    struct pal_rtx_buffer *own_rtx; /* a mixer output's packets; NULL for a
+                                       producer's track (its ring is shared) */
+    /* state */
+    char subscriber[PAL_MEDIA_ID_MAX];
+    char producer_pid[PAL_MEDIA_ID_MAX];
+    char producer_mid[PAL_MEDIA_MID_MAX];
+    struct pal_media_track track; /* as offered to the subscriber */
+    struct pal_rtp_ext_map ext_map;
+    uint8_t src_ext_twcc; /* the producer's transport-cc extension id, 0: none */
+    bool started;         /* a first packet went out: offsets are fixed */
+    bool wait_keyframe;   /* video: drop until a keyframe starts */
+    uint16_t seq_offset;  /* out = in + offset */
+    uint32_t ts_offset;
+    uint16_t first_seq;   /* our first sequence number (< 2^15) */
+    uint32_t first_ts;
+    uint16_t last_seq;    /* last sent (out numbering) */
+    uint32_t last_ts;
+    int64_t last_ts_wall_us; /* wall clock when last_ts was sent (for SR) */
+    uint64_t packets, octets, retransmitted, nack_misses;
+    uint32_t mixer_output; /* forwards the room's mixer output (producer_pid
+                              PAL_MEDIA_MIXER_ID), 0: an ordinary track */
+    /* Which of the producer's streams (palabre/consumer.h,
+     * pal_consumer_layer): layer is the one forwarded, target the one
+     * wanted. */
+    int layer, target;
+    struct pal_media_view view; /* as the subscriber last told (set_track_view) */
+    bool has_view;
+    /* Simulcast: the VP8 picture id and TL0PICIDX made continuous across
+     * layers (each layer's encoder numbers its own pictures). */
+    bool vp8_rewrite;
+    bool have_pic, have_tl0;
+    uint16_t pic_offset, last_pic;
+    uint8_t tl0_offset, last_tl0;
+    uint64_t layer_switches;
+    /* Bandwidth (palabre/bwe_alloc.h): want is the layer the view asks,
+     * alloc caps it. A switch the view did not ask is counted as
+     * bandwidth's (target_bw). reported_*: what the subscriber was last told
+     * (track_quality), reported_layer -2: nothing yet. */
+    struct pal_bwe_alloc alloc;
+    int want;
+    bool target_bw;
+    uint64_t layer_switches_bw;
+    int reported_layer;
+    bool reported_limited;
+};
+
 int pal_consumer_create(const char *subscriber, const char *producer_pid, const char *producer_mid,
                         const struct pal_media_track *track, const struct pal_media_sink *sink,
                         struct pal_consumer **out)
@@ -61,19 +113,120 @@ void pal_consumer_destroy(struct pal_consumer *c)
     free(c);
 }
 
+const char *pal_consumer_subscriber(const struct pal_consumer *c)
+{
+    return c->subscriber;
+}
+
+const char *pal_consumer_producer_pid(const struct pal_consumer *c)
+{
+    return c->producer_pid;
+}
+
+const char *pal_consumer_producer_mid(const struct pal_consumer *c)
+{
+    return c->producer_mid;
+}
+
+const struct pal_media_track *pal_consumer_track(const struct pal_consumer *c)
+{
+    return &c->track;
+}
+
+struct pal_producer *pal_consumer_producer(const struct pal_consumer *c)
+{
+    return c->producer;
+}
+
+void pal_consumer_set_bwe(struct pal_consumer *c, struct pal_bwe *bwe)
+{
+    c->bwe = bwe;
+}
+
+uint32_t pal_consumer_mixer_output(const struct pal_consumer *c)
+{
+    return c->mixer_output;
+}
+
+void pal_consumer_set_mixer_output(struct pal_consumer *c, uint32_t id)
+{
+    c->mixer_output = id;
+}
+
+void pal_consumer_switches(const struct pal_consumer *c, uint64_t *all, uint64_t *bw)
+{
+    *all = c->layer_switches;
+    *bw = c->layer_switches_bw;
+}
+
+void pal_consumer_set_view(struct pal_consumer *c, const struct pal_media_view *v)
+{
+    c->view = *v;
+    c->has_view = true;
+}
+
+const struct pal_media_view *pal_consumer_view(const struct pal_consumer *c)
+{
+    return &c->view;
+}
+
+int pal_consumer_layer(const struct pal_consumer *c)
+{
+    return c->layer;
+}
+
+int pal_consumer_target(const struct pal_consumer *c)
+{
+    return c->target;
+}
+
+int pal_consumer_keyframe_layer(const struct pal_consumer *c)
+{
+    return c->layer >= 0 ? c->layer : c->target;
+}
+
+struct pal_bwe_alloc *pal_consumer_alloc(struct pal_consumer *c)
+{
+    return &c->alloc;
+}
+
+int pal_consumer_want(const struct pal_consumer *c)
+{
+    return c->want;
+}
+
+bool pal_consumer_choose(struct pal_consumer *c, int want, int target)
+{
+    if (target != c->target)
+        c->target_bw = want == c->want; /* the view asked nothing new */
+    c->want = want;
+    return pal_consumer_set_target(c, target);
+}
+
+bool pal_consumer_report_quality(struct pal_consumer *c, int target, bool limited)
+{
+    if (target == c->reported_layer && limited == c->reported_limited)
+        return false;
+    bool tell = limited || c->reported_limited;
+    c->reported_layer = target;
+    c->reported_limited = limited;
+    return tell;
+}
+
 void pal_consumer_set_producer(struct pal_consumer *c, struct pal_producer *p)
 {
     c->producer = p;
     /* Keep only the extensions both sides negotiated and the subscriber
      * can use as they are: the audio level. mid and transport-cc belong to
      * the publisher's transport and would be wrong on ours. */
+    const struct pal_media_track *src = p ? pal_producer_track(p) : NULL;
     memset(&c->ext_map, 0, sizeof(c->ext_map));
-    if (p && p->track.ext_audio_level && p->track.ext_audio_level < 16 &&
-        c->track.ext_audio_level)
-        c->ext_map.map[p->track.ext_audio_level] = c->track.ext_audio_level;
+    if (src && src->ext_audio_level && src->ext_audio_level < 16 && c->track.ext_audio_level)
+        c->ext_map.map[src->ext_audio_level] = c->track.ext_audio_level;
     /* transport-cc: the element is kept, its value is ours (send()) */
-    if (p && p->track.ext_twcc && p->track.ext_twcc < 16 && c->track.ext_twcc)
-        c->ext_map.map[p->track.ext_twcc] = c->track.ext_twcc;
+    if (src && src->ext_twcc && src->ext_twcc < 16 && c->track.ext_twcc)
+        c->ext_map.map[src->ext_twcc] = c->track.ext_twcc;
+    c->src_ext_twcc = src ? src->ext_twcc : 0;
     if (c->started) {
         /* Continue our numbering after a producer change. */
         c->first_seq = (uint16_t)(c->last_seq + 1);
@@ -85,9 +238,9 @@ void pal_consumer_set_producer(struct pal_consumer *c, struct pal_producer *p)
         pal_rtx_buffer_clear(c->own_rtx);
     /* A simulcast producer: no layer until the room picks one; picture ids
      * go on from what was sent (another producer numbers its own). */
-    c->vp8_rewrite = p && p->track.n_layers > 0;
+    c->vp8_rewrite = src && src->n_layers > 0;
     c->layer = c->vp8_rewrite ? -1 : 0;
-    c->target = c->vp8_rewrite ? (int)p->n_streams - 1 : 0;
+    c->target = c->vp8_rewrite ? (int)pal_producer_stream_count(p) - 1 : 0;
     if (c->has_view && !c->view.visible && c->track.kind == PAL_MEDIA_VIDEO)
         c->target = c->layer = -1;
 }
@@ -154,7 +307,7 @@ static int send(struct pal_consumer *c, const struct pal_rtp_packet *pkt, uint8_
      * transport-cc feedback then tells the estimator about our sends. */
     size_t tl;
     const uint8_t *tw = c->bwe && c->producer && c->track.ext_twcc
-                            ? pal_rtp_ext_find(pkt, c->producer->track.ext_twcc, &tl)
+                            ? pal_rtp_ext_find(pkt, c->src_ext_twcc, &tl)
                             : NULL;
     if (tw && tl == 2 && tw > pkt->buf && (size_t)(tw - pkt->buf) + 2 <= hdr_len)
         pal_wr16(scratch + (tw - pkt->buf), pal_bwe_next_seq(c->bwe, pkt->len, now_ms * 1000));
@@ -182,12 +335,14 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
                          int64_t now_ms, int64_t wall_us)
 {
     if (!c->sink->ready || c->target < 0)
-        return 1;
+        return PAL_CONSUMER_HELD;
     const struct pal_vp8_desc *d = info->has_vp8 ? &info->vp8 : NULL;
     if (info->layer != c->layer) {
         /* Switch (or start, or resume after hidden) on the target's keyframe. */
-        if (info->layer != c->target || !info->keyframe)
-            return 1;
+        if (info->layer != c->target)
+            return PAL_CONSUMER_HELD;
+        if (!info->keyframe)
+            return PAL_CONSUMER_WANTS_KEYFRAME;
         if (c->layer >= 0 || c->started) {
             c->layer_switches++;
             c->layer_switches_bw += c->target_bw;
@@ -198,7 +353,7 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
     }
     if (c->wait_keyframe) {
         if (!info->keyframe)
-            return 1;
+            return info->layer == c->target ? PAL_CONSUMER_WANTS_KEYFRAME : PAL_CONSUMER_HELD;
         c->wait_keyframe = false;
     }
     if (!c->started) {
@@ -239,10 +394,9 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
 int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scratch, size_t cap,
                             int64_t now_ms)
 {
-    struct pal_rtx_buffer *ring = c->own_rtx                          ? c->own_rtx
-                                  : c->producer && c->layer >= 0 &&
-                                            (size_t)c->layer < c->producer->n_streams
-                                      ? c->producer->streams[c->layer].rtx
+    struct pal_rtx_buffer *ring = c->own_rtx ? c->own_rtx
+                                  : c->producer && c->layer >= 0
+                                      ? pal_producer_rtx(c->producer, (size_t)c->layer)
                                       : NULL;
     const uint8_t *kept;
     size_t kept_len, len;

@@ -1,9 +1,10 @@
 /* The router of one room. See palabre/room.h.
  *
  * Fan-out: publisher packet (parsed once by its transport) -> producer
- * bookkeeping -> each consumer rewrites the header into the room's scratch
- * buffer -> its sink protects header and received payload into the datagram
- * (the cipher makes the one copy of the payload) and sends. Nothing is
+ * bookkeeping (a copy into its retransmission ring) -> pal_producer_forward:
+ * each of its consumers rewrites the header into the room's scratch buffer
+ * -> its sink protects header and received payload into the datagram (the
+ * cipher makes the subscriber's copy of the payload) and sends. Nothing is
  * allocated per packet.
  *
  * The room's mixer (media/room_mixer.c) sees the same producers and
@@ -17,9 +18,7 @@
 
 #include "palabre/bwe.h"
 #include "palabre/bwe_alloc.h"
-#include "palabre/keyframe.h"
 #include "palabre/log.h"
-#include "palabre/nack.h"
 #include "palabre/producer.h"
 #include "palabre/rtcp.h"
 #include "palabre/simulcast.h"
@@ -100,11 +99,14 @@ void pal_room_get_stats(const struct pal_room *r, struct pal_room_stats *out)
     for (size_t i = 0; i < r->n_peers; i++)
         for (size_t k = 0; k < r->peers[i]->n_consumers; k++) {
             const struct pal_consumer *c = r->peers[i]->consumers[k];
-            out->layer_switches += c->layer_switches;
-            out->layer_switches_bw += c->layer_switches_bw;
-            if (c->track.kind == PAL_MEDIA_VIDEO && c->producer && c->target < 0) {
+            uint64_t all, bw;
+            pal_consumer_switches(c, &all, &bw);
+            out->layer_switches += all;
+            out->layer_switches_bw += bw;
+            if (pal_consumer_track(c)->kind == PAL_MEDIA_VIDEO && pal_consumer_producer(c) &&
+                pal_consumer_target(c) < 0) {
                 out->paused_tracks++;
-                out->paused_tracks_bw += c->want >= 0;
+                out->paused_tracks_bw += pal_consumer_want(c) >= 0;
             }
         }
 }
@@ -159,13 +161,17 @@ int pal_room_peer_add(struct pal_room *r, const char *participant, struct pal_ro
 static void relink_consumers(struct pal_room *r, const char *pid, const char *mid,
                              struct pal_producer *prod, int64_t now_ms);
 
-static void producer_unlink_all(struct pal_producer *prod)
+/* c leaves its producer's list, its counters the room's (they never go
+ * back). */
+static void consumer_unlink(struct pal_room *r, struct pal_consumer *c)
 {
-    while (prod->n_consumers > 0) {
-        struct pal_consumer *c = prod->consumers[prod->n_consumers - 1];
-        pal_consumer_set_producer(c, NULL);
-        prod->n_consumers--;
-    }
+    uint64_t all, bw;
+    pal_consumer_switches(c, &all, &bw);
+    r->st.layer_switches += all;
+    r->st.layer_switches_bw += bw;
+    if (pal_consumer_producer(c))
+        pal_producer_detach(pal_consumer_producer(c), c);
+    room_mix_output_remove(r, c);
 }
 
 int pal_room_peer_remove(struct pal_room *r, const char *participant)
@@ -175,19 +181,11 @@ int pal_room_peer_remove(struct pal_room *r, const char *participant)
         if (strcmp(p->id, participant) != 0)
             continue;
         for (size_t k = 0; k < p->n_producers; k++) {
-            producer_unlink_all(p->producers[k]);
+            pal_producer_unlink_all(p->producers[k]);
             room_mix_input_remove(r, p->producers[k]);
         }
-        for (size_t k = 0; k < p->n_consumers; k++) {
-            struct pal_consumer *c = p->consumers[k];
-            if (c->producer)
-                pal_producer_detach(c->producer, c);
-            room_mix_output_remove(r, c);
-        }
-        for (size_t k = 0; k < p->n_consumers; k++) {
-            r->st.layer_switches += p->consumers[k]->layer_switches;
-            r->st.layer_switches_bw += p->consumers[k]->layer_switches_bw;
-        }
+        for (size_t k = 0; k < p->n_consumers; k++)
+            consumer_unlink(r, p->consumers[k]);
         r->peers[i] = r->peers[--r->n_peers];
         if (strcmp(r->speaker, participant) == 0)
             r->speaker[0] = '\0';
@@ -210,7 +208,7 @@ void pal_room_set_sink(struct pal_room_peer *p, enum pal_media_pc pc,
 
 static struct pal_room_peer *owner_of(struct pal_room *r, const struct pal_producer *prod)
 {
-    return pal_room_peer_find(r, prod->participant);
+    return pal_room_peer_find(r, pal_producer_participant(prod));
 }
 
 static void send_rtcp_to(struct pal_room *r, struct pal_room_peer *p, enum pal_media_pc pc,
@@ -226,7 +224,7 @@ static void send_rtcp_to(struct pal_room *r, struct pal_room_peer *p, enum pal_m
 static void send_pli(struct pal_room *r, struct pal_producer *prod, size_t layer)
 {
     struct pal_room_peer *pub = owner_of(r, prod);
-    uint32_t ssrc = prod->streams[layer].ssrc;
+    uint32_t ssrc = pal_producer_stream_ssrc(prod, layer);
     size_t len;
     if (!pub || !ssrc || pal_rtcp_write_pli(r->rtcp, sizeof(r->rtcp), &len, pub->rtcp_ssrc, ssrc))
         return;
@@ -239,10 +237,7 @@ static void send_pli(struct pal_room *r, struct pal_producer *prod, size_t layer
 void room_request_keyframe(struct pal_room *r, struct pal_producer *prod, int layer,
                            int64_t now_ms)
 {
-    if (!prod || prod->blocked || layer < 0 || (size_t)layer >= prod->n_streams)
-        return;
-    struct pal_keyframe *kf = prod->streams[layer].kf;
-    if (kf && pal_keyframe_request(kf, now_ms))
+    if (prod && pal_producer_keyframe_request(prod, layer, now_ms))
         send_pli(r, prod, (size_t)layer);
 }
 
@@ -250,11 +245,12 @@ void room_request_keyframe(struct pal_room *r, struct pal_producer *prod, int la
  * shows the track and, for a simulcast producer, which layers arrive. */
 static int view_want(const struct pal_consumer *c, int64_t now_ms)
 {
-    if (!c->producer->track.n_layers)
-        return c->view.visible ? 0 : -1;
+    const struct pal_producer *prod = pal_consumer_producer(c);
+    if (!pal_producer_track(prod)->n_layers)
+        return pal_consumer_view(c)->visible ? 0 : -1;
     struct pal_simulcast_layer layers[PAL_MEDIA_MAX_LAYERS];
-    size_t n = pal_producer_layers(c->producer, now_ms, layers);
-    return pal_simulcast_choose(layers, n, &c->view);
+    size_t n = pal_producer_layers(prod, now_ms, layers);
+    return pal_simulcast_choose(layers, n, pal_consumer_view(c));
 }
 
 /* The layers of c's producer that arrive (all of them when none does, as
@@ -264,7 +260,7 @@ static int view_want(const struct pal_consumer *c, int64_t now_ms)
 static size_t active_layers(const struct pal_consumer *c, int64_t now_ms, int *idx)
 {
     struct pal_simulcast_layer layers[PAL_MEDIA_MAX_LAYERS];
-    size_t n = pal_producer_layers(c->producer, now_ms, layers), k = 0;
+    size_t n = pal_producer_layers(pal_consumer_producer(c), now_ms, layers), k = 0;
     for (size_t i = 0; i < n; i++)
         if (layers[i].active)
             idx[k++] = (int)i;
@@ -279,7 +275,7 @@ static size_t active_layers(const struct pal_consumer *c, int64_t now_ms, int *i
 static bool producer_flowing(const struct pal_consumer *c, int64_t now_ms)
 {
     struct pal_simulcast_layer layers[PAL_MEDIA_MAX_LAYERS];
-    size_t n = pal_producer_layers(c->producer, now_ms, layers);
+    size_t n = pal_producer_layers(pal_consumer_producer(c), now_ms, layers);
     for (size_t i = 0; i < n; i++)
         if (layers[i].active)
             return true;
@@ -302,37 +298,22 @@ static int active_pos(const int *idx, size_t n, int layer)
 static void consumer_choose(struct pal_room *r, struct pal_room_peer *sub,
                             struct pal_consumer *c, int64_t now_ms)
 {
-    struct pal_producer *prod = c->producer;
-    if (!prod || c->track.kind != PAL_MEDIA_VIDEO)
+    struct pal_producer *prod = pal_consumer_producer(c);
+    if (!prod || pal_consumer_track(c)->kind != PAL_MEDIA_VIDEO)
         return;
     int want = view_want(c, now_ms), idx[PAL_MEDIA_MAX_LAYERS];
     size_t n = active_layers(c, now_ms, idx);
     int pos = active_pos(idx, n, want);
-    int allowed = pal_bwe_alloc_layer(&c->alloc, pos);
+    int allowed = pal_bwe_alloc_layer(pal_consumer_alloc(c), pos);
     int target = allowed >= 0 ? idx[allowed] : -1;
-    if (target != c->target)
-        c->target_bw = want == c->want; /* the view asked nothing new */
-    c->want = want;
-    if (pal_consumer_set_target(c, target) && sub->sinks[PAL_MEDIA_PC_SUBSCRIBE].ready)
+    if (pal_consumer_choose(c, want, target) && sub->sinks[PAL_MEDIA_PC_SUBSCRIBE].ready)
         room_request_keyframe(r, prod, target, now_ms);
-    bool limited = pal_bwe_alloc_limited(&c->alloc, pos);
-    if (target == c->reported_layer && limited == c->reported_limited)
-        return;
+    bool limited = pal_bwe_alloc_limited(pal_consumer_alloc(c), pos);
     /* told only what bandwidth does (held back, or no longer): what the view
      * does, the subscriber asked (no event per track and subscriber on join) */
-    bool tell = limited || c->reported_limited;
-    c->reported_layer = target;
-    c->reported_limited = limited;
-    if (tell && r->l.on_room_track_quality)
-        r->l.on_room_track_quality(r->l.ctx, r->name, sub->id, c->producer_pid, c->producer_mid,
-                                   target, limited);
-}
-
-/* The stream to ask a keyframe of for c: the one it forwards, else the one
- * it waits for. */
-static int consumer_layer(const struct pal_consumer *c)
-{
-    return c->layer >= 0 ? c->layer : c->target;
+    if (pal_consumer_report_quality(c, target, limited) && r->l.on_room_track_quality)
+        r->l.on_room_track_quality(r->l.ctx, r->name, sub->id, pal_consumer_producer_pid(c),
+                                   pal_consumer_producer_mid(c), target, limited);
 }
 
 void pal_room_sink_ready(struct pal_room *r, struct pal_room_peer *p, enum pal_media_pc pc,
@@ -342,8 +323,8 @@ void pal_room_sink_ready(struct pal_room *r, struct pal_room_peer *p, enum pal_m
     if (pc != PAL_MEDIA_PC_SUBSCRIBE)
         return;
     for (size_t i = 0; i < p->n_consumers; i++) {
-        room_request_keyframe(r, p->consumers[i]->producer, consumer_layer(p->consumers[i]),
-                              now_ms);
+        room_request_keyframe(r, pal_consumer_producer(p->consumers[i]),
+                              pal_consumer_keyframe_layer(p->consumers[i]), now_ms);
         room_mix_keyframe(r, p->consumers[i]);
     }
 }
@@ -351,7 +332,7 @@ void pal_room_sink_ready(struct pal_room *r, struct pal_room_peer *p, enum pal_m
 static struct pal_producer *producer_by_mid(struct pal_room_peer *p, const char *mid, size_t *idx)
 {
     for (size_t i = 0; i < p->n_producers; i++) {
-        if (strcmp(p->producers[i]->track.mid, mid) == 0) {
+        if (strcmp(pal_producer_track(p->producers[i])->mid, mid) == 0) {
             if (idx)
                 *idx = i;
             return p->producers[i];
@@ -367,14 +348,15 @@ static void relink_consumers(struct pal_room *r, const char *pid, const char *mi
         struct pal_room_peer *p = r->peers[i];
         for (size_t k = 0; k < p->n_consumers; k++) {
             struct pal_consumer *c = p->consumers[k];
-            if (strcmp(c->producer_pid, pid) != 0 || strcmp(c->producer_mid, mid) != 0)
+            if (strcmp(pal_consumer_producer_pid(c), pid) != 0 ||
+                strcmp(pal_consumer_producer_mid(c), mid) != 0)
                 continue;
-            if (c->producer)
-                pal_producer_detach(c->producer, c);
+            if (pal_consumer_producer(c))
+                pal_producer_detach(pal_consumer_producer(c), c);
             pal_consumer_set_producer(c, prod);
             consumer_choose(r, p, c, now_ms);
             if (prod && pal_producer_attach(prod, c) == 0 && p->sinks[PAL_MEDIA_PC_SUBSCRIBE].ready)
-                room_request_keyframe(r, prod, consumer_layer(c), now_ms);
+                room_request_keyframe(r, prod, pal_consumer_keyframe_layer(c), now_ms);
         }
     }
 }
@@ -400,20 +382,10 @@ int pal_room_producer_add(struct pal_room *r, struct pal_room_peer *p,
     int rc = pal_producer_create(p->id, t, &prod);
     if (rc)
         return rc;
-    prod->blocked = t->kind <= PAL_MEDIA_VIDEO && p->blocked[t->kind];
+    pal_producer_set_blocked(prod, t->kind <= PAL_MEDIA_VIDEO && p->blocked[t->kind], 0);
     if (old) {
-        /* A renegotiation: the track's counters go on, and the SSRCs learnt
-         * stay (the browser no longer sends the mid and rid extensions once
-         * we have reported its streams). */
-        prod->packets_received = old->packets_received;
-        prod->packets_forwarded = old->packets_forwarded;
-        for (size_t i = 0; i < prod->n_streams && i < old->n_streams; i++)
-            if (!prod->streams[i].ssrc &&
-                (!t->n_layers || !strcmp(t->rids[i], old->track.rids[i])))
-                prod->streams[i].ssrc = old->streams[i].ssrc;
-        if (!prod->track.ssrc && !t->n_layers && !old->track.n_layers)
-            prod->track.ssrc = old->track.ssrc;
-        producer_unlink_all(old);
+        pal_producer_inherit(prod, old); /* a renegotiation */
+        pal_producer_unlink_all(old);
         room_mix_input_remove(r, old);
         pal_producer_destroy(old);
         p->producers[idx] = prod;
@@ -434,7 +406,7 @@ int pal_room_producer_remove(struct pal_room *r, struct pal_room_peer *p, const 
     struct pal_producer *prod = producer_by_mid(p, mid, &idx);
     if (!prod)
         return -ENOENT;
-    producer_unlink_all(prod);
+    pal_producer_unlink_all(prod);
     room_mix_input_remove(r, prod);
     pal_producer_destroy(prod);
     p->producers[idx] = p->producers[--p->n_producers];
@@ -449,13 +421,11 @@ size_t pal_room_producer_count(const struct pal_room_peer *p)
 static void producer_unblock(struct pal_room *r, struct pal_room_peer *p,
                              struct pal_producer *prod, int64_t now_ms)
 {
-    prod->blocked = false;
-    int64_t wall_us = pal_wall_ms() * 1000;
-    for (size_t i = 0; i < prod->n_consumers; i++)
-        pal_consumer_resume(prod->consumers[i], wall_us);
+    pal_producer_set_blocked(prod, false, pal_wall_ms() * 1000); /* resumes its consumers */
     room_mix_input_add(r, p, prod);
-    if (prod->n_consumers || prod->mixer_input) /* video: the subscribers' picture back */
-        for (size_t i = 0; i < prod->n_streams; i++)
+    /* video: the subscribers' picture back */
+    if (pal_producer_consumer_count(prod) || pal_producer_mixer_input(prod, NULL))
+        for (size_t i = 0; i < pal_producer_stream_count(prod); i++)
             room_request_keyframe(r, prod, (int)i, now_ms);
 }
 
@@ -467,10 +437,10 @@ int pal_room_block(struct pal_room *r, struct pal_room_peer *p, enum pal_media_k
     p->blocked[kind] = blocked;
     for (size_t i = 0; i < p->n_producers; i++) {
         struct pal_producer *prod = p->producers[i];
-        if (prod->track.kind != kind || prod->blocked == blocked)
+        if (pal_producer_track(prod)->kind != kind || pal_producer_blocked(prod) == blocked)
             continue;
         if (blocked) {
-            prod->blocked = true;
+            pal_producer_set_blocked(prod, true, 0);
             room_mix_input_remove(r, prod); /* the mix and the composite drop it */
         } else {
             producer_unblock(r, p, prod, now_ms);
@@ -491,11 +461,10 @@ size_t pal_room_track_stats(const struct pal_room_peer *p, struct pal_media_trac
     for (size_t i = 0; i < p->n_producers && n < cap; i++, n++) {
         const struct pal_producer *prod = p->producers[i];
         memset(&out[n], 0, sizeof(out[n]));
-        snprintf(out[n].mid, sizeof(out[n].mid), "%s", prod->track.mid);
-        out[n].kind = prod->track.kind;
-        out[n].blocked = prod->blocked;
-        out[n].packets_received = prod->packets_received;
-        out[n].packets_forwarded = prod->packets_forwarded;
+        snprintf(out[n].mid, sizeof(out[n].mid), "%s", pal_producer_track(prod)->mid);
+        out[n].kind = pal_producer_track(prod)->kind;
+        out[n].blocked = pal_producer_blocked(prod);
+        pal_producer_counters(prod, &out[n].packets_received, &out[n].packets_forwarded);
     }
     return n;
 }
@@ -503,7 +472,7 @@ size_t pal_room_track_stats(const struct pal_room_peer *p, struct pal_media_trac
 static struct pal_consumer *consumer_by_mid(struct pal_room_peer *p, const char *mid, size_t *idx)
 {
     for (size_t i = 0; i < p->n_consumers; i++) {
-        if (strcmp(p->consumers[i]->track.mid, mid) == 0) {
+        if (strcmp(pal_consumer_track(p->consumers[i])->mid, mid) == 0) {
             if (idx)
                 *idx = i;
             return p->consumers[i];
@@ -515,11 +484,7 @@ static struct pal_consumer *consumer_by_mid(struct pal_room_peer *p, const char 
 static void consumer_drop(struct pal_room *r, struct pal_room_peer *p, size_t idx)
 {
     struct pal_consumer *c = p->consumers[idx];
-    r->st.layer_switches += c->layer_switches; /* the counter never goes back */
-    r->st.layer_switches_bw += c->layer_switches_bw;
-    if (c->producer)
-        pal_producer_detach(c->producer, c);
-    room_mix_output_remove(r, c);
+    consumer_unlink(r, c);
     pal_consumer_destroy(c);
     p->consumers[idx] = p->consumers[--p->n_consumers];
 }
@@ -551,7 +516,7 @@ int pal_room_consumer_add(struct pal_room *r, struct pal_room_peer *p, const cha
     p->consumers[p->n_consumers++] = c;
     if (t->ext_twcc && !p->bwe)
         pal_bwe_create(NULL, &p->bwe); /* without it (no memory), no numbering */
-    c->bwe = t->ext_twcc ? p->bwe : NULL;
+    pal_consumer_set_bwe(c, t->ext_twcc ? p->bwe : NULL);
     if (strcmp(producer_pid, PAL_MEDIA_MIXER_ID) == 0) {
         rc = room_mix_output_add(r, p, c);
         if (rc)
@@ -568,7 +533,7 @@ int pal_room_consumer_add(struct pal_room *r, struct pal_room_peer *p, const cha
             return -ENOMEM;
         }
         if (p->sinks[PAL_MEDIA_PC_SUBSCRIBE].ready)
-            room_request_keyframe(r, prod, consumer_layer(c), now_ms);
+            room_request_keyframe(r, prod, pal_consumer_keyframe_layer(c), now_ms);
     }
     return 0;
 }
@@ -579,10 +544,10 @@ int pal_room_set_view(struct pal_room *r, struct pal_room_peer *p, const char *p
     int found = -ENOENT;
     for (size_t i = 0; i < p->n_consumers; i++) {
         struct pal_consumer *c = p->consumers[i];
-        if (strcmp(c->producer_pid, producer_pid) || strcmp(c->producer_mid, producer_mid))
+        if (strcmp(pal_consumer_producer_pid(c), producer_pid) ||
+            strcmp(pal_consumer_producer_mid(c), producer_mid))
             continue;
-        c->view = *v;
-        c->has_view = true;
+        pal_consumer_set_view(c, v);
         consumer_choose(r, p, c, now_ms);
         found = 0;
     }
@@ -606,9 +571,8 @@ size_t pal_room_consumer_count(const struct pal_room_peer *p)
 static struct pal_producer *producer_by_ssrc(struct pal_room_peer *p, uint32_t ssrc)
 {
     for (size_t i = 0; i < p->n_producers; i++)
-        for (size_t k = 0; k < p->producers[i]->n_streams; k++)
-            if (p->producers[i]->streams[k].ssrc == ssrc)
-                return p->producers[i];
+        if (pal_producer_has_ssrc(p->producers[i], ssrc))
+            return p->producers[i];
     return NULL;
 }
 
@@ -621,27 +585,19 @@ void *pal_room_peer_accept_rtp(void *peer, const struct pal_rtp_packet *hdr)
     /* A simulcast layer: learnt from its rid extension. */
     for (size_t i = 0; i < p->n_producers; i++) {
         struct pal_producer *sp = p->producers[i];
-        int l = sp->track.n_layers ? pal_producer_stream_of(sp, hdr) : -1;
+        const struct pal_media_track *t = pal_producer_track(sp);
+        int l = t->n_layers ? pal_producer_stream_of(sp, hdr) : -1;
         if (l >= 0) {
-            PAL_INFO("media", p->room->name, p->id, "track %s: layer %s is SSRC %u", sp->track.mid,
-                     sp->track.rids[l], hdr->ssrc);
+            PAL_INFO("media", p->room->name, p->id, "track %s: layer %s is SSRC %u", t->mid,
+                     t->rids[l], hdr->ssrc);
             return sp;
         }
     }
     /* A track announced without a=ssrc: learn its SSRC from the mid
      * extension, once (header extensions are not encrypted). */
-    for (size_t i = 0; i < p->n_producers; i++) {
-        struct pal_producer *prod = p->producers[i];
-        if (prod->track.ssrc || prod->track.n_layers || !prod->track.ext_mid)
-            continue;
-        size_t len;
-        const uint8_t *mid = pal_rtp_ext_find(hdr, prod->track.ext_mid, &len);
-        if (mid && len == strlen(prod->track.mid) && memcmp(mid, prod->track.mid, len) == 0) {
-            prod->track.ssrc = hdr->ssrc;
-            prod->streams[0].ssrc = hdr->ssrc;
-            return prod;
-        }
-    }
+    for (size_t i = 0; i < p->n_producers; i++)
+        if (pal_producer_learn_ssrc(p->producers[i], hdr))
+            return p->producers[i];
     p->room->st.dropped_in++;
     return NULL;
 }
@@ -651,7 +607,7 @@ void *pal_room_peer_accept_rtp(void *peer, const struct pal_rtp_packet *hdr)
 static void on_rtp(struct pal_room *r, struct pal_room_peer *p, struct pal_producer *prod,
                    const struct pal_rtp_packet *pkt, int64_t now_ms)
 {
-    if (pkt->payload_type != prod->track.payload_type) {
+    if (pkt->payload_type != pal_producer_track(prod)->payload_type) {
         r->st.dropped_in++;
         return;
     }
@@ -668,29 +624,19 @@ static void on_rtp(struct pal_room *r, struct pal_room_peer *p, struct pal_produ
         r->st.dropped_in++;
         return;
     }
-    prod->packets_received++;
     if (pal_producer_on_packet(prod, pkt, now_ms, &info))
         room_request_keyframe(r, prod, info.layer, now_ms);
-    if (prod->blocked) /* hard mute: bookkeeping only (RR, NACK), nothing goes out */
+    if (pal_producer_blocked(prod)) /* hard mute: bookkeeping only (RR, NACK), nothing goes out */
         return;
-    if (r->mixer && prod->mixer_input && info.layer == prod->mixer_layer)
-        room_mix_push(r, prod, pkt, now_ms);
-    if (prod->n_consumers == 0)
-        return;
-    int64_t wall_us = pal_wall_ms() * 1000;
-    for (size_t i = 0; i < prod->n_consumers; i++) {
-        struct pal_consumer *c = prod->consumers[i];
-        bool waited = c->wait_keyframe || (c->target >= 0 && c->layer != c->target);
-        int rc = pal_consumer_forward(c, pkt, &info, r->scratch, sizeof(r->scratch), now_ms,
-                                      wall_us);
-        if (rc == 0) {
-            r->st.rtp_out++;
-            prod->packets_forwarded++;
-        } else if (rc == 1 && waited && c->sink->ready && info.layer == c->target) {
-            /* still waiting: keep asking (throttled) */
-            room_request_keyframe(r, prod, c->target, now_ms);
-        }
-    }
+    int mix_layer;
+    uint32_t mix_input = r->mixer ? pal_producer_mixer_input(prod, &mix_layer) : 0;
+    if (mix_input && info.layer == mix_layer)
+        room_mix_push(r, mix_input, pkt, now_ms);
+    bool want_kf;
+    r->st.rtp_out +=
+        pal_producer_forward(prod, pkt, &info, r->scratch, sizeof(r->scratch), now_ms, &want_kf);
+    if (want_kf) /* a subscriber still waits for its keyframe: keep asking (throttled) */
+        room_request_keyframe(r, prod, info.layer, now_ms);
 }
 
 void pal_room_peer_on_rtp(void *peer, void *producer, const struct pal_rtp_packet *pkt)
@@ -714,7 +660,7 @@ void pal_room_on_rtp(struct pal_room *r, struct pal_room_peer *p, uint8_t *buf, 
 static struct pal_consumer *consumer_by_ssrc(struct pal_room_peer *p, uint32_t ssrc)
 {
     for (size_t i = 0; i < p->n_consumers; i++)
-        if (p->consumers[i]->track.ssrc == ssrc)
+        if (pal_consumer_track(p->consumers[i])->ssrc == ssrc)
             return p->consumers[i];
     return NULL;
 }
@@ -725,7 +671,7 @@ static void on_subscriber_feedback(struct pal_room *r, struct pal_room_peer *p,
     struct pal_consumer *c = consumer_by_ssrc(p, pk->fb.media_ssrc);
     switch (pk->kind) {
     case PAL_RTCP_NACK: {
-        if (!c || (c->producer && c->producer->blocked))
+        if (!c || (pal_consumer_producer(c) && pal_producer_blocked(pal_consumer_producer(c))))
             return;
         uint16_t seqs[128];
         size_t n = pal_rtcp_nack_seqs(pk, seqs, PAL_ARRAY_LEN(seqs));
@@ -747,7 +693,8 @@ static void on_subscriber_feedback(struct pal_room *r, struct pal_room_peer *p,
     case PAL_RTCP_PLI:
         r->st.pli_in++;
         if (c) {
-            room_request_keyframe(r, c->producer, consumer_layer(c), now_ms);
+            room_request_keyframe(r, pal_consumer_producer(c), pal_consumer_keyframe_layer(c),
+                                  now_ms);
             room_mix_keyframe(r, c);
         }
         break;
@@ -759,7 +706,8 @@ static void on_subscriber_feedback(struct pal_room *r, struct pal_room_peer *p,
             pal_rtcp_fir_entry(pk, i, &ssrc, &seq);
             struct pal_consumer *fc = consumer_by_ssrc(p, ssrc);
             if (fc) {
-                room_request_keyframe(r, fc->producer, consumer_layer(fc), now_ms);
+                room_request_keyframe(r, pal_consumer_producer(fc), pal_consumer_keyframe_layer(fc),
+                                      now_ms);
                 room_mix_keyframe(r, fc);
             }
         }
@@ -806,17 +754,15 @@ static void tick_nack_pli(struct pal_room *r, struct pal_room_peer *p, int64_t n
 {
     for (size_t i = 0; i < p->n_producers; i++) {
         struct pal_producer *prod = p->producers[i];
-        for (size_t k = 0; k < prod->n_streams; k++) {
-            struct pal_producer_stream *st = &prod->streams[k];
-            if (st->kf && !prod->blocked && pal_keyframe_poll(st->kf, now_ms))
+        for (size_t k = 0; k < pal_producer_stream_count(prod); k++) {
+            if (pal_producer_keyframe_poll(prod, k, now_ms))
                 send_pli(r, prod, k);
-            if (!st->nack || !st->ssrc)
-                continue;
             uint16_t seqs[64];
-            size_t n = pal_nack_collect(st->nack, now_ms, seqs, PAL_ARRAY_LEN(seqs));
+            size_t n = pal_producer_collect_nacks(prod, k, now_ms, seqs, PAL_ARRAY_LEN(seqs));
             size_t len;
             if (n && pal_rtcp_write_nack(r->rtcp, sizeof(r->rtcp) - PAL_SRTP_MAX_TRAILER, &len,
-                                         p->rtcp_ssrc, st->ssrc, seqs, n) == 0) {
+                                         p->rtcp_ssrc, pal_producer_stream_ssrc(prod, k), seqs,
+                                         n) == 0) {
                 send_rtcp_to(r, p, PAL_MEDIA_PC_PUBLISH, len);
                 r->st.nack_out += n;
             }
@@ -830,7 +776,8 @@ static void tick_reports(struct pal_room *r, struct pal_room_peer *p, int64_t no
     struct pal_rtcp_report_block rb[PAL_MEDIA_MAX_TRACKS * PAL_MEDIA_MAX_LAYERS];
     size_t n = 0, len;
     for (size_t i = 0; i < p->n_producers; i++)
-        for (size_t k = 0; k < p->producers[i]->n_streams && n < PAL_ARRAY_LEN(rb); k++)
+        for (size_t k = 0; k < pal_producer_stream_count(p->producers[i]) && n < PAL_ARRAY_LEN(rb);
+             k++)
             if (pal_producer_report_block(p->producers[i], k, now_ms, &rb[n]))
                 n++;
     if (n && pal_rtcp_write_rr(r->rtcp, sizeof(r->rtcp) - PAL_SRTP_MAX_TRAILER, &len,
@@ -864,10 +811,10 @@ static void tick_speaker(struct pal_room *r)
     for (size_t i = 0; i < r->n_peers; i++) {
         struct pal_room_peer *p = r->peers[i];
         for (size_t k = 0; k < p->n_producers; k++) {
-            if (p->producers[k]->track.kind != PAL_MEDIA_AUDIO)
+            if (pal_producer_track(p->producers[k])->kind != PAL_MEDIA_AUDIO)
                 continue;
             int lv = pal_producer_take_level(p->producers[k]);
-            if (p->producers[k]->blocked)
+            if (pal_producer_blocked(p->producers[k]))
                 continue; /* a hard-muted microphone is nobody's active speaker */
             if (strcmp(p->id, r->speaker) == 0 && lv > current_level)
                 current_level = lv;
@@ -903,9 +850,9 @@ static uint32_t nominal_need(size_t l, size_t n)
  * room's priorities (a screen share, then the active speaker's camera). */
 static unsigned share_weight(const struct pal_room *r, const struct pal_consumer *c)
 {
-    if (!strncmp(c->producer->track.track_id, "screen-", 7))
+    if (!strncmp(pal_producer_track(pal_consumer_producer(c))->track_id, "screen-", 7))
         return 4;
-    return strcmp(c->producer_pid, r->speaker) == 0 ? 2 : 1;
+    return strcmp(pal_consumer_producer_pid(c), r->speaker) == 0 ? 2 : 1;
 }
 
 /* Shares the subscriber's estimate: audio first (what it measures), the
@@ -919,10 +866,12 @@ static void tick_budget(const struct pal_room *r, struct pal_room_peer *p, int64
     uint64_t audio = 0, weights = 0;
     for (size_t k = 0; k < p->n_consumers; k++) {
         struct pal_consumer *c = p->consumers[k];
-        if (!c->producer || c->producer->blocked)
+        const struct pal_producer *prod = pal_consumer_producer(c);
+        if (!prod || pal_producer_blocked(prod))
             continue;
-        if (c->track.kind == PAL_MEDIA_AUDIO)
-            audio += c->producer->streams[0].bps ? c->producer->streams[0].bps : AUDIO_RESERVE_BPS;
+        uint32_t bps = pal_producer_stream_bps(prod, 0);
+        if (pal_consumer_track(c)->kind == PAL_MEDIA_AUDIO)
+            audio += bps ? bps : AUDIO_RESERVE_BPS;
         else if (producer_flowing(c, now_ms) && view_want(c, now_ms) >= 0)
             weights += share_weight(r, c);
     }
@@ -931,21 +880,22 @@ static void tick_budget(const struct pal_room *r, struct pal_room_peer *p, int64
     int64_t cut = pal_bwe_last_cut_us(p->bwe) / 1000;
     for (size_t k = 0; k < p->n_consumers; k++) {
         struct pal_consumer *c = p->consumers[k];
-        if (!c->producer || c->producer->blocked || c->track.kind != PAL_MEDIA_VIDEO ||
+        const struct pal_producer *prod = pal_consumer_producer(c);
+        if (!prod || pal_producer_blocked(prod) || pal_consumer_track(c)->kind != PAL_MEDIA_VIDEO ||
             !producer_flowing(c, now_ms))
             continue;
         uint32_t need[PAL_MEDIA_MAX_LAYERS];
         int idx[PAL_MEDIA_MAX_LAYERS];
         size_t n = active_layers(c, now_ms, idx);
         for (size_t l = 0; l < n; l++) {
-            uint32_t bps = c->producer->streams[idx[l]].bps;
-            need[l] = bps ? bps : nominal_need((size_t)idx[l], c->producer->n_streams);
+            uint32_t bps = pal_producer_stream_bps(prod, (size_t)idx[l]);
+            need[l] = bps ? bps : nominal_need((size_t)idx[l], pal_producer_stream_count(prod));
             if (need[l] < MIN_NEED_BPS)
                 need[l] = MIN_NEED_BPS;
         }
         uint32_t share = weights ? (uint32_t)(avail * share_weight(r, c) / weights) : 0;
-        pal_bwe_alloc_step(&c->alloc, need, n, active_pos(idx, n, view_want(c, now_ms)), share,
-                           cut, now_ms);
+        pal_bwe_alloc_step(pal_consumer_alloc(c), need, n, active_pos(idx, n, view_want(c, now_ms)),
+                           share, cut, now_ms);
     }
 }
 
@@ -978,7 +928,7 @@ void pal_room_tick(struct pal_room *r, int64_t now_ms)
             tick_budget(r, r->peers[i], now_ms);
             for (size_t k = 0; k < r->peers[i]->n_consumers; k++) {
                 struct pal_consumer *c = r->peers[i]->consumers[k];
-                if (c->producer && c->track.kind == PAL_MEDIA_VIDEO)
+                if (pal_consumer_producer(c) && pal_consumer_track(c)->kind == PAL_MEDIA_VIDEO)
                     consumer_choose(r, r->peers[i], c, now_ms);
             }
         }

@@ -32,11 +32,10 @@ void room_mix_fini(struct pal_room *r)
     free(r->mix_consumers);
 }
 
-void room_mix_push(struct pal_room *r, const struct pal_producer *prod,
-                   const struct pal_rtp_packet *pkt, int64_t now_ms)
+void room_mix_push(struct pal_room *r, uint32_t input_id, const struct pal_rtp_packet *pkt,
+                   int64_t now_ms)
 {
-    pal_mixer_thread_push_rtp(r->mix_thread, r->mixer, prod->mixer_input, pkt->buf, pkt->len,
-                              now_ms);
+    pal_mixer_thread_push_rtp(r->mix_thread, r->mixer, input_id, pkt->buf, pkt->len, now_ms);
 }
 
 void pal_room_set_mixer_config(struct pal_room *r, const struct pal_mixer_config *c)
@@ -57,7 +56,7 @@ bool pal_room_mixer_running(const struct pal_room *r)
 static struct pal_consumer *mix_consumer_by_output(struct pal_room *r, uint32_t output_id)
 {
     for (size_t i = 0; i < r->n_mix_consumers; i++)
-        if (r->mix_consumers[i]->mixer_output == output_id)
+        if (pal_consumer_mixer_output(r->mix_consumers[i]) == output_id)
             return r->mix_consumers[i];
     return NULL;
 }
@@ -75,17 +74,16 @@ static void mix_on_packet(void *ctx, uint32_t output_id, const uint8_t *rtp, siz
     if (pal_rtp_parse(&pkt, r->mix_in, len, NULL) != 0)
         return;
     struct pal_packet_info info = {.layer = 0};
-    if (c->track.kind == PAL_MEDIA_VIDEO &&
+    if (pal_consumer_track(c)->kind == PAL_MEDIA_VIDEO &&
         pal_vp8_parse(pal_rtp_payload(&pkt), pkt.payload_len, &info.vp8, NULL) == 0) {
         info.has_vp8 = true;
         info.keyframe = info.vp8.is_frame_start && info.vp8.is_keyframe;
     }
-    bool waited = c->wait_keyframe;
     int rc = pal_consumer_forward(c, &pkt, &info, r->scratch, sizeof(r->scratch), pal_now_ms(),
                                   pal_wall_ms() * 1000);
-    if (rc == 0)
+    if (rc == PAL_CONSUMER_SENT)
         r->st.rtp_out++;
-    else if (rc == 1 && waited && c->sink->ready)
+    else if (rc == PAL_CONSUMER_WANTS_KEYFRAME)
         pal_mixer_thread_request_keyframe(r->mix_thread, r->mixer, output_id);
 }
 
@@ -94,7 +92,7 @@ static struct pal_producer *producer_by_mixer_input(struct pal_room *r, uint32_t
 {
     for (size_t i = 0; i < r->n_peers; i++)
         for (size_t k = 0; k < r->peers[i]->n_producers; k++)
-            if (r->peers[i]->producers[k]->mixer_input == input_id) {
+            if (pal_producer_mixer_input(r->peers[i]->producers[k], NULL) == input_id) {
                 *owner = r->peers[i];
                 return r->peers[i]->producers[k];
             }
@@ -108,8 +106,9 @@ static void mix_on_keyframe_needed(void *ctx, uint32_t input_id)
     struct pal_room *r = ctx;
     struct pal_room_peer *owner;
     struct pal_producer *prod = producer_by_mixer_input(r, input_id, &owner);
-    if (prod)
-        room_request_keyframe(r, prod, prod->mixer_layer, pal_now_ms());
+    int layer;
+    if (prod && pal_producer_mixer_input(prod, &layer))
+        room_request_keyframe(r, prod, layer, pal_now_ms());
 }
 
 /* Input and output ids: never 0 (the "none" value). */
@@ -122,16 +121,16 @@ static uint32_t mix_new_id(struct pal_room *r)
 
 void room_mix_input_add(struct pal_room *r, struct pal_room_peer *p, struct pal_producer *prod)
 {
-    if (!r->mixer || prod->mixer_input || prod->blocked)
+    if (!r->mixer || pal_producer_mixer_input(prod, NULL) || pal_producer_blocked(prod))
         return;
+    const struct pal_media_track *t = pal_producer_track(prod);
     uint32_t id = mix_new_id(r);
-    enum pal_mixer_kind kind =
-        prod->track.kind == PAL_MEDIA_AUDIO ? PAL_MIXER_AUDIO : PAL_MIXER_VIDEO;
+    enum pal_mixer_kind kind = t->kind == PAL_MEDIA_AUDIO ? PAL_MIXER_AUDIO : PAL_MIXER_VIDEO;
     if (pal_mixer_thread_add_input(r->mix_thread, r->mixer, id, p->num, kind) != 0) {
-        PAL_WARN("mixer", r->name, p->id, "track %s not mixed", prod->track.mid);
+        PAL_WARN("mixer", r->name, p->id, "track %s not mixed", t->mid);
         return;
     }
-    prod->mixer_input = id;
+    pal_producer_set_mixer_input(prod, id, 0);
     if (kind != PAL_MIXER_AUDIO) {
         /* Simulcast: the smallest layer that fills a tile of the composite
          * (a 2x2 grid), kept for the input's life: its decoder needs one
@@ -141,12 +140,12 @@ void room_mix_input_add(struct pal_room *r, struct pal_room_peer *p, struct pal_
                                       .height = (uint16_t)(r->mix_cfg.video_height / 2),
                                       .visible = true};
         size_t n = pal_producer_layers(prod, pal_now_ms(), layers);
-        prod->mixer_layer = n > 1 ? pal_simulcast_choose(layers, n, &tile) : 0;
+        pal_producer_set_mixer_input(prod, id, n > 1 ? pal_simulcast_choose(layers, n, &tile) : 0);
         return; /* its decoder asks for a keyframe (on_keyframe_needed) */
     }
     /* One extension id for every input: kept while the publishers agree
      * (browsers do); otherwise levels are ignored and every input decoded. */
-    int ext = prod->track.ext_audio_level;
+    int ext = t->ext_audio_level;
     if (r->mix_level_ext == -1)
         r->mix_level_ext = ext;
     else if (r->mix_level_ext != ext)
@@ -156,9 +155,10 @@ void room_mix_input_add(struct pal_room *r, struct pal_room_peer *p, struct pal_
 
 void room_mix_input_remove(struct pal_room *r, struct pal_producer *prod)
 {
-    if (r->mixer && prod->mixer_input)
-        pal_mixer_thread_remove_input(r->mix_thread, r->mixer, prod->mixer_input);
-    prod->mixer_input = 0;
+    uint32_t id = pal_producer_mixer_input(prod, NULL);
+    if (r->mixer && id)
+        pal_mixer_thread_remove_input(r->mix_thread, r->mixer, id);
+    pal_producer_set_mixer_input(prod, 0, 0);
 }
 
 static void mix_stop(struct pal_room *r)
@@ -169,7 +169,7 @@ static void mix_stop(struct pal_room *r)
     r->mixer = 0;
     for (size_t i = 0; i < r->n_peers; i++)
         for (size_t k = 0; k < r->peers[i]->n_producers; k++)
-            r->peers[i]->producers[k]->mixer_input = 0;
+            pal_producer_set_mixer_input(r->peers[i]->producers[k], 0, 0);
     r->mix_level_ext = -1;
 }
 
@@ -194,8 +194,8 @@ static int mix_start(struct pal_room *r)
 
 int room_mix_output_add(struct pal_room *r, struct pal_room_peer *p, struct pal_consumer *c)
 {
-    bool video = c->track.kind == PAL_MEDIA_VIDEO;
-    if (strcmp(c->producer_mid, video ? "video" : "audio") != 0)
+    bool video = pal_consumer_track(c)->kind == PAL_MEDIA_VIDEO;
+    if (strcmp(pal_consumer_producer_mid(c), video ? "video" : "audio") != 0)
         return -EINVAL;
     if (r->n_mix_consumers == r->cap_mix_consumers) {
         size_t cap = r->cap_mix_consumers ? 2 * r->cap_mix_consumers : 8;
@@ -210,13 +210,14 @@ int room_mix_output_add(struct pal_room *r, struct pal_room_peer *p, struct pal_
         return rc;
     uint32_t id = mix_new_id(r);
     rc = pal_mixer_thread_add_output(r->mix_thread, r->mixer, id, p->num,
-                                     video ? PAL_MIXER_VIDEO : PAL_MIXER_AUDIO, c->track.ssrc);
+                                     video ? PAL_MIXER_VIDEO : PAL_MIXER_AUDIO,
+                                     pal_consumer_track(c)->ssrc);
     if (rc) {
         if (r->n_mix_consumers == 0)
             mix_stop(r);
         return rc;
     }
-    c->mixer_output = id;
+    pal_consumer_set_mixer_output(c, id);
     r->mix_consumers[r->n_mix_consumers++] = c;
     room_mix_keyframe(r, c);
     return 0;
@@ -224,7 +225,8 @@ int room_mix_output_add(struct pal_room *r, struct pal_room_peer *p, struct pal_
 
 void room_mix_output_remove(struct pal_room *r, struct pal_consumer *c)
 {
-    if (!c->mixer_output)
+    uint32_t id = pal_consumer_mixer_output(c);
+    if (!id)
         return;
     for (size_t i = 0; i < r->n_mix_consumers; i++)
         if (r->mix_consumers[i] == c) {
@@ -235,14 +237,14 @@ void room_mix_output_remove(struct pal_room *r, struct pal_consumer *c)
         if (r->n_mix_consumers == 0)
             mix_stop(r); /* the outputs go with the mixer */
         else
-            pal_mixer_thread_remove_output(r->mix_thread, r->mixer, c->mixer_output);
+            pal_mixer_thread_remove_output(r->mix_thread, r->mixer, id);
     }
-    c->mixer_output = 0;
+    pal_consumer_set_mixer_output(c, 0);
 }
 
 /* A subscriber of the composite lost the picture (PLI/FIR) or starts. */
 void room_mix_keyframe(struct pal_room *r, struct pal_consumer *c)
 {
-    if (r->mixer && c->mixer_output && c->track.kind == PAL_MEDIA_VIDEO)
-        pal_mixer_thread_request_keyframe(r->mix_thread, r->mixer, c->mixer_output);
+    if (r->mixer && pal_consumer_mixer_output(c) && pal_consumer_track(c)->kind == PAL_MEDIA_VIDEO)
+        pal_mixer_thread_request_keyframe(r->mix_thread, r->mixer, pal_consumer_mixer_output(c));
 }

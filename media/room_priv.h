@@ -71,9 +71,10 @@ void room_request_keyframe(struct pal_room *r, struct pal_producer *prod, int la
 /* room_mixer.c: the mixer's side of the room's life, producers and consumers. */
 void room_mix_init(struct pal_room *r);
 void room_mix_fini(struct pal_room *r);
-/* A producer's packet to its mixer input (r->mixer and prod->mixer_input set). */
-void room_mix_push(struct pal_room *r, const struct pal_producer *prod,
-                   const struct pal_rtp_packet *pkt, int64_t now_ms);
+/* A producer's packet to its mixer input (r->mixer set, input_id from
+ * pal_producer_mixer_input). */
+void room_mix_push(struct pal_room *r, uint32_t input_id, const struct pal_rtp_packet *pkt,
+                   int64_t now_ms);
 void room_mix_input_add(struct pal_room *r, struct pal_room_peer *p, struct pal_producer *prod);
 void room_mix_input_remove(struct pal_room *r, struct pal_producer *prod);
 /* A consumer of PAL_MEDIA_MIXER_ID: starts the mixer with the first one. */

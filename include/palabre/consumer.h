@@ -8,9 +8,10 @@
  * No allocation per packet, one copy of the payload per subscriber: only
  * the header is rewritten (into a caller scratch buffer), and the sink's
  * SRTP reads the payload where it was received and writes the datagram it
- * sends (the cipher makes the copy). The ring slots are preallocated, one
- * ring per published stream (palabre/rtx_buffer.h) instead of one per
- * subscriber: 10 times less memory in a room of 10.
+ * sends (its cipher makes that copy). The other copy is per received
+ * packet, not per subscriber: the producer's ring (palabre/rtx_buffer.h),
+ * one per published stream instead of one per subscriber (10 times less
+ * memory in a room of 10), its slots preallocated.
  *
  * Thread: the room's worker (create/destroy too). */
 #ifndef PALABRE_CONSUMER_H
@@ -43,63 +44,39 @@ struct pal_media_sink {
  * be at least this big. */
 #define PAL_MEDIA_SCRATCH (PAL_RTP_MAX_PACKET + PAL_SRTP_MAX_TRAILER)
 
-struct pal_consumer {
-    /* borrowed */
-    struct pal_producer *producer;     /* NULL while the producer is absent */
-    const struct pal_media_sink *sink; /* the subscriber's subscribe PC */
-    struct pal_bwe *bwe; /* its transport-wide numbering and estimate (NULL: none) */
-    /* owned */
-    struct pal_rtx_buffer *own_rtx; /* a mixer output's packets; NULL for a
-                                       producer's track (its ring is shared) */
-    /* state */
-    char subscriber[PAL_MEDIA_ID_MAX];
-    char producer_pid[PAL_MEDIA_ID_MAX];
-    char producer_mid[PAL_MEDIA_MID_MAX];
-    struct pal_media_track track; /* as offered to the subscriber */
-    struct pal_rtp_ext_map ext_map;
-    bool started;         /* a first packet went out: offsets are fixed */
-    bool wait_keyframe;   /* video: drop until a keyframe starts */
-    uint16_t seq_offset;  /* out = in + offset */
-    uint32_t ts_offset;
-    uint16_t first_seq;   /* our first sequence number (< 2^15) */
-    uint32_t first_ts;
-    uint16_t last_seq;    /* last sent (out numbering) */
-    uint32_t last_ts;
-    int64_t last_ts_wall_us; /* wall clock when last_ts was sent (for SR) */
-    uint64_t packets, octets, retransmitted, nack_misses;
-    uint32_t mixer_output; /* forwards the room's mixer output (producer_pid
-                              PAL_MEDIA_MIXER_ID), 0: an ordinary track */
-    /* Which of the producer's streams (palabre/simulcast.h): layer is the
-     * one forwarded (-1: none yet, or stopped), target the one wanted (-1:
-     * none, the subscriber hides the track). A switch happens on a keyframe
-     * of the target; until then the current layer goes on. */
-    int layer, target;
-    struct pal_media_view view; /* as the subscriber last told (set_track_view) */
-    bool has_view;
-    /* Simulcast: the VP8 picture id and TL0PICIDX made continuous across
-     * layers (each layer's encoder numbers its own pictures). */
-    bool vp8_rewrite;
-    bool have_pic, have_tl0;
-    uint16_t pic_offset, last_pic;
-    uint8_t tl0_offset, last_tl0;
-    uint64_t layer_switches;
-    /* Bandwidth (palabre/bwe_alloc.h): want is the layer the view asks,
-     * alloc caps it. A switch the view did not ask is counted as
-     * bandwidth's (target_bw). reported_*: what the subscriber was last told
-     * (track_quality), reported_layer -2: nothing yet. */
-    struct pal_bwe_alloc alloc;
-    int want;
-    bool target_bw;
-    uint64_t layer_switches_bw;
-    int reported_layer;
-    bool reported_limited;
-};
+/* Opaque: only media/consumer.c reads or edits a consumer's state. */
+struct pal_consumer;
+
+/* pal_consumer_forward's results besides a sink error: sent; held back
+ * (not ready, another layer, hidden); held back until a keyframe of the
+ * packet's layer (ask the publisher for one). */
+#define PAL_CONSUMER_SENT 0
+#define PAL_CONSUMER_HELD 1
+#define PAL_CONSUMER_WANTS_KEYFRAME 2
 
 /* sink: borrowed, must outlive the consumer. Returns 0, -EINVAL, -ENOMEM. */
 int pal_consumer_create(const char *subscriber, const char *producer_pid, const char *producer_mid,
                         const struct pal_media_track *track, const struct pal_media_sink *sink,
                         struct pal_consumer **out);
 void pal_consumer_destroy(struct pal_consumer *c);
+
+const char *pal_consumer_subscriber(const struct pal_consumer *c);
+/* The participant and mid of the track it forwards (PAL_MEDIA_MIXER_ID and
+ * "audio"/"video" for the room's mix). */
+const char *pal_consumer_producer_pid(const struct pal_consumer *c);
+const char *pal_consumer_producer_mid(const struct pal_consumer *c);
+/* The track as offered to the subscriber (its mid, kind, SSRC). */
+const struct pal_media_track *pal_consumer_track(const struct pal_consumer *c);
+/* Its producer, NULL while the producer is absent (or a mixer output). */
+struct pal_producer *pal_consumer_producer(const struct pal_consumer *c);
+/* The subscriber's transport-wide numbering and estimate (NULL: none),
+ * borrowed: it must outlive the consumer. */
+void pal_consumer_set_bwe(struct pal_consumer *c, struct pal_bwe *bwe);
+/* The room's mixer output it forwards, 0: an ordinary track. */
+uint32_t pal_consumer_mixer_output(const struct pal_consumer *c);
+void pal_consumer_set_mixer_output(struct pal_consumer *c, uint32_t id);
+/* Layer switches so far, all of them and those bandwidth made. */
+void pal_consumer_switches(const struct pal_consumer *c, uint64_t *all, uint64_t *bw);
 
 /* Links to its producer (computes the extension id map) or unlinks (NULL).
  * Linking again restarts the stream (new offsets, wait for a keyframe). */
@@ -110,6 +87,36 @@ void pal_consumer_set_producer(struct pal_consumer *c, struct pal_producer *p);
  * waits for a keyframe (the deltas in between are gone). */
 void pal_consumer_resume(struct pal_consumer *c, int64_t wall_us);
 
+/* How the subscriber shows the track (set_track_view); before it tells, as
+ * big as can be (the best layer). */
+void pal_consumer_set_view(struct pal_consumer *c, const struct pal_media_view *v);
+const struct pal_media_view *pal_consumer_view(const struct pal_consumer *c);
+
+/* Which of the producer's streams (palabre/simulcast.h): the one
+ * forwarded (-1: none yet, or stopped) and the one wanted (-1: none, the
+ * subscriber hides the track). A switch happens on a keyframe of the
+ * target; until then the current layer goes on. */
+int pal_consumer_layer(const struct pal_consumer *c);
+int pal_consumer_target(const struct pal_consumer *c);
+/* The stream to ask a keyframe of: the one it forwards, else the one it
+ * waits for (-1: none). */
+int pal_consumer_keyframe_layer(const struct pal_consumer *c);
+
+/* Bandwidth (palabre/bwe_alloc.h): the allocator the room steps, owned by
+ * the consumer. */
+struct pal_bwe_alloc *pal_consumer_alloc(struct pal_consumer *c);
+/* The layer the view asked at the last pal_consumer_choose (-1: none). */
+int pal_consumer_want(const struct pal_consumer *c);
+/* The room's choice: want is the layer the view asks, target that capped
+ * by bandwidth; a switch the view did not ask is counted as bandwidth's.
+ * Returns pal_consumer_set_target's answer (a keyframe to ask). */
+bool pal_consumer_choose(struct pal_consumer *c, int want, int target);
+/* Whether the subscriber must be told (track_quality) that bandwidth holds
+ * the track back at target (limited), changes its layer meanwhile, or lets
+ * it go; what the view does, the subscriber asked. Remembers what it was
+ * last told. */
+bool pal_consumer_report_quality(struct pal_consumer *c, int target, bool limited);
+
 /* The stream to forward from now on (-1: none, e.g. a hidden tile). The
  * switch itself waits for a keyframe of that layer, and the subscriber sees
  * one stream: sequence numbers and (simulcast) picture ids go on from the
@@ -118,9 +125,10 @@ void pal_consumer_resume(struct pal_consumer *c, int64_t wall_us);
 bool pal_consumer_set_target(struct pal_consumer *c, int layer);
 
 /* Forwards one received packet of stream info->layer (info->keyframe: it
- * starts a VP8 keyframe; info->vp8 its descriptor when has_vp8). Returns 0
- * (sent), 1 (held back: not ready, another layer, waiting for a keyframe)
- * or a negative errno from the sink. */
+ * starts a VP8 keyframe; info->vp8 its descriptor when has_vp8). Returns
+ * PAL_CONSUMER_SENT, PAL_CONSUMER_HELD (not ready, another layer, hidden),
+ * PAL_CONSUMER_WANTS_KEYFRAME (held until a keyframe of info->layer) or a
+ * negative errno from the sink. */
 struct pal_packet_info;
 int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pkt,
                          const struct pal_packet_info *info, uint8_t *scratch, size_t cap,
