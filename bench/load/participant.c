@@ -184,9 +184,15 @@ static void on_rtcp(void *ctx, uint8_t *buf, size_t len)
             tot->nack_seqs_received += pal_rtcp_nack_seqs(&r, seqs, PAL_ARRAY_LEN(seqs));
         } else if (r.kind == PAL_RTCP_PLI || r.kind == PAL_RTCP_FIR) {
             tot->pli_received++;
-            for (size_t i = 0; i < pc->p->n_senders; i++)
-                if (pc->p->senders[i].video)
-                    pc->p->senders[i].keyframe_wanted = true;
+            /* A PLI names the stream (with simulcast, one layer); a FIR, or
+             * a PLI for an SSRC we do not send, restarts every video stream. */
+            struct load_participant *p = pc->p;
+            bool named = false;
+            for (size_t i = 0; r.kind == PAL_RTCP_PLI && i < p->n_senders; i++)
+                named |= p->senders[i].video && p->senders[i].ssrc == r.fb.media_ssrc;
+            for (size_t i = 0; i < p->n_senders; i++)
+                if (p->senders[i].video && (!named || p->senders[i].ssrc == r.fb.media_ssrc))
+                    p->senders[i].keyframe_wanted = true;
         }
     }
 }
