@@ -313,8 +313,8 @@ static struct pal_session_desc *parse_or_fail(struct load_participant *p, const 
 #define LOAD_EXT_RID 10
 
 /* Turns the video m-section of a single-stream offer into a simulcast one,
- * as a browser writes it for sendEncodings [q, h, f]: the rid extension,
- * a=rid:<id> send per layer, a=simulcast:send q;h;f, and no a=ssrc lines
+ * as a browser writes it for sendEncodings [f, h, q]: the rid extension,
+ * a=rid:<id> send per layer, a=simulcast:send f;h;q, and no a=ssrc lines
  * (the server learns each layer's SSRC from the rid in the RTP header).
  * Returns a new string (caller frees) or NULL. */
 static char *offer_simulcast(const char *sdp, const struct load_media_source *m)
@@ -336,11 +336,15 @@ static char *offer_simulcast(const char *sdp, const struct load_media_source *m)
         if (m_line && !strncmp(l, "m=video", 7)) {
             in_video = true;
             g_string_append_printf(out, "a=extmap:%d %s\r\n", LOAD_EXT_RID, PAL_SDP_URI_RID);
-            for (int k = 0; k < m->n_layers; k++)
+            /* Highest first, as Chrome lists [f, h, q] encodings: Janus
+             * takes the a=simulcast order as high to low (Palabre orders
+             * q, h, f by name whatever the order). */
+            for (int k = m->n_layers - 1; k >= 0; k--)
                 g_string_append_printf(out, "a=rid:%s send\r\n", load_layer_rid(m, k));
             g_string_append(out, "a=simulcast:send ");
-            for (int k = 0; k < m->n_layers; k++)
-                g_string_append_printf(out, "%s%s", k ? ";" : "", load_layer_rid(m, k));
+            for (int k = m->n_layers - 1; k >= 0; k--)
+                g_string_append_printf(out, "%s%s", k < m->n_layers - 1 ? ";" : "",
+                                       load_layer_rid(m, k));
             g_string_append(out, "\r\n");
         }
         l = next;
