@@ -114,9 +114,9 @@ static void on_response(struct load_participant *p, json_t *msg)
             return;
         }
         participant_joined(p);
-        snprintf(s->self_id, sizeof(s->self_id), "%s",
-                 json_string_value(json_object_get(json_object_get(data, "participant"), "id"))
-                     ?: "");
+        json_t *me = json_object_get(data, "participant");
+        const char *self = json_string_value(json_object_get(me, "id"));
+        snprintf(s->self_id, sizeof(s->self_id), "%s", self ? self : "");
         json_t *others = json_object_get(data, "participants"), *o;
         size_t k;
         json_array_foreach(others, k, o)
