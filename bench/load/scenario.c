@@ -131,7 +131,8 @@ int load_scenario_load(const char *name_or_file, const char *const *dirs, struct
         rc = -EINVAL;
     }
     if (!rc && s->simulcast && (!s->video || s->video_width < 128 || s->video_height < 128)) {
-        snprintf(err, errcap, "simulcast needs video of at least 128x128 (its q layer is 1/4 of it)");
+        snprintf(err, errcap,
+                 "simulcast needs video of at least 128x128 (its q layer is 1/4 of it)");
         rc = -EINVAL;
     }
     if (!rc && !s->audio && !s->video) {
