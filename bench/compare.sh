@@ -13,8 +13,12 @@
 # ice_enforce_list) and plj1 10.213.0.2/24 (the load tool's side,
 # --interfaces plj1). Janus's configuration is bench/janus/*.jcfg.
 #
-#   bench/compare.sh [scenario ...]     default: meeting webinar
+#   bench/compare.sh [scenario ...]     default: meeting meeting_simulcast webinar
 #                                       (also: large, the room of 100)
+# meeting_simulcast: every camera as three layers (rid q/h/f), 3 of the 10
+# in small tiles; its rows add the video packets received per layer, the
+# layer switches the subscribers saw, and (Palabre) the server's
+# palabre_media_layer_switches_total over the run.
 #   JANUS_BIN=/path/to/janus bench/compare.sh
 #   ROUNDS=5 bench/compare.sh           rounds per scenario (default 3)
 #   LOAD_ARGS='--duration 10' bench/compare.sh large   palabre-load options
@@ -23,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(meeting webinar)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(meeting meeting_simulcast webinar)
 
 if [ -z "${IN_NETNS:-}" ]; then
     if ! command -v "${JANUS_BIN:-janus}" >/dev/null; then
@@ -95,6 +99,13 @@ start_janus() {
     echo "janus did not start:"; cat "$tmp/janus.out" "$tmp/janus.log"; exit 1
 }
 
+# Palabre's palabre_media_layer_switches_total (nothing for Janus: its
+# counters are not in a /metrics page).
+layer_switches() {
+    [ "$1" = palabre ] || return 0
+    curl -sf http://127.0.0.1:18480/metrics | awk '$1 == "palabre_media_layer_switches_total" { print $2 }' || true
+}
+
 stop_server() {
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
@@ -122,9 +133,13 @@ for sc in "${scenarios[@]}"; do
                 start_janus
                 args=(--target janus --url ws://10.213.0.1:8188/ --interfaces plj1)
             fi
+            switches0=$(layer_switches "$target")
             "$BUILD/palabre-load" "${args[@]}" --scenario "$sc" --server-pid "$server_pid" \
                 --json "$tmp/$sc-$target-$r.json" --plot "$tmp/$sc-$target-$r.svg" ${LOAD_ARGS:-} ||
                 echo "(palabre-load exited with $?)"
+            switches1=$(layer_switches "$target")
+            [ -n "$switches0" ] && [ -n "$switches1" ] &&
+                echo "$((switches1 - switches0))" >"$tmp/$sc-$target-$r.switches"
             stop_server
         done
     done
@@ -154,8 +169,17 @@ const pick = (r) => ({ participants: r.participants, joined: r.joined, window_s:
   tracks_per_participant: r.tracks_per_participant, unsignaled_packets: r.unsignaled_packets,
   window_unsignaled_packets: r.window_unsignaled_packets,
   nack_received: r.nack_received, pli_received: r.pli_received,
-  tool_cpu_percent: r.tool_cpu_percent, late_frames: r.late_frames, tool_saturated: r.tool_saturated });
-const read = (sc, t, i) => { try { return pick(JSON.parse(fs.readFileSync(`${tmp}/${sc}-${t}-${i}.json`, 'utf8'))); } catch { return null; } };
+  tool_cpu_percent: r.tool_cpu_percent, late_frames: r.late_frames, tool_saturated: r.tool_saturated,
+  simulcast: r.simulcast });
+const read = (sc, t, i) => {
+  let r;
+  try { r = pick(JSON.parse(fs.readFileSync(`${tmp}/${sc}-${t}-${i}.json`, 'utf8'))); } catch { return null; }
+  if (r.simulcast) {
+    try { r.simulcast.server_layer_switches = Number(fs.readFileSync(`${tmp}/${sc}-${t}-${i}.switches`, 'utf8')); }
+    catch { r.simulcast.server_layer_switches = null; }
+  }
+  return r;
+};
 console.log('\n| scenario | round | server | participants | forwarded pkts (window) | server CPU % | CPU µs / fwd pkt | delay p50 / p99 ms | loss | streams | tracks per participant min / median / max of N (all) | tool CPU % |');
 console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 const tracks = (t) => (t ? `${t.min} / ${t.median} / ${t.max} of ${t.expected} (${t.participants_with_all})` : 'n/a');
@@ -178,6 +202,14 @@ for (const sc of scenarios) {
     }
     rounds.push(rd);
   }
+  for (const rd of rounds)
+    for (const t of ['palabre', 'janus']) {
+      const sim = rd[t] && rd[t].simulcast;
+      if (sim)
+        console.log(`| ${sc} | ${rd.round} | ${t} | simulcast: video packets q / h / f ${sim.video_packets_by_layer.join(' / ')}, ` +
+          `layer switches seen ${sim.layer_switches} (most by one subscriber ${sim.layer_switches_max_per_subscriber}, ` +
+          `subscribers ${sim.subscribers_switched}), server's ${sim.server_layer_switches ?? 'n/a'} |`);
+    }
   const done = rounds.filter((rd) => rd.ratio_cpu_per_packet_palabre_over_janus !== undefined)
     .sort((a, b) => a.ratio_cpu_per_packet_palabre_over_janus - b.ratio_cpu_per_packet_palabre_over_janus);
   const row = { date, machine, command, rounds_run: Number(nrounds), rounds };
@@ -212,6 +244,26 @@ for (const sc of scenarios) {
     console.log(`${sc}: palabre/janus CPU per forwarded packet = ${f(row.ratio_cpu_per_packet_palabre_over_janus, 3)} ` +
       `(median of ${row.ratios_cpu_per_packet_by_round.map((x) => f(x, 3)).join(', ')}; round ${row.median_round}), ` +
       `p99 delay ratio = ${f(row.ratio_delay_p99_palabre_over_janus, 3)}`);
+}
+// Issue 14: CPU per forwarded packet with simulcast within 1.2x of the
+// single-layer figure: each server's median over the rounds of
+// meeting_simulcast against the same of meeting, both from this run.
+if (scenarios.includes('meeting') && scenarios.includes('meeting_simulcast')) {
+  const median = (sc, t) => {
+    const v = (out.scenarios[sc]?.rounds ?? []).map((rd) => rd[t]?.server_cpu_us_per_forwarded_packet)
+      .filter((x) => typeof x === 'number').sort((a, b) => a - b);
+    return v.length ? v[Math.floor((v.length - 1) / 2)] : null;
+  };
+  out.simulcast_over_single = { date, command };
+  for (const t of ['palabre', 'janus']) {
+    const single = median('meeting', t), sim = median('meeting_simulcast', t);
+    out.simulcast_over_single[t] = { meeting_cpu_us_per_forwarded_packet: single,
+      meeting_simulcast_cpu_us_per_forwarded_packet: sim,
+      ratio: single && sim ? sim / single : null };
+    console.log(`${t}: CPU per forwarded packet, meeting_simulcast / meeting = ` +
+      `${f(sim)} / ${f(single)} µs = ${single && sim ? f(sim / single, 3) : 'n/a'}`);
+  }
+  out.simulcast_over_single.palabre_within_1_2 = (out.simulcast_over_single.palabre.ratio ?? Infinity) <= 1.2;
 }
 fs.writeFileSync(`${dir}/compare.json`, JSON.stringify(out, null, 2) + '\n');
 console.log(`\nwritten: ${dir}/compare.json (the median rounds' JSON and SVG: ${dir}/<scenario>-<server>.*)`);

@@ -82,7 +82,8 @@ static void usage(FILE *f)
             "                    [--json FILE] [--plot FILE] [--target palabre|janus]\n"
             "                    [--participants N] [--duration S] [--ramp PER_S]\n"
             "                    [--interfaces LIST] [--room-prefix P] [--turn [--turn-pid PID]]\n"
-            "Scenarios: bench/scenarios/{smoke,meeting,webinar,audio}.conf (see scenario.h).\n"
+            "Scenarios: bench/scenarios/{smoke,meeting,meeting_simulcast,webinar,audio,\n"
+            "large}.conf (see scenario.h).\n"
             "--target janus speaks Janus's videoroom plugin over its WebSocket API\n"
             "(url ws://HOST:8188/). --interfaces: ICE interfaces of the tool (default: all,\n"
             "plus 127.0.0.1 when the url's host is a loopback address). --turn: every PC\n"
@@ -284,6 +285,7 @@ static void collect(struct load_result *r)
             continue;
         }
         int p_expected = r->streams_expected, p_received = r->streams_received;
+        uint64_t p_switches = 0;
         r->publishers += p->publishes;
         r->failed += p->gone;
         if (p->joined_us) {
@@ -301,6 +303,7 @@ static void collect(struct load_result *r)
                 if (!(v ? s->video : s->audio))
                     continue;
                 const struct load_rx *rx = &p->rx[k * 2 + v];
+                p_switches += rx->switches;
                 r->streams_expected++;
                 if (!rx->seen)
                     continue;
@@ -314,6 +317,10 @@ static void collect(struct load_result *r)
                     r->jitter_max_ms = rx->jitter_us / 1000;
             }
         }
+        r->layer_switches += p_switches;
+        r->subscribers_switched += p_switches > 0;
+        if ((int)p_switches > r->layer_switches_max)
+            r->layer_switches_max = (int)p_switches;
         p_expected = r->streams_expected - p_expected;
         p_received = r->streams_received - p_received;
         if (tracks)
@@ -341,6 +348,9 @@ static void collect(struct load_result *r)
     r->forwarded = tot->received;
     r->other_packets = tot->received_other;
     r->unsignaled_packets = tot->received_unsignaled;
+    r->simulcast = s->simulcast;
+    for (int l = 0; l < LOAD_MAX_LAYERS; l++)
+        r->received_by_layer[l] = tot->received_by_layer[l];
     r->loss_ratio = r->expected ? (double)r->lost / (double)r->expected : 0;
     r->delay_p50 = load_hist_pct_ms(&tot->delay, 0.5);
     r->delay_p90 = load_hist_pct_ms(&tot->delay, 0.9);

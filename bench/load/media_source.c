@@ -71,6 +71,7 @@ static int encode_opus(struct load_media_source *m)
 
 struct vp8_collect {
     struct load_media_source *m;
+    int layer;
     size_t gop, frame; /* frames per GOP, frames encoded so far */
     int rc;
 };
@@ -79,26 +80,33 @@ static void on_vp8_frame(void *ctx, const uint8_t *frame, size_t len, bool keyfr
 {
     struct vp8_collect *c = ctx;
     /* Two GOPs are encoded; the second is kept (rate control has settled). */
-    if (c->frame >= c->gop && c->m->n_vp8 < c->gop && !c->rc)
-        c->rc = keep_frame(&c->m->vp8[c->m->n_vp8++], frame, len, keyframe);
+    size_t *n = &c->m->n_vp8[c->layer];
+    if (c->frame >= c->gop && *n < c->gop && !c->rc)
+        c->rc = keep_frame(&c->m->vp8[c->layer][(*n)++], frame, len, keyframe);
 }
 
-static int encode_vp8(struct load_media_source *m, const struct load_scenario *s)
+/* Layer l of n: full size for the last, each one below halves width and
+ * height; bitrates as a browser's simulcast defaults (about 10% and 30% of
+ * the full layer's). */
+static int encode_vp8(struct load_media_source *m, const struct load_scenario *s, int l, int n)
 {
+    static const int pct[LOAD_MAX_LAYERS] = {10, 30, 100};
+    int div = 1 << (n - 1 - l);
     struct pal_vp8_encoder_config c;
     pal_vp8_encoder_config_default(&c);
-    c.width = s->video_width & ~1;
-    c.height = s->video_height & ~1;
+    c.width = (s->video_width / div) & ~1;
+    c.height = (s->video_height / div) & ~1;
     c.fps = s->video_fps;
-    c.bitrate_kbps = s->video_kbps;
+    c.bitrate_kbps = n == 1 ? s->video_kbps : PAL_MAX(s->video_kbps * pct[l] / 100, 30);
     struct pal_vp8_encoder *e;
     int rc = pal_vp8_encoder_create(&c, &e);
     if (rc)
         return rc;
-    struct vp8_collect col = {.m = m, .gop = (size_t)s->video_fps * (size_t)s->keyframe_interval_s};
-    m->vp8 = calloc(col.gop, sizeof(*m->vp8));
+    struct vp8_collect col = {.m = m, .layer = l,
+                              .gop = (size_t)s->video_fps * (size_t)s->keyframe_interval_s};
+    m->vp8[l] = calloc(col.gop, sizeof(*m->vp8[l]));
     struct pal_image img = {0};
-    if (!m->vp8 || pal_image_alloc(&img, c.width, c.height)) {
+    if (!m->vp8[l] || pal_image_alloc(&img, c.width, c.height)) {
         pal_vp8_encoder_destroy(e);
         pal_image_free(&img);
         return -ENOMEM;
@@ -125,7 +133,7 @@ static int encode_vp8(struct load_media_source *m, const struct load_scenario *s
     pal_vp8_encoder_destroy(e);
     if (!rc && col.rc)
         rc = col.rc;
-    if (!rc && (m->n_vp8 == 0 || !m->vp8[0].keyframe))
+    if (!rc && (m->n_vp8[l] == 0 || !m->vp8[l][0].keyframe))
         rc = -EIO;
     return rc;
 }
@@ -138,8 +146,9 @@ int load_media_source_create(const struct load_scenario *s, struct load_media_so
         return -ENOMEM;
     m->fps = s->video_fps;
     int rc = s->audio ? encode_opus(m) : 0;
-    if (!rc && s->video)
-        rc = encode_vp8(m, s);
+    m->n_layers = s->simulcast ? LOAD_MAX_LAYERS : 1;
+    for (int l = 0; !rc && s->video && l < m->n_layers; l++)
+        rc = encode_vp8(m, s, l, m->n_layers);
     if (rc) {
         load_media_source_destroy(m);
         return rc;
@@ -154,21 +163,31 @@ void load_media_source_destroy(struct load_media_source *m)
         return;
     for (size_t i = 0; m->opus && i < m->n_opus; i++)
         free(m->opus[i].data);
-    for (size_t i = 0; m->vp8 && i < m->n_vp8; i++)
-        free(m->vp8[i].data);
+    for (int l = 0; l < LOAD_MAX_LAYERS; l++) {
+        for (size_t i = 0; m->vp8[l] && i < m->n_vp8[l]; i++)
+            free(m->vp8[l][i].data);
+        free(m->vp8[l]);
+    }
     free(m->opus_silence.data);
     free(m->opus);
-    free(m->vp8);
     free(m);
 }
 
+const char *load_layer_rid(const struct load_media_source *m, int l)
+{
+    static const char *const rids[LOAD_MAX_LAYERS] = {"q", "h", "f"};
+    return m->n_layers > 1 && l >= 0 && l < LOAD_MAX_LAYERS ? rids[l] : "";
+}
+
 void load_sender_init(struct load_sender *s, const struct load_media_source *m, bool video, bool dtx,
-                      uint32_t source_id, size_t start_frame)
+                      int layer, uint32_t source_id, size_t start_frame)
 {
     memset(s, 0, sizeof(*s));
     s->video = video;
     s->dtx = dtx && !video;
-    s->source_id = source_id << 1 | (video ? 1u : 0u);
+    s->layer = video ? (uint8_t)layer : 0;
+    snprintf(s->rid, sizeof(s->rid), "%s", video ? load_layer_rid(m, layer) : "");
+    s->source_id = (source_id << 1 | (video ? 1u : 0u)) | (uint32_t)s->layer << LOAD_LAYER_SHIFT;
     do
         pal_random_bytes(&s->ssrc, sizeof(s->ssrc));
     while (s->ssrc == 0);
@@ -177,7 +196,7 @@ void load_sender_init(struct load_sender *s, const struct load_media_source *m, 
     pal_random_bytes(&s->timestamp, sizeof(s->timestamp));
     s->pt = video ? LOAD_PT_VP8 : LOAD_PT_OPUS;
     snprintf(s->mid, sizeof(s->mid), "%d", video ? 1 : 0);
-    size_t n = video ? m->n_vp8 : m->n_opus;
+    size_t n = video ? m->n_vp8[s->layer] : m->n_opus;
     s->frame = n ? start_frame % n : 0;
     s->interval_us = video ? 1000000 / (m->fps > 0 ? m->fps : 30)
                      : s->dtx ? LOAD_DTX_INTERVAL_US
@@ -210,10 +229,18 @@ static int send_one(struct load_sender *s, const uint8_t *payload, size_t len, b
         .ssrc = s->ssrc,
     };
     if (s->ext_mid_id >= 1 && s->ext_mid_id <= 14) {
-        h.n_ext = 1;
-        h.ext[0].id = s->ext_mid_id;
-        h.ext[0].len = (uint8_t)strlen(s->mid);
-        memcpy(h.ext[0].data, s->mid, h.ext[0].len);
+        h.ext[h.n_ext].id = s->ext_mid_id;
+        h.ext[h.n_ext].len = (uint8_t)strlen(s->mid);
+        memcpy(h.ext[h.n_ext].data, s->mid, h.ext[h.n_ext].len);
+        h.n_ext++;
+    }
+    /* A browser sends the rid on every packet until the SDP has told it
+     * the SSRCs are known; we always do (the server must not need more). */
+    if (s->rid[0] && s->ext_rid_id >= 1 && s->ext_rid_id <= 14) {
+        h.ext[h.n_ext].id = s->ext_rid_id;
+        h.ext[h.n_ext].len = (uint8_t)strlen(s->rid);
+        memcpy(h.ext[h.n_ext].data, s->rid, h.ext[h.n_ext].len);
+        h.n_ext++;
     }
     uint8_t pkt[LOAD_PACKET_CAP];
     size_t n;
@@ -240,14 +267,15 @@ int load_sender_emit_frame(struct load_sender *s, const struct load_media_source
                                : PAL_OPUS_FRAME;
         return sent;
     }
-    if (!m->n_vp8)
+    size_t n = m->n_vp8[s->layer];
+    if (!n)
         return 0;
     if (s->keyframe_wanted) {
         s->frame = 0;
         s->keyframe_wanted = false;
     }
-    const struct load_frame *f = &m->vp8[s->frame];
-    s->frame = (s->frame + 1) % m->n_vp8;
+    const struct load_frame *f = &m->vp8[s->layer][s->frame];
+    s->frame = (s->frame + 1) % n;
     if (pal_vp8_packetizer_begin(&s->pk, f->data, f->len) == 0) {
         uint8_t payload[PAL_RTP_MAX_PACKET];
         size_t len;
@@ -260,15 +288,17 @@ int load_sender_emit_frame(struct load_sender *s, const struct load_media_source
     return sent;
 }
 
-int load_trailer_read(const uint8_t *payload, size_t len, uint32_t *source_id, uint32_t *counter,
-                      int64_t *send_us)
+int load_trailer_read(const uint8_t *payload, size_t len, uint32_t *source_id, uint8_t *layer,
+                      uint32_t *counter, int64_t *send_us)
 {
     if (len < LOAD_TRAILER_SIZE)
         return -EINVAL;
     const uint8_t *t = payload + len - LOAD_TRAILER_SIZE;
     if (pal_rd32(t) != LOAD_TRAILER_MAGIC)
         return -EINVAL;
-    *source_id = pal_rd32(t + 4);
+    uint32_t src = pal_rd32(t + 4);
+    *source_id = src & LOAD_SOURCE_MASK;
+    *layer = (uint8_t)(src >> LOAD_LAYER_SHIFT & 7);
     *counter = pal_rd32(t + 8);
     *send_us = (int64_t)((uint64_t)pal_rd32(t + 12) << 32 | pal_rd32(t + 16));
     return 0;

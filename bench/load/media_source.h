@@ -24,6 +24,12 @@
  * silence: one small frame (digital silence, encoded) every 400 ms, its RTP
  * timestamp advancing by 400 ms.
  *
+ * Simulcast (scenario simulcast = 1): three GOPs, one per layer (rid q, h,
+ * f: 1/4, 1/2 and full width and height), encoded from the same scene; a
+ * publisher sends each from its own sender (its SSRC, sequence numbers and
+ * VP8 picture ids, the rid in the sdes:rtp-stream-id extension), and the
+ * trailer's source field carries the layer in bits 28-30.
+ *
  * The video GOP is one keyframe followed by fps * keyframe_interval - 1
  * delta frames; a keyframe request (PLI) makes a sender jump to the next
  * GOP start.
@@ -47,6 +53,9 @@
 #define LOAD_PACKET_CAP 1600
 /* Opus DTX: during silence, one frame every 400 ms (RFC 7587 section 3.1.3). */
 #define LOAD_DTX_INTERVAL_US 400000
+#define LOAD_MAX_LAYERS 3
+#define LOAD_LAYER_SHIFT 28
+#define LOAD_SOURCE_MASK 0x0fffffffu
 
 struct load_frame {
     uint8_t *data;
@@ -58,9 +67,10 @@ struct load_media_source {
     /* owned */
     struct load_frame *opus; /* 1 s: 50 frames of 20 ms */
     struct load_frame opus_silence; /* a 20 ms frame of digital silence */
-    struct load_frame *vp8;  /* one GOP */
+    struct load_frame *vp8[LOAD_MAX_LAYERS]; /* one GOP per layer, lowest first */
     /* state */
-    size_t n_opus, n_vp8;
+    size_t n_opus, n_vp8[LOAD_MAX_LAYERS];
+    int n_layers; /* 1, or LOAD_MAX_LAYERS with simulcast */
     int fps;
 };
 
@@ -73,8 +83,10 @@ struct load_sender {
     uint32_t ssrc, source_id, counter;
     uint16_t seq;
     uint32_t timestamp;
-    uint8_t pt, ext_mid_id;
+    uint8_t pt, ext_mid_id, ext_rid_id;
     char mid[8];
+    char rid[4];            /* simulcast: q, h or f; "" for a single stream */
+    uint8_t layer;          /* index in the source's vp8[] */
     bool video;
     bool dtx;               /* audio, silent: LOAD_DTX_INTERVAL_US between frames */
     size_t frame;           /* next frame index in the source loop */
@@ -84,9 +96,12 @@ struct load_sender {
     struct pal_vp8_packetizer pk;
 };
 
-/* dtx: a silent audio sender (ignored for video). */
+/* dtx: a silent audio sender (ignored for video). layer: the video layer
+ * it sends (0 for audio and single-stream video). */
 void load_sender_init(struct load_sender *s, const struct load_media_source *m, bool video, bool dtx,
-                      uint32_t source_id, size_t start_frame);
+                      int layer, uint32_t source_id, size_t start_frame);
+/* The rid of layer l of m ("" without simulcast). */
+const char *load_layer_rid(const struct load_media_source *m, int l);
 
 /* Emits the frame due now: calls send for each RTP packet (built in a
  * buffer of LOAD_PACKET_CAP bytes that send may protect in place). Returns
@@ -95,9 +110,9 @@ typedef int (*load_send_fn)(void *ctx, uint8_t *pkt, size_t len, size_t cap);
 int load_sender_emit_frame(struct load_sender *s, const struct load_media_source *m,
                            load_send_fn send, void *ctx);
 
-/* Reads the trailer of a received payload. Returns 0, or -EINVAL when the
- * payload carries none. */
-int load_trailer_read(const uint8_t *payload, size_t len, uint32_t *source_id, uint32_t *counter,
-                      int64_t *send_us);
+/* Reads the trailer of a received payload (source_id without the layer
+ * bits, layer apart). Returns 0, or -EINVAL when the payload carries none. */
+int load_trailer_read(const uint8_t *payload, size_t len, uint32_t *source_id, uint8_t *layer,
+                      uint32_t *counter, int64_t *send_us);
 
 #endif

@@ -39,10 +39,18 @@ void load_hist_merge(struct load_hist *into, const struct load_hist *from)
     into->sum_us += from->sum_us;
 }
 
-int64_t load_rx_add(struct load_rx *rx, uint32_t counter, int64_t send_us, int64_t now_us)
+int64_t load_rx_add(struct load_rx *rx, uint32_t counter, uint8_t layer, int64_t send_us,
+                    int64_t now_us)
 {
     int64_t transit = now_us - send_us;
+    if (rx->seen && layer != rx->layer) {
+        rx->prior_expected += (uint64_t)(uint32_t)(rx->max - rx->first) + 1;
+        rx->first = rx->max = counter;
+        rx->layer = layer;
+        rx->switches++;
+    }
     if (!rx->seen) {
+        rx->layer = layer;
         rx->seen = true;
         rx->first = rx->max = counter;
         rx->first_us = now_us;
@@ -62,7 +70,7 @@ int64_t load_rx_add(struct load_rx *rx, uint32_t counter, int64_t send_us, int64
 
 uint64_t load_rx_expected(const struct load_rx *rx)
 {
-    return rx->seen ? (uint64_t)(uint32_t)(rx->max - rx->first) + 1 : 0;
+    return rx->seen ? rx->prior_expected + (uint64_t)(uint32_t)(rx->max - rx->first) + 1 : 0;
 }
 
 static FILE *open_proc(pid_t pid, const char *what)

@@ -133,8 +133,11 @@ static void on_rtp(void *ctx, void *stream, const struct pal_rtp_packet *pkt)
     int64_t now = pal_now_us();
     const struct pal_rtp_packet *h = pkt;
     uint32_t source, counter;
+    uint8_t layer;
     int64_t sent_us;
-    if (load_trailer_read(pal_rtp_payload(h), h->payload_len, &source, &counter, &sent_us) != 0) {
+    if (load_trailer_read(pal_rtp_payload(h), h->payload_len, &source, &layer, &counter,
+                          &sent_us) != 0 ||
+        layer >= LOAD_MAX_LAYERS) {
         tot->received_other++;
         return;
     }
@@ -155,7 +158,9 @@ static void on_rtp(void *ctx, void *stream, const struct pal_rtp_packet *pkt)
         tot->received_unsignaled++;
         return;
     }
-    int64_t delay = load_rx_add(&p->rx[slot], counter, sent_us, now);
+    int64_t delay = load_rx_add(&p->rx[slot], counter, layer, sent_us, now);
+    if (source & 1)
+        tot->received_by_layer[layer]++;
     load_hist_add(&tot->delay, delay);
     load_hist_add(&tot->delay_sec, delay);
     tot->received++;
@@ -179,9 +184,15 @@ static void on_rtcp(void *ctx, uint8_t *buf, size_t len)
             tot->nack_seqs_received += pal_rtcp_nack_seqs(&r, seqs, PAL_ARRAY_LEN(seqs));
         } else if (r.kind == PAL_RTCP_PLI || r.kind == PAL_RTCP_FIR) {
             tot->pli_received++;
-            for (size_t i = 0; i < pc->p->n_senders; i++)
-                if (pc->p->senders[i].video)
-                    pc->p->senders[i].keyframe_wanted = true;
+            /* A PLI names the stream (with simulcast, one layer); a FIR, or
+             * a PLI for an SSRC we do not send, restarts every video stream. */
+            struct load_participant *p = pc->p;
+            bool named = false;
+            for (size_t i = 0; r.kind == PAL_RTCP_PLI && i < p->n_senders; i++)
+                named |= p->senders[i].video && p->senders[i].ssrc == r.fb.media_ssrc;
+            for (size_t i = 0; i < p->n_senders; i++)
+                if (p->senders[i].video && (!named || p->senders[i].ssrc == r.fb.media_ssrc))
+                    p->senders[i].keyframe_wanted = true;
         }
     }
 }
@@ -297,15 +308,62 @@ static struct pal_session_desc *parse_or_fail(struct load_participant *p, const 
     return d;
 }
 
+/* The extmap id the offer gives sdes:rtp-stream-id: above the ones
+ * pal_sdp_build_offer uses. */
+#define LOAD_EXT_RID 10
+
+/* Turns the video m-section of a single-stream offer into a simulcast one,
+ * as a browser writes it for sendEncodings [f, h, q]: the rid extension,
+ * a=rid:<id> send per layer, a=simulcast:send f;h;q, and no a=ssrc lines
+ * (the server learns each layer's SSRC from the rid in the RTP header).
+ * Returns a new string (caller frees) or NULL. */
+static char *offer_simulcast(const char *sdp, const struct load_media_source *m)
+{
+    GString *out = g_string_sized_new(strlen(sdp) + 256);
+    bool in_video = false;
+    for (const char *l = sdp; *l;) {
+        size_t n = strcspn(l, "\r\n");
+        const char *next = l + n + strspn(l + n, "\r\n");
+        bool m_line = !strncmp(l, "m=", 2);
+        if (m_line && in_video) /* the end of the video section */
+            in_video = false;
+        if (in_video && (!strncmp(l, "a=ssrc:", 7) || !strncmp(l, "a=ssrc-group:", 13))) {
+            l = next;
+            continue;
+        }
+        g_string_append_len(out, l, (gssize)n);
+        g_string_append(out, "\r\n");
+        if (m_line && !strncmp(l, "m=video", 7)) {
+            in_video = true;
+            g_string_append_printf(out, "a=extmap:%d %s\r\n", LOAD_EXT_RID, PAL_SDP_URI_RID);
+            /* Highest first, as Chrome lists [f, h, q] encodings: Janus
+             * takes the a=simulcast order as high to low (Palabre orders
+             * q, h, f by name whatever the order). */
+            for (int k = m->n_layers - 1; k >= 0; k--)
+                g_string_append_printf(out, "a=rid:%s send\r\n", load_layer_rid(m, k));
+            g_string_append(out, "a=simulcast:send ");
+            for (int k = m->n_layers - 1; k >= 0; k--)
+                g_string_append_printf(out, "%s%s", k < m->n_layers - 1 ? ";" : "",
+                                       load_layer_rid(m, k));
+            g_string_append(out, "\r\n");
+        }
+        l = next;
+    }
+    return g_string_free(out, FALSE);
+}
+
 char *participant_publish_offer(struct load_participant *p)
 {
     if (!p->publishes || open_pc(p, PAL_MEDIA_PC_PUBLISH) != 0)
         return NULL;
     struct pal_sdp_track tracks[2];
     memset(tracks, 0, sizeof(tracks));
+    size_t n_tracks = 0;
     for (size_t i = 0; i < p->n_senders; i++) {
         const struct load_sender *s = &p->senders[i];
-        struct pal_sdp_track *t = &tracks[i];
+        if (s->layer) /* the other simulcast layers: the same track */
+            continue;
+        struct pal_sdp_track *t = &tracks[n_tracks++];
         t->kind = s->video ? PAL_SDP_KIND_VIDEO : PAL_SDP_KIND_AUDIO;
         t->pt = s->pt;
         snprintf(t->mid, sizeof(t->mid), "%s", s->mid);
@@ -320,9 +378,14 @@ char *participant_publish_offer(struct load_participant *p)
     struct pal_session_desc *d = calloc(1, sizeof(*d));
     struct pal_sdp_error err = {0};
     char *text = NULL;
-    if (d && pal_sdp_build_offer(tracks, p->n_senders, &local, d, &err) == 0)
+    if (d && pal_sdp_build_offer(tracks, n_tracks, &local, d, &err) == 0)
         text = pal_sdp_write_alloc(d, &err);
     free(d);
+    if (text && p->env->media->n_layers > 1) {
+        char *sim = offer_simulcast(text, p->env->media);
+        free(text);
+        text = sim;
+    }
     if (!text)
         participant_fail(p, true, err.message[0] ? err.message : "publish offer");
     return text;
@@ -341,6 +404,7 @@ int participant_publish_answer(struct load_participant *p, const char *sdp)
             continue;
         p->senders[i].pt = d->media[m].codecs[0].pt;
         p->senders[i].ext_mid_id = pal_sdp_find_extmap(&d->media[m], PAL_SDP_EXT_MID);
+        p->senders[i].ext_rid_id = pal_sdp_find_extmap(&d->media[m], PAL_SDP_EXT_RID);
     }
     /* We offered actpass: the answerer picks; active there makes us the server. */
     struct pal_sdp_transport tr;
@@ -515,10 +579,12 @@ int participant_create(struct load_env *env, int index, struct load_participant 
         /* each publisher starts at its own point of the loops */
         if (s->audio)
             load_sender_init(&p->senders[p->n_senders++], env->media, false,
-                             !load_scenario_talks(s, p->index_in_room), (uint32_t)index,
+                             !load_scenario_talks(s, p->index_in_room), 0, (uint32_t)index,
                              (size_t)index * 7);
-        if (s->video)
-            load_sender_init(&p->senders[p->n_senders++], env->media, true, false,
+        /* the layers of one camera start on the same frame: their
+         * keyframes coincide, as a browser's encoder makes them */
+        for (int l = 0; s->video && l < env->media->n_layers; l++)
+            load_sender_init(&p->senders[p->n_senders++], env->media, true, false, l,
                              (uint32_t)index, (size_t)index * 11);
     }
     p->media_cfg = env->media_cfg;

@@ -31,6 +31,7 @@ struct load_totals {
     uint64_t send_errors;
     uint64_t received;           /* RTP packets received with a valid trailer */
     uint64_t received_other;     /* RTP without our trailer (padding, probes) */
+    uint64_t received_by_layer[LOAD_MAX_LAYERS]; /* video packets received, per simulcast layer */
     uint64_t received_unsignaled; /* RTP on an SSRC no subscribe offer announced: a
                                    * browser drops it, so it counts as not delivered */
     uint64_t nack_received;      /* NACK packets the server sent to publishers */
@@ -111,7 +112,7 @@ struct load_participant {
     char room_name[64], name[32];
     struct load_pc pcs[2];
     struct pal_media_config media_cfg; /* env's, with the join's TURN server under --turn */
-    struct load_sender senders[2]; /* audio, video */
+    struct load_sender senders[1 + LOAD_MAX_LAYERS]; /* audio, video (one per simulcast layer) */
     size_t n_senders;
     int64_t start_us, joined_us, first_media_us;
     bool gone; /* link lost or failed: stop counting on it */

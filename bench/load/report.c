@@ -43,6 +43,16 @@ void load_report_table(const struct load_result *r, FILE *out)
                  "%d / %d / %d; %d of %d participants got all |\n",
             r->tracks_expected_max, r->tracks_min, r->tracks_median, r->tracks_max,
             r->participants_all_tracks, r->participants);
+    if (r->simulcast) {
+        fprintf(out, "| video packets received per layer q / h / f | %llu / %llu / %llu |\n",
+                (unsigned long long)r->received_by_layer[0],
+                (unsigned long long)r->received_by_layer[1],
+                (unsigned long long)r->received_by_layer[2]);
+        fprintf(out, "| layer switches seen (total / most by one subscriber / subscribers) | "
+                     "%llu / %d / %d |\n",
+                (unsigned long long)r->layer_switches, r->layer_switches_max,
+                r->subscribers_switched);
+    }
     fprintf(out, "| forwarding delay p50 / p90 / p99 / max | %.2f / %.2f / %.2f / %.2f ms |\n",
             r->delay_p50, r->delay_p90, r->delay_p99, r->delay_max);
     fprintf(out, "| jitter mean / max | %.3f / %.3f ms |\n", r->jitter_mean_ms, r->jitter_max_ms);
@@ -113,6 +123,14 @@ int load_report_json(const struct load_result *r, const char *path)
     json_object_set_new(j, "loss_ratio", json_real(r->loss_ratio));
     json_object_set_new(j, "other_packets", json_integer((json_int_t)r->other_packets));
     json_object_set_new(j, "unsignaled_packets", json_integer((json_int_t)r->unsignaled_packets));
+    if (r->simulcast)
+        json_object_set_new(
+            j, "simulcast",
+            json_pack("{s:[I,I,I],s:I,s:i,s:i}", "video_packets_by_layer",
+                      (json_int_t)r->received_by_layer[0], (json_int_t)r->received_by_layer[1],
+                      (json_int_t)r->received_by_layer[2], "layer_switches",
+                      (json_int_t)r->layer_switches, "layer_switches_max_per_subscriber",
+                      r->layer_switches_max, "subscribers_switched", r->subscribers_switched));
     json_object_set_new(j, "streams_expected", json_integer(r->streams_expected));
     json_object_set_new(j, "streams_received", json_integer(r->streams_received));
     json_object_set_new(j, "every_subscriber_received_every_publisher", json_boolean(all));

@@ -39,6 +39,14 @@ struct load_result {
     uint64_t nack_received, nack_seqs_received, pli_received, media_errors, signaling_errors,
         late_ticks;
     int streams_expected, streams_received;
+    /* Simulcast (simulcast = 1): video packets received per layer (q, h, f),
+     * and the layer switches the subscribers saw (a publisher's video
+     * arriving from another layer than its previous packet): in all, the
+     * most one subscriber saw, and how many saw at least one. */
+    bool simulcast;
+    uint64_t received_by_layer[3];
+    uint64_t layer_switches;
+    int layer_switches_max, subscribers_switched;
     /* Per participant: tracks (another publisher's audio or video) it
      * received media on, of those it should have (most expected by one
      * participant: tracks_expected_max). The worst, median and best

@@ -44,6 +44,7 @@ static int set_key(struct load_scenario *s, const char *key, const char *val)
         {"video_fps", &s->video_fps, 1, 60},
         {"keyframe_interval_s", &s->keyframe_interval_s, 1, 60},
         {"duration_s", &s->duration_s, 1, 86400},
+        {"small_tiles", &s->small_tiles, 0, 1000},
     };
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
         if (strcmp(key, ints[i].key) != 0)
@@ -53,10 +54,14 @@ static int set_key(struct load_scenario *s, const char *key, const char *val)
         *ints[i].ip = (int)v;
         return 0;
     }
-    if (!strcmp(key, "audio") || !strcmp(key, "video")) {
+    bool *flag = !strcmp(key, "audio")       ? &s->audio
+                 : !strcmp(key, "video")     ? &s->video
+                 : !strcmp(key, "simulcast") ? &s->simulcast
+                                             : NULL;
+    if (flag) {
         if (v != 0 && v != 1)
             return -ERANGE;
-        *(key[0] == 'a' ? &s->audio : &s->video) = v == 1;
+        *flag = v == 1;
         return 0;
     }
     if (!strcmp(key, "ramp_per_s")) {
@@ -125,6 +130,11 @@ int load_scenario_load(const char *name_or_file, const char *const *dirs, struct
         snprintf(err, errcap, "rooms (%d) > participants (%d)", s->rooms, s->participants);
         rc = -EINVAL;
     }
+    if (!rc && s->simulcast && (!s->video || s->video_width < 128 || s->video_height < 128)) {
+        snprintf(err, errcap,
+                 "simulcast needs video of at least 128x128 (its q layer is 1/4 of it)");
+        rc = -EINVAL;
+    }
     if (!rc && !s->audio && !s->video) {
         snprintf(err, errcap, "neither audio nor video");
         rc = -EINVAL;
@@ -151,4 +161,9 @@ bool load_scenario_publishes(const struct load_scenario *s, int index_in_room)
 bool load_scenario_talks(const struct load_scenario *s, int index_in_room)
 {
     return s->audio_speakers == 0 || index_in_room < s->audio_speakers;
+}
+
+bool load_scenario_small_tiles(const struct load_scenario *s, int index_in_room, int room_size)
+{
+    return index_in_room >= room_size - s->small_tiles;
 }

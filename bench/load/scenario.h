@@ -16,6 +16,13 @@
  *   video_height = 360
  *   video_fps = 30
  *   keyframe_interval_s = 3
+ *   simulcast = 0            # 1: video as three VP8 encodings, rid q/h/f
+ *                            # at 1/4, 1/2 and full size (video_kbps is the
+ *                            # full layer's; h and q get 30% and 10% of it,
+ *                            # as a browser's sendEncodings defaults)
+ *   small_tiles = 0          # the last k of each room show every other
+ *                            # camera in a 160x90 tile (set_track_view):
+ *                            # the server should forward them the q layer
  *   ramp_per_s = 5           # participants started per second
  *   duration_s = 20          # steady load once everyone has joined
  *
@@ -31,6 +38,8 @@ struct load_scenario {
     int participants, rooms, publishers_per_room, audio_speakers;
     bool audio, video;
     int video_kbps, video_width, video_height, video_fps, keyframe_interval_s;
+    bool simulcast;
+    int small_tiles;
     double ramp_per_s;
     int duration_s;
 };
@@ -48,5 +57,7 @@ int load_scenario_room_size(const struct load_scenario *s, int r);
 bool load_scenario_publishes(const struct load_scenario *s, int index_in_room);
 /* Whether the k-th of a room talks (sends 50 Opus packets/s) or is silent (DTX). */
 bool load_scenario_talks(const struct load_scenario *s, int index_in_room);
+/* Whether the k-th of a room of room_size shows the others in small tiles. */
+bool load_scenario_small_tiles(const struct load_scenario *s, int index_in_room, int room_size);
 
 #endif

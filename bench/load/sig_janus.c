@@ -10,7 +10,12 @@
  *   Janus puts its own candidates in its SDP. A keepalive every 20 s.
  *
  * One renegotiation at a time on the subscriber handle: feeds announced
- * meanwhile wait in a list. */
+ * meanwhile wait in a list.
+ *
+ * small_tiles participants (the scenario's) ask, after each "start", for
+ * substream 0 (the lowest simulcast layer) of every video m-line of their
+ * subscription ("configure" with streams [{mid, substream: 0}]): Janus's
+ * equivalent of Palabre's set_track_view for a small tile. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +153,28 @@ static void on_publisher_event(struct load_participant *p, json_t *data, json_t 
         participant_publish_answer(p, sdp);
 }
 
+/* small_tiles: the lowest layer of every video m-line of offer. */
+static void configure_small_tiles(struct load_participant *p, const char *offer)
+{
+    struct janus_sig *s = p->sig;
+    json_t *streams = json_array();
+    bool video = false;
+    for (const char *l = offer; *l;) {
+        size_t n = strcspn(l, "\r\n");
+        if (!strncmp(l, "m=", 2))
+            video = !strncmp(l, "m=video", 7);
+        else if (video && n > 6 && n < 64 && !strncmp(l, "a=mid:", 6))
+            json_array_append_new(streams, json_pack("{s:s%,s:i}", "mid", l + 6, n - 6,
+                                                     "substream", 0));
+        l += n + strspn(l + n, "\r\n");
+    }
+    if (json_array_size(streams))
+        send_janus(p, "message", "sub-configure", s->sub_handle,
+                   json_pack("{s:s,s:o}", "request", "configure", "streams", streams), NULL);
+    else
+        json_decref(streams);
+}
+
 static void on_subscriber_event(struct load_participant *p, json_t *data, json_t *jsep)
 {
     struct janus_sig *s = p->sig;
@@ -163,6 +190,9 @@ static void on_subscriber_event(struct load_participant *p, json_t *data, json_t
                json_pack("{s:s,s:s}", "type", "answer", "sdp", answer));
     free(answer);
     participant_trickle_ready(p, PAL_MEDIA_PC_SUBSCRIBE);
+    const struct load_scenario *sc = p->env->scenario;
+    if (sc->simulcast && load_scenario_small_tiles(sc, p->index_in_room, p->room_size))
+        configure_small_tiles(p, sdp);
     s->sub_busy = false;
     subscribe_pending(p);
 }

@@ -6,25 +6,14 @@
 // loopback, and the server's CPU and RSS read from /proc.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPalabre } from '../lib/palabre.mjs';
+import { runTool as run } from '../lib/run_tool.mjs';
 import { seconds } from '../lib/timeouts.mjs';
 
 const LOAD = join(process.env.PALABRE_BUILD ?? 'build', 'palabre-load');
-
-function run(cmd, args, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { out += d; });
-    const t = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`timeout: ${out}`)); }, timeoutMs);
-    p.on('exit', (code) => { clearTimeout(t); resolve({ code, out }); });
-  });
-}
 
 test('smoke scenario: every subscriber receives every publisher, no loss on loopback', { timeout: seconds(180) }, async () => {
   const srv = await startPalabre({ logLevel: 'warn' });

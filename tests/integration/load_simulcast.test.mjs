@@ -1,0 +1,84 @@
+// palabre-load's simulcast publishing (scenario simulcast = 1) against
+// palabre on 127.0.0.1 (tests/run.sh runs this in a private network
+// namespace with only lo): 3 synthetic participants, each publishing Opus and
+// VP8 as three encodings (rid q/h/f, the rid header extension, one SSRC each)
+// and subscribing to the 2 others; the last one shows the others in 160x90
+// tiles (small_tiles = 1: set_track_view). The server must see every camera as
+// three layers (its log), switch that subscriber to the q layer (its
+// /metrics, and the q-layer packets the tool receives), and deliver every
+// track without loss.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startPalabre } from '../lib/palabre.mjs';
+import { runTool as run } from '../lib/run_tool.mjs';
+import { seconds } from '../lib/timeouts.mjs';
+
+const LOAD = join(process.env.PALABRE_BUILD ?? 'build', 'palabre-load');
+
+async function layerSwitches(srv) {
+  const text = await (await fetch(`${srv.url}/metrics`)).text();
+  const m = text.match(/^palabre_media_layer_switches_total (\d+)$/m);
+  assert.ok(m, 'palabre_media_layer_switches_total in /metrics');
+  return Number(m[1]);
+}
+
+const NAME = 'simulcast publishing reaches the server as three layers; a small tile gets the q layer';
+test(NAME, { timeout: seconds(180) }, async () => {
+  const srv = await startPalabre({ logLevel: 'info' });
+  const dir = mkdtempSync(join(tmpdir(), 'palabre-load-sim-'));
+  try {
+    const conf = join(dir, 'sim.conf');
+    writeFileSync(conf, 'participants = 3\nrooms = 1\nsimulcast = 1\nsmall_tiles = 1\n' +
+      'video_width = 640\nvideo_height = 360\nramp_per_s = 5\nduration_s = 6\n');
+    const json = join(dir, 'sim.json');
+    const before = await layerSwitches(srv);
+    const { code, out } = await run(LOAD, ['--url', srv.wsUrl, '--scenario', conf,
+      '--server-pid', String(srv.proc.pid), '--json', json], 120000);
+    assert.equal(code, 0, out);
+    const after = await layerSwitches(srv);
+
+    // every publisher's camera: three layers learnt from the offer's rids
+    const sim = srv.output().match(/track \S+: simulcast, 3 layers/g) ?? [];
+    assert.equal(sim.length, 3, srv.output());
+
+    const r = JSON.parse(readFileSync(json, 'utf8'));
+    assert.equal(r.joined, 3, out);
+    assert.equal(r.failed, 0, out);
+    // 3 subscribers x 2 other publishers x (audio + video), each video
+    // counted once whatever layer it came on
+    assert.equal(r.streams_received, 12, out);
+    assert.equal(r.unsignaled_packets, 0, out);
+    assert.equal(r.other_packets, 0, out);
+    assert.equal(r.lost_packets, 0, out);
+    const [q, h, f] = r.simulcast.video_packets_by_layer;
+    // the small tiles: q; the two others see the largest layer
+    assert.ok(q > 0, `q-layer packets received: ${q} (${out})`);
+    assert.ok(f > 0, `f-layer packets received: ${f}`);
+    assert.ok(f > h, `f ${f} h ${h}`);
+    // the small-tile subscriber saw both cameras go from f to q; the server
+    // counted those switches
+    assert.ok(r.simulcast.layer_switches >= 2, out);
+    assert.ok(r.simulcast.subscribers_switched >= 1, out);
+    assert.ok(after - before >= 2, `palabre_media_layer_switches_total ${before} -> ${after}`);
+    assert.match(out, /\| video packets received per layer q \/ h \/ f \| \d+ \/ \d+ \/ \d+ \|/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await srv.stop();
+  }
+});
+
+test('a simulcast scenario too small for a q layer is refused', { timeout: seconds(60) }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'palabre-load-sim-'));
+  try {
+    const conf = join(dir, 'tiny.conf');
+    writeFileSync(conf, 'simulcast = 1\nvideo_width = 100\nvideo_height = 100\n');
+    const { code, out } = await run(LOAD, ['--url', 'ws://127.0.0.1:9/ws', '--scenario', conf], 10000);
+    assert.equal(code, 2);
+    assert.match(out, /simulcast needs video of at least 128x128/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
