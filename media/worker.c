@@ -56,6 +56,11 @@ struct worker {
     bool quit; /* the loop ends after this iteration */
     pthread_mutex_t stats_lock;
     struct pal_media_stats stats;
+    /* per-room bandwidth figures: filled in next on the tick, then swapped
+     * with cur under stats_lock (pal_media_get_room_bwe reads cur) */
+    struct pal_media_room_bwe room_bwe[2][PAL_MEDIA_ROOM_BWE_MAX];
+    size_t n_room_bwe[2];
+    int room_bwe_cur;
 };
 
 struct pal_media {
@@ -323,6 +328,8 @@ static gboolean on_tick(gpointer ud)
     struct worker *w = ud;
     int64_t now = pal_now_ms();
     struct pal_media_stats st = {0};
+    int next = !w->room_bwe_cur; /* only this thread writes it */
+    size_t n_bwe = 0;
     pal_loop_drain();
     GHashTableIter it;
     gpointer key, val;
@@ -356,6 +363,15 @@ static gboolean on_tick(gpointer ud)
         if (rs.bwe_min_bps && (!st.bwe_min_bps || rs.bwe_min_bps < st.bwe_min_bps))
             st.bwe_min_bps = rs.bwe_min_bps;
         st.dropped_in += rs.dropped_in;
+        if (rs.bwe_subscribers && n_bwe < PAL_MEDIA_ROOM_BWE_MAX) {
+            struct pal_media_room_bwe *b = &w->room_bwe[next][n_bwe++];
+            snprintf(b->room, sizeof(b->room), "%s", pal_room_name(wr->room));
+            b->subscribers = rs.bwe_subscribers;
+            b->avg_bps = rs.bwe_sum_bps / rs.bwe_subscribers;
+            b->min_bps = rs.bwe_min_bps;
+            b->paused_tracks_bw = rs.paused_tracks_bw;
+            b->layer_switches_bw = rs.layer_switches_bw;
+        }
     }
     struct pal_mixer_thread_stats ms;
     pal_mixer_thread_get_stats(w->mixer, &ms);
@@ -370,8 +386,10 @@ static gboolean on_tick(gpointer ud)
     st.sent_packets = ss.packets;
     st.send_dropped = ss.dropped;
     st.send_calls = ss.batches;
+    w->n_room_bwe[next] = n_bwe;
     pthread_mutex_lock(&w->stats_lock);
     w->stats = st;
+    w->room_bwe_cur = next;
     pthread_mutex_unlock(&w->stats_lock);
     return G_SOURCE_CONTINUE;
 }
@@ -575,4 +593,19 @@ void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out)
         out->send_calls += s.send_calls;
     }
     out->candidates_unreachable = pal_ice_remote_ignored_total();
+}
+
+size_t pal_media_get_room_bwe(struct pal_media *m, struct pal_media_room_bwe *out, size_t cap)
+{
+    size_t n = 0;
+    for (int i = 0; i < m->n_workers && n < cap; i++) {
+        struct worker *w = &m->workers[i];
+        pthread_mutex_lock(&w->stats_lock);
+        int cur = w->room_bwe_cur;
+        size_t k = PAL_MIN(w->n_room_bwe[cur], cap - n);
+        memcpy(out + n, w->room_bwe[cur], k * sizeof(*out));
+        pthread_mutex_unlock(&w->stats_lock);
+        n += k;
+    }
+    return n;
 }

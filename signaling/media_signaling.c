@@ -140,6 +140,9 @@ struct pal_media_signaling {
      * page faults). Only the pages of the m-lines used are touched. */
     struct pal_session_desc *desc_in, *desc_out;
     struct stats_wait *stats_waits; /* STATS_WAIT_MAX, allocated with the first */
+    /* /metrics' per-room figures, read when the page is asked for: the
+     * first rooms of the first workers, a bound on the page's size */
+    struct pal_media_room_bwe room_bwe[128];
     /* state */
     int n_mixed_rooms;
     uint64_t candidates_ignored; /* TCP and mDNS candidates, never sent to a worker */
@@ -1203,13 +1206,47 @@ static void wake_signaling(void *ud)
 /* ---- life ------------------------------------------------------------------------ */
 
 
+/* /metrics: the per-room bandwidth summaries, a family after the other (the
+ * label is the room name, [a-z0-9-] as protocol.c checks: nothing to escape). */
+static size_t room_metrics(struct pal_media_signaling *ms, struct pal_metric *out, size_t cap)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"palabre_media_room_bwe_subscribers", "gauge",
+         "Per room: subscribers with a send-side bandwidth estimate."},
+        {"palabre_media_room_bwe_estimate_avg_bps", "gauge",
+         "Per room: mean send-side bandwidth estimate of its subscribers, bit/s."},
+        {"palabre_media_room_bwe_estimate_min_bps", "gauge",
+         "Per room: lowest send-side bandwidth estimate of its subscribers, bit/s."},
+        {"palabre_media_room_bwe_paused_tracks", "gauge",
+         "Per room: video tracks paused for a subscriber's bandwidth."},
+        {"palabre_media_room_layer_switches_bandwidth_total", "counter",
+         "Per room: simulcast layer switches made for a subscriber's bandwidth estimate."},
+    };
+    size_t rooms = pal_media_get_room_bwe(ms->media, ms->room_bwe, PAL_ARRAY_LEN(ms->room_bwe));
+    size_t n = 0;
+    for (size_t f = 0; f < PAL_ARRAY_LEN(fam); f++)
+        for (size_t i = 0; i < rooms && n < cap; i++) {
+            const struct pal_media_room_bwe *b = &ms->room_bwe[i];
+            uint64_t v[] = {b->subscribers, b->avg_bps, b->min_bps, b->paused_tracks_bw,
+                            b->layer_switches_bw};
+            out[n++] = (struct pal_metric){fam[f].name, fam[f].type, fam[f].help, (double)v[f],
+                                           b->room};
+        }
+    return n;
+}
+
 /* /metrics: the workers' counters, summed. */
 static size_t media_metrics(struct pal_metric *out, size_t cap, void *ud)
 {
     struct pal_media_signaling *ms = ud;
     struct pal_media_stats m;
     pal_media_get_stats(ms->media, &m);
-    const struct pal_metric all[] = {
+    const struct {
+        const char *name, *type, *help;
+        double value;
+    } all[] = {
         {"palabre_media_rooms", "gauge", "Rooms open on the media workers.", (double)m.rooms},
         {"palabre_media_transports", "gauge", "PeerConnection transports.", (double)m.transports},
         {"palabre_media_rtp_in_packets_total", "counter", "RTP packets received from publishers.",
@@ -1290,8 +1327,9 @@ static size_t media_metrics(struct pal_metric *out, size_t cap, void *ud)
          (double)ms->n_mixed_rooms},
     };
     size_t n = PAL_MIN(cap, PAL_ARRAY_LEN(all));
-    memcpy(out, all, n * sizeof(*out));
-    return n;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (struct pal_metric){all[i].name, all[i].type, all[i].help, all[i].value, NULL};
+    return n + room_metrics(ms, out + n, cap - n);
 }
 
 static void free_bufs(struct pal_media_signaling *ms)

@@ -16,6 +16,10 @@
 #include "palabre/server.h"
 #include "palabre/session.h"
 
+/* Samples one source may give: its totals and the per-room summaries
+ * (palabre/media.h PAL_MEDIA_ROOM_BWE_MAX rooms per worker). */
+#define METRICS_PER_SOURCE 4096
+
 struct text {
     char *buf;
     size_t len, cap;
@@ -106,13 +110,22 @@ char *pal_metrics_render(struct pal_server *srv)
     /* The modules' own figures (media signaling: the workers' counters). */
     const struct pal_metrics_source *src;
     int n_src = pal_server_metrics_sources(srv, &src);
-    for (int i = 0; i < n_src; i++) {
-        struct pal_metric ms[48];
-        size_t n = src[i].fn(ms, PAL_ARRAY_LEN(ms), src[i].ud);
-        for (size_t k = 0; k < n && k < PAL_ARRAY_LEN(ms); k++)
-            put(&t, "# HELP %s %s\n# TYPE %s %s\n%s %.15g\n", ms[k].name, ms[k].help, ms[k].name,
-                ms[k].type, ms[k].name, ms[k].value);
+    struct pal_metric *ms = calloc(METRICS_PER_SOURCE, sizeof(*ms));
+    if (!ms)
+        t.oom = true;
+    for (int i = 0; ms && i < n_src; i++) {
+        size_t n = PAL_MIN(src[i].fn(ms, METRICS_PER_SOURCE, src[i].ud), METRICS_PER_SOURCE);
+        for (size_t k = 0; k < n; k++) {
+            if (k == 0 || strcmp(ms[k].name, ms[k - 1].name) != 0)
+                put(&t, "# HELP %s %s\n# TYPE %s %s\n", ms[k].name, ms[k].help, ms[k].name,
+                    ms[k].type);
+            if (ms[k].room)
+                put(&t, "%s{room=\"%s\"} %.15g\n", ms[k].name, ms[k].room, ms[k].value);
+            else
+                put(&t, "%s %.15g\n", ms[k].name, ms[k].value);
+        }
     }
+    free(ms);
 
     double cpu;
     unsigned long long rss;

@@ -271,6 +271,21 @@ int pal_media_worker_count(const struct pal_media *m);
 /* Which worker owns room (stable for the process life). */
 int pal_media_worker_of(const struct pal_media *m, const char *room);
 
+/* Per-room bandwidth figures (/metrics' per-room summaries): rooms where
+ * at least one subscriber has a send-side estimate, at most
+ * PAL_MEDIA_ROOM_BWE_MAX of them per worker (a bound on the page, whatever
+ * clients do; the totals above count every room). */
+#define PAL_MEDIA_ROOM_BWE_MAX 32
+struct pal_media_room_bwe {
+    char room[PAL_MEDIA_ID_MAX];
+    uint64_t subscribers, avg_bps, min_bps; /* now: estimates */
+    uint64_t paused_tracks_bw;              /* now: tracks paused for bandwidth */
+    uint64_t layer_switches_bw;             /* since the room's consumers were created */
+};
+/* Copies up to cap rooms' figures (any thread; as of the workers' last
+ * tick). Returns how many. */
+size_t pal_media_get_room_bwe(struct pal_media *m, struct pal_media_room_bwe *out, size_t cap);
+
 /* Queues cmd for its room's worker. Returns 0 or -ENOBUFS (worker queue full). */
 int pal_media_post(struct pal_media *m, const struct pal_media_cmd *cmd);
 /* Pops one event. Returns 1, or 0 when there is none. */

@@ -86,9 +86,12 @@ bool pal_server_admit_mix(struct pal_server *srv, struct pal_session *s, char *w
 /* A module's figures for /metrics, asked for on each scrape: fn fills out[]
  * (at most cap) and returns how many. Names, types and help are static
  * strings; type is "gauge" or "counter". */
+/* One sample. room: NULL, or the value of its `room` label (the samples of
+ * one name come together, the first one's help and type are printed). */
 struct pal_metric {
     const char *name, *type, *help;
     double value;
+    const char *room;
 };
 typedef size_t (*pal_metrics_fn)(struct pal_metric *out, size_t cap, void *ud);
 int pal_server_add_metrics_source(struct pal_server *srv, pal_metrics_fn fn, void *ud);

@@ -102,6 +102,17 @@ test('simulcast: a small tile gets a low layer, a big one the full layer, a hidd
   }, 20000, 'an estimate for each subscriber');
   console.log(`# estimates: min ${est.get('palabre_media_bwe_estimate_min_bps')} bit/s, mean ${est.get('palabre_media_bwe_estimate_avg_bps')} bit/s`);
   assert.ok(est.get('palabre_media_bwe_estimate_min_bps') > 0);
+  // and the per-room summaries name this room: the same subscribers, an
+  // estimate between the room's lowest and the mean
+  const per = (name) => est.get(`${name}{room="${room}"}`);
+  console.log(`# room ${room}: ${per('palabre_media_room_bwe_subscribers')} subscribers, ` +
+    `min ${per('palabre_media_room_bwe_estimate_min_bps')} bit/s, avg ${per('palabre_media_room_bwe_estimate_avg_bps')} bit/s`);
+  assert.ok(per('palabre_media_room_bwe_subscribers') >= 3, 'the room\'s subscribers with an estimate');
+  assert.ok(per('palabre_media_room_bwe_estimate_min_bps') > 0);
+  assert.ok(per('palabre_media_room_bwe_estimate_avg_bps') >= per('palabre_media_room_bwe_estimate_min_bps'));
+  assert.equal(per('palabre_media_room_bwe_paused_tracks'), 0, 'nothing paused for bandwidth here');
+  assert.ok(per('palabre_media_room_bwe_subscribers') <= est.get('palabre_media_bwe_subscribers'));
+  assert.equal(typeof per('palabre_media_room_layer_switches_bandwidth_total'), 'number');
 });
 
 test('set_track_view: bad fields get clear errors', { timeout: seconds(120) }, async () => {
