@@ -52,6 +52,15 @@ struct load_result {
      * participant: tracks_expected_max). The worst, median and best
      * participant, and how many received every track they should: a server
      * that stops offering beyond some number of tracks shows here. */
+    /* Transport-wide congestion control (tcc.h): feedback packets the
+     * subscribers sent, the arrivals they reported, compounds their
+     * transport refused; feedback the server sent the publishers. */
+    uint64_t twcc_feedbacks, twcc_recorded, twcc_send_errors, twcc_received;
+    /* The server's send-side bandwidth estimates for the subscribers, read
+     * from its /metrics at the window's end (Palabre; bwe_known false when
+     * not read): palabre_media_bwe_subscribers, _estimate_avg_bps, _min_bps. */
+    bool bwe_known;
+    double bwe_subscribers, bwe_estimate_avg_bps, bwe_estimate_min_bps;
     int tracks_expected_max, tracks_min, tracks_median, tracks_max, participants_all_tracks;
     /* the measurement window: steady load after the ramp */
     double window_s;

@@ -6,7 +6,10 @@
 // tiles (small_tiles = 1: set_track_view). The server must see every camera as
 // three layers (its log), switch that subscriber to the q layer (its
 // /metrics, and the q-layer packets the tool receives), and deliver every
-// track without loss.
+// track without loss. Its subscribers send transport-cc feedback (RTPFB
+// FMT=15, bench/load/tcc.c) for what they receive, so the server's
+// send-side bandwidth estimator runs: the tool reads its estimates from
+// /metrics at the end of the window, and there must be one per subscriber.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,6 +67,19 @@ test(NAME, { timeout: seconds(180) }, async () => {
     assert.ok(r.simulcast.subscribers_switched >= 1, out);
     assert.ok(after - before >= 2, `palabre_media_layer_switches_total ${before} -> ${after}`);
     assert.match(out, /\| video packets received per layer q \/ h \/ f \| \d+ \/ \d+ \/ \d+ \|/);
+
+    // transport-cc: the publishers number their packets (the server sends
+    // them feedback), the subscribers report what the server numbered, and
+    // the server has an estimate for each of the 3 subscribers
+    const tcc = r.transport_cc;
+    assert.ok(tcc.publisher_feedback_received > 0, JSON.stringify(tcc));
+    assert.ok(tcc.feedback_packets > 0, JSON.stringify(tcc));
+    assert.ok(tcc.arrivals_reported > 0, JSON.stringify(tcc));
+    assert.equal(tcc.send_errors, 0, JSON.stringify(tcc));
+    assert.equal(tcc.server_bwe_subscribers, 3, JSON.stringify(tcc));
+    assert.ok(tcc.server_estimate_avg_bps > 0, JSON.stringify(tcc));
+    assert.ok(tcc.server_estimate_min_bps > 0, JSON.stringify(tcc));
+    assert.match(out, /\| server's bandwidth estimates \(subscribers \/ mean \/ lowest\) \| 3 \/ \d+ \/ \d+ kbit\/s \|/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await srv.stop();
