@@ -69,7 +69,7 @@ static struct {
     long rss_max;
     /* the server's /metrics at the window's end */
     bool bwe_known;
-    double bwe_subscribers, bwe_avg_bps, bwe_min_bps;
+    double bwe[LOAD_BWE_N];
     volatile sig_atomic_t interrupted;
 } g;
 
@@ -192,9 +192,16 @@ static void scrape_server(void)
                 rc == -EIO ? "no answer or not 200" : strerror(-rc));
         return;
     }
-    g.bwe_known = load_prom_value(text, "palabre_media_bwe_subscribers", &g.bwe_subscribers) == 0 &&
-                  load_prom_value(text, "palabre_media_bwe_estimate_avg_bps", &g.bwe_avg_bps) == 0 &&
-                  load_prom_value(text, "palabre_media_bwe_estimate_min_bps", &g.bwe_min_bps) == 0;
+    static const char *const names[LOAD_BWE_N] = {
+        [LOAD_BWE_SUBSCRIBERS] = "palabre_media_bwe_subscribers",
+        [LOAD_BWE_AVG_BPS] = "palabre_media_bwe_estimate_avg_bps",
+        [LOAD_BWE_MIN_BPS] = "palabre_media_bwe_estimate_min_bps",
+        [LOAD_BWE_PAUSED] = "palabre_media_bwe_paused_tracks",
+        [LOAD_BWE_SWITCHES] = "palabre_media_layer_switches_bandwidth_total",
+    };
+    g.bwe_known = true;
+    for (int i = 0; i < LOAD_BWE_N; i++)
+        g.bwe_known &= load_prom_value(text, names[i], &g.bwe[i]) == 0;
     if (!g.bwe_known)
         fprintf(stderr, "palabre-load: %s has no palabre_media_bwe_* gauges\n", g.metrics_url);
     free(text);
@@ -402,9 +409,7 @@ static void collect(struct load_result *r)
     r->twcc_send_errors = tot->twcc_send_errors;
     r->twcc_received = tot->twcc_received;
     r->bwe_known = g.bwe_known;
-    r->bwe_subscribers = g.bwe_subscribers;
-    r->bwe_estimate_avg_bps = g.bwe_avg_bps;
-    r->bwe_estimate_min_bps = g.bwe_min_bps;
+    memcpy(r->bwe, g.bwe, sizeof(r->bwe));
     r->media_errors = tot->media_errors;
     r->signaling_errors = tot->signaling_errors;
     r->late_ticks = tot->late_ticks;

@@ -57,10 +57,14 @@ void load_report_table(const struct load_result *r, FILE *out)
                  "send errors) | %llu / %llu / %llu |\n",
             (unsigned long long)r->twcc_feedbacks, (unsigned long long)r->twcc_recorded,
             (unsigned long long)r->twcc_send_errors);
-    if (r->bwe_known)
+    if (r->bwe_known) {
         fprintf(out, "| server's bandwidth estimates (subscribers / mean / lowest) | "
                      "%.0f / %.0f / %.0f kbit/s |\n",
-                r->bwe_subscribers, r->bwe_estimate_avg_bps / 1000, r->bwe_estimate_min_bps / 1000);
+                r->bwe[LOAD_BWE_SUBSCRIBERS], r->bwe[LOAD_BWE_AVG_BPS] / 1000,
+                r->bwe[LOAD_BWE_MIN_BPS] / 1000);
+        fprintf(out, "| server's layer switches for bandwidth / tracks paused for it | %.0f / %.0f |\n",
+                r->bwe[LOAD_BWE_SWITCHES], r->bwe[LOAD_BWE_PAUSED]);
+    }
     fprintf(out, "| forwarding delay p50 / p90 / p99 / max | %.2f / %.2f / %.2f / %.2f ms |\n",
             r->delay_p50, r->delay_p90, r->delay_p99, r->delay_max);
     fprintf(out, "| jitter mean / max | %.3f / %.3f ms |\n", r->jitter_mean_ms, r->jitter_max_ms);
@@ -139,17 +143,20 @@ int load_report_json(const struct load_result *r, const char *path)
                       (json_int_t)r->received_by_layer[2], "layer_switches",
                       (json_int_t)r->layer_switches, "layer_switches_max_per_subscriber",
                       r->layer_switches_max, "subscribers_switched", r->subscribers_switched));
-    json_object_set_new(
-        j, "transport_cc",
-        json_pack("{s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "feedback_packets",
-                  (json_int_t)r->twcc_feedbacks, "arrivals_reported", (json_int_t)r->twcc_recorded,
-                  "send_errors", (json_int_t)r->twcc_send_errors, "publisher_feedback_received",
-                  (json_int_t)r->twcc_received, "server_bwe_subscribers",
-                  r->bwe_known ? num_or_null(r->bwe_subscribers) : json_null(),
-                  "server_estimate_avg_bps",
-                  r->bwe_known ? num_or_null(r->bwe_estimate_avg_bps) : json_null(),
-                  "server_estimate_min_bps",
-                  r->bwe_known ? num_or_null(r->bwe_estimate_min_bps) : json_null()));
+    json_t *tcc = json_pack("{s:I,s:I,s:I,s:I}", "feedback_packets", (json_int_t)r->twcc_feedbacks,
+                            "arrivals_reported", (json_int_t)r->twcc_recorded, "send_errors",
+                            (json_int_t)r->twcc_send_errors, "publisher_feedback_received",
+                            (json_int_t)r->twcc_received);
+    static const char *const bwe_keys[LOAD_BWE_N] = {
+        [LOAD_BWE_SUBSCRIBERS] = "server_bwe_subscribers",
+        [LOAD_BWE_AVG_BPS] = "server_estimate_avg_bps",
+        [LOAD_BWE_MIN_BPS] = "server_estimate_min_bps",
+        [LOAD_BWE_PAUSED] = "server_bwe_paused_tracks",
+        [LOAD_BWE_SWITCHES] = "server_layer_switches_bandwidth",
+    };
+    for (int i = 0; i < LOAD_BWE_N; i++)
+        json_object_set_new(tcc, bwe_keys[i], r->bwe_known ? num_or_null(r->bwe[i]) : json_null());
+    json_object_set_new(j, "transport_cc", tcc);
     json_object_set_new(j, "streams_expected", json_integer(r->streams_expected));
     json_object_set_new(j, "streams_received", json_integer(r->streams_received));
     json_object_set_new(j, "every_subscriber_received_every_publisher", json_boolean(all));

@@ -10,6 +10,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* What palabre-load reads from the server's /metrics at the window's end. */
+enum load_bwe {
+    LOAD_BWE_SUBSCRIBERS, /* palabre_media_bwe_subscribers */
+    LOAD_BWE_AVG_BPS,     /* palabre_media_bwe_estimate_avg_bps */
+    LOAD_BWE_MIN_BPS,     /* palabre_media_bwe_estimate_min_bps */
+    LOAD_BWE_PAUSED,      /* palabre_media_bwe_paused_tracks */
+    LOAD_BWE_SWITCHES,    /* palabre_media_layer_switches_bandwidth_total (over the
+                           * server's life: a fresh server per run gives the run's) */
+    LOAD_BWE_N
+};
+
 /* One second of the run. */
 struct load_sample {
     double t_s;
@@ -58,9 +69,9 @@ struct load_result {
     uint64_t twcc_feedbacks, twcc_recorded, twcc_send_errors, twcc_received;
     /* The server's send-side bandwidth estimates for the subscribers, read
      * from its /metrics at the window's end (Palabre; bwe_known false when
-     * not read): palabre_media_bwe_subscribers, _estimate_avg_bps, _min_bps. */
+     * not read), indexed by enum load_bwe. */
     bool bwe_known;
-    double bwe_subscribers, bwe_estimate_avg_bps, bwe_estimate_min_bps;
+    double bwe[LOAD_BWE_N];
     int tracks_expected_max, tracks_min, tracks_median, tracks_max, participants_all_tracks;
     /* the measurement window: steady load after the ramp */
     double window_s;
