@@ -192,16 +192,9 @@ static void scrape_server(void)
                 rc == -EIO ? "no answer or not 200" : strerror(-rc));
         return;
     }
-    static const char *const names[LOAD_BWE_N] = {
-        [LOAD_BWE_SUBSCRIBERS] = "palabre_media_bwe_subscribers",
-        [LOAD_BWE_AVG_BPS] = "palabre_media_bwe_estimate_avg_bps",
-        [LOAD_BWE_MIN_BPS] = "palabre_media_bwe_estimate_min_bps",
-        [LOAD_BWE_PAUSED] = "palabre_media_bwe_paused_tracks",
-        [LOAD_BWE_SWITCHES] = "palabre_media_layer_switches_bandwidth_total",
-    };
     g.bwe_known = true;
     for (int i = 0; i < LOAD_BWE_N; i++)
-        g.bwe_known &= load_prom_value(text, names[i], &g.bwe[i]) == 0;
+        g.bwe_known &= load_prom_value(text, load_bwe_fields[i].metric, &g.bwe[i]) == 0;
     if (!g.bwe_known)
         fprintf(stderr, "palabre-load: %s has no palabre_media_bwe_* gauges\n", g.metrics_url);
     free(text);

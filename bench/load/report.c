@@ -7,6 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+const struct load_bwe_field load_bwe_fields[LOAD_BWE_N] = {
+    [LOAD_BWE_SUBSCRIBERS] = {"palabre_media_bwe_subscribers", "server_bwe_subscribers"},
+    [LOAD_BWE_AVG_BPS] = {"palabre_media_bwe_estimate_avg_bps", "server_estimate_avg_bps"},
+    [LOAD_BWE_MIN_BPS] = {"palabre_media_bwe_estimate_min_bps", "server_estimate_min_bps"},
+    [LOAD_BWE_PAUSED] = {"palabre_media_bwe_paused_tracks", "server_bwe_paused_tracks"},
+    [LOAD_BWE_SWITCHES] = {"palabre_media_layer_switches_bandwidth_total",
+                           "server_layer_switches_bandwidth"},
+};
+
 static json_t *num_or_null(double v)
 {
     return v < 0 || isnan(v) ? json_null() : json_real(round(v * 1000) / 1000);
@@ -147,15 +156,9 @@ int load_report_json(const struct load_result *r, const char *path)
                             "arrivals_reported", (json_int_t)r->twcc_recorded, "send_errors",
                             (json_int_t)r->twcc_send_errors, "publisher_feedback_received",
                             (json_int_t)r->twcc_received);
-    static const char *const bwe_keys[LOAD_BWE_N] = {
-        [LOAD_BWE_SUBSCRIBERS] = "server_bwe_subscribers",
-        [LOAD_BWE_AVG_BPS] = "server_estimate_avg_bps",
-        [LOAD_BWE_MIN_BPS] = "server_estimate_min_bps",
-        [LOAD_BWE_PAUSED] = "server_bwe_paused_tracks",
-        [LOAD_BWE_SWITCHES] = "server_layer_switches_bandwidth",
-    };
     for (int i = 0; i < LOAD_BWE_N; i++)
-        json_object_set_new(tcc, bwe_keys[i], r->bwe_known ? num_or_null(r->bwe[i]) : json_null());
+        json_object_set_new(tcc, load_bwe_fields[i].json_key,
+                            r->bwe_known ? num_or_null(r->bwe[i]) : json_null());
     json_object_set_new(j, "transport_cc", tcc);
     json_object_set_new(j, "streams_expected", json_integer(r->streams_expected));
     json_object_set_new(j, "streams_received", json_integer(r->streams_received));

@@ -20,6 +20,11 @@ enum load_bwe {
                            * server's life: a fresh server per run gives the run's) */
     LOAD_BWE_N
 };
+/* Each one's metric name and its key under the JSON's transport_cc. */
+struct load_bwe_field {
+    const char *metric, *json_key;
+};
+extern const struct load_bwe_field load_bwe_fields[LOAD_BWE_N];
 
 /* One second of the run. */
 struct load_sample {
