@@ -9,6 +9,7 @@
  *                [--target palabre|janus] [--participants N] [--duration S]
  *                [--ramp PER_S] [--interfaces LIST] [--room-prefix P]
  *                [--turn [--turn-pid PID]] [--metrics-url URL|none]
+ *                [--no-transport-cc]
  *
  * Phases: ramp (participants start at ramp_per_s), settle (3 s, for the
  * last subscribe offers), window (duration_s of steady load: the CPU and
@@ -86,7 +87,7 @@ static void usage(FILE *f)
             "                    [--json FILE] [--plot FILE] [--target palabre|janus]\n"
             "                    [--participants N] [--duration S] [--ramp PER_S]\n"
             "                    [--interfaces LIST] [--room-prefix P] [--turn [--turn-pid PID]]\n"
-            "                    [--metrics-url URL|none]\n"
+            "                    [--metrics-url URL|none] [--no-transport-cc]\n"
             "Scenarios: bench/scenarios/{smoke,meeting,meeting_simulcast,webinar,audio,\n"
             "large}.conf (see scenario.h).\n"
             "--target janus speaks Janus's videoroom plugin over its WebSocket API\n"
@@ -97,7 +98,8 @@ static void usage(FILE *f)
             "--turn-pid: that TURN server's process, whose CPU is measured with the server's.\n"
             "--metrics-url: the server's /metrics, read at the end of the window for its\n"
             "bandwidth estimates (default for palabre: http://HOST:PORT/metrics of --url;\n"
-            "none for janus).\n");
+            "none for janus). --no-transport-cc: publishers do not number their packets and\n"
+            "subscribers send no transport-cc feedback (the server estimates nothing).\n");
 }
 
 static int connected_count(void)
@@ -436,7 +438,7 @@ static bool is_loopback_url(const char *url)
 int main(int argc, char **argv)
 {
     enum { O_PID = 1000, O_JSON, O_PLOT, O_TARGET, O_PARTS, O_DUR, O_RAMP, O_IFACES, O_PREFIX, O_TURN, O_TURN_PID,
-           O_METRICS };
+           O_METRICS, O_NO_TCC };
     static const struct option opts[] = {
         {"url", required_argument, NULL, 'u'},
         {"scenario", required_argument, NULL, 's'},
@@ -452,6 +454,7 @@ int main(int argc, char **argv)
         {"turn", no_argument, NULL, O_TURN},
         {"turn-pid", required_argument, NULL, O_TURN_PID},
         {"metrics-url", required_argument, NULL, O_METRICS},
+        {"no-transport-cc", no_argument, NULL, O_NO_TCC},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -477,6 +480,7 @@ int main(int argc, char **argv)
         case O_TURN: g.env.turn = true; break;
         case O_TURN_PID: g.turn_pid = atoi(optarg); break;
         case O_METRICS: g.metrics_url = optarg; break;
+        case O_NO_TCC: g.env.no_tcc = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -411,7 +411,8 @@ int participant_publish_answer(struct load_participant *p, const char *sdp)
         p->senders[i].pt = d->media[m].codecs[0].pt;
         p->senders[i].ext_mid_id = pal_sdp_find_extmap(&d->media[m], PAL_SDP_EXT_MID);
         p->senders[i].ext_rid_id = pal_sdp_find_extmap(&d->media[m], PAL_SDP_EXT_RID);
-        p->senders[i].ext_twcc_id = pal_sdp_find_extmap(&d->media[m], PAL_SDP_EXT_TRANSPORT_CC);
+        p->senders[i].ext_twcc_id =
+            p->env->no_tcc ? 0 : pal_sdp_find_extmap(&d->media[m], PAL_SDP_EXT_TRANSPORT_CC);
         p->senders[i].twcc_seq = &p->twcc_seq;
     }
     /* We offered actpass: the answerer picks; active there makes us the server. */
@@ -669,7 +670,7 @@ void participant_send_due(struct load_participant *p, int64_t now_us)
 void participant_feedback_due(struct load_participant *p, int64_t now_us)
 {
     struct load_pc *pc = &p->pcs[PAL_MEDIA_PC_SUBSCRIBE];
-    if (!p->tcc || !pc->connected || pc->failed || now_us < p->next_feedback_us)
+    if (!p->tcc || p->env->no_tcc || !pc->connected || pc->failed || now_us < p->next_feedback_us)
         return;
     p->next_feedback_us = now_us + LOAD_TCC_INTERVAL_US;
     /* room for the SRTCP trailer (index and tag) past the packets */

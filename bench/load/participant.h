@@ -61,6 +61,7 @@ struct load_env {
     bool sending; /* publishers send while true */
     bool trace;   /* PALABRE_LOAD_TRACE=1: signaling messages on stderr */
     bool turn;    /* --turn: relay every PC through the join's TURN server */
+    bool no_tcc;  /* --no-transport-cc: no transport-wide numbering, no feedback (tcc.h) */
 };
 
 struct load_signaling {
