@@ -50,12 +50,17 @@
 #include "palabre/rtp.h"
 #include "palabre/send_queue.h"
 #include "palabre/srtp.h"
+#include "palabre/twcc.h"
 #include "palabre/wire.h"
 
 enum send_mode { SEND_DROP, SEND_SENDTO, SEND_BATCH };
 
 struct sink_ctx {
     struct pal_srtp *srtp; /* NULL: no encryption */
+    /* +fb variants: the subscriber's side of transport-cc (what palabre-load
+     * and browsers do): arrivals recorded, feedback built every 2 frames */
+    struct pal_twcc *tw;
+    struct pal_room_peer *peer;
     enum send_mode mode;
     int fd;
     struct sockaddr_in to;
@@ -63,11 +68,37 @@ struct sink_ctx {
     uint64_t packets;
 };
 
+/* The subscriber's clock for arrivals (+fb variants): the room's now, plus
+ * a fixed one-way delay. */
+static int64_t arrival_us;
+
+/* The subscriber records the transport-wide number of what it receives (not
+ * the server's work: callgrind_annotate --inclusive puts it apart). */
+__attribute__((noinline)) void client_record(struct sink_ctx *s, const uint8_t *hdr,
+                                             size_t hdr_len);
+__attribute__((noinline)) void client_record(struct sink_ctx *s, const uint8_t *hdr,
+                                             size_t hdr_len)
+{
+    uint8_t copy[128];
+    struct pal_rtp_packet p;
+    size_t el;
+    if (hdr_len > sizeof(copy))
+        return;
+    memcpy(copy, hdr, hdr_len);
+    if (pal_rtp_parse_header(&p, copy, hdr_len, NULL) != 0)
+        return;
+    const uint8_t *tw = pal_rtp_ext_find(&p, 3, &el);
+    if (tw && el == 2)
+        pal_twcc_on_packet(s->tw, pal_rd16(tw), arrival_us);
+}
+
 /* Mirrors pal_transport_sink_rtp (and its sendto fallback). */
 static int sink_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
                     size_t body_len)
 {
     struct sink_ctx *s = ctx;
+    if (s->tw)
+        client_record(s, hdr, hdr_len);
     size_t out = hdr_len + body_len;
     if (s->mode == SEND_BATCH) {
         uint8_t *slot = pal_send_queue_reserve(s->q);
@@ -162,6 +193,9 @@ struct variant {
     bool simulcast;
     bool twcc; /* the subscribers negotiated transport-cc: each forwarded packet
                   gets their PC's transport-wide number, recorded by its estimator */
+    bool fb;   /* and they send feedback every 2 frames, which the room decodes and
+                  feeds its estimators (pal_room_on_rtcp); the room's clock is then
+                  real time (33 ms per frame), for the estimator's send groups */
     enum pal_srtp_profile prof;
     enum send_mode mode;
     /* set up by variant_open */
@@ -188,6 +222,8 @@ static struct variant variants[] = {
      .simulcast = true},
     {.name = "gcm+batch+simulcast+twcc", .prof = PAL_SRTP_AEAD_AES_128_GCM, .mode = SEND_BATCH,
      .simulcast = true, .twcc = true},
+    {.name = "gcm+batch+simulcast+twcc+fb", .prof = PAL_SRTP_AEAD_AES_128_GCM,
+     .mode = SEND_BATCH, .simulcast = true, .twcc = true, .fb = true},
 };
 #define N_VARIANTS (sizeof(variants) / sizeof(variants[0]))
 
@@ -217,6 +253,9 @@ static void variant_open(struct variant *v, int nsub, struct sockaddr_in dest)
         snprintf(id, sizeof(id), "s%d", i);
         struct pal_room_peer *p;
         pal_room_peer_add(v->room, id, &p);
+        s->peer = p;
+        if (v->fb && pal_twcc_create(0x5000u + (uint32_t)i, 0x1000u + (uint32_t)i, &s->tw))
+            abort();
         s->srtp = v->plain ? NULL : make_srtp(v->prof);
         s->mode = v->mode;
         s->fd = v->mode == SEND_DROP ? -1 : socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
@@ -257,6 +296,7 @@ static void variant_close(struct variant *v)
 {
     for (int i = 0; i < v->nsub; i++) {
         pal_send_queue_destroy(v->sinks[i].q);
+        pal_twcc_destroy(v->sinks[i].tw);
         pal_srtp_destroy(v->sinks[i].srtp);
         if (v->sinks[i].fd >= 0)
             close(v->sinks[i].fd);
@@ -264,6 +304,32 @@ static void variant_close(struct variant *v)
     pal_send_batch_destroy(v->batch);
     free(v->sinks);
     pal_room_destroy(v->room);
+}
+
+/* The subscriber builds its feedback (not the server's work either). */
+__attribute__((noinline)) int client_feedback(struct sink_ctx *s, uint8_t *buf, size_t cap,
+                                              size_t *len);
+__attribute__((noinline)) int client_feedback(struct sink_ctx *s, uint8_t *buf, size_t cap,
+                                              size_t *len)
+{
+    return pal_twcc_build(s->tw, buf, cap, len);
+}
+
+/* Every subscriber's feedback since the last call, into the room as its
+ * transport hands it up (decrypted). */
+static void feedback_round(struct variant *v, int64_t now_ms)
+{
+    uint8_t buf[1200];
+    size_t len;
+    for (int i = 0; i < v->nsub; i++)
+        while (client_feedback(&v->sinks[i], buf, sizeof(buf), &len) == 0)
+            pal_room_on_rtcp(v->room, v->sinks[i].peer, PAL_MEDIA_PC_SUBSCRIBE, buf, len, now_ms);
+}
+
+/* The room's clock: as the other variants always had it, or real time. */
+static int64_t room_now(const struct variant *v)
+{
+    return v->fb ? 1000 + (int64_t)v->frame * 33 : 1000 + v->frame / 30;
 }
 
 /* n packets as frames of burst packets (same timestamp, marker on the
@@ -279,13 +345,14 @@ __attribute__((noinline)) void forward_frames(struct variant *v, const uint8_t *
     uint8_t work[1600];
     for (int i = 0; i < n; i++) {
         int k = i % burst;
+        arrival_us = room_now(v) * 1000 + 20000;
         for (int l = 0; v->simulcast && k == 0 && l < 2; l++) /* q: 1, h: 2 per frame */
             for (int j = 0; j <= l; j++) {
                 memcpy(work, tmpl, len);
                 pal_wr16(work + 2, v->low_seq[l]++);
                 pal_wr32(work + 4, v->frame * 3000u);
                 pal_wr32(work + 8, LAYER_SSRC[l]);
-                pal_room_on_rtp(v->room, v->pub, work, len / (size_t)(4 >> l), 1000 + v->frame / 30);
+                pal_room_on_rtp(v->room, v->pub, work, len / (size_t)(4 >> l), room_now(v));
             }
         memcpy(work, tmpl, len); /* what libnice's receive buffer would hold */
         pal_wr16(work + 2, v->seq++);
@@ -293,10 +360,12 @@ __attribute__((noinline)) void forward_frames(struct variant *v, const uint8_t *
         if (k == burst - 1 || i == n - 1)
             work[1] |= 0x80;
         size_t plen = uneven && k >= burst / 2 ? len - 1 : len;
-        pal_room_on_rtp(v->room, v->pub, work, plen, 1000 + v->frame / 30);
+        pal_room_on_rtp(v->room, v->pub, work, plen, room_now(v));
         if (k == burst - 1 || i == n - 1) {
             if (v->batch)
                 pal_send_batch_flush(v->batch);
+            if (v->fb && v->frame % 2 == 0)
+                feedback_round(v, room_now(v));
             v->frame++;
         }
     }
@@ -379,7 +448,8 @@ int main(int argc, char **argv)
         (only && !find(only))) {
         fprintf(stderr, "usage: bench_router [--subs N] [--packets N] [--burst N] [--rounds 1..5] "
                         "[--dest IP] [--uneven] [--only router|gcm|gcm+sendto|gcm+batch|cm|cm+batch|"
-                        "router+simulcast|gcm+batch+simulcast|gcm+batch+simulcast+twcc]\n");
+                        "router+simulcast|gcm+batch+simulcast|gcm+batch+simulcast+twcc|\n"
+                        "gcm+batch+simulcast+twcc+fb]\n");
         return 2;
     }
     /* the destination: a never-read socket on 127.0.0.1, or --dest IP:9 */

@@ -170,7 +170,7 @@ const pick = (r) => ({ participants: r.participants, joined: r.joined, window_s:
   window_unsignaled_packets: r.window_unsignaled_packets,
   nack_received: r.nack_received, pli_received: r.pli_received,
   tool_cpu_percent: r.tool_cpu_percent, late_frames: r.late_frames, tool_saturated: r.tool_saturated,
-  simulcast: r.simulcast });
+  simulcast: r.simulcast, transport_cc: r.transport_cc });
 const read = (sc, t, i) => {
   let r;
   try { r = pick(JSON.parse(fs.readFileSync(`${tmp}/${sc}-${t}-${i}.json`, 'utf8'))); } catch { return null; }
@@ -182,6 +182,7 @@ const read = (sc, t, i) => {
 };
 console.log('\n| scenario | round | server | participants | forwarded pkts (window) | server CPU % | CPU µs / fwd pkt | delay p50 / p99 ms | loss | streams | tracks per participant min / median / max of N (all) | tool CPU % |');
 console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+const kbps = (v) => (v === null || v === undefined ? 'n/a' : f(v / 1000, 0));
 const tracks = (t) => (t ? `${t.min} / ${t.median} / ${t.max} of ${t.expected} (${t.participants_with_all})` : 'n/a');
 for (const sc of scenarios) {
   const rounds = [];
@@ -208,7 +209,12 @@ for (const sc of scenarios) {
       if (sim)
         console.log(`| ${sc} | ${rd.round} | ${t} | simulcast: video packets q / h / f ${sim.video_packets_by_layer.join(' / ')}, ` +
           `layer switches seen ${sim.layer_switches} (most by one subscriber ${sim.layer_switches_max_per_subscriber}, ` +
-          `subscribers ${sim.subscribers_switched}), server's ${sim.server_layer_switches ?? 'n/a'} |`);
+          `subscribers ${sim.subscribers_switched}), server's ${sim.server_layer_switches ?? 'n/a'}` +
+          `${rd[t].transport_cc ? `; transport-cc feedback ${rd[t].transport_cc.feedback_packets} packets, ` +
+            `server's estimates ${rd[t].transport_cc.server_bwe_subscribers ?? 'n/a'} subscribers, ` +
+            `mean ${kbps(rd[t].transport_cc.server_estimate_avg_bps)} / lowest ` +
+            `${kbps(rd[t].transport_cc.server_estimate_min_bps)} kbit/s, ` +
+            `switches for bandwidth ${rd[t].transport_cc.server_layer_switches_bandwidth ?? 'n/a'}` : ''} |`);
     }
   const done = rounds.filter((rd) => rd.ratio_cpu_per_packet_palabre_over_janus !== undefined)
     .sort((a, b) => a.ratio_cpu_per_packet_palabre_over_janus - b.ratio_cpu_per_packet_palabre_over_janus);

@@ -8,7 +8,8 @@
  *                [--server-pid PID] [--json FILE] [--plot FILE]
  *                [--target palabre|janus] [--participants N] [--duration S]
  *                [--ramp PER_S] [--interfaces LIST] [--room-prefix P]
- *                [--turn [--turn-pid PID]]
+ *                [--turn [--turn-pid PID]] [--metrics-url URL|none]
+ *                [--no-transport-cc]
  *
  * Phases: ramp (participants start at ramp_per_s), settle (3 s, for the
  * last subscribe offers), window (duration_s of steady load: the CPU and
@@ -34,6 +35,7 @@
 #include "palabre/loop.h"
 #include "participant.h"
 #include "report.h"
+#include "scrape.h"
 
 #define TICK_MS 2
 #define SETTLE_S 3
@@ -47,7 +49,7 @@ enum phase { PH_RAMP, PH_SETTLE, PH_WINDOW, PH_DRAIN, PH_DONE };
 
 static struct {
     /* options */
-    const char *url, *scenario_arg, *json_path, *plot_path, *target, *room_prefix;
+    const char *url, *scenario_arg, *json_path, *plot_path, *target, *room_prefix, *metrics_url;
     int server_pid, turn_pid;
     /* run */
     struct load_scenario sc;
@@ -66,6 +68,9 @@ static struct {
     int64_t s_last_us, s_last_srv, s_last_tool;
     uint64_t s_last_recv, s_last_sent;
     long rss_max;
+    /* the server's /metrics at the window's end */
+    bool bwe_known;
+    double bwe[LOAD_BWE_N];
     volatile sig_atomic_t interrupted;
 } g;
 
@@ -82,6 +87,7 @@ static void usage(FILE *f)
             "                    [--json FILE] [--plot FILE] [--target palabre|janus]\n"
             "                    [--participants N] [--duration S] [--ramp PER_S]\n"
             "                    [--interfaces LIST] [--room-prefix P] [--turn [--turn-pid PID]]\n"
+            "                    [--metrics-url URL|none] [--no-transport-cc]\n"
             "Scenarios: bench/scenarios/{smoke,meeting,meeting_simulcast,webinar,audio,\n"
             "large}.conf (see scenario.h).\n"
             "--target janus speaks Janus's videoroom plugin over its WebSocket API\n"
@@ -89,7 +95,11 @@ static void usage(FILE *f)
             "plus 127.0.0.1 when the url's host is a loopback address). --turn: every PC\n"
             "goes through the TURN server of the join's ice_servers (palabre [turn]; its\n"
             "turn:ADDR:PORT?transport=udp URL), as a participant behind a firewall;\n"
-            "--turn-pid: that TURN server's process, whose CPU is measured with the server's.\n");
+            "--turn-pid: that TURN server's process, whose CPU is measured with the server's.\n"
+            "--metrics-url: the server's /metrics, read at the end of the window for its\n"
+            "bandwidth estimates (default for palabre: http://HOST:PORT/metrics of --url;\n"
+            "none for janus). --no-transport-cc: publishers do not number their packets and\n"
+            "subscribers send no transport-cc feedback (the server estimates nothing).\n");
 }
 
 static int connected_count(void)
@@ -171,6 +181,27 @@ static void start_participants(int64_t now)
     }
 }
 
+/* The server's estimates for our subscribers, while they are all still
+ * connected (the gauges count the connected ones). */
+static void scrape_server(void)
+{
+    if (!g.metrics_url)
+        return;
+    char *text;
+    int rc = load_scrape(g.metrics_url, 3000, &text);
+    if (rc) {
+        fprintf(stderr, "palabre-load: %s: %s\n", g.metrics_url,
+                rc == -EIO ? "no answer or not 200" : strerror(-rc));
+        return;
+    }
+    g.bwe_known = true;
+    for (int i = 0; i < LOAD_BWE_N; i++)
+        g.bwe_known &= load_prom_value(text, load_bwe_fields[i].metric, &g.bwe[i]) == 0;
+    if (!g.bwe_known)
+        fprintf(stderr, "palabre-load: %s has no palabre_media_bwe_* gauges\n", g.metrics_url);
+    free(text);
+}
+
 static void window_snapshot(bool start, int64_t now)
 {
     int64_t srv = g.server_pid ? load_proc_cpu_us(g.server_pid) : -1;
@@ -183,6 +214,7 @@ static void window_snapshot(bool start, int64_t now)
     } else {
         g.w_t1 = now, g.w_srv1 = srv, g.w_tool1 = tool, g.w_recv1 = g.tot->received;
         g.w_unsig1 = g.tot->received_unsignaled;
+        scrape_server();
     }
 }
 
@@ -230,8 +262,10 @@ static gboolean on_tick(gpointer ud)
         break;
     }
     for (int i = 0; i < g.n_started; i++)
-        if (g.parts[i])
+        if (g.parts[i]) {
             participant_send_due(g.parts[i], now);
+            participant_feedback_due(g.parts[i], now);
+        }
     if (now - g.s_last_us >= 1000000) {
         sample(now);
         for (int i = 0; i < g.n_started; i++)
@@ -292,6 +326,12 @@ static void collect(struct load_result *r)
             r->joined++;
             if (join)
                 join[n_join++] = (double)(p->joined_us - p->start_us) / 1000.0;
+        }
+        if (p->tcc) {
+            struct load_tcc_stats ts;
+            load_tcc_get_stats(p->tcc, &ts);
+            r->twcc_feedbacks += ts.feedbacks;
+            r->twcc_recorded += ts.recorded;
         }
         if (p->first_media_us && first)
             first[n_first++] = (double)(p->first_media_us - p->start_us) / 1000.0;
@@ -361,6 +401,10 @@ static void collect(struct load_result *r)
     r->nack_received = tot->nack_received;
     r->nack_seqs_received = tot->nack_seqs_received;
     r->pli_received = tot->pli_received;
+    r->twcc_send_errors = tot->twcc_send_errors;
+    r->twcc_received = tot->twcc_received;
+    r->bwe_known = g.bwe_known;
+    memcpy(r->bwe, g.bwe, sizeof(r->bwe));
     r->media_errors = tot->media_errors;
     r->signaling_errors = tot->signaling_errors;
     r->late_ticks = tot->late_ticks;
@@ -393,7 +437,8 @@ static bool is_loopback_url(const char *url)
 
 int main(int argc, char **argv)
 {
-    enum { O_PID = 1000, O_JSON, O_PLOT, O_TARGET, O_PARTS, O_DUR, O_RAMP, O_IFACES, O_PREFIX, O_TURN, O_TURN_PID };
+    enum { O_PID = 1000, O_JSON, O_PLOT, O_TARGET, O_PARTS, O_DUR, O_RAMP, O_IFACES, O_PREFIX, O_TURN, O_TURN_PID,
+           O_METRICS, O_NO_TCC };
     static const struct option opts[] = {
         {"url", required_argument, NULL, 'u'},
         {"scenario", required_argument, NULL, 's'},
@@ -408,6 +453,8 @@ int main(int argc, char **argv)
         {"room-prefix", required_argument, NULL, O_PREFIX},
         {"turn", no_argument, NULL, O_TURN},
         {"turn-pid", required_argument, NULL, O_TURN_PID},
+        {"metrics-url", required_argument, NULL, O_METRICS},
+        {"no-transport-cc", no_argument, NULL, O_NO_TCC},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -432,6 +479,8 @@ int main(int argc, char **argv)
         case O_PREFIX: g.room_prefix = optarg; break;
         case O_TURN: g.env.turn = true; break;
         case O_TURN_PID: g.turn_pid = atoi(optarg); break;
+        case O_METRICS: g.metrics_url = optarg; break;
+        case O_NO_TCC: g.env.no_tcc = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -463,6 +512,12 @@ int main(int argc, char **argv)
         g.sc.ramp_per_s = ramp;
     if (g.sc.rooms > g.sc.participants)
         g.sc.rooms = g.sc.participants;
+    static char metrics_url[512];
+    if (g.metrics_url && !strcmp(g.metrics_url, "none"))
+        g.metrics_url = NULL;
+    else if (!g.metrics_url && !strcmp(g.target, "palabre") &&
+             load_metrics_url(g.url, metrics_url, sizeof(metrics_url)) == 0)
+        g.metrics_url = metrics_url;
     if (g.turn_pid && load_proc_cpu_us(g.turn_pid) < 0) {
         fprintf(stderr, "palabre-load: no process %d\n", g.turn_pid);
         return 2;

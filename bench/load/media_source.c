@@ -242,6 +242,15 @@ static int send_one(struct load_sender *s, const uint8_t *payload, size_t len, b
         memcpy(h.ext[h.n_ext].data, s->rid, h.ext[h.n_ext].len);
         h.n_ext++;
     }
+    /* As a browser: every packet numbered on its PeerConnection, so the
+     * server can send transport-cc feedback and forward the number's place
+     * (media/consumer.c writes its own sequence there for the subscriber). */
+    if (s->twcc_seq && s->ext_twcc_id >= 1 && s->ext_twcc_id <= 14) {
+        h.ext[h.n_ext].id = s->ext_twcc_id;
+        h.ext[h.n_ext].len = 2;
+        pal_wr16(h.ext[h.n_ext].data, (*s->twcc_seq)++);
+        h.n_ext++;
+    }
     uint8_t pkt[LOAD_PACKET_CAP];
     size_t n;
     int rc = pal_rtp_write(&h, body, len + LOAD_TRAILER_SIZE, pkt, sizeof(pkt), &n);

@@ -84,6 +84,11 @@ struct load_sender {
     uint16_t seq;
     uint32_t timestamp;
     uint8_t pt, ext_mid_id, ext_rid_id;
+    /* transport-cc: the extension id the publish answer gives it (0: none)
+     * and the PeerConnection's transport-wide sequence number, shared by
+     * its senders (borrowed: the participant's) */
+    uint8_t ext_twcc_id;
+    uint16_t *twcc_seq;
     char mid[8];
     char rid[4];            /* simulcast: q, h or f; "" for a single stream */
     uint8_t layer;          /* index in the source's vp8[] */

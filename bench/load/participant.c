@@ -132,6 +132,10 @@ static void on_rtp(void *ctx, void *stream, const struct pal_rtp_packet *pkt)
     struct load_totals *tot = p->env->totals;
     int64_t now = pal_now_us();
     const struct pal_rtp_packet *h = pkt;
+    /* Every packet the transport numbered, ours or not (padding, probes):
+     * the feedback describes the transport, as a browser's does. */
+    if (p->tcc)
+        load_tcc_on_rtp(p->tcc, pkt, now);
     uint32_t source, counter;
     uint8_t layer;
     int64_t sent_us;
@@ -182,6 +186,8 @@ static void on_rtcp(void *ctx, uint8_t *buf, size_t len)
             uint16_t seqs[256];
             tot->nack_received++;
             tot->nack_seqs_received += pal_rtcp_nack_seqs(&r, seqs, PAL_ARRAY_LEN(seqs));
+        } else if (r.kind == PAL_RTCP_TWCC) {
+            tot->twcc_received++;
         } else if (r.kind == PAL_RTCP_PLI || r.kind == PAL_RTCP_FIR) {
             tot->pli_received++;
             /* A PLI names the stream (with simulcast, one layer); a FIR, or
@@ -405,6 +411,9 @@ int participant_publish_answer(struct load_participant *p, const char *sdp)
         p->senders[i].pt = d->media[m].codecs[0].pt;
         p->senders[i].ext_mid_id = pal_sdp_find_extmap(&d->media[m], PAL_SDP_EXT_MID);
         p->senders[i].ext_rid_id = pal_sdp_find_extmap(&d->media[m], PAL_SDP_EXT_RID);
+        p->senders[i].ext_twcc_id =
+            p->env->no_tcc ? 0 : pal_sdp_find_extmap(&d->media[m], PAL_SDP_EXT_TRANSPORT_CC);
+        p->senders[i].twcc_seq = &p->twcc_seq;
     }
     /* We offered actpass: the answerer picks; active there makes us the server. */
     struct pal_sdp_transport tr;
@@ -448,7 +457,17 @@ char *participant_subscribe_offer(struct load_participant *p, const char *sdp)
         text = NULL;
         snprintf(err, sizeof(err), "subscribe offer: no usable ICE/DTLS");
     }
+    if (text && !p->tcc) {
+        uint32_t ssrc;
+        pal_random_bytes(&ssrc, sizeof(ssrc));
+        if (load_tcc_create(ssrc | 1, &p->tcc) != 0) {
+            free(text);
+            text = NULL;
+            snprintf(err, sizeof(err), "out of memory");
+        }
+    }
     if (text) { /* its SSRCs are what we receive from now on */
+        load_tcc_set_ext(p->tcc, r->ext_twcc);
         sub_remote_free(p->sub_remote);
         p->sub_remote = r;
     } else {
@@ -613,6 +632,7 @@ void participant_destroy(struct load_participant *p)
             free(p->pcs[i].local_q[k]);
     }
     sub_remote_free(p->sub_remote);
+    load_tcc_destroy(p->tcc);
     free(p->rx);
     free(p);
 }
@@ -645,4 +665,19 @@ void participant_send_due(struct load_participant *p, int64_t now_us)
             s->next_us += s->interval_us;
         }
     }
+}
+
+void participant_feedback_due(struct load_participant *p, int64_t now_us)
+{
+    struct load_pc *pc = &p->pcs[PAL_MEDIA_PC_SUBSCRIBE];
+    if (!p->tcc || p->env->no_tcc || !pc->connected || pc->failed || now_us < p->next_feedback_us)
+        return;
+    p->next_feedback_us = now_us + LOAD_TCC_INTERVAL_US;
+    /* room for the SRTCP trailer (index and tag) past the packets */
+    uint8_t buf[1200 + 64];
+    size_t len;
+    if (load_tcc_build(p->tcc, buf, 1200, &len) != 0)
+        return;
+    if (pal_transport_send_rtcp(pc->t, buf, len, sizeof(buf)) != 0)
+        p->env->totals->twcc_send_errors++;
 }

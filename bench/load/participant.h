@@ -21,6 +21,7 @@
 #include "palabre/transport.h"
 #include "scenario.h"
 #include "sub_answer.h"
+#include "tcc.h"
 #include "ws.h"
 
 struct load_participant;
@@ -37,6 +38,8 @@ struct load_totals {
     uint64_t nack_received;      /* NACK packets the server sent to publishers */
     uint64_t nack_seqs_received; /* sequence numbers they asked for */
     uint64_t pli_received;       /* PLI/FIR the server sent to publishers */
+    uint64_t twcc_received;      /* transport-cc feedback the server sent to publishers */
+    uint64_t twcc_send_errors;   /* subscribers' feedback compounds the transport refused */
     uint64_t media_errors;       /* transport failures, media_error events */
     uint64_t signaling_errors;   /* error responses, lost links */
     uint64_t late_ticks;         /* frames sent more than 50 ms late: the tool is overloaded */
@@ -58,6 +61,7 @@ struct load_env {
     bool sending; /* publishers send while true */
     bool trace;   /* PALABRE_LOAD_TRACE=1: signaling messages on stderr */
     bool turn;    /* --turn: relay every PC through the join's TURN server */
+    bool no_tcc;  /* --no-transport-cc: no transport-wide numbering, no feedback (tcc.h) */
 };
 
 struct load_signaling {
@@ -106,6 +110,7 @@ struct load_participant {
     void *sig; /* the dialect's state */
     struct load_rx *rx; /* [room size * 2]: index in room << 1 | video */
     struct load_sub_remote *sub_remote; /* the last subscribe offer answered */
+    struct load_tcc *tcc; /* the subscribe PC's transport-cc feedback (NULL before its offer) */
     /* state */
     int index, room, index_in_room, room_size;
     bool publishes;
@@ -114,6 +119,8 @@ struct load_participant {
     struct pal_media_config media_cfg; /* env's, with the join's TURN server under --turn */
     struct load_sender senders[1 + LOAD_MAX_LAYERS]; /* audio, video (one per simulcast layer) */
     size_t n_senders;
+    uint16_t twcc_seq;  /* the publish PC's transport-wide sequence number */
+    int64_t next_feedback_us;
     int64_t start_us, joined_us, first_media_us;
     bool gone; /* link lost or failed: stop counting on it */
 };
@@ -122,6 +129,9 @@ int participant_create(struct load_env *env, int index, struct load_participant 
 void participant_destroy(struct load_participant *p);
 /* Sends whatever frames are due (publishers). */
 void participant_send_due(struct load_participant *p, int64_t now_us);
+/* Sends the subscribe PC's transport-cc feedback when due
+ * (LOAD_TCC_INTERVAL_US), whether or not publishers still send. */
+void participant_feedback_due(struct load_participant *p, int64_t now_us);
 
 /* For the signaling dialects. */
 int participant_send_json(struct load_participant *p, json_t *msg); /* steals msg */

@@ -7,6 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+const struct load_bwe_field load_bwe_fields[LOAD_BWE_N] = {
+    [LOAD_BWE_SUBSCRIBERS] = {"palabre_media_bwe_subscribers", "server_bwe_subscribers"},
+    [LOAD_BWE_AVG_BPS] = {"palabre_media_bwe_estimate_avg_bps", "server_estimate_avg_bps"},
+    [LOAD_BWE_MIN_BPS] = {"palabre_media_bwe_estimate_min_bps", "server_estimate_min_bps"},
+    [LOAD_BWE_PAUSED] = {"palabre_media_bwe_paused_tracks", "server_bwe_paused_tracks"},
+    [LOAD_BWE_SWITCHES] = {"palabre_media_layer_switches_bandwidth_total",
+                           "server_layer_switches_bandwidth"},
+};
+
 static json_t *num_or_null(double v)
 {
     return v < 0 || isnan(v) ? json_null() : json_real(round(v * 1000) / 1000);
@@ -52,6 +61,18 @@ void load_report_table(const struct load_result *r, FILE *out)
                      "%llu / %d / %d |\n",
                 (unsigned long long)r->layer_switches, r->layer_switches_max,
                 r->subscribers_switched);
+    }
+    fprintf(out, "| transport-cc feedback sent by subscribers (packets / arrivals reported / "
+                 "send errors) | %llu / %llu / %llu |\n",
+            (unsigned long long)r->twcc_feedbacks, (unsigned long long)r->twcc_recorded,
+            (unsigned long long)r->twcc_send_errors);
+    if (r->bwe_known) {
+        fprintf(out, "| server's bandwidth estimates (subscribers / mean / lowest) | "
+                     "%.0f / %.0f / %.0f kbit/s |\n",
+                r->bwe[LOAD_BWE_SUBSCRIBERS], r->bwe[LOAD_BWE_AVG_BPS] / 1000,
+                r->bwe[LOAD_BWE_MIN_BPS] / 1000);
+        fprintf(out, "| server's layer switches for bandwidth / tracks paused for it | %.0f / %.0f |\n",
+                r->bwe[LOAD_BWE_SWITCHES], r->bwe[LOAD_BWE_PAUSED]);
     }
     fprintf(out, "| forwarding delay p50 / p90 / p99 / max | %.2f / %.2f / %.2f / %.2f ms |\n",
             r->delay_p50, r->delay_p90, r->delay_p99, r->delay_max);
@@ -131,6 +152,14 @@ int load_report_json(const struct load_result *r, const char *path)
                       (json_int_t)r->received_by_layer[2], "layer_switches",
                       (json_int_t)r->layer_switches, "layer_switches_max_per_subscriber",
                       r->layer_switches_max, "subscribers_switched", r->subscribers_switched));
+    json_t *tcc = json_pack("{s:I,s:I,s:I,s:I}", "feedback_packets", (json_int_t)r->twcc_feedbacks,
+                            "arrivals_reported", (json_int_t)r->twcc_recorded, "send_errors",
+                            (json_int_t)r->twcc_send_errors, "publisher_feedback_received",
+                            (json_int_t)r->twcc_received);
+    for (int i = 0; i < LOAD_BWE_N; i++)
+        json_object_set_new(tcc, load_bwe_fields[i].json_key,
+                            r->bwe_known ? num_or_null(r->bwe[i]) : json_null());
+    json_object_set_new(j, "transport_cc", tcc);
     json_object_set_new(j, "streams_expected", json_integer(r->streams_expected));
     json_object_set_new(j, "streams_received", json_integer(r->streams_received));
     json_object_set_new(j, "every_subscriber_received_every_publisher", json_boolean(all));

@@ -10,6 +10,22 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* What palabre-load reads from the server's /metrics at the window's end. */
+enum load_bwe {
+    LOAD_BWE_SUBSCRIBERS, /* palabre_media_bwe_subscribers */
+    LOAD_BWE_AVG_BPS,     /* palabre_media_bwe_estimate_avg_bps */
+    LOAD_BWE_MIN_BPS,     /* palabre_media_bwe_estimate_min_bps */
+    LOAD_BWE_PAUSED,      /* palabre_media_bwe_paused_tracks */
+    LOAD_BWE_SWITCHES,    /* palabre_media_layer_switches_bandwidth_total (over the
+                           * server's life: a fresh server per run gives the run's) */
+    LOAD_BWE_N
+};
+/* Each one's metric name and its key under the JSON's transport_cc. */
+struct load_bwe_field {
+    const char *metric, *json_key;
+};
+extern const struct load_bwe_field load_bwe_fields[LOAD_BWE_N];
+
 /* One second of the run. */
 struct load_sample {
     double t_s;
@@ -52,6 +68,15 @@ struct load_result {
      * participant: tracks_expected_max). The worst, median and best
      * participant, and how many received every track they should: a server
      * that stops offering beyond some number of tracks shows here. */
+    /* Transport-wide congestion control (tcc.h): feedback packets the
+     * subscribers sent, the arrivals they reported, compounds their
+     * transport refused; feedback the server sent the publishers. */
+    uint64_t twcc_feedbacks, twcc_recorded, twcc_send_errors, twcc_received;
+    /* The server's send-side bandwidth estimates for the subscribers, read
+     * from its /metrics at the window's end (Palabre; bwe_known false when
+     * not read), indexed by enum load_bwe. */
+    bool bwe_known;
+    double bwe[LOAD_BWE_N];
     int tracks_expected_max, tracks_min, tracks_median, tracks_max, participants_all_tracks;
     /* the measurement window: steady load after the ramp */
     double window_s;

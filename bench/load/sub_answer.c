@@ -68,6 +68,31 @@ static void read_transport(const char *p, const char *end, struct load_sub_remot
     }
 }
 
+/* The transport-cc extension id an m-section's a=extmap lines give, 0 for none. */
+static uint8_t find_twcc_ext(const char *p, const char *end)
+{
+    struct line l;
+    char v[PAL_SDP_MAX_LINE];
+    while (next_line(&p, end, &l)) {
+        if (!value_of(&l, "a=extmap:", v, sizeof(v)))
+            continue;
+        /* <id>[/<direction>] <uri> [<attributes>] */
+        char *rest;
+        unsigned long id = strtoul(v, &rest, 10);
+        if (rest == v || id < 1 || id > 255)
+            continue;
+        if (*rest == '/')
+            rest += strcspn(rest, " ");
+        if (*rest != ' ')
+            continue;
+        rest++;
+        size_t n = strcspn(rest, " ");
+        if (n == strlen(PAL_SDP_URI_TRANSPORT_CC) && !memcmp(rest, PAL_SDP_URI_TRANSPORT_CC, n))
+            return (uint8_t)id;
+    }
+    return 0;
+}
+
 /* The first payload type of the m= line with the codec we receive. */
 static int pick_pt(const char *mline, const char *p, const char *end, bool video)
 {
@@ -204,6 +229,8 @@ int load_sub_answer(const char *offer, const struct pal_sdp_local *local, char *
                 read_transport(q, e, remote);
                 transport_read = true;
             }
+            if (!remote->ext_twcc)
+                remote->ext_twcc = find_twcc_ext(q, e);
         }
         const char *fmts = mline; /* after "<media> <port> <proto> " */
         for (int field = 0; field < 3 && fmts; field++)

@@ -42,6 +42,11 @@ struct load_sub_remote {
      * delivered. */
     uint32_t *ssrcs;
     size_t n_ssrcs;
+    /* The transport-cc header extension id (a=extmap with the
+     * transport-wide-cc URI) of the first accepted m-line offering it, which
+     * the answer keeps: the server numbers what it sends with it (BUNDLE:
+     * one id for the transport). 0: not offered. */
+    uint8_t ext_twcc;
 };
 
 /* Writes the answer to offer (NUL-terminated SDP) into *answer (malloc'd,

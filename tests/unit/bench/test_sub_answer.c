@@ -106,6 +106,10 @@ static void test_agrees_with_the_servers_answer_builder(void **state)
     for (uint32_t s = 1000; s < 1005; s++)
         assert_true(load_sub_remote_has_ssrc(&r, s));
     assert_false(load_sub_remote_has_ssrc(&r, 1005)); /* the idle slot */
+    /* transport-cc: the offer's id, kept in the answer (the tool's feedback) */
+    assert_int_equal(r.ext_twcc, PAL_SDP_SUB_EXT_TRANSPORT_CC);
+    assert_int_equal(pal_sdp_find_extmap(&ours->media[0], PAL_SDP_EXT_TRANSPORT_CC),
+                     PAL_SDP_SUB_EXT_TRANSPORT_CC);
     load_sub_remote_clear(&r);
     free(text);
     free(offer_text);
@@ -165,6 +169,7 @@ static void test_answers_198_m_lines(void **state)
         assert_true(r.ssrcs[i - 1] < r.ssrcs[i]);
     assert_true(load_sub_remote_has_ssrc(&r, 5197));
     assert_false(load_sub_remote_has_ssrc(&r, 5198));
+    assert_int_equal(r.ext_twcc, 0); /* not offered: no feedback */
     load_sub_remote_clear(&r);
     free(text);
     g_string_free(o, TRUE);
@@ -211,12 +216,40 @@ static void test_rejections(void **state)
     assert_non_null(strstr(err, "no m-line"));
 }
 
+/* The transport-cc id comes from an accepted m-line's a=extmap (with or
+ * without a direction), not from a rejected one's, nor from a look-alike URI. */
+static void test_transport_cc_id(void **state)
+{
+    const char *offer = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nt=0 0\r\n"
+                        "a=ice-ufrag:uf\r\na=ice-pwd:pwdpwdpwdpwdpwdpwdpwdpwd\r\n"
+                        "a=fingerprint:sha-256 "
+                        "AA:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:"
+                        "11:12:13:14:15:16:17:18:19:1A:1B:1C:1D:1E:1F:20\r\n"
+                        "m=audio 0 UDP/TLS/RTP/SAVPF 111\r\na=mid:a\r\na=sendonly\r\n"
+                        "a=extmap:7 " PAL_SDP_URI_TRANSPORT_CC "\r\n"
+                        "a=rtpmap:111 opus/48000/2\r\n"
+                        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:b\r\na=sendonly\r\n"
+                        "a=extmap:9 " PAL_SDP_URI_TRANSPORT_CC "-02\r\n"
+                        "a=extmap:5/sendonly " PAL_SDP_URI_TRANSPORT_CC "\r\n"
+                        "a=rtpmap:111 opus/48000/2\r\n";
+    struct pal_sdp_local me;
+    local_params(&me);
+    char *text, err[160] = "";
+    struct load_sub_remote r;
+    assert_int_equal(load_sub_answer(offer, &me, &text, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.ext_twcc, 5);
+    assert_non_null(strstr(text, "a=extmap:5/sendonly " PAL_SDP_URI_TRANSPORT_CC "\r\n"));
+    load_sub_remote_clear(&r);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_agrees_with_the_servers_answer_builder),
         cmocka_unit_test(test_answers_198_m_lines),
         cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_transport_cc_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
