@@ -151,8 +151,8 @@ static int input_send_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const u
 {
     struct room_mix_input *in = ctx;
     struct pal_room *r = in->room;
-    pal_mixer_thread_push_rtp_parts(r->mix.thread, r->mix.id, in->id, hdr, hdr_len, body,
-                                    body_len, r->now_ms);
+    pal_mixer_thread_push_rtp_parts(r->mix.thread, r->mix.id, in->id, hdr, hdr_len, body, body_len,
+                                    r->now_ms);
     return PAL_CONSUMER_LOCAL;
 }
 

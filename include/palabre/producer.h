@@ -118,8 +118,8 @@ int pal_producer_stream_of(struct pal_producer *p, const struct pal_rtp_packet *
  * stream info->layer), or, the packet not being the track's and nothing
  * counted, -EPROTO (another payload type) or -ENOENT (no stream of it). */
 #define PAL_PRODUCER_NEED_KEYFRAME 1
-int pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet *pkt,
-                           int64_t now_ms, struct pal_packet_info *info);
+int pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet *pkt, int64_t now_ms,
+                           struct pal_packet_info *info);
 /* Measures each stream's rate since the last call (at least every 500 ms
  * apart to count): payload plus RTP/SRTP/UDP/IP overhead per packet,
  * smoothed. Called from the room's tick, not per packet. */
