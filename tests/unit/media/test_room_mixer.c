@@ -12,7 +12,8 @@
  * composite shows each publisher's colour in its tile; a subscriber's PLI
  * brings a keyframe, its NACK the lost packet again (from the ring of the
  * output's producer); publishers' audio levels reach the mixer whatever
- * extension id each browser chose; a corrupt publisher frame brings a PLI
+ * extension id each browser chose; a simulcast publisher is mixed from one
+ * layer; a corrupt publisher frame brings a PLI
  * to that publisher and the composite keeps flowing; a resolution change and a
  * publisher leaving do not stop it; a hard-muted publisher is neither heard
  * nor seen until the mute is lifted; the mixer starts with the first mixed
@@ -635,6 +636,102 @@ static void levels_read_whatever_their_extension_id(void **state)
     assert_true(tone(&f->p[3], FREQ[0]) > 1e5);
 }
 
+/* One simulcast layer of a publisher: its own encoder, SSRC and numbering,
+ * the rid extension on each packet. */
+struct layer_pub {
+    struct fixture *f;
+    struct pal_room_peer *peer;
+    struct pal_vp8_encoder *enc;
+    struct pal_vp8_packetizer pk;
+    struct pal_image img;
+    const char *rid;
+    uint32_t ssrc, ts;
+    uint16_t seq;
+};
+
+#define RID_EXT 4
+
+static void send_layer(void *ctx, const uint8_t *frame, size_t len, bool key)
+{
+    struct layer_pub *l = ctx;
+    pal_vp8_packetizer_begin(&l->pk, frame, len);
+    uint8_t payload[1500], pkt[1500];
+    size_t n;
+    bool marker;
+    while (pal_vp8_packetizer_next(&l->pk, payload, sizeof(payload), &n, &marker) == 1) {
+        struct pal_rtp_header h = {.marker = marker, .payload_type = 96, .seq = l->seq++,
+                                   .timestamp = l->ts, .ssrc = l->ssrc, .n_ext = 1};
+        h.ext[0].id = RID_EXT;
+        h.ext[0].len = (uint8_t)strlen(l->rid);
+        memcpy(h.ext[0].data, l->rid, strlen(l->rid));
+        size_t plen;
+        assert_int_equal(pal_rtp_write(&h, payload, n, pkt, sizeof(pkt), &plen), 0);
+        /* the transport's path: the layer's SSRC learnt from its rid */
+        struct pal_rtp_packet hdr;
+        assert_int_equal(pal_rtp_parse(&hdr, pkt, plen, NULL), 0);
+        assert_non_null(pal_room_peer_accept_rtp(l->peer, &hdr));
+        pal_room_on_rtp(l->f->room, l->peer, pkt, plen, l->f->now);
+    }
+}
+
+/* Erin publishes her camera in two simulcast layers, q red and h green:
+ * the mixer's input consumes one, the smallest that fills a tile of the
+ * composite (q), so the composite shows red and never green. */
+static void simulcast_publisher_mixed_from_one_layer(void **state)
+{
+    struct fixture *f = *state;
+    struct part *erin = &f->p[0];
+    struct pal_media_track v = track("1", PAL_MEDIA_VIDEO, 0);
+    v.n_layers = 2;
+    v.ext_rid = RID_EXT;
+    snprintf(v.rids[0], sizeof(v.rids[0]), "q");
+    snprintf(v.rids[1], sizeof(v.rids[1]), "h");
+    assert_int_equal(pal_room_producer_add(f->room, erin->peer, &v, f->now), 0);
+    subscribe_mix(f, 3);
+    struct layer_pub layers[2] = {
+        {.f = f, .peer = erin->peer, .rid = "q", .ssrc = 7000, .seq = 65500},
+        {.f = f, .peer = erin->peer, .rid = "h", .ssrc = 7001, .seq = 100},
+    };
+    static const int size[2][2] = {{160, 120}, {320, 240}};
+    for (int i = 0; i < 2; i++) {
+        struct pal_vp8_encoder_config c;
+        pal_vp8_encoder_config_default(&c);
+        c.width = size[i][0];
+        c.height = size[i][1];
+        c.bitrate_kbps = 300;
+        assert_int_equal(pal_vp8_encoder_create(&c, &layers[i].enc), 0);
+        assert_int_equal(pal_image_alloc(&layers[i].img, size[i][0], size[i][1]), 0);
+        struct colour col = i == 0 ? RED : GREEN;
+        pal_image_fill_rect(&layers[i].img, (struct pal_rect){0, 0, size[i][0], size[i][1]},
+                            col.y, col.u, col.v);
+        pal_vp8_packetizer_init(&layers[i].pk, 0, (uint16_t)(i * 1000));
+    }
+    int plis_seen = 0;
+    for (int t = 0; t < 100; t++) {
+        if (t % 3 == 0)
+            for (int i = 0; i < 2; i++) {
+                bool key = erin->plis != plis_seen; /* a PLI: a keyframe of each layer */
+                assert_int_equal(pal_vp8_encode(layers[i].enc, &layers[i].img, t / 3, key,
+                                                send_layer, &layers[i]),
+                                 0);
+                layers[i].ts += 5400;
+            }
+        plis_seen = erin->plis;
+        f->now += 20;
+        pal_room_tick(f->room, f->now);
+        assert_int_equal(pal_mixer_thread_advance(f->mt, f->now), 0);
+        pal_mixer_thread_dispatch(f->mt);
+    }
+    struct part *dave = &f->p[3];
+    assert_true(dave->frames >= 20);
+    assert_true(quadrants_of(dave, RED) >= 1);
+    assert_int_equal(quadrants_of(dave, GREEN), 0);
+    for (int i = 0; i < 2; i++) {
+        pal_vp8_encoder_destroy(layers[i].enc);
+        pal_image_free(&layers[i].img);
+    }
+}
+
 static void mixer_lives_with_its_consumers(void **state)
 {
     struct fixture *f = *state;
@@ -842,6 +939,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(keyframes_both_ways, setup, teardown),
         cmocka_unit_test_setup_teardown(composite_nack_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(levels_read_whatever_their_extension_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(simulcast_publisher_mixed_from_one_layer, setup, teardown),
         cmocka_unit_test_setup_teardown(mixer_lives_with_its_consumers, setup, teardown),
         cmocka_unit_test_setup_teardown(blocked_publisher_not_mixed, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_not_held_by_the_composite, setup_realtime,
