@@ -365,6 +365,19 @@ static void paint(struct fixture *f, struct part *p, int i)
         }
 }
 
+/* 20 ms of publisher i's tone, Opus-encoded into payload; returns its size. */
+static size_t encode_tone(struct part *p, int i, uint8_t payload[PAL_OPUS_MAX_PACKET])
+{
+    int16_t pcm[PAL_OPUS_FRAME];
+    for (int k = 0; k < PAL_OPUS_FRAME; k++) {
+        pcm[k] = (int16_t)lrint(6000 * sin(p->phase));
+        p->phase += 2 * M_PI * FREQ[i] / PAL_OPUS_RATE;
+    }
+    int n = pal_opus_encode(p->aenc, pcm, payload, PAL_OPUS_MAX_PACKET);
+    assert_true(n > 0);
+    return (size_t)n;
+}
+
 /* 20 ms of the room: every publisher sends 20 ms of its tone, and a frame
  * each third step; the room ticks and forwards what the mixer thread sent
  * back. */
@@ -377,16 +390,10 @@ static void step(struct fixture *f, int n_pub)
         struct part *p = &f->p[i];
         if (!p->aenc)
             continue;
-        int16_t pcm[PAL_OPUS_FRAME];
-        for (int k = 0; k < PAL_OPUS_FRAME; k++) {
-            pcm[k] = (int16_t)lrint(6000 * sin(p->phase));
-            p->phase += 2 * M_PI * FREQ[i] / PAL_OPUS_RATE;
-        }
         uint8_t payload[PAL_OPUS_MAX_PACKET], pkt[1500];
-        int n = pal_opus_encode(p->aenc, pcm, payload, sizeof(payload));
-        assert_true(n > 0);
+        size_t n = encode_tone(p, i, payload);
         size_t len = make_rtp(pkt, sizeof(pkt), 111, p->aseq++, p->ats, 1000 + (uint32_t)i,
-                              false, payload, (size_t)n);
+                              false, payload, n);
         p->ats += PAL_OPUS_FRAME;
         pal_room_on_rtp(f->room, p->peer, pkt, len, f->now);
         if (f->steps % 3 == 0) {
@@ -607,21 +614,15 @@ static void levels_read_whatever_their_extension_id(void **state)
     for (int t = 0; t < 75; t++) {
         for (int i = 0; i < 2; i++) {
             struct part *p = &f->p[i];
-            int16_t pcm[PAL_OPUS_FRAME];
-            for (int k = 0; k < PAL_OPUS_FRAME; k++) {
-                pcm[k] = (int16_t)lrint(6000 * sin(p->phase));
-                p->phase += 2 * M_PI * FREQ[i] / PAL_OPUS_RATE;
-            }
             uint8_t payload[PAL_OPUS_MAX_PACKET], pkt[1500];
-            int n = pal_opus_encode(p->aenc, pcm, payload, sizeof(payload));
-            assert_true(n > 0);
+            size_t n = encode_tone(p, i, payload);
             struct pal_rtp_header h = {.payload_type = 111, .seq = p->aseq++, .timestamp = p->ats,
                                        .ssrc = 1000 + (uint32_t)i, .n_ext = 1};
             h.ext[0].id = ext_id[i];
             h.ext[0].len = 1;
             h.ext[0].data[0] = level[i];
             size_t len;
-            assert_int_equal(pal_rtp_write(&h, payload, (size_t)n, pkt, sizeof(pkt), &len), 0);
+            assert_int_equal(pal_rtp_write(&h, payload, n, pkt, sizeof(pkt), &len), 0);
             p->ats += PAL_OPUS_FRAME;
             pal_room_on_rtp(f->room, p->peer, pkt, len, f->now);
         }
