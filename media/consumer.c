@@ -17,9 +17,6 @@ struct pal_consumer {
     struct pal_producer *producer;     /* NULL while the producer is absent */
     const struct pal_media_sink *sink; /* the subscriber's subscribe PC */
     struct pal_bwe *bwe; /* its transport-wide numbering and estimate (NULL: none) */
-    /* owned */
-    struct pal_rtx_buffer *own_rtx; /* a mixer output's packets; NULL for a
-                                       producer's track (its ring is shared) */
     /* state */
     char subscriber[PAL_MEDIA_ID_MAX];
     char producer_pid[PAL_MEDIA_ID_MAX];
@@ -37,8 +34,6 @@ struct pal_consumer {
     uint32_t last_ts;
     int64_t last_ts_wall_us; /* wall clock when last_ts was sent (for SR) */
     uint64_t packets, octets, retransmitted, nack_misses;
-    uint32_t mixer_output; /* forwards the room's mixer output (producer_pid
-                              PAL_MEDIA_MIXER_ID), 0: an ordinary track */
     /* Which of the producer's streams (palabre/consumer.h,
      * pal_consumer_layer): layer is the one forwarded, target the one
      * wanted. */
@@ -76,15 +71,6 @@ int pal_consumer_create(const char *subscriber, const char *producer_pid, const 
     struct pal_consumer *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
-    /* A producer keeps the ring its consumers resend from; the mixer's
-     * outputs have no producer, so their consumer keeps its own. */
-    if (strcmp(producer_pid, PAL_MEDIA_MIXER_ID) == 0) {
-        int rc = pal_rtx_buffer_create_for(track->kind == PAL_MEDIA_VIDEO, &c->own_rtx);
-        if (rc) {
-            free(c);
-            return rc;
-        }
-    }
     snprintf(c->subscriber, sizeof(c->subscriber), "%s", subscriber);
     snprintf(c->producer_pid, sizeof(c->producer_pid), "%s", producer_pid);
     snprintf(c->producer_mid, sizeof(c->producer_mid), "%s", producer_mid);
@@ -107,9 +93,6 @@ int pal_consumer_create(const char *subscriber, const char *producer_pid, const 
 
 void pal_consumer_destroy(struct pal_consumer *c)
 {
-    if (!c)
-        return;
-    pal_rtx_buffer_destroy(c->own_rtx);
     free(c);
 }
 
@@ -141,16 +124,6 @@ struct pal_producer *pal_consumer_producer(const struct pal_consumer *c)
 void pal_consumer_set_bwe(struct pal_consumer *c, struct pal_bwe *bwe)
 {
     c->bwe = bwe;
-}
-
-uint32_t pal_consumer_mixer_output(const struct pal_consumer *c)
-{
-    return c->mixer_output;
-}
-
-void pal_consumer_set_mixer_output(struct pal_consumer *c, uint32_t id)
-{
-    c->mixer_output = id;
 }
 
 void pal_consumer_switches(const struct pal_consumer *c, uint64_t *all, uint64_t *bw)
@@ -234,8 +207,6 @@ void pal_consumer_set_producer(struct pal_consumer *c, struct pal_producer *p)
     }
     c->started = false;
     c->wait_keyframe = c->track.kind == PAL_MEDIA_VIDEO;
-    if (c->own_rtx)
-        pal_rtx_buffer_clear(c->own_rtx);
     /* A simulcast producer: no layer until the room picks one; picture ids
      * go on from what was sent (another producer numbers its own). */
     c->vp8_rewrite = src && src->n_layers > 0;
@@ -384,8 +355,6 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
             c->have_tl0 = true;
         }
     }
-    if (c->own_rtx)
-        pal_rtx_buffer_store(c->own_rtx, pkt->seq, pkt->buf, pkt->len, now_ms);
     c->packets++;
     c->octets += pkt->payload_len;
     return send(c, pkt, scratch, len, d, now_ms);
@@ -394,10 +363,8 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
 int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scratch, size_t cap,
                             int64_t now_ms)
 {
-    struct pal_rtx_buffer *ring = c->own_rtx ? c->own_rtx
-                                  : c->producer && c->layer >= 0
-                                      ? pal_producer_rtx(c->producer, (size_t)c->layer)
-                                      : NULL;
+    struct pal_rtx_buffer *ring =
+        c->producer && c->layer >= 0 ? pal_producer_rtx(c->producer, (size_t)c->layer) : NULL;
     const uint8_t *kept;
     size_t kept_len, len;
     struct pal_rtp_packet pkt;

@@ -53,8 +53,6 @@ struct pal_producer {
     struct stream streams[PAL_MEDIA_MAX_LAYERS];
     uint32_t level_sum, level_count; /* audio: loudness 0..127 (127 = loudest) */
     int64_t last_packet_ms;
-    uint32_t mixer_input; /* the room's mixer input fed by this track, 0: none */
-    int mixer_layer;      /* the layer the mixer decodes (simulcast: fixed at input add) */
     bool blocked;         /* hard mute: received and counted, never forwarded nor mixed */
     uint64_t packets_received, packets_forwarded; /* palabre/media.h's track stats */
 };
@@ -227,19 +225,6 @@ void pal_producer_set_blocked(struct pal_producer *p, bool blocked, int64_t wall
     p->blocked = blocked;
 }
 
-uint32_t pal_producer_mixer_input(const struct pal_producer *p, int *layer)
-{
-    if (layer)
-        *layer = p->mixer_layer;
-    return p->mixer_input;
-}
-
-void pal_producer_set_mixer_input(struct pal_producer *p, uint32_t id, int layer)
-{
-    p->mixer_input = id;
-    p->mixer_layer = layer;
-}
-
 void pal_producer_counters(const struct pal_producer *p, uint64_t *received, uint64_t *forwarded)
 {
     *received = p->packets_received;
@@ -324,9 +309,14 @@ int pal_producer_stream_of(struct pal_producer *p, const struct pal_rtp_packet *
     return layer;
 }
 
-bool pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet *pkt,
-                            int64_t now_ms, struct pal_packet_info *info)
+int pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet *pkt,
+                           int64_t now_ms, struct pal_packet_info *info)
 {
+    if (pkt->payload_type != p->track.payload_type)
+        return -EPROTO;
+    info->layer = pal_producer_stream_of(p, pkt);
+    if (info->layer < 0)
+        return -ENOENT;
     info->keyframe = false;
     info->has_vp8 = false;
     struct stream *s = &p->streams[info->layer];
@@ -366,12 +356,12 @@ bool pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet 
             p->level_sum += 127u - (lv[0] & 0x7f);
             p->level_count++;
         }
-        return false;
+        return 0;
     }
 
-    bool need_kf = false;
+    int rc = 0;
     if (s->nack && pal_nack_on_packet(s->nack, pkt->seq, now_ms) == PAL_NACK_NEED_KEYFRAME)
-        need_kf = true;
+        rc = PAL_PRODUCER_NEED_KEYFRAME;
     if (pkt->payload_len > 0 &&
         pal_vp8_parse(pal_rtp_payload(pkt), pkt->payload_len, &info->vp8, NULL) == 0) {
         info->has_vp8 = true;
@@ -385,7 +375,7 @@ bool pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet 
                 pal_keyframe_on_keyframe(s->kf, now_ms);
         }
     }
-    return need_kf;
+    return rc;
 }
 
 #define RATE_MIN_SPAN_MS 400

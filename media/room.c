@@ -7,8 +7,9 @@
  * cipher makes the subscriber's copy of the payload) and sends. Nothing is
  * allocated per packet.
  *
- * The room's mixer (media/room_mixer.c) sees the same producers and
- * consumers through media/room_priv.h. */
+ * The room's mixer (media/room_mixer.c) is one more participant to it: its
+ * inputs are consumers of the publishers' producers, its outputs producers
+ * the mixed subscribers consume. */
 #include "palabre/room.h"
 #include "room_priv.h"
 
@@ -169,9 +170,10 @@ static void consumer_unlink(struct pal_room *r, struct pal_consumer *c)
     pal_consumer_switches(c, &all, &bw);
     r->st.layer_switches += all;
     r->st.layer_switches_bw += bw;
-    if (pal_consumer_producer(c))
-        pal_producer_detach(pal_consumer_producer(c), c);
-    room_mix_output_remove(r, c);
+    struct pal_producer *prod = pal_consumer_producer(c);
+    if (prod)
+        pal_producer_detach(prod, c);
+    room_mix_output_release(r, prod);
 }
 
 int pal_room_peer_remove(struct pal_room *r, const char *participant)
@@ -237,7 +239,9 @@ static void send_pli(struct pal_room *r, struct pal_producer *prod, size_t layer
 void room_request_keyframe(struct pal_room *r, struct pal_producer *prod, int layer,
                            int64_t now_ms)
 {
-    if (prod && pal_producer_keyframe_request(prod, layer, now_ms))
+    if (!prod || room_mix_keyframe(r, prod)) /* a mixer output: its encoder makes one */
+        return;
+    if (pal_producer_keyframe_request(prod, layer, now_ms))
         send_pli(r, prod, (size_t)layer);
 }
 
@@ -322,11 +326,9 @@ void pal_room_sink_ready(struct pal_room *r, struct pal_room_peer *p, enum pal_m
     p->sinks[pc].ready = true;
     if (pc != PAL_MEDIA_PC_SUBSCRIBE)
         return;
-    for (size_t i = 0; i < p->n_consumers; i++) {
+    for (size_t i = 0; i < p->n_consumers; i++)
         room_request_keyframe(r, pal_consumer_producer(p->consumers[i]),
                               pal_consumer_keyframe_layer(p->consumers[i]), now_ms);
-        room_mix_keyframe(r, p->consumers[i]);
-    }
 }
 
 static struct pal_producer *producer_by_mid(struct pal_room_peer *p, const char *mid, size_t *idx)
@@ -424,7 +426,7 @@ static void producer_unblock(struct pal_room *r, struct pal_room_peer *p,
     pal_producer_set_blocked(prod, false, pal_wall_ms() * 1000); /* resumes its consumers */
     room_mix_input_add(r, p, prod);
     /* video: the subscribers' picture back */
-    if (pal_producer_consumer_count(prod) || pal_producer_mixer_input(prod, NULL))
+    if (pal_producer_consumer_count(prod))
         for (size_t i = 0; i < pal_producer_stream_count(prod); i++)
             room_request_keyframe(r, prod, (int)i, now_ms);
 }
@@ -517,14 +519,17 @@ int pal_room_consumer_add(struct pal_room *r, struct pal_room_peer *p, const cha
     if (t->ext_twcc && !p->bwe)
         pal_bwe_create(NULL, &p->bwe); /* without it (no memory), no numbering */
     pal_consumer_set_bwe(c, t->ext_twcc ? p->bwe : NULL);
+    struct pal_producer *prod = NULL;
     if (strcmp(producer_pid, PAL_MEDIA_MIXER_ID) == 0) {
-        rc = room_mix_output_add(r, p, c);
-        if (rc)
+        rc = room_mix_output_add(r, p, c, &prod); /* a producer of its own, fed by the mixer */
+        if (rc) {
             consumer_drop(r, p, p->n_consumers - 1);
-        return rc;
+            return rc;
+        }
+    } else {
+        struct pal_room_peer *pub = pal_room_peer_find(r, producer_pid);
+        prod = pub ? producer_by_mid(pub, producer_mid, NULL) : NULL;
     }
-    struct pal_room_peer *pub = pal_room_peer_find(r, producer_pid);
-    struct pal_producer *prod = pub ? producer_by_mid(pub, producer_mid, NULL) : NULL;
     pal_consumer_set_producer(c, prod);
     consumer_choose(r, p, c, now_ms);
     if (prod) {
@@ -603,11 +608,30 @@ void *pal_room_peer_accept_rtp(void *peer, const struct pal_rtp_packet *hdr)
 }
 
 
+int room_produce(struct pal_room *r, struct pal_producer *prod, const struct pal_rtp_packet *pkt,
+                 int64_t now_ms)
+{
+    struct pal_packet_info info;
+    int rc = pal_producer_on_packet(prod, pkt, now_ms, &info);
+    if (rc < 0)
+        return rc;
+    if (rc == PAL_PRODUCER_NEED_KEYFRAME)
+        room_request_keyframe(r, prod, info.layer, now_ms);
+    /* hard mute (blocked): bookkeeping only (RR, NACK), nothing goes out */
+    bool want_kf;
+    r->now_ms = now_ms;
+    r->st.rtp_out +=
+        pal_producer_forward(prod, pkt, &info, r->scratch, sizeof(r->scratch), now_ms, &want_kf);
+    if (want_kf) /* a subscriber still waits for its keyframe: keep asking (throttled) */
+        room_request_keyframe(r, prod, info.layer, now_ms);
+    return 0;
+}
+
 /* One packet of producer prod, parsed once by the transport. */
 static void on_rtp(struct pal_room *r, struct pal_room_peer *p, struct pal_producer *prod,
                    const struct pal_rtp_packet *pkt, int64_t now_ms)
 {
-    if (pkt->payload_type != pal_producer_track(prod)->payload_type) {
+    if (room_produce(r, prod, pkt, now_ms) != 0) {
         r->st.dropped_in++;
         return;
     }
@@ -618,25 +642,6 @@ static void on_rtp(struct pal_room *r, struct pal_room_peer *p, struct pal_produ
         if (tw && el >= 2)
             pal_twcc_on_packet(p->twcc, pal_rd16(tw), now_ms * 1000);
     }
-    struct pal_packet_info info;
-    info.layer = pal_producer_stream_of(prod, pkt);
-    if (info.layer < 0) {
-        r->st.dropped_in++;
-        return;
-    }
-    if (pal_producer_on_packet(prod, pkt, now_ms, &info))
-        room_request_keyframe(r, prod, info.layer, now_ms);
-    if (pal_producer_blocked(prod)) /* hard mute: bookkeeping only (RR, NACK), nothing goes out */
-        return;
-    int mix_layer;
-    uint32_t mix_input = r->mixer ? pal_producer_mixer_input(prod, &mix_layer) : 0;
-    if (mix_input && info.layer == mix_layer)
-        room_mix_push(r, mix_input, pkt, now_ms);
-    bool want_kf;
-    r->st.rtp_out +=
-        pal_producer_forward(prod, pkt, &info, r->scratch, sizeof(r->scratch), now_ms, &want_kf);
-    if (want_kf) /* a subscriber still waits for its keyframe: keep asking (throttled) */
-        room_request_keyframe(r, prod, info.layer, now_ms);
 }
 
 void pal_room_peer_on_rtp(void *peer, void *producer, const struct pal_rtp_packet *pkt)
@@ -692,11 +697,9 @@ static void on_subscriber_feedback(struct pal_room *r, struct pal_room_peer *p,
     }
     case PAL_RTCP_PLI:
         r->st.pli_in++;
-        if (c) {
+        if (c)
             room_request_keyframe(r, pal_consumer_producer(c), pal_consumer_keyframe_layer(c),
                                   now_ms);
-            room_mix_keyframe(r, c);
-        }
         break;
     case PAL_RTCP_FIR:
         r->st.pli_in++;
@@ -705,11 +708,9 @@ static void on_subscriber_feedback(struct pal_room *r, struct pal_room_peer *p,
             uint8_t seq;
             pal_rtcp_fir_entry(pk, i, &ssrc, &seq);
             struct pal_consumer *fc = consumer_by_ssrc(p, ssrc);
-            if (fc) {
+            if (fc)
                 room_request_keyframe(r, pal_consumer_producer(fc), pal_consumer_keyframe_layer(fc),
                                       now_ms);
-                room_mix_keyframe(r, fc);
-            }
         }
         break;
     default:
@@ -924,6 +925,7 @@ void pal_room_tick(struct pal_room *r, int64_t now_ms)
         for (size_t i = 0; i < r->n_peers; i++)
             for (size_t k = 0; k < r->peers[i]->n_producers; k++)
                 pal_producer_update_rates(r->peers[i]->producers[k], now_ms);
+        room_mix_update_rates(r, now_ms);
         for (size_t i = 0; i < r->n_peers; i++) {
             tick_budget(r, r->peers[i], now_ms);
             for (size_t k = 0; k < r->peers[i]->n_consumers; k++) {

@@ -37,13 +37,30 @@ struct pal_room_peer {
     bool blocked[2];    /* hard mute, by enum pal_media_kind: its producers inherit it */
 };
 
-struct pal_room {
+struct room_mix_input;
+struct room_mix_output;
+
+/* The room's mixer, media/room_mixer.c's alone: its inputs are consumers of
+ * the publishers' producers whose sink pushes to the mixer thread, its
+ * outputs producers that the mixed subscribers' consumers forward. */
+struct room_mix {
     /* borrowed */
-    struct pal_mixer_thread *mix_thread; /* where the mixer runs; NULL: no mixing */
+    struct pal_mixer_thread *thread; /* where the mixer runs; NULL: no mixing */
+    /* owned */
+    struct room_mix_input **inputs;
+    struct room_mix_output *outputs;
+    /* state */
+    uint32_t id; /* on thread while an output is consumed, 0: stopped */
+    struct pal_mixer_config cfg;
+    size_t n_inputs, cap_inputs, n_outputs, cap_outputs;
+    uint32_t next_id;
+    uint8_t in[PAL_MEDIA_SCRATCH]; /* an output packet, parsed in place */
+};
+
+struct pal_room {
     /* owned */
     struct pal_room_peer **peers;
-    uint32_t mixer;                      /* its id on mix_thread while a consumer forwards it */
-    struct pal_consumer **mix_consumers; /* the array; consumers are their peers' */
+    struct room_mix mix;
     /* state */
     char name[PAL_MEDIA_ID_MAX];
     struct pal_room_listener l;
@@ -52,35 +69,42 @@ struct pal_room {
     char speaker[PAL_MEDIA_ID_MAX];
     int speaker_level;
     struct pal_room_stats st;
+    int64_t now_ms; /* the packet being routed arrived then (room_produce) */
     uint8_t scratch[PAL_MEDIA_SCRATCH];
     uint8_t rtcp[RTCP_BUF];
-    /* mixer */
-    struct pal_mixer_config mix_cfg;
-    size_t n_mix_consumers, cap_mix_consumers;
-    uint32_t next_peer_num, next_mix_id;
-    int mix_level_ext;                 /* -1: no audio input yet; 0: publishers disagree, ignored */
-    uint8_t mix_in[PAL_MEDIA_SCRATCH]; /* a mixer packet, parsed in place */
+    uint32_t next_peer_num;
     struct pal_twcc_status tw_status[1024]; /* a subscriber's decoded feedback */
 };
 
-/* room.c: a keyframe request to prod's publisher for stream layer
- * (throttled, coalesced; layer < 0: none). */
+/* room.c: a keyframe request to prod's source for stream layer: its
+ * publisher (throttled, coalesced), or the mixer; layer < 0: none. */
 void room_request_keyframe(struct pal_room *r, struct pal_producer *prod, int layer,
                            int64_t now_ms);
+/* room.c: one packet of prod (a publisher's, or a mixer output) through the
+ * router: its bookkeeping, then its consumers. Returns 0, or -EPROTO /
+ * -ENOENT: not prod's (pal_producer_on_packet), dropped. */
+int room_produce(struct pal_room *r, struct pal_producer *prod, const struct pal_rtp_packet *pkt,
+                 int64_t now_ms);
 
-/* room_mixer.c: the mixer's side of the room's life, producers and consumers. */
+/* room_mixer.c: the mixer's side of the room's life. */
 void room_mix_init(struct pal_room *r);
 void room_mix_fini(struct pal_room *r);
-/* A producer's packet to its mixer input (r->mixer set, input_id from
- * pal_producer_mixer_input). */
-void room_mix_push(struct pal_room *r, uint32_t input_id, const struct pal_rtp_packet *pkt,
-                   int64_t now_ms);
+/* The mixer's input consuming prod (p's), while the mixer runs and prod is
+ * not blocked; and its removal (before prod goes). */
 void room_mix_input_add(struct pal_room *r, struct pal_room_peer *p, struct pal_producer *prod);
 void room_mix_input_remove(struct pal_room *r, struct pal_producer *prod);
-/* A consumer of PAL_MEDIA_MIXER_ID: starts the mixer with the first one. */
-int room_mix_output_add(struct pal_room *r, struct pal_room_peer *p, struct pal_consumer *c);
-void room_mix_output_remove(struct pal_room *r, struct pal_consumer *c);
-/* A subscriber of the composite lost the picture (PLI/FIR) or starts. */
-void room_mix_keyframe(struct pal_room *r, struct pal_consumer *c);
+/* The mixer output a consumer of (PAL_MEDIA_MIXER_ID, "audio" or "video")
+ * for p will forward, into *prod (the mixer starts with the first). Returns 0,
+ * -EINVAL (another mid), -ENOTSUP (no mixer thread), -ENOMEM, or the mixer
+ * thread's error. */
+int room_mix_output_add(struct pal_room *r, struct pal_room_peer *p, const struct pal_consumer *c,
+                        struct pal_producer **prod);
+/* prod lost a consumer: a mixer output nobody consumes any more goes (and
+ * the mixer with the last). Anything else: nothing. */
+void room_mix_output_release(struct pal_room *r, struct pal_producer *prod);
+/* Whether prod is a mixer output; a video one is then asked a keyframe. */
+bool room_mix_keyframe(struct pal_room *r, struct pal_producer *prod);
+/* The outputs' rates (palabre/producer.h pal_producer_update_rates). */
+void room_mix_update_rates(struct pal_room *r, int64_t now_ms);
 
 #endif

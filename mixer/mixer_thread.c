@@ -986,16 +986,25 @@ int pal_mixer_thread_advance(struct pal_mixer_thread *t, int64_t now_ms)
 int pal_mixer_thread_push_rtp(struct pal_mixer_thread *t, uint32_t id, uint32_t input_id,
                               const uint8_t *pkt, size_t len, int64_t arrival_ms)
 {
+    return pal_mixer_thread_push_rtp_parts(t, id, input_id, pkt, len, NULL, 0, arrival_ms);
+}
+
+int pal_mixer_thread_push_rtp_parts(struct pal_mixer_thread *t, uint32_t id, uint32_t input_id,
+                                    const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
+                                    size_t body_len, int64_t arrival_ms)
+{
     struct rtp_item *it = &t->owner_rtp;
-    if (len > sizeof(it->data))
+    if (hdr_len > sizeof(it->data) || body_len > sizeof(it->data) - hdr_len)
         return -EMSGSIZE;
     if (!t->started)
         return -EAGAIN;
     it->mixer = id;
     it->input = input_id;
     it->arrival_ms = arrival_ms;
-    it->len = (uint32_t)len;
-    memcpy(it->data, pkt, len);
+    it->len = (uint32_t)(hdr_len + body_len);
+    memcpy(it->data, hdr, hdr_len);
+    if (body_len)
+        memcpy(it->data + hdr_len, body, body_len);
     if (pal_queue_push(t->audio.rtp, it) < 0) {
         t->rtp_dropped++;
         return -ENOBUFS;

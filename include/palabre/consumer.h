@@ -1,9 +1,10 @@
-/* A consumer: one published track forwarded to one subscriber's subscribe
- * PeerConnection. It rewrites what must change for that subscriber (SSRC,
- * sequence number, timestamp, payload type, extension ids), keeps what it
- * sent answerable to NACKs (rewritten again from its producer's ring, or
- * from its own ring for a mixer output), holds video back until a
- * keyframe when it starts, and writes its RTCP sender reports.
+/* A consumer: one producer's track (palabre/producer.h: a publisher's, or a
+ * mixer output) forwarded to one subscriber's subscribe PeerConnection, or
+ * to the room's mixer (an input: its sink pushes to the mixer thread). It
+ * rewrites what must change for that subscriber (SSRC, sequence number,
+ * timestamp, payload type, extension ids), keeps what it sent answerable to
+ * NACKs (rewritten again from its producer's ring), holds video back until
+ * a keyframe when it starts, and writes its RTCP sender reports.
  *
  * No allocation per packet, one copy of the payload per subscriber: only
  * the header is rewritten (into a caller scratch buffer), and the sink's
@@ -31,7 +32,9 @@ struct pal_producer;
  * bytes) then its payload and padding (body, where it was received): the
  * sink protects them into the datagram it sends. send_rtcp: buf holds len
  * plaintext bytes and has cap >= len + PAL_SRTP_MAX_TRAILER: the sink
- * protects in place and sends. Both return 0 or a negative errno. */
+ * protects in place and sends. Both return 0 or a negative errno; send_rtp
+ * may also return PAL_CONSUMER_LOCAL: the packet went to a consumer inside
+ * the process (the room's mixer), not on the network (not counted as sent). */
 struct pal_media_sink {
     void *ctx;
     int (*send_rtp)(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
@@ -53,6 +56,7 @@ struct pal_consumer;
 #define PAL_CONSUMER_SENT 0
 #define PAL_CONSUMER_HELD 1
 #define PAL_CONSUMER_WANTS_KEYFRAME 2
+#define PAL_CONSUMER_LOCAL 3 /* a sink's answer: handed over inside the process */
 
 /* sink: borrowed, must outlive the consumer. Returns 0, -EINVAL, -ENOMEM. */
 int pal_consumer_create(const char *subscriber, const char *producer_pid, const char *producer_mid,
@@ -67,14 +71,11 @@ const char *pal_consumer_producer_pid(const struct pal_consumer *c);
 const char *pal_consumer_producer_mid(const struct pal_consumer *c);
 /* The track as offered to the subscriber (its mid, kind, SSRC). */
 const struct pal_media_track *pal_consumer_track(const struct pal_consumer *c);
-/* Its producer, NULL while the producer is absent (or a mixer output). */
+/* Its producer, NULL while the producer is absent. */
 struct pal_producer *pal_consumer_producer(const struct pal_consumer *c);
 /* The subscriber's transport-wide numbering and estimate (NULL: none),
  * borrowed: it must outlive the consumer. */
 void pal_consumer_set_bwe(struct pal_consumer *c, struct pal_bwe *bwe);
-/* The room's mixer output it forwards, 0: an ordinary track. */
-uint32_t pal_consumer_mixer_output(const struct pal_consumer *c);
-void pal_consumer_set_mixer_output(struct pal_consumer *c, uint32_t id);
 /* Layer switches so far, all of them and those bandwidth made. */
 void pal_consumer_switches(const struct pal_consumer *c, uint64_t *all, uint64_t *bw);
 
@@ -127,8 +128,8 @@ bool pal_consumer_set_target(struct pal_consumer *c, int layer);
 /* Forwards one received packet of stream info->layer (info->keyframe: it
  * starts a VP8 keyframe; info->vp8 its descriptor when has_vp8). Returns
  * PAL_CONSUMER_SENT, PAL_CONSUMER_HELD (not ready, another layer, hidden),
- * PAL_CONSUMER_WANTS_KEYFRAME (held until a keyframe of info->layer) or a
- * negative errno from the sink. */
+ * PAL_CONSUMER_WANTS_KEYFRAME (held until a keyframe of info->layer), or
+ * what the sink answered: PAL_CONSUMER_LOCAL or a negative errno. */
 struct pal_packet_info;
 int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pkt,
                          const struct pal_packet_info *info, uint8_t *scratch, size_t cap,

@@ -92,6 +92,11 @@ int pal_mixer_thread_set_audio_level_ext(struct pal_mixer_thread *t, uint32_t id
  * or -ENOBUFS (queue full: dropped, counted). */
 int pal_mixer_thread_push_rtp(struct pal_mixer_thread *t, uint32_t id, uint32_t input_id,
                               const uint8_t *pkt, size_t len, int64_t arrival_ms);
+/* The same packet in two parts, its header then its payload (as a consumer's
+ * sink gets it: palabre/consumer.h), joined in the one copy. */
+int pal_mixer_thread_push_rtp_parts(struct pal_mixer_thread *t, uint32_t id, uint32_t input_id,
+                                    const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
+                                    size_t body_len, int64_t arrival_ms);
 
 /* Runs the listeners of everything the thread has queued back. Returns the
  * number of items handled. */

@@ -1,8 +1,12 @@
-/* A producer: one track received on a participant's publish PeerConnection.
- * It keeps the receive statistics of the stream (for RTCP RR), the NACK
- * generator and the keyframe-request throttle (video), the audio level
- * (RFC 6464) and the list of consumers it fans out to (pal_producer_forward;
- * the room attaches and detaches them, never edits the list).
+/* A producer: one track as it enters the router, received on a
+ * participant's publish PeerConnection or made by the room's mixer (a
+ * participant's mix, the composite: media/room_mixer.c, participant
+ * PAL_MEDIA_MIXER_ID). It keeps the receive statistics of the stream (for
+ * RTCP RR), the ring its consumers answer NACKs from, the NACK generator and
+ * the keyframe-request throttle (video), the audio level (RFC 6464) and the
+ * list of consumers it fans out to (pal_producer_forward: the subscribers',
+ * and the mixer's input when the room mixes; the room attaches and detaches
+ * them, never edits the list).
  *
  * Thread: the room's worker (create/destroy too). */
 #ifndef PALABRE_PRODUCER_H
@@ -74,10 +78,6 @@ bool pal_producer_learn_ssrc(struct pal_producer *p, const struct pal_rtp_packet
  * Lifting it resumes its consumers (pal_consumer_resume at wall_us). */
 bool pal_producer_blocked(const struct pal_producer *p);
 void pal_producer_set_blocked(struct pal_producer *p, bool blocked, int64_t wall_us);
-/* The room's mixer input fed by this track (0: none) and the stream it
- * decodes (simulcast: fixed when the input is added). */
-uint32_t pal_producer_mixer_input(const struct pal_producer *p, int *layer);
-void pal_producer_set_mixer_input(struct pal_producer *p, uint32_t id, int layer);
 /* palabre/media.h's track stats: packets received, and sent to subscribers. */
 void pal_producer_counters(const struct pal_producer *p, uint64_t *received, uint64_t *forwarded);
 
@@ -95,7 +95,8 @@ size_t pal_producer_collect_nacks(struct pal_producer *p, size_t layer, int64_t 
 
 /* Forwards one received packet (after pal_producer_on_packet) to each of
  * its consumers, the rewritten header going through scratch (at least
- * PAL_MEDIA_SCRATCH bytes, palabre/consumer.h). Returns how many were sent;
+ * PAL_MEDIA_SCRATCH bytes, palabre/consumer.h). Returns how many were sent
+ * (on the network: a copy to the mixer, PAL_CONSUMER_LOCAL, is not counted);
  * *want_keyframe tells whether a consumer waits for a keyframe of
  * info->layer (ask the publisher: throttled). Nothing while blocked. No
  * allocation. */
@@ -110,11 +111,15 @@ size_t pal_producer_forward(struct pal_producer *p, const struct pal_rtp_packet 
  * encoder), on pal_now_ms()'s clock. */
 int pal_producer_stream_of(struct pal_producer *p, const struct pal_rtp_packet *hdr);
 
-/* Bookkeeping of one received packet of stream info->layer (counted, kept
- * in its ring); fills the rest of info. Returns true if the NACK generator gave
- * up and a keyframe of that stream should be asked. */
-bool pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet *pkt,
-                            int64_t now_ms, struct pal_packet_info *info);
+/* Bookkeeping of one received packet (counted, kept in its stream's ring),
+ * the one call per packet before pal_producer_forward: finds its stream
+ * (pal_producer_stream_of) and fills info. Returns 0,
+ * PAL_PRODUCER_NEED_KEYFRAME (the NACK generator gave up: ask a keyframe of
+ * stream info->layer), or, the packet not being the track's and nothing
+ * counted, -EPROTO (another payload type) or -ENOENT (no stream of it). */
+#define PAL_PRODUCER_NEED_KEYFRAME 1
+int pal_producer_on_packet(struct pal_producer *p, const struct pal_rtp_packet *pkt, int64_t now_ms,
+                           struct pal_packet_info *info);
 /* Measures each stream's rate since the last call (at least every 500 ms
  * apart to count): payload plus RTP/SRTP/UDP/IP overhead per packet,
  * smoothed. Called from the room's tick, not per packet. */

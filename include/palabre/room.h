@@ -64,13 +64,15 @@ void pal_room_get_stats(const struct pal_room *r, struct pal_room_stats *out);
  * published track: the mix of everyone but the subscriber (N-1), or the
  * composite of every published video. The mixer (palabre/mixer.h) is opened
  * on the room's mixer thread (palabre/mixer_thread.h) with the first such
- * consumer, fed a copy of every producer's packets, runs on that thread's
- * clock, and is closed with the last such consumer. Its packets come back
- * when the owner calls pal_mixer_thread_dispatch() and go through the
- * consumer as any forwarded packet (rewrite, ring for NACK, SR, SRTP by the
- * sink); a PLI/FIR on it asks the mixer for a keyframe; a publisher's
- * undecodable video gets a PLI. The room's clock (now_ms) must be
- * pal_now_ms(): the mixer thread's. */
+ * consumer, fed a copy of every producer's packets (by a consumer of each
+ * track: video from a keyframe on, one layer of a simulcast track), runs on
+ * that thread's clock, and is closed with the last such consumer. Its
+ * packets come back when the owner calls pal_mixer_thread_dispatch() and go
+ * through a producer of their own to the consumer, as a publisher's do
+ * (ring for NACK, rewrite, SR, SRTP by the sink, a share of the
+ * subscriber's bandwidth estimate); a PLI/FIR on it asks the mixer for a
+ * keyframe; a publisher's undecodable video gets a PLI. The room's clock
+ * (now_ms) must be pal_now_ms(): the mixer thread's. */
 
 /* The mixer thread (borrowed; it must outlive the room). Without one, a
  * mixer consumer is refused with -ENOTSUP. */

@@ -62,9 +62,9 @@ static size_t feed(struct pal_producer *prod, uint16_t seq, bool keyframe, bool 
     assert_int_equal(pal_rtp_write(&h, payload, sizeof(payload), buf, sizeof(buf), &len), 0);
     struct pal_rtp_packet pkt;
     assert_int_equal(pal_rtp_parse(&pkt, buf, len, NULL), 0);
-    struct pal_packet_info info = {.layer = pal_producer_stream_of(prod, &pkt)};
+    struct pal_packet_info info;
+    assert_true(pal_producer_on_packet(prod, &pkt, 1000 + seq, &info) >= 0);
     assert_int_equal(info.layer, 0);
-    pal_producer_on_packet(prod, &pkt, 1000 + seq, &info);
     assert_int_equal(info.keyframe, keyframe);
     return pal_producer_forward(prod, &pkt, &info, scratch, sizeof(scratch), 1000 + seq, want_kf);
 }
@@ -208,8 +208,8 @@ static void test_inherit(void **state)
     assert_true(pal_producer_learn_ssrc(old, &pkt));
     assert_true(pal_producer_has_ssrc(old, 0xABC));
     assert_false(pal_producer_learn_ssrc(old, &pkt)); /* once */
-    struct pal_packet_info info = {.layer = 0};
-    pal_producer_on_packet(old, &pkt, 1000, &info);
+    struct pal_packet_info info;
+    assert_int_equal(pal_producer_on_packet(old, &pkt, 1000, &info), 0);
 
     assert_int_equal(pal_producer_create("alice", &t2, &p), 0);
     pal_producer_inherit(p, old);

@@ -10,8 +10,11 @@
  * Shown here: each mixed listener hears the others' tones (440/660/880 Hz)
  * and not its own, a listener who publishes nothing hears all three; the
  * composite shows each publisher's colour in its tile; a subscriber's PLI
- * brings a keyframe; a corrupt publisher frame brings a PLI to that
- * publisher and the composite keeps flowing; a resolution change and a
+ * brings a keyframe, its NACK the lost packet again (from the ring of the
+ * output's producer); publishers' audio levels reach the mixer whatever
+ * extension id each browser chose; a simulcast publisher is mixed from one
+ * layer; a corrupt publisher frame brings a PLI
+ * to that publisher and the composite keeps flowing; a resolution change and a
  * publisher leaving do not stop it; a hard-muted publisher is neither heard
  * nor seen until the mute is lifted; the mixer starts with the first mixed
  * consumer and stops with the last (LeakSanitizer checks the freeing in the
@@ -78,6 +81,12 @@ struct part {
     struct pal_vp8_decoder *vdec;
     struct pal_image pic;
     int frames, keyframes, video_packets;
+    /* the last composite packet as received, and retransmissions of it */
+    uint8_t last_video[PAL_RTP_MAX_PACKET];
+    size_t last_video_len;
+    uint16_t last_vseq;
+    bool want_rtx;
+    int rtx_same, rtx_other;
 };
 
 struct fixture {
@@ -104,6 +113,14 @@ static int sub_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t 
     memcpy(buf + hdr_len, body, body_len);
     struct pal_rtp_packet pkt;
     assert_int_equal(pal_rtp_parse(&pkt, buf, len, NULL), 0);
+    if (p->want_rtx && pkt.ssrc == p->mix_vssrc && pkt.seq == p->last_vseq) {
+        /* a retransmission: the packet sent before, byte for byte */
+        if (len == p->last_video_len && memcmp(buf, p->last_video, len) == 0)
+            p->rtx_same++;
+        else
+            p->rtx_other++;
+        return 0;
+    }
     if (pkt.ssrc == p->mix_assrc) {
         assert_int_equal(pkt.payload_type, 111);
         if (p->have_aseq)
@@ -124,6 +141,9 @@ static int sub_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t 
     } else if (pkt.ssrc == p->mix_vssrc) {
         assert_int_equal(pkt.payload_type, 96);
         p->video_packets++;
+        memcpy(p->last_video, buf, len);
+        p->last_video_len = len;
+        p->last_vseq = pkt.seq;
         pal_vp8_depacketizer_push(p->dp, pal_rtp_payload(&pkt), pkt.payload_len, pkt.timestamp,
                                   pkt.marker, 0);
     } else {
@@ -345,6 +365,19 @@ static void paint(struct fixture *f, struct part *p, int i)
         }
 }
 
+/* 20 ms of publisher i's tone, Opus-encoded into payload; returns its size. */
+static size_t encode_tone(struct part *p, int i, uint8_t payload[PAL_OPUS_MAX_PACKET])
+{
+    int16_t pcm[PAL_OPUS_FRAME];
+    for (int k = 0; k < PAL_OPUS_FRAME; k++) {
+        pcm[k] = (int16_t)lrint(6000 * sin(p->phase));
+        p->phase += 2 * M_PI * FREQ[i] / PAL_OPUS_RATE;
+    }
+    int n = pal_opus_encode(p->aenc, pcm, payload, PAL_OPUS_MAX_PACKET);
+    assert_true(n > 0);
+    return (size_t)n;
+}
+
 /* 20 ms of the room: every publisher sends 20 ms of its tone, and a frame
  * each third step; the room ticks and forwards what the mixer thread sent
  * back. */
@@ -357,16 +390,10 @@ static void step(struct fixture *f, int n_pub)
         struct part *p = &f->p[i];
         if (!p->aenc)
             continue;
-        int16_t pcm[PAL_OPUS_FRAME];
-        for (int k = 0; k < PAL_OPUS_FRAME; k++) {
-            pcm[k] = (int16_t)lrint(6000 * sin(p->phase));
-            p->phase += 2 * M_PI * FREQ[i] / PAL_OPUS_RATE;
-        }
         uint8_t payload[PAL_OPUS_MAX_PACKET], pkt[1500];
-        int n = pal_opus_encode(p->aenc, pcm, payload, sizeof(payload));
-        assert_true(n > 0);
+        size_t n = encode_tone(p, i, payload);
         size_t len = make_rtp(pkt, sizeof(pkt), 111, p->aseq++, p->ats, 1000 + (uint32_t)i,
-                              false, payload, (size_t)n);
+                              false, payload, n);
         p->ats += PAL_OPUS_FRAME;
         pal_room_on_rtp(f->room, p->peer, pkt, len, f->now);
         if (f->steps % 3 == 0) {
@@ -541,6 +568,169 @@ static void keyframes_both_ways(void **state)
     assert_true(f->p[3].frames >= frames + 12);
     assert_true(tone(&f->p[3], FREQ[0]) > 1e5);
     assert_true(tone(&f->p[3], FREQ[2]) < 0.01 * tone(&f->p[3], FREQ[0]));
+}
+
+/* A mixed subscriber lost a composite packet (NACK): it comes again, the
+ * same bytes, from the ring of the mixer output's producer; a packet it was
+ * never sent is not. */
+static void composite_nack_answered(void **state)
+{
+    struct fixture *f = *state;
+    everyone_mixed(f);
+    struct part *dave = &f->p[3];
+    assert_true(dave->video_packets > 0);
+    dave->want_rtx = true;
+    uint16_t seqs[2] = {dave->last_vseq, (uint16_t)(dave->last_vseq + 1000)};
+    uint8_t nack[64];
+    size_t len;
+    assert_int_equal(pal_rtcp_write_nack(nack, sizeof(nack), &len, 99, dave->mix_vssrc, seqs, 2),
+                     0);
+    pal_room_on_rtcp(f->room, dave->peer, PAL_MEDIA_PC_SUBSCRIBE, nack, len, f->now);
+    assert_int_equal(dave->rtx_same, 1);
+    assert_int_equal(dave->rtx_other, 0);
+    struct pal_room_stats st;
+    pal_room_get_stats(f->room, &st);
+    assert_int_equal(st.retransmitted, 1);
+}
+
+/* Alice's and bob's browsers numbered the audio level extension apart (3
+ * and 5): the mixer still reads both levels (each input's consumer maps its
+ * publisher's id to the one the mixer reads), so bob, who says he is
+ * silent, is not decoded, and alice, loud, is heard. */
+static void levels_read_whatever_their_extension_id(void **state)
+{
+    struct fixture *f = *state;
+    static const uint8_t ext_id[2] = {3, 5}, level[2] = {20, 127}; /* -dBov: loud, silence */
+    for (int i = 0; i < 2; i++) {
+        struct part *p = &f->p[i];
+        struct pal_opus_encoder_config c;
+        pal_opus_encoder_config_default(&c);
+        assert_int_equal(pal_opus_encoder_create(&c, &p->aenc), 0);
+        struct pal_media_track a = track("0", PAL_MEDIA_AUDIO, 1000 + (uint32_t)i);
+        a.ext_audio_level = ext_id[i];
+        assert_int_equal(pal_room_producer_add(f->room, p->peer, &a, f->now), 0);
+    }
+    subscribe_mix(f, 3);
+    for (int t = 0; t < 75; t++) {
+        for (int i = 0; i < 2; i++) {
+            struct part *p = &f->p[i];
+            uint8_t payload[PAL_OPUS_MAX_PACKET], pkt[1500];
+            size_t n = encode_tone(p, i, payload);
+            struct pal_rtp_header h = {.payload_type = 111, .seq = p->aseq++, .timestamp = p->ats,
+                                       .ssrc = 1000 + (uint32_t)i, .n_ext = 1};
+            h.ext[0].id = ext_id[i];
+            h.ext[0].len = 1;
+            h.ext[0].data[0] = level[i];
+            size_t len;
+            assert_int_equal(pal_rtp_write(&h, payload, n, pkt, sizeof(pkt), &len), 0);
+            p->ats += PAL_OPUS_FRAME;
+            pal_room_on_rtp(f->room, p->peer, pkt, len, f->now);
+        }
+        f->now += 20;
+        pal_room_tick(f->room, f->now);
+        assert_int_equal(pal_mixer_thread_advance(f->mt, f->now), 0);
+        pal_mixer_thread_dispatch(f->mt);
+    }
+    struct pal_mixer_thread_stats st;
+    pal_mixer_thread_get_stats(f->mt, &st);
+    assert_true(st.mix.audio_skipped_quiet >= 25); /* bob's, after the first second */
+    assert_true(tone(&f->p[3], FREQ[0]) > 1e5);
+}
+
+/* One simulcast layer of a publisher: its own encoder, SSRC and numbering,
+ * the rid extension on each packet. */
+struct layer_pub {
+    struct fixture *f;
+    struct pal_room_peer *peer;
+    struct pal_vp8_encoder *enc;
+    struct pal_vp8_packetizer pk;
+    struct pal_image img;
+    const char *rid;
+    uint32_t ssrc, ts;
+    uint16_t seq;
+};
+
+#define RID_EXT 4
+
+static void send_layer(void *ctx, const uint8_t *frame, size_t len, bool key)
+{
+    struct layer_pub *l = ctx;
+    pal_vp8_packetizer_begin(&l->pk, frame, len);
+    uint8_t payload[1500], pkt[1500];
+    size_t n;
+    bool marker;
+    while (pal_vp8_packetizer_next(&l->pk, payload, sizeof(payload), &n, &marker) == 1) {
+        struct pal_rtp_header h = {.marker = marker, .payload_type = 96, .seq = l->seq++,
+                                   .timestamp = l->ts, .ssrc = l->ssrc, .n_ext = 1};
+        h.ext[0].id = RID_EXT;
+        h.ext[0].len = (uint8_t)strlen(l->rid);
+        memcpy(h.ext[0].data, l->rid, strlen(l->rid));
+        size_t plen;
+        assert_int_equal(pal_rtp_write(&h, payload, n, pkt, sizeof(pkt), &plen), 0);
+        /* the transport's path: the layer's SSRC learnt from its rid */
+        struct pal_rtp_packet hdr;
+        assert_int_equal(pal_rtp_parse(&hdr, pkt, plen, NULL), 0);
+        assert_non_null(pal_room_peer_accept_rtp(l->peer, &hdr));
+        pal_room_on_rtp(l->f->room, l->peer, pkt, plen, l->f->now);
+    }
+}
+
+/* Erin publishes her camera in two simulcast layers, q red and h green:
+ * the mixer's input consumes one, the smallest that fills a tile of the
+ * composite (q), so the composite shows red and never green. */
+static void simulcast_publisher_mixed_from_one_layer(void **state)
+{
+    struct fixture *f = *state;
+    struct part *erin = &f->p[0];
+    struct pal_media_track v = track("1", PAL_MEDIA_VIDEO, 0);
+    v.n_layers = 2;
+    v.ext_rid = RID_EXT;
+    snprintf(v.rids[0], sizeof(v.rids[0]), "q");
+    snprintf(v.rids[1], sizeof(v.rids[1]), "h");
+    assert_int_equal(pal_room_producer_add(f->room, erin->peer, &v, f->now), 0);
+    subscribe_mix(f, 3);
+    struct layer_pub layers[2] = {
+        {.f = f, .peer = erin->peer, .rid = "q", .ssrc = 7000, .seq = 65500},
+        {.f = f, .peer = erin->peer, .rid = "h", .ssrc = 7001, .seq = 100},
+    };
+    static const int size[2][2] = {{160, 120}, {320, 240}};
+    for (int i = 0; i < 2; i++) {
+        struct pal_vp8_encoder_config c;
+        pal_vp8_encoder_config_default(&c);
+        c.width = size[i][0];
+        c.height = size[i][1];
+        c.bitrate_kbps = 300;
+        assert_int_equal(pal_vp8_encoder_create(&c, &layers[i].enc), 0);
+        assert_int_equal(pal_image_alloc(&layers[i].img, size[i][0], size[i][1]), 0);
+        struct colour col = i == 0 ? RED : GREEN;
+        pal_image_fill_rect(&layers[i].img, (struct pal_rect){0, 0, size[i][0], size[i][1]},
+                            col.y, col.u, col.v);
+        pal_vp8_packetizer_init(&layers[i].pk, 0, (uint16_t)(i * 1000));
+    }
+    int plis_seen = 0;
+    for (int t = 0; t < 100; t++) {
+        if (t % 3 == 0)
+            for (int i = 0; i < 2; i++) {
+                bool key = erin->plis != plis_seen; /* a PLI: a keyframe of each layer */
+                assert_int_equal(pal_vp8_encode(layers[i].enc, &layers[i].img, t / 3, key,
+                                                send_layer, &layers[i]),
+                                 0);
+                layers[i].ts += 5400;
+            }
+        plis_seen = erin->plis;
+        f->now += 20;
+        pal_room_tick(f->room, f->now);
+        assert_int_equal(pal_mixer_thread_advance(f->mt, f->now), 0);
+        pal_mixer_thread_dispatch(f->mt);
+    }
+    struct part *dave = &f->p[3];
+    assert_true(dave->frames >= 20);
+    assert_true(quadrants_of(dave, RED) >= 1);
+    assert_int_equal(quadrants_of(dave, GREEN), 0);
+    for (int i = 0; i < 2; i++) {
+        pal_vp8_encoder_destroy(layers[i].enc);
+        pal_image_free(&layers[i].img);
+    }
 }
 
 static void mixer_lives_with_its_consumers(void **state)
@@ -748,6 +938,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(mix_through_the_room, setup, teardown),
         cmocka_unit_test_setup_teardown(keyframes_both_ways, setup, teardown),
+        cmocka_unit_test_setup_teardown(composite_nack_answered, setup, teardown),
+        cmocka_unit_test_setup_teardown(levels_read_whatever_their_extension_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(simulcast_publisher_mixed_from_one_layer, setup, teardown),
         cmocka_unit_test_setup_teardown(mixer_lives_with_its_consumers, setup, teardown),
         cmocka_unit_test_setup_teardown(blocked_publisher_not_mixed, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_not_held_by_the_composite, setup_realtime,
