@@ -393,7 +393,7 @@ static void answer_to_chrome(void **state)
     assert_string_equal(a->transport.ice_ufrag, "srvU");
     assert_int_equal(a->n_codecs, 1);
     assert_int_equal(a->codecs[0].pt, 111);
-    assert_string_equal(a->codecs[0].fmtp, "minptime=10;useinbandfec=1");
+    assert_string_equal(a->codecs[0].fmtp, "minptime=10;useinbandfec=1;usedtx=1");
     assert_int_equal(a->codecs[0].fb, PAL_SDP_FB_TRANSPORT_CC);
     assert_int_equal(a->n_extmaps, 3); /* audio-level, transport-cc, mid; not abs-send-time */
     assert_int_equal(pal_sdp_find_extmap(a, PAL_SDP_EXT_ABS_SEND_TIME), 0);
