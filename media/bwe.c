@@ -264,14 +264,21 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
             if (!b->last_loss_cut_us || now_us - b->last_loss_cut_us >= LOSS_CUT_US) {
                 b->loss_bps = b->loss_bps * (1 - 0.5 * loss);
                 b->last_loss_cut_us = now_us;
+                /* a link that drops without queueing (a policer) never shows
+                 * overuse: the delay side forgets what it believed then */
+                if (rx > 0 && b->delay_bps > 1.2 * rx)
+                    b->delay_bps = clamp(b, 1.2 * rx);
             }
             b->last_cut_us = now_us;
         } else if (loss < 0.02) {
-            /* it grows back fast, but not far above what arrives: a link that
-             * lost what went over its rate says nothing of a higher one (a
-             * padding probe does, palabre/bwe_probe.h) */
+            /* it grows back fast, but not far above what arrives or what the
+             * delay side holds: a link that lost what went over its rate says
+             * nothing of a higher one (a padding probe does,
+             * palabre/bwe_probe.h) */
             double up = b->loss_bps * pow(1.05, dt > 0 ? dt * 10 : 0);
             double cap = rx > 0 ? 1.5 * rx + 10000 : up;
+            if (cap < b->delay_bps)
+                cap = b->delay_bps; /* back to what the delay side holds */
             b->loss_bps = up < cap ? up : (b->loss_bps > cap ? b->loss_bps : cap);
             if (rx > b->loss_bps)
                 b->loss_bps = rx; /* delivered without loss */
