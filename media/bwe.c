@@ -262,7 +262,13 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
             /* once per LOSS_CUT_US: the feedbacks that follow report the
              * same episode (a queue draining), not a new one */
             if (!b->last_loss_cut_us || now_us - b->last_loss_cut_us >= LOSS_CUT_US) {
-                b->loss_bps = b->loss_bps * (1 - 0.5 * loss);
+                /* not below 85 % of what arrived meanwhile (the link's rate
+                 * while it overflowed): a queue draining after the sender
+                 * slowed down still reports losses, of a rate gone already */
+                double cut = b->loss_bps * (1 - 0.5 * loss);
+                if (cut < 0.85 * rx)
+                    cut = 0.85 * rx < b->loss_bps ? 0.85 * rx : b->loss_bps;
+                b->loss_bps = cut;
                 b->last_loss_cut_us = now_us;
                 /* a link that drops without queueing (a policer) never shows
                  * overuse: the delay side forgets what it believed then */
