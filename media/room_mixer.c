@@ -121,8 +121,10 @@ static void mix_on_packet(void *ctx, uint32_t output_id, const uint8_t *rtp, siz
     if (!o || len > sizeof(r->mix.in))
         return;
     memcpy(r->mix.in, rtp, len);
-    if (pal_rtp_parse(&pkt, r->mix.in, len, NULL) == 0)
-        room_produce(r, o->prod, &pkt, pal_now_ms());
+    if (pal_rtp_parse(&pkt, r->mix.in, len, NULL) == 0) {
+        int64_t now_us = pal_now_us();
+        room_produce(r, o->prod, &pkt, now_us / 1000, now_us);
+    }
 }
 
 static struct room_mix_input *input_by_id(struct room_mix *m, uint32_t id)
