@@ -260,7 +260,12 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
             b->loss_bps = b->loss_bps * (1 - 0.5 * loss);
             b->last_cut_us = now_us;
         } else if (loss < 0.02) {
-            b->loss_bps = b->loss_bps * pow(1.05, dt > 0 ? dt * 10 : 0);
+            /* it grows back fast, but not far above what arrives: a link that
+             * lost what went over its rate says nothing of a higher one (a
+             * padding probe does, palabre/bwe_probe.h) */
+            double up = b->loss_bps * pow(1.05, dt > 0 ? dt * 10 : 0);
+            double cap = rx > 0 ? 1.5 * rx + 10000 : up;
+            b->loss_bps = up < cap ? up : (b->loss_bps > cap ? b->loss_bps : cap);
             if (rx > b->loss_bps)
                 b->loss_bps = rx; /* delivered without loss */
         }

@@ -62,6 +62,18 @@ struct pal_consumer {
     uint64_t layer_switches_bw;
     int reported_layer;
     bool reported_limited;
+    /* Padding (pal_consumer_send_padding) takes sequence numbers of ours:
+     * the packets forwarded after it are numbered one further (seq_offset
+     * grows). A NACK names our numbers: pads[] says which offset a number
+     * before each padding run had, and that the run itself is not to be
+     * resent. Older than the oldest run kept: not answered. */
+    struct {
+        uint16_t from;   /* the run's first sequence number */
+        uint16_t n;      /* its packets */
+        uint16_t before; /* seq_offset before it */
+    } pads[PAL_CONSUMER_PAD_RUNS];
+    unsigned pad_next, n_pads;
+    uint64_t padding_packets, padding_bytes;
 };
 
 int pal_consumer_create(const char *subscriber, const char *producer_pid, const char *producer_mid,
@@ -298,7 +310,7 @@ static int rewrite(const struct pal_consumer *c, const struct pal_rtp_packet *pk
  * publisher's bytes. SRTP encrypts the payload, so the patch cannot go with
  * the header. */
 static int send(struct pal_consumer *c, const struct pal_rtp_packet *pkt, uint8_t *scratch,
-                size_t hdr_len, const struct pal_vp8_desc *d, int64_t now_ms)
+                size_t hdr_len, const struct pal_vp8_desc *d, int64_t send_us)
 {
     const uint8_t *body = pkt->buf + hdr_len;
     size_t body_len = pkt->len - hdr_len;
@@ -310,7 +322,7 @@ static int send(struct pal_consumer *c, const struct pal_rtp_packet *pkt, uint8_
                             ? pal_rtp_ext_find(pkt, c->src_ext_twcc, &tl)
                             : NULL;
     if (tw && tl == 2 && tw > pkt->buf && (size_t)(tw - pkt->buf) + 2 <= hdr_len)
-        pal_wr16(scratch + (tw - pkt->buf), pal_bwe_next_seq(c->bwe, pkt->len, now_ms * 1000));
+        pal_wr16(scratch + (tw - pkt->buf), pal_bwe_next_seq(c->bwe, pkt->len, send_us));
     if (!c->vp8_rewrite || !d || !(d->has_picture_id || d->has_tl0picidx) ||
         d->desc_len > 8 || pal_rtp_payload(pkt) != body)
         return c->sink->send_rtp(c->sink->ctx, scratch, hdr_len, body, body_len);
@@ -388,7 +400,27 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
         pal_rtx_buffer_store(c->own_rtx, pkt->seq, pkt->buf, pkt->len, now_ms);
     c->packets++;
     c->octets += pkt->payload_len;
-    return send(c, pkt, scratch, len, d, now_ms);
+    /* µs: the estimator groups sends 5 ms apart and compares their spacing
+     * with the arrivals' (a ms clock would blur both) */
+    return send(c, pkt, scratch, len, d, info->recv_us ? info->recv_us : now_ms * 1000);
+}
+
+/* The seq_offset our number seq was sent with (false: a padding packet, or
+ * sent before the runs kept). */
+static bool offset_of(const struct pal_consumer *c, uint16_t seq, uint16_t *offset)
+{
+    *offset = c->seq_offset;
+    for (unsigned i = 0; i < c->n_pads; i++) {
+        unsigned k = (c->pad_next + PAL_CONSUMER_PAD_RUNS - 1 - i) % PAL_CONSUMER_PAD_RUNS;
+        if ((uint16_t)(seq - c->pads[k].from) < c->pads[k].n)
+            return false;
+        if (!pal_seq_newer(c->pads[k].from, seq))
+            return true; /* after this run */
+        *offset = c->pads[k].before;
+        if (i + 1 == PAL_CONSUMER_PAD_RUNS)
+            return false; /* before the oldest run kept: its offset is forgotten */
+    }
+    return true;
 }
 
 int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scratch, size_t cap,
@@ -405,8 +437,9 @@ int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scrat
      * holds what its source sent before, or to others before we joined. */
     bool sent = c->started && c->packets &&
                 (uint16_t)(seq - c->first_seq) <= (uint16_t)(c->last_seq - c->first_seq);
-    if (!c->sink->ready || !ring || !sent ||
-        pal_rtx_buffer_get(ring, (uint16_t)(seq - c->seq_offset), now_ms, &kept, &kept_len) != 0 ||
+    uint16_t offset;
+    if (!c->sink->ready || !ring || !sent || !offset_of(c, seq, &offset) ||
+        pal_rtx_buffer_get(ring, (uint16_t)(seq - offset), now_ms, &kept, &kept_len) != 0 ||
         pal_rtp_parse(&pkt, (uint8_t *)kept, kept_len, NULL) != 0) {
         c->nack_misses++;
         return -ENOENT;
@@ -418,8 +451,9 @@ int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scrat
         c->nack_misses++;
         return -ENOENT;
     }
+    pal_wr16(scratch + 2, seq); /* sent before a padding run: with the offset of then */
     c->retransmitted++;
-    return send(c, &pkt, scratch, len, vp8 ? &d : NULL, now_ms);
+    return send(c, &pkt, scratch, len, vp8 ? &d : NULL, now_ms * 1000);
 }
 
 int pal_consumer_write_sr(const struct pal_consumer *c, int64_t wall_us, uint8_t *out, size_t cap,
@@ -437,4 +471,58 @@ int pal_consumer_write_sr(const struct pal_consumer *c, int64_t wall_us, uint8_t
         .octet_count = (uint32_t)c->octets,
     };
     return pal_rtcp_write_sr(out, cap, len, &sr, NULL, 0);
+}
+
+int pal_consumer_send_padding(struct pal_consumer *c, size_t bytes, int64_t now_us)
+{
+    if (!c->sink->ready || !c->bwe || !c->track.ext_twcc || c->track.ext_twcc > 14 ||
+        c->track.kind != PAL_MEDIA_VIDEO || !c->packets || c->mixer_output)
+        return -EAGAIN;
+    /* RFC 3550 5.1: the last byte counts the padding, itself included: 255 at most */
+    uint8_t body[255] = {0};
+    uint8_t hdr[32];
+    uint16_t first = (uint16_t)(c->last_seq + 1), n = 0;
+    size_t sent = 0;
+    int rc = 0;
+    while (sent < bytes) {
+        size_t pad = bytes - sent > sizeof(body) ? sizeof(body) : bytes - sent;
+        if (pad < 8)
+            pad = 8; /* not a handful of bytes in a packet of its own */
+        struct pal_rtp_header h = {.payload_type = c->track.payload_type,
+                                   .seq = (uint16_t)(first + n),
+                                   .timestamp = c->last_ts, /* no new frame */
+                                   .ssrc = c->track.ssrc,
+                                   .n_ext = 1};
+        h.ext[0].id = c->track.ext_twcc;
+        h.ext[0].len = 2;
+        size_t hl = pal_rtp_size(&h, 0);
+        pal_wr16(h.ext[0].data, pal_bwe_next_seq(c->bwe, hl + pad, now_us));
+        pal_rtp_write(&h, NULL, 0, hdr, sizeof(hdr), &hl);
+        hdr[0] |= 0x20; /* P */
+        body[pad - 1] = (uint8_t)pad;
+        rc = c->sink->send_rtp(c->sink->ctx, hdr, hl, body, pad);
+        body[pad - 1] = 0;
+        if (rc)
+            break;
+        sent += pad;
+        n++;
+    }
+    if (n == 0)
+        return rc ? rc : 0;
+    /* the stream goes on after the run (a receiver sees no gap) */
+    unsigned k = c->pad_next;
+    c->pads[k].from = first;
+    c->pads[k].n = n;
+    c->pads[k].before = c->seq_offset;
+    c->pad_next = (k + 1) % PAL_CONSUMER_PAD_RUNS;
+    if (c->n_pads < PAL_CONSUMER_PAD_RUNS)
+        c->n_pads++;
+    c->last_seq = (uint16_t)(first + n - 1);
+    if (c->started)
+        c->seq_offset = (uint16_t)(c->seq_offset + n);
+    else
+        c->first_seq = (uint16_t)(c->last_seq + 1);
+    c->padding_packets += n;
+    c->padding_bytes += sent;
+    return (int)(sent > INT32_MAX ? INT32_MAX : sent);
 }

@@ -145,6 +145,7 @@ int pal_room_peer_add(struct pal_room *r, const char *participant, struct pal_ro
             return -ENOMEM;
         snprintf(p->id, sizeof(p->id), "%s", participant);
         p->room = r;
+        pal_bwe_probe_init(&p->probe);
         if (++r->next_peer_num == 0)
             ++r->next_peer_num;
         p->num = r->next_peer_num;
@@ -605,8 +606,9 @@ void *pal_room_peer_accept_rtp(void *peer, const struct pal_rtp_packet *hdr)
 
 /* One packet of producer prod, parsed once by the transport. */
 static void on_rtp(struct pal_room *r, struct pal_room_peer *p, struct pal_producer *prod,
-                   const struct pal_rtp_packet *pkt, int64_t now_ms)
+                   const struct pal_rtp_packet *pkt, int64_t now_us)
 {
+    int64_t now_ms = now_us / 1000;
     if (pkt->payload_type != pal_producer_track(prod)->payload_type) {
         r->st.dropped_in++;
         return;
@@ -616,9 +618,10 @@ static void on_rtp(struct pal_room *r, struct pal_room_peer *p, struct pal_produ
         size_t el;
         const uint8_t *tw = pal_rtp_ext_find(pkt, p->twcc_ext, &el);
         if (tw && el >= 2)
-            pal_twcc_on_packet(p->twcc, pal_rd16(tw), now_ms * 1000);
+            pal_twcc_on_packet(p->twcc, pal_rd16(tw), now_us);
     }
     struct pal_packet_info info;
+    info.recv_us = now_us;
     info.layer = pal_producer_stream_of(prod, pkt);
     if (info.layer < 0) {
         r->st.dropped_in++;
@@ -642,7 +645,7 @@ static void on_rtp(struct pal_room *r, struct pal_room_peer *p, struct pal_produ
 void pal_room_peer_on_rtp(void *peer, void *producer, const struct pal_rtp_packet *pkt)
 {
     struct pal_room_peer *p = peer;
-    on_rtp(p->room, p, producer, pkt, pal_now_ms());
+    on_rtp(p->room, p, producer, pkt, pal_now_us());
 }
 
 void pal_room_on_rtp(struct pal_room *r, struct pal_room_peer *p, uint8_t *buf, size_t len,
@@ -654,7 +657,7 @@ void pal_room_on_rtp(struct pal_room *r, struct pal_room_peer *p, uint8_t *buf, 
         r->st.dropped_in++;
         return;
     }
-    on_rtp(r, p, prod, &pkt, now_ms);
+    on_rtp(r, p, prod, &pkt, now_ms * 1000);
 }
 
 static struct pal_consumer *consumer_by_ssrc(struct pal_room_peer *p, uint32_t ssrc)
@@ -857,13 +860,16 @@ static unsigned share_weight(const struct pal_room *r, const struct pal_consumer
 
 /* Shares the subscriber's estimate: audio first (what it measures), the
  * rest between the video tracks it shows, by weight (share_weight); each
- * video track's cap follows its share (palabre/bwe_alloc.h). Before any
+ * video track's cap follows its share (palabre/bwe_alloc.h). When tracks
+ * are held back, a probe cluster (palabre/bwe_probe.h) looks for the room
+ * the next layer of one of them needs: the estimate that share would take
+ * (its need over its weight's part), everything else kept. Before any
  * feedback, nothing limits. */
-static void tick_budget(const struct pal_room *r, struct pal_room_peer *p, int64_t now_ms)
+static void tick_budget(struct pal_room *r, struct pal_room_peer *p, int64_t now_ms)
 {
     if (!p->bwe || !pal_bwe_has_feedback(p->bwe))
         return;
-    uint64_t audio = 0, weights = 0;
+    uint64_t audio = 0, weights = 0, media = 0;
     for (size_t k = 0; k < p->n_consumers; k++) {
         struct pal_consumer *c = p->consumers[k];
         const struct pal_producer *prod = pal_consumer_producer(c);
@@ -874,10 +880,14 @@ static void tick_budget(const struct pal_room *r, struct pal_room_peer *p, int64
             audio += bps ? bps : AUDIO_RESERVE_BPS;
         else if (producer_flowing(c, now_ms) && view_want(c, now_ms) >= 0)
             weights += share_weight(r, c);
+        if (pal_consumer_track(c)->kind == PAL_MEDIA_VIDEO && pal_consumer_layer(c) >= 0)
+            media += pal_producer_stream_bps(prod, (size_t)pal_consumer_layer(c));
     }
+    p->media_bps = (uint32_t)(audio + media > UINT32_MAX ? UINT32_MAX : audio + media);
     uint64_t est = pal_bwe_estimate(p->bwe);
     uint64_t avail = est > audio ? est - audio : 0;
     int64_t cut = pal_bwe_last_cut_us(p->bwe) / 1000;
+    uint64_t kept = 0, probe_for = 0; /* video kept as it is; the estimate a step up needs */
     for (size_t k = 0; k < p->n_consumers; k++) {
         struct pal_consumer *c = p->consumers[k];
         const struct pal_producer *prod = pal_consumer_producer(c);
@@ -893,9 +903,38 @@ static void tick_budget(const struct pal_room *r, struct pal_room_peer *p, int64
             if (need[l] < MIN_NEED_BPS)
                 need[l] = MIN_NEED_BPS;
         }
-        uint32_t share = weights ? (uint32_t)(avail * share_weight(r, c) / weights) : 0;
-        pal_bwe_alloc_step(pal_consumer_alloc(c), need, n, active_pos(idx, n, view_want(c, now_ms)),
-                           share, cut, now_ms);
+        unsigned w = share_weight(r, c);
+        uint32_t share = weights ? (uint32_t)(avail * w / weights) : 0;
+        int pos = active_pos(idx, n, view_want(c, now_ms));
+        struct pal_bwe_alloc *a = pal_consumer_alloc(c);
+        pal_bwe_alloc_step(a, need, n, pos, share, cut, now_ms);
+        int cur = pal_bwe_alloc_layer(a, pos);
+        kept += cur >= 0 ? need[cur < (int)n ? cur : (int)n - 1] : 0;
+        uint64_t next = pal_bwe_alloc_next_need(a, need, n, pos);
+        if (next && weights && next * weights / w > probe_for)
+            probe_for = next * weights / w;
+    }
+    if (!probe_for)
+        return;
+    uint64_t want = audio + (probe_for > kept ? probe_for : kept);
+    if (pal_bwe_probe_start(&p->probe, (uint32_t)(want > UINT32_MAX ? UINT32_MAX : want),
+                            (uint32_t)est, true, now_ms * 1000))
+        r->st.bwe_probes++;
+}
+
+/* A probe cluster runs: this tick's padding, on the first of the
+ * subscriber's video tracks that can carry it. */
+static void tick_probe(struct pal_room *r, struct pal_room_peer *p, int64_t now_ms)
+{
+    size_t bytes = pal_bwe_probe_tick(&p->probe, p->media_bps, pal_bwe_last_cut_us(p->bwe),
+                                      now_ms * 1000);
+    for (size_t k = 0; bytes && k < p->n_consumers; k++) {
+        int rc = pal_consumer_send_padding(p->consumers[k], bytes, now_ms * 1000);
+        if (rc > 0) {
+            pal_bwe_probe_sent(&p->probe, (size_t)rc);
+            r->st.bwe_padding_bytes += (uint64_t)rc;
+            break;
+        }
     }
 }
 
@@ -918,6 +957,8 @@ void pal_room_tick(struct pal_room *r, int64_t now_ms)
             tick_reports(r, p, now_ms);
         if (twcc)
             tick_twcc(r, p);
+        if (pal_bwe_probe_running(&p->probe))
+            tick_probe(r, p, now_ms);
     }
     if (now_ms - r->last_layers_ms >= LAYERS_INTERVAL_MS) {
         r->last_layers_ms = now_ms;

@@ -6,6 +6,7 @@
 #ifndef PALABRE_MEDIA_ROOM_PRIV_H
 #define PALABRE_MEDIA_ROOM_PRIV_H
 
+#include "palabre/bwe_probe.h"
 #include "palabre/consumer.h"
 #include "palabre/mixer.h"
 #include "palabre/room.h"
@@ -26,6 +27,8 @@ struct pal_room_peer {
     struct pal_consumer **consumers;
     struct pal_twcc *twcc;
     struct pal_bwe *bwe; /* the subscribe PC's send side: numbering, estimate */
+    struct pal_bwe_probe probe; /* padding clusters on the subscribe PC (tick_budget) */
+    uint32_t media_bps;         /* what the subscribe PC sends, from its producers' rates */
     /* state */
     char id[PAL_MEDIA_ID_MAX];
     struct pal_media_sink sinks[2];

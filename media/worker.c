@@ -353,6 +353,8 @@ static gboolean on_tick(gpointer ud)
         st.paused_tracks_bw += rs.paused_tracks_bw;
         st.bwe_subscribers += rs.bwe_subscribers;
         st.bwe_sum_bps += rs.bwe_sum_bps;
+        st.bwe_probes += rs.bwe_probes;
+        st.bwe_padding_bytes += rs.bwe_padding_bytes;
         if (rs.bwe_min_bps && (!st.bwe_min_bps || rs.bwe_min_bps < st.bwe_min_bps))
             st.bwe_min_bps = rs.bwe_min_bps;
         st.dropped_in += rs.dropped_in;
@@ -561,6 +563,8 @@ void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out)
         out->paused_tracks_bw += s.paused_tracks_bw;
         out->bwe_subscribers += s.bwe_subscribers;
         out->bwe_sum_bps += s.bwe_sum_bps;
+        out->bwe_probes += s.bwe_probes;
+        out->bwe_padding_bytes += s.bwe_padding_bytes;
         if (s.bwe_min_bps && (!out->bwe_min_bps || s.bwe_min_bps < out->bwe_min_bps))
             out->bwe_min_bps = s.bwe_min_bps;
         out->dropped_in += s.dropped_in;

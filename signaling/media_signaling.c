@@ -1253,6 +1253,12 @@ static size_t media_metrics(struct pal_metric *out, size_t cap, void *ud)
         {"palabre_media_bwe_estimate_min_bps", "gauge",
          "Lowest send-side bandwidth estimate of a subscriber, bit/s (0: none).",
          (double)m.bwe_min_bps},
+        {"palabre_media_bwe_probes_total", "counter",
+         "Probe clusters started: padding sent to a subscriber to find out whether its link "
+         "has room for the layers its bandwidth holds back.",
+         (double)m.bwe_probes},
+        {"palabre_media_bwe_padding_bytes_total", "counter",
+         "Padding bytes sent to subscribers by those probes.", (double)m.bwe_padding_bytes},
         {"palabre_media_dropped_in_packets_total", "counter",
          "Incoming packets dropped: undecryptable, unknown SSRC or malformed.",
          (double)m.dropped_in},

@@ -5,15 +5,15 @@
  * - down fast: when the estimator cut its estimate lately (queues grew or
  *   packets were lost) and the share no longer covers 70 % of the current
  *   layer, the highest layer that fits, or none (video paused, audio kept);
- * - up slowly: the share must cover the next layer's need for
- *   PAL_BWE_ALLOC_UP_HOLD_MS before it is taken;
- * - probing: a capped or paused track whose share does not cover the next
- *   layer (the estimate cannot grow much above what is sent: it is app
- *   limited) tries that layer for PAL_BWE_ALLOC_PROBE_MS; a cut meanwhile
- *   ends the probe at once and the next one waits twice as long (up to
- *   PAL_BWE_ALLOC_BACKOFF_MAX_MS), none keeps the layer (and the next layer
- *   may be tried half a second later). No probe while the share is a tenth
- *   of the next layer's need or less (it does not even cover the audio).
+ * - up once the link is known to have room: the share must cover the
+ *   next layer's need for PAL_BWE_ALLOC_UP_HOLD_MS, then the track takes
+ *   the highest layer (up to the view's) the share covers. The estimate
+ *   cannot grow much above what is sent (it is app limited): what the
+ *   tracks held back would need is found by probing the link with padding
+ *   (palabre/bwe_probe.h, the room asks pal_bwe_alloc_next_need), never by
+ *   trying a layer that may not fit (on a short link it floods the link
+ *   and the video freezes). A paused track comes back the same way:
+ *   paused, probe, resumed.
  * Without a cut lately, a low estimate is no reason to go down (it only
  * means little was sent): the view decides.
  *
@@ -26,19 +26,12 @@
 #include "palabre/media.h"
 
 #define PAL_BWE_ALLOC_FREE 127 /* cap: no bandwidth limit */
-#define PAL_BWE_ALLOC_UP_HOLD_MS 3000
-#define PAL_BWE_ALLOC_PROBE_MS 1500
-#define PAL_BWE_ALLOC_BACKOFF_MIN_MS 2000
-#define PAL_BWE_ALLOC_BACKOFF_MAX_MS 8000
+#define PAL_BWE_ALLOC_UP_HOLD_MS 1000
 #define PAL_BWE_ALLOC_CUT_MEMORY_MS 5000 /* a cut older than this is forgotten */
 
 struct pal_bwe_alloc {
-    int cap;               /* highest layer allowed (-1: paused, FREE: no limit) */
-    int probe_layer;       /* tried until probe_until_ms (0: no probe) */
-    int64_t probe_until_ms, probe_start_ms;
-    int64_t up_since_ms;   /* the share has covered cap + 1 since (0: not) */
-    int64_t next_probe_ms; /* no probe before */
-    uint32_t backoff_ms;
+    int cap;             /* highest layer allowed (-1: paused, FREE: no limit) */
+    int64_t up_since_ms; /* the share has covered cap + 1 since (0: not) */
 };
 
 void pal_bwe_alloc_init(struct pal_bwe_alloc *a);
@@ -52,6 +45,12 @@ void pal_bwe_alloc_step(struct pal_bwe_alloc *a, const uint32_t *need_bps, size_
 
 /* The layer to forward when the view asks want: want capped (-1: none). */
 int pal_bwe_alloc_layer(const struct pal_bwe_alloc *a, int want);
+
+/* What the next layer up needs when the bandwidth holds the track below
+ * want (the lowest layer's when paused), 0 when it does not: what a probe
+ * must find room for. need_bps, n and want as pal_bwe_alloc_step. */
+uint32_t pal_bwe_alloc_next_need(const struct pal_bwe_alloc *a, const uint32_t *need_bps, size_t n,
+                                 int want);
 
 /* Whether the bandwidth, not the view, decides (the layer is below want,
  * or paused). */

@@ -137,6 +137,21 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
  * any more) or a sink error. */
 int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scratch, size_t cap,
                             int64_t now_ms);
+/* Padding runs whose numbers a NACK may still name (pal_consumer_retransmit). */
+#define PAL_CONSUMER_PAD_RUNS 32
+
+/* Sends about bytes of padding-only packets (RFC 3550 5.1: the padding bit,
+ * no payload, at most 255 bytes each) on the track's SSRC and payload type
+ * with the last sent timestamp, numbered after the last packet sent (the
+ * packets forwarded next follow them: the subscriber sees no gap), each
+ * with our transport-wide sequence number (palabre/bwe.h, sent at now_us)
+ * and protected by the sink as every packet: a probe of the link
+ * (palabre/bwe_probe.h). A NACK for one of them is not answered. Returns
+ * the bytes of padding sent, -EAGAIN when this consumer cannot carry
+ * padding (not ready, audio, a mixer output, no transport-cc, nothing sent
+ * yet) or a sink error. */
+int pal_consumer_send_padding(struct pal_consumer *c, size_t bytes, int64_t now_us);
+
 /* Writes an RTCP SR for this stream. Returns 0, -EAGAIN (nothing sent yet)
  * or -ENOSPC. */
 int pal_consumer_write_sr(const struct pal_consumer *c, int64_t wall_us, uint8_t *out, size_t cap,

@@ -49,6 +49,8 @@ struct pal_room_stats {
     /* now: subscribers with a bandwidth estimate (transport-cc feedback
      * came), their sum and the lowest, in bit/s (palabre/bwe.h) */
     uint64_t bwe_subscribers, bwe_sum_bps, bwe_min_bps;
+    /* probe clusters started, padding bytes sent (palabre/bwe_probe.h) */
+    uint64_t bwe_probes, bwe_padding_bytes;
 };
 
 /* l is copied. Returns 0, -EINVAL or -ENOMEM. */

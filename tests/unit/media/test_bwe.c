@@ -2,7 +2,10 @@
  * sender paced at the estimate through a simulated bottleneck (a FIFO of a
  * given rate and a 300 ms buffer, tail drop, 20 ms propagation, optional
  * random loss), with transport-cc feedback every 100 ms: steady, step down,
- * step up, loss. */
+ * step up, loss; and an app-limited sender (a video held back) that probes
+ * the link with padding (palabre/bwe_probe.h): the estimate takes what the
+ * probes delivered on a wide link, and the probes stop and back off on a
+ * short one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +14,7 @@
 #include <stdlib.h>
 
 #include "palabre/bwe.h"
+#include "palabre/bwe_probe.h"
 
 #define PKT 1200
 #define MAX_PKTS 200000
@@ -24,6 +28,11 @@ struct sim {
     int loss_pct;
     int64_t buffer_us; /* the bottleneck's queue, in time */
     uint32_t rng, dropped;
+    /* app limited: media at media_bps (0: at the estimate), padding from
+     * probe clusters towards want_bps (probe NULL: none) */
+    uint32_t media_bps, want_bps;
+    struct pal_bwe_probe *probe;
+    uint64_t padding_bytes;
 };
 
 static void sim_init(struct sim *s, uint32_t start_bps, double capacity_bps)
@@ -41,22 +50,42 @@ static bool lose(struct sim *s)
     return (int)((s->rng >> 16) % 100) < s->loss_pct;
 }
 
-/* Runs ms milliseconds: sends at the estimate, feedback every 100 ms. */
+static void send_pkt(struct sim *s, size_t bytes)
+{
+    if (s->sent >= MAX_PKTS)
+        return;
+    uint32_t seq = s->sent++;
+    pal_bwe_on_sent(s->bwe, (uint16_t)seq, bytes, s->now_us);
+    int64_t start = s->link_free_us > s->now_us ? s->link_free_us : s->now_us;
+    if (start - s->now_us > s->buffer_us || lose(s)) {
+        s->arrival[seq] = -1; /* the bottleneck's buffer is full, or random loss */
+        s->dropped++;
+    } else {
+        s->link_free_us = start + (int64_t)((double)bytes * 8 * 1e6 / s->capacity_bps);
+        s->arrival[seq] = s->link_free_us + 20000;
+    }
+}
+
+/* Runs ms milliseconds: sends at the estimate (or media_bps), feedback
+ * every 100 ms; probes as the room does (a cluster asked every 500 ms,
+ * padding every 20 ms in packets of 255 bytes and a 20-byte header). */
 static void sim_run(struct sim *s, int ms)
 {
     for (int t = 0; t < ms; t++, s->now_us += 1000) {
+        uint32_t rate = s->media_bps ? s->media_bps : pal_bwe_estimate(s->bwe);
         while (s->next_send_us <= s->now_us && s->sent < MAX_PKTS) {
-            uint32_t seq = s->sent++;
-            pal_bwe_on_sent(s->bwe, (uint16_t)seq, PKT, s->now_us);
-            int64_t start = s->link_free_us > s->now_us ? s->link_free_us : s->now_us;
-            if (start - s->now_us > s->buffer_us || lose(s)) {
-                s->arrival[seq] = -1; /* the bottleneck's buffer is full, or random loss */
-                s->dropped++;
-            } else {
-                s->link_free_us = start + (int64_t)(PKT * 8 * 1e6 / s->capacity_bps);
-                s->arrival[seq] = s->link_free_us + 20000;
-            }
-            s->next_send_us += (int64_t)(PKT * 8 * 1e6 / pal_bwe_estimate(s->bwe));
+            send_pkt(s, PKT);
+            s->next_send_us += (int64_t)(PKT * 8 * 1e6 / rate);
+        }
+        if (s->probe && s->now_us % 500000 == 0)
+            pal_bwe_probe_start(s->probe, s->want_bps, pal_bwe_estimate(s->bwe),
+                                pal_bwe_has_feedback(s->bwe), s->now_us);
+        if (s->probe && s->now_us % 20000 == 0) {
+            size_t pad = pal_bwe_probe_tick(s->probe, s->media_bps,
+                                            pal_bwe_last_cut_us(s->bwe), s->now_us);
+            s->padding_bytes += pad;
+            for (; pad > 0; pad = pad > 255 ? pad - 255 : 0)
+                send_pkt(s, 20 + (pad > 255 ? 255 : pad));
         }
         if (s->now_us % 100000 != 0)
             continue;
@@ -175,6 +204,61 @@ static void test_loss(void **state)
     free_sim(s);
 }
 
+/* A video held back to 250 kbit/s on a 10 Mbit/s link: without probes the
+ * estimate stays near what is sent (app limited); with them it takes what
+ * the clusters delivered, doubling each time, and reaches what the views
+ * want (3 Mbit/s) within a few seconds. */
+static void test_probe_finds_room(void **state)
+{
+    (void)state;
+    struct sim *s = new_sim(300000, 10e6);
+    s->media_bps = 250000;
+    sim_run(s, 10000);
+    uint32_t app_limited = pal_bwe_estimate(s->bwe);
+    assert_true(app_limited < 500000);
+    struct pal_bwe_probe probe;
+    pal_bwe_probe_init(&probe);
+    s->probe = &probe;
+    s->want_bps = 3000000;
+    int64_t start_us = s->now_us;
+    while (pal_bwe_estimate(s->bwe) < 2700000 && s->now_us - start_us < 15000000)
+        sim_run(s, 100);
+    printf("# probes: %u -> %u bit/s in %.1f s, %llu clusters, %llu bytes of padding\n",
+           app_limited, pal_bwe_estimate(s->bwe), (double)(s->now_us - start_us) / 1e6,
+           (unsigned long long)probe.clusters, (unsigned long long)s->padding_bytes);
+    assert_true(pal_bwe_estimate(s->bwe) >= 2700000);
+    assert_true(s->now_us - start_us <= 8000000);
+    assert_true(probe.clusters >= 2); /* x2 at most each time: more than one */
+    assert_int_equal(s->dropped, 0);
+    free_sim(s);
+}
+
+/* The same video on a 300 kbit/s link: the first cluster fills the queue,
+ * the estimator cuts, the cluster stops at once and the next ones wait
+ * longer and longer; the estimate stays near the capacity. */
+static void test_probe_backs_off_on_short_link(void **state)
+{
+    (void)state;
+    struct sim *s = new_sim(300000, 300000);
+    s->media_bps = 250000;
+    sim_run(s, 5000);
+    struct pal_bwe_probe probe;
+    pal_bwe_probe_init(&probe);
+    s->probe = &probe;
+    s->want_bps = 1500000;
+    sim_run(s, 60000);
+    uint32_t e = pal_bwe_estimate(s->bwe);
+    printf("# probes on 300 kbit/s: %llu clusters in 60 s, %llu bytes of padding, %u bit/s\n",
+           (unsigned long long)probe.clusters, (unsigned long long)s->padding_bytes, e);
+    assert_true(e < 450000);
+    /* backoff 2, 4, 8, 16, 16... s after each failure: far fewer than one
+     * cluster every 1.5 s (a cluster and the gap after a success) */
+    assert_true(probe.clusters >= 2 && probe.clusters <= 9);
+    /* each stopped early: less padding than full clusters at the target */
+    assert_true(s->padding_bytes < probe.clusters * 300000 / 8);
+    free_sim(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +267,8 @@ int main(void)
         cmocka_unit_test(test_step_down_delay_only),
         cmocka_unit_test(test_step_up),
         cmocka_unit_test(test_loss),
+        cmocka_unit_test(test_probe_finds_room),
+        cmocka_unit_test(test_probe_backs_off_on_short_link),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

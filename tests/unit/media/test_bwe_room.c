@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,8 @@ struct world {
     int last_layer; /* of the last packet bob got of alice's camera (by size) */
     int last_screen_layer; /* of carol's screen */
     int64_t last_cam_ms, last_screen_ms; /* when bob last got each */
+    int64_t cam_rx_ms, cam_gap_ms; /* the camera through bob's link: last, longest gap */
+    unsigned padding; /* padding-only packets bob got */
     /* on_room_track_quality */
     int told, told_layer;
     bool told_limited;
@@ -79,6 +82,13 @@ static int sink_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t
         lost = lost || w->tokens < (double)(hdr_len + body_len);
         if (!lost)
             w->tokens -= (double)(hdr_len + body_len);
+    }
+    if (!lost && p.padding && p.payload_len == 0)
+        w->padding++;
+    if (!lost && p.ssrc == SUB_SSRC && p.payload_len > 0) {
+        if (w->cam_rx_ms && w->now_ms - w->cam_rx_ms > w->cam_gap_ms)
+            w->cam_gap_ms = w->now_ms - w->cam_rx_ms;
+        w->cam_rx_ms = w->now_ms;
     }
     if (!lost)
         pal_twcc_on_packet(w->rx, pal_rd16(tw), w->now_ms * 1000 + 20000);
@@ -234,6 +244,53 @@ static void test_loss_lowers_then_recovery_restores(void **state)
     assert_int_equal(w->last_layer, 2);
     assert_false(w->told_limited);
     assert_int_equal(w->told_layer, 2);
+    pal_room_get_stats(w->room, &st);
+    assert_true(st.bwe_probes >= 1);
+    assert_true(st.bwe_padding_bytes > 0);
+    assert_true(w->padding > 0);
+    world_destroy(w);
+}
+
+/* A link limited to 150 kbit/s (only q fits): down within 5 s, and from
+ * then on the camera never stops more than a second and no higher layer is
+ * tried on that link (padding probes it, and finds too little); the limit
+ * lifted: the full layer within 15 s. */
+static void test_short_link_no_freeze_then_recovery(void **state)
+{
+    (void)state;
+    struct world *w = world_create(false);
+    run(w, 6000);
+    assert_int_equal(w->last_layer, 2);
+    w->cap_bps = 150000;
+    w->tokens_ms = w->now_ms;
+    int64_t limited = w->now_ms;
+    while (w->last_layer == 2 && w->now_ms - limited < 10000)
+        run(w, 100);
+    printf("# 150 kbit/s: down in %lld ms\n", (long long)(w->now_ms - limited));
+    assert_true(w->now_ms - limited <= 5000);
+    run(w, 1000); /* the switch itself (a keyframe of the lower layer) */
+    w->cam_gap_ms = 0;
+    int settled = w->last_layer;
+    unsigned above = 0;
+    for (int l = settled + 1; l < 3; l++)
+        above += w->by_layer[l];
+    run(w, 30000);
+    for (int l = settled + 1; l < 3; l++)
+        above -= w->by_layer[l];
+    struct pal_room_stats st;
+    pal_room_get_stats(w->room, &st);
+    printf("# 150 kbit/s for 30 s: longest gap %lld ms, %llu probes, layer %d\n",
+           (long long)w->cam_gap_ms, (unsigned long long)st.bwe_probes, w->last_layer);
+    assert_true(w->cam_gap_ms <= 1000);
+    assert_int_equal(above, 0); /* no layer above tried */
+    assert_int_equal(w->last_layer, settled);
+    assert_true(w->last_layer < 2);
+    w->cap_bps = 0;
+    int64_t lifted = w->now_ms;
+    while (w->last_layer != 2 && w->now_ms - lifted < 20000)
+        run(w, 100);
+    printf("# lifted: full layer in %lld ms\n", (long long)(w->now_ms - lifted));
+    assert_true(w->now_ms - lifted <= 15000);
     world_destroy(w);
 }
 
@@ -263,6 +320,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loss_lowers_then_recovery_restores),
         cmocka_unit_test(test_screen_share_first),
+        cmocka_unit_test(test_short_link_no_freeze_then_recovery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,67 @@
+/* Probing a subscriber's link with padding: its estimate (palabre/bwe.h)
+ * cannot grow much above what is sent (it is app limited), so a track held
+ * back for bandwidth would never learn that the link has room, and trying
+ * the next layer itself floods a short link (the video freezes). Instead a
+ * probe cluster tops what is sent up to a target with padding-only packets
+ * (palabre/consumer.h, pal_consumer_send_padding) for
+ * PAL_BWE_PROBE_CLUSTER_MS, paced over the worker's ticks; the estimator
+ * takes the rate that arrived when no queue grew and nothing was lost
+ * (GCC's probe result), and only then the allocator (palabre/bwe_alloc.h)
+ * moves a track up.
+ *
+ * - target: what the wanted allocation needs, or twice the estimate,
+ *   whichever is lower (a success lets the next cluster go twice as high:
+ *   the estimate grows exponentially while the link has room);
+ * - a cut of the estimate during a cluster (overuse, loss) stops it at
+ *   once; the next one waits PAL_BWE_PROBE_BACKOFF_MIN_MS, doubling after
+ *   each failure up to PAL_BWE_PROBE_BACKOFF_MAX_MS;
+ * - never without transport-cc feedback (nothing would tell the result),
+ *   never more than PAL_BWE_PROBE_MAX_PADDING_BPS of padding;
+ * - idle, it costs one test per subscriber and tick.
+ *
+ * No allocation: a plain struct the room keeps per subscriber.
+ * Thread: the owner's (the room's worker). */
+#ifndef PALABRE_BWE_PROBE_H
+#define PALABRE_BWE_PROBE_H
+
+#include "palabre/common.h"
+
+#define PAL_BWE_PROBE_CLUSTER_MS 1000
+#define PAL_BWE_PROBE_GAP_MS 500 /* after a success: the feedback of its end comes */
+#define PAL_BWE_PROBE_BACKOFF_MIN_MS 2000
+#define PAL_BWE_PROBE_BACKOFF_MAX_MS 16000
+#define PAL_BWE_PROBE_MAX_PADDING_BPS 2500000
+#define PAL_BWE_PROBE_MIN_GAIN 1.1 /* no cluster for less than 10 % above the estimate */
+
+struct pal_bwe_probe {
+    int64_t start_us, end_us; /* the running cluster (end_us 0: none) */
+    int64_t last_tick_us;
+    uint32_t target_bps;      /* media and padding together */
+    int64_t next_us;          /* no cluster before */
+    uint32_t backoff_ms;
+    /* totals: clusters started, padding bytes asked and sent */
+    uint64_t clusters, padding_bytes;
+};
+
+void pal_bwe_probe_init(struct pal_bwe_probe *p);
+
+/* A cluster towards want_bps (what the wanted allocation needs), at most
+ * twice estimate_bps, if none runs, the subscriber's feedback came, the
+ * backoff allows and that is worth it (PAL_BWE_PROBE_MIN_GAIN). Returns
+ * true when one starts. */
+bool pal_bwe_probe_start(struct pal_bwe_probe *p, uint32_t want_bps, uint32_t estimate_bps,
+                         bool has_feedback, int64_t now_us);
+
+/* Every tick: the padding to send now, in bytes (0: none or idle), for
+ * the target given that media_bps goes out anyway. last_cut_us: when the
+ * estimator last cut its estimate (pal_bwe_last_cut_us): a cut since the
+ * cluster started fails it. Ends the cluster when its time is up. */
+size_t pal_bwe_probe_tick(struct pal_bwe_probe *p, uint32_t media_bps, int64_t last_cut_us,
+                          int64_t now_us);
+
+/* bytes of padding went out. */
+void pal_bwe_probe_sent(struct pal_bwe_probe *p, size_t bytes);
+
+bool pal_bwe_probe_running(const struct pal_bwe_probe *p);
+
+#endif

@@ -1,0 +1,71 @@
+/* Probing with padding. See palabre/bwe_probe.h. */
+#include "palabre/bwe_probe.h"
+
+#include <string.h>
+
+#define MAX_TICK_US 100000 /* a late tick does not make up more than 100 ms (no burst) */
+
+void pal_bwe_probe_init(struct pal_bwe_probe *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->backoff_ms = PAL_BWE_PROBE_BACKOFF_MIN_MS;
+}
+
+bool pal_bwe_probe_running(const struct pal_bwe_probe *p)
+{
+    return p->end_us != 0;
+}
+
+bool pal_bwe_probe_start(struct pal_bwe_probe *p, uint32_t want_bps, uint32_t estimate_bps,
+                         bool has_feedback, int64_t now_us)
+{
+    if (p->end_us || !has_feedback || now_us < p->next_us)
+        return false;
+    uint64_t target = want_bps;
+    if (target > 2ull * estimate_bps)
+        target = 2ull * estimate_bps;
+    if ((double)target < PAL_BWE_PROBE_MIN_GAIN * estimate_bps)
+        return false;
+    p->target_bps = (uint32_t)target;
+    p->start_us = p->last_tick_us = now_us;
+    p->end_us = now_us + PAL_BWE_PROBE_CLUSTER_MS * 1000;
+    p->clusters++;
+    return true;
+}
+
+size_t pal_bwe_probe_tick(struct pal_bwe_probe *p, uint32_t media_bps, int64_t last_cut_us,
+                          int64_t now_us)
+{
+    if (!p->end_us)
+        return 0;
+    if (last_cut_us >= p->start_us) {
+        /* the link had no room: stop at once, wait longer each time */
+        p->end_us = 0;
+        p->next_us = now_us + (int64_t)p->backoff_ms * 1000;
+        p->backoff_ms *= 2;
+        if (p->backoff_ms > PAL_BWE_PROBE_BACKOFF_MAX_MS)
+            p->backoff_ms = PAL_BWE_PROBE_BACKOFF_MAX_MS;
+        return 0;
+    }
+    if (now_us >= p->end_us) {
+        p->end_us = 0;
+        p->backoff_ms = PAL_BWE_PROBE_BACKOFF_MIN_MS;
+        p->next_us = now_us + PAL_BWE_PROBE_GAP_MS * 1000;
+        return 0;
+    }
+    int64_t dt = now_us - p->last_tick_us;
+    p->last_tick_us = now_us;
+    if (dt <= 0 || media_bps >= p->target_bps)
+        return 0;
+    if (dt > MAX_TICK_US)
+        dt = MAX_TICK_US;
+    uint64_t bps = p->target_bps - media_bps;
+    if (bps > PAL_BWE_PROBE_MAX_PADDING_BPS)
+        bps = PAL_BWE_PROBE_MAX_PADDING_BPS;
+    return (size_t)(bps * (uint64_t)dt / 8000000);
+}
+
+void pal_bwe_probe_sent(struct pal_bwe_probe *p, size_t bytes)
+{
+    p->padding_bytes += bytes;
+}

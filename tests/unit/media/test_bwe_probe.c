@@ -1,0 +1,149 @@
+/* The probe controller (palabre/bwe_probe.h) alone: padding at the target
+ * rate less the media, paced over the ticks; the target at twice the
+ * estimate at most; a cut stops a cluster at once and the next waits
+ * longer each time (bounded); a success resets that; nothing without
+ * feedback, nothing worth less than 10 %, never more padding than the cap;
+ * idle, nothing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "palabre/bwe_probe.h"
+
+#define TICK_US 20000
+
+/* Ticks a cluster through (no cut); returns the padding it asked, and
+ * checks no tick asked more than max_tick. */
+static uint64_t run_cluster(struct pal_bwe_probe *p, uint32_t media_bps, int64_t *now,
+                            size_t max_tick)
+{
+    uint64_t total = 0;
+    while (pal_bwe_probe_running(p)) {
+        *now += TICK_US;
+        size_t b = pal_bwe_probe_tick(p, media_bps, 0, *now);
+        assert_true(b <= max_tick);
+        pal_bwe_probe_sent(p, b);
+        total += b;
+    }
+    return total;
+}
+
+static void test_padding_at_target_paced(void **state)
+{
+    (void)state;
+    struct pal_bwe_probe p;
+    pal_bwe_probe_init(&p);
+    int64_t now = 1000000;
+    assert_false(pal_bwe_probe_running(&p));
+    assert_int_equal(pal_bwe_probe_tick(&p, 0, 0, now), 0); /* idle: nothing */
+    /* want 1 Mbit/s, estimate 600 kbit/s (x2 = 1.2 M: want is lower),
+     * 400 kbit/s of media: 600 kbit/s of padding for the cluster */
+    assert_true(pal_bwe_probe_start(&p, 1000000, 600000, true, now));
+    assert_int_equal(p.target_bps, 1000000);
+    assert_true(pal_bwe_probe_running(&p));
+    size_t per_tick = (size_t)600000 / 8 * TICK_US / 1000000; /* 1500 bytes */
+    uint64_t total = run_cluster(&p, 400000, &now, per_tick);
+    uint64_t expect = 600000ull / 8 * PAL_BWE_PROBE_CLUSTER_MS / 1000;
+    assert_in_range(total, expect * 9 / 10, expect);
+    assert_int_equal(p.padding_bytes, total);
+    assert_int_equal(p.clusters, 1);
+    /* over: nothing more, and no new cluster during the gap */
+    assert_int_equal(pal_bwe_probe_tick(&p, 0, 0, now + TICK_US), 0);
+    assert_false(pal_bwe_probe_start(&p, 1000000, 1000000 / 2, true, now + 1000));
+    assert_true(pal_bwe_probe_start(&p, 2000000, 1000000, true,
+                                    now + PAL_BWE_PROBE_GAP_MS * 1000));
+    /* media above the target: no padding */
+    now += PAL_BWE_PROBE_GAP_MS * 1000;
+    assert_int_equal(run_cluster(&p, 3000000, &now, 0), 0);
+}
+
+static void test_target_twice_estimate_and_not_worth_it(void **state)
+{
+    (void)state;
+    struct pal_bwe_probe p;
+    pal_bwe_probe_init(&p);
+    assert_true(pal_bwe_probe_start(&p, 5000000, 300000, true, 1000000));
+    assert_int_equal(p.target_bps, 600000);
+    pal_bwe_probe_init(&p);
+    /* what the views want is (almost) what the estimate says: no probe */
+    assert_false(pal_bwe_probe_start(&p, 1050000, 1000000, true, 1000000));
+    assert_false(pal_bwe_probe_start(&p, 500000, 1000000, true, 1000000));
+    assert_false(pal_bwe_probe_running(&p));
+    assert_int_equal(p.clusters, 0);
+}
+
+static void test_no_feedback_no_probe(void **state)
+{
+    (void)state;
+    struct pal_bwe_probe p;
+    pal_bwe_probe_init(&p);
+    assert_false(pal_bwe_probe_start(&p, 2000000, 300000, false, 1000000));
+    assert_false(pal_bwe_probe_running(&p));
+    assert_int_equal(pal_bwe_probe_tick(&p, 0, 0, 1020000), 0);
+}
+
+static void test_padding_cap(void **state)
+{
+    (void)state;
+    struct pal_bwe_probe p;
+    pal_bwe_probe_init(&p);
+    int64_t now = 1000000;
+    assert_true(pal_bwe_probe_start(&p, 40000000, 10000000, true, now));
+    size_t cap = (size_t)PAL_BWE_PROBE_MAX_PADDING_BPS / 8 * TICK_US / 1000000;
+    uint64_t total = run_cluster(&p, 0, &now, cap);
+    assert_true(total <= (uint64_t)PAL_BWE_PROBE_MAX_PADDING_BPS / 8);
+    /* a late tick (the worker was busy) makes up 100 ms at most: no burst */
+    assert_true(pal_bwe_probe_start(&p, 40000000, 10000000, true,
+                                    now + PAL_BWE_PROBE_GAP_MS * 1000));
+    now += PAL_BWE_PROBE_GAP_MS * 1000 + 900000;
+    assert_true(pal_bwe_probe_tick(&p, 0, 0, now) <= PAL_BWE_PROBE_MAX_PADDING_BPS / 80);
+}
+
+static void test_cut_stops_and_backs_off(void **state)
+{
+    (void)state;
+    struct pal_bwe_probe p;
+    pal_bwe_probe_init(&p);
+    int64_t now = 1000000;
+    uint32_t expect_ms = PAL_BWE_PROBE_BACKOFF_MIN_MS;
+    for (int i = 0; i < 8; i++) {
+        assert_true(pal_bwe_probe_start(&p, 2000000, 300000, true, now));
+        now += TICK_US;
+        assert_true(pal_bwe_probe_tick(&p, 250000, 0, now) > 0);
+        /* the estimator cuts (overuse or loss): stopped at this tick */
+        now += TICK_US;
+        assert_int_equal(pal_bwe_probe_tick(&p, 250000, now - 1000, now), 0);
+        assert_false(pal_bwe_probe_running(&p));
+        assert_int_equal(pal_bwe_probe_tick(&p, 250000, now - 1000, now + TICK_US), 0);
+        /* not again before the backoff, which doubles up to its bound */
+        assert_false(pal_bwe_probe_start(&p, 2000000, 300000, true,
+                                         now + (int64_t)expect_ms * 1000 - 1));
+        now += (int64_t)expect_ms * 1000;
+        expect_ms = expect_ms * 2 > PAL_BWE_PROBE_BACKOFF_MAX_MS ? PAL_BWE_PROBE_BACKOFF_MAX_MS
+                                                                 : expect_ms * 2;
+    }
+    /* a cut from before the cluster does not fail it; its success resets
+     * the backoff */
+    assert_true(pal_bwe_probe_start(&p, 2000000, 300000, true, now));
+    int64_t old_cut = now - 1;
+    while (pal_bwe_probe_running(&p)) {
+        now += TICK_US;
+        pal_bwe_probe_tick(&p, 250000, old_cut, now);
+    }
+    assert_int_equal(p.backoff_ms, PAL_BWE_PROBE_BACKOFF_MIN_MS);
+    assert_true(pal_bwe_probe_start(&p, 2000000, 600000, true,
+                                    now + PAL_BWE_PROBE_GAP_MS * 1000));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_padding_at_target_paced),
+        cmocka_unit_test(test_target_twice_estimate_and_not_worth_it),
+        cmocka_unit_test(test_no_feedback_no_probe),
+        cmocka_unit_test(test_padding_cap),
+        cmocka_unit_test(test_cut_stops_and_backs_off),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
