@@ -193,6 +193,10 @@ async function chloeOnFull(ms, what) {
 
 test('300 kbit/s: three simulcast publishers\' low layers within 5 s, no freeze over 1 s, audio kept; the others keep the full layer; lifted, the full layers within 15 s', { timeout: seconds(600) }, async () => {
   const room = 'bwe-tbf';
+  // the issue's bounds, checked as they are measured and asserted together
+  // at the end: a run reports every one it missed, with its figure
+  const missed = [];
+  const check = (ok, what) => { if (!ok) missed.push(what); };
   for (const name of ['Alice', 'Bruno', 'Dora']) {
     const p = await join(browser, server.base, room, name);
     open.push(p);
@@ -268,16 +272,17 @@ test('300 kbit/s: three simulcast publishers\' low layers within 5 s, no freeze 
   console.log(`# metrics at ${LOW_KBIT} kbit/s: estimate min ${m1.get('palabre_media_bwe_estimate_min_bps')} bit/s, ` +
     `bandwidth switches ${m1.get('palabre_media_layer_switches_bandwidth_total')}, paused ${m1.get('palabre_media_bwe_paused_tracks')}`);
   for (const p of pubs) {
-    assert.ok(lowAt[p.id] <= LOW_WITHIN_MS, `${p.name}'s low layer after ${secs(lowAt[p.id])} (> ${secs(LOW_WITHIN_MS)})`);
-    assert.ok(gaps[p.id].w > 0 && gaps[p.id].w < full[p.id], `${p.name}'s low layer kept (width ${gaps[p.id].w})`);
-    assert.ok(gaps[p.id].all <= MAX_GAP_MS, `${p.name}: ${Math.round(gaps[p.id].all)} ms without a decoded frame (> ${MAX_GAP_MS})`);
+    check(lowAt[p.id] <= LOW_WITHIN_MS, `${p.name}'s low layer after ${secs(lowAt[p.id])} (> ${secs(LOW_WITHIN_MS)})`);
+    check(gaps[p.id].w > 0 && gaps[p.id].w < full[p.id], `${p.name}'s low layer kept (width ${gaps[p.id].w})`);
+    check(gaps[p.id].all <= MAX_GAP_MS, `${p.name}: ${Math.round(gaps[p.id].all)} ms without a decoded frame (> ${MAX_GAP_MS})`);
   }
   // Alice talks: 50 packets/s; most of them arrive
-  assert.ok(aud.pps >= 40, `Chloé keeps hearing Alice (${aud.pps.toFixed(1)} packets/s)`);
+  check(aud.pps >= 40, `Chloé keeps hearing Alice (${aud.pps.toFixed(1)} packets/s of 50)`);
 
+  // her tiles say why: reduced, not paused
   for (const p of pubs) {
-    const ind = await until(() => indicator(chloe, p), 20000 * TIME_SCALE, `the reduced indicator on Chloé's tile of ${p.name}`);
-    assert.equal(ind.quality, 'reduced');
+    const ind = await until(() => indicator(chloe, p), 20000 * TIME_SCALE, `an indicator on Chloé's tile of ${p.name}`);
+    check(ind.quality === 'reduced', `${p.name}'s tile says ${ind.quality}, not reduced`);
     assert.equal(ind.role, 'status');
     assert.match(ind.text, /\((réseau|network)\)/);
   }
@@ -324,11 +329,12 @@ test('300 kbit/s: three simulcast publishers\' low layers within 5 s, no freeze 
       `${pubs.map((p) => `${p.name} ${backAt[p.id] === undefined ? 'never' : secs(backAt[p.id])}`).join(', ')}`);
   }
   for (const p of pubs) {
-    assert.ok(backAt[p.id] <= BACK_WITHIN_MS, `${p.name}'s full layer back after ${secs(backAt[p.id])} (> ${secs(BACK_WITHIN_MS)})`);
+    check(backAt[p.id] <= BACK_WITHIN_MS, `${p.name}'s full layer back after ${secs(backAt[p.id])} (> ${secs(BACK_WITHIN_MS)})`);
   }
   for (const p of pubs) {
     await until(async () => !(await indicator(chloe, p)), 20000 * TIME_SCALE, `the indicator on ${p.name}'s tile goes`);
   }
+  assert.deepEqual(missed, [], 'the issue\'s bounds');
 });
 
 test('below 60 kbit/s: video paused, audio kept; lifted, video back', { timeout: seconds(600) }, async () => {
