@@ -858,18 +858,42 @@ static unsigned share_weight(const struct pal_room *r, const struct pal_consumer
     return strcmp(pal_consumer_producer_pid(c), r->speaker) == 0 ? 2 : 1;
 }
 
-/* Shares the subscriber's estimate: audio first (what it measures), the
- * rest between the video tracks it shows, by weight (share_weight); each
- * video track's cap follows its share (palabre/bwe_alloc.h). When tracks
- * are held back, a probe cluster (palabre/bwe_probe.h) looks for the room
- * the next layer of one of them needs: the estimate that share would take
- * (its need over its weight's part), everything else kept. Before any
- * feedback, nothing limits. */
+/* What each active layer of c's producer needs (measured, else nominal),
+ * lowest first, into need (idx: their stream indexes). Returns their number. */
+static size_t layer_needs(const struct pal_consumer *c, int64_t now_ms, uint32_t *need, int *idx)
+{
+    const struct pal_producer *prod = pal_consumer_producer(c);
+    size_t n = active_layers(c, now_ms, idx);
+    for (size_t l = 0; l < n; l++) {
+        uint32_t bps = pal_producer_stream_bps(prod, (size_t)idx[l]);
+        need[l] = bps ? bps : nominal_need((size_t)idx[l], pal_producer_stream_count(prod));
+        if (need[l] < MIN_NEED_BPS)
+            need[l] = MIN_NEED_BPS;
+    }
+    return n;
+}
+
+/* A video track the subscriber shows, whose publisher sends. */
+static bool budgeted(const struct pal_consumer *c, int64_t now_ms)
+{
+    const struct pal_producer *prod = pal_consumer_producer(c);
+    return prod && !pal_producer_blocked(prod) && pal_consumer_track(c)->kind == PAL_MEDIA_VIDEO &&
+           producer_flowing(c, now_ms) && view_want(c, now_ms) >= 0;
+}
+
+/* Shares the subscriber's estimate: audio first (what it measures), then
+ * the lowest layer of each video track it shows, by the room's priorities
+ * (share_weight: a screen share, the active speaker, the others) as long as
+ * they fit (everyone keeps a picture before anyone gets a better one), then
+ * the rest between those tracks by weight; each track's cap follows its
+ * share (palabre/bwe_alloc.h). When tracks are held back, a probe cluster
+ * (palabre/bwe_probe.h) looks for the room the next layer of one of them
+ * would need. Before any feedback, nothing limits. */
 static void tick_budget(struct pal_room *r, struct pal_room_peer *p, int64_t now_ms)
 {
     if (!p->bwe || !pal_bwe_has_feedback(p->bwe))
         return;
-    uint64_t audio = 0, weights = 0, media = 0;
+    uint64_t audio = 0, media = 0;
     for (size_t k = 0; k < p->n_consumers; k++) {
         struct pal_consumer *c = p->consumers[k];
         const struct pal_producer *prod = pal_consumer_producer(c);
@@ -878,15 +902,33 @@ static void tick_budget(struct pal_room *r, struct pal_room_peer *p, int64_t now
         uint32_t bps = pal_producer_stream_bps(prod, 0);
         if (pal_consumer_track(c)->kind == PAL_MEDIA_AUDIO)
             audio += bps ? bps : AUDIO_RESERVE_BPS;
-        else if (producer_flowing(c, now_ms) && view_want(c, now_ms) >= 0)
-            weights += share_weight(r, c);
-        if (pal_consumer_track(c)->kind == PAL_MEDIA_VIDEO && pal_consumer_layer(c) >= 0)
+        else if (pal_consumer_layer(c) >= 0)
             media += pal_producer_stream_bps(prod, (size_t)pal_consumer_layer(c));
     }
     p->media_bps = (uint32_t)(audio + media > UINT32_MAX ? UINT32_MAX : audio + media);
     uint64_t est = pal_bwe_estimate(p->bwe);
     uint64_t avail = est > audio ? est - audio : 0;
     int64_t cut = pal_bwe_last_cut_us(p->bwe) / 1000;
+    uint32_t need[PAL_MEDIA_MAX_LAYERS];
+    int idx[PAL_MEDIA_MAX_LAYERS];
+    /* the lowest layers, by priority: floor_bps kept in each allocator */
+    uint64_t floors = 0, weights = 0;
+    static const unsigned levels[] = {4, 2, 1};
+    for (size_t k = 0; k < p->n_consumers; k++)
+        pal_consumer_alloc(p->consumers[k])->floor_bps = 0;
+    for (size_t lv = 0; lv < PAL_ARRAY_LEN(levels); lv++)
+        for (size_t k = 0; k < p->n_consumers; k++) {
+            struct pal_consumer *c = p->consumers[k];
+            if (!budgeted(c, now_ms) || share_weight(r, c) != levels[lv])
+                continue;
+            size_t n = layer_needs(c, now_ms, need, idx);
+            if (n == 0 || floors + need[0] > avail)
+                continue;
+            pal_consumer_alloc(c)->floor_bps = need[0];
+            floors += need[0];
+            weights += levels[lv];
+        }
+    uint64_t rest = avail - floors;
     uint64_t kept = 0, probe_for = 0; /* video kept as it is; the estimate a step up needs */
     for (size_t k = 0; k < p->n_consumers; k++) {
         struct pal_consumer *c = p->consumers[k];
@@ -894,25 +936,22 @@ static void tick_budget(struct pal_room *r, struct pal_room_peer *p, int64_t now
         if (!prod || pal_producer_blocked(prod) || pal_consumer_track(c)->kind != PAL_MEDIA_VIDEO ||
             !producer_flowing(c, now_ms))
             continue;
-        uint32_t need[PAL_MEDIA_MAX_LAYERS];
-        int idx[PAL_MEDIA_MAX_LAYERS];
-        size_t n = active_layers(c, now_ms, idx);
-        for (size_t l = 0; l < n; l++) {
-            uint32_t bps = pal_producer_stream_bps(prod, (size_t)idx[l]);
-            need[l] = bps ? bps : nominal_need((size_t)idx[l], pal_producer_stream_count(prod));
-            if (need[l] < MIN_NEED_BPS)
-                need[l] = MIN_NEED_BPS;
-        }
+        size_t n = layer_needs(c, now_ms, need, idx);
         unsigned w = share_weight(r, c);
-        uint32_t share = weights ? (uint32_t)(avail * w / weights) : 0;
-        int pos = active_pos(idx, n, view_want(c, now_ms));
         struct pal_bwe_alloc *a = pal_consumer_alloc(c);
+        uint32_t share = a->floor_bps ? (uint32_t)(a->floor_bps + rest * w / weights) : 0;
+        int pos = active_pos(idx, n, view_want(c, now_ms));
         pal_bwe_alloc_step(a, need, n, pos, share, cut, now_ms);
         int cur = pal_bwe_alloc_layer(a, pos);
         kept += cur >= 0 ? need[cur < (int)n ? cur : (int)n - 1] : 0;
         uint64_t next = pal_bwe_alloc_next_need(a, need, n, pos);
-        if (next && weights && next * weights / w > probe_for)
-            probe_for = next * weights / w;
+        /* the estimate that would give it next: its floor's part grown, or a
+         * floor of its own */
+        uint64_t needed = !next        ? 0
+                          : a->floor_bps ? floors + (next - a->floor_bps) * weights / w
+                                         : floors + next;
+        if (needed > probe_for)
+            probe_for = needed;
     }
     if (!probe_for)
         return;

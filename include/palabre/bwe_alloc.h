@@ -32,6 +32,8 @@
 struct pal_bwe_alloc {
     int cap;             /* highest layer allowed (-1: paused, FREE: no limit) */
     int64_t up_since_ms; /* the share has covered cap + 1 since (0: not) */
+    uint32_t floor_bps;  /* the owner's: the lowest layer's rate it reserved for the
+                            track in its budget (0: none: the track does not fit) */
 };
 
 void pal_bwe_alloc_init(struct pal_bwe_alloc *a);

@@ -315,12 +315,34 @@ static void test_screen_share_first(void **state)
     world_destroy(w);
 }
 
+/* A link of 170 kbit/s for a screen share and a camera: both lowest layers
+ * fit (about 50 kbit/s each), so both keep a picture, though the screen's
+ * weight alone would leave the camera less than its lowest layer. */
+static void test_lowest_layers_first(void **state)
+{
+    (void)state;
+    struct world *w = world_create(true);
+    run(w, 6000);
+    w->cap_bps = 170000;
+    w->tokens_ms = w->now_ms;
+    run(w, 10000);
+    w->cam_gap_ms = 0;
+    run(w, 20000);
+    printf("# 170 kbit/s: camera layer %d (longest gap %lld ms), screen layer %d\n", w->last_layer,
+           (long long)w->cam_gap_ms, w->last_screen_layer);
+    assert_true(w->now_ms - w->last_cam_ms <= 100);
+    assert_true(w->cam_gap_ms <= 1000);
+    assert_true(w->now_ms - w->last_screen_ms <= 100);
+    world_destroy(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loss_lowers_then_recovery_restores),
         cmocka_unit_test(test_screen_share_first),
         cmocka_unit_test(test_short_link_no_freeze_then_recovery),
+        cmocka_unit_test(test_lowest_layers_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
