@@ -267,7 +267,7 @@ test('300 kbit/s: three simulcast publishers\' low layers within 5 s, no freeze 
       `(${g.kbit.toFixed(1)} kbit/s of payload), ` +
       `max gap ${Math.round(g.all)} ms (${Math.round(g.steady)} ms once low), ${g.freezes} freezes (${g.freezeS.toFixed(2)} s)`;
   }).join('; ')}; Alice's audio ${aud.pps.toFixed(1)} packets/s, ${aud.kbit.toFixed(1)} kbit/s; ` +
-    `muted mics ${pubs.slice(1).map((p) => audioRate(steady, p.id).kbit.toFixed(1)).join(', ')} kbit/s`);
+    `muted mics ${pubs.slice(1).map((p) => { const r = audioRate(steady, p.id); return `${r.pps.toFixed(1)} packets/s, ${r.kbit.toFixed(1)} kbit/s`; }).join(' and ')} (payload)`);
   const m1 = await metrics(server.base);
   console.log(`# metrics at ${LOW_KBIT} kbit/s: estimate min ${m1.get('palabre_media_bwe_estimate_min_bps')} bit/s, ` +
     `bandwidth switches ${m1.get('palabre_media_layer_switches_bandwidth_total')}, paused ${m1.get('palabre_media_bwe_paused_tracks')}`);
