@@ -171,6 +171,30 @@ function recordQuality() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const secs = (ms) => `${(ms / 1000).toFixed(2)} s`;
 
+// When Chloé's width of each publisher first met `reached(p, width)` since
+// `t` (page clock), in ms after t, read from her page's samples; prints where
+// each stands and the moments found, also when one never comes.
+async function firstWidths(t, reached, what) {
+  let at = {};
+  try {
+    at = await until(async () => {
+      const tl = await timeline(chloe, t);
+      const found = {};
+      for (const p of pubs) {
+        const e = tl.find((x) => x.s[p.id] && reached(p, x.s[p.id].w));
+        if (!e) return false;
+        found[p.id] = e.t - t;
+      }
+      return found;
+    }, SETTLE_MS, what);
+  } finally {
+    const tl = await timeline(chloe, t);
+    console.log(`# ${what}: widths ${pubs.map((p) => `${p.name} ${tl.at(-1)?.s[p.id]?.w}`).join(', ')}; after ` +
+      `${pubs.map((p) => `${p.name} ${at[p.id] === undefined ? 'never' : secs(at[p.id])}`).join(', ')}`);
+  }
+  return at;
+}
+
 // Each publisher's layers as its browser sends them now ({h, f} widths).
 async function sentLayers() {
   const out = {};
@@ -226,25 +250,9 @@ test('300 kbit/s: three simulcast publishers\' low layers within 5 s, no freeze 
   const t0 = await pageNow(chloe);
   limit(LOW_KBIT);
   const full = Object.fromEntries(pubs.map((p) => [p.id, st0[p.id].video.frameWidth]));
-  // the low layer: every publisher's width below its full one (read from the
-  // page's samples: the first one after the limit where it dropped)
-  let lowAt = {};
-  try {
-    lowAt = await until(async () => {
-      const tl = await timeline(chloe, t0);
-      const at = {};
-      for (const p of pubs) {
-        const e = tl.find((x) => x.s[p.id]?.w > 0 && x.s[p.id].w < full[p.id]);
-        if (!e) return false;
-        at[p.id] = e.t - t0;
-      }
-      return at;
-    }, SETTLE_MS, 'Chloé gets every publisher\'s lower layer at 300 kbit/s');
-  } finally {
-    const tl = await timeline(chloe, t0);
-    console.log(`# at ${LOW_KBIT} kbit/s, widths: ${pubs.map((p) => `${p.name} ${tl.at(-1)?.s[p.id]?.w}`).join(', ')}; ` +
-      `lower layer after ${pubs.map((p) => `${p.name} ${lowAt[p.id] === undefined ? 'never' : secs(lowAt[p.id])}`).join(', ')}`);
-  }
+  // the low layer: every publisher's width below its full one
+  const lowAt = await firstWidths(t0, (p, w) => w > 0 && w < full[p.id],
+    `Chloé gets every publisher's lower layer at ${LOW_KBIT} kbit/s`);
   // she keeps decoding (and hearing): 15 s more, then the gaps since the limit
   await sleep(15000);
   const t1 = await pageNow(chloe);
@@ -311,23 +319,7 @@ test('300 kbit/s: three simulcast publishers\' low layers within 5 s, no freeze 
   // lifted: every full layer back within 15 s, the indicators gone
   const t2 = await pageNow(chloe);
   limit(null);
-  let backAt = {};
-  try {
-    backAt = await until(async () => {
-      const tl = await timeline(chloe, t2);
-      const at = {};
-      for (const p of pubs) {
-        const e = tl.find((x) => x.s[p.id]?.w >= full[p.id]);
-        if (!e) return false;
-        at[p.id] = e.t - t2;
-      }
-      return at;
-    }, SETTLE_MS, 'Chloé back on every full layer once the limit is lifted');
-  } finally {
-    const tl = await timeline(chloe, t2);
-    console.log(`# lifted: widths ${pubs.map((p) => `${p.name} ${tl.at(-1)?.s[p.id]?.w}`).join(', ')}; full layer after ` +
-      `${pubs.map((p) => `${p.name} ${backAt[p.id] === undefined ? 'never' : secs(backAt[p.id])}`).join(', ')}`);
-  }
+  const backAt = await firstWidths(t2, (p, w) => w >= full[p.id], 'Chloé back on every full layer once the limit is lifted');
   for (const p of pubs) {
     check(backAt[p.id] <= BACK_WITHIN_MS, `${p.name}'s full layer back after ${secs(backAt[p.id])} (> ${secs(BACK_WITHIN_MS)})`);
   }
