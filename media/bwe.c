@@ -14,6 +14,7 @@
 #define K_UP 0.0087
 #define K_DOWN 0.039
 #define RATE_WINDOW_US 500000   /* received rate: over the last 500 ms of arrivals */
+#define LOSS_CUT_US 300000      /* the loss side cuts at most this often (GCC: 300 ms + RTT) */
 
 struct sent {
     uint16_t seq;
@@ -45,6 +46,7 @@ struct pal_bwe {
     uint16_t next_seq;
     bool has_feedback;
     int64_t last_cut_us; /* the estimate was last cut (overuse or loss); 0: never */
+    int64_t last_loss_cut_us;
     double delay_bps, loss_bps;
     int64_t last_update_us;
     /* received rate: arrivals (time, bytes) in a ring */
@@ -257,14 +259,32 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
     if (known > 0) {
         double loss = (double)lost / (double)known;
         if (loss > 0.10) {
-            b->loss_bps = b->loss_bps * (1 - 0.5 * loss);
+            /* once per LOSS_CUT_US: the feedbacks that follow report the
+             * same episode (a queue draining), not a new one */
+            if (!b->last_loss_cut_us || now_us - b->last_loss_cut_us >= LOSS_CUT_US) {
+                /* not below 85 % of what arrived meanwhile (the link's rate
+                 * while it overflowed): a queue draining after the sender
+                 * slowed down still reports losses, of a rate gone already */
+                double cut = b->loss_bps * (1 - 0.5 * loss);
+                if (cut < 0.85 * rx)
+                    cut = 0.85 * rx < b->loss_bps ? 0.85 * rx : b->loss_bps;
+                b->loss_bps = cut;
+                b->last_loss_cut_us = now_us;
+                /* a link that drops without queueing (a policer) never shows
+                 * overuse: the delay side forgets what it believed then */
+                if (rx > 0 && b->delay_bps > 1.2 * rx)
+                    b->delay_bps = clamp(b, 1.2 * rx);
+            }
             b->last_cut_us = now_us;
         } else if (loss < 0.02) {
-            /* it grows back fast, but not far above what arrives: a link that
-             * lost what went over its rate says nothing of a higher one (a
-             * padding probe does, palabre/bwe_probe.h) */
+            /* it grows back fast, but not far above what arrives or what the
+             * delay side holds: a link that lost what went over its rate says
+             * nothing of a higher one (a padding probe does,
+             * palabre/bwe_probe.h) */
             double up = b->loss_bps * pow(1.05, dt > 0 ? dt * 10 : 0);
             double cap = rx > 0 ? 1.5 * rx + 10000 : up;
+            if (cap < b->delay_bps)
+                cap = b->delay_bps; /* back to what the delay side holds */
             b->loss_bps = up < cap ? up : (b->loss_bps > cap ? b->loss_bps : cap);
             if (rx > b->loss_bps)
                 b->loss_bps = rx; /* delivered without loss */

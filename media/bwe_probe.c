@@ -9,6 +9,7 @@ void pal_bwe_probe_init(struct pal_bwe_probe *p)
 {
     memset(p, 0, sizeof(*p));
     p->backoff_ms = PAL_BWE_PROBE_BACKOFF_MIN_MS;
+    p->gain = 2.0;
 }
 
 bool pal_bwe_probe_running(const struct pal_bwe_probe *p)
@@ -21,11 +22,19 @@ bool pal_bwe_probe_start(struct pal_bwe_probe *p, uint32_t want_bps, uint32_t es
 {
     if (p->end_us || !has_feedback || now_us < p->next_us)
         return false;
-    uint64_t target = want_bps;
-    if (target > 2ull * estimate_bps)
-        target = 2ull * estimate_bps;
-    if ((double)target < PAL_BWE_PROBE_MIN_GAIN * estimate_bps)
-        return false;
+    if (want_bps <= estimate_bps)
+        return false; /* the estimate covers it: nothing to find */
+    /* a little above the need (what arrives is a little below what is
+     * sent), at least PAL_BWE_PROBE_MIN_GAIN above the estimate (less says
+     * nothing), at most gain times the estimate */
+    double gain = p->gain > 0 ? p->gain : 2.0;
+    double target = 1.1 * want_bps;
+    if (target < PAL_BWE_PROBE_MIN_GAIN * estimate_bps)
+        target = PAL_BWE_PROBE_MIN_GAIN * estimate_bps;
+    if (target > gain * estimate_bps)
+        target = gain * estimate_bps;
+    if (target > UINT32_MAX)
+        target = UINT32_MAX;
     p->target_bps = (uint32_t)target;
     p->start_us = p->last_tick_us = now_us;
     p->end_us = now_us + PAL_BWE_PROBE_CLUSTER_MS * 1000;
@@ -45,11 +54,16 @@ size_t pal_bwe_probe_tick(struct pal_bwe_probe *p, uint32_t media_bps, int64_t l
         p->backoff_ms *= 2;
         if (p->backoff_ms > PAL_BWE_PROBE_BACKOFF_MAX_MS)
             p->backoff_ms = PAL_BWE_PROBE_BACKOFF_MAX_MS;
+        /* and not as high: x2, x1.5, x1.25 the estimate */
+        p->gain = 1 + (p->gain - 1) / 2;
+        if (p->gain < PAL_BWE_PROBE_MIN_TRY_GAIN)
+            p->gain = PAL_BWE_PROBE_MIN_TRY_GAIN;
         return 0;
     }
     if (now_us >= p->end_us) {
         p->end_us = 0;
         p->backoff_ms = PAL_BWE_PROBE_BACKOFF_MIN_MS;
+        p->gain = 2.0;
         p->next_us = now_us + PAL_BWE_PROBE_GAP_MS * 1000;
         return 0;
     }

@@ -9,12 +9,15 @@
  * (GCC's probe result), and only then the allocator (palabre/bwe_alloc.h)
  * moves a track up.
  *
- * - target: what the wanted allocation needs, or twice the estimate,
- *   whichever is lower (a success lets the next cluster go twice as high:
+ * - target: what the wanted allocation needs (and 10 %: what arrives is a
+ *   little less than what is sent; at least 10 % above the estimate), or
+ *   twice the estimate, whichever is lower (a success lets the next cluster go twice as high:
  *   the estimate grows exponentially while the link has room);
  * - a cut of the estimate during a cluster (overuse, loss) stops it at
  *   once; the next one waits PAL_BWE_PROBE_BACKOFF_MIN_MS, doubling after
- *   each failure up to PAL_BWE_PROBE_BACKOFF_MAX_MS;
+ *   each failure up to PAL_BWE_PROBE_BACKOFF_MAX_MS, and aims lower: 1.5,
+ *   then 1.25 times the estimate (a link just above the estimate is found
+ *   without flooding it each time), twice again after a success;
  * - never without transport-cc feedback (nothing would tell the result),
  *   never more than PAL_BWE_PROBE_MAX_PADDING_BPS of padding;
  * - idle, it costs one test per subscriber and tick.
@@ -26,12 +29,13 @@
 
 #include "palabre/common.h"
 
-#define PAL_BWE_PROBE_CLUSTER_MS 1000
+#define PAL_BWE_PROBE_CLUSTER_MS 600
 #define PAL_BWE_PROBE_GAP_MS 500 /* after a success: the feedback of its end comes */
 #define PAL_BWE_PROBE_BACKOFF_MIN_MS 2000
-#define PAL_BWE_PROBE_BACKOFF_MAX_MS 16000
+#define PAL_BWE_PROBE_BACKOFF_MAX_MS 6000
 #define PAL_BWE_PROBE_MAX_PADDING_BPS 2500000
 #define PAL_BWE_PROBE_MIN_GAIN 1.1 /* no cluster for less than 10 % above the estimate */
+#define PAL_BWE_PROBE_MIN_TRY_GAIN 1.25
 
 struct pal_bwe_probe {
     int64_t start_us, end_us; /* the running cluster (end_us 0: none) */
@@ -39,6 +43,7 @@ struct pal_bwe_probe {
     uint32_t target_bps;      /* media and padding together */
     int64_t next_us;          /* no cluster before */
     uint32_t backoff_ms;
+    double gain;              /* the target at most gain x the estimate */
     /* totals: clusters started, padding bytes asked and sent */
     uint64_t clusters, padding_bytes;
 };
@@ -47,8 +52,8 @@ void pal_bwe_probe_init(struct pal_bwe_probe *p);
 
 /* A cluster towards want_bps (what the wanted allocation needs), at most
  * twice estimate_bps, if none runs, the subscriber's feedback came, the
- * backoff allows and that is worth it (PAL_BWE_PROBE_MIN_GAIN). Returns
- * true when one starts. */
+ * backoff allows and the estimate does not cover want_bps. Returns true
+ * when one starts. */
 bool pal_bwe_probe_start(struct pal_bwe_probe *p, uint32_t want_bps, uint32_t estimate_bps,
                          bool has_feedback, int64_t now_us);
 

@@ -38,13 +38,14 @@ static void test_padding_at_target_paced(void **state)
     assert_false(pal_bwe_probe_running(&p));
     assert_int_equal(pal_bwe_probe_tick(&p, 0, 0, now), 0); /* idle: nothing */
     /* want 1 Mbit/s, estimate 600 kbit/s (x2 = 1.2 M: want is lower),
-     * 400 kbit/s of media: 600 kbit/s of padding for the cluster */
+     * 400 kbit/s of media: the target 10 % above want, 700 kbit/s of
+     * padding for the cluster */
     assert_true(pal_bwe_probe_start(&p, 1000000, 600000, true, now));
-    assert_int_equal(p.target_bps, 1000000);
+    assert_int_equal(p.target_bps, 1100000);
     assert_true(pal_bwe_probe_running(&p));
-    size_t per_tick = (size_t)600000 / 8 * TICK_US / 1000000; /* 1500 bytes */
+    size_t per_tick = (size_t)700000 / 8 * TICK_US / 1000000; /* 1750 bytes */
     uint64_t total = run_cluster(&p, 400000, &now, per_tick);
-    uint64_t expect = 600000ull / 8 * PAL_BWE_PROBE_CLUSTER_MS / 1000;
+    uint64_t expect = 700000ull / 8 * PAL_BWE_PROBE_CLUSTER_MS / 1000;
     assert_in_range(total, expect * 9 / 10, expect);
     assert_int_equal(p.padding_bytes, total);
     assert_int_equal(p.clusters, 1);
@@ -66,11 +67,14 @@ static void test_target_twice_estimate_and_not_worth_it(void **state)
     assert_true(pal_bwe_probe_start(&p, 5000000, 300000, true, 1000000));
     assert_int_equal(p.target_bps, 600000);
     pal_bwe_probe_init(&p);
-    /* what the views want is (almost) what the estimate says: no probe */
-    assert_false(pal_bwe_probe_start(&p, 1050000, 1000000, true, 1000000));
+    /* what the views want the estimate covers: no probe */
+    assert_false(pal_bwe_probe_start(&p, 1000000, 1000000, true, 1000000));
     assert_false(pal_bwe_probe_start(&p, 500000, 1000000, true, 1000000));
     assert_false(pal_bwe_probe_running(&p));
     assert_int_equal(p.clusters, 0);
+    /* just above: 10 % above the estimate at least, and 10 % above the need */
+    assert_true(pal_bwe_probe_start(&p, 1010000, 1000000, true, 1000000));
+    assert_int_equal(p.target_bps, 1111000);
 }
 
 static void test_no_feedback_no_probe(void **state)
