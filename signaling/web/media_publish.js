@@ -45,10 +45,12 @@ export const SIMULCAST_RIDS = [
 // three of them with the audio. Measured with Chromium's fake devices: a
 // talking Opus stream is ~55 kbit/s on the wire (34 kbit/s of RTP, 50
 // packets/s with their SRTP, UDP, IP and Ethernet headers), a muted one still
-// ~32 kbit/s (encoded silence, 50 packets/s); a 180p layer capped at 40 kbit/s
-// is ~47 kbit/s on the wire. 3 x 47 + 55 + 2 x 32 = 260 kbit/s.
+// ~32 kbit/s (encoded silence, 50 packets/s); a 180p layer capped at 32 kbit/s
+// is ~40 kbit/s on the wire. 3 x 40 + 55 + 2 x 32 = 240 kbit/s: the server's
+// estimate settles some 20 % below the link's rate (it backs off at 85 % of
+// what arrived), and the layers must fit in it, not in the link.
 const LAYER_LIMITS = [
-  { upTo: 180, maxBitrate: 40000, maxFramerate: 15 },
+  { upTo: 180, maxBitrate: 32000, maxFramerate: 15 },
   { upTo: 360, maxBitrate: 500000 },
   { upTo: Infinity, maxBitrate: 1500000 },
 ];

@@ -242,9 +242,11 @@ test('300 kbit/s: three simulcast publishers\' low layers within 5 s, no freeze 
     return Object.values(all).every((o) => o.h?.frameWidth > 0 && o.f?.frameWidth > o.h.frameWidth) && all;
   }, SETTLE_MS, 'every publisher sends h and f, f the wider');
   console.log(`# sent: ${JSON.stringify(layers)}`);
+  await chloeOnFull(SETTLE_MS, 'Chloé decodes every publisher\'s full layer, unlimited');
+  await sleep(5000); // the estimate settles at what flows
+  // on every full layer right before the limit (the moment it drops is timed)
   const st0 = await chloeOnFull(SETTLE_MS, 'Chloé decodes every publisher\'s full layer, unlimited');
   console.log(`# unlimited, Chloé decodes: ${pubs.map((p) => `${p.name} ${st0[p.id].video.frameWidth}`).join(', ')}`);
-  await sleep(5000); // the estimate settles at what flows
 
   // 1. 300 kbit/s
   const t0 = await pageNow(chloe);
