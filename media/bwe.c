@@ -239,7 +239,13 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
     b->last_update_us = now_us;
     /* delay-based AIMD */
     if (b->usage == PAL_BWE_OVERUSE && rx > 0) {
+        /* x0.85 of what arrived; app limited (far less sent than the
+         * estimate), at most halved per episode: the queue that grew may not
+         * be ours (jitter, other traffic), and a padding probe would have to
+         * climb back from what the audio alone sends */
         double cut = 0.85 * rx;
+        if (cut < 0.5 * b->delay_bps)
+            cut = 0.5 * b->delay_bps;
         if (cut < b->delay_bps)
             b->delay_bps = cut;
         b->last_cut_us = now_us;

@@ -402,7 +402,7 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
     c->octets += pkt->payload_len;
     /* µs: the estimator groups sends 5 ms apart and compares their spacing
      * with the arrivals' (a ms clock would blur both) */
-    return send(c, pkt, scratch, len, d, info->recv_us ? info->recv_us : now_ms * 1000);
+    return send(c, pkt, scratch, len, d, info->recv_us);
 }
 
 /* The seq_offset our number seq was sent with (false: a padding packet, or

@@ -606,9 +606,8 @@ void *pal_room_peer_accept_rtp(void *peer, const struct pal_rtp_packet *hdr)
 
 /* One packet of producer prod, parsed once by the transport. */
 static void on_rtp(struct pal_room *r, struct pal_room_peer *p, struct pal_producer *prod,
-                   const struct pal_rtp_packet *pkt, int64_t now_us)
+                   const struct pal_rtp_packet *pkt, int64_t now_ms, int64_t now_us)
 {
-    int64_t now_ms = now_us / 1000;
     if (pkt->payload_type != pal_producer_track(prod)->payload_type) {
         r->st.dropped_in++;
         return;
@@ -645,7 +644,8 @@ static void on_rtp(struct pal_room *r, struct pal_room_peer *p, struct pal_produ
 void pal_room_peer_on_rtp(void *peer, void *producer, const struct pal_rtp_packet *pkt)
 {
     struct pal_room_peer *p = peer;
-    on_rtp(p->room, p, producer, pkt, pal_now_us());
+    int64_t now_us = pal_now_us();
+    on_rtp(p->room, p, producer, pkt, now_us / 1000, now_us);
 }
 
 void pal_room_on_rtp(struct pal_room *r, struct pal_room_peer *p, uint8_t *buf, size_t len,
@@ -657,7 +657,7 @@ void pal_room_on_rtp(struct pal_room *r, struct pal_room_peer *p, uint8_t *buf, 
         r->st.dropped_in++;
         return;
     }
-    on_rtp(r, p, prod, &pkt, now_ms * 1000);
+    on_rtp(r, p, prod, &pkt, now_ms, now_ms * 1000);
 }
 
 static struct pal_consumer *consumer_by_ssrc(struct pal_room_peer *p, uint32_t ssrc)

@@ -29,8 +29,8 @@ struct pal_packet_info {
     bool keyframe; /* it starts a VP8 keyframe */
     bool has_vp8;  /* vp8 holds its parsed payload descriptor */
     struct pal_vp8_desc vp8;
-    int64_t recv_us; /* the worker's monotonic clock at its arrival, microseconds (0:
-                        unknown): the send time the estimator gets (palabre/bwe.h) */
+    int64_t recv_us; /* the worker's monotonic clock at its arrival, microseconds: the
+                        send time the estimator gets for each forward (palabre/bwe.h) */
 };
 
 int pal_producer_create(const char *participant, const struct pal_media_track *t,
