@@ -110,6 +110,7 @@ function sampleInPage() {
           s[pid] = { w: o.video?.frameWidth || 0, fd: o.video?.framesDecoded || 0,
             fc: o.video?.freezeCount || 0, fdur: o.video?.totalFreezesDuration || 0,
             vp: o.video?.packetsReceived || 0, vb: o.video?.bytesReceived || 0, ap: o.audio?.packetsReceived || 0,
+            vl: o.video?.packetsLost || 0, kf: o.video?.keyFramesDecoded || 0,
             ab: o.audio?.bytesReceived || 0 };
         }
         window.__tl.push({ t: performance.now(), s });
@@ -269,12 +270,13 @@ test('300 kbit/s: three simulcast publishers\' low layers within 5 s, no freeze 
     gaps[p.id].freezeS = b.fdur - tl1[0].s[p.id].fdur;
     gaps[p.id].w = b.w;
     gaps[p.id].kbit = (b.vb - a.vb) * 8 / (steady.at(-1).t - steady[0].t);
+    gaps[p.id].lost = `${b.vl - a.vl} of ${b.vp - a.vp + b.vl - a.vl} packets lost, ${b.kf - a.kf} keyframes`;
   }
   const aud = audioRate(steady, alice.id);
   console.log(`# at ${LOW_KBIT} kbit/s over ${secs(t1 - t0)}: ${pubs.map((p) => {
     const g = gaps[p.id];
     return `${p.name} width ${g.w}, ${g.frames} frames in ${secs(steady.at(-1).t - steady[0].t)} on the low layer ` +
-      `(${g.kbit.toFixed(1)} kbit/s of payload), ` +
+      `(${g.kbit.toFixed(1)} kbit/s of payload, ${g.lost}), ` +
       `max gap ${Math.round(g.all)} ms (${Math.round(g.steady)} ms once low), ${g.freezes} freezes (${g.freezeS.toFixed(2)} s)`;
   }).join('; ')}; Alice's audio ${aud.pps.toFixed(1)} packets/s, ${aud.kbit.toFixed(1)} kbit/s; ` +
     `muted mics ${pubs.slice(1).map((p) => { const r = audioRate(steady, p.id); return `${r.pps.toFixed(1)} packets/s, ${r.kbit.toFixed(1)} kbit/s`; }).join(' and ')} (payload)`);
