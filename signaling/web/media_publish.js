@@ -27,19 +27,40 @@ const retryDelay = (n) => (n === 1 ? 0 : Math.min(30000, 1000 * 2 ** (n - 2)));
 // The camera as VP8 simulcast (docs/protocol.md "Simulcast"): rid q, h, f at
 // 1/4, 1/2 and full resolution, lowest first, each with three temporal layers
 // where the browser has scalabilityMode; the server forwards each subscriber
-// the one its tile needs. A camera below 960x540 (ours asks 640x360) is sent
-// as h and f only: Chromium sends no more layers than a source of that size
-// allows and drops the top ones, which would leave everyone a quarter of the
-// picture. A screen share stays one encoding.
-export const SIMULCAST_ENCODINGS = [
-  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
-  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
-  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1500000 },
+// the one its tile and its bandwidth allow. A camera below 960x540 (ours asks
+// 640x360) is sent as h and f only: Chromium sends no more layers than a
+// source of that size allows and drops the top ones (q/h/f from 640x360 comes
+// out as 160x90 and 320x180, nothing full), which would leave everyone a
+// quarter of the picture. A screen share stays one encoding.
+export const SIMULCAST_RIDS = [
+  { rid: 'q', scaleResolutionDownBy: 4 },
+  { rid: 'h', scaleResolutionDownBy: 2 },
+  { rid: 'f', scaleResolutionDownBy: 1 },
+];
+
+// Each layer's limits follow the height it is sent at, as in a production
+// SFU's ladder (LiveKit, Jitsi: 180p, 360p, 720p), whatever its rid. The
+// lowest (180p and below) is kept small and at 15 frames/s: it is what a
+// subscriber on a short link receives of everyone, and 300 kbit/s must carry
+// three of them with the audio. Measured with Chromium's fake devices: a
+// talking Opus stream is ~55 kbit/s on the wire (34 kbit/s of RTP, 50
+// packets/s with their SRTP, UDP, IP and Ethernet headers), a muted one still
+// ~32 kbit/s (encoded silence, 50 packets/s); a 180p layer capped at 32 kbit/s
+// is ~40 kbit/s on the wire. 3 x 40 + 55 + 2 x 32 = 240 kbit/s: the server's
+// estimate settles some 20 % below the link's rate (it backs off at 85 % of
+// what arrived), and the layers must fit in it, not in the link.
+const LAYER_LIMITS = [
+  { upTo: 180, maxBitrate: 32000, maxFramerate: 15 },
+  { upTo: 360, maxBitrate: 500000 },
+  { upTo: Infinity, maxBitrate: 1500000 },
 ];
 
 export function simulcastEncodings(height) {
-  return height >= 540 ? SIMULCAST_ENCODINGS
-    : SIMULCAST_ENCODINGS.slice(1);
+  const rids = height >= 540 ? SIMULCAST_RIDS : SIMULCAST_RIDS.slice(1);
+  return rids.map((e) => {
+    const { upTo, ...limits } = LAYER_LIMITS.find((l) => height / e.scaleResolutionDownBy <= l.upTo);
+    return { ...e, ...limits };
+  });
 }
 
 function addSimulcast(pc, trackOrKind, init) {
