@@ -382,11 +382,16 @@ static void drop_packet(struct pal_consumer *c, uint16_t in, const struct pal_vp
 /* Where packet in goes (false: dropped). In order (newer than any handled),
  * the temporal filter decides and the current offsets apply; late, the
  * packet is dropped if it falls in a run, else it takes the offsets in
- * force before the runs that came after it. */
+ * force before the runs that came after it (a late packet of a higher TID
+ * outside a run has its place: the receiver waits for it). */
 static bool temporal_map(struct pal_consumer *c, uint16_t in, const struct pal_vp8_desc *d,
                          bool keyframe, struct offsets *o)
 {
-    if (!c->n_runs || pal_seq_newer(in, c->max_in)) {
+    /* before any run, one offset: the newest input is the newest sent's */
+    bool in_order = c->n_runs ? pal_seq_newer(in, c->max_in)
+                              : !c->packets || pal_seq_newer(in, (uint16_t)(c->last_seq -
+                                                                            c->seq_offset));
+    if (in_order) {
         if (!temporal_pass(c, d, keyframe)) {
             drop_packet(c, in, d);
             return false;
