@@ -73,6 +73,46 @@ static void full_extension_fields(void **state)
     assert_int_equal(pal_vp8_set_picture_id((uint8_t *)q, &d, 1), -EINVAL);
 }
 
+/* The T/K byte alone or after the others: TID and Y only with T, KEYIDX
+ * only with K (the filter of palabre/consumer.h reads TID 0 when T is
+ * absent: nothing to drop). */
+static void tid_and_keyidx_byte(void **state)
+{
+    (void)state;
+    struct pal_vp8_desc d;
+    const uint8_t t_only[] = {0x90, 0x20, 0x40, 0x00}; /* TID 1, no Y */
+    assert_int_equal(pal_vp8_parse(t_only, sizeof(t_only), &d, NULL), 0);
+    assert_true(d.has_tid);
+    assert_int_equal(d.tid, 1);
+    assert_false(d.layer_sync);
+    assert_false(d.has_keyidx);
+    assert_int_equal(d.desc_len, 3);
+    const uint8_t k_only[] = {0x90, 0x10, 0xFF, 0x00}; /* TID/Y bits ignored, KEYIDX 31 */
+    assert_int_equal(pal_vp8_parse(k_only, sizeof(k_only), &d, NULL), 0);
+    assert_false(d.has_tid);
+    assert_int_equal(d.tid, 0);
+    assert_false(d.layer_sync);
+    assert_true(d.has_keyidx);
+    assert_int_equal(d.keyidx, 31);
+    const uint8_t tid3[] = {0x90, 0x20, 0xE0, 0x00}; /* TID 3 Y */
+    assert_int_equal(pal_vp8_parse(tid3, sizeof(tid3), &d, NULL), 0);
+    assert_int_equal(d.tid, 3);
+    assert_true(d.layer_sync);
+    /* 7-bit picture id, TL0PICIDX, then TID 1 Y: each at its place */
+    const uint8_t all7[] = {0x90, 0xE0, 0x05, 0x09, 0x60, 0x00};
+    assert_int_equal(pal_vp8_parse(all7, sizeof(all7), &d, NULL), 0);
+    assert_int_equal(d.picture_id, 5);
+    assert_int_equal(d.tl0picidx, 9);
+    assert_int_equal(d.tid, 1);
+    assert_true(d.layer_sync);
+    assert_int_equal(d.desc_len, 5);
+    /* no T/K byte: no TID */
+    const uint8_t none[] = {0x90, 0xC0, 0x05, 0x09, 0x00};
+    assert_int_equal(pal_vp8_parse(none, sizeof(none), &d, NULL), 0);
+    assert_false(d.has_tid);
+    assert_int_equal(d.tid, 0);
+}
+
 static void set_tl0picidx_in_place(void **state)
 {
     struct pal_vp8_desc d;
@@ -127,6 +167,7 @@ int main(void)
         cmocka_unit_test(minimal_descriptor_keyframe),
         cmocka_unit_test(interframe_and_continuation),
         cmocka_unit_test(full_extension_fields),
+        cmocka_unit_test(tid_and_keyidx_byte),
         cmocka_unit_test(truncated_descriptors),
         cmocka_unit_test(set_tl0picidx_in_place),
     };
