@@ -57,18 +57,26 @@ static void assert_next(const struct out *a, const struct out *b)
     assert_int_equal((uint8_t)(b->tl0 - a->tl0), b->start && b->tid == 0 ? 1 : 0);
 }
 
+/* A sent packet (header, then body) put together in buf and parsed. */
+static void parse_sent(const uint8_t *hdr, size_t hdr_len, const uint8_t *body, size_t body_len,
+                       uint8_t *buf, size_t cap, struct pal_rtp_packet *pkt,
+                       struct pal_vp8_desc *d)
+{
+    assert_true(hdr_len + body_len <= cap);
+    memcpy(buf, hdr, hdr_len);
+    memcpy(buf + hdr_len, body, body_len);
+    assert_int_equal(pal_rtp_parse(pkt, buf, hdr_len + body_len, NULL), 0);
+    assert_int_equal(pal_vp8_parse(pal_rtp_payload(pkt), pkt->payload_len, d, NULL), 0);
+}
+
 static int rec_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
                    size_t body_len)
 {
     struct rec *r = ctx;
     uint8_t buf[200];
-    assert_true(hdr_len + body_len <= sizeof(buf));
-    memcpy(buf, hdr, hdr_len);
-    memcpy(buf + hdr_len, body, body_len);
     struct pal_rtp_packet pkt;
-    assert_int_equal(pal_rtp_parse(&pkt, buf, hdr_len + body_len, NULL), 0);
     struct pal_vp8_desc d;
-    assert_int_equal(pal_vp8_parse(pal_rtp_payload(&pkt), pkt.payload_len, &d, NULL), 0);
+    parse_sent(hdr, hdr_len, body, body_len, buf, sizeof(buf), &pkt, &d);
     const uint8_t *p = pal_rtp_payload(&pkt);
     struct out o = {.seq = pkt.seq, .pic = d.picture_id, .tl0 = d.tl0picidx, .tid = d.tid,
                     .start = d.is_frame_start, .key = d.is_keyframe,
@@ -494,13 +502,9 @@ static int world_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_
 {
     struct world *w = ctx;
     uint8_t buf[300];
-    assert_true(hdr_len + body_len <= sizeof(buf));
-    memcpy(buf, hdr, hdr_len);
-    memcpy(buf + hdr_len, body, body_len);
     struct pal_rtp_packet p;
-    assert_int_equal(pal_rtp_parse(&p, buf, hdr_len + body_len, NULL), 0);
     struct pal_vp8_desc d;
-    assert_int_equal(pal_vp8_parse(pal_rtp_payload(&p), p.payload_len, &d, NULL), 0);
+    parse_sent(hdr, hdr_len, body, body_len, buf, sizeof(buf), &p, &d);
     w->got++;
     w->by_tid[d.tid]++;
     size_t el;
