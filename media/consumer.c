@@ -16,8 +16,9 @@
  * s of L1T3 at 30 frames/s held at TL0 (3 frames of 4 dropped, one run per
  * TL0 interval), well beyond the retransmission ring's time. */
 #define DROP_RUNS 64
-/* A gap this small between two drops (lost or late packets) is taken as
- * part of the dropped frames: the receiver is not made to wait for it. */
+/* A gap this small between two dropped packets of one picture (lost or
+ * late packets) is taken as part of it: the receiver is not made to wait
+ * for it. Between two pictures it may have been a frame that goes. */
 #define DROP_GAP_MAX 32
 
 /* n packets dropped from input sequence number first on, npic pictures:
@@ -350,12 +351,17 @@ static bool temporal_pass(struct pal_consumer *c, const struct pal_vp8_desc *d, 
 }
 
 /* An in-order packet (input seq in) is dropped: our numbering closes over
- * it, as over a small gap since the drop before (the rest of the dropped
- * frames, lost or late), so the receiver sees no hole to NACK. */
+ * it, as over a small gap since the drop before in the same picture (the
+ * rest of a dropped frame, lost or late), so the receiver sees no hole to
+ * NACK. */
 static void drop_packet(struct pal_consumer *c, uint16_t in, const struct pal_vp8_desc *d)
 {
     struct drop_run *r = c->n_runs ? &c->runs[c->n_runs - 1] : NULL;
+    bool same_pic = c->have_drop_pic && d && d->has_picture_id &&
+                    d->picture_id == c->last_drop_pic;
     uint16_t add = r && c->dropping ? (uint16_t)(in - (uint16_t)(r->first + r->n) + 1) : 0;
+    if (add > 1 && !same_pic)
+        add = 0;
     if (!add || add > DROP_GAP_MAX + 1) {
         if (c->n_runs == DROP_RUNS) {
             memmove(c->runs, c->runs + 1, sizeof(c->runs) - sizeof(c->runs[0]));

@@ -444,6 +444,40 @@ static void nack_and_late_packets_after_drops(void **state)
     fixture_destroy(f);
 }
 
+/* Held at TL0, a TL0 frame lost between two dropped frames (it comes late,
+ * as the publisher resends it): its place is kept, the subscriber sees the
+ * hole, NACKs it, and the late frame fills it with the picture id after
+ * the last TL0 sent. */
+static void lost_frame_between_drops_keeps_its_place(void **state)
+{
+    (void)state;
+    struct fixture *f = fixture_create(false);
+    keyframe(f, 0);
+    pal_consumer_set_max_temporal(f->c, 0);
+    while (PATTERN_TID[f->frame % 8] != 0)
+        next_frame(f, 0, 1);
+    assert_int_equal(next_frame(f, 0, 1), 1); /* TL0 */
+    struct out before = *last_out(f);
+    assert_int_equal(next_frame(f, 0, 1), 0); /* TL2 */
+    /* TL0 (out of the pattern), lost on the way in */
+    f->tl0[0]++;
+    uint8_t lost[200];
+    uint16_t lost_seq = f->seq[0];
+    size_t nl = make_packet(f, 0, f->seq[0]++, 0, false, false, true, lost);
+    f->pic[0]++;
+    assert_int_equal(next_frame(f, 0, 1), 0); /* TL1 */
+    assert_int_equal(next_frame(f, 0, 1), 0); /* TL2 */
+    assert_int_equal(next_frame(f, 0, 1), 1); /* TL0 */
+    const struct out *after = last_out(f);
+    assert_int_equal((uint16_t)(after->seq - before.seq), 2); /* one hole */
+    assert_int_equal((after->pic - before.pic) & 0x7fff, 2);
+    assert_true(deliver(f, lost, nl));
+    assert_int_equal(last_out(f)->tag, lost_seq);
+    assert_int_equal(last_out(f)->seq, (uint16_t)(before.seq + 1));
+    assert_int_equal(last_out(f)->pic, (uint16_t)((before.pic + 1) & 0x7fff));
+    fixture_destroy(f);
+}
+
 /* q at TL0 only, then a switch to h (its keyframe): one stream for the
  * subscriber, picture id and TL0PICIDX going on from the last sent. */
 static void spatial_switch_after_temporal_drops(void **state)
@@ -622,6 +656,7 @@ int main(void)
         cmocka_unit_test(up_only_at_layer_sync),
         cmocka_unit_test(continuous_across_wraps),
         cmocka_unit_test(nack_and_late_packets_after_drops),
+        cmocka_unit_test(lost_frame_between_drops_keeps_its_place),
         cmocka_unit_test(spatial_switch_after_temporal_drops),
         cmocka_unit_test(congestion_drops_to_tl0_then_restores),
     };
