@@ -319,25 +319,39 @@ static void consumer_choose(struct pal_room *r, struct pal_room_peer *sub,
 }
 
 /* VP8 temporal layers for subscriber p's congestion: its video drops to
- * TL0 at once when its estimator overuses or cut the estimate in the last
- * TEMPORAL_CUT_MS (a lower frame rate needs no keyframe, a layer switch
- * does: this acts first, the allocator's switch follows), and gets every
- * layer back after TEMPORAL_CLEAR_MS without a cut. In between, as it is. */
+ * TL0 at once when its estimate was cut in the last TEMPORAL_CUT_MS and no
+ * longer covers TEMPORAL_COVER_PCT of what p is sent (a lower frame rate
+ * needs no keyframe, a layer switch does: this acts first, the
+ * allocator's switch follows), and gets every layer back after
+ * TEMPORAL_CLEAR_MS without a cut. In between, as it is. The cover test
+ * keeps one cut of a link that carries it all (the estimator's first
+ * answer to a delay blip: 85 % of what arrived) from dropping frames:
+ * at TL0 less arrives, and the next cut would start from that. */
 #define TEMPORAL_CUT_MS 1500
 #define TEMPORAL_CLEAR_MS 2000
+#define TEMPORAL_COVER_PCT 75
 static void temporal_for_congestion(struct pal_room_peer *p, int64_t now_ms)
 {
     if (!p->bwe || !pal_bwe_has_feedback(p->bwe))
         return;
     int64_t cut = pal_bwe_last_cut_us(p->bwe) / 1000;
-    bool overuse = pal_bwe_usage(p->bwe) == PAL_BWE_OVERUSE;
     int tid;
-    if (overuse || (cut && now_ms - cut < TEMPORAL_CUT_MS))
+    if (cut && now_ms - cut < TEMPORAL_CUT_MS) {
+        uint64_t sent = 0; /* the publishers' rates of what p is forwarded */
+        for (size_t k = 0; k < p->n_consumers; k++) {
+            struct pal_consumer *c = p->consumers[k];
+            struct pal_producer *prod = pal_consumer_producer(c);
+            if (prod && !pal_producer_blocked(prod) && pal_consumer_layer(c) >= 0)
+                sent += pal_producer_stream_bps(prod, (size_t)pal_consumer_layer(c));
+        }
+        if ((uint64_t)pal_bwe_estimate(p->bwe) * 100 >= sent * TEMPORAL_COVER_PCT)
+            return;
         tid = 0;
-    else if (!cut || now_ms - cut >= TEMPORAL_CLEAR_MS)
+    } else if (!cut || now_ms - cut >= TEMPORAL_CLEAR_MS) {
         tid = PAL_CONSUMER_TEMPORAL_ALL;
-    else
+    } else {
         return;
+    }
     for (size_t k = 0; k < p->n_consumers; k++)
         if (pal_consumer_track(p->consumers[k])->kind == PAL_MEDIA_VIDEO)
             pal_consumer_set_max_temporal(p->consumers[k], tid);

@@ -522,25 +522,28 @@ struct world {
     struct pal_room *room;
     struct pal_room_peer *alice, *bob;
     struct pal_twcc *rx; /* bob's browser: its transport-cc feedback */
-    uint16_t seq, pic, pub_tw;
-    uint8_t tl0;
-    uint32_t ts;
+    uint16_t seq[2], pic[2], pub_tw;
+    uint8_t tl0[2];
+    uint32_t ts[2];
     unsigned frame;
     int64_t now_ms;
     int loss_every;  /* bob's link loses one packet in loss_every (0: none) */
-    unsigned got, by_tid[4];
+    unsigned got, by_tid[2][4]; /* what bob got, by layer (q, f) and TID */
 };
+
+/* alice's camera: q (100 bytes a frame) and f (1,000), 50 frames/s, L1T3 */
+static const size_t WORLD_SIZE[2] = {100, 1000};
 
 static int world_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
                      size_t body_len)
 {
     struct world *w = ctx;
-    uint8_t buf[300];
+    uint8_t buf[1200];
     struct pal_rtp_packet p;
     struct pal_vp8_desc d;
     parse_sent(hdr, hdr_len, body, body_len, buf, sizeof(buf), &p, &d);
     w->got++;
-    w->by_tid[d.tid]++;
+    w->by_tid[p.payload_len == WORLD_SIZE[1]][d.tid]++;
     size_t el;
     const uint8_t *tw = pal_rtp_ext_find(&p, EXT_TWCC_SUB, &el);
     assert_non_null(tw);
@@ -549,39 +552,46 @@ static int world_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_
     return 0;
 }
 
-static void world_feed(struct world *w)
+static void world_feed(struct world *w, int l, unsigned i)
 {
-    unsigned i = w->frame++ % 8;
     int tid = PATTERN_TID[i];
     if (tid == 0)
-        w->tl0++;
-    struct pal_rtp_header h = {.payload_type = PT, .seq = w->seq++, .timestamp = w->ts,
-                               .ssrc = SSRC, .marker = true, .n_ext = 1};
+        w->tl0[l]++;
+    struct pal_rtp_header h = {.payload_type = PT, .seq = w->seq[l]++, .timestamp = w->ts[l],
+                               .ssrc = 0xA0u + (uint32_t)l, .marker = true, .n_ext = 2};
     h.ext[0].id = EXT_TWCC_PUB;
     h.ext[0].len = 2;
     pal_wr16(h.ext[0].data, w->pub_tw++);
-    uint8_t p[200] = {0};
+    h.ext[1].id = EXT_RID;
+    h.ext[1].len = 1;
+    h.ext[1].data[0] = l ? 'f' : 'q';
+    uint8_t p[1000] = {0};
     p[0] = 0x90, p[1] = 0xE0;
-    p[2] = (uint8_t)(0x80 | (w->pic >> 8)), p[3] = (uint8_t)w->pic;
-    p[4] = w->tl0;
+    p[2] = (uint8_t)(0x80 | (w->pic[l] >> 8)), p[3] = (uint8_t)w->pic[l];
+    p[4] = w->tl0[l];
     p[5] = (uint8_t)(tid << 6 | (PATTERN_SYNC[i] ? 0x20 : 0));
     bool key = w->now_ms % 2000 == 0;
     p[6] = key ? 0x00 : 0x01;
-    p[9] = 0x9d, p[10] = 0x01, p[11] = 0x2a, p[12] = 64, p[14] = 48;
-    uint8_t buf[300];
+    p[9] = 0x9d, p[10] = 0x01, p[11] = 0x2a, p[12] = (uint8_t)(l ? 0x80 : 0x40), p[14] = 48;
+    uint8_t buf[1200];
     size_t len;
-    assert_int_equal(pal_rtp_write(&h, p, sizeof(p), buf, sizeof(buf), &len), 0);
+    assert_int_equal(pal_rtp_write(&h, p, WORLD_SIZE[l], buf, sizeof(buf), &len), 0);
+    struct pal_rtp_packet hdr;
+    assert_int_equal(pal_rtp_parse(&hdr, buf, len, NULL), 0);
+    assert_non_null(pal_room_peer_accept_rtp(w->alice, &hdr));
     pal_room_on_rtp(w->room, w->alice, buf, len, w->now_ms);
-    w->pic = (uint16_t)((w->pic + 1) & 0x7fff);
-    w->ts += 3000;
+    w->pic[l] = (uint16_t)((w->pic[l] + 1) & 0x7fff);
+    w->ts[l] += 1800;
 }
 
-/* ms of a 50 frames/s camera, bob's feedback every 100 ms, the room's tick
- * every 20 ms. */
+/* ms of the camera (a keyframe of each layer every 2 s), bob's feedback
+ * every 100 ms, the room's tick every 20 ms. */
 static void world_run(struct world *w, int64_t ms)
 {
     for (int64_t end = w->now_ms + ms; w->now_ms < end; w->now_ms += 20) {
-        world_feed(w);
+        unsigned i = w->frame++ % 8;
+        world_feed(w, 0, i);
+        world_feed(w, 1, i);
         pal_room_tick(w->room, w->now_ms);
         if (w->now_ms % 100 == 0) {
             uint8_t fb[1500];
@@ -592,6 +602,10 @@ static void world_run(struct world *w, int64_t ms)
     }
 }
 
+/* Bob's link loses half of what he gets: his estimate is cut below what f
+ * needs; f goes on at TL0 from the next frame, without waiting for a
+ * keyframe (a layer switch would). A clean link again: every temporal
+ * layer back. */
 static void congestion_drops_to_tl0_then_restores(void **state)
 {
     (void)state;
@@ -604,8 +618,9 @@ static void congestion_drops_to_tl0_then_restores(void **state)
     pal_room_set_sink(w->bob, PAL_MEDIA_PC_SUBSCRIBE, &sink);
     pal_room_sink_ready(w->room, w->alice, PAL_MEDIA_PC_PUBLISH, 0);
     struct pal_media_track v = {.kind = PAL_MEDIA_VIDEO, .payload_type = PT, .clock_rate = 90000,
-                                .ssrc = SSRC, .ext_twcc = EXT_TWCC_PUB};
+                                .ext_twcc = EXT_TWCC_PUB, .ext_rid = EXT_RID, .n_layers = 2};
     strcpy(v.mid, "1");
+    strcpy(v.rids[0], "q"), strcpy(v.rids[1], "f");
     assert_int_equal(pal_room_producer_add(w->room, w->alice, &v, 0), 0);
     struct pal_media_track s = {.kind = PAL_MEDIA_VIDEO, .payload_type = 100, .clock_rate = 90000,
                                 .ssrc = 0x5555, .ext_twcc = EXT_TWCC_SUB};
@@ -614,33 +629,35 @@ static void congestion_drops_to_tl0_then_restores(void **state)
     pal_room_sink_ready(w->room, w->bob, PAL_MEDIA_PC_SUBSCRIBE, 0);
     assert_int_equal(pal_twcc_create(1, 0x5555, &w->rx), 0);
     w->now_ms = 1000;
-    w->seq = 65000, w->pic = 32000;
+    w->seq[0] = 65000, w->seq[1] = 100, w->pic[1] = 32000;
 
-    /* a clean link: every temporal layer */
-    world_run(w, 4000);
-    assert_true(w->by_tid[1] > 0 && w->by_tid[2] > 0);
+    /* a clean link: f, every temporal layer */
+    world_run(w, 5200); /* to 200 ms after a keyframe */
+    assert_int_equal(w->now_ms % 2000, 200);
+    assert_true(w->by_tid[1][1] > 0 && w->by_tid[1][2] > 0);
     struct pal_room_stats st;
     pal_room_get_stats(w->room, &st);
     assert_int_equal(st.temporal_drops, 0);
 
-    /* a third lost for 400 ms: the estimate is cut, TL0 only from the next
-     * frame on, for the next second (its last cut is that recent) */
-    w->loss_every = 3;
-    world_run(w, 400);
-    w->loss_every = 0;
+    /* half lost for 800 ms: the estimate is cut below 75 % of what bob is
+     * sent; then, up to the next keyframe, f at TL0 */
+    w->loss_every = 2;
+    world_run(w, 800);
     memset(w->by_tid, 0, sizeof(w->by_tid));
-    world_run(w, 1000);
-    assert_true(w->by_tid[0] > 0);
-    assert_int_equal(w->by_tid[1], 0);
-    assert_int_equal(w->by_tid[2], 0);
+    world_run(w, 900);
+    assert_true(w->now_ms % 2000 < 2000 - 20);
+    assert_true(w->by_tid[1][0] > 0);
+    assert_int_equal(w->by_tid[1][1] + w->by_tid[1][2], 0);
     pal_room_get_stats(w->room, &st);
     assert_int_equal(st.temporal_drops, 1);
 
-    /* no cut for 2 s: every layer back */
+    /* the link heals: no cut for 2 s, every temporal layer back (of
+     * whichever layer the allocator forwards by then) */
+    w->loss_every = 0;
     world_run(w, 4000);
     memset(w->by_tid, 0, sizeof(w->by_tid));
     world_run(w, 1000);
-    assert_true(w->by_tid[1] > 0 && w->by_tid[2] > 0);
+    assert_true(w->by_tid[0][1] + w->by_tid[1][1] > 0 && w->by_tid[0][2] + w->by_tid[1][2] > 0);
 
     pal_twcc_destroy(w->rx);
     pal_room_destroy(w->room);
