@@ -12,6 +12,24 @@
 #include "palabre/srtp.h"
 #include "palabre/vp8.h"
 
+/* Runs of dropped packets kept for mapping late packets and NACKs: about 8
+ * s of L1T3 at 30 frames/s held at TL0 (3 frames of 4 dropped, one run per
+ * TL0 interval), well beyond the retransmission ring's time. */
+#define DROP_RUNS PAL_CONSUMER_MAP_RUNS
+/* A gap this small between two dropped packets of one picture (lost or
+ * late packets) is taken as part of it: the receiver is not made to wait
+ * for it. Between two pictures it may have been a frame that goes. */
+#define DROP_GAP_MAX 32
+
+/* n packets dropped from input sequence number first on, npic pictures:
+ * each shifted our numbering (sequence, picture id) down by as many. Or,
+ * n = 0, pad padding packets (pal_consumer_send_padding) sent before input
+ * first: they shifted our sequence numbers up by as many. One mapping for
+ * both, so a NACK finds its packet across drops and padding alike. */
+struct drop_run {
+    uint16_t first, n, npic, pad;
+};
+
 struct pal_consumer {
     /* borrowed */
     struct pal_producer *producer;     /* NULL while the producer is absent */
@@ -57,18 +75,20 @@ struct pal_consumer {
     uint64_t layer_switches_bw;
     int reported_layer;
     bool reported_limited;
-    /* Padding (pal_consumer_send_padding) takes sequence numbers of ours:
-     * the packets forwarded after it are numbered one further (seq_offset
-     * grows). A NACK names our numbers: pads[] says which offset a number
-     * before each padding run had, and that the run itself is not to be
-     * resent. Older than the oldest run kept: not answered. */
-    struct {
-        uint16_t from;   /* the run's first sequence number */
-        uint16_t n;      /* its packets */
-        uint16_t before; /* seq_offset before it */
-    } pads[PAL_CONSUMER_PAD_RUNS];
-    unsigned pad_next, n_pads;
-    uint64_t padding_packets, padding_bytes;
+    /* Temporal layers (pal_consumer_set_max_temporal): packets of a TID
+     * above tid_cur are dropped; tid_cur follows tid_max (palabre/consumer.h).
+     * The dropped ones since the stream (re)started are runs of input
+     * sequence numbers, oldest first; seq_offset and pic_offset are the
+     * offsets after the last. max_in: the newest input handled since the
+     * first run (older ones are late: mapped through the runs). */
+    uint8_t tid_max, tid_cur;
+    uint64_t temporal_drops;
+    struct drop_run runs[DROP_RUNS];
+    uint8_t n_runs;
+    bool runs_lost;    /* an old run fell out: what came before it is unmapped */
+    bool dropping;     /* the last in-order packet was dropped */
+    bool have_drop_pic;
+    uint16_t max_in, last_drop_pic;
 };
 
 int pal_consumer_create(const char *subscriber, const char *producer_pid, const char *producer_mid,
@@ -99,6 +119,7 @@ int pal_consumer_create(const char *subscriber, const char *producer_pid, const 
     pal_bwe_alloc_init(&c->alloc);
     c->want = -1;
     c->reported_layer = -2;
+    c->tid_max = c->tid_cur = PAL_CONSUMER_TEMPORAL_ALL;
     *out = c;
     return 0;
 }
@@ -198,6 +219,27 @@ bool pal_consumer_report_quality(struct pal_consumer *c, int target, bool limite
     return tell;
 }
 
+void pal_consumer_set_max_temporal(struct pal_consumer *c, int tid)
+{
+    c->tid_max = (uint8_t)(tid < 0 || tid > PAL_CONSUMER_TEMPORAL_ALL ? PAL_CONSUMER_TEMPORAL_ALL
+                                                                       : tid);
+}
+
+int pal_consumer_max_temporal(const struct pal_consumer *c)
+{
+    return c->tid_max;
+}
+
+int pal_consumer_temporal(const struct pal_consumer *c)
+{
+    return c->tid_cur;
+}
+
+uint64_t pal_consumer_temporal_drops(const struct pal_consumer *c)
+{
+    return c->temporal_drops;
+}
+
 void pal_consumer_set_producer(struct pal_consumer *c, struct pal_producer *p)
 {
     c->producer = p;
@@ -258,15 +300,139 @@ void pal_consumer_resume(struct pal_consumer *c, int64_t wall_us)
     c->wait_keyframe = c->track.kind == PAL_MEDIA_VIDEO;
 }
 
-/* The source's packet rewritten into this subscriber's numbering, SSRC,
- * payload type and extension ids: the same bytes each time for one packet,
- * so a retransmission equals the original. */
+/* Where a packet goes in our numbering: out = in + seq, picture id + pic. */
+struct offsets {
+    uint16_t seq, pic;
+};
+
+/* Whether an in-order packet of descriptor d passes the temporal filter;
+ * at a frame start, first moves the layer in effect towards tid_max
+ * (palabre/consumer.h: down at once, up at a sync frame or a keyframe). */
+static bool temporal_pass(struct pal_consumer *c, const struct pal_vp8_desc *d, bool keyframe)
+{
+    if (!d || !d->has_tid)
+        return true;
+    if (d->is_frame_start) {
+        if (c->tid_max < c->tid_cur) {
+            c->tid_cur = c->tid_max;
+            c->temporal_drops++;
+        } else if (c->tid_max > c->tid_cur &&
+                   (keyframe || (d->layer_sync && d->tid == c->tid_cur + 1))) {
+            c->tid_cur = keyframe ? c->tid_max : d->tid;
+        }
+    }
+    return d->tid <= c->tid_cur;
+}
+
+/* A new run from input first on (the oldest one goes when all are taken:
+ * what came before it can no longer be mapped). */
+static struct drop_run *new_run(struct pal_consumer *c, uint16_t first)
+{
+    if (c->n_runs == DROP_RUNS) {
+        memmove(c->runs, c->runs + 1, sizeof(c->runs) - sizeof(c->runs[0]));
+        c->n_runs--;
+        c->runs_lost = true;
+    }
+    struct drop_run *r = &c->runs[c->n_runs++];
+    *r = (struct drop_run){.first = first};
+    return r;
+}
+
+/* An in-order packet (input seq in) is dropped: our numbering closes over
+ * it, as over a small gap since the drop before in the same picture (the
+ * rest of a dropped frame, lost or late), so the receiver sees no hole to
+ * NACK. */
+static void drop_packet(struct pal_consumer *c, uint16_t in, const struct pal_vp8_desc *d)
+{
+    struct drop_run *r = c->n_runs ? &c->runs[c->n_runs - 1] : NULL;
+    bool same_pic = c->have_drop_pic && d && d->has_picture_id &&
+                    d->picture_id == c->last_drop_pic;
+    uint16_t add = r && c->dropping ? (uint16_t)(in - (uint16_t)(r->first + r->n) + 1) : 0;
+    if (add > 1 && !same_pic)
+        add = 0;
+    if (!add || add > DROP_GAP_MAX + 1) {
+        r = new_run(c, in);
+        add = 1;
+    }
+    r->n = (uint16_t)(r->n + add);
+    c->seq_offset = (uint16_t)(c->seq_offset - add);
+    /* A picture is dropped once, whatever number of packets it has. */
+    if (d && d->has_picture_id && (!c->have_drop_pic || d->picture_id != c->last_drop_pic)) {
+        r->npic++;
+        c->pic_offset--;
+        c->last_drop_pic = d->picture_id;
+        c->have_drop_pic = true;
+    }
+    c->max_in = in;
+    c->dropping = true;
+}
+
+/* Where packet in goes (false: dropped). In order (newer than any handled),
+ * the temporal filter decides and the current offsets apply; late, the
+ * packet is dropped if it falls in a run, else it takes the offsets in
+ * force before the runs that came after it (a late packet of a higher TID
+ * outside a run has its place: the receiver waits for it). */
+static bool temporal_map(struct pal_consumer *c, uint16_t in, const struct pal_vp8_desc *d,
+                         bool keyframe, struct offsets *o)
+{
+    /* before any run, one offset: the newest input is the newest sent's */
+    bool in_order = c->n_runs ? pal_seq_newer(in, c->max_in)
+                              : !c->packets || pal_seq_newer(in, (uint16_t)(c->last_seq -
+                                                                            c->seq_offset));
+    if (in_order) {
+        if (!temporal_pass(c, d, keyframe)) {
+            drop_packet(c, in, d);
+            return false;
+        }
+        if (c->n_runs)
+            c->max_in = in;
+        c->dropping = false;
+        *o = (struct offsets){c->seq_offset, c->pic_offset};
+        return true;
+    }
+    *o = (struct offsets){c->seq_offset, c->pic_offset};
+    for (size_t k = c->n_runs; k-- > 0;) {
+        const struct drop_run *r = &c->runs[k];
+        if (!pal_seq_newer((uint16_t)(r->first + r->n), in))
+            return true; /* after r */
+        if (r->n && !pal_seq_newer(r->first, in))
+            return false; /* in r */
+        o->seq = (uint16_t)(o->seq + r->n - r->pad);
+        o->pic = (uint16_t)(o->pic + r->npic);
+    }
+    return !c->runs_lost;
+}
+
+/* The input sequence number of our out, and its offsets (false: before
+ * the runs kept). */
+static bool temporal_unmap(const struct pal_consumer *c, uint16_t out, uint16_t *in,
+                           struct offsets *o)
+{
+    *o = (struct offsets){c->seq_offset, c->pic_offset};
+    for (size_t k = c->n_runs; k-- > 0;) {
+        const struct drop_run *r = &c->runs[k];
+        if (!pal_seq_newer((uint16_t)(r->first + r->n), (uint16_t)(out - o->seq)))
+            break; /* after r */
+        if ((uint16_t)(out - (r->first + o->seq - r->pad)) < r->pad)
+            return false; /* one of r's padding packets: nothing to resend */
+        o->seq = (uint16_t)(o->seq + r->n - r->pad);
+        o->pic = (uint16_t)(o->pic + r->npic);
+        if (k == 0 && c->runs_lost)
+            return false;
+    }
+    *in = (uint16_t)(out - o->seq);
+    return true;
+}
+
+/* The source's packet rewritten into this subscriber's numbering (out = in
+ * + seq_offset), SSRC, payload type and extension ids: the same bytes each
+ * time for one packet, so a retransmission equals the original. */
 static int rewrite(const struct pal_consumer *c, const struct pal_rtp_packet *pkt,
-                   uint8_t *scratch, size_t cap, size_t *len)
+                   uint16_t seq_offset, uint8_t *scratch, size_t cap, size_t *len)
 {
     struct pal_rtp_rewrite rw = {
         .ssrc = c->track.ssrc,
-        .seq = (uint16_t)(pkt->seq + c->seq_offset),
+        .seq = (uint16_t)(pkt->seq + seq_offset),
         .timestamp = pkt->timestamp + c->ts_offset,
         .payload_type = c->track.payload_type,
         .ext_map = &c->ext_map,
@@ -281,7 +447,8 @@ static int rewrite(const struct pal_consumer *c, const struct pal_rtp_packet *pk
  * publisher's bytes. SRTP encrypts the payload, so the patch cannot go with
  * the header. */
 static int send(struct pal_consumer *c, const struct pal_rtp_packet *pkt, uint8_t *scratch,
-                size_t hdr_len, const struct pal_vp8_desc *d, int64_t send_us)
+                size_t hdr_len, const struct pal_vp8_desc *d, uint16_t pic_offset,
+                int64_t send_us)
 {
     const uint8_t *body = pkt->buf + hdr_len;
     size_t body_len = pkt->len - hdr_len;
@@ -294,13 +461,14 @@ static int send(struct pal_consumer *c, const struct pal_rtp_packet *pkt, uint8_
                             : NULL;
     if (tw && tl == 2 && tw > pkt->buf && (size_t)(tw - pkt->buf) + 2 <= hdr_len)
         pal_wr16(scratch + (tw - pkt->buf), pal_bwe_next_seq(c->bwe, pkt->len, send_us));
-    if (!c->vp8_rewrite || !d || !(d->has_picture_id || d->has_tl0picidx) ||
+    /* pic_offset: also a temporal drop's, without simulcast */
+    if (!(c->vp8_rewrite || pic_offset) || !d || !(d->has_picture_id || d->has_tl0picidx) ||
         d->desc_len > 8 || pal_rtp_payload(pkt) != body)
         return c->sink->send_rtp(c->sink->ctx, scratch, hdr_len, body, body_len);
     uint8_t *desc = (uint8_t *)body, saved[8];
     memcpy(saved, desc, d->desc_len);
     if (d->has_picture_id)
-        pal_vp8_set_picture_id(desc, d, (uint16_t)(d->picture_id + c->pic_offset));
+        pal_vp8_set_picture_id(desc, d, (uint16_t)(d->picture_id + pic_offset));
     if (d->has_tl0picidx)
         pal_vp8_set_tl0picidx(desc, d, (uint8_t)(d->tl0picidx + c->tl0_offset));
     int rc = c->sink->send_rtp(c->sink->ctx, scratch, hdr_len, body, body_len);
@@ -348,18 +516,27 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
                 (uint16_t)((c->have_pic ? c->last_pic + 1 : d->picture_id) - d->picture_id);
         if (c->vp8_rewrite && d && d->has_tl0picidx)
             c->tl0_offset = (uint8_t)((c->have_tl0 ? c->last_tl0 + 1 : d->tl0picidx) - d->tl0picidx);
+        /* the drops of the stream before belong to its numbering */
+        c->n_runs = 0;
+        c->runs_lost = c->dropping = c->have_drop_pic = false;
     }
+    /* Temporal layers: only when something is or was dropped (the runs),
+     * or could be; else the offsets as they are. */
+    struct offsets o = {c->seq_offset, c->pic_offset};
+    if ((c->n_runs || (d && d->has_tid && (d->tid > c->tid_cur || c->tid_cur != c->tid_max))) &&
+        !temporal_map(c, pkt->seq, d, info->keyframe, &o))
+        return PAL_CONSUMER_HELD;
     size_t len;
-    int rc = rewrite(c, pkt, scratch, cap, &len);
+    int rc = rewrite(c, pkt, o.seq, scratch, cap, &len);
     if (rc)
         return rc;
-    uint16_t seq = (uint16_t)(pkt->seq + c->seq_offset);
+    uint16_t seq = (uint16_t)(pkt->seq + o.seq);
     if (!c->packets || pal_seq_newer(seq, c->last_seq)) {
         c->last_seq = seq;
         c->last_ts = pkt->timestamp + c->ts_offset;
         c->last_ts_wall_us = wall_us;
         if (c->vp8_rewrite && d && d->has_picture_id) {
-            c->last_pic = (uint16_t)((d->picture_id + c->pic_offset) & pic_mask(d));
+            c->last_pic = (uint16_t)((d->picture_id + o.pic) & pic_mask(d));
             c->have_pic = true;
         }
         if (c->vp8_rewrite && d && d->has_tl0picidx) {
@@ -371,25 +548,7 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
     c->octets += pkt->payload_len;
     /* µs: the estimator groups sends 5 ms apart and compares their spacing
      * with the arrivals' (a ms clock would blur both) */
-    return send(c, pkt, scratch, len, d, info->recv_us);
-}
-
-/* The seq_offset our number seq was sent with (false: a padding packet, or
- * sent before the runs kept). */
-static bool offset_of(const struct pal_consumer *c, uint16_t seq, uint16_t *offset)
-{
-    *offset = c->seq_offset;
-    for (unsigned i = 0; i < c->n_pads; i++) {
-        unsigned k = (c->pad_next + PAL_CONSUMER_PAD_RUNS - 1 - i) % PAL_CONSUMER_PAD_RUNS;
-        if ((uint16_t)(seq - c->pads[k].from) < c->pads[k].n)
-            return false;
-        if (!pal_seq_newer(c->pads[k].from, seq))
-            return true; /* after this run */
-        *offset = c->pads[k].before;
-        if (i + 1 == PAL_CONSUMER_PAD_RUNS)
-            return false; /* before the oldest run kept: its offset is forgotten */
-    }
-    return true;
+    return send(c, pkt, scratch, len, d, o.pic, info->recv_us);
 }
 
 int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scratch, size_t cap,
@@ -404,23 +563,23 @@ int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scrat
      * holds what its source sent before, or to others before we joined. */
     bool sent = c->started && c->packets &&
                 (uint16_t)(seq - c->first_seq) <= (uint16_t)(c->last_seq - c->first_seq);
-    uint16_t offset;
-    if (!c->sink->ready || !ring || !sent || !offset_of(c, seq, &offset) ||
-        pal_rtx_buffer_get(ring, (uint16_t)(seq - offset), now_ms, &kept, &kept_len) != 0 ||
+    uint16_t in;
+    struct offsets o;
+    if (!c->sink->ready || !ring || !sent || !temporal_unmap(c, seq, &in, &o) ||
+        pal_rtx_buffer_get(ring, in, now_ms, &kept, &kept_len) != 0 ||
         pal_rtp_parse(&pkt, (uint8_t *)kept, kept_len, NULL) != 0) {
         c->nack_misses++;
         return -ENOENT;
     }
     struct pal_vp8_desc d;
-    bool vp8 = c->vp8_rewrite && pkt.payload_len > 0 &&
+    bool vp8 = (c->vp8_rewrite || o.pic) && pkt.payload_len > 0 &&
                pal_vp8_parse(pal_rtp_payload(&pkt), pkt.payload_len, &d, NULL) == 0;
-    if (rewrite(c, &pkt, scratch, cap, &len) != 0) {
+    if (rewrite(c, &pkt, o.seq, scratch, cap, &len) != 0) {
         c->nack_misses++;
         return -ENOENT;
     }
-    pal_wr16(scratch + 2, seq); /* sent before a padding run: with the offset of then */
     c->retransmitted++;
-    return send(c, &pkt, scratch, len, vp8 ? &d : NULL, now_ms * 1000);
+    return send(c, &pkt, scratch, len, vp8 ? &d : NULL, o.pic, now_ms * 1000);
 }
 
 int pal_consumer_write_sr(const struct pal_consumer *c, int64_t wall_us, uint8_t *out, size_t cap,
@@ -476,20 +635,18 @@ int pal_consumer_send_padding(struct pal_consumer *c, size_t bytes, int64_t now_
     }
     if (n == 0)
         return rc ? rc : 0;
-    /* the stream goes on after the run (a receiver sees no gap) */
-    unsigned k = c->pad_next;
-    c->pads[k].from = first;
-    c->pads[k].n = n;
-    c->pads[k].before = c->seq_offset;
-    c->pad_next = (k + 1) % PAL_CONSUMER_PAD_RUNS;
-    if (c->n_pads < PAL_CONSUMER_PAD_RUNS)
-        c->n_pads++;
-    c->last_seq = (uint16_t)(first + n - 1);
-    if (c->started)
+    /* the stream goes on after the run (a receiver sees no gap): the inputs
+     * from the next one on are numbered n further (a run, for NACKs) */
+    if (c->started) {
+        uint16_t last_in = (uint16_t)(c->last_seq - c->seq_offset);
+        if (!c->n_runs)
+            c->max_in = last_in; /* from now on, in order means newer than it */
+        new_run(c, (uint16_t)(last_in + 1))->pad = n;
+        c->dropping = false;
         c->seq_offset = (uint16_t)(c->seq_offset + n);
-    else
-        c->first_seq = (uint16_t)(c->last_seq + 1);
-    c->padding_packets += n;
-    c->padding_bytes += sent;
+    } else {
+        c->first_seq = (uint16_t)(first + n);
+    }
+    c->last_seq = (uint16_t)(first + n - 1);
     return (int)(sent > INT32_MAX ? INT32_MAX : sent);
 }

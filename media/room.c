@@ -104,6 +104,7 @@ void pal_room_get_stats(const struct pal_room *r, struct pal_room_stats *out)
             pal_consumer_switches(c, &all, &bw);
             out->layer_switches += all;
             out->layer_switches_bw += bw;
+            out->temporal_drops += pal_consumer_temporal_drops(c);
             if (pal_consumer_track(c)->kind == PAL_MEDIA_VIDEO && pal_consumer_producer(c) &&
                 pal_consumer_target(c) < 0) {
                 out->paused_tracks++;
@@ -171,6 +172,7 @@ static void consumer_unlink(struct pal_room *r, struct pal_consumer *c)
     pal_consumer_switches(c, &all, &bw);
     r->st.layer_switches += all;
     r->st.layer_switches_bw += bw;
+    r->st.temporal_drops += pal_consumer_temporal_drops(c);
     struct pal_producer *prod = pal_consumer_producer(c);
     if (prod)
         pal_producer_detach(prod, c);
@@ -319,6 +321,45 @@ static void consumer_choose(struct pal_room *r, struct pal_room_peer *sub,
     if (pal_consumer_report_quality(c, target, limited) && r->l.on_room_track_quality)
         r->l.on_room_track_quality(r->l.ctx, r->name, sub->id, pal_consumer_producer_pid(c),
                                    pal_consumer_producer_mid(c), target, limited);
+}
+
+/* VP8 temporal layers for subscriber p's congestion: its video drops to
+ * TL0 at once when its estimate was cut in the last TEMPORAL_CUT_MS and no
+ * longer covers TEMPORAL_COVER_PCT of what p is sent (a lower frame rate
+ * needs no keyframe, a layer switch does: this acts first, the
+ * allocator's switch follows), and gets every layer back after
+ * TEMPORAL_CLEAR_MS without a cut. In between, as it is. The cover test
+ * keeps one cut of a link that carries it all (the estimator's first
+ * answer to a delay blip: 85 % of what arrived) from dropping frames:
+ * at TL0 less arrives, and the next cut would start from that. */
+#define TEMPORAL_CUT_MS 1500
+#define TEMPORAL_CLEAR_MS 2000
+#define TEMPORAL_COVER_PCT 75
+static void temporal_for_congestion(struct pal_room_peer *p, int64_t now_ms)
+{
+    if (!p->bwe || !pal_bwe_has_feedback(p->bwe))
+        return;
+    int64_t cut = pal_bwe_last_cut_us(p->bwe) / 1000;
+    int tid;
+    if (cut && now_ms - cut < TEMPORAL_CUT_MS) {
+        uint64_t sent = 0; /* the publishers' rates of what p is forwarded */
+        for (size_t k = 0; k < p->n_consumers; k++) {
+            struct pal_consumer *c = p->consumers[k];
+            struct pal_producer *prod = pal_consumer_producer(c);
+            if (prod && !pal_producer_blocked(prod) && pal_consumer_layer(c) >= 0)
+                sent += pal_producer_stream_bps(prod, (size_t)pal_consumer_layer(c));
+        }
+        if ((uint64_t)pal_bwe_estimate(p->bwe) * 100 >= sent * TEMPORAL_COVER_PCT)
+            return;
+        tid = 0;
+    } else if (!cut || now_ms - cut >= TEMPORAL_CLEAR_MS) {
+        tid = PAL_CONSUMER_TEMPORAL_ALL;
+    } else {
+        return;
+    }
+    for (size_t k = 0; k < p->n_consumers; k++)
+        if (pal_consumer_track(p->consumers[k])->kind == PAL_MEDIA_VIDEO)
+            pal_consumer_set_max_temporal(p->consumers[k], tid);
 }
 
 void pal_room_sink_ready(struct pal_room *r, struct pal_room_peer *p, enum pal_media_pc pc,
@@ -693,9 +734,11 @@ static void on_subscriber_feedback(struct pal_room *r, struct pal_room_peer *p,
         int n = p->bwe ? pal_twcc_feedback_decode(pk, r->tw_status, PAL_ARRAY_LEN(r->tw_status),
                                                   NULL)
                        : -1;
-        if (n > 0)
+        if (n > 0) {
             pal_bwe_on_feedback(p->bwe, r->tw_status, (size_t)n,
                                 (int64_t)pk->fb.u.twcc.reference_time * 64000, now_ms * 1000);
+            temporal_for_congestion(p, now_ms); /* at once, not at the next layers tick */
+        }
         break;
     }
     case PAL_RTCP_PLI:
@@ -1007,6 +1050,7 @@ void pal_room_tick(struct pal_room *r, int64_t now_ms)
                 pal_producer_update_rates(r->peers[i]->producers[k], now_ms);
         room_mix_update_rates(r, now_ms);
         for (size_t i = 0; i < r->n_peers; i++) {
+            temporal_for_congestion(r->peers[i], now_ms);
             tick_budget(r, r->peers[i], now_ms);
             for (size_t k = 0; k < r->peers[i]->n_consumers; k++) {
                 struct pal_consumer *c = r->peers[i]->consumers[k];

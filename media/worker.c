@@ -358,6 +358,7 @@ static gboolean on_tick(gpointer ud)
         st.paused_tracks += rs.paused_tracks;
         st.layer_switches_bw += rs.layer_switches_bw;
         st.paused_tracks_bw += rs.paused_tracks_bw;
+        st.temporal_drops += rs.temporal_drops;
         st.bwe_subscribers += rs.bwe_subscribers;
         st.bwe_sum_bps += rs.bwe_sum_bps;
         st.bwe_probes += rs.bwe_probes;
@@ -579,6 +580,7 @@ void pal_media_get_stats(struct pal_media *m, struct pal_media_stats *out)
         out->paused_tracks += s.paused_tracks;
         out->layer_switches_bw += s.layer_switches_bw;
         out->paused_tracks_bw += s.paused_tracks_bw;
+        out->temporal_drops += s.temporal_drops;
         out->bwe_subscribers += s.bwe_subscribers;
         out->bwe_sum_bps += s.bwe_sum_bps;
         out->bwe_probes += s.bwe_probes;

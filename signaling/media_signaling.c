@@ -1281,6 +1281,10 @@ static size_t media_metrics(struct pal_metric *out, size_t cap, void *ud)
          "Video tracks a subscriber shows but does not get: its bandwidth estimate is below "
          "their lowest layer's rate (audio goes on).",
          (double)m.paused_tracks_bw},
+        {"palabre_media_temporal_drops_total", "counter",
+         "Times a subscriber's video track went down to a lower VP8 temporal layer (its "
+         "bandwidth estimate was cut: frame rate first, before any layer switch).",
+         (double)m.temporal_drops},
         {"palabre_media_bwe_subscribers", "gauge",
          "Subscribers with a send-side bandwidth estimate (their transport-cc feedback came).",
          (double)m.bwe_subscribers},

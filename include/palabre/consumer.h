@@ -51,7 +51,8 @@ struct pal_media_sink {
 struct pal_consumer;
 
 /* pal_consumer_forward's results besides a sink error: sent; held back
- * (not ready, another layer, hidden); held back until a keyframe of the
+ * (not ready, another layer, hidden, a temporal layer dropped); held back
+ * until a keyframe of the
  * packet's layer (ask the publisher for one). */
 #define PAL_CONSUMER_SENT 0
 #define PAL_CONSUMER_HELD 1
@@ -125,11 +126,30 @@ bool pal_consumer_report_quality(struct pal_consumer *c, int target, bool limite
  * keyframe of layer is needed (ask the publisher). */
 bool pal_consumer_set_target(struct pal_consumer *c, int layer);
 
+/* Temporal layers (VP8 TID, RFC 7741 4.2): the highest TID forwarded, 0..2,
+ * or PAL_CONSUMER_TEMPORAL_ALL (the default: nothing is dropped). Packets of
+ * a higher TID are dropped without leaving a trace the subscriber sees:
+ * sequence numbers and picture ids skip them (a NACK still finds the packet
+ * it names), TL0PICIDX needs nothing (TL0 frames always go). Down takes
+ * effect at the next frame start (a frame is never cut in half); up one
+ * layer at a time, at a layer-sync frame (Y) of the next layer, which uses
+ * only TL0 as reference, or at once on a keyframe: a frame of the layer
+ * that is not a sync frame may reference frames of it that were dropped. */
+#define PAL_CONSUMER_TEMPORAL_ALL 3
+void pal_consumer_set_max_temporal(struct pal_consumer *c, int tid);
+/* The highest TID asked (pal_consumer_set_max_temporal), and the one in
+ * effect (it follows at a frame start or a sync frame). */
+int pal_consumer_max_temporal(const struct pal_consumer *c);
+int pal_consumer_temporal(const struct pal_consumer *c);
+/* Times the temporal layer in effect went down (a higher TID dropped). */
+uint64_t pal_consumer_temporal_drops(const struct pal_consumer *c);
+
 /* Forwards one received packet of stream info->layer (info->keyframe: it
  * starts a VP8 keyframe; info->vp8 its descriptor when has_vp8). Returns
- * PAL_CONSUMER_SENT, PAL_CONSUMER_HELD (not ready, another layer, hidden),
- * PAL_CONSUMER_WANTS_KEYFRAME (held until a keyframe of info->layer), or
- * what the sink answered: PAL_CONSUMER_LOCAL or a negative errno. */
+ * PAL_CONSUMER_SENT, PAL_CONSUMER_HELD (not ready, another layer, hidden,
+ * a temporal layer above the one in effect), PAL_CONSUMER_WANTS_KEYFRAME
+ * (held until a keyframe of info->layer), or what the sink answered:
+ * PAL_CONSUMER_LOCAL or a negative errno. */
 struct pal_packet_info;
 int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pkt,
                          const struct pal_packet_info *info, uint8_t *scratch, size_t cap,
@@ -138,8 +158,10 @@ int pal_consumer_forward(struct pal_consumer *c, const struct pal_rtp_packet *pk
  * any more) or a sink error. */
 int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scratch, size_t cap,
                             int64_t now_ms);
-/* Padding runs whose numbers a NACK may still name (pal_consumer_retransmit). */
-#define PAL_CONSUMER_PAD_RUNS 32
+
+/* Runs of dropped packets (temporal layers) and of padding a NACK may still
+ * reach across (pal_consumer_retransmit); older ones are forgotten. */
+#define PAL_CONSUMER_MAP_RUNS 64
 
 /* Sends about bytes of padding-only packets (RFC 3550 5.1: the padding bit,
  * no payload, at most 255 bytes each) on the track's SSRC and payload type
@@ -149,7 +171,7 @@ int pal_consumer_retransmit(struct pal_consumer *c, uint16_t seq, uint8_t *scrat
  * and protected by the sink as every packet: a probe of the link
  * (palabre/bwe_probe.h). A NACK for one of them is not answered. Returns
  * the bytes of padding sent, -EAGAIN when this consumer cannot carry
- * padding (not ready, audio, a mixer output, no transport-cc, nothing sent
+ * padding (not ready, audio, no transport-cc, nothing sent
  * yet) or a sink error. */
 int pal_consumer_send_padding(struct pal_consumer *c, size_t bytes, int64_t now_us);
 

@@ -303,6 +303,7 @@ struct pal_media_stats {
     uint64_t paused_tracks;  /* now: video tracks not forwarded to a subscriber (hidden or bandwidth) */
     uint64_t layer_switches_bw; /* of layer_switches, made for bandwidth (not the view) */
     uint64_t paused_tracks_bw;  /* now: of paused_tracks, paused for bandwidth */
+    uint64_t temporal_drops; /* times a subscriber's video went down a temporal layer */
     uint64_t bwe_subscribers, bwe_sum_bps, bwe_min_bps; /* now: send-side estimates */
     uint64_t bwe_probes, bwe_padding_bytes; /* probe clusters started, padding sent */
     uint64_t dropped_in; /* undecryptable, unknown SSRC, malformed */

@@ -46,6 +46,9 @@ struct pal_room_stats {
     /* of which made for bandwidth (palabre/bwe_alloc.h); video tracks paused
      * because the subscriber's estimate is below their lowest layer */
     uint64_t layer_switches_bw, paused_tracks_bw;
+    /* since the consumers were created: times one went down to a lower VP8
+     * temporal layer (its subscriber congested, palabre/consumer.h) */
+    uint64_t temporal_drops;
     /* now: subscribers with a bandwidth estimate (transport-cc feedback
      * came), their sum and the lowest, in bit/s (palabre/bwe.h) */
     uint64_t bwe_subscribers, bwe_sum_bps, bwe_min_bps;

@@ -12,6 +12,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (d.desc_len >= size)
         abort();
+    /* TID, Y, KEYIDX: in range, and only with their bit (the temporal
+     * filter reads TID 0 when there is none) */
+    if (d.tid > 3 || d.keyidx > 31 || (!d.has_tid && (d.tid || d.layer_sync)) ||
+        (!d.has_keyidx && d.keyidx))
+        abort();
     if (d.has_picture_id) {
         uint8_t *copy = malloc(size);
         memcpy(copy, data, size);

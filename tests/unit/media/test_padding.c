@@ -204,7 +204,7 @@ static void test_many_runs(void **state)
     struct pal_rtp_packet first;
     uint16_t tw;
     parse(f, 0, &first, &tw);
-    for (uint16_t i = 2; i < 2 + PAL_CONSUMER_PAD_RUNS + 2; i++) {
+    for (uint16_t i = 2; i < 2 + PAL_CONSUMER_MAP_RUNS + 2; i++) {
         assert_int_equal(pal_consumer_send_padding(f->c, 10, 1000000 + i), 10);
         feed(f, i, false);
         f->rec.n = 1; /* keep the first only */

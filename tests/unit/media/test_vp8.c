@@ -73,6 +73,43 @@ static void full_extension_fields(void **state)
     assert_int_equal(pal_vp8_set_picture_id((uint8_t *)q, &d, 1), -EINVAL);
 }
 
+/* The T/K byte of b (n bytes) parses as these fields. */
+static void expect_tk(const uint8_t *b, size_t n, bool has_tid, int tid, bool y, bool has_keyidx,
+                      int keyidx)
+{
+    struct pal_vp8_desc d;
+    assert_int_equal(pal_vp8_parse(b, n, &d, NULL), 0);
+    assert_int_equal(d.has_tid, has_tid);
+    assert_int_equal(d.tid, tid);
+    assert_int_equal(d.layer_sync, y);
+    assert_int_equal(d.has_keyidx, has_keyidx);
+    assert_int_equal(d.keyidx, keyidx);
+}
+
+/* The T/K byte alone or after the others: TID and Y only with T, KEYIDX
+ * only with K (the filter of palabre/consumer.h reads TID 0 when T is
+ * absent: nothing to drop). */
+static void tid_and_keyidx_byte(void **state)
+{
+    (void)state;
+    const uint8_t t_only[] = {0x90, 0x20, 0x40, 0x00}; /* TID 1, no Y */
+    expect_tk(t_only, sizeof(t_only), true, 1, false, false, 0);
+    const uint8_t k_only[] = {0x90, 0x10, 0xFF, 0x00}; /* TID/Y bits ignored, KEYIDX 31 */
+    expect_tk(k_only, sizeof(k_only), false, 0, false, true, 31);
+    const uint8_t tid3[] = {0x90, 0x20, 0xE0, 0x00}; /* TID 3 Y */
+    expect_tk(tid3, sizeof(tid3), true, 3, true, false, 0);
+    const uint8_t none[] = {0x90, 0xC0, 0x05, 0x09, 0x00}; /* no T/K byte */
+    expect_tk(none, sizeof(none), false, 0, false, false, 0);
+    /* 7-bit picture id, TL0PICIDX, then TID 1 Y: each at its place */
+    const uint8_t all7[] = {0x90, 0xE0, 0x05, 0x09, 0x60, 0x00};
+    expect_tk(all7, sizeof(all7), true, 1, true, false, 0);
+    struct pal_vp8_desc d;
+    assert_int_equal(pal_vp8_parse(all7, sizeof(all7), &d, NULL), 0);
+    assert_int_equal(d.picture_id, 5);
+    assert_int_equal(d.tl0picidx, 9);
+    assert_int_equal(d.desc_len, 5);
+}
+
 static void set_tl0picidx_in_place(void **state)
 {
     struct pal_vp8_desc d;
@@ -127,6 +164,7 @@ int main(void)
         cmocka_unit_test(minimal_descriptor_keyframe),
         cmocka_unit_test(interframe_and_continuation),
         cmocka_unit_test(full_extension_fields),
+        cmocka_unit_test(tid_and_keyidx_byte),
         cmocka_unit_test(truncated_descriptors),
         cmocka_unit_test(set_tl0picidx_in_place),
     };
