@@ -290,6 +290,12 @@ test('300 kbit/s: three simulcast publishers\' low layers within 5 s, no freeze 
   }
   // Alice talks: 50 packets/s; most of them arrive
   check(aud.pps >= 40, `Chloé keeps hearing Alice (${aud.pps.toFixed(1)} packets/s of 50)`);
+  // muted mics cost the link next to nothing: the server's answer asks for
+  // Opus DTX (usedtx=1), one packet every 400 ms instead of 50 a second
+  for (const p of pubs.slice(1)) {
+    const r = audioRate(steady, p.id);
+    check(r.pps < 10, `${p.name}'s muted mic sends ${r.pps.toFixed(1)} packets/s (DTX: < 10)`);
+  }
 
   // her tiles say why: reduced, not paused
   for (const p of pubs) {
