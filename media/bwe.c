@@ -15,6 +15,12 @@
 #define K_DOWN 0.039
 #define RATE_WINDOW_US 500000   /* received rate: over the last 500 ms of arrivals */
 #define LOSS_CUT_US 300000      /* the loss side cuts at most this often (GCC: 300 ms + RTT) */
+/* Congestion (pal_bwe_last_congestion_us): overuse, or more than a fifth
+ * lost over at least 20 packets (summed over feedbacks: one holds a
+ * handful). A few % of random loss (radio) is not congestion: over 20
+ * packets, 5 % random loss loses 5 or more once in 400 judgements. */
+#define CONGESTION_LOSS 0.2
+#define CONGESTION_PACKETS 20
 
 struct sent {
     uint16_t seq;
@@ -47,6 +53,8 @@ struct pal_bwe {
     bool has_feedback;
     int64_t last_cut_us; /* the estimate was last cut (overuse or loss); 0: never */
     int64_t last_loss_cut_us;
+    int64_t last_congestion_us;
+    uint32_t cong_known, cong_lost; /* summed until CONGESTION_PACKETS */
     double delay_bps, loss_bps;
     int64_t last_update_us;
     /* received rate: arrivals (time, bytes) in a ring */
@@ -248,7 +256,7 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
             cut = 0.5 * b->delay_bps;
         if (cut < b->delay_bps)
             b->delay_bps = cut;
-        b->last_cut_us = now_us;
+        b->last_cut_us = b->last_congestion_us = now_us;
         b->usage = PAL_BWE_NORMAL; /* once per overuse episode: the detector says again */
         b->overuse_ms = 0;
     } else if (b->usage == PAL_BWE_NORMAL) {
@@ -261,6 +269,13 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
         b->delay_bps = up < cap ? up : (b->delay_bps > cap ? b->delay_bps : cap);
     }
     b->delay_bps = clamp(b, b->delay_bps);
+    b->cong_known += (uint32_t)known;
+    b->cong_lost += (uint32_t)lost;
+    if (b->cong_known >= CONGESTION_PACKETS) {
+        if (b->cong_lost > CONGESTION_LOSS * b->cong_known)
+            b->last_congestion_us = now_us;
+        b->cong_known = b->cong_lost = 0;
+    }
     /* loss-based */
     if (known > 0) {
         double loss = (double)lost / (double)known;
@@ -304,6 +319,11 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
 int64_t pal_bwe_last_cut_us(const struct pal_bwe *b)
 {
     return b->last_cut_us;
+}
+
+int64_t pal_bwe_last_congestion_us(const struct pal_bwe *b)
+{
+    return b->last_congestion_us;
 }
 
 uint32_t pal_bwe_estimate(const struct pal_bwe *b)

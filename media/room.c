@@ -339,7 +339,7 @@ static void temporal_for_congestion(struct pal_room_peer *p, int64_t now_ms)
 {
     if (!p->bwe || !pal_bwe_has_feedback(p->bwe))
         return;
-    int64_t cut = pal_bwe_last_cut_us(p->bwe) / 1000;
+    int64_t cut = pal_bwe_last_congestion_us(p->bwe) / 1000; /* not random loss */
     int tid;
     if (cut && now_ms - cut < TEMPORAL_CUT_MS) {
         uint64_t sent = 0; /* the publishers' rates of what p is forwarded */

@@ -57,6 +57,11 @@ uint32_t pal_bwe_estimate(const struct pal_bwe *b);
  * now_us clock of pal_bwe_on_feedback; 0: never. A low estimate without a
  * cut only says little was sent (palabre/bwe_alloc.h). */
 int64_t pal_bwe_last_cut_us(const struct pal_bwe *b);
+/* When the link was last congested (0: never): queues grew (overuse), or
+ * more than a fifth of 20 packets or more was lost. Not a few % of random
+ * loss, which cuts the estimate mildly (pal_bwe_last_cut_us) but is no
+ * reason to drop frames (the temporal layers, media/room.c). */
+int64_t pal_bwe_last_congestion_us(const struct pal_bwe *b);
 enum pal_bwe_usage pal_bwe_usage(const struct pal_bwe *b);
 
 #endif

@@ -168,6 +168,11 @@ test('with 5% random loss video keeps decoding: NACKs sent and answered, no free
       return v1.framesDecoded - v0.framesDecoded >= 150 && v1.nackCount - v0.nackCount >= 5 &&
         (dropped = droppedPackets()) >= 50 && p1.nackCount > p0.nackCount;
     }, 60000 * TIME_SCALE, 'NACKs under loss');
+  } catch (e) { // say which condition was short
+    e.message += `: ${v1?.framesDecoded - v0.framesDecoded} frames (150), ` +
+      `${v1?.nackCount - v0.nackCount} NACKs from Bruno (5), ${dropped} dropped (50), ` +
+      `${p1?.nackCount - p0.nackCount} NACKs to Alice (1), Bruno's width ${v1?.frameWidth}`;
+    throw e;
   } finally {
     clearLoss();
   }

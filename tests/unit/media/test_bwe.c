@@ -204,6 +204,26 @@ static void test_loss(void **state)
     free_sim(s);
 }
 
+/* 5 % random loss (radio) on a fast link is no congestion: the estimate
+ * may be trimmed, but nothing reports congestion (the temporal layers stay,
+ * media/room.c); 30 % lost is. */
+static void test_random_loss_is_not_congestion(void **state)
+{
+    (void)state;
+    struct sim *s = new_sim(1000000, 10e6);
+    sim_run(s, 3000);
+    s->loss_pct = 5;
+    sim_run(s, 30000);
+    printf("# loss 5 %%: %u bit/s after 30 s, last congestion %lld us\n", pal_bwe_estimate(s->bwe),
+           (long long)pal_bwe_last_congestion_us(s->bwe));
+    assert_int_equal(pal_bwe_last_congestion_us(s->bwe), 0);
+    assert_true(pal_bwe_estimate(s->bwe) > 500000);
+    s->loss_pct = 30;
+    sim_run(s, 2000);
+    assert_true(pal_bwe_last_congestion_us(s->bwe) > 0);
+    free_sim(s);
+}
+
 /* A video held back to 250 kbit/s on a 10 Mbit/s link: without probes the
  * estimate stays near what is sent (app limited); with them it takes what
  * the clusters delivered, doubling each time, and reaches what the views
@@ -267,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_step_down_delay_only),
         cmocka_unit_test(test_step_up),
         cmocka_unit_test(test_loss),
+        cmocka_unit_test(test_random_loss_is_not_congestion),
         cmocka_unit_test(test_probe_finds_room),
         cmocka_unit_test(test_probe_backs_off_on_short_link),
     };
