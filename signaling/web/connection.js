@@ -8,6 +8,9 @@
 //
 // onOpen() runs on every (re)open, onDown() when an open socket is lost and a
 // reconnection is scheduled. Pending requests are rejected with code "offline".
+// A request without a response within 15 s is rejected with "timeout", and
+// its socket is treated as lost (the server or the path is stuck); so is a
+// socket whose opening handshake has not ended within 10 s.
 // A close with a final code (4001 removed, 4002 meeting ended, 4003 denied) is
 // not retried: onFinal(code, reason) runs instead.
 //
@@ -19,6 +22,7 @@
 const BACKOFF_MIN_MS = 300;
 const BACKOFF_MAX_MS = 5000;
 const REQUEST_TIMEOUT_MS = 15000;
+const OPEN_TIMEOUT_MS = 10000;
 const FINAL_CODES = new Set([4001, 4002, 4003]);
 
 export function createConnection({ url, onOpen = () => {}, onDown = () => {}, onFinal = () => {} }) {
@@ -35,7 +39,13 @@ export function createConnection({ url, onOpen = () => {}, onDown = () => {}, on
     retryTimer = null;
     const sock = new WebSocket(current);
     ws = sock;
+    // a handshake that never ends (a server or proxy that took the TCP
+    // connection and went quiet) counts as a failed attempt, not a wait forever
+    const openTimer = setTimeout(() => {
+      if (sock.readyState === WebSocket.CONNECTING) dropAndRetry(sock);
+    }, OPEN_TIMEOUT_MS);
     sock.addEventListener('open', () => {
+      clearTimeout(openTimer);
       if (sock !== ws) return;
       attempt = 0;
       onOpen();
@@ -58,6 +68,7 @@ export function createConnection({ url, onOpen = () => {}, onDown = () => {}, on
       }
     });
     sock.addEventListener('close', (ev) => {
+      clearTimeout(openTimer);
       if (sock !== ws) return;
       ws = null;
       failPending();
@@ -68,12 +79,29 @@ export function createConnection({ url, onOpen = () => {}, onDown = () => {}, on
         onFinal(ev.code, ev.reason);
         return;
       }
-      // 300 ms, 600 ms, 1.2 s ... up to 5 s, with ±30 % jitter so clients spread out
-      const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
-      attempt++;
-      retryTimer = setTimeout(open, base * (0.7 + Math.random() * 0.6));
-      onDown();
+      retryLater();
     });
+  }
+
+  function retryLater() {
+    // 300 ms, 600 ms, 1.2 s ... up to 5 s, with ±30 % jitter so clients spread out
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
+    attempt++;
+    retryTimer = setTimeout(open, base * (0.7 + Math.random() * 0.6));
+    onDown();
+  }
+
+  // A request got no response in time: this socket may look open and be dead
+  // (a half-open TCP connection, a stuck proxy), and nothing would ever retry
+  // what was asked on it, the join first. It is dropped and another one opened,
+  // as after a loss: onDown, backoff, then onOpen joins again (resuming).
+  function dropAndRetry(sock) {
+    if (sock !== ws || stopped) return;
+    ws = null;
+    failPending();
+    current = url;
+    sock.close(1000);
+    retryLater();
   }
 
   function failPending() {
@@ -124,9 +152,11 @@ export function createConnection({ url, onOpen = () => {}, onDown = () => {}, on
       }
       const id = nextId++;
       return new Promise((resolve, reject) => {
+        const sock = ws;
         const timer = setTimeout(() => {
           pending.delete(id);
           reject({ code: 'timeout', message: 'no response' });
+          dropAndRetry(sock);
         }, REQUEST_TIMEOUT_MS);
         pending.set(id, { resolve, reject, timer });
         ws.send(JSON.stringify({ ...fields, type, id }));

@@ -285,6 +285,32 @@ test('socket dropped: reconnecting, then resumed as the same participant, with t
   }
 });
 
+test('a join that gets no response: after 15 s the page drops that socket, opens another and joins', { timeout: seconds(120) }, async () => {
+  const a = await open();
+  // on the first socket the server's responses are lost on the way back (a
+  // stuck path): the server has the join, the page never gets an answer, and
+  // the server's own timer (no join within 10 s) does not close it
+  const sockets = [];
+  await a.page.routeWebSocket(/\/ws$/, (ws) => {
+    const n = sockets.push(ws);
+    const server = ws.connectToServer();
+    server.onMessage((m) => {
+      if (n === 1 && JSON.parse(m).type === 'response') return;
+      ws.send(m);
+    });
+  });
+  const state = () => a.page.evaluate(() => document.getElementById('conn-status').dataset.state);
+  const t0 = Date.now();
+  await a.page.goto(`${srv.url}/r/sans-reponse?name=Alice&autojoin=1`);
+  await waitFor(async () => sockets.length === 1 && (await state()) === 'connecting', 'connecting on the first socket');
+  await waitFor(() => sockets.length === 2, 'a second socket after the timeout', seconds(30));
+  assert.ok(Date.now() - t0 >= 14000, `gave up on the join after ${Date.now() - t0} ms, not 15 s`);
+  await connected(a.page);
+  assert.equal(sockets.length, 2);
+  assert.ok((await people(a.page)).includes('Alice (vous)'));
+  assertClean(a);
+});
+
 test('no page made a request to a host other than 127.0.0.1', { timeout: seconds(300) }, () => {
   for (const p of pages) assert.deepEqual(p.foreign, []);
 });

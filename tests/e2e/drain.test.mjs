@@ -18,7 +18,13 @@ async function joinAs(srv, room, name, locale) {
   await p.page.goto(`${srv.url}/r/${room}`);
   await p.page.getByLabel(locale === 'en-US' ? 'Your name' : 'Votre nom').fill(name);
   await p.page.getByRole('button', { name: locale === 'en-US' ? 'Join' : 'Rejoindre', exact: true }).click();
-  await connected(p.page);
+  try {
+    await connected(p.page);
+  } catch (e) { // say what the page and the server were doing
+    const state = await p.page.evaluate(() => document.getElementById('conn-status')?.dataset.state).catch(() => '?');
+    e.message += ` [${name}: conn-status ${state}]\npage:\n${p.trail.join('\n')}\nserver:\n${srv.output.slice(-6000)}`;
+    throw e;
+  }
   return p;
 }
 

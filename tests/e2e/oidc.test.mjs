@@ -563,6 +563,13 @@ test('an agent whose connection dropped and whose session then ended (signed out
     // a's connection drops (no close frame): a ghost that may resume
     ca.ws.terminate();
     await ca.closed;
+    // the server has seen the drop: before that, the sign-out would close a
+    // live connection (reason signed_out), not end a ghost
+    const lost = new RegExp(`participant=${ja.participant.id} connection lost`);
+    for (const end = Date.now() + seconds(10); !lost.test(s8.output());) {
+      assert.ok(Date.now() < end, `the server never saw the connection drop:\n${s8.output()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     assert.equal((await get(`${s8.url}/oidc/logout`, a)).status, 303);
     const left = cb.event('participant_left', { filter: (e) => e.participant_id === ja.participant.id });
     // the resume, on a connection without a live session

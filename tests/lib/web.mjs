@@ -104,7 +104,11 @@ export async function newPage(browser, { locale = 'fr-FR' } = {}) {
   const errors = []; // uncaught errors and CSP refusals
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) errors.push(m.text()); });
-  return { page, context, foreign, dialogs, errors };
+  const trail = []; // the last console lines and WebSocket closes, to tell why a wait failed
+  const note = (line) => { trail.push(`${new Date().toISOString()} ${line}`); if (trail.length > 40) trail.shift(); };
+  page.on('console', (m) => note(`console.${m.type()}: ${m.text()}`));
+  page.on('websocket', (ws) => { note(`websocket ${ws.url()}`); ws.on('close', () => note(`websocket closed ${ws.url()}`)); });
+  return { page, context, foreign, dialogs, errors, trail };
 }
 
 export async function axeSerious(page) {
