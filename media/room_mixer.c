@@ -28,6 +28,8 @@
 /* The audio level's extension id on the inputs: each input consumer maps
  * its publisher's id to it. */
 #define MIX_LEVEL_EXT 1
+/* The transport-cc slot's extension id on the outputs (see mix_on_packet). */
+#define MIX_TWCC_EXT 2
 
 struct room_mix_input {
     /* borrowed */
@@ -112,16 +114,38 @@ static struct room_mix_output *output_of(struct room_mix *m, const struct pal_pr
     return NULL;
 }
 
-/* A mixer output packet: through the router as a publisher's would go. */
+/* A mixer output packet: through the router as a publisher's would go.
+ * The mixer writes no header extension, but the subscriber's consumer
+ * numbers a packet for transport-cc in the producer's own transport-cc
+ * extension (as a browser's packets carry): without one, what the mix
+ * sends would never be numbered, never acknowledged, and the subscriber's
+ * estimate would not see its link fill. So each packet gets an empty slot
+ * (RFC 8285 one-byte form, id MIX_TWCC_EXT) here, where transport is the
+ * router's business, not the mixer's. */
 static void mix_on_packet(void *ctx, uint32_t output_id, const uint8_t *rtp, size_t len)
 {
     struct pal_room *r = ctx;
     struct room_mix_output *o = output_by_id(&r->mix, output_id);
-    struct pal_rtp_packet pkt;
-    if (!o || len > sizeof(r->mix.in))
+    struct pal_rtp_packet in, pkt;
+    uint8_t copy[PAL_RTP_MAX_PACKET];
+    if (!o || len > sizeof(copy))
         return;
-    memcpy(r->mix.in, rtp, len);
-    if (pal_rtp_parse(&pkt, r->mix.in, len, NULL) == 0) {
+    memcpy(copy, rtp, len);
+    if (pal_rtp_parse(&in, copy, len, NULL) != 0 || in.extension || in.csrc_count ||
+        in.padding_len)
+        return; /* not what the mixer writes */
+    struct pal_rtp_header h = {.marker = in.marker,
+                               .payload_type = in.payload_type,
+                               .seq = in.seq,
+                               .timestamp = in.timestamp,
+                               .ssrc = in.ssrc,
+                               .n_ext = 1};
+    h.ext[0].id = MIX_TWCC_EXT;
+    h.ext[0].len = 2;
+    size_t n;
+    if (pal_rtp_write(&h, copy + in.header_len, in.payload_len, r->mix.in, sizeof(r->mix.in),
+                      &n) == 0 &&
+        pal_rtp_parse(&pkt, r->mix.in, n, NULL) == 0) {
         int64_t now_us = pal_now_us();
         room_produce(r, o->prod, &pkt, now_us / 1000, now_us);
     }
@@ -300,7 +324,7 @@ static int mix_start(struct pal_room *r)
 }
 
 /* The output's producer: what the mixer sends (its payload type, the
- * subscriber's SSRC), no extension kept. */
+ * subscriber's SSRC), with the transport-cc slot mix_on_packet adds. */
 static int output_producer(const struct pal_room *r, const struct pal_consumer *c, bool video,
                            struct pal_producer **out)
 {
@@ -309,6 +333,7 @@ static int output_producer(const struct pal_room *r, const struct pal_consumer *
         .payload_type = video ? r->mix.cfg.video_payload_type : r->mix.cfg.audio_payload_type,
         .clock_rate = video ? 90000 : 48000,
         .ssrc = pal_consumer_track(c)->ssrc,
+        .ext_twcc = MIX_TWCC_EXT,
     };
     snprintf(t.mid, sizeof(t.mid), "%s", pal_consumer_producer_mid(c));
     return pal_producer_create(PAL_MEDIA_MIXER_ID, &t, out);

@@ -1130,23 +1130,31 @@ static void send_candidate(struct pal_session *s, const struct part *p,
 
 /* track_quality {participant_id, source, layer, paused, reason}: what the
  * subscriber gets of a video track now, and whether its bandwidth (not
- * its view) decided; a track gone meanwhile is not told. */
+ * its view) decided; a track gone meanwhile is not told. The room's mix
+ * (receive=mixed) is told as participant "mixer", source camera: its
+ * composite is one stream (layer null), paused or not. */
 static void send_track_quality(struct pal_media_signaling *ms, struct pal_session *s,
                                const struct pal_media_event *ev)
 {
-    struct part *tp = part_find(ms, ev->u.quality.producer);
-    const struct pal_media_track *t = NULL;
-    for (size_t i = 0; tp && i < tp->n_tracks && !t; i++)
-        if (!strcmp(tp->tracks[i].mid, ev->u.quality.producer_mid))
-            t = &tp->tracks[i];
-    if (!t || t->kind != PAL_MEDIA_VIDEO)
-        return;
     int l = ev->u.quality.layer;
-    json_t *layer = l >= 0 && l < (int)t->n_layers ? json_string(t->rids[l]) : json_null();
+    const char *source = "camera";
+    json_t *layer = json_null();
+    if (strcmp(ev->u.quality.producer, PAL_MEDIA_MIXER_ID) != 0) {
+        struct part *tp = part_find(ms, ev->u.quality.producer);
+        const struct pal_media_track *t = NULL;
+        for (size_t i = 0; tp && i < tp->n_tracks && !t; i++)
+            if (!strcmp(tp->tracks[i].mid, ev->u.quality.producer_mid))
+                t = &tp->tracks[i];
+        if (!t || t->kind != PAL_MEDIA_VIDEO)
+            return;
+        if (l >= 0 && l < (int)t->n_layers)
+            layer = json_string(t->rids[l]);
+        if (!strncmp(t->track_id, "screen-", 7))
+            source = "screen";
+    }
     pal_session_send(s, json_pack("{s:s,s:s,s:s,s:o,s:b,s:s}", "type", "track_quality",
-                                  "participant_id", ev->u.quality.producer, "source",
-                                  strncmp(t->track_id, "screen-", 7) ? "camera" : "screen", "layer",
-                                  layer, "paused", l < 0, "reason",
+                                  "participant_id", ev->u.quality.producer, "source", source,
+                                  "layer", layer, "paused", l < 0, "reason",
                                   ev->u.quality.limited ? "bandwidth" : "view"));
 }
 

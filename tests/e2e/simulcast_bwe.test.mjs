@@ -22,6 +22,9 @@
 //    the video comes back. One talking Opus stream (~55 kbit/s on the wire)
 //    is all that fits below 60 kbit/s, a muted one still costs ~32 kbit/s:
 //    Bruno and Dora leave first.
+// 3. Chloé switches to the room's mix (receive=mixed): on a link that only
+//    carries its sound, the composite is paused, with its indicator and a
+//    track_quality for "mixer"; lifted, it comes back.
 // Bounds are the issue's, times TIME_SCALE (3 in the sanitizer run); the
 // waits before a step are generous (a loaded machine), the steps' own bounds
 // are not. The figures measured are printed (`# ...`).
@@ -382,4 +385,54 @@ test('below 60 kbit/s: video paused, audio kept; lifted, video back', { timeout:
   await until(async () => (await video(chloe, alice)).framesDecoded > r0.framesDecoded + 20 &&
     !(await indicator(chloe, alice)), 60000 * TIME_SCALE, 'video back once the limit is lifted');
   console.log(`# lifted: decoding again, indicator gone after ${secs((await pageNow(chloe)) - t2)}`);
+});
+
+// The room's mix is a track like the others for the estimate: Chloé switches
+// to it (receive=mixed), and the limit of test 2 leaves room for its sound
+// only (the server's Opus, ~15 kbit/s of payload here, ~45 kbit/s on the
+// wire) and pauses its composite (Alice's camera alone, ~160 kbit/s).
+const MIX_PAUSE_KBIT = PAUSE_KBIT;
+test('the room\'s mix on a short link: its composite paused with the indicator and a track_quality for "mixer", its sound kept; lifted, back', { timeout: seconds(600) }, async () => {
+  assert.ok(chloe && pubs.length === 1, 'the room of the second test');
+  limit(null);
+  const mix = { id: 'mixer' };
+  await chloe.page.getByRole('button', { name: /vue mixée|mixed view/i }).click();
+  await until(async () => (await video(chloe, mix))?.framesDecoded > 30, SETTLE_MS, 'Chloé decodes the mix, unlimited');
+  await sleep(5000);
+
+  const t0 = await pageNow(chloe);
+  limit(MIX_PAUSE_KBIT);
+  try {
+    await until(async () => (await indicator(chloe, mix))?.quality === 'paused', 60000 * TIME_SCALE,
+      `the paused indicator on Chloé's mix tile at ${MIX_PAUSE_KBIT} kbit/s`);
+  } finally { // where it stands
+    const tl = await timeline(chloe, (await pageNow(chloe)) - 5000);
+    const a = tl[0]?.s.mixer, b = tl.at(-1)?.s.mixer, span = ((tl.at(-1)?.t ?? 0) - (tl[0]?.t ?? 0)) / 1000;
+    const m = await metrics(server.base);
+    console.log(`# the mix's last 5 s: video ${b && a ? ((b.vb - a.vb) * 8 / span / 1000).toFixed(1) : '?'} kbit/s, ` +
+      `sound ${audioRate(tl, 'mixer').kbit.toFixed(1)} kbit/s; estimate min ${m.get('palabre_media_bwe_estimate_min_bps')}, ` +
+      `paused tracks ${m.get('palabre_media_bwe_paused_tracks')}; ${[...m].filter(([k]) => /bwe|twcc|feedback/.test(k)).map(([k, v]) => `${k}=${v}`).join(' ')}; told ${JSON.stringify(await chloe.page.evaluate(() => window.__quality.slice(-3)))}`);
+  }
+  const pausedAfter = (await pageNow(chloe)) - t0;
+  const told = (await chloe.page.evaluate(() => window.__quality)).filter((e) => e.participant_id === 'mixer');
+  assert.deepEqual(told.at(-1), { type: 'track_quality', participant_id: 'mixer', source: 'camera', layer: null,
+    paused: true, reason: 'bandwidth' });
+  await sleep(3000); // what was queued drains
+  const t1 = await pageNow(chloe);
+  await sleep(10000);
+  const tl = await timeline(chloe, t1);
+  const a = tl[0].s.mixer, b = tl.at(-1).s.mixer;
+  const vpps = (b.vp - a.vp) / ((tl.at(-1).t - tl[0].t) / 1000);
+  const aud = audioRate(tl, 'mixer');
+  console.log(`# the mix at ${MIX_PAUSE_KBIT} kbit/s: paused indicator after ${secs(pausedAfter)}; ` +
+    `video ${vpps.toFixed(1)} packets/s; sound ${aud.pps.toFixed(1)} packets/s, ${aud.kbit.toFixed(1)} kbit/s`);
+  assert.ok(vpps < 10, `the composite is paused (${vpps.toFixed(1)} packets/s)`);
+  assert.ok(aud.pps >= 40, `the mix's sound goes on (${aud.pps.toFixed(1)} packets/s of 50)`);
+
+  const t2 = await pageNow(chloe);
+  limit(null);
+  const r0 = await video(chloe, mix);
+  await until(async () => (await video(chloe, mix)).framesDecoded > r0.framesDecoded + 20 &&
+    !(await indicator(chloe, mix)), 60000 * TIME_SCALE, 'the composite back once the limit is lifted');
+  console.log(`# lifted: the mix decodes again, indicator gone after ${secs((await pageNow(chloe)) - t2)}`);
 });

@@ -12,8 +12,8 @@
  * composite shows each publisher's colour in its tile; a subscriber's PLI
  * brings a keyframe, its NACK the lost packet again (from the ring of the
  * output's producer); publishers' audio levels reach the mixer whatever
- * extension id each browser chose; a simulcast publisher is mixed from one
- * layer; a corrupt publisher frame brings a PLI
+ * extension id each browser chose; the mix is numbered for transport-cc;
+ * a simulcast publisher is mixed from one layer; a corrupt publisher frame brings a PLI
  * to that publisher and the composite keeps flowing; a resolution change and a
  * publisher leaving do not stop it; a hard-muted publisher is neither heard
  * nor seen until the mute is lifted; the mixer starts with the first mixed
@@ -87,6 +87,12 @@ struct part {
     uint16_t last_vseq;
     bool want_rtx;
     int rtx_same, rtx_other;
+    /* transport-cc: the extension id its mix tracks negotiated (0: none),
+     * and the transport-wide numbers seen on them */
+    uint8_t twcc_ext;
+    int tw_numbered, tw_gaps;
+    bool have_tw;
+    uint16_t last_tw;
 };
 
 struct fixture {
@@ -120,6 +126,15 @@ static int sub_rtp(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t 
         else
             p->rtx_other++;
         return 0;
+    }
+    size_t el;
+    const uint8_t *tw = p->twcc_ext ? pal_rtp_ext_find(&pkt, p->twcc_ext, &el) : NULL;
+    if (tw && el == 2) { /* one sequence across both tracks */
+        if (p->have_tw && (uint16_t)(p->last_tw + 1) != pal_rd16(tw))
+            p->tw_gaps++;
+        p->have_tw = true;
+        p->last_tw = pal_rd16(tw);
+        p->tw_numbered++;
     }
     if (pkt.ssrc == p->mix_assrc) {
         assert_int_equal(pkt.payload_type, 111);
@@ -241,6 +256,7 @@ static void subscribe_mix(struct fixture *f, int i)
     p->mix_vssrc = 4000 + (uint32_t)i;
     struct pal_media_track a = track("m0", PAL_MEDIA_AUDIO, p->mix_assrc);
     struct pal_media_track v = track("m1", PAL_MEDIA_VIDEO, p->mix_vssrc);
+    a.ext_twcc = v.ext_twcc = p->twcc_ext;
     assert_int_equal(
         pal_room_consumer_add(f->room, p->peer, PAL_MEDIA_MIXER_ID, "audio", &a, f->now), 0);
     assert_int_equal(
@@ -678,6 +694,26 @@ static void send_layer(void *ctx, const uint8_t *frame, size_t len, bool key)
 /* Erin publishes her camera in two simulcast layers, q red and h green:
  * the mixer's input consumes one, the smallest that fills a tile of the
  * composite (q), so the composite shows red and never green. */
+/* The mix is numbered for transport-cc like any forwarded track (the
+ * subscriber's estimate must see what the mix sends: a mixed subscriber on
+ * a short link gets its composite paused, e2e/simulcast_bwe): every packet
+ * of both mix tracks carries the subscriber's transport-wide number, one
+ * sequence without a gap. Without a slot in the mixer's packets, none did. */
+static void mix_numbered_for_transport_cc(void **state)
+{
+    struct fixture *f = *state;
+    publish(f, 0);
+    publish(f, 1);
+    f->p[3].twcc_ext = 5; /* dave's subscribe PC negotiated it as 5 */
+    subscribe_mix(f, 3);
+    run(f, 1000, 2);
+    struct part *d = &f->p[3];
+    assert_true(d->audio_packets >= 1000 / 20 - 10);
+    assert_true(d->video_packets >= 10);
+    assert_int_equal(d->tw_numbered, d->audio_packets + d->video_packets);
+    assert_int_equal(d->tw_gaps, 0);
+}
+
 static void simulcast_publisher_mixed_from_one_layer(void **state)
 {
     struct fixture *f = *state;
@@ -940,6 +976,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(keyframes_both_ways, setup, teardown),
         cmocka_unit_test_setup_teardown(composite_nack_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(levels_read_whatever_their_extension_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(mix_numbered_for_transport_cc, setup, teardown),
         cmocka_unit_test_setup_teardown(simulcast_publisher_mixed_from_one_layer, setup, teardown),
         cmocka_unit_test_setup_teardown(mixer_lives_with_its_consumers, setup, teardown),
         cmocka_unit_test_setup_teardown(blocked_publisher_not_mixed, setup, teardown),
