@@ -15,12 +15,18 @@
 #define K_DOWN 0.039
 #define RATE_WINDOW_US 500000   /* received rate: over the last 500 ms of arrivals */
 #define LOSS_CUT_US 300000      /* the loss side cuts at most this often (GCC: 300 ms + RTT) */
-/* Congestion (pal_bwe_last_congestion_us): overuse, or more than a fifth
- * lost over at least 20 packets (summed over feedbacks: one holds a
- * handful). A few % of random loss (radio) is not congestion: over 20
- * packets, 5 % random loss loses 5 or more once in 400 judgements. */
+/* Loss is judged over at least LOSS_PACKETS packets, summed over feedbacks
+ * (libwebrtc's kLimitNumPackets): one feedback holds a handful, and one
+ * packet lost at random in 6 reads as 17 %, a cut. Over 20, 5 % random loss
+ * (radio) crosses the 10 % that cuts in 7.5 % of judgements, mildly.
+ * Congestion (pal_bwe_last_congestion_us): overuse, or more than a fifth
+ * lost; 5 % random loss loses 5 of 20 once in 400 judgements. */
+#define LOSS_PACKETS 20
 #define CONGESTION_LOSS 0.2
-#define CONGESTION_PACKETS 20
+/* Overflow (pal_bwe_last_overflow_us, what fails a probe): overuse, or
+ * more than 15 % lost; a probe 1.25 times above a policer's rate loses a
+ * fifth, 5 % random loss loses 4 of 20 once in 60 judgements. */
+#define OVERFLOW_LOSS 0.15
 
 struct sent {
     uint16_t seq;
@@ -54,7 +60,10 @@ struct pal_bwe {
     int64_t last_cut_us; /* the estimate was last cut (overuse or loss); 0: never */
     int64_t last_loss_cut_us;
     int64_t last_congestion_us;
-    uint32_t cong_known, cong_lost; /* summed until CONGESTION_PACKETS */
+    int64_t last_overflow_us;
+    uint32_t loss_known, loss_lost; /* summed until LOSS_PACKETS */
+    int64_t loss_from_us;           /* the first of them was sent */
+    int64_t last_loss_us;           /* the last judgement of the loss */
     double delay_bps, loss_bps;
     int64_t last_update_us;
     /* received rate: arrivals (time, bytes) in a ring */
@@ -210,6 +219,59 @@ static double clamp(const struct pal_bwe *b, double bps)
     return bps < b->cfg.min_bps ? b->cfg.min_bps : bps > b->cfg.max_bps ? b->cfg.max_bps : bps;
 }
 
+/* One judgement of the loss over LOSS_PACKETS or more: over 10 % cuts,
+ * under 2 % lets the rate grow, between holds (GCC). since: seconds since
+ * the previous judgement (at most 1); from_us: when its first packet was
+ * sent. */
+static void on_loss(struct pal_bwe *b, double loss, double since, double rx, int64_t from_us,
+                    int64_t now_us)
+{
+    if (loss > CONGESTION_LOSS)
+        b->last_congestion_us = now_us;
+    if (loss > OVERFLOW_LOSS && from_us > b->last_overflow_us)
+        b->last_overflow_us = from_us; /* all of its packets were sent since */
+    if (loss > 0.10) {
+        /* once per LOSS_CUT_US: the judgements that follow report the
+         * same episode (a queue draining), not a new one */
+        if (!b->last_loss_cut_us || now_us - b->last_loss_cut_us >= LOSS_CUT_US) {
+            /* not below 85 % of what arrived meanwhile (the link's rate
+             * while it overflowed): a queue draining after the sender
+             * slowed down still reports losses, of a rate gone already */
+            double cut = b->loss_bps * (1 - 0.5 * loss);
+            if (cut < 0.85 * rx)
+                cut = 0.85 * rx < b->loss_bps ? 0.85 * rx : b->loss_bps;
+            b->loss_bps = cut;
+            b->last_loss_cut_us = now_us;
+            /* a link that drops what goes over its rate without queueing (a
+             * policer) never shows overuse: the delay side forgets what it
+             * believed then. Only on an overflow's loss: after a few % lost
+             * at random (radio), what arrived is what was sent, which says
+             * nothing of the link, and following it down each time would
+             * spiral (a smaller estimate, less sent, a smaller estimate). */
+            if (loss > OVERFLOW_LOSS && rx > 0 && b->delay_bps > rx)
+                b->delay_bps = clamp(b, rx);
+        }
+        b->last_cut_us = now_us;
+    } else if (loss < 0.02) {
+        /* it grows back fast, but not far above what arrives or what the
+         * delay side holds: a link that lost what went over its rate says
+         * nothing of a higher one (a padding probe does,
+         * palabre/bwe_probe.h) */
+        double up = b->loss_bps * pow(1.05, since * 10);
+        double cap = rx > 0 ? 1.5 * rx + 10000 : up;
+        if (cap < b->delay_bps)
+            cap = b->delay_bps; /* back to what the delay side holds */
+        b->loss_bps = up < cap ? up : (b->loss_bps > cap ? b->loss_bps : cap);
+    }
+    /* under 10 % lost, what arrived is a rate the link carries (a probe's
+     * result among them): the loss side holds at least that */
+    if (loss <= 0.10 && rx > b->loss_bps)
+        b->loss_bps = rx;
+    if (b->loss_bps > b->delay_bps * 1.5)
+        b->loss_bps = b->delay_bps * 1.5; /* the loss side never runs far ahead */
+    b->loss_bps = clamp(b, b->loss_bps);
+}
+
 void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, size_t n,
                          int64_t reference_us, int64_t now_us)
 {
@@ -221,6 +283,8 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
         if (!s->valid || s->seq != st[i].seq)
             continue; /* not ours, or too old */
         known++;
+        if (!b->loss_from_us || s->send_us < b->loss_from_us)
+            b->loss_from_us = s->send_us;
         if (!st[i].received) {
             lost++;
             continue;
@@ -256,7 +320,7 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
             cut = 0.5 * b->delay_bps;
         if (cut < b->delay_bps)
             b->delay_bps = cut;
-        b->last_cut_us = b->last_congestion_us = now_us;
+        b->last_cut_us = b->last_congestion_us = b->last_overflow_us = now_us;
         b->usage = PAL_BWE_NORMAL; /* once per overuse episode: the detector says again */
         b->overuse_ms = 0;
     } else if (b->usage == PAL_BWE_NORMAL) {
@@ -269,50 +333,19 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
         b->delay_bps = up < cap ? up : (b->delay_bps > cap ? b->delay_bps : cap);
     }
     b->delay_bps = clamp(b, b->delay_bps);
-    b->cong_known += (uint32_t)known;
-    b->cong_lost += (uint32_t)lost;
-    if (b->cong_known >= CONGESTION_PACKETS) {
-        if (b->cong_lost > CONGESTION_LOSS * b->cong_known)
-            b->last_congestion_us = now_us;
-        b->cong_known = b->cong_lost = 0;
-    }
-    /* loss-based */
-    if (known > 0) {
-        double loss = (double)lost / (double)known;
-        if (loss > 0.10) {
-            /* once per LOSS_CUT_US: the feedbacks that follow report the
-             * same episode (a queue draining), not a new one */
-            if (!b->last_loss_cut_us || now_us - b->last_loss_cut_us >= LOSS_CUT_US) {
-                /* not below 85 % of what arrived meanwhile (the link's rate
-                 * while it overflowed): a queue draining after the sender
-                 * slowed down still reports losses, of a rate gone already */
-                double cut = b->loss_bps * (1 - 0.5 * loss);
-                if (cut < 0.85 * rx)
-                    cut = 0.85 * rx < b->loss_bps ? 0.85 * rx : b->loss_bps;
-                b->loss_bps = cut;
-                b->last_loss_cut_us = now_us;
-                /* a link that drops without queueing (a policer) never shows
-                 * overuse: the delay side forgets what it believed then */
-                if (rx > 0 && b->delay_bps > 1.2 * rx)
-                    b->delay_bps = clamp(b, 1.2 * rx);
-            }
-            b->last_cut_us = now_us;
-        } else if (loss < 0.02) {
-            /* it grows back fast, but not far above what arrives or what the
-             * delay side holds: a link that lost what went over its rate says
-             * nothing of a higher one (a padding probe does,
-             * palabre/bwe_probe.h) */
-            double up = b->loss_bps * pow(1.05, dt > 0 ? dt * 10 : 0);
-            double cap = rx > 0 ? 1.5 * rx + 10000 : up;
-            if (cap < b->delay_bps)
-                cap = b->delay_bps; /* back to what the delay side holds */
-            b->loss_bps = up < cap ? up : (b->loss_bps > cap ? b->loss_bps : cap);
-            if (rx > b->loss_bps)
-                b->loss_bps = rx; /* delivered without loss */
-        }
-        if (b->loss_bps > b->delay_bps * 1.5)
-            b->loss_bps = b->delay_bps * 1.5; /* the loss side never runs far ahead */
-        b->loss_bps = clamp(b, b->loss_bps);
+    /* loss-based: judged over LOSS_PACKETS and more, summed over feedbacks */
+    b->loss_known += (uint32_t)known;
+    b->loss_lost += (uint32_t)lost;
+    if (b->loss_known >= LOSS_PACKETS) {
+        double loss = (double)b->loss_lost / (double)b->loss_known;
+        double since = b->last_loss_us ? (double)(now_us - b->last_loss_us) / 1e6 : 0;
+        if (since > 1)
+            since = 1;
+        int64_t from_us = b->loss_from_us;
+        b->loss_known = b->loss_lost = 0;
+        b->loss_from_us = 0;
+        b->last_loss_us = now_us;
+        on_loss(b, loss, since, rx, from_us, now_us);
     }
 }
 
@@ -324,6 +357,11 @@ int64_t pal_bwe_last_cut_us(const struct pal_bwe *b)
 int64_t pal_bwe_last_congestion_us(const struct pal_bwe *b)
 {
     return b->last_congestion_us;
+}
+
+int64_t pal_bwe_last_overflow_us(const struct pal_bwe *b)
+{
+    return b->last_overflow_us;
 }
 
 uint32_t pal_bwe_estimate(const struct pal_bwe *b)

@@ -17,11 +17,35 @@ bool pal_bwe_probe_running(const struct pal_bwe_probe *p)
     return p->end_us != 0;
 }
 
+/* The link had no room: the next cluster waits longer each time, and
+ * aims lower: x2, x1.5, x1.25 the estimate. */
+static void failed(struct pal_bwe_probe *p, int64_t now_us)
+{
+    p->next_us = now_us + (int64_t)p->backoff_ms * 1000;
+    p->backoff_ms *= 2;
+    if (p->backoff_ms > PAL_BWE_PROBE_BACKOFF_MAX_MS)
+        p->backoff_ms = PAL_BWE_PROBE_BACKOFF_MAX_MS;
+    p->gain = 1 + (p->gain - 1) / 2;
+    if (p->gain < PAL_BWE_PROBE_MIN_TRY_GAIN)
+        p->gain = PAL_BWE_PROBE_MIN_TRY_GAIN;
+}
+
 bool pal_bwe_probe_start(struct pal_bwe_probe *p, uint32_t want_bps, uint32_t estimate_bps,
                          bool has_feedback, int64_t now_us)
 {
     if (p->end_us || !has_feedback || now_us < p->next_us)
         return false;
+    if (p->judge) {
+        /* the last cluster ran its course: it found room if the estimate
+         * went at least half the way from where it was to the target */
+        p->judge = false;
+        if ((double)estimate_bps < p->from_bps + 0.5 * ((double)p->target_bps - p->from_bps)) {
+            failed(p, now_us);
+            return false;
+        }
+        p->backoff_ms = PAL_BWE_PROBE_BACKOFF_MIN_MS;
+        p->gain = 2.0;
+    }
     if (want_bps <= estimate_bps)
         return false; /* the estimate covers it: nothing to find */
     /* a little above the need (what arrives is a little below what is
@@ -36,34 +60,28 @@ bool pal_bwe_probe_start(struct pal_bwe_probe *p, uint32_t want_bps, uint32_t es
     if (target > UINT32_MAX)
         target = UINT32_MAX;
     p->target_bps = (uint32_t)target;
+    p->from_bps = estimate_bps;
     p->start_us = p->last_tick_us = now_us;
     p->end_us = now_us + PAL_BWE_PROBE_CLUSTER_MS * 1000;
     p->clusters++;
     return true;
 }
 
-size_t pal_bwe_probe_tick(struct pal_bwe_probe *p, uint32_t media_bps, int64_t last_cut_us,
+size_t pal_bwe_probe_tick(struct pal_bwe_probe *p, uint32_t media_bps, int64_t last_overflow_us,
                           int64_t now_us)
 {
     if (!p->end_us)
         return 0;
-    if (last_cut_us >= p->start_us) {
-        /* the link had no room: stop at once, wait longer each time */
+    if (last_overflow_us >= p->start_us) {
+        /* the link had no room: stop at once */
         p->end_us = 0;
-        p->next_us = now_us + (int64_t)p->backoff_ms * 1000;
-        p->backoff_ms *= 2;
-        if (p->backoff_ms > PAL_BWE_PROBE_BACKOFF_MAX_MS)
-            p->backoff_ms = PAL_BWE_PROBE_BACKOFF_MAX_MS;
-        /* and not as high: x2, x1.5, x1.25 the estimate */
-        p->gain = 1 + (p->gain - 1) / 2;
-        if (p->gain < PAL_BWE_PROBE_MIN_TRY_GAIN)
-            p->gain = PAL_BWE_PROBE_MIN_TRY_GAIN;
+        failed(p, now_us);
         return 0;
     }
     if (now_us >= p->end_us) {
+        /* judged when the feedback of its end has come (the next start) */
         p->end_us = 0;
-        p->backoff_ms = PAL_BWE_PROBE_BACKOFF_MIN_MS;
-        p->gain = 2.0;
+        p->judge = true;
         p->next_us = now_us + PAL_BWE_PROBE_GAP_MS * 1000;
         return 0;
     }

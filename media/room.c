@@ -1009,7 +1009,7 @@ static void tick_budget(struct pal_room *r, struct pal_room_peer *p, int64_t now
  * subscriber's video tracks that can carry it. */
 static void tick_probe(struct pal_room *r, struct pal_room_peer *p, int64_t now_ms)
 {
-    size_t bytes = pal_bwe_probe_tick(&p->probe, p->media_bps, pal_bwe_last_cut_us(p->bwe),
+    size_t bytes = pal_bwe_probe_tick(&p->probe, p->media_bps, pal_bwe_last_overflow_us(p->bwe),
                                       now_ms * 1000);
     for (size_t k = 0; bytes && k < p->n_consumers; k++) {
         int rc = pal_consumer_send_padding(p->consumers[k], bytes, now_ms * 1000);

@@ -8,9 +8,11 @@
  *   threshold the link is overused (queues grow), below its opposite
  *   underused. The rate follows AIMD: x0.85 of what was received on
  *   overuse, +8 % per second otherwise (held while underused);
- * - loss-based: more than 10 % lost in a feedback interval cuts the rate by
- *   half the loss fraction, less than 2 % lets it grow (to at least what
- *   was received).
+ * - loss-based: the loss is judged over 20 packets or more (summed over
+ *   feedbacks, which hold a handful each); more than 10 % lost cuts the
+ *   rate by half the loss fraction, less than 2 % lets it grow, and up to
+ *   10 % it holds at least what was received. A few % of random loss
+ *   (radio) thus holds the rate; it neither sinks it nor fails probes.
  * The estimate is the lower of the two, within [min_bps, max_bps].
  *
  * A fixed ring of sent packets: no allocation after create.
@@ -62,6 +64,13 @@ int64_t pal_bwe_last_cut_us(const struct pal_bwe *b);
  * loss, which cuts the estimate mildly (pal_bwe_last_cut_us) but is no
  * reason to drop frames (the temporal layers, media/room.c). */
 int64_t pal_bwe_last_congestion_us(const struct pal_bwe *b);
+/* When the link last carried less than was sent (0: never): overuse
+ * (when seen), or more than 15 % of 20 packets or more lost (when the
+ * first of them was sent: a probe started since is failed only by what
+ * it sent). What fails a padding probe (palabre/bwe_probe.h): a probe
+ * above a policer's rate loses what it sent over, while a few % of random
+ * loss, met whatever the rate, rarely crosses 15 %. */
+int64_t pal_bwe_last_overflow_us(const struct pal_bwe *b);
 enum pal_bwe_usage pal_bwe_usage(const struct pal_bwe *b);
 
 #endif

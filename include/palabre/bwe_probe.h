@@ -13,11 +13,18 @@
  *   little less than what is sent; at least 10 % above the estimate), or
  *   twice the estimate, whichever is lower (a success lets the next cluster go twice as high:
  *   the estimate grows exponentially while the link has room);
- * - a cut of the estimate during a cluster (overuse, loss) stops it at
- *   once; the next one waits PAL_BWE_PROBE_BACKOFF_MIN_MS, doubling after
- *   each failure up to PAL_BWE_PROBE_BACKOFF_MAX_MS, and aims lower: 1.5,
- *   then 1.25 times the estimate (a link just above the estimate is found
- *   without flooding it each time), twice again after a success;
+ * - an overflow during a cluster (a queue grew, or more than 15 % was
+ *   lost: pal_bwe_last_overflow_us) stops it at once, and fails it;
+ * - a cluster that ran its course succeeded if, when the next would start
+ *   (PAL_BWE_PROBE_GAP_MS later: the feedback of its end has come), the
+ *   estimate went at least half the way to its target; otherwise it failed
+ *   (it found no room: a short link that queues a little without overuse,
+ *   say). Like libwebrtc, which probes on only while the estimate follows;
+ * - after a failure the next cluster waits PAL_BWE_PROBE_BACKOFF_MIN_MS,
+ *   doubling after each failure up to PAL_BWE_PROBE_BACKOFF_MAX_MS, and
+ *   aims lower: 1.5, then 1.25 times the estimate (a link just above the
+ *   estimate is found without flooding it each time), twice again after a
+ *   success;
  * - never without transport-cc feedback (nothing would tell the result),
  *   never more than PAL_BWE_PROBE_MAX_PADDING_BPS of padding;
  * - idle, it costs one test per subscriber and tick.
@@ -41,6 +48,8 @@ struct pal_bwe_probe {
     int64_t start_us, end_us; /* the running cluster (end_us 0: none) */
     int64_t last_tick_us;
     uint32_t target_bps;      /* media and padding together */
+    uint32_t from_bps;        /* the estimate when it started */
+    bool judge;               /* it ran its course: judged at the next start */
     int64_t next_us;          /* no cluster before */
     uint32_t backoff_ms;
     double gain;              /* the target at most gain x the estimate */
@@ -58,10 +67,12 @@ bool pal_bwe_probe_start(struct pal_bwe_probe *p, uint32_t want_bps, uint32_t es
                          bool has_feedback, int64_t now_us);
 
 /* Every tick: the padding to send now, in bytes (0: none or idle), for
- * the target given that media_bps goes out anyway. last_cut_us: when the
- * estimator last cut its estimate (pal_bwe_last_cut_us): a cut since the
+ * the target given that media_bps goes out anyway. last_overflow_us: when
+ * the estimator last saw the link carry less than was sent
+ * (pal_bwe_last_overflow_us; not a few % of random loss, which a cluster
+ * on a radio link meets whatever its rate): an overflow since the
  * cluster started fails it. Ends the cluster when its time is up. */
-size_t pal_bwe_probe_tick(struct pal_bwe_probe *p, uint32_t media_bps, int64_t last_cut_us,
+size_t pal_bwe_probe_tick(struct pal_bwe_probe *p, uint32_t media_bps, int64_t last_overflow_us,
                           int64_t now_us);
 
 /* bytes of padding went out. */

@@ -1,7 +1,8 @@
 /* The probe controller (palabre/bwe_probe.h) alone: padding at the target
  * rate less the media, paced over the ticks; the target at twice the
- * estimate at most; a cut stops a cluster at once and the next waits
- * longer each time (bounded); a success resets that; nothing without
+ * estimate at most; an overflow stops a cluster at once and the next waits
+ * longer each time (bounded), as after a cluster the estimate did not
+ * follow; a success resets that; nothing without
  * feedback, nothing worth less than 10 %, never more padding than the cap;
  * idle, nothing. */
 #include <setjmp.h>
@@ -97,8 +98,9 @@ static void test_padding_cap(void **state)
     size_t cap = (size_t)PAL_BWE_PROBE_MAX_PADDING_BPS / 8 * TICK_US / 1000000;
     uint64_t total = run_cluster(&p, 0, &now, cap);
     assert_true(total <= (uint64_t)PAL_BWE_PROBE_MAX_PADDING_BPS / 8);
-    /* a late tick (the worker was busy) makes up 100 ms at most: no burst */
-    assert_true(pal_bwe_probe_start(&p, 40000000, 10000000, true,
+    /* a late tick (the worker was busy) makes up 100 ms at most: no burst
+     * (the estimate took the cluster's 20 Mbit/s: a success) */
+    assert_true(pal_bwe_probe_start(&p, 40000000, 20000000, true,
                                     now + PAL_BWE_PROBE_GAP_MS * 1000));
     now += PAL_BWE_PROBE_GAP_MS * 1000 + 900000;
     assert_true(pal_bwe_probe_tick(&p, 0, 0, now) <= PAL_BWE_PROBE_MAX_PADDING_BPS / 80);
@@ -135,9 +137,38 @@ static void test_cut_stops_and_backs_off(void **state)
         now += TICK_US;
         pal_bwe_probe_tick(&p, 250000, old_cut, now);
     }
-    assert_int_equal(p.backoff_ms, PAL_BWE_PROBE_BACKOFF_MIN_MS);
     assert_true(pal_bwe_probe_start(&p, 2000000, 600000, true,
                                     now + PAL_BWE_PROBE_GAP_MS * 1000));
+    assert_int_equal(p.backoff_ms, PAL_BWE_PROBE_BACKOFF_MIN_MS);
+}
+
+/* A cluster that runs its course without an overflow but after which the
+ * estimate did not follow (it found no room: a short link that queues a
+ * little) is a failure: the next waits the backoff and aims lower. One
+ * that took the estimate half the way to its target is a success. */
+static void test_no_gain_is_a_failure(void **state)
+{
+    (void)state;
+    struct pal_bwe_probe p;
+    pal_bwe_probe_init(&p);
+    int64_t now = 1000000;
+    assert_true(pal_bwe_probe_start(&p, 2000000, 300000, true, now));
+    assert_int_equal(p.target_bps, 600000);
+    run_cluster(&p, 250000, &now, SIZE_MAX);
+    /* the estimate went from 300 to 440 kbit/s: less than half the way */
+    now += PAL_BWE_PROBE_GAP_MS * 1000;
+    assert_false(pal_bwe_probe_start(&p, 2000000, 440000, true, now));
+    assert_false(pal_bwe_probe_start(&p, 2000000, 440000, true,
+                                     now + PAL_BWE_PROBE_BACKOFF_MIN_MS * 1000 - 1));
+    now += PAL_BWE_PROBE_BACKOFF_MIN_MS * 1000;
+    assert_true(pal_bwe_probe_start(&p, 2000000, 440000, true, now));
+    assert_int_equal(p.target_bps, 660000); /* x1.5 */
+    run_cluster(&p, 250000, &now, SIZE_MAX);
+    /* 440 -> 560 kbit/s: more than half the way to 660, a success: x2 again */
+    now += PAL_BWE_PROBE_GAP_MS * 1000;
+    assert_true(pal_bwe_probe_start(&p, 2000000, 560000, true, now));
+    assert_int_equal(p.target_bps, 1120000);
+    assert_int_equal(p.backoff_ms, PAL_BWE_PROBE_BACKOFF_MIN_MS);
 }
 
 int main(void)
@@ -148,6 +179,7 @@ int main(void)
         cmocka_unit_test(test_no_feedback_no_probe),
         cmocka_unit_test(test_padding_cap),
         cmocka_unit_test(test_cut_stops_and_backs_off),
+        cmocka_unit_test(test_no_gain_is_a_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
