@@ -37,11 +37,9 @@ bool pal_bwe_probe_start(struct pal_bwe_probe *p, uint32_t want_bps, uint32_t es
         return false;
     if (p->judge) {
         /* the last cluster ran its course: it found room if the estimate
-         * went at least a third of the way from where it was to the
-         * target (what arrived is measured with some noise, and a 1.25x
-         * step from a low estimate is a few kbit/s) */
+         * went at least half the way from where it was to the target */
         p->judge = false;
-        if ((double)estimate_bps < p->from_bps + ((double)p->target_bps - p->from_bps) / 3) {
+        if ((double)estimate_bps < p->from_bps + 0.5 * ((double)p->target_bps - p->from_bps)) {
             failed(p, now_us);
             return false;
         }

@@ -17,7 +17,7 @@
  *   lost: pal_bwe_last_overflow_us) stops it at once, and fails it;
  * - a cluster that ran its course succeeded if, when the next would start
  *   (PAL_BWE_PROBE_GAP_MS later: the feedback of its end has come), the
- *   estimate went at least a third of the way to its target; otherwise it failed
+ *   estimate went at least half the way to its target; otherwise it failed
  *   (it found no room: a short link that queues a little without overuse,
  *   say). Like libwebrtc, which probes on only while the estimate follows;
  * - after a failure the next cluster waits PAL_BWE_PROBE_BACKOFF_MIN_MS,

@@ -145,7 +145,7 @@ static void test_cut_stops_and_backs_off(void **state)
 /* A cluster that runs its course without an overflow but after which the
  * estimate did not follow (it found no room: a short link that queues a
  * little) is a failure: the next waits the backoff and aims lower. One
- * that took the estimate a third of the way to its target is a success. */
+ * that took the estimate half the way to its target is a success. */
 static void test_no_gain_is_a_failure(void **state)
 {
     (void)state;
@@ -155,19 +155,19 @@ static void test_no_gain_is_a_failure(void **state)
     assert_true(pal_bwe_probe_start(&p, 2000000, 300000, true, now));
     assert_int_equal(p.target_bps, 600000);
     run_cluster(&p, 250000, &now, SIZE_MAX);
-    /* the estimate went from 300 to 380 kbit/s: less than a third of the way */
+    /* the estimate went from 300 to 440 kbit/s: less than half the way */
     now += PAL_BWE_PROBE_GAP_MS * 1000;
-    assert_false(pal_bwe_probe_start(&p, 2000000, 380000, true, now));
-    assert_false(pal_bwe_probe_start(&p, 2000000, 380000, true,
+    assert_false(pal_bwe_probe_start(&p, 2000000, 440000, true, now));
+    assert_false(pal_bwe_probe_start(&p, 2000000, 440000, true,
                                      now + PAL_BWE_PROBE_BACKOFF_MIN_MS * 1000 - 1));
     now += PAL_BWE_PROBE_BACKOFF_MIN_MS * 1000;
-    assert_true(pal_bwe_probe_start(&p, 2000000, 380000, true, now));
-    assert_int_equal(p.target_bps, 570000); /* x1.5 */
+    assert_true(pal_bwe_probe_start(&p, 2000000, 440000, true, now));
+    assert_int_equal(p.target_bps, 660000); /* x1.5 */
     run_cluster(&p, 250000, &now, SIZE_MAX);
-    /* 380 -> 450 kbit/s: more than a third of the way to 570, a success: x2 again */
+    /* 440 -> 560 kbit/s: more than half the way to 660, a success: x2 again */
     now += PAL_BWE_PROBE_GAP_MS * 1000;
-    assert_true(pal_bwe_probe_start(&p, 2000000, 450000, true, now));
-    assert_int_equal(p.target_bps, 900000);
+    assert_true(pal_bwe_probe_start(&p, 2000000, 560000, true, now));
+    assert_int_equal(p.target_bps, 1120000);
     assert_int_equal(p.backoff_ms, PAL_BWE_PROBE_BACKOFF_MIN_MS);
 }
 
