@@ -7,6 +7,7 @@
 
 #define SENT_SLOTS 1024         /* power of two: > packets in flight between feedbacks */
 #define BURST_US 5000           /* packets sent within 5 ms form one group */
+#define MAX_BURST_US 100000     /* a group arriving in a burst spans at most 100 ms */
 #define TREND_WINDOW 20         /* groups in the linear fit */
 #define TREND_GAIN 4.0
 #define SMOOTHING 0.9
@@ -36,7 +37,7 @@ struct sent {
 };
 
 struct group {
-    int64_t first_send_us, last_send_us, last_arrival_us;
+    int64_t first_send_us, last_send_us, first_arrival_us, last_arrival_us;
     bool open;
 };
 
@@ -214,6 +215,22 @@ static void group_done(struct pal_bwe *b, int64_t now_us)
     b->have_prev = true;
 }
 
+/* Whether a packet sent at send_us and arriving at arrival_us belongs to
+ * the open group although sent later than BURST_US after its first: it
+ * arrived less than BURST_US after the group's last, sooner than it was sent
+ * after it. That is a receiver that read nothing for a while, then all that
+ * came meanwhile (a busy CPU, a radio's burst): the group arrived late, the
+ * ones after it in a heap, and no queue grew. Apart, the late group reads
+ * as a queue growing (overuse), the heap as draining (libwebrtc's
+ * InterArrivalDelta merges bursts the same way). */
+static bool in_burst(const struct group *g, int64_t send_us, int64_t arrival_us)
+{
+    int64_t arrival_delta = arrival_us - g->last_arrival_us;
+    int64_t send_delta = send_us - g->last_send_us;
+    return arrival_delta - send_delta < 0 && arrival_delta <= BURST_US &&
+           arrival_us - g->first_arrival_us < MAX_BURST_US;
+}
+
 static double clamp(const struct pal_bwe *b, double bps)
 {
     return bps < b->cfg.min_bps ? b->cfg.min_bps : bps > b->cfg.max_bps ? b->cfg.max_bps : bps;
@@ -292,12 +309,14 @@ void pal_bwe_on_feedback(struct pal_bwe *b, const struct pal_twcc_status *st, si
         arrival += st[i].delta_us;
         s->valid = false;
         rx_add(b, arrival, s->bytes);
-        if (b->cur.open && s->send_us - b->cur.first_send_us > BURST_US) {
+        if (b->cur.open && s->send_us - b->cur.first_send_us > BURST_US &&
+            !in_burst(&b->cur, s->send_us, arrival)) {
             group_done(b, now_us);
             b->cur.open = false;
         }
         if (!b->cur.open) {
             b->cur.first_send_us = s->send_us;
+            b->cur.first_arrival_us = arrival;
             b->cur.open = true;
         }
         if (s->send_us >= b->cur.last_send_us || b->cur.first_send_us == s->send_us)

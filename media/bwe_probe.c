@@ -37,9 +37,16 @@ bool pal_bwe_probe_start(struct pal_bwe_probe *p, uint32_t want_bps, uint32_t es
         return false;
     if (p->judge) {
         /* the last cluster ran its course: it found room if the estimate
-         * went at least half the way from where it was to the target */
+         * went at least half the way from where it was to the target. The
+         * room asks for a cluster only while a track is held back: a
+         * verdict nobody asked for within PAL_BWE_PROBE_VERDICT_MS of its
+         * moment means the cluster's room let every track up, a success;
+         * judging it later against an estimate cut since would fail it for
+         * what happened after it. */
         p->judge = false;
-        if ((double)estimate_bps < p->from_bps + 0.5 * ((double)p->target_bps - p->from_bps)) {
+        bool stale = now_us - p->next_us > PAL_BWE_PROBE_VERDICT_MS * 1000;
+        if (!stale &&
+            (double)estimate_bps < p->from_bps + 0.5 * ((double)p->target_bps - p->from_bps)) {
             failed(p, now_us);
             return false;
         }

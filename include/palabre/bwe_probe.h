@@ -19,7 +19,10 @@
  *   (PAL_BWE_PROBE_GAP_MS later: the feedback of its end has come), the
  *   estimate went at least half the way to its target; otherwise it failed
  *   (it found no room: a short link that queues a little without overuse,
- *   say). Like libwebrtc, which probes on only while the estimate follows;
+ *   say). Like libwebrtc, which probes on only while the estimate follows.
+ *   A cluster is judged only when the next is asked for (a track is still
+ *   held back); not asked within PAL_BWE_PROBE_VERDICT_MS, it let every
+ *   track up: a success (never judged later, against an estimate cut since);
  * - after a failure the next cluster waits PAL_BWE_PROBE_BACKOFF_MIN_MS,
  *   doubling after each failure up to PAL_BWE_PROBE_BACKOFF_MAX_MS, and
  *   aims lower: 1.5, then 1.25 times the estimate (a link just above the
@@ -38,6 +41,7 @@
 
 #define PAL_BWE_PROBE_CLUSTER_MS 600
 #define PAL_BWE_PROBE_GAP_MS 500 /* after a success: the feedback of its end comes */
+#define PAL_BWE_PROBE_VERDICT_MS 1000 /* a cluster not judged this long after GAP: a success */
 #define PAL_BWE_PROBE_BACKOFF_MIN_MS 2000
 #define PAL_BWE_PROBE_BACKOFF_MAX_MS 6000
 #define PAL_BWE_PROBE_MAX_PADDING_BPS 2500000

@@ -171,6 +171,29 @@ static void test_no_gain_is_a_failure(void **state)
     assert_int_equal(p.backoff_ms, PAL_BWE_PROBE_BACKOFF_MIN_MS);
 }
 
+/* A cluster whose room let every track up is not asked about again until
+ * a later cut holds a track back: that cut says nothing of the cluster, and
+ * the next one starts at once, twice the estimate. */
+static void test_late_verdict_is_a_success(void **state)
+{
+    (void)state;
+    struct pal_bwe_probe p;
+    pal_bwe_probe_init(&p);
+    int64_t now = 1000000;
+    assert_true(pal_bwe_probe_start(&p, 2000000, 300000, true, now));
+    run_cluster(&p, 250000, &now, SIZE_MAX);
+    /* 10 s later a cut: the estimate (240 kbit/s) is below where it started */
+    now += 10000000;
+    assert_true(pal_bwe_probe_start(&p, 400000, 240000, true, now));
+    assert_int_equal(p.target_bps, 440000);
+    assert_int_equal(p.backoff_ms, PAL_BWE_PROBE_BACKOFF_MIN_MS);
+    /* judged in time, the same estimate fails it */
+    run_cluster(&p, 200000, &now, SIZE_MAX);
+    now += (PAL_BWE_PROBE_GAP_MS + PAL_BWE_PROBE_VERDICT_MS) * 1000;
+    assert_false(pal_bwe_probe_start(&p, 400000, 240000, true, now));
+    assert_int_equal(p.backoff_ms, 2 * PAL_BWE_PROBE_BACKOFF_MIN_MS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_padding_cap),
         cmocka_unit_test(test_cut_stops_and_backs_off),
         cmocka_unit_test(test_no_gain_is_a_failure),
+        cmocka_unit_test(test_late_verdict_is_a_success),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
