@@ -31,7 +31,7 @@ static void failed(struct pal_bwe_probe *p, int64_t now_us)
 }
 
 bool pal_bwe_probe_start(struct pal_bwe_probe *p, uint32_t want_bps, uint32_t estimate_bps,
-                         bool has_feedback, int64_t now_us)
+                         uint32_t sent_bps, bool has_feedback, int64_t now_us)
 {
     if (p->end_us || !has_feedback || now_us < p->next_us)
         return false;
@@ -57,13 +57,18 @@ bool pal_bwe_probe_start(struct pal_bwe_probe *p, uint32_t want_bps, uint32_t es
         return false; /* the estimate covers it: nothing to find */
     /* a little above the need (what arrives is a little below what is
      * sent), at least PAL_BWE_PROBE_MIN_GAIN above the estimate (less says
-     * nothing), at most gain times the estimate */
+     * nothing), at most gain times the estimate; and at least
+     * PAL_BWE_PROBE_MIN_GAIN above what goes out anyway (the audio alone
+     * over an estimate at the floor: a target below it would add no
+     * padding, and find nothing) */
     double gain = p->gain > 0 ? p->gain : 2.0;
     double target = 1.1 * want_bps;
     if (target < PAL_BWE_PROBE_MIN_GAIN * estimate_bps)
         target = PAL_BWE_PROBE_MIN_GAIN * estimate_bps;
     if (target > gain * estimate_bps)
         target = gain * estimate_bps;
+    if (target < PAL_BWE_PROBE_MIN_GAIN * sent_bps)
+        target = PAL_BWE_PROBE_MIN_GAIN * sent_bps;
     if (target > UINT32_MAX)
         target = UINT32_MAX;
     p->target_bps = (uint32_t)target;

@@ -1001,7 +1001,7 @@ static void tick_budget(struct pal_room *r, struct pal_room_peer *p, int64_t now
         return;
     uint64_t want = audio + (probe_for > kept ? probe_for : kept);
     if (pal_bwe_probe_start(&p->probe, (uint32_t)(want > UINT32_MAX ? UINT32_MAX : want),
-                            (uint32_t)est, true, now_ms * 1000))
+                            (uint32_t)est, (uint32_t)(audio + kept), true, now_ms * 1000))
         r->st.bwe_probes++;
 }
 

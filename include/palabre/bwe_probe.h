@@ -12,7 +12,9 @@
  * - target: what the wanted allocation needs (and 10 %: what arrives is a
  *   little less than what is sent; at least 10 % above the estimate), or
  *   twice the estimate, whichever is lower (a success lets the next cluster go twice as high:
- *   the estimate grows exponentially while the link has room);
+ *   the estimate grows exponentially while the link has room); at least 10 % above
+ *   what goes out anyway (the audio alone can be more than an estimate at
+ *   its floor: a cluster below it would send no padding);
  * - an overflow during a cluster (a queue grew, or more than 15 % was
  *   lost: pal_bwe_last_overflow_us) stops it at once, and fails it;
  * - a cluster that ran its course succeeded if, when the next would start
@@ -64,11 +66,12 @@ struct pal_bwe_probe {
 void pal_bwe_probe_init(struct pal_bwe_probe *p);
 
 /* A cluster towards want_bps (what the wanted allocation needs), at most
- * twice estimate_bps, if none runs, the subscriber's feedback came, the
- * backoff allows and the estimate does not cover want_bps. Returns true
- * when one starts. */
+ * twice estimate_bps but at least 10 % above sent_bps (what goes out
+ * anyway), if none runs, the subscriber's feedback came, the backoff
+ * allows and the estimate does not cover want_bps. Returns true when one
+ * starts. */
 bool pal_bwe_probe_start(struct pal_bwe_probe *p, uint32_t want_bps, uint32_t estimate_bps,
-                         bool has_feedback, int64_t now_us);
+                         uint32_t sent_bps, bool has_feedback, int64_t now_us);
 
 /* Every tick: the padding to send now, in bytes (0: none or idle), for
  * the target given that media_bps goes out anyway. last_overflow_us: when

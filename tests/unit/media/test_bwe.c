@@ -95,7 +95,7 @@ static void sim_run(struct sim *s, int ms)
             s->next_send_us += (int64_t)(PKT * 8 * 1e6 / rate);
         }
         if (s->probe && s->now_us % 500000 == 0)
-            pal_bwe_probe_start(s->probe, s->want_bps, pal_bwe_estimate(s->bwe),
+            pal_bwe_probe_start(s->probe, s->want_bps, pal_bwe_estimate(s->bwe), s->media_bps,
                                 pal_bwe_has_feedback(s->bwe), s->now_us);
         if (s->probe && s->now_us % 20000 == 0) {
             size_t pad = pal_bwe_probe_tick(s->probe, s->media_bps,

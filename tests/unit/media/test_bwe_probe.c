@@ -41,7 +41,7 @@ static void test_padding_at_target_paced(void **state)
     /* want 1 Mbit/s, estimate 600 kbit/s (x2 = 1.2 M: want is lower),
      * 400 kbit/s of media: the target 10 % above want, 700 kbit/s of
      * padding for the cluster */
-    assert_true(pal_bwe_probe_start(&p, 1000000, 600000, true, now));
+    assert_true(pal_bwe_probe_start(&p, 1000000, 600000, 0, true, now));
     assert_int_equal(p.target_bps, 1100000);
     assert_true(pal_bwe_probe_running(&p));
     size_t per_tick = (size_t)700000 / 8 * TICK_US / 1000000; /* 1750 bytes */
@@ -52,8 +52,8 @@ static void test_padding_at_target_paced(void **state)
     assert_int_equal(p.clusters, 1);
     /* over: nothing more, and no new cluster during the gap */
     assert_int_equal(pal_bwe_probe_tick(&p, 0, 0, now + TICK_US), 0);
-    assert_false(pal_bwe_probe_start(&p, 1000000, 1000000 / 2, true, now + 1000));
-    assert_true(pal_bwe_probe_start(&p, 2000000, 1000000, true,
+    assert_false(pal_bwe_probe_start(&p, 1000000, 1000000 / 2, 0, true, now + 1000));
+    assert_true(pal_bwe_probe_start(&p, 2000000, 1000000, 0, true,
                                     now + PAL_BWE_PROBE_GAP_MS * 1000));
     /* media above the target: no padding */
     now += PAL_BWE_PROBE_GAP_MS * 1000;
@@ -65,16 +65,16 @@ static void test_target_twice_estimate_and_not_worth_it(void **state)
     (void)state;
     struct pal_bwe_probe p;
     pal_bwe_probe_init(&p);
-    assert_true(pal_bwe_probe_start(&p, 5000000, 300000, true, 1000000));
+    assert_true(pal_bwe_probe_start(&p, 5000000, 300000, 0, true, 1000000));
     assert_int_equal(p.target_bps, 600000);
     pal_bwe_probe_init(&p);
     /* what the views want the estimate covers: no probe */
-    assert_false(pal_bwe_probe_start(&p, 1000000, 1000000, true, 1000000));
-    assert_false(pal_bwe_probe_start(&p, 500000, 1000000, true, 1000000));
+    assert_false(pal_bwe_probe_start(&p, 1000000, 1000000, 0, true, 1000000));
+    assert_false(pal_bwe_probe_start(&p, 500000, 1000000, 0, true, 1000000));
     assert_false(pal_bwe_probe_running(&p));
     assert_int_equal(p.clusters, 0);
     /* just above: 10 % above the estimate at least, and 10 % above the need */
-    assert_true(pal_bwe_probe_start(&p, 1010000, 1000000, true, 1000000));
+    assert_true(pal_bwe_probe_start(&p, 1010000, 1000000, 0, true, 1000000));
     assert_int_equal(p.target_bps, 1111000);
 }
 
@@ -83,7 +83,7 @@ static void test_no_feedback_no_probe(void **state)
     (void)state;
     struct pal_bwe_probe p;
     pal_bwe_probe_init(&p);
-    assert_false(pal_bwe_probe_start(&p, 2000000, 300000, false, 1000000));
+    assert_false(pal_bwe_probe_start(&p, 2000000, 300000, 0, false, 1000000));
     assert_false(pal_bwe_probe_running(&p));
     assert_int_equal(pal_bwe_probe_tick(&p, 0, 0, 1020000), 0);
 }
@@ -94,13 +94,13 @@ static void test_padding_cap(void **state)
     struct pal_bwe_probe p;
     pal_bwe_probe_init(&p);
     int64_t now = 1000000;
-    assert_true(pal_bwe_probe_start(&p, 40000000, 10000000, true, now));
+    assert_true(pal_bwe_probe_start(&p, 40000000, 10000000, 0, true, now));
     size_t cap = (size_t)PAL_BWE_PROBE_MAX_PADDING_BPS / 8 * TICK_US / 1000000;
     uint64_t total = run_cluster(&p, 0, &now, cap);
     assert_true(total <= (uint64_t)PAL_BWE_PROBE_MAX_PADDING_BPS / 8);
     /* a late tick (the worker was busy) makes up 100 ms at most: no burst
      * (the estimate took the cluster's 20 Mbit/s: a success) */
-    assert_true(pal_bwe_probe_start(&p, 40000000, 20000000, true,
+    assert_true(pal_bwe_probe_start(&p, 40000000, 20000000, 0, true,
                                     now + PAL_BWE_PROBE_GAP_MS * 1000));
     now += PAL_BWE_PROBE_GAP_MS * 1000 + 900000;
     assert_true(pal_bwe_probe_tick(&p, 0, 0, now) <= PAL_BWE_PROBE_MAX_PADDING_BPS / 80);
@@ -114,7 +114,7 @@ static void test_cut_stops_and_backs_off(void **state)
     int64_t now = 1000000;
     uint32_t expect_ms = PAL_BWE_PROBE_BACKOFF_MIN_MS;
     for (int i = 0; i < 8; i++) {
-        assert_true(pal_bwe_probe_start(&p, 2000000, 300000, true, now));
+        assert_true(pal_bwe_probe_start(&p, 2000000, 300000, 0, true, now));
         now += TICK_US;
         assert_true(pal_bwe_probe_tick(&p, 250000, 0, now) > 0);
         /* the estimator cuts (overuse or loss): stopped at this tick */
@@ -123,7 +123,7 @@ static void test_cut_stops_and_backs_off(void **state)
         assert_false(pal_bwe_probe_running(&p));
         assert_int_equal(pal_bwe_probe_tick(&p, 250000, now - 1000, now + TICK_US), 0);
         /* not again before the backoff, which doubles up to its bound */
-        assert_false(pal_bwe_probe_start(&p, 2000000, 300000, true,
+        assert_false(pal_bwe_probe_start(&p, 2000000, 300000, 0, true,
                                          now + (int64_t)expect_ms * 1000 - 1));
         now += (int64_t)expect_ms * 1000;
         expect_ms = expect_ms * 2 > PAL_BWE_PROBE_BACKOFF_MAX_MS ? PAL_BWE_PROBE_BACKOFF_MAX_MS
@@ -131,13 +131,13 @@ static void test_cut_stops_and_backs_off(void **state)
     }
     /* a cut from before the cluster does not fail it; its success resets
      * the backoff */
-    assert_true(pal_bwe_probe_start(&p, 2000000, 300000, true, now));
+    assert_true(pal_bwe_probe_start(&p, 2000000, 300000, 0, true, now));
     int64_t old_cut = now - 1;
     while (pal_bwe_probe_running(&p)) {
         now += TICK_US;
         pal_bwe_probe_tick(&p, 250000, old_cut, now);
     }
-    assert_true(pal_bwe_probe_start(&p, 2000000, 600000, true,
+    assert_true(pal_bwe_probe_start(&p, 2000000, 600000, 0, true,
                                     now + PAL_BWE_PROBE_GAP_MS * 1000));
     assert_int_equal(p.backoff_ms, PAL_BWE_PROBE_BACKOFF_MIN_MS);
 }
@@ -152,21 +152,21 @@ static void test_no_gain_is_a_failure(void **state)
     struct pal_bwe_probe p;
     pal_bwe_probe_init(&p);
     int64_t now = 1000000;
-    assert_true(pal_bwe_probe_start(&p, 2000000, 300000, true, now));
+    assert_true(pal_bwe_probe_start(&p, 2000000, 300000, 0, true, now));
     assert_int_equal(p.target_bps, 600000);
     run_cluster(&p, 250000, &now, SIZE_MAX);
     /* the estimate went from 300 to 440 kbit/s: less than half the way */
     now += PAL_BWE_PROBE_GAP_MS * 1000;
-    assert_false(pal_bwe_probe_start(&p, 2000000, 440000, true, now));
-    assert_false(pal_bwe_probe_start(&p, 2000000, 440000, true,
+    assert_false(pal_bwe_probe_start(&p, 2000000, 440000, 0, true, now));
+    assert_false(pal_bwe_probe_start(&p, 2000000, 440000, 0, true,
                                      now + PAL_BWE_PROBE_BACKOFF_MIN_MS * 1000 - 1));
     now += PAL_BWE_PROBE_BACKOFF_MIN_MS * 1000;
-    assert_true(pal_bwe_probe_start(&p, 2000000, 440000, true, now));
+    assert_true(pal_bwe_probe_start(&p, 2000000, 440000, 0, true, now));
     assert_int_equal(p.target_bps, 660000); /* x1.5 */
     run_cluster(&p, 250000, &now, SIZE_MAX);
     /* 440 -> 560 kbit/s: more than half the way to 660, a success: x2 again */
     now += PAL_BWE_PROBE_GAP_MS * 1000;
-    assert_true(pal_bwe_probe_start(&p, 2000000, 560000, true, now));
+    assert_true(pal_bwe_probe_start(&p, 2000000, 560000, 0, true, now));
     assert_int_equal(p.target_bps, 1120000);
     assert_int_equal(p.backoff_ms, PAL_BWE_PROBE_BACKOFF_MIN_MS);
 }
@@ -180,18 +180,43 @@ static void test_late_verdict_is_a_success(void **state)
     struct pal_bwe_probe p;
     pal_bwe_probe_init(&p);
     int64_t now = 1000000;
-    assert_true(pal_bwe_probe_start(&p, 2000000, 300000, true, now));
+    assert_true(pal_bwe_probe_start(&p, 2000000, 300000, 0, true, now));
     run_cluster(&p, 250000, &now, SIZE_MAX);
     /* 10 s later a cut: the estimate (240 kbit/s) is below where it started */
     now += 10000000;
-    assert_true(pal_bwe_probe_start(&p, 400000, 240000, true, now));
+    assert_true(pal_bwe_probe_start(&p, 400000, 240000, 0, true, now));
     assert_int_equal(p.target_bps, 440000);
     assert_int_equal(p.backoff_ms, PAL_BWE_PROBE_BACKOFF_MIN_MS);
     /* judged in time, the same estimate fails it */
     run_cluster(&p, 200000, &now, SIZE_MAX);
     now += (PAL_BWE_PROBE_GAP_MS + PAL_BWE_PROBE_VERDICT_MS) * 1000;
-    assert_false(pal_bwe_probe_start(&p, 400000, 240000, true, now));
+    assert_false(pal_bwe_probe_start(&p, 400000, 240000, 0, true, now));
     assert_int_equal(p.backoff_ms, 2 * PAL_BWE_PROBE_BACKOFF_MIN_MS);
+}
+
+/* The estimate at the floor (30 kbit/s), the audio alone sending more
+ * (40 kbit/s): after two failures a cluster would aim at 1.25 x 30, less
+ * than the audio, add no padding and find nothing: it aims 10 % above
+ * what is sent instead. */
+static void test_above_what_is_sent(void **state)
+{
+    (void)state;
+    struct pal_bwe_probe p;
+    pal_bwe_probe_init(&p);
+    int64_t now = 1000000;
+    for (int i = 0; i < 2; i++) { /* x2, x1.5: the estimate does not follow */
+        assert_true(pal_bwe_probe_start(&p, 87000, 30000, 40000, true, now));
+        assert_int_equal(p.target_bps, i == 0 ? 60000 : 45000);
+        run_cluster(&p, 40000, &now, SIZE_MAX);
+        now += PAL_BWE_PROBE_GAP_MS * 1000;
+        assert_false(pal_bwe_probe_start(&p, 87000, 30000, 40000, true, now));
+        now += p.backoff_ms * 1000;
+    }
+    assert_true(pal_bwe_probe_start(&p, 87000, 30000, 40000, true, now));
+    assert_int_equal(p.target_bps, 44000); /* not 1.25 x 30 000 */
+    uint64_t total = run_cluster(&p, 40000, &now, SIZE_MAX);
+    uint64_t expect = 4000 / 8 * PAL_BWE_PROBE_CLUSTER_MS / 1000;
+    assert_in_range(total, expect * 9 / 10, expect);
 }
 
 int main(void)
@@ -204,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_cut_stops_and_backs_off),
         cmocka_unit_test(test_no_gain_is_a_failure),
         cmocka_unit_test(test_late_verdict_is_a_success),
+        cmocka_unit_test(test_above_what_is_sent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
